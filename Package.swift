@@ -1,0 +1,36 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layers, imports pointing down:
+//   tools (onnx-run, onnx-conformance) → Vonnx (session) → VonnxCPU | VonnxFormat → VonnxIR
+//   C modules: COnnx (protobuf-c), CBLAS (OpenBLAS), CVulkan, CGlslang.
+let package = Package(
+    name: "Vonnx",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Vonnx", targets: ["Vonnx"]),
+        .executable(name: "onnx-run", targets: ["onnx-run"]),
+        .executable(name: "onnx-conformance", targets: ["onnx-conformance"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "COnnx", linkerSettings: [.linkedLibrary("protobuf-c")]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CVulkan", pkgConfig: "vulkan", providers: [.apt(["libvulkan-dev"])]),
+        .systemLibrary(name: "CGlslang", providers: [.apt(["glslang-dev"])]),
+        .target(name: "VonnxIR"),
+        .target(name: "VonnxFormat", dependencies: ["VonnxIR", "COnnx"]),
+        .target(name: "VonnxCPU", dependencies: ["VonnxIR", "CBLAS"]),
+        .target(name: "Vonnx", dependencies: ["VonnxIR", "VonnxFormat", "VonnxCPU"]),
+        .executableTarget(name: "onnx-run", dependencies: [
+            "Vonnx", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "onnx-conformance", dependencies: [
+            "Vonnx", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "VonnxTests", dependencies: ["Vonnx", "VonnxFormat", "VonnxCPU", "VonnxIR"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

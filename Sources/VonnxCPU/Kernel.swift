@@ -1,0 +1,45 @@
+import VonnxIR
+
+/// Runs a subgraph (If/Loop/Scan body) with its inputs bound in order and returns its outputs;
+/// values of enclosing graphs are visible to it.
+public typealias SubgraphRunner = @Sendable (Graph, [Tensor]) throws -> [Tensor]
+
+/// What a CPU kernel sees of one node application.
+public struct KernelContext: Sendable {
+    public let node: Node
+    /// Aligned with `node.inputs`; nil where an optional input is omitted.
+    public let inputs: [Tensor?]
+    /// The default-domain opset the model was written against.
+    public let opset: Int
+    public let pool: ThreadPool
+    public let runSubgraph: SubgraphRunner
+
+    public init(node: Node, inputs: [Tensor?], opset: Int, pool: ThreadPool,
+                runSubgraph: @escaping SubgraphRunner = { _, _ in throw VonnxError.invalidArgument("no subgraph runner") }) {
+        self.node = node; self.inputs = inputs; self.opset = opset; self.pool = pool; self.runSubgraph = runSubgraph
+    }
+
+    /// Input `i`, which must be present.
+    public func input(_ i: Int) throws -> Tensor {
+        guard i < inputs.count, let t = inputs[i] else { throw node.error("missing required input \(i)") }
+        return t
+    }
+
+    /// Input `i`, or nil when omitted.
+    public func optionalInput(_ i: Int) -> Tensor? { i < inputs.count ? inputs[i] : nil }
+
+    /// An error about this node.
+    public func error(_ message: String) -> VonnxError { node.error(message) }
+}
+
+/// A CPU kernel: computes a node's outputs (in `node.outputs` order; trailing optional
+/// outputs may be left out) from its inputs. Kernels allocate fresh output tensors or
+/// return views of inputs; they never write into an input.
+public typealias CPUKernel = @Sendable (KernelContext) throws -> [Tensor]
+
+/// Normalizes a possibly negative axis for a tensor of `rank`, naming the node on error.
+public func normalizeAxis(_ axis: Int, rank: Int, _ ctx: KernelContext) throws -> Int {
+    let a = axis < 0 ? axis + rank : axis
+    guard a >= 0, a < max(rank, 1) else { throw ctx.error("axis \(axis) is out of range for rank \(rank)") }
+    return a
+}

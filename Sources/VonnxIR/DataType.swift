@@ -1,0 +1,123 @@
+/// ONNX element types (TensorProto.DataType), with the same raw values.
+public enum DataType: Int32, Sendable, CaseIterable, CustomStringConvertible {
+    case float = 1, uint8 = 2, int8 = 3, uint16 = 4, int16 = 5, int32 = 6, int64 = 7
+    case string = 8, bool = 9, float16 = 10, double = 11, uint32 = 12, uint64 = 13
+    case bfloat16 = 16
+
+    /// Bytes per element; strings are stored out of line and report 0.
+    public var byteSize: Int {
+        switch self {
+        case .uint8, .int8, .bool: 1
+        case .uint16, .int16, .float16, .bfloat16: 2
+        case .float, .int32, .uint32: 4
+        case .int64, .double, .uint64: 8
+        case .string: 0
+        }
+    }
+
+    public var isFloatingPoint: Bool { self == .float || self == .double || self == .float16 || self == .bfloat16 }
+    public var isInteger: Bool { !isFloatingPoint && self != .bool && self != .string }
+
+    public var description: String {
+        switch self {
+        case .float: "float32"
+        case .uint8: "uint8"
+        case .int8: "int8"
+        case .uint16: "uint16"
+        case .int16: "int16"
+        case .int32: "int32"
+        case .int64: "int64"
+        case .string: "string"
+        case .bool: "bool"
+        case .float16: "float16"
+        case .double: "float64"
+        case .uint32: "uint32"
+        case .uint64: "uint64"
+        case .bfloat16: "bfloat16"
+        }
+    }
+}
+
+/// A Swift type that can be the element of a `Tensor`.
+public protocol TensorElement: Sendable {
+    static var dataType: DataType { get }
+    static var zero: Self { get }
+}
+
+/// Elements that convert to and from Double, so generic kernels can compute in one place.
+public protocol NumericElement: TensorElement, Comparable {
+    init(fromDouble value: Double)
+    var asDouble: Double { get }
+}
+
+extension Float: NumericElement {
+    public static var dataType: DataType { .float }
+    @inline(__always) public init(fromDouble value: Double) { self = Float(value) }
+    @inline(__always) public var asDouble: Double { Double(self) }
+}
+extension Double: NumericElement {
+    public static var dataType: DataType { .double }
+    @inline(__always) public init(fromDouble value: Double) { self = value }
+    @inline(__always) public var asDouble: Double { self }
+}
+extension Float16: NumericElement {
+    public static var dataType: DataType { .float16 }
+    @inline(__always) public init(fromDouble value: Double) { self = Float16(Float(value)) }
+    @inline(__always) public var asDouble: Double { Double(Float(self)) }
+}
+
+/// Integer conversion from Double truncates toward zero and saturates (NaN becomes 0).
+@inline(__always) func saturating<I: FixedWidthInteger>(_ value: Double) -> I {
+    if value.isNaN { return 0 }
+    if value <= Double(I.min) { return I.min }
+    if value >= Double(I.max) { return I.max }
+    return I(value)
+}
+
+extension Int8: NumericElement {
+    public static var dataType: DataType { .int8 }
+    @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
+    @inline(__always) public var asDouble: Double { Double(self) }
+}
+extension UInt8: NumericElement {
+    public static var dataType: DataType { .uint8 }
+    @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
+    @inline(__always) public var asDouble: Double { Double(self) }
+}
+extension Int16: NumericElement {
+    public static var dataType: DataType { .int16 }
+    @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
+    @inline(__always) public var asDouble: Double { Double(self) }
+}
+extension UInt16: NumericElement {
+    public static var dataType: DataType { .uint16 }
+    @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
+    @inline(__always) public var asDouble: Double { Double(self) }
+}
+extension Int32: NumericElement {
+    public static var dataType: DataType { .int32 }
+    @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
+    @inline(__always) public var asDouble: Double { Double(self) }
+}
+extension UInt32: NumericElement {
+    public static var dataType: DataType { .uint32 }
+    @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
+    @inline(__always) public var asDouble: Double { Double(self) }
+}
+extension Int64: NumericElement {
+    public static var dataType: DataType { .int64 }
+    @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
+    @inline(__always) public var asDouble: Double { Double(self) }
+}
+extension UInt64: NumericElement {
+    public static var dataType: DataType { .uint64 }
+    @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
+    @inline(__always) public var asDouble: Double { Double(self) }
+}
+extension Bool: NumericElement {
+    public static var dataType: DataType { .bool }
+    public static var zero: Bool { false }
+    @inline(__always) public init(fromDouble value: Double) { self = value != 0 }
+    @inline(__always) public var asDouble: Double { self ? 1 : 0 }
+    public static func < (lhs: Bool, rhs: Bool) -> Bool { !lhs && rhs }
+}

@@ -1,0 +1,127 @@
+/// One dimension of a shape: a number, a named symbol ("N" for a batch), or unknown.
+public enum Dim: Sendable, Hashable, CustomStringConvertible {
+    case value(Int)
+    case symbol(String)
+    case unknown
+
+    public var value: Int? { if case .value(let v) = self { v } else { nil } }
+    public var description: String {
+        switch self {
+        case .value(let v): "\(v)"
+        case .symbol(let s): s
+        case .unknown: "?"
+        }
+    }
+}
+
+/// The type of a value: a tensor (element type and, when known, shape), or a sequence,
+/// optional or map of other types.
+public indirect enum ValueType: Sendable, Hashable, CustomStringConvertible {
+    case tensor(DataType, shape: [Dim]?)
+    case sequence(ValueType)
+    case optional(ValueType)
+    case map(key: DataType, value: ValueType)
+
+    public var elementType: DataType? { if case .tensor(let t, _) = self { t } else { nil } }
+    public var shape: [Dim]? { if case .tensor(_, let s) = self { s } else { nil } }
+    /// The shape when every dim is a number.
+    public var staticShape: [Int]? {
+        guard let s = shape else { return nil }
+        let dims = s.compactMap(\.value)
+        return dims.count == s.count ? dims : nil
+    }
+
+    public var description: String {
+        switch self {
+        case .tensor(let t, let s): "\(t)" + (s.map { "[" + $0.map(\.description).joined(separator: ",") + "]" } ?? "[?]")
+        case .sequence(let e): "seq(\(e))"
+        case .optional(let e): "optional(\(e))"
+        case .map(let k, let v): "map(\(k),\(v))"
+        }
+    }
+}
+
+/// A named, typed value of a graph's interface (an input, output or value_info entry).
+public struct ValueInfo: Sendable, Hashable {
+    public var name: String
+    public var type: ValueType?
+    public init(name: String, type: ValueType?) { self.name = name; self.type = type }
+}
+
+/// A node attribute, as in ONNX's AttributeProto.
+public indirect enum Attribute: Sendable {
+    case float(Float)
+    case int(Int)
+    case string([UInt8])
+    case tensor(Tensor)
+    case graph(Graph)
+    case floats([Float])
+    case ints([Int])
+    case strings([[UInt8]])
+    case tensors([Tensor])
+    case graphs([Graph])
+    case typeProto(ValueType)
+}
+
+/// One op application. Input names may be "" for an omitted optional input.
+public struct Node: Sendable {
+    public var name: String
+    public var opType: String
+    /// "" for the default ONNX domain.
+    public var domain: String
+    public var inputs: [String]
+    public var outputs: [String]
+    public var attributes: [String: Attribute]
+
+    public init(name: String, opType: String, domain: String = "", inputs: [String], outputs: [String],
+                attributes: [String: Attribute] = [:]) {
+        self.name = name; self.opType = opType; self.domain = domain
+        self.inputs = inputs; self.outputs = outputs; self.attributes = attributes
+    }
+
+    /// The node's name, or a description that finds it when the name is empty.
+    public var label: String { name.isEmpty ? "\(opType)→\(outputs.first ?? "")" : name }
+
+    /// An error about this node.
+    public func error(_ message: String) -> VonnxError {
+        .invalidNode(node: label, op: opType, message: message)
+    }
+}
+
+/// A computation graph: nodes in any order, inputs, outputs and constant initializers.
+/// Subgraphs (If, Loop, Scan bodies) are Graphs too and may read values of enclosing graphs.
+public struct Graph: Sendable {
+    public var name: String
+    public var nodes: [Node]
+    /// The graph's runtime inputs (initializers are not listed here).
+    public var inputs: [ValueInfo]
+    public var outputs: [ValueInfo]
+    public var initializers: [String: Tensor]
+    /// Types known for intermediate values (from the file or from inference).
+    public var valueInfo: [String: ValueInfo]
+
+    public init(name: String = "", nodes: [Node] = [], inputs: [ValueInfo] = [], outputs: [ValueInfo] = [],
+                initializers: [String: Tensor] = [:], valueInfo: [String: ValueInfo] = [:]) {
+        self.name = name; self.nodes = nodes; self.inputs = inputs; self.outputs = outputs
+        self.initializers = initializers; self.valueInfo = valueInfo
+    }
+}
+
+/// A loaded model: the main graph and the opsets it was written against.
+public struct Model: Sendable {
+    public var irVersion: Int
+    /// Opset version per domain ("" is the default ONNX domain).
+    public var opsets: [String: Int]
+    public var producer: String
+    public var graph: Graph
+    public var metadata: [String: String]
+
+    public init(irVersion: Int, opsets: [String: Int], producer: String = "", graph: Graph,
+                metadata: [String: String] = [:]) {
+        self.irVersion = irVersion; self.opsets = opsets; self.producer = producer
+        self.graph = graph; self.metadata = metadata
+    }
+
+    /// The default-domain opset (ONNX accepts "ai.onnx" as an alias of "").
+    public var defaultOpset: Int { opsets[""] ?? opsets["ai.onnx"] ?? 1 }
+}

@@ -1,0 +1,151 @@
+/// Contiguous, row-major memory owned by one or more tensors. A kernel writes into storage
+/// only while it is the sole owner (right after allocating it); after that it is read-only,
+/// which is what makes sharing it across threads safe.
+public final class TensorStorage: @unchecked Sendable {
+    public let pointer: UnsafeMutableRawPointer
+    public let byteCount: Int
+    /// The elements of a string tensor (its raw memory is empty).
+    public let strings: [String]
+
+    /// Zero-filled storage of `byteCount` bytes, 64-byte aligned.
+    public init(byteCount: Int) {
+        self.byteCount = byteCount
+        pointer = .allocate(byteCount: max(byteCount, 1), alignment: 64)
+        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
+        strings = []
+    }
+
+    public init(strings: [String]) {
+        byteCount = 0
+        pointer = .allocate(byteCount: 1, alignment: 64)
+        self.strings = strings
+    }
+
+    deinit { pointer.deallocate() }
+}
+
+/// An n-dimensional array: element type, shape and contiguous row-major storage.
+public struct Tensor: Sendable {
+    public let dataType: DataType
+    public let shape: [Int]
+    public let storage: TensorStorage
+
+    /// Number of elements (1 for a scalar).
+    public var count: Int { shape.reduce(1, *) }
+    public var rank: Int { shape.count }
+
+    /// A zero-filled tensor.
+    public init(zeros dataType: DataType, shape: [Int]) {
+        precondition(dataType != .string, "use init(strings:shape:)")
+        self.dataType = dataType
+        self.shape = shape
+        storage = TensorStorage(byteCount: shape.reduce(1, *) * dataType.byteSize)
+    }
+
+    /// A tensor over existing storage (a view with another shape, for example).
+    public init(dataType: DataType, shape: [Int], storage: TensorStorage) {
+        self.dataType = dataType
+        self.shape = shape
+        self.storage = storage
+    }
+
+    public init<T: TensorElement>(shape: [Int], scalars: [T]) {
+        precondition(shape.reduce(1, *) == scalars.count, "shape \(shape) does not hold \(scalars.count) elements")
+        self.init(zeros: T.dataType, shape: shape)
+        scalars.withUnsafeBytes { storage.pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+
+    public init(strings: [String], shape: [Int]) {
+        precondition(shape.reduce(1, *) == strings.count)
+        dataType = .string
+        self.shape = shape
+        storage = TensorStorage(strings: strings)
+    }
+
+    /// A scalar (rank-0) tensor.
+    public init<T: TensorElement>(scalar: T) { self.init(shape: [], scalars: [scalar]) }
+
+    /// The same elements under another shape with as many elements.
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        precondition(newShape.reduce(1, *) == count)
+        return Tensor(dataType: dataType, shape: newShape, storage: storage)
+    }
+
+    public func withUnsafeBufferPointer<T: TensorElement, R>(as: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
+        precondition(T.dataType == dataType || (T.self == UInt16.self && dataType.byteSize == 2),
+                     "tensor is \(dataType), read as \(T.dataType)")
+        return try body(UnsafeBufferPointer(start: storage.pointer.assumingMemoryBound(to: T.self), count: count))
+    }
+
+    /// Mutable access; only for a tensor whose storage the caller has just allocated.
+    public func withUnsafeMutableBufferPointer<T: TensorElement, R>(as: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
+        precondition(T.dataType == dataType || (T.self == UInt16.self && dataType.byteSize == 2),
+                     "tensor is \(dataType), written as \(T.dataType)")
+        return try body(UnsafeMutableBufferPointer(start: storage.pointer.assumingMemoryBound(to: T.self), count: count))
+    }
+
+    /// The elements as an array.
+    public func scalars<T: TensorElement>(as type: T.Type) -> [T] {
+        withUnsafeBufferPointer(as: type) { Array($0) }
+    }
+
+    /// Any numeric tensor's elements as Double (for shape arithmetic and comparisons).
+    public func doubles() -> [Double] {
+        switch dataType {
+        case .float: scalars(as: Float.self).map(Double.init)
+        case .double: scalars(as: Double.self)
+        case .float16: scalars(as: Float16.self).map { Double(Float($0)) }
+        case .bfloat16: scalars(as: UInt16.self).map { Double(Float(bitPattern: UInt32($0) << 16)) }
+        case .int8: scalars(as: Int8.self).map(Double.init)
+        case .uint8: scalars(as: UInt8.self).map(Double.init)
+        case .int16: scalars(as: Int16.self).map(Double.init)
+        case .uint16: scalars(as: UInt16.self).map(Double.init)
+        case .int32: scalars(as: Int32.self).map(Double.init)
+        case .uint32: scalars(as: UInt32.self).map(Double.init)
+        case .int64: scalars(as: Int64.self).map(Double.init)
+        case .uint64: scalars(as: UInt64.self).map(Double.init)
+        case .bool: scalars(as: Bool.self).map { $0 ? 1 : 0 }
+        case .string: []
+        }
+    }
+
+    /// An integer tensor's elements as Int (shapes, axes, indices).
+    public func ints() -> [Int] {
+        switch dataType {
+        case .int64: scalars(as: Int64.self).map { Int($0) }
+        case .int32: scalars(as: Int32.self).map { Int($0) }
+        case .int8: scalars(as: Int8.self).map { Int($0) }
+        case .uint8: scalars(as: UInt8.self).map { Int($0) }
+        case .int16: scalars(as: Int16.self).map { Int($0) }
+        case .uint16: scalars(as: UInt16.self).map { Int($0) }
+        case .uint32: scalars(as: UInt32.self).map { Int($0) }
+        case .uint64: scalars(as: UInt64.self).map { Int(truncatingIfNeeded: $0) }
+        case .bool: scalars(as: Bool.self).map { $0 ? 1 : 0 }
+        default: doubles().map { $0.isFinite ? Int($0) : 0 }
+        }
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String { "Tensor<\(dataType)>\(shape)" }
+}
+
+/// Row-major strides of a shape.
+public func contiguousStrides(_ shape: [Int]) -> [Int] {
+    var strides = [Int](repeating: 1, count: shape.count)
+    var s = 1
+    for i in stride(from: shape.count - 1, through: 0, by: -1) { strides[i] = s; s *= shape[i] }
+    return strides
+}
+
+/// The product of dims, or nil when a dim is negative or the product overflows `limit`.
+public func checkedElementCount(_ dims: [Int], limit: Int = Int(Int32.max) * 64) -> Int? {
+    var n = 1
+    for d in dims {
+        guard d >= 0 else { return nil }
+        let (p, overflow) = n.multipliedReportingOverflow(by: d)
+        guard !overflow, p <= limit else { return nil }
+        n = p
+    }
+    return n
+}
