@@ -1,8 +1,9 @@
 import VonnxIR
 
-/// Runs a subgraph (If/Loop/Scan body) with its inputs bound in order and returns its outputs;
-/// values of enclosing graphs are visible to it.
-public typealias SubgraphRunner = @Sendable (Graph, [Tensor]) throws -> [Tensor]
+/// Runs the node's subgraph held in the named attribute (If's "then_branch", Loop's "body")
+/// with its inputs bound in order, and returns its outputs; values of enclosing graphs are
+/// visible to it.
+public typealias SubgraphRunner = @Sendable (_ attribute: String, _ inputs: [Tensor]) throws -> [Tensor]
 
 /// What a CPU kernel sees of one node application.
 public struct KernelContext: Sendable {

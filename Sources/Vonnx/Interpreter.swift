@@ -1,0 +1,118 @@
+import VonnxCPU
+
+/// Runs a sorted graph on the CPU kernels. Values live in numbered slots; each slot is
+/// released right after its last reader, so memory follows the live set. Immutable after
+/// creation: several threads may run it at once.
+final class Interpreter: Sendable {
+    private struct Step: Sendable {
+        let node: Node
+        let kernel: CPUKernel
+        let inputs: [Int?]
+        let outputs: [Int?]
+        let release: [Int]
+        let subgraphs: [String: Interpreter]
+    }
+
+    private let steps: [Step]
+    private let slotCount: Int
+    private let constants: [(slot: Int, tensor: Tensor)]
+    private let inputSlots: [Int]
+    private let outputSlots: [Int]
+    /// Outer-scope names this (sub)graph reads, and the slot each is copied into.
+    private let captured: [(name: String, slot: Int)]
+    private let slotOf: [String: Int]
+    private let opset: Int
+    private let pool: ThreadPool
+
+    init(graph: Graph, opsets: [String: Int], pool: ThreadPool, outerScope: Set<String> = []) throws {
+        self.pool = pool
+        opset = opsets[""] ?? opsets["ai.onnx"] ?? 1
+        var slotOf: [String: Int] = [:]
+        func slot(_ name: String) -> Int {
+            if let s = slotOf[name] { return s }
+            slotOf[name] = slotOf.count
+            return slotOf.count - 1
+        }
+        inputSlots = graph.inputs.map { slot($0.name) }
+        constants = graph.initializers.map { (slot($0.key), $0.value) }
+        let defined = Set(graph.inputs.map(\.name)).union(graph.initializers.keys).union(graph.nodes.flatMap(\.outputs))
+        let capturedNames = Set(graph.capturedNames()).subtracting(defined).subtracting([""])
+        captured = capturedNames.sorted().map { ($0, slot($0)) }
+        let scope = outerScope.union(defined)
+
+        var lastUse: [Int: Int] = [:]
+        for (i, node) in graph.nodes.enumerated() {
+            for name in node.inputs + node.capturedNames() where !name.isEmpty { lastUse[slot(name)] = i }
+        }
+        let outputSlots = graph.outputs.map { slot($0.name) }
+        self.outputSlots = outputSlots
+        let kept = Set(outputSlots).union(inputSlots).union(constants.map(\.slot))
+        var releaseAt: [Int: [Int]] = [:]
+        for (s, i) in lastUse where !kept.contains(s) { releaseAt[i, default: []].append(s) }
+
+        var steps: [Step] = []
+        for (i, node) in graph.nodes.enumerated() {
+            var subgraphs: [String: Interpreter] = [:]
+            for (attr, value) in node.attributes {
+                if case .graph(let g) = value {
+                    let sorted = try Passes.topologicallySorted(g, outerScope: scope)
+                    subgraphs[attr] = try Interpreter(graph: sorted, opsets: opsets, pool: pool, outerScope: scope)
+                }
+            }
+            steps.append(Step(node: node, kernel: try definition(of: node, opsets: opsets).cpu,
+                              inputs: node.inputs.map { $0.isEmpty ? nil : slot($0) },
+                              outputs: node.outputs.map { $0.isEmpty ? nil : slot($0) },
+                              release: releaseAt[i] ?? [], subgraphs: subgraphs))
+        }
+        self.steps = steps
+        self.slotOf = slotOf
+        slotCount = slotOf.count
+    }
+
+    /// Values of one run; a class so subgraph runners can read the enclosing scope.
+    private final class Frame: @unchecked Sendable {
+        var slots: [Tensor?]
+        let outer: (@Sendable (String) -> Tensor?)?
+        init(count: Int, outer: (@Sendable (String) -> Tensor?)?) {
+            slots = .init(repeating: nil, count: count); self.outer = outer
+        }
+    }
+
+    /// Runs with `inputs` bound to the graph inputs in order; `outer` resolves outer-scope names.
+    func run(_ inputs: [Tensor], outer: (@Sendable (String) -> Tensor?)? = nil) throws -> [Tensor] {
+        let frame = Frame(count: slotCount, outer: outer)
+        for (s, t) in constants { frame.slots[s] = t }
+        for (s, t) in zip(inputSlots, inputs) { frame.slots[s] = t }
+        for (name, s) in captured {
+            guard let t = outer?(name) else { throw VonnxError.invalidModel("value '\(name)' is not defined in any enclosing graph") }
+            frame.slots[s] = t
+        }
+        for step in steps {
+            let lookup: @Sendable (String) -> Tensor? = { [frame, slotOf] name in
+                if let s = slotOf[name], let t = frame.slots[s] { return t }
+                return frame.outer?(name)
+            }
+            let ctx = KernelContext(
+                node: step.node, inputs: step.inputs.map { $0.flatMap { frame.slots[$0] } }, opset: opset, pool: pool,
+                runSubgraph: { attr, args in
+                    guard let sub = step.subgraphs[attr] else { throw step.node.error("has no subgraph '\(attr)'") }
+                    return try sub.run(args, outer: lookup)
+                })
+            let produced: [Tensor]
+            do { produced = try step.kernel(ctx) } catch let e as VonnxError {
+                if case .invalidArgument(let m) = e { throw step.node.error(m) }
+                throw e
+            }
+            for (i, s) in step.outputs.enumerated() {
+                guard let s else { continue }
+                guard i < produced.count else { throw step.node.error("produced \(produced.count) outputs, output \(i) is needed") }
+                frame.slots[s] = produced[i]
+            }
+            for s in step.release { frame.slots[s] = nil }
+        }
+        return try outputSlots.enumerated().map { i, s in
+            guard let t = frame.slots[s] else { throw VonnxError.invalidModel("graph output \(i) was not produced") }
+            return t
+        }
+    }
+}

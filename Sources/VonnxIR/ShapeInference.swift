@@ -1,0 +1,86 @@
+/// What a shape rule sees of a node: its input types and the inputs that are constants.
+public struct ShapeContext {
+    public let node: Node
+    public let inputs: [ValueType?]
+    public let constants: [Tensor?]
+    public let opset: Int
+
+    public func input(_ i: Int) -> ValueType? { i < inputs.count ? inputs[i] : nil }
+    public func constant(_ i: Int) -> Tensor? { i < constants.count ? constants[i] : nil }
+    public func error(_ message: String) -> VonnxError { node.error(message) }
+}
+
+/// Infers a node's output types (nil where unknown) from its input types. May throw when
+/// the inputs can never be valid for the op (a rank or channel mismatch).
+public typealias ShapeRule = @Sendable (ShapeContext) throws -> [ValueType?]
+
+public enum ShapeInference {
+    /// Fills `valueInfo` with the types inferred for every node output, in sorted order.
+    /// Nodes without a rule leave their outputs' types as the file declared them (or unknown).
+    public static func inferred(_ graph: Graph, opset: Int, rule: (Node) -> ShapeRule?) throws -> Graph {
+        var result = graph
+        var types: [String: ValueType] = [:]
+        for v in graph.inputs { if let t = v.type { types[v.name] = t } }
+        for (name, t) in graph.initializers { types[name] = .tensor(t.dataType, shape: t.shape.map(Dim.value)) }
+        for node in graph.nodes {
+            guard let r = rule(node) else { continue }
+            let ctx = ShapeContext(node: node, inputs: node.inputs.map { types[$0] },
+                                   constants: node.inputs.map { graph.initializers[$0] }, opset: opset)
+            for (name, t) in zip(node.outputs, try r(ctx)) {
+                guard !name.isEmpty, let t else { continue }
+                types[name] = t
+                result.valueInfo[name] = ValueInfo(name: name, type: t)
+            }
+        }
+        return result
+    }
+}
+
+/// Shape arithmetic shared by the rules.
+public enum ShapeRules {
+    /// Output 0 has input 0's type.
+    public static let sameAsInput: ShapeRule = { ctx in [ctx.input(0)] }
+
+    /// Multidirectional broadcast; `resultType` overrides the element type (bool for comparisons).
+    public static func broadcast(resultType: DataType? = nil) -> ShapeRule {
+        { ctx in
+            let types = ctx.inputs.compactMap { $0 }
+            guard types.count == ctx.inputs.count, let first = types.first?.elementType else { return [nil] }
+            let shapes = types.compactMap(\.shape)
+            guard shapes.count == types.count else { return [.tensor(resultType ?? first, shape: nil)] }
+            return [.tensor(resultType ?? first, shape: try broadcastDims(shapes, ctx))]
+        }
+    }
+
+    static func broadcastDims(_ shapes: [[Dim]], _ ctx: ShapeContext) throws -> [Dim] {
+        let rank = shapes.map(\.count).max() ?? 0
+        var out = [Dim](repeating: .value(1), count: rank)
+        for s in shapes {
+            for (i, d) in s.enumerated() {
+                let k = rank - s.count + i
+                switch (out[k], d) {
+                case (_, .value(1)): continue
+                case (.value(1), _): out[k] = d
+                case (.value(let a), .value(let b)) where a != b:
+                    throw ctx.error("shapes \(shapes.map { $0.map(\.description) }) do not broadcast")
+                case let (a, b) where a == b: continue
+                default: out[k] = .unknown
+                }
+            }
+        }
+        return out
+    }
+
+    /// Output dims of a sliding window (Conv, pools): input, kernel, stride, dilation, pads.
+    public static func windowOutput(_ input: Int, kernel: Int, stride: Int, dilation: Int,
+                                    padBegin: Int, padEnd: Int, ceil: Bool = false) -> Int {
+        let span = dilation * (kernel - 1) + 1
+        let numerator = input + padBegin + padEnd - span
+        guard numerator >= 0 else { return 0 }
+        let q = ceil ? (numerator + stride - 1) / stride : numerator / stride
+        var out = q + 1
+        // with ceil_mode, a last window starting inside the right padding is dropped
+        if ceil && (out - 1) * stride >= input + padBegin { out -= 1 }
+        return out
+    }
+}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: set-up, unit tests, the ONNX conformance suite with
+# its committed list of passing tests enforced, and ResNet-50 against onnxruntime.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+swift build -c release
+swift test 2>&1 | tail -n 40
+.build/release/onnx-conformance --backend cpu --threads 2 --expect Tests/Conformance/cpu-passing.txt
+scripts/check-resnet50.sh
