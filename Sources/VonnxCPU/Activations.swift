@@ -1,22 +1,34 @@
+import Glibc
 import VonnxIR
 
-/// Float-only activations, computed in the element type (or via Double for float16).
+/// Float-only elementwise functions, computed via Double for float16/float64 and bfloat16, and
+/// with `ff` (or via Double when `ff` is nil) for float32.
 struct FloatUnary: ElementVisitor {
-    let x: Tensor, ctx: KernelContext, f: @Sendable (Double) -> Double, ff: @Sendable (Float) -> Float
+    let x: Tensor, ctx: KernelContext, f: @Sendable (Double) -> Double, ff: (@Sendable (Float) -> Float)?
     func callAsFunction<T: NumericElement>(_: T.Type) throws -> Tensor {
-        if T.self == Float.self { return mapElements(x, ctx, ff) }
+        if T.self == Float.self, let ff { return mapElements(x, ctx, ff) }
         guard T.dataType.isFloatingPoint else { throw ctx.error("expects a floating-point input, got \(T.dataType)") }
         return mapElements(x, ctx) { (v: T) -> T in T(fromDouble: f(v.asDouble)) }
     }
 }
 
+/// Applies one float function to input 0.
+func floatUnary(_ ctx: KernelContext, _ f: @escaping @Sendable (Double) -> Double,
+                _ ff: (@Sendable (Float) -> Float)? = nil) throws -> [Tensor] {
+    let x = try ctx.input(0)
+    if x.dataType == .bfloat16 {
+        return [floatToBfloat16(try FloatUnary(x: bfloat16ToFloat(x, ctx), ctx: ctx, f: f, ff: ff)(Float.self), ctx)]
+    }
+    return [try x.dataType.visit(FloatUnary(x: x, ctx: ctx, f: f, ff: ff))]
+}
+
 /// A kernel applying one float function elementwise; `ff` is the float32 fast path.
 func floatUnaryKernel(_ f: @escaping @Sendable (Double) -> Double, _ ff: @escaping @Sendable (Float) -> Float) -> CPUKernel {
-    { ctx in
-        let x = try ctx.input(0)
-        return [try x.dataType.visit(FloatUnary(x: x, ctx: ctx, f: f, ff: ff))]
-    }
+    { ctx in try floatUnary(ctx, f, ff) }
 }
+
+/// log(1 + e^x) without overflow.
+@inline(__always) func softplus(_ x: Double) -> Double { x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)) }
 
 extension CPUKernels {
     public static let relu: CPUKernel = { ctx in
@@ -24,9 +36,129 @@ extension CPUKernels {
         struct Relu: ElementVisitor {
             let x: Tensor, ctx: KernelContext
             func callAsFunction<T: NumericElement>(_: T.Type) throws -> Tensor {
-                mapElements(x, ctx) { (v: T) -> T in v < T.zero ? T.zero : v }
+                if T.self == Float.self { return mapElements(x, ctx) { (v: Float) in Swift.max(v, 0) } }
+                return mapElements(x, ctx) { (v: T) -> T in v < T.zero ? T.zero : v }
             }
         }
         return [try x.dataType.visit(Relu(x: x, ctx: ctx))]
+    }
+
+    public static let leakyRelu: CPUKernel = { ctx in
+        let alpha = try ctx.node.float("alpha", default: 0.01)
+        let a = Double(alpha)
+        return try floatUnary(ctx, { $0 < 0 ? a * $0 : $0 }, { $0 < 0 ? alpha * $0 : $0 })
+    }
+
+    public static let elu: CPUKernel = { ctx in
+        let alpha = Double(try ctx.node.float("alpha", default: 1))
+        return try floatUnary(ctx) { $0 < 0 ? alpha * (expm1($0)) : $0 }
+    }
+
+    public static let selu: CPUKernel = { ctx in
+        let alpha = Double(try ctx.node.float("alpha", default: 1.67326319217681884765625))
+        let gamma = Double(try ctx.node.float("gamma", default: 1.05070102214813232421875))
+        return try floatUnary(ctx) { $0 <= 0 ? gamma * alpha * expm1($0) : gamma * $0 }
+    }
+
+    public static let celu: CPUKernel = { ctx in
+        let alpha = Double(try ctx.node.float("alpha", default: 1))
+        guard alpha != 0 else { throw ctx.error("attribute 'alpha' must not be 0") }
+        return try floatUnary(ctx) { Swift.max(0, $0) + Swift.min(0, alpha * expm1($0 / alpha)) }
+    }
+
+    public static let hardSigmoid: CPUKernel = { ctx in
+        let alpha = Double(try ctx.node.float("alpha", default: 0.2))
+        let beta = Double(try ctx.node.float("beta", default: 0.5))
+        return try floatUnary(ctx) { Swift.max(0, Swift.min(1, alpha * $0 + beta)) }
+    }
+
+    public static let hardSwish: CPUKernel = { ctx in
+        try floatUnary(ctx, { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) },
+                       { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) })
+    }
+
+    public static let softplus: CPUKernel = { ctx in try floatUnary(ctx) { VonnxCPU.softplus($0) } }
+    public static let softsign: CPUKernel = { ctx in try floatUnary(ctx) { $0 / (1 + Swift.abs($0)) } }
+    public static let mish: CPUKernel = { ctx in try floatUnary(ctx) { $0 * Glibc.tanh(VonnxCPU.softplus($0)) } }
+
+    public static let thresholdedRelu: CPUKernel = { ctx in
+        let alpha = Double(try ctx.node.float("alpha", default: 1))
+        return try floatUnary(ctx) { $0 > alpha ? $0 : 0 }
+    }
+
+    /// Gelu with `approximate` "none" (erf) or "tanh".
+    public static let gelu: CPUKernel = { ctx in
+        switch try ctx.node.string("approximate", default: "none") {
+        case "none":
+            return try floatUnary(ctx, { 0.5 * $0 * (1 + Glibc.erf($0 / 2.0.squareRoot())) },
+                                  { 0.5 * $0 * (1 + erff($0 * 0.70710678118654752)) })
+        case "tanh":
+            let c = (2 / Double.pi).squareRoot()
+            return try floatUnary(ctx) { 0.5 * $0 * (1 + Glibc.tanh(c * ($0 + 0.044715 * $0 * $0 * $0))) }
+        case let a: throw ctx.error("attribute 'approximate' must be none or tanh, got \(a)")
+        }
+    }
+
+    /// Shrink on any numeric type: x+bias below -lambd, x-bias above lambd, else 0.
+    public static let shrink: CPUKernel = { ctx in
+        let bias = Double(try ctx.node.float("bias", default: 0))
+        let lambd = Double(try ctx.node.float("lambd", default: 0.5))
+        struct Shrink: ElementVisitor {
+            let x: Tensor, ctx: KernelContext, bias: Double, lambd: Double
+            func callAsFunction<T: NumericElement>(_: T.Type) throws -> Tensor {
+                let (bias, lambd) = (bias, lambd)
+                return mapElements(x, ctx) { (v: T) -> T in
+                    let d = v.asDouble
+                    return d < -lambd ? T(fromDouble: d + bias) : d > lambd ? T(fromDouble: d - bias) : T.zero
+                }
+            }
+        }
+        let x = try ctx.input(0)
+        if x.dataType == .bfloat16 { return try floatUnary(ctx) { $0 < -lambd ? $0 + bias : $0 > lambd ? $0 - bias : 0 } }
+        return [try x.dataType.visit(Shrink(x: x, ctx: ctx, bias: bias, lambd: lambd))]
+    }
+
+    /// PRelu: x where x >= 0, else slope * x; slope broadcasts to x.
+    public static let prelu: CPUKernel = { ctx in
+        struct PRelu: ArithmeticVisitor {
+            let x: Tensor, slope: Tensor, ctx: KernelContext
+            func callAsFunction<T: ArithmeticElement>(_: T.Type) throws -> Tensor {
+                try broadcastBinary(x, slope, ctx) { (v: T, s: T) in v < T.zero ? T.mul(v, s) : v }
+            }
+        }
+        let (x, slope) = try sameTypeInputs(ctx)
+        return [try x.dataType.visitArithmetic(PRelu(x: x, slope: slope, ctx: ctx))]
+    }
+
+    /// Clip to [min, max] (NaN stays NaN; min > max gives max): attributes before opset 11,
+    /// optional scalar inputs 1 and 2 from opset 11.
+    public static let clip: CPUKernel = { ctx in
+        struct Clip: ArithmeticVisitor {
+            let x: Tensor, ctx: KernelContext, minAttr: Float?, maxAttr: Float?
+            func bound<T: ArithmeticElement>(_ i: Int, _ attr: Float?, _: T.Type) throws -> T? {
+                if let attr { return T(fromDouble: Double(attr)) }
+                guard let t = ctx.optionalInput(i) else { return nil }
+                guard t.dataType == x.dataType, t.count == 1 else {
+                    throw ctx.error("input \(i) must be a single \(x.dataType), got \(t)")
+                }
+                return t.scalars(as: T.self)[0]
+            }
+            func callAsFunction<T: ArithmeticElement>(_: T.Type) throws -> Tensor {
+                let lo = try bound(1, minAttr, T.self), hi = try bound(2, maxAttr, T.self)
+                return mapElements(x, ctx) { (v: T) -> T in
+                    var r = v
+                    if let lo, r < lo { r = lo }
+                    if let hi, r > hi { r = hi }
+                    return r
+                }
+            }
+        }
+        let x = try ctx.input(0)
+        var minAttr: Float?, maxAttr: Float?
+        if ctx.opset < 11 {
+            minAttr = try ctx.node.float("min", default: -Float.greatestFiniteMagnitude)
+            maxAttr = try ctx.node.float("max", default: Float.greatestFiniteMagnitude)
+        }
+        return [try x.dataType.visitArithmetic(Clip(x: x, ctx: ctx, minAttr: minAttr, maxAttr: maxAttr))]
     }
 }

@@ -1,0 +1,164 @@
+import Testing
+@testable import VonnxCPU
+import VonnxIR
+
+/// Runs `kernel` on `inputs` as a node of `op` with `attributes`.
+private func run(_ kernel: CPUKernel, _ op: String, _ inputs: [Tensor?], _ attributes: [String: Attribute] = [:],
+                 opset: Int = 17) throws -> Tensor {
+    let node = Node(name: "n", opType: op, inputs: inputs.indices.map { "x\($0)" }, outputs: ["y"], attributes: attributes)
+    return try kernel(KernelContext(node: node, inputs: inputs, opset: opset, pool: ThreadPool(threads: 2)))[0]
+}
+
+private func f32(_ shape: [Int], _ v: [Float]) -> Tensor { Tensor(shape: shape, scalars: v) }
+
+@Test func addBroadcastsAndCoalesces() throws {
+    let a = f32([2, 3, 2], (0..<12).map(Float.init))
+    let b = f32([3, 1], [10, 20, 30])
+    let y = try run(CPUKernels.add, "Add", [a, b])
+    #expect(y.shape == [2, 3, 2])
+    #expect(y.scalars(as: Float.self) == [10, 11, 22, 23, 34, 35, 16, 17, 28, 29, 40, 41])
+    let s = try run(CPUKernels.mul, "Mul", [Tensor(scalar: Float(2)), a])
+    #expect(s.scalars(as: Float.self) == (0..<12).map { Float($0 * 2) })
+}
+
+@Test func largeFloatAddSplitsAcrossThreads() throws {
+    let n = 100_000
+    let a = f32([n], (0..<n).map(Float.init)), b = f32([1, n], [Float](repeating: 1, count: n))
+    let y = try run(CPUKernels.add, "Add", [a, b])
+    #expect(y.shape == [1, n])
+    #expect(y.scalars(as: Float.self) == (0..<n).map { Float($0 + 1) })
+}
+
+@Test func integerArithmeticAllTypes() throws {
+    let a = Tensor(shape: [4], scalars: [7, -7, 100, -128] as [Int8]), b = Tensor(shape: [4], scalars: [2, 2, 0, -1] as [Int8])
+    #expect(try run(CPUKernels.div, "Div", [a, b]).scalars(as: Int8.self) == [3, -3, 0, -128])
+    #expect(try run(CPUKernels.add, "Add", [a, b]).scalars(as: Int8.self) == [9, -5, 100, 127])
+    let u = Tensor(shape: [2], scalars: [250, 3] as [UInt8]), v = Tensor(shape: [2], scalars: [10, 5] as [UInt8])
+    #expect(try run(CPUKernels.add, "Add", [u, v]).scalars(as: UInt8.self) == [4, 8])
+    #expect(try run(CPUKernels.sub, "Sub", [u, v]).scalars(as: UInt8.self) == [240, 254])
+    for t: DataType in [.uint16, .int16, .uint32, .uint64, .int32, .int64] {
+        let x = try Conversion.cast(Tensor(shape: [2], scalars: [6, 9] as [Int64]), to: t, ctxFor("Cast"))
+        let y = try run(CPUKernels.mul, "Mul", [x, x])
+        #expect(y.dataType == t && y.ints() == [36, 81])
+    }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.add, "Add", [a, u]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.add, "Add", [f32([2], [1, 2]), f32([3], [1, 2, 3])]) }
+}
+
+private func ctxFor(_ op: String) -> KernelContext {
+    KernelContext(node: Node(name: "n", opType: op, inputs: [], outputs: ["y"]), inputs: [], opset: 17, pool: ThreadPool(threads: 1))
+}
+
+@Test func modSignFollowsDivisorUnlessFmod() throws {
+    let a = Tensor(shape: [4], scalars: [-4, 7, 5, 3] as [Int32]), b = Tensor(shape: [4], scalars: [3, -3, 0, 2] as [Int32])
+    #expect(try run(CPUKernels.mod, "Mod", [a, b]).scalars(as: Int32.self) == [2, -2, 0, 1])
+    #expect(try run(CPUKernels.mod, "Mod", [a, b], ["fmod": .int(1)]).scalars(as: Int32.self) == [-1, 1, 0, 1])
+    let x = f32([2], [-4.5, 7]), y = f32([2], [2, -3])
+    #expect(try run(CPUKernels.mod, "Mod", [x, y], ["fmod": .int(1)]).scalars(as: Float.self) == [-0.5, 1])
+}
+
+@Test func powMixedTypes() throws {
+    let base = f32([3], [2, 3, 4]), e64 = Tensor(shape: [3], scalars: [2, 0, -1] as [Int64])
+    #expect(try run(CPUKernels.pow, "Pow", [base, e64]).scalars(as: Float.self) == [4, 1, 0.25])
+    let ib = Tensor(shape: [3], scalars: [3, -2, 5] as [Int64])
+    #expect(try run(CPUKernels.pow, "Pow", [ib, e64]).scalars(as: Int64.self) == [9, 1, 0])
+    #expect(try run(CPUKernels.pow, "Pow", [ib, f32([1], [2])]).scalars(as: Int64.self) == [9, 4, 25])
+}
+
+@Test func bitwiseAndShifts() throws {
+    let a = Tensor(shape: [3], scalars: [0b1100, 1, 255] as [UInt8]), b = Tensor(shape: [3], scalars: [0b1010, 9, 1] as [UInt8])
+    #expect(try run(CPUKernels.bitwiseAnd, "BitwiseAnd", [a, b]).scalars(as: UInt8.self) == [0b1000, 1, 1])
+    #expect(try run(CPUKernels.bitwiseXor, "BitwiseXor", [a, b]).scalars(as: UInt8.self) == [0b0110, 8, 254])
+    #expect(try run(CPUKernels.bitwiseNot, "BitwiseNot", [a]).scalars(as: UInt8.self) == [0b11110011, 254, 0])
+    let left = try run(CPUKernels.bitShift, "BitShift", [a, b], ["direction": .string(Array("LEFT".utf8))])
+    #expect(left.scalars(as: UInt8.self) == [0, 0, 254])
+    #expect(throws: VonnxError.self) { try run(CPUKernels.bitShift, "BitShift", [a, b]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.bitwiseAnd, "BitwiseAnd", [f32([1], [1]), f32([1], [1])]) }
+}
+
+@Test func comparisonsAndLogic() throws {
+    let a = f32([3], [1, .nan, 3]), b = f32([1], [2])
+    #expect(try run(CPUKernels.less, "Less", [a, b]).scalars(as: Bool.self) == [true, false, false])
+    #expect(try run(CPUKernels.greaterOrEqual, "GreaterOrEqual", [a, b]).scalars(as: Bool.self) == [false, false, true])
+    let s = try run(CPUKernels.equal, "Equal", [Tensor(strings: ["a", "b"], shape: [2]), Tensor(strings: ["b"], shape: [1])])
+    #expect(s.scalars(as: Bool.self) == [false, true])
+    let p = Tensor(shape: [2, 1], scalars: [true, false]), q = Tensor(shape: [2], scalars: [true, false])
+    #expect(try run(CPUKernels.xor, "Xor", [p, q]).scalars(as: Bool.self) == [false, true, true, false])
+    #expect(try run(CPUKernels.not, "Not", [q]).scalars(as: Bool.self) == [false, true])
+}
+
+@Test func whereBroadcastsThreeWays() throws {
+    let c = Tensor(shape: [2, 1], scalars: [true, false])
+    let y = try run(CPUKernels.where, "Where", [c, f32([1, 3], [1, 2, 3]), f32([1], [0])])
+    #expect(y.shape == [2, 3] && y.scalars(as: Float.self) == [1, 2, 3, 0, 0, 0])
+    let s = try run(CPUKernels.where, "Where", [c, Tensor(strings: ["x"], shape: []), Tensor(strings: ["y"], shape: [])])
+    #expect(s.storage.strings == ["x", "y"])
+}
+
+@Test func variadicMinMaxMeanSum() throws {
+    let a = f32([2], [1, 5]), b = f32([2, 1], [3, .nan]), c = f32([1], [2])
+    let mx = try run(CPUKernels.max, "Max", [a, b, c]).scalars(as: Float.self)
+    #expect(mx[0] == 3 && mx[1] == 5 && mx[2].isNaN && mx[3].isNaN)
+    #expect(try run(CPUKernels.sum, "Sum", [a, c]).scalars(as: Float.self) == [3, 7])
+    #expect(try run(CPUKernels.mean, "Mean", [a, c]).scalars(as: Float.self) == [1.5, 3.5])
+    let i = Tensor(shape: [2], scalars: [3, -1] as [Int16])
+    #expect(try run(CPUKernels.min, "Min", [i, Tensor(shape: [1], scalars: [0] as [Int16])]).scalars(as: Int16.self) == [0, -1])
+}
+
+@Test func clipAttributesAndInputs() throws {
+    let x = f32([4], [-2, 0.5, 3, .nan])
+    let old = try run(CPUKernels.clip, "Clip", [x], ["min": .float(0), "max": .float(1)], opset: 6).scalars(as: Float.self)
+    #expect(old[0..<3] == [0, 0.5, 1] && old[3].isNaN)
+    let new = try run(CPUKernels.clip, "Clip", [x, nil, Tensor(scalar: Float(0))], opset: 13).scalars(as: Float.self)
+    #expect(new[0..<3] == [-2, 0, 0])
+    let i = Tensor(shape: [3], scalars: [-100, 5, 100] as [Int8])
+    let ci = try run(CPUKernels.clip, "Clip", [i, Tensor(scalar: Int8(-10)), Tensor(scalar: Int8(10))], opset: 13)
+    #expect(ci.scalars(as: Int8.self) == [-10, 5, 10])
+    #expect(throws: VonnxError.self) { try run(CPUKernels.clip, "Clip", [x, f32([2], [0, 1])], opset: 13) }
+}
+
+@Test func unaryMath() throws {
+    #expect(try run(CPUKernels.round, "Round", [f32([4], [0.5, 1.5, 2.5, -2.5])]).scalars(as: Float.self) == [0, 2, 2, -2])
+    #expect(try run(CPUKernels.abs, "Abs", [Tensor(shape: [2], scalars: [-128, -3] as [Int8])]).scalars(as: Int8.self) == [-128, 3])
+    #expect(try run(CPUKernels.sign, "Sign", [f32([3], [-2, 0, 7])]).scalars(as: Float.self) == [-1, 0, 1])
+    #expect(try run(CPUKernels.neg, "Neg", [Tensor(shape: [1], scalars: [5] as [Int64])]).scalars(as: Int64.self) == [-5])
+    let inf = f32([3], [.infinity, -.infinity, .nan])
+    #expect(try run(CPUKernels.isInf, "IsInf", [inf], ["detect_positive": .int(0)]).scalars(as: Bool.self) == [false, true, false])
+    #expect(try run(CPUKernels.isNaN, "IsNaN", [inf]).scalars(as: Bool.self) == [false, false, true])
+    let e = try run(CPUKernels.exp, "Exp", [Tensor(shape: [1], scalars: [1] as [Double])]).scalars(as: Double.self)
+    #expect(Swift.abs(e[0] - 2.718281828459045) < 1e-12)
+    #expect(throws: VonnxError.self) { try run(CPUKernels.sqrt, "Sqrt", [Tensor(shape: [1], scalars: [4] as [Int32])]) }
+}
+
+@Test func activations() throws {
+    let x = f32([3], [-1, 0, 2])
+    #expect(try run(CPUKernels.relu, "Relu", [x]).scalars(as: Float.self) == [0, 0, 2])
+    #expect(try run(CPUKernels.leakyRelu, "LeakyRelu", [x], ["alpha": .float(0.5)]).scalars(as: Float.self) == [-0.5, 0, 2])
+    #expect(try run(CPUKernels.thresholdedRelu, "ThresholdedRelu", [x]).scalars(as: Float.self) == [0, 0, 2])
+    let p = try run(CPUKernels.prelu, "PRelu", [f32([2, 2], [-1, -1, 1, 1]), f32([2], [0.5, 2])])
+    #expect(p.scalars(as: Float.self) == [-0.5, -2, 1, 1])
+    let s = try run(CPUKernels.shrink, "Shrink", [Tensor(shape: [3], scalars: [-5, 0, 5] as [Int32])],
+                    ["lambd": .float(1), "bias": .float(2)])
+    #expect(s.scalars(as: Int32.self) == [-3, 0, 3])
+    let g = try run(CPUKernels.gelu, "Gelu", [x], ["approximate": .string(Array("tanh".utf8))]).scalars(as: Float.self)
+    #expect(Swift.abs(g[0] + 0.158808) < 1e-5 && Swift.abs(g[2] - 1.954597) < 1e-5)
+}
+
+@Test func castsBetweenTypes() throws {
+    let c = ctxFor("Cast")
+    let x = f32([4], [1.7, -1.7, 300, .nan])
+    #expect(try Conversion.cast(x, to: .int32, c).scalars(as: Int32.self) == [1, -1, 300, 0])
+    #expect(try Conversion.cast(x, to: .bool, c).scalars(as: Bool.self) == [true, true, true, true])
+    #expect(try Conversion.cast(Tensor(shape: [1], scalars: [300] as [Int32]), to: .uint8, c).scalars(as: UInt8.self) == [44])
+    let bf = try Conversion.cast(f32([2], [1.00390625, 3]), to: .bfloat16, c)
+    #expect(bf.dataType == .bfloat16 && bf.doubles() == [1, 3])
+    #expect(try Conversion.cast(bf, to: .float, c).scalars(as: Float.self) == [1, 3])
+    let h = try Conversion.cast(Tensor(shape: [1], scalars: [0.1] as [Double]), to: .float16, c)
+    #expect(h.scalars(as: Float16.self) == [Float16(0.1)])
+    let s = try Conversion.cast(Tensor(strings: ["1.5", "-inf", "7"], shape: [3]), to: .float, c)
+    #expect(s.scalars(as: Float.self) == [1.5, -.infinity, 7])
+    #expect(try Conversion.cast(Tensor(shape: [1], scalars: [7] as [Int64]), to: .string, c).storage.strings == ["7"])
+    let like = try run(CPUKernels.castLike, "CastLike", [x, Tensor(shape: [0], scalars: [] as [Double])])
+    #expect(like.dataType == .double)
+    #expect(throws: VonnxError.self) { try run(CPUKernels.cast, "Cast", [x], ["to": .int(99)]) }
+}
