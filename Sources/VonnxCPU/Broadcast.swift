@@ -37,6 +37,7 @@ func checkedBroadcastShape(_ shapes: [[Int]], _ ctx: KernelContext) throws -> [I
 /// `body(outIndex, offsets, length)` is called for runs along the last axis: it receives the
 /// first output index, each operand's first offset, and the run length (operand steps are the
 /// last entries of `strides`). Splits the outer loop across the pool.
+@inline(__always)
 func forEachRun(shape: [Int], strides: [[Int]], pool: ThreadPool,
                 _ body: @Sendable (_ out: Int, _ offsets: [Int], _ length: Int) -> Void) {
     let rank = shape.count
