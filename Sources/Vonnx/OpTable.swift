@@ -29,7 +29,7 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "Max": .init(CPUKernels.max, shape: ShapeRules.broadcast()),
     "Sum": .init(CPUKernels.sum, shape: ShapeRules.broadcast()),
     "Mean": .init(CPUKernels.mean, shape: ShapeRules.broadcast()),
-    "PRelu": .init(CPUKernels.prelu, shape: ShapeRules.broadcast()),
+    "PRelu": .init(CPUKernels.prelu, shape: ShapeRules.sameAsInput),
     "Equal": .init(CPUKernels.equal, shape: ShapeRules.broadcast(resultType: .bool)),
     "Less": .init(CPUKernels.less, shape: ShapeRules.broadcast(resultType: .bool)),
     "Greater": .init(CPUKernels.greater, shape: ShapeRules.broadcast(resultType: .bool)),

@@ -118,7 +118,8 @@ extension CPUKernels {
         return [try x.dataType.visit(Shrink(x: x, ctx: ctx, bias: bias, lambd: lambd))]
     }
 
-    /// PRelu: x where x >= 0, else slope * x; slope broadcasts to x.
+    /// PRelu: x where x >= 0, else slope * x; slope broadcasts to x. Before opset 7 a 1-D
+    /// slope with one value per channel applies along axis 1.
     public static let prelu: CPUKernel = { ctx in
         struct PRelu: ArithmeticVisitor {
             let x: Tensor, slope: Tensor, ctx: KernelContext
@@ -126,7 +127,10 @@ extension CPUKernels {
                 try broadcastBinary(x, slope, ctx) { (v: T, s: T) in v < T.zero ? T.mul(v, s) : v }
             }
         }
-        let (x, slope) = try sameTypeInputs(ctx)
+        var (x, slope) = try sameTypeInputs(ctx)
+        if ctx.opset < 7 && x.rank > 2 && slope.rank == 1 && slope.count == x.shape[1] {
+            slope = slope.reshaped([slope.count] + [Int](repeating: 1, count: x.rank - 2))
+        }
         return [try x.dataType.visitArithmetic(PRelu(x: x, slope: slope, ctx: ctx))]
     }
 
