@@ -40,6 +40,7 @@ extension CPUKernels {
                 return mapElements(x, ctx) { (v: T) -> T in v < T.zero ? T.zero : v }
             }
         }
+        if x.dataType == .bfloat16 { return [floatToBfloat16(try Relu(x: bfloat16ToFloat(x, ctx), ctx: ctx)(Float.self), ctx)] }
         return [try x.dataType.visit(Relu(x: x, ctx: ctx))]
     }
 

@@ -1,8 +1,8 @@
 import Glibc
 import VonnxIR
 
-/// Add, Sub, Mul, Div: same element type on both sides, NumPy broadcasting. Integer division
-/// truncates toward zero (and gives 0 for a zero divisor).
+/// Add, Sub, Mul, Div: same element type on both sides (bfloat16 computed in float32), NumPy
+/// broadcasting. Integer division truncates toward zero (and gives 0 for a zero divisor).
 enum BinaryArithmetic {
     enum Op: Sendable { case add, sub, mul, div }
 
@@ -30,6 +30,10 @@ enum BinaryArithmetic {
     static func kernel(_ op: Op) -> CPUKernel {
         { ctx in
             let (a, b) = try sameTypeInputs(ctx)
+            if a.dataType == .bfloat16 {
+                let y = try Apply(op: op, a: bfloat16ToFloat(a, ctx), b: bfloat16ToFloat(b, ctx), ctx: ctx)(Float.self)
+                return [floatToBfloat16(y, ctx)]
+            }
             return [try a.dataType.visitArithmetic(Apply(op: op, a: a, b: b, ctx: ctx))]
         }
     }

@@ -30,6 +30,10 @@ enum Variadic {
             for t in inputs where t.dataType != first.dataType {
                 throw ctx.error("input types differ: \(first.dataType) and \(t.dataType)")
             }
+            if first.dataType == .bfloat16 {
+                let y = try Fold(op: op, inputs: inputs.map { bfloat16ToFloat($0, ctx) }, ctx: ctx)(Float.self)
+                return [floatToBfloat16(y, ctx)]
+            }
             return [try first.dataType.visitArithmetic(Fold(op: op, inputs: inputs, ctx: ctx))]
         }
     }

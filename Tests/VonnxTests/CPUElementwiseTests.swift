@@ -162,3 +162,12 @@ private func ctxFor(_ op: String) -> KernelContext {
     #expect(like.dataType == .double)
     #expect(throws: VonnxError.self) { try run(CPUKernels.cast, "Cast", [x], ["to": .int(99)]) }
 }
+
+@Test func bfloat16ComputesInFloat() throws {
+    let c = ctxFor("Cast")
+    let a = try Conversion.cast(f32([2], [1.5, -2]), to: .bfloat16, c), b = try Conversion.cast(f32([1], [0.25]), to: .bfloat16, c)
+    let y = try run(CPUKernels.add, "Add", [a, b])
+    #expect(y.dataType == .bfloat16 && y.doubles() == [1.75, -1.75])
+    #expect(try run(CPUKernels.relu, "Relu", [a]).doubles() == [1.5, 0])
+    #expect(try run(CPUKernels.max, "Max", [a, b]).doubles() == [1.5, 0.25])
+}
