@@ -1,12 +1,45 @@
 import Glibc
 import VonnxIR
 
+/// float32 functions with branch-free, vectorizable loops (`FloatUnary`'s fast paths).
+enum FastFloat: Sendable { case exp, sigmoid }
+
+/// e^v in float32 (Cephes polynomial, relative error about 2e-7, gradual underflow and
+/// overflow to infinity); NaN stays NaN. Branch-free, so loops over it vectorize.
+@inline(__always) func fastExp(_ v: Float) -> Float {
+    let x: Float = !(v >= -104) ? -104 : v > 89 ? 89 : v
+    // round x·log2(e) to the integer n through the magic constant 1.5·2^23: n sits in t's low bits
+    let t = x * 1.44269504088896341 + 12_582_912
+    let n = t - 12_582_912
+    let r = x - n * 0.693359375 + n * 2.12194440e-4
+    var p: Float = 1.9875691500e-4
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    let y = p * r * r + r + 1
+    // scale by 2^n in two normal factors, so results near the ends of the range stay exact
+    let ni = Int32(bitPattern: t.bitPattern &- 0x4B40_0000)
+    let n1 = ni >> 1, n2 = ni &- n1
+    let s1 = Float(bitPattern: UInt32(bitPattern: n1 &+ 127) << 23)
+    let s2 = Float(bitPattern: UInt32(bitPattern: n2 &+ 127) << 23)
+    return v.isNaN ? v : y * s1 * s2
+}
+
 /// Float-only elementwise functions, computed via Double for float16/float64 and bfloat16, and
-/// with `ff` (or via Double when `ff` is nil) for float32.
+/// for float32 with `fast`, else `ff`, else via Double.
 struct FloatUnary: ElementVisitor {
     let x: Tensor, ctx: KernelContext, f: @Sendable (Double) -> Double, ff: (@Sendable (Float) -> Float)?
+    var fast: FastFloat? = nil
     func callAsFunction<T: NumericElement>(_: T.Type) throws -> Tensor {
-        if T.self == Float.self, let ff { return mapElements(x, ctx, ff) }
+        if T.self == Float.self {
+            switch fast {
+            case .exp: return mapElements(x, ctx) { (v: Float) in fastExp(v) }
+            case .sigmoid: return mapElements(x, ctx) { (v: Float) in 1 / (1 + fastExp(-v)) }
+            case nil: if let ff { return mapElements(x, ctx, ff) }
+            }
+        }
         guard T.dataType.isFloatingPoint else { throw ctx.error("expects a floating-point input, got \(T.dataType)") }
         return mapElements(x, ctx) { (v: T) -> T in T(fromDouble: f(v.asDouble)) }
     }
@@ -14,12 +47,13 @@ struct FloatUnary: ElementVisitor {
 
 /// Applies one float function to input 0.
 func floatUnary(_ ctx: KernelContext, _ f: @escaping @Sendable (Double) -> Double,
-                _ ff: (@Sendable (Float) -> Float)? = nil) throws -> [Tensor] {
+                _ ff: (@Sendable (Float) -> Float)? = nil, fast: FastFloat? = nil) throws -> [Tensor] {
     let x = try ctx.input(0)
     if x.dataType == .bfloat16 {
-        return [floatToBfloat16(try FloatUnary(x: bfloat16ToFloat(x, ctx), ctx: ctx, f: f, ff: ff)(Float.self), ctx)]
+        let y = try FloatUnary(x: bfloat16ToFloat(x, ctx), ctx: ctx, f: f, ff: ff, fast: fast)(Float.self)
+        return [floatToBfloat16(y, ctx)]
     }
-    return [try x.dataType.visit(FloatUnary(x: x, ctx: ctx, f: f, ff: ff))]
+    return [try x.dataType.visitNumeric(FloatUnary(x: x, ctx: ctx, f: f, ff: ff, fast: fast))]
 }
 
 /// A kernel applying one float function elementwise; `ff` is the float32 fast path.
@@ -41,7 +75,7 @@ extension CPUKernels {
             }
         }
         if x.dataType == .bfloat16 { return [floatToBfloat16(try Relu(x: bfloat16ToFloat(x, ctx), ctx: ctx)(Float.self), ctx)] }
-        return [try x.dataType.visit(Relu(x: x, ctx: ctx))]
+        return [try x.dataType.visitNumeric(Relu(x: x, ctx: ctx))]
     }
 
     public static let leakyRelu: CPUKernel = { ctx in
@@ -116,7 +150,7 @@ extension CPUKernels {
         }
         let x = try ctx.input(0)
         if x.dataType == .bfloat16 { return try floatUnary(ctx) { $0 < -lambd ? $0 + bias : $0 > lambd ? $0 - bias : 0 } }
-        return [try x.dataType.visit(Shrink(x: x, ctx: ctx, bias: bias, lambd: lambd))]
+        return [try x.dataType.visitNumeric(Shrink(x: x, ctx: ctx, bias: bias, lambd: lambd))]
     }
 
     /// PRelu: x where x >= 0, else slope * x; slope broadcasts to x. Before opset 7 a 1-D

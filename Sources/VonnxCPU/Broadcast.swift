@@ -132,7 +132,11 @@ public func broadcastTernary<A: TensorElement, B: TensorElement, C: TensorElemen
     let (ia, ib, ic) = (merged.strides[0].last ?? 0, merged.strides[1].last ?? 0, merged.strides[2].last ?? 0)
     forEachRun(shape: merged.shape, strides: merged.strides, pool: ctx.pool) { o, offs, n in
         let x = ua + offs[0], y = ub + offs[1], w = uc + offs[2], z = uo + o
-        for i in 0..<n { z[i] = op(x[i * ia], y[i * ib], w[i * ic]) }
+        if ia == 1 && ib == 1 && ic == 1 {
+            for i in 0..<n { z[i] = op(x[i], y[i], w[i]) }
+        } else {
+            for i in 0..<n { z[i] = op(x[i * ia], y[i * ib], w[i * ic]) }
+        }
     }
     return out
 }

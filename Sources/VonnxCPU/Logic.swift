@@ -8,11 +8,13 @@ enum Logic {
         { ctx in
             let (a, b) = try sameTypeInputs(ctx)
             guard a.dataType == .bool else { throw ctx.error("expects bool inputs, got \(a.dataType)") }
-            return switch op {
-            case .and: [try broadcastBinary(a, b, ctx) { (x: Bool, y: Bool) in x && y }]
-            case .or: [try broadcastBinary(a, b, ctx) { (x: Bool, y: Bool) in x || y }]
-            case .xor: [try broadcastBinary(a, b, ctx) { (x: Bool, y: Bool) in x != y }]
+            // on the 0/1 bytes, so the loops vectorize
+            let y = switch op {
+            case .and: try broadcastBinary(a, b, ctx) { (x: UInt8, y: UInt8) in x & y }
+            case .or: try broadcastBinary(a, b, ctx) { (x: UInt8, y: UInt8) in x | y }
+            case .xor: try broadcastBinary(a, b, ctx) { (x: UInt8, y: UInt8) in x ^ y }
             }
+            return [y.retyped(.bool)]
         }
     }
 
@@ -48,7 +50,7 @@ extension CPUKernels {
         case .bfloat16:
             return [try Logic.Select(condition: condition, x: x, y: y, ctx: ctx)(UInt16.self).retyped(.bfloat16)]
         default:
-            return [try x.dataType.visit(Logic.Select(condition: condition, x: x, y: y, ctx: ctx))]
+            return [try x.dataType.visitNumeric(Logic.Select(condition: condition, x: x, y: y, ctx: ctx))]
         }
     }
 }

@@ -47,7 +47,7 @@ enum FloatClass {
     static func run(_ ctx: KernelContext, _ test: @escaping @Sendable (Double) -> Bool) throws -> [Tensor] {
         var x = try ctx.input(0)
         if x.dataType == .bfloat16 { x = bfloat16ToFloat(x, ctx) }
-        return [try x.dataType.visit(Apply(x: x, ctx: ctx, test: test))]
+        return [try x.dataType.visitNumeric(Apply(x: x, ctx: ctx, test: test))]
     }
 }
 
@@ -62,11 +62,11 @@ extension CPUKernels {
     public static let round = floatUnaryKernel({ $0.rounded(.toNearestOrEven) }, { $0.rounded(.toNearestOrEven) })
     public static let reciprocal = floatUnaryKernel({ 1 / $0 }, { 1 / $0 })
     public static let sqrt = floatUnaryKernel({ $0.squareRoot() }, { $0.squareRoot() })
-    public static let exp = floatUnaryKernel(Glibc.exp, expf)
+    public static let exp: CPUKernel = { ctx in try floatUnary(ctx, Glibc.exp, fast: .exp) }
     public static let log = floatUnaryKernel(Glibc.log, logf)
     public static let erf = floatUnaryKernel(Glibc.erf, erff)
     public static let tanh = floatUnaryKernel(Glibc.tanh, tanhf)
-    public static let sigmoid = floatUnaryKernel({ 1 / (1 + Glibc.exp(-$0)) }, { 1 / (1 + expf(-$0)) })
+    public static let sigmoid: CPUKernel = { ctx in try floatUnary(ctx, { 1 / (1 + Glibc.exp(-$0)) }, fast: .sigmoid) }
     public static let sin = floatUnaryKernel(Glibc.sin, sinf)
     public static let cos = floatUnaryKernel(Glibc.cos, cosf)
     public static let tan = floatUnaryKernel(Glibc.tan, tanf)

@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import VonnxCPU
 import VonnxIR
@@ -170,4 +171,15 @@ private func ctxFor(_ op: String) -> KernelContext {
     #expect(y.dataType == .bfloat16 && y.doubles() == [1.75, -1.75])
     #expect(try run(CPUKernels.relu, "Relu", [a]).doubles() == [1.5, 0])
     #expect(try run(CPUKernels.max, "Max", [a, b]).doubles() == [1.5, 0.25])
+}
+
+@Test func fastExpIsAccurate() {
+    var worst = 0.0
+    for i in -8700...8872 {
+        let x = Float(i) / 100
+        let exact = Glibc.exp(Double(x))
+        worst = Swift.max(worst, Swift.abs(Double(fastExp(x)) - exact) / exact)
+    }
+    #expect(worst < 5e-7)
+    #expect(fastExp(.nan).isNaN && fastExp(89) == .infinity && fastExp(-110) == 0 && fastExp(-100) < 1e-43 && fastExp(0) == 1)
 }
