@@ -23,6 +23,29 @@ private let defaultDomainOps: [String: OpDefinition] = [
     // end of tensor manipulation
 
     // MARK: neural network (conv, pools, normalization, gemm, softmax, resize)
+    "Gemm": .init(CPUKernels.gemm, shape: ShapeRules.gemm),
+    "MatMul": .init(CPUKernels.matMul, shape: ShapeRules.matMul()),
+    "MatMulInteger": .init(CPUKernels.matMulInteger, shape: ShapeRules.matMul(resultType: .int32)),
+    "Conv": .init(CPUKernels.conv, shape: ShapeRules.conv),
+    "ConvInteger": .init(CPUKernels.convInteger),
+    "ConvTranspose": .init(CPUKernels.convTranspose),
+    "MaxPool": .init(CPUKernels.maxPool, shape: ShapeRules.pool),
+    "AveragePool": .init(CPUKernels.averagePool, shape: ShapeRules.pool),
+    "LpPool": .init(CPUKernels.lpPool, shape: ShapeRules.pool),
+    "GlobalAveragePool": .init(CPUKernels.globalAveragePool, shape: ShapeRules.globalPool),
+    "GlobalMaxPool": .init(CPUKernels.globalMaxPool, shape: ShapeRules.globalPool),
+    "GlobalLpPool": .init(CPUKernels.globalLpPool, shape: ShapeRules.globalPool),
+    "BatchNormalization": .init(CPUKernels.batchNormalization, shape: ShapeRules.sameAsInput),
+    "InstanceNormalization": .init(CPUKernels.instanceNormalization, shape: ShapeRules.sameAsInput),
+    "LayerNormalization": .init(CPUKernels.layerNormalization, shape: ShapeRules.layerNormalization),
+    "GroupNormalization": .init(CPUKernels.groupNormalization, shape: ShapeRules.sameAsInput),
+    "LRN": .init(CPUKernels.lrn, shape: ShapeRules.sameAsInput),
+    "MeanVarianceNormalization": .init(CPUKernels.meanVarianceNormalization, shape: ShapeRules.sameAsInput),
+    "Softmax": .init(CPUKernels.softmax, shape: ShapeRules.sameAsInput),
+    "LogSoftmax": .init(CPUKernels.logSoftmax, shape: ShapeRules.sameAsInput),
+    "Hardmax": .init(CPUKernels.hardmax, shape: ShapeRules.sameAsInput),
+    "Resize": .init(CPUKernels.resize, shape: ShapeRules.resize),
+    "Upsample": .init(CPUKernels.upsample, shape: ShapeRules.resize),
     // end of neural network
 
     // MARK: reductions, sorting, recurrent, control flow, misc

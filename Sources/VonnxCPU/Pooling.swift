@@ -1,0 +1,156 @@
+import Glibc
+import VonnxIR
+
+/// MaxPool, AveragePool, LpPool and their global forms over [N, C, spatial...] tensors.
+enum PoolKernels {
+    enum Kind: Sendable { case max, average(includePad: Bool), lp(Double) }
+
+    /// The geometry of a windowed pool node, with the kernel from `kernel_shape`.
+    static func geometry(_ ctx: KernelContext, _ x: Tensor, dilations: Bool) throws -> WindowGeometry {
+        guard x.rank >= 3 else { throw ctx.error("input \(x.shape) must be [N, C, spatial...]") }
+        guard let kernel = try ctx.node.ints("kernel_shape") else { throw ctx.error("kernel_shape is required") }
+        let geo = try WindowGeometry(ctx, input: Array(x.shape[2...]), kernel: kernel, allowCeil: true, dilations: dilations)
+        guard checkedElementCount(Array(x.shape[0..<2]) + geo.output) != nil else { throw ctx.error("output is too large") }
+        return geo
+    }
+
+    struct Apply: ElementVisitor {
+        let ctx: KernelContext, x: Tensor, geo: WindowGeometry, kind: Kind, indices: Bool, columnMajor: Bool
+        func callAsFunction<T: NumericElement>(_: T.Type) throws -> [Tensor] {
+            if case .max = kind {} else {
+                guard T.dataType.isFloatingPoint else { throw ctx.error("expects a floating-point input, got \(T.dataType)") }
+            }
+            let planes = x.shape[0] * x.shape[1]
+            let y = Tensor(zeros: T.dataType, shape: Array(x.shape[0..<2]) + geo.output)
+            let idx = indices ? Tensor(zeros: .int64, shape: y.shape) : nil
+            let g = geo, kind = kind, d = geo.rank, inSize = geo.inputSize, outSize = geo.outputSize
+            let colStrides: [Int] = (0..<d).map { i in geo.input[0..<i].reduce(1, *) }
+            let colMajor = columnMajor
+            nonisolated(unsafe) let (px, py) = (UnsafePointer(elements(x, T.self)), elements(y, T.self))
+            nonisolated(unsafe) let pi = idx.map { elements($0, Int64.self) }
+            ctx.pool.parallelFor(planes, grain: max(1, 4096 / max(outSize * g.kernelSize, 1))) { r in
+                var o = [Int](repeating: 0, count: d), k = [Int](repeating: 0, count: d), pos = k
+                for plane in r {
+                    let src = px + plane * inSize
+                    for i in 0..<d { o[i] = 0 }
+                    for out in 0..<outSize {
+                        var best = T.zero, bestIndex = -1, sum = 0.0, valid = 0, padded = 1
+                        for i in 0..<d {
+                            let start = o[i] * g.strides[i] - g.padBegin[i]
+                            var n = 0
+                            for j in 0..<g.kernel[i] where start + j * g.dilations[i] < g.input[i] + g.padEnd[i] { n += 1 }
+                            padded *= n
+                            k[i] = 0
+                        }
+                        // visit every kernel offset, skipping positions outside the input
+                        while true {
+                            var flat = 0, inside = true
+                            for i in 0..<d {
+                                let p = o[i] * g.strides[i] - g.padBegin[i] + k[i] * g.dilations[i]
+                                if p < 0 || p >= g.input[i] { inside = false; break }
+                                pos[i] = p
+                                flat = flat * g.input[i] + p
+                            }
+                            if inside {
+                                let v = src[flat]
+                                valid += 1
+                                switch kind {
+                                case .max:
+                                    if bestIndex < 0 || v > best { best = v; bestIndex = flat }
+                                case .average: sum += v.asDouble
+                                case .lp(let p): sum += Glibc.pow(Swift.abs(v.asDouble), p)
+                                }
+                            }
+                            var axis = d - 1
+                            while axis >= 0 {
+                                k[axis] += 1
+                                if k[axis] < g.kernel[axis] { break }
+                                k[axis] = 0; axis -= 1
+                            }
+                            if axis < 0 { break }
+                        }
+                        let at = plane * outSize + out
+                        switch kind {
+                        case .max:
+                            py[at] = best
+                            if let pi {
+                                var index = bestIndex
+                                if colMajor && bestIndex >= 0 {
+                                    var rem = bestIndex
+                                    index = 0
+                                    for i in stride(from: d - 1, through: 0, by: -1) {
+                                        index += (rem % g.input[i]) * colStrides[i]; rem /= g.input[i]
+                                    }
+                                }
+                                pi[at] = Int64(plane * inSize + max(index, 0))
+                            }
+                        case .average(let includePad):
+                            let n = includePad ? padded : valid
+                            py[at] = T(fromDouble: n > 0 ? sum / Double(n) : 0)
+                        case .lp(let p): py[at] = T(fromDouble: Glibc.pow(sum, 1 / p))
+                        }
+                        var axis = d - 1
+                        while axis >= 0 {
+                            o[axis] += 1
+                            if o[axis] < g.output[axis] { break }
+                            o[axis] = 0; axis -= 1
+                        }
+                    }
+                }
+            }
+            return idx.map { [y, $0] } ?? [y]
+        }
+    }
+
+    static func windowed(_ ctx: KernelContext, kind: Kind, dilations: Bool, wantsIndices: Bool = false) throws -> [Tensor] {
+        let x = try ctx.input(0)
+        let geo = try geometry(ctx, x, dilations: dilations)
+        let indices = wantsIndices && ctx.node.outputs.count > 1 && !ctx.node.outputs[1].isEmpty
+        let columnMajor = try ctx.node.int("storage_order", default: 0) == 1
+        return try x.dataType.visit(Apply(ctx: ctx, x: x, geo: geo, kind: kind, indices: indices, columnMajor: columnMajor))
+    }
+
+    /// A global pool: a window covering all spatial dims.
+    static func global(_ ctx: KernelContext, kind: Kind) throws -> [Tensor] {
+        let x = try ctx.input(0)
+        guard x.rank >= 3 else { throw ctx.error("input \(x.shape) must be [N, C, spatial...]") }
+        let spatial = Array(x.shape[2...]), d = spatial.count
+        let geo = WindowGeometry(input: spatial, kernel: spatial, strides: Array(repeating: 1, count: d),
+                                 dilations: Array(repeating: 1, count: d), padBegin: Array(repeating: 0, count: d),
+                                 padEnd: Array(repeating: 0, count: d), output: Array(repeating: 1, count: d))
+        guard spatial.allSatisfy({ $0 > 0 }) else { throw ctx.error("spatial dims \(spatial) must be positive") }
+        if x.dataType == .float, case .average = kind {
+            // fast path: plain means over contiguous planes
+            let planes = x.shape[0] * x.shape[1], size = geo.inputSize
+            let y = Tensor(zeros: .float, shape: Array(x.shape[0..<2]) + Array(repeating: 1, count: d))
+            nonisolated(unsafe) let (px, py) = (elements(x, Float.self), elements(y, Float.self))
+            ctx.pool.parallelFor(planes, grain: max(1, 16384 / size)) { r in
+                for p in r {
+                    var s: Float = 0
+                    let line = px + p * size
+                    for i in 0..<size { s += line[i] }
+                    py[p] = s / Float(size)
+                }
+            }
+            return [y]
+        }
+        return try x.dataType.visit(Apply(ctx: ctx, x: x, geo: geo, kind: kind, indices: false, columnMajor: false))
+    }
+}
+
+extension CPUKernels {
+    public static let maxPool: CPUKernel = { ctx in
+        try PoolKernels.windowed(ctx, kind: .max, dilations: true, wantsIndices: true)
+    }
+    public static let averagePool: CPUKernel = { ctx in
+        try PoolKernels.windowed(ctx, kind: .average(includePad: try ctx.node.int("count_include_pad", default: 0) != 0), dilations: true)
+    }
+    public static let lpPool: CPUKernel = { ctx in
+        try PoolKernels.windowed(ctx, kind: .lp(Double(try ctx.node.float("p", default: 2))), dilations: true)
+    }
+    public static let globalAveragePool: CPUKernel = { ctx in try PoolKernels.global(ctx, kind: .average(includePad: false)) }
+    public static let globalMaxPool: CPUKernel = { ctx in try PoolKernels.global(ctx, kind: .max) }
+    public static let globalLpPool: CPUKernel = { ctx in
+        try PoolKernels.global(ctx, kind: .lp(Double(try ctx.node.float("p", default: 2))))
+    }
+}
