@@ -28,8 +28,12 @@ enum PoolKernels {
             let colMajor = columnMajor
             nonisolated(unsafe) let (px, py) = (UnsafePointer(elements(x, T.self)), elements(y, T.self))
             nonisolated(unsafe) let pi = idx.map { elements($0, Int64.self) }
+            if d == 2 && !indices {
+                pool2D(planes: planes, px, py)
+                return [y]
+            }
             ctx.pool.parallelFor(planes, grain: max(1, 4096 / max(outSize * g.kernelSize, 1))) { r in
-                var o = [Int](repeating: 0, count: d), k = [Int](repeating: 0, count: d), pos = k
+                var o = [Int](repeating: 0, count: d), k = [Int](repeating: 0, count: d)
                 for plane in r {
                     let src = px + plane * inSize
                     for i in 0..<d { o[i] = 0 }
@@ -48,7 +52,6 @@ enum PoolKernels {
                             for i in 0..<d {
                                 let p = o[i] * g.strides[i] - g.padBegin[i] + k[i] * g.dilations[i]
                                 if p < 0 || p >= g.input[i] { inside = false; break }
-                                pos[i] = p
                                 flat = flat * g.input[i] + p
                             }
                             if inside {
@@ -102,12 +105,66 @@ enum PoolKernels {
         }
     }
 
+}
+
+extension PoolKernels.Apply {
+    /// The common 2-D case without Indices: direct loops over clamped window ranges.
+    func pool2D<T: NumericElement>(planes: Int, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
+        let g = geo, kind = kind
+        let (ih, iw, oh, ow) = (g.input[0], g.input[1], g.output[0], g.output[1])
+        let (sh, sw, dh, dw) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1])
+        let (kh, kw, ph, pw) = (g.kernel[0], g.kernel[1], g.padBegin[0], g.padBegin[1])
+        let (eh, ew) = (ih + g.padEnd[0], iw + g.padEnd[1])
+        nonisolated(unsafe) let (px, py) = (x, y)
+        ctx.pool.parallelFor(planes, grain: max(1, 4096 / max(oh * ow * kh * kw, 1))) { r in
+            for plane in r {
+                let src = px + plane * ih * iw, dst = py + plane * oh * ow
+                for i in 0..<oh {
+                    let h0 = i * sh - ph
+                    var validH = 0, paddedH = 0
+                    for a in 0..<kh { let h = h0 + a * dh; if h < eh { paddedH += 1 }; if h >= 0 && h < ih { validH += 1 } }
+                    for j in 0..<ow {
+                        let w0 = j * sw - pw
+                        var best = T.zero, found = false, sum = 0.0, validW = 0, paddedW = 0
+                        for b in 0..<kw { let w = w0 + b * dw; if w < ew { paddedW += 1 }; if w >= 0 && w < iw { validW += 1 } }
+                        for a in 0..<kh {
+                            let h = h0 + a * dh
+                            if h < 0 || h >= ih { continue }
+                            let line = src + h * iw
+                            for b in 0..<kw {
+                                let w = w0 + b * dw
+                                if w < 0 || w >= iw { continue }
+                                let v = line[w]
+                                switch kind {
+                                case .max: if !found || v > best { best = v; found = true }
+                                case .average: sum += v.asDouble
+                                case .lp(let p): sum += Glibc.pow(Swift.abs(v.asDouble), p)
+                                }
+                            }
+                        }
+                        switch kind {
+                        case .max: dst[i * ow + j] = best
+                        case .average(let includePad):
+                            let n = includePad ? paddedH * paddedW : validH * validW
+                            dst[i * ow + j] = T(fromDouble: n > 0 ? sum / Double(n) : 0)
+                        case .lp(let p): dst[i * ow + j] = T(fromDouble: Glibc.pow(sum, 1 / p))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension PoolKernels {
     static func windowed(_ ctx: KernelContext, kind: Kind, dilations: Bool, wantsIndices: Bool = false) throws -> [Tensor] {
         let x = try ctx.input(0)
         let geo = try geometry(ctx, x, dilations: dilations)
         let indices = wantsIndices && ctx.node.outputs.count > 1 && !ctx.node.outputs[1].isEmpty
         let columnMajor = try ctx.node.int("storage_order", default: 0) == 1
-        return try x.dataType.visit(Apply(ctx: ctx, x: x, geo: geo, kind: kind, indices: indices, columnMajor: columnMajor))
+        let apply = Apply(ctx: ctx, x: x, geo: geo, kind: kind, indices: indices, columnMajor: columnMajor)
+        // a direct call keeps the float32 loop specialized
+        return try x.dataType == .float ? apply(Float.self) : x.dataType.visit(apply)
     }
 
     /// A global pool: a window covering all spatial dims.
