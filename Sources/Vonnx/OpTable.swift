@@ -46,6 +46,11 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "Hardmax": .init(CPUKernels.hardmax, shape: ShapeRules.sameAsInput),
     "Resize": .init(CPUKernels.resize, shape: ShapeRules.resize),
     "Upsample": .init(CPUKernels.upsample, shape: ShapeRules.resize),
+    "MaxUnpool": .init(CPUKernels.maxUnpool),
+    "CausalConvWithState": .init(CPUKernels.causalConvWithState),
+    "DeformConv": .init(CPUKernels.deformConv),
+    "QLinearMatMul": .init(CPUKernels.qLinearMatMul, shape: ShapeRules.qLinearMatMul),
+    "QLinearConv": .init(CPUKernels.qLinearConv),
     // end of neural network
 
     // MARK: reductions, sorting, recurrent, control flow, misc

@@ -332,3 +332,123 @@ extension CPUKernels {
         return [out]
     }
 }
+
+extension ConvKernels {
+    /// CausalConvWithState: depthwise causal 1-D conv over [past_state, input] with an optional
+    /// fused SiLU; also returns the last k−1 positions as the new state.
+    struct CausalApply: RealVisitor {
+        let ctx: KernelContext
+        func callAsFunction<T: RealElement>(_: T.Type) throws -> [Tensor] {
+            let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optionalInput(2), past = ctx.optionalInput(3)
+            guard x.rank == 3, w.rank == 3, w.shape[0] == x.shape[1], w.shape[1] == 1, w.shape[2] >= 1 else {
+                throw ctx.error("input \(x.shape) must be [B, C, L] and weight \(w.shape) [C, 1, k]")
+            }
+            let (b, c, l, k) = (x.shape[0], x.shape[1], x.shape[2], w.shape[2])
+            if let past, past.shape != [b, c, k - 1] { throw ctx.error("past_state \(past.shape) must be [\(b), \(c), \(k - 1)]") }
+            if let bias, bias.count != c { throw ctx.error("bias \(bias.shape) must hold \(c) values") }
+            let activation = try ctx.node.string("activation", default: "none")
+            guard ["none", "silu", "swish"].contains(activation) else { throw ctx.error("activation '\(activation)' is not none, silu or swish") }
+            let silu = activation != "none"
+            let y = Tensor(zeros: T.dataType, shape: [b, c, l]), state = Tensor(zeros: T.dataType, shape: [b, c, k - 1])
+            let px = elements(x, T.self), pw = elements(w, T.self), py = elements(y, T.self), ps = elements(state, T.self)
+            let pp = past.map { elements($0, T.self) }, pb = bias.map { elements($0, T.self) }
+            let span = k - 1 + l
+            var padded = [T](repeating: .zero, count: span)
+            for plane in 0..<(b * c) {
+                let ch = plane % c
+                for i in 0..<(k - 1) { padded[i] = pp?[plane * (k - 1) + i] ?? .zero }
+                for i in 0..<l { padded[k - 1 + i] = px[plane * l + i] }
+                for t in 0..<l {
+                    var s = pb?[ch] ?? .zero
+                    for j in 0..<k { s += padded[t + j] * pw[ch * k + j] }
+                    py[plane * l + t] = silu ? s / (1 + T.exp(-s)) : s
+                }
+                for i in 0..<(k - 1) { ps[plane * (k - 1) + i] = padded[span - (k - 1) + i] }
+            }
+            return [y, state]
+        }
+    }
+}
+
+extension CPUKernels {
+    public static let causalConvWithState: CPUKernel = widenFloat16 { ctx in
+        try ctx.input(0).dataType.visitReal(ConvKernels.CausalApply(ctx: ctx), ctx)
+    }
+}
+
+extension ConvKernels {
+    /// DeformConv (2-D): im2col whose samples are bilinear reads at offset positions (zero
+    /// outside the image), scaled by the mask, then one GEMM per (image, group).
+    struct DeformApply: RealVisitor {
+        let ctx: KernelContext
+        func callAsFunction<T: RealElement>(_: T.Type) throws -> [Tensor] {
+            let x = try ctx.input(0), w = try ctx.input(1), offset = try ctx.input(2)
+            let bias = ctx.optionalInput(3), mask = ctx.optionalInput(4)
+            guard x.rank == 4, w.rank == 4, offset.rank == 4 else {
+                throw ctx.error("only 2-D DeformConv is supported: X \(x.shape), W \(w.shape), offset \(offset.shape)")
+            }
+            let group = try ctx.node.int("group", default: 1), offsetGroup = try ctx.node.int("offset_group", default: 1)
+            let (n, c, ih, iw) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+            let (m, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+            guard group > 0, offsetGroup > 0, c == cg * group, m % group == 0, c % offsetGroup == 0 else {
+                throw ctx.error("group \(group) / offset_group \(offsetGroup) do not fit X \(x.shape) and W \(w.shape)")
+            }
+            let geo = try WindowGeometry(ctx, input: [ih, iw], kernel: [kh, kw])
+            let (oh, ow) = (geo.output[0], geo.output[1]), p = oh * ow, ks = kh * kw
+            guard offset.shape == [n, offsetGroup * ks * 2, oh, ow] else {
+                throw ctx.error("offset \(offset.shape) must be [\(n), \(offsetGroup * ks * 2), \(oh), \(ow)]")
+            }
+            if let mask, mask.shape != [n, offsetGroup * ks, oh, ow] {
+                throw ctx.error("mask \(mask.shape) must be [\(n), \(offsetGroup * ks), \(oh), \(ow)]")
+            }
+            guard x.dataType == w.dataType, offset.dataType == x.dataType, mask == nil || mask!.dataType == x.dataType else {
+                throw ctx.error("X, W, offset and mask must share one element type")
+            }
+            let y = Tensor(zeros: T.dataType, shape: [n, m, oh, ow])
+            let px = elements(x, T.self), pw = elements(w, T.self), po = elements(offset, T.self), py = elements(y, T.self)
+            let pm = mask.map { elements($0, T.self) }
+            let mg = m / group, perOffset = c / offsetGroup, kdim = cg * ks
+            var col = [T](repeating: .zero, count: kdim * p)
+            for img in 0..<n {
+                for g in 0..<group {
+                    for ci in 0..<cg {
+                        let channel = g * cg + ci, og = channel / perOffset
+                        let plane = px + (img * c + channel) * ih * iw
+                        for a in 0..<kh { for b in 0..<kw {
+                            let kIndex = a * kw + b, row = (ci * ks + kIndex) * p
+                            let offH = po + ((img * offsetGroup + og) * ks * 2 + kIndex * 2) * p, offW = offH + p
+                            let maskLine = pm.map { $0 + ((img * offsetGroup + og) * ks + kIndex) * p }
+                            for i in 0..<oh { for j in 0..<ow {
+                                let q = i * ow + j
+                                let h = Double(i * geo.strides[0] - geo.padBegin[0] + a * geo.dilations[0]) + Double(offH[q])
+                                let v = Double(j * geo.strides[1] - geo.padBegin[1] + b * geo.dilations[1]) + Double(offW[q])
+                                let h0 = Int(h.rounded(.down)), w0 = Int(v.rounded(.down))
+                                let fh = h - Double(h0), fw = v - Double(w0)
+                                var s = 0.0
+                                for (dy, wy) in [(0, 1 - fh), (1, fh)] where h0 + dy >= 0 && h0 + dy < ih && wy != 0 {
+                                    for (dx, wx) in [(0, 1 - fw), (1, fw)] where w0 + dx >= 0 && w0 + dx < iw && wx != 0 {
+                                        s += wy * wx * Double(plane[(h0 + dy) * iw + w0 + dx])
+                                    }
+                                }
+                                col[row + q] = T(s) * (maskLine?[q] ?? 1)
+                            } }
+                        } }
+                    }
+                    col.withUnsafeBufferPointer { cb in
+                        parallelGemm(ctx.pool, transA: false, transB: false, m: mg, n: p, k: kdim, alpha: T(1),
+                                     a: pw + g * mg * kdim, lda: kdim, b: cb.baseAddress!, ldb: p, beta: .zero,
+                                     c: py + (img * m + g * mg) * p, ldc: p)
+                    }
+                }
+            }
+            try addChannelBias(y, bias, channels: m, ctx, T.self)
+            return [y]
+        }
+    }
+}
+
+extension CPUKernels {
+    public static let deformConv: CPUKernel = widenFloat16 { ctx in
+        try ctx.input(0).dataType.visitReal(ConvKernels.DeformApply(ctx: ctx), ctx)
+    }
+}

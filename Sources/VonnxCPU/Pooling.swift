@@ -211,3 +211,42 @@ extension CPUKernels {
         try PoolKernels.global(ctx, kind: .lp(Double(try ctx.node.float("p", default: 2))))
     }
 }
+
+extension CPUKernels {
+    /// MaxUnpool: scatters X into zeros at MaxPool's flat Indices (over the inferred output
+    /// shape); an `output_shape` input larger than that pads the end of each dim with zeros.
+    public static let maxUnpool: CPUKernel = { ctx in
+        let x = try ctx.input(0), indices = try ctx.input(1)
+        guard x.rank >= 3, indices.shape == x.shape else { throw ctx.error("X \(x.shape) and I \(indices.shape) must match, rank ≥ 3") }
+        let d = x.rank - 2
+        guard let kernel = try ctx.node.ints("kernel_shape"), kernel.count == d else { throw ctx.error("kernel_shape needs \(d) values") }
+        let strides = try ctx.node.ints("strides") ?? Array(repeating: 1, count: d)
+        let pads = try ctx.node.ints("pads") ?? Array(repeating: 0, count: 2 * d)
+        guard strides.count == d, pads.count == 2 * d else { throw ctx.error("strides \(strides) / pads \(pads) do not fit \(d) dims") }
+        let inferred = Array(x.shape[0..<2]) + (0..<d).map { (x.shape[$0 + 2] - 1) * strides[$0] - pads[$0] - pads[$0 + d] + kernel[$0] }
+        var shape = inferred
+        if let os = ctx.optionalInput(2) {
+            shape = os.ints()
+            guard shape.count == x.rank, zip(shape, inferred).allSatisfy({ $0 >= $1 }) else {
+                throw ctx.error("output_shape \(shape) must have rank \(x.rank) and not be smaller than \(inferred)")
+            }
+        }
+        guard inferred.allSatisfy({ $0 > 0 }), let total = checkedElementCount(shape) else { throw ctx.error("output shape \(shape) is invalid") }
+        _ = total
+        let flat = indices.ints(), inferredCount = inferred.reduce(1, *)
+        guard flat.allSatisfy({ $0 >= 0 && $0 < inferredCount }) else { throw ctx.error("an index in I is outside [0, \(inferredCount))") }
+        // map a flat index of `inferred` to one of `shape`
+        let outStrides = contiguousStrides(shape)
+        let targets = flat.map { f -> Int in
+            var rem = f, at = 0
+            for i in stride(from: inferred.count - 1, through: 0, by: -1) { at += (rem % inferred[i]) * outStrides[i]; rem /= inferred[i] }
+            return at
+        }
+        let y = Tensor(zeros: x.dataType, shape: shape)
+        let size = x.dataType.byteSize
+        for (i, t) in targets.enumerated() {
+            (y.storage.pointer + t * size).copyMemory(from: x.storage.pointer + i * size, byteCount: size)
+        }
+        return [y]
+    }
+}

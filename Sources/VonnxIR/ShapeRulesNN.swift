@@ -111,4 +111,11 @@ extension ShapeRules {
         }
         return [.tensor(elem, shape: out)]
     }
+
+    /// QLinearMatMul: matmul shapes with y_zero_point's element type (else A's).
+    public static let qLinearMatMul: ShapeRule = { ctx in
+        let elem = ctx.input(7)?.elementType ?? ctx.input(0)?.elementType
+        let reordered = ShapeContext(node: ctx.node, inputs: [ctx.input(0), ctx.input(3)], constants: [], opset: ctx.opset)
+        return try matMul(resultType: elem)(reordered)
+    }
 }
