@@ -39,6 +39,8 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "InstanceNormalization": .init(CPUKernels.instanceNormalization, shape: ShapeRules.sameAsInput),
     "LayerNormalization": .init(CPUKernels.layerNormalization, shape: ShapeRules.layerNormalization),
     "GroupNormalization": .init(CPUKernels.groupNormalization, shape: ShapeRules.sameAsInput),
+    "RMSNormalization": .init(CPUKernels.rmsNormalization, shape: ShapeRules.sameAsInput),
+    "LpNormalization": .init(CPUKernels.lpNormalization, shape: ShapeRules.sameAsInput),
     "LRN": .init(CPUKernels.lrn, shape: ShapeRules.sameAsInput),
     "MeanVarianceNormalization": .init(CPUKernels.meanVarianceNormalization, shape: ShapeRules.sameAsInput),
     "Softmax": .init(CPUKernels.softmax, shape: ShapeRules.sameAsInput),

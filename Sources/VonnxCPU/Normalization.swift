@@ -94,12 +94,15 @@ enum NormKernels {
     }
 
     /// Normalizes contiguous rows, then applies per-element scale/bias chosen by `param(row, col)` index.
+    /// `centered: false` gives RMS normalization (no mean subtracted, root mean square divided).
     static func normalizeRows<T: RealElement>(_: T.Type, _ x: Tensor, rows: Int, cols: Int, eps: Double, ctx: KernelContext,
-                                              scale: [Double], bias: [Double], paramIndex: @escaping @Sendable (Int, Int) -> Int)
+                                              scale: [Double], bias: [Double], centered: Bool = true,
+                                              paramIndex: @escaping @Sendable (Int, Int) -> Int)
         -> (y: Tensor, mean: [Double], invStd: [Double]) {
         let px = UnsafePointer(elements(x, T.self))
-        let (mean, variance) = rowStats(px, rows: rows, cols: cols, pool: ctx.pool)
-        let invStd = variance.map { 1 / ($0 + eps).squareRoot() }
+        let (rowMean, variance) = rowStats(px, rows: rows, cols: cols, pool: ctx.pool)
+        let mean = centered ? rowMean : rowMean.map { _ in 0 }
+        let invStd = zip(rowMean, variance).map { 1 / ((centered ? 0 : $0 * $0) + $1 + eps).squareRoot() }
         let y = Tensor(zeros: T.dataType, shape: x.shape)
         nonisolated(unsafe) let (sx, py) = (px, elements(y, T.self))
         ctx.pool.parallelFor(rows, grain: max(1, 16384 / max(cols, 1))) { r in
@@ -114,8 +117,10 @@ enum NormKernels {
         return (y, mean, invStd)
     }
 
+    /// LayerNormalization, or RMSNormalization when `rms` (then only Y is produced).
     struct LayerNorm: RealVisitor {
         let ctx: KernelContext, x: Tensor
+        var rms = false
         func callAsFunction<T: RealElement>(_: T.Type) throws -> [Tensor] {
             let axis = try normalizeAxis(try ctx.node.int("axis", default: -1), rank: x.rank, ctx)
             let rows = x.shape[..<axis].reduce(1, *), cols = x.shape[axis...].reduce(1, *)
@@ -134,9 +139,10 @@ enum NormKernels {
                 }
                 return out
             }
-            let scale = try param(try ctx.input(1), "Scale", 1), bias = try param(ctx.optionalInput(2), "B", 0)
+            let scale = try param(try ctx.input(1), "Scale", 1), bias = try param(rms ? nil : ctx.optionalInput(2), "B", 0)
             let eps = Double(try ctx.node.float("epsilon", default: 1e-5))
-            let r = normalizeRows(T.self, x, rows: rows, cols: cols, eps: eps, ctx: ctx, scale: scale, bias: bias) { _, i in i }
+            let r = normalizeRows(T.self, x, rows: rows, cols: cols, eps: eps, ctx: ctx, scale: scale, bias: bias, centered: !rms) { _, i in i }
+            if rms { return [r.y] }
             let statShape = Array(x.shape[..<axis]) + Array(repeating: 1, count: x.rank - axis)
             return [r.y, Tensor(shape: statShape, scalars: r.mean.map { T($0) }),
                     Tensor(shape: statShape, scalars: r.invStd.map { T($0) })]
@@ -228,6 +234,33 @@ extension CPUKernels {
     }
     public static let layerNormalization: CPUKernel = widenFloat16 { ctx in
         let x = try ctx.input(0); return try x.dataType.visitReal(NormKernels.LayerNorm(ctx: ctx, x: x), ctx)
+    }
+    public static let rmsNormalization: CPUKernel = widenFloat16 { ctx in
+        let x = try ctx.input(0); return try x.dataType.visitReal(NormKernels.LayerNorm(ctx: ctx, x: x, rms: true), ctx)
+    }
+    /// LpNormalization: x divided by its L1 or L2 norm along `axis` (a zero norm leaves zeros).
+    public static let lpNormalization: CPUKernel = widenFloat16 { ctx in
+        let x = try ctx.input(0)
+        struct Apply: RealVisitor {
+            let ctx: KernelContext, x: Tensor
+            func callAsFunction<T: RealElement>(_: T.Type) throws -> [Tensor] {
+                let axis = try normalizeAxis(try ctx.node.int("axis", default: -1), rank: x.rank, ctx)
+                let p = try ctx.node.int("p", default: 2)
+                guard p == 1 || p == 2 else { throw ctx.error("p \(p) must be 1 or 2") }
+                let n = x.rank == 0 ? 1 : x.shape[axis], inner = x.rank == 0 ? 1 : x.shape[(axis + 1)...].reduce(1, *)
+                let y = Tensor(zeros: T.dataType, shape: x.shape)
+                let px = elements(x, T.self), py = elements(y, T.self)
+                for line in 0..<(x.count / max(n * inner, 1) * inner) {
+                    let base = (line / inner) * n * inner + line % inner
+                    var norm = 0.0
+                    for i in 0..<n { let v = Double(px[base + i * inner]); norm += p == 1 ? abs(v) : v * v }
+                    if p == 2 { norm = norm.squareRoot() }
+                    for i in 0..<n { py[base + i * inner] = norm == 0 ? .zero : T(Double(px[base + i * inner]) / norm) }
+                }
+                return [y]
+            }
+        }
+        return try x.dataType.visitReal(Apply(ctx: ctx, x: x), ctx)
     }
     public static let groupNormalization: CPUKernel = widenFloat16 { ctx in
         let x = try ctx.input(0); return try x.dataType.visitReal(NormKernels.GroupNorm(ctx: ctx, x: x), ctx)
