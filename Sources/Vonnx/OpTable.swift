@@ -51,6 +51,7 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "MaxUnpool": .init(CPUKernels.maxUnpool),
     "CausalConvWithState": .init(CPUKernels.causalConvWithState),
     "DeformConv": .init(CPUKernels.deformConv),
+    "Attention": .init(CPUKernels.attention),
     "QLinearMatMul": .init(CPUKernels.qLinearMatMul, shape: ShapeRules.qLinearMatMul),
     "QLinearConv": .init(CPUKernels.qLinearConv),
     // end of neural network

@@ -1,0 +1,156 @@
+import Glibc
+import VonnxIR
+
+/// Attention (opset 23/24): scaled dot-product attention with optional mask, causal mask,
+/// past key/value, grouped-query heads, softcap and the qk_matmul_output modes, following
+/// the ONNX reference implementation. Computed in float64 per (batch, head).
+enum AttentionKernel {
+    struct Apply: RealVisitor {
+        let ctx: KernelContext
+        func callAsFunction<T: RealElement>(_: T.Type) throws -> [Tensor] {
+            let node = ctx.node
+            var q = try ctx.input(0), k = try ctx.input(1), v = try ctx.input(2)
+            let mask = ctx.optionalInput(3), pastK = ctx.optionalInput(4), pastV = ctx.optionalInput(5)
+            let nonpad = ctx.optionalInput(6)
+            guard q.rank == k.rank, k.rank == v.rank, q.rank == 3 || q.rank == 4 else {
+                throw ctx.error("Q \(q.shape), K \(k.shape), V \(v.shape) must all be 3-D or 4-D")
+            }
+            guard k.dataType == q.dataType, v.dataType == q.dataType else { throw ctx.error("Q, K and V must share one element type") }
+            let threeD = q.rank == 3
+            let b = q.shape[0]
+            if threeD {
+                let qh = try node.int("q_num_heads") ?? 0, kvh = try node.int("kv_num_heads") ?? 0
+                guard qh > 0, kvh > 0, q.shape[2] % qh == 0, k.shape[2] % kvh == 0, v.shape[2] % kvh == 0 else {
+                    throw ctx.error("3-D inputs need q_num_heads and kv_num_heads dividing the hidden sizes")
+                }
+                q = heads(q, qh, T.self); k = heads(k, kvh, T.self); v = heads(v, kvh, T.self)
+            }
+            let (hq, sq, dq) = (q.shape[1], q.shape[2], q.shape[3])
+            let (hkv, skv, dk) = (k.shape[1], k.shape[2], k.shape[3])
+            let dv = v.shape[3]
+            guard k.shape[0] == b, v.shape[0] == b, v.shape[1] == hkv, v.shape[2] == skv, dk == dq, hkv > 0, hq % hkv == 0 else {
+                throw ctx.error("Q \(q.shape), K \(k.shape), V \(v.shape) do not fit together")
+            }
+            // present = concat(past, current) along the sequence axis
+            func present(_ past: Tensor?, _ cur: Tensor, _ d: Int) throws -> (Tensor, Int) {
+                guard let past else { return (cur, 0) }
+                guard past.rank == 4, past.shape[0] == b, past.shape[1] == hkv, past.shape[3] == d, past.dataType == cur.dataType else {
+                    throw ctx.error("past state \(past.shape) must be [\(b), \(hkv), S, \(d)]")
+                }
+                let sp = past.shape[2], s = cur.shape[2]
+                let out = Tensor(zeros: T.dataType, shape: [b, hkv, sp + s, d])
+                let po = elements(out, T.self), pp = elements(past, T.self), pc = elements(cur, T.self)
+                for bh in 0..<(b * hkv) {
+                    (po + bh * (sp + s) * d).update(from: pp + bh * sp * d, count: sp * d)
+                    (po + (bh * (sp + s) + sp) * d).update(from: pc + bh * s * d, count: s * d)
+                }
+                return (out, sp)
+            }
+            let (kAll, pastLength) = try present(pastK, k, dk)
+            let (vAll, _) = try present(pastV, v, dv)
+            let total = kAll.shape[2]
+            guard vAll.shape[2] == total else { throw ctx.error("past_key and past_value lengths differ") }
+
+            let scaleAttr = Double(try node.float("scale", default: 0))
+            let scale = scaleAttr != 0 ? scaleAttr : 1 / Double(dq).squareRoot()
+            let softcap = Double(try node.float("softcap", default: 0))
+            let causal = try node.int("is_causal", default: 0) != 0
+            let mode = try node.int("qk_matmul_output_mode", default: 0)
+
+            // additive bias [B?, H?, Sq, total] read through broadcast strides
+            var maskValues: [Double] = [], maskStrides = [0, 0, 0, 0], maskCols = 0
+            if let mask {
+                guard mask.rank >= 2, mask.rank <= 4, mask.shape[mask.rank - 1] <= total else {
+                    throw ctx.error("attn_mask \(mask.shape) does not fit [\(b), \(hq), \(sq), \(total)]")
+                }
+                let shape4 = Array(repeating: 1, count: 4 - mask.rank) + mask.shape
+                guard (shape4[0] == 1 || shape4[0] == b), (shape4[1] == 1 || shape4[1] == hq), shape4[2] == 1 || shape4[2] == sq else {
+                    throw ctx.error("attn_mask \(mask.shape) does not broadcast to [\(b), \(hq), \(sq), \(total)]")
+                }
+                maskCols = shape4[3]
+                let own = contiguousStrides(shape4)
+                maskStrides = (0..<4).map { shape4[$0] == 1 ? 0 : own[$0] }
+                maskValues = mask.dataType == .bool ? mask.scalars(as: Bool.self).map { $0 ? 0 : -Double.infinity } : mask.doubles()
+            }
+            let lengths = nonpad?.ints()
+            if let lengths, lengths.count != b { throw ctx.error("nonpad_kv_seqlen must hold \(b) values") }
+
+            let qv = q.doubles(), kv = kAll.doubles(), vv = vAll.doubles()
+            var y = [Double](repeating: 0, count: b * hq * sq * dv)
+            var qkOut = [Double](repeating: 0, count: b * hq * sq * total)
+            let group = hq / hkv
+            var row = [Double](repeating: 0, count: total)
+            for bi in 0..<b {
+                for h in 0..<hq {
+                    let kvHead = h / group
+                    let kBase = (bi * hkv + kvHead) * total
+                    for i in 0..<sq {
+                        let qBase = ((bi * hq + h) * sq + i) * dq
+                        for j in 0..<total {
+                            var s = 0.0
+                            for d in 0..<dq { s += qv[qBase + d] * kv[(kBase + j) * dk + d] }
+                            var raw = s * scale
+                            if softcap > 0 { raw = softcap * tanh(raw / softcap) }
+                            var bias = 0.0
+                            if mask != nil {
+                                bias = j < maskCols
+                                    ? maskValues[bi * maskStrides[0] + h * maskStrides[1] + i * maskStrides[2] + j * maskStrides[3]]
+                                    : -Double.infinity
+                            }
+                            if causal && j - pastLength > i { bias += -Double.infinity }
+                            if let lengths, j >= lengths[bi] { bias += -Double.infinity }
+                            row[j] = raw + bias
+                            let at = ((bi * hq + h) * sq + i) * total + j
+                            switch mode {
+                            case 2: qkOut[at] = raw + bias
+                            case 3: break
+                            default: qkOut[at] = raw
+                            }
+                        }
+                        let m = row.max() ?? 0
+                        var sum = 0.0
+                        for j in 0..<total { row[j] = Glibc.exp(row[j] - m); sum += row[j] }
+                        for j in 0..<total { row[j] /= sum }
+                        if mode == 3 { for j in 0..<total { qkOut[((bi * hq + h) * sq + i) * total + j] = row[j] } }
+                        let yBase = ((bi * hq + h) * sq + i) * dv
+                        for j in 0..<total where row[j] != 0 {
+                            let vBase = (kBase + j) * dv
+                            for d in 0..<dv { y[yBase + d] += row[j] * vv[vBase + d] }
+                        }
+                    }
+                }
+            }
+            var out = Tensor(shape: [b, hq, sq, dv], scalars: y.map { T($0) })
+            if threeD { out = merge(out, T.self) }
+            return [out, kAll, vAll, Tensor(shape: [b, hq, sq, total], scalars: qkOut.map { T($0) })]
+        }
+
+        /// [B, S, H·D] → [B, H, S, D].
+        func heads<T: RealElement>(_ t: Tensor, _ h: Int, _: T.Type) -> Tensor {
+            let (b, s, d) = (t.shape[0], t.shape[1], t.shape[2] / h)
+            let src = elements(t, T.self)
+            var out = [T](repeating: .zero, count: t.count)
+            for bi in 0..<b { for si in 0..<s { for hi in 0..<h { for di in 0..<d {
+                out[((bi * h + hi) * s + si) * d + di] = src[((bi * s + si) * h + hi) * d + di]
+            } } } }
+            return Tensor(shape: [b, h, s, d], scalars: out)
+        }
+
+        /// [B, H, S, D] → [B, S, H·D].
+        func merge<T: RealElement>(_ t: Tensor, _: T.Type) -> Tensor {
+            let (b, h, s, d) = (t.shape[0], t.shape[1], t.shape[2], t.shape[3])
+            let src = elements(t, T.self)
+            var out = [T](repeating: .zero, count: t.count)
+            for bi in 0..<b { for hi in 0..<h { for si in 0..<s { for di in 0..<d {
+                out[((bi * s + si) * h + hi) * d + di] = src[((bi * h + hi) * s + si) * d + di]
+            } } } }
+            return Tensor(shape: [b, s, h * d], scalars: out)
+        }
+    }
+}
+
+extension CPUKernels {
+    public static let attention: CPUKernel = widenFloat16 { ctx in
+        try ctx.input(0).dataType.visitReal(AttentionKernel.Apply(ctx: ctx), ctx)
+    }
+}
