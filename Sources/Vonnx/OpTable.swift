@@ -52,6 +52,7 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "CausalConvWithState": .init(CPUKernels.causalConvWithState),
     "DeformConv": .init(CPUKernels.deformConv),
     "Attention": .init(CPUKernels.attention),
+    "GridSample": .init(CPUKernels.gridSample),
     "QLinearMatMul": .init(CPUKernels.qLinearMatMul, shape: ShapeRules.qLinearMatMul),
     "QLinearConv": .init(CPUKernels.qLinearConv),
     // end of neural network
