@@ -53,6 +53,7 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "DeformConv": .init(CPUKernels.deformConv),
     "Attention": .init(CPUKernels.attention),
     "GridSample": .init(CPUKernels.gridSample),
+    "RotaryEmbedding": .init(CPUKernels.rotaryEmbedding, shape: ShapeRules.sameAsInput),
     "QLinearMatMul": .init(CPUKernels.qLinearMatMul, shape: ShapeRules.qLinearMatMul),
     "QLinearConv": .init(CPUKernels.qLinearConv),
     // end of neural network
