@@ -54,6 +54,7 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "Attention": .init(CPUKernels.attention),
     "GridSample": .init(CPUKernels.gridSample),
     "RotaryEmbedding": .init(CPUKernels.rotaryEmbedding, shape: ShapeRules.sameAsInput),
+    "Col2Im": .init(CPUKernels.col2Im),
     "QLinearMatMul": .init(CPUKernels.qLinearMatMul, shape: ShapeRules.qLinearMatMul),
     "QLinearConv": .init(CPUKernels.qLinearConv),
     // end of neural network

@@ -452,3 +452,41 @@ extension CPUKernels {
         try ctx.input(0).dataType.visitReal(ConvKernels.DeformApply(ctx: ctx), ctx)
     }
 }
+
+extension CPUKernels {
+    /// Col2Im: sums the columns [N, C·∏block, L] back into images [N, C, image_shape...].
+    public static let col2Im: CPUKernel = { ctx in
+        let x = try ctx.input(0), image = try ctx.input(1).ints(), block = try ctx.input(2).ints()
+        let d = image.count, node = ctx.node
+        let strides = try node.ints("strides") ?? Array(repeating: 1, count: d)
+        let dilations = try node.ints("dilations") ?? Array(repeating: 1, count: d)
+        let pads = try node.ints("pads") ?? Array(repeating: 0, count: 2 * d)
+        guard x.rank == 3, d > 0, block.count == d, strides.count == d, dilations.count == d, pads.count == 2 * d,
+              block.allSatisfy({ $0 > 0 }), image.allSatisfy({ $0 > 0 }), strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }),
+              let kernelSize = checkedElementCount(block), x.shape[1] % kernelSize == 0 else {
+            throw ctx.error("input \(x.shape), image_shape \(image), block_shape \(block) and the attributes do not fit")
+        }
+        let blocks = (0..<d).map {
+            ShapeRules.windowOutput(image[$0], kernel: block[$0], stride: strides[$0], dilation: dilations[$0],
+                                    padBegin: pads[$0], padEnd: pads[$0 + d])
+        }
+        guard blocks.reduce(1, *) == x.shape[2], let _ = checkedElementCount([x.shape[0], x.shape[1] / kernelSize] + image) else {
+            throw ctx.error("\(x.shape[2]) columns do not match the \(blocks) blocks of image \(image)")
+        }
+        let geo = WindowGeometry(input: blocks, kernel: block, strides: strides, dilations: dilations,
+                                 padBegin: Array(pads[0..<d]), padEnd: Array(pads[d...]), output: image)
+        struct Apply: ArithmeticVisitor {
+            let x: Tensor, geo: WindowGeometry, channels: Int, image: [Int]
+            func callAsFunction<T: ArithmeticElement>(_: T.Type) throws -> Tensor {
+                let n = x.shape[0], y = Tensor(zeros: T.dataType, shape: [n, channels] + image)
+                let colSize = x.shape[1] * x.shape[2], outSize = geo.outputSize
+                for b in 0..<n {
+                    geo.col2im(UnsafePointer(elements(x, T.self) + b * colSize), elements(y, T.self) + b * channels * outSize,
+                               channels: 0..<channels)
+                }
+                return y
+            }
+        }
+        return [try x.dataType.visitArithmetic(Apply(x: x, geo: geo, channels: x.shape[1] / kernelSize, image: image))]
+    }
+}
