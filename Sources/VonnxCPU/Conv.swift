@@ -1,5 +1,11 @@
 import VonnxIR
 
+/// True when every value is non-negative (positive when `positive`) and below 2³¹, so window
+/// arithmetic on them cannot overflow.
+func windowValuesValid(_ values: [Int], positive: Bool) -> Bool {
+    values.allSatisfy { $0 >= (positive ? 1 : 0) && $0 < Int(Int32.max) }
+}
+
 /// Sliding-window geometry over the spatial dims (Conv, pools): kernel, strides, dilations,
 /// begin/end pads and output extent, read from the node's attributes.
 struct WindowGeometry: Sendable {
@@ -21,8 +27,8 @@ struct WindowGeometry: Sendable {
         guard kernel.count == d, strides.count == d, dilations.count == d else {
             throw ctx.error("kernel_shape \(kernel), strides \(strides), dilations \(dilations) must have \(d) values")
         }
-        guard kernel.allSatisfy({ $0 > 0 }), strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }) else {
-            throw ctx.error("kernel_shape \(kernel), strides \(strides) and dilations \(dilations) must be positive")
+        guard windowValuesValid(kernel + strides + dilations, positive: true) else {
+            throw ctx.error("kernel_shape \(kernel), strides \(strides) and dilations \(dilations) must be positive (and below 2³¹)")
         }
         let ceil = allowCeil ? try node.int("ceil_mode", default: 0) != 0 : false
         let autoPad = try node.string("auto_pad", default: "NOTSET")
@@ -37,7 +43,7 @@ struct WindowGeometry: Sendable {
             }
         case "VALID", "NOTSET":
             if autoPad == "NOTSET", let pads = try node.ints("pads") {
-                guard pads.count == 2 * d, pads.allSatisfy({ $0 >= 0 }) else {
+                guard pads.count == 2 * d, windowValuesValid(pads, positive: false) else {
                     throw ctx.error("pads \(pads) must be \(2 * d) non-negative values")
                 }
                 pb = Array(pads[0..<d]); pe = Array(pads[d...])
@@ -228,7 +234,7 @@ enum ConvKernels {
             let dilations = try node.ints("dilations") ?? Array(repeating: 1, count: d)
             let outPad = try node.ints("output_padding") ?? Array(repeating: 0, count: d)
             guard strides.count == d, dilations.count == d, outPad.count == d,
-                  strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }), outPad.allSatisfy({ $0 >= 0 }) else {
+                  windowValuesValid(strides + dilations + kernel.map { max($0, 1) }, positive: true), windowValuesValid(outPad, positive: false) else {
                 throw ctx.error("strides \(strides), dilations \(dilations), output_padding \(outPad) must have \(d) valid values")
             }
             let autoPad = try node.string("auto_pad", default: "NOTSET")
@@ -244,7 +250,7 @@ enum ConvKernels {
                 target = (0..<d).map { input[$0] * strides[$0] }
             }
             if let target {
-                guard target.count == d, target.allSatisfy({ $0 >= 0 }) else { throw ctx.error("output_shape \(target) must have \(d) values") }
+                guard target.count == d, windowValuesValid(target, positive: false) else { throw ctx.error("output_shape \(target) must have \(d) valid values") }
                 for i in 0..<d {
                     // floor division: a negative total (output_shape beyond the full size) pads the end
                     let total = full[i] - target[i], half = total >= 0 ? total / 2 : (total - 1) / 2
@@ -254,7 +260,7 @@ enum ConvKernels {
                 }
             } else {
                 if let pads = try node.ints("pads") {
-                    guard pads.count == 2 * d, pads.allSatisfy({ $0 >= 0 }) else { throw ctx.error("pads \(pads) must be \(2 * d) non-negative values") }
+                    guard pads.count == 2 * d, windowValuesValid(pads, positive: false) else { throw ctx.error("pads \(pads) must be \(2 * d) non-negative values") }
                     pb = Array(pads[0..<d]); pe = Array(pads[d...])
                 }
                 for i in 0..<d { out[i] = full[i] - pb[i] - pe[i] }
@@ -422,6 +428,7 @@ extension ConvKernels {
                                 let q = i * ow + j
                                 let h = Double(i * geo.strides[0] - geo.padBegin[0] + a * geo.dilations[0]) + Double(offH[q])
                                 let v = Double(j * geo.strides[1] - geo.padBegin[1] + b * geo.dilations[1]) + Double(offW[q])
+                                guard h.isFinite, v.isFinite, abs(h) < 1e9, abs(v) < 1e9 else { col[row + q] = .zero; continue }
                                 let h0 = Int(h.rounded(.down)), w0 = Int(v.rounded(.down))
                                 let fh = h - Double(h0), fw = v - Double(w0)
                                 var s = 0.0
@@ -462,7 +469,7 @@ extension CPUKernels {
         let dilations = try node.ints("dilations") ?? Array(repeating: 1, count: d)
         let pads = try node.ints("pads") ?? Array(repeating: 0, count: 2 * d)
         guard x.rank == 3, d > 0, block.count == d, strides.count == d, dilations.count == d, pads.count == 2 * d,
-              block.allSatisfy({ $0 > 0 }), image.allSatisfy({ $0 > 0 }), strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }),
+              windowValuesValid(block + image + strides + dilations, positive: true), windowValuesValid(pads, positive: false),
               let kernelSize = checkedElementCount(block), x.shape[1] % kernelSize == 0 else {
             throw ctx.error("input \(x.shape), image_shape \(image), block_shape \(block) and the attributes do not fit")
         }

@@ -40,6 +40,7 @@ enum GridSampleKernel {
         }
         let (n, c) = (x.shape[0], x.shape[1]), dims = Array(x.shape[2...]), outDims = Array(grid.shape[1..<(grid.rank - 1)])
         let inSize = dims.reduce(1, *), outSize = outDims.reduce(1, *)
+        guard dims.allSatisfy({ $0 > 0 }) || n * c * outSize == 0 else { throw ctx.error("cannot sample an empty input \(x.shape)") }
         let xv = x.doubles(), gv = grid.doubles()
         let inStrides = contiguousStrides(dims)
         var y = [Double](repeating: 0, count: n * c * outSize)
@@ -60,6 +61,8 @@ enum GridSampleKernel {
                 for i in 0..<d {
                     let nv = gv[g + (d - 1 - i)], len = Double(dims[i])
                     var v = Double(Float(align ? (nv + 1) / 2 * (len - 1) : ((nv + 1) * len - 1) / 2))
+                    // NaN or huge grid values read as far outside, never trapping an Int conversion
+                    v = v.isNaN ? -1e9 : min(max(v, -1e9), 1e9)
                     if mode == "nearest" { v = v.rounded(.toNearestOrEven) }
                     if v < lo[i] || v > hi[i] {
                         if padding == "border" { v = min(max(v, 0), len - 1) } else if padding == "reflection" { v = reflect(v, lo[i], hi[i]) }

@@ -222,7 +222,9 @@ extension CPUKernels {
         guard let kernel = try ctx.node.ints("kernel_shape"), kernel.count == d else { throw ctx.error("kernel_shape needs \(d) values") }
         let strides = try ctx.node.ints("strides") ?? Array(repeating: 1, count: d)
         let pads = try ctx.node.ints("pads") ?? Array(repeating: 0, count: 2 * d)
-        guard strides.count == d, pads.count == 2 * d else { throw ctx.error("strides \(strides) / pads \(pads) do not fit \(d) dims") }
+        guard strides.count == d, pads.count == 2 * d, windowValuesValid(kernel + strides, positive: true), windowValuesValid(pads, positive: false) else {
+            throw ctx.error("kernel_shape \(kernel), strides \(strides), pads \(pads) do not fit \(d) dims")
+        }
         let inferred = Array(x.shape[0..<2]) + (0..<d).map { (x.shape[$0 + 2] - 1) * strides[$0] - pads[$0] - pads[$0 + d] + kernel[$0] }
         var shape = inferred
         if let os = ctx.optionalInput(2) {

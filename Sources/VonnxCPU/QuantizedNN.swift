@@ -23,7 +23,10 @@ enum QuantizedNN {
     static func requantize(_ acc: [Double], shape: [Int], multiplier: (Int) -> Double, zero: Int, type: DataType,
                            _ ctx: KernelContext) throws -> Tensor {
         let (lo, hi): (Double, Double) = type == .int8 ? (-128, 127) : (0, 255)
-        let values = acc.indices.map { i in min(hi, max(lo, (acc[i] * multiplier(i)).rounded(.toNearestOrEven) + Double(zero))) }
+        let values = acc.indices.map { i -> Double in
+            let v = (acc[i] * multiplier(i)).rounded(.toNearestOrEven) + Double(zero)
+            return v.isNaN ? 0 : min(hi, max(lo, v))
+        }
         switch type {
         case .int8: return Tensor(shape: shape, scalars: values.map { Int8($0) })
         case .uint8: return Tensor(shape: shape, scalars: values.map { UInt8($0) })

@@ -62,6 +62,8 @@ enum ResizeKernels {
                 x = offset + (y + 0.5) / scale - 0.5
             default: x = (y + 0.5) / scale - 0.5
             }
+            // NaN or huge coordinates (from a bad roi or scale) must not trap the Int conversions below
+            x = x.isNaN ? 0 : min(max(x, -1e12), 1e12)
             let xi = x.rounded(.down)
             let ratio = x == xi ? 1 : x - xi
             var c = coefficients(ratio, scale: scale, o)

@@ -24,8 +24,10 @@ extension ShapeRules {
             let pads = try ctx.node.ints("pads") ?? Array(repeating: 0, count: 2 * d)
             let autoPad = try ctx.node.string("auto_pad", default: "NOTSET")
             let ceil = try ctx.node.int("ceil_mode", default: 0) != 0
-            guard strides.count == d, dilations.count == d, pads.count == 2 * d,
-                  strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }) else {
+            let limit = Int(Int32.max)
+            guard strides.count == d, dilations.count == d, pads.count == 2 * d, kernel.allSatisfy({ $0 < limit }),
+                  strides.allSatisfy({ $0 > 0 && $0 < limit }), dilations.allSatisfy({ $0 > 0 && $0 < limit }),
+                  pads.allSatisfy({ $0 >= 0 && $0 < limit }) else {
                 throw ctx.error("strides \(strides), dilations \(dilations), pads \(pads) do not fit \(d) spatial dims")
             }
             var out: [Dim] = [shape[0], channels]

@@ -156,3 +156,46 @@ func convMatchesDirectDefinition(xs: [Int], ws: [Int], group: Int, stride: [Int]
     #expect(lin.shape == [1, 1, 1, 3] && lin.scalars(as: Float.self) == [1, 1.5, 2])
     #expect(throws: VonnxError.self) { try run(CPUKernels.resize, "Resize", [x, nil, Tensor(shape: [2], scalars: [2, 2] as [Float])], opset: 19) }
 }
+
+@Test func attentionAveragesValuesForEqualScores() throws {
+    // one head, keys orthogonal to the query: equal scores, so Y is the mean of V rows
+    let q = Tensor(shape: [1, 1, 1, 2], scalars: [0, 0] as [Float])
+    let k = Tensor(shape: [1, 1, 2, 2], scalars: [1, 0, 0, 1] as [Float])
+    let v = Tensor(shape: [1, 1, 2, 2], scalars: [2, 4, 6, 8] as [Float])
+    let r = try run(CPUKernels.attention, "Attention", [q, k, v], outputs: 4, opset: 23)
+    #expect(r[0].shape == [1, 1, 1, 2] && r[0].scalars(as: Float.self) == [4, 6])
+    // a boolean mask hiding the second key leaves the first value row
+    let mask = Tensor(shape: [1, 2], scalars: [true, false])
+    let masked = try run(CPUKernels.attention, "Attention", [q, k, v, mask], opset: 23)[0]
+    #expect(masked.scalars(as: Float.self) == [2, 4])
+    #expect(throws: VonnxError.self) { try run(CPUKernels.attention, "Attention", [q, k, Tensor(shape: [1, 1, 3, 2], scalars: [Float](repeating: 0, count: 6))], opset: 23) }
+}
+
+@Test func gridSampleIdentityAndBadGrid() throws {
+    let x = Tensor(shape: [1, 1, 2, 2], scalars: [1, 2, 3, 4] as [Float])
+    let grid = Tensor(shape: [1, 2, 2, 2], scalars: [-1, -1, 1, -1, -1, 1, 1, 1] as [Float])
+    let y = try run(CPUKernels.gridSample, "GridSample", [x, grid], ["align_corners": .int(1)])[0]
+    #expect(y.scalars(as: Float.self) == [1, 2, 3, 4])
+    let nan = Tensor(shape: [1, 1, 1, 2], scalars: [Float.nan, 1e30] as [Float])
+    #expect(try run(CPUKernels.gridSample, "GridSample", [x, nan])[0].scalars(as: Float.self) == [0])
+}
+
+@Test func rmsNormalizationAndCol2Im() throws {
+    let x = Tensor(shape: [1, 2], scalars: [3, 4] as [Float])
+    let y = try run(CPUKernels.rmsNormalization, "RMSNormalization", [x, Tensor(shape: [2], scalars: [1, 2] as [Float])],
+                    ["epsilon": .float(0)], opset: 23)[0]
+    let rms = (12.5 as Float).squareRoot()
+    #expect(close(y.scalars(as: Float.self), [3 / rms, 8 / rms]))
+    // 2×2 blocks over a 3×3 image with stride 1: the centre pixel is covered four times
+    let cols = Tensor(shape: [1, 4, 4], scalars: [Float](repeating: 1, count: 16))
+    let image = try run(CPUKernels.col2Im, "Col2Im", [cols, Tensor(shape: [2], scalars: [3, 3] as [Int64]), Tensor(shape: [2], scalars: [2, 2] as [Int64])])[0]
+    #expect(image.shape == [1, 1, 3, 3] && image.scalars(as: Float.self) == [1, 2, 1, 2, 4, 2, 1, 2, 1])
+}
+
+@Test func hugeWindowAttributesAreRejected() throws {
+    let x = Tensor(shape: [1, 1, 4, 4], scalars: [Float](repeating: 1, count: 16))
+    let w = Tensor(shape: [1, 1, 2, 2], scalars: [Float](repeating: 1, count: 4))
+    #expect(throws: VonnxError.self) { try run(CPUKernels.conv, "Conv", [x, w], ["dilations": .ints([Int.max / 2, 1])]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.convTranspose, "ConvTranspose", [x, w], ["strides": .ints([Int.max, 1])]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.maxPool, "MaxPool", [x], ["kernel_shape": .ints([2, 2]), "pads": .ints([Int.max, 0, 0, 0])]) }
+}
