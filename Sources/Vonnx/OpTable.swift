@@ -52,6 +52,7 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "CausalConvWithState": .init(CPUKernels.causalConvWithState),
     "DeformConv": .init(CPUKernels.deformConv),
     "Attention": .init(CPUKernels.attention),
+    "LinearAttention": .init(CPUKernels.linearAttention),
     "GridSample": .init(CPUKernels.gridSample),
     "RotaryEmbedding": .init(CPUKernels.rotaryEmbedding, shape: ShapeRules.sameAsInput),
     "Col2Im": .init(CPUKernels.col2Im),

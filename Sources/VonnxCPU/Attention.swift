@@ -154,3 +154,87 @@ extension CPUKernels {
         try ctx.input(0).dataType.visitReal(AttentionKernel.Apply(ctx: ctx), ctx)
     }
 }
+
+extension CPUKernels {
+    /// LinearAttention (opset 27): the recurrent linear / gated / delta / gated_delta state
+    /// update token by token, with grouped-query heads; inputs packed [B, T, H·D].
+    public static let linearAttention: CPUKernel = widenFloat16 { ctx in
+        struct Apply: RealVisitor {
+            let ctx: KernelContext
+            func callAsFunction<T: RealElement>(_: T.Type) throws -> [Tensor] {
+                let node = ctx.node
+                let q = try ctx.input(0), k = try ctx.input(1), v = try ctx.input(2)
+                let past = ctx.optionalInput(3), decay = ctx.optionalInput(4), beta = ctx.optionalInput(5)
+                let rule = try node.string("update_rule", default: "gated_delta")
+                let hq = try node.int("q_num_heads") ?? 0, hkv = try node.int("kv_num_heads") ?? 0
+                guard ["linear", "gated", "delta", "gated_delta"].contains(rule) else { throw ctx.error("update_rule '\(rule)' is not supported") }
+                guard hq > 0, hkv > 0, hq % hkv == 0 else { throw ctx.error("q_num_heads \(hq) must be a positive multiple of kv_num_heads \(hkv)") }
+                let gating = rule.hasPrefix("gated"), delta = rule.hasSuffix("delta")
+                guard gating == (decay != nil), delta == (beta != nil) else {
+                    throw ctx.error("update_rule '\(rule)' needs decay \(gating ? "given" : "absent") and beta \(delta ? "given" : "absent")")
+                }
+                guard q.rank == 3, k.rank == 3, v.rank == 3, k.shape[0] == q.shape[0], v.shape[0] == q.shape[0],
+                      k.shape[1] == q.shape[1], v.shape[1] == q.shape[1], q.shape[2] % hq == 0, v.shape[2] % hkv == 0,
+                      k.shape[2] == q.shape[2] / hq * hkv else {
+                    throw ctx.error("query \(q.shape), key \(k.shape), value \(v.shape) do not fit the head counts")
+                }
+                let (b, steps) = (q.shape[0], q.shape[1]), dk = q.shape[2] / hq, dv = v.shape[2] / hkv, group = hq / hkv
+                let qv = q.doubles(), kv = k.doubles(), vv = v.doubles()
+                let dv4 = decay?.doubles(), bv = beta?.doubles()
+                var decayPerFeature = false, betaPerHead = false
+                if let decay {
+                    guard decay.rank == 3, decay.shape[0] == b, decay.shape[1] == steps, decay.shape[2] == hkv || decay.shape[2] == hkv * dk else {
+                        throw ctx.error("decay \(decay.shape) must be [\(b), \(steps), \(hkv) or \(hkv * dk)]")
+                    }
+                    decayPerFeature = decay.shape[2] != hkv
+                }
+                if let beta {
+                    guard beta.rank == 3, beta.shape[0] == b, beta.shape[1] == steps, beta.shape[2] == hkv || beta.shape[2] == 1 else {
+                        throw ctx.error("beta \(beta.shape) must be [\(b), \(steps), \(hkv) or 1]")
+                    }
+                    betaPerHead = beta.shape[2] == hkv
+                }
+                var state = [Double](repeating: 0, count: b * hkv * dk * dv)
+                if let past {
+                    guard past.shape == [b, hkv, dk, dv] else { throw ctx.error("past_state \(past.shape) must be [\(b), \(hkv), \(dk), \(dv)]") }
+                    state = past.doubles()
+                }
+                let scaleAttr = Double(try node.float("scale", default: 0))
+                let scale = scaleAttr != 0 ? scaleAttr : 1 / Double(dk).squareRoot()
+                var out = [Double](repeating: 0, count: b * steps * hq * dv)
+                var update = [Double](repeating: 0, count: dv)
+                for bi in 0..<b { for t in 0..<steps { for h in 0..<hkv {
+                    let s0 = (bi * hkv + h) * dk * dv, kBase = ((bi * steps + t) * hkv + h) * dk, vBase = ((bi * steps + t) * hkv + h) * dv
+                    if let dv4 {
+                        for d in 0..<dk {
+                            let g = decayPerFeature ? dv4[((bi * steps + t) * hkv + h) * dk + d] : dv4[(bi * steps + t) * hkv + h]
+                            let f = exp(g)
+                            for m in 0..<dv { state[s0 + d * dv + m] *= f }
+                        }
+                    }
+                    for m in 0..<dv { update[m] = vv[vBase + m] }
+                    if let bv {
+                        let rate = bv[(bi * steps + t) * (betaPerHead ? hkv : 1) + (betaPerHead ? h : 0)]
+                        for m in 0..<dv {
+                            var retrieved = 0.0
+                            for d in 0..<dk { retrieved += state[s0 + d * dv + m] * kv[kBase + d] }
+                            update[m] = rate * (update[m] - retrieved)
+                        }
+                    }
+                    for d in 0..<dk { for m in 0..<dv { state[s0 + d * dv + m] += kv[kBase + d] * update[m] } }
+                    for g in 0..<group {
+                        let head = h * group + g, qBase = ((bi * steps + t) * hq + head) * dk, oBase = ((bi * steps + t) * hq + head) * dv
+                        for m in 0..<dv {
+                            var s = 0.0
+                            for d in 0..<dk { s += qv[qBase + d] * state[s0 + d * dv + m] }
+                            out[oBase + m] = scale * s
+                        }
+                    }
+                } } }
+                return [Tensor(shape: [b, steps, hq * dv], scalars: out.map { T($0) }),
+                        Tensor(shape: [b, hkv, dk, dv], scalars: state.map { T($0) })]
+            }
+        }
+        return try ctx.input(0).dataType.visitReal(Apply(ctx: ctx), ctx)
+    }
+}
