@@ -53,6 +53,7 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "DeformConv": .init(CPUKernels.deformConv),
     "Attention": .init(CPUKernels.attention),
     "LinearAttention": .init(CPUKernels.linearAttention),
+    "RoiAlign": .init(CPUKernels.roiAlign),
     "GridSample": .init(CPUKernels.gridSample),
     "RotaryEmbedding": .init(CPUKernels.rotaryEmbedding, shape: ShapeRules.sameAsInput),
     "Col2Im": .init(CPUKernels.col2Im),

@@ -252,3 +252,75 @@ extension CPUKernels {
         return [y]
     }
 }
+
+extension CPUKernels {
+    /// RoiAlign: average or max of bilinear samples over each bin of each region of interest
+    /// (rois [R, 4] as x1, y1, x2, y2 in input scale; batch_indices [R]), output [R, C, h, w].
+    public static let roiAlign: CPUKernel = { ctx in
+        let x = try ctx.input(0), rois = try ctx.input(1), batch = try ctx.input(2).ints()
+        let node = ctx.node
+        guard x.rank == 4, rois.rank == 2, rois.shape[1] == 4, batch.count == rois.shape[0] else {
+            throw ctx.error("X \(x.shape) must be 4-D, rois \(rois.shape) [R, 4] and batch_indices hold R values")
+        }
+        let (n, c, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        guard batch.allSatisfy({ $0 >= 0 && $0 < n }) else { throw ctx.error("a batch index is outside [0, \(n))") }
+        let halfPixel = try ctx.opset >= 16 && node.string("coordinate_transformation_mode", default: "half_pixel") == "half_pixel"
+        let mode = try node.string("mode", default: "avg")
+        let oh = try node.int("output_height", default: 1), ow = try node.int("output_width", default: 1)
+        let ratio = try node.int("sampling_ratio", default: 0), spatial = Double(try node.float("spatial_scale", default: 1))
+        guard mode == "avg" || mode == "max", oh > 0, ow > 0, ratio >= 0, let _ = checkedElementCount([rois.shape[0], c, oh, ow]) else {
+            throw ctx.error("mode '\(mode)', output \(oh)×\(ow) or sampling_ratio \(ratio) is invalid")
+        }
+        let r = rois.doubles(), xv = x.doubles()
+        var y = [Double](repeating: 0, count: rois.shape[0] * c * oh * ow)
+        let offset = halfPixel ? 0.5 : 0
+        for roi in 0..<rois.shape[0] {
+            let sw = r[roi * 4] * spatial - offset, sh = r[roi * 4 + 1] * spatial - offset
+            var rw = r[roi * 4 + 2] * spatial - offset - sw, rh = r[roi * 4 + 3] * spatial - offset - sh
+            if !halfPixel { rw = max(rw, 1); rh = max(rh, 1) }
+            guard rw.isFinite, rh.isFinite, sw.isFinite, sh.isFinite else { throw ctx.error("roi \(roi) is not finite") }
+            let bh = rh / Double(oh), bw = rw / Double(ow)
+            let gh = ratio > 0 ? ratio : Int(min(65536.0, max(0, (rh / Double(oh)).rounded(.up))))
+            let gw = ratio > 0 ? ratio : Int(min(65536.0, max(0, (rw / Double(ow)).rounded(.up))))
+            let count = Double(max(gh * gw, 1))
+            guard let samples = checkedElementCount([oh, ow, gh, gw]), samples <= 1 << 26 else {
+                throw ctx.error("roi \(roi) needs too many samples (\(gh)×\(gw) per bin)")
+            }
+            // the bilinear taps of every sample point of every bin
+            var taps: [(Int, Int, Int, Int, Double, Double, Double, Double)] = []
+            for ph in 0..<oh { for pw in 0..<ow { for iy in 0..<gh { for ix in 0..<gw {
+                var yy = sh + Double(ph) * bh + (Double(iy) + 0.5) * bh / Double(gh)
+                var xx = sw + Double(pw) * bw + (Double(ix) + 0.5) * bw / Double(gw)
+                if yy < -1 || yy > Double(height) || xx < -1 || xx > Double(width) { taps.append((0, 0, 0, 0, 0, 0, 0, 0)); continue }
+                yy = max(yy, 0); xx = max(xx, 0)
+                var yl = Int(yy), xl = Int(xx), yh = yl + 1, xh = xl + 1
+                if yl >= height - 1 { yl = height - 1; yh = yl; yy = Double(yl) }
+                if xl >= width - 1 { xl = width - 1; xh = xl; xx = Double(xl) }
+                let ly = yy - Double(yl), lx = xx - Double(xl), hy = 1 - ly, hx = 1 - lx
+                taps.append((yl * width + xl, yl * width + xh, yh * width + xl, yh * width + xh, hy * hx, hy * lx, ly * hx, ly * lx))
+            } } } }
+            for ch in 0..<c {
+                let base = (batch[roi] * c + ch) * height * width
+                var t = 0
+                for bin in 0..<(oh * ow) {
+                    var acc = 0.0, first = true
+                    for _ in 0..<(gh * gw) {
+                        let p = taps[t]; t += 1
+                        let a = p.4 * xv[base + p.0], b = p.5 * xv[base + p.1], cc = p.6 * xv[base + p.2], d = p.7 * xv[base + p.3]
+                        if mode == "avg" { acc += a + b + cc + d } else {
+                            let m = max(a, b, cc, d)
+                            acc = first ? m : max(acc, m); first = false
+                        }
+                    }
+                    y[(roi * c + ch) * oh * ow + bin] = mode == "avg" ? acc / count : acc
+                }
+            }
+        }
+        struct Store: ElementVisitor {
+            let y: [Double], shape: [Int]
+            func callAsFunction<T: NumericElement>(_: T.Type) throws -> Tensor { Tensor(shape: shape, scalars: y.map { T(fromDouble: $0) }) }
+        }
+        guard x.dataType.isFloatingPoint else { throw ctx.error("X must be floating-point, got \(x.dataType)") }
+        return [try x.dataType.visit(Store(y: y, shape: [rois.shape[0], c, oh, ow]))]
+    }
+}
