@@ -176,11 +176,10 @@ enum ConvKernels {
                 throw ctx.error("kernel_shape \(ks) differs from W's \(kernel)")
             }
             let geo = try WindowGeometry(ctx, input: Array(x.shape[2...]), kernel: kernel)
-            guard let outCount = checkedElementCount([n, m] + geo.output),
+            guard checkedElementCount([n, m] + geo.output) != nil,
                   let colCount = checkedElementCount([c / group, geo.kernelSize, geo.outputSize]) else {
                 throw ctx.error("output of X \(x.shape) and W \(w.shape) is too large")
             }
-            _ = outCount
             let y = Tensor(zeros: T.dataType, shape: [n, m] + geo.output)
             let cg = c / group, mg = m / group, kdim = cg * geo.kernelSize, p = geo.outputSize, inSize = geo.inputSize
             nonisolated(unsafe) let (px, pw, py) = (UnsafePointer(elements(x, T.self)), UnsafePointer(elements(w, T.self)), elements(y, T.self))

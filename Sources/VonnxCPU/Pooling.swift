@@ -233,8 +233,7 @@ extension CPUKernels {
                 throw ctx.error("output_shape \(shape) must have rank \(x.rank) and not be smaller than \(inferred)")
             }
         }
-        guard inferred.allSatisfy({ $0 > 0 }), let total = checkedElementCount(shape) else { throw ctx.error("output shape \(shape) is invalid") }
-        _ = total
+        guard inferred.allSatisfy({ $0 > 0 }), checkedElementCount(shape) != nil else { throw ctx.error("output shape \(shape) is invalid") }
         let flat = indices.ints(), inferredCount = inferred.reduce(1, *)
         guard flat.allSatisfy({ $0 >= 0 && $0 < inferredCount }) else { throw ctx.error("an index in I is outside [0, \(inferredCount))") }
         // map a flat index of `inferred` to one of `shape`
