@@ -28,7 +28,7 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "MatMulInteger": .init(CPUKernels.matMulInteger, shape: ShapeRules.matMul(resultType: .int32)),
     "Conv": .init(CPUKernels.conv, shape: ShapeRules.conv),
     "ConvInteger": .init(CPUKernels.convInteger),
-    "ConvTranspose": .init(CPUKernels.convTranspose),
+    "ConvTranspose": .init(CPUKernels.convTranspose, shape: ShapeRules.convTranspose),
     "MaxPool": .init(CPUKernels.maxPool, shape: ShapeRules.pool),
     "AveragePool": .init(CPUKernels.averagePool, shape: ShapeRules.pool),
     "LpPool": .init(CPUKernels.lpPool, shape: ShapeRules.pool),

@@ -108,7 +108,7 @@ extension ShapeRules {
         let scales = try ctx.node.floats("scales").map { $0.map(Double.init) } ?? ctx.constant(scalesIndex)?.doubles()
         guard let scales, scales.count == axes.count else { return [unknown] }
         for (i, a) in axes.enumerated() {
-            guard let n = s[a].value else { out[a] = .unknown; continue }
+            guard let n = s[a].value else { out[a] = scales[i] == 1 ? s[a] : .unknown; continue }
             out[a] = .value(Int(Double(n) * scales[i]))
         }
         return [.tensor(elem, shape: out)]
@@ -119,5 +119,34 @@ extension ShapeRules {
         let elem = ctx.input(7)?.elementType ?? ctx.input(0)?.elementType
         let reordered = ShapeContext(node: ctx.node, inputs: [ctx.input(0), ctx.input(3)], constants: [], opset: ctx.opset)
         return try matMul(resultType: elem)(reordered)
+    }
+
+    /// ConvTranspose: [N, W₁·group, out...] from output_shape, SAME auto_pad (input·stride)
+    /// or stride·(in−1) + output_padding + dilated kernel − pads.
+    public static let convTranspose: ShapeRule = { ctx in
+        guard let x = ctx.input(0), let elem = x.elementType else { return [nil] }
+        guard let s = x.shape, s.count >= 3, let w = ctx.input(1)?.shape, w.count == s.count else { return [.tensor(elem, shape: nil)] }
+        let d = s.count - 2, node = ctx.node, limit = Int(Int32.max)
+        let group = try node.int("group", default: 1)
+        let kernel = try node.ints("kernel_shape") ?? w[2...].compactMap(\.value)
+        let strides = try node.ints("strides") ?? Array(repeating: 1, count: d)
+        let dilations = try node.ints("dilations") ?? Array(repeating: 1, count: d)
+        let outPad = try node.ints("output_padding") ?? Array(repeating: 0, count: d)
+        let pads = try node.ints("pads") ?? Array(repeating: 0, count: 2 * d)
+        let autoPad = try node.string("auto_pad", default: "NOTSET")
+        guard kernel.count == d, strides.count == d, dilations.count == d, outPad.count == d, pads.count == 2 * d,
+              (kernel + strides + dilations + outPad + pads).allSatisfy({ $0 >= 0 && $0 < limit }), group > 0 else {
+            return [.tensor(elem, shape: nil)]
+        }
+        var out: [Dim] = [s[0], w[1].value.map { .value($0 * group) } ?? .unknown]
+        var target = try node.ints("output_shape")
+        if let t = target, t.count == d + 2 { target = Array(t[2...]) }
+        for i in 0..<d {
+            if let target, target.count == d { out.append(.value(target[i])); continue }
+            guard let n = s[i + 2].value else { out.append(.unknown); continue }
+            if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" { out.append(.value(n * strides[i])); continue }
+            out.append(.value(strides[i] * (n - 1) + outPad[i] + (kernel[i] - 1) * dilations[i] + 1 - pads[i] - pads[i + d]))
+        }
+        return [.tensor(elem, shape: out)]
     }
 }

@@ -1,6 +1,6 @@
 import Testing
 @testable import VonnxCPU
-import VonnxIR
+@testable import VonnxIR
 
 private func run(_ kernel: CPUKernel, _ op: String, _ inputs: [Tensor?], _ attributes: [String: Attribute] = [:],
                  outputs: Int = 1, opset: Int = 22, threads: Int = 2) throws -> [Tensor] {
@@ -198,4 +198,28 @@ func convMatchesDirectDefinition(xs: [Int], ws: [Int], group: Int, stride: [Int]
     #expect(throws: VonnxError.self) { try run(CPUKernels.conv, "Conv", [x, w], ["dilations": .ints([Int.max / 2, 1])]) }
     #expect(throws: VonnxError.self) { try run(CPUKernels.convTranspose, "ConvTranspose", [x, w], ["strides": .ints([Int.max, 1])]) }
     #expect(throws: VonnxError.self) { try run(CPUKernels.maxPool, "MaxPool", [x], ["kernel_shape": .ints([2, 2]), "pads": .ints([Int.max, 0, 0, 0])]) }
+}
+
+@Test func shapeRulesOfConvPoolsMatMulAndResize() throws {
+    func infer(_ rule: ShapeRule, _ op: String, _ inputs: [ValueType?], _ attributes: [String: Attribute] = [:],
+               constants: [Tensor?] = [], opset: Int = 22) throws -> [ValueType?] {
+        let node = Node(name: "n", opType: op, inputs: inputs.indices.map { "x\($0)" }, outputs: ["y0", "y1"], attributes: attributes)
+        return try rule(ShapeContext(node: node, inputs: inputs, constants: constants, opset: opset))
+    }
+    let x = ValueType.tensor(.float, shape: [.symbol("N"), .value(3), .value(224), .value(224)])
+    let w = ValueType.tensor(.float, shape: [.value(64), .value(3), .value(7), .value(7)])
+    let conv = try infer(ShapeRules.conv, "Conv", [x, w], ["strides": .ints([2, 2]), "pads": .ints([3, 3, 3, 3])])
+    #expect(conv[0] == .tensor(.float, shape: [.symbol("N"), .value(64), .value(112), .value(112)]))
+    let pool = try infer(ShapeRules.pool, "MaxPool", [x], ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2]), "auto_pad": .string(Array("SAME_UPPER".utf8))])
+    #expect(pool[0]?.shape == [.symbol("N"), .value(3), .value(112), .value(112)])
+    let tw = ValueType.tensor(.float, shape: [.value(3), .value(8), .value(2), .value(2)])
+    let up = try infer(ShapeRules.convTranspose, "ConvTranspose", [x, tw], ["strides": .ints([2, 2])])
+    #expect(up[0]?.shape == [.symbol("N"), .value(8), .value(448), .value(448)])
+    let mm = try infer(ShapeRules.matMul(), "MatMul", [.tensor(.float, shape: [.value(2), .value(1), .value(4), .value(5)]),
+                                                     .tensor(.float, shape: [.value(3), .value(5), .value(6)])])
+    #expect(mm[0]?.shape == [.value(2), .value(3), .value(4), .value(6)])
+    let rs = try infer(ShapeRules.resize, "Resize", [x, nil, nil, nil],
+                       constants: [nil, nil, Tensor(shape: [4], scalars: [1, 1, 0.5, 2] as [Float])], opset: 19)
+    #expect(rs[0]?.shape == [.symbol("N"), .value(3), .value(112), .value(448)])
+    #expect(throws: VonnxError.self) { try infer(ShapeRules.conv, "Conv", [x, w], ["strides": .ints([0, 1])]) }
 }
