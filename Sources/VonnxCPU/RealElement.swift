@@ -94,6 +94,11 @@ func parallelGemm<T: RealElement>(_ pool: ThreadPool, transA: Bool, transB: Bool
                                   alpha: T, a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
                                   beta: T, c: UnsafeMutablePointer<T>, ldc: Int) {
     guard m > 0, n > 0 else { return }
+    if k == 0 {
+        // an empty product: BLAS rejects a zero leading dimension, so scale C by hand
+        for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? .zero : beta * c[i * ldc + j] } }
+        return
+    }
     nonisolated(unsafe) let (pa, pb, pc) = (a, b, c)
     let work = m * n * max(k, 1)
     if pool.threads == 1 || work < 1 << 17 {

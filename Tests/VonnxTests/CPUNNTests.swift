@@ -223,3 +223,19 @@ func convMatchesDirectDefinition(xs: [Int], ws: [Int], group: Int, stride: [Int]
     #expect(rs[0]?.shape == [.symbol("N"), .value(3), .value(112), .value(448)])
     #expect(throws: VonnxError.self) { try infer(ShapeRules.conv, "Conv", [x, w], ["strides": .ints([0, 1])]) }
 }
+
+@Test func emptyTensorsDoNotCrash() throws {
+    let mm = try run(CPUKernels.matMul, "MatMul", [Tensor(shape: [2, 0], scalars: [Float]()), Tensor(shape: [0, 3], scalars: [Float]())])[0]
+    #expect(mm.shape == [2, 3] && mm.scalars(as: Float.self) == [Float](repeating: 0, count: 6))
+    let w = Tensor(shape: [2, 1, 3, 3], scalars: [Float](repeating: 1, count: 18))
+    #expect(try run(CPUKernels.conv, "Conv", [Tensor(shape: [0, 1, 5, 5], scalars: [Float]()), w])[0].shape == [0, 2, 3, 3])
+    #expect(try run(CPUKernels.conv, "Conv", [Tensor(shape: [1, 1, 2, 2], scalars: [Float](repeating: 1, count: 4)), w])[0].shape == [1, 2, 0, 0])
+    #expect(try run(CPUKernels.maxPool, "MaxPool", [Tensor(shape: [1, 1, 2, 2], scalars: [Float](repeating: 1, count: 4))],
+                    ["kernel_shape": .ints([3, 3])])[0].shape == [1, 1, 0, 0])
+    #expect(try run(CPUKernels.softmax, "Softmax", [Tensor(shape: [0, 3], scalars: [Float]())], opset: 13)[0].shape == [0, 3])
+    #expect(try run(CPUKernels.layerNormalization, "LayerNormalization",
+                    [Tensor(shape: [0, 3], scalars: [Float]()), Tensor(shape: [3], scalars: [1, 1, 1] as [Float])], outputs: 3)[0].shape == [0, 3])
+    #expect(throws: VonnxError.self) {
+        try run(CPUKernels.resize, "Resize", [Tensor(shape: [1, 0], scalars: [Float]()), nil, Tensor(shape: [2], scalars: [1, 2] as [Float])], opset: 19)
+    }
+}
