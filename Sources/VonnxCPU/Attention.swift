@@ -3,7 +3,8 @@ import VonnxIR
 
 /// Attention (opset 23/24): scaled dot-product attention with optional mask, causal mask,
 /// past key/value, grouped-query heads, softcap and the qk_matmul_output modes, following
-/// the ONNX reference implementation. Computed in float64 per (batch, head).
+/// the ONNX reference implementation. GEMMs per (batch, head), split over the pool; the
+/// softmax accumulates in float64.
 enum AttentionKernel {
     struct Apply: RealVisitor {
         let ctx: KernelContext
@@ -75,54 +76,47 @@ enum AttentionKernel {
             let lengths = nonpad?.ints()
             if let lengths, lengths.count != b { throw ctx.error("nonpad_kv_seqlen must hold \(b) values") }
 
-            let qv = q.doubles(), kv = kAll.doubles(), vv = vAll.doubles()
-            var y = [Double](repeating: 0, count: b * hq * sq * dv)
-            var qkOut = [Double](repeating: 0, count: b * hq * sq * total)
-            let group = hq / hkv
-            var row = [Double](repeating: 0, count: total)
-            for bi in 0..<b {
-                for h in 0..<hq {
-                    let kvHead = h / group
-                    let kBase = (bi * hkv + kvHead) * total
+            // per (batch, head): scores = scale·Q·Kᵀ by GEMM, bias + softmax per row, Y = P·V by GEMM
+            let y = Tensor(zeros: T.dataType, shape: [b, hq, sq, dv]), qkOut = Tensor(zeros: T.dataType, shape: [b, hq, sq, total])
+            nonisolated(unsafe) let (pq, pk, pv) = (UnsafePointer(elements(q, T.self)), UnsafePointer(elements(kAll, T.self)), UnsafePointer(elements(vAll, T.self)))
+            nonisolated(unsafe) let (py, po) = (elements(y, T.self), elements(qkOut, T.self))
+            let group = hq / hkv, hasMask = mask != nil, mv = maskValues, ms = maskStrides, mc = maskCols
+            ctx.pool.parallelFor(b * hq) { r in
+                let scores = UnsafeMutablePointer<T>.allocate(capacity: max(sq * total, 1))
+                defer { scores.deallocate() }
+                var row = [Double](repeating: 0, count: total)
+                for bh in r {
+                    let bi = bh / hq, h = bh % hq, kvBase = (bi * hkv + h / group) * total
+                    T.gemm(transA: false, transB: true, m: sq, n: total, k: dq, alpha: T(scale), a: pq + bh * sq * dq, lda: max(dq, 1),
+                           b: pk + kvBase * dk, ldb: max(dk, 1), beta: .zero, c: scores, ldc: max(total, 1))
                     for i in 0..<sq {
-                        let qBase = ((bi * hq + h) * sq + i) * dq
+                        let at = (bh * sq + i) * total
                         for j in 0..<total {
-                            var s = 0.0
-                            for d in 0..<dq { s += qv[qBase + d] * kv[(kBase + j) * dk + d] }
-                            var raw = s * scale
+                            var raw = Double(scores[i * total + j])
                             if softcap > 0 { raw = softcap * tanh(raw / softcap) }
                             var bias = 0.0
-                            if mask != nil {
-                                bias = j < maskCols
-                                    ? maskValues[bi * maskStrides[0] + h * maskStrides[1] + i * maskStrides[2] + j * maskStrides[3]]
-                                    : -Double.infinity
-                            }
+                            if hasMask { bias = j < mc ? mv[bi * ms[0] + h * ms[1] + i * ms[2] + j * ms[3]] : -Double.infinity }
                             if causal && j - pastLength > i { bias += -Double.infinity }
                             if let lengths, j >= lengths[bi] { bias += -Double.infinity }
                             row[j] = raw + bias
-                            let at = ((bi * hq + h) * sq + i) * total + j
-                            switch mode {
-                            case 2: qkOut[at] = raw + bias
-                            case 3: break
-                            default: qkOut[at] = raw
-                            }
+                            if mode != 3 { po[at + j] = T(mode == 2 ? raw + bias : raw) }
                         }
                         let m = row.max() ?? 0
                         var sum = 0.0
                         for j in 0..<total { row[j] = Glibc.exp(row[j] - m); sum += row[j] }
-                        for j in 0..<total { row[j] /= sum }
-                        if mode == 3 { for j in 0..<total { qkOut[((bi * hq + h) * sq + i) * total + j] = row[j] } }
-                        let yBase = ((bi * hq + h) * sq + i) * dv
-                        for j in 0..<total where row[j] != 0 {
-                            let vBase = (kBase + j) * dv
-                            for d in 0..<dv { y[yBase + d] += row[j] * vv[vBase + d] }
+                        for j in 0..<total {
+                            let p = T(row[j] / sum)
+                            scores[i * total + j] = p
+                            if mode == 3 { po[at + j] = p }
                         }
                     }
+                    T.gemm(transA: false, transB: false, m: sq, n: dv, k: total, alpha: T(1), a: scores, lda: max(total, 1),
+                           b: pv + kvBase * dv, ldb: max(dv, 1), beta: .zero, c: py + bh * sq * dv, ldc: max(dv, 1))
                 }
             }
-            var out = Tensor(shape: [b, hq, sq, dv], scalars: y.map { T($0) })
+            var out = y
             if threeD { out = merge(out, T.self) }
-            return [out, kAll, vAll, Tensor(shape: [b, hq, sq, total], scalars: qkOut.map { T($0) })]
+            return [out, kAll, vAll, qkOut]
         }
 
         /// [B, S, H·D] → [B, H, S, D].
