@@ -71,8 +71,9 @@ extension CPUKernels {
     /// Identity: its input, shared.
     public static let identity: CPUKernel = { ctx in [try ctx.input(0)] }
 
-    /// Dropout at inference: the input unchanged and an all-true mask (input-typed ones
-    /// before opset 10). Training mode with a non-zero ratio is refused.
+    /// Dropout: at inference the input unchanged and an all-true mask (input-typed ones
+    /// before opset 10). In training mode, elements are kept where a uniform draw from
+    /// NumPy's legacy generator (MT19937 seeded with `seed`) is ≥ ratio, and scaled by 1/(1-ratio).
     public static let dropout: CPUKernel = { ctx in
         let x = try ctx.input(0)
         var training = ctx.opset < 7 ? try ctx.node.int("is_test", default: 0) == 0 : false
@@ -82,10 +83,27 @@ extension CPUKernels {
             training = try ctx.optionalInput(2).map { try scalarInput($0, "training_mode", ctx) != 0 } ?? false
         }
         guard ratio >= 0, ratio < 1 else { throw ctx.error("ratio \(ratio) is outside [0, 1)") }
+        let wantsMask = ctx.node.outputs.count > 1 && !ctx.node.outputs[1].isEmpty
         if training && ratio > 0 {
-            throw ctx.error("training mode with ratio \(ratio) is not supported (inference runtime)")
+            let seed = try ctx.node.int("seed").map { UInt32(truncatingIfNeeded: $0) } ?? UInt32.random(in: .min ... .max)
+            var random = MersenneTwister(seed: seed)
+            let keep = (0..<x.count).map { _ in random.nextDouble() >= ratio }
+            struct Scale: ElementVisitor {
+                let x: Tensor, keep: [Bool], scale: Double
+                func callAsFunction<T: NumericElement>(_: T.Type) throws -> Tensor {
+                    let out = Tensor(zeros: x.dataType, shape: x.shape)
+                    x.withUnsafeBufferPointer(as: T.self) { src in
+                        out.withUnsafeMutableBufferPointer(as: T.self) { dst in
+                            for i in 0..<src.count where keep[i] { dst[i] = T(fromDouble: src[i].asDouble * scale) }
+                        }
+                    }
+                    return out
+                }
+            }
+            let y = try x.dataType.visit(Scale(x: x, keep: keep, scale: 1 / (1 - ratio)))
+            return wantsMask ? [y, Tensor(shape: x.shape, scalars: keep)] : [y]
         }
-        guard ctx.node.outputs.count > 1, !ctx.node.outputs[1].isEmpty else { return [x] }
+        guard wantsMask else { return [x] }
         let maskType: DataType = ctx.opset >= 10 ? .bool : x.dataType
         let mask = try numericTensor(maskType, shape: [], [1], ctx)
         return [x, stridedCopy(mask, strides: x.shape.map { _ in 0 }, shape: x.shape, pool: ctx.pool)]
@@ -188,5 +206,40 @@ extension CPUKernels {
             }
         }
         return [out.finish()]
+    }
+}
+
+/// MT19937 as NumPy's legacy `RandomState(seed)` runs it, so seeded results match the
+/// ONNX reference implementation.
+struct MersenneTwister {
+    private var state = [UInt32](repeating: 0, count: 624)
+    private var index = 624
+
+    init(seed: UInt32) {
+        state[0] = seed
+        for i in 1..<624 { state[i] = 1812433253 &* (state[i - 1] ^ (state[i - 1] >> 30)) &+ UInt32(i) }
+    }
+
+    mutating func next() -> UInt32 {
+        if index >= 624 {
+            for i in 0..<624 {
+                let y = (state[i] & 0x8000_0000) | (state[(i + 1) % 624] & 0x7FFF_FFFF)
+                state[i] = state[(i + 397) % 624] ^ (y >> 1) ^ (y & 1 == 0 ? 0 : 0x9908_B0DF)
+            }
+            index = 0
+        }
+        var y = state[index]
+        index += 1
+        y ^= y >> 11
+        y ^= (y << 7) & 0x9D2C_5680
+        y ^= (y << 15) & 0xEFC6_0000
+        y ^= y >> 18
+        return y
+    }
+
+    /// A double in [0, 1) with 53 random bits (NumPy's `random_sample`).
+    mutating func nextDouble() -> Double {
+        let a = Double(next() >> 5), b = Double(next() >> 6)
+        return (a * 67108864 + b) / 9007199254740992
     }
 }
