@@ -89,8 +89,11 @@ extension ShapeRules {
         return v.count == dims.count ? v : nil
     }
 
+    /// The product of dims: a number when all are, the one non-unit dim when only one is not 1.
     private static func product(_ dims: ArraySlice<Dim>) -> Dim {
-        values(Array(dims)).map { .value($0.reduce(1, *)) } ?? .unknown
+        if let v = values(Array(dims)) { return .value(v.reduce(1, *)) }
+        let other = dims.filter { $0 != .value(1) }
+        return other.count == 1 ? other[0] : .unknown
     }
 
     private static func axis(_ a: Int, rank: Int, _ ctx: ShapeContext) throws -> Int {
