@@ -135,7 +135,9 @@ extension CPUKernels {
             guard step != 0 else { throw ctx.error("delta must not be 0") }
             let (span, overflow) = b.subtractingReportingOverflow(a)
             guard !overflow else { throw ctx.error("range from \(a) to \(b) is too large") }
-            let n = max(0, span / step + (span % step != 0 && (span < 0) == (step < 0) ? 1 : 0))
+            let (q, divOverflow) = span.dividedReportingOverflow(by: step)
+            guard !divOverflow else { throw ctx.error("range from \(a) to \(b) is too large") }
+            let n = max(0, q + (span % step != 0 && (span < 0) == (step < 0) ? 1 : 0))
             guard n <= 1 << 31 else { throw ctx.error("range of \(n) elements is too large") }
             return [try numericTensor(s.dataType, shape: [n], (0..<n).map { Double(a &+ $0 &* step) }, ctx)]
         }
@@ -146,7 +148,7 @@ extension CPUKernels {
         }
         let count = ((limit - start) / step).rounded(.up)
         guard count <= Double(1 << 31) else { throw ctx.error("range of \(count) elements is too large") }
-        let n = max(0, Int(count))
+        let n = count > 0 ? Int(count) : 0
         return [try numericTensor(s.dataType, shape: [n], (0..<n).map { start + Double($0) * step }, ctx)]
     }
 
@@ -192,7 +194,8 @@ extension CPUKernels {
         shape.insert(depth, at: axis)
         guard checkedElementCount(shape) != nil else { throw ctx.error("output shape \(shape) is too large") }
         let outer = indices.shape.prefix(axis).reduce(1, *), inner = indices.shape.dropFirst(axis).reduce(1, *)
-        let idx = indices.dataType.isInteger ? indices.ints() : indices.doubles().map { $0.isFinite ? Int($0) : -1 - depth }
+        let idx = indices.dataType.isInteger ? indices.ints()
+            : indices.doubles().map { $0.magnitude < 0x1p62 ? Int($0) : -1 - depth }
         let out = ElementBuffer(values.dataType, shape: shape)
         let src = ElementSource(values)
         ctx.pool.parallelFor(outer, grain: max(1, 16384 / max(depth * inner, 1))) { range in

@@ -53,7 +53,8 @@ extension CPUKernels {
             guard st[i] != 0 else { throw ctx.error("step on axis \(a) is 0") }
             let (start, count) = ShapeRules.sliceRange(dim: x.shape[a], start: starts[i], end: ends[i], step: st[i])
             if count > 0 { offset += start * strides[a] }
-            strides[a] *= st[i]
+            // the step is only applied between kept elements, so it stays within the axis
+            if count > 1 { strides[a] *= st[i] }
             shape[a] = count
         }
         if shape == x.shape && offset == 0 && st.allSatisfy({ $0 == 1 }) { return [x] }
@@ -66,6 +67,9 @@ extension CPUKernels {
         guard x.rank > 0 else { throw ctx.error("data must have rank ≥ 1") }
         let axis = try normalizeAxis(try ctx.node.int("axis", default: 0), rank: x.rank, ctx)
         let picks = try checkedIndices(indices, dim: x.shape[axis], "indices", ctx)
+        guard checkedElementCount(Array(x.shape[..<axis]) + indices.shape + Array(x.shape[(axis + 1)...])) != nil else {
+            throw ctx.error("output of gathering \(indices.shape) from \(x.shape) is too large")
+        }
         return [take(x, axis: axis, picks: picks, pickShape: indices.shape, pool: ctx.pool)]
     }
 
@@ -102,6 +106,9 @@ extension CPUKernels {
         let batch = x.shape.prefix(b).reduce(1, *)
         let perBatch = indices.shape.dropFirst(b).dropLast().reduce(1, *)
         let sliceShape = Array(x.shape.dropFirst(b + k))
+        guard checkedElementCount(indices.shape + sliceShape) != nil else {
+            throw ctx.error("output of gathering \(indices.shape) from \(x.shape) is too large")
+        }
         let sliceSize = sliceShape.reduce(1, *)
         let strides = contiguousStrides(x.shape)
         let batchStride = b > 0 ? strides[b - 1] : x.count

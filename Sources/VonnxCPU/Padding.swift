@@ -48,6 +48,9 @@ extension CPUKernels {
         var begin = [Int](repeating: 0, count: x.rank), shape = x.shape
         for (i, a) in axes.enumerated() {
             begin[a] = raw[i]
+            guard raw[i].magnitude < 1 << 40, raw[axes.count + i].magnitude < 1 << 40 else {
+                throw ctx.error("pads \(raw) are too large")
+            }
             shape[a] += raw[i] + raw[axes.count + i]
             guard shape[a] >= 0 else { throw ctx.error("pads \(raw) crop axis \(a) of size \(x.shape[a]) below zero") }
             if mode != "constant", x.shape[a] == 0, shape[a] > 0 { throw ctx.error("cannot \(mode)-pad the empty axis \(a)") }

@@ -92,19 +92,21 @@ extension CPUKernels {
         guard repeats.count == x.rank, repeats.allSatisfy({ $0 >= 0 }) else {
             throw ctx.error("repeats \(repeats) do not fit rank \(x.rank)")
         }
-        let outShape = zip(repeats, x.shape).map { $0 * $1 }
-        guard checkedElementCount(outShape) != nil else { throw ctx.error("output shape \(outShape) is too large") }
+        guard let outShape = Optional(zip(repeats, x.shape).map { $0.multipliedReportingOverflow(by: $1) }),
+              !outShape.contains(where: \.overflow), checkedElementCount(outShape.map(\.partialValue)) != nil else {
+            throw ctx.error("repeats \(repeats) make the output too large")
+        }
         let strides = contiguousStrides(x.shape)
         var shape: [Int] = [], steps: [Int] = []
         for i in 0..<x.rank { shape += [repeats[i], x.shape[i]]; steps += [0, strides[i]] }
-        return [stridedCopy(x, strides: steps, shape: shape, pool: ctx.pool).reshaped(outShape)]
+        return [stridedCopy(x, strides: steps, shape: shape, pool: ctx.pool).reshaped(outShape.map(\.partialValue))]
     }
 
     /// DepthToSpace (modes DCR and CRD) on NCHW.
     public static let depthToSpace: CPUKernel = { ctx in
         let x = try ctx.input(0)
         let bs = try ctx.node.int("blocksize") ?? 0
-        guard x.rank == 4, bs > 0, x.shape[1] % (bs * bs) == 0 else {
+        guard x.rank == 4, bs > 0, bs <= Int(Int32.max), x.shape[1] % (bs * bs) == 0 else {
             throw ctx.error("input \(x.shape) does not split into blocks of \(bs)")
         }
         let (n, c, h, w) = (x.shape[0], x.shape[1] / (bs * bs), x.shape[2], x.shape[3])

@@ -50,11 +50,11 @@ extension ShapeRules {
         func wrapped(_ v: Int) -> Int { v < 0 ? v &+ dim : v }
         if step > 0 {
             let s = min(max(wrapped(start), 0), dim), e = min(max(wrapped(end), 0), dim)
-            return (s, e > s ? (e - s + step - 1) / step : 0)
+            return (s, e > s ? (e - s - 1) / step + 1 : 0)
         }
         let s = min(max(wrapped(start), 0), dim - 1), e = min(max(wrapped(end), -1), dim - 1)
-        let n = -step
-        return (s, s > e ? (s - e + n - 1) / n : 0)
+        let n = step == .min ? .max : -step
+        return (s, s > e ? (s - e - 1) / n + 1 : 0)
     }
 
     /// The pads of a Pad node as (begin, end) per axis: from the attribute before opset 11,
@@ -82,6 +82,9 @@ extension ShapeRules {
     }
 
     // MARK: rules
+
+    /// A dim from a number read from the model: unknown when negative.
+    private static func dim(_ v: Int) -> Dim { v >= 0 ? .value(v) : .unknown }
 
     /// Dims that are all numbers, else nil.
     private static func values(_ dims: [Dim]) -> [Int]? {
@@ -119,7 +122,7 @@ extension ShapeRules {
 
     public static let constantOfShape: ShapeRule = { ctx in
         let type = try ctx.node.tensor("value")?.dataType ?? .float
-        return [.tensor(type, shape: ctx.constant(0).map { $0.ints().map(Dim.value) })]
+        return [.tensor(type, shape: ctx.constant(0).map { $0.ints().map(dim) })]
     }
 
     public static let reshape: ShapeRule = { ctx in
@@ -133,11 +136,14 @@ extension ShapeRules {
             target = s.ints()
         }
         let allowZero = ctx.opset >= 14 ? try ctx.node.int("allowzero", default: 0) != 0 : false
-        if let dims = x.staticShape { return [.tensor(type, shape: try reshapedDims(dims, target: target, allowZero: allowZero).map(Dim.value))] }
+        if let dims = x.staticShape {
+            do { return [.tensor(type, shape: try reshapedDims(dims, target: target, allowZero: allowZero).map(Dim.value))] }
+            catch let VonnxError.invalidArgument(m) { throw ctx.error(m) }
+        }
         let input = x.shape
         return [.tensor(type, shape: target.enumerated().map { i, t in
             if t == 0 && !allowZero { return input.flatMap { i < $0.count ? $0[i] : nil } ?? .unknown }
-            return t > 0 || t == 0 ? .value(t) : .unknown
+            return dim(t)
         })]
     }
 
@@ -257,7 +263,7 @@ extension ShapeRules {
     public static let expand: ShapeRule = { ctx in
         guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
         guard let dims = x.shape, let target = ctx.constant(1)?.ints() else { return [.tensor(type, shape: nil)] }
-        return [.tensor(type, shape: try broadcastDims([dims, target.map(Dim.value)], ctx))]
+        return [.tensor(type, shape: try broadcastDims([dims, target.map(dim)], ctx))]
     }
 
     public static let shape: ShapeRule = { ctx in
@@ -278,12 +284,21 @@ extension ShapeRules {
     public static let pad: ShapeRule = { ctx in
         guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
         guard let dims = x.shape, let widths = try padWidths(ctx, rank: dims.count) else { return [.tensor(type, shape: nil)] }
-        return [.tensor(type, shape: zip(dims, widths).map { d, w in d.value.map { .value($0 + w.0 + w.1) } ?? .unknown })]
+        return [.tensor(type, shape: zip(dims, widths).map { d, w in
+            guard let v = d.value else { return .unknown }
+            let (a, o1) = v.addingReportingOverflow(w.0), (b, o2) = a.addingReportingOverflow(w.1)
+            return o1 || o2 ? .unknown : dim(b)
+        })]
     }
 
     public static let tile: ShapeRule = { ctx in
         guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
         guard let dims = x.shape, let r = ctx.constant(1)?.ints(), r.count == dims.count else { return [.tensor(type, shape: nil)] }
-        return [.tensor(type, shape: zip(dims, r).map { d, n in n == 1 ? d : d.value.map { .value($0 * n) } ?? .unknown })]
+        return [.tensor(type, shape: zip(dims, r).map { d, n in
+            guard n != 1 else { return d }
+            guard let v = d.value else { return .unknown }
+            let (p, overflow) = v.multipliedReportingOverflow(by: n)
+            return overflow ? .unknown : dim(p)
+        })]
     }
 }
