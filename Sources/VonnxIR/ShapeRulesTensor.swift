@@ -301,4 +301,39 @@ extension ShapeRules {
             return overflow ? .unknown : dim(p)
         })]
     }
+
+    public static let gatherElements: ShapeRule = { ctx in
+        guard let type = ctx.input(0)?.elementType else { return [nil] }
+        return [.tensor(type, shape: ctx.input(1)?.shape)]
+    }
+
+    /// DepthToSpace (`toSpace`) or SpaceToDepth on NCHW with `blocksize`.
+    public static func depthSpace(toSpace: Bool) -> ShapeRule {
+        { ctx in
+            guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
+            let bs = try ctx.node.int("blocksize", default: 0)
+            guard let d = x.shape, d.count == 4, bs > 0, bs <= Int(Int32.max) else { return [.tensor(type, shape: nil)] }
+            func scaled(_ dim: Dim, up: Bool, by f: Int) -> Dim {
+                guard let v = dim.value else { return .unknown }
+                if up { let (p, o) = v.multipliedReportingOverflow(by: f); return o ? .unknown : .value(p) }
+                guard v % f == 0 else { return .unknown }
+                return .value(v / f)
+            }
+            return [.tensor(type, shape: [d[0], scaled(d[1], up: !toSpace, by: bs * bs),
+                                          scaled(d[2], up: toSpace, by: bs), scaled(d[3], up: toSpace, by: bs)])]
+        }
+    }
+
+    public static let eyeLike: ShapeRule = { ctx in
+        let type = try ctx.node.int("dtype").flatMap { DataType(rawValue: Int32(truncatingIfNeeded: $0)) } ?? ctx.input(0)?.elementType
+        return [type.map { .tensor($0, shape: ctx.input(0)?.shape) }]
+    }
+
+    /// Output type known, length unknown (Range, Compress, NonZero).
+    public static func dataDependent(type: DataType? = nil) -> ShapeRule {
+        { ctx in
+            guard let t = type ?? ctx.input(0)?.elementType else { return [nil] }
+            return [.tensor(t, shape: nil)]
+        }
+    }
 }

@@ -1,6 +1,7 @@
 import Testing
 @testable import VonnxCPU
 @testable import VonnxIR
+import Vonnx
 
 private let pool = ThreadPool(threads: 2)
 
@@ -141,4 +142,27 @@ private func message(_ body: () throws -> Void) -> String {
     #expect(try infer(ShapeRules.unsqueeze, "Unsqueeze", [x, nil], [nil, int64s([0, -1])])[0]
         == .tensor(.float, shape: [.value(1), .symbol("N"), .value(3), .value(4), .value(1)]))
     #expect(try infer(ShapeRules.shape, "Shape", [x], [nil], ["start": .int(1)])[0] == .tensor(.int64, shape: [.value(2)]))
+}
+
+/// x[N, 3, 4] → Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])) = [N, 12], with N
+/// symbolic (runs at run time) and static (folds to a constant shape at load).
+@Test func shapeChainReshapesThroughTheSession() throws {
+    for batch in [Dim.symbol("N"), .value(2)] {
+        let graph = Graph(
+            nodes: [
+                Node(name: "shape", opType: "Shape", inputs: ["x"], outputs: ["s"]),
+                Node(name: "gather", opType: "Gather", inputs: ["s", "zero"], outputs: ["n"]),
+                Node(name: "unsq", opType: "Unsqueeze", inputs: ["n", "axes"], outputs: ["n1"]),
+                Node(name: "concat", opType: "Concat", inputs: ["n1", "minus1"], outputs: ["target"], attributes: ["axis": .int(0)]),
+                Node(name: "reshape", opType: "Reshape", inputs: ["x", "target"], outputs: ["y"]),
+            ],
+            inputs: [ValueInfo(name: "x", type: .tensor(.float, shape: [batch, .value(3), .value(4)]))],
+            outputs: [ValueInfo(name: "y", type: nil)],
+            initializers: ["zero": Tensor(scalar: Int64(0)), "axes": int64s([0]), "minus1": int64s([-1])])
+        let session = try Session(model: Model(irVersion: 8, opsets: ["": 13], graph: graph),
+                                  options: SessionOptions(threads: 2, backend: .cpu))
+        let y = try session.run(["x": floats([2, 3, 4])])["y"]!
+        #expect(y.shape == [2, 12])
+        #expect(y.scalars(as: Float.self) == floats([2, 12]).scalars(as: Float.self))
+    }
 }
