@@ -72,12 +72,12 @@ extension CPUKernels {
     public static let identity: CPUKernel = { ctx in [try ctx.input(0)] }
 
     /// Dropout: at inference the input unchanged and an all-true mask (input-typed ones
-    /// before opset 10). In training mode, elements are kept where a uniform draw from
+    /// before opset 10); before opset 12 always so (`is_test` is ignored, as the reference
+    /// implementation does). In training mode (opset 12+), elements are kept where a uniform draw from
     /// NumPy's legacy generator (MT19937 seeded with `seed`) is ≥ ratio, and scaled by 1/(1-ratio).
     public static let dropout: CPUKernel = { ctx in
         let x = try ctx.input(0)
-        var training = ctx.opset < 7 ? try ctx.node.int("is_test", default: 0) == 0 : false
-        var ratio = Double(try ctx.node.float("ratio", default: 0.5))
+        var training = false, ratio = Double(try ctx.node.float("ratio", default: 0.5))
         if ctx.opset >= 12 {
             ratio = try ctx.optionalInput(1).map { try scalarInput($0, "ratio", ctx) } ?? 0.5
             training = try ctx.optionalInput(2).map { try scalarInput($0, "training_mode", ctx) != 0 } ?? false

@@ -88,7 +88,16 @@ extension CPUKernels {
     /// Tile: each axis repeated `repeats[i]` times.
     public static let tile: CPUKernel = { ctx in
         let x = try ctx.input(0)
-        let repeats = try shapeInput(try ctx.input(1), "repeats", ctx)
+        var repeats: [Int]
+        if ctx.opset < 6 {
+            // Tile-1: a scalar count of tiles along one axis
+            let tiles = try scalarInput(try ctx.input(1), "tiles", ctx), axisValue = try scalarInput(try ctx.input(2), "axis", ctx)
+            guard tiles >= 0, tiles < 0x1p40, axisValue.magnitude < 0x1p40 else { throw ctx.error("tiles \(tiles) or axis \(axisValue) is invalid") }
+            repeats = Array(repeating: 1, count: x.rank)
+            repeats[try normalizeAxis(Int(axisValue), rank: x.rank, ctx)] = Int(tiles)
+        } else {
+            repeats = try shapeInput(try ctx.input(1), "repeats", ctx)
+        }
         guard repeats.count == x.rank, repeats.allSatisfy({ $0 >= 0 }) else {
             throw ctx.error("repeats \(repeats) do not fit rank \(x.rank)")
         }
@@ -136,7 +145,7 @@ extension CPUKernels {
     public static let concat: CPUKernel = { ctx in
         let inputs = try (0..<ctx.inputs.count).map { try ctx.input($0) }
         guard let first = inputs.first else { throw ctx.error("needs at least one input") }
-        let axis = try normalizeAxis(try ctx.node.int("axis") ?? 0, rank: first.rank, ctx)
+        let axis = try normalizeAxis(try ctx.node.int("axis") ?? (ctx.opset < 4 ? 1 : 0), rank: first.rank, ctx)
         var shape = first.shape
         shape[axis] = 0
         for t in inputs {
@@ -159,15 +168,15 @@ extension CPUKernels {
         return [out.finish()]
     }
 
-    /// Split along `axis` into parts given by `split` (attribute before opset 13, input
-    /// after), by `num_outputs` (opset 18: ceil-sized parts), or equally among the outputs.
+    /// Split along `axis` into parts given by `split` (input in opset 1 and since 13,
+    /// else attribute), by `num_outputs` (opset 18: ceil-sized parts), or equally among the outputs.
     public static let split: CPUKernel = { ctx in
         let x = try ctx.input(0)
         let axis = try normalizeAxis(try ctx.node.int("axis", default: 0), rank: x.rank, ctx)
         let dim = x.shape[axis]
         var sizes: [Int]
-        if let given = ctx.opset >= 13 ? try ctx.optionalInput(1).map({ try shapeInput($0, "split", ctx) })
-            : try ctx.node.ints("split") {
+        let splitInput = ctx.opset >= 13 || ctx.opset < 2 ? try ctx.optionalInput(1).map { try shapeInput($0, "split", ctx) } : nil
+        if let given = try splitInput ?? (ctx.opset < 13 ? ctx.node.ints("split") : nil) {
             sizes = given
         } else {
             let numOutputs = ctx.opset >= 18 ? try ctx.node.int("num_outputs") : nil

@@ -190,7 +190,7 @@ extension ShapeRules {
         guard let first = ctx.input(0), let type = first.elementType else { return [nil] }
         let shapes = ctx.inputs.compactMap { $0?.shape }
         guard shapes.count == ctx.inputs.count, let rank = shapes.first?.count else { return [.tensor(type, shape: nil)] }
-        let a = try axis(try ctx.node.int("axis", default: 0), rank: rank, ctx)
+        let a = try axis(try ctx.node.int("axis", default: ctx.opset < 4 ? 1 : 0), rank: rank, ctx)
         guard shapes.allSatisfy({ $0.count == rank }) else { throw ctx.error("inputs of different ranks") }
         return [.tensor(type, shape: (0..<rank).map { k in
             if k == a {
@@ -207,7 +207,7 @@ extension ShapeRules {
         guard let dims = x.shape else { return Array(repeating: .tensor(type, shape: nil), count: n) }
         let a = try axis(try ctx.node.int("axis", default: 0), rank: dims.count, ctx)
         var sizes: [Int]?
-        if ctx.opset >= 13, ctx.node.inputs.count > 1, !ctx.node.inputs[1].isEmpty {
+        if ctx.opset >= 13 || ctx.opset < 2, ctx.node.inputs.count > 1, !ctx.node.inputs[1].isEmpty {
             sizes = ctx.constant(1)?.ints()
         } else if ctx.opset < 13, let s = try ctx.node.ints("split") {
             sizes = s
@@ -293,7 +293,7 @@ extension ShapeRules {
 
     public static let tile: ShapeRule = { ctx in
         guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
-        guard let dims = x.shape, let r = ctx.constant(1)?.ints(), r.count == dims.count else { return [.tensor(type, shape: nil)] }
+        guard ctx.opset >= 6, let dims = x.shape, let r = ctx.constant(1)?.ints(), r.count == dims.count else { return [.tensor(type, shape: nil)] }
         return [.tensor(type, shape: zip(dims, r).map { d, n in
             guard n != 1 else { return d }
             guard let v = d.value else { return .unknown }
