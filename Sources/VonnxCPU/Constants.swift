@@ -1,3 +1,4 @@
+import Glibc
 import VonnxIR
 
 /// Writes `value` (a Double) as element `i` of a fresh tensor of any numeric type.

@@ -132,7 +132,7 @@ private func transposeLastTwo(_ src: ElementSource, offset: Int, dims: [Int], st
     let rows = dims[r - 2], cols = dims[r - 1], colStep = steps[r - 1]
     let batchDims = Array(dims.prefix(r - 2)), batchSteps = Array(steps.prefix(r - 2))
     let batch = batchDims.reduce(1, *)
-    let tile = 32
+    let tile = 64
     let rowTiles = (rows + tile - 1) / tile
     pool.parallelFor(batch * rowTiles, grain: max(1, 4096 / (tile * max(cols, 1)))) { range in
         for job in range {
@@ -145,11 +145,34 @@ private func transposeLastTwo(_ src: ElementSource, offset: Int, dims: [Int], st
             var c0 = 0
             while c0 < cols {
                 let c1 = min(cols, c0 + tile)
-                for i in r0..<r1 {
-                    out.copy(src, base + i + c0 * colStep, step: colStep, to: (b * rows + i) * cols + c0, count: c1 - c0)
+                let dst = (b * rows) * cols
+                switch src.size {
+                case 1: transposeTile(UInt8.self, src.pointer, base, colStep, out.pointer, dst, cols, r0, r1, c0, c1)
+                case 2: transposeTile(UInt16.self, src.pointer, base, colStep, out.pointer, dst, cols, r0, r1, c0, c1)
+                case 4: transposeTile(UInt32.self, src.pointer, base, colStep, out.pointer, dst, cols, r0, r1, c0, c1)
+                default: transposeTile(UInt64.self, src.pointer, base, colStep, out.pointer, dst, cols, r0, r1, c0, c1)
                 }
                 c0 = c1
             }
+        }
+    }
+}
+
+/// One tile of out[dst + i·cols + j] = src[base + i + j·colStep]: source runs are read
+/// contiguously into a small buffer, then output rows are written contiguously from it.
+@inline(__always) private func transposeTile<T>(_: T.Type, _ src: UnsafeRawPointer, _ base: Int, _ colStep: Int,
+                                                _ dst: UnsafeMutableRawPointer, _ d: Int, _ cols: Int,
+                                                _ r0: Int, _ r1: Int, _ c0: Int, _ c1: Int) {
+    let ps = src.assumingMemoryBound(to: T.self), pd = dst.assumingMemoryBound(to: T.self)
+    let h = r1 - r0, w = c1 - c0
+    withUnsafeTemporaryAllocation(of: T.self, capacity: h * w) { buf in
+        for j in 0..<w {
+            let s = ps + base + (c0 + j) * colStep + r0
+            for i in 0..<h { buf[j * h + i] = s[i] }
+        }
+        for i in 0..<h {
+            let o = pd + d + (r0 + i) * cols + c0
+            for j in 0..<w { o[j] = buf[j * h + i] }
         }
     }
 }
