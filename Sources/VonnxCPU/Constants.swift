@@ -1,7 +1,7 @@
 import Glibc
 import VonnxIR
 
-/// Writes `value` (a Double) as element `i` of a fresh tensor of any numeric type.
+/// Writes each (index, value) pair, converted from Double, into a fresh tensor of any numeric type.
 struct FillNumbers: ElementVisitor {
     let out: Tensor, values: [(index: Int, value: Double)]
     func callAsFunction<T: NumericElement>(_: T.Type) throws {
@@ -34,7 +34,7 @@ extension Tensor {
     func retyped(_ type: DataType) -> Tensor { Tensor(dataType: type, shape: shape, storage: storage) }
 }
 
-/// A shape given as a tensor input: 1-D integers, each checked against the element limit.
+/// A shape, axes or pads input: a scalar or 1-D integer tensor, as Ints (callers check the values).
 func shapeInput(_ t: Tensor, _ what: String, _ ctx: KernelContext) throws -> [Int] {
     guard t.dataType.isInteger, t.rank <= 1 else { throw ctx.error("\(what) must be a 1-D integer tensor, got \(t)") }
     return t.ints()

@@ -86,9 +86,6 @@ final class ElementBuffer: @unchecked Sendable {
 
     /// Writes element `s` of `src` to `n` consecutive elements at `d`.
     func fill(_ src: ElementSource, _ s: Int, to d: Int, count n: Int) { copy(src, s, step: 0, to: d, count: n) }
-
-    /// The string at `i` (string buffers only).
-    func setString(_ value: String, at i: Int) { strings![i] = value }
 }
 
 @inline(__always) private func stridedRun<T>(_: T.Type, _ src: UnsafeRawPointer, _ s: Int, _ step: Int,
