@@ -24,7 +24,10 @@ let package = Package(
         .target(name: "VonnxIR"),
         .target(name: "VonnxFormat", dependencies: ["VonnxIR", "COnnx"]),
         .target(name: "VonnxCPU", dependencies: ["VonnxIR", "CBLAS"]),
-        .target(name: "VonnxVulkan", dependencies: ["VonnxIR", "CVulkan", "CGlslang"]),
+        // glslang's InitProcess/InitThread live in libOGLCompiler.a (which needs OSDependent),
+        // not named by CGlslang's module map; listed here, they come after the objects.
+        .target(name: "VonnxVulkan", dependencies: ["VonnxIR", "CVulkan", "CGlslang"],
+                linkerSettings: [.linkedLibrary("OGLCompiler"), .linkedLibrary("OSDependent")]),
         .target(name: "Vonnx", dependencies: ["VonnxIR", "VonnxFormat", "VonnxCPU"]),
         .executableTarget(name: "onnx-run", dependencies: [
             "Vonnx", .product(name: "ArgumentParser", package: "swift-argument-parser"),
