@@ -1,16 +1,17 @@
 import CVulkan
 import VonnxIR
 
-/// One storage buffer with its own memory allocation, freed on deinit. Device-local; on a
+/// One storage buffer, its memory sub-allocated by the device's `MemoryAllocator` and
+/// returned on deinit. Device-local; on a
 /// unified-memory device (lavapipe, integrated GPUs) also host-visible and mapped, so uploads
 /// and downloads are plain copies. Staging buffers are host-visible on every device.
 public final class VulkanBuffer: @unchecked Sendable {
     let device: VulkanDevice
     let buffer: VkBuffer
-    let memory: VkDeviceMemory
+    private let range: MemoryRange
     public let byteCount: Int
     /// The mapped memory when the buffer is host-visible.
-    let mapped: UnsafeMutableRawPointer?
+    var mapped: UnsafeMutableRawPointer? { range.mapped }
 
     /// A buffer of at least `byteCount` bytes; `staging` asks for host-visible memory.
     init(device: VulkanDevice, byteCount: Int, staging: Bool = false) throws {
@@ -33,30 +34,22 @@ public final class VulkanBuffer: @unchecked Sendable {
             vkDestroyBuffer(dev, buffer, nil)
             throw VonnxError.invalidArgument("Vulkan: \(device.info.name) has no memory type with flags 0x\(String(wanted, radix: 16))")
         }
-        var alloc = VkMemoryAllocateInfo()
-        alloc.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO
-        alloc.allocationSize = req.size
-        alloc.memoryTypeIndex = type
-        var memory: VkDeviceMemory?
-        let result = vkAllocateMemory(dev, &alloc, nil, &memory)
-        guard result == VK_SUCCESS else {
+        let range: MemoryRange
+        do {
+            range = try device.allocator.allocate(size: req.size, alignment: req.alignment, type: type,
+                                                  hostVisible: wanted & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT.rawValue != 0)
+        } catch {
             vkDestroyBuffer(dev, buffer, nil)
-            throw VonnxError.invalidArgument("Vulkan: out of device memory allocating \(byteCount) bytes (VkResult \(result.rawValue))")
+            throw error
         }
-        vkBindBufferMemory(dev, buffer, memory, 0)
-        var mapped: UnsafeMutableRawPointer?
-        if wanted & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT.rawValue != 0 {
-            try check(vkMapMemory(dev, memory, 0, VkDeviceSize(VK_WHOLE_SIZE), 0, &mapped), "vkMapMemory")
-        }
+        vkBindBufferMemory(dev, buffer, range.memory, range.offset)
+        self.range = range
         self.buffer = buffer!
-        self.memory = memory!
-        self.mapped = mapped
     }
 
     deinit {
-        if mapped != nil { vkUnmapMemory(device.handle, memory) }
         vkDestroyBuffer(device.handle, buffer, nil)
-        vkFreeMemory(device.handle, memory, nil)
+        device.allocator.free(range)
     }
 }
 

@@ -34,9 +34,13 @@ public struct VulkanOptions: Sendable {
     public var validation: Bool
     /// Fills every new buffer with NaN so a kernel that skips an output element is caught.
     public var poisonAllocations: Bool
+    /// Copies through staging buffers even where device memory is host-visible, as on a
+    /// discrete GPU (to test that path on lavapipe).
+    public var forceStaging: Bool
 
-    public init(device: String? = nil, validation: Bool = false, poisonAllocations: Bool = false) {
-        self.device = device; self.validation = validation; self.poisonAllocations = poisonAllocations
+    public init(device: String? = nil, validation: Bool = false, poisonAllocations: Bool = false, forceStaging: Bool = false) {
+        self.device = device; self.validation = validation
+        self.poisonAllocations = poisonAllocations; self.forceStaging = forceStaging
     }
 }
 
@@ -192,6 +196,7 @@ public final class VulkanDevice: @unchecked Sendable {
     let maxGroupsX: UInt32
     /// True when buffers are host-visible device memory (CPU and integrated devices): no staging.
     public let unifiedMemory: Bool
+    let allocator: MemoryAllocator
     private let instance: Instance
     private let lock = Lock()
     private var pipelines: [String: VulkanPipeline] = [:]
@@ -263,13 +268,15 @@ public final class VulkanDevice: @unchecked Sendable {
         var props = VkPhysicalDeviceProperties()
         vkGetPhysicalDeviceProperties(physical, &props)
         maxGroupsX = props.limits.maxComputeWorkGroupCount.0
-        unifiedMemory = (chosen.kind == "cpu" || chosen.kind == "integrated")
+        allocator = MemoryAllocator(device: handle)
+        unifiedMemory = !options.forceStaging && (chosen.kind == "cpu" || chosen.kind == "integrated")
             && Self.memoryType(in: mem, bits: ~0, flags: Self.hostVisibleLocal) != nil
     }
 
     deinit {
         vkDeviceWaitIdle(handle)
         pipelines.values.forEach { $0.destroy(handle) }
+        allocator.releaseAll()
         vkDestroyDevice(handle, nil)
     }
 

@@ -508,3 +508,38 @@ func convTiming() throws {
     let gflop = 2.0 * 64 * 64 * 9 * 56 * 56 / 1e9
     print("Conv 1x64x56x56 3x3→64 on \(device.info.name): \(Int(best * 1000)) ms (\(String(format: "%.1f", gflop / best)) GFLOP/s); plain Swift reference: \(Int(cpu * 1000)) ms")
 }
+
+/// The discrete-GPU path: device-local buffers filled and read through staging copies.
+@Test(.enabled(if: hasDevice)) func stagingPathMatchesReference() throws {
+    let device = try VulkanDevice(options: .init(validation: true, poisonAllocations: true, forceStaging: true))
+    #expect(!device.unifiedMemory)
+    let inputs = Inputs()
+    let x = inputs.tensor([2, 3, 6, 6]), w = inputs.tensor([5, 3, 3, 3])
+    let recorder = try VulkanRecorder(device: device)
+    let (dx, dw) = (try recorder.upload(x), try recorder.upload(w))
+    let conv = try VulkanKernels.table["Conv"]!(VulkanKernelContext(node: node("Conv", 2), inputs: [dx, dw], hostInputs: [], opset: 17, recorder: recorder))[0]
+    let sig = try VulkanKernels.table["Sigmoid"]!(VulkanKernelContext(node: node("Sigmoid", 1), inputs: [conv], hostInputs: [], opset: 17, recorder: recorder))[0]
+    let (convOut, sigOut) = (try recorder.download(conv), try recorder.download(sig))
+    let unwritten = try recorder.download(try recorder.makeTensor(shape: [4]))
+    try recorder.submitAndWait()
+    #expect(device.takeValidationMessages().isEmpty)
+    let ref = referenceConv(x, w, nil)
+    expectClose(try convOut.tensor(), ref, "staged Conv seed \(inputs.seed)")
+    expectClose(try sigOut.tensor(), ref.map { 1 / (1 + Foundation.exp(-$0)) }, "staged Sigmoid seed \(inputs.seed)")
+    #expect(try unwritten.tensor().scalars(as: Float.self).allSatisfy(\.isNaN))
+}
+
+@Test(.enabled(if: hasDevice)) func allocatorReusesAndReleasesBlocks() throws {
+    let device = try #require(testDevice)
+    let allocator = MemoryAllocator(device: device.handle)
+    defer { allocator.releaseAll() }
+    let a = try allocator.allocate(size: 1000, alignment: 256, type: 0, hostVisible: false)
+    let b = try allocator.allocate(size: 1000, alignment: 256, type: 0, hostVisible: false)
+    #expect(a.memory == b.memory && b.offset == 1024 && a.offset == 0)
+    allocator.free(a)
+    let c = try allocator.allocate(size: 512, alignment: 256, type: 0, hostVisible: false)
+    #expect(c.offset == 0)
+    let big = try allocator.allocate(size: 32 << 20, alignment: 256, type: 0, hostVisible: false)
+    #expect(big.memory != a.memory && big.offset == 0)
+    [b, c, big].forEach(allocator.free)
+}
