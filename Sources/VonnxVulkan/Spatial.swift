@@ -74,8 +74,14 @@ func recordConv(_ ctx: VulkanKernelContext, relu: Bool) throws -> [VulkanTensor]
               window.strides[0], window.strides[1], window.pads[0], window.pads[1],
               window.dilations[0], window.dilations[1], group] { push.add(v) }
     let buffers = [x.buffer, w.buffer, y.buffer] + (bias.map { [$0.buffer] } ?? [])
-    try ctx.dispatch1D("conv2d", defines: ["HAS_BIAS": bias == nil ? "0" : "1", "RELU": relu ? "1" : "0"],
-                       buffers: buffers, push: push, count: y.count)
+    // One invocation per pixel and block of up to 8 output channels of a group (fewer when a
+    // group has fewer, as depthwise convolutions do).
+    let mg = m / group
+    let block = mg >= 8 ? 8 : mg >= 4 ? 4 : mg >= 2 ? 2 : 1
+    let invocations = n * group * ((mg + block - 1) / block) * window.output[0] * window.output[1]
+    try ctx.dispatch1D("conv2d", defines: ["HAS_BIAS": bias == nil ? "0" : "1", "RELU": relu ? "1" : "0",
+                                           "OCB": "\(block)"],
+                       buffers: buffers, push: push, count: invocations)
     return [y]
 }
 
