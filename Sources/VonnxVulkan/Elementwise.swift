@@ -69,8 +69,25 @@ func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
     return (0..<target.count).map { i in i < offset || shape[i - offset] == 1 ? 0 : own[i - offset] }
 }
 
-/// The rank limit of the broadcasting and strided-copy shaders.
+/// The rank limit of the broadcasting and strided-copy shaders (after `coalesce`).
 let maxShaderRank = 8
+
+/// Drops size-1 dims and merges neighbouring dims that every operand steps through
+/// contiguously (outer stride = inner stride × inner size): the same element walk in fewer
+/// dims, so shaders index less and most high-rank cases fit `maxShaderRank`.
+func coalesce(_ shape: [Int], _ strides: [[Int]]) -> (shape: [Int], strides: [[Int]]) {
+    var outShape: [Int] = [], outStrides = strides.map { _ in [Int]() }
+    for d in shape.indices where shape[d] != 1 {
+        if let last = outShape.indices.last, strides.indices.allSatisfy({ outStrides[$0][last] == strides[$0][d] * shape[d] }) {
+            outShape[last] *= shape[d]
+            for k in strides.indices { outStrides[k][last] = strides[k][d] }
+        } else {
+            outShape.append(shape[d])
+            for k in strides.indices { outStrides[k].append(strides[k][d]) }
+        }
+    }
+    return (outShape, outStrides)
+}
 
 func recordUnary(_ op: UnaryOp, _ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let x = try ctx.input(0)
@@ -87,13 +104,14 @@ func recordBroadcast(_ op: BinaryOp, _ a: VulkanTensor, _ b: VulkanTensor, _ ctx
     guard let shape = broadcast(a.shape, b.shape) else {
         throw ctx.error("shapes \(a.shape) and \(b.shape) do not broadcast")
     }
-    guard shape.count <= maxShaderRank else { throw ctx.error("rank \(shape.count) is over the Vulkan limit of \(maxShaderRank)") }
+    let walk = coalesce(shape, [broadcastStrides(a.shape, to: shape), broadcastStrides(b.shape, to: shape), contiguousStrides(shape)])
+    guard walk.shape.count <= maxShaderRank else { throw ctx.error("\(a.shape) and \(b.shape) broadcast over more than \(maxShaderRank) dims") }
     let y = try ctx.recorder.makeTensor(shape: shape)
     var push = PushConstants()
-    push.add(y.count); push.add(shape.count)
-    push.add(shape, length: maxShaderRank)
-    push.add(broadcastStrides(a.shape, to: shape), length: maxShaderRank)
-    push.add(broadcastStrides(b.shape, to: shape), length: maxShaderRank)
+    push.add(y.count); push.add(walk.shape.count)
+    push.add(walk.shape, length: maxShaderRank)
+    push.add(walk.strides[0], length: maxShaderRank)
+    push.add(walk.strides[1], length: maxShaderRank)
     try ctx.dispatch1D("binary", defines: ["OP": op.rawValue], buffers: [a.buffer, b.buffer, y.buffer], push: push, count: y.count)
     return y
 }

@@ -4,10 +4,12 @@ import VonnxIR
 /// `shape` (element offsets and strides).
 func recordStridedCopy(_ ctx: VulkanKernelContext, from x: VulkanBuffer, inOffset: Int = 0, inStrides: [Int],
                        to y: VulkanBuffer, outOffset: Int = 0, outStrides: [Int], shape: [Int]) throws {
-    guard shape.count <= maxShaderRank else { throw ctx.error("rank \(shape.count) is over the Vulkan limit of \(maxShaderRank)") }
+    let walk = coalesce(shape, [inStrides, outStrides])
+    guard walk.shape.count <= maxShaderRank else { throw ctx.error("copy of \(shape) needs more than \(maxShaderRank) dims") }
     var push = PushConstants()
-    push.add(shape.reduce(1, *)); push.add(shape.count); push.add(inOffset); push.add(outOffset)
-    push.add(shape, length: maxShaderRank); push.add(inStrides, length: maxShaderRank); push.add(outStrides, length: maxShaderRank)
+    push.add(shape.reduce(1, *)); push.add(walk.shape.count); push.add(inOffset); push.add(outOffset)
+    push.add(walk.shape, length: maxShaderRank); push.add(walk.strides[0], length: maxShaderRank)
+    push.add(walk.strides[1], length: maxShaderRank)
     try ctx.dispatch1D("copy", buffers: [x, y], push: push, count: shape.reduce(1, *))
 }
 

@@ -15,7 +15,9 @@ private func recordGemmShader(_ ctx: VulkanKernelContext, a: VulkanTensor, b: Vu
                               shape g: GemmShape, output: [Int]) throws -> VulkanTensor {
     guard g.batchShape.count <= 4 else { throw ctx.error("more than 4 batch dims are not implemented on Vulkan") }
     let batch = g.batchShape.reduce(1, *)
-    guard batch <= 65535 else { throw ctx.error("batch \(batch) is over the Vulkan dispatch limit") }
+    guard batch <= 65535, g.n <= 65535 * gemmTile, g.m <= 65535 * gemmTile else {
+        throw ctx.error("[\(batch)×]\(g.m)×\(g.n) is over the Vulkan dispatch limit")
+    }
     let y = try ctx.recorder.makeTensor(shape: output)
     var push = PushConstants()
     for v in [g.m, g.n, g.k, g.batchShape.count, g.sa.0, g.sa.1, g.sb.0, g.sb.1, g.sc.0, g.sc.1] { push.add(v) }

@@ -213,21 +213,7 @@ public final class VulkanDevice: @unchecked Sendable {
         instance = try Instance(validation: options.validation)
         let devices = try instance.physicalDevices()
         let infos = devices.enumerated().map { describe($1, index: $0) }
-        guard !infos.isEmpty else { throw VonnxError.invalidArgument("Vulkan: no Vulkan device found (no driver, or no GPU and no lavapipe)") }
-        let selector = options.device ?? getenv("VONNX_VULKAN_DEVICE").map { String(cString: $0) }
-        let chosen: VulkanDeviceInfo
-        if let selector, !selector.isEmpty {
-            let match = Int(selector).flatMap { i in infos.first { $0.index == i } }
-                ?? infos.first { $0.name.lowercased().contains(selector.lowercased()) }
-            guard let match else {
-                throw VonnxError.invalidArgument("Vulkan: no device matches '\(selector)'; devices: "
-                                                 + infos.map(\.description).joined(separator: "; "))
-            }
-            chosen = match
-        } else {
-            let rank = ["discrete": 0, "integrated": 1, "virtual": 2, "cpu": 3]
-            chosen = infos.min { (rank[$0.kind] ?? 4, $0.index) < (rank[$1.kind] ?? 4, $1.index) }!
-        }
+        let chosen = try Self.select(from: infos, selector: options.device ?? getenv("VONNX_VULKAN_DEVICE").map { String(cString: $0) })
         info = chosen
         physical = devices[chosen.index]
 
@@ -271,6 +257,23 @@ public final class VulkanDevice: @unchecked Sendable {
         allocator = MemoryAllocator(device: handle)
         unifiedMemory = !options.forceStaging && (chosen.kind == "cpu" || chosen.kind == "integrated")
             && Self.memoryType(in: mem, bits: ~0, flags: Self.hostVisibleLocal) != nil
+    }
+
+    /// The device `selector` names (an index, else a case-insensitive name substring); without
+    /// one, the first discrete GPU, else integrated, virtual, then CPU device.
+    static func select(from infos: [VulkanDeviceInfo], selector: String?) throws -> VulkanDeviceInfo {
+        guard !infos.isEmpty else { throw VonnxError.invalidArgument("Vulkan: no Vulkan device found (no driver, or no GPU and no lavapipe)") }
+        guard let selector, !selector.isEmpty else {
+            let rank = ["discrete": 0, "integrated": 1, "virtual": 2, "cpu": 3]
+            return infos.min { (rank[$0.kind] ?? 4, $0.index) < (rank[$1.kind] ?? 4, $1.index) }!
+        }
+        let match = Int(selector).flatMap { i in infos.first { $0.index == i } }
+            ?? infos.first { $0.name.lowercased().contains(selector.lowercased()) }
+        guard let match else {
+            throw VonnxError.invalidArgument("Vulkan: no device matches '\(selector)'; devices: "
+                                             + infos.map(\.description).joined(separator: "; "))
+        }
+        return match
     }
 
     deinit {

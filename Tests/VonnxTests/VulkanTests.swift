@@ -543,3 +543,36 @@ func convTiming() throws {
     #expect(big.memory != a.memory && big.offset == 0)
     [b, c, big].forEach(allocator.free)
 }
+
+@Test func deviceSelectionByIndexNameAndPreference() throws {
+    func info(_ i: Int, _ name: String, _ kind: String) -> VulkanDeviceInfo {
+        VulkanDeviceInfo(index: i, name: name, kind: kind, driver: "", apiVersion: "1.3.0", vendorID: 0, deviceID: 0, deviceLocalBytes: 0)
+    }
+    let infos = [info(0, "llvmpipe (LLVM 15)", "cpu"), info(1, "Intel UHD 770", "integrated"), info(2, "NVIDIA H200", "discrete")]
+    #expect(try VulkanDevice.select(from: infos, selector: nil).index == 2)
+    #expect(try VulkanDevice.select(from: infos, selector: "").index == 2)
+    #expect(try VulkanDevice.select(from: infos, selector: "1").index == 1)
+    #expect(try VulkanDevice.select(from: infos, selector: "LLVMPIPE").index == 0)
+    #expect(throws: VonnxError.self) { try VulkanDevice.select(from: infos, selector: "radeon") }
+    #expect(throws: VonnxError.self) { try VulkanDevice.select(from: [], selector: nil) }
+}
+
+@Test func coalescingMergesContiguousDims() {
+    let same = coalesce([2, 3, 4], [[12, 4, 1], [12, 4, 1]])
+    #expect(same.shape == [24] && same.strides == [[1], [1]])
+    let bcast = coalesce([2, 1, 3, 4], [[0, 0, 4, 1], [12, 12, 4, 1]])
+    #expect(bcast.shape == [2, 12] && bcast.strides == [[0, 1], [12, 1]])
+    let transpose = coalesce([3, 2], [[1, 3], [2, 1]])
+    #expect(transpose.shape == [3, 2] && transpose.strides == [[1, 3], [2, 1]])
+}
+
+@Test(.enabled(if: hasDevice)) func highRankBroadcastAndTransposeCoalesce() throws {
+    let inputs = Inputs()
+    let a = inputs.tensor([2, 1, 2, 1, 2, 1, 2, 1, 2, 3]), b = inputs.tensor([3])
+    let n = node("Add", 2)
+    expectClose(try gpu(n, [a, b])[0], try cpu(CPUKernels.add, n, [a, b]), "rank-10 Add seed \(inputs.seed)")
+    let perm = [0, 1, 2, 3, 4, 5, 6, 7, 9, 8]
+    let t = try gpu(node("Transpose", 1, ["perm": .ints(perm)]), [a])[0]
+    #expect(t.shape == perm.map { a.shape[$0] })
+    expectClose(try gpu(node("Transpose", 1, ["perm": .ints(perm)]), [t])[0], a, "rank-10 Transpose round trip")
+}
