@@ -63,9 +63,22 @@ private let debugCallback: PFN_vkDebugUtilsMessengerCallbackEXT = { _, _, data, 
 private final class Instance {
     let handle: VkInstance
     let messenger: VkDebugUtilsMessengerEXT?
-    let sink = MessageSink()
+    let sink: MessageSink
 
     init(validation: Bool) throws {
+        let sink = MessageSink()
+        self.sink = sink
+        // The same messenger settings go on the instance's pNext chain, so messages from
+        // vkCreateInstance and vkDestroyInstance are caught too.
+        var messengerInfo = VkDebugUtilsMessengerCreateInfoEXT()
+        messengerInfo.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT
+        messengerInfo.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT.rawValue
+            | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT.rawValue
+        messengerInfo.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT.rawValue
+            | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT.rawValue
+            | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT.rawValue
+        messengerInfo.pfnUserCallback = debugCallback
+        messengerInfo.pUserData = Unmanaged.passUnretained(sink).toOpaque()
         var layers: [String] = []
         var extensions: [String] = []
         if validation {
@@ -80,26 +93,26 @@ private final class Instance {
             extensions = ["VK_EXT_debug_utils"]
         }
         var instance: VkInstance?
-        try "Vonnx".withCString { appName in
-            var app = VkApplicationInfo()
-            app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO
-            app.pApplicationName = appName
-            app.pEngineName = appName
-            app.apiVersion = VONNX_VK_API_VERSION_1_2
-            try withCStrings(layers) { layerPtrs in
-                try withCStrings(extensions) { extPtrs in
-                    var info = VkInstanceCreateInfo()
-                    info.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
-                    try withUnsafePointer(to: &app) { appPtr in
-                        info.pApplicationInfo = appPtr
-                        try layerPtrs.withUnsafeBufferPointer { lp in
-                            try extPtrs.withUnsafeBufferPointer { ep in
-                                info.enabledLayerCount = UInt32(lp.count)
-                                info.ppEnabledLayerNames = lp.count > 0 ? lp.baseAddress : nil
-                                info.enabledExtensionCount = UInt32(ep.count)
-                                info.ppEnabledExtensionNames = ep.count > 0 ? ep.baseAddress : nil
-                                try check(vkCreateInstance(&info, nil, &instance), "vkCreateInstance (is a Vulkan driver installed?)")
-                            }
+        var app = VkApplicationInfo()
+        app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO
+        app.apiVersion = VONNX_VK_API_VERSION_1_2
+        try withCStrings(["Vonnx"] + layers + extensions) { names in
+            app.pApplicationName = names[0]
+            app.pEngineName = names[0]
+            let layerNames = Array(names[1..<(1 + layers.count)]), extensionNames = Array(names[(1 + layers.count)...])
+            try withUnsafePointer(to: &app) { appPtr in
+                try withUnsafePointer(to: &messengerInfo) { messengerPtr in
+                    try layerNames.withUnsafeBufferPointer { lp in
+                        try extensionNames.withUnsafeBufferPointer { ep in
+                            var info = VkInstanceCreateInfo()
+                            info.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
+                            info.pNext = validation ? UnsafeRawPointer(messengerPtr) : nil
+                            info.pApplicationInfo = appPtr
+                            info.enabledLayerCount = UInt32(lp.count)
+                            info.ppEnabledLayerNames = lp.count > 0 ? lp.baseAddress : nil
+                            info.enabledExtensionCount = UInt32(ep.count)
+                            info.ppEnabledExtensionNames = ep.count > 0 ? ep.baseAddress : nil
+                            try check(vkCreateInstance(&info, nil, &instance), "vkCreateInstance (is a Vulkan driver installed?)")
                         }
                     }
                 }
@@ -112,17 +125,8 @@ private final class Instance {
             throw VonnxError.invalidArgument("Vulkan: vkCreateDebugUtilsMessengerEXT is unavailable")
         }
         let create = unsafeBitCast(raw, to: PFN_vkCreateDebugUtilsMessengerEXT.self)
-        var info = VkDebugUtilsMessengerCreateInfoEXT()
-        info.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT
-        info.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT.rawValue
-            | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT.rawValue
-        info.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT.rawValue
-            | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT.rawValue
-            | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT.rawValue
-        info.pfnUserCallback = debugCallback
-        info.pUserData = Unmanaged.passUnretained(sink).toOpaque()
         var m: VkDebugUtilsMessengerEXT?
-        let result = create(handle, &info, nil, &m)
+        let result = create(handle, &messengerInfo, nil, &m)
         guard result == VK_SUCCESS else {
             vkDestroyInstance(handle, nil)
             throw VonnxError.invalidArgument("Vulkan: vkCreateDebugUtilsMessengerEXT failed with VkResult \(result.rawValue)")
