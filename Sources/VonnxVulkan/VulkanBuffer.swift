@@ -2,9 +2,9 @@ import CVulkan
 import VonnxIR
 
 /// One storage buffer, its memory sub-allocated by the device's `MemoryAllocator` and
-/// returned on deinit. Device-local; on a
-/// unified-memory device (lavapipe, integrated GPUs) also host-visible and mapped, so uploads
-/// and downloads are plain copies. Staging buffers are host-visible on every device.
+/// returned on deinit. Device-local; on a unified-memory device (lavapipe, integrated GPUs)
+/// also host-visible and mapped, so uploads and downloads are plain copies. Staging buffers
+/// are host-visible on every device.
 public final class VulkanBuffer: @unchecked Sendable {
     let device: VulkanDevice
     let buffer: VkBuffer

@@ -29,8 +29,8 @@ public struct VulkanOptions: Sendable {
     /// environment variable VONNX_VULKAN_DEVICE, and without it the first discrete GPU, else
     /// integrated, virtual, then CPU device is taken.
     public var device: String?
-    /// Turns on VK_LAYER_KHRONOS_validation and collects its warnings and errors in
-    /// `VulkanDevice.validationMessages`.
+    /// Turns on VK_LAYER_KHRONOS_validation and collects its warnings and errors for
+    /// `VulkanDevice.takeValidationMessages()`.
     public var validation: Bool
     /// Fills every new buffer with NaN so a kernel that skips an output element is caught.
     public var poisonAllocations: Bool
@@ -289,6 +289,14 @@ public final class VulkanDevice: @unchecked Sendable {
 
     /// Validation-layer warnings and errors since the last call (empty without validation).
     public func takeValidationMessages() -> [String] { instance.sink.take() }
+
+    /// Uploads float32 tensors (weights, say) in one submission and waits for it.
+    public func upload(_ tensors: [Tensor]) throws -> [VulkanTensor] {
+        let recorder = try VulkanRecorder(device: self)
+        let uploaded = try tensors.map { try recorder.upload($0) }
+        try recorder.submitAndWait()
+        return uploaded
+    }
 
     static let hostVisibleLocal = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT.rawValue
         | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT.rawValue | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT.rawValue

@@ -111,8 +111,9 @@ private func expectClose(_ got: Tensor, _ want: Tensor, rtol: Float = 1e-4, atol
     let device = try #require(testDevice)
     let inputs = Inputs()
     let x = inputs.tensor([1, 3, 8, 8]), w = inputs.tensor([4, 3, 3, 3]), bias = inputs.tensor([4])
+    let weights = try device.upload([w, bias])  // resident before the run, as initializers would be
     let recorder = try VulkanRecorder(device: device)
-    let (dx, dw, db) = (try recorder.upload(x), try recorder.upload(w), try recorder.upload(bias))
+    let (dx, dw, db) = (try recorder.upload(x), weights[0], weights[1])
     let convNode = node("Conv", 3, ["pads": .ints([1, 1, 1, 1])])
     let conv = try VulkanKernels.table["Conv"]!(VulkanKernelContext(node: convNode, inputs: [dx, dw, db], hostInputs: [], opset: 17, recorder: recorder))[0]
     let relu = try VulkanKernels.table["Relu"]!(VulkanKernelContext(node: node("Relu", 1), inputs: [conv], hostInputs: [], opset: 17, recorder: recorder))[0]
