@@ -2,8 +2,8 @@
 // Batched Y[b] = alpha * A[b] · B[b] (+ beta * C), tiled through shared memory. op(A) is
 // M×K read at A[aOff + i*sa0 + k*sa1], op(B) K×N at B[bOff + k*sb0 + j*sb1] (transposes are
 // strides); batch offsets come from up to 4 broadcast batch dims; C is read at
-// C[i*sc0 + j*sc1] (strides 0 broadcast it). The workgroup is TILE×TILE (specialization
-// constants 0 and 1 must equal TILE).
+// C[i*sc0 + j*sc1] (strides 0 broadcast it); RELU 1 clamps the result at 0. The workgroup
+// is TILE×TILE (specialization constants 0 and 1 must equal TILE).
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 layout(std430, binding = 1) readonly buffer B { float b[]; };
@@ -44,6 +44,9 @@ void main() {
         float v = p.alpha * acc;
 #if HAS_C
         v += p.beta * c[row * p.sc0 + col * p.sc1];
+#endif
+#if RELU
+        v = max(v, 0.0);
 #endif
         y[(batch * p.M + row) * p.N + col] = v;
     }

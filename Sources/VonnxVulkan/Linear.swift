@@ -4,14 +4,16 @@ import VonnxIR
 private let gemmTile = 16
 
 /// How one `gemm.comp` dispatch reads its operands.
-private struct GemmShape {
+struct GemmShape {
     var m: Int, n: Int, k: Int
     var sa: (Int, Int), sb: (Int, Int), sc: (Int, Int) = (0, 0)
     var alpha: Float = 1, beta: Float = 0
     var batchShape: [Int] = [], batchA: [Int] = [], batchB: [Int] = []
+    var relu = false
 }
 
-private func recordGemmShader(_ ctx: VulkanKernelContext, a: VulkanTensor, b: VulkanTensor, c: VulkanTensor?,
+/// Records `gemm.comp` writing a new tensor of shape `output` (batch × M × N elements).
+func recordGemmShader(_ ctx: VulkanKernelContext, a: VulkanTensor, b: VulkanTensor, c: VulkanTensor?,
                               shape g: GemmShape, output: [Int]) throws -> VulkanTensor {
     guard g.batchShape.count <= 4 else { throw ctx.error("more than 4 batch dims are not implemented on Vulkan") }
     let batch = g.batchShape.reduce(1, *)
@@ -25,7 +27,7 @@ private func recordGemmShader(_ ctx: VulkanKernelContext, a: VulkanTensor, b: Vu
     push.add(g.batchShape, length: 4); push.add(g.batchA, length: 4); push.add(g.batchB, length: 4)
     let buffers = [a.buffer, b.buffer, y.buffer] + (c.map { [$0.buffer] } ?? [])
     let tile = UInt32(gemmTile)
-    let pipeline = try ctx.device.pipeline("gemm", defines: ["TILE": "\(gemmTile)", "HAS_C": c == nil ? "0" : "1"],
+    let pipeline = try ctx.device.pipeline("gemm", defines: ["TILE": "\(gemmTile)", "HAS_C": c == nil ? "0" : "1", "RELU": g.relu ? "1" : "0"],
                                            bindings: buffers.count, workgroup: (tile, tile, 1))
     let groups = (UInt32((g.n + gemmTile - 1) / gemmTile), UInt32((g.m + gemmTile - 1) / gemmTile), UInt32(batch))
     try ctx.recorder.dispatch(pipeline, buffers: buffers, push: push.words, groups: groups)

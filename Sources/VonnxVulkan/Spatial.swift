@@ -68,6 +68,14 @@ func recordConv(_ ctx: VulkanKernelContext, relu: Bool) throws -> [VulkanTensor]
     let window = try Window2D(ctx, input: Array(x.shape[2...]), kernel: Array(w.shape[2...]), ceilMode: false)
     let (h, wd) = x.rank == 4 ? (x.shape[2], x.shape[3]) : (1, x.shape[2])
     let outShape = [n, m] + (x.rank == 4 ? window.output : [window.output[1]])
+    if window.kernel == [1, 1], window.strides == [1, 1], window.pads == [0, 0, 0, 0], group == 1 {
+        // A pointwise convolution is a matrix product per image: Y[n] = W[M×C] · X[n][C×HW] (+ bias
+        // broadcast along rows), which the tiled gemm shader does far faster than the direct one.
+        var g = GemmShape(m: m, n: h * wd, k: c, sa: (c, 1), sb: (h * wd, 1), sc: (1, 0), beta: 1)
+        g.batchShape = [n]; g.batchA = [0]; g.batchB = [c * h * wd]
+        g.relu = relu
+        return [try recordGemmShader(ctx, a: w, b: x, c: bias, shape: g, output: outShape)]
+    }
     let y = try ctx.recorder.makeTensor(shape: outShape)
     var push = PushConstants()
     for v in [n, c, h, wd, m, window.output[0], window.output[1], window.kernel[0], window.kernel[1],

@@ -250,6 +250,8 @@ struct ConvCase: Sendable, CustomStringConvertible {
 private let convCases: [ConvCase] = [
     ConvCase(x: [1, 3, 9, 9], w: [4, 3, 3, 3], pads: [1, 1, 1, 1]),
     ConvCase(x: [2, 4, 10, 7], w: [6, 4, 1, 1], bias: false, strides: [2, 2]),
+    ConvCase(x: [2, 20, 9, 7], w: [19, 20, 1, 1]),  // pointwise: the gemm path
+    ConvCase(x: [1, 5, 6, 6], w: [7, 5, 1, 1], bias: false),
     ConvCase(x: [1, 6, 8, 8], w: [6, 1, 3, 3], pads: [1, 1, 1, 1], group: 6),
     ConvCase(x: [1, 4, 11, 9], w: [4, 2, 3, 2], strides: [2, 1], pads: [0, 1, 2, 0], dilations: [2, 1], group: 2),
     ConvCase(x: [1, 3, 16, 16], w: [8, 3, 7, 7], strides: [2, 2], pads: [3, 3, 3, 3]),
@@ -484,14 +486,18 @@ private func transposed(_ t: Tensor) -> Tensor {
     #expect(!device.takeValidationMessages().isEmpty)
 }
 
-/// Times a ResNet-50 3×3 convolution (1×64×56×56, 64 filters) on the device; set
+/// Times two ResNet-50 convolutions (3×3 64→64 and 1×1 256→64 at 56×56) on the device; set
 /// VONNX_VULKAN_BENCH=1 to run it.
 @Test(.enabled(if: hasDevice && ProcessInfo.processInfo.environment["VONNX_VULKAN_BENCH"] == "1"))
 func convTiming() throws {
     let device = try #require(testDevice)
     let inputs = Inputs()
-    let x = inputs.tensor([1, 64, 56, 56]), w = inputs.tensor([64, 64, 3, 3]), b = inputs.tensor([64])
-    let n = node("Conv", 3, ["pads": .ints([1, 1, 1, 1])])
+    try timeConv(inputs.tensor([1, 64, 56, 56]), inputs.tensor([64, 64, 3, 3]), inputs.tensor([64]), pads: [1, 1, 1, 1], on: device)
+    try timeConv(inputs.tensor([1, 256, 56, 56]), inputs.tensor([64, 256, 1, 1]), inputs.tensor([64]), pads: [0, 0, 0, 0], on: device)
+}
+
+private func timeConv(_ x: Tensor, _ w: Tensor, _ b: Tensor, pads: [Int], on device: VulkanDevice) throws {
+    let n = node("Conv", 3, ["pads": .ints(pads)])
     _ = try gpu(n, [x, w, b])
     var best = Double.infinity
     for _ in 0..<3 {
@@ -504,10 +510,10 @@ func convTiming() throws {
         best = min(best, Date().timeIntervalSince(start))
     }
     let start = Date()
-    _ = referenceConv(x, w, b, pads: [1, 1, 1, 1])
+    _ = referenceConv(x, w, b, pads: pads)
     let cpu = Date().timeIntervalSince(start)
-    let gflop = 2.0 * 64 * 64 * 9 * 56 * 56 / 1e9
-    print("Conv 1x64x56x56 3x3→64 on \(device.info.name): \(Int(best * 1000)) ms (\(String(format: "%.1f", gflop / best)) GFLOP/s); plain Swift reference: \(Int(cpu * 1000)) ms")
+    let gflop = 2.0 * Double(w.count * x.shape[2] * x.shape[3]) / 1e9
+    print("Conv x\(x.shape) w\(w.shape) on \(device.info.name): \(Int(best * 1000)) ms (\(String(format: "%.1f", gflop / best)) GFLOP/s); plain Swift reference (debug build): \(Int(cpu * 1000)) ms")
 }
 
 /// The discrete-GPU path: device-local buffers filled and read through staging copies.
