@@ -21,8 +21,10 @@ struct Window2D {
         guard let k = try node.ints("kernel_shape") ?? givenKernel, k.count == r else {
             throw ctx.error("kernel_shape is missing or does not have \(r) values")
         }
+        if let givenKernel, k != givenKernel { throw ctx.error("kernel_shape \(k) differs from the weights' \(givenKernel)") }
         let s = try attr("strides", 1, count: r), d = try attr("dilations", 1, count: r)
         var p = try attr("pads", 0, count: 2 * r)
+        guard p.allSatisfy({ $0 >= 0 }) else { throw ctx.error("pads \(p) must not be negative") }
         let autoPad = try node.string("auto_pad", default: "NOTSET")
         var out = [Int](repeating: 0, count: r)
         for i in 0..<r {

@@ -198,6 +198,8 @@ public final class VulkanDevice: @unchecked Sendable {
     let memory: VkPhysicalDeviceMemoryProperties
     /// The most workgroups one dispatch may have along x.
     let maxGroupsX: UInt32
+    /// The largest storage buffer a shader may bind, in bytes.
+    let maxBufferBytes: Int
     /// True when buffers are host-visible device memory (CPU and integrated devices): no staging.
     public let unifiedMemory: Bool
     let allocator: MemoryAllocator
@@ -258,6 +260,7 @@ public final class VulkanDevice: @unchecked Sendable {
         var props = VkPhysicalDeviceProperties()
         vkGetPhysicalDeviceProperties(physical, &props)
         maxGroupsX = props.limits.maxComputeWorkGroupCount.0
+        maxBufferBytes = Int(props.limits.maxStorageBufferRange)
         allocator = MemoryAllocator(device: handle)
         unifiedMemory = !options.forceStaging && (chosen.kind == "cpu" || chosen.kind == "integrated")
             && Self.memoryType(in: mem, bits: ~0, flags: Self.hostVisibleLocal) != nil

@@ -98,10 +98,18 @@ public final class VulkanRecorder {
         guard !submitted else { throw VonnxError.invalidArgument("Vulkan: recorder used after submission") }
     }
 
+    /// Throws unless a float32 tensor of `shape` fits one storage buffer binding.
+    private func checkSize(_ shape: [Int]) throws -> Int {
+        guard let count = checkedElementCount(shape, limit: device.maxBufferBytes / 4) else {
+            throw VonnxError.invalidArgument("Vulkan: a tensor of shape \(shape) is over \(device.info.name)'s \(device.maxBufferBytes)-byte storage buffer limit")
+        }
+        return count
+    }
+
     /// A new device tensor (its contents undefined, or NaN when the device poisons allocations).
     public func makeTensor(shape: [Int]) throws -> VulkanTensor {
         try assertRecording()
-        let count = shape.reduce(1, *)
+        let count = try checkSize(shape)
         let buffer = try VulkanBuffer(device: device, byteCount: count * 4)
         retained.append(buffer)
         if device.options.poisonAllocations {
@@ -122,7 +130,7 @@ public final class VulkanRecorder {
         guard tensor.dataType == .float else {
             throw VonnxError.invalidArgument("Vulkan: only float32 tensors go to the device, got \(tensor.dataType)")
         }
-        let bytes = tensor.count * 4
+        let bytes = try checkSize(tensor.shape) * 4
         let buffer = try VulkanBuffer(device: device, byteCount: bytes)
         retained.append(buffer)
         if let p = buffer.mapped {
