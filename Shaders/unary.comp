@@ -21,7 +21,6 @@
 #define OP_HARD_SWISH 17
 #define OP_SIN 18
 #define OP_COS 19
-#define OP_IDENTITY 20
 
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
@@ -70,8 +69,6 @@ float op(float v) {
     return sin(v);
 #elif OP == OP_COS
     return cos(v);
-#elif OP == OP_IDENTITY
-    return v;
 #else
 #error "unknown OP"
 #endif

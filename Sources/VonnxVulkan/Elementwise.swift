@@ -6,13 +6,13 @@ enum UnaryOp: String, CaseIterable {
     case exp = "OP_EXP", log = "OP_LOG", abs = "OP_ABS", neg = "OP_NEG", sqrt = "OP_SQRT"
     case reciprocal = "OP_RECIPROCAL", floor = "OP_FLOOR", ceil = "OP_CEIL", elu = "OP_ELU"
     case selu = "OP_SELU", hardSigmoid = "OP_HARD_SIGMOID", clip = "OP_CLIP", softplus = "OP_SOFTPLUS"
-    case hardSwish = "OP_HARD_SWISH", sin = "OP_SIN", cos = "OP_COS", identity = "OP_IDENTITY"
+    case hardSwish = "OP_HARD_SWISH", sin = "OP_SIN", cos = "OP_COS"
 
     static let byName: [String: UnaryOp] = [
         "Relu": .relu, "LeakyRelu": .leakyRelu, "Sigmoid": .sigmoid, "Tanh": .tanh, "Exp": .exp, "Log": .log,
         "Abs": .abs, "Neg": .neg, "Sqrt": .sqrt, "Reciprocal": .reciprocal, "Floor": .floor, "Ceil": .ceil,
         "Elu": .elu, "Selu": .selu, "HardSigmoid": .hardSigmoid, "Clip": .clip, "Softplus": .softplus,
-        "HardSwish": .hardSwish, "Sin": .sin, "Cos": .cos, "Identity": .identity,
+        "HardSwish": .hardSwish, "Sin": .sin, "Cos": .cos,
     ]
 
     /// The shader's alpha and beta for this node.
@@ -39,7 +39,7 @@ enum UnaryOp: String, CaseIterable {
     }
 }
 
-/// Binary ops of `Shaders/binary.comp`.
+/// Binary ops of `Shaders/binary.comp`; Sum is a variadic Add.
 enum BinaryOp: String {
     case add = "OP_ADD", sub = "OP_SUB", mul = "OP_MUL", div = "OP_DIV", max = "OP_MAX", min = "OP_MIN"
     case pow = "OP_POW", prelu = "OP_PRELU"
@@ -47,8 +47,8 @@ enum BinaryOp: String {
     static let byName: [String: BinaryOp] = [
         "Add": .add, "Sub": .sub, "Mul": .mul, "Div": .div, "Max": .max, "Min": .min, "Pow": .pow, "PRelu": .prelu,
     ]
-    /// Max and Min take any number of inputs.
-    var isVariadic: Bool { self == .max || self == .min }
+    /// Ops taking any number of inputs (Max, Min, Sum), folded left to right.
+    static let variadic: [String: BinaryOp] = ["Max": .max, "Min": .min, "Sum": .add]
 }
 
 /// The NumPy broadcast of two shapes, or nil.
@@ -117,12 +117,13 @@ func recordBroadcast(_ op: BinaryOp, _ a: VulkanTensor, _ b: VulkanTensor, _ ctx
 }
 
 func recordBinary(_ op: BinaryOp, _ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
-    if op.isVariadic {
-        let operands = ctx.inputs.compactMap { $0 }
-        guard var result = operands.first else { throw ctx.error("needs at least one input") }
-        if operands.count == 1 { return try recordUnary(.identity, ctx) }
-        for next in operands.dropFirst() { result = try recordBroadcast(op, result, next, ctx) }
-        return [result]
-    }
-    return [try recordBroadcast(op, try ctx.input(0), try ctx.input(1), ctx)]
+    [try recordBroadcast(op, try ctx.input(0), try ctx.input(1), ctx)]
+}
+
+/// Max, Min and Sum of one or more inputs; one input is returned as it is.
+func recordVariadic(_ op: BinaryOp, _ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let operands = ctx.inputs.compactMap { $0 }
+    guard var result = operands.first else { throw ctx.error("needs at least one input") }
+    for next in operands.dropFirst() { result = try recordBroadcast(op, result, next, ctx) }
+    return [result]
 }

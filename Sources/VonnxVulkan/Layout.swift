@@ -51,8 +51,19 @@ func recordConcat(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     return [y]
 }
 
-// Reshape, Flatten, Squeeze and Unsqueeze are views: device tensors are contiguous, so
-// they share the input's buffer and record nothing.
+// Reshape, Flatten, Squeeze, Unsqueeze, Identity and Dropout are views: device tensors are
+// contiguous and immutable, so they share the input's buffer and record nothing.
+
+/// Identity, and Dropout at inference (its mask output is not implemented).
+func recordIdentity(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    if ctx.node.outputs.count > 1 && !ctx.node.outputs[1].isEmpty {
+        throw ctx.error("Dropout's mask output is not implemented on Vulkan")
+    }
+    if ctx.node.opType == "Dropout", let training = try ctx.hostInput(2), training.ints().first ?? 0 != 0 {
+        throw ctx.error("Dropout in training mode is not implemented on Vulkan")
+    }
+    return [try ctx.input(0)]
+}
 
 func recordReshape(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let x = try ctx.input(0)

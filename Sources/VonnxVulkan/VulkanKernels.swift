@@ -50,6 +50,7 @@ public enum VulkanKernels {
         var t: [String: VulkanKernel] = [:]
         for (name, op) in UnaryOp.byName { t[name] = { try recordUnary(op, $0) } }
         for (name, op) in BinaryOp.byName { t[name] = { try recordBinary(op, $0) } }
+        for (name, op) in BinaryOp.variadic { t[name] = { try recordVariadic(op, $0) } }
         t["Conv"] = { try recordConv($0, relu: false) }
         t["com.microsoft::FusedConv"] = { ctx in
             let activation = try ctx.node.string("activation", default: "")
@@ -73,6 +74,8 @@ public enum VulkanKernels {
         t["Flatten"] = recordFlatten
         t["Squeeze"] = recordSqueeze
         t["Unsqueeze"] = recordUnsqueeze
+        t["Identity"] = recordIdentity
+        t["Dropout"] = recordIdentity
         return t
     }()
 
@@ -80,7 +83,7 @@ public enum VulkanKernels {
     public static func hostInputs(of node: Node) -> Set<Int> {
         switch node.opType {
         case "Reshape", "Squeeze", "Unsqueeze": [1]
-        case "Clip": [1, 2]
+        case "Clip", "Dropout": [1, 2]
         default: []
         }
     }
