@@ -44,6 +44,11 @@ public struct VulkanKernelContext {
 public typealias VulkanKernel = @Sendable (VulkanKernelContext) throws -> [VulkanTensor]
 
 /// The Vulkan kernels by ONNX op name (default domain), and a one-node runner.
+///
+/// For a partition of nodes: make one `VulkanRecorder`, `upload` the partition's inputs
+/// (weights once, with `VulkanDevice.upload`), call each node's kernel with a
+/// `VulkanKernelContext` whose inputs are the device tensors produced so far (and host values
+/// for `hostInputs(of:)`), `download` the partition's outputs, then `submitAndWait` once.
 public enum VulkanKernels {
     /// Every op with a Vulkan kernel, keyed by `key(of:)`.
     public static let table: [String: VulkanKernel] = {
@@ -96,6 +101,17 @@ public enum VulkanKernels {
 
     /// Whether a Vulkan kernel exists for `node` (attributes are checked when it runs).
     public static func supports(_ node: Node) -> Bool { table[key(of: node)] != nil }
+
+    /// Whether `node` can run on the device given its input element types (aligned with
+    /// `node.inputs`, nil where unknown or omitted): a kernel exists and every input it reads
+    /// on the device is float32. What a partitioner asks of each node.
+    public static func accepts(_ node: Node, inputTypes: [DataType?]) -> Bool {
+        guard supports(node) else { return false }
+        let host = hostInputs(of: node)
+        return inputTypes.enumerated().allSatisfy { i, t in
+            host.contains(i) || i >= node.inputs.count || node.inputs[i].isEmpty || t == .float
+        }
+    }
 
     /// Runs one node on `device`: uploads its float32 inputs, records the kernel, downloads
     /// the outputs, submits once and waits. Throws `unsupportedOp` when there is no kernel.
