@@ -200,6 +200,8 @@ public final class VulkanDevice: @unchecked Sendable {
     let maxGroupsX: UInt32
     /// The largest storage buffer a shader may bind, in bytes.
     let maxBufferBytes: Int
+    /// Nanoseconds per timestamp tick, or nil when the compute queue cannot write timestamps.
+    let timestampPeriod: Double?
     /// True when buffers are host-visible device memory (CPU and integrated devices): no staging.
     public let unifiedMemory: Bool
     let allocator: MemoryAllocator
@@ -231,6 +233,7 @@ public final class VulkanDevice: @unchecked Sendable {
             throw VonnxError.invalidArgument("Vulkan: \(chosen.name) has no compute queue")
         }
         queueFamily = UInt32(family)
+        let timestampBits = families[family].timestampValidBits
 
         var priority: Float = 1
         var queueInfo = VkDeviceQueueCreateInfo()
@@ -261,6 +264,7 @@ public final class VulkanDevice: @unchecked Sendable {
         vkGetPhysicalDeviceProperties(physical, &props)
         maxGroupsX = props.limits.maxComputeWorkGroupCount.0
         maxBufferBytes = Int(props.limits.maxStorageBufferRange)
+        timestampPeriod = timestampBits > 0 ? Double(props.limits.timestampPeriod) : nil
         allocator = MemoryAllocator(device: handle)
         unifiedMemory = !options.forceStaging && (chosen.kind == "cpu" || chosen.kind == "integrated")
             && Self.memoryType(in: mem, bits: ~0, flags: Self.hostVisibleLocal) != nil

@@ -126,6 +126,7 @@ public enum VulkanKernels {
             guard t.dataType == .float else { throw node.error("the Vulkan backend takes float32 inputs, input \(i) is \(t.dataType)") }
             return try recorder.upload(t)
         }
+        recorder.label = node.label
         let ctx = VulkanKernelContext(node: node, inputs: deviceInputs, hostInputs: inputs, opset: opset, recorder: recorder)
         let downloads = try kernel(ctx).map { try recorder.download($0) }
         try recorder.submitAndWait()

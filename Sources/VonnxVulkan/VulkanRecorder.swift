@@ -35,11 +35,27 @@ public final class VulkanRecorder {
     private var submitted = false
     /// Dispatches recorded so far.
     public private(set) var dispatchCount = 0
+    /// What the next dispatches are attributed to in `timings` (a node's label, say).
+    public var label = ""
+    /// With profiling on, each dispatch's GPU time, in recording order, once
+    /// `submitAndWait` has returned.
+    public private(set) var timings: [(label: String, nanoseconds: Double)] = []
+    private let profile: Bool
+    /// Timestamp query pools (two queries a dispatch) and the labels of the timed dispatches.
+    private var queryPools: [VkQueryPool] = []
+    private var queriesUsed = 0
+    private var timedLabels: [String] = []
 
-    private static let setsPerPool = 64, maxBindings = 8
+    private static let setsPerPool = 64, maxBindings = 8, queriesPerPool = 512
 
-    public init(device: VulkanDevice) throws {
+    /// A recorder on `device`; `profile` times every dispatch with GPU timestamps (throws
+    /// when the device's compute queue has none).
+    public init(device: VulkanDevice, profile: Bool = false) throws {
+        if profile && device.timestampPeriod == nil {
+            throw VonnxError.invalidArgument("Vulkan: \(device.info.name)'s compute queue cannot write timestamps")
+        }
         self.device = device
+        self.profile = profile
         let dev = device.handle
         var poolInfo = VkCommandPoolCreateInfo()
         poolInfo.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO
@@ -77,6 +93,7 @@ public final class VulkanRecorder {
         let dev = device.handle
         if submitted { vkWaitForFences(dev, 1, [fence], 1, .max) }
         descriptorPools.forEach { vkDestroyDescriptorPool(dev, $0, nil) }
+        queryPools.forEach { vkDestroyQueryPool(dev, $0, nil) }
         vkDestroyFence(dev, fence, nil)
         vkDestroyCommandPool(dev, commandPool, nil)
     }
@@ -197,6 +214,22 @@ public final class VulkanRecorder {
         return set!
     }
 
+    /// The query pool and index of the next timestamp, making (and resetting) a pool when needed.
+    private func nextQuery() throws -> (VkQueryPool, UInt32) {
+        if queriesUsed == queryPools.count * Self.queriesPerPool {
+            var info = VkQueryPoolCreateInfo()
+            info.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO
+            info.queryType = VK_QUERY_TYPE_TIMESTAMP
+            info.queryCount = UInt32(Self.queriesPerPool)
+            var pool: VkQueryPool?
+            try check(vkCreateQueryPool(device.handle, &info, nil, &pool), "vkCreateQueryPool")
+            queryPools.append(pool!)
+            vkCmdResetQueryPool(commandBuffer, pool, 0, UInt32(Self.queriesPerPool))
+        }
+        defer { queriesUsed += 1 }
+        return (queryPools[queriesUsed / Self.queriesPerPool], UInt32(queriesUsed % Self.queriesPerPool))
+    }
+
     /// Records one dispatch of `pipeline` over `groups` workgroups with `buffers` bound at
     /// bindings 0, 1, … and `push` as push constants (32-bit words, at most 32), after a
     /// barrier when an earlier command may have written what it reads.
@@ -231,7 +264,16 @@ public final class VulkanRecorder {
                                    UInt32(p.count), p.baseAddress)
             }
         }
+        if profile {
+            let (pool, q) = try nextQuery()
+            vkCmdWriteTimestamp(commandBuffer, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, pool, q)
+        }
         vkCmdDispatch(commandBuffer, groups.0, groups.1, groups.2)
+        if profile {
+            let (pool, q) = try nextQuery()
+            vkCmdWriteTimestamp(commandBuffer, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, pool, q)
+            timedLabels.append(label)
+        }
         retained.append(contentsOf: buffers)
         needsBarrier = true
         dispatchCount += 1
@@ -252,6 +294,21 @@ public final class VulkanRecorder {
         try device.submit(commandBuffer, fence: fence)
         submitted = true
         try check(vkWaitForFences(device.handle, 1, [fence], 1, .max), "vkWaitForFences")
+        if profile, let period = device.timestampPeriod {
+            var ticks = [UInt64](repeating: 0, count: queriesUsed)
+            for (i, pool) in queryPools.enumerated() {
+                let count = min(Self.queriesPerPool, queriesUsed - i * Self.queriesPerPool)
+                try ticks.withUnsafeMutableBufferPointer { t in
+                    try check(vkGetQueryPoolResults(device.handle, pool, 0, UInt32(count), count * 8,
+                                                    t.baseAddress! + i * Self.queriesPerPool, 8,
+                                                    VK_QUERY_RESULT_64_BIT.rawValue | VK_QUERY_RESULT_WAIT_BIT.rawValue),
+                              "vkGetQueryPoolResults")
+                }
+            }
+            timings = timedLabels.enumerated().map { i, label in
+                (label, Double(ticks[2 * i + 1] &- ticks[2 * i]) * period)
+            }
+        }
         for d in downloads {
             let t = Tensor(zeros: .float, shape: d.shape)
             if t.count > 0 { t.storage.pointer.copyMemory(from: d.source.mapped!, byteCount: t.count * 4) }

@@ -112,16 +112,21 @@ private func expectClose(_ got: Tensor, _ want: Tensor, rtol: Float = 1e-4, atol
     let inputs = Inputs()
     let x = inputs.tensor([1, 3, 8, 8]), w = inputs.tensor([4, 3, 3, 3]), bias = inputs.tensor([4])
     let weights = try device.upload([w, bias])  // resident before the run, as initializers would be
-    let recorder = try VulkanRecorder(device: device)
+    let recorder = try VulkanRecorder(device: device, profile: true)
     let (dx, dw, db) = (try recorder.upload(x), weights[0], weights[1])
     let convNode = node("Conv", 3, ["pads": .ints([1, 1, 1, 1])])
+    recorder.label = "conv"
     let conv = try VulkanKernels.table["Conv"]!(VulkanKernelContext(node: convNode, inputs: [dx, dw, db], hostInputs: [], opset: 17, recorder: recorder))[0]
+    recorder.label = "relu"
     let relu = try VulkanKernels.table["Relu"]!(VulkanKernelContext(node: node("Relu", 1), inputs: [conv], hostInputs: [], opset: 17, recorder: recorder))[0]
+    recorder.label = "pool"
     let pool = try VulkanKernels.table["GlobalAveragePool"]!(VulkanKernelContext(node: node("GlobalAveragePool", 1), inputs: [relu], hostInputs: [], opset: 17, recorder: recorder))[0]
     let out = try recorder.download(pool)
     #expect(recorder.dispatchCount == 3)
     try recorder.submitAndWait()
     #expect(device.takeValidationMessages().isEmpty)
+    #expect(recorder.timings.map(\.label) == ["conv", "relu", "pool"])
+    #expect(recorder.timings.allSatisfy { $0.nanoseconds >= 0 && $0.nanoseconds < 1e10 })
     let ref = referencePool(referenceConv(x, w, bias, pads: [1, 1, 1, 1]).map { max($0, 0) }, kernel: [8, 8], max: false)
     expectClose(try out.tensor(), ref, "chain seed \(inputs.seed)")
 }
@@ -591,4 +596,22 @@ private func timeConv(_ x: Tensor, _ w: Tensor, _ b: Tensor, pads: [Int], on dev
     let t = try gpu(node("Transpose", 1, ["perm": .ints(perm)]), [a])[0]
     #expect(t.shape == perm.map { a.shape[$0] })
     expectClose(try gpu(node("Transpose", 1, ["perm": .ints(perm)]), [t])[0], a, "rank-10 Transpose round trip")
+}
+
+/// 300 dispatches in one submission: several descriptor and timestamp query pools.
+@Test(.enabled(if: hasDevice)) func longRecordingsSpanSeveralPools() throws {
+    let device = try #require(testDevice)
+    let inputs = Inputs()
+    let x = inputs.tensor([64], -1...1)
+    let recorder = try VulkanRecorder(device: device, profile: true)
+    var t = try recorder.upload(x)
+    let neg = node("Neg", 1)
+    for _ in 0..<300 {
+        t = try VulkanKernels.table["Neg"]!(VulkanKernelContext(node: neg, inputs: [t], hostInputs: [], opset: 17, recorder: recorder))[0]
+    }
+    let out = try recorder.download(t)
+    try recorder.submitAndWait()
+    #expect(device.takeValidationMessages().isEmpty)
+    #expect(recorder.timings.count == 300)
+    expectClose(try out.tensor(), x, "300 × Neg")
 }
