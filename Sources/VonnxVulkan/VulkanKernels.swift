@@ -49,6 +49,8 @@ public typealias VulkanKernel = @Sendable (VulkanKernelContext) throws -> [Vulka
 /// (weights once, with `VulkanDevice.upload`), call each node's kernel with a
 /// `VulkanKernelContext` whose inputs are the device tensors produced so far (and host values
 /// for `hostInputs(of:)`), `download` the partition's outputs, then `submitAndWait` once.
+/// Next run with the same input shapes: `rewrite` the uploaded inputs and `submitAndWait`
+/// again, without recording anew.
 public enum VulkanKernels {
     /// Every op with a Vulkan kernel, keyed by `key(of:)`.
     public static let table: [String: VulkanKernel] = {

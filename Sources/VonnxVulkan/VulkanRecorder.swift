@@ -18,9 +18,10 @@ public final class VulkanDownload: @unchecked Sendable {
 }
 
 /// Records uploads, dispatches and downloads into one command buffer, with a memory barrier
-/// between dependent commands, then submits it once and waits on a fence. One-shot and for
-/// one thread: make a new recorder for the next submission. Keeps every buffer it touches
-/// alive until it is done.
+/// between dependent commands, then submits it and waits on a fence. The first
+/// `submitAndWait` ends recording; later calls replay the same commands, after `rewrite` has
+/// put new values in uploaded inputs (same shapes): record a partition once, run it many
+/// times. For one thread. Keeps every buffer it touches alive as long as it lives.
 public final class VulkanRecorder {
     public let device: VulkanDevice
     private let commandPool: VkCommandPool
@@ -30,9 +31,15 @@ public final class VulkanRecorder {
     private var setsLeft = 0
     private var retained: [VulkanBuffer] = []
     private var downloads: [VulkanDownload] = []
+    /// For each uploaded tensor's buffer, the host-visible buffer its values are written to
+    /// (itself when mapped, else its staging buffer).
+    private var uploadSources: [ObjectIdentifier: VulkanBuffer] = [:]
     /// Whether a command was recorded since the last barrier.
     private var needsBarrier = false
-    private var submitted = false
+    /// Whether recording has ended (at the first submission).
+    private var ended = false
+    /// Whether a submission may still be running (its wait failed).
+    private var inFlight = false
     /// Dispatches recorded so far.
     public private(set) var dispatchCount = 0
     /// What the next dispatches are attributed to in `timings` (a node's label, say).
@@ -75,7 +82,6 @@ public final class VulkanRecorder {
         var f: VkFence?
         var begin = VkCommandBufferBeginInfo()
         begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
-        begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT.rawValue
         do {
             try check(vkAllocateCommandBuffers(dev, &alloc, &cb), "vkAllocateCommandBuffers")
             try check(vkCreateFence(dev, &fenceInfo, nil, &f), "vkCreateFence")
@@ -91,7 +97,7 @@ public final class VulkanRecorder {
 
     deinit {
         let dev = device.handle
-        if submitted { vkWaitForFences(dev, 1, [fence], 1, .max) }
+        if inFlight { vkWaitForFences(dev, 1, [fence], 1, .max) }
         descriptorPools.forEach { vkDestroyDescriptorPool(dev, $0, nil) }
         queryPools.forEach { vkDestroyQueryPool(dev, $0, nil) }
         vkDestroyFence(dev, fence, nil)
@@ -112,7 +118,7 @@ public final class VulkanRecorder {
     }
 
     private func assertRecording() throws {
-        guard !submitted else { throw VonnxError.invalidArgument("Vulkan: recorder used after submission") }
+        guard !ended else { throw VonnxError.invalidArgument("Vulkan: recording into a recorder that was submitted") }
     }
 
     /// Throws unless a float32 tensor of `shape` fits one storage buffer binding.
@@ -152,15 +158,30 @@ public final class VulkanRecorder {
         retained.append(buffer)
         if let p = buffer.mapped {
             p.copyMemory(from: tensor.storage.pointer, byteCount: bytes)
+            uploadSources[ObjectIdentifier(buffer)] = buffer
         } else if bytes > 0 {
             let staging = try VulkanBuffer(device: device, byteCount: bytes, staging: true)
             retained.append(staging)
+            uploadSources[ObjectIdentifier(buffer)] = staging
             staging.mapped!.copyMemory(from: tensor.storage.pointer, byteCount: bytes)
             var region = VkBufferCopy(srcOffset: 0, dstOffset: 0, size: VkDeviceSize(bytes))
             vkCmdCopyBuffer(commandBuffer, staging.buffer, buffer.buffer, 1, &region)
             needsBarrier = true
         }
         return VulkanTensor(shape: tensor.shape, buffer: buffer)
+    }
+
+    /// Replaces the values of `input`, a tensor this recorder uploaded, for the next
+    /// `submitAndWait`; `values` must have as many float32 elements.
+    public func rewrite(_ input: VulkanTensor, with values: Tensor) throws {
+        guard values.dataType == .float, values.count == input.count else {
+            throw VonnxError.invalidArgument("Vulkan: cannot rewrite \(input) with \(values)")
+        }
+        guard values.count > 0 else { return }
+        guard let source = uploadSources[ObjectIdentifier(input.buffer)] else {
+            throw VonnxError.invalidArgument("Vulkan: \(input) was not uploaded by this recorder")
+        }
+        source.mapped!.copyMemory(from: values.storage.pointer, byteCount: values.count * 4)
     }
 
     /// Records the read-back of `tensor`; the result is there after `submitAndWait`.
@@ -286,14 +307,20 @@ public final class VulkanRecorder {
         try dispatch(pipeline, buffers: buffers, push: push, groups: (UInt32(groups), 1, 1))
     }
 
-    /// Ends recording, submits the command buffer, waits for it and fills the downloads.
+    /// Ends recording (the first time), submits the command buffer, waits for it and fills
+    /// the downloads and timings.
     public func submitAndWait() throws {
-        try assertRecording()
-        barrierIfNeeded()
-        try check(vkEndCommandBuffer(commandBuffer), "vkEndCommandBuffer")
+        if ended {
+            try check(vkResetFences(device.handle, 1, [fence]), "vkResetFences")
+        } else {
+            barrierIfNeeded()
+            try check(vkEndCommandBuffer(commandBuffer), "vkEndCommandBuffer")
+            ended = true
+        }
         try device.submit(commandBuffer, fence: fence)
-        submitted = true
+        inFlight = true
         try check(vkWaitForFences(device.handle, 1, [fence], 1, .max), "vkWaitForFences")
+        inFlight = false
         if profile, let period = device.timestampPeriod {
             var ticks = [UInt64](repeating: 0, count: queriesUsed)
             for (i, pool) in queryPools.enumerated() {
@@ -314,6 +341,5 @@ public final class VulkanRecorder {
             if t.count > 0 { t.storage.pointer.copyMemory(from: d.source.mapped!, byteCount: t.count * 4) }
             d.value = t
         }
-        retained = []
     }
 }

@@ -129,6 +129,17 @@ private func expectClose(_ got: Tensor, _ want: Tensor, rtol: Float = 1e-4, atol
     #expect(recorder.timings.allSatisfy { $0.nanoseconds >= 0 && $0.nanoseconds < 1e10 })
     let ref = referencePool(referenceConv(x, w, bias, pads: [1, 1, 1, 1]).map { max($0, 0) }, kernel: [8, 8], max: false)
     expectClose(try out.tensor(), ref, "chain seed \(inputs.seed)")
+
+    // Replay the same recording on new input values.
+    let x2 = inputs.tensor([1, 3, 8, 8])
+    try recorder.rewrite(dx, with: x2)
+    try recorder.submitAndWait()
+    #expect(device.takeValidationMessages().isEmpty)
+    let ref2 = referencePool(referenceConv(x2, w, bias, pads: [1, 1, 1, 1]).map { max($0, 0) }, kernel: [8, 8], max: false)
+    expectClose(try out.tensor(), ref2, "replayed chain seed \(inputs.seed)")
+    #expect(recorder.timings.count == 3)
+    #expect(throws: VonnxError.self) { try recorder.makeTensor(shape: [1]) }
+    #expect(throws: VonnxError.self) { try recorder.rewrite(dw, with: w) }
 }
 
 // MARK: - Elementwise
@@ -542,12 +553,16 @@ private func timeConv(_ x: Tensor, _ w: Tensor, _ b: Tensor, pads: [Int], on dev
     let sig = try VulkanKernels.table["Sigmoid"]!(VulkanKernelContext(node: node("Sigmoid", 1), inputs: [conv], hostInputs: [], opset: 17, recorder: recorder))[0]
     let (convOut, sigOut) = (try recorder.download(conv), try recorder.download(sig))
     let unwritten = try recorder.download(try recorder.makeTensor(shape: [4]))
-    try recorder.submitAndWait()
-    #expect(device.takeValidationMessages().isEmpty)
-    let ref = referenceConv(x, w, nil)
-    expectClose(try convOut.tensor(), ref, "staged Conv seed \(inputs.seed)")
-    expectClose(try sigOut.tensor(), ref.map { 1 / (1 + Foundation.exp(-$0)) }, "staged Sigmoid seed \(inputs.seed)")
-    #expect(try unwritten.tensor().scalars(as: Float.self).allSatisfy(\.isNaN))
+    for run in 0..<2 {
+        let xr = run == 0 ? x : inputs.tensor(x.shape)
+        if run > 0 { try recorder.rewrite(dx, with: xr) }
+        try recorder.submitAndWait()
+        #expect(device.takeValidationMessages().isEmpty)
+        let ref = referenceConv(xr, w, nil)
+        expectClose(try convOut.tensor(), ref, "staged Conv run \(run) seed \(inputs.seed)")
+        expectClose(try sigOut.tensor(), ref.map { 1 / (1 + Foundation.exp(-$0)) }, "staged Sigmoid run \(run) seed \(inputs.seed)")
+        #expect(try unwritten.tensor().scalars(as: Float.self).allSatisfy(\.isNaN))
+    }
 }
 
 @Test(.enabled(if: hasDevice)) func allocatorReusesAndReleasesBlocks() throws {
