@@ -117,14 +117,14 @@ final class MemoryAllocator: @unchecked Sendable {
         var memory: VkDeviceMemory?
         let result = vkAllocateMemory(device, &alloc, nil, &memory)
         guard result == VK_SUCCESS, let memory else {
-            throw VonnxError.invalidArgument("Vulkan: out of device memory allocating \(size) bytes (VkResult \(result.rawValue))")
+            throw VonnxError.invalidArgument("Vulkan: out of device memory allocating \(size) bytes (\(name(of: result)))")
         }
         var mapped: UnsafeMutableRawPointer?
         if hostVisible {
             let r = vkMapMemory(device, memory, 0, VkDeviceSize(VK_WHOLE_SIZE), 0, &mapped)
             guard r == VK_SUCCESS else {
                 vkFreeMemory(device, memory, nil)
-                throw VonnxError.invalidArgument("Vulkan: vkMapMemory failed with VkResult \(r.rawValue)")
+                throw VonnxError.invalidArgument("Vulkan: vkMapMemory failed with \(name(of: r))")
             }
         }
         let block = Block(memory: memory, size: size, type: type, mapped: mapped)

@@ -23,11 +23,22 @@ final class Lock: @unchecked Sendable {
     }
 }
 
-/// Throws a `VonnxError` naming the Vulkan call when `result` is not VK_SUCCESS.
+/// Throws a `VonnxError` naming the Vulkan call and its result when `result` is not VK_SUCCESS.
 @inline(__always) func check(_ result: VkResult, _ call: @autoclosure () -> String) throws {
     guard result == VK_SUCCESS else {
-        throw VonnxError.invalidArgument("Vulkan: \(call()) failed with VkResult \(result.rawValue)")
+        throw VonnxError.invalidArgument("Vulkan: \(call()) failed with \(name(of: result))")
     }
+}
+
+/// The name of a VkResult error code (the number for rare ones).
+func name(of result: VkResult) -> String {
+    let names: [Int32: String] = [
+        -1: "VK_ERROR_OUT_OF_HOST_MEMORY", -2: "VK_ERROR_OUT_OF_DEVICE_MEMORY", -3: "VK_ERROR_INITIALIZATION_FAILED",
+        -4: "VK_ERROR_DEVICE_LOST", -5: "VK_ERROR_MEMORY_MAP_FAILED", -6: "VK_ERROR_LAYER_NOT_PRESENT",
+        -7: "VK_ERROR_EXTENSION_NOT_PRESENT", -8: "VK_ERROR_FEATURE_NOT_PRESENT", -9: "VK_ERROR_INCOMPATIBLE_DRIVER",
+        -10: "VK_ERROR_TOO_MANY_OBJECTS", 2: "VK_TIMEOUT",
+    ]
+    return names[result.rawValue] ?? "VkResult \(result.rawValue)"
 }
 
 /// A NUL-terminated fixed-size C string field (a tuple) as a Swift String.

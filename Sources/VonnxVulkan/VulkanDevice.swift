@@ -112,7 +112,11 @@ private final class Instance {
                             info.ppEnabledLayerNames = lp.count > 0 ? lp.baseAddress : nil
                             info.enabledExtensionCount = UInt32(ep.count)
                             info.ppEnabledExtensionNames = ep.count > 0 ? ep.baseAddress : nil
-                            try check(vkCreateInstance(&info, nil, &instance), "vkCreateInstance (is a Vulkan driver installed?)")
+                            let result = vkCreateInstance(&info, nil, &instance)
+                            if result == VK_ERROR_INCOMPATIBLE_DRIVER {
+                                throw VonnxError.invalidArgument("Vulkan: no Vulkan driver found (install a GPU driver, or Mesa's lavapipe: mesa-vulkan-drivers)")
+                            }
+                            try check(result, "vkCreateInstance")
                         }
                     }
                 }
@@ -129,7 +133,7 @@ private final class Instance {
         let result = create(handle, &messengerInfo, nil, &m)
         guard result == VK_SUCCESS else {
             vkDestroyInstance(handle, nil)
-            throw VonnxError.invalidArgument("Vulkan: vkCreateDebugUtilsMessengerEXT failed with VkResult \(result.rawValue)")
+            throw VonnxError.invalidArgument("Vulkan: vkCreateDebugUtilsMessengerEXT failed with \(name(of: result))")
         }
         messenger = m
     }
