@@ -144,6 +144,17 @@ private func expectClose(_ got: Tensor, _ want: Tensor, rtol: Float = 1e-4, atol
 
 // MARK: - Elementwise
 
+/// Over 65535 × 256 elements the 1-D grid is capped and invocations loop (grid stride).
+@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func elementwiseLoopsPastTheGridLimit() throws {
+    let count = 65535 * 256 + 4097
+    let x = Tensor(zeros: .float, shape: [count])  // outputs start as NaN: a skipped element shows
+    let y = try gpu(node("Neg", 1), [x])[0]
+    y.withUnsafeBufferPointer(as: Float.self) { y in
+        #expect(stride(from: 0, to: count, by: 997).allSatisfy { y[$0] == 0 })
+        #expect((count - 5000..<count).allSatisfy { y[$0] == 0 })
+    }
+}
+
 private let unaryReferences: [(String, [String: Attribute], ClosedRange<Float>, @Sendable (Float) -> Float)] = [
     ("Relu", [:], -2...2, { max($0, 0) }),
     ("LeakyRelu", ["alpha": .float(0.3)], -2...2, { $0 < 0 ? 0.3 * $0 : $0 }),
@@ -303,17 +314,17 @@ func convMatchesReference(_ cc: ConvCase) throws {
 
 /// Pooling over NCHW with ONNX semantics; pads are [top, left, bottom, right].
 private func referencePool(_ x: Tensor, kernel: [Int], strides: [Int] = [1, 1], pads: [Int] = [0, 0, 0, 0],
-                           max isMax: Bool, includePad: Bool = false, output: [Int]? = nil) -> Tensor {
+                           dilations: [Int] = [1, 1], max isMax: Bool, includePad: Bool = false, output: [Int]? = nil) -> Tensor {
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-    let oh = output?[0] ?? (h + pads[0] + pads[2] - kernel[0]) / strides[0] + 1
-    let ow = output?[1] ?? (w + pads[1] + pads[3] - kernel[1]) / strides[1] + 1
+    let oh = output?[0] ?? (h + pads[0] + pads[2] - (kernel[0] - 1) * dilations[0] - 1) / strides[0] + 1
+    let ow = output?[1] ?? (w + pads[1] + pads[3] - (kernel[1] - 1) * dilations[1] - 1) / strides[1] + 1
     let xs = x.scalars(as: Float.self)
     var out: [Float] = []
     for plane in 0..<(n * c) { for y in 0..<oh { for xo in 0..<ow {
         var acc: Float = isMax ? -.infinity : 0
         var inside = 0, padded = 0
         for ky in 0..<kernel[0] { for kx in 0..<kernel[1] {
-            let iy = y * strides[0] - pads[0] + ky, ix = xo * strides[1] - pads[1] + kx
+            let iy = y * strides[0] - pads[0] + ky * dilations[0], ix = xo * strides[1] - pads[1] + kx * dilations[1]
             guard iy < h + pads[2], ix < w + pads[3] else { continue }
             padded += 1
             guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
@@ -343,6 +354,15 @@ private func referencePool(_ x: Tensor, kernel: [Int], strides: [Int] = [1, 1], 
     let ceil: [String: Attribute] = ["kernel_shape": .ints([2, 2]), "strides": .ints([2, 2]), "ceil_mode": .int(1)]
     expectClose(try gpu(node("MaxPool", 1, ceil), [x])[0],
                 referencePool(x, kernel: [2, 2], strides: [2, 2], max: true, output: [5, 5]), "MaxPool ceil seed \(inputs.seed)")
+    // ceil_mode with padding, averaging over the positions inside the padded input.
+    let ceilPad: [String: Attribute] = ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 0, 1, 0]),
+                                        "ceil_mode": .int(1), "count_include_pad": .int(1)]
+    expectClose(try gpu(node("AveragePool", 1, ceilPad), [x])[0],
+                referencePool(x, kernel: [3, 3], strides: [2, 2], pads: [1, 0, 1, 0], max: false, includePad: true, output: [5, 5]),
+                "AveragePool ceil+pad seed \(inputs.seed)")
+    let dilated: [String: Attribute] = ["kernel_shape": .ints([2, 3]), "dilations": .ints([2, 2]), "pads": .ints([1, 1, 0, 2])]
+    expectClose(try gpu(node("MaxPool", 1, dilated), [x])[0],
+                referencePool(x, kernel: [2, 3], pads: [1, 1, 0, 2], dilations: [2, 2], max: true), "MaxPool dilated seed \(inputs.seed)")
     expectClose(try gpu(node("GlobalAveragePool", 1), [x])[0], referencePool(x, kernel: [9, 10], max: false), "GAP seed \(inputs.seed)")
     expectClose(try gpu(node("GlobalMaxPool", 1), [x])[0], referencePool(x, kernel: [9, 10], max: true), "GMP seed \(inputs.seed)")
 }
