@@ -537,6 +537,13 @@ private func transposed(_ t: Tensor) -> Tensor {
 func convTiming() throws {
     let device = try #require(testDevice)
     let inputs = Inputs()
+    var start = Date()
+    _ = try ShaderCompiler.shared.spirv("unary", defines: ["OP": "OP_EXP"])
+    let first = Date().timeIntervalSince(start)
+    start = Date()
+    let variants = ["OP_RELU", "OP_SIGMOID", "OP_TANH", "OP_ABS", "OP_NEG", "OP_SQRT", "OP_LOG", "OP_CEIL", "OP_FLOOR", "OP_ELU"]
+    for v in variants { _ = try device.pipeline("unary", defines: ["OP": v], bindings: 2, workgroup: (256, 1, 1)) }
+    print("cold start: glslang init + first compile \(Int(first * 1000)) ms; then \(String(format: "%.1f", Date().timeIntervalSince(start) * 1000 / Double(variants.count))) ms per pipeline (compile + vkCreateComputePipelines)")
     try timeConv(inputs.tensor([1, 64, 56, 56]), inputs.tensor([64, 64, 3, 3]), inputs.tensor([64]), pads: [1, 1, 1, 1], on: device)
     try timeConv(inputs.tensor([1, 256, 56, 56]), inputs.tensor([64, 256, 1, 1]), inputs.tensor([64]), pads: [0, 0, 0, 0], on: device)
 }
@@ -545,16 +552,17 @@ private func timeConv(_ x: Tensor, _ w: Tensor, _ b: Tensor, pads: [Int], on dev
     let n = node("Conv", 3, ["pads": .ints(pads)])
     _ = try gpu(n, [x, w, b])
     var best = Double.infinity
+    var start = Date()
     for _ in 0..<3 {
         let recorder = try VulkanRecorder(device: device)
         let (dx, dw, db) = (try recorder.upload(x), try recorder.upload(w), try recorder.upload(b))
         let y = try VulkanKernels.table["Conv"]!(VulkanKernelContext(node: n, inputs: [dx, dw, db], hostInputs: [], opset: 17, recorder: recorder))[0]
         _ = try recorder.download(y)
-        let start = Date()
+        start = Date()
         try recorder.submitAndWait()
         best = min(best, Date().timeIntervalSince(start))
     }
-    let start = Date()
+    start = Date()
     _ = referenceConv(x, w, b, pads: pads)
     let cpu = Date().timeIntervalSince(start)
     let gflop = 2.0 * Double(w.count * x.shape[2] * x.shape[3]) / 1e9
