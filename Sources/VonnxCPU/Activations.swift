@@ -62,7 +62,7 @@ func floatUnaryKernel(_ f: @escaping @Sendable (Double) -> Double, _ ff: @escapi
 }
 
 /// log(1 + e^x) without overflow.
-@inline(__always) func softplus(_ x: Double) -> Double { x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)) }
+@inline(__always) func softplusValue(_ x: Double) -> Double { x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)) }
 
 extension CPUKernels {
     public static let relu: CPUKernel = { ctx in
@@ -112,9 +112,9 @@ extension CPUKernels {
                        { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) })
     }
 
-    public static let softplus: CPUKernel = { ctx in try floatUnary(ctx) { VonnxCPU.softplus($0) } }
+    public static let softplus: CPUKernel = { ctx in try floatUnary(ctx) { softplusValue($0) } }
     public static let softsign: CPUKernel = { ctx in try floatUnary(ctx) { $0 / (1 + Swift.abs($0)) } }
-    public static let mish: CPUKernel = { ctx in try floatUnary(ctx) { $0 * Glibc.tanh(VonnxCPU.softplus($0)) } }
+    public static let mish: CPUKernel = { ctx in try floatUnary(ctx) { $0 * Glibc.tanh(softplusValue($0)) } }
 
     public static let thresholdedRelu: CPUKernel = { ctx in
         let alpha = Double(try ctx.node.float("alpha", default: 1))

@@ -225,7 +225,7 @@ extension CPUKernels {
         return [try x.dataType.visitInteger(Not(x: x, ctx: ctx))]
     }
 
-    public static let pow: CPUKernel = { ctx in
+    public static let powOp: CPUKernel = { ctx in
         let a = try ctx.input(0), b = try ctx.input(1)
         if a.dataType.isInteger && b.dataType.isInteger {
             return [try a.dataType.visitInteger(Power.IntegerBase(a: a, b: b, ctx: ctx))]

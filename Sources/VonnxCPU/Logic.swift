@@ -54,8 +54,3 @@ extension CPUKernels {
         }
     }
 }
-
-extension Tensor {
-    /// The same bytes read as another element type of the same size.
-    func retyped(_ type: DataType) -> Tensor { Tensor(dataType: type, shape: shape, storage: storage) }
-}

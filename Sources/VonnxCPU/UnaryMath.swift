@@ -51,33 +51,35 @@ enum FloatClass {
     }
 }
 
+/// Kernels named like a global function (abs, exp, min, ...) carry an `Op` suffix: a plain
+/// `CPUKernels.exp` would shadow `exp` inside every other `extension CPUKernels`.
 extension CPUKernels {
-    public static let abs = SignedUnary.kernel(.abs)
+    public static let absOp = SignedUnary.kernel(.abs)
     public static let neg = SignedUnary.kernel(.neg)
     public static let sign = SignedUnary.kernel(.sign)
 
-    public static let floor = floatUnaryKernel({ $0.rounded(.down) }, { $0.rounded(.down) })
-    public static let ceil = floatUnaryKernel({ $0.rounded(.up) }, { $0.rounded(.up) })
+    public static let floorOp = floatUnaryKernel({ $0.rounded(.down) }, { $0.rounded(.down) })
+    public static let ceilOp = floatUnaryKernel({ $0.rounded(.up) }, { $0.rounded(.up) })
     /// Round: halves go to the even neighbour.
-    public static let round = floatUnaryKernel({ $0.rounded(.toNearestOrEven) }, { $0.rounded(.toNearestOrEven) })
+    public static let roundOp = floatUnaryKernel({ $0.rounded(.toNearestOrEven) }, { $0.rounded(.toNearestOrEven) })
     public static let reciprocal = floatUnaryKernel({ 1 / $0 }, { 1 / $0 })
-    public static let sqrt = floatUnaryKernel({ $0.squareRoot() }, { $0.squareRoot() })
-    public static let exp: CPUKernel = { ctx in try floatUnary(ctx, Glibc.exp, fast: .exp) }
-    public static let log = floatUnaryKernel(Glibc.log, logf)
-    public static let erf = floatUnaryKernel(Glibc.erf, erff)
-    public static let tanh = floatUnaryKernel(Glibc.tanh, tanhf)
+    public static let sqrtOp = floatUnaryKernel({ $0.squareRoot() }, { $0.squareRoot() })
+    public static let expOp: CPUKernel = { ctx in try floatUnary(ctx, Glibc.exp, fast: .exp) }
+    public static let logOp = floatUnaryKernel(Glibc.log, logf)
+    public static let erfOp = floatUnaryKernel(Glibc.erf, erff)
+    public static let tanhOp = floatUnaryKernel(Glibc.tanh, tanhf)
     public static let sigmoid: CPUKernel = { ctx in try floatUnary(ctx, { 1 / (1 + Glibc.exp(-$0)) }, fast: .sigmoid) }
-    public static let sin = floatUnaryKernel(Glibc.sin, sinf)
-    public static let cos = floatUnaryKernel(Glibc.cos, cosf)
-    public static let tan = floatUnaryKernel(Glibc.tan, tanf)
-    public static let asin = floatUnaryKernel(Glibc.asin, asinf)
-    public static let acos = floatUnaryKernel(Glibc.acos, acosf)
-    public static let atan = floatUnaryKernel(Glibc.atan, atanf)
-    public static let sinh = floatUnaryKernel(Glibc.sinh, sinhf)
-    public static let cosh = floatUnaryKernel(Glibc.cosh, coshf)
-    public static let asinh = floatUnaryKernel(Glibc.asinh, asinhf)
-    public static let acosh = floatUnaryKernel(Glibc.acosh, acoshf)
-    public static let atanh = floatUnaryKernel(Glibc.atanh, atanhf)
+    public static let sinOp = floatUnaryKernel(Glibc.sin, sinf)
+    public static let cosOp = floatUnaryKernel(Glibc.cos, cosf)
+    public static let tanOp = floatUnaryKernel(Glibc.tan, tanf)
+    public static let asinOp = floatUnaryKernel(Glibc.asin, asinf)
+    public static let acosOp = floatUnaryKernel(Glibc.acos, acosf)
+    public static let atanOp = floatUnaryKernel(Glibc.atan, atanf)
+    public static let sinhOp = floatUnaryKernel(Glibc.sinh, sinhf)
+    public static let coshOp = floatUnaryKernel(Glibc.cosh, coshf)
+    public static let asinhOp = floatUnaryKernel(Glibc.asinh, asinhf)
+    public static let acoshOp = floatUnaryKernel(Glibc.acosh, acoshf)
+    public static let atanhOp = floatUnaryKernel(Glibc.atanh, atanhf)
 
     public static let isNaN: CPUKernel = { ctx in try FloatClass.run(ctx) { $0.isNaN } }
     public static let isInf: CPUKernel = { ctx in

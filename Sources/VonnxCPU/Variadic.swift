@@ -40,8 +40,8 @@ enum Variadic {
 }
 
 extension CPUKernels {
-    public static let min = Variadic.kernel(.min)
-    public static let max = Variadic.kernel(.max)
+    public static let minOp = Variadic.kernel(.min)
+    public static let maxOp = Variadic.kernel(.max)
     public static let sum = Variadic.kernel(.sum)
     public static let mean = Variadic.kernel(.mean)
 }

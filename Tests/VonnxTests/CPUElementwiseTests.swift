@@ -60,10 +60,10 @@ private func ctxFor(_ op: String) -> KernelContext {
 
 @Test func powMixedTypes() throws {
     let base = f32([3], [2, 3, 4]), e64 = Tensor(shape: [3], scalars: [2, 0, -1] as [Int64])
-    #expect(try run(CPUKernels.pow, "Pow", [base, e64]).scalars(as: Float.self) == [4, 1, 0.25])
+    #expect(try run(CPUKernels.powOp, "Pow", [base, e64]).scalars(as: Float.self) == [4, 1, 0.25])
     let ib = Tensor(shape: [3], scalars: [3, -2, 5] as [Int64])
-    #expect(try run(CPUKernels.pow, "Pow", [ib, e64]).scalars(as: Int64.self) == [9, 1, 0])
-    #expect(try run(CPUKernels.pow, "Pow", [ib, f32([1], [2])]).scalars(as: Int64.self) == [9, 4, 25])
+    #expect(try run(CPUKernels.powOp, "Pow", [ib, e64]).scalars(as: Int64.self) == [9, 1, 0])
+    #expect(try run(CPUKernels.powOp, "Pow", [ib, f32([1], [2])]).scalars(as: Int64.self) == [9, 4, 25])
 }
 
 @Test func bitwiseAndShifts() throws {
@@ -98,12 +98,12 @@ private func ctxFor(_ op: String) -> KernelContext {
 
 @Test func variadicMinMaxMeanSum() throws {
     let a = f32([2], [1, 5]), b = f32([2, 1], [3, .nan]), c = f32([1], [2])
-    let mx = try run(CPUKernels.max, "Max", [a, b, c]).scalars(as: Float.self)
+    let mx = try run(CPUKernels.maxOp, "Max", [a, b, c]).scalars(as: Float.self)
     #expect(mx[0] == 3 && mx[1] == 5 && mx[2].isNaN && mx[3].isNaN)
     #expect(try run(CPUKernels.sum, "Sum", [a, c]).scalars(as: Float.self) == [3, 7])
     #expect(try run(CPUKernels.mean, "Mean", [a, c]).scalars(as: Float.self) == [1.5, 3.5])
     let i = Tensor(shape: [2], scalars: [3, -1] as [Int16])
-    #expect(try run(CPUKernels.min, "Min", [i, Tensor(shape: [1], scalars: [0] as [Int16])]).scalars(as: Int16.self) == [0, -1])
+    #expect(try run(CPUKernels.minOp, "Min", [i, Tensor(shape: [1], scalars: [0] as [Int16])]).scalars(as: Int16.self) == [0, -1])
 }
 
 @Test func clipAttributesAndInputs() throws {
@@ -119,16 +119,16 @@ private func ctxFor(_ op: String) -> KernelContext {
 }
 
 @Test func unaryMath() throws {
-    #expect(try run(CPUKernels.round, "Round", [f32([4], [0.5, 1.5, 2.5, -2.5])]).scalars(as: Float.self) == [0, 2, 2, -2])
-    #expect(try run(CPUKernels.abs, "Abs", [Tensor(shape: [2], scalars: [-128, -3] as [Int8])]).scalars(as: Int8.self) == [-128, 3])
+    #expect(try run(CPUKernels.roundOp, "Round", [f32([4], [0.5, 1.5, 2.5, -2.5])]).scalars(as: Float.self) == [0, 2, 2, -2])
+    #expect(try run(CPUKernels.absOp, "Abs", [Tensor(shape: [2], scalars: [-128, -3] as [Int8])]).scalars(as: Int8.self) == [-128, 3])
     #expect(try run(CPUKernels.sign, "Sign", [f32([3], [-2, 0, 7])]).scalars(as: Float.self) == [-1, 0, 1])
     #expect(try run(CPUKernels.neg, "Neg", [Tensor(shape: [1], scalars: [5] as [Int64])]).scalars(as: Int64.self) == [-5])
     let inf = f32([3], [.infinity, -.infinity, .nan])
     #expect(try run(CPUKernels.isInf, "IsInf", [inf], ["detect_positive": .int(0)]).scalars(as: Bool.self) == [false, true, false])
     #expect(try run(CPUKernels.isNaN, "IsNaN", [inf]).scalars(as: Bool.self) == [false, false, true])
-    let e = try run(CPUKernels.exp, "Exp", [Tensor(shape: [1], scalars: [1] as [Double])]).scalars(as: Double.self)
+    let e = try run(CPUKernels.expOp, "Exp", [Tensor(shape: [1], scalars: [1] as [Double])]).scalars(as: Double.self)
     #expect(Swift.abs(e[0] - 2.718281828459045) < 1e-12)
-    #expect(throws: VonnxError.self) { try run(CPUKernels.sqrt, "Sqrt", [Tensor(shape: [1], scalars: [4] as [Int32])]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.sqrtOp, "Sqrt", [Tensor(shape: [1], scalars: [4] as [Int32])]) }
 }
 
 @Test func activations() throws {
@@ -170,7 +170,7 @@ private func ctxFor(_ op: String) -> KernelContext {
     let y = try run(CPUKernels.add, "Add", [a, b])
     #expect(y.dataType == .bfloat16 && y.doubles() == [1.75, -1.75])
     #expect(try run(CPUKernels.relu, "Relu", [a]).doubles() == [1.5, 0])
-    #expect(try run(CPUKernels.max, "Max", [a, b]).doubles() == [1.5, 0.25])
+    #expect(try run(CPUKernels.maxOp, "Max", [a, b]).doubles() == [1.5, 0.25])
 }
 
 @Test func fastExpIsAccurate() {
