@@ -53,7 +53,7 @@ func floatUnary(_ ctx: KernelContext, _ f: @escaping @Sendable (Double) -> Doubl
         let y = try FloatUnary(x: bfloat16ToFloat(x, ctx), ctx: ctx, f: f, ff: ff, fast: fast)(Float.self)
         return [floatToBfloat16(y, ctx)]
     }
-    return [try x.dataType.visitNumeric(FloatUnary(x: x, ctx: ctx, f: f, ff: ff, fast: fast))]
+    return [try x.dataType.visit(FloatUnary(x: x, ctx: ctx, f: f, ff: ff, fast: fast))]
 }
 
 /// A kernel applying one float function elementwise; `ff` is the float32 fast path.
@@ -75,7 +75,7 @@ extension CPUKernels {
             }
         }
         if x.dataType == .bfloat16 { return [floatToBfloat16(try Relu(x: bfloat16ToFloat(x, ctx), ctx: ctx)(Float.self), ctx)] }
-        return [try x.dataType.visitNumeric(Relu(x: x, ctx: ctx))]
+        return [try x.dataType.visit(Relu(x: x, ctx: ctx))]
     }
 
     public static let leakyRelu: CPUKernel = { ctx in
@@ -150,7 +150,7 @@ extension CPUKernels {
         }
         let x = try ctx.input(0)
         if x.dataType == .bfloat16 { return try floatUnary(ctx) { $0 < -lambd ? $0 + bias : $0 > lambd ? $0 - bias : 0 } }
-        return [try x.dataType.visitNumeric(Shrink(x: x, ctx: ctx, bias: bias, lambd: lambd))]
+        return [try x.dataType.visit(Shrink(x: x, ctx: ctx, bias: bias, lambd: lambd))]
     }
 
     /// PRelu: x where x >= 0, else slope * x; slope broadcasts to x. Before opset 7 a 1-D

@@ -46,23 +46,6 @@ func sameTypeInputs(_ ctx: KernelContext) throws -> (Tensor, Tensor) {
     return (a, b)
 }
 
-extension DataType {
-    /// `visit` compiled in this module, so the visitor is specialized for each element type
-    /// (VonnxIR's `visit` is not inlinable: through it every element goes through generic code).
-    func visitNumeric<V: ElementVisitor>(_ visitor: V) throws -> V.Output {
-        switch self {
-        case .bool: try visitor(Bool.self)
-        default: try visitArithmetic(NumericAdapter(visitor: visitor))
-        }
-    }
-}
-
-/// Lets an `ElementVisitor` run through `visitArithmetic`.
-private struct NumericAdapter<V: ElementVisitor>: ArithmeticVisitor {
-    let visitor: V
-    func callAsFunction<T: ArithmeticElement>(_ type: T.Type) throws -> V.Output { try visitor(type) }
-}
-
 /// Like `ArithmeticVisitor`, for kernels defined on integer types only.
 protocol IntegerVisitor {
     associatedtype Output

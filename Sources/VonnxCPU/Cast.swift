@@ -20,7 +20,7 @@ enum Conversion {
     struct From: ElementVisitor {
         let x: Tensor, to: DataType, ctx: KernelContext
         func callAsFunction<S: NumericElement>(_: S.Type) throws -> Tensor {
-            try to.visitNumeric(To<S>(x: x, ctx: ctx))
+            try to.visit(To<S>(x: x, ctx: ctx))
         }
     }
     struct To<S: NumericElement>: ElementVisitor {
@@ -64,7 +64,7 @@ enum Conversion {
             if x.dataType.isInteger && to.isInteger {
                 return try x.dataType.visitInteger(FromInteger(x: x, to: to, ctx: ctx))
             }
-            return try x.dataType.visitNumeric(From(x: x, to: to, ctx: ctx))
+            return try x.dataType.visit(From(x: x, to: to, ctx: ctx))
         }
     }
 

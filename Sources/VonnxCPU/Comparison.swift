@@ -30,7 +30,7 @@ enum Comparison {
             if a.dataType == .bfloat16 {
                 return [try Apply(op: op, a: bfloat16ToFloat(a, ctx), b: bfloat16ToFloat(b, ctx), ctx: ctx)(Float.self)]
             }
-            return [try a.dataType.visitNumeric(Apply(op: op, a: a, b: b, ctx: ctx))]
+            return [try a.dataType.visit(Apply(op: op, a: a, b: b, ctx: ctx))]
         }
     }
 }

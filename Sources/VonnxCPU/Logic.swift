@@ -50,7 +50,7 @@ extension CPUKernels {
         case .bfloat16:
             return [try Logic.Select(condition: condition, x: x, y: y, ctx: ctx)(UInt16.self).retyped(.bfloat16)]
         default:
-            return [try x.dataType.visitNumeric(Logic.Select(condition: condition, x: x, y: y, ctx: ctx))]
+            return [try x.dataType.visit(Logic.Select(condition: condition, x: x, y: y, ctx: ctx))]
         }
     }
 }

@@ -47,7 +47,7 @@ enum FloatClass {
     static func run(_ ctx: KernelContext, _ test: @escaping @Sendable (Double) -> Bool) throws -> [Tensor] {
         var x = try ctx.input(0)
         if x.dataType == .bfloat16 { x = bfloat16ToFloat(x, ctx) }
-        return [try x.dataType.visitNumeric(Apply(x: x, ctx: ctx, test: test))]
+        return [try x.dataType.visit(Apply(x: x, ctx: ctx, test: test))]
     }
 }
 
