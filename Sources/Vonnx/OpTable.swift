@@ -26,6 +26,31 @@ private let defaultDomainOps: [String: OpDefinition] = [
     // end of neural network
 
     // MARK: reductions, sorting, recurrent, control flow, misc
+    "ReduceSum": .init(CPUKernels.reduceSum, shape: ShapeRules.reduce),
+    "ReduceMean": .init(CPUKernels.reduceMean, shape: ShapeRules.reduce),
+    "ReduceMax": .init(CPUKernels.reduceMax, shape: ShapeRules.reduce),
+    "ReduceMin": .init(CPUKernels.reduceMin, shape: ShapeRules.reduce),
+    "ReduceProd": .init(CPUKernels.reduceProd, shape: ShapeRules.reduce),
+    "ReduceL1": .init(CPUKernels.reduceL1, shape: ShapeRules.reduce),
+    "ReduceL2": .init(CPUKernels.reduceL2, shape: ShapeRules.reduce),
+    "ReduceLogSum": .init(CPUKernels.reduceLogSum, shape: ShapeRules.reduce),
+    "ReduceLogSumExp": .init(CPUKernels.reduceLogSumExp, shape: ShapeRules.reduce),
+    "ReduceSumSquare": .init(CPUKernels.reduceSumSquare, shape: ShapeRules.reduce),
+    "ArgMax": .init(CPUKernels.argMax, shape: ShapeRules.argReduce),
+    "ArgMin": .init(CPUKernels.argMin, shape: ShapeRules.argReduce),
+    "TopK": .init(CPUKernels.topK, shape: ShapeRules.topK),
+    "CumSum": .init(CPUKernels.cumSum, shape: ShapeRules.sameAsInput),
+    "CumProd": .init(CPUKernels.cumProd, shape: ShapeRules.sameAsInput),
+    "Einsum": .init(CPUKernels.einsum),
+    "RNN": .init(CPUKernels.rnn),
+    "GRU": .init(CPUKernels.gru),
+    "LSTM": .init(CPUKernels.lstm),
+    "If": .init(CPUKernels.ifOp),
+    "Loop": .init(CPUKernels.loop),
+    "Scan": .init(CPUKernels.scan),
+    "Unique": .init(CPUKernels.unique),
+    "Det": .init(CPUKernels.det),
+    "NonMaxSuppression": .init(CPUKernels.nonMaxSuppression),
     // end of reductions
 ]
 
