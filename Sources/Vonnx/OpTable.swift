@@ -51,6 +51,12 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "Unique": .init(CPUKernels.unique),
     "Det": .init(CPUKernels.det),
     "NonMaxSuppression": .init(CPUKernels.nonMaxSuppression),
+    "DFT": .init(CPUKernels.dft),
+    "STFT": .init(CPUKernels.stft),
+    "HannWindow": .init(CPUKernels.hannWindow),
+    "HammingWindow": .init(CPUKernels.hammingWindow),
+    "BlackmanWindow": .init(CPUKernels.blackmanWindow),
+    "MelWeightMatrix": .init(CPUKernels.melWeightMatrix),
     // end of reductions
 ]
 

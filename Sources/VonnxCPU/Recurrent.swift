@@ -154,7 +154,7 @@ struct RecurrentSetup {
 
     /// Packs the per-direction results into Y and the final states as the layout asks.
     /// `ys` is [dirs][seq][batch][hidden], `finals` [dirs][batch][hidden].
-    func outputs(_ ys: [[Double]], _ finals: [[[Double]]], type: DataType) -> [Tensor] {
+    func outputs(_ ys: [[Double]], _ finals: [[[Double]]], type: DataType) throws -> [Tensor] {
         let yShape = layout == 0 ? [seq, directions, batch, hidden] : [batch, seq, directions, hidden]
         var y = [Double](repeating: 0, count: seq * directions * batch * hidden)
         for d in 0..<directions { for s in 0..<seq { for bi in 0..<batch {
@@ -162,7 +162,7 @@ struct RecurrentSetup {
             let dst = layout == 0 ? ((s * directions + d) * batch + bi) * hidden : ((bi * seq + s) * directions + d) * hidden
             for h in 0..<hidden { y[dst + h] = ys[d][src + h] }
         } } }
-        var result = [makeTensor(type, shape: yShape, values: y)]
+        var result = [try makeTensor(type, shape: yShape, values: y)]
         let stateShape = layout == 0 ? [directions, batch, hidden] : [batch, directions, hidden]
         for f in finals {
             var v = [Double](repeating: 0, count: directions * batch * hidden)
@@ -170,19 +170,19 @@ struct RecurrentSetup {
                 let dst = layout == 0 ? (d * batch + bi) * hidden : (bi * directions + d) * hidden
                 for h in 0..<hidden { v[dst + h] = f[d][bi * hidden + h] }
             } }
-            result.append(makeTensor(type, shape: stateShape, values: v))
+            result.append(try makeTensor(type, shape: stateShape, values: v))
         }
         return result
     }
 }
 
-/// A tensor of a floating-point `type` holding `values`.
-func makeTensor(_ type: DataType, shape: [Int], values: [Double]) -> Tensor {
-    switch type {
-    case .double: return Tensor(shape: shape, scalars: values)
-    case .float16: return Tensor(shape: shape, scalars: values.map { Float16(Float($0)) })
-    default: return Tensor(shape: shape, scalars: values.map { Float($0) })
+/// A tensor of element `type` holding `values` (converted as `NumericElement.init(fromDouble:)`).
+func makeTensor(_ type: DataType, shape: [Int], values: [Double]) throws -> Tensor {
+    struct Make: ElementVisitor {
+        let shape: [Int], values: [Double]
+        func callAsFunction<T: NumericElement>(_: T.Type) -> Tensor { Tensor(shape: shape, scalars: values.map { T(fromDouble: $0) }) }
     }
+    return try type.visit(Make(shape: shape, values: values))
 }
 
 /// Time index of step `s` for a batch entry of length `len`: entries run backwards from
@@ -214,7 +214,7 @@ extension CPUKernels {
             }
             ys.append(y); finals.append(h)
         }
-        return s.outputs(ys, [finals], type: try ctx.input(0).dataType)
+        return try s.outputs(ys, [finals], type: try ctx.input(0).dataType)
     }
 
     /// GRU with gates z, r, h; linear_before_reset applies r after the recurrent matmul.
@@ -258,7 +258,7 @@ extension CPUKernels {
             }
             ys.append(y); finals.append(h)
         }
-        return s.outputs(ys, [finals], type: try ctx.input(0).dataType)
+        return try s.outputs(ys, [finals], type: try ctx.input(0).dataType)
     }
 
     /// LSTM with gates i, o, f, c, optional peepholes P (i, o, f) and input_forget coupling.
@@ -301,6 +301,6 @@ extension CPUKernels {
             }
             ys.append(y); finalH.append(h); finalC.append(c)
         }
-        return s.outputs(ys, [finalH, finalC], type: try ctx.input(0).dataType)
+        return try s.outputs(ys, [finalH, finalC], type: try ctx.input(0).dataType)
     }
 }

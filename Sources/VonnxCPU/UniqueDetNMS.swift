@@ -86,7 +86,7 @@ extension CPUKernels {
             }
             dets[b] = det
         }
-        return [makeTensor(x.dataType, shape: batch, values: dets)]
+        return [try makeTensor(x.dataType, shape: batch, values: dets)]
     }
 
     /// NonMaxSuppression: per batch and class, boxes by descending score (ties: lower index),
