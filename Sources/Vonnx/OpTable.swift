@@ -57,6 +57,10 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "HammingWindow": .init(CPUKernels.hammingWindow),
     "BlackmanWindow": .init(CPUKernels.blackmanWindow),
     "MelWeightMatrix": .init(CPUKernels.melWeightMatrix),
+    "StringConcat": .init(CPUKernels.stringConcat),
+    "StringSplit": .init(CPUKernels.stringSplit),
+    "RegexFullMatch": .init(CPUKernels.regexFullMatch),
+    "StringNormalizer": .init(CPUKernels.stringNormalizer),
     // end of reductions
 ]
 
