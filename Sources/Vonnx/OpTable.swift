@@ -61,6 +61,7 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "StringSplit": .init(CPUKernels.stringSplit),
     "RegexFullMatch": .init(CPUKernels.regexFullMatch),
     "StringNormalizer": .init(CPUKernels.stringNormalizer),
+    "TfIdfVectorizer": .init(CPUKernels.tfIdfVectorizer),
     // end of reductions
 ]
 

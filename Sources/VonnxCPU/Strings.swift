@@ -107,3 +107,77 @@ extension CPUKernels {
         return [Tensor(strings: out, shape: shape)]
     }
 }
+
+extension CPUKernels {
+    /// TfIdfVectorizer over string, int32 or int64 input [C] or [B, C]: counts the pool's
+    /// n-grams (sizes min_gram_length...max_gram_length, items up to max_skip_count apart;
+    /// unigrams counted once) into the ngram_indexes columns, weighted per mode (TF, IDF, TFIDF).
+    public static let tfIdfVectorizer: CPUKernel = { ctx in
+        let x = try ctx.input(0)
+        let node = ctx.node
+        guard x.rank <= 2 else { throw ctx.error("input must be [C] or [B, C], got \(x.shape)") }
+        let tokens: [String]
+        switch x.dataType {
+        case .string: tokens = x.storage.strings
+        case .int32, .int64: tokens = x.ints().map { String($0) }
+        default: throw ctx.error("input must be string, int32 or int64, got \(x.dataType)")
+        }
+        let minN = try node.int("min_gram_length", default: 1), maxN = try node.int("max_gram_length", default: 1)
+        let maxSkip = try node.int("max_skip_count", default: 0)
+        guard minN >= 1, maxN >= minN, maxN <= 64, maxSkip >= 0, maxSkip <= 1 << 16 else {
+            throw ctx.error("gram lengths \(minN)...\(maxN) or max_skip_count \(maxSkip) are invalid")
+        }
+        let pool = try node.strings("pool_strings") ?? (node.ints("pool_int64s") ?? []).map { String($0) }
+        let counts = try node.ints("ngram_counts") ?? []
+        let indexes = try node.ints("ngram_indexes") ?? []
+        guard let width = indexes.max().map({ $0 + 1 }), indexes.allSatisfy({ $0 >= 0 && $0 < 1 << 24 }) else {
+            throw ctx.error("ngram_indexes must be non-empty and non-negative")
+        }
+        // n-gram → column; ids run over every size in order, also sizes outside min...max
+        var columns: [[String]: Int] = [:]
+        var id = 0
+        for (i, start) in counts.enumerated() {
+            let end = i + 1 < counts.count ? counts[i + 1] : pool.count
+            let n = i + 1
+            guard start >= 0, start <= end, end <= pool.count else { throw ctx.error("ngram_counts \(counts) do not fit the pool") }
+            for g in 0..<((end - start) / n) {
+                defer { id += 1 }
+                guard n >= minN && n <= maxN else { continue }
+                guard id < indexes.count else { throw ctx.error("ngram_indexes has fewer entries than the pool's n-grams") }
+                columns[Array(pool[(start + g * n)..<(start + g * n + n)])] = indexes[id]
+            }
+        }
+        let rows = x.rank == 2 ? x.shape[0] : 1
+        let c = x.rank == 0 ? 1 : x.shape[x.rank - 1]
+        var freq = [Double](repeating: 0, count: rows * width)
+        for r in 0..<rows {
+            let row = Array(tokens[(r * c)..<(r * c + c)])
+            for skip in 1...(maxSkip + 1) {
+                let smallest = skip == 1 ? minN : max(minN, 2)
+                guard smallest <= maxN else { break }
+                for start in 0..<c {
+                    var gram: [String] = []
+                    var p = start
+                    for n in 1...maxN {
+                        guard p < c else { break }
+                        gram.append(row[p]); p += skip
+                        if n >= smallest, let col = columns[gram] { freq[r * width + col] += 1 }
+                    }
+                }
+            }
+        }
+        let weights = (try node.floats("weights") ?? []).map(Double.init)
+        guard weights.isEmpty || weights.count >= width else { throw ctx.error("weights has \(weights.count) values for \(width) columns") }
+        let mode = try node.string("mode", default: "TF")
+        let y: [Double] = try freq.enumerated().map { i, f in
+            let w = weights.isEmpty ? 1 : weights[i % width]
+            switch mode {
+            case "TF": return f
+            case "IDF": return f > 0 ? w : 0
+            case "TFIDF": return w * f
+            default: throw ctx.error("unknown mode '\(mode)'")
+            }
+        }
+        return [Tensor(shape: x.rank == 2 ? [rows, width] : [width], scalars: y.map { Float($0) })]
+    }
+}
