@@ -6,11 +6,12 @@ import PackageDescription
 //   C modules: COnnx (protobuf-c), CBLAS (OpenBLAS), CVulkan, CGlslang.
 let package = Package(
     name: "Vonnx",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Vonnx", targets: ["Vonnx"]),
         .executable(name: "onnx-run", targets: ["onnx-run"]),
         .executable(name: "onnx-conformance", targets: ["onnx-conformance"]),
+        .executable(name: "onnx-bench", targets: ["onnx-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,6 +31,9 @@ let package = Package(
         .executableTarget(name: "onnx-conformance", dependencies: [
             "Vonnx", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "onnx-bench", dependencies: [
+            "Vonnx", "VonnxFormat", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Benchmarks/onnx-bench"),
         .testTarget(name: "VonnxTests", dependencies: ["Vonnx", "VonnxFormat", "VonnxCPU", "VonnxIR"]),
     ],
     swiftLanguageModes: [.v6]

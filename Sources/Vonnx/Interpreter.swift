@@ -79,7 +79,7 @@ final class Interpreter: Sendable {
     }
 
     /// Runs with `inputs` bound to the graph inputs in order; `outer` resolves outer-scope names.
-    func run(_ inputs: [Tensor], outer: (@Sendable (String) -> Tensor?)? = nil) throws -> [Tensor] {
+    func run(_ inputs: [Tensor], outer: (@Sendable (String) -> Tensor?)? = nil, profile: Profile? = nil) throws -> [Tensor] {
         let frame = Frame(count: slotCount, outer: outer)
         for (s, t) in constants { frame.slots[s] = t }
         for (s, t) in zip(inputSlots, inputs) { frame.slots[s] = t }
@@ -96,12 +96,18 @@ final class Interpreter: Sendable {
                 node: step.node, inputs: step.inputs.map { $0.flatMap { frame.slots[$0] } }, opset: opset, pool: pool,
                 runSubgraph: { attr, args in
                     guard let sub = step.subgraphs[attr] else { throw step.node.error("has no subgraph '\(attr)'") }
-                    return try sub.run(args, outer: lookup)
+                    return try sub.run(args, outer: lookup, profile: profile)
                 })
             let produced: [Tensor]
+            let start = profile?.now() ?? 0
             do { produced = try step.kernel(ctx) } catch let e as VonnxError {
                 if case .invalidArgument(let m) = e { throw step.node.error(m) }
                 throw e
+            }
+            if let profile {
+                profile.record(.init(node: step.node.label, opType: step.node.opType, backend: "cpu", start: start,
+                                     duration: profile.now() - start, inputShapes: ctx.inputs.map { $0?.shape ?? [] },
+                                     outputShapes: produced.map(\.shape)))
             }
             for (i, s) in step.outputs.enumerated() {
                 guard let s else { continue }

@@ -60,10 +60,11 @@ public final class Session: Sendable {
         Dictionary(try runOrdered(feeds).map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
     }
 
-    /// Runs the model and returns the outputs in the graph's output order.
-    public func runOrdered(_ feeds: [String: Tensor]) throws -> [(name: String, tensor: Tensor)] {
+    /// Runs the model and returns the outputs in the graph's output order; with `profile`,
+    /// records one timed event per node.
+    public func runOrdered(_ feeds: [String: Tensor], profile: Profile? = nil) throws -> [(name: String, tensor: Tensor)] {
         try InputCheck.validate(feeds, against: model.graph.inputs)
-        let results = try interpreter.run(model.graph.inputs.map { feeds[$0.name]! })
+        let results = try interpreter.run(model.graph.inputs.map { feeds[$0.name]! }, profile: profile)
         return zip(model.graph.outputs, results).map { ($0.name, $1) }
     }
 }

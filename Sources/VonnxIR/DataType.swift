@@ -114,10 +114,13 @@ extension UInt64: NumericElement {
     @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
     @inline(__always) public var asDouble: Double { Double(self) }
 }
+extension Bool: @retroactive Comparable {
+    /// false < true, as in ONNX's comparisons of bool tensors.
+    public static func < (lhs: Bool, rhs: Bool) -> Bool { !lhs && rhs }
+}
 extension Bool: NumericElement {
     public static var dataType: DataType { .bool }
     public static var zero: Bool { false }
     @inline(__always) public init(fromDouble value: Double) { self = value != 0 }
     @inline(__always) public var asDouble: Double { self ? 1 : 0 }
-    public static func < (lhs: Bool, rhs: Bool) -> Bool { !lhs && rhs }
 }

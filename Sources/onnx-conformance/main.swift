@@ -170,7 +170,7 @@ func readLines(_ path: String) throws -> [String] {
     var lines: [String] = []
     var buffer = [CChar](repeating: 0, count: 4096)
     while fgets(&buffer, 4096, f) != nil {
-        let line = String(cString: buffer).trimmingWhitespace()
+        let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).trimmingWhitespace()
         if !line.isEmpty && !line.hasPrefix("#") { lines.append(line) }
     }
     return lines

@@ -1,0 +1,174 @@
+import ArgumentParser
+import Glibc
+import Vonnx
+import VonnxFormat
+
+/// Benchmarks a model on each backend (and optionally onnxruntime) and prints one table.
+@main
+struct OnnxBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "onnx-bench",
+        abstract: "Time an ONNX model on Vonnx's backends side by side (default: an embedded ResNet-50 v1).")
+
+    @Argument(help: "The .onnx model (default: ResNet-50 v1 built in memory).") var model: String?
+    @Option(help: "Comma-separated backends to time: cpu, vulkan.") var backends = "cpu,vulkan"
+    @Option(help: "Comma-separated batch sizes, for a model whose first input's first dim is symbolic.") var batch = "1"
+    @Option(name: .customLong("dim"), help: "NAME=VALUE for a symbolic dim (repeatable).") var dims: [String] = []
+    @Option(name: .customLong("input"), help: "NAME=FILE (.npy or .pb) instead of random data (repeatable).") var inputs: [String] = []
+    @Option(help: "Timed runs per backend and batch.") var runs = 20
+    @Option(help: "Untimed warm-up runs.") var warmup = 3
+    @Option(help: "CPU threads (default: all cores).") var threads: Int?
+    @Option(help: "Seed for random inputs.") var seed: UInt64 = 0
+    @Flag(help: "Time each op type and list the slowest nodes.") var profile = false
+    @Option(help: "Write a chrome://tracing JSON of one profiled run to this file.") var trace: String?
+    @Option(help: "Write a machine-readable report (see Benchmarks/README.md) to this file.") var json: String?
+    @Flag(help: "Also time onnxruntime's CPU provider (Python) on the same inputs, alternating runs.") var compareOrt = false
+    @Option(help: "Python interpreter for --compare-ort.") var python = "python3"
+    @Option(help: "The onnxruntime bridge script for --compare-ort.") var ortScript = "Benchmarks/ort_bridge.py"
+    @Option(help: "Save the embedded ResNet-50 to this path and exit.") var writeModel: String?
+
+    func run() throws {
+        do { try execute() } catch let e as BenchError {
+            print("onnx-bench: error: \(e)")
+            throw ExitCode(2)
+        } catch let e as VonnxError {
+            print("onnx-bench: error: \(e)")
+            throw ExitCode(2)
+        }
+    }
+
+    private func execute() throws {
+        if let writeModel {
+            try ModelWriter.write(ResNet50.model(seed: seed), path: writeModel)
+            print("wrote ResNet-50 v1 to \(writeModel)")
+            return
+        }
+        let loaded = try model.map { try ModelReader.load(path: $0) } ?? ResNet50.model(seed: seed)
+        let modelName = model ?? "resnet50 (embedded)"
+        let plan = try BenchPlan(model: loaded, batchList: batch, dims: dims, inputFiles: inputs,
+                                 backends: backends, threads: threads ?? SessionOptions().threads)
+        guard runs > 0, warmup >= 0 else { throw BenchError("--runs must be positive and --warmup non-negative") }
+        var ortModel = compareOrt ? model : nil
+        if compareOrt && model == nil {
+            ortModel = "/tmp/onnx-bench-\(getpid()).onnx"
+            try ModelWriter.write(loaded, path: ortModel!)
+        }
+        defer { if model == nil, let ortModel { unlink(ortModel) } }
+
+        var results: [BenchResult] = []
+        var profiles: [(String, Profile)] = []
+        for b in plan.batches {
+            let feeds = try plan.inputs(batch: b, seed: seed)
+            let ort = try ortModel.flatMap {
+                try OrtBridge.start(python: python, script: ortScript, modelPath: $0, threads: plan.threads, feeds: feeds)
+            }
+            defer { ort?.stop() }
+            var reference: [Tensor]?
+            for backend in plan.backends {
+                let runner = Runner(model: loaded, backend: backend, threads: plan.threads, runs: runs, warmup: warmup,
+                                    label: "\(backend.rawValue) batch \(b)")
+                var (result, ortResult): (BenchResult, BenchResult?)
+                do {
+                    (result, ortResult) = try runner.measure(feeds: feeds, batch: b, ort: backend == .cpu ? ort : nil)
+                } catch let e as VonnxError where backend == .vulkan && plan.backends.count > 1 {
+                    print("onnx-bench: vulkan skipped: \(e)")
+                    continue
+                }
+                if let reference { result.relativeError = relativeL2(result.outputs, reference) }
+                reference = reference ?? result.outputs
+                if profile || trace != nil { profiles.append(("\(backend.rawValue) batch \(b)", try runner.profile(feeds: feeds))) }
+                results.append(result)
+                if var o = ortResult {
+                    o.relativeError = relativeL2(o.outputs, reference ?? o.outputs)
+                    results.append(o)
+                }
+            }
+        }
+        progress("")
+        print(Report.table(model: modelName, results: results))
+        if profile { for (label, p) in profiles { print(Report.profileSummary(label: label, profile: p)) } }
+        if let trace, let first = profiles.first { try writeText(Report.chromeTrace(first.1), to: trace) }
+        if let json { try writeText(Report.json(model: modelName, results: results), to: json) }
+    }
+}
+
+/// What to run: batch sizes, backends, input shapes.
+struct BenchPlan {
+    let model: Model
+    let batches: [Int]
+    let backends: [Backend]
+    let threads: Int
+    let symbols: [String: Int]
+    let files: [String: Tensor]
+    /// The symbolic batch dim's name, when the first input's first dim is symbolic.
+    let batchSymbol: String?
+
+    init(model: Model, batchList: String, dims: [String], inputFiles: [String], backends: String, threads: Int) throws {
+        self.model = model
+        self.threads = threads
+        var symbols: [String: Int] = [:]
+        for spec in dims {
+            let p = spec.split(separator: "=", maxSplits: 1)
+            guard p.count == 2, let v = Int(p[1]), v > 0 else { throw BenchError("--dim '\(spec)' must be NAME=POSITIVE_INTEGER") }
+            symbols[String(p[0])] = v
+        }
+        self.symbols = symbols
+        var files: [String: Tensor] = [:]
+        for spec in inputFiles {
+            guard let eq = spec.firstIndex(of: "=") else { throw BenchError("--input '\(spec)' must be NAME=FILE") }
+            let name = String(spec[..<eq]), path = String(spec[spec.index(after: eq)...])
+            guard model.graph.inputs.contains(where: { $0.name == name }) else { throw BenchError("'\(name)' is not an input of the model") }
+            files[name] = path.hasSuffix(".pb") ? try TensorProtoCodec.read(path: path).tensor : try Npy.read(path: path)
+        }
+        self.files = files
+        if case .symbol(let s)? = model.graph.inputs.first?.type?.shape?.first { batchSymbol = s } else { batchSymbol = nil }
+        let list = batchList.split(separator: ",").map { Int($0.trimmingCharacters()) }
+        guard !list.isEmpty, list.allSatisfy({ ($0 ?? 0) > 0 }) else { throw BenchError("--batch '\(batchList)' must be a comma-separated list of positive integers") }
+        if batchSymbol == nil && list != [1] { throw BenchError("--batch needs a model whose first input has a symbolic first dim") }
+        batches = list.map { $0! }
+        self.backends = try backends.split(separator: ",").map { name in
+            guard let b = Backend(rawValue: name.trimmingCharacters()), b != .auto else {
+                throw BenchError("unknown backend '\(name)' (expected cpu or vulkan)")
+            }
+            return b
+        }
+    }
+
+    /// Seeded random inputs (floats uniform in [0, 1)) at this batch size, or the files given.
+    func inputs(batch: Int, seed: UInt64) throws -> [String: Tensor] {
+        var generator = NormalGenerator(seed: seed)
+        var feeds: [String: Tensor] = [:]
+        for info in model.graph.inputs {
+            if let t = files[info.name] { feeds[info.name] = t; continue }
+            guard case .tensor(let type, let dims?)? = info.type else { throw BenchError("input '\(info.name)' has no declared shape; give --input") }
+            let shape = try dims.map { d -> Int in
+                switch d {
+                case .value(let v): return v
+                case .symbol(let s) where s == batchSymbol: return batch
+                case .symbol(let s): guard let v = symbols[s] else { throw BenchError("input '\(info.name)' has symbolic dim '\(s)'; give --dim \(s)=VALUE") }; return v
+                case .unknown: throw BenchError("input '\(info.name)' has an unknown dim; give --input")
+                }
+            }
+            let n = shape.reduce(1, *)
+            switch type {
+            case .float: feeds[info.name] = Tensor(shape: shape, scalars: (0..<n).map { _ in generator.uniform() })
+            case .int64: feeds[info.name] = Tensor(shape: shape, scalars: (0..<n).map { _ in Int64(generator.uniform() * 10) })
+            default: throw BenchError("input '\(info.name)' is \(type); give --input")
+            }
+        }
+        return feeds
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String { String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed()) }
+}
+
+/// Relative L2 error ‖a − b‖ / ‖b‖ over all outputs (float outputs only).
+func relativeL2(_ a: [Tensor], _ b: [Tensor]) -> Double {
+    var num = 0.0, den = 0.0
+    for (x, y) in zip(a, b) where x.dataType.isFloatingPoint && x.shape == y.shape {
+        for (p, q) in zip(x.doubles(), y.doubles()) { num += (p - q) * (p - q); den += q * q }
+    }
+    return den > 0 ? (num / den).squareRoot() : (num == 0 ? 0 : .infinity)
+}

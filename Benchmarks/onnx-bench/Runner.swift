@@ -1,0 +1,77 @@
+import Vonnx
+
+/// One row of the report: a backend (or onnxruntime) at one batch size.
+struct BenchResult {
+    var backend: String
+    var device: String
+    var batch: Int
+    var threads: Int
+    var timings: Timings
+    var createMs: Double
+    var createWarmMs: Double?
+    var firstRunMs: Double
+    var peakHostBytes: Int?
+    var fallbackNodes: Int?
+    /// Relative L2 error of the outputs against the first backend's.
+    var relativeError: Double?
+    var outputs: [Tensor]
+
+    var itemsPerSecond: Double { Double(batch) * 1000 / timings.median }
+    var runsPerSecond: Double { 1000 / timings.median }
+}
+
+/// Times one backend: session creation (cold, then again), first run, warm-up, timed runs.
+struct Runner {
+    let model: Model
+    let backend: Backend
+    let threads: Int
+    let runs: Int
+    let warmup: Int
+    let label: String
+
+    private var options: SessionOptions { SessionOptions(threads: threads, backend: backend, allowFallback: true) }
+
+    /// This backend's result, and onnxruntime's when `ort` was timed in alternation.
+    func measure(feeds: [String: Tensor], batch: Int, ort: OrtBridge?) throws -> (BenchResult, BenchResult?) {
+        PeakMemory.reset()
+        progress("\(label): creating session")
+        let (session, createMs) = try milliseconds { try Session(model: model, options: options) }
+        let (_, createWarmMs) = try milliseconds { try Session(model: model, options: options) }
+        let (first, firstRunMs) = try milliseconds { try session.runOrdered(feeds) }
+        for i in 0..<warmup {
+            progress("\(label): warm-up \(i + 1) of \(warmup)")
+            _ = try session.runOrdered(feeds)
+            _ = try ort?.run()
+        }
+        var samples: [Double] = [], ortSamples: [Double] = []
+        for i in 0..<runs {
+            progress("\(label): run \(i + 1) of \(runs)")
+            samples.append(try milliseconds { try session.runOrdered(feeds) }.1)
+            if let ort { ortSamples.append(try ort.run()) }
+        }
+        let result = BenchResult(backend: backend.rawValue, device: deviceName, batch: batch, threads: threads,
+                                 timings: Timings(samples: samples), createMs: createMs, createWarmMs: createWarmMs,
+                                 firstRunMs: firstRunMs, peakHostBytes: PeakMemory.bytes(), fallbackNodes: nil,
+                                 outputs: first.map(\.tensor))
+        guard let ort else { return (result, nil) }
+        return (result, BenchResult(backend: "onnxruntime", device: "cpu (onnxruntime \(ort.version))", batch: batch,
+                                    threads: threads, timings: Timings(samples: ortSamples), createMs: ort.createMs,
+                                    firstRunMs: ort.firstRunMs, outputs: try ort.outputs()))
+    }
+
+    /// One profiled run (after a warm-up run).
+    func profile(feeds: [String: Tensor]) throws -> Profile {
+        let session = try Session(model: model, options: options)
+        _ = try session.runOrdered(feeds)
+        let profile = Profile()
+        _ = try session.runOrdered(feeds, profile: profile)
+        return profile
+    }
+
+    private var deviceName: String {
+        switch backend {
+        case .cpu, .auto: "cpu (\(threads) threads)"
+        case .vulkan: "vulkan"
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Testing
+import Dispatch
+@testable import Vonnx
+
+/// A one-node model y = Relu(x + b) with x: float32[N, 4] and a constant b.
+private func reluModel(opset: Int = 13) -> Model {
+    let graph = Graph(
+        name: "g",
+        nodes: [
+            Node(name: "add", opType: "Add", inputs: ["x", "b"], outputs: ["s"]),
+            Node(name: "relu", opType: "Relu", inputs: ["s"], outputs: ["y"]),
+        ],
+        inputs: [ValueInfo(name: "x", type: .tensor(.float, shape: [.symbol("N"), .value(4)]))],
+        outputs: [ValueInfo(name: "y", type: nil)],
+        initializers: ["b": Tensor(shape: [4], scalars: [1, -1, 0.5, -0.5] as [Float])])
+    return Model(irVersion: 8, opsets: ["": opset], graph: graph)
+}
+
+private func message(_ body: () throws -> Void) -> String {
+    do { try body(); return "no error" } catch { return "\(error)" }
+}
+
+@Test func runsWithSymbolicBatch() throws {
+    let session = try Session(model: reluModel(), options: SessionOptions(threads: 2, backend: .cpu))
+    for batch in [1, 3] {
+        let x = Tensor(shape: [batch, 4], scalars: (0..<batch * 4).map { Float($0) - 6 })
+        let y = try session.run(["x": x])["y"]!
+        #expect(y.shape == [batch, 4])
+        let expected = (0..<batch * 4).map { i in max(0, Float(i) - 6 + [1, -1, 0.5, -0.5][i % 4]) }
+        #expect(y.scalars(as: Float.self) == expected)
+    }
+}
+
+@Test func rejectsWrongInputs() throws {
+    let session = try Session(model: reluModel())
+    #expect(message { _ = try session.run([:]) }.contains("missing input 'x'"))
+    #expect(message { _ = try session.run(["x": Tensor(shape: [2, 5], scalars: [Float](repeating: 0, count: 10))]) }
+        .contains("dim 1 must be 4"))
+    #expect(message { _ = try session.run(["x": Tensor(shape: [1, 4], scalars: [Int64](repeating: 0, count: 4))]) }
+        .contains("element type int64, expected float32"))
+    #expect(message { _ = try session.run(["x": Tensor(shape: [4], scalars: [Float](repeating: 0, count: 4))]) }
+        .contains("expected rank 2"))
+    #expect(message { _ = try session.run(["z": Tensor(scalar: Float(0))]) }.contains("'z' is not an input"))
+}
+
+@Test func rejectsUnknownOp() {
+    var model = reluModel()
+    model.graph.nodes[1].opType = "FrobnicateV2"
+    let m = message { _ = try Session(model: model) }
+    #expect(m.contains("node 'relu'") && m.contains("FrobnicateV2") && m.contains("ai.onnx") && m.contains("opset 13"))
+    model.graph.nodes[1].opType = "Relu"
+    model.graph.nodes[1].domain = "com.example"
+    #expect(message { _ = try Session(model: model) }.contains("com.example::Relu"))
+}
+
+@Test func rejectsCycle() {
+    var model = reluModel()
+    model.graph.nodes[0].inputs = ["x", "y"]
+    model.graph.nodes[1].outputs = ["y"]
+    model.graph.nodes.append(Node(name: "loop", opType: "Relu", inputs: ["s"], outputs: ["unused"]))
+    #expect(message { _ = try Session(model: model) }.contains("cycle"))
+}
+
+@Test func rejectsInputNothingProduces() {
+    var model = reluModel()
+    model.graph.nodes[1].inputs = ["ghost"]
+    let m = message { _ = try Session(model: model) }
+    #expect(m.contains("node 'relu'") && m.contains("'ghost' is not produced"))
+}
+
+@Test func runsFromManyThreadsAtOnce() throws {
+    let session = try Session(model: reluModel(), options: SessionOptions(threads: 2))
+    let x = Tensor(shape: [64, 4], scalars: (0..<256).map { Float($0 % 7) - 3 })
+    let reference = try session.run(["x": x])["y"]!.scalars(as: Float.self)
+    let failures = Counter()
+    DispatchQueue.concurrentPerform(iterations: 16) { _ in
+        let y = try? session.run(["x": x])["y"]?.scalars(as: Float.self)
+        if y != reference { failures.increment() }
+    }
+    #expect(failures.value == 0)
+}
+
+/// A thread-safe counter for the concurrency test.
+private final class Counter: @unchecked Sendable {
+    private let lock = DispatchSemaphore(value: 1)
+    private var count = 0
+    func increment() { lock.wait(); count += 1; lock.signal() }
+    var value: Int { lock.wait(); defer { lock.signal() }; return count }
+}
