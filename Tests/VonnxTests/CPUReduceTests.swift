@@ -155,3 +155,41 @@ private func axes(_ v: [Int64]) -> Tensor { Tensor(shape: [v.count], scalars: v)
                       [boxes, scores, Tensor(shape: [1], scalars: [Int64(3)]), floats([1], [0.5])])[0]
     #expect(sel.shape == [2, 3] && sel.scalars(as: Int64.self) == [0, 0, 0, 0, 0, 2])
 }
+
+@Test func dftRoundTripAndWindows() throws {
+    let x = floats([1, 4, 1], [1, 2, 3, 4])
+    let f = try run(CPUKernels.dft, "DFT", [x], opset: 20)[0]
+    #expect(f.shape == [1, 4, 2] && zip(f.scalars(as: Float.self), [10, 0, -2, 2, -2, 0, -2, -2] as [Float]).allSatisfy { abs($0 - $1) < 1e-5 })
+    let half = try run(CPUKernels.dft, "DFT", [x], opset: 20, attributes: ["onesided": .int(1)])[0]
+    #expect(half.shape == [1, 3, 2])
+    let back = try run(CPUKernels.dft, "DFT", [half], opset: 20, attributes: ["onesided": .int(1), "inverse": .int(1)])[0]
+    #expect(back.shape == [1, 4, 1] && zip(back.scalars(as: Float.self), [1, 2, 3, 4] as [Float]).allSatisfy { abs($0 - $1) < 1e-5 })
+    let hann = try run(CPUKernels.hannWindow, "HannWindow", [Tensor(scalar: Int64(4))], attributes: ["periodic": .int(1)])[0]
+    #expect(zip(hann.scalars(as: Float.self), [0, 0.5, 1, 0.5] as [Float]).allSatisfy { abs($0 - $1) < 1e-6 })
+    #expect(throws: VonnxError.self) { try run(CPUKernels.dft, "DFT", [floats([4], [1, 2, 3, 4])], opset: 20) }
+}
+
+@Test func stringOps() throws {
+    let s = Tensor(strings: ["a,b,,c", "d"], shape: [2])
+    let split = try run(CPUKernels.stringSplit, "StringSplit", [s], attributes: ["delimiter": .string(Array(",".utf8))], outputs: 2)
+    #expect(split[0].shape == [2, 4] && split[0].storage.strings == ["a", "b", "", "c", "d", "", "", ""])
+    #expect(split[1].scalars(as: Int64.self) == [4, 1])
+    #expect(pythonSplit("  a  b c ", separator: nil, maxSplit: 1) == ["a", "b c "])
+    let cat = try run(CPUKernels.stringConcat, "StringConcat", [s, Tensor(strings: ["!"], shape: [1])])[0]
+    #expect(cat.storage.strings == ["a,b,,c!", "d!"])
+    let norm = try run(CPUKernels.stringNormalizer, "StringNormalizer", [Tensor(strings: ["Monday", "tuesday"], shape: [2])],
+                       attributes: ["case_change_action": .string(Array("UPPER".utf8)), "stopwords": .strings([Array("monday".utf8)])])[0]
+    #expect(norm.storage.strings == ["TUESDAY"])
+    let match = try run(CPUKernels.regexFullMatch, "RegexFullMatch", [Tensor(strings: ["ab12", "ab"], shape: [2])],
+                        attributes: ["pattern": .string(Array("[a-z]+\\d+".utf8))])[0]
+    #expect(match.scalars(as: Bool.self) == [true, false])
+}
+
+@Test func tfIdfCountsBigramsWithSkips() throws {
+    let x = Tensor(shape: [6], scalars: [Int64(1), 2, 3, 1, 5, 2])
+    let attrs: [String: Attribute] = ["min_gram_length": .int(1), "max_gram_length": .int(2), "max_skip_count": .int(1),
+                                      "mode": .string(Array("TF".utf8)), "ngram_counts": .ints([0, 2]),
+                                      "ngram_indexes": .ints([0, 1, 2]), "pool_int64s": .ints([1, 2, 1, 2])]
+    // unigrams 1, 2; bigram (1, 2): adjacent at 0-1, skipping one at 3-5
+    #expect(try run(CPUKernels.tfIdfVectorizer, "TfIdfVectorizer", [x], attributes: attrs)[0].scalars(as: Float.self) == [2, 2, 2])
+}
