@@ -15,6 +15,17 @@ struct ArgExtreme: ElementVisitor {
     let x: Tensor, axis: Int, keepdims: Bool, last: Bool, isMax: Bool, ctx: KernelContext
 
     func callAsFunction<T: NumericElement>(_: T.Type) throws -> Tensor {
+        // concrete calls, so the loops are specialized rather than run through witness tables
+        switch T.dataType {
+        case .float: return try compute(Float.self)
+        case .double: return try compute(Double.self)
+        case .int64: return try compute(Int64.self)
+        case .int32: return try compute(Int32.self)
+        default: return try compute(T.self)
+        }
+    }
+
+    func compute<T: NumericElement>(_: T.Type) throws -> Tensor {
         let l = AxisLayout(x.shape, axis: axis)
         guard l.n > 0 else { throw ctx.error("cannot take the arg-extreme of an empty axis \(axis)") }
         var shape = x.shape
@@ -47,6 +58,17 @@ struct TopKApply: ElementVisitor {
     let x: Tensor, axis: Int, k: Int, largest: Bool, ctx: KernelContext
 
     func callAsFunction<T: NumericElement>(_: T.Type) throws -> [Tensor] {
+        // concrete calls, so the loops are specialized rather than run through witness tables
+        switch T.dataType {
+        case .float: return try compute(Float.self)
+        case .double: return try compute(Double.self)
+        case .int64: return try compute(Int64.self)
+        case .int32: return try compute(Int32.self)
+        default: return try compute(T.self)
+        }
+    }
+
+    func compute<T: NumericElement>(_: T.Type) throws -> [Tensor] {
         let l = AxisLayout(x.shape, axis: axis)
         var shape = x.shape
         shape[axis] = k

@@ -6,6 +6,17 @@ struct CumulativeApply: ArithmeticVisitor {
     let x: Tensor, axis: Int, exclusive: Bool, reverse: Bool, product: Bool, ctx: KernelContext
 
     func callAsFunction<T: ArithmeticElement>(_: T.Type) throws -> Tensor {
+        // concrete calls, so the loops are specialized rather than run through witness tables
+        switch T.dataType {
+        case .float: return try compute(Float.self)
+        case .double: return try compute(Double.self)
+        case .int64: return try compute(Int64.self)
+        case .int32: return try compute(Int32.self)
+        default: return try compute(T.self)
+        }
+    }
+
+    func compute<T: ArithmeticElement>(_: T.Type) throws -> Tensor {
         let l = AxisLayout(x.shape, axis: axis)
         let out = Tensor(zeros: T.dataType, shape: x.shape)
         nonisolated(unsafe) let px = UnsafePointer(x.storage.pointer.assumingMemoryBound(to: T.self))

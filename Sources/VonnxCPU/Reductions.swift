@@ -91,6 +91,17 @@ struct ReduceApply: ArithmeticVisitor {
     let op: ReduceOp, x: Tensor, plan: ReducePlan, ctx: KernelContext
 
     func callAsFunction<T: ArithmeticElement>(_: T.Type) throws -> Tensor {
+        // concrete calls, so the loops are specialized rather than run through witness tables
+        switch T.dataType {
+        case .float: return reduce(Float.self)
+        case .double: return reduce(Double.self)
+        case .int64: return reduce(Int64.self)
+        case .int32: return reduce(Int32.self)
+        default: return reduce(T.self)
+        }
+    }
+
+    func reduce<T: ArithmeticElement>(_: T.Type) -> Tensor {
         let float = T.dataType.isFloatingPoint
         switch op {
         case .max:
@@ -138,6 +149,83 @@ struct ReduceApply: ArithmeticVisitor {
     }
 }
 
+/// float32 sum, mean, max, min and sum of squares over one reduced run, either contiguous
+/// (the last axes: SIMD over the run) or strided with a contiguous kept inner block (a middle
+/// axis: rows added into the output row). Nil for other layouts and ops.
+func reduceFloatRows(_ x: Tensor, _ plan: ReducePlan, _ op: ReduceOp, _ ctx: KernelContext) -> Tensor? {
+    guard [.sum, .mean, .max, .min, .sumSquare].contains(op), plan.reduced.count == 1, plan.reduceCount > 0 else { return nil }
+    let n = plan.reduced[0].size, rstride = plan.reduced[0].stride
+    let out = Tensor(zeros: .float, shape: plan.outShape)
+    nonisolated(unsafe) let px = UnsafePointer(x.storage.pointer.assumingMemoryBound(to: Float.self))
+    nonisolated(unsafe) let po = out.storage.pointer.assumingMemoryBound(to: Float.self)
+    let scale: Float = op == .mean ? 1 / Float(n) : 1
+    if rstride == 1 {
+        let kept = plan.kept
+        ctx.pool.parallelFor(out.count, grain: max(1, 32768 / n)) { range in
+            for o in range {
+                var rem = o, base = 0
+                for k in stride(from: kept.count - 1, through: 0, by: -1) {
+                    base += (rem % kept[k].size) * kept[k].stride; rem /= kept[k].size
+                }
+                let p = px + base
+                var i = 0
+                switch op {
+                case .max, .min:
+                    let isMax = op == .max
+                    var acc = SIMD8<Float>(repeating: isMax ? -.infinity : .infinity)
+                    var nan = false
+                    while i + 8 <= n {
+                        let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+                        nan = nan || any(v .!= v)
+                        acc = isMax ? pointwiseMax(acc, v) : pointwiseMin(acc, v)
+                        i += 8
+                    }
+                    var r = isMax ? acc.max() : acc.min()
+                    while i < n { let v = p[i]; if v != v { nan = true }; r = isMax ? max(r, v) : min(r, v); i += 1 }
+                    po[o] = nan ? .nan : r
+                default:
+                    var acc = SIMD8<Float>()
+                    let square = op == .sumSquare
+                    while i + 8 <= n {
+                        let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+                        acc += square ? v * v : v
+                        i += 8
+                    }
+                    var r = acc.sum()
+                    while i < n { r += square ? p[i] * p[i] : p[i]; i += 1 }
+                    po[o] = r * scale
+                }
+            }
+        }
+        return out
+    }
+    // [outer, n, inner] with the inner block contiguous and kept
+    guard let innerDim = plan.kept.last, innerDim.stride == 1, rstride == innerDim.size,
+          plan.kept.count == 1 || (plan.kept.count == 2 && plan.kept[0].stride == n * innerDim.size) else { return nil }
+    let inner = innerDim.size, outer = plan.kept.count == 2 ? plan.kept[0].size : 1
+    ctx.pool.parallelFor(outer, grain: max(1, 32768 / (n * inner))) { range in
+        for o in range {
+            let row = po + o * inner
+            let src = px + o * n * inner
+            switch op {
+            case .max, .min:
+                for e in 0..<inner { row[e] = src[e] }
+                for r in 1..<max(n, 1) {
+                    let p = src + r * inner
+                    if op == .max { for e in 0..<inner where p[e] > row[e] || p[e] != p[e] { row[e] = p[e] } }
+                    else { for e in 0..<inner where p[e] < row[e] || p[e] != p[e] { row[e] = p[e] } }
+                }
+            case .sumSquare:
+                for r in 0..<n { let p = src + r * inner; for e in 0..<inner { row[e] += p[e] * p[e] } }
+            default:
+                for r in 0..<n { let p = src + r * inner; for e in 0..<inner { row[e] += p[e] } }
+                if scale != 1 { for e in 0..<inner { row[e] *= scale } }
+            }
+        }
+    }
+    return out
+}
+
 extension CPUKernels {
     /// The axes a Reduce* node reduces (sorted, normalized), or nil when it is a no-op (empty
     /// axes with noop_with_empty_axes). Axes come from input 1 when present (ReduceSum from
@@ -172,6 +260,7 @@ extension CPUKernels {
                 return [reduceElements(x, plan, ctx, initial: !isMax,
                                        { (a: inout Bool, v: Bool) in a = isMax ? (a || v) : (a && v) }, { a, _ in a })]
             }
+            if x.dataType == .float, let fast = reduceFloatRows(x, plan, op, ctx) { return [fast] }
             return [try x.dataType.visitArithmetic(ReduceApply(op: op, x: x, plan: plan, ctx: ctx))]
         }
     }
