@@ -62,6 +62,8 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "RegexFullMatch": .init(CPUKernels.regexFullMatch),
     "StringNormalizer": .init(CPUKernels.stringNormalizer),
     "TfIdfVectorizer": .init(CPUKernels.tfIdfVectorizer),
+    "NegativeLogLikelihoodLoss": .init(CPUKernels.negativeLogLikelihoodLoss),
+    "SoftmaxCrossEntropyLoss": .init(CPUKernels.softmaxCrossEntropyLoss),
     // end of reductions
 ]
 

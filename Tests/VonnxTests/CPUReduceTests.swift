@@ -193,3 +193,17 @@ private func axes(_ v: [Int64]) -> Tensor { Tensor(shape: [v.count], scalars: v)
     // unigrams 1, 2; bigram (1, 2): adjacent at 0-1, skipping one at 3-5
     #expect(try run(CPUKernels.tfIdfVectorizer, "TfIdfVectorizer", [x], attributes: attrs)[0].scalars(as: Float.self) == [2, 2, 2])
 }
+
+@Test func lossesWeightAndIgnore() throws {
+    let x = floats([2, 3], [-1, -2, -3, -4, -5, -6])
+    let target = Tensor(shape: [2], scalars: [Int64(0), 2])
+    let w = floats([3], [1, 1, 3])
+    let nll = try run(CPUKernels.negativeLogLikelihoodLoss, "NegativeLogLikelihoodLoss", [x, target, w])[0]
+    #expect(nll.shape == [] && abs(nll.scalars(as: Float.self)[0] - 19.0 / 4) < 1e-6)
+    let ignored = try run(CPUKernels.negativeLogLikelihoodLoss, "NegativeLogLikelihoodLoss", [x, target],
+                          attributes: ["ignore_index": .int(2), "reduction": .string(Array("none".utf8))])[0]
+    #expect(ignored.scalars(as: Float.self) == [1, 0])
+    let sce = try run(CPUKernels.softmaxCrossEntropyLoss, "SoftmaxCrossEntropyLoss", [floats([1, 2], [0, 0]), Tensor(shape: [1], scalars: [Int64(1)])], outputs: 2)
+    #expect(abs(sce[0].scalars(as: Float.self)[0] - Float(log(2.0))) < 1e-6 && sce[1].shape == [1, 2])
+    #expect(throws: VonnxError.self) { try run(CPUKernels.negativeLogLikelihoodLoss, "NegativeLogLikelihoodLoss", [x, Tensor(shape: [2], scalars: [Int64(0), 3])]) }
+}
