@@ -3,7 +3,8 @@ import VonnxIR
 /// Byte-level slicing and stacking along one axis, for any fixed-size element type.
 enum AxisOps {
     /// The sub-tensor at `index` along `axis`, with that axis removed.
-    static func slice(_ t: Tensor, axis: Int, index: Int) -> Tensor {
+    static func slice(_ t: Tensor, axis: Int, index: Int, _ ctx: KernelContext) throws -> Tensor {
+        guard t.dataType != .string else { throw ctx.error("string tensors cannot be scanned") }
         let l = AxisLayout(t.shape, axis: axis)
         var shape = t.shape
         shape.remove(at: axis)
@@ -51,7 +52,7 @@ extension CPUKernels {
     /// If: runs then_branch or else_branch (no inputs) and returns its outputs.
     public static let ifOp: CPUKernel = { ctx in
         let cond = try ctx.input(0)
-        guard cond.count == 1 else { throw ctx.error("cond must hold one element, got shape \(cond.shape)") }
+        guard cond.count == 1, cond.dataType != .string else { throw ctx.error("cond must hold one element, got \(cond)") }
         return try ctx.runSubgraph(cond.doubles()[0] != 0 ? "then_branch" : "else_branch", [])
     }
 
@@ -67,7 +68,7 @@ extension CPUKernels {
         }
         var cond = true
         if let c = condInit {
-            guard c.count == 1 else { throw ctx.error("cond must hold one element, got shape \(c.shape)") }
+            guard c.count == 1, c.dataType != .string else { throw ctx.error("cond must hold one element, got \(c)") }
             cond = c.doubles()[0] != 0
         }
         var carried = try (2..<ctx.inputs.count).map { try ctx.input($0) }
@@ -79,7 +80,7 @@ extension CPUKernels {
         while i < maxTrips && cond {
             let outs = try ctx.runSubgraph("body", [Tensor(scalar: i), Tensor(scalar: cond)] + carried)
             guard outs.count == body.outputs.count else { throw ctx.error("body produced \(outs.count) outputs") }
-            guard outs[0].count == 1 else { throw ctx.error("body's condition output must hold one element") }
+            guard outs[0].count == 1, outs[0].dataType != .string else { throw ctx.error("body's condition output must hold one element") }
             if condInit != nil { cond = outs[0].doubles()[0] != 0 }
             carried = Array(outs[1..<(1 + carried.count)])
             for k in 0..<scanCount { scans[k].append(outs[1 + carried.count + k]) }
@@ -108,14 +109,14 @@ extension CPUKernels {
         // opset 8: input 0 is the optional sequence_lens, every other input has a batch axis
         let args = try (1..<ctx.inputs.count).map { try ctx.input($0) }
         guard m > 0, m <= args.count else { throw ctx.error("num_scan_inputs \(m) does not fit \(args.count) inputs") }
-        guard let batch = args.first?.shape.first, args.allSatisfy({ $0.rank >= 1 && $0.shape[0] == batch }) else {
-            throw ctx.error("every input needs the same leading batch dimension")
+        guard let batch = args.first?.shape.first, batch > 0, args.allSatisfy({ $0.rank >= 1 && $0.shape[0] == batch }) else {
+            throw ctx.error("every input needs the same, non-empty leading batch dimension")
         }
         let lengths = ctx.optionalInput(0)?.ints()
         guard lengths == nil || lengths!.count == batch else { throw ctx.error("sequence_lens must have \(batch) entries") }
         var perBatch: [[Tensor]] = []
         for b in 0..<batch {
-            let slices = args.map { AxisOps.slice($0, axis: 0, index: b) }
+            let slices = try args.map { try AxisOps.slice($0, axis: 0, index: b, ctx) }
             perBatch.append(try scanRun(ctx, body: body, states: Array(slices[..<(slices.count - m)]),
                                         scanned: Array(slices[(slices.count - m)...]), inputAxes: nil,
                                         inputDirections: try ctx.node.ints("directions"), outputAxes: nil,
@@ -144,9 +145,9 @@ extension CPUKernels {
         var carried = states
         var outputs = [[Tensor]](repeating: [], count: scanCount)
         for t in 0..<steps {
-            let slices = scanned.enumerated().map { i, x in
+            let slices = try scanned.enumerated().map { i, x in
                 let reverse = (inputDirections.map { i < $0.count ? $0[i] : 0 } ?? 0) != 0
-                return AxisOps.slice(x, axis: axes[i], index: reverse ? steps - 1 - t : t)
+                return try AxisOps.slice(x, axis: axes[i], index: reverse ? steps - 1 - t : t, ctx)
             }
             let outs = try ctx.runSubgraph("body", carried + slices)
             guard outs.count == body.outputs.count else { throw ctx.error("body produced \(outs.count) outputs") }

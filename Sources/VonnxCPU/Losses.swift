@@ -14,7 +14,7 @@ extension CPUKernels {
         let (n, c) = (shape[0], shape[1])
         let d = shape[2...].reduce(1, *)
         let weight = try ctx.optionalInput(2).map { w -> [Double] in
-            guard w.shape == [c] else { throw ctx.error("weight has shape \(w.shape), expected [\(c)]") }
+            guard w.shape == [c], w.dataType.isFloatingPoint else { throw ctx.error("weight has shape \(w.shape), expected [\(c)]") }
             return w.doubles()
         }
         let ignore = try ctx.node.int("ignore_index")

@@ -95,7 +95,7 @@ struct RecurrentSetup {
         }
         hidden = try ctx.node.int("hidden_size") ?? R.shape[2]
         self.gates = gates
-        guard hidden > 0, W.shape == [directions, gates * hidden, input], R.shape == [directions, gates * hidden, hidden] else {
+        guard hidden > 0, input > 0, W.shape == [directions, gates * hidden, input], R.shape == [directions, gates * hidden, hidden] else {
             throw ctx.error("W \(W.shape) or R \(R.shape) do not fit \(directions) direction(s), hidden size \(hidden), input size \(input)")
         }
         clip = try ctx.node.float("clip")
@@ -107,7 +107,7 @@ struct RecurrentSetup {
         }
         x = xs; w = W.doubles().map { Float($0) }; r = R.doubles().map { Float($0) }
         if let B = ctx.optionalInput(3) {
-            guard B.shape == [directions, 2 * gates * hidden] else { throw ctx.error("B has shape \(B.shape), expected \([directions, 2 * gates * hidden])") }
+            guard B.shape == [directions, 2 * gates * hidden], B.dataType == X.dataType else { throw ctx.error("B has shape \(B.shape), expected \([directions, 2 * gates * hidden])") }
             b = B.doubles().map { Float($0) }
         } else { b = [Float](repeating: 0, count: directions * 2 * gates * hidden) }
         if let L = ctx.optionalInput(4) {
@@ -120,7 +120,7 @@ struct RecurrentSetup {
         func state(_ i: Int, _ name: String) throws -> [Float] {
             guard let t = ctx.optionalInput(i) else { return [Float](repeating: 0, count: directions * batch * hidden) }
             let expected = layout == 0 ? [directions, batch, hidden] : [batch, directions, hidden]
-            guard t.shape == expected else { throw ctx.error("\(name) has shape \(t.shape), expected \(expected)") }
+            guard t.shape == expected, t.dataType.isFloatingPoint else { throw ctx.error("\(name) has shape \(t.shape), expected \(expected)") }
             let v = t.doubles().map { Float($0) }
             if layout == 0 { return v }
             var out = v
@@ -299,7 +299,7 @@ extension CPUKernels {
         let coupled = try ctx.node.int("input_forget", default: 0) != 0
         var peep = [Float](repeating: 0, count: s.directions * 3 * H)
         if let P = ctx.optionalInput(7) {
-            guard P.shape == [s.directions, 3 * H] else { throw ctx.error("P has shape \(P.shape), expected \([s.directions, 3 * H])") }
+            guard P.shape == [s.directions, 3 * H], P.dataType.isFloatingPoint else { throw ctx.error("P has shape \(P.shape), expected \([s.directions, 3 * H])") }
             peep = P.doubles().map { Float($0) }
         }
         var ys: [[Float]] = [], finalH: [[Float]] = [], finalC: [[Float]] = []

@@ -45,7 +45,7 @@ extension CPUKernels {
         }
         var axis: Int
         if ctx.opset >= 20 {
-            axis = ctx.optionalInput(2).flatMap { $0.count == 1 ? $0.ints()[0] : nil } ?? -2
+            axis = ctx.optionalInput(2).flatMap { $0.count == 1 && $0.dataType.isInteger ? $0.ints()[0] : nil } ?? -2
         } else {
             axis = try ctx.node.int("axis", default: 1)
         }
@@ -113,7 +113,7 @@ extension CPUKernels {
         let window = ctx.optionalInput(2)?.doubles()
         var frameLength = window?.count ?? x.shape[1]
         if let fl = ctx.optionalInput(3) {
-            guard fl.count == 1 else { throw ctx.error("frame_length must be one integer") }
+            guard fl.count == 1, fl.dataType.isInteger else { throw ctx.error("frame_length must be one integer") }
             frameLength = fl.ints()[0]
         }
         guard frameLength > 0, frameLength <= x.shape[1], frameLength <= 1 << 20 else {
@@ -153,8 +153,8 @@ extension CPUKernels {
     static func windowKernel(_ f: @escaping @Sendable (Double, Double) -> Double) -> CPUKernel {
         { ctx in
             let sizeTensor = try ctx.input(0)
-            guard sizeTensor.count == 1, let size = sizeTensor.ints().first, size >= 0, size <= 1 << 28 else {
-                throw ctx.error("size must be one integer in 0...\(1 << 28)")
+            guard sizeTensor.count == 1, let size = sizeTensor.ints().first, size >= 0, size <= 1 << 24 else {
+                throw ctx.error("size must be one integer in 0...\(1 << 24)")
             }
             let raw = try ctx.node.int("output_datatype", default: 1)
             guard let type = DataType(rawValue: Int32(truncatingIfNeeded: raw)) else { throw ctx.error("unknown output_datatype \(raw)") }
@@ -172,24 +172,27 @@ extension CPUKernels {
     public static let melWeightMatrix: CPUKernel = { ctx in
         func scalar(_ i: Int, _ name: String) throws -> Double {
             let t = try ctx.input(i)
-            guard t.count == 1 else { throw ctx.error("\(name) must be a scalar") }
+            guard t.count == 1, t.dataType != .string else { throw ctx.error("\(name) must be a numeric scalar") }
             return t.doubles()[0]
         }
-        let melBins = Int(try scalar(0, "num_mel_bins")), dftLength = Int(try scalar(1, "dft_length"))
+        let melValue = try scalar(0, "num_mel_bins"), dftValue = try scalar(1, "dft_length")
         let sampleRate = try scalar(2, "sample_rate"), lower = try scalar(3, "lower_edge_hertz"), upper = try scalar(4, "upper_edge_hertz")
-        guard melBins > 0, melBins <= 1 << 16, dftLength > 0, dftLength <= 1 << 24, sampleRate > 0 else {
-            throw ctx.error("num_mel_bins \(melBins), dft_length \(dftLength) and sample_rate \(sampleRate) must be positive and bounded")
+        guard melValue >= 1, melValue <= 65536, dftValue >= 1, dftValue <= 16_777_216, sampleRate > 0,
+              sampleRate.isFinite, lower.isFinite, upper.isFinite, lower > -700, upper > -700 else {
+            throw ctx.error("num_mel_bins \(melValue), dft_length \(dftValue), sample_rate \(sampleRate) and edges \(lower)...\(upper) are out of range")
         }
+        let melBins = Int(melValue), dftLength = Int(dftValue)
         let spectrogramBins = dftLength / 2 + 1
         let lowMel = 2595 * log10(1 + lower / 700), highMel = 2595 * log10(1 + upper / 700)
         let melStep = (highMel - lowMel) / Double(melBins + 2)
-        let edges = (0..<(melBins + 2)).map { i -> Int in
+        let edgeValues = (0..<(melBins + 2)).map { i -> Double in
             let hz = 700 * (pow(10, (Double(i) * melStep + lowMel) / 2595) - 1)
-            return Int(((Double(dftLength) + 1) * hz / sampleRate).rounded(.down))
+            return ((Double(dftLength) + 1) * hz / sampleRate).rounded(.down)
         }
-        guard edges.allSatisfy({ $0 >= 0 && $0 < spectrogramBins }) else {
+        guard edgeValues.allSatisfy({ $0 >= 0 && $0 < Double(spectrogramBins) }) else {
             throw ctx.error("the mel edges fall outside the \(spectrogramBins) spectrogram bins")
         }
+        let edges = edgeValues.map { Int($0) }
         var out = [Double](repeating: 0, count: spectrogramBins * melBins)
         for i in 0..<melBins {
             let (lo, center, hi) = (edges[i], edges[i + 1], edges[i + 2])

@@ -93,6 +93,8 @@ extension CPUKernels {
     /// kept when their IoU with every kept box is at most iou_threshold; [n, 3] int64 output.
     public static let nonMaxSuppression: CPUKernel = { ctx in
         let boxes = try ctx.input(0), scores = try ctx.input(1)
+        let inputs = [boxes, scores] + (2..<5).compactMap { ctx.optionalInput($0) }
+        guard inputs.allSatisfy({ $0.dataType != .string }) else { throw ctx.error("inputs must be numeric") }
         guard boxes.rank == 3, boxes.shape[2] == 4, scores.rank == 3, scores.shape[0] == boxes.shape[0],
               scores.shape[2] == boxes.shape[1] else {
             throw ctx.error("boxes \(boxes.shape) and scores \(scores.shape) must be [B, N, 4] and [B, C, N]")
