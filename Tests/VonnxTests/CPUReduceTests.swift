@@ -207,3 +207,34 @@ private func axes(_ v: [Int64]) -> Tensor { Tensor(shape: [v.count], scalars: v)
     #expect(abs(sce[0].scalars(as: Float.self)[0] - Float(log(2.0))) < 1e-6 && sce[1].shape == [1, 2])
     #expect(throws: VonnxError.self) { try run(CPUKernels.negativeLogLikelihoodLoss, "NegativeLogLikelihoodLoss", [x, Tensor(shape: [2], scalars: [Int64(0), 3])]) }
 }
+
+@Test func malformedInputsThrow() throws {
+    let x = floats([2, 3], [1, 2, 3, 4, 5, 6])
+    let s = Tensor(strings: ["a"], shape: [1])
+    func eq(_ e: String) -> [String: Attribute] { ["equation": .string(Array(e.utf8))] }
+    for e in ["ij->k", "ij,jk->ik", "i...j...->", "i$->i", "ijk->ijk", "ij->ii", "ij->i->j"] {
+        #expect(throws: VonnxError.self) { try run(CPUKernels.einsum, "Einsum", [x], attributes: eq(e)) }
+    }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.reduceMean, "ReduceMean", [x, floats([1], [0])]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.reduceSum, "ReduceSum", [s], opset: 13) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.argMax, "ArgMax", [x], attributes: ["axis": .int(2)]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.argMax, "ArgMax", [Tensor(zeros: .float, shape: [0, 2])]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.topK, "TopK", [x, Tensor(shape: [1], scalars: [Int64(-1)])]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.cumSum, "CumSum", [x, Tensor(scalar: Int64(5))]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.lstm, "LSTM", [x, x, x]) }
+    #expect(throws: VonnxError.self) {
+        try run(CPUKernels.rnn, "RNN", [floats([1, 1, 1], [1]), floats([1, 1, 1], [1]), floats([1, 1, 1], [1]), nil, nil, s])
+    }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.ifOp, "If", [s]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.dft, "DFT", [floats([2, 3], [1, 2, 3, 4, 5, 6])], opset: 20) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.stft, "STFT", [floats([1, 2, 1], [1, 2]), Tensor(scalar: Int64(0))]) }
+    #expect(throws: VonnxError.self) {
+        try run(CPUKernels.melWeightMatrix, "MelWeightMatrix", [Tensor(scalar: Int64(8)), Tensor(scalar: Int64(16)), Tensor(scalar: Int64(100)),
+                                                              floats([], [.nan]), floats([], [.infinity])])
+    }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.hannWindow, "HannWindow", [Tensor(scalar: Int64(-3))]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.nonMaxSuppression, "NonMaxSuppression", [x, x]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.det, "Det", [x]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.regexFullMatch, "RegexFullMatch", [s], attributes: ["pattern": .string(Array("(".utf8))]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.tfIdfVectorizer, "TfIdfVectorizer", [Tensor(zeros: .float, shape: [2])]) }
+}
