@@ -54,3 +54,20 @@ extension ShapeRules {
         return [.tensor(type, shape: out), .tensor(.int64, shape: out)]
     }
 }
+
+extension ShapeRules {
+    /// RNN, GRU, LSTM: Y [seq, dirs, batch, hidden] and states [dirs, batch, hidden] (layout 0),
+    /// or [batch, seq, dirs, hidden] and [batch, dirs, hidden] (layout 1).
+    public static let recurrent: ShapeRule = { ctx in
+        guard let type = ctx.input(0)?.elementType else { return [nil, nil, nil] }
+        let dirs: Dim = .value(try ctx.node.string("direction") == "bidirectional" ? 2 : 1)
+        let layout = try ctx.node.int("layout", default: 0)
+        guard let s = ctx.input(0)?.shape, s.count == 3, let h = try ctx.node.int("hidden_size").map(Dim.value) else {
+            return [.tensor(type, shape: nil), .tensor(type, shape: nil), .tensor(type, shape: nil)]
+        }
+        let (seq, batch) = layout == 0 ? (s[0], s[1]) : (s[1], s[0])
+        let y: [Dim] = layout == 0 ? [seq, dirs, batch, h] : [batch, seq, dirs, h]
+        let state: [Dim] = layout == 0 ? [dirs, batch, h] : [batch, dirs, h]
+        return [.tensor(type, shape: y), .tensor(type, shape: state), .tensor(type, shape: state)]
+    }
+}

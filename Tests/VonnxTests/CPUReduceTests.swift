@@ -1,7 +1,7 @@
 import Glibc
 import Testing
 @testable import VonnxCPU
-import VonnxIR
+@testable import VonnxIR
 
 private func run(_ kernel: CPUKernel, _ op: String, _ inputs: [Tensor?], opset: Int = 18,
                  attributes: [String: Attribute] = [:], outputs: Int = 1,
@@ -237,4 +237,24 @@ private func axes(_ v: [Int64]) -> Tensor { Tensor(shape: [v.count], scalars: v)
     #expect(throws: VonnxError.self) { try run(CPUKernels.det, "Det", [x]) }
     #expect(throws: VonnxError.self) { try run(CPUKernels.regexFullMatch, "RegexFullMatch", [s], attributes: ["pattern": .string(Array("(".utf8))]) }
     #expect(throws: VonnxError.self) { try run(CPUKernels.tfIdfVectorizer, "TfIdfVectorizer", [Tensor(zeros: .float, shape: [2])]) }
+}
+
+@Test func reduceFamilyShapeRules() throws {
+    func ctx(_ op: String, _ inputs: [ValueType?], _ constants: [Tensor?] = [], _ attrs: [String: Attribute] = [:]) -> ShapeContext {
+        ShapeContext(node: Node(name: "n", opType: op, inputs: inputs.indices.map { "x\($0)" }, outputs: ["y", "z", "w"], attributes: attrs),
+                     inputs: inputs, constants: constants + [Tensor?](repeating: nil, count: max(0, inputs.count - constants.count)), opset: 18)
+    }
+    let x = ValueType.tensor(.float, shape: [.symbol("N"), .value(3), .value(4)])
+    let axesType = ValueType.tensor(.int64, shape: [.value(1)])
+    let r = try ShapeRules.reduce(ctx("ReduceMean", [x, axesType], [nil, Tensor(shape: [1], scalars: [Int64(-1)])], ["keepdims": .int(0)]))
+    #expect(r[0] == .tensor(.float, shape: [.symbol("N"), .value(3)]))
+    let unknownAxes = try ShapeRules.reduce(ctx("ReduceMean", [x, axesType]))
+    #expect(unknownAxes[0] == .tensor(.float, shape: [.unknown, .unknown, .unknown]))
+    #expect(try ShapeRules.argReduce(ctx("ArgMax", [x], [], ["axis": .int(1)]))[0] == .tensor(.int64, shape: [.symbol("N"), .value(1), .value(4)]))
+    let top = try ShapeRules.topK(ctx("TopK", [x, axesType], [nil, Tensor(shape: [1], scalars: [Int64(2)])]))
+    #expect(top[1] == .tensor(.int64, shape: [.symbol("N"), .value(3), .value(2)]))
+    let lstm = try ShapeRules.recurrent(ctx("LSTM", [x], [], ["hidden_size": .int(5), "direction": .string(Array("bidirectional".utf8))]))
+    #expect(lstm[0] == .tensor(.float, shape: [.symbol("N"), .value(2), .value(3), .value(5)]))
+    #expect(lstm[2] == .tensor(.float, shape: [.value(2), .value(3), .value(5)]))
+    #expect(throws: VonnxError.self) { try ShapeRules.argReduce(ctx("ArgMax", [x], [], ["axis": .int(3)])) }
 }
