@@ -51,23 +51,23 @@ public protocol NumericElement: TensorElement, Comparable {
 }
 
 extension Float: NumericElement {
-    public static var dataType: DataType { .float }
-    @inline(__always) public init(fromDouble value: Double) { self = Float(value) }
-    @inline(__always) public var asDouble: Double { Double(self) }
+    @inlinable public static var dataType: DataType { .float }
+    @inlinable public init(fromDouble value: Double) { self = Float(value) }
+    @inlinable public var asDouble: Double { Double(self) }
 }
 extension Double: NumericElement {
-    public static var dataType: DataType { .double }
-    @inline(__always) public init(fromDouble value: Double) { self = value }
-    @inline(__always) public var asDouble: Double { self }
+    @inlinable public static var dataType: DataType { .double }
+    @inlinable public init(fromDouble value: Double) { self = value }
+    @inlinable public var asDouble: Double { self }
 }
 extension Float16: NumericElement {
-    public static var dataType: DataType { .float16 }
-    @inline(__always) public init(fromDouble value: Double) { self = Float16(Float(value)) }
-    @inline(__always) public var asDouble: Double { Double(Float(self)) }
+    @inlinable public static var dataType: DataType { .float16 }
+    @inlinable public init(fromDouble value: Double) { self = Float16(Float(value)) }
+    @inlinable public var asDouble: Double { Double(Float(self)) }
 }
 
 /// Integer conversion from Double truncates toward zero and saturates (NaN becomes 0).
-@inline(__always) func saturating<I: FixedWidthInteger>(_ value: Double) -> I {
+@inlinable func saturating<I: FixedWidthInteger>(_ value: Double) -> I {
     if value.isNaN { return 0 }
     if value <= Double(I.min) { return I.min }
     if value >= Double(I.max) { return I.max }
@@ -75,52 +75,52 @@ extension Float16: NumericElement {
 }
 
 extension Int8: NumericElement {
-    public static var dataType: DataType { .int8 }
-    @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
-    @inline(__always) public var asDouble: Double { Double(self) }
+    @inlinable public static var dataType: DataType { .int8 }
+    @inlinable public init(fromDouble value: Double) { self = saturating(value) }
+    @inlinable public var asDouble: Double { Double(self) }
 }
 extension UInt8: NumericElement {
-    public static var dataType: DataType { .uint8 }
-    @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
-    @inline(__always) public var asDouble: Double { Double(self) }
+    @inlinable public static var dataType: DataType { .uint8 }
+    @inlinable public init(fromDouble value: Double) { self = saturating(value) }
+    @inlinable public var asDouble: Double { Double(self) }
 }
 extension Int16: NumericElement {
-    public static var dataType: DataType { .int16 }
-    @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
-    @inline(__always) public var asDouble: Double { Double(self) }
+    @inlinable public static var dataType: DataType { .int16 }
+    @inlinable public init(fromDouble value: Double) { self = saturating(value) }
+    @inlinable public var asDouble: Double { Double(self) }
 }
 extension UInt16: NumericElement {
-    public static var dataType: DataType { .uint16 }
-    @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
-    @inline(__always) public var asDouble: Double { Double(self) }
+    @inlinable public static var dataType: DataType { .uint16 }
+    @inlinable public init(fromDouble value: Double) { self = saturating(value) }
+    @inlinable public var asDouble: Double { Double(self) }
 }
 extension Int32: NumericElement {
-    public static var dataType: DataType { .int32 }
-    @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
-    @inline(__always) public var asDouble: Double { Double(self) }
+    @inlinable public static var dataType: DataType { .int32 }
+    @inlinable public init(fromDouble value: Double) { self = saturating(value) }
+    @inlinable public var asDouble: Double { Double(self) }
 }
 extension UInt32: NumericElement {
-    public static var dataType: DataType { .uint32 }
-    @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
-    @inline(__always) public var asDouble: Double { Double(self) }
+    @inlinable public static var dataType: DataType { .uint32 }
+    @inlinable public init(fromDouble value: Double) { self = saturating(value) }
+    @inlinable public var asDouble: Double { Double(self) }
 }
 extension Int64: NumericElement {
-    public static var dataType: DataType { .int64 }
-    @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
-    @inline(__always) public var asDouble: Double { Double(self) }
+    @inlinable public static var dataType: DataType { .int64 }
+    @inlinable public init(fromDouble value: Double) { self = saturating(value) }
+    @inlinable public var asDouble: Double { Double(self) }
 }
 extension UInt64: NumericElement {
-    public static var dataType: DataType { .uint64 }
-    @inline(__always) public init(fromDouble value: Double) { self = saturating(value) }
-    @inline(__always) public var asDouble: Double { Double(self) }
+    @inlinable public static var dataType: DataType { .uint64 }
+    @inlinable public init(fromDouble value: Double) { self = saturating(value) }
+    @inlinable public var asDouble: Double { Double(self) }
 }
 extension Bool: @retroactive Comparable {
     /// false < true, as in ONNX's comparisons of bool tensors.
-    public static func < (lhs: Bool, rhs: Bool) -> Bool { !lhs && rhs }
+    @inlinable public static func < (lhs: Bool, rhs: Bool) -> Bool { !lhs && rhs }
 }
 extension Bool: NumericElement {
-    public static var dataType: DataType { .bool }
-    public static var zero: Bool { false }
-    @inline(__always) public init(fromDouble value: Double) { self = value != 0 }
-    @inline(__always) public var asDouble: Double { self ? 1 : 0 }
+    @inlinable public static var dataType: DataType { .bool }
+    @inlinable public static var zero: Bool { false }
+    @inlinable public init(fromDouble value: Double) { self = value != 0 }
+    @inlinable public var asDouble: Double { self ? 1 : 0 }
 }

@@ -7,7 +7,7 @@ public protocol ElementVisitor {
 
 extension DataType {
     /// Calls `visitor` with this element type's Swift type; strings and bfloat16 are refused.
-    public func visit<V: ElementVisitor>(_ visitor: V) throws -> V.Output {
+    @inlinable public func visit<V: ElementVisitor>(_ visitor: V) throws -> V.Output {
         switch self {
         case .float: try visitor(Float.self)
         case .double: try visitor(Double.self)

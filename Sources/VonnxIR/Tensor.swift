@@ -31,8 +31,8 @@ public struct Tensor: Sendable {
     public let storage: TensorStorage
 
     /// Number of elements (1 for a scalar).
-    public var count: Int { shape.reduce(1, *) }
-    public var rank: Int { shape.count }
+    @inlinable public var count: Int { shape.reduce(1, *) }
+    @inlinable public var rank: Int { shape.count }
 
     /// A zero-filled tensor.
     public init(zeros dataType: DataType, shape: [Int]) {
@@ -43,7 +43,7 @@ public struct Tensor: Sendable {
     }
 
     /// A tensor over existing storage (a view with another shape, for example).
-    public init(dataType: DataType, shape: [Int], storage: TensorStorage) {
+    @inlinable public init(dataType: DataType, shape: [Int], storage: TensorStorage) {
         self.dataType = dataType
         self.shape = shape
         self.storage = storage
@@ -66,26 +66,26 @@ public struct Tensor: Sendable {
     public init<T: TensorElement>(scalar: T) { self.init(shape: [], scalars: [scalar]) }
 
     /// The same elements under another shape with as many elements.
-    public func reshaped(_ newShape: [Int]) -> Tensor {
+    @inlinable public func reshaped(_ newShape: [Int]) -> Tensor {
         precondition(newShape.reduce(1, *) == count)
         return Tensor(dataType: dataType, shape: newShape, storage: storage)
     }
 
-    public func withUnsafeBufferPointer<T: TensorElement, R>(as: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
+    @inlinable public func withUnsafeBufferPointer<T: TensorElement, R>(as: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
         precondition(T.dataType == dataType || (T.self == UInt16.self && dataType.byteSize == 2),
                      "tensor is \(dataType), read as \(T.dataType)")
         return try body(UnsafeBufferPointer(start: storage.pointer.assumingMemoryBound(to: T.self), count: count))
     }
 
     /// Mutable access; only for a tensor whose storage the caller has just allocated.
-    public func withUnsafeMutableBufferPointer<T: TensorElement, R>(as: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
+    @inlinable public func withUnsafeMutableBufferPointer<T: TensorElement, R>(as: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
         precondition(T.dataType == dataType || (T.self == UInt16.self && dataType.byteSize == 2),
                      "tensor is \(dataType), written as \(T.dataType)")
         return try body(UnsafeMutableBufferPointer(start: storage.pointer.assumingMemoryBound(to: T.self), count: count))
     }
 
     /// The elements as an array.
-    public func scalars<T: TensorElement>(as type: T.Type) -> [T] {
+    @inlinable public func scalars<T: TensorElement>(as type: T.Type) -> [T] {
         withUnsafeBufferPointer(as: type) { Array($0) }
     }
 
@@ -131,7 +131,7 @@ extension Tensor: CustomStringConvertible {
 }
 
 /// Row-major strides of a shape.
-public func contiguousStrides(_ shape: [Int]) -> [Int] {
+@inlinable public func contiguousStrides(_ shape: [Int]) -> [Int] {
     var strides = [Int](repeating: 1, count: shape.count)
     var s = 1
     for i in stride(from: shape.count - 1, through: 0, by: -1) { strides[i] = s; s *= shape[i] }

@@ -1,0 +1,171 @@
+import VonnxIR
+
+/// Gemm, MatMul and MatMulInteger.
+enum MatrixKernels {
+    /// Gemm: Y = alpha·op(A)·op(B) + beta·C, C unidirectionally broadcast to [M, N].
+    struct GemmApply: RealVisitor {
+        let ctx: KernelContext, a: Tensor, b: Tensor, c: Tensor?
+        func callAsFunction<T: RealElement>(_: T.Type) throws -> [Tensor] {
+            let transA = try ctx.node.int("transA", default: 0) != 0
+            let transB = try ctx.node.int("transB", default: 0) != 0
+            let alpha = T(try ctx.node.float("alpha", default: 1)), beta = T(try ctx.node.float("beta", default: 1))
+            guard a.rank == 2, b.rank == 2 else { throw ctx.error("A \(a.shape) and B \(b.shape) must be 2-D") }
+            guard b.dataType == a.dataType, c == nil || c!.dataType == a.dataType else {
+                throw ctx.error("inputs must share one element type")
+            }
+            let (m, k) = transA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
+            let (kb, n) = transB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
+            guard k == kb else { throw ctx.error("inner dims differ: A \(a.shape) B \(b.shape) (transA \(transA), transB \(transB))") }
+            let y = Tensor(zeros: T.dataType, shape: [m, n])
+            let py = elements(y, T.self)
+            var betaUsed = T.zero
+            if let c, beta != 0 {
+                guard c.rank <= 2, let shape = broadcastShape([c.shape, [m, n]]), shape == [m, n] else {
+                    throw ctx.error("C \(c.shape) does not broadcast to [\(m), \(n)]")
+                }
+                let strides = broadcastStrides(c.shape, to: [m, n]), pc = elements(c, T.self)
+                for i in 0..<m { for j in 0..<n { py[i * n + j] = pc[i * strides[0] + j * strides[1]] } }
+                betaUsed = beta
+            }
+            parallelGemm(ctx.pool, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                         a: elements(a, T.self), lda: a.shape[1], b: elements(b, T.self), ldb: b.shape[1],
+                         beta: betaUsed, c: py, ldc: n)
+            return [y]
+        }
+    }
+
+    /// Shapes of a NumPy matmul: batch shape, M, K, N, output shape, and each side's batch strides.
+    struct MatMulPlan {
+        let m: Int, k: Int, n: Int, outShape: [Int], batch: Int
+        let aOffsets: [Int], bOffsets: [Int]
+
+        init(_ a: [Int], _ b: [Int], _ ctx: KernelContext) throws {
+            guard !a.isEmpty, !b.isEmpty else { throw ctx.error("MatMul inputs must not be scalars: \(a), \(b)") }
+            let a2 = a.count == 1 ? [1, a[0]] : a, b2 = b.count == 1 ? [b[0], 1] : b
+            m = a2[a2.count - 2]; k = a2[a2.count - 1]; n = b2[b2.count - 1]
+            guard b2[b2.count - 2] == k else { throw ctx.error("inner dims differ: \(a) × \(b)") }
+            let aBatch = Array(a2.dropLast(2)), bBatch = Array(b2.dropLast(2))
+            guard let batchShape = broadcastShape([aBatch, bBatch]) else {
+                throw ctx.error("batch dims of \(a) and \(b) do not broadcast")
+            }
+            var out = batchShape
+            if a.count > 1 { out.append(m) }
+            if b.count > 1 { out.append(n) }
+            outShape = out
+            guard let count = checkedElementCount(batchShape) else { throw ctx.error("batch shape \(batchShape) is too large") }
+            batch = count
+            let sa = broadcastStrides(aBatch, to: batchShape), sb = broadcastStrides(bBatch, to: batchShape)
+            var ao = [Int](), bo = [Int]()
+            ao.reserveCapacity(count); bo.reserveCapacity(count)
+            var index = [Int](repeating: 0, count: batchShape.count)
+            for _ in 0..<count {
+                ao.append(zip(index, sa).reduce(0) { $0 + $1.0 * $1.1 } * m * k)
+                bo.append(zip(index, sb).reduce(0) { $0 + $1.0 * $1.1 } * k * n)
+                var axis = batchShape.count - 1
+                while axis >= 0 {
+                    index[axis] += 1
+                    if index[axis] < batchShape[axis] { break }
+                    index[axis] = 0; axis -= 1
+                }
+            }
+            aOffsets = ao; bOffsets = bo
+        }
+    }
+
+    struct MatMulReal: RealVisitor {
+        let ctx: KernelContext, a: Tensor, b: Tensor, plan: MatMulPlan
+        func callAsFunction<T: RealElement>(_: T.Type) throws -> [Tensor] {
+            let y = Tensor(zeros: T.dataType, shape: plan.outShape)
+            let p = plan
+            nonisolated(unsafe) let (pa, pb, py) = (UnsafePointer(elements(a, T.self)), UnsafePointer(elements(b, T.self)), elements(y, T.self))
+            let one = T(1)
+            if p.batch >= ctx.pool.threads && p.m * p.n * p.k < 1 << 20 {
+                ctx.pool.parallelFor(p.batch) { r in
+                    for i in r {
+                        T.gemm(transA: false, transB: false, m: p.m, n: p.n, k: p.k, alpha: one, a: pa + p.aOffsets[i], lda: p.k,
+                               b: pb + p.bOffsets[i], ldb: p.n, beta: .zero, c: py + i * p.m * p.n, ldc: p.n)
+                    }
+                }
+            } else {
+                for i in 0..<p.batch {
+                    parallelGemm(ctx.pool, transA: false, transB: false, m: p.m, n: p.n, k: p.k, alpha: one,
+                                 a: pa + p.aOffsets[i], lda: p.k, b: pb + p.bOffsets[i], ldb: p.n,
+                                 beta: .zero, c: py + i * p.m * p.n, ldc: p.n)
+                }
+            }
+            return [y]
+        }
+    }
+
+    /// Integer matmul by a plain loop; `aZero`/`bZero` (MatMulInteger's zero points, per
+    /// row of A / column of B or scalar) are subtracted first.
+    static func integerMatMul<A: NumericElement, B: NumericElement, R: ArithmeticElement>(
+        _ a: Tensor, _ b: Tensor, _: A.Type, _: B.Type, _: R.Type, plan p: MatMulPlan, ctx: KernelContext,
+        aZero: [Int] = [0], bZero: [Int] = [0]) throws -> Tensor {
+        guard aZero.count == 1 || aZero.count == p.m else { throw ctx.error("a_zero_point has \(aZero.count) values for \(p.m) rows") }
+        guard bZero.count == 1 || bZero.count == p.n else { throw ctx.error("b_zero_point has \(bZero.count) values for \(p.n) columns") }
+        let y = Tensor(zeros: R.dataType, shape: p.outShape)
+        nonisolated(unsafe) let (pa, pb, py) = (elements(a, A.self), elements(b, B.self), elements(y, R.self))
+        ctx.pool.parallelFor(p.batch * p.m, grain: max(1, 4096 / max(1, p.n * p.k))) { r in
+            for row in r {
+                let bi = row / p.m, i = row % p.m
+                let ao = p.aOffsets[bi] + i * p.k, bo = p.bOffsets[bi]
+                let za = R(fromDouble: Double(aZero.count == 1 ? aZero[0] : aZero[i]))
+                for j in 0..<p.n {
+                    let zb = R(fromDouble: Double(bZero.count == 1 ? bZero[0] : bZero[j]))
+                    var acc = R.zero
+                    for q in 0..<p.k {
+                        let x = R.sub(R(fromDouble: pa[ao + q].asDouble), za)
+                        let w = R.sub(R(fromDouble: pb[bo + q * p.n + j].asDouble), zb)
+                        acc = R.add(acc, R.mul(x, w))
+                    }
+                    py[row * p.n + j] = acc
+                }
+            }
+        }
+        return y
+    }
+
+    struct MatMulInt: ArithmeticVisitor {
+        let ctx: KernelContext, a: Tensor, b: Tensor, plan: MatMulPlan
+        func callAsFunction<T: ArithmeticElement>(_: T.Type) throws -> [Tensor] {
+            [try integerMatMul(a, b, T.self, T.self, T.self, plan: plan, ctx: ctx)]
+        }
+    }
+}
+
+extension CPUKernels {
+    public static let gemm: CPUKernel = widenFloat16 { ctx in
+        let a = try ctx.input(0)
+        return try a.dataType.visitReal(MatrixKernels.GemmApply(ctx: ctx, a: a, b: try ctx.input(1), c: ctx.optionalInput(2)), ctx)
+    }
+
+    public static let matMul: CPUKernel = widenFloat16 { ctx in
+        let a = try ctx.input(0), b = try ctx.input(1)
+        guard a.dataType == b.dataType else { throw ctx.error("input types differ: \(a.dataType) and \(b.dataType)") }
+        let plan = try MatrixKernels.MatMulPlan(a.shape, b.shape, ctx)
+        if a.dataType == .float || a.dataType == .double {
+            return try a.dataType.visitReal(MatrixKernels.MatMulReal(ctx: ctx, a: a, b: b, plan: plan), ctx)
+        }
+        return try a.dataType.visitArithmetic(MatrixKernels.MatMulInt(ctx: ctx, a: a, b: b, plan: plan))
+    }
+
+    /// MatMulInteger: (A − a_zero_point)·(B − b_zero_point) in int32, A and B int8 or uint8.
+    public static let matMulInteger: CPUKernel = { ctx in
+        let a = try ctx.input(0), b = try ctx.input(1)
+        let plan = try MatrixKernels.MatMulPlan(a.shape, b.shape, ctx)
+        let za = ctx.optionalInput(2)?.ints() ?? [0], zb = ctx.optionalInput(3)?.ints() ?? [0]
+        func run<A: NumericElement>(_: A.Type) throws -> Tensor {
+            switch b.dataType {
+            case .uint8: try MatrixKernels.integerMatMul(a, b, A.self, UInt8.self, Int32.self, plan: plan, ctx: ctx, aZero: za, bZero: zb)
+            case .int8: try MatrixKernels.integerMatMul(a, b, A.self, Int8.self, Int32.self, plan: plan, ctx: ctx, aZero: za, bZero: zb)
+            default: throw ctx.error("B must be int8 or uint8, got \(b.dataType)")
+            }
+        }
+        switch a.dataType {
+        case .uint8: return [try run(UInt8.self)]
+        case .int8: return [try run(Int8.self)]
+        default: throw ctx.error("A must be int8 or uint8, got \(a.dataType)")
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import CBLAS
+import Glibc
+import VonnxIR
+
+/// Real element types with the math and BLAS calls the neural-network kernels need
+/// (float32 and float64; float16 runs widened to float32 through `widenFloat16`).
+public protocol RealElement: ArithmeticElement, BinaryFloatingPoint {
+    static func exp(_ x: Self) -> Self
+    static func log(_ x: Self) -> Self
+    static func pow(_ x: Self, _ y: Self) -> Self
+    /// Row-major C[m×n] = alpha·op(A)·op(B) + beta·C on the calling thread.
+    static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+                     a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+                     beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+}
+
+/// OpenBLAS's own threads are process-global; kernels split work over the session's pool
+/// instead, so BLAS is set to one thread once, before its first use.
+private let blasSingleThreaded: Bool = { openblas_set_num_threads(1); return true }()
+
+@inline(__always) private func cblasTranspose(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }
+
+extension Float: RealElement {
+    @inline(__always) public static func exp(_ x: Float) -> Float { Glibc.expf(x) }
+    @inline(__always) public static func log(_ x: Float) -> Float { Glibc.logf(x) }
+    @inline(__always) public static func pow(_ x: Float, _ y: Float) -> Float { Glibc.powf(x, y) }
+    public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = blasSingleThreaded
+        cblas_sgemm(CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
+
+extension Double: RealElement {
+    @inline(__always) public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
+    @inline(__always) public static func log(_ x: Double) -> Double { Glibc.log(x) }
+    @inline(__always) public static func pow(_ x: Double, _ y: Double) -> Double { Glibc.pow(x, y) }
+    public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,
+                            a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+                            beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        _ = blasSingleThreaded
+        cblas_dgemm(CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
+
+/// Like `ElementVisitor`, for kernels defined on real numbers only.
+public protocol RealVisitor {
+    associatedtype Output
+    func callAsFunction<T: RealElement>(_ type: T.Type) throws -> Output
+}
+
+extension DataType {
+    /// Calls `visitor` for float32 or float64; other types are refused naming the node.
+    public func visitReal<V: RealVisitor>(_ visitor: V, _ ctx: KernelContext) throws -> V.Output {
+        switch self {
+        case .float: try visitor(Float.self)
+        case .double: try visitor(Double.self)
+        default: throw ctx.error("expects float32, float16 or float64 input, got \(self)")
+        }
+    }
+}
+
+/// A float16 tensor widened to float32, or a float32 one narrowed to float16.
+func converted(_ t: Tensor, to type: DataType) -> Tensor {
+    let out = Tensor(zeros: type, shape: t.shape)
+    if type == .float {
+        t.withUnsafeBufferPointer(as: Float16.self) { src in
+            out.withUnsafeMutableBufferPointer(as: Float.self) { dst in for i in src.indices { dst[i] = Float(src[i]) } }
+        }
+    } else {
+        t.withUnsafeBufferPointer(as: Float.self) { src in
+            out.withUnsafeMutableBufferPointer(as: Float16.self) { dst in for i in src.indices { dst[i] = Float16(src[i]) } }
+        }
+    }
+    return out
+}
+
+/// Wraps a float32/float64 kernel: float16 inputs run widened to float32 and the float32
+/// outputs are narrowed back to float16.
+func widenFloat16(_ kernel: @escaping CPUKernel) -> CPUKernel {
+    { ctx in
+        guard ctx.inputs.contains(where: { $0?.dataType == .float16 }) else { return try kernel(ctx) }
+        let wide = ctx.inputs.map { $0.map { $0.dataType == .float16 ? converted($0, to: .float) : $0 } }
+        let inner = KernelContext(node: ctx.node, inputs: wide, opset: ctx.opset, pool: ctx.pool, runSubgraph: ctx.runSubgraph)
+        return try kernel(inner).map { $0.dataType == .float ? converted($0, to: .float16) : $0 }
+    }
+}
+
+/// Row-major C = alpha·op(A)·op(B) + beta·C, split over the pool along the larger of M and N.
+func parallelGemm<T: RealElement>(_ pool: ThreadPool, transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                  alpha: T, a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
+                                  beta: T, c: UnsafeMutablePointer<T>, ldc: Int) {
+    guard m > 0, n > 0 else { return }
+    if k == 0 {
+        // an empty product: BLAS rejects a zero leading dimension, so scale C by hand
+        for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? .zero : beta * c[i * ldc + j] } }
+        return
+    }
+    nonisolated(unsafe) let (pa, pb, pc) = (a, b, c)
+    let work = m * n * max(k, 1)
+    if pool.threads == 1 || work < 1 << 17 {
+        T.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: pa, lda: lda, b: pb, ldb: ldb,
+               beta: beta, c: pc, ldc: ldc)
+    } else if m >= n {
+        pool.parallelFor(m, grain: 16) { r in
+            T.gemm(transA: transA, transB: transB, m: r.count, n: n, k: k, alpha: alpha,
+                   a: transA ? pa + r.lowerBound : pa + r.lowerBound * lda, lda: lda, b: pb, ldb: ldb,
+                   beta: beta, c: pc + r.lowerBound * ldc, ldc: ldc)
+        }
+    } else {
+        pool.parallelFor(n, grain: 16) { r in
+            T.gemm(transA: transA, transB: transB, m: m, n: r.count, k: k, alpha: alpha, a: pa, lda: lda,
+                   b: transB ? pb + r.lowerBound * ldb : pb + r.lowerBound, ldb: ldb,
+                   beta: beta, c: pc + r.lowerBound, ldc: ldc)
+        }
+    }
+}
+
+/// Typed pointer to a tensor's elements (read-only use for inputs).
+@inline(__always) func elements<T: TensorElement>(_ t: Tensor, _: T.Type) -> UnsafeMutablePointer<T> {
+    t.storage.pointer.assumingMemoryBound(to: T.self)
+}

@@ -1,0 +1,241 @@
+import Testing
+@testable import VonnxCPU
+@testable import VonnxIR
+
+private func run(_ kernel: CPUKernel, _ op: String, _ inputs: [Tensor?], _ attributes: [String: Attribute] = [:],
+                 outputs: Int = 1, opset: Int = 22, threads: Int = 2) throws -> [Tensor] {
+    let names = inputs.indices.map { inputs[$0] == nil ? "" : "x\($0)" }
+    let node = Node(name: "n", opType: op, inputs: names, outputs: (0..<outputs).map { "y\($0)" }, attributes: attributes)
+    return try kernel(KernelContext(node: node, inputs: inputs, opset: opset, pool: ThreadPool(threads: threads)))
+}
+
+/// Deterministic pseudo-random floats in [-1, 1).
+private func noise(_ count: Int, seed: UInt64) -> [Float] {
+    var s = seed
+    return (0..<count).map { _ in
+        s = s &* 6364136223846793005 &+ 1442695040888963407
+        return Float(Int(s >> 40) % 2000 - 1000) / 1000
+    }
+}
+
+/// Direct 2-D convolution (the definition) to check im2col + GEMM against.
+private func naiveConv2D(_ x: [Float], _ xs: [Int], _ w: [Float], _ ws: [Int], group: Int, stride: [Int], pads: [Int],
+                         dilation: [Int]) -> ([Float], [Int]) {
+    let (n, c, h, wd) = (xs[0], xs[1], xs[2], xs[3]), (m, cg, kh, kw) = (ws[0], ws[1], ws[2], ws[3])
+    let oh = (h + pads[0] + pads[2] - dilation[0] * (kh - 1) - 1) / stride[0] + 1
+    let ow = (wd + pads[1] + pads[3] - dilation[1] * (kw - 1) - 1) / stride[1] + 1
+    var y = [Float](repeating: 0, count: n * m * oh * ow)
+    let mg = m / group
+    for b in 0..<n { for o in 0..<m { for i in 0..<oh { for j in 0..<ow {
+        var s: Float = 0
+        let g = o / mg
+        for ci in 0..<cg { for a in 0..<kh { for e in 0..<kw {
+            let hh = i * stride[0] - pads[0] + a * dilation[0], ww = j * stride[1] - pads[1] + e * dilation[1]
+            guard hh >= 0, hh < h, ww >= 0, ww < wd else { continue }
+            s += x[((b * c + g * cg + ci) * h + hh) * wd + ww] * w[((o * cg + ci) * kh + a) * kw + e]
+        } } }
+        y[((b * m + o) * oh + i) * ow + j] = s
+    } } } }
+    _ = c
+    return (y, [n, m, oh, ow])
+}
+
+private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-4) -> Bool {
+    a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= tolerance * max(1, abs($1)) }
+}
+
+@Test(arguments: [
+    (xs: [2, 4, 9, 7], ws: [6, 2, 3, 3], group: 2, stride: [2, 1], pads: [1, 0, 2, 1], dilation: [1, 2]),
+    (xs: [1, 3, 8, 8], ws: [5, 3, 1, 1], group: 1, stride: [1, 1], pads: [0, 0, 0, 0], dilation: [1, 1]),
+    (xs: [1, 8, 6, 6], ws: [8, 1, 3, 3], group: 8, stride: [1, 1], pads: [1, 1, 1, 1], dilation: [1, 1]),
+    (xs: [1, 2, 40, 40], ws: [16, 2, 3, 3], group: 1, stride: [1, 1], pads: [1, 1, 1, 1], dilation: [1, 1]),
+])
+func convMatchesDirectDefinition(xs: [Int], ws: [Int], group: Int, stride: [Int], pads: [Int], dilation: [Int]) throws {
+    let x = noise(xs.reduce(1, *), seed: 1), w = noise(ws.reduce(1, *), seed: 2), bias = noise(ws[0], seed: 3)
+    var (expected, shape) = naiveConv2D(x, xs, w, ws, group: group, stride: stride, pads: pads, dilation: dilation)
+    let plane = shape[2] * shape[3]
+    for i in expected.indices { expected[i] += bias[(i / plane) % ws[0]] }
+    for threads in [1, 2] {
+        let y = try run(CPUKernels.conv, "Conv", [Tensor(shape: xs, scalars: x), Tensor(shape: ws, scalars: w), Tensor(shape: [ws[0]], scalars: bias)],
+                        ["group": .int(group), "strides": .ints(stride), "pads": .ints(pads), "dilations": .ints(dilation)],
+                        threads: threads)[0]
+        #expect(y.shape == shape)
+        #expect(close(y.scalars(as: Float.self), expected))
+    }
+}
+
+@Test func convSameUpperAndErrors() throws {
+    let x = Tensor(shape: [1, 1, 5, 5], scalars: [Float](repeating: 1, count: 25))
+    let w = Tensor(shape: [1, 1, 3, 3], scalars: [Float](repeating: 1, count: 9))
+    let y = try run(CPUKernels.conv, "Conv", [x, w], ["auto_pad": .string(Array("SAME_UPPER".utf8)), "strides": .ints([2, 2])])[0]
+    #expect(y.shape == [1, 1, 3, 3])
+    #expect(y.scalars(as: Float.self) == [4, 6, 4, 6, 9, 6, 4, 6, 4])
+    #expect(throws: VonnxError.self) { try run(CPUKernels.conv, "Conv", [x, w], ["group": .int(2)]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.conv, "Conv", [x, w], ["pads": .ints([1, 1])]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.conv, "Conv", [x, w], ["strides": .ints([0, 1])]) }
+}
+
+@Test func convTransposeStridedWithOutputShape() throws {
+    let x = Tensor(shape: [1, 1, 2, 2], scalars: [1, 2, 3, 4] as [Float])
+    let w = Tensor(shape: [1, 1, 2, 2], scalars: [1, 1, 1, 1] as [Float])
+    let y = try run(CPUKernels.convTranspose, "ConvTranspose", [x, w], ["strides": .ints([2, 2]), "output_shape": .ints([5, 5])])[0]
+    #expect(y.shape == [1, 1, 5, 5])
+    let v = y.scalars(as: Float.self)
+    #expect(Array(v[0..<5]) == [1, 1, 2, 2, 0])
+    #expect(Array(v[20..<25]) == [0, 0, 0, 0, 0])
+}
+
+@Test func gemmBroadcastsCAndTransposes() throws {
+    let a = Tensor(shape: [3, 2], scalars: [1, 2, 3, 4, 5, 6] as [Float]) // Aᵀ is 2×3
+    let b = Tensor(shape: [2, 3], scalars: [1, 0, 1, 0, 1, 1] as [Float]) // Bᵀ is 3×2
+    let c = Tensor(shape: [2], scalars: [10, 20] as [Float])
+    let y = try run(CPUKernels.gemm, "Gemm", [a, b, c], ["transA": .int(1), "transB": .int(1), "alpha": .float(2), "beta": .float(0.5)])[0]
+    // Aᵀ·Bᵀ = [[1+5, 3+5], [2+6, 4+6]] → ×2, + C/2
+    #expect(y.shape == [2, 2])
+    #expect(y.scalars(as: Float.self) == [17, 26, 21, 30])
+    #expect(throws: VonnxError.self) { try run(CPUKernels.gemm, "Gemm", [a, a]) }
+}
+
+@Test func matMulBatchesBroadcastAndVectors() throws {
+    let a = Tensor(shape: [2, 1, 2, 3], scalars: (0..<12).map(Float.init))
+    let b = Tensor(shape: [3, 3, 1], scalars: (0..<9).map(Float.init))
+    let y = try run(CPUKernels.matMul, "MatMul", [a, b])[0]
+    #expect(y.shape == [2, 3, 2, 1])
+    #expect(y.scalars(as: Float.self)[0..<2] == [5, 14])
+    let v = Tensor(shape: [3], scalars: [1, 1, 1] as [Float])
+    #expect(try run(CPUKernels.matMul, "MatMul", [v, v])[0].scalars(as: Float.self) == [3])
+    let ints = try run(CPUKernels.matMul, "MatMul", [Tensor(shape: [1, 2], scalars: [2, 3] as [Int32]), Tensor(shape: [2], scalars: [4, 5] as [Int32])])[0]
+    #expect(ints.shape == [1] && ints.scalars(as: Int32.self) == [23])
+    #expect(throws: VonnxError.self) { try run(CPUKernels.matMul, "MatMul", [a, a]) }
+}
+
+@Test func maxPoolIndicesAndAveragePoolPads() throws {
+    let x = Tensor(shape: [1, 1, 3, 3], scalars: [1, 9, 2, 3, 4, 5, 8, 6, 7] as [Float])
+    let r = try run(CPUKernels.maxPool, "MaxPool", [x], ["kernel_shape": .ints([2, 2])], outputs: 2)
+    #expect(r[0].scalars(as: Float.self) == [9, 9, 8, 7])
+    #expect(r[1].scalars(as: Int64.self) == [1, 1, 6, 8])
+    let cm = try run(CPUKernels.maxPool, "MaxPool", [x], ["kernel_shape": .ints([2, 2]), "storage_order": .int(1)], outputs: 2)
+    #expect(cm[1].scalars(as: Int64.self) == [3, 3, 2, 8])
+    let avg = try run(CPUKernels.averagePool, "AveragePool", [x], ["kernel_shape": .ints([2, 2]), "pads": .ints([1, 1, 0, 0])])[0]
+    #expect(avg.scalars(as: Float.self)[0] == 1)
+    let inc = try run(CPUKernels.averagePool, "AveragePool", [x], ["kernel_shape": .ints([2, 2]), "pads": .ints([1, 1, 0, 0]), "count_include_pad": .int(1)])[0]
+    #expect(inc.scalars(as: Float.self)[0] == 0.25)
+    let u8 = try run(CPUKernels.maxPool, "MaxPool", [Tensor(shape: [1, 1, 1, 3], scalars: [3, 200, 7] as [UInt8])], ["kernel_shape": .ints([1, 2])])[0]
+    #expect(u8.scalars(as: UInt8.self) == [200, 200])
+    #expect(throws: VonnxError.self) { try run(CPUKernels.maxPool, "MaxPool", [x]) }
+}
+
+@Test func softmaxAxisSemanticsChangeAtOpset13() throws {
+    let x = Tensor(shape: [1, 2, 2], scalars: [0, 0, 0, 0] as [Float])
+    let new = try run(CPUKernels.softmax, "Softmax", [x], ["axis": .int(1)], opset: 13)[0]
+    #expect(new.scalars(as: Float.self) == [0.5, 0.5, 0.5, 0.5])
+    let old = try run(CPUKernels.softmax, "Softmax", [x], ["axis": .int(1)], opset: 11)[0]
+    #expect(old.scalars(as: Float.self) == [0.25, 0.25, 0.25, 0.25])
+    let hard = try run(CPUKernels.hardmax, "Hardmax", [Tensor(shape: [3], scalars: [1, 3, 3] as [Float])], opset: 13)[0]
+    #expect(hard.scalars(as: Float.self) == [0, 1, 0])
+    #expect(throws: VonnxError.self) { try run(CPUKernels.softmax, "Softmax", [x], ["axis": .int(3)]) }
+}
+
+@Test func layerNormalizationOutputsStatistics() throws {
+    let x = Tensor(shape: [2, 2], scalars: [1, 3, 4, 2] as [Float])
+    let r = try run(CPUKernels.layerNormalization, "LayerNormalization",
+                    [x, Tensor(shape: [2], scalars: [1, 1] as [Float])], ["epsilon": .float(0)], outputs: 3)
+    #expect(r[0].scalars(as: Float.self) == [-1, 1, 1, -1])
+    #expect(r[1].shape == [2, 1] && r[1].scalars(as: Float.self) == [2, 3])
+    #expect(r[2].scalars(as: Float.self) == [1, 1])
+}
+
+@Test func resizeNearestAndLinear() throws {
+    let x = Tensor(shape: [1, 1, 2, 2], scalars: [1, 2, 3, 4] as [Float])
+    let scales = Tensor(shape: [4], scalars: [1, 1, 2, 2] as [Float])
+    let near = try run(CPUKernels.resize, "Resize", [x, nil, scales], ["mode": .string(Array("nearest".utf8))], opset: 19)[0]
+    #expect(near.shape == [1, 1, 4, 4])
+    #expect(Array(near.scalars(as: Float.self)[0..<4]) == [1, 1, 2, 2])
+    let lin = try run(CPUKernels.resize, "Resize", [x, nil, nil, Tensor(shape: [4], scalars: [1, 1, 1, 3] as [Int64])],
+                      ["mode": .string(Array("linear".utf8)), "coordinate_transformation_mode": .string(Array("align_corners".utf8))], opset: 19)[0]
+    #expect(lin.shape == [1, 1, 1, 3] && lin.scalars(as: Float.self) == [1, 1.5, 2])
+    #expect(throws: VonnxError.self) { try run(CPUKernels.resize, "Resize", [x, nil, Tensor(shape: [2], scalars: [2, 2] as [Float])], opset: 19) }
+}
+
+@Test func attentionAveragesValuesForEqualScores() throws {
+    // one head, keys orthogonal to the query: equal scores, so Y is the mean of V rows
+    let q = Tensor(shape: [1, 1, 1, 2], scalars: [0, 0] as [Float])
+    let k = Tensor(shape: [1, 1, 2, 2], scalars: [1, 0, 0, 1] as [Float])
+    let v = Tensor(shape: [1, 1, 2, 2], scalars: [2, 4, 6, 8] as [Float])
+    let r = try run(CPUKernels.attention, "Attention", [q, k, v], outputs: 4, opset: 23)
+    #expect(r[0].shape == [1, 1, 1, 2] && r[0].scalars(as: Float.self) == [4, 6])
+    // a boolean mask hiding the second key leaves the first value row
+    let mask = Tensor(shape: [1, 2], scalars: [true, false])
+    let masked = try run(CPUKernels.attention, "Attention", [q, k, v, mask], opset: 23)[0]
+    #expect(masked.scalars(as: Float.self) == [2, 4])
+    #expect(throws: VonnxError.self) { try run(CPUKernels.attention, "Attention", [q, k, Tensor(shape: [1, 1, 3, 2], scalars: [Float](repeating: 0, count: 6))], opset: 23) }
+}
+
+@Test func gridSampleIdentityAndBadGrid() throws {
+    let x = Tensor(shape: [1, 1, 2, 2], scalars: [1, 2, 3, 4] as [Float])
+    let grid = Tensor(shape: [1, 2, 2, 2], scalars: [-1, -1, 1, -1, -1, 1, 1, 1] as [Float])
+    let y = try run(CPUKernels.gridSample, "GridSample", [x, grid], ["align_corners": .int(1)])[0]
+    #expect(y.scalars(as: Float.self) == [1, 2, 3, 4])
+    let nan = Tensor(shape: [1, 1, 1, 2], scalars: [Float.nan, 1e30] as [Float])
+    #expect(try run(CPUKernels.gridSample, "GridSample", [x, nan])[0].scalars(as: Float.self) == [0])
+}
+
+@Test func rmsNormalizationAndCol2Im() throws {
+    let x = Tensor(shape: [1, 2], scalars: [3, 4] as [Float])
+    let y = try run(CPUKernels.rmsNormalization, "RMSNormalization", [x, Tensor(shape: [2], scalars: [1, 2] as [Float])],
+                    ["epsilon": .float(0)], opset: 23)[0]
+    let rms = (12.5 as Float).squareRoot()
+    #expect(close(y.scalars(as: Float.self), [3 / rms, 8 / rms]))
+    // 2×2 blocks over a 3×3 image with stride 1: the centre pixel is covered four times
+    let cols = Tensor(shape: [1, 4, 4], scalars: [Float](repeating: 1, count: 16))
+    let image = try run(CPUKernels.col2Im, "Col2Im", [cols, Tensor(shape: [2], scalars: [3, 3] as [Int64]), Tensor(shape: [2], scalars: [2, 2] as [Int64])])[0]
+    #expect(image.shape == [1, 1, 3, 3] && image.scalars(as: Float.self) == [1, 2, 1, 2, 4, 2, 1, 2, 1])
+}
+
+@Test func hugeWindowAttributesAreRejected() throws {
+    let x = Tensor(shape: [1, 1, 4, 4], scalars: [Float](repeating: 1, count: 16))
+    let w = Tensor(shape: [1, 1, 2, 2], scalars: [Float](repeating: 1, count: 4))
+    #expect(throws: VonnxError.self) { try run(CPUKernels.conv, "Conv", [x, w], ["dilations": .ints([Int.max / 2, 1])]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.convTranspose, "ConvTranspose", [x, w], ["strides": .ints([Int.max, 1])]) }
+    #expect(throws: VonnxError.self) { try run(CPUKernels.maxPool, "MaxPool", [x], ["kernel_shape": .ints([2, 2]), "pads": .ints([Int.max, 0, 0, 0])]) }
+}
+
+@Test func shapeRulesOfConvPoolsMatMulAndResize() throws {
+    func infer(_ rule: ShapeRule, _ op: String, _ inputs: [ValueType?], _ attributes: [String: Attribute] = [:],
+               constants: [Tensor?] = [], opset: Int = 22) throws -> [ValueType?] {
+        let node = Node(name: "n", opType: op, inputs: inputs.indices.map { "x\($0)" }, outputs: ["y0", "y1"], attributes: attributes)
+        return try rule(ShapeContext(node: node, inputs: inputs, constants: constants, opset: opset))
+    }
+    let x = ValueType.tensor(.float, shape: [.symbol("N"), .value(3), .value(224), .value(224)])
+    let w = ValueType.tensor(.float, shape: [.value(64), .value(3), .value(7), .value(7)])
+    let conv = try infer(ShapeRules.conv, "Conv", [x, w], ["strides": .ints([2, 2]), "pads": .ints([3, 3, 3, 3])])
+    #expect(conv[0] == .tensor(.float, shape: [.symbol("N"), .value(64), .value(112), .value(112)]))
+    let pool = try infer(ShapeRules.pool, "MaxPool", [x], ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2]), "auto_pad": .string(Array("SAME_UPPER".utf8))])
+    #expect(pool[0]?.shape == [.symbol("N"), .value(3), .value(112), .value(112)])
+    let tw = ValueType.tensor(.float, shape: [.value(3), .value(8), .value(2), .value(2)])
+    let up = try infer(ShapeRules.convTranspose, "ConvTranspose", [x, tw], ["strides": .ints([2, 2])])
+    #expect(up[0]?.shape == [.symbol("N"), .value(8), .value(448), .value(448)])
+    let mm = try infer(ShapeRules.matMul(), "MatMul", [.tensor(.float, shape: [.value(2), .value(1), .value(4), .value(5)]),
+                                                     .tensor(.float, shape: [.value(3), .value(5), .value(6)])])
+    #expect(mm[0]?.shape == [.value(2), .value(3), .value(4), .value(6)])
+    let rs = try infer(ShapeRules.resize, "Resize", [x, nil, nil, nil],
+                       constants: [nil, nil, Tensor(shape: [4], scalars: [1, 1, 0.5, 2] as [Float])], opset: 19)
+    #expect(rs[0]?.shape == [.symbol("N"), .value(3), .value(112), .value(448)])
+    #expect(throws: VonnxError.self) { try infer(ShapeRules.conv, "Conv", [x, w], ["strides": .ints([0, 1])]) }
+}
+
+@Test func emptyTensorsDoNotCrash() throws {
+    let mm = try run(CPUKernels.matMul, "MatMul", [Tensor(shape: [2, 0], scalars: [Float]()), Tensor(shape: [0, 3], scalars: [Float]())])[0]
+    #expect(mm.shape == [2, 3] && mm.scalars(as: Float.self) == [Float](repeating: 0, count: 6))
+    let w = Tensor(shape: [2, 1, 3, 3], scalars: [Float](repeating: 1, count: 18))
+    #expect(try run(CPUKernels.conv, "Conv", [Tensor(shape: [0, 1, 5, 5], scalars: [Float]()), w])[0].shape == [0, 2, 3, 3])
+    #expect(try run(CPUKernels.conv, "Conv", [Tensor(shape: [1, 1, 2, 2], scalars: [Float](repeating: 1, count: 4)), w])[0].shape == [1, 2, 0, 0])
+    #expect(try run(CPUKernels.maxPool, "MaxPool", [Tensor(shape: [1, 1, 2, 2], scalars: [Float](repeating: 1, count: 4))],
+                    ["kernel_shape": .ints([3, 3])])[0].shape == [1, 1, 0, 0])
+    #expect(try run(CPUKernels.softmax, "Softmax", [Tensor(shape: [0, 3], scalars: [Float]())], opset: 13)[0].shape == [0, 3])
+    #expect(try run(CPUKernels.layerNormalization, "LayerNormalization",
+                    [Tensor(shape: [0, 3], scalars: [Float]()), Tensor(shape: [3], scalars: [1, 1, 1] as [Float])], outputs: 3)[0].shape == [0, 3])
+    #expect(throws: VonnxError.self) {
+        try run(CPUKernels.resize, "Resize", [Tensor(shape: [1, 0], scalars: [Float]()), nil, Tensor(shape: [2], scalars: [1, 2] as [Float])], opset: 19)
+    }
+}
