@@ -132,6 +132,9 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "TfIdfVectorizer": .init(CPUKernels.tfIdfVectorizer),
     "NegativeLogLikelihoodLoss": .init(CPUKernels.negativeLogLikelihoodLoss),
     "SoftmaxCrossEntropyLoss": .init(CPUKernels.softmaxCrossEntropyLoss),
+    "QuantizeLinear": .init(CPUKernels.quantizeLinear),
+    "DequantizeLinear": .init(CPUKernels.dequantizeLinear),
+    "DynamicQuantizeLinear": .init(CPUKernels.dynamicQuantizeLinear),
     // end of reductions
 ]
 

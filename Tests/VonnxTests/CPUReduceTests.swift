@@ -258,3 +258,17 @@ private func axes(_ v: [Int64]) -> Tensor { Tensor(shape: [v.count], scalars: v)
     #expect(lstm[2] == .tensor(.float, shape: [.value(2), .value(3), .value(5)]))
     #expect(throws: VonnxError.self) { try ShapeRules.argReduce(ctx("ArgMax", [x], [], ["axis": .int(3)])) }
 }
+
+@Test func quantizeRoundTrip() throws {
+    let x = floats([2, 2], [-1, 0.5, 1.5, 2.5])
+    let scale = floats([2], [0.5, 1])
+    let zp = Tensor(shape: [2], scalars: [UInt8(10), 20])
+    let q = try run(CPUKernels.quantizeLinear, "QuantizeLinear", [x, scale, zp], opset: 21, attributes: ["axis": .int(1)])[0]
+    // half to even: 0.5 → 0, 2.5 → 2
+    #expect(q.dataType == .uint8 && q.scalars(as: UInt8.self) == [8, 20, 13, 22])
+    let d = try run(CPUKernels.dequantizeLinear, "DequantizeLinear", [q, scale, zp], opset: 21, attributes: ["axis": .int(1)])[0]
+    #expect(d.scalars(as: Float.self) == [-1, 0, 1.5, 2])
+    let dyn = try run(CPUKernels.dynamicQuantizeLinear, "DynamicQuantizeLinear", [floats([3], [0, 2.55, -2.55])], outputs: 3)
+    #expect(dyn[0].scalars(as: UInt8.self) == [128, 255, 0] && dyn[2].scalars(as: UInt8.self) == [128])
+    #expect(throws: VonnxError.self) { try run(CPUKernels.quantizeLinear, "QuantizeLinear", [x, floats([3], [1, 1, 1])], opset: 21) }
+}
