@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers, imports pointing down:
-//   tools (onnx-run, onnx-conformance) → Vonnx (session) → VonnxCPU | VonnxFormat → VonnxIR
+//   tools (onnx-run, onnx-conformance) → Vonnx (session) → VonnxCPU | VonnxVulkan | VonnxFormat → VonnxIR
 //   C modules: COnnx (protobuf-c), CBLAS (OpenBLAS), CVulkan, CGlslang.
 let package = Package(
     name: "Vonnx",
@@ -24,6 +24,10 @@ let package = Package(
         .target(name: "VonnxIR"),
         .target(name: "VonnxFormat", dependencies: ["VonnxIR", "COnnx"]),
         .target(name: "VonnxCPU", dependencies: ["VonnxIR", "CBLAS"]),
+        // glslang's InitProcess/InitThread live in libOGLCompiler.a (which needs OSDependent),
+        // not named by CGlslang's module map; listed here, they come after the objects.
+        .target(name: "VonnxVulkan", dependencies: ["VonnxIR", "CVulkan", "CGlslang"],
+                linkerSettings: [.linkedLibrary("OGLCompiler"), .linkedLibrary("OSDependent")]),
         .target(name: "Vonnx", dependencies: ["VonnxIR", "VonnxFormat", "VonnxCPU"]),
         .executableTarget(name: "onnx-run", dependencies: [
             "Vonnx", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -34,7 +38,7 @@ let package = Package(
         .executableTarget(name: "onnx-bench", dependencies: [
             "Vonnx", "VonnxFormat", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/onnx-bench"),
-        .testTarget(name: "VonnxTests", dependencies: ["Vonnx", "VonnxFormat", "VonnxCPU", "VonnxIR"]),
+        .testTarget(name: "VonnxTests", dependencies: ["Vonnx", "VonnxFormat", "VonnxCPU", "VonnxIR", "VonnxVulkan"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: set-up, unit tests, the ONNX conformance suite with
-# its committed list of passing tests enforced, and ResNet-50 against onnxruntime.
+# its committed list of passing tests enforced, ResNet-50 against onnxruntime, and the
+# command-line tools' error handling and JSON report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build -c release
-swift test 2>&1 | tail -n 40
+swift test
 .build/release/onnx-conformance --backend cpu --threads 2 --expect Tests/Conformance/cpu-passing.txt
 scripts/check-resnet50.sh
+scripts/test-cli.sh

@@ -9,16 +9,26 @@ struct Optimizer {
 
     func prepare(_ graph: Graph) throws -> Graph {
         try checkOps(graph)
-        var g = try Passes.topologicallySorted(graph)
-        g = try ShapeInference.inferred(g, opset: opset) { (try? definition(of: $0, opsets: opsets))?.shape }
+        var g = try inferTypes(Passes.topologicallySorted(graph))
         guard optimize else { return g }
         g = Passes.withoutDeadNodes(g)
         let pool = ThreadPool(threads: 1)
-        g = Passes.foldingConstants(g, opset: opset) { node, inputs in
-            guard let def = try? definition(of: node, opsets: opsets) else { return nil }
-            return try? def.cpu(KernelContext(node: node, inputs: inputs, opset: opset, pool: pool))
+        // Folding makes constants (and static shapes) that let inference and folding go
+        // further, e.g. through exporters' Shape→Gather→Concat→Reshape chains.
+        while true {
+            let before = g.nodes.count
+            g = Passes.foldingConstants(g, opset: opset) { node, inputs in
+                guard let def = try? definition(of: node, opsets: opsets) else { return nil }
+                return try? def.cpu(KernelContext(node: node, inputs: inputs, opset: opset, pool: pool))
+            }
+            g = Passes.withoutDeadNodes(g)
+            guard g.nodes.count < before else { return g }
+            g = try inferTypes(g)
         }
-        return Passes.withoutDeadNodes(g)
+    }
+
+    private func inferTypes(_ graph: Graph) throws -> Graph {
+        try ShapeInference.inferred(graph, opset: opset) { (try? definition(of: $0, opsets: opsets))?.shape }
     }
 
     /// Every node, subgraphs included, must have a registered op.

@@ -100,7 +100,7 @@ public enum Passes {
         else { return nil }
         if node.opType == "Shape" || node.opType == "Size", let x = node.inputs.first,
            let shape = constants[x]?.shape ?? valueInfo[x]?.type?.staticShape {
-            return try evaluate(node, [Tensor(zeros: .bool, shape: shape)])
+            return try? staticShapeValue(node, shape)
         }
         var inputs: [Tensor?] = []
         for name in node.inputs {
@@ -112,6 +112,16 @@ public enum Passes {
         else { return nil }
         return outputs
     }
+}
+
+/// The output of Shape (opset 15's start/end included) or Size for an input of `shape`.
+private func staticShapeValue(_ node: Node, _ shape: [Int]) throws -> [Tensor] {
+    if node.opType == "Size" { return [Tensor(scalar: Int64(shape.reduce(1, *)))] }
+    let rank = shape.count
+    func clamp(_ i: Int) -> Int { min(max(i < 0 ? i + rank : i, 0), rank) }
+    let start = clamp(try node.int("start", default: 0)), end = clamp(try node.int("end", default: rank))
+    let dims = start < end ? shape[start..<end].map { Int64($0) } : []
+    return [Tensor(shape: [dims.count], scalars: dims)]
 }
 
 extension Node {

@@ -15,10 +15,12 @@ public struct ShapeContext {
 public typealias ShapeRule = @Sendable (ShapeContext) throws -> [ValueType?]
 
 public enum ShapeInference {
-    /// Fills `valueInfo` with the types inferred for every node output, in sorted order.
-    /// Nodes without a rule leave their outputs' types as the file declared them (or unknown).
+    /// Replaces `valueInfo` with the types inferred for node outputs, in sorted order. The
+    /// file's own value_info is not trusted (exporters declare wrong shapes): outputs of
+    /// nodes without a rule are left unknown.
     public static func inferred(_ graph: Graph, opset: Int, rule: (Node) -> ShapeRule?) throws -> Graph {
         var result = graph
+        result.valueInfo = [:]
         var types: [String: ValueType] = [:]
         for v in graph.inputs { if let t = v.type { types[v.name] = t } }
         for (name, t) in graph.initializers { types[name] = .tensor(t.dataType, shape: t.shape.map(Dim.value)) }

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Checks an `onnx-bench --json` report against the schema in Benchmarks/README.md.
+Usage: validate_report.py REPORT.json [--expect-backends cpu,onnxruntime] [--expect-batches 1,2]"""
+import argparse, json, math, sys
+
+REQUIRED = {"backend": str, "device": str, "batch": int, "threads": int, "median_ms": float, "p10_ms": float,
+            "p90_ms": float, "min_ms": float, "runs_per_s": float, "items_per_s": float, "create_ms": float,
+            "first_run_ms": float, "runs": int}
+OPTIONAL = {"create_warm_ms": float, "peak_host_bytes": int, "fallback_nodes": int, "relative_l2_error": float}
+
+def check(report, backends, batches):
+    errors = []
+    if report.get("schema") != "vonnx-bench/1":
+        errors.append(f"schema is {report.get('schema')!r}")
+    rows = report.get("results")
+    if not isinstance(rows, list) or not rows:
+        return errors + ["results must be a non-empty list"]
+    for i, row in enumerate(rows):
+        for key, kind in {**REQUIRED, **OPTIONAL}.items():
+            if key not in row:
+                if key in REQUIRED:
+                    errors.append(f"results[{i}] lacks {key}")
+                continue
+            value = row[key]
+            ok = isinstance(value, int) if kind is int else isinstance(value, (int, float)) and not isinstance(value, bool)
+            if kind is str:
+                ok = isinstance(value, str) and value
+            if not ok:
+                errors.append(f"results[{i}].{key} = {value!r} is not {kind.__name__}")
+        if row.get("backend") not in ("cpu", "vulkan", "onnxruntime"):
+            errors.append(f"results[{i}].backend = {row.get('backend')!r}")
+        if isinstance(row.get("median_ms"), (int, float)):
+            if not (row["min_ms"] <= row["median_ms"] <= row["p90_ms"]) or not math.isclose(
+                    row["items_per_s"], row["batch"] * 1000 / row["median_ms"], rel_tol=1e-6):
+                errors.append(f"results[{i}] statistics are inconsistent")
+    seen = {(r.get("backend"), r.get("batch")) for r in rows}
+    for b in backends:
+        for n in batches:
+            if (b, n) not in seen:
+                errors.append(f"no result for backend {b} at batch {n}")
+    return errors
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("report")
+    ap.add_argument("--expect-backends", default="cpu")
+    ap.add_argument("--expect-batches", default="1")
+    a = ap.parse_args()
+    with open(a.report) as f:
+        errors = check(json.load(f), a.expect_backends.split(","), [int(x) for x in a.expect_batches.split(",")])
+    for e in errors:
+        print(f"{a.report}: {e}")
+    print(f"{a.report}: {'valid' if not errors else 'INVALID'}")
+    sys.exit(1 if errors else 0)

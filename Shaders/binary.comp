@@ -1,0 +1,62 @@
+#version 450
+// Elementwise binary ops with NumPy broadcasting, one per OP define: y = op(a, b).
+// Operand strides are 0 along broadcast dims; shapes are padded to rank <= 8.
+#define OP_ADD 0
+#define OP_SUB 1
+#define OP_MUL 2
+#define OP_DIV 3
+#define OP_MAX 4
+#define OP_MIN 5
+#define OP_POW 6
+#define OP_PRELU 7
+
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer A { float a[]; };
+layout(std430, binding = 1) readonly buffer B { float b[]; };
+layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params { uint n; uint rank; uint shape[8]; uint sa[8]; uint sb[8]; } p;
+
+float power(float x, float e) {
+    if (e == 0.0) return 1.0;
+    if (x == 0.0) return e > 0.0 ? 0.0 : uintBitsToFloat(0x7f800000u);
+    if (x > 0.0) return pow(x, e);
+    if (e != floor(e)) return uintBitsToFloat(0x7fc00000u);
+    float r = pow(-x, e);
+    return mod(e, 2.0) == 1.0 ? -r : r;
+}
+
+float op(float u, float v) {
+#if OP == OP_ADD
+    return u + v;
+#elif OP == OP_SUB
+    return u - v;
+#elif OP == OP_MUL
+    return u * v;
+#elif OP == OP_DIV
+    return u / v;
+#elif OP == OP_MAX
+    return max(u, v);
+#elif OP == OP_MIN
+    return min(u, v);
+#elif OP == OP_POW
+    return power(u, v);
+#elif OP == OP_PRELU
+    return u < 0.0 ? u * v : u;
+#else
+#error "unknown OP"
+#endif
+}
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
+        uint rem = i, ia = 0, ib = 0;
+        for (int d = int(p.rank) - 1; d >= 0; --d) {
+            uint c = rem % p.shape[d];
+            rem /= p.shape[d];
+            ia += c * p.sa[d];
+            ib += c * p.sb[d];
+        }
+        y[i] = op(a[ia], b[ib]);
+    }
+}

@@ -1,0 +1,76 @@
+import VonnxIR
+
+/// Side of the square tile (and workgroup) of `Shaders/gemm.comp`.
+private let gemmTile = 16
+
+/// How one `gemm.comp` dispatch reads its operands.
+struct GemmShape {
+    var m: Int, n: Int, k: Int
+    var sa: (Int, Int), sb: (Int, Int), sc: (Int, Int) = (0, 0)
+    var alpha: Float = 1, beta: Float = 0
+    var batchShape: [Int] = [], batchA: [Int] = [], batchB: [Int] = []
+    var relu = false
+}
+
+/// Records `gemm.comp` writing a new tensor of shape `output` (batch × M × N elements).
+func recordGemmShader(_ ctx: VulkanKernelContext, a: VulkanTensor, b: VulkanTensor, c: VulkanTensor?,
+                              shape g: GemmShape, output: [Int]) throws -> VulkanTensor {
+    guard g.batchShape.count <= 4 else { throw ctx.error("more than 4 batch dims are not implemented on Vulkan") }
+    let batch = g.batchShape.reduce(1, *)
+    guard batch <= 65535, g.n <= 65535 * gemmTile, g.m <= 65535 * gemmTile else {
+        throw ctx.error("[\(batch)×]\(g.m)×\(g.n) is over the Vulkan dispatch limit")
+    }
+    let y = try ctx.recorder.makeTensor(shape: output)
+    var push = PushConstants()
+    for v in [g.m, g.n, g.k, g.batchShape.count, g.sa.0, g.sa.1, g.sb.0, g.sb.1, g.sc.0, g.sc.1] { push.add(v) }
+    push.add(g.alpha); push.add(g.beta)
+    push.add(g.batchShape, length: 4); push.add(g.batchA, length: 4); push.add(g.batchB, length: 4)
+    let buffers = [a.buffer, b.buffer, y.buffer] + (c.map { [$0.buffer] } ?? [])
+    let tile = UInt32(gemmTile)
+    let pipeline = try ctx.device.pipeline("gemm", defines: ["TILE": "\(gemmTile)", "HAS_C": c == nil ? "0" : "1", "RELU": g.relu ? "1" : "0"],
+                                           bindings: buffers.count, workgroup: (tile, tile, 1))
+    let groups = (UInt32((g.n + gemmTile - 1) / gemmTile), UInt32((g.m + gemmTile - 1) / gemmTile), UInt32(batch))
+    try ctx.recorder.dispatch(pipeline, buffers: buffers, push: push.words, groups: groups)
+    return y
+}
+
+func recordGemm(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let a = try ctx.input(0), b = try ctx.input(1), c = ctx.optionalInput(2)
+    guard a.rank == 2, b.rank == 2 else { throw ctx.error("Gemm takes 2-D A and B, got \(a.shape) and \(b.shape)") }
+    let transA = try ctx.node.int("transA", default: 0) != 0, transB = try ctx.node.int("transB", default: 0) != 0
+    let (m, k) = transA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
+    let (kb, n) = transB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
+    guard k == kb else { throw ctx.error("inner dimensions differ: A \(a.shape), B \(b.shape)") }
+    var g = GemmShape(m: m, n: n, k: k, sa: transA ? (1, m) : (k, 1), sb: transB ? (1, k) : (n, 1))
+    g.alpha = try ctx.node.float("alpha", default: 1)
+    g.beta = try ctx.node.float("beta", default: 1)
+    if let c {
+        guard c.rank <= 2 else { throw ctx.error("C \(c.shape) has rank over 2") }
+        let cs = [Int](repeating: 1, count: 2 - c.rank) + c.shape
+        guard (cs[0] == 1 || cs[0] == m), (cs[1] == 1 || cs[1] == n) else {
+            throw ctx.error("C \(c.shape) does not broadcast to [\(m), \(n)]")
+        }
+        g.sc = (cs[0] == 1 ? 0 : cs[1], cs[1] == 1 ? 0 : 1)
+    }
+    return [try recordGemmShader(ctx, a: a, b: b, c: c, shape: g, output: [m, n])]
+}
+
+func recordMatMul(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let a = try ctx.input(0), b = try ctx.input(1)
+    guard a.rank >= 1, b.rank >= 1 else { throw ctx.error("MatMul inputs must have rank >= 1") }
+    let aShape = a.rank == 1 ? [1] + a.shape : a.shape
+    let bShape = b.rank == 1 ? b.shape + [1] : b.shape
+    let (m, k) = (aShape[aShape.count - 2], aShape[aShape.count - 1])
+    let (kb, n) = (bShape[bShape.count - 2], bShape[bShape.count - 1])
+    guard k == kb else { throw ctx.error("inner dimensions differ: \(a.shape) and \(b.shape)") }
+    let aBatch = Array(aShape.dropLast(2)), bBatch = Array(bShape.dropLast(2))
+    guard let batchShape = broadcast(aBatch, bBatch) else {
+        throw ctx.error("batch dims of \(a.shape) and \(b.shape) do not broadcast")
+    }
+    var g = GemmShape(m: m, n: n, k: k, sa: (k, 1), sb: (n, 1))
+    g.batchShape = batchShape
+    g.batchA = broadcastStrides(aBatch, to: batchShape).map { $0 * m * k }
+    g.batchB = broadcastStrides(bBatch, to: batchShape).map { $0 * k * n }
+    let output = batchShape + (a.rank == 1 ? [] : [m]) + (b.rank == 1 ? [] : [n])
+    return [try recordGemmShader(ctx, a: a, b: b, c: nil, shape: g, output: output)]
+}

@@ -1,0 +1,81 @@
+import CGlslang
+import VonnxIR
+
+/// Compiles the embedded GLSL compute shaders to SPIR-V with glslang's C API. One
+/// `glslang_initialize_process` for the process; compilations are serialized and their
+/// SPIR-V cached by (shader name, defines).
+final class ShaderCompiler: @unchecked Sendable {
+    static let shared = ShaderCompiler()
+
+    private let lock = Lock()
+    private var cache: [String: [UInt32]] = [:]
+
+    private init() { _ = glslang_initialize_process() }
+
+    /// The cache key of a shader variant: its name and its defines in sorted order.
+    static func key(_ shader: String, _ defines: [String: String]) -> String {
+        ([shader] + defines.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }).joined(separator: ";")
+    }
+
+    /// SPIR-V words of embedded shader `name` with each define prepended as `#define K V`.
+    func spirv(_ name: String, defines: [String: String]) throws -> [UInt32] {
+        guard let source = EmbeddedShaders.sources[name] else {
+            throw VonnxError.invalidArgument("Vulkan: no embedded shader '\(name)'")
+        }
+        let key = Self.key(name, defines)
+        return try lock.withLock {
+            if let words = cache[key] { return words }
+            let preamble = defines.sorted { $0.key < $1.key }.map { "#define \($0.key) \($0.value)\n" }.joined()
+            let words = try Self.compile(source, preamble: preamble, label: key)
+            cache[key] = words
+            return words
+        }
+    }
+
+    private static func compile(_ source: String, preamble: String, label: String) throws -> [UInt32] {
+        let rules = GLSLANG_MSG_SPV_RULES_BIT.rawValue | GLSLANG_MSG_VULKAN_RULES_BIT.rawValue
+        return try source.withCString { code in
+            try preamble.withCString { pre in
+                var input = glslang_input_t()
+                input.language = GLSLANG_SOURCE_GLSL
+                input.stage = GLSLANG_STAGE_COMPUTE
+                input.client = GLSLANG_CLIENT_VULKAN
+                input.client_version = GLSLANG_TARGET_VULKAN_1_1
+                input.target_language = GLSLANG_TARGET_SPV
+                input.target_language_version = GLSLANG_TARGET_SPV_1_3
+                input.code = code
+                input.default_version = 450
+                input.default_profile = GLSLANG_NO_PROFILE
+                input.messages = glslang_messages_t(rawValue: rules)
+                input.resource = glslang_default_resource()
+                guard let shader = glslang_shader_create(&input) else {
+                    throw VonnxError.invalidArgument("glslang: cannot create a shader for \(label)")
+                }
+                defer { glslang_shader_delete(shader) }
+                glslang_shader_set_preamble(shader, pre)
+                func log() -> String { glslang_shader_get_info_log(shader).map { String(cString: $0) } ?? "" }
+                guard glslang_shader_preprocess(shader, &input) != 0 else {
+                    throw VonnxError.invalidArgument("glslang: preprocessing \(label) failed: \(log())")
+                }
+                guard glslang_shader_parse(shader, &input) != 0 else {
+                    throw VonnxError.invalidArgument("glslang: compiling \(label) failed: \(log())")
+                }
+                guard let program = glslang_program_create() else {
+                    throw VonnxError.invalidArgument("glslang: cannot create a program for \(label)")
+                }
+                defer { glslang_program_delete(program) }
+                glslang_program_add_shader(program, shader)
+                guard glslang_program_link(program, Int32(bitPattern: rules)) != 0 else {
+                    let msg = glslang_program_get_info_log(program).map { String(cString: $0) } ?? ""
+                    throw VonnxError.invalidArgument("glslang: linking \(label) failed: \(msg)")
+                }
+                glslang_program_SPIRV_generate(program, GLSLANG_STAGE_COMPUTE)
+                // The size is in 32-bit words.
+                let count = glslang_program_SPIRV_get_size(program)
+                var words = [UInt32](repeating: 0, count: count)
+                words.withUnsafeMutableBufferPointer { glslang_program_SPIRV_get(program, $0.baseAddress) }
+                return words
+            }
+        }
+    }
+}

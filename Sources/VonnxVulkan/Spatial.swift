@@ -1,0 +1,121 @@
+import VonnxIR
+
+/// The 2-D sliding window of a Conv or pool node: kernel, strides, dilations, pads and the
+/// output size. 1-D nodes become 2-D with a height of 1.
+struct Window2D {
+    var kernel: [Int], strides: [Int], dilations: [Int]
+    /// [top, left, bottom, right].
+    var pads: [Int]
+    var output: [Int]
+
+    /// Reads the window attributes of `node` for an input of spatial size `input` (1 or 2
+    /// dims); `kernel` is the kernel size when it comes from a weight shape.
+    init(_ ctx: VulkanKernelContext, input: [Int], kernel givenKernel: [Int]?, ceilMode: Bool) throws {
+        let node = ctx.node, r = input.count
+        guard r == 1 || r == 2 else { throw ctx.error("the Vulkan kernel handles 1-D and 2-D windows, got \(r)-D") }
+        func attr(_ name: String, _ fallback: Int, count: Int) throws -> [Int] {
+            let v = try node.ints(name) ?? [Int](repeating: fallback, count: count)
+            guard v.count == count else { throw ctx.error("attribute '\(name)' has \(v.count) values, expected \(count)") }
+            return v
+        }
+        guard let k = try node.ints("kernel_shape") ?? givenKernel, k.count == r else {
+            throw ctx.error("kernel_shape is missing or does not have \(r) values")
+        }
+        if let givenKernel, k != givenKernel { throw ctx.error("kernel_shape \(k) differs from the weights' \(givenKernel)") }
+        let s = try attr("strides", 1, count: r), d = try attr("dilations", 1, count: r)
+        var p = try attr("pads", 0, count: 2 * r)
+        guard p.allSatisfy({ $0 >= 0 }) else { throw ctx.error("pads \(p) must not be negative") }
+        let autoPad = try node.string("auto_pad", default: "NOTSET")
+        var out = [Int](repeating: 0, count: r)
+        for i in 0..<r {
+            guard k[i] > 0, s[i] > 0, d[i] > 0 else { throw ctx.error("kernel, strides and dilations must be positive") }
+            let eff = (k[i] - 1) * d[i] + 1
+            switch autoPad {
+            case "SAME_UPPER", "SAME_LOWER":
+                out[i] = (input[i] + s[i] - 1) / s[i]
+                let total = Swift.max(0, (out[i] - 1) * s[i] + eff - input[i])
+                let small = total / 2
+                p[i] = autoPad == "SAME_UPPER" ? small : total - small
+                p[i + r] = total - p[i]
+            case "VALID", "NOTSET":
+                if autoPad == "VALID" { p[i] = 0; p[i + r] = 0 }
+                let span = input[i] + p[i] + p[i + r] - eff
+                guard span >= 0 else { throw ctx.error("the window (\(eff)) is larger than the padded input (\(input[i] + p[i] + p[i + r]))") }
+                out[i] = (ceilMode ? (span + s[i] - 1) / s[i] : span / s[i]) + 1
+                // With ceil_mode, the last window must start inside the input or its left pad.
+                if ceilMode && (out[i] - 1) * s[i] >= input[i] + p[i] { out[i] -= 1 }
+            default: throw ctx.error("unknown auto_pad '\(autoPad)'")
+            }
+        }
+        if r == 1 {
+            kernel = [1] + k; strides = [1] + s; dilations = [1] + d
+            pads = [0, p[0], 0, p[1]]; output = [1] + out
+        } else {
+            kernel = k; strides = s; dilations = d; pads = p; output = out
+        }
+    }
+}
+
+func recordConv(_ ctx: VulkanKernelContext, relu: Bool) throws -> [VulkanTensor] {
+    let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optionalInput(2)
+    guard x.rank == 3 || x.rank == 4, w.rank == x.rank else {
+        throw ctx.error("the Vulkan Conv takes 1-D or 2-D NCHW input, got \(x.shape) with weights \(w.shape)")
+    }
+    let group = try ctx.node.int("group", default: 1)
+    let (n, c, m) = (x.shape[0], x.shape[1], w.shape[0])
+    guard group > 0, c % group == 0, m % group == 0, w.shape[1] == c / group else {
+        throw ctx.error("weights \(w.shape) do not fit input \(x.shape) with group \(group)")
+    }
+    if let bias, bias.shape != [m] { throw ctx.error("bias \(bias.shape) must be [\(m)]") }
+    let window = try Window2D(ctx, input: Array(x.shape[2...]), kernel: Array(w.shape[2...]), ceilMode: false)
+    let (h, wd) = x.rank == 4 ? (x.shape[2], x.shape[3]) : (1, x.shape[2])
+    let outShape = [n, m] + (x.rank == 4 ? window.output : [window.output[1]])
+    if window.kernel == [1, 1], window.strides == [1, 1], window.pads == [0, 0, 0, 0], group == 1 {
+        // A pointwise convolution is a matrix product per image: Y[n] = W[M×C] · X[n][C×HW] (+ bias
+        // broadcast along rows), which the tiled gemm shader does far faster than the direct one.
+        var g = GemmShape(m: m, n: h * wd, k: c, sa: (c, 1), sb: (h * wd, 1), sc: (1, 0), beta: 1)
+        g.batchShape = [n]; g.batchA = [0]; g.batchB = [c * h * wd]
+        g.relu = relu
+        return [try recordGemmShader(ctx, a: w, b: x, c: bias, shape: g, output: outShape)]
+    }
+    let y = try ctx.recorder.makeTensor(shape: outShape)
+    var push = PushConstants()
+    for v in [n, c, h, wd, m, window.output[0], window.output[1], window.kernel[0], window.kernel[1],
+              window.strides[0], window.strides[1], window.pads[0], window.pads[1],
+              window.dilations[0], window.dilations[1], group] { push.add(v) }
+    let buffers = [x.buffer, w.buffer, y.buffer] + (bias.map { [$0.buffer] } ?? [])
+    // One invocation per pixel and block of up to 8 output channels of a group (fewer when a
+    // group has fewer, as depthwise convolutions do).
+    let mg = m / group
+    let block = mg >= 8 ? 8 : mg >= 4 ? 4 : mg >= 2 ? 2 : 1
+    let invocations = n * group * ((mg + block - 1) / block) * window.output[0] * window.output[1]
+    try ctx.dispatch1D("conv2d", defines: ["HAS_BIAS": bias == nil ? "0" : "1", "RELU": relu ? "1" : "0",
+                                           "OCB": "\(block)"],
+                       buffers: buffers, push: push, count: invocations)
+    return [y]
+}
+
+func recordPool(_ ctx: VulkanKernelContext, max: Bool, global: Bool) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    guard x.rank == 3 || x.rank == 4 else { throw ctx.error("the Vulkan pool takes 1-D or 2-D NCHW input, got \(x.shape)") }
+    if ctx.node.outputs.count > 1 && !ctx.node.outputs[1].isEmpty {
+        throw ctx.error("MaxPool's Indices output is not implemented on Vulkan")
+    }
+    if try ctx.node.int("storage_order", default: 0) != 0 { throw ctx.error("storage_order 1 is not implemented on Vulkan") }
+    let spatial = Array(x.shape[2...])
+    let (h, w) = x.rank == 4 ? (x.shape[2], x.shape[3]) : (1, x.shape[2])
+    let window: Window2D
+    if global {
+        window = try Window2D(ctx, input: spatial, kernel: spatial, ceilMode: false)
+    } else {
+        window = try Window2D(ctx, input: spatial, kernel: nil, ceilMode: try ctx.node.int("ceil_mode", default: 0) != 0)
+    }
+    let outShape = Array(x.shape[..<2]) + (x.rank == 4 ? window.output : [window.output[1]])
+    let y = try ctx.recorder.makeTensor(shape: outShape)
+    var push = PushConstants()
+    for v in [x.shape[0] * x.shape[1], h, w, window.output[0], window.output[1], window.kernel[0], window.kernel[1],
+              window.strides[0], window.strides[1], window.pads[0], window.pads[1], window.pads[2], window.pads[3],
+              window.dilations[0], window.dilations[1], try ctx.node.int("count_include_pad", default: 0)] { push.add(v) }
+    try ctx.dispatch1D("pool2d", defines: ["POOL_MAX": max ? "1" : "0"], buffers: [x.buffer, y.buffer], push: push, count: y.count)
+    return [y]
+}

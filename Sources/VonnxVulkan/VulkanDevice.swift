@@ -1,0 +1,352 @@
+import CVulkan
+import Glibc
+import VonnxIR
+
+/// What Vonnx reports about one Vulkan physical device.
+public struct VulkanDeviceInfo: Sendable, CustomStringConvertible {
+    /// Position in the driver's enumeration order (what `VulkanOptions.device` may name).
+    public let index: Int
+    public let name: String
+    /// "discrete", "integrated", "virtual", "cpu" or "other".
+    public let kind: String
+    /// Driver name and version text (empty before Vulkan 1.2 drivers).
+    public let driver: String
+    public let apiVersion: String
+    public let vendorID: UInt32
+    public let deviceID: UInt32
+    /// Total size of the device-local memory heaps, in bytes.
+    public let deviceLocalBytes: UInt64
+
+    public var description: String {
+        "[\(index)] \(name) (\(kind), \(driver.isEmpty ? "unknown driver" : driver), Vulkan \(apiVersion), "
+            + "vendor 0x\(String(vendorID, radix: 16)), \(deviceLocalBytes >> 20) MiB device-local)"
+    }
+}
+
+/// How to open a Vulkan device.
+public struct VulkanOptions: Sendable {
+    /// A device index ("1") or a case-insensitive name substring ("llvmpipe"); nil reads the
+    /// environment variable VONNX_VULKAN_DEVICE, and without it the first discrete GPU, else
+    /// integrated, virtual, then CPU device is taken.
+    public var device: String?
+    /// Turns on VK_LAYER_KHRONOS_validation and collects its warnings and errors for
+    /// `VulkanDevice.takeValidationMessages()`.
+    public var validation: Bool
+    /// Fills every new buffer with NaN so a kernel that skips an output element is caught.
+    public var poisonAllocations: Bool
+    /// Copies through staging buffers even where device memory is host-visible, as on a
+    /// discrete GPU (to test that path on lavapipe).
+    public var forceStaging: Bool
+
+    public init(device: String? = nil, validation: Bool = false, poisonAllocations: Bool = false, forceStaging: Bool = false) {
+        self.device = device; self.validation = validation
+        self.poisonAllocations = poisonAllocations; self.forceStaging = forceStaging
+    }
+}
+
+/// Collects validation-layer messages; the debug callback's user data.
+final class MessageSink: @unchecked Sendable {
+    private let lock = Lock()
+    private var messages: [String] = []
+    func append(_ m: String) { lock.withLock { messages.append(m) } }
+    func take() -> [String] { lock.withLock { defer { messages = [] }; return messages } }
+}
+
+private let debugCallback: PFN_vkDebugUtilsMessengerCallbackEXT = { _, _, data, user in
+    guard let user else { return 0 }
+    let message = data?.pointee.pMessage.map { String(cString: $0) } ?? "(no message)"
+    Unmanaged<MessageSink>.fromOpaque(user).takeUnretainedValue().append(message)
+    return 0
+}
+
+/// An instance that owns nothing else: for listing devices and as the root of a device.
+private final class Instance {
+    let handle: VkInstance
+    let messenger: VkDebugUtilsMessengerEXT?
+    let sink: MessageSink
+
+    init(validation: Bool) throws {
+        let sink = MessageSink()
+        self.sink = sink
+        // The same messenger settings go on the instance's pNext chain, so messages from
+        // vkCreateInstance and vkDestroyInstance are caught too.
+        var messengerInfo = VkDebugUtilsMessengerCreateInfoEXT()
+        messengerInfo.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT
+        messengerInfo.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT.rawValue
+            | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT.rawValue
+        messengerInfo.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT.rawValue
+            | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT.rawValue
+            | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT.rawValue
+        messengerInfo.pfnUserCallback = debugCallback
+        messengerInfo.pUserData = Unmanaged.passUnretained(sink).toOpaque()
+        var layers: [String] = []
+        var extensions: [String] = []
+        if validation {
+            var count: UInt32 = 0
+            vkEnumerateInstanceLayerProperties(&count, nil)
+            var props = [VkLayerProperties](repeating: .init(), count: Int(count))
+            vkEnumerateInstanceLayerProperties(&count, &props)
+            guard props.contains(where: { string(fromCTuple: $0.layerName) == "VK_LAYER_KHRONOS_validation" }) else {
+                throw VonnxError.invalidArgument("Vulkan: validation was asked for but VK_LAYER_KHRONOS_validation is not installed (Debian: vulkan-validationlayers)")
+            }
+            layers = ["VK_LAYER_KHRONOS_validation"]
+            extensions = ["VK_EXT_debug_utils"]
+        }
+        var instance: VkInstance?
+        var app = VkApplicationInfo()
+        app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO
+        app.apiVersion = VONNX_VK_API_VERSION_1_2
+        try withCStrings(["Vonnx"] + layers + extensions) { names in
+            app.pApplicationName = names[0]
+            app.pEngineName = names[0]
+            let layerNames = Array(names[1..<(1 + layers.count)]), extensionNames = Array(names[(1 + layers.count)...])
+            try withUnsafePointer(to: &app) { appPtr in
+                try withUnsafePointer(to: &messengerInfo) { messengerPtr in
+                    try layerNames.withUnsafeBufferPointer { lp in
+                        try extensionNames.withUnsafeBufferPointer { ep in
+                            var info = VkInstanceCreateInfo()
+                            info.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
+                            info.pNext = validation ? UnsafeRawPointer(messengerPtr) : nil
+                            info.pApplicationInfo = appPtr
+                            info.enabledLayerCount = UInt32(lp.count)
+                            info.ppEnabledLayerNames = lp.count > 0 ? lp.baseAddress : nil
+                            info.enabledExtensionCount = UInt32(ep.count)
+                            info.ppEnabledExtensionNames = ep.count > 0 ? ep.baseAddress : nil
+                            let result = vkCreateInstance(&info, nil, &instance)
+                            if result == VK_ERROR_INCOMPATIBLE_DRIVER {
+                                throw VonnxError.invalidArgument("Vulkan: no Vulkan driver found (install a GPU driver, or Mesa's lavapipe: mesa-vulkan-drivers)")
+                            }
+                            try check(result, "vkCreateInstance")
+                        }
+                    }
+                }
+            }
+        }
+        handle = instance!
+        guard validation else { messenger = nil; return }
+        guard let raw = vkGetInstanceProcAddr(handle, "vkCreateDebugUtilsMessengerEXT") else {
+            vkDestroyInstance(handle, nil)
+            throw VonnxError.invalidArgument("Vulkan: vkCreateDebugUtilsMessengerEXT is unavailable")
+        }
+        let create = unsafeBitCast(raw, to: PFN_vkCreateDebugUtilsMessengerEXT.self)
+        var m: VkDebugUtilsMessengerEXT?
+        let result = create(handle, &messengerInfo, nil, &m)
+        guard result == VK_SUCCESS else {
+            vkDestroyInstance(handle, nil)
+            throw VonnxError.invalidArgument("Vulkan: vkCreateDebugUtilsMessengerEXT failed with \(name(of: result))")
+        }
+        messenger = m
+    }
+
+    deinit {
+        if let messenger, let raw = vkGetInstanceProcAddr(handle, "vkDestroyDebugUtilsMessengerEXT") {
+            unsafeBitCast(raw, to: PFN_vkDestroyDebugUtilsMessengerEXT.self)(handle, messenger, nil)
+        }
+        vkDestroyInstance(handle, nil)
+    }
+
+    func physicalDevices() throws -> [VkPhysicalDevice] {
+        var count: UInt32 = 0
+        try check(vkEnumeratePhysicalDevices(handle, &count, nil), "vkEnumeratePhysicalDevices")
+        var devices = [VkPhysicalDevice?](repeating: nil, count: Int(count))
+        try check(vkEnumeratePhysicalDevices(handle, &count, &devices), "vkEnumeratePhysicalDevices")
+        return devices.compactMap { $0 }
+    }
+}
+
+private func describe(_ pd: VkPhysicalDevice, index: Int) -> VulkanDeviceInfo {
+    var props = VkPhysicalDeviceProperties()
+    vkGetPhysicalDeviceProperties(pd, &props)
+    var driver = ""
+    if props.apiVersion >= VONNX_VK_API_VERSION_1_2 {
+        var dp = VkPhysicalDeviceDriverProperties()
+        dp.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES
+        withUnsafeMutablePointer(to: &dp) { dpp in
+            var p2 = VkPhysicalDeviceProperties2()
+            p2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
+            p2.pNext = UnsafeMutableRawPointer(dpp)
+            vkGetPhysicalDeviceProperties2(pd, &p2)
+        }
+        driver = "\(string(fromCTuple: dp.driverName)) \(string(fromCTuple: dp.driverInfo))"
+    }
+    var mem = VkPhysicalDeviceMemoryProperties()
+    vkGetPhysicalDeviceMemoryProperties(pd, &mem)
+    let heaps = withUnsafeBytes(of: mem.memoryHeaps) { Array($0.bindMemory(to: VkMemoryHeap.self).prefix(Int(mem.memoryHeapCount))) }
+    let local = heaps.filter { $0.flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT.rawValue != 0 }.reduce(0) { $0 + $1.size }
+    let kind = switch props.deviceType {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: "discrete"
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: "integrated"
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: "virtual"
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: "cpu"
+    default: "other"
+    }
+    return VulkanDeviceInfo(index: index, name: string(fromCTuple: props.deviceName), kind: kind,
+                            driver: driver.trimmingSpaces, apiVersion: versionString(props.apiVersion),
+                            vendorID: props.vendorID, deviceID: props.deviceID, deviceLocalBytes: local)
+}
+
+private extension String {
+    var trimmingSpaces: String { String(self.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed()) }
+}
+
+/// An open Vulkan device with one compute queue, its pipelines and its validation messages.
+/// Thread-safe: pipeline lookups and queue submissions are serialized by a lock; buffers and
+/// recorders made from it keep it alive.
+public final class VulkanDevice: @unchecked Sendable {
+    public let info: VulkanDeviceInfo
+    public let options: VulkanOptions
+    let handle: VkDevice
+    let physical: VkPhysicalDevice
+    let queue: VkQueue
+    let queueFamily: UInt32
+    let memory: VkPhysicalDeviceMemoryProperties
+    /// The most workgroups one dispatch may have along x.
+    let maxGroupsX: UInt32
+    /// The largest storage buffer a shader may bind, in bytes.
+    let maxBufferBytes: Int
+    /// Nanoseconds per timestamp tick, or nil when the compute queue cannot write timestamps.
+    let timestampPeriod: Double?
+    /// True when buffers are host-visible device memory (CPU and integrated devices): no staging.
+    public let unifiedMemory: Bool
+    let allocator: MemoryAllocator
+    private let instance: Instance
+    private let lock = Lock()
+    private var pipelines: [String: VulkanPipeline] = [:]
+
+    /// Every physical device the Vulkan loader sees, in enumeration order.
+    public static func availableDevices() throws -> [VulkanDeviceInfo] {
+        let instance = try Instance(validation: false)
+        return try instance.physicalDevices().enumerated().map { describe($1, index: $0) }
+    }
+
+    /// Opens the device `options` selects; throws when there is none or the name matches none.
+    public init(options: VulkanOptions = .init()) throws {
+        self.options = options
+        instance = try Instance(validation: options.validation)
+        let devices = try instance.physicalDevices()
+        let infos = devices.enumerated().map { describe($1, index: $0) }
+        let chosen = try Self.select(from: infos, selector: options.device ?? getenv("VONNX_VULKAN_DEVICE").map { String(cString: $0) })
+        info = chosen
+        physical = devices[chosen.index]
+
+        var familyCount: UInt32 = 0
+        vkGetPhysicalDeviceQueueFamilyProperties(physical, &familyCount, nil)
+        var families = [VkQueueFamilyProperties](repeating: .init(), count: Int(familyCount))
+        vkGetPhysicalDeviceQueueFamilyProperties(physical, &familyCount, &families)
+        guard let family = families.firstIndex(where: { $0.queueFlags & VK_QUEUE_COMPUTE_BIT.rawValue != 0 }) else {
+            throw VonnxError.invalidArgument("Vulkan: \(chosen.name) has no compute queue")
+        }
+        queueFamily = UInt32(family)
+        let timestampBits = families[family].timestampValidBits
+
+        var priority: Float = 1
+        var queueInfo = VkDeviceQueueCreateInfo()
+        queueInfo.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO
+        queueInfo.queueFamilyIndex = queueFamily
+        queueInfo.queueCount = 1
+        var device: VkDevice?
+        let physical = physical
+        try withUnsafePointer(to: &priority) { pp in
+            queueInfo.pQueuePriorities = pp
+            try withUnsafePointer(to: &queueInfo) { qp in
+                var deviceInfo = VkDeviceCreateInfo()
+                deviceInfo.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
+                deviceInfo.queueCreateInfoCount = 1
+                deviceInfo.pQueueCreateInfos = qp
+                try check(vkCreateDevice(physical, &deviceInfo, nil, &device), "vkCreateDevice")
+            }
+        }
+        handle = device!
+        var q: VkQueue?
+        vkGetDeviceQueue(handle, queueFamily, 0, &q)
+        queue = q!
+
+        var mem = VkPhysicalDeviceMemoryProperties()
+        vkGetPhysicalDeviceMemoryProperties(physical, &mem)
+        memory = mem
+        var props = VkPhysicalDeviceProperties()
+        vkGetPhysicalDeviceProperties(physical, &props)
+        maxGroupsX = props.limits.maxComputeWorkGroupCount.0
+        maxBufferBytes = Int(props.limits.maxStorageBufferRange)
+        timestampPeriod = timestampBits > 0 ? Double(props.limits.timestampPeriod) : nil
+        allocator = MemoryAllocator(device: handle)
+        unifiedMemory = !options.forceStaging && (chosen.kind == "cpu" || chosen.kind == "integrated")
+            && Self.memoryType(in: mem, bits: ~0, flags: Self.hostVisibleLocal) != nil
+    }
+
+    /// The device `selector` names (an index, else a case-insensitive name substring); without
+    /// one, the first discrete GPU, else integrated, virtual, then CPU device.
+    static func select(from infos: [VulkanDeviceInfo], selector: String?) throws -> VulkanDeviceInfo {
+        guard !infos.isEmpty else { throw VonnxError.invalidArgument("Vulkan: no Vulkan device found (no driver, or no GPU and no lavapipe)") }
+        guard let selector, !selector.isEmpty else {
+            let rank = ["discrete": 0, "integrated": 1, "virtual": 2, "cpu": 3]
+            return infos.min { (rank[$0.kind] ?? 4, $0.index) < (rank[$1.kind] ?? 4, $1.index) }!
+        }
+        let match = Int(selector).flatMap { i in infos.first { $0.index == i } }
+            ?? infos.first { $0.name.lowercased().contains(selector.lowercased()) }
+        guard let match else {
+            throw VonnxError.invalidArgument("Vulkan: no device matches '\(selector)'; devices: "
+                                             + infos.map(\.description).joined(separator: "; "))
+        }
+        return match
+    }
+
+    deinit {
+        vkDeviceWaitIdle(handle)
+        pipelines.values.forEach { $0.destroy(handle) }
+        allocator.releaseAll()
+        vkDestroyDevice(handle, nil)
+    }
+
+    /// Validation-layer warnings and errors since the last call (empty without validation).
+    public func takeValidationMessages() -> [String] { instance.sink.take() }
+
+    /// Uploads float32 tensors (weights, say) in one submission and waits for it.
+    public func upload(_ tensors: [Tensor]) throws -> [VulkanTensor] {
+        let recorder = try VulkanRecorder(device: self)
+        let uploaded = try tensors.map { try recorder.upload($0) }
+        try recorder.submitAndWait()
+        return uploaded
+    }
+
+    static let hostVisibleLocal = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT.rawValue
+        | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT.rawValue | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT.rawValue
+
+    /// The first memory type allowed by `bits` that has all of `flags`.
+    static func memoryType(in mem: VkPhysicalDeviceMemoryProperties, bits: UInt32, flags: UInt32) -> UInt32? {
+        withUnsafeBytes(of: mem.memoryTypes) { raw in
+            let types = raw.bindMemory(to: VkMemoryType.self)
+            return (0..<Int(mem.memoryTypeCount)).first { i in
+                bits & (1 << UInt32(i)) != 0 && types[i].propertyFlags & flags == flags
+            }.map(UInt32.init)
+        }
+    }
+
+    /// Submits `commandBuffer` to the compute queue; `fence` signals on completion.
+    func submit(_ commandBuffer: VkCommandBuffer, fence: VkFence) throws {
+        var cb: VkCommandBuffer? = commandBuffer
+        var submit = VkSubmitInfo()
+        submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO
+        submit.commandBufferCount = 1
+        try withUnsafePointer(to: &cb) { cbp in
+            submit.pCommandBuffers = cbp
+            try lock.withLock { try check(vkQueueSubmit(queue, 1, &submit, fence), "vkQueueSubmit") }
+        }
+    }
+
+    /// The compute pipeline of embedded shader `shader` compiled with `defines`, reading
+    /// storage buffers at bindings `0..<bindings` of set 0 and up to 128 bytes of push
+    /// constants, with the workgroup size given as specialization constants 0, 1, 2; built
+    /// once, then cached.
+    func pipeline(_ shader: String, defines: [String: String] = [:], bindings: Int,
+                  workgroup: (UInt32, UInt32, UInt32)) throws -> VulkanPipeline {
+        let key = ShaderCompiler.key(shader, defines) + "|\(bindings)|\(workgroup.0)x\(workgroup.1)x\(workgroup.2)"
+        return try lock.withLock {
+            if let p = pipelines[key] { return p }
+            let spirv = try ShaderCompiler.shared.spirv(shader, defines: defines)
+            let p = try VulkanPipeline(device: handle, spirv: spirv, bindings: bindings, workgroup: workgroup)
+            pipelines[key] = p
+            return p
+        }
+    }
+}

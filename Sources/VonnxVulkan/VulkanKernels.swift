@@ -1,0 +1,169 @@
+import VonnxIR
+
+/// What a Vulkan kernel sees of one node application.
+public struct VulkanKernelContext {
+    public let node: Node
+    /// Aligned with `node.inputs`: the float32 inputs on the device; nil where an input is
+    /// omitted or lives only on the host.
+    public let inputs: [VulkanTensor?]
+    /// Aligned with `node.inputs`: host values where known. Inputs listed by
+    /// `VulkanKernels.hostInputs(of:)` (shapes, axes, bounds) must be here.
+    public let hostInputs: [Tensor?]
+    /// The default-domain opset the model was written against.
+    public let opset: Int
+    public let recorder: VulkanRecorder
+
+    public init(node: Node, inputs: [VulkanTensor?], hostInputs: [Tensor?], opset: Int, recorder: VulkanRecorder) {
+        self.node = node; self.inputs = inputs; self.hostInputs = hostInputs; self.opset = opset; self.recorder = recorder
+    }
+
+    /// Device input `i`, which must be present.
+    public func input(_ i: Int) throws -> VulkanTensor {
+        guard i < inputs.count, let t = inputs[i] else { throw node.error("missing required input \(i)") }
+        return t
+    }
+
+    /// Device input `i`, or nil when omitted.
+    public func optionalInput(_ i: Int) -> VulkanTensor? { i < inputs.count ? inputs[i] : nil }
+
+    /// Host value of input `i`, or nil when omitted.
+    public func hostInput(_ i: Int) throws -> Tensor? {
+        guard i < node.inputs.count, !node.inputs[i].isEmpty else { return nil }
+        guard i < hostInputs.count, let t = hostInputs[i] else {
+            throw node.error("input \(i) ('\(node.inputs[i])') must be known on the host for the Vulkan kernel")
+        }
+        return t
+    }
+
+    public var device: VulkanDevice { recorder.device }
+    public func error(_ message: String) -> VonnxError { node.error(message) }
+}
+
+/// A Vulkan kernel: records the node's computation into the context's recorder and returns
+/// its outputs (in `node.outputs` order) as device tensors; it never submits.
+public typealias VulkanKernel = @Sendable (VulkanKernelContext) throws -> [VulkanTensor]
+
+/// The Vulkan kernels by ONNX op name (default domain), and a one-node runner.
+///
+/// For a partition of nodes: make one `VulkanRecorder`, `upload` the partition's inputs
+/// (weights once, with `VulkanDevice.upload`), call each node's kernel with a
+/// `VulkanKernelContext` whose inputs are the device tensors produced so far (and host values
+/// for `hostInputs(of:)`), `download` the partition's outputs, then `submitAndWait` once.
+/// Next run with the same input shapes: `rewrite` the uploaded inputs and `submitAndWait`
+/// again, without recording anew.
+public enum VulkanKernels {
+    /// Every op with a Vulkan kernel, keyed by `key(of:)`.
+    public static let table: [String: VulkanKernel] = {
+        var t: [String: VulkanKernel] = [:]
+        for (name, op) in UnaryOp.byName { t[name] = { try recordUnary(op, $0) } }
+        for (name, op) in BinaryOp.byName { t[name] = { try recordBinary(op, $0) } }
+        for (name, op) in BinaryOp.variadic { t[name] = { try recordVariadic(op, $0) } }
+        t["Conv"] = { try recordConv($0, relu: false) }
+        t["com.microsoft::FusedConv"] = { ctx in
+            let activation = try ctx.node.string("activation", default: "")
+            guard activation == "Relu" || activation.isEmpty else {
+                throw ctx.error("FusedConv activation '\(activation)' is not implemented on Vulkan")
+            }
+            return try recordConv(ctx, relu: activation == "Relu")
+        }
+        t["Gemm"] = recordGemm
+        t["MatMul"] = recordMatMul
+        t["MaxPool"] = { try recordPool($0, max: true, global: false) }
+        t["AveragePool"] = { try recordPool($0, max: false, global: false) }
+        t["GlobalMaxPool"] = { try recordPool($0, max: true, global: true) }
+        t["GlobalAveragePool"] = { try recordPool($0, max: false, global: true) }
+        t["BatchNormalization"] = recordBatchNormalization
+        t["Softmax"] = { try recordSoftmax($0, log: false) }
+        t["LogSoftmax"] = { try recordSoftmax($0, log: true) }
+        t["Concat"] = recordConcat
+        t["Transpose"] = recordTranspose
+        t["Reshape"] = recordReshape
+        t["Flatten"] = recordFlatten
+        t["Squeeze"] = recordSqueeze
+        t["Unsqueeze"] = recordUnsqueeze
+        t["Identity"] = recordIdentity
+        t["Dropout"] = recordIdentity
+        return t
+    }()
+
+    /// Indices of `node`'s inputs that its Vulkan kernel reads on the host, not the device.
+    public static func hostInputs(of node: Node) -> Set<Int> {
+        switch node.opType {
+        case "Reshape", "Squeeze", "Unsqueeze": [1]
+        case "Clip", "Dropout": [1, 2]
+        default: []
+        }
+    }
+
+    /// The table key of a node's op: the op name in the default domain, else "domain::name"
+    /// (`com.microsoft::FusedConv`, Conv with a fused "activation" attribute, as onnxruntime names it).
+    public static func key(of node: Node) -> String {
+        node.domain.isEmpty || node.domain == "ai.onnx" ? node.opType : "\(node.domain)::\(node.opType)"
+    }
+
+    /// Whether a Vulkan kernel exists for `node` (attributes are checked when it runs).
+    public static func supports(_ node: Node) -> Bool { table[key(of: node)] != nil }
+
+    /// Whether `node` can run on the device given its input element types (aligned with
+    /// `node.inputs`, nil where unknown or omitted): a kernel exists and every input it reads
+    /// on the device is float32. What a partitioner asks of each node.
+    public static func accepts(_ node: Node, inputTypes: [DataType?]) -> Bool {
+        guard supports(node) else { return false }
+        let host = hostInputs(of: node)
+        return inputTypes.enumerated().allSatisfy { i, t in
+            host.contains(i) || i >= node.inputs.count || node.inputs[i].isEmpty || t == .float
+        }
+    }
+
+    /// Runs one node on `device`: uploads its float32 inputs, records the kernel, downloads
+    /// the outputs, submits once and waits. Throws `unsupportedOp` when there is no kernel.
+    public static func run(_ node: Node, inputs: [Tensor?], opset: Int, device: VulkanDevice) throws -> [Tensor] {
+        guard let kernel = table[key(of: node)] else {
+            throw VonnxError.unsupportedOp(node: node.label, op: node.opType, domain: node.domain, opset: opset)
+        }
+        let recorder = try VulkanRecorder(device: device)
+        let hostOnly = hostInputs(of: node)
+        let deviceInputs = try inputs.enumerated().map { i, t -> VulkanTensor? in
+            guard let t, !hostOnly.contains(i) else { return nil }
+            guard t.dataType == .float else { throw node.error("the Vulkan backend takes float32 inputs, input \(i) is \(t.dataType)") }
+            return try recorder.upload(t)
+        }
+        recorder.label = node.label
+        let ctx = VulkanKernelContext(node: node, inputs: deviceInputs, hostInputs: inputs, opset: opset, recorder: recorder)
+        let downloads = try kernel(ctx).map { try recorder.download($0) }
+        try recorder.submitAndWait()
+        return try downloads.map { try $0.tensor() }
+    }
+}
+
+/// Push-constant words, built field by field in the shader's declaration order.
+struct PushConstants {
+    private(set) var words: [UInt32] = []
+    mutating func add(_ v: Int) { precondition(v >= 0 && v <= Int(UInt32.max), "push constant \(v) out of range"); words.append(UInt32(v)) }
+    mutating func add(_ v: Float) { words.append(v.bitPattern) }
+    /// Appends `values` padded with zeros to `length` entries (a fixed-size array field).
+    mutating func add(_ values: [Int], length: Int) {
+        precondition(values.count <= length)
+        values.forEach { add($0) }
+        words.append(contentsOf: repeatElement(0, count: length - values.count))
+    }
+}
+
+/// Workgroup size of the 1-D elementwise shaders.
+let elementwiseGroup = 256
+
+extension VulkanKernelContext {
+    /// Normalizes a possibly negative axis for a tensor of `rank`.
+    func axis(_ axis: Int, rank: Int) throws -> Int {
+        let a = axis < 0 ? axis + rank : axis
+        guard a >= 0, a < max(rank, 1) else { throw error("axis \(axis) is out of range for rank \(rank)") }
+        return a
+    }
+
+    /// Records a 1-D elementwise dispatch of `shader` over `count` items.
+    func dispatch1D(_ shader: String, defines: [String: String] = [:], buffers: [VulkanBuffer], push: PushConstants, count: Int) throws {
+        guard count > 0 else { return }
+        let p = try device.pipeline(shader, defines: defines, bindings: buffers.count, workgroup: (UInt32(elementwiseGroup), 1, 1))
+        try recorder.dispatch(p, buffers: buffers, push: push.words, count: count, groupSize: elementwiseGroup)
+    }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Command-line checks of the release tools: bad input gets a one-line error and the
+# documented exit code; the onnx-bench JSON report validates against its schema.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bin=.build/release
+py=.testdata/venv/bin/python
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+# expect CODE PATTERN -- COMMAND...: the command exits with CODE and its output matches PATTERN.
+expect() {
+  local code=$1 pattern=$2; shift 3
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [ "$rc" = "$code" ] && grep -qE -- "$pattern" <<<"$out"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); echo "FAIL: $* -> exit $rc (want $code), output: $out"
+  fi
+}
+
+model=.testdata/resnet50/resnet50.onnx
+head -c 1000 "$model" > "$tmp/truncated.onnx"
+printf 'not a model' > "$tmp/junk.npy"
+expect 1 "no-such.onnx" -- $bin/onnx-run "$tmp/no-such.onnx" --random
+expect 1 "not an ONNX model|protobuf|truncated" -- $bin/onnx-run "$tmp/truncated.onnx" --random
+expect 1 "missing input 'data'" -- $bin/onnx-run "$model"
+expect 1 "junk.npy" -- $bin/onnx-run "$model" --input "data=$tmp/junk.npy"
+expect 1 "'nope' is not an input" -- $bin/onnx-run "$model" --input "nope=$tmp/junk.npy"
+expect 2 "error: .*no-such.onnx" -- $bin/onnx-bench "$tmp/no-such.onnx"
+expect 2 "unknown backend 'tpu'" -- $bin/onnx-bench --backends tpu
+expect 2 "--dim 'N' must be NAME=POSITIVE_INTEGER" -- $bin/onnx-bench --dim N
+expect 0 "output_0|resnetv17_dense0_fwd: float32\[2, 1000\]" -- $bin/onnx-run "$model" --random --dim N=2 --output-dir "$tmp/out" --threads 2
+expect 0 "" -- test -f "$tmp/out/output_0.npy"
+
+# The JSON report of a short run with onnxruntime alongside, at two batch sizes.
+expect 0 "onnxruntime" -- $bin/onnx-bench --backends cpu --batch 1,2 --runs 2 --warmup 0 --threads 2 \
+  --compare-ort --python "$py" --json "$tmp/report.json"
+expect 0 "valid" -- "$py" Benchmarks/validate_report.py "$tmp/report.json" --expect-backends cpu,onnxruntime --expect-batches 1,2
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" = 0 ]
