@@ -1,4 +1,3 @@
-import CBLAS
 import VonnxIR
 
 /// A parsed Einsum equation bound to its operands' shapes. Labels are ints: letters 0..<52,
@@ -180,10 +179,10 @@ extension CPUKernels {
         let plan = try EinsumPlan(equation: equation, shapes: xs.map(\.shape), ctx)
         guard checkedElementCount(plan.outShape) != nil else { throw ctx.error("output shape \(plan.outShape) is too large") }
         if xs.count == 2 && first.dataType == .float, let out = einsumByGemm(xs[0], xs[1], plan, gemm: { (m: Int, n: Int, k: Int, a, b, c) in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(n), 0, c, Int32(n))
+            Float.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n, beta: 0, c: c, ldc: n)
         }) { return [out] }
         if xs.count == 2 && first.dataType == .double, let out = einsumByGemm(xs[0], xs[1], plan, gemm: { (m: Int, n: Int, k: Int, a, b, c) in
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(n), 0, c, Int32(n))
+            Double.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n, beta: 0, c: c, ldc: n)
         }) { return [out] }
         struct Apply: ArithmeticVisitor {
             let xs: [Tensor], plan: EinsumPlan, ctx: KernelContext

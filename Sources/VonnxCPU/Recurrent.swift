@@ -1,4 +1,3 @@
-import CBLAS
 import Glibc
 import VonnxIR
 
@@ -163,8 +162,8 @@ struct RecurrentSetup {
         guard seq * batch > 0 else { return out }
         x.withUnsafeBufferPointer { px in
             w.withUnsafeBufferPointer { pw in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(seq * batch), Int32(n), Int32(input), 1,
-                            px.baseAddress, Int32(input), pw.baseAddress! + d * n * input, Int32(input), 0, &out, Int32(n))
+                Float.gemm(transA: false, transB: true, m: seq * batch, n: n, k: input, alpha: 1, a: px.baseAddress!,
+                           lda: input, b: pw.baseAddress! + d * n * input, ldb: input, beta: 0, c: &out, ldc: n)
             }
         }
         return out
@@ -174,8 +173,8 @@ struct RecurrentSetup {
     func recurrent(_ h: [Float], rows m: Int, d: Int, gateOffset: Int, count n: Int) -> [Float] {
         var out = [Float](repeating: 0, count: m * n)
         r.withUnsafeBufferPointer { pr in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(hidden), 1,
-                        h, Int32(hidden), pr.baseAddress! + (d * gates * hidden + gateOffset) * hidden, Int32(hidden), 0, &out, Int32(n))
+            Float.gemm(transA: false, transB: true, m: m, n: n, k: hidden, alpha: 1, a: h, lda: hidden,
+                       b: pr.baseAddress! + (d * gates * hidden + gateOffset) * hidden, ldb: hidden, beta: 0, c: &out, ldc: n)
         }
         return out
     }
