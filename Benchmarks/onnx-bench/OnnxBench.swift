@@ -17,6 +17,7 @@ struct OnnxBench: ParsableCommand {
     @Option(name: .customLong("input"), help: "NAME=FILE (.npy or .pb) instead of random data (repeatable).") var inputs: [String] = []
     @Option(help: "Timed runs per backend and batch.") var runs = 20
     @Option(help: "Untimed warm-up runs.") var warmup = 3
+    @Option(help: "Seconds after which a backend's timed runs stop early (at least 3 runs).") var timeLimit = 30.0
     @Option(help: "CPU threads (default: all cores).") var threads: Int?
     @Option(help: "Seed for random inputs.") var seed: UInt64 = 0
     @Flag(help: "Time each op type and list the slowest nodes.") var profile = false
@@ -65,7 +66,7 @@ struct OnnxBench: ParsableCommand {
             defer { ort?.stop() }
             var reference: [Tensor]?
             for backend in plan.backends {
-                let runner = Runner(model: loaded, backend: backend, threads: plan.threads, runs: runs, warmup: warmup,
+                let runner = Runner(model: loaded, backend: backend, threads: plan.threads, runs: runs, warmup: warmup, timeLimit: timeLimit,
                                     label: "\(backend.rawValue) batch \(b)")
                 var (result, ortResult): (BenchResult, BenchResult?)
                 do {

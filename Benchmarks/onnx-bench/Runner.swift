@@ -27,6 +27,8 @@ struct Runner {
     let threads: Int
     let runs: Int
     let warmup: Int
+    /// Timed runs stop early (after at least 3) once they have taken this many seconds.
+    let timeLimit: Double
     let label: String
 
     private var options: SessionOptions { SessionOptions(threads: threads, backend: backend, allowFallback: true) }
@@ -44,9 +46,11 @@ struct Runner {
             _ = try ort?.run()
         }
         var samples: [Double] = [], ortSamples: [Double] = []
-        for i in 0..<runs {
+        var spent = 0.0
+        for i in 0..<runs where samples.count < 3 || spent < timeLimit * 1000 {
             progress("\(label): run \(i + 1) of \(runs)")
             samples.append(try milliseconds { try session.runOrdered(feeds) }.1)
+            spent += samples.last!
             if let ort { ortSamples.append(try ort.run()) }
         }
         let result = BenchResult(backend: backend.rawValue, device: deviceName, batch: batch, threads: threads,
