@@ -1,16 +1,38 @@
 import CGlslang
 import VonnxIR
 
-/// Compiles the embedded GLSL compute shaders to SPIR-V with glslang's C API. One
-/// `glslang_initialize_process` for the process; compilations are serialized and their
-/// SPIR-V cached by (shader name, defines).
-final class ShaderCompiler: @unchecked Sendable {
-    static let shared = ShaderCompiler()
+/// `glslang_initialize_process`, once for the process.
+private let glslangProcess: Int32 = glslang_initialize_process()
 
+/// Compiles the embedded GLSL compute shaders to SPIR-V with glslang's C API. Compilations
+/// are serialized; their SPIR-V is cached in memory by (shader name, defines) and on disk by
+/// the SHA-256 of the source, defines, glslang version and compile options.
+final class ShaderCompiler: @unchecked Sendable {
+    /// The compiler of devices that use the default cache folder.
+    static let shared = ShaderCompiler(disk: PipelineDiskCache(directory: PipelineDiskCache.resolve(nil)))
+
+    /// Where SPIR-V came from, counted since this compiler was made.
+    struct Statistics: Equatable, Sendable {
+        var compiled = 0, fromDisk = 0, fromMemory = 0
+    }
+
+    /// What is fixed about every compilation: in the disk key, so a different glslang or
+    /// different options never reuse an entry.
+    private static let configuration = "glslang \(GLSLANG_VERSION_MAJOR).\(GLSLANG_VERSION_MINOR).\(GLSLANG_VERSION_PATCH)"
+        + "\(GLSLANG_VERSION_FLAVOR) glsl450 vulkan1.1 spirv1.3 messages \(rules)\n"
+    private static let rules = GLSLANG_MSG_SPV_RULES_BIT.rawValue | GLSLANG_MSG_VULKAN_RULES_BIT.rawValue
+
+    let disk: PipelineDiskCache
     private let lock = Lock()
     private var cache: [String: [UInt32]] = [:]
+    private var counts = Statistics()
 
-    private init() { _ = glslang_initialize_process() }
+    init(disk: PipelineDiskCache) {
+        _ = glslangProcess
+        self.disk = disk
+    }
+
+    var statistics: Statistics { lock.withLock { counts } }
 
     /// The cache key of a shader variant: its name and its defines in sorted order.
     static func key(_ shader: String, _ defines: [String: String]) -> String {
@@ -24,17 +46,33 @@ final class ShaderCompiler: @unchecked Sendable {
         }
         let key = Self.key(name, defines)
         return try lock.withLock {
-            if let words = cache[key] { return words }
+            if let words = cache[key] { counts.fromMemory += 1; return words }
             let preamble = defines.sorted { $0.key < $1.key }.map { "#define \($0.key) \($0.value)\n" }.joined()
-            let words = try Self.compile(source, preamble: preamble, label: key)
+            let diskKey = SHA256.hash(Array((Self.configuration + preamble + "\n" + source).utf8))
+            let file = "spirv-" + hexString(diskKey)
+            let words: [UInt32]
+            if let bytes = disk.load(file, key: diskKey), let loaded = Self.words(bytes) {
+                words = loaded
+                counts.fromDisk += 1
+            } else {
+                words = try Self.compile(source, preamble: preamble, label: key)
+                counts.compiled += 1
+                disk.store(file, key: diskKey, payload: words.withUnsafeBytes { Array($0) })
+            }
             cache[key] = words
             return words
         }
     }
 
+    /// The SPIR-V words in `bytes` when they are whole words that start with the SPIR-V magic.
+    private static func words(_ bytes: [UInt8]) -> [UInt32]? {
+        guard bytes.count >= 20, bytes.count % 4 == 0 else { return nil }
+        let words = bytes.withUnsafeBytes { raw in (0..<bytes.count / 4).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self) } }
+        return words[0] == 0x0723_0203 ? words : nil
+    }
+
     private static func compile(_ source: String, preamble: String, label: String) throws -> [UInt32] {
-        let rules = GLSLANG_MSG_SPV_RULES_BIT.rawValue | GLSLANG_MSG_VULKAN_RULES_BIT.rawValue
-        return try source.withCString { code in
+        try source.withCString { code in
             try preamble.withCString { pre in
                 var input = glslang_input_t()
                 input.language = GLSLANG_SOURCE_GLSL

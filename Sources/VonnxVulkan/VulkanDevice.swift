@@ -37,10 +37,17 @@ public struct VulkanOptions: Sendable {
     /// Copies through staging buffers even where device memory is host-visible, as on a
     /// discrete GPU (to test that path on lavapipe).
     public var forceStaging: Bool
+    /// The folder for compiled shaders and the driver's pipeline cache; nil reads the
+    /// environment variable VONNX_CACHE_DIR, and without it `$XDG_CACHE_HOME/vonnx`, else
+    /// `~/.cache/vonnx`; "off" keeps nothing on disk. A device given a folder here keeps its
+    /// own in-memory SPIR-V cache.
+    public var cacheDirectory: String?
 
-    public init(device: String? = nil, validation: Bool = false, poisonAllocations: Bool = false, forceStaging: Bool = false) {
+    public init(device: String? = nil, validation: Bool = false, poisonAllocations: Bool = false, forceStaging: Bool = false,
+                cacheDirectory: String? = nil) {
         self.device = device; self.validation = validation
         self.poisonAllocations = poisonAllocations; self.forceStaging = forceStaging
+        self.cacheDirectory = cacheDirectory
     }
 }
 
@@ -209,6 +216,14 @@ public final class VulkanDevice: @unchecked Sendable {
     /// True when buffers are host-visible device memory (CPU and integrated devices): no staging.
     public let unifiedMemory: Bool
     let allocator: MemoryAllocator
+    let compiler: ShaderCompiler
+    /// The driver's pipeline cache, seeded from and saved to the disk cache.
+    let pipelineCache: VkPipelineCache
+    /// Bytes of pipeline cache taken from the disk cache when the device opened (0: started empty).
+    let pipelineCacheLoadedBytes: Int
+    private let pipelineCacheEntry: (name: String, key: [UInt8])
+    /// SHA-256 of the pipeline cache data the device opened with: unchanged data is not saved.
+    private let pipelineCacheSeedDigest: [UInt8]
     private let instance: Instance
     private let lock = Lock()
     private var pipelines: [String: VulkanPipeline] = [:]
@@ -270,6 +285,19 @@ public final class VulkanDevice: @unchecked Sendable {
         maxBufferBytes = Int(props.limits.maxStorageBufferRange)
         timestampPeriod = timestampBits > 0 ? Double(props.limits.timestampPeriod) : nil
         allocator = MemoryAllocator(device: handle)
+        compiler = options.cacheDirectory == nil ? .shared
+            : ShaderCompiler(disk: PipelineDiskCache(directory: PipelineDiskCache.resolve(options.cacheDirectory)))
+        pipelineCacheEntry = Self.pipelineCacheEntry(props)
+        let seed = compiler.disk.load(pipelineCacheEntry.name, key: pipelineCacheEntry.key)
+            .flatMap { Self.validPipelineCache($0, props) ? $0 : nil } ?? []
+        do {
+            pipelineCache = try Self.makePipelineCache(handle, seed)
+        } catch {
+            vkDestroyDevice(handle, nil)
+            throw error
+        }
+        pipelineCacheLoadedBytes = seed.count
+        pipelineCacheSeedDigest = SHA256.hash(seed)
         unifiedMemory = !options.forceStaging && (chosen.kind == "cpu" || chosen.kind == "integrated")
             && Self.memoryType(in: mem, bits: ~0, flags: Self.hostVisibleLocal) != nil
     }
@@ -293,6 +321,8 @@ public final class VulkanDevice: @unchecked Sendable {
 
     deinit {
         vkDeviceWaitIdle(handle)
+        savePipelineCache()
+        vkDestroyPipelineCache(handle, pipelineCache, nil)
         pipelines.values.forEach { $0.destroy(handle) }
         allocator.releaseAll()
         vkDestroyDevice(handle, nil)
@@ -343,10 +373,70 @@ public final class VulkanDevice: @unchecked Sendable {
         let key = ShaderCompiler.key(shader, defines) + "|\(bindings)|\(workgroup.0)x\(workgroup.1)x\(workgroup.2)"
         return try lock.withLock {
             if let p = pipelines[key] { return p }
-            let spirv = try ShaderCompiler.shared.spirv(shader, defines: defines)
-            let p = try VulkanPipeline(device: handle, spirv: spirv, bindings: bindings, workgroup: workgroup)
+            let spirv = try compiler.spirv(shader, defines: defines)
+            let p = try VulkanPipeline(device: handle, cache: pipelineCache, spirv: spirv, bindings: bindings, workgroup: workgroup)
             pipelines[key] = p
             return p
         }
+    }
+}
+
+// MARK: - Pipeline cache on disk
+
+extension VulkanDevice {
+    /// The disk entry of this device's pipeline cache: keyed by pipelineCacheUUID, vendor,
+    /// device and driver version, so another driver or version never sees it.
+    fileprivate static func pipelineCacheEntry(_ props: VkPhysicalDeviceProperties) -> (name: String, key: [UInt8]) {
+        var id: [UInt8] = withUnsafeBytes(of: props.pipelineCacheUUID) { Array($0) }
+        for v in [props.vendorID, props.deviceID, props.driverVersion] { withUnsafeBytes(of: v.littleEndian) { id += $0 } }
+        let key = SHA256.hash(Array("vonnx-pipeline-cache\n".utf8) + id)
+        return ("pipelines-" + hexString(key), key)
+    }
+
+    /// True when `data` starts with a VkPipelineCacheHeaderVersionOne naming this device.
+    fileprivate static func validPipelineCache(_ data: [UInt8], _ props: VkPhysicalDeviceProperties) -> Bool {
+        guard data.count >= 32 else { return false }
+        let field = { (i: Int) in data.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) } }
+        return field(0) >= 32 && Int(field(0)) <= data.count
+            && field(1) == UInt32(VK_PIPELINE_CACHE_HEADER_VERSION_ONE.rawValue)
+            && field(2) == props.vendorID && field(3) == props.deviceID
+            && withUnsafeBytes(of: props.pipelineCacheUUID, { data[16..<32].elementsEqual($0) })
+    }
+
+    fileprivate static func makePipelineCache(_ device: VkDevice, _ seed: [UInt8]) throws -> VkPipelineCache {
+        var cache: VkPipelineCache?
+        try seed.withUnsafeBytes { raw in
+            var info = VkPipelineCacheCreateInfo()
+            info.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO
+            info.initialDataSize = raw.count
+            info.pInitialData = raw.count > 0 ? raw.baseAddress : nil
+            try check(vkCreatePipelineCache(device, &info, nil, &cache), "vkCreatePipelineCache")
+        }
+        return cache!
+    }
+
+    private func pipelineCacheData() -> [UInt8]? {
+        var size = 0
+        guard vkGetPipelineCacheData(handle, pipelineCache, &size, nil) == VK_SUCCESS else { return nil }
+        var data = [UInt8](repeating: 0, count: size)
+        guard vkGetPipelineCacheData(handle, pipelineCache, &size, &data) == VK_SUCCESS else { return nil }
+        return Array(data.prefix(size))
+    }
+
+    /// Writes the pipeline cache to disk when this device added to it, first merging in what
+    /// another process may have saved since this device opened.
+    fileprivate func savePipelineCache() {
+        let (name, key) = pipelineCacheEntry
+        guard compiler.disk.directory != nil, let data = pipelineCacheData(),
+              SHA256.hash(data) != pipelineCacheSeedDigest else { return }
+        var props = VkPhysicalDeviceProperties()
+        vkGetPhysicalDeviceProperties(physical, &props)
+        if let onDisk = compiler.disk.load(name, key: key), SHA256.hash(onDisk) != pipelineCacheSeedDigest,
+           Self.validPipelineCache(onDisk, props), let other = try? Self.makePipelineCache(handle, onDisk) {
+            var source: VkPipelineCache? = other
+            vkMergePipelineCaches(handle, pipelineCache, 1, &source)
+            vkDestroyPipelineCache(handle, other, nil)
+        }
+        compiler.disk.store(name, key: key, payload: pipelineCacheData() ?? data)
     }
 }

@@ -12,7 +12,8 @@ final class VulkanPipeline: @unchecked Sendable {
     let layout: VkPipelineLayout
     let pipeline: VkPipeline
 
-    init(device: VkDevice, spirv: [UInt32], bindings: Int, workgroup: (UInt32, UInt32, UInt32)) throws {
+    /// Creates the pipeline through `cache`, the device's pipeline cache.
+    init(device: VkDevice, cache: VkPipelineCache, spirv: [UInt32], bindings: Int, workgroup: (UInt32, UInt32, UInt32)) throws {
         self.bindings = bindings
         var module: VkShaderModule?
         try spirv.withUnsafeBufferPointer { words in
@@ -79,7 +80,7 @@ final class VulkanPipeline: @unchecked Sendable {
                         info.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO
                         info.stage = stage
                         info.layout = layout
-                        try check(vkCreateComputePipelines(device, nil, 1, &info, nil, &pipeline), "vkCreateComputePipelines")
+                        try check(vkCreateComputePipelines(device, cache, 1, &info, nil, &pipeline), "vkCreateComputePipelines")
                     }
                 }
             }
