@@ -21,13 +21,14 @@ final class PipelineDiskCache: @unchecked Sendable {
 
     /// The cache folder for `option` (VulkanOptions.cacheDirectory): the option, else the
     /// environment variable VONNX_CACHE_DIR, else `$XDG_CACHE_HOME/vonnx`, else
-    /// `~/.cache/vonnx`; "off" (or no home folder) gives nil, no disk cache.
+    /// `~/.cache/vonnx` (an empty option or variable counts as unset); "off", or no home
+    /// folder, gives nil: no disk cache.
     static func resolve(_ option: String?) -> String? {
         func env(_ name: String) -> String? {
             guard let v = getenv(name).map({ String(cString: $0) }), !v.isEmpty else { return nil }
             return v
         }
-        if let chosen = option ?? env("VONNX_CACHE_DIR") { return chosen == "off" || chosen.isEmpty ? nil : chosen }
+        if let chosen = option.flatMap({ $0.isEmpty ? nil : $0 }) ?? env("VONNX_CACHE_DIR") { return chosen == "off" ? nil : chosen }
         if let xdg = env("XDG_CACHE_HOME"), xdg.hasPrefix("/") { return xdg + "/vonnx" }
         if let home = env("HOME") ?? getpwuid(getuid())?.pointee.pw_dir.map({ String(cString: $0) }) {
             return home + "/.cache/vonnx"
@@ -47,17 +48,15 @@ final class PipelineDiskCache: @unchecked Sendable {
         let path = directory + "/" + name
         let temp = directory + "/.\(name).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
         let entry = Self.entry(key: key, payload: payload)
-        guard Self.makeDirectories(directory), Self.writeFile(temp, entry), rename(temp, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temp)
-            lock.withLock {
-                if !failed {
-                    let warning = "vonnx: cache folder \(directory) is not writable (\(reason)); going on without a disk cache\n"
-                    _ = warning.withCString { write(STDERR_FILENO, $0, strlen($0)) }
-                }
-                failed = true
+        if Self.makeDirectories(directory), Self.writeFile(temp, entry), rename(temp, path) == 0 { return }
+        let reason = String(cString: strerror(errno))
+        unlink(temp)
+        lock.withLock {
+            if !failed {
+                let warning = "vonnx: cache folder \(directory) is not writable (\(reason)); going on without a disk cache\n"
+                _ = warning.withCString { write(STDERR_FILENO, $0, strlen($0)) }
             }
-            return
+            failed = true
         }
     }
 

@@ -49,6 +49,7 @@ private func files(in dir: String) -> [String] {
 @Test func cacheFolderResolution() {
     #expect(PipelineDiskCache.resolve("off") == nil)
     #expect(PipelineDiskCache.resolve("/tmp/x") == "/tmp/x")
+    #expect(PipelineDiskCache.resolve("") == PipelineDiskCache.resolve(nil), "an empty option counts as unset")
     #expect(PipelineDiskCache.resolve(nil) != "off")
 }
 
