@@ -222,8 +222,9 @@ public final class VulkanDevice: @unchecked Sendable {
     /// Bytes of pipeline cache taken from the disk cache when the device opened (0: started empty).
     let pipelineCacheLoadedBytes: Int
     private let pipelineCacheEntry: (name: String, key: [UInt8])
-    /// SHA-256 of the pipeline cache data the device opened with: unchanged data is not saved.
-    private let pipelineCacheSeedDigest: [UInt8]
+    /// SHA-256 of the pipeline cache data last loaded or saved (guarded by `lock`): unchanged
+    /// data is not saved again.
+    private var pipelineCacheDigest: [UInt8]
     private let instance: Instance
     private let lock = Lock()
     private var pipelines: [String: VulkanPipeline] = [:]
@@ -297,7 +298,7 @@ public final class VulkanDevice: @unchecked Sendable {
             throw error
         }
         pipelineCacheLoadedBytes = seed.count
-        pipelineCacheSeedDigest = SHA256.hash(seed)
+        pipelineCacheDigest = SHA256.hash(seed)
         unifiedMemory = !options.forceStaging && (chosen.kind == "cpu" || chosen.kind == "integrated")
             && Self.memoryType(in: mem, bits: ~0, flags: Self.hostVisibleLocal) != nil
     }
@@ -384,6 +385,29 @@ public final class VulkanDevice: @unchecked Sendable {
 // MARK: - Pipeline cache on disk
 
 extension VulkanDevice {
+    /// Writes the driver's pipeline cache to the disk cache if pipelines were added since it
+    /// was loaded or last saved, merging in what another process saved meanwhile. The device
+    /// does this when it closes; a long-lived device may call it once its pipelines are built.
+    public func savePipelineCache() {
+        lock.withLock {
+            guard compiler.disk.directory != nil, let data = pipelineCacheData() else { return }
+            let digest = SHA256.hash(data)
+            guard digest != pipelineCacheDigest else { return }
+            let (name, key) = pipelineCacheEntry
+            var props = VkPhysicalDeviceProperties()
+            vkGetPhysicalDeviceProperties(physical, &props)
+            if let onDisk = compiler.disk.load(name, key: key), SHA256.hash(onDisk) != pipelineCacheDigest,
+               Self.validPipelineCache(onDisk, props), let other = try? Self.makePipelineCache(handle, onDisk) {
+                var source: VkPipelineCache? = other
+                vkMergePipelineCaches(handle, pipelineCache, 1, &source)
+                vkDestroyPipelineCache(handle, other, nil)
+            }
+            let merged = pipelineCacheData() ?? data
+            compiler.disk.store(name, key: key, payload: merged)
+            pipelineCacheDigest = SHA256.hash(merged)
+        }
+    }
+
     /// The disk entry of this device's pipeline cache: keyed by pipelineCacheUUID, vendor,
     /// device and driver version, so another driver or version never sees it.
     fileprivate static func pipelineCacheEntry(_ props: VkPhysicalDeviceProperties) -> (name: String, key: [UInt8]) {
@@ -421,22 +445,5 @@ extension VulkanDevice {
         var data = [UInt8](repeating: 0, count: size)
         guard vkGetPipelineCacheData(handle, pipelineCache, &size, &data) == VK_SUCCESS else { return nil }
         return Array(data.prefix(size))
-    }
-
-    /// Writes the pipeline cache to disk when this device added to it, first merging in what
-    /// another process may have saved since this device opened.
-    fileprivate func savePipelineCache() {
-        let (name, key) = pipelineCacheEntry
-        guard compiler.disk.directory != nil, let data = pipelineCacheData(),
-              SHA256.hash(data) != pipelineCacheSeedDigest else { return }
-        var props = VkPhysicalDeviceProperties()
-        vkGetPhysicalDeviceProperties(physical, &props)
-        if let onDisk = compiler.disk.load(name, key: key), SHA256.hash(onDisk) != pipelineCacheSeedDigest,
-           Self.validPipelineCache(onDisk, props), let other = try? Self.makePipelineCache(handle, onDisk) {
-            var source: VkPipelineCache? = other
-            vkMergePipelineCaches(handle, pipelineCache, 1, &source)
-            vkDestroyPipelineCache(handle, other, nil)
-        }
-        compiler.disk.store(name, key: key, payload: pipelineCacheData() ?? data)
     }
 }

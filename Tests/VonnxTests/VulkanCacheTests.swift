@@ -181,3 +181,14 @@ private func session(_ dir: String) throws -> (ShaderCompiler.Statistics, Int, D
     #expect(device.compiler.statistics.compiled > 0 && device.pipelineCacheLoadedBytes == 0)
     #expect(files(in: ".") == before, "nothing written to the working folder (as a folder named 'off')")
 }
+
+@Test(.enabled(if: hasVulkan)) func savePipelineCacheWritesBeforeTheDeviceCloses() throws {
+    try withTemporaryDirectory { dir in
+        let device = try VulkanDevice(options: .init(validation: true, cacheDirectory: dir))
+        _ = try runResNetKernels(device)
+        #expect(!files(in: dir).contains { $0.hasPrefix("pipelines-") })
+        device.savePipelineCache()
+        #expect(files(in: dir).contains { $0.hasPrefix("pipelines-") })
+        #expect(device.takeValidationMessages().isEmpty)
+    }
+}
