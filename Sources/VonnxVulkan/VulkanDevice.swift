@@ -203,7 +203,7 @@ public final class VulkanDevice: @unchecked Sendable {
     /// The most workgroups one dispatch may have along x.
     let maxGroupsX: UInt32
     /// The largest storage buffer a shader may bind, in bytes.
-    let maxBufferBytes: Int
+    public let maxBufferBytes: Int
     /// Nanoseconds per timestamp tick, or nil when the compute queue cannot write timestamps.
     let timestampPeriod: Double?
     /// True when buffers are host-visible device memory (CPU and integrated devices): no staging.
