@@ -36,6 +36,15 @@ public struct SessionOptions: Sendable {
     }
 }
 
+/// A `.vulkan` session without fallback has nodes the Vulkan kernels cannot run.
+public struct UnsupportedOnVulkan: Error, Sendable, CustomStringConvertible {
+    /// Each node as "'label' (op)".
+    public let nodes: [String]
+    public var description: String {
+        "the Vulkan backend cannot run \(nodes.count) node(s) and fallback is off: \(nodes.joined(separator: ", "))"
+    }
+}
+
 /// A loaded, checked and optimized model, ready to run. Immutable; `run` may be called from
 /// several threads at once.
 public final class Session: Sendable {
@@ -75,9 +84,7 @@ public final class Session: Sendable {
         if let device {
             let placed = try VulkanPlacement(prepared, device: device, opset: model.defaultOpset)
             if options.backend == .vulkan && !options.allowFallback && !placed.cpuNodes.isEmpty {
-                throw VonnxError.invalidArgument(
-                    "the Vulkan backend cannot run \(placed.cpuNodes.count) node(s) and fallback is off: "
-                        + placed.cpuNodes.map { "'\($0.label)' (\($0.opType))" }.joined(separator: ", "))
+                throw UnsupportedOnVulkan(nodes: placed.cpuNodes.map { "'\($0.label)' (\($0.opType))" })
             }
             if placed.partitions.isEmpty {
                 reason = "no node of the model can run on \(device.info.name)"
