@@ -298,6 +298,9 @@ public final class VulkanDevice: @unchecked Sendable {
         vkDestroyDevice(handle, nil)
     }
 
+    /// Device memory this device holds from the driver now, in bytes (buffers in use and spare).
+    public var allocatedBytes: UInt64 { allocator.reservedBytes }
+
     /// Validation-layer warnings and errors since the last call (empty without validation).
     public func takeValidationMessages() -> [String] { instance.sink.take() }
 
