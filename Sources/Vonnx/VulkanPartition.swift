@@ -12,6 +12,8 @@ import VonnxVulkan
 final class VulkanPartition: Sendable {
     /// Longest command buffer, in dispatches, so no single submission runs for seconds.
     static let dispatchesPerSubmission = 500
+    /// Recordings kept (distinct input shapes); past this, an arbitrary one is dropped.
+    static let maxRecordings = 16
 
     let nodes: [Node]
     /// Values the partition reads from outside (graph inputs, CPU results): what `run` takes.
@@ -103,6 +105,7 @@ final class VulkanPartition: Sendable {
                 for (i, t) in recording.uploads { try recording.recorders[0].rewrite(t, with: values[i]) }
             } else {
                 recording = try record(values, profiled: profile != nil)
+                if cache.count >= Self.maxRecordings { cache.remove(at: cache.startIndex) }
                 cache[key] = recording
             }
             let start = profile?.now() ?? 0

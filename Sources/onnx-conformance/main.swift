@@ -30,8 +30,9 @@ struct Conformance: ParsableCommand {
         var passed: [String] = []
         var failed = 0
         for c in cases {
-            let outcome = c.run(options: SessionOptions(threads: threads, backend: backend, allowFallback: backend != .vulkan,
-                                                         vulkanDevice: device ?? getenv("VONNX_VULKAN_DEVICE").map { String(cString: $0) }))
+            var options = SessionOptions(threads: threads, backend: backend, allowFallback: backend != .vulkan)
+            if let device { options.vulkanDevice = device }
+            let outcome = c.run(options: options)
             switch outcome {
             case .pass: passed.append(c.name); if verbose { print("PASS \(c.name)") }
             case .fail(let why): failed += 1; print("FAIL \(c.name): \(why)")

@@ -145,3 +145,14 @@ private func mlp(middle: String = "Sigmoid") -> Model {
     #expect(session.vulkanPartitionCount == 1)
     #expect(session.vulkan?.takeValidationMessages() == [])
 }
+
+@Test(.enabled(if: hasDevice)) func oversizedInputIsNamed() throws {
+    var b = GraphBuilder(name: "big")
+    b.output(b.node("Relu", [b.input("x", .float, [.symbol("N")])]))
+    let session = try Session(model: Model(irVersion: 8, opsets: ["": 17], graph: b.graph), options: vulkanOptions())
+    let limit = try #require(session.vulkan).maxBufferBytes
+    guard limit <= 1 << 28 else { return print("oversizedInputIsNamed skipped: the \(limit)-byte limit is too large to exceed") }
+    let x = Tensor(zeros: .float, shape: [limit / 4 + 1])
+    let text = message { _ = try session.run(["x": x]) }
+    #expect(text.contains("value 'x'") && text.contains("\(limit / 4 * 4 + 4) bytes"), "\(text)")
+}
