@@ -28,7 +28,7 @@ let package = Package(
         // not named by CGlslang's module map; listed here, they come after the objects.
         .target(name: "VonnxVulkan", dependencies: ["VonnxIR", "CVulkan", "CGlslang"],
                 linkerSettings: [.linkedLibrary("OGLCompiler"), .linkedLibrary("OSDependent")]),
-        .target(name: "Vonnx", dependencies: ["VonnxIR", "VonnxFormat", "VonnxCPU"]),
+        .target(name: "Vonnx", dependencies: ["VonnxIR", "VonnxFormat", "VonnxCPU", "VonnxVulkan"]),
         .executableTarget(name: "onnx-run", dependencies: [
             "Vonnx", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -6,7 +6,8 @@ import argparse, json, math, sys
 REQUIRED = {"backend": str, "device": str, "batch": int, "threads": int, "median_ms": float, "p10_ms": float,
             "p90_ms": float, "min_ms": float, "runs_per_s": float, "items_per_s": float, "create_ms": float,
             "first_run_ms": float, "runs": int}
-OPTIONAL = {"create_warm_ms": float, "peak_host_bytes": int, "fallback_nodes": int, "relative_l2_error": float}
+OPTIONAL = {"create_warm_ms": float, "peak_host_bytes": int, "fallback_nodes": int, "relative_l2_error": float,
+            "driver": str, "vulkan_version": str, "device_memory_bytes": int, "ratio_to_cpu": float}
 
 def check(report, backends, batches):
     errors = []
@@ -29,6 +30,10 @@ def check(report, backends, batches):
                 errors.append(f"results[{i}].{key} = {value!r} is not {kind.__name__}")
         if row.get("backend") not in ("cpu", "vulkan", "onnxruntime"):
             errors.append(f"results[{i}].backend = {row.get('backend')!r}")
+        if row.get("backend") == "vulkan":
+            for key in ("fallback_nodes", "driver", "vulkan_version", "device_memory_bytes"):
+                if key not in row:
+                    errors.append(f"results[{i}] (vulkan) lacks {key}")
         if isinstance(row.get("median_ms"), (int, float)):
             if not (row["min_ms"] <= row["median_ms"] <= row["p90_ms"]) or not math.isclose(
                     row["items_per_s"], row["batch"] * 1000 / row["median_ms"], rel_tol=1e-6):

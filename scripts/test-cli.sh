@@ -34,6 +34,10 @@ expect 2 "unknown backend 'tpu'" -- $bin/onnx-bench --backends tpu
 expect 2 "--dim 'N' must be NAME=POSITIVE_INTEGER" -- $bin/onnx-bench --dim N
 expect 0 "output_0|resnetv17_dense0_fwd: float32\[2, 1000\]" -- $bin/onnx-run "$model" --random --dim N=2 --output-dir "$tmp/out" --threads 2
 expect 0 "" -- test -f "$tmp/out/output_0.npy"
+expect 64 "missing the .onnx model file" -- $bin/onnx-run
+expect 0 "llvmpipe" -- $bin/onnx-run --list-devices
+expect 1 "no device matches 'nosuch'" -- $bin/onnx-run "$model" --random --backend vulkan --device nosuch
+expect 0 "fallback: .*run on the CPU" -- env -u VONNX_VULKAN_DEVICE $bin/onnx-run "$model" --random --verbose --threads 2
 
 # The JSON report of a short run with onnxruntime alongside, at two batch sizes.
 expect 0 "onnxruntime" -- $bin/onnx-bench --backends cpu --batch 1,2 --runs 2 --warmup 0 --threads 2 \

@@ -12,6 +12,8 @@ struct OnnxBench: ParsableCommand {
 
     @Argument(help: "The .onnx model (default: ResNet-50 v1 built in memory).") var model: String?
     @Option(help: "Comma-separated backends to time: cpu, vulkan.") var backends = "cpu,vulkan"
+    @Option(help: "Comma-separated Vulkan devices (index or name substring), one vulkan row each (default: VONNX_VULKAN_DEVICE, else the best GPU).")
+    var device: String?
     @Option(help: "Comma-separated batch sizes, for a model whose first input's first dim is symbolic.") var batch = "1"
     @Option(name: .customLong("dim"), help: "NAME=VALUE for a symbolic dim (repeatable).") var dims: [String] = []
     @Option(name: .customLong("input"), help: "NAME=FILE (.npy or .pb) instead of random data (repeatable).") var inputs: [String] = []
@@ -65,9 +67,11 @@ struct OnnxBench: ParsableCommand {
             }
             defer { ort?.stop() }
             var reference: [Tensor]?
-            for backend in plan.backends {
-                let runner = Runner(model: loaded, backend: backend, threads: plan.threads, runs: runs, warmup: warmup, timeLimit: timeLimit,
-                                    label: "\(backend.rawValue) batch \(b)")
+            let devices: [String?] = device.map { $0.split(separator: ",").map { String($0.trimmingCharacters()) } } ?? [nil]
+            for (backend, vulkanDevice) in plan.backends.flatMap({ b in b == .vulkan ? devices.map { (b, $0) } : [(b, nil)] }) {
+                var runner = Runner(model: loaded, backend: backend, threads: plan.threads, runs: runs, warmup: warmup, timeLimit: timeLimit,
+                                    label: "\(backend.rawValue)\(vulkanDevice.map { "[\($0)]" } ?? "") batch \(b)")
+                runner.vulkanDevice = vulkanDevice
                 var (result, ortResult): (BenchResult, BenchResult?)
                 do {
                     (result, ortResult) = try runner.measure(feeds: feeds, batch: b, ort: backend == .cpu ? ort : nil)

@@ -12,6 +12,10 @@ struct BenchResult {
     var firstRunMs: Double
     var peakHostBytes: Int?
     var fallbackNodes: Int?
+    /// Vulkan rows: the driver, the device's Vulkan version and the device memory the session held.
+    var driver: String?
+    var vulkanVersion: String?
+    var deviceMemoryBytes: UInt64?
     /// Relative L2 error of the outputs against the first backend's.
     var relativeError: Double?
     var outputs: [Tensor]
@@ -30,8 +34,14 @@ struct Runner {
     /// Timed runs stop early (after at least 3) once they have taken this many seconds.
     let timeLimit: Double
     let label: String
+    /// The Vulkan device selector (index or name substring), nil for the default.
+    var vulkanDevice: String? = nil
 
-    private var options: SessionOptions { SessionOptions(threads: threads, backend: backend, allowFallback: true) }
+    private var options: SessionOptions {
+        var o = SessionOptions(threads: threads, backend: backend, allowFallback: true)
+        if let vulkanDevice { o.vulkanDevice = vulkanDevice }
+        return o
+    }
 
     /// This backend's result, and onnxruntime's when `ort` was timed in alternation.
     func measure(feeds: [String: Tensor], batch: Int, ort: OrtBridge?) throws -> (BenchResult, BenchResult?) {
@@ -53,10 +63,13 @@ struct Runner {
             spent += samples.last!
             if let ort { ortSamples.append(try ort.run()) }
         }
-        let result = BenchResult(backend: backend.rawValue, device: deviceName, batch: batch, threads: threads,
-                                 timings: Timings(samples: samples), createMs: createMs, createWarmMs: createWarmMs,
-                                 firstRunMs: firstRunMs, peakHostBytes: PeakMemory.bytes(), fallbackNodes: nil,
-                                 outputs: first.map(\.tensor))
+        let vulkan = session.vulkan?.info
+        let result = BenchResult(backend: backend.rawValue, device: vulkan?.name ?? "cpu (\(threads) threads)", batch: batch,
+                                 threads: threads, timings: Timings(samples: samples), createMs: createMs,
+                                 createWarmMs: createWarmMs, firstRunMs: firstRunMs, peakHostBytes: PeakMemory.bytes(),
+                                 fallbackNodes: backend == .vulkan ? session.fallbackNodes.count : nil,
+                                 driver: vulkan?.driver, vulkanVersion: vulkan?.apiVersion,
+                                 deviceMemoryBytes: session.vulkan?.allocatedBytes, outputs: first.map(\.tensor))
         guard let ort else { return (result, nil) }
         return (result, BenchResult(backend: "onnxruntime", device: "cpu (onnxruntime \(ort.version))", batch: batch,
                                     threads: threads, timings: Timings(samples: ortSamples), createMs: ort.createMs,
@@ -70,12 +83,5 @@ struct Runner {
         let profile = Profile()
         _ = try session.runOrdered(feeds, profile: profile)
         return profile
-    }
-
-    private var deviceName: String {
-        switch backend {
-        case .cpu, .auto: "cpu (\(threads) threads)"
-        case .vulkan: "vulkan"
-        }
     }
 }

@@ -2,11 +2,17 @@ import VonnxCPU
 
 /// Runs a sorted graph on the CPU kernels. Values live in numbered slots; each slot is
 /// released right after its last reader, so memory follows the live set. Immutable after
-/// creation: several threads may run it at once.
+/// creation: several threads may run it at once. Nodes standing for Vulkan partitions run
+/// their partition.
 final class Interpreter: Sendable {
+    private enum Work: Sendable {
+        case cpu(CPUKernel)
+        case vulkan(VulkanPartition)
+    }
+
     private struct Step: Sendable {
         let node: Node
-        let kernel: CPUKernel
+        let work: Work
         let inputs: [Int?]
         let outputs: [Int?]
         let release: [Int]
@@ -24,7 +30,9 @@ final class Interpreter: Sendable {
     private let opset: Int
     private let pool: ThreadPool
 
-    init(graph: Graph, opsets: [String: Int], pool: ThreadPool, outerScope: Set<String> = []) throws {
+    /// `partitions` maps the names of nodes that stand for Vulkan partitions to them.
+    init(graph: Graph, opsets: [String: Int], pool: ThreadPool, outerScope: Set<String> = [],
+         partitions: [String: VulkanPartition] = [:]) throws {
         self.pool = pool
         opset = opsets[""] ?? opsets["ai.onnx"] ?? 1
         var slotOf: [String: Int] = [:]
@@ -59,7 +67,10 @@ final class Interpreter: Sendable {
                     subgraphs[attr] = try Interpreter(graph: sorted, opsets: opsets, pool: pool, outerScope: scope)
                 }
             }
-            steps.append(Step(node: node, kernel: try definition(of: node, opsets: opsets).cpu,
+            let work: Work = if let p = partitions[node.name], node.domain == "vonnx" { .vulkan(p) } else {
+                .cpu(try definition(of: node, opsets: opsets).cpu)
+            }
+            steps.append(Step(node: node, work: work,
                               inputs: node.inputs.map { $0.isEmpty ? nil : slot($0) },
                               outputs: node.outputs.map { $0.isEmpty ? nil : slot($0) },
                               release: releaseAt[i] ?? [], subgraphs: subgraphs))
@@ -88,6 +99,19 @@ final class Interpreter: Sendable {
             frame.slots[s] = t
         }
         for step in steps {
+            let kernel: CPUKernel
+            switch step.work {
+            case .cpu(let k): kernel = k
+            case .vulkan(let partition):
+                let inputs = try zip(step.node.inputs, step.inputs).map { name, s in
+                    guard let t = s.flatMap({ frame.slots[$0] }) else { throw VonnxError.invalidModel("value '\(name)' was not produced") }
+                    return t
+                }
+                let produced = try partition.run(inputs, profile: profile)
+                for (s, t) in zip(step.outputs, produced) { if let s { frame.slots[s] = t } }
+                for s in step.release { frame.slots[s] = nil }
+                continue
+            }
             let lookup: @Sendable (String) -> Tensor? = { [frame, slotOf] name in
                 if let s = slotOf[name], let t = frame.slots[s] { return t }
                 return frame.outer?(name)
@@ -100,7 +124,7 @@ final class Interpreter: Sendable {
                 })
             let produced: [Tensor]
             let start = profile?.now() ?? 0
-            do { produced = try step.kernel(ctx) } catch let e as VonnxError {
+            do { produced = try kernel(ctx) } catch let e as VonnxError {
                 if case .invalidArgument(let m) = e { throw step.node.error(m) }
                 throw e
             }

@@ -1,6 +1,7 @@
 import Glibc
 import VonnxCPU
 import VonnxFormat
+import VonnxVulkan
 
 /// Where a session runs its nodes.
 public enum Backend: String, Sendable, CaseIterable {
@@ -15,12 +16,32 @@ public struct SessionOptions: Sendable {
     public var allowFallback: Bool
     /// Graph optimizations (dead-node removal, constant folding); off runs the graph as written.
     public var optimize: Bool
+    /// The Vulkan device: an index ("0") or a case-insensitive name substring ("llvmpipe");
+    /// nil takes the best GPU. Defaults to the environment variable VONNX_VULKAN_DEVICE.
+    /// With `.auto`, a CPU Vulkan device (lavapipe) is used only when named here.
+    public var vulkanDevice: String?
+    /// Turns on the Vulkan validation layer; its messages are read with
+    /// `session.vulkan?.takeValidationMessages()`.
+    public var vulkanValidation: Bool
 
-    public init(threads: Int? = nil, backend: Backend = .auto, allowFallback: Bool = true, optimize: Bool = true) {
+    public init(threads: Int? = nil, backend: Backend = .auto, allowFallback: Bool = true, optimize: Bool = true,
+                vulkanDevice: String? = getenv("VONNX_VULKAN_DEVICE").map { String(cString: $0) },
+                vulkanValidation: Bool = false) {
         self.threads = max(1, threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         self.backend = backend
         self.allowFallback = allowFallback
         self.optimize = optimize
+        self.vulkanDevice = vulkanDevice.flatMap { $0.isEmpty ? nil : $0 }
+        self.vulkanValidation = vulkanValidation
+    }
+}
+
+/// A `.vulkan` session without fallback has nodes the Vulkan kernels cannot run.
+public struct UnsupportedOnVulkan: Error, Sendable, CustomStringConvertible {
+    /// Each node as "'label' (op)".
+    public let nodes: [String]
+    public var description: String {
+        "the Vulkan backend cannot run \(nodes.count) node(s) and fallback is off: \(nodes.joined(separator: ", "))"
     }
 }
 
@@ -32,6 +53,15 @@ public final class Session: Sendable {
     public let options: SessionOptions
     public var inputs: [ValueInfo] { model.graph.inputs }
     public var outputs: [ValueInfo] { model.graph.outputs }
+    /// Where the nodes run: `.vulkan` when at least one Vulkan partition exists, else `.cpu`.
+    public let activeBackend: Backend
+    /// Why a session that asked for `.vulkan` or `.auto` runs (wholly) on the CPU.
+    public let fallbackReason: String?
+    /// Labels of the nodes placed on the CPU in a session that uses a Vulkan device.
+    public let fallbackNodes: [String]
+    public let vulkanPartitionCount: Int
+    /// The Vulkan device the partitions run on, or nil.
+    public let vulkan: VulkanDevice?
     private let interpreter: Interpreter
 
     public convenience init(path: String, options: SessionOptions = .init()) throws {
@@ -43,17 +73,59 @@ public final class Session: Sendable {
     }
 
     public init(model: Model, options: SessionOptions = .init()) throws {
-        if options.backend == .vulkan {
-            throw VonnxError.invalidArgument("the Vulkan backend is not available in this build; use --backend cpu or auto")
-        }
         self.options = options
         let pool = ThreadPool(threads: options.threads)
         let prepared = try Optimizer(opsets: model.opsets, optimize: options.optimize).prepare(model.graph)
         var optimized = model
         optimized.graph = prepared
         self.model = optimized
-        interpreter = try Interpreter(graph: prepared, opsets: model.opsets, pool: pool)
+        var (device, reason) = try Self.openDevice(options)
+        var placement: VulkanPlacement?
+        if let device {
+            let placed = try VulkanPlacement(prepared, device: device, opset: model.defaultOpset)
+            if options.backend == .vulkan && !options.allowFallback && !placed.cpuNodes.isEmpty {
+                throw UnsupportedOnVulkan(nodes: placed.cpuNodes.map { "'\($0.label)' (\($0.opType))" })
+            }
+            if placed.partitions.isEmpty {
+                reason = "no node of the model can run on \(device.info.name)"
+            } else {
+                placement = placed
+            }
+        }
+        if placement == nil { device = nil }
+        vulkan = device
+        activeBackend = placement == nil ? .cpu : .vulkan
+        fallbackReason = options.backend == .cpu ? nil : reason
+        fallbackNodes = placement?.cpuNodes.map(\.label) ?? []
+        vulkanPartitionCount = placement?.partitions.count ?? 0
+        interpreter = try Interpreter(graph: placement?.graph ?? prepared, opsets: model.opsets, pool: pool,
+                                      partitions: placement?.partitions ?? [:])
     }
+
+    /// The Vulkan device `options` asks for, or nil and why not. `.vulkan` throws when there
+    /// is none; `.auto` takes a GPU, or a CPU device (lavapipe) only when named.
+    private static func openDevice(_ options: SessionOptions) throws -> (VulkanDevice?, String?) {
+        let vulkanOptions = VulkanOptions(device: options.vulkanDevice, validation: options.vulkanValidation)
+        switch options.backend {
+        case .cpu:
+            return (nil, nil)
+        case .vulkan:
+            return (try VulkanDevice(options: vulkanOptions), nil)
+        case .auto:
+            if options.vulkanDevice == nil {
+                let devices = (try? VulkanDevice.availableDevices()) ?? []
+                guard devices.contains(where: { $0.kind != "cpu" }) else {
+                    return (nil, devices.isEmpty ? "no Vulkan device found"
+                        : "the Vulkan devices (\(devices.map(\.name).joined(separator: ", "))) run on the CPU, slower than "
+                            + "the CPU backend; name one (vulkanDevice, --device) to use it")
+                }
+            }
+            do { return (try VulkanDevice(options: vulkanOptions), nil) } catch { return (nil, "\(error)") }
+        }
+    }
+
+    /// Every Vulkan device the loader sees; throws when there is no Vulkan driver.
+    public static func vulkanDevices() throws -> [VulkanDeviceInfo] { try VulkanDevice.availableDevices() }
 
     /// Runs the model on named inputs and returns every graph output by name.
     public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {

@@ -38,6 +38,9 @@ final class MemoryAllocator: @unchecked Sendable {
 
     init(device: VkDevice) { self.device = device }
 
+    /// Bytes of device memory held from the driver (every block, in use or spare).
+    var reservedBytes: UInt64 { lock.withLock { blocks.values.reduce(0) { $0 + $1.size } } }
+
     /// Releases every block; buffers keep the device alive, so none is in use by then.
     func releaseAll() {
         lock.withLock {

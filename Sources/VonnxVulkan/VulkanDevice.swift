@@ -210,7 +210,7 @@ public final class VulkanDevice: @unchecked Sendable {
     /// The most workgroups one dispatch may have along x.
     let maxGroupsX: UInt32
     /// The largest storage buffer a shader may bind, in bytes.
-    let maxBufferBytes: Int
+    public let maxBufferBytes: Int
     /// Nanoseconds per timestamp tick, or nil when the compute queue cannot write timestamps.
     let timestampPeriod: Double?
     /// True when buffers are host-visible device memory (CPU and integrated devices): no staging.
@@ -328,6 +328,9 @@ public final class VulkanDevice: @unchecked Sendable {
         allocator.releaseAll()
         vkDestroyDevice(handle, nil)
     }
+
+    /// Device memory this device holds from the driver now, in bytes (buffers in use and spare).
+    public var allocatedBytes: UInt64 { allocator.reservedBytes }
 
     /// Validation-layer warnings and errors since the last call (empty without validation).
     public func takeValidationMessages() -> [String] { instance.sink.take() }

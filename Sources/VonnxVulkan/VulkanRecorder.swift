@@ -30,6 +30,8 @@ public final class VulkanRecorder {
     private var descriptorPools: [VkDescriptorPool] = []
     private var setsLeft = 0
     private var retained: [VulkanBuffer] = []
+    /// Buffers given back with `recycle`, by byte count, for `makeTensor` to reuse.
+    private var free: [Int: [VulkanBuffer]] = [:]
     private var downloads: [VulkanDownload] = []
     /// For each uploaded tensor's buffer, the host-visible buffer its values are written to
     /// (itself when mapped, else its staging buffer).
@@ -133,8 +135,13 @@ public final class VulkanRecorder {
     public func makeTensor(shape: [Int]) throws -> VulkanTensor {
         try assertRecording()
         let count = try checkSize(shape)
-        let buffer = try VulkanBuffer(device: device, byteCount: count * 4)
-        retained.append(buffer)
+        let buffer: VulkanBuffer
+        if let reused = free[count * 4]?.popLast() {
+            buffer = reused
+        } else {
+            buffer = try VulkanBuffer(device: device, byteCount: count * 4)
+            retained.append(buffer)
+        }
         if device.options.poisonAllocations {
             if let p = buffer.mapped {
                 p.initializeMemory(as: Float.self, repeating: .nan, count: max(count, 1))
@@ -145,6 +152,13 @@ public final class VulkanRecorder {
             }
         }
         return VulkanTensor(shape: shape, buffer: buffer)
+    }
+
+    /// Gives `tensor`'s buffer back for a later `makeTensor` of the same byte count to reuse.
+    /// The caller promises that no tensor recorded after this reads the old contents (the
+    /// barrier between dependent commands orders the reuse after earlier reads).
+    public func recycle(_ tensor: VulkanTensor) {
+        free[tensor.buffer.byteCount, default: []].append(tensor.buffer)
     }
 
     /// Records the upload of a float32 host tensor into a new device tensor.

@@ -11,7 +11,10 @@ struct Conformance: ParsableCommand {
         commandName: "onnx-conformance",
         abstract: "Run the ONNX backend tests against a Vonnx backend.")
 
-    @Option(help: "Backend to test: cpu, vulkan or auto.") var backend: Backend = .cpu
+    @Option(help: "Backend to test: cpu, vulkan (no CPU fallback: a model with other nodes is unsupported) or auto.")
+    var backend: Backend = .cpu
+    @Option(help: "Vulkan device: an index or a name substring (default: VONNX_VULKAN_DEVICE, else the best GPU).")
+    var device: String?
     @Option(help: "The onnx wheel's backend/test/data folder.")
     var data = ".testdata/onnx-1.22.0/onnx/backend/test/data"
     @Option(name: .customLong("filter"), help: "Run only tests whose name contains this (repeatable).")
@@ -27,7 +30,9 @@ struct Conformance: ParsableCommand {
         var passed: [String] = []
         var failed = 0
         for c in cases {
-            let outcome = c.run(options: SessionOptions(threads: threads, backend: backend, allowFallback: backend != .vulkan))
+            var options = SessionOptions(threads: threads, backend: backend, allowFallback: backend != .vulkan)
+            if let device { options.vulkanDevice = device }
+            let outcome = c.run(options: options)
             switch outcome {
             case .pass: passed.append(c.name); if verbose { print("PASS \(c.name)") }
             case .fail(let why): failed += 1; print("FAIL \(c.name): \(why)")
@@ -88,6 +93,8 @@ struct TestCase {
         do { session = try Session(path: model, options: options) } catch let e as VonnxError {
             if case .unsupportedOp = e { return .unsupported("\(e)") }
             return .fail("create: \(e)")
+        } catch let e as UnsupportedOnVulkan {
+            return .unsupported("\(e)")
         } catch { return .fail("create: \(error)") }
         do {
             for (inputs, outputs) in dataSets {

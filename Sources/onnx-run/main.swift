@@ -10,7 +10,7 @@ struct OnnxRun: ParsableCommand {
         commandName: "onnx-run",
         abstract: "Run an ONNX model on inputs from .npy/.pb files and write its outputs.")
 
-    @Argument(help: "The .onnx model file.") var model: String
+    @Argument(help: "The .onnx model file.") var model: String?
     @Option(name: .customLong("input"), help: "NAME=FILE: an input from a .npy or TensorProto .pb file (repeatable).")
     var inputs: [String] = []
     @Flag(help: "Fill inputs not given with seeded random data.") var random = false
@@ -19,14 +19,37 @@ struct OnnxRun: ParsableCommand {
     var dims: [String] = []
     @Option(help: "Folder for output_<i>.npy / .pb files.") var outputDir: String?
     @Option(help: "Output file format: npy or pb.") var format: OutputFormat = .npy
-    @Option(help: "Backend: cpu, vulkan or auto.") var backend: Backend = .auto
+    @Option(help: "Backend: cpu, vulkan or auto (a GPU when there is one, lavapipe only when named by --device).")
+    var backend: Backend = .auto
+    @Option(help: "Vulkan device: an index or a name substring (default: VONNX_VULKAN_DEVICE, else the best GPU).")
+    var device: String?
+    @Flag(help: "List the Vulkan devices and exit.") var listDevices = false
+    @Flag(help: "Print the backend in use, why it fell back to the CPU, and the nodes left to the CPU.") var verbose = false
     @Option(help: "CPU threads (default: all cores).") var threads: Int?
 
     enum OutputFormat: String, ExpressibleByArgument { case npy, pb }
 
     /// Errors propagate to ArgumentParser, which prints them on one line and exits 1.
     func run() throws {
-        let session = try Session(path: model, options: SessionOptions(threads: threads, backend: backend))
+        if listDevices {
+            for d in try Session.vulkanDevices() {
+                print("\(d.index)\t\(d.name)\t\(d.kind)\t\(d.driver.isEmpty ? "unknown driver" : d.driver)\t"
+                      + "Vulkan \(d.apiVersion)\t\(d.deviceLocalBytes >> 20) MiB")
+            }
+            return
+        }
+        guard let model else { throw ValidationError("missing the .onnx model file") }
+        var options = SessionOptions(threads: threads, backend: backend)
+        if let device { options.vulkanDevice = device }
+        let session = try Session(path: model, options: options)
+        if verbose {
+            print("backend: \(session.activeBackend.rawValue)"
+                  + (session.vulkan.map { " (\($0.info.name), \(session.vulkanPartitionCount) partition(s))" } ?? ""))
+            if let reason = session.fallbackReason { print("fallback: \(reason)") }
+            if !session.fallbackNodes.isEmpty {
+                print("on the CPU (\(session.fallbackNodes.count)): \(session.fallbackNodes.joined(separator: ", "))")
+            }
+        }
         var feeds: [String: Tensor] = [:]
         for spec in inputs {
             guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else {

@@ -1,0 +1,250 @@
+import Synchronization
+import VonnxVulkan
+
+/// A run of consecutive nodes (in topological order) that executes on a Vulkan device.
+///
+/// Its weights (initializers) are uploaded once, at creation. The nodes are recorded once per
+/// set of input shapes (and host-read input values) into command buffers of at most
+/// `dispatchesPerSubmission` dispatches each, then replayed: a run only rewrites the uploaded
+/// inputs, submits, and downloads the values read after the partition. Intermediates reuse
+/// device buffers once their last reader is recorded. Runs of one partition are serialized by
+/// its lock, so `run` may be called from several threads.
+final class VulkanPartition: Sendable {
+    /// Longest command buffer, in dispatches, so no single submission runs for seconds.
+    static let dispatchesPerSubmission = 500
+    /// Recordings kept (distinct input shapes); past this, an arbitrary one is dropped.
+    static let maxRecordings = 16
+
+    let nodes: [Node]
+    /// Values the partition reads from outside (graph inputs, CPU results): what `run` takes.
+    let inputs: [String]
+    /// Values read after the partition (by CPU nodes or as graph outputs): what `run` returns.
+    let outputs: [String]
+    private let device: VulkanDevice
+    private let opset: Int
+    /// Initializers read on the device, uploaded at creation.
+    private let weights: [String: VulkanTensor]
+    /// Initializers read on the host (shapes, axes, bounds).
+    private let hostConstants: [String: Tensor]
+    /// Inputs read on the device (uploaded each run) and on the host (part of the cache key).
+    private let deviceRead: Set<String>, hostRead: Set<String>
+    /// For each value produced or read here, the index of the last node reading it.
+    private let lastUse: [String: Int]
+    private let recordings = Mutex<[Key: Recording]>([:])
+
+    private struct Key: Hashable {
+        let shapes: [[Int]]
+        let hostValues: [[UInt8]]
+        let profiled: Bool
+    }
+
+    /// One recording of the partition for one `Key`.
+    private final class Recording {
+        let recorders: [VulkanRecorder]
+        /// Uploaded inputs (index into `inputs`, tensor), all in the first recorder.
+        let uploads: [(index: Int, tensor: VulkanTensor)]
+        let downloads: [VulkanDownload]
+        /// Per node, its input and output shapes (for profile events).
+        let shapes: [(inputs: [[Int]], outputs: [[Int]])]
+        init(recorders: [VulkanRecorder], uploads: [(index: Int, tensor: VulkanTensor)], downloads: [VulkanDownload],
+             shapes: [(inputs: [[Int]], outputs: [[Int]])]) {
+            self.recorders = recorders; self.uploads = uploads; self.downloads = downloads; self.shapes = shapes
+        }
+    }
+
+    /// A partition of `nodes`, whose values read later are `outputs`; `initializers` are the
+    /// graph's weights. Uploads the weights it reads on the device.
+    init(nodes: [Node], outputs: [String], initializers: [String: Tensor], device: VulkanDevice, opset: Int) throws {
+        self.nodes = nodes
+        self.outputs = outputs
+        self.device = device
+        self.opset = opset
+        var produced = Set<String>(), inputs: [String] = [], deviceRead = Set<String>(), hostRead = Set<String>()
+        var lastUse: [String: Int] = [:]
+        for (i, node) in nodes.enumerated() {
+            let host = VulkanKernels.hostInputs(of: node)
+            for (slot, name) in node.inputs.enumerated() where !name.isEmpty {
+                lastUse[name] = i
+                guard !produced.contains(name) else { continue }
+                if host.contains(slot) { hostRead.insert(name) } else { deviceRead.insert(name) }
+                if initializers[name] == nil && !inputs.contains(name) { inputs.append(name) }
+            }
+            produced.formUnion(node.outputs.filter { !$0.isEmpty })
+        }
+        self.inputs = inputs
+        self.deviceRead = deviceRead
+        self.hostRead = hostRead
+        self.lastUse = lastUse
+        hostConstants = initializers.filter { hostRead.contains($0.key) }
+        let weightNames = deviceRead.filter { initializers[$0] != nil }.sorted()
+        for name in weightNames { try Self.checkFits(name, initializers[name]!, device) }
+        weights = Dictionary(uniqueKeysWithValues: zip(weightNames, try device.upload(weightNames.map { initializers[$0]! })))
+    }
+
+    /// Throws unless `tensor` fits one storage buffer binding of `device`.
+    static func checkFits(_ name: String, _ tensor: Tensor, _ device: VulkanDevice) throws {
+        let bytes = tensor.count * tensor.dataType.byteSize
+        guard bytes <= device.maxBufferBytes else {
+            throw VonnxError.invalidArgument("Vulkan: value '\(name)' (\(tensor.dataType)\(tensor.shape), \(bytes) bytes) is over "
+                                             + "\(device.info.name)'s \(device.maxBufferBytes)-byte storage buffer limit")
+        }
+    }
+
+    /// Runs the partition on `values` (aligned with `inputs`) and returns `outputs`' values;
+    /// with `profile`, records one event per node with its GPU time.
+    func run(_ values: [Tensor], profile: Profile?) throws -> [Tensor] {
+        let key = Key(shapes: values.map(\.shape),
+                      hostValues: zip(inputs, values).map { name, t in
+                          hostRead.contains(name) ? Array(UnsafeRawBufferPointer(start: t.storage.pointer, count: t.storage.byteCount)) : []
+                      },
+                      profiled: profile != nil)
+        return try recordings.withLock { cache in
+            let recording: Recording
+            if let cached = cache[key] {
+                recording = cached
+                for (i, t) in recording.uploads { try recording.recorders[0].rewrite(t, with: values[i]) }
+            } else {
+                recording = try record(values, profiled: profile != nil)
+                if cache.count >= Self.maxRecordings { cache.remove(at: cache.startIndex) }
+                cache[key] = recording
+            }
+            let start = profile?.now() ?? 0
+            for recorder in recording.recorders { try recorder.submitAndWait() }
+            if let profile { report(recording, start: start, to: profile) }
+            return try recording.downloads.map { try $0.tensor() }
+        }
+    }
+
+    private func record(_ values: [Tensor], profiled: Bool) throws -> Recording {
+        var recorder = try VulkanRecorder(device: device, profile: profiled)
+        var recorders = [recorder]
+        var onDevice = weights
+        var onHost = hostConstants
+        var uploads: [(index: Int, tensor: VulkanTensor)] = []
+        for (i, (name, t)) in zip(inputs, values).enumerated() {
+            if hostRead.contains(name) { onHost[name] = t }
+            guard deviceRead.contains(name) else { continue }
+            try Self.checkFits(name, t, device)
+            let uploaded = try recorder.upload(t)
+            onDevice[name] = uploaded
+            uploads.append((i, uploaded))
+        }
+        // Buffers holding weights or inputs are never recycled; the others when no live value uses them.
+        let pinned = Set(onDevice.values.map { ObjectIdentifier($0.buffer) })
+        var liveUses: [ObjectIdentifier: Int] = [:]
+        let kept = Set(outputs)
+        var shapes: [(inputs: [[Int]], outputs: [[Int]])] = []
+        for (i, node) in nodes.enumerated() {
+            if recorder.dispatchCount >= Self.dispatchesPerSubmission {
+                recorder = try VulkanRecorder(device: device, profile: profiled)
+                recorders.append(recorder)
+            }
+            guard let kernel = VulkanKernels.table[VulkanKernels.key(of: node)] else {
+                throw VonnxError.unsupportedOp(node: node.label, op: node.opType, domain: node.domain, opset: opset)
+            }
+            let host = VulkanKernels.hostInputs(of: node)
+            recorder.label = node.label
+            let ctx = VulkanKernelContext(
+                node: node,
+                inputs: node.inputs.enumerated().map { slot, name in host.contains(slot) || name.isEmpty ? nil : onDevice[name] },
+                hostInputs: node.inputs.map { onHost[$0] }, opset: opset, recorder: recorder)
+            let produced: [VulkanTensor]
+            do { produced = try kernel(ctx) } catch let e as VonnxError {
+                if case .invalidArgument(let m) = e { throw node.error(m) }
+                throw e
+            }
+            guard produced.count >= node.outputs.filter({ !$0.isEmpty }).count else {
+                throw node.error("the Vulkan kernel produced \(produced.count) outputs, \(node.outputs.count) are needed")
+            }
+            shapes.append((node.inputs.map { onDevice[$0]?.shape ?? onHost[$0]?.shape ?? [] }, produced.map(\.shape)))
+            for (name, t) in zip(node.outputs, produced) where !name.isEmpty {
+                onDevice[name] = t
+                liveUses[ObjectIdentifier(t.buffer), default: 0] += 1
+            }
+            for name in Set(node.inputs + node.outputs) where !name.isEmpty && !kept.contains(name) && (lastUse[name] ?? i) <= i {
+                guard let t = onDevice[name], !pinned.contains(ObjectIdentifier(t.buffer)) else { continue }
+                onDevice[name] = nil
+                let id = ObjectIdentifier(t.buffer)
+                liveUses[id, default: 1] -= 1
+                if liveUses[id] == 0 { recorder.recycle(t) }
+            }
+        }
+        let downloads = try outputs.map { name in
+            guard let t = onDevice[name] else { throw VonnxError.invalidModel("Vulkan partition did not produce '\(name)'") }
+            return try recorder.download(t)
+        }
+        return Recording(recorders: recorders, uploads: uploads, downloads: downloads, shapes: shapes)
+    }
+
+    /// One profile event per node: its summed GPU dispatch time, laid end to end from `start`.
+    private func report(_ recording: Recording, start: Int64, to profile: Profile) {
+        var gpu: [String: Double] = [:]
+        for recorder in recording.recorders {
+            for (label, ns) in recorder.timings { gpu[label, default: 0] += ns }
+        }
+        var at = start
+        for (node, shapes) in zip(nodes, recording.shapes) {
+            let duration = Int64(gpu[node.label] ?? 0)
+            profile.record(.init(node: node.label, opType: node.opType, backend: "vulkan", start: at, duration: duration,
+                                 inputShapes: shapes.inputs, outputShapes: shapes.outputs))
+            at += duration
+        }
+    }
+}
+
+/// Which nodes of a sorted graph run on a Vulkan device: every maximal run of consecutive
+/// nodes that `VulkanKernels.accepts` (given the inferred input types, and with host-read
+/// inputs not produced inside the run) becomes one `VulkanPartition`.
+struct VulkanPlacement {
+    /// The graph with each partition replaced by one node (domain `vonnx`, op `VulkanPartition`)
+    /// named by its key in `partitions`.
+    let graph: Graph
+    let partitions: [String: VulkanPartition]
+    /// The nodes left to the CPU.
+    let cpuNodes: [Node]
+
+    init(_ graph: Graph, device: VulkanDevice, opset: Int) throws {
+        func type(_ name: String) -> DataType? {
+            graph.initializers[name]?.dataType ?? graph.valueInfo[name]?.type?.elementType
+                ?? graph.inputs.first { $0.name == name }?.type?.elementType
+        }
+        var lastRead: [String: Int] = [:]
+        for (i, node) in graph.nodes.enumerated() {
+            for name in node.inputs + node.capturedNames() where !name.isEmpty { lastRead[name] = i }
+        }
+        for output in graph.outputs { lastRead[output.name] = graph.nodes.count }
+
+        var nodes: [Node] = [], partitions: [String: VulkanPartition] = [:], cpuNodes: [Node] = []
+        var run: [Node] = [], produced = Set<String>()
+        func flush(before end: Int) throws {
+            guard !run.isEmpty else { return }
+            let outputs = run.flatMap(\.outputs).filter { !$0.isEmpty && (lastRead[$0] ?? -1) >= end }
+            let partition = try VulkanPartition(nodes: run, outputs: outputs, initializers: graph.initializers,
+                                                device: device, opset: opset)
+            let name = "vulkan-partition-\(partitions.count)"
+            partitions[name] = partition
+            nodes.append(Node(name: name, opType: "VulkanPartition", domain: "vonnx", inputs: partition.inputs, outputs: outputs))
+            run = []
+            produced = []
+        }
+        for (i, node) in graph.nodes.enumerated() {
+            let host = VulkanKernels.hostInputs(of: node)
+            let accepted = VulkanKernels.accepts(node, inputTypes: node.inputs.map { $0.isEmpty ? nil : type($0) })
+                && !node.inputs.enumerated().contains { host.contains($0) && produced.contains($1) }
+            if accepted {
+                run.append(node)
+                produced.formUnion(node.outputs)
+            } else {
+                try flush(before: i)
+                nodes.append(node)
+                cpuNodes.append(node)
+            }
+        }
+        try flush(before: graph.nodes.count)
+        var placed = graph
+        placed.nodes = nodes
+        self.graph = placed
+        self.partitions = partitions
+        self.cpuNodes = cpuNodes
+    }
+}

@@ -1,0 +1,158 @@
+import Dispatch
+import Synchronization
+import Testing
+@testable import Vonnx
+import VonnxVulkan
+
+// Sessions on the Vulkan backend against the CPU backend, on small graphs. Sessions run with
+// the validation layer on; any message fails the test. Without a Vulkan device the tests are
+// skipped.
+
+/// The first Vulkan device's name, or nil (tests skipped) when there is none.
+private let deviceName: String? = {
+    do { return try Session.vulkanDevices().first?.name } catch {
+        print("Vulkan session tests skipped: \(error)")
+        return nil
+    }
+}()
+private let hasDevice = deviceName != nil
+private let hasGPU = ((try? Session.vulkanDevices()) ?? []).contains { $0.kind != "cpu" }
+
+private func vulkanOptions(allowFallback: Bool = true) -> SessionOptions {
+    SessionOptions(threads: 1, backend: .vulkan, allowFallback: allowFallback, vulkanDevice: deviceName, vulkanValidation: true)
+}
+
+private func message(_ body: () throws -> Void) -> String {
+    do { try body(); return "no error" } catch { return "\(error)" }
+}
+
+private func random(_ shape: [Int]) -> Tensor {
+    Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -2...2) })
+}
+
+/// Runs `model` on Vulkan and on the CPU and expects the same outputs (within float tolerance)
+/// and no validation message; returns the Vulkan session.
+@discardableResult
+private func expectMatchesCPU(_ model: Model, _ feeds: [String: Tensor], options: SessionOptions = vulkanOptions(),
+                              sourceLocation: SourceLocation = #_sourceLocation) throws -> Session {
+    let gpu = try Session(model: model, options: options)
+    let cpu = try Session(model: model, options: SessionOptions(threads: 1, backend: .cpu))
+    let got = try gpu.run(feeds), want = try cpu.run(feeds)
+    for (name, w) in want {
+        let g = try #require(got[name], sourceLocation: sourceLocation)
+        #expect(g.shape == w.shape, "\(name)", sourceLocation: sourceLocation)
+        for (a, b) in zip(g.scalars(as: Float.self), w.scalars(as: Float.self)) where abs(a - b) > 1e-4 + 1e-4 * abs(b) {
+            Issue.record("\(name): \(a) vs \(b)", sourceLocation: sourceLocation)
+            break
+        }
+    }
+    let messages = gpu.vulkan?.takeValidationMessages() ?? []
+    #expect(messages.isEmpty, "validation: \(messages.joined(separator: "\n"))", sourceLocation: sourceLocation)
+    return gpu
+}
+
+/// x[N, 8] → MatMul(w) → Add(b) → Relu → `middle` op → Softmax: one partition, or two
+/// around a CPU node when `middle` has no Vulkan kernel.
+private func mlp(middle: String = "Sigmoid") -> Model {
+    var b = GraphBuilder(name: "mlp")
+    let x = b.input("x", .float, [.symbol("N"), .value(8)])
+    let w = b.constant(random([8, 6])), bias = b.constant(random([6]))
+    let h = b.node("Relu", [b.node("Add", [b.node("MatMul", [x, w]), bias])])
+    let m = b.node(middle, [h], output: "middle")
+    b.output(b.node("Softmax", [m], ["axis": .int(-1)], output: "y"))
+    return Model(irVersion: 8, opsets: ["": 17], graph: b.graph)
+}
+
+@Test(.enabled(if: hasDevice)) func vulkanSessionMatchesCPU() throws {
+    let session = try expectMatchesCPU(mlp(), ["x": random([3, 8])])
+    #expect(session.activeBackend == .vulkan)
+    #expect(session.vulkanPartitionCount == 1)
+    #expect(session.fallbackNodes.isEmpty)
+    #expect(session.fallbackReason == nil)
+}
+
+@Test(.enabled(if: hasDevice)) func cpuNodeSplitsPartitions() throws {
+    // Erf has no Vulkan kernel: MatMul/Add/Relu, then Erf on the CPU, then Softmax.
+    let session = try expectMatchesCPU(mlp(middle: "Erf"), ["x": random([2, 8])])
+    #expect(session.vulkanPartitionCount == 2)
+    #expect(session.fallbackNodes == ["middle"])
+}
+
+@Test(.enabled(if: hasDevice)) func noFallbackNamesTheNode() throws {
+    let text = message { _ = try Session(model: mlp(middle: "Erf"), options: vulkanOptions(allowFallback: false)) }
+    #expect(text.contains("'middle' (Erf)"), "\(text)")
+}
+
+@Test(.enabled(if: hasDevice)) func reRecordsOnShapeChange() throws {
+    let model = mlp()
+    let gpu = try Session(model: model, options: vulkanOptions())
+    let cpu = try Session(model: model, options: SessionOptions(threads: 1, backend: .cpu))
+    for batch in [1, 4, 1, 7, 4] {
+        let x = random([batch, 8])
+        let got = try gpu.run(["x": x])["y"]!, want = try cpu.run(["x": x])["y"]!
+        #expect(got.shape == [batch, 6])
+        #expect(zip(got.scalars(as: Float.self), want.scalars(as: Float.self)).allSatisfy { abs($0 - $1) < 1e-5 }, "batch \(batch)")
+    }
+    #expect(gpu.vulkan?.takeValidationMessages() == [])
+}
+
+@Test(.enabled(if: hasDevice)) func concurrentRuns() throws {
+    let model = mlp(middle: "Erf")
+    let gpu = try Session(model: model, options: vulkanOptions())
+    let cpu = try Session(model: model, options: SessionOptions(threads: 1, backend: .cpu))
+    let feeds = (0..<8).map { ["x": random([1 + $0 % 3, 8])] }
+    let want = try feeds.map { try cpu.run($0)["y"]!.scalars(as: Float.self) }
+    let failures = Mutex(0)
+    DispatchQueue.concurrentPerform(iterations: 32) { i in
+        let ok = (try? gpu.run(feeds[i % 8])["y"]!.scalars(as: Float.self))
+            .map { zip($0, want[i % 8]).allSatisfy { abs($0 - $1) < 1e-5 } } ?? false
+        if !ok { failures.withLock { $0 += 1 } }
+    }
+    #expect(failures.withLock { $0 } == 0)
+    #expect(gpu.vulkan?.takeValidationMessages() == [])
+}
+
+@Test(.enabled(if: hasDevice)) func profileHasVulkanEvents() throws {
+    let session = try Session(model: mlp(middle: "Erf"), options: vulkanOptions())
+    let profile = Profile()
+    _ = try session.runOrdered(["x": random([2, 8])], profile: profile)
+    let backends = Dictionary(profile.events.map { ($0.node, $0.backend) }, uniquingKeysWith: { a, _ in a })
+    #expect(backends["middle"] == "cpu")
+    #expect(backends["y"] == "vulkan")
+    #expect(profile.events.filter { $0.backend == "vulkan" }.count == 4)
+    #expect(profile.events.first { $0.opType == "MatMul" }?.outputShapes == [[2, 6]])
+}
+
+@Test(.enabled(if: !hasGPU)) func autoWithoutNamedDeviceExplainsCPU() throws {
+    let devices = (try? Session.vulkanDevices()) ?? []
+    let session = try Session(model: mlp(), options: SessionOptions(threads: 1, backend: .auto, vulkanDevice: nil))
+    #expect(session.activeBackend == .cpu)
+    let reason = try #require(session.fallbackReason)
+    #expect(devices.isEmpty ? reason.contains("no Vulkan device") : reason.contains("name one"), "\(reason)")
+}
+
+@Test(.enabled(if: hasDevice)) func longPartitionSplitsSubmissions() throws {
+    // More dispatches than one submission takes; intermediates recycle two buffers.
+    var b = GraphBuilder(name: "chain")
+    var v = b.input("x", .float, [.value(5), .value(3)])
+    for _ in 0..<(VulkanPartition.dispatchesPerSubmission * 2 + 2) { v = b.node("Neg", [v]) }
+    b.output(v)
+    let x = random([5, 3])
+    let session = try Session(model: Model(irVersion: 8, opsets: ["": 17], graph: b.graph), options: vulkanOptions())
+    for _ in 0..<2 {
+        #expect(try session.run(["x": x])[v]!.scalars(as: Float.self) == x.scalars(as: Float.self))
+    }
+    #expect(session.vulkanPartitionCount == 1)
+    #expect(session.vulkan?.takeValidationMessages() == [])
+}
+
+@Test(.enabled(if: hasDevice)) func oversizedInputIsNamed() throws {
+    var b = GraphBuilder(name: "big")
+    b.output(b.node("Relu", [b.input("x", .float, [.symbol("N")])]))
+    let session = try Session(model: Model(irVersion: 8, opsets: ["": 17], graph: b.graph), options: vulkanOptions())
+    let limit = try #require(session.vulkan).maxBufferBytes
+    guard limit <= 1 << 28 else { return print("oversizedInputIsNamed skipped: the \(limit)-byte limit is too large to exceed") }
+    let x = Tensor(zeros: .float, shape: [limit / 4 + 1])
+    let text = message { _ = try session.run(["x": x]) }
+    #expect(text.contains("value 'x'") && text.contains("\(limit / 4 * 4 + 4) bytes"), "\(text)")
+}
