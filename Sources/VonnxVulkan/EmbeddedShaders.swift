@@ -27,7 +27,14 @@ void main() {
         "binary": #"""
 #version 450
 // Elementwise binary ops with NumPy broadcasting, one per OP define: y = op(a, b).
-// Operand strides are 0 along broadcast dims; shapes are padded to rank <= 8.
+// Operand strides are 0 along broadcast dims; shapes are padded to rank <= 8. T is the
+// operand type (float, int, or uint for bool) and R the result type (T unless defined).
+#ifndef T
+#define T float
+#endif
+#ifndef R
+#define R T
+#endif
 #define OP_ADD 0
 #define OP_SUB 1
 #define OP_MUL 2
@@ -36,11 +43,21 @@ void main() {
 #define OP_MIN 5
 #define OP_POW 6
 #define OP_PRELU 7
+#define OP_EQUAL 8
+#define OP_LESS 9
+#define OP_GREATER 10
+#define OP_LESS_EQUAL 11
+#define OP_GREATER_EQUAL 12
+#define OP_AND 13
+#define OP_OR 14
+#define OP_XOR 15
+#define OP_MOD 16
+#define OP_FMOD 17
 
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer A { float a[]; };
-layout(std430, binding = 1) readonly buffer B { float b[]; };
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer A { T a[]; };
+layout(std430, binding = 1) readonly buffer B { T b[]; };
+layout(std430, binding = 2) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; uint rank; uint shape[8]; uint sa[8]; uint sb[8]; } p;
 
 float power(float x, float e) {
@@ -52,7 +69,21 @@ float power(float x, float e) {
     return mod(e, 2.0) == 1.0 ? -r : r;
 }
 
-float op(float u, float v) {
+#if OP == OP_MOD || OP == OP_FMOD
+// The remainder with the dividend's sign (C fmod); `floored` gives it the divisor's (Python %).
+// INT is defined when T is int (integer division truncates).
+T remainder(T u, T v, bool floored) {
+#ifdef INT
+    T r = u - v * (u / v);
+#else
+    T r = u - v * trunc(u / v);
+#endif
+    if (floored && r != T(0) && ((r < T(0)) != (v < T(0)))) r += v;
+    return r;
+}
+#endif
+
+R op(T u, T v) {
 #if OP == OP_ADD
     return u + v;
 #elif OP == OP_SUB
@@ -66,9 +97,29 @@ float op(float u, float v) {
 #elif OP == OP_MIN
     return min(u, v);
 #elif OP == OP_POW
-    return power(u, v);
+    return T(power(float(u), float(v)));
 #elif OP == OP_PRELU
     return u < 0.0 ? u * v : u;
+#elif OP == OP_EQUAL
+    return uint(u == v);
+#elif OP == OP_LESS
+    return uint(u < v);
+#elif OP == OP_GREATER
+    return uint(u > v);
+#elif OP == OP_LESS_EQUAL
+    return uint(u <= v);
+#elif OP == OP_GREATER_EQUAL
+    return uint(u >= v);
+#elif OP == OP_AND
+    return u & v;
+#elif OP == OP_OR
+    return u | v;
+#elif OP == OP_XOR
+    return u ^ v;
+#elif OP == OP_MOD
+    return remainder(u, v, true);
+#elif OP == OP_FMOD
+    return remainder(u, v, false);
 #else
 #error "unknown OP"
 #endif
@@ -155,24 +206,26 @@ void main() {
 """#,
         "copy": #"""
 #version 450
-// Strided copy: for every index i of `shape` (rank <= 8),
-// y[outOffset + sum(i * so)] = x[inOffset + sum(i * si)]. Transpose, Concat and contiguous
-// copies of views are all this one shader.
+// Strided copy of 32-bit words (any element type): for every index i of `shape` (rank <= 8),
+// y[outOffset + sum(i * so)] = x[inOffset + sum(i * si)]; input strides may be negative
+// (reversed slices) or 0 (broadcasts). Transpose, Concat, Slice, Expand, Tile, Split and
+// contiguous copies of views are all this one shader.
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { uint x[]; };
+layout(std430, binding = 1) buffer Y { uint y[]; };
 layout(push_constant) uniform Params {
-    uint n; uint rank; uint inOffset; uint outOffset; uint shape[8]; uint si[8]; uint so[8];
+    uint n; uint rank; int inOffset; uint outOffset; uint shape[8]; int si[8]; uint so[8];
 } p;
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
-        uint rem = i, ii = p.inOffset, io = p.outOffset;
+        uint rem = i, io = p.outOffset;
+        int ii = p.inOffset;
         for (int d = int(p.rank) - 1; d >= 0; --d) {
             uint c = rem % p.shape[d];
             rem /= p.shape[d];
-            ii += c * p.si[d];
+            ii += int(c) * p.si[d];
             io += c * p.so[d];
         }
         y[io] = x[ii];
@@ -316,7 +369,15 @@ void main() {
         "unary": #"""
 #version 450
 // Elementwise unary ops, one per OP define: y = op(x). alpha/beta are the op's attributes
-// (LeakyRelu/Elu alpha, Selu alpha/gamma, HardSigmoid alpha/beta, Clip min/max).
+// (LeakyRelu/Elu/Celu/ThresholdedRelu alpha, Selu alpha/gamma, HardSigmoid alpha/beta, Clip
+// min/max, Shrink bias/lambd, IsInf detect_positive/negative). T is the element type read
+// (float, int, or uint for bool) and R the type written (T unless defined).
+#ifndef T
+#define T float
+#endif
+#ifndef R
+#define R T
+#endif
 #define OP_RELU 0
 #define OP_LEAKY_RELU 1
 #define OP_SIGMOID 2
@@ -337,13 +398,51 @@ void main() {
 #define OP_HARD_SWISH 17
 #define OP_SIN 18
 #define OP_COS 19
+#define OP_TAN 20
+#define OP_ASIN 21
+#define OP_ACOS 22
+#define OP_ATAN 23
+#define OP_SINH 24
+#define OP_COSH 25
+#define OP_ASINH 26
+#define OP_ACOSH 27
+#define OP_ATANH 28
+#define OP_ERF 29
+#define OP_SIGN 30
+#define OP_ROUND 31
+#define OP_SOFTSIGN 32
+#define OP_MISH 33
+#define OP_GELU 34
+#define OP_GELU_TANH 35
+#define OP_CELU 36
+#define OP_THRESHOLDED_RELU 37
+#define OP_NOT 38
+#define OP_ISNAN 39
+#define OP_ISINF 40
+#define OP_CONVERT 41
+#define OP_NONZERO 42
+#define OP_SHRINK 43
 
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { T x[]; };
+layout(std430, binding = 1) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; float alpha; float beta; } p;
 
-float op(float v) {
+// Abramowitz and Stegun 7.1.26 (absolute error under 1.5e-7).
+float erf_(float v) {
+    float t = 1.0 / (1.0 + 0.3275911 * abs(v));
+    float poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    return sign(v) * (1.0 - poly * exp(-v * v));
+}
+
+float tanh_(float v) {
+    float e = exp(-2.0 * abs(v));
+    return sign(v) * (1.0 - e) / (1.0 + e);
+}
+
+float softplus(float v) { return v > 20.0 ? v : log(1.0 + exp(v)); }
+
+R op(T v) {
 #if OP == OP_RELU
     return v < 0.0 ? 0.0 : v;
 #elif OP == OP_LEAKY_RELU
@@ -351,8 +450,7 @@ float op(float v) {
 #elif OP == OP_SIGMOID
     return 1.0 / (1.0 + exp(-v));
 #elif OP == OP_TANH
-    float e = exp(-2.0 * abs(v));
-    return sign(v) * (1.0 - e) / (1.0 + e);
+    return tanh_(v);
 #elif OP == OP_EXP
     return exp(v);
 #elif OP == OP_LOG
@@ -378,13 +476,61 @@ float op(float v) {
 #elif OP == OP_CLIP
     return min(max(v, p.alpha), p.beta);
 #elif OP == OP_SOFTPLUS
-    return v > 20.0 ? v : log(1.0 + exp(v));
+    return softplus(v);
 #elif OP == OP_HARD_SWISH
     return v * clamp(v / 6.0 + 0.5, 0.0, 1.0);
 #elif OP == OP_SIN
     return sin(v);
 #elif OP == OP_COS
     return cos(v);
+#elif OP == OP_TAN
+    return tan(v);
+#elif OP == OP_ASIN
+    return asin(v);
+#elif OP == OP_ACOS
+    return acos(v);
+#elif OP == OP_ATAN
+    return atan(v);
+#elif OP == OP_SINH
+    return 0.5 * (exp(v) - exp(-v));
+#elif OP == OP_COSH
+    return 0.5 * (exp(v) + exp(-v));
+#elif OP == OP_ASINH
+    return sign(v) * log(abs(v) + sqrt(v * v + 1.0));
+#elif OP == OP_ACOSH
+    return log(v + sqrt(v * v - 1.0));
+#elif OP == OP_ATANH
+    return 0.5 * log((1.0 + v) / (1.0 - v));
+#elif OP == OP_ERF
+    return erf_(v);
+#elif OP == OP_SIGN
+    return sign(v);
+#elif OP == OP_ROUND
+    return roundEven(v);
+#elif OP == OP_SOFTSIGN
+    return v / (1.0 + abs(v));
+#elif OP == OP_MISH
+    return v * tanh_(softplus(v));
+#elif OP == OP_GELU
+    return 0.5 * v * (1.0 + erf_(v * 0.70710678118654752));
+#elif OP == OP_GELU_TANH
+    return 0.5 * v * (1.0 + tanh_(0.79788456080286536 * (v + 0.044715 * v * v * v)));
+#elif OP == OP_CELU
+    return max(0.0, v) + min(0.0, p.alpha * (exp(v / p.alpha) - 1.0));
+#elif OP == OP_THRESHOLDED_RELU
+    return v > p.alpha ? v : 0.0;
+#elif OP == OP_NOT
+    return 1u - v;
+#elif OP == OP_ISNAN
+    return uint(isnan(v));
+#elif OP == OP_ISINF
+    return uint(isinf(v) && ((v > 0.0 && p.alpha != 0.0) || (v < 0.0 && p.beta != 0.0)));
+#elif OP == OP_CONVERT
+    return R(v);
+#elif OP == OP_NONZERO
+    return uint(v != T(0));
+#elif OP == OP_SHRINK
+    return v < -p.beta ? v + p.alpha : v > p.beta ? v - p.alpha : 0.0;
 #else
 #error "unknown OP"
 #endif
@@ -393,6 +539,32 @@ float op(float v) {
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) y[i] = op(x[i]);
+}
+"""#,
+        "where": #"""
+#version 450
+// Where with NumPy broadcasting: y = c ? a : b, on 32-bit words of any element type (c is
+// bool as uint). Operand strides are 0 along broadcast dims; shapes are padded to rank <= 6.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer C { uint c[]; };
+layout(std430, binding = 1) readonly buffer A { uint a[]; };
+layout(std430, binding = 2) readonly buffer B { uint b[]; };
+layout(std430, binding = 3) writeonly buffer Y { uint y[]; };
+layout(push_constant) uniform Params { uint n; uint rank; uint shape[6]; uint sc[6]; uint sa[6]; uint sb[6]; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
+        uint rem = i, ic = 0, ia = 0, ib = 0;
+        for (int d = int(p.rank) - 1; d >= 0; --d) {
+            uint k = rem % p.shape[d];
+            rem /= p.shape[d];
+            ic += k * p.sc[d];
+            ia += k * p.sa[d];
+            ib += k * p.sb[d];
+        }
+        y[i] = c[ic] != 0u ? a[ia] : b[ib];
+    }
 }
 """#,
     ]
