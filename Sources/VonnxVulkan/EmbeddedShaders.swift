@@ -232,6 +232,78 @@ void main() {
     }
 }
 """#,
+        "cumsum": #"""
+#version 450
+// CumSum along the middle dim of [outer, len, inner], one invocation per (outer, inner)
+// line; `exclusive` leaves out the element itself, `reverse` runs from the end. T is float or int.
+#ifndef T
+#define T float
+#endif
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { T x[]; };
+layout(std430, binding = 1) writeonly buffer Y { T y[]; };
+layout(push_constant) uniform Params { uint lines; uint len; uint inner; uint exclusive; uint reverse; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint l = gl_GlobalInvocationID.x; l < p.lines; l += stride) {
+        uint base = (l / p.inner) * p.len * p.inner + l % p.inner;
+        T acc = T(0);
+        for (uint s = 0; s < p.len; ++s) {
+            uint i = base + (p.reverse != 0u ? p.len - 1u - s : s) * p.inner;
+            T v = x[i];
+            if (p.exclusive != 0u) { y[i] = acc; acc += v; } else { acc += v; y[i] = acc; }
+        }
+    }
+}
+"""#,
+        "gather": #"""
+#version 450
+// Gather on 32-bit words: y[o, j, i] = x[o, idx[j], i] for an input viewed as
+// [outer, axisLen, inner] and `count` indices (negative ones count from the end).
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { uint x[]; };
+layout(std430, binding = 1) readonly buffer I { int idx[]; };
+layout(std430, binding = 2) writeonly buffer Y { uint y[]; };
+layout(push_constant) uniform Params { uint n; uint axisLen; uint inner; uint count; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint k = gl_GlobalInvocationID.x; k < p.n; k += stride) {
+        uint i = k % p.inner, j = (k / p.inner) % p.count, o = k / (p.inner * p.count);
+        int v = idx[j];
+        uint a = uint(v < 0 ? v + int(p.axisLen) : v);
+        y[k] = x[(o * p.axisLen + a) * p.inner + i];
+    }
+}
+"""#,
+        "gather_elements": #"""
+#version 450
+// GatherElements on 32-bit words: y[i] = x[i with its `axis` coordinate replaced by idx[i]]
+// (negative indices count from the end). shape is the indices' shape, xs the input's strides.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { uint x[]; };
+layout(std430, binding = 1) readonly buffer I { int idx[]; };
+layout(std430, binding = 2) writeonly buffer Y { uint y[]; };
+layout(push_constant) uniform Params { uint n; uint rank; uint axis; uint axisLen; uint shape[8]; uint xs[8]; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint k = gl_GlobalInvocationID.x; k < p.n; k += stride) {
+        uint rem = k, ix = 0;
+        for (int d = int(p.rank) - 1; d >= 0; --d) {
+            uint c = rem % p.shape[d];
+            rem /= p.shape[d];
+            if (uint(d) == p.axis) {
+                int v = idx[k];
+                c = uint(v < 0 ? v + int(p.axisLen) : v);
+            }
+            ix += c * p.xs[d];
+        }
+        y[k] = x[ix];
+    }
+}
+"""#,
         "gemm": #"""
 #version 450
 // Batched Y[b] = alpha * A[b] · B[b] (+ beta * C), tiled through shared memory. op(A) is
@@ -287,6 +359,80 @@ void main() {
     }
 }
 """#,
+        "normalize": #"""
+#version 450
+// Normalizes each contiguous row of [rows, len]: y = (x - mean) / sqrt(var + eps) * scale + bias,
+// one invocation a row, and stores each row's mean and 1/sqrt(var + eps). Element j of row r
+// takes scale and bias at ((r % period) * len + j) / div: LayerNormalization (period 1, div 1),
+// InstanceNormalization (period C, div len), GroupNormalization (period groups, div spatial).
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer S { float scale[]; };
+layout(std430, binding = 2) readonly buffer B { float bias[]; };
+layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 4) writeonly buffer M { float meanOut[]; };
+layout(std430, binding = 5) writeonly buffer D { float invStdOut[]; };
+layout(push_constant) uniform Params { uint rows; uint len; uint period; uint div; float epsilon; uint hasBias; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint r = gl_GlobalInvocationID.x; r < p.rows; r += stride) {
+        uint base = r * p.len;
+        float mean = 0.0;
+        for (uint j = 0; j < p.len; ++j) mean += x[base + j];
+        mean /= float(p.len);
+        float var = 0.0;
+        for (uint j = 0; j < p.len; ++j) { float d = x[base + j] - mean; var += d * d; }
+        float inv = 1.0 / sqrt(var / float(p.len) + p.epsilon);
+        meanOut[r] = mean;
+        invStdOut[r] = inv;
+        for (uint j = 0; j < p.len; ++j) {
+            uint c = ((r % p.period) * p.len + j) / p.div;
+            y[base + j] = (x[base + j] - mean) * inv * scale[c] + (p.hasBias != 0u ? bias[c] : 0.0);
+        }
+    }
+}
+"""#,
+        "pad": #"""
+#version 450
+// Pad on 32-bit words, by MODE define: 0 constant (value), 1 reflect, 2 edge, 3 wrap.
+// For each output index, the input coordinate along each dim is c - before[d] mapped into
+// [0, inShape[d]) by the mode; constant mode writes `value` outside. Rank <= 8.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { uint x[]; };
+layout(std430, binding = 1) writeonly buffer Y { uint y[]; };
+layout(push_constant) uniform Params { uint n; uint rank; uint value; uint outShape[8]; uint inShape[8]; int before[8]; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint k = gl_GlobalInvocationID.x; k < p.n; k += stride) {
+        uint rem = k, ix = 0, inStride = 1;
+        bool inside = true;
+        for (int d = int(p.rank) - 1; d >= 0; --d) {
+            int len = int(p.inShape[d]);
+            int c = int(rem % p.outShape[d]) - p.before[d];
+            rem /= p.outShape[d];
+#if MODE == 0
+            inside = inside && c >= 0 && c < len;
+#elif MODE == 1
+            if (len == 1) c = 0;
+            else {
+                int period = 2 * (len - 1);
+                c = abs(c) % period;
+                if (c >= len) c = period - c;
+            }
+#elif MODE == 2
+            c = clamp(c, 0, len - 1);
+#else
+            c = ((c % len) + len) % len;
+#endif
+            if (inside) ix += uint(c) * inStride;
+            inStride *= uint(len);
+        }
+        y[k] = inside ? x[ix] : p.value;
+    }
+}
+"""#,
         "pool2d": #"""
 #version 450
 // 2-D max or average pooling (POOL_MAX 1 or 0) over NCHW planes, one invocation per output.
@@ -338,6 +484,92 @@ void main() {
     }
 }
 """#,
+        "reduce": #"""
+#version 450
+// Reduces each row of a contiguous [rows, len] input to one value, one invocation a row:
+// the Reduce* ops by OP define, and ArgMax/ArgMin (R = int; `last` picks the last of ties).
+#ifndef R
+#define R float
+#endif
+#define OP_SUM 0
+#define OP_MEAN 1
+#define OP_MAX 2
+#define OP_MIN 3
+#define OP_PROD 4
+#define OP_L1 5
+#define OP_L2 6
+#define OP_LOG_SUM 7
+#define OP_LOG_SUM_EXP 8
+#define OP_SUM_SQUARE 9
+#define OP_ARGMAX 10
+#define OP_ARGMIN 11
+
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) writeonly buffer Y { R y[]; };
+layout(push_constant) uniform Params { uint rows; uint len; uint last; } p;
+
+#define INF uintBitsToFloat(0x7f800000u)
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint r = gl_GlobalInvocationID.x; r < p.rows; r += stride) {
+        uint base = r * p.len;
+#if OP == OP_ARGMAX || OP == OP_ARGMIN
+        uint best = 0;
+        for (uint i = 1; i < p.len; ++i) {
+            float v = x[base + i], b = x[base + best];
+#if OP == OP_ARGMAX
+            if (v > b || (p.last != 0u && v == b)) best = i;
+#else
+            if (v < b || (p.last != 0u && v == b)) best = i;
+#endif
+        }
+        y[r] = int(best);
+#elif OP == OP_LOG_SUM_EXP
+        float m = -INF;
+        for (uint i = 0; i < p.len; ++i) m = max(m, x[base + i]);
+        float s = 0.0;
+        for (uint i = 0; i < p.len; ++i) s += exp(x[base + i] - m);
+        y[r] = p.len == 0u ? -INF : m + log(s);
+#else
+#if OP == OP_MAX
+        float acc = -INF;
+#elif OP == OP_MIN
+        float acc = INF;
+#elif OP == OP_PROD
+        float acc = 1.0;
+#else
+        float acc = 0.0;
+#endif
+        for (uint i = 0; i < p.len; ++i) {
+            float v = x[base + i];
+#if OP == OP_MAX
+            acc = max(acc, v);
+#elif OP == OP_MIN
+            acc = min(acc, v);
+#elif OP == OP_PROD
+            acc *= v;
+#elif OP == OP_L1
+            acc += abs(v);
+#elif OP == OP_L2 || OP == OP_SUM_SQUARE
+            acc += v * v;
+#else
+            acc += v;
+#endif
+        }
+#if OP == OP_MEAN
+        acc /= float(p.len);
+#elif OP == OP_L2
+        acc = sqrt(acc);
+#elif OP == OP_LOG_SUM
+        acc = log(acc);
+#endif
+        y[r] = acc;
+#endif
+    }
+}
+"""#,
         "softmax": #"""
 #version 450
 // Softmax (or LogSoftmax when LOG is 1) along one axis of a tensor seen as
@@ -363,6 +595,28 @@ void main() {
         float inv = 1.0 / s;
         for (uint a = 0; a < p.axisLength; ++a) y[base + a * p.inner] = exp(x[base + a * p.inner] - m) * inv;
 #endif
+    }
+}
+"""#,
+        "trilu": #"""
+#version 450
+// Trilu on 32-bit words over [batch, rows, cols]: keeps x where col - row >= k (upper) or
+// col - row <= k (lower, UPPER 0), writes zero elsewhere.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { uint x[]; };
+layout(std430, binding = 1) writeonly buffer Y { uint y[]; };
+layout(push_constant) uniform Params { uint n; uint rows; uint cols; int k; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
+        int col = int(i % p.cols), row = int((i / p.cols) % p.rows);
+#if UPPER
+        bool keep = col - row >= p.k;
+#else
+        bool keep = col - row <= p.k;
+#endif
+        y[i] = keep ? x[i] : 0u;
     }
 }
 """#,

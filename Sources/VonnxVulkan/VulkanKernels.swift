@@ -86,6 +86,25 @@ public enum VulkanKernels {
         t["Cast"] = recordCast
         t["CastLike"] = recordCast
         t["Where"] = recordWhere
+        for (name, op) in reduceOps { t[name] = { try recordReduction(op, $0) } }
+        t["ArgMax"] = { try recordArgReduce(max: true, $0) }
+        t["ArgMin"] = { try recordArgReduce(max: false, $0) }
+        t["Slice"] = recordSlice
+        t["Expand"] = recordExpand
+        t["Tile"] = recordTile
+        t["Split"] = recordSplit
+        t["DepthToSpace"] = { try recordDepthSpace(toSpace: true, $0) }
+        t["SpaceToDepth"] = { try recordDepthSpace(toSpace: false, $0) }
+        t["Shape"] = recordShape
+        t["Size"] = recordShape
+        t["Gather"] = recordGather
+        t["GatherElements"] = recordGatherElements
+        t["Pad"] = recordPad
+        t["Trilu"] = recordTrilu
+        t["CumSum"] = recordCumSum
+        t["LayerNormalization"] = recordLayerNormalization
+        t["InstanceNormalization"] = recordInstanceNormalization
+        t["GroupNormalization"] = recordGroupNormalization
         return t
     }()
 
@@ -97,15 +116,20 @@ public enum VulkanKernels {
                    "Less", "Greater", "LessOrEqual", "GreaterOrEqual"] { t[op] = numeric }
         for op in ["And", "Or", "Xor", "Not"] { t[op] = [.bool] }
         for op in ["Equal", "Where", "Cast", "CastLike", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
-                   "Transpose", "Concat"] { t[op] = all }
+                   "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
+                   "Shape", "Size", "Gather", "GatherElements", "Pad", "Trilu"] { t[op] = all }
+        t["CumSum"] = numeric
         return t
     }()
 
     /// Indices of `node`'s inputs that its Vulkan kernel reads on the host, not the device.
     public static func hostInputs(of node: Node) -> Set<Int> {
         switch node.opType {
-        case "Reshape", "Squeeze", "Unsqueeze": [1]
+        case "Reshape", "Squeeze", "Unsqueeze", "Expand", "Tile", "Split", "Trilu", "CumSum": [1]
         case "Clip", "Dropout": [1, 2]
+        case "Pad": [1, 2, 3]
+        case "Slice": [1, 2, 3, 4]
+        case _ where reduceOps[node.opType] != nil: [1]
         default: []
         }
     }
@@ -165,6 +189,8 @@ struct PushConstants {
     private(set) var words: [UInt32] = []
     mutating func add(_ v: Int) { precondition(v >= 0 && v <= Int(UInt32.max), "push constant \(v) out of range"); words.append(UInt32(v)) }
     mutating func add(_ v: Float) { words.append(v.bitPattern) }
+    /// Appends a raw 32-bit word (an element of any device type).
+    mutating func add(bits v: UInt32) { words.append(v) }
     /// Appends a signed (int) field.
     mutating func add(signed v: Int) {
         precondition(v >= Int(Int32.min) && v <= Int(Int32.max), "push constant \(v) out of range")
