@@ -740,9 +740,9 @@ R op(T v) {
 #elif OP == OP_TAN
     return tan(v);
 #elif OP == OP_ASIN
-    return asin(v);
+    return atan(v, sqrt(1.0 - v * v));  // more precise than asin on some drivers (lavapipe)
 #elif OP == OP_ACOS
-    return acos(v);
+    return atan(sqrt(1.0 - v * v), v);
 #elif OP == OP_ATAN
     return atan(v);
 #elif OP == OP_SINH
