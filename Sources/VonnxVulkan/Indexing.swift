@@ -230,3 +230,45 @@ func recordCumSum(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
                        count: len == 0 ? 0 : x.count / len)
     return [y]
 }
+
+// Constant, ConstantOfShape and Range depend on host values alone: computed on the host and
+// uploaded, so the tensors they feed stay on the device.
+
+/// The host value a Constant, ConstantOfShape or Range node makes.
+func hostValue(of node: Node, hostInputs: [Tensor?]) throws -> Tensor {
+    switch node.opType {
+    case "Constant":
+        return try ShapeRules.constantValue(node)
+    case "ConstantOfShape":
+        guard let dims = hostInputs.first??.ints(), dims.allSatisfy({ $0 >= 0 }), let count = checkedElementCount(dims) else {
+            throw node.error("input 'shape' must be known and non-negative")
+        }
+        let value = try node.tensor("value") ?? Tensor(scalar: Float(0))
+        guard value.count == 1 else { throw node.error("attribute 'value' must hold one element") }
+        switch value.dataType {
+        case .float: return Tensor(shape: dims, scalars: [Float](repeating: value.scalars(as: Float.self)[0], count: count))
+        case .int32: return Tensor(shape: dims, scalars: [Int32](repeating: value.scalars(as: Int32.self)[0], count: count))
+        case .int64: return Tensor(shape: dims, scalars: [Int64](repeating: value.scalars(as: Int64.self)[0], count: count))
+        case .bool: return Tensor(shape: dims, scalars: [Bool](repeating: value.scalars(as: Bool.self)[0], count: count))
+        default: throw node.error("ConstantOfShape of \(value.dataType) is not implemented on Vulkan")
+        }
+    default:  // Range
+        guard hostInputs.count == 3, let start = hostInputs[0], let limit = hostInputs[1], let delta = hostInputs[2],
+              start.count == 1, limit.count == 1, delta.count == 1 else { throw node.error("start, limit and delta must be known scalars") }
+        let (s, l, d) = (start.doubles()[0], limit.doubles()[0], delta.doubles()[0])
+        guard d != 0 else { throw node.error("delta is zero") }
+        let n = max(Int(((l - s) / d).rounded(.up)), 0)
+        switch start.dataType {
+        case .float:
+            let (fs, fd) = (start.scalars(as: Float.self)[0], delta.scalars(as: Float.self)[0])
+            return Tensor(shape: [n], scalars: (0..<n).map { fs + Float($0) * fd })
+        case .int32: return Tensor(shape: [n], scalars: (0..<n).map { Int32(s) + Int32($0) * Int32(d) })
+        case .int64: return Tensor(shape: [n], scalars: (0..<n).map { Int64(s) + Int64($0) * Int64(d) })
+        default: throw node.error("Range of \(start.dataType) is not implemented on Vulkan")
+        }
+    }
+}
+
+func recordHostValue(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    [try ctx.recorder.upload(try hostValue(of: ctx.node, hostInputs: ctx.hostInputs))]
+}

@@ -105,6 +105,7 @@ public enum VulkanKernels {
         t["LayerNormalization"] = recordLayerNormalization
         t["InstanceNormalization"] = recordInstanceNormalization
         t["GroupNormalization"] = recordGroupNormalization
+        for op in ["Constant", "ConstantOfShape", "Range"] { t[op] = recordHostValue }
         return t
     }()
 
@@ -129,6 +130,8 @@ public enum VulkanKernels {
         case "Clip", "Dropout": [1, 2]
         case "Pad": [1, 2, 3]
         case "Slice": [1, 2, 3, 4]
+        case "ConstantOfShape": [0]
+        case "Range": [0, 1, 2]
         case _ where reduceOps[node.opType] != nil: [1]
         default: []
         }
@@ -157,6 +160,11 @@ public enum VulkanKernels {
         if key == "Cast" {
             guard let to = try? node.int("to"), let t = DataType(rawValue: Int32(truncatingIfNeeded: to)), VulkanTensor.dataTypes.contains(t) else { return false }
         }
+        if key == "Constant" || key == "ConstantOfShape" {
+            let value = key == "Constant" ? try? ShapeRules.constantValue(node) : (try? node.tensor("value")) ?? Tensor(scalar: Float(0))
+            guard let value, VulkanTensor.dataTypes.contains(value.dataType) else { return false }
+        }
+        if key == "Range" { return types.count == 3 && types.allSatisfy { $0.map(VulkanTensor.dataTypes.contains) ?? false } }
         let host = hostInputs(of: node), allowed = inputTypes[key] ?? [.float]
         let device = types.indices.filter { !host.contains($0) && $0 < node.inputs.count && !node.inputs[$0].isEmpty }
         // Operands of one binary op share a type (Pow's exponent may differ in ONNX, not here).

@@ -122,6 +122,11 @@ private let kernelCases: [KernelCase] = {
     c.append(KernelCase("LayerNormalization") { [$0.floats(s), $0.floats([5])] })
     c.append(KernelCase("InstanceNormalization") { [$0.floats([2, 3, 4, 5]), $0.floats([3]), $0.floats([3])] })
     c.append(KernelCase("GroupNormalization", ["num_groups": .int(2)], opset: 21) { [$0.floats([2, 4, 3, 3]), $0.floats([4]), $0.floats([4])] })
+    c.append(KernelCase("Constant", ["value_ints": .ints([3, -1, 4])]) { _ in [] })
+    c.append(KernelCase("ConstantOfShape", ["value": .tensor(Tensor(shape: [1], scalars: [Int64(7)]))]) { _ in [i64([2, 3])] })
+    c.append(KernelCase("ConstantOfShape") { _ in [i64([3, 0])] })
+    c.append(KernelCase("Range") { _ in [Tensor(scalar: Int64(1)), Tensor(scalar: Int64(10)), Tensor(scalar: Int64(3))] })
+    c.append(KernelCase("Range") { r in [Tensor(scalar: Float(-1)), r.floats([], 2...5), Tensor(scalar: Float(0.75))] })
     return c
 }()
 
