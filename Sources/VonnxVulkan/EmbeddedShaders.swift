@@ -359,12 +359,31 @@ void main() {
     }
 }
 """#,
+        "hardmax": #"""
+#version 450
+// Hardmax along the middle dim of [outer, len, inner], one invocation per (outer, inner)
+// line: 1 at the first maximum, 0 elsewhere.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params { uint lines; uint len; uint inner; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint l = gl_GlobalInvocationID.x; l < p.lines; l += stride) {
+        uint base = (l / p.inner) * p.len * p.inner + l % p.inner, best = 0;
+        for (uint s = 1; s < p.len; ++s) if (x[base + s * p.inner] > x[base + best * p.inner]) best = s;
+        for (uint s = 0; s < p.len; ++s) y[base + s * p.inner] = s == best ? 1.0 : 0.0;
+    }
+}
+"""#,
         "normalize": #"""
 #version 450
 // Normalizes each contiguous row of [rows, len]: y = (x - mean) / sqrt(var + eps) * scale + bias,
 // one invocation a row, and stores each row's mean and 1/sqrt(var + eps). Element j of row r
 // takes scale and bias at ((r % period) * len + j) / div: LayerNormalization (period 1, div 1),
 // InstanceNormalization (period C, div len), GroupNormalization (period groups, div spatial).
+// With `rms` the mean is taken as 0 (RMSNormalization: var is the mean square).
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer S { float scale[]; };
@@ -372,15 +391,17 @@ layout(std430, binding = 2) readonly buffer B { float bias[]; };
 layout(std430, binding = 3) writeonly buffer Y { float y[]; };
 layout(std430, binding = 4) writeonly buffer M { float meanOut[]; };
 layout(std430, binding = 5) writeonly buffer D { float invStdOut[]; };
-layout(push_constant) uniform Params { uint rows; uint len; uint period; uint div; float epsilon; uint hasBias; } p;
+layout(push_constant) uniform Params { uint rows; uint len; uint period; uint div; float epsilon; uint hasBias; uint rms; } p;
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint r = gl_GlobalInvocationID.x; r < p.rows; r += stride) {
         uint base = r * p.len;
         float mean = 0.0;
-        for (uint j = 0; j < p.len; ++j) mean += x[base + j];
-        mean /= float(p.len);
+        if (p.rms == 0u) {
+            for (uint j = 0; j < p.len; ++j) mean += x[base + j];
+            mean /= float(p.len);
+        }
         float var = 0.0;
         for (uint j = 0; j < p.len; ++j) { float d = x[base + j] - mean; var += d * d; }
         float inv = 1.0 / sqrt(var / float(p.len) + p.epsilon);
@@ -566,6 +587,59 @@ void main() {
         acc = log(acc);
 #endif
         y[r] = acc;
+#endif
+    }
+}
+"""#,
+        "scatter": #"""
+#version 450
+// ScatterElements (ELEMENTS 1) and ScatterND (ELEMENTS 0) into y, which already holds a copy
+// of the data, combining by REDUCTION (0 none, 1 add, 2 mul, 3 max, 4 min). One invocation
+// applies the updates in order, as the ops define for repeated indices; T is float or int.
+// Negative indices count from the end.
+#ifndef T
+#define T float
+#endif
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) buffer Y { T y[]; };
+layout(std430, binding = 1) readonly buffer I { int idx[]; };
+layout(std430, binding = 2) readonly buffer U { T u[]; };
+// ELEMENTS: n updates of `shape` (rank dims), written along `axis`; ND: n index tuples of
+// length k, each selecting a slice of `slice` elements. dims/ds: the data's shape and strides.
+layout(push_constant) uniform Params { uint n; uint rank; uint axis; uint k; uint slice; uint shape[8]; uint dims[8]; uint ds[8]; } p;
+
+T combine(T old, T v) {
+#if REDUCTION == 1
+    return old + v;
+#elif REDUCTION == 2
+    return old * v;
+#elif REDUCTION == 3
+    return max(old, v);
+#elif REDUCTION == 4
+    return min(old, v);
+#else
+    return v;
+#endif
+}
+
+uint wrap(int v, uint len) { return uint(v < 0 ? v + int(len) : v); }
+
+void main() {
+    if (gl_GlobalInvocationID.x != 0u) return;
+    for (uint j = 0; j < p.n; ++j) {
+#if ELEMENTS
+        uint rem = j, dst = 0;
+        for (int d = int(p.rank) - 1; d >= 0; --d) {
+            uint c = rem % p.shape[d];
+            rem /= p.shape[d];
+            if (uint(d) == p.axis) c = wrap(idx[j], p.dims[d]);
+            dst += c * p.ds[d];
+        }
+        y[dst] = combine(y[dst], u[j]);
+#else
+        uint dst = 0;
+        for (uint t = 0; t < p.k; ++t) dst += wrap(idx[j * p.k + t], p.dims[t]) * p.ds[t];
+        for (uint s = 0; s < p.slice; ++s) y[dst + s] = combine(y[dst + s], u[j * p.slice + s]);
 #endif
     }
 }

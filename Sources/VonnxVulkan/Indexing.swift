@@ -272,3 +272,37 @@ func hostValue(of node: Node, hostInputs: [Tensor?]) throws -> Tensor {
 func recordHostValue(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     [try ctx.recorder.upload(try hostValue(of: ctx.node, hostInputs: ctx.hostInputs))]
 }
+
+/// ScatterElements and ScatterND (reduction none/add/mul/max/min): the data copied, then the
+/// updates applied in order by one invocation (the ops define repeated indices by order).
+func recordScatter(elements: Bool, _ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0), indices = try ctx.input(1), updates = try ctx.input(2)
+    guard x.dataType != .bool, indices.dataType == .int32 || indices.dataType == .int64, updates.dataType == x.dataType,
+          x.rank <= maxShaderRank else {
+        throw ctx.error("takes numeric data of rank at most \(maxShaderRank), integer indices and updates of the data's type")
+    }
+    let reductions = ["none": 0, "add": 1, "mul": 2, "max": 3, "min": 4]
+    let name = try ctx.node.string("reduction", default: "none")
+    guard let reduction = reductions[name] else { throw ctx.error("unknown reduction '\(name)'") }
+    let y = try ctx.recorder.makeTensor(shape: x.shape, dataType: x.dataType)
+    let strides = contiguousStrides(x.shape)
+    try recordStridedCopy(ctx, from: x.buffer, inStrides: strides, to: y.buffer, outStrides: strides, shape: x.shape)
+    var push = PushConstants()
+    if elements {
+        guard indices.shape == updates.shape, indices.rank == x.rank else { throw ctx.error("indices \(indices.shape) and updates \(updates.shape) must match in shape and rank") }
+        let axis = try ctx.axis(try ctx.node.int("axis", default: 0), rank: x.rank)
+        push.add(updates.count); push.add(x.rank); push.add(axis); push.add(0); push.add(0)
+        push.add(updates.shape, length: maxShaderRank)
+    } else {
+        guard let k = indices.shape.last, k <= x.rank,
+              updates.shape == Array(indices.shape.dropLast()) + Array(x.shape[k...]) else {
+            throw ctx.error("indices \(indices.shape) and updates \(updates.shape) do not fit data \(x.shape)")
+        }
+        push.add(indices.count / max(k, 1)); push.add(x.rank); push.add(0); push.add(k); push.add(x.shape[k...].reduce(1, *))
+        push.add([], length: maxShaderRank)
+    }
+    push.add(x.shape, length: maxShaderRank); push.add(strides, length: maxShaderRank)
+    try ctx.dispatch1D("scatter", defines: ["T": glslType(x.dataType), "ELEMENTS": elements ? "1" : "0", "REDUCTION": "\(reduction)"],
+                       buffers: [y.buffer, indices.buffer, updates.buffer], push: push, count: updates.count > 0 ? 1 : 0)
+    return [y]
+}

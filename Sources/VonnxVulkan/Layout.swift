@@ -55,15 +55,16 @@ func recordConcat(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
 // Reshape, Flatten, Squeeze, Unsqueeze, Identity and Dropout are views: device tensors are
 // contiguous and immutable, so they share the input's buffer and record nothing.
 
-/// Identity, and Dropout at inference (its mask output is not implemented).
+/// Identity, and Dropout at inference or with ratio 0 (its mask, from opset 10, all true).
 func recordIdentity(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
-    if ctx.node.outputs.count > 1 && !ctx.node.outputs[1].isEmpty {
-        throw ctx.error("Dropout's mask output is not implemented on Vulkan")
+    let x = try ctx.input(0)
+    guard ctx.node.opType == "Dropout" else { return [x] }
+    if let training = try ctx.hostInput(2), training.ints().first ?? 0 != 0, try ctx.hostInput(1)?.doubles().first ?? 0.5 != 0 {
+        throw ctx.error("Dropout in training mode with a nonzero ratio is not implemented on Vulkan")
     }
-    if ctx.node.opType == "Dropout", let training = try ctx.hostInput(2), training.ints().first ?? 0 != 0 {
-        throw ctx.error("Dropout in training mode is not implemented on Vulkan")
-    }
-    return [try ctx.input(0)]
+    guard ctx.node.outputs.count > 1, !ctx.node.outputs[1].isEmpty else { return [x] }
+    guard ctx.opset >= 10 else { throw ctx.error("Dropout's mask output before opset 10 is not implemented on Vulkan") }
+    return [x, try ctx.recorder.upload(Tensor(shape: x.shape, scalars: [Bool](repeating: true, count: x.count)))]
 }
 
 func recordReshape(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {

@@ -3,14 +3,14 @@ import VonnxIR
 /// Records `normalize.comp` over the contiguous [rows, len] layout of `x`; returns Y and each
 /// row's mean and inverse standard deviation (shape [rows]).
 private func recordNormalize(_ ctx: VulkanKernelContext, _ x: VulkanTensor, rows: Int, len: Int, scale: VulkanTensor,
-                             bias: VulkanTensor?, period: Int, div: Int, epsilon: Float) throws -> [VulkanTensor] {
+                             bias: VulkanTensor?, period: Int, div: Int, epsilon: Float, rms: Bool = false) throws -> [VulkanTensor] {
     guard x.dataType == .float, scale.dataType == .float, bias?.dataType ?? .float == .float else {
         throw ctx.error("normalization takes float32 tensors")
     }
     let y = try ctx.recorder.makeTensor(shape: x.shape)
     let mean = try ctx.recorder.makeTensor(shape: [rows]), invStd = try ctx.recorder.makeTensor(shape: [rows])
     var push = PushConstants()
-    push.add(rows); push.add(len); push.add(period); push.add(max(div, 1)); push.add(epsilon); push.add(bias == nil ? 0 : 1)
+    push.add(rows); push.add(len); push.add(period); push.add(max(div, 1)); push.add(epsilon); push.add(bias == nil ? 0 : 1); push.add(rms ? 1 : 0)
     try ctx.dispatch1D("normalize", buffers: [x.buffer, scale.buffer, (bias ?? scale).buffer, y.buffer, mean.buffer, invStd.buffer],
                        push: push, count: rows)
     return [y, mean, invStd]
@@ -22,8 +22,9 @@ private func expect(_ t: VulkanTensor?, count: Int, _ what: String, _ ctx: Vulka
 }
 
 /// LayerNormalization over the dims from `axis` on, with its optional Mean and InvStdDev
-/// outputs (shape of X with 1 from `axis` on). Scale and B broadcast to those dims.
-func recordLayerNormalization(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+/// outputs (shape of X with 1 from `axis` on), or RMSNormalization (no mean, no bias). Scale
+/// and B broadcast to those dims.
+func recordLayerNormalization(rms: Bool, _ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let x = try ctx.input(0)
     let axis = try ctx.axis(try ctx.node.int("axis", default: -1), rank: x.rank)
     let rows = x.shape[..<axis].reduce(1, *), len = x.shape[axis...].reduce(1, *)
@@ -38,8 +39,9 @@ func recordLayerNormalization(_ ctx: VulkanKernelContext) throws -> [VulkanTenso
         return y
     }
     let outs = try recordNormalize(ctx, x, rows: rows, len: len, scale: try full(try ctx.input(1)),
-                                   bias: try ctx.optionalInput(2).map(full), period: 1, div: 1,
-                                   epsilon: try ctx.node.float("epsilon", default: 1e-5))
+                                   bias: rms ? nil : try ctx.optionalInput(2).map(full), period: 1, div: 1,
+                                   epsilon: try ctx.node.float("epsilon", default: 1e-5), rms: rms)
+    if rms { return [outs[0]] }
     let statShape = Array(x.shape[..<axis]) + Array(repeating: 1, count: x.rank - axis)
     return Array([outs[0], outs[1].reshaped(statShape), outs[2].reshaped(statShape)].prefix(max(ctx.node.outputs.count, 1)))
 }
@@ -66,4 +68,18 @@ func recordGroupNormalization(_ ctx: VulkanKernelContext) throws -> [VulkanTenso
     try expect(scale, count: perChannel ? c : groups, "scale", ctx); try expect(bias, count: scale.count, "bias", ctx)
     return [try recordNormalize(ctx, x, rows: x.shape[0] * groups, len: len, scale: scale, bias: bias, period: groups,
                                 div: perChannel ? spatial : len, epsilon: try ctx.node.float("epsilon", default: 1e-5))[0]]
+}
+
+/// Hardmax along `axis` (opset 13; before, over the flattened dims from `axis` on).
+func recordHardmax(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    let axis = try ctx.axis(try ctx.node.int("axis", default: ctx.opset < 13 ? 1 : -1), rank: x.rank)
+    let len = ctx.opset < 13 ? x.shape[axis...].reduce(1, *) : x.shape[axis]
+    let inner = ctx.opset < 13 ? 1 : x.shape[(axis + 1)...].reduce(1, *)
+    let y = try ctx.recorder.makeTensor(shape: x.shape)
+    let lines = len == 0 ? 0 : x.count / len
+    var push = PushConstants()
+    push.add(lines); push.add(len); push.add(inner)
+    try ctx.dispatch1D("hardmax", buffers: [x.buffer, y.buffer], push: push, count: lines)
+    return [y]
 }

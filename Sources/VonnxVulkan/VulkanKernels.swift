@@ -102,7 +102,12 @@ public enum VulkanKernels {
         t["Pad"] = recordPad
         t["Trilu"] = recordTrilu
         t["CumSum"] = recordCumSum
-        t["LayerNormalization"] = recordLayerNormalization
+        t["LayerNormalization"] = { try recordLayerNormalization(rms: false, $0) }
+        t["Hardmax"] = recordHardmax
+        t["ScatterElements"] = { try recordScatter(elements: true, $0) }
+        t["ScatterND"] = { try recordScatter(elements: false, $0) }
+        t["Scatter"] = t["ScatterElements"]
+        t["RMSNormalization"] = { try recordLayerNormalization(rms: true, $0) }
         t["InstanceNormalization"] = recordInstanceNormalization
         t["GroupNormalization"] = recordGroupNormalization
         for op in ["Constant", "ConstantOfShape", "Range"] { t[op] = recordHostValue }
@@ -119,7 +124,7 @@ public enum VulkanKernels {
         for op in ["Equal", "Where", "Cast", "CastLike", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
                    "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
                    "Shape", "Size", "Gather", "GatherElements", "Pad", "Trilu"] { t[op] = all }
-        t["CumSum"] = numeric
+        for op in ["CumSum", "ScatterElements", "ScatterND", "Scatter"] { t[op] = numeric }
         return t
     }()
 

@@ -122,6 +122,17 @@ private let kernelCases: [KernelCase] = {
     c.append(KernelCase("LayerNormalization") { [$0.floats(s), $0.floats([5])] })
     c.append(KernelCase("InstanceNormalization") { [$0.floats([2, 3, 4, 5]), $0.floats([3]), $0.floats([3])] })
     c.append(KernelCase("GroupNormalization", ["num_groups": .int(2)], opset: 21) { [$0.floats([2, 4, 3, 3]), $0.floats([4]), $0.floats([4])] })
+    c.append(KernelCase("RMSNormalization", ["axis": .int(1)], opset: 23) { [$0.floats(s), $0.floats([5])] })
+    c.append(KernelCase("Hardmax", ["axis": .int(1)]) { [$0.floats(s, -1...1).map { $0.rounded() }] })
+    c.append(KernelCase("Dropout") { [$0.floats(s)] })
+    for reduction in ["none", "add", "mul", "max", "min"] {
+        c.append(KernelCase("ScatterElements", ["axis": .int(1), "reduction": .string(Array(reduction.utf8))]) {
+            [$0.floats(s), $0.ints([3, 2, 5], -4...3), $0.floats([3, 2, 5])]
+        })
+        c.append(KernelCase("ScatterND", ["reduction": .string(Array(reduction.utf8))]) {
+            [$0.ints(s), Tensor(shape: [3, 2], scalars: [Int64(0), 1, 2, -1, 0, 1]), $0.ints([3, 5])]
+        })
+    }
     c.append(KernelCase("Constant", ["value_ints": .ints([3, -1, 4])]) { _ in [] })
     c.append(KernelCase("ConstantOfShape", ["value": .tensor(Tensor(shape: [1], scalars: [Int64(7)]))]) { _ in [i64([2, 3])] })
     c.append(KernelCase("ConstantOfShape") { _ in [i64([3, 0])] })
@@ -142,7 +153,7 @@ func vulkanKernelMatchesCPU(_ kc: KernelCase) throws {
     let inputs = kc.inputs(&rng)
     var outputs = 1
     if kc.op == "Split" { outputs = kc.attributes["num_outputs"] != nil ? 3 : 2 }
-    if kc.op == "LayerNormalization" { outputs = 3 }
+    if kc.op == "LayerNormalization" || kc.op == "Dropout" { outputs = kc.op == "Dropout" ? 2 : 3 }
     let node = Node(name: kc.op, opType: kc.op, inputs: inputs.indices.map { inputs[$0] == nil ? "" : "in\($0)" },
                     outputs: (0..<outputs).map { "out\($0)" }, attributes: kc.attributes)
     #expect(VulkanKernels.accepts(node, inputTypes: inputs.map { $0?.dataType }), "\(kc.op) not accepted")
