@@ -1,6 +1,14 @@
 #version 450
 // Elementwise unary ops, one per OP define: y = op(x). alpha/beta are the op's attributes
-// (LeakyRelu/Elu alpha, Selu alpha/gamma, HardSigmoid alpha/beta, Clip min/max).
+// (LeakyRelu/Elu/Celu/ThresholdedRelu alpha, Selu alpha/gamma, HardSigmoid alpha/beta, Clip
+// min/max, Shrink bias/lambd, IsInf detect_positive/negative). T is the element type read
+// (float, int, or uint for bool) and R the type written (T unless defined).
+#ifndef T
+#define T float
+#endif
+#ifndef R
+#define R T
+#endif
 #define OP_RELU 0
 #define OP_LEAKY_RELU 1
 #define OP_SIGMOID 2
@@ -21,13 +29,51 @@
 #define OP_HARD_SWISH 17
 #define OP_SIN 18
 #define OP_COS 19
+#define OP_TAN 20
+#define OP_ASIN 21
+#define OP_ACOS 22
+#define OP_ATAN 23
+#define OP_SINH 24
+#define OP_COSH 25
+#define OP_ASINH 26
+#define OP_ACOSH 27
+#define OP_ATANH 28
+#define OP_ERF 29
+#define OP_SIGN 30
+#define OP_ROUND 31
+#define OP_SOFTSIGN 32
+#define OP_MISH 33
+#define OP_GELU 34
+#define OP_GELU_TANH 35
+#define OP_CELU 36
+#define OP_THRESHOLDED_RELU 37
+#define OP_NOT 38
+#define OP_ISNAN 39
+#define OP_ISINF 40
+#define OP_CONVERT 41
+#define OP_NONZERO 42
+#define OP_SHRINK 43
 
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { T x[]; };
+layout(std430, binding = 1) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; float alpha; float beta; } p;
 
-float op(float v) {
+// Abramowitz and Stegun 7.1.26 (absolute error under 1.5e-7).
+float erf_(float v) {
+    float t = 1.0 / (1.0 + 0.3275911 * abs(v));
+    float poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    return sign(v) * (1.0 - poly * exp(-v * v));
+}
+
+float tanh_(float v) {
+    float e = exp(-2.0 * abs(v));
+    return sign(v) * (1.0 - e) / (1.0 + e);
+}
+
+float softplus(float v) { return v > 20.0 ? v : log(1.0 + exp(v)); }
+
+R op(T v) {
 #if OP == OP_RELU
     return v < 0.0 ? 0.0 : v;
 #elif OP == OP_LEAKY_RELU
@@ -35,8 +81,7 @@ float op(float v) {
 #elif OP == OP_SIGMOID
     return 1.0 / (1.0 + exp(-v));
 #elif OP == OP_TANH
-    float e = exp(-2.0 * abs(v));
-    return sign(v) * (1.0 - e) / (1.0 + e);
+    return tanh_(v);
 #elif OP == OP_EXP
     return exp(v);
 #elif OP == OP_LOG
@@ -62,13 +107,61 @@ float op(float v) {
 #elif OP == OP_CLIP
     return min(max(v, p.alpha), p.beta);
 #elif OP == OP_SOFTPLUS
-    return v > 20.0 ? v : log(1.0 + exp(v));
+    return softplus(v);
 #elif OP == OP_HARD_SWISH
     return v * clamp(v / 6.0 + 0.5, 0.0, 1.0);
 #elif OP == OP_SIN
     return sin(v);
 #elif OP == OP_COS
     return cos(v);
+#elif OP == OP_TAN
+    return tan(v);
+#elif OP == OP_ASIN
+    return atan(v, sqrt(1.0 - v * v));  // more precise than asin on some drivers (lavapipe)
+#elif OP == OP_ACOS
+    return atan(sqrt(1.0 - v * v), v);
+#elif OP == OP_ATAN
+    return atan(v);
+#elif OP == OP_SINH
+    return 0.5 * (exp(v) - exp(-v));
+#elif OP == OP_COSH
+    return 0.5 * (exp(v) + exp(-v));
+#elif OP == OP_ASINH
+    return sign(v) * log(abs(v) + sqrt(v * v + 1.0));
+#elif OP == OP_ACOSH
+    return log(v + sqrt(v * v - 1.0));
+#elif OP == OP_ATANH
+    return 0.5 * log((1.0 + v) / (1.0 - v));
+#elif OP == OP_ERF
+    return erf_(v);
+#elif OP == OP_SIGN
+    return sign(v);
+#elif OP == OP_ROUND
+    return roundEven(v);
+#elif OP == OP_SOFTSIGN
+    return v / (1.0 + abs(v));
+#elif OP == OP_MISH
+    return v * tanh_(softplus(v));
+#elif OP == OP_GELU
+    return 0.5 * v * (1.0 + erf_(v * 0.70710678118654752));
+#elif OP == OP_GELU_TANH
+    return 0.5 * v * (1.0 + tanh_(0.79788456080286536 * (v + 0.044715 * v * v * v)));
+#elif OP == OP_CELU
+    return max(0.0, v) + min(0.0, p.alpha * (exp(v / p.alpha) - 1.0));
+#elif OP == OP_THRESHOLDED_RELU
+    return v > p.alpha ? v : 0.0;
+#elif OP == OP_NOT
+    return 1u - v;
+#elif OP == OP_ISNAN
+    return uint(isnan(v));
+#elif OP == OP_ISINF
+    return uint(isinf(v) && ((v > 0.0 && p.alpha != 0.0) || (v < 0.0 && p.beta != 0.0)));
+#elif OP == OP_CONVERT
+    return R(v);
+#elif OP == OP_NONZERO
+    return uint(v != T(0));
+#elif OP == OP_SHRINK
+    return v < -p.beta ? v + p.alpha : v > p.beta ? v - p.alpha : 0.0;
 #else
 #error "unknown OP"
 #endif

@@ -1,29 +1,59 @@
 import VonnxIR
 
+/// The GLSL type of a device element of `type` (see `VulkanTensor`).
+func glslType(_ type: DataType) -> String {
+    switch type {
+    case .float: "float"
+    case .bool: "uint"
+    default: "int"
+    }
+}
+
+/// Shader defines for operand type `t` and result type `r`: T, R, and INT when T is int.
+func typeDefines(_ t: DataType, _ r: DataType) -> [String: String] {
+    var d = ["T": glslType(t), "R": glslType(r)]
+    if glslType(t) == "int" { d["INT"] = "1" }
+    return d
+}
+
 /// Unary ops of `Shaders/unary.comp`: the OP define and how attributes become alpha/beta.
 enum UnaryOp: String, CaseIterable {
     case relu = "OP_RELU", leakyRelu = "OP_LEAKY_RELU", sigmoid = "OP_SIGMOID", tanh = "OP_TANH"
     case exp = "OP_EXP", log = "OP_LOG", abs = "OP_ABS", neg = "OP_NEG", sqrt = "OP_SQRT"
     case reciprocal = "OP_RECIPROCAL", floor = "OP_FLOOR", ceil = "OP_CEIL", elu = "OP_ELU"
     case selu = "OP_SELU", hardSigmoid = "OP_HARD_SIGMOID", clip = "OP_CLIP", softplus = "OP_SOFTPLUS"
-    case hardSwish = "OP_HARD_SWISH", sin = "OP_SIN", cos = "OP_COS"
+    case hardSwish = "OP_HARD_SWISH", sin = "OP_SIN", cos = "OP_COS", tan = "OP_TAN", asin = "OP_ASIN"
+    case acos = "OP_ACOS", atan = "OP_ATAN", sinh = "OP_SINH", cosh = "OP_COSH", asinh = "OP_ASINH"
+    case acosh = "OP_ACOSH", atanh = "OP_ATANH", erf = "OP_ERF", sign = "OP_SIGN", round = "OP_ROUND"
+    case softsign = "OP_SOFTSIGN", mish = "OP_MISH", gelu = "OP_GELU", geluTanh = "OP_GELU_TANH"
+    case celu = "OP_CELU", thresholdedRelu = "OP_THRESHOLDED_RELU", not = "OP_NOT", isNaN = "OP_ISNAN"
+    case isInf = "OP_ISINF", shrink = "OP_SHRINK"
 
     static let byName: [String: UnaryOp] = [
         "Relu": .relu, "LeakyRelu": .leakyRelu, "Sigmoid": .sigmoid, "Tanh": .tanh, "Exp": .exp, "Log": .log,
         "Abs": .abs, "Neg": .neg, "Sqrt": .sqrt, "Reciprocal": .reciprocal, "Floor": .floor, "Ceil": .ceil,
         "Elu": .elu, "Selu": .selu, "HardSigmoid": .hardSigmoid, "Clip": .clip, "Softplus": .softplus,
-        "HardSwish": .hardSwish, "Sin": .sin, "Cos": .cos,
+        "HardSwish": .hardSwish, "Sin": .sin, "Cos": .cos, "Tan": .tan, "Asin": .asin, "Acos": .acos,
+        "Atan": .atan, "Sinh": .sinh, "Cosh": .cosh, "Asinh": .asinh, "Acosh": .acosh, "Atanh": .atanh,
+        "Erf": .erf, "Sign": .sign, "Round": .round, "Softsign": .softsign, "Mish": .mish, "Gelu": .gelu,
+        "Celu": .celu, "ThresholdedRelu": .thresholdedRelu, "Not": .not, "IsNaN": .isNaN, "IsInf": .isInf,
+        "Shrink": .shrink,
     ]
+
+    /// The element type written for input type `t`.
+    func resultType(_ t: DataType) -> DataType { self == .isNaN || self == .isInf ? .bool : t }
 
     /// The shader's alpha and beta for this node.
     func parameters(_ ctx: VulkanKernelContext) throws -> (Float, Float) {
         let n = ctx.node
         switch self {
         case .leakyRelu: return (try n.float("alpha", default: 0.01), 0)
-        case .elu: return (try n.float("alpha", default: 1), 0)
+        case .elu, .celu, .thresholdedRelu: return (try n.float("alpha", default: 1), 0)
         case .selu: return (try n.float("alpha", default: 1.67326319217681884765625),
                             try n.float("gamma", default: 1.05070102214813232421875))
         case .hardSigmoid: return (try n.float("alpha", default: 0.2), try n.float("beta", default: 0.5))
+        case .shrink: return (try n.float("bias", default: 0), try n.float("lambd", default: 0.5))
+        case .isInf: return (Float(try n.int("detect_positive", default: 1)), Float(try n.int("detect_negative", default: 1)))
         case .clip:
             if ctx.opset < 11 {
                 return (try n.float("min", default: -.infinity), try n.float("max", default: .infinity))
@@ -42,13 +72,25 @@ enum UnaryOp: String, CaseIterable {
 /// Binary ops of `Shaders/binary.comp`; Sum is a variadic Add.
 enum BinaryOp: String {
     case add = "OP_ADD", sub = "OP_SUB", mul = "OP_MUL", div = "OP_DIV", max = "OP_MAX", min = "OP_MIN"
-    case pow = "OP_POW", prelu = "OP_PRELU"
+    case pow = "OP_POW", prelu = "OP_PRELU", equal = "OP_EQUAL", less = "OP_LESS", greater = "OP_GREATER"
+    case lessEqual = "OP_LESS_EQUAL", greaterEqual = "OP_GREATER_EQUAL", and = "OP_AND", or = "OP_OR"
+    case xor = "OP_XOR", mod = "OP_MOD", fmod = "OP_FMOD"
 
     static let byName: [String: BinaryOp] = [
         "Add": .add, "Sub": .sub, "Mul": .mul, "Div": .div, "Max": .max, "Min": .min, "Pow": .pow, "PRelu": .prelu,
+        "Equal": .equal, "Less": .less, "Greater": .greater, "LessOrEqual": .lessEqual,
+        "GreaterOrEqual": .greaterEqual, "And": .and, "Or": .or, "Xor": .xor, "Mod": .mod,
     ]
     /// Ops taking any number of inputs (Max, Min, Sum), folded left to right.
     static let variadic: [String: BinaryOp] = ["Max": .max, "Min": .min, "Sum": .add]
+
+    /// The element type written for operand type `t`.
+    func resultType(_ t: DataType) -> DataType {
+        switch self {
+        case .equal, .less, .greater, .lessEqual, .greaterEqual: .bool
+        default: t
+        }
+    }
 }
 
 /// The NumPy broadcast of two shapes, or nil.
@@ -90,13 +132,40 @@ func coalesce(_ shape: [Int], _ strides: [[Int]]) -> (shape: [Int], strides: [[I
 }
 
 func recordUnary(_ op: UnaryOp, _ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    var op = op
+    if op == .gelu, try ctx.node.string("approximate", default: "none") == "tanh" { op = .geluTanh }
     let x = try ctx.input(0)
     let (alpha, beta) = try op.parameters(ctx)
-    let y = try ctx.recorder.makeTensor(shape: x.shape)
+    return [try recordUnary(op.rawValue, x, to: op.resultType(x.dataType), alpha: alpha, beta: beta, ctx)]
+}
+
+/// Records `Shaders/unary.comp`'s `op` over `x` into a new tensor of element type `type`.
+func recordUnary(_ op: String, _ x: VulkanTensor, to type: DataType, alpha: Float = 0, beta: Float = 0,
+                 _ ctx: VulkanKernelContext) throws -> VulkanTensor {
+    let y = try ctx.recorder.makeTensor(shape: x.shape, dataType: type)
     var push = PushConstants()
     push.add(x.count); push.add(alpha); push.add(beta)
-    try ctx.dispatch1D("unary", defines: ["OP": op.rawValue], buffers: [x.buffer, y.buffer], push: push, count: x.count)
-    return [y]
+    try ctx.dispatch1D("unary", defines: typeDefines(x.dataType, type).merging(["OP": op]) { $1 },
+                       buffers: [x.buffer, y.buffer], push: push, count: x.count)
+    return y
+}
+
+/// Cast and CastLike between device element types: a view where the words are the same
+/// (int32 and int64 both live as int32), else a conversion (to bool: nonzero).
+func recordCast(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    let target: DataType
+    if ctx.node.opType == "CastLike" {
+        target = try ctx.input(1).dataType
+    } else {
+        guard let raw = try ctx.node.int("to"), let t = DataType(rawValue: Int32(truncatingIfNeeded: raw)) else { throw ctx.error("attribute 'to' is missing or invalid") }
+        target = t
+    }
+    guard VulkanTensor.dataTypes.contains(target) else { throw ctx.error("Cast to \(target) is not implemented on Vulkan") }
+    if glslType(target) == glslType(x.dataType) {
+        return [VulkanTensor(shape: x.shape, buffer: x.buffer, dataType: target)]
+    }
+    return [try recordUnary(target == .bool ? "OP_NONZERO" : "OP_CONVERT", x, to: target, ctx)]
 }
 
 /// Records `op(a, b)` with broadcasting into a new tensor.
@@ -106,13 +175,16 @@ func recordBroadcast(_ op: BinaryOp, _ a: VulkanTensor, _ b: VulkanTensor, _ ctx
     }
     let walk = coalesce(shape, [broadcastStrides(a.shape, to: shape), broadcastStrides(b.shape, to: shape), contiguousStrides(shape)])
     guard walk.shape.count <= maxShaderRank else { throw ctx.error("\(a.shape) and \(b.shape) broadcast over more than \(maxShaderRank) dims") }
-    let y = try ctx.recorder.makeTensor(shape: shape)
+    guard a.dataType == b.dataType else { throw ctx.error("operands are \(a.dataType) and \(b.dataType)") }
+    var op = op
+    if op == .mod, try ctx.node.int("fmod", default: 0) != 0 { op = .fmod }
+    let y = try ctx.recorder.makeTensor(shape: shape, dataType: op.resultType(a.dataType))
     var push = PushConstants()
     push.add(y.count); push.add(walk.shape.count)
     push.add(walk.shape, length: maxShaderRank)
     push.add(walk.strides[0], length: maxShaderRank)
     push.add(walk.strides[1], length: maxShaderRank)
-    try ctx.dispatch1D("binary", defines: ["OP": op.rawValue], buffers: [a.buffer, b.buffer, y.buffer], push: push, count: y.count)
+    try ctx.dispatch1D("binary", defines: typeDefines(a.dataType, y.dataType).merging(["OP": op.rawValue]) { $1 }, buffers: [a.buffer, b.buffer, y.buffer], push: push, count: y.count)
     return y
 }
 
@@ -126,4 +198,25 @@ func recordVariadic(_ op: BinaryOp, _ ctx: VulkanKernelContext) throws -> [Vulka
     guard var result = operands.first else { throw ctx.error("needs at least one input") }
     for next in operands.dropFirst() { result = try recordBroadcast(op, result, next, ctx) }
     return [result]
+}
+
+/// Where(condition, x, y) with broadcasting over all three.
+func recordWhere(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let c = try ctx.input(0), a = try ctx.input(1), b = try ctx.input(2)
+    guard c.dataType == .bool, a.dataType == b.dataType else {
+        throw ctx.error("Where takes a bool condition and two values of one type, got \(c.dataType), \(a.dataType), \(b.dataType)")
+    }
+    guard let ab = broadcast(a.shape, b.shape), let shape = broadcast(c.shape, ab) else {
+        throw ctx.error("shapes \(c.shape), \(a.shape) and \(b.shape) do not broadcast")
+    }
+    let walk = coalesce(shape, [c.shape, a.shape, b.shape].map { broadcastStrides($0, to: shape) } + [contiguousStrides(shape)])
+    let rank = 6
+    guard walk.shape.count <= rank else { throw ctx.error("Where broadcasts over more than \(rank) dims") }
+    let y = try ctx.recorder.makeTensor(shape: shape, dataType: a.dataType)
+    var push = PushConstants()
+    push.add(y.count); push.add(walk.shape.count)
+    push.add(walk.shape, length: rank)
+    for k in 0..<3 { push.add(walk.strides[k], length: rank) }
+    try ctx.dispatch1D("where", buffers: [c.buffer, a.buffer, b.buffer, y.buffer], push: push, count: y.count)
+    return [y]
 }

@@ -27,7 +27,14 @@ void main() {
         "binary": #"""
 #version 450
 // Elementwise binary ops with NumPy broadcasting, one per OP define: y = op(a, b).
-// Operand strides are 0 along broadcast dims; shapes are padded to rank <= 8.
+// Operand strides are 0 along broadcast dims; shapes are padded to rank <= 8. T is the
+// operand type (float, int, or uint for bool) and R the result type (T unless defined).
+#ifndef T
+#define T float
+#endif
+#ifndef R
+#define R T
+#endif
 #define OP_ADD 0
 #define OP_SUB 1
 #define OP_MUL 2
@@ -36,11 +43,21 @@ void main() {
 #define OP_MIN 5
 #define OP_POW 6
 #define OP_PRELU 7
+#define OP_EQUAL 8
+#define OP_LESS 9
+#define OP_GREATER 10
+#define OP_LESS_EQUAL 11
+#define OP_GREATER_EQUAL 12
+#define OP_AND 13
+#define OP_OR 14
+#define OP_XOR 15
+#define OP_MOD 16
+#define OP_FMOD 17
 
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer A { float a[]; };
-layout(std430, binding = 1) readonly buffer B { float b[]; };
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer A { T a[]; };
+layout(std430, binding = 1) readonly buffer B { T b[]; };
+layout(std430, binding = 2) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; uint rank; uint shape[8]; uint sa[8]; uint sb[8]; } p;
 
 float power(float x, float e) {
@@ -52,7 +69,21 @@ float power(float x, float e) {
     return mod(e, 2.0) == 1.0 ? -r : r;
 }
 
-float op(float u, float v) {
+#if OP == OP_MOD || OP == OP_FMOD
+// The remainder with the dividend's sign (C fmod); `floored` gives it the divisor's (Python %).
+// INT is defined when T is int (integer division truncates).
+T remainder(T u, T v, bool floored) {
+#ifdef INT
+    T r = u - v * (u / v);
+#else
+    T r = u - v * trunc(u / v);
+#endif
+    if (floored && r != T(0) && ((r < T(0)) != (v < T(0)))) r += v;
+    return r;
+}
+#endif
+
+R op(T u, T v) {
 #if OP == OP_ADD
     return u + v;
 #elif OP == OP_SUB
@@ -66,9 +97,29 @@ float op(float u, float v) {
 #elif OP == OP_MIN
     return min(u, v);
 #elif OP == OP_POW
-    return power(u, v);
+    return T(power(float(u), float(v)));
 #elif OP == OP_PRELU
     return u < 0.0 ? u * v : u;
+#elif OP == OP_EQUAL
+    return uint(u == v);
+#elif OP == OP_LESS
+    return uint(u < v);
+#elif OP == OP_GREATER
+    return uint(u > v);
+#elif OP == OP_LESS_EQUAL
+    return uint(u <= v);
+#elif OP == OP_GREATER_EQUAL
+    return uint(u >= v);
+#elif OP == OP_AND
+    return u & v;
+#elif OP == OP_OR
+    return u | v;
+#elif OP == OP_XOR
+    return u ^ v;
+#elif OP == OP_MOD
+    return remainder(u, v, true);
+#elif OP == OP_FMOD
+    return remainder(u, v, false);
 #else
 #error "unknown OP"
 #endif
@@ -155,27 +206,101 @@ void main() {
 """#,
         "copy": #"""
 #version 450
-// Strided copy: for every index i of `shape` (rank <= 8),
-// y[outOffset + sum(i * so)] = x[inOffset + sum(i * si)]. Transpose, Concat and contiguous
-// copies of views are all this one shader.
+// Strided copy of 32-bit words (any element type): for every index i of `shape` (rank <= 8),
+// y[outOffset + sum(i * so)] = x[inOffset + sum(i * si)]; input strides may be negative
+// (reversed slices) or 0 (broadcasts). Transpose, Concat, Slice, Expand, Tile, Split and
+// contiguous copies of views are all this one shader.
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { uint x[]; };
+layout(std430, binding = 1) buffer Y { uint y[]; };
 layout(push_constant) uniform Params {
-    uint n; uint rank; uint inOffset; uint outOffset; uint shape[8]; uint si[8]; uint so[8];
+    uint n; uint rank; int inOffset; uint outOffset; uint shape[8]; int si[8]; uint so[8];
 } p;
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
-        uint rem = i, ii = p.inOffset, io = p.outOffset;
+        uint rem = i, io = p.outOffset;
+        int ii = p.inOffset;
         for (int d = int(p.rank) - 1; d >= 0; --d) {
             uint c = rem % p.shape[d];
             rem /= p.shape[d];
-            ii += c * p.si[d];
+            ii += int(c) * p.si[d];
             io += c * p.so[d];
         }
         y[io] = x[ii];
+    }
+}
+"""#,
+        "cumsum": #"""
+#version 450
+// CumSum along the middle dim of [outer, len, inner], one invocation per (outer, inner)
+// line; `exclusive` leaves out the element itself, `reverse` runs from the end. T is float or int.
+#ifndef T
+#define T float
+#endif
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { T x[]; };
+layout(std430, binding = 1) writeonly buffer Y { T y[]; };
+layout(push_constant) uniform Params { uint lines; uint len; uint inner; uint exclusive; uint reverse; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint l = gl_GlobalInvocationID.x; l < p.lines; l += stride) {
+        uint base = (l / p.inner) * p.len * p.inner + l % p.inner;
+        T acc = T(0);
+        for (uint s = 0; s < p.len; ++s) {
+            uint i = base + (p.reverse != 0u ? p.len - 1u - s : s) * p.inner;
+            T v = x[i];
+            if (p.exclusive != 0u) { y[i] = acc; acc += v; } else { acc += v; y[i] = acc; }
+        }
+    }
+}
+"""#,
+        "gather": #"""
+#version 450
+// Gather on 32-bit words: y[o, j, i] = x[o, idx[j], i] for an input viewed as
+// [outer, axisLen, inner] and `count` indices (negative ones count from the end).
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { uint x[]; };
+layout(std430, binding = 1) readonly buffer I { int idx[]; };
+layout(std430, binding = 2) writeonly buffer Y { uint y[]; };
+layout(push_constant) uniform Params { uint n; uint axisLen; uint inner; uint count; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint k = gl_GlobalInvocationID.x; k < p.n; k += stride) {
+        uint i = k % p.inner, j = (k / p.inner) % p.count, o = k / (p.inner * p.count);
+        int v = idx[j];
+        uint a = uint(v < 0 ? v + int(p.axisLen) : v);
+        y[k] = x[(o * p.axisLen + a) * p.inner + i];
+    }
+}
+"""#,
+        "gather_elements": #"""
+#version 450
+// GatherElements on 32-bit words: y[i] = x[i with its `axis` coordinate replaced by idx[i]]
+// (negative indices count from the end). shape is the indices' shape, xs the input's strides.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { uint x[]; };
+layout(std430, binding = 1) readonly buffer I { int idx[]; };
+layout(std430, binding = 2) writeonly buffer Y { uint y[]; };
+layout(push_constant) uniform Params { uint n; uint rank; uint axis; uint axisLen; uint shape[8]; uint xs[8]; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint k = gl_GlobalInvocationID.x; k < p.n; k += stride) {
+        uint rem = k, ix = 0;
+        for (int d = int(p.rank) - 1; d >= 0; --d) {
+            uint c = rem % p.shape[d];
+            rem /= p.shape[d];
+            if (uint(d) == p.axis) {
+                int v = idx[k];
+                c = uint(v < 0 ? v + int(p.axisLen) : v);
+            }
+            ix += c * p.xs[d];
+        }
+        y[k] = x[ix];
     }
 }
 """#,
@@ -234,6 +359,101 @@ void main() {
     }
 }
 """#,
+        "hardmax": #"""
+#version 450
+// Hardmax along the middle dim of [outer, len, inner], one invocation per (outer, inner)
+// line: 1 at the first maximum, 0 elsewhere.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params { uint lines; uint len; uint inner; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint l = gl_GlobalInvocationID.x; l < p.lines; l += stride) {
+        uint base = (l / p.inner) * p.len * p.inner + l % p.inner, best = 0;
+        for (uint s = 1; s < p.len; ++s) if (x[base + s * p.inner] > x[base + best * p.inner]) best = s;
+        for (uint s = 0; s < p.len; ++s) y[base + s * p.inner] = s == best ? 1.0 : 0.0;
+    }
+}
+"""#,
+        "normalize": #"""
+#version 450
+// Normalizes each contiguous row of [rows, len]: y = (x - mean) / sqrt(var + eps) * scale + bias,
+// one invocation a row, and stores each row's mean and 1/sqrt(var + eps). Element j of row r
+// takes scale and bias at ((r % period) * len + j) / div: LayerNormalization (period 1, div 1),
+// InstanceNormalization (period C, div len), GroupNormalization (period groups, div spatial).
+// With `rms` the mean is taken as 0 (RMSNormalization: var is the mean square).
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer S { float scale[]; };
+layout(std430, binding = 2) readonly buffer B { float bias[]; };
+layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 4) writeonly buffer M { float meanOut[]; };
+layout(std430, binding = 5) writeonly buffer D { float invStdOut[]; };
+layout(push_constant) uniform Params { uint rows; uint len; uint period; uint div; float epsilon; uint hasBias; uint rms; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint r = gl_GlobalInvocationID.x; r < p.rows; r += stride) {
+        uint base = r * p.len;
+        float mean = 0.0;
+        if (p.rms == 0u) {
+            for (uint j = 0; j < p.len; ++j) mean += x[base + j];
+            mean /= float(p.len);
+        }
+        float var = 0.0;
+        for (uint j = 0; j < p.len; ++j) { float d = x[base + j] - mean; var += d * d; }
+        float inv = 1.0 / sqrt(var / float(p.len) + p.epsilon);
+        meanOut[r] = mean;
+        invStdOut[r] = inv;
+        for (uint j = 0; j < p.len; ++j) {
+            uint c = ((r % p.period) * p.len + j) / p.div;
+            y[base + j] = (x[base + j] - mean) * inv * scale[c] + (p.hasBias != 0u ? bias[c] : 0.0);
+        }
+    }
+}
+"""#,
+        "pad": #"""
+#version 450
+// Pad on 32-bit words, by MODE define: 0 constant (value), 1 reflect, 2 edge, 3 wrap.
+// For each output index, the input coordinate along each dim is c - before[d] mapped into
+// [0, inShape[d]) by the mode; constant mode writes `value` outside. Rank <= 8.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { uint x[]; };
+layout(std430, binding = 1) writeonly buffer Y { uint y[]; };
+layout(push_constant) uniform Params { uint n; uint rank; uint value; uint outShape[8]; uint inShape[8]; int before[8]; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint k = gl_GlobalInvocationID.x; k < p.n; k += stride) {
+        uint rem = k, ix = 0, inStride = 1;
+        bool inside = true;
+        for (int d = int(p.rank) - 1; d >= 0; --d) {
+            int len = int(p.inShape[d]);
+            int c = int(rem % p.outShape[d]) - p.before[d];
+            rem /= p.outShape[d];
+#if MODE == 0
+            inside = inside && c >= 0 && c < len;
+#elif MODE == 1
+            if (len == 1) c = 0;
+            else {
+                int period = 2 * (len - 1);
+                c = abs(c) % period;
+                if (c >= len) c = period - c;
+            }
+#elif MODE == 2
+            c = clamp(c, 0, len - 1);
+#else
+            c = ((c % len) + len) % len;
+#endif
+            if (inside) ix += uint(c) * inStride;
+            inStride *= uint(len);
+        }
+        y[k] = inside ? x[ix] : p.value;
+    }
+}
+"""#,
         "pool2d": #"""
 #version 450
 // 2-D max or average pooling (POOL_MAX 1 or 0) over NCHW planes, one invocation per output.
@@ -285,6 +505,145 @@ void main() {
     }
 }
 """#,
+        "reduce": #"""
+#version 450
+// Reduces each row of a contiguous [rows, len] input to one value, one invocation a row:
+// the Reduce* ops by OP define, and ArgMax/ArgMin (R = int; `last` picks the last of ties).
+#ifndef R
+#define R float
+#endif
+#define OP_SUM 0
+#define OP_MEAN 1
+#define OP_MAX 2
+#define OP_MIN 3
+#define OP_PROD 4
+#define OP_L1 5
+#define OP_L2 6
+#define OP_LOG_SUM 7
+#define OP_LOG_SUM_EXP 8
+#define OP_SUM_SQUARE 9
+#define OP_ARGMAX 10
+#define OP_ARGMIN 11
+
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) writeonly buffer Y { R y[]; };
+layout(push_constant) uniform Params { uint rows; uint len; uint last; } p;
+
+#define INF uintBitsToFloat(0x7f800000u)
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint r = gl_GlobalInvocationID.x; r < p.rows; r += stride) {
+        uint base = r * p.len;
+#if OP == OP_ARGMAX || OP == OP_ARGMIN
+        uint best = 0;
+        for (uint i = 1; i < p.len; ++i) {
+            float v = x[base + i], b = x[base + best];
+#if OP == OP_ARGMAX
+            if (v > b || (p.last != 0u && v == b)) best = i;
+#else
+            if (v < b || (p.last != 0u && v == b)) best = i;
+#endif
+        }
+        y[r] = int(best);
+#elif OP == OP_LOG_SUM_EXP
+        float m = -INF;
+        for (uint i = 0; i < p.len; ++i) m = max(m, x[base + i]);
+        float s = 0.0;
+        for (uint i = 0; i < p.len; ++i) s += exp(x[base + i] - m);
+        y[r] = p.len == 0u ? -INF : m + log(s);
+#else
+#if OP == OP_MAX
+        float acc = -INF;
+#elif OP == OP_MIN
+        float acc = INF;
+#elif OP == OP_PROD
+        float acc = 1.0;
+#else
+        float acc = 0.0;
+#endif
+        for (uint i = 0; i < p.len; ++i) {
+            float v = x[base + i];
+#if OP == OP_MAX
+            acc = max(acc, v);
+#elif OP == OP_MIN
+            acc = min(acc, v);
+#elif OP == OP_PROD
+            acc *= v;
+#elif OP == OP_L1
+            acc += abs(v);
+#elif OP == OP_L2 || OP == OP_SUM_SQUARE
+            acc += v * v;
+#else
+            acc += v;
+#endif
+        }
+#if OP == OP_MEAN
+        acc /= float(p.len);
+#elif OP == OP_L2
+        acc = sqrt(acc);
+#elif OP == OP_LOG_SUM
+        acc = log(acc);
+#endif
+        y[r] = acc;
+#endif
+    }
+}
+"""#,
+        "scatter": #"""
+#version 450
+// ScatterElements (ELEMENTS 1) and ScatterND (ELEMENTS 0) into y, which already holds a copy
+// of the data, combining by REDUCTION (0 none, 1 add, 2 mul, 3 max, 4 min). One invocation
+// applies the updates in order, as the ops define for repeated indices; T is float or int.
+// Negative indices count from the end.
+#ifndef T
+#define T float
+#endif
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) buffer Y { T y[]; };
+layout(std430, binding = 1) readonly buffer I { int idx[]; };
+layout(std430, binding = 2) readonly buffer U { T u[]; };
+// ELEMENTS: n updates of `shape` (rank dims), written along `axis`; ND: n index tuples of
+// length k, each selecting a slice of `slice` elements. dims/ds: the data's shape and strides.
+layout(push_constant) uniform Params { uint n; uint rank; uint axis; uint k; uint slice; uint shape[8]; uint dims[8]; uint ds[8]; } p;
+
+T combine(T old, T v) {
+#if REDUCTION == 1
+    return old + v;
+#elif REDUCTION == 2
+    return old * v;
+#elif REDUCTION == 3
+    return max(old, v);
+#elif REDUCTION == 4
+    return min(old, v);
+#else
+    return v;
+#endif
+}
+
+uint wrap(int v, uint len) { return uint(v < 0 ? v + int(len) : v); }
+
+void main() {
+    if (gl_GlobalInvocationID.x != 0u) return;
+    for (uint j = 0; j < p.n; ++j) {
+#if ELEMENTS
+        uint rem = j, dst = 0;
+        for (int d = int(p.rank) - 1; d >= 0; --d) {
+            uint c = rem % p.shape[d];
+            rem /= p.shape[d];
+            if (uint(d) == p.axis) c = wrap(idx[j], p.dims[d]);
+            dst += c * p.ds[d];
+        }
+        y[dst] = combine(y[dst], u[j]);
+#else
+        uint dst = 0;
+        for (uint t = 0; t < p.k; ++t) dst += wrap(idx[j * p.k + t], p.dims[t]) * p.ds[t];
+        for (uint s = 0; s < p.slice; ++s) y[dst + s] = combine(y[dst + s], u[j * p.slice + s]);
+#endif
+    }
+}
+"""#,
         "softmax": #"""
 #version 450
 // Softmax (or LogSoftmax when LOG is 1) along one axis of a tensor seen as
@@ -313,10 +672,40 @@ void main() {
     }
 }
 """#,
+        "trilu": #"""
+#version 450
+// Trilu on 32-bit words over [batch, rows, cols]: keeps x where col - row >= k (upper) or
+// col - row <= k (lower, UPPER 0), writes zero elsewhere.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { uint x[]; };
+layout(std430, binding = 1) writeonly buffer Y { uint y[]; };
+layout(push_constant) uniform Params { uint n; uint rows; uint cols; int k; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
+        int col = int(i % p.cols), row = int((i / p.cols) % p.rows);
+#if UPPER
+        bool keep = col - row >= p.k;
+#else
+        bool keep = col - row <= p.k;
+#endif
+        y[i] = keep ? x[i] : 0u;
+    }
+}
+"""#,
         "unary": #"""
 #version 450
 // Elementwise unary ops, one per OP define: y = op(x). alpha/beta are the op's attributes
-// (LeakyRelu/Elu alpha, Selu alpha/gamma, HardSigmoid alpha/beta, Clip min/max).
+// (LeakyRelu/Elu/Celu/ThresholdedRelu alpha, Selu alpha/gamma, HardSigmoid alpha/beta, Clip
+// min/max, Shrink bias/lambd, IsInf detect_positive/negative). T is the element type read
+// (float, int, or uint for bool) and R the type written (T unless defined).
+#ifndef T
+#define T float
+#endif
+#ifndef R
+#define R T
+#endif
 #define OP_RELU 0
 #define OP_LEAKY_RELU 1
 #define OP_SIGMOID 2
@@ -337,13 +726,51 @@ void main() {
 #define OP_HARD_SWISH 17
 #define OP_SIN 18
 #define OP_COS 19
+#define OP_TAN 20
+#define OP_ASIN 21
+#define OP_ACOS 22
+#define OP_ATAN 23
+#define OP_SINH 24
+#define OP_COSH 25
+#define OP_ASINH 26
+#define OP_ACOSH 27
+#define OP_ATANH 28
+#define OP_ERF 29
+#define OP_SIGN 30
+#define OP_ROUND 31
+#define OP_SOFTSIGN 32
+#define OP_MISH 33
+#define OP_GELU 34
+#define OP_GELU_TANH 35
+#define OP_CELU 36
+#define OP_THRESHOLDED_RELU 37
+#define OP_NOT 38
+#define OP_ISNAN 39
+#define OP_ISINF 40
+#define OP_CONVERT 41
+#define OP_NONZERO 42
+#define OP_SHRINK 43
 
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { T x[]; };
+layout(std430, binding = 1) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; float alpha; float beta; } p;
 
-float op(float v) {
+// Abramowitz and Stegun 7.1.26 (absolute error under 1.5e-7).
+float erf_(float v) {
+    float t = 1.0 / (1.0 + 0.3275911 * abs(v));
+    float poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    return sign(v) * (1.0 - poly * exp(-v * v));
+}
+
+float tanh_(float v) {
+    float e = exp(-2.0 * abs(v));
+    return sign(v) * (1.0 - e) / (1.0 + e);
+}
+
+float softplus(float v) { return v > 20.0 ? v : log(1.0 + exp(v)); }
+
+R op(T v) {
 #if OP == OP_RELU
     return v < 0.0 ? 0.0 : v;
 #elif OP == OP_LEAKY_RELU
@@ -351,8 +778,7 @@ float op(float v) {
 #elif OP == OP_SIGMOID
     return 1.0 / (1.0 + exp(-v));
 #elif OP == OP_TANH
-    float e = exp(-2.0 * abs(v));
-    return sign(v) * (1.0 - e) / (1.0 + e);
+    return tanh_(v);
 #elif OP == OP_EXP
     return exp(v);
 #elif OP == OP_LOG
@@ -378,13 +804,61 @@ float op(float v) {
 #elif OP == OP_CLIP
     return min(max(v, p.alpha), p.beta);
 #elif OP == OP_SOFTPLUS
-    return v > 20.0 ? v : log(1.0 + exp(v));
+    return softplus(v);
 #elif OP == OP_HARD_SWISH
     return v * clamp(v / 6.0 + 0.5, 0.0, 1.0);
 #elif OP == OP_SIN
     return sin(v);
 #elif OP == OP_COS
     return cos(v);
+#elif OP == OP_TAN
+    return tan(v);
+#elif OP == OP_ASIN
+    return atan(v, sqrt(1.0 - v * v));  // more precise than asin on some drivers (lavapipe)
+#elif OP == OP_ACOS
+    return atan(sqrt(1.0 - v * v), v);
+#elif OP == OP_ATAN
+    return atan(v);
+#elif OP == OP_SINH
+    return 0.5 * (exp(v) - exp(-v));
+#elif OP == OP_COSH
+    return 0.5 * (exp(v) + exp(-v));
+#elif OP == OP_ASINH
+    return sign(v) * log(abs(v) + sqrt(v * v + 1.0));
+#elif OP == OP_ACOSH
+    return log(v + sqrt(v * v - 1.0));
+#elif OP == OP_ATANH
+    return 0.5 * log((1.0 + v) / (1.0 - v));
+#elif OP == OP_ERF
+    return erf_(v);
+#elif OP == OP_SIGN
+    return sign(v);
+#elif OP == OP_ROUND
+    return roundEven(v);
+#elif OP == OP_SOFTSIGN
+    return v / (1.0 + abs(v));
+#elif OP == OP_MISH
+    return v * tanh_(softplus(v));
+#elif OP == OP_GELU
+    return 0.5 * v * (1.0 + erf_(v * 0.70710678118654752));
+#elif OP == OP_GELU_TANH
+    return 0.5 * v * (1.0 + tanh_(0.79788456080286536 * (v + 0.044715 * v * v * v)));
+#elif OP == OP_CELU
+    return max(0.0, v) + min(0.0, p.alpha * (exp(v / p.alpha) - 1.0));
+#elif OP == OP_THRESHOLDED_RELU
+    return v > p.alpha ? v : 0.0;
+#elif OP == OP_NOT
+    return 1u - v;
+#elif OP == OP_ISNAN
+    return uint(isnan(v));
+#elif OP == OP_ISINF
+    return uint(isinf(v) && ((v > 0.0 && p.alpha != 0.0) || (v < 0.0 && p.beta != 0.0)));
+#elif OP == OP_CONVERT
+    return R(v);
+#elif OP == OP_NONZERO
+    return uint(v != T(0));
+#elif OP == OP_SHRINK
+    return v < -p.beta ? v + p.alpha : v > p.beta ? v - p.alpha : 0.0;
 #else
 #error "unknown OP"
 #endif
@@ -393,6 +867,32 @@ float op(float v) {
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) y[i] = op(x[i]);
+}
+"""#,
+        "where": #"""
+#version 450
+// Where with NumPy broadcasting: y = c ? a : b, on 32-bit words of any element type (c is
+// bool as uint). Operand strides are 0 along broadcast dims; shapes are padded to rank <= 6.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer C { uint c[]; };
+layout(std430, binding = 1) readonly buffer A { uint a[]; };
+layout(std430, binding = 2) readonly buffer B { uint b[]; };
+layout(std430, binding = 3) writeonly buffer Y { uint y[]; };
+layout(push_constant) uniform Params { uint n; uint rank; uint shape[6]; uint sc[6]; uint sa[6]; uint sb[6]; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
+        uint rem = i, ic = 0, ia = 0, ib = 0;
+        for (int d = int(p.rank) - 1; d >= 0; --d) {
+            uint k = rem % p.shape[d];
+            rem /= p.shape[d];
+            ic += k * p.sc[d];
+            ia += k * p.sa[d];
+            ib += k * p.sb[d];
+        }
+        y[i] = c[ic] != 0u ? a[ia] : b[ib];
+    }
 }
 """#,
     ]

@@ -1,14 +1,15 @@
 import VonnxIR
 
 /// Records `y[outOffset + i·outStrides] = x[inOffset + i·inStrides]` for every index `i` of
-/// `shape` (element offsets and strides).
+/// `shape` (element offsets and strides; input strides may be negative or 0).
 func recordStridedCopy(_ ctx: VulkanKernelContext, from x: VulkanBuffer, inOffset: Int = 0, inStrides: [Int],
                        to y: VulkanBuffer, outOffset: Int = 0, outStrides: [Int], shape: [Int]) throws {
     let walk = coalesce(shape, [inStrides, outStrides])
     guard walk.shape.count <= maxShaderRank else { throw ctx.error("copy of \(shape) needs more than \(maxShaderRank) dims") }
     var push = PushConstants()
-    push.add(shape.reduce(1, *)); push.add(walk.shape.count); push.add(inOffset); push.add(outOffset)
-    push.add(walk.shape, length: maxShaderRank); push.add(walk.strides[0], length: maxShaderRank)
+    push.add(shape.reduce(1, *)); push.add(walk.shape.count); push.add(signed: inOffset); push.add(outOffset)
+    push.add(walk.shape, length: maxShaderRank)
+    for d in 0..<maxShaderRank { push.add(signed: d < walk.shape.count ? walk.strides[0][d] : 0) }
     push.add(walk.strides[1], length: maxShaderRank)
     try ctx.dispatch1D("copy", buffers: [x, y], push: push, count: shape.reduce(1, *))
 }
@@ -19,7 +20,7 @@ func recordTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     guard perm.count == x.rank, Set(perm) == Set(0..<x.rank) else { throw ctx.error("perm \(perm) is not a permutation of 0..<\(x.rank)") }
     let shape = perm.map { x.shape[$0] }
     let inStrides = contiguousStrides(x.shape)
-    let y = try ctx.recorder.makeTensor(shape: shape)
+    let y = try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)
     try recordStridedCopy(ctx, from: x.buffer, inStrides: perm.map { inStrides[$0] }, to: y.buffer,
                           outStrides: contiguousStrides(shape), shape: shape)
     return [y]
@@ -35,12 +36,12 @@ func recordConcat(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     var shape = first.shape
     shape[axis] = 0
     for p in parts {
-        guard p.rank == first.rank, (0..<p.rank).allSatisfy({ $0 == axis || p.shape[$0] == first.shape[$0] }) else {
+        guard p.rank == first.rank, p.dataType == first.dataType, (0..<p.rank).allSatisfy({ $0 == axis || p.shape[$0] == first.shape[$0] }) else {
             throw ctx.error("input \(p.shape) does not fit \(first.shape) along axis \(axis)")
         }
         shape[axis] += p.shape[axis]
     }
-    let y = try ctx.recorder.makeTensor(shape: shape)
+    let y = try ctx.recorder.makeTensor(shape: shape, dataType: first.dataType)
     let outStrides = contiguousStrides(shape)
     var offset = 0
     for p in parts where p.count > 0 {
@@ -54,15 +55,16 @@ func recordConcat(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
 // Reshape, Flatten, Squeeze, Unsqueeze, Identity and Dropout are views: device tensors are
 // contiguous and immutable, so they share the input's buffer and record nothing.
 
-/// Identity, and Dropout at inference (its mask output is not implemented).
+/// Identity, and Dropout at inference or with ratio 0 (its mask, from opset 10, all true).
 func recordIdentity(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
-    if ctx.node.outputs.count > 1 && !ctx.node.outputs[1].isEmpty {
-        throw ctx.error("Dropout's mask output is not implemented on Vulkan")
+    let x = try ctx.input(0)
+    guard ctx.node.opType == "Dropout" else { return [x] }
+    if let training = try ctx.hostInput(2), training.ints().first ?? 0 != 0, try ctx.hostInput(1)?.doubles().first ?? 0.5 != 0 {
+        throw ctx.error("Dropout in training mode with a nonzero ratio is not implemented on Vulkan")
     }
-    if ctx.node.opType == "Dropout", let training = try ctx.hostInput(2), training.ints().first ?? 0 != 0 {
-        throw ctx.error("Dropout in training mode is not implemented on Vulkan")
-    }
-    return [try ctx.input(0)]
+    guard ctx.node.outputs.count > 1, !ctx.node.outputs[1].isEmpty else { return [x] }
+    guard ctx.opset >= 10 else { throw ctx.error("Dropout's mask output before opset 10 is not implemented on Vulkan") }
+    return [x, try ctx.recorder.upload(Tensor(shape: x.shape, scalars: [Bool](repeating: true, count: x.count)))]
 }
 
 func recordReshape(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {

@@ -53,27 +53,33 @@ public final class VulkanBuffer: @unchecked Sendable {
     }
 }
 
-/// A float32 tensor resident on a Vulkan device: a shape over a contiguous, row-major
-/// buffer (which several tensors may share as views). Made by `VulkanRecorder.upload` or by
-/// kernels; read back with `VulkanRecorder.download`.
+/// A tensor resident on a Vulkan device: a shape over a contiguous, row-major buffer (which
+/// several tensors may share as views) of one 32-bit word per element. float32 and int32 are
+/// stored as they are; int64 is narrowed to int32 (uploads of values outside int32 throw;
+/// device arithmetic wraps at 32 bits) and widened again on download; bool is a uint 0 or 1.
+/// Made by `VulkanRecorder.upload` or by kernels; read back with `VulkanRecorder.download`.
 public struct VulkanTensor: Sendable, CustomStringConvertible {
     public let shape: [Int]
     public let buffer: VulkanBuffer
+    public let dataType: DataType
 
-    init(shape: [Int], buffer: VulkanBuffer) {
+    /// The element types a device tensor can have.
+    public static let dataTypes: Set<DataType> = [.float, .int32, .int64, .bool]
+
+    init(shape: [Int], buffer: VulkanBuffer, dataType: DataType = .float) {
         precondition(buffer.byteCount >= shape.reduce(1, *) * 4)
-        self.shape = shape; self.buffer = buffer
+        precondition(Self.dataTypes.contains(dataType), "no device representation for \(dataType)")
+        self.shape = shape; self.buffer = buffer; self.dataType = dataType
     }
 
     public var count: Int { shape.reduce(1, *) }
     public var rank: Int { shape.count }
-    public var dataType: DataType { .float }
 
     /// The same buffer under another shape with as many elements (no copy).
     public func reshaped(_ newShape: [Int]) -> VulkanTensor {
         precondition(newShape.reduce(1, *) == count, "cannot view \(shape) as \(newShape)")
-        return VulkanTensor(shape: newShape, buffer: buffer)
+        return VulkanTensor(shape: newShape, buffer: buffer, dataType: dataType)
     }
 
-    public var description: String { "VulkanTensor<float32>\(shape)" }
+    public var description: String { "VulkanTensor<\(dataType)>\(shape)" }
 }

@@ -3,7 +3,7 @@ import VonnxIR
 /// What a Vulkan kernel sees of one node application.
 public struct VulkanKernelContext {
     public let node: Node
-    /// Aligned with `node.inputs`: the float32 inputs on the device; nil where an input is
+    /// Aligned with `node.inputs`: the inputs on the device; nil where an input is
     /// omitted or lives only on the host.
     public let inputs: [VulkanTensor?]
     /// Aligned with `node.inputs`: host values where known. Inputs listed by
@@ -83,14 +83,61 @@ public enum VulkanKernels {
         t["Unsqueeze"] = recordUnsqueeze
         t["Identity"] = recordIdentity
         t["Dropout"] = recordIdentity
+        t["Cast"] = recordCast
+        t["CastLike"] = recordCast
+        t["Where"] = recordWhere
+        for (name, op) in reduceOps { t[name] = { try recordReduction(op, $0) } }
+        t["ArgMax"] = { try recordArgReduce(max: true, $0) }
+        t["ArgMin"] = { try recordArgReduce(max: false, $0) }
+        t["Slice"] = recordSlice
+        t["Expand"] = recordExpand
+        t["Tile"] = recordTile
+        t["Split"] = recordSplit
+        t["DepthToSpace"] = { try recordDepthSpace(toSpace: true, $0) }
+        t["SpaceToDepth"] = { try recordDepthSpace(toSpace: false, $0) }
+        t["Shape"] = recordShape
+        t["Size"] = recordShape
+        t["Gather"] = recordGather
+        t["GatherElements"] = recordGatherElements
+        t["Pad"] = recordPad
+        t["Trilu"] = recordTrilu
+        t["CumSum"] = recordCumSum
+        t["LayerNormalization"] = { try recordLayerNormalization(rms: false, $0) }
+        t["Hardmax"] = recordHardmax
+        t["ScatterElements"] = { try recordScatter(elements: true, $0) }
+        t["ScatterND"] = { try recordScatter(elements: false, $0) }
+        t["Scatter"] = t["ScatterElements"]
+        t["RMSNormalization"] = { try recordLayerNormalization(rms: true, $0) }
+        t["InstanceNormalization"] = recordInstanceNormalization
+        t["GroupNormalization"] = recordGroupNormalization
+        for op in ["Constant", "ConstantOfShape", "Range"] { t[op] = recordHostValue }
+        return t
+    }()
+
+    /// The element types each op's kernel reads on the device (float32 alone when not listed).
+    static let inputTypes: [String: Set<DataType>] = {
+        let all = VulkanTensor.dataTypes, numeric: Set<DataType> = [.float, .int32, .int64]
+        var t: [String: Set<DataType>] = [:]
+        for op in ["Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Pow", "Mod", "Abs", "Neg", "Sign",
+                   "Less", "Greater", "LessOrEqual", "GreaterOrEqual"] { t[op] = numeric }
+        for op in ["And", "Or", "Xor", "Not"] { t[op] = [.bool] }
+        for op in ["Equal", "Where", "Cast", "CastLike", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
+                   "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
+                   "Shape", "Size", "Gather", "GatherElements", "Pad", "Trilu"] { t[op] = all }
+        for op in ["CumSum", "ScatterElements", "ScatterND", "Scatter"] { t[op] = numeric }
         return t
     }()
 
     /// Indices of `node`'s inputs that its Vulkan kernel reads on the host, not the device.
     public static func hostInputs(of node: Node) -> Set<Int> {
         switch node.opType {
-        case "Reshape", "Squeeze", "Unsqueeze": [1]
+        case "Reshape", "Squeeze", "Unsqueeze", "Expand", "Tile", "Split", "Trilu", "CumSum": [1]
         case "Clip", "Dropout": [1, 2]
+        case "Pad": [1, 2, 3]
+        case "Slice": [1, 2, 3, 4]
+        case "ConstantOfShape": [0]
+        case "Range": [0, 1, 2]
+        case _ where reduceOps[node.opType] != nil: [1]
         default: []
         }
     }
@@ -105,17 +152,32 @@ public enum VulkanKernels {
     public static func supports(_ node: Node) -> Bool { table[key(of: node)] != nil }
 
     /// Whether `node` can run on the device given its input element types (aligned with
-    /// `node.inputs`, nil where unknown or omitted): a kernel exists and every input it reads
-    /// on the device is float32. What a partitioner asks of each node.
-    public static func accepts(_ node: Node, inputTypes: [DataType?]) -> Bool {
-        guard supports(node) else { return false }
-        let host = hostInputs(of: node)
-        return inputTypes.enumerated().allSatisfy { i, t in
-            host.contains(i) || i >= node.inputs.count || node.inputs[i].isEmpty || t == .float
+    /// `node.inputs`, nil where unknown or omitted): a kernel exists, every input it reads on
+    /// the device has a type that kernel handles, and what it makes has a device type. What a
+    /// partitioner asks of each node.
+    public static func accepts(_ node: Node, inputTypes types: [DataType?]) -> Bool {
+        let key = key(of: node)
+        guard table[key] != nil else { return false }
+        if key == "com.microsoft::FusedConv" {
+            let activation = (try? node.string("activation", default: "")) ?? "?"
+            guard node.inputs.count <= 3, activation.isEmpty || activation == "Relu" else { return false }
         }
+        if key == "Cast" {
+            guard let to = try? node.int("to"), let t = DataType(rawValue: Int32(truncatingIfNeeded: to)), VulkanTensor.dataTypes.contains(t) else { return false }
+        }
+        if key == "Constant" || key == "ConstantOfShape" {
+            let value = key == "Constant" ? try? ShapeRules.constantValue(node) : (try? node.tensor("value")) ?? Tensor(scalar: Float(0))
+            guard let value, VulkanTensor.dataTypes.contains(value.dataType) else { return false }
+        }
+        if key == "Range" { return types.count == 3 && types.allSatisfy { $0.map(VulkanTensor.dataTypes.contains) ?? false } }
+        let host = hostInputs(of: node), allowed = inputTypes[key] ?? [.float]
+        let device = types.indices.filter { !host.contains($0) && $0 < node.inputs.count && !node.inputs[$0].isEmpty }
+        // Operands of one binary op share a type (Pow's exponent may differ in ONNX, not here).
+        if key == "Pow", Set(device.map { types[$0] }).count > 1 { return false }
+        return device.allSatisfy { types[$0].map(allowed.contains) ?? false }
     }
 
-    /// Runs one node on `device`: uploads its float32 inputs, records the kernel, downloads
+    /// Runs one node on `device`: uploads its device inputs, records the kernel, downloads
     /// the outputs, submits once and waits. Throws `unsupportedOp` when there is no kernel.
     public static func run(_ node: Node, inputs: [Tensor?], opset: Int, device: VulkanDevice) throws -> [Tensor] {
         guard let kernel = table[key(of: node)] else {
@@ -125,7 +187,6 @@ public enum VulkanKernels {
         let hostOnly = hostInputs(of: node)
         let deviceInputs = try inputs.enumerated().map { i, t -> VulkanTensor? in
             guard let t, !hostOnly.contains(i) else { return nil }
-            guard t.dataType == .float else { throw node.error("the Vulkan backend takes float32 inputs, input \(i) is \(t.dataType)") }
             return try recorder.upload(t)
         }
         recorder.label = node.label
@@ -141,6 +202,13 @@ struct PushConstants {
     private(set) var words: [UInt32] = []
     mutating func add(_ v: Int) { precondition(v >= 0 && v <= Int(UInt32.max), "push constant \(v) out of range"); words.append(UInt32(v)) }
     mutating func add(_ v: Float) { words.append(v.bitPattern) }
+    /// Appends a raw 32-bit word (an element of any device type).
+    mutating func add(bits v: UInt32) { words.append(v) }
+    /// Appends a signed (int) field.
+    mutating func add(signed v: Int) {
+        precondition(v >= Int(Int32.min) && v <= Int(Int32.max), "push constant \(v) out of range")
+        words.append(UInt32(bitPattern: Int32(v)))
+    }
     /// Appends `values` padded with zeros to `length` entries (a fixed-size array field).
     mutating func add(_ values: [Int], length: Int) {
         precondition(values.count <= length)

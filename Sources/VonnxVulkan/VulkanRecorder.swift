@@ -6,9 +6,12 @@ import VonnxIR
 /// submitted and waited for.
 public final class VulkanDownload: @unchecked Sendable {
     public let shape: [Int]
+    public let dataType: DataType
     fileprivate let source: VulkanBuffer
     fileprivate var value: Tensor?
-    fileprivate init(shape: [Int], source: VulkanBuffer) { self.shape = shape; self.source = source }
+    fileprivate init(_ tensor: VulkanTensor, source: VulkanBuffer) {
+        shape = tensor.shape; dataType = tensor.dataType; self.source = source
+    }
 
     /// The downloaded tensor; throws before `VulkanRecorder.submitAndWait` has returned.
     public func tensor() throws -> Tensor {
@@ -123,7 +126,7 @@ public final class VulkanRecorder {
         guard !ended else { throw VonnxError.invalidArgument("Vulkan: recording into a recorder that was submitted") }
     }
 
-    /// Throws unless a float32 tensor of `shape` fits one storage buffer binding.
+    /// Throws unless a tensor of `shape` (one 32-bit word an element) fits one storage buffer binding.
     private func checkSize(_ shape: [Int]) throws -> Int {
         guard let count = checkedElementCount(shape, limit: device.maxBufferBytes / 4) else {
             throw VonnxError.invalidArgument("Vulkan: a tensor of shape \(shape) is over \(device.info.name)'s \(device.maxBufferBytes)-byte storage buffer limit")
@@ -132,7 +135,7 @@ public final class VulkanRecorder {
     }
 
     /// A new device tensor (its contents undefined, or NaN when the device poisons allocations).
-    public func makeTensor(shape: [Int]) throws -> VulkanTensor {
+    public func makeTensor(shape: [Int], dataType: DataType = .float) throws -> VulkanTensor {
         try assertRecording()
         let count = try checkSize(shape)
         let buffer: VulkanBuffer
@@ -151,7 +154,7 @@ public final class VulkanRecorder {
                 needsBarrier = true
             }
         }
-        return VulkanTensor(shape: shape, buffer: buffer)
+        return VulkanTensor(shape: shape, buffer: buffer, dataType: dataType)
     }
 
     /// Gives `tensor`'s buffer back for a later `makeTensor` of the same byte count to reuse.
@@ -161,41 +164,41 @@ public final class VulkanRecorder {
         free[tensor.buffer.byteCount, default: []].append(tensor.buffer)
     }
 
-    /// Records the upload of a float32 host tensor into a new device tensor.
+    /// Records the upload of a host tensor (of a type in `VulkanTensor.dataTypes`) into a new
+    /// device tensor.
     public func upload(_ tensor: Tensor) throws -> VulkanTensor {
         try assertRecording()
-        guard tensor.dataType == .float else {
-            throw VonnxError.invalidArgument("Vulkan: only float32 tensors go to the device, got \(tensor.dataType)")
-        }
+        let words = try deviceWords(tensor)
         let bytes = try checkSize(tensor.shape) * 4
         let buffer = try VulkanBuffer(device: device, byteCount: bytes)
         retained.append(buffer)
         if let p = buffer.mapped {
-            p.copyMemory(from: tensor.storage.pointer, byteCount: bytes)
+            p.copyMemory(from: words.storage.pointer, byteCount: bytes)
             uploadSources[ObjectIdentifier(buffer)] = buffer
         } else if bytes > 0 {
             let staging = try VulkanBuffer(device: device, byteCount: bytes, staging: true)
             retained.append(staging)
             uploadSources[ObjectIdentifier(buffer)] = staging
-            staging.mapped!.copyMemory(from: tensor.storage.pointer, byteCount: bytes)
+            staging.mapped!.copyMemory(from: words.storage.pointer, byteCount: bytes)
             var region = VkBufferCopy(srcOffset: 0, dstOffset: 0, size: VkDeviceSize(bytes))
             vkCmdCopyBuffer(commandBuffer, staging.buffer, buffer.buffer, 1, &region)
             needsBarrier = true
         }
-        return VulkanTensor(shape: tensor.shape, buffer: buffer)
+        return VulkanTensor(shape: tensor.shape, buffer: buffer, dataType: tensor.dataType)
     }
 
     /// Replaces the values of `input`, a tensor this recorder uploaded, for the next
-    /// `submitAndWait`; `values` must have as many float32 elements.
+    /// `submitAndWait`; `values` must have its element type and count.
     public func rewrite(_ input: VulkanTensor, with values: Tensor) throws {
-        guard values.dataType == .float, values.count == input.count else {
+        guard values.dataType == input.dataType, values.count == input.count else {
             throw VonnxError.invalidArgument("Vulkan: cannot rewrite \(input) with \(values)")
         }
         guard values.count > 0 else { return }
         guard let source = uploadSources[ObjectIdentifier(input.buffer)] else {
             throw VonnxError.invalidArgument("Vulkan: \(input) was not uploaded by this recorder")
         }
-        source.mapped!.copyMemory(from: values.storage.pointer, byteCount: values.count * 4)
+        let words = try deviceWords(values)
+        source.mapped!.copyMemory(from: words.storage.pointer, byteCount: values.count * 4)
     }
 
     /// Records the read-back of `tensor`; the result is there after `submitAndWait`.
@@ -203,7 +206,7 @@ public final class VulkanRecorder {
         try assertRecording()
         retained.append(tensor.buffer)
         if tensor.buffer.mapped != nil || tensor.count == 0 {
-            let d = VulkanDownload(shape: tensor.shape, source: tensor.buffer)
+            let d = VulkanDownload(tensor, source: tensor.buffer)
             downloads.append(d)
             return d
         }
@@ -214,7 +217,7 @@ public final class VulkanRecorder {
         var region = VkBufferCopy(srcOffset: 0, dstOffset: 0, size: VkDeviceSize(bytes))
         vkCmdCopyBuffer(commandBuffer, tensor.buffer.buffer, staging.buffer, 1, &region)
         needsBarrier = true
-        let d = VulkanDownload(shape: tensor.shape, source: staging)
+        let d = VulkanDownload(tensor, source: staging)
         downloads.append(d)
         return d
     }
@@ -350,10 +353,45 @@ public final class VulkanRecorder {
                 (label, Double(ticks[2 * i + 1] &- ticks[2 * i]) * period)
             }
         }
-        for d in downloads {
-            let t = Tensor(zeros: .float, shape: d.shape)
-            if t.count > 0 { t.storage.pointer.copyMemory(from: d.source.mapped!, byteCount: t.count * 4) }
-            d.value = t
+        for d in downloads { d.value = hostTensor(words: d.source.mapped, shape: d.shape, dataType: d.dataType) }
+    }
+}
+
+/// `tensor` with its elements as the device stores them (see `VulkanTensor`): itself for
+/// float32 and int32, else a converted copy of 32-bit words.
+private func deviceWords(_ tensor: Tensor) throws -> Tensor {
+    switch tensor.dataType {
+    case .float, .int32: return tensor
+    case .int64:
+        let words = try tensor.scalars(as: Int64.self).map { v -> Int32 in
+            guard let w = Int32(exactly: v) else {
+                throw VonnxError.invalidArgument("Vulkan: int64 value \(v) does not fit the device's 32-bit integers")
+            }
+            return w
         }
+        return Tensor(shape: tensor.shape, scalars: words)
+    case .bool:
+        let words = tensor.scalars(as: Bool.self).map { UInt32($0 ? 1 : 0) }
+        return Tensor(shape: tensor.shape, scalars: words)
+    default:
+        throw VonnxError.invalidArgument("Vulkan: \(tensor.dataType) tensors cannot go to the device")
+    }
+}
+
+/// The host tensor of `count(shape)` device words at `words` (nil when empty).
+private func hostTensor(words: UnsafeMutableRawPointer?, shape: [Int], dataType: DataType) -> Tensor {
+    let count = shape.reduce(1, *)
+    guard count > 0, let words else { return Tensor(zeros: dataType, shape: shape) }
+    switch dataType {
+    case .int64:
+        let w = words.bindMemory(to: Int32.self, capacity: count)
+        return Tensor(shape: shape, scalars: (0..<count).map { Int64(w[$0]) })
+    case .bool:
+        let w = words.bindMemory(to: UInt32.self, capacity: count)
+        return Tensor(shape: shape, scalars: (0..<count).map { w[$0] != 0 })
+    default:
+        let t = Tensor(zeros: dataType, shape: shape)
+        t.storage.pointer.copyMemory(from: words, byteCount: count * 4)
+        return t
     }
 }

@@ -505,7 +505,8 @@ private func transposed(_ t: Tensor) -> Tensor {
     #expect(throws: VonnxError.self) { try gpu(node("NoSuchOp", 1), [x]) }
     #expect(!VulkanKernels.supports(node("NoSuchOp", 1)))
     #expect(VulkanKernels.accepts(node("Reshape", 2), inputTypes: [.float, .int64]))
-    #expect(!VulkanKernels.accepts(node("Add", 2), inputTypes: [.int64, .int64]))
+    #expect(!VulkanKernels.accepts(node("Add", 2), inputTypes: [.double, .double]))
+    #expect(!VulkanKernels.accepts(node("Relu", 1), inputTypes: [.int64]))
     #expect(!VulkanKernels.accepts(node("Relu", 1), inputTypes: [nil]))
 }
 

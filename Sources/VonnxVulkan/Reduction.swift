@@ -1,0 +1,60 @@
+import VonnxIR
+
+/// The Reduce* ops of `Shaders/reduce.comp`, by ONNX name.
+let reduceOps: [String: String] = [
+    "ReduceSum": "OP_SUM", "ReduceMean": "OP_MEAN", "ReduceMax": "OP_MAX", "ReduceMin": "OP_MIN",
+    "ReduceProd": "OP_PROD", "ReduceL1": "OP_L1", "ReduceL2": "OP_L2", "ReduceLogSum": "OP_LOG_SUM",
+    "ReduceLogSumExp": "OP_LOG_SUM_EXP", "ReduceSumSquare": "OP_SUM_SQUARE",
+]
+
+extension VulkanKernelContext {
+    /// `x` with the `reduced` axes moved last (a copy unless they already are), as
+    /// (tensor, rows, row length): the layout `reduce.comp` and `normalize.comp` read.
+    func rows(_ x: VulkanTensor, reducing reduced: Set<Int>) throws -> (VulkanTensor, Int, Int) {
+        let kept = x.shape.indices.filter { !reduced.contains($0) }, perm = kept + reduced.sorted()
+        let rows = kept.reduce(1) { $0 * x.shape[$1] }, len = reduced.reduce(1) { $0 * x.shape[$1] }
+        // Size-1 dims do not change the element order.
+        guard perm.filter({ x.shape[$0] != 1 }) != x.shape.indices.filter({ x.shape[$0] != 1 }) else { return (x, rows, len) }
+        let shape = perm.map { x.shape[$0] }, strides = contiguousStrides(x.shape)
+        let t = try recorder.makeTensor(shape: shape, dataType: x.dataType)
+        try recordStridedCopy(self, from: x.buffer, inStrides: perm.map { strides[$0] }, to: t.buffer,
+                              outStrides: contiguousStrides(shape), shape: shape)
+        return (t, rows, len)
+    }
+
+    /// Records `reduce.comp`'s `op` over `reduced` axes of `x`; the result has `shape`.
+    func recordReduce(_ op: String, _ x: VulkanTensor, reducing reduced: Set<Int>, shape: [Int],
+                      to type: DataType = .float, last: Bool = false) throws -> VulkanTensor {
+        let (src, rows, len) = try self.rows(x, reducing: reduced)
+        let y = try recorder.makeTensor(shape: shape, dataType: type)
+        var push = PushConstants()
+        push.add(rows); push.add(len); push.add(last ? 1 : 0)
+        try dispatch1D("reduce", defines: ["OP": op, "R": glslType(type)], buffers: [src.buffer, y.buffer], push: push, count: rows)
+        return y
+    }
+}
+
+/// The Reduce* ops: axes from the attribute or (newer opsets) input 1, keepdims,
+/// noop_with_empty_axes.
+func recordReduction(_ op: String, _ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    let given = ctx.node.inputs.count > 1 ? try ctx.hostInput(1)?.ints() : try ctx.node.ints("axes")
+    if (given ?? []).isEmpty, try ctx.node.int("noop_with_empty_axes", default: 0) != 0 { return [x] }
+    let axes = try Set((given ?? []).map { try ctx.axis($0, rank: x.rank) })
+    let reduced = axes.isEmpty ? Set(x.shape.indices) : axes
+    let keep = try ctx.node.int("keepdims", default: 1) != 0
+    let shape = x.shape.indices.compactMap { reduced.contains($0) ? (keep ? 1 : nil) : x.shape[$0] }
+    return [try ctx.recordReduce(op, x, reducing: reduced, shape: shape)]
+}
+
+/// ArgMax and ArgMin along `axis`, with keepdims and select_last_index; int64 indices.
+func recordArgReduce(max: Bool, _ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    let axis = try ctx.axis(try ctx.node.int("axis", default: 0), rank: x.rank)
+    guard x.shape[axis] > 0 else { throw ctx.error("cannot take the arg\(max ? "max" : "min") of an empty axis") }
+    let keep = try ctx.node.int("keepdims", default: 1) != 0
+    var shape = x.shape
+    if keep { shape[axis] = 1 } else { shape.remove(at: axis) }
+    return [try ctx.recordReduce(max ? "OP_ARGMAX" : "OP_ARGMIN", x, reducing: [axis], shape: shape, to: .int64,
+                                 last: try ctx.node.int("select_last_index", default: 0) != 0)]
+}

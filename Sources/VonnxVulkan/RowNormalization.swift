@@ -1,0 +1,85 @@
+import VonnxIR
+
+/// Records `normalize.comp` over the contiguous [rows, len] layout of `x`; returns Y and each
+/// row's mean and inverse standard deviation (shape [rows]).
+private func recordNormalize(_ ctx: VulkanKernelContext, _ x: VulkanTensor, rows: Int, len: Int, scale: VulkanTensor,
+                             bias: VulkanTensor?, period: Int, div: Int, epsilon: Float, rms: Bool = false) throws -> [VulkanTensor] {
+    guard x.dataType == .float, scale.dataType == .float, bias?.dataType ?? .float == .float else {
+        throw ctx.error("normalization takes float32 tensors")
+    }
+    let y = try ctx.recorder.makeTensor(shape: x.shape)
+    let mean = try ctx.recorder.makeTensor(shape: [rows]), invStd = try ctx.recorder.makeTensor(shape: [rows])
+    var push = PushConstants()
+    push.add(rows); push.add(len); push.add(period); push.add(max(div, 1)); push.add(epsilon); push.add(bias == nil ? 0 : 1); push.add(rms ? 1 : 0)
+    try ctx.dispatch1D("normalize", buffers: [x.buffer, scale.buffer, (bias ?? scale).buffer, y.buffer, mean.buffer, invStd.buffer],
+                       push: push, count: rows)
+    return [y, mean, invStd]
+}
+
+/// Throws unless `t` has exactly `count` elements.
+private func expect(_ t: VulkanTensor?, count: Int, _ what: String, _ ctx: VulkanKernelContext) throws {
+    if let t, t.count != count { throw ctx.error("\(what) has shape \(t.shape), expected \(count) elements") }
+}
+
+/// LayerNormalization over the dims from `axis` on, with its optional Mean and InvStdDev
+/// outputs (shape of X with 1 from `axis` on), or RMSNormalization (no mean, no bias). Scale
+/// and B broadcast to those dims.
+func recordLayerNormalization(rms: Bool, _ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    let axis = try ctx.axis(try ctx.node.int("axis", default: -1), rank: x.rank)
+    let rows = x.shape[..<axis].reduce(1, *), len = x.shape[axis...].reduce(1, *)
+    let rowShape = Array(x.shape[axis...])
+    /// A parameter broadcast to the normalized dims (a copy when it is smaller).
+    func full(_ t: VulkanTensor) throws -> VulkanTensor {
+        guard t.count != len else { return t }
+        guard broadcast(t.shape, rowShape) == rowShape else { throw ctx.error("\(t.shape) does not broadcast to \(rowShape)") }
+        let y = try ctx.recorder.makeTensor(shape: rowShape)
+        try recordStridedCopy(ctx, from: t.buffer, inStrides: broadcastStrides(t.shape, to: rowShape), to: y.buffer,
+                              outStrides: contiguousStrides(rowShape), shape: rowShape)
+        return y
+    }
+    let outs = try recordNormalize(ctx, x, rows: rows, len: len, scale: try full(try ctx.input(1)),
+                                   bias: rms ? nil : try ctx.optionalInput(2).map(full), period: 1, div: 1,
+                                   epsilon: try ctx.node.float("epsilon", default: 1e-5), rms: rms)
+    if rms { return [outs[0]] }
+    let statShape = Array(x.shape[..<axis]) + Array(repeating: 1, count: x.rank - axis)
+    return Array([outs[0], outs[1].reshaped(statShape), outs[2].reshaped(statShape)].prefix(max(ctx.node.outputs.count, 1)))
+}
+
+/// InstanceNormalization: per (n, c) over the spatial dims, scale and B of shape [C].
+func recordInstanceNormalization(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0), scale = try ctx.input(1), bias = try ctx.input(2)
+    guard x.rank >= 2 else { throw ctx.error("input must be at least 2-D, got \(x.shape)") }
+    let c = x.shape[1], len = x.shape[2...].reduce(1, *)
+    try expect(scale, count: c, "scale", ctx); try expect(bias, count: c, "B", ctx)
+    return [try recordNormalize(ctx, x, rows: x.shape[0] * c, len: len, scale: scale, bias: bias, period: c, div: len,
+                                epsilon: try ctx.node.float("epsilon", default: 1e-5))[0]]
+}
+
+/// GroupNormalization: per (n, group) over the group's channels and spatial dims; scale and
+/// bias per channel (opset 21) or per group (opset 18).
+func recordGroupNormalization(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0), scale = try ctx.input(1), bias = try ctx.input(2)
+    guard let groups = try ctx.node.int("num_groups"), groups > 0, x.rank >= 2, x.shape[1] % groups == 0 else {
+        throw ctx.error("num_groups must divide the channels of \(x.shape)")
+    }
+    let c = x.shape[1], spatial = x.shape[2...].reduce(1, *), len = c / groups * spatial
+    let perChannel = scale.count == c && (ctx.opset >= 21 || c != groups)
+    try expect(scale, count: perChannel ? c : groups, "scale", ctx); try expect(bias, count: scale.count, "bias", ctx)
+    return [try recordNormalize(ctx, x, rows: x.shape[0] * groups, len: len, scale: scale, bias: bias, period: groups,
+                                div: perChannel ? spatial : len, epsilon: try ctx.node.float("epsilon", default: 1e-5))[0]]
+}
+
+/// Hardmax along `axis` (opset 13; before, over the flattened dims from `axis` on).
+func recordHardmax(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    let axis = try ctx.axis(try ctx.node.int("axis", default: ctx.opset < 13 ? 1 : -1), rank: x.rank)
+    let len = ctx.opset < 13 ? x.shape[axis...].reduce(1, *) : x.shape[axis]
+    let inner = ctx.opset < 13 ? 1 : x.shape[(axis + 1)...].reduce(1, *)
+    let y = try ctx.recorder.makeTensor(shape: x.shape)
+    let lines = len == 0 ? 0 : x.count / len
+    var push = PushConstants()
+    push.add(lines); push.add(len); push.add(inner)
+    try ctx.dispatch1D("hardmax", buffers: [x.buffer, y.buffer], push: push, count: lines)
+    return [y]
+}

@@ -1,0 +1,213 @@
+import Foundation
+import Testing
+@testable import Vonnx
+import VonnxCPU
+import VonnxIR
+import VonnxVulkan
+
+// The Vulkan kernels for typed tensors, reductions, indexing and normalization, each against
+// the CPU kernel of the same op on fresh random inputs (seed in failures). The device runs with
+// validation on (any message fails) and poisons new buffers, so an unwritten output shows.
+
+private let device = { () -> VulkanDevice? in
+    do { return try VulkanDevice(options: .init(validation: true, poisonAllocations: true)) } catch {
+        print("Vulkan kernel tests skipped: \(error)")
+        return nil
+    }
+}()
+
+struct Random: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func floats(_ shape: [Int], _ range: ClosedRange<Float> = -2...2) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: range, using: &self) })
+    }
+    mutating func ints(_ shape: [Int], _ range: ClosedRange<Int64> = -9...9) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Int64.random(in: range, using: &self) })
+    }
+    mutating func int32s(_ shape: [Int], _ range: ClosedRange<Int32> = -9...9) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Int32.random(in: range, using: &self) })
+    }
+    mutating func bools(_ shape: [Int]) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Bool.random(using: &self) })
+    }
+}
+
+private func i64(_ v: [Int]) -> Tensor { Tensor(shape: [v.count], scalars: v.map(Int64.init)) }
+
+/// One kernel check: an op, its attributes, and inputs drawn from a generator.
+struct KernelCase: CustomTestStringConvertible, Sendable {
+    let op: String
+    var attributes: [String: Attribute] = [:]
+    var opset = 18
+    let inputs: @Sendable (inout Random) -> [Tensor?]
+    var testDescription: String { "\(op) \(attributes.keys.sorted())" }
+
+    fileprivate init(_ op: String, _ attributes: [String: Attribute] = [:], opset: Int = 18,
+                     _ inputs: @escaping @Sendable (inout Random) -> [Tensor?]) {
+        self.op = op; self.attributes = attributes; self.opset = opset; self.inputs = inputs
+    }
+}
+
+private let s = [3, 4, 5]
+private let kernelCases: [KernelCase] = {
+    var c: [KernelCase] = []
+    for op in ["Tan", "Atan", "Sinh", "Cosh", "Asinh", "Erf", "Sign", "Round", "Softsign", "Mish", "Gelu", "Celu",
+               "ThresholdedRelu", "Shrink", "Softplus", "Sin", "Cos"] {
+        c.append(KernelCase(op) { [$0.floats(s)] })
+    }
+    for op in ["Asin", "Acos", "Atanh"] { c.append(KernelCase(op) { [$0.floats(s, -0.9...0.9)] }) }
+    c.append(KernelCase("Acosh") { [$0.floats(s, 1.1...4)] })
+    c.append(KernelCase("Gelu", ["approximate": .string(Array("tanh".utf8))], opset: 20) { [$0.floats(s)] })
+    c.append(KernelCase("IsNaN") { r in [Tensor(shape: [4], scalars: [Float.nan, 1, -.infinity, r.floats([1]).scalars(as: Float.self)[0]])] })
+    c.append(KernelCase("IsInf", ["detect_negative": .int(0)]) { _ in [Tensor(shape: [4], scalars: [Float.nan, .infinity, -.infinity, 2])] })
+    c.append(KernelCase("Not") { [$0.bools(s)] })
+    for op in ["Abs", "Neg", "Sign"] { c.append(KernelCase(op) { [$0.ints(s)] }) }
+    for to in [DataType.int64, .int32, .bool, .float] {
+        c.append(KernelCase("Cast", ["to": .int(Int(to.rawValue))]) { [$0.floats(s, -5...5)] })
+    }
+    c.append(KernelCase("Cast", ["to": .int(Int(DataType.float.rawValue))]) { [$0.ints(s)] })
+    c.append(KernelCase("Cast", ["to": .int(Int(DataType.int64.rawValue))]) { [$0.bools(s)] })
+    c.append(KernelCase("CastLike") { [$0.ints(s), $0.floats([1])] })
+    for op in ["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"] {
+        c.append(KernelCase(op) { [$0.floats([3, 1, 5], -1...1).map { ($0 * 2).rounded() }, $0.floats([4, 1], -1...1).map { ($0 * 2).rounded() }] })
+        c.append(KernelCase(op) { [$0.ints(s, -2...2), $0.ints([5], -2...2)] })
+    }
+    c.append(KernelCase("Equal") { [$0.bools(s), $0.bools([4, 1])] })
+    for op in ["And", "Or", "Xor"] { c.append(KernelCase(op) { [$0.bools(s), $0.bools([4, 5])] }) }
+    for op in ["Add", "Sub", "Mul", "Max", "Min"] { c.append(KernelCase(op) { [$0.ints(s), $0.ints([1, 5])] }) }
+    c.append(KernelCase("Mod") { [$0.int32s([3, 4, 4]), Tensor(shape: [4], scalars: [Int32(3), -3, 7, -5])] })
+    c.append(KernelCase("Mod", ["fmod": .int(1)]) { [$0.floats(s, -9...9), $0.floats([5], 1...3)] })
+    c.append(KernelCase("Where") { [$0.bools([4, 1]), $0.ints(s), $0.ints([5])] })
+    c.append(KernelCase("Where") { [$0.bools(s), $0.floats([1]), $0.floats([3, 1, 5])] })
+    for op in ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+               "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"] {
+        c.append(KernelCase(op, ["keepdims": .int(0)]) { [$0.floats(s, 0.5...2), i64([0, 2])] })
+        c.append(KernelCase(op) { [$0.floats(s, 0.5...2), i64([-1])] })
+        c.append(KernelCase(op) { [$0.floats(s, 0.5...2)] })
+    }
+    c.append(KernelCase("ReduceSum", ["noop_with_empty_axes": .int(1)]) { [$0.floats(s), i64([])] })
+    c.append(KernelCase("ReduceMean", ["axes": .ints([1])], opset: 13) { [$0.floats(s)] })
+    for op in ["ArgMax", "ArgMin"] {
+        c.append(KernelCase(op, ["axis": .int(1), "keepdims": .int(0)]) { [$0.floats(s)] })
+        c.append(KernelCase(op, ["axis": .int(-1), "select_last_index": .int(1)]) { [$0.floats(s, -1...1).map { $0.rounded() }] })
+    }
+    c.append(KernelCase("Slice") { [$0.ints(s), i64([2, -1]), i64([-100, 0]), i64([2, 0]), i64([-2, 1])] })
+    c.append(KernelCase("Slice") { [$0.floats(s), i64([1]), i64([3]), nil, nil].map { $0 } })
+    c.append(KernelCase("Gather", ["axis": .int(1)]) { [$0.floats(s), $0.ints([2, 3], -4...3)] })
+    c.append(KernelCase("Gather") { [$0.bools(s), Tensor(shape: [], scalars: [Int32(-1)])] })
+    c.append(KernelCase("GatherElements", ["axis": .int(2)]) { [$0.ints(s), $0.ints([3, 4, 2], -5...4)] })
+    c.append(KernelCase("Expand") { [$0.floats([3, 1]), i64([2, 1, 4])] })
+    c.append(KernelCase("Tile") { [$0.ints([2, 3]), i64([2, 3])] })
+    c.append(KernelCase("Split", ["axis": .int(1)]) { [$0.floats(s), i64([1, 3])] })
+    c.append(KernelCase("Split", ["axis": .int(2), "num_outputs": .int(3)]) { [$0.floats(s)] })
+    for mode in ["DCR", "CRD"] { c.append(KernelCase("DepthToSpace", ["blocksize": .int(2), "mode": .string(Array(mode.utf8))]) { [$0.floats([2, 8, 3, 2])] }) }
+    c.append(KernelCase("SpaceToDepth", ["blocksize": .int(2)]) { [$0.floats([2, 3, 4, 6])] })
+    c.append(KernelCase("Shape", ["start": .int(-2)], opset: 15) { [$0.floats(s)] })
+    c.append(KernelCase("Size") { [$0.floats(s)] })
+    for mode in ["constant", "reflect", "edge", "wrap"] {
+        c.append(KernelCase("Pad", ["mode": .string(Array(mode.utf8))]) { [$0.floats(s), i64([1, 0, 2, 2, -1, 3]), Tensor(scalar: Float(0.5))] })
+    }
+    c.append(KernelCase("Pad") { [$0.ints([3, 4]), i64([1, 2]), nil, i64([-1])] })
+    for upper in [0, 1] { c.append(KernelCase("Trilu", ["upper": .int(upper)]) { [$0.floats([2, 4, 5]), i64([-1])] }) }
+    c.append(KernelCase("CumSum", ["exclusive": .int(1), "reverse": .int(1)]) { [$0.floats(s), i64([1])] })
+    c.append(KernelCase("CumSum") { [$0.ints(s), Tensor(scalar: Int32(-1))] })
+    c.append(KernelCase("LayerNormalization", ["axis": .int(1)]) { [$0.floats(s), $0.floats([4, 5]), $0.floats([5])] })
+    c.append(KernelCase("LayerNormalization") { [$0.floats(s), $0.floats([5])] })
+    c.append(KernelCase("InstanceNormalization") { [$0.floats([2, 3, 4, 5]), $0.floats([3]), $0.floats([3])] })
+    c.append(KernelCase("GroupNormalization", ["num_groups": .int(2)], opset: 21) { [$0.floats([2, 4, 3, 3]), $0.floats([4]), $0.floats([4])] })
+    c.append(KernelCase("RMSNormalization", ["axis": .int(1)], opset: 23) { [$0.floats(s), $0.floats([5])] })
+    c.append(KernelCase("Hardmax", ["axis": .int(1)]) { [$0.floats(s, -1...1).map { $0.rounded() }] })
+    c.append(KernelCase("Dropout") { [$0.floats(s)] })
+    for reduction in ["none", "add", "mul", "max", "min"] {
+        c.append(KernelCase("ScatterElements", ["axis": .int(1), "reduction": .string(Array(reduction.utf8))]) {
+            [$0.floats(s), $0.ints([3, 2, 5], -4...3), $0.floats([3, 2, 5])]
+        })
+        c.append(KernelCase("ScatterND", ["reduction": .string(Array(reduction.utf8))]) {
+            [$0.ints(s), Tensor(shape: [3, 2], scalars: [Int64(0), 1, 2, -1, 0, 1]), $0.ints([3, 5])]
+        })
+    }
+    c.append(KernelCase("Constant", ["value_ints": .ints([3, -1, 4])]) { _ in [] })
+    c.append(KernelCase("ConstantOfShape", ["value": .tensor(Tensor(shape: [1], scalars: [Int64(7)]))]) { _ in [i64([2, 3])] })
+    c.append(KernelCase("ConstantOfShape") { _ in [i64([3, 0])] })
+    c.append(KernelCase("Range") { _ in [Tensor(scalar: Int64(1)), Tensor(scalar: Int64(10)), Tensor(scalar: Int64(3))] })
+    c.append(KernelCase("Range") { r in [Tensor(scalar: Float(-1)), r.floats([], 2...5), Tensor(scalar: Float(0.75))] })
+    return c
+}()
+
+extension Tensor {
+    fileprivate func map(_ f: (Float) -> Float) -> Tensor { Tensor(shape: shape, scalars: scalars(as: Float.self).map(f)) }
+}
+
+@Test(.enabled(if: device != nil, "needs a Vulkan device"), arguments: kernelCases)
+func vulkanKernelMatchesCPU(_ kc: KernelCase) throws {
+    let device = try #require(device)
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = Random(state: seed)
+    let inputs = kc.inputs(&rng)
+    var outputs = 1
+    if kc.op == "Split" { outputs = kc.attributes["num_outputs"] != nil ? 3 : 2 }
+    if kc.op == "LayerNormalization" || kc.op == "Dropout" { outputs = kc.op == "Dropout" ? 2 : 3 }
+    let node = Node(name: kc.op, opType: kc.op, inputs: inputs.indices.map { inputs[$0] == nil ? "" : "in\($0)" },
+                    outputs: (0..<outputs).map { "out\($0)" }, attributes: kc.attributes)
+    #expect(VulkanKernels.accepts(node, inputTypes: inputs.map { $0?.dataType }), "\(kc.op) not accepted")
+    let got = try VulkanKernels.run(node, inputs: inputs, opset: kc.opset, device: device)
+    let messages = device.takeValidationMessages()
+    #expect(messages.isEmpty, "validation: \(messages.joined(separator: "\n"))")
+    let cpu = try #require(opTable[""]?[kc.op]).cpu
+    let want = try cpu(KernelContext(node: node, inputs: inputs, opset: kc.opset, pool: ThreadPool(threads: 1)))
+    #expect(got.count == want.count, "\(kc.op): \(got.count) outputs, CPU \(want.count)")
+    for (i, (g, w)) in zip(got, want).enumerated() {
+        let what = "\(kc.op) output \(i) seed \(seed)"
+        #expect(g.dataType == w.dataType && g.shape == w.shape, "\(what): \(g) vs CPU \(w)")
+        guard g.dataType == w.dataType, g.shape == w.shape else { continue }
+        let a = g.doubles(), e = w.doubles(), exact = !g.dataType.isFloatingPoint
+        let bad = a.indices.filter { j in
+            !(a[j].isNaN && e[j].isNaN) && !(exact ? a[j] == e[j] : abs(a[j] - e[j]) <= 1e-5 + 1e-4 * abs(e[j]))
+        }
+        #expect(bad.isEmpty, "\(what): \(bad.prefix(4).map { "[\($0)] \(a[$0]) vs \(e[$0])" })")
+    }
+}
+
+@Test(.enabled(if: device != nil, "needs a Vulkan device")) func typedTensorsRoundTripAndNarrowInt64() throws {
+    let device = try #require(device)
+    let recorder = try VulkanRecorder(device: device)
+    let values: [Tensor] = [Tensor(shape: [3], scalars: [Int64(-5), 0, 2_000_000_000]),
+                            Tensor(shape: [2], scalars: [true, false]), Tensor(shape: [2], scalars: [Int32(-1), 7])]
+    let downloads = try values.map { try recorder.download(try recorder.upload($0)) }
+    try recorder.submitAndWait()
+    for (d, v) in zip(downloads, values) {
+        let t = try d.tensor()
+        #expect(t.dataType == v.dataType && t.doubles() == v.doubles(), "\(v) came back as \(t)")
+    }
+    let tooBig = try VulkanRecorder(device: device)
+    #expect(throws: VonnxError.self) { try tooBig.upload(Tensor(shape: [1], scalars: [Int64(1) << 40])) }
+    #expect(throws: VonnxError.self) { try tooBig.upload(Tensor(shape: [1], scalars: [Double(1)])) }
+}
+
+@Test func acceptsChecksTypesPerKernel() {
+    func node(_ op: String, _ n: Int, _ attributes: [String: Attribute] = [:]) -> Node {
+        Node(name: op, opType: op, inputs: (0..<n).map { "in\($0)" }, outputs: ["out"], attributes: attributes)
+    }
+    #expect(VulkanKernels.accepts(node("Add", 2), inputTypes: [.int64, .int64]))
+    #expect(!VulkanKernels.accepts(node("Pow", 2), inputTypes: [.float, .int64]))
+    #expect(!VulkanKernels.accepts(node("ReduceSum", 2), inputTypes: [.int64, .int64]))
+    #expect(VulkanKernels.accepts(node("ReduceSum", 2), inputTypes: [.float, .int64]))
+    #expect(VulkanKernels.accepts(node("And", 2), inputTypes: [.bool, .bool]))
+    #expect(!VulkanKernels.accepts(node("Cast", 1, ["to": .int(Int(DataType.double.rawValue))]), inputTypes: [.float]))
+    #expect(!VulkanKernels.accepts(node("Gather", 2), inputTypes: [.float16, .int64]))
+    let fused = Node(name: "f", opType: "FusedConv", domain: "com.microsoft", inputs: ["x", "w", "b", "z"], outputs: ["y"],
+                     attributes: ["activation": .string(Array("Relu".utf8))])
+    #expect(!VulkanKernels.accepts(fused, inputTypes: [.float, .float, .float, .float]))
+    var sigmoid = fused
+    sigmoid.inputs = ["x", "w"]; sigmoid.attributes = ["activation": .string(Array("Sigmoid".utf8))]
+    #expect(!VulkanKernels.accepts(sigmoid, inputTypes: [.float, .float]))
+    sigmoid.attributes = ["activation": .string(Array("Relu".utf8))]
+    #expect(VulkanKernels.accepts(sigmoid, inputTypes: [.float, .float]))
+}
