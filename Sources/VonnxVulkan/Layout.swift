@@ -63,7 +63,11 @@ func recordIdentity(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
         throw ctx.error("Dropout in training mode with a nonzero ratio is not implemented on Vulkan")
     }
     guard ctx.node.outputs.count > 1, !ctx.node.outputs[1].isEmpty else { return [x] }
-    guard ctx.opset >= 10 else { throw ctx.error("Dropout's mask output before opset 10 is not implemented on Vulkan") }
+    guard ctx.opset >= 10 else {
+        // Before opset 10 the mask has the input's type: ones, as on the CPU.
+        guard x.dataType == .float else { throw ctx.error("Dropout's mask of type \(x.dataType) is not implemented on Vulkan") }
+        return [x, try ctx.recorder.upload(Tensor(shape: x.shape, scalars: [Float](repeating: 1, count: x.count)))]
+    }
     return [x, try ctx.recorder.upload(Tensor(shape: x.shape, scalars: [Bool](repeating: true, count: x.count)))]
 }
 
