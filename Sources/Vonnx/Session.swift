@@ -82,7 +82,8 @@ public final class Session: Sendable {
         var (device, reason) = try Self.openDevice(options)
         var placement: VulkanPlacement?
         if let device {
-            let placed = try VulkanPlacement(prepared, device: device, opset: model.defaultOpset)
+            let placed = try VulkanPlacement(prepared, device: device, opsets: model.opsets,
+                                             cpuPool: options.allowFallback ? pool : nil)
             if options.backend == .vulkan && !options.allowFallback && !placed.cpuNodes.isEmpty {
                 throw UnsupportedOnVulkan(nodes: placed.cpuNodes.map { "'\($0.label)' (\($0.opType))" })
             }
