@@ -82,15 +82,21 @@ public final class Session: Sendable {
         var (device, reason) = try Self.openDevice(options)
         var placement: VulkanPlacement?
         if let device {
-            let split = splittingOversizedWeights(prepared, maxBytes: device.maxBufferBytes)
-            let placed = try VulkanPlacement(split, device: device, opset: model.defaultOpset)
-            if options.backend == .vulkan && !options.allowFallback && !placed.cpuNodes.isEmpty {
-                throw UnsupportedOnVulkan(nodes: placed.cpuNodes.map { "'\($0.label)' (\($0.opType))" })
-            }
-            if placed.partitions.isEmpty {
-                reason = "no node of the model can run on \(device.info.name)"
-            } else {
-                placement = placed
+            do {
+                let split = splittingOversizedWeights(prepared, maxBytes: device.maxBufferBytes)
+                let placed = try VulkanPlacement(split, device: device, opsets: model.opsets,
+                                                 cpuPool: options.allowFallback ? pool : nil)
+                if options.backend == .vulkan && !options.allowFallback && !placed.cpuNodes.isEmpty {
+                    throw UnsupportedOnVulkan(nodes: placed.cpuNodes.map { "'\($0.label)' (\($0.opType))" })
+                }
+                if placed.partitions.isEmpty {
+                    reason = "no node of the model can run on \(device.info.name)"
+                } else {
+                    placement = placed
+                }
+            } catch where options.backend == .auto {
+                // .auto never fails where the CPU would run (an oversized weight, say).
+                reason = "\(error)"
             }
         }
         if placement == nil { device = nil }

@@ -1,4 +1,5 @@
 import Synchronization
+import VonnxCPU
 import VonnxVulkan
 
 /// A run of consecutive nodes (in topological order) that executes on a Vulkan device.
@@ -8,7 +9,9 @@ import VonnxVulkan
 /// `dispatchesPerSubmission` dispatches each, then replayed: a run only rewrites the uploaded
 /// inputs, submits, and downloads the values read after the partition. Intermediates reuse
 /// device buffers once their last reader is recorded. Runs of one partition are serialized by
-/// its lock, so `run` may be called from several threads.
+/// its lock, so `run` may be called from several threads. With a CPU fallback, input shapes
+/// or attributes a kernel rejects while recording (a 3-D Conv, say) run the partition's nodes
+/// on the CPU instead; without one, the kernel's error is thrown.
 final class VulkanPartition: Sendable {
     /// Longest command buffer, in dispatches, so no single submission runs for seconds.
     static let dispatchesPerSubmission = 500
@@ -30,7 +33,18 @@ final class VulkanPartition: Sendable {
     private let deviceRead: Set<String>, hostRead: Set<String>
     /// For each value produced or read here, the index of the last node reading it.
     private let lastUse: [String: Int]
-    private let recordings = Mutex<[Key: Recording]>([:])
+    private let recordings = Mutex<[Key: Entry]>([:])
+    /// The partition's nodes on the CPU, for what the Vulkan kernels reject.
+    private let cpu: Interpreter?
+
+    private enum Entry {
+        case device(Recording)
+        /// A kernel rejected these inputs: the CPU runs them.
+        case cpu
+    }
+
+    /// An error a kernel raised while recording (as opposed to one from the device).
+    private struct KernelRejected: Error { let error: Error }
 
     private struct Key: Hashable {
         let shapes: [[Int]]
@@ -53,8 +67,11 @@ final class VulkanPartition: Sendable {
     }
 
     /// A partition of `nodes`, whose values read later are `outputs`; `initializers` are the
-    /// graph's weights. Uploads the weights it reads on the device.
-    init(nodes: [Node], outputs: [String], initializers: [String: Tensor], device: VulkanDevice, opset: Int) throws {
+    /// graph's weights. Uploads the weights it reads on the device. With `cpuPool`, what the
+    /// kernels reject runs on the CPU.
+    init(nodes: [Node], outputs: [String], initializers: [String: Tensor], device: VulkanDevice,
+         opsets: [String: Int], cpuPool: ThreadPool?) throws {
+        let opset = opsets[""] ?? opsets["ai.onnx"] ?? 1
         self.nodes = nodes
         self.outputs = outputs
         self.device = device
@@ -79,6 +96,13 @@ final class VulkanPartition: Sendable {
         let weightNames = deviceRead.filter { initializers[$0] != nil }.sorted()
         for name in weightNames { try Self.checkFits(name, initializers[name]!, device) }
         weights = Dictionary(uniqueKeysWithValues: zip(weightNames, try device.upload(weightNames.map { initializers[$0]! })))
+        cpu = try cpuPool.map { pool in
+            let read = Set(nodes.flatMap(\.inputs))
+            let graph = Graph(name: "vulkan-partition", nodes: nodes, inputs: inputs.map { ValueInfo(name: $0, type: nil) },
+                              outputs: outputs.map { ValueInfo(name: $0, type: nil) },
+                              initializers: initializers.filter { read.contains($0.key) })
+            return try Interpreter(graph: graph, opsets: opsets, pool: pool)
+        }
     }
 
     /// Throws unless `tensor` fits one storage buffer binding of `device`.
@@ -98,21 +122,29 @@ final class VulkanPartition: Sendable {
                           hostRead.contains(name) ? Array(UnsafeRawBufferPointer(start: t.storage.pointer, count: t.storage.byteCount)) : []
                       },
                       profiled: profile != nil)
-        return try recordings.withLock { cache in
+        let onDevice: [Tensor]? = try recordings.withLock { cache in
             let recording: Recording
-            if let cached = cache[key] {
+            switch cache[key] {
+            case .cpu?: return nil
+            case .device(let cached)?:
                 recording = cached
                 for (i, t) in recording.uploads { try recording.recorders[0].rewrite(t, with: values[i]) }
-            } else {
-                recording = try record(values, profiled: profile != nil)
+            case nil:
                 if cache.count >= Self.maxRecordings { cache.remove(at: cache.startIndex) }
-                cache[key] = recording
+                do { recording = try record(values, profiled: profile != nil) } catch let e as KernelRejected {
+                    guard cpu != nil else { throw e.error }
+                    cache[key] = .cpu
+                    return nil
+                }
+                cache[key] = .device(recording)
             }
             let start = profile?.now() ?? 0
             for recorder in recording.recorders { try recorder.submitAndWait() }
             if let profile { report(recording, start: start, to: profile) }
             return try recording.downloads.map { try $0.tensor() }
         }
+        if let onDevice { return onDevice }
+        return try cpu!.run(values, profile: profile)
     }
 
     private func record(_ values: [Tensor], profiled: Bool) throws -> Recording {
@@ -150,8 +182,8 @@ final class VulkanPartition: Sendable {
                 hostInputs: node.inputs.map { onHost[$0] }, opset: opset, recorder: recorder)
             let produced: [VulkanTensor]
             do { produced = try kernel(ctx) } catch let e as VonnxError {
-                if case .invalidArgument(let m) = e { throw node.error(m) }
-                throw e
+                if case .invalidArgument(let m) = e { throw KernelRejected(error: node.error(m)) }
+                throw KernelRejected(error: e)
             }
             guard produced.count >= node.outputs.filter({ !$0.isEmpty }).count else {
                 throw node.error("the Vulkan kernel produced \(produced.count) outputs, \(node.outputs.count) are needed")
@@ -203,7 +235,8 @@ struct VulkanPlacement {
     /// The nodes left to the CPU.
     let cpuNodes: [Node]
 
-    init(_ graph: Graph, device: VulkanDevice, opset: Int) throws {
+    /// With `cpuPool`, each partition can run on the CPU what its kernels reject.
+    init(_ graph: Graph, device: VulkanDevice, opsets: [String: Int], cpuPool: ThreadPool?) throws {
         func type(_ name: String) -> DataType? {
             graph.initializers[name]?.dataType ?? graph.valueInfo[name]?.type?.elementType
                 ?? graph.inputs.first { $0.name == name }?.type?.elementType
@@ -220,7 +253,7 @@ struct VulkanPlacement {
             guard !run.isEmpty else { return }
             let outputs = run.flatMap(\.outputs).filter { !$0.isEmpty && (lastRead[$0] ?? -1) >= end }
             let partition = try VulkanPartition(nodes: run, outputs: outputs, initializers: graph.initializers,
-                                                device: device, opset: opset)
+                                                device: device, opsets: opsets, cpuPool: cpuPool)
             let name = "vulkan-partition-\(partitions.count)"
             partitions[name] = partition
             nodes.append(Node(name: name, opType: "VulkanPartition", domain: "vonnx", inputs: partition.inputs, outputs: outputs))

@@ -156,3 +156,32 @@ private func mlp(middle: String = "Sigmoid") -> Model {
     let text = message { _ = try session.run(["x": x]) }
     #expect(text.contains("value 'x'") && text.contains("\(limit / 4 * 4 + 4) bytes"), "\(text)")
 }
+
+@Test(.enabled(if: hasDevice)) func rejectedShapesRunOnTheCPU() throws {
+    // The Vulkan Conv is 1-D/2-D: a 3-D Conv is placed on the device but rejected when recorded.
+    var b = GraphBuilder(name: "conv3d")
+    let x = b.input("x", .float, [.value(1), .value(2), .value(4), .value(4), .value(4)])
+    b.output(b.node("Relu", [b.node("Conv", [x, b.constant(random([3, 2, 2, 2, 2]))], output: "conv")], output: "y"))
+    let model = Model(irVersion: 8, opsets: ["": 17], graph: b.graph)
+    let session = try expectMatchesCPU(model, ["x": random([1, 2, 4, 4, 4])])
+    #expect(session.activeBackend == .vulkan)
+    let strict = try Session(model: model, options: vulkanOptions(allowFallback: false))
+    let text = message { _ = try strict.run(["x": random([1, 2, 4, 4, 4])]) }
+    #expect(text.contains("node 'conv' (Conv)"), "\(text)")
+}
+
+@Test(.enabled(if: hasDevice)) func autoKeepsOversizedWeightsOnTheCPU() throws {
+    var b = GraphBuilder(name: "big-weight")
+    let x = b.input("x", .float, [.value(1)])
+    let limit = try #require(try Session(model: mlp(), options: vulkanOptions()).vulkan).maxBufferBytes
+    guard limit <= 1 << 28 else { return print("autoKeepsOversizedWeightsOnTheCPU skipped: the \(limit)-byte limit is too large") }
+    b.output(b.node("Add", [x, b.constant(Tensor(zeros: .float, shape: [limit / 4 + 1]))], output: "y"))
+    let model = Model(irVersion: 8, opsets: ["": 17], graph: b.graph)
+    let strict = message { _ = try Session(model: model, options: vulkanOptions()) }
+    #expect(strict.contains("storage buffer limit"), "\(strict)")
+    var auto = vulkanOptions()
+    auto.backend = .auto
+    let fallback = try Session(model: model, options: auto)
+    #expect(fallback.activeBackend == .cpu)
+    #expect(fallback.fallbackReason?.contains("storage buffer limit") == true)
+}
