@@ -72,15 +72,15 @@ private func mlp(middle: String = "Sigmoid") -> Model {
 }
 
 @Test(.enabled(if: hasDevice)) func cpuNodeSplitsPartitions() throws {
-    // Erf has no Vulkan kernel: MatMul/Add/Relu, then Erf on the CPU, then Softmax.
-    let session = try expectMatchesCPU(mlp(middle: "Erf"), ["x": random([2, 8])])
+    // LpNormalization has no Vulkan kernel: MatMul/Add/Relu, then it on the CPU, then Softmax.
+    let session = try expectMatchesCPU(mlp(middle: "LpNormalization"), ["x": random([2, 8])])
     #expect(session.vulkanPartitionCount == 2)
     #expect(session.fallbackNodes == ["middle"])
 }
 
 @Test(.enabled(if: hasDevice)) func noFallbackNamesTheNode() throws {
-    let text = message { _ = try Session(model: mlp(middle: "Erf"), options: vulkanOptions(allowFallback: false)) }
-    #expect(text.contains("'middle' (Erf)"), "\(text)")
+    let text = message { _ = try Session(model: mlp(middle: "LpNormalization"), options: vulkanOptions(allowFallback: false)) }
+    #expect(text.contains("'middle' (LpNormalization)"), "\(text)")
 }
 
 @Test(.enabled(if: hasDevice)) func reRecordsOnShapeChange() throws {
@@ -97,7 +97,7 @@ private func mlp(middle: String = "Sigmoid") -> Model {
 }
 
 @Test(.enabled(if: hasDevice)) func concurrentRuns() throws {
-    let model = mlp(middle: "Erf")
+    let model = mlp(middle: "LpNormalization")
     let gpu = try Session(model: model, options: vulkanOptions())
     let cpu = try Session(model: model, options: SessionOptions(threads: 1, backend: .cpu))
     let feeds = (0..<8).map { ["x": random([1 + $0 % 3, 8])] }
@@ -113,7 +113,7 @@ private func mlp(middle: String = "Sigmoid") -> Model {
 }
 
 @Test(.enabled(if: hasDevice)) func profileHasVulkanEvents() throws {
-    let session = try Session(model: mlp(middle: "Erf"), options: vulkanOptions())
+    let session = try Session(model: mlp(middle: "LpNormalization"), options: vulkanOptions())
     let profile = Profile()
     _ = try session.runOrdered(["x": random([2, 8])], profile: profile)
     let backends = Dictionary(profile.events.map { ($0.node, $0.backend) }, uniquingKeysWith: { a, _ in a })
