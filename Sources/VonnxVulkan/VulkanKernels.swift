@@ -104,6 +104,8 @@ public enum VulkanKernels {
         t["CumSum"] = recordCumSum
         t["LayerNormalization"] = { try recordLayerNormalization(rms: false, $0) }
         t["Hardmax"] = recordHardmax
+        t["ConvTranspose"] = recordConvTranspose
+        t["LRN"] = recordLRN
         t["ScatterElements"] = { try recordScatter(elements: true, $0) }
         t["ScatterND"] = { try recordScatter(elements: false, $0) }
         t["Scatter"] = t["ScatterElements"]

@@ -133,6 +133,15 @@ private let kernelCases: [KernelCase] = {
             [$0.ints(s), Tensor(shape: [3, 2], scalars: [Int64(0), 1, 2, -1, 0, 1]), $0.ints([3, 5])]
         })
     }
+    c.append(KernelCase("LRN", ["size": .int(3), "alpha": .float(0.01)]) { [$0.floats([2, 5, 3, 2])] })
+    c.append(KernelCase("Dropout", opset: 9) { [$0.floats(s)] })
+    c.append(KernelCase("ConvTranspose", ["strides": .ints([2, 1]), "pads": .ints([1, 0, 0, 1]), "output_padding": .ints([1, 0]),
+                                          "dilations": .ints([1, 2]), "group": .int(2)]) {
+        [$0.floats([2, 4, 3, 4]), $0.floats([4, 3, 3, 2]), $0.floats([6])]
+    })
+    c.append(KernelCase("ConvTranspose", ["auto_pad": .string(Array("SAME_UPPER".utf8)), "strides": .ints([2])]) {
+        [$0.floats([1, 2, 5]), $0.floats([2, 3, 4])]
+    })
     c.append(KernelCase("Constant", ["value_ints": .ints([3, -1, 4])]) { _ in [] })
     c.append(KernelCase("ConstantOfShape", ["value": .tensor(Tensor(shape: [1], scalars: [Int64(7)]))]) { _ in [i64([2, 3])] })
     c.append(KernelCase("ConstantOfShape") { _ in [i64([3, 0])] })
