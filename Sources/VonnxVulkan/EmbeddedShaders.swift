@@ -353,6 +353,29 @@ void main() {
     }
 }
 """#,
+        "gather_nd": #"""
+#version 450
+// GatherND on 32-bit words: for each of `n` index tuples (of length k, after `batch` leading
+// batch rows), copies the data slice of `slice` words it selects. dims/ds are the data's
+// shape and strides after the batch dims; batchStride is the data words per batch row.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { uint x[]; };
+layout(std430, binding = 1) readonly buffer I { int idx[]; };
+layout(std430, binding = 2) writeonly buffer Y { uint y[]; };
+layout(push_constant) uniform Params { uint total; uint k; uint slice; uint perBatch; uint batchStride; uint dims[8]; uint ds[8]; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint e = gl_GlobalInvocationID.x; e < p.total; e += stride) {
+        uint j = e / p.slice, s = e % p.slice, src = (j / p.perBatch) * p.batchStride;
+        for (uint t = 0; t < p.k; ++t) {
+            int v = idx[j * p.k + t];
+            src += uint(v < 0 ? v + int(p.dims[t]) : v) * p.ds[t];
+        }
+        y[e] = x[src + s];
+    }
+}
+"""#,
         "gemm": #"""
 #version 450
 // Batched Y[b] = alpha * A[b] · B[b] (+ beta * C), tiled through shared memory. op(A) is
@@ -481,6 +504,26 @@ void main() {
             uint c = ((r % p.period) * p.len + j) / p.div;
             y[base + j] = (x[base + j] - mean) * inv * scale[c] + (p.hasBias != 0u ? bias[c] : 0.0);
         }
+    }
+}
+"""#,
+        "onehot": #"""
+#version 450
+// OneHot on 32-bit words: the output is the indices' shape with `depth` inserted at the axis,
+// viewed as [outer, depth, inner]; y = on where the index (negative ones count from the end)
+// equals the position along depth, else off.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer I { int idx[]; };
+layout(std430, binding = 1) writeonly buffer Y { uint y[]; };
+layout(push_constant) uniform Params { uint n; uint depth; uint inner; uint off; uint on; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint k = gl_GlobalInvocationID.x; k < p.n; k += stride) {
+        uint i = k % p.inner, d = (k / p.inner) % p.depth, o = k / (p.inner * p.depth);
+        int v = idx[o * p.inner + i];
+        if (v < 0) v += int(p.depth);
+        y[k] = v == int(d) ? p.on : p.off;
     }
 }
 """#,
