@@ -204,6 +204,55 @@ void main() {
     }
 }
 """#,
+        "conv_transpose": #"""
+#version 450
+// ConvTranspose over up to 3 spatial dims (fewer are padded with size-1 dims), one invocation
+// per output element: y[n, oc, o] = b[oc] + sum over the group's input channels ic and kernel
+// taps k with o + padBegin - k * dilation = i * stride of x[n, ic, i] * w[ic, oc % outPerGroup, k].
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer W { float w[]; };
+layout(std430, binding = 2) readonly buffer B { float b[]; };
+layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params {
+    uint n; uint inC; uint outC; uint groups; uint hasBias;
+    uint inS[3]; uint outS[3]; uint k[3]; uint s[3]; uint d[3]; uint pad[3];
+} p;
+
+void main() {
+    uint inPerGroup = p.inC / p.groups, outPerGroup = p.outC / p.groups;
+    uint inSpatial = p.inS[0] * p.inS[1] * p.inS[2], kSpatial = p.k[0] * p.k[1] * p.k[2];
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint idx = gl_GlobalInvocationID.x; idx < p.n; idx += stride) {
+        uint rem = idx;
+        uint o2 = rem % p.outS[2]; rem /= p.outS[2];
+        uint o1 = rem % p.outS[1]; rem /= p.outS[1];
+        uint o0 = rem % p.outS[0]; rem /= p.outS[0];
+        uint oc = rem % p.outC, batch = rem / p.outC;
+        uint g = oc / outPerGroup, ocg = oc % outPerGroup;
+        float acc = p.hasBias != 0u ? b[oc] : 0.0;
+        for (uint k0 = 0; k0 < p.k[0]; ++k0) {
+            int t0 = int(o0 + p.pad[0]) - int(k0 * p.d[0]);
+            if (t0 < 0 || t0 % int(p.s[0]) != 0 || uint(t0) / p.s[0] >= p.inS[0]) continue;
+            for (uint k1 = 0; k1 < p.k[1]; ++k1) {
+                int t1 = int(o1 + p.pad[1]) - int(k1 * p.d[1]);
+                if (t1 < 0 || t1 % int(p.s[1]) != 0 || uint(t1) / p.s[1] >= p.inS[1]) continue;
+                for (uint k2 = 0; k2 < p.k[2]; ++k2) {
+                    int t2 = int(o2 + p.pad[2]) - int(k2 * p.d[2]);
+                    if (t2 < 0 || t2 % int(p.s[2]) != 0 || uint(t2) / p.s[2] >= p.inS[2]) continue;
+                    uint i = ((uint(t0) / p.s[0]) * p.inS[1] + uint(t1) / p.s[1]) * p.inS[2] + uint(t2) / p.s[2];
+                    uint kk = (k0 * p.k[1] + k1) * p.k[2] + k2;
+                    for (uint icg = 0; icg < inPerGroup; ++icg) {
+                        uint ic = g * inPerGroup + icg;
+                        acc += x[(batch * p.inC + ic) * inSpatial + i] * w[(ic * outPerGroup + ocg) * kSpatial + kk];
+                    }
+                }
+            }
+        }
+        y[idx] = acc;
+    }
+}
+"""#,
         "copy": #"""
 #version 450
 // Strided copy of 32-bit words (any element type): for every index i of `shape` (rank <= 8),
@@ -304,6 +353,29 @@ void main() {
     }
 }
 """#,
+        "gather_nd": #"""
+#version 450
+// GatherND on 32-bit words: for each of `n` index tuples (of length k, after `batch` leading
+// batch rows), copies the data slice of `slice` words it selects. dims/ds are the data's
+// shape and strides after the batch dims; batchStride is the data words per batch row.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { uint x[]; };
+layout(std430, binding = 1) readonly buffer I { int idx[]; };
+layout(std430, binding = 2) writeonly buffer Y { uint y[]; };
+layout(push_constant) uniform Params { uint total; uint k; uint slice; uint perBatch; uint batchStride; uint dims[8]; uint ds[8]; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint e = gl_GlobalInvocationID.x; e < p.total; e += stride) {
+        uint j = e / p.slice, s = e % p.slice, src = (j / p.perBatch) * p.batchStride;
+        for (uint t = 0; t < p.k; ++t) {
+            int v = idx[j * p.k + t];
+            src += uint(v < 0 ? v + int(p.dims[t]) : v) * p.ds[t];
+        }
+        y[e] = x[src + s];
+    }
+}
+"""#,
         "gemm": #"""
 #version 450
 // Batched Y[b] = alpha * A[b] · B[b] (+ beta * C), tiled through shared memory. op(A) is
@@ -377,6 +449,27 @@ void main() {
     }
 }
 """#,
+        "lrn": #"""
+#version 450
+// LRN across channels of [N, C, spatial]: y = x / (bias + alpha / size * sum of x² over the
+// channels c - floor((size-1)/2) .. c + ceil((size-1)/2))^beta.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params { uint n; uint channels; uint spatial; uint size; float alpha; float beta; float bias; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
+        int c = int((i / p.spatial) % p.channels);
+        uint base = i - uint(c) * p.spatial;
+        int lo = max(c - int((p.size - 1u) / 2u), 0), hi = min(c + int(p.size / 2u), int(p.channels) - 1);
+        float sum = 0.0;
+        for (int k = lo; k <= hi; ++k) { float v = x[base + uint(k) * p.spatial]; sum += v * v; }
+        y[i] = x[i] / pow(p.bias + p.alpha / float(p.size) * sum, p.beta);
+    }
+}
+"""#,
         "normalize": #"""
 #version 450
 // Normalizes each contiguous row of [rows, len]: y = (x - mean) / sqrt(var + eps) * scale + bias,
@@ -411,6 +504,26 @@ void main() {
             uint c = ((r % p.period) * p.len + j) / p.div;
             y[base + j] = (x[base + j] - mean) * inv * scale[c] + (p.hasBias != 0u ? bias[c] : 0.0);
         }
+    }
+}
+"""#,
+        "onehot": #"""
+#version 450
+// OneHot on 32-bit words: the output is the indices' shape with `depth` inserted at the axis,
+// viewed as [outer, depth, inner]; y = on where the index (negative ones count from the end)
+// equals the position along depth, else off.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer I { int idx[]; };
+layout(std430, binding = 1) writeonly buffer Y { uint y[]; };
+layout(push_constant) uniform Params { uint n; uint depth; uint inner; uint off; uint on; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint k = gl_GlobalInvocationID.x; k < p.n; k += stride) {
+        uint i = k % p.inner, d = (k / p.inner) % p.depth, o = k / (p.inner * p.depth);
+        int v = idx[o * p.inner + i];
+        if (v < 0) v += int(p.depth);
+        y[k] = v == int(d) ? p.on : p.off;
     }
 }
 """#,

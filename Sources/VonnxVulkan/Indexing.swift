@@ -306,3 +306,49 @@ func recordScatter(elements: Bool, _ ctx: VulkanKernelContext) throws -> [Vulkan
                        buffers: [y.buffer, indices.buffer, updates.buffer], push: push, count: updates.count > 0 ? 1 : 0)
     return [y]
 }
+
+/// OneHot: device indices, host depth (input 1) and values (input 2, [off, on]); the output
+/// has the values' type.
+func recordOneHot(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let indices = try ctx.input(0)
+    guard indices.dataType == .int32 || indices.dataType == .int64 else { throw ctx.error("indices must be integers, got \(indices.dataType)") }
+    guard let depthValue = try ctx.hostInput(1), depthValue.count == 1, let values = try ctx.hostInput(2), values.count == 2,
+          VulkanTensor.dataTypes.contains(values.dataType) else {
+        throw ctx.error("depth must be a known scalar and values a known [off, on] pair of a device type")
+    }
+    let depth = Int(depthValue.doubles()[0])
+    guard depth > 0 else { throw ctx.error("depth \(depth) must be positive") }
+    let axis = try ctx.axis(try ctx.node.int("axis", default: -1), rank: indices.rank + 1)
+    var shape = indices.shape
+    shape.insert(depth, at: axis)
+    let words: [UInt32]
+    switch values.dataType {
+    case .float: words = values.scalars(as: Float.self).map(\.bitPattern)
+    case .bool: words = values.scalars(as: Bool.self).map { $0 ? 1 : 0 }
+    default: words = values.ints().map { UInt32(bitPattern: Int32(truncatingIfNeeded: $0)) }
+    }
+    let y = try ctx.recorder.makeTensor(shape: shape, dataType: values.dataType)
+    var push = PushConstants()
+    push.add(y.count); push.add(depth); push.add(indices.shape[axis...].reduce(1, *)); push.add(bits: words[0]); push.add(bits: words[1])
+    try ctx.dispatch1D("onehot", buffers: [indices.buffer, y.buffer], push: push, count: y.count)
+    return [y]
+}
+
+/// GatherND with batch_dims: each index tuple selects a slice of the data.
+func recordGatherND(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0), indices = try ctx.input(1)
+    let b = try ctx.node.int("batch_dims", default: 0)
+    guard indices.dataType == .int32 || indices.dataType == .int64, let k = indices.shape.last, b >= 0, b < indices.rank,
+          b + k <= x.rank, k <= maxShaderRank, Array(x.shape[..<b]) == Array(indices.shape[..<b]) else {
+        throw ctx.error("indices \(indices.shape) (batch_dims \(b)) do not fit data \(x.shape)")
+    }
+    let shape = Array(indices.shape.dropLast()) + Array(x.shape[(b + k)...])
+    let y = try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)
+    let strides = contiguousStrides(x.shape), batches = x.shape[..<b].reduce(1, *)
+    var push = PushConstants()
+    push.add(y.count); push.add(k); push.add(x.shape[(b + k)...].reduce(1, *))
+    push.add(indices.count / max(k, 1) / max(batches, 1)); push.add(x.shape[b...].reduce(1, *))
+    push.add(Array(x.shape[b..<(b + k)]), length: maxShaderRank); push.add(Array(strides[b..<(b + k)]), length: maxShaderRank)
+    try ctx.dispatch1D("gather_nd", buffers: [x.buffer, indices.buffer, y.buffer], push: push, count: y.count)
+    return [y]
+}

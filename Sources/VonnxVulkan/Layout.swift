@@ -55,7 +55,8 @@ func recordConcat(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
 // Reshape, Flatten, Squeeze, Unsqueeze, Identity and Dropout are views: device tensors are
 // contiguous and immutable, so they share the input's buffer and record nothing.
 
-/// Identity, and Dropout at inference or with ratio 0 (its mask, from opset 10, all true).
+/// Identity, and Dropout at inference or with ratio 0 (its mask all true; before opset 10,
+/// ones of the input's type).
 func recordIdentity(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let x = try ctx.input(0)
     guard ctx.node.opType == "Dropout" else { return [x] }
@@ -63,12 +64,9 @@ func recordIdentity(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
         throw ctx.error("Dropout in training mode with a nonzero ratio is not implemented on Vulkan")
     }
     guard ctx.node.outputs.count > 1, !ctx.node.outputs[1].isEmpty else { return [x] }
-    guard ctx.opset >= 10 else {
-        // Before opset 10 the mask has the input's type: ones, as on the CPU.
-        guard x.dataType == .float else { throw ctx.error("Dropout's mask of type \(x.dataType) is not implemented on Vulkan") }
-        return [x, try ctx.recorder.upload(Tensor(shape: x.shape, scalars: [Float](repeating: 1, count: x.count)))]
-    }
-    return [x, try ctx.recorder.upload(Tensor(shape: x.shape, scalars: [Bool](repeating: true, count: x.count)))]
+    let mask = ctx.opset >= 10 ? Tensor(shape: x.shape, scalars: [Bool](repeating: true, count: x.count))
+        : Tensor(shape: x.shape, scalars: [Float](repeating: 1, count: x.count))
+    return [x, try ctx.recorder.upload(mask)]
 }
 
 func recordReshape(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {

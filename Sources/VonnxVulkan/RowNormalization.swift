@@ -83,3 +83,16 @@ func recordHardmax(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     try ctx.dispatch1D("hardmax", buffers: [x.buffer, y.buffer], push: push, count: lines)
     return [y]
 }
+
+/// LRN across the channels (dim 1) of an [N, C, …] input.
+func recordLRN(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    guard x.rank >= 2, let size = try ctx.node.int("size"), size > 0 else { throw ctx.error("needs an [N, C, …] input and a positive size") }
+    let y = try ctx.recorder.makeTensor(shape: x.shape)
+    var push = PushConstants()
+    push.add(x.count); push.add(x.shape[1]); push.add(x.shape[2...].reduce(1, *)); push.add(size)
+    push.add(try ctx.node.float("alpha", default: 1e-4)); push.add(try ctx.node.float("beta", default: 0.75))
+    push.add(try ctx.node.float("bias", default: 1))
+    try ctx.dispatch1D("lrn", buffers: [x.buffer, y.buffer], push: push, count: x.count)
+    return [y]
+}

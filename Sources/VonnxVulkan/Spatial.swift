@@ -119,3 +119,46 @@ func recordPool(_ ctx: VulkanKernelContext, max: Bool, global: Bool) throws -> [
     try ctx.dispatch1D("pool2d", defines: ["POOL_MAX": max ? "1" : "0"], buffers: [x.buffer, y.buffer], push: push, count: y.count)
     return [y]
 }
+
+/// ConvTranspose with 1 to 3 spatial dims: strides, dilations, group, pads or auto_pad,
+/// output_padding and output_shape as ONNX defines them.
+func recordConvTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optionalInput(2)
+    let r = x.rank - 2, node = ctx.node
+    guard (1...3).contains(r), w.rank == x.rank else { throw ctx.error("takes 1-D to 3-D inputs with matching weights, got \(x.shape) and \(w.shape)") }
+    let group = try node.int("group", default: 1), inC = x.shape[1]
+    guard group > 0, inC % group == 0, w.shape[0] == inC else { throw ctx.error("weights \(w.shape) do not fit \(inC) input channels in \(group) groups") }
+    let outC = w.shape[1] * group
+    if let bias, bias.count != outC { throw ctx.error("bias has \(bias.count) values, expected \(outC)") }
+    func attr(_ name: String, _ fallback: Int, count: Int) throws -> [Int] {
+        let v = try node.ints(name) ?? [Int](repeating: fallback, count: count)
+        guard v.count == count else { throw ctx.error("attribute '\(name)' has \(v.count) values, expected \(count)") }
+        return v
+    }
+    let k = Array(w.shape[2...]), s = try attr("strides", 1, count: r), d = try attr("dilations", 1, count: r)
+    let outPad = try attr("output_padding", 0, count: r), input = Array(x.shape[2...])
+    guard s.allSatisfy({ $0 > 0 }), d.allSatisfy({ $0 > 0 }) else { throw ctx.error("strides and dilations must be positive") }
+    var pads = try attr("pads", 0, count: 2 * r), out = [Int](repeating: 0, count: r)
+    let autoPad = try node.string("auto_pad", default: "NOTSET")
+    let outputShape = try node.ints("output_shape").map { Array($0.suffix(r)) }
+    for i in 0..<r {
+        let full = s[i] * (input[i] - 1) + outPad[i] + (k[i] - 1) * d[i] + 1
+        if outputShape != nil || autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
+            out[i] = outputShape?[i] ?? input[i] * s[i]
+            let total = max(0, full - out[i])
+            let lower = autoPad == "SAME_UPPER" || (autoPad != "SAME_LOWER" && outputShape != nil) ? total / 2 : total - total / 2
+            pads[i] = lower; pads[i + r] = total - lower
+        } else {
+            if autoPad == "VALID" { pads[i] = 0; pads[i + r] = 0 }
+            out[i] = full - pads[i] - pads[i + r]
+        }
+        guard out[i] > 0 else { throw ctx.error("output size \(out[i]) along spatial dim \(i) is not positive") }
+    }
+    let pad3 = { (v: [Int], fill: Int) in [Int](repeating: fill, count: 3 - r) + v }
+    let y = try ctx.recorder.makeTensor(shape: [x.shape[0], outC] + out)
+    var push = PushConstants()
+    push.add(y.count); push.add(inC); push.add(outC); push.add(group); push.add(bias == nil ? 0 : 1)
+    for v in [pad3(input, 1), pad3(out, 1), pad3(k, 1), pad3(s, 1), pad3(d, 1), pad3(Array(pads[..<r]), 0)] { push.add(v, length: 3) }
+    try ctx.dispatch1D("conv_transpose", buffers: [x.buffer, w.buffer, (bias ?? w).buffer, y.buffer], push: push, count: y.count)
+    return [y]
+}

@@ -104,6 +104,10 @@ public enum VulkanKernels {
         t["CumSum"] = recordCumSum
         t["LayerNormalization"] = { try recordLayerNormalization(rms: false, $0) }
         t["Hardmax"] = recordHardmax
+        t["OneHot"] = recordOneHot
+        t["GatherND"] = recordGatherND
+        t["ConvTranspose"] = recordConvTranspose
+        t["LRN"] = recordLRN
         t["ScatterElements"] = { try recordScatter(elements: true, $0) }
         t["ScatterND"] = { try recordScatter(elements: false, $0) }
         t["Scatter"] = t["ScatterElements"]
@@ -123,7 +127,8 @@ public enum VulkanKernels {
         for op in ["And", "Or", "Xor", "Not"] { t[op] = [.bool] }
         for op in ["Equal", "Where", "Cast", "CastLike", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
                    "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
-                   "Shape", "Size", "Gather", "GatherElements", "Pad", "Trilu"] { t[op] = all }
+                   "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu"] { t[op] = all }
+        t["OneHot"] = [.int32, .int64]
         for op in ["CumSum", "ScatterElements", "ScatterND", "Scatter"] { t[op] = numeric }
         return t
     }()
@@ -134,6 +139,7 @@ public enum VulkanKernels {
         case "Reshape", "Squeeze", "Unsqueeze", "Expand", "Tile", "Split", "Trilu", "CumSum": [1]
         case "Clip", "Dropout": [1, 2]
         case "Pad": [1, 2, 3]
+        case "OneHot": [1, 2]
         case "Slice": [1, 2, 3, 4]
         case "ConstantOfShape": [0]
         case "Range": [0, 1, 2]
@@ -169,6 +175,9 @@ public enum VulkanKernels {
             let value = key == "Constant" ? try? ShapeRules.constantValue(node) : (try? node.tensor("value")) ?? Tensor(scalar: Float(0))
             guard let value, VulkanTensor.dataTypes.contains(value.dataType) else { return false }
         }
+        // Refusals the kernels would throw for, known from the node alone.
+        if key == "MaxPool", node.outputs.count > 1, !node.outputs[1].isEmpty { return false }
+        if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
         if key == "Range" { return types.count == 3 && types.allSatisfy { $0.map(VulkanTensor.dataTypes.contains) ?? false } }
         let host = hostInputs(of: node), allowed = inputTypes[key] ?? [.float]
         let device = types.indices.filter { !host.contains($0) && $0 < node.inputs.count && !node.inputs[$0].isEmpty }

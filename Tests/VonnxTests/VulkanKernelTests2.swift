@@ -133,6 +133,19 @@ private let kernelCases: [KernelCase] = {
             [$0.ints(s), Tensor(shape: [3, 2], scalars: [Int64(0), 1, 2, -1, 0, 1]), $0.ints([3, 5])]
         })
     }
+    c.append(KernelCase("LRN", ["size": .int(3), "alpha": .float(0.01)]) { [$0.floats([2, 5, 3, 2])] })
+    c.append(KernelCase("Dropout", opset: 9) { [$0.floats(s)] })
+    c.append(KernelCase("ConvTranspose", ["strides": .ints([2, 1]), "pads": .ints([1, 0, 0, 1]), "output_padding": .ints([1, 0]),
+                                          "dilations": .ints([1, 2]), "group": .int(2)]) {
+        [$0.floats([2, 4, 3, 4]), $0.floats([4, 3, 3, 2]), $0.floats([6])]
+    })
+    c.append(KernelCase("ConvTranspose", ["auto_pad": .string(Array("SAME_UPPER".utf8)), "strides": .ints([2])]) {
+        [$0.floats([1, 2, 5]), $0.floats([2, 3, 4])]
+    })
+    c.append(KernelCase("OneHot", ["axis": .int(1)]) { [$0.ints([3, 4], -5...4), Tensor(scalar: Int64(5)), Tensor(shape: [2], scalars: [Float(-1), 3])] })
+    c.append(KernelCase("OneHot") { [$0.int32s([4], -3...2), Tensor(scalar: Float(3)), Tensor(shape: [2], scalars: [Int64(0), 9])] })
+    c.append(KernelCase("GatherND") { [$0.floats(s), Tensor(shape: [2, 2], scalars: [Int64(0), -1, 2, 3])] })
+    c.append(KernelCase("GatherND", ["batch_dims": .int(1)]) { [$0.ints(s), Tensor(shape: [3, 2, 1], scalars: [Int64(0), 3, -1, 2, 1, 1])] })
     c.append(KernelCase("Constant", ["value_ints": .ints([3, -1, 4])]) { _ in [] })
     c.append(KernelCase("ConstantOfShape", ["value": .tensor(Tensor(shape: [1], scalars: [Int64(7)]))]) { _ in [i64([2, 3])] })
     c.append(KernelCase("ConstantOfShape") { _ in [i64([3, 0])] })
@@ -202,6 +215,10 @@ func vulkanKernelMatchesCPU(_ kc: KernelCase) throws {
     #expect(VulkanKernels.accepts(node("And", 2), inputTypes: [.bool, .bool]))
     #expect(!VulkanKernels.accepts(node("Cast", 1, ["to": .int(Int(DataType.double.rawValue))]), inputTypes: [.float]))
     #expect(!VulkanKernels.accepts(node("Gather", 2), inputTypes: [.float16, .int64]))
+    #expect(!VulkanKernels.accepts(node("BatchNormalization", 5, ["training_mode": .int(1)]), inputTypes: [.float, .float, .float, .float, .float]))
+    var pool = node("MaxPool", 1)
+    pool.outputs = ["y", "indices"]
+    #expect(!VulkanKernels.accepts(pool, inputTypes: [.float]))
     let fused = Node(name: "f", opType: "FusedConv", domain: "com.microsoft", inputs: ["x", "w", "b", "z"], outputs: ["y"],
                      attributes: ["activation": .string(Array("Relu".utf8))])
     #expect(!VulkanKernels.accepts(fused, inputTypes: [.float, .float, .float, .float]))

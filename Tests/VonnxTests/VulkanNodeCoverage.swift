@@ -53,6 +53,35 @@ func vulkanNodeTestCoverage() throws {
     }
     print("Vulkan node tests: \(passed.count) of \(total) pass; \(failed.count) accepted but failed:")
     failed.forEach { print("  \($0)") }
+    // The light models, on the conformance runner's input: arange(n) / n in the declared shape.
+    let light = "\(root)/../light"
+    var lightPassed = 0, lightTotal = 0
+    for file in (try? fm.contentsOfDirectory(atPath: light))?.sorted() ?? [] where file.hasSuffix(".onnx") {
+        lightTotal += 1
+        do {
+            let model = try ModelReader.load(path: "\(light)/\(file)")
+            var values = model.graph.initializers
+            for info in model.graph.inputs where values[info.name] == nil {
+                let shape = (info.type?.shape ?? []).map { $0.value ?? 1 }, n = shape.reduce(1, *)
+                values[info.name] = Tensor(shape: shape, scalars: (0..<n).map { Float(Double($0) / Double(n)) })
+            }
+            for node in model.graph.nodes {
+                let inputs = node.inputs.map { $0.isEmpty ? nil : values[$0] }
+                guard VulkanKernels.accepts(node, inputTypes: inputs.map { $0?.dataType }) else {
+                    throw VonnxError.invalidArgument("\(node.opType) not accepted")
+                }
+                let outputs = try VulkanKernels.run(node, inputs: inputs, opset: model.defaultOpset, device: device)
+                for (o, t) in zip(node.outputs, outputs) where !o.isEmpty { values[o] = t }
+            }
+            let expected = try TensorProtoCodec.read(path: "\(light)/\(file.dropLast(5))_output_0.pb").tensor
+            guard let got = values[model.graph.outputs[0].name] else { throw VonnxError.invalidArgument("no output") }
+            if let why = mismatch(got, expected) { throw VonnxError.invalidArgument(why) }
+            lightPassed += 1
+        } catch {
+            print("  light \(file): \(error)")
+        }
+    }
+    print("Vulkan light models: \(lightPassed) of \(lightTotal) pass")
     if let out = ProcessInfo.processInfo.environment["VONNX_VULKAN_NODE_TESTS_OUT"] {
         try passed.joined(separator: "\n").write(toFile: out, atomically: true, encoding: .utf8)
     }

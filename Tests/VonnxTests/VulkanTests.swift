@@ -494,6 +494,8 @@ private func transposed(_ t: Tensor) -> Tensor {
     #expect(throws: VonnxError.self) { try gpu(node("Dropout", 3), [x, Tensor(scalar: Float(0.3)), Tensor(scalar: true)]) }
     let masked = try gpu(node("Dropout", 1, outputs: 2), [x], opset: 9)
     expectClose(masked[1], Tensor(shape: x.shape, scalars: [Float](repeating: 1, count: x.count)), "Dropout-7 mask")
+    let mask = try gpu(node("Dropout", 1, outputs: 2), [x], opset: 11)[1]
+    #expect(mask.dataType == .bool && mask.shape == x.shape && mask.scalars(as: Bool.self).allSatisfy { $0 }, "Dropout mask")
     expectClose(try gpu(node("Squeeze", 1), [x])[0], x.reshaped([2, 3, 4]), "Squeeze all")
     expectClose(try gpu(node("Squeeze", 2), [x, Tensor(shape: [1], scalars: [-2] as [Int64])], opset: 13)[0], x.reshaped([2, 3, 4]), "Squeeze-13")
     expectClose(try gpu(node("Unsqueeze", 1, ["axes": .ints([0, 5])]), [x], opset: 11)[0], x.reshaped([1, 2, 3, 1, 4, 1]), "Unsqueeze-11")

@@ -1,0 +1,47 @@
+#version 450
+// ConvTranspose over up to 3 spatial dims (fewer are padded with size-1 dims), one invocation
+// per output element: y[n, oc, o] = b[oc] + sum over the group's input channels ic and kernel
+// taps k with o + padBegin - k * dilation = i * stride of x[n, ic, i] * w[ic, oc % outPerGroup, k].
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer W { float w[]; };
+layout(std430, binding = 2) readonly buffer B { float b[]; };
+layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params {
+    uint n; uint inC; uint outC; uint groups; uint hasBias;
+    uint inS[3]; uint outS[3]; uint k[3]; uint s[3]; uint d[3]; uint pad[3];
+} p;
+
+void main() {
+    uint inPerGroup = p.inC / p.groups, outPerGroup = p.outC / p.groups;
+    uint inSpatial = p.inS[0] * p.inS[1] * p.inS[2], kSpatial = p.k[0] * p.k[1] * p.k[2];
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint idx = gl_GlobalInvocationID.x; idx < p.n; idx += stride) {
+        uint rem = idx;
+        uint o2 = rem % p.outS[2]; rem /= p.outS[2];
+        uint o1 = rem % p.outS[1]; rem /= p.outS[1];
+        uint o0 = rem % p.outS[0]; rem /= p.outS[0];
+        uint oc = rem % p.outC, batch = rem / p.outC;
+        uint g = oc / outPerGroup, ocg = oc % outPerGroup;
+        float acc = p.hasBias != 0u ? b[oc] : 0.0;
+        for (uint k0 = 0; k0 < p.k[0]; ++k0) {
+            int t0 = int(o0 + p.pad[0]) - int(k0 * p.d[0]);
+            if (t0 < 0 || t0 % int(p.s[0]) != 0 || uint(t0) / p.s[0] >= p.inS[0]) continue;
+            for (uint k1 = 0; k1 < p.k[1]; ++k1) {
+                int t1 = int(o1 + p.pad[1]) - int(k1 * p.d[1]);
+                if (t1 < 0 || t1 % int(p.s[1]) != 0 || uint(t1) / p.s[1] >= p.inS[1]) continue;
+                for (uint k2 = 0; k2 < p.k[2]; ++k2) {
+                    int t2 = int(o2 + p.pad[2]) - int(k2 * p.d[2]);
+                    if (t2 < 0 || t2 % int(p.s[2]) != 0 || uint(t2) / p.s[2] >= p.inS[2]) continue;
+                    uint i = ((uint(t0) / p.s[0]) * p.inS[1] + uint(t1) / p.s[1]) * p.inS[2] + uint(t2) / p.s[2];
+                    uint kk = (k0 * p.k[1] + k1) * p.k[2] + k2;
+                    for (uint icg = 0; icg < inPerGroup; ++icg) {
+                        uint ic = g * inPerGroup + icg;
+                        acc += x[(batch * p.inC + ic) * inSpatial + i] * w[(ic * outPerGroup + ocg) * kSpatial + kk];
+                    }
+                }
+            }
+        }
+        y[idx] = acc;
+    }
+}
