@@ -21,11 +21,13 @@ struct OnnxRun: ParsableCommand {
     @Option(help: "Output file format: npy or pb.") var format: OutputFormat = .npy
     @Option(help: "Backend: cpu, vulkan or auto.") var backend: Backend = .auto
     @Option(help: "CPU threads (default: all cores).") var threads: Int?
+    @OptionGroup(title: "Batch mode") var batch: BatchOptions
 
     enum OutputFormat: String, ExpressibleByArgument { case npy, pb }
 
     /// Errors propagate to ArgumentParser, which prints them on one line and exits 1.
     func run() throws {
+        if let input = batch.batchInput { runBatch(batch, input: input) }
         let session = try Session(path: model, options: SessionOptions(threads: threads, backend: backend))
         var feeds: [String: Tensor] = [:]
         for spec in inputs {
