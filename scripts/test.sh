@@ -10,3 +10,5 @@ swift test
 .build/release/onnx-conformance --backend cpu --threads 2 --expect Tests/Conformance/cpu-passing.txt
 scripts/check-resnet50.sh
 scripts/test-cli.sh
+scripts/test-batch.sh
+scripts/test-slurm.sh
