@@ -134,6 +134,8 @@ expect2 "no-such-manifest.txt: No such file" "${run[@]}" --batch-input "$tmp/no-
 expect2 "manifest .*line 2: 'notes.txt' is not" "${run[@]}" --batch-input "$tmp/manifest.txt" --output-dir "$tmp/x"
 expect2 "needs --output-dir" "${run[@]}" --batch-input "$fx/items"
 expect2 "--shard '3/3'|shard 3/3 is out of range" "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/x" --shard 3/3
+out=$("$bin" "$fx/classifier.onnx" --random --top-k 3 2>&1); rc=$?
+[ "$rc" != 0 ] && grep -q "need --batch-input" <<<"$out" && ok || fail "batch flags without --batch-input: exit $rc, $out"
 touch "$tmp/afile"
 expect2 "output folder not writable: .*afile exists and is not a folder" "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/afile/out"
 mkdir -p "$tmp/ro" "$tmp/full"

@@ -22,6 +22,15 @@ struct BatchOptions: ParsableArguments {
     @Option(help: "Write the first output's K best classes as JSON lines instead of tensors.") var topK: Int?
     @Option(help: "Class names for --top-k, one a line.") var labels: String?
     @Flag(help: "Write image-shaped outputs as 8-bit PNG (values in [0, 1]).") var png = false
+
+    /// Batch-mode flags without --batch-input would be silently ignored; refuse them.
+    func validate() throws {
+        guard batchInput == nil else { return }
+        let texts = [shard, job, resize, crop, layout, channels, scale, mean, std, labels]
+        if texts.contains(where: { $0 != nil }) || topK != nil || png || batchSize != 1 {
+            throw ValidationError("batch-mode options (--shard, --job, --resize, --top-k, ...) need --batch-input")
+        }
+    }
 }
 
 extension OnnxRun {
