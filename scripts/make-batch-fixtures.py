@@ -5,7 +5,7 @@ usage: make-batch-fixtures.py OUT_DIR N_IMAGES
 OUT_DIR/classifier.onnx  x[N,3,16,16] -> Conv 3x3 -> Relu -> GlobalAveragePool -> Flatten -> Gemm -> y[N,10]
 OUT_DIR/filter.onnx      x[N,3,16,16] -> Conv 1x1 -> Sigmoid -> y[N,3,16,16] (image-shaped)
 OUT_DIR/items/           N_IMAGES images (8-bit PNG, 16-bit PNG, JPEG via cjpeg, some 24x20 that
-                         need --resize/--crop) in sub-folders, plus .npy tensors
+                         need --resize/--crop) in sub-folders, plus .npy and TensorProto .pb tensors
 OUT_DIR/labels.txt       ten class names
 """
 import os, struct, subprocess, sys, zlib
@@ -75,5 +75,9 @@ for i in range(count):
         with open(f"{out}/items/{folder}img{i:04d}.jpg", "wb") as f:
             subprocess.run(["cjpeg", "-quality", "90", ppm], stdout=f, check=True)
         os.remove(ppm)
-    else:
+    elif i % 8 == 3:
         np.save(f"{out}/items/{folder}t{i:04d}.npy", rng.random((1, 3, 16, 16), dtype=np.float32))
+    else:
+        tensor = numpy_helper.from_array(rng.random((3, 16, 16), dtype=np.float32), "x")
+        with open(f"{out}/items/{folder}t{i:04d}.pb", "wb") as f:
+            f.write(tensor.SerializeToString())

@@ -43,23 +43,36 @@ check "failures.jsonl empty" test -f "$tmp/ref/failures.jsonl" -a ! -s "$tmp/ref
 check "summary counts" grep -q "\"succeeded\":$total,\"failed\":0" "$tmp/ref/summary.json"
 check "JSON progress records when not a terminal" grep -q '"event":"progress"' "$tmp/ref.log"
 
-# 2. The .npy items' outputs equal onnxruntime's; the batch size does not change them.
+# 2. The tensor items' outputs equal onnxruntime's; the batch size does not change them.
 "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/b1" --batch-size 1 2>/dev/null
 check "outputs match onnxruntime and --batch-size 1" "$py" - "$fx" "$tmp/ref" "$tmp/b1" <<'PY'
 import glob, os, sys
 import numpy as np, onnxruntime as ort
 fx, ref, b1 = sys.argv[1:]
 s = ort.InferenceSession(f"{fx}/classifier.onnx")
-items = glob.glob(f"{fx}/items/**/*.npy", recursive=True)
-assert items
+from onnx import TensorProto, numpy_helper
+def load(p):
+    if p.endswith(".npy"): return np.load(p)
+    t = TensorProto(); t.ParseFromString(open(p, "rb").read())
+    return numpy_helper.to_array(t)[None]
+items = glob.glob(f"{fx}/items/**/*.npy", recursive=True) + glob.glob(f"{fx}/items/**/*.pb", recursive=True)
+assert len(items) > 10
 for p in items:
     rel = os.path.relpath(p, f"{fx}/items")
-    want = s.run(None, {"x": np.load(p)})[0]
+    want = s.run(None, {"x": load(p)})[0]
     got = np.load(f"{ref}/{rel}.npy")
     assert got.shape == want.shape and np.allclose(got, want, rtol=1e-4, atol=1e-5), rel
 for p in glob.glob(f"{ref}/**/*.npy", recursive=True):
     assert np.allclose(np.load(p), np.load(b1 + p[len(ref):]), rtol=1e-5, atol=1e-6), p
 PY
+
+# A job file does what the same flags do; a bad line is named.
+printf '# preprocessing\nresize = 16\ncrop = 16   # centre\n' > "$tmp/job.txt"
+"$bin" "$fx/classifier.onnx" --threads 2 --job "$tmp/job.txt" --batch-input "$fx/items" --output-dir "$tmp/job" --batch-size 4 2>/dev/null
+check "job file = flags" diff <(cd "$tmp/ref" && outputs . | xargs sha256sum) <(cd "$tmp/job" && outputs . | xargs sha256sum)
+printf 'resize = 16\nlayout = nwhc\n' > "$tmp/badjob.txt"
+out=$("$bin" "$fx/classifier.onnx" --job "$tmp/badjob.txt" --batch-input "$fx/items" --output-dir "$tmp/x" 2>&1); rc=$?
+[ "$rc" = 2 ] && grep -q "badjob.txt line 2: layout 'nwhc' must be nchw or nhwc" <<<"$out" && ok || fail "bad job file: exit $rc, $out"
 
 # 3. A corrupt image and a wrong-size tensor are recorded; the job goes on and exits 1.
 cp -r "$fx/items" "$tmp/bad"
@@ -135,7 +148,7 @@ check "Indexed Job variables = --shard 1/3" diff <(outputs "$tmp/shard1") <(outp
 "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/topk" --top-k 3 --labels "$fx/labels.txt" 2>/dev/null
 check "predictions.jsonl has a line an item" test "$(grep -c '"label":"class ' "$tmp/topk/predictions.jsonl")" = "$total"
 "$bin" "$fx/filter.onnx" --threads 2 --resize 16 --crop 16 --png --batch-input "$fx/items" --output-dir "$tmp/png" 2>/dev/null
-check "PNG outputs" test "$(find "$tmp/png" -name '*.png.png' -o -name '*.jpg.png' -o -name '*.npy.png' | wc -l)" = "$total"
+check "PNG outputs" test "$(find "$tmp/png" -name '*.png' | wc -l)" = "$total"
 "$bin" "$fx/filter.onnx" --threads 2 --resize 16 --crop 16 --png --batch-input "$tmp/png" --output-dir "$tmp/png2" 2>/dev/null
 check "PNG outputs decode again" test "$(count_outputs "$tmp/png2")" = "$total"
 
