@@ -138,6 +138,13 @@ check "rerun after SIGTERM identical" diff <(cd "$tmp/many-ref" && outputs . | x
 for i in 0 1 2; do "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/shards" --shard $i/3 --batch-size 4 2>/dev/null; done
 check "shards cover every item once" diff <(outputs "$tmp/ref") <(outputs "$tmp/shards")
 check "each shard wrote its summary" test -f "$tmp/shards/summary.shard-2-of-3.json"
+# Shards running at once into one folder leave each other's temporaries alone.
+pids=()
+for i in 0 1 2; do "${run[@]}" --threads 1 --batch-input "$tmp/many" --output-dir "$tmp/conc" --shard $i/3 --batch-size 4 2>/dev/null & pids+=($!); done
+rcs=""; for p in "${pids[@]}"; do wait "$p"; rcs+="$?"; done
+[ "$rcs" = 000 ] && ok || fail "concurrent shards exited $rcs"
+check "concurrent shards: every output once, identical" diff <(cd "$tmp/many-ref" && outputs . | xargs sha256sum) \
+                                                            <(cd "$tmp/conc" && outputs . | xargs sha256sum)
 SLURM_ARRAY_TASK_ID=5 SLURM_ARRAY_TASK_MIN=4 SLURM_ARRAY_TASK_MAX=6 "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/slurm1" 2>/dev/null
 JOB_COMPLETION_INDEX=1 JOB_COMPLETION_COUNT=3 "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/k8s1" 2>/dev/null
 "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/shard1" --shard 1/3 2>/dev/null

@@ -49,18 +49,28 @@ public enum AtomicFile {
         if mkdir(path, 0o755) != 0 && errno != EEXIST { throw .output("cannot create folder \(path): \(errnoText())") }
     }
 
-    /// Deletes temporaries left under `folder` (recursively) by a killed run.
-    public static func removeStale(under folder: String) {
-        guard let dir = opendir(folder) else { return }
-        var names: [(String, Bool)] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name != "." && name != ".." { names.append((name, entry.pointee.d_type == UInt8(DT_DIR))) }
+    /// Deletes temporaries left under `root` by a killed run whose target (relative to
+    /// `root`) `owned` accepts. Other processes writing into the same folder (other shards)
+    /// own their temporaries, so only the caller's are touched.
+    public static func removeStale(under root: String, owned: (String) -> Bool) {
+        func visit(_ relative: String) {
+            let folder = relative.isEmpty ? root : "\(root)/\(relative)"
+            guard let dir = opendir(folder) else { return }
+            var names: [(String, Bool)] = []
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                if name != "." && name != ".." { names.append((name, entry.pointee.d_type == UInt8(DT_DIR))) }
+            }
+            closedir(dir)
+            for (name, isDir) in names {
+                let path = relative.isEmpty ? name : "\(relative)/\(name)"
+                if isDir { visit(path); continue }
+                guard name.hasPrefix("."), let marker = name.firstRange(of: partialMarker) else { continue }
+                let target = String(name[name.index(after: name.startIndex)..<marker.lowerBound])
+                if owned(relative.isEmpty ? target : "\(relative)/\(target)") { unlink("\(root)/\(path)") }
+            }
         }
-        closedir(dir)
-        for (name, isDir) in names {
-            if isDir { removeStale(under: "\(folder)/\(name)") } else if name.hasPrefix("."), name.contains(partialMarker) { unlink("\(folder)/\(name)") }
-        }
+        visit("")
     }
 
     /// Whether a file exists at `path`.

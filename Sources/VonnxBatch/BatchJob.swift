@@ -112,15 +112,26 @@ public final class BatchJob: Sendable {
     /// that cannot be written; per-item problems are recorded and the job goes on.
     public func run(progress: Bool = true) throws(BatchError) -> BatchOutcome {
         let items = try ItemSource.items(from: spec.input)
+        let check = "\(spec.outputDir)/.onnx-run-write-check-\(getpid())"
         do {
-            try AtomicFile.write([], to: "\(spec.outputDir)/.onnx-run-write-check")
-            unlink("\(spec.outputDir)/.onnx-run-write-check")
+            try AtomicFile.write([], to: check)
+            unlink(check)
         } catch { throw .usage("output folder not writable: \(error)") }
-        AtomicFile.removeStale(under: spec.outputDir)
 
         var outcome = BatchOutcome()
         outcome.listed = items.count
         let mine = items.filter { spec.shard.contains($0.relativePath) }
+        let mineByPath = Set(mine.map(\.relativePath))
+        AtomicFile.removeStale(under: spec.outputDir) { target in
+            // An item's outputs are its path plus ".npy", or plus ".outK.npy".
+            var stem = Substring(target)
+            for _ in 0..<2 {
+                guard let dot = stem.lastIndex(of: ".") else { return false }
+                stem = stem[..<dot]
+                if mineByPath.contains(String(stem)) { return true }
+            }
+            return false
+        }
         outcome.inShard = mine.count
         let pending = mine.filter { !AtomicFile.exists(primaryOutput($0)) }
         outcome.skipped = mine.count - pending.count
@@ -198,9 +209,14 @@ public final class BatchJob: Sendable {
         outcome.outputError = writer.outputError
         outcome.interruptedBy = outcome.skipped + writer.done < outcome.inShard && outcome.outputError == nil ? StopRequest.signal : nil
         let elapsed = monotonicSeconds() - start
-        try finish(outcome, failures: writer.failures, mine: mine, stages: [
-            ("decode_s", decodeTime.value), ("infer_s", inferSeconds), ("write_s", writer.seconds),
-        ], batches: batches, elapsed: elapsed)
+        do {
+            try finish(outcome, failures: writer.failures, mine: mine, stages: [
+                ("decode_s", decodeTime.value), ("infer_s", inferSeconds), ("write_s", writer.seconds),
+            ], batches: batches, elapsed: elapsed)
+        } catch {
+            // On a full disk the job files fail too; the first error is the one to report.
+            if outcome.outputError == nil { throw error }
+        }
         return outcome
     }
 

@@ -3,7 +3,7 @@ import VonnxIR
 /// How an image becomes an input tensor, in this order: samples scaled to [0, 1] by bit
 /// depth, resized (bilinear, half-pixel centres), center-cropped, reordered to `channels`,
 /// then `(x * scale - mean[c]) / std[c]`, laid out as `layout` (without the batch dim).
-public struct Preprocessing: Sendable, Equatable {
+public struct Preprocessing: Sendable {
     public enum Resize: Sendable, Equatable {
         /// The shorter side becomes this many pixels, keeping the aspect ratio.
         case shorterSide(Int)
@@ -21,11 +21,6 @@ public struct Preprocessing: Sendable, Equatable {
     public var std: [Float] = [1, 1, 1]
 
     public init() {}
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.resize == b.resize && a.crop?.width == b.crop?.width && a.crop?.height == b.crop?.height
-            && a.layout == b.layout && a.channels == b.channels && a.scale == b.scale && a.mean == b.mean && a.std == b.std
-    }
 
     /// Sets one setting from its job-file key / flag name and text: resize (N or WxH),
     /// crop (N or WxH), layout (nchw|nhwc), channels (rgb|bgr), scale, mean and std (three

@@ -113,15 +113,17 @@ private let solidJPEG: [UInt8] = {
     #expect(contents("\(dir)/a/b/out.npy") == [4])
     #expect(throws: BatchError.self) { try AtomicFile.write([1], to: "\(dir)/a/b/out.npy/inside") }
     try AtomicFile.write([9], to: "\(dir)/a/.out.npy.partial-abc123")
-    AtomicFile.removeStale(under: dir)
+    try AtomicFile.write([9], to: "\(dir)/a/.other.npy.partial-abc123")
+    AtomicFile.removeStale(under: dir) { $0 == "a/out.npy" }
     #expect(!AtomicFile.exists("\(dir)/a/.out.npy.partial-abc123"))
+    #expect(AtomicFile.exists("\(dir)/a/.other.npy.partial-abc123"))
     #expect(AtomicFile.exists("\(dir)/a/b/out.npy"))
     var names: [String] = []
     if let d = opendir("\(dir)/a/b") {
         while let e = readdir(d) { names.append(withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }) }
         closedir(d)
     }
-    #expect(names.sorted() == [".", "..", "out.npy"])
+    #expect(names.sorted() == [".", "..", "out.npy"])  // no temporary left by the writes
 }
 
 @Test func manifestsListItemsAndNameBadLines() throws {
