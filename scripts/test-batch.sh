@@ -74,6 +74,11 @@ printf 'resize = 16\nlayout = nwhc\n' > "$tmp/badjob.txt"
 out=$("$bin" "$fx/classifier.onnx" --job "$tmp/badjob.txt" --batch-input "$fx/items" --output-dir "$tmp/x" 2>&1); rc=$?
 [ "$rc" = 2 ] && grep -q "badjob.txt line 2: layout 'nwhc' must be nchw or nhwc" <<<"$out" && ok || fail "bad job file: exit $rc, $out"
 
+# An output folder inside the input folder is not read as input on a rerun.
+cp -r "$fx/items" "$tmp/inside"
+for _ in 1 2; do "${run[@]}" --batch-input "$tmp/inside" --output-dir "$tmp/inside/out" 2>/dev/null; done
+check "output folder inside the input folder is skipped" grep -q "\"listed\":$total," "$tmp/inside/out/summary.json"
+
 # 3. A corrupt image and a wrong-size tensor are recorded; the job goes on and exits 1.
 cp -r "$fx/items" "$tmp/bad"
 head -c 300 "$(find "$fx/items" -name '*.png' | head -1)" > "$tmp/bad/corrupt.png"

@@ -111,7 +111,7 @@ public final class BatchJob: Sendable {
     /// Runs the job. Throws `.usage` for a bad input folder or manifest or an output folder
     /// that cannot be written; per-item problems are recorded and the job goes on.
     public func run(progress: Bool = true) throws(BatchError) -> BatchOutcome {
-        let items = try ItemSource.items(from: spec.input)
+        let items = try ItemSource.items(from: spec.input, excluding: spec.outputDir)
         let check = "\(spec.outputDir)/.onnx-run-write-check-\(getpid())"
         do {
             try AtomicFile.write([], to: check)

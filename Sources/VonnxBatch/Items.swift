@@ -24,15 +24,16 @@ public enum ItemSource {
     /// The items of `source`: every tensor or image file under a folder (recursively, other
     /// files ignored), or the lines of a manifest file (one path a line, relative to the
     /// manifest's folder unless absolute; blank lines and `#` comments skipped). Sorted by
-    /// relative path. Throws `.usage` naming the path when it cannot be read, or naming the
-    /// manifest line that lists an unsupported file or a duplicate.
-    public static func items(from source: String) throws(BatchError) -> [BatchItem] {
+    /// relative path. The folder `excluding` (the output folder, when it lies inside the
+    /// input folder) is skipped. Throws `.usage` naming the path when it cannot be read, or
+    /// naming the manifest line that lists an unsupported file or a duplicate.
+    public static func items(from source: String, excluding: String? = nil) throws(BatchError) -> [BatchItem] {
         var st = stat()
         guard stat(source, &st) == 0 else { throw .usage("--batch-input \(source): \(errnoText())") }
         var items: [BatchItem]
         if (st.st_mode & S_IFMT) == S_IFDIR {
             items = []
-            try walk(root: source, relative: "", into: &items)
+            try walk(root: source, relative: "", skip: excluding.flatMap(canonical), into: &items)
         } else {
             items = try manifest(source)
         }
@@ -40,7 +41,7 @@ public enum ItemSource {
         return items
     }
 
-    private static func walk(root: String, relative: String, into items: inout [BatchItem]) throws(BatchError) {
+    private static func walk(root: String, relative: String, skip: String?, into items: inout [BatchItem]) throws(BatchError) {
         let folder = relative.isEmpty ? root : "\(root)/\(relative)"
         guard let dir = opendir(folder) else { throw .usage("--batch-input \(folder): cannot list: \(errnoText())") }
         defer { closedir(dir) }
@@ -54,7 +55,8 @@ public enum ItemSource {
             var st = stat()
             guard stat("\(root)/\(rel)", &st) == 0 else { continue }
             if (st.st_mode & S_IFMT) == S_IFDIR {
-                try walk(root: root, relative: rel, into: &items)
+                if let skip, canonical("\(root)/\(rel)") == skip { continue }
+                try walk(root: root, relative: rel, skip: skip, into: &items)
             } else if let kind = BatchItem.kind(of: name) {
                 items.append(BatchItem(relativePath: rel, path: "\(root)/\(rel)", kind: kind))
             }
@@ -107,6 +109,13 @@ func readBytes(_ path: String) throws(BatchError) -> [UInt8] {
         if n == 0 { return bytes }
         bytes += chunk[..<n]
     }
+}
+
+/// The absolute path with symlinks and ".." resolved, or nil when it does not exist.
+func canonical(_ path: String) -> String? {
+    guard let resolved = realpath(path, nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
 }
 
 func errnoText() -> String { String(cString: strerror(errno)) }
