@@ -30,7 +30,7 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("OGLCompiler"), .linkedLibrary("OSDependent")]),
         .target(name: "Vonnx", dependencies: ["VonnxIR", "VonnxFormat", "VonnxCPU", "VonnxVulkan"]),
         .executableTarget(name: "onnx-run", dependencies: [
-            "Vonnx", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Vonnx", "VonnxBatch", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "onnx-conformance", dependencies: [
             "Vonnx", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -38,7 +38,11 @@ let package = Package(
         .executableTarget(name: "onnx-bench", dependencies: [
             "Vonnx", "VonnxFormat", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/onnx-bench"),
-        .testTarget(name: "VonnxTests", dependencies: ["Vonnx", "VonnxFormat", "VonnxCPU", "VonnxIR", "VonnxVulkan"]),
+        .testTarget(name: "VonnxTests", dependencies: ["Vonnx", "VonnxFormat", "VonnxCPU", "VonnxIR", "VonnxVulkan", "VonnxBatch"]),
+        // Batch jobs for onnx-run (render/VFX farms): items, preprocessing, image codecs, pipeline.
+        // CImage wraps libpng and libjpeg(-turbo), whose errors longjmp, so it is C, not a module map.
+        .target(name: "CImage", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+        .target(name: "VonnxBatch", dependencies: ["Vonnx", "VonnxFormat", "VonnxIR", "CImage"]),
     ],
     swiftLanguageModes: [.v6]
 )

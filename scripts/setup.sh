@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages="libprotobuf-c-dev libvulkan-dev glslang-dev libopenblas-dev mesa-vulkan-drivers vulkan-validationlayers unzip"
+packages="$packages libpng-dev libjpeg62-turbo-dev libjpeg-turbo-progs"  # onnx-run batch mode; cjpeg makes test images
 missing=$(for p in $packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   echo "setup: installing $missing"

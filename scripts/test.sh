@@ -12,3 +12,5 @@ swift test
 .build/release/onnx-conformance --backend vulkan --device "${VONNX_VULKAN_DEVICE:-llvmpipe}" --expect Tests/Conformance/vulkan-passing.txt
 scripts/check-resnet50.sh
 scripts/test-cli.sh
+scripts/test-batch.sh
+scripts/test-slurm.sh

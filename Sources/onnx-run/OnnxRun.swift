@@ -26,6 +26,7 @@ struct OnnxRun: ParsableCommand {
     @Flag(help: "List the Vulkan devices and exit.") var listDevices = false
     @Flag(help: "Print the backend in use, why it fell back to the CPU, and the nodes left to the CPU.") var verbose = false
     @Option(help: "CPU threads (default: all cores).") var threads: Int?
+    @OptionGroup(title: "Batch mode") var batch: BatchOptions
 
     enum OutputFormat: String, ExpressibleByArgument { case npy, pb }
 
@@ -41,6 +42,7 @@ struct OnnxRun: ParsableCommand {
         guard let model else { throw ValidationError("missing the .onnx model file") }
         var options = SessionOptions(threads: threads, backend: backend)
         if let device { options.vulkanDevice = device }
+        if let input = batch.batchInput { runBatch(batch, input: input, model: model, options: options) }
         let session = try Session(path: model, options: options)
         if verbose {
             print("backend: \(session.activeBackend.rawValue)"

@@ -1,0 +1,401 @@
+import Glibc
+import Vonnx
+import VonnxFormat
+import VonnxIR
+import Synchronization
+
+/// What a batch job does; `onnx-run --batch-input` fills it from flags and a job file.
+public struct BatchJobSpec: Sendable {
+    /// How each item's outputs are written.
+    public enum OutputFormat: String, Sendable, CaseIterable {
+        /// One .npy (or TensorProto .pb) file an output.
+        case npy, pb
+        /// Image-shaped outputs ([1, C, H, W] or [1, H, W, C] per `layout`, C = 1 or 3,
+        /// values in [0, 1]) as 8-bit PNG; other outputs as .npy.
+        case png
+    }
+
+    public var input: String
+    public var outputDir: String
+    public var batchSize = 1
+    public var shard = Shard.whole
+    public var preprocessing = Preprocessing()
+    public var format = OutputFormat.npy
+    /// When set, the first output's K best scores go to `<item>.json` (and all of them,
+    /// one line an item, to predictions.jsonl) instead of tensor files.
+    public var topK: Int?
+    /// Class names, line i naming index i, for `topK`.
+    public var labels: [String] = []
+    /// Batches buffered between decoding, inference and writing.
+    public var queueDepth = 2
+
+    public init(input: String, outputDir: String) {
+        self.input = input
+        self.outputDir = outputDir
+    }
+
+    /// The file naming a shard's job-level files, e.g. failures.jsonl or failures.shard-1-of-4.jsonl.
+    func jobFile(_ stem: String, _ ext: String) -> String {
+        shard.count == 1 ? "\(outputDir)/\(stem).\(ext)" : "\(outputDir)/\(stem).shard-\(shard.index)-of-\(shard.count).\(ext)"
+    }
+}
+
+/// How a batch job ended; `exitCode` is what onnx-run exits with.
+public struct BatchOutcome: Sendable {
+    public var listed = 0, inShard = 0, skipped = 0, succeeded = 0, failed = 0
+    /// The signal that stopped the job early, if any.
+    public var interruptedBy: Int32?
+    /// Why outputs could not be written (e.g. a full disk), if that stopped the job.
+    public var outputError: String?
+
+    /// 0 all done, 1 some items failed, 3 stopped by a signal, 4 an output could not be
+    /// written (2, bad usage or input, is thrown as `BatchError.usage` before any work).
+    public var exitCode: Int32 {
+        if outputError != nil { return 4 }
+        if interruptedBy != nil { return 3 }
+        return failed > 0 ? 1 : 0
+    }
+}
+
+/// Runs a model over many items: decoding, inference and writing run on three threads
+/// joined by bounded queues, so memory stays flat however many items there are. Items
+/// already done (their primary output exists) are skipped, so a rerun resumes.
+public final class BatchJob: Sendable {
+    let session: Session
+    let spec: BatchJobSpec
+    let inputName: String
+    let inputType: DataType
+    /// The input's dims after the batch dim, and whether items are stacked along a batch dim.
+    let itemDims: [Dim]
+    let batched: Bool
+    let outputNames: [String]
+
+    /// Checks that the model and spec fit together; throws `.usage` naming what does not.
+    public init(session: Session, spec: BatchJobSpec) throws(BatchError) {
+        self.session = session
+        self.spec = spec
+        guard session.inputs.count == 1, let info = session.inputs.first else {
+            throw .usage("batch mode needs a model with exactly one input; this one has \(session.inputs.count) (\(session.inputs.map(\.name).joined(separator: ", ")))")
+        }
+        guard case .tensor(let type, let dims?)? = info.type, !dims.isEmpty else {
+            throw .usage("input '\(info.name)' has no declared tensor shape with a batch dim; batch mode needs one")
+        }
+        inputName = info.name
+        inputType = type
+        itemDims = Array(dims.dropFirst())
+        if case .value(let n) = dims[0] {
+            guard spec.batchSize == 1 else {
+                throw .usage("--batch-size \(spec.batchSize): input '\(info.name)' has a fixed batch dim of \(n); use --batch-size 1")
+            }
+            guard n == 1 else { throw .usage("input '\(info.name)' has a fixed batch dim of \(n); batch mode needs 1 or a symbolic dim") }
+            batched = false
+        } else {
+            batched = true
+        }
+        guard spec.batchSize >= 1 else { throw .usage("--batch-size must be at least 1") }
+        if let k = spec.topK, k < 1 { throw .usage("--top-k must be at least 1") }
+        outputNames = session.outputs.map(\.name)
+    }
+
+    /// The file whose presence means `item` is done: written last of the item's outputs.
+    func primaryOutput(_ item: BatchItem) -> String {
+        let base = "\(spec.outputDir)/\(item.relativePath)"
+        if spec.topK != nil { return base + ".json" }
+        switch spec.format {
+        case .npy: return base + ".npy"
+        case .pb: return base + ".pb"
+        case .png: return base + ".png"
+        }
+    }
+
+    /// Runs the job. Throws `.usage` for a bad input folder or manifest or an output folder
+    /// that cannot be written; per-item problems are recorded and the job goes on.
+    public func run(progress: Bool = true) throws(BatchError) -> BatchOutcome {
+        let items = try ItemSource.items(from: spec.input, excluding: spec.outputDir)
+        let check = "\(spec.outputDir)/.onnx-run-write-check-\(getpid())"
+        do {
+            try AtomicFile.write([], to: check)
+            unlink(check)
+        } catch { throw .usage("output folder not writable: \(error)") }
+
+        var outcome = BatchOutcome()
+        outcome.listed = items.count
+        let mine = items.filter { spec.shard.contains($0.relativePath) }
+        let mineByPath = Set(mine.map(\.relativePath))
+        AtomicFile.removeStale(under: spec.outputDir) { target in
+            // An item's outputs are its path plus ".npy", or plus ".outK.npy".
+            var stem = Substring(target)
+            for _ in 0..<2 {
+                guard let dot = stem.lastIndex(of: ".") else { return false }
+                stem = stem[..<dot]
+                if mineByPath.contains(String(stem)) { return true }
+            }
+            return false
+        }
+        outcome.inShard = mine.count
+        let pending = mine.filter { !AtomicFile.exists(primaryOutput($0)) }
+        outcome.skipped = mine.count - pending.count
+
+        let start = monotonicSeconds()
+        let loaded = BoundedQueue<Loaded>(capacity: spec.batchSize * spec.queueDepth)
+        let written = BoundedQueue<Finished>(capacity: spec.queueDepth)
+        let decodeTime = Accumulator(), writer = WriterState()
+        let reader = WorkerThread { [self] in
+            for item in pending {
+                if StopRequest.signal != nil { break }
+                let t0 = monotonicSeconds()
+                let result = Result { () throws(ItemFailure) in try load(item) }
+                decodeTime.value += monotonicSeconds() - t0
+                if !loaded.push(Loaded(item: item, tensor: result)) { break }
+            }
+            loaded.close()
+        }
+        let writerThread = WorkerThread { [self] in
+            let reporter = progress ? ProgressReporter(total: pending.count) : nil
+            while let finished = written.pop() {
+                if writer.outputError == nil {
+                    let t0 = monotonicSeconds()
+                    for (item, result) in finished.items where writer.outputError == nil {
+                        switch result {
+                        case .failure(let f): writer.failures.append((item.relativePath, f.reason))
+                        case .success(let outputs):
+                            do {
+                                try write(item, outputs)
+                                writer.succeeded += 1
+                            } catch let e as BatchError {
+                                writer.outputError = e.description
+                                continue
+                            } catch { writer.failures.append((item.relativePath, "\(error)")) }
+                        }
+                        writer.done += 1
+                    }
+                    writer.seconds += monotonicSeconds() - t0
+                }
+                reporter?.update(done: writer.done, failed: writer.failures.count)
+            }
+            reporter?.update(done: writer.done, failed: writer.failures.count, final: true)
+        }
+
+        var inferSeconds = 0.0, batches = 0
+        var batch: [(BatchItem, Tensor)] = []
+        var rejected: [(BatchItem, Result<[Tensor], ItemFailure>)] = []
+        func flush() {
+            if !batch.isEmpty {
+                let t0 = monotonicSeconds()
+                rejected += infer(batch)
+                inferSeconds += monotonicSeconds() - t0
+                batches += 1
+                batch.removeAll(keepingCapacity: true)
+            }
+            if !rejected.isEmpty { written.push(Finished(items: rejected)); rejected.removeAll() }
+        }
+        while StopRequest.signal == nil, writer.outputErrorSeen == false, let next = loaded.pop() {
+            switch next.tensor {
+            case .failure(let f): rejected.append((next.item, .failure(f)))
+            case .success(let t):
+                if let first = batch.first, first.1.shape != t.shape { flush() }
+                batch.append((next.item, t))
+                if batch.count == spec.batchSize { flush() }
+            }
+        }
+        if StopRequest.signal == nil && !writer.outputErrorSeen { flush() } else if !rejected.isEmpty { written.push(Finished(items: rejected)) }
+        loaded.close()
+        written.close()
+        reader.join()
+        writerThread.join()
+
+        outcome.succeeded = writer.succeeded
+        outcome.failed = writer.failures.count
+        outcome.outputError = writer.outputError
+        outcome.interruptedBy = outcome.skipped + writer.done < outcome.inShard && outcome.outputError == nil ? StopRequest.signal : nil
+        let elapsed = monotonicSeconds() - start
+        do {
+            try finish(outcome, failures: writer.failures, mine: mine, stages: [
+                ("decode_s", decodeTime.value), ("infer_s", inferSeconds), ("write_s", writer.seconds),
+            ], batches: batches, elapsed: elapsed)
+        } catch {
+            // On a full disk the job files fail too; the first error is the one to report.
+            if outcome.outputError == nil { throw error }
+        }
+        return outcome
+    }
+
+    /// The input tensor of one item, without the batch dim; throws why it does not fit.
+    func load(_ item: BatchItem) throws(ItemFailure) -> Tensor {
+        var tensor: Tensor
+        do {
+            switch item.kind {
+            case .npy: tensor = try Npy.read(path: item.path)
+            case .tensorProto: tensor = try TensorProtoCodec.read(path: item.path).tensor
+            case .image:
+                let bytes: [UInt8]
+                do { bytes = try readBytes(item.path) } catch { throw ItemFailure(error.description) }
+                tensor = spec.preprocessing.tensor(from: try RGBImage(decoding: bytes))
+            }
+        } catch let f as ItemFailure { throw f } catch { throw ItemFailure("\(error)") }
+        if tensor.rank == itemDims.count + 1 && tensor.shape.first == 1 {
+            tensor = Tensor(dataType: tensor.dataType, shape: Array(tensor.shape.dropFirst()), storage: tensor.storage)
+        }
+        guard tensor.dataType == inputType else {
+            throw ItemFailure("element type \(tensor.dataType) does not match input '\(inputName)' (\(inputType))")
+        }
+        let fits = tensor.rank == itemDims.count && zip(tensor.shape, itemDims).allSatisfy { size, dim in
+            if case .value(let v) = dim { return v == size }
+            return true
+        }
+        guard fits else {
+            throw ItemFailure("shape \(tensor.shape) does not fit input '\(inputName)' [N, \(itemDims.map(\.description).joined(separator: ", "))]")
+        }
+        return tensor
+    }
+
+    /// Runs one batch; each item gets its outputs (with a batch dim of 1) or why it failed.
+    func infer(_ batch: [(BatchItem, Tensor)]) -> [(BatchItem, Result<[Tensor], ItemFailure>)] {
+        let shape = batch[0].1.shape
+        let stride = batch[0].1.storage.byteCount
+        let stacked = Tensor(zeros: inputType, shape: [batch.count] + shape)
+        for (i, (_, t)) in batch.enumerated() {
+            stacked.storage.pointer.advanced(by: i * stride).copyMemory(from: t.storage.pointer, byteCount: stride)
+        }
+        do {
+            let outputs = try session.runOrdered([inputName: stacked]).map(\.tensor)
+            var perItem = [[Tensor]](repeating: [], count: batch.count)
+            for (k, out) in outputs.enumerated() {
+                guard out.shape.first == batch.count || (batch.count == 1 && !batched) else {
+                    throw ItemFailure("output '\(outputNames[k])' has shape \(out.shape), not a batch of \(batch.count); use --batch-size 1")
+                }
+                let itemShape = batched || out.shape.first == 1 ? [1] + out.shape.dropFirst() : out.shape
+                let bytes = out.storage.byteCount / batch.count
+                for i in 0..<batch.count {
+                    let t = Tensor(zeros: out.dataType, shape: itemShape)
+                    t.storage.pointer.copyMemory(from: out.storage.pointer.advanced(by: i * bytes), byteCount: bytes)
+                    perItem[i].append(t)
+                }
+            }
+            return zip(batch, perItem).map { ($0.0, Result<[Tensor], ItemFailure>.success($1)) }
+        } catch {
+            let reason = (error as? ItemFailure)?.reason ?? "inference failed: \(error)"
+            return batch.map { ($0.0, Result<[Tensor], ItemFailure>.failure(ItemFailure(reason))) }
+        }
+    }
+
+    /// Writes an item's outputs, the primary one last. Throws `.output` when a file cannot
+    /// be written, `ItemFailure` when an output does not fit the chosen format.
+    func write(_ item: BatchItem, _ outputs: [Tensor]) throws {
+        let base = "\(spec.outputDir)/\(item.relativePath)"
+        if let k = spec.topK {
+            try AtomicFile.write(Array((topK(item, outputs[0], k) + "\n").utf8), to: primaryOutput(item))
+            return
+        }
+        var files: [(String, [UInt8])] = []
+        for (k, t) in outputs.enumerated() {
+            let name = k == 0 ? base : "\(base).out\(k)"
+            if spec.format == .png, let png = try pngBytes(t) {
+                files.append((name + ".png", png))
+            } else if spec.format == .png && k == 0 {
+                throw ItemFailure("output '\(outputNames[0])' of shape \(t.shape) is not image-shaped for --format png")
+            } else if spec.format == .pb {
+                files.append((name + ".pb", TensorProtoCodec.encode(t, name: outputNames[k])))
+            } else {
+                files.append((name + ".npy", try Npy.encode(t)))
+            }
+        }
+        for (path, bytes) in files.dropFirst() + files.prefix(1) { try AtomicFile.write(bytes, to: path) }
+    }
+
+    /// PNG bytes of a [1, C, H, W] / [1, H, W, C] float output (per the preprocessing
+    /// layout, C = 1 or 3), values in [0, 1] mapped to 0...255; nil for other shapes.
+    func pngBytes(_ t: Tensor) throws(ItemFailure) -> [UInt8]? {
+        guard t.dataType == .float, t.rank == 4, t.shape[0] == 1 else { return nil }
+        let nchw = spec.preprocessing.layout == .nchw
+        let (c, h, w) = nchw ? (t.shape[1], t.shape[2], t.shape[3]) : (t.shape[3], t.shape[1], t.shape[2])
+        guard c == 1 || c == 3, h > 0, w > 0 else { return nil }
+        let values = t.scalars(as: Float.self)
+        var samples = [UInt8](repeating: 0, count: c * h * w)
+        for y in 0..<h {
+            for x in 0..<w {
+                for ch in 0..<c {
+                    let v = values[nchw ? (ch * h + y) * w + x : (y * w + x) * c + ch]
+                    samples[(y * w + x) * c + ch] = UInt8((min(max(v.isNaN ? 0 : v, 0), 1) * 255).rounded())
+                }
+            }
+        }
+        return try encodePNG(samples, width: w, height: h, channels: c)
+    }
+
+    /// One JSON line: the item and the `k` best entries of `scores` (flattened).
+    func topK(_ item: BatchItem, _ scores: Tensor, _ k: Int) throws -> String {
+        let values: [Double]
+        switch scores.dataType {
+        case .float: values = scores.scalars(as: Float.self).map(Double.init)
+        case .double: values = scores.scalars(as: Double.self)
+        default: throw ItemFailure("output '\(outputNames[0])' is \(scores.dataType); --top-k needs float scores")
+        }
+        let best = values.indices.sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }.prefix(k)
+        let entries = best.map { i in
+            "{\"index\":\(i),\(i < spec.labels.count ? "\"label\":\(jsonString(spec.labels[i]))," : "")\"score\":\(values[i])}"
+        }
+        return "{\"item\":\(jsonString(item.relativePath)),\"top\":[\(entries.joined(separator: ","))]}"
+    }
+
+    /// Writes the failures file, the predictions file (with --top-k) and the summary.
+    func finish(_ outcome: BatchOutcome, failures: [(String, String)], mine: [BatchItem],
+                stages: [(String, Double)], batches: Int, elapsed: Double) throws(BatchError) {
+        let failureLines = failures.map { "{\"item\":\(jsonString($0.0)),\"reason\":\(jsonString($0.1))}\n" }.joined()
+        try AtomicFile.write(Array(failureLines.utf8), to: spec.jobFile("failures", "jsonl"))
+        if spec.topK != nil && outcome.outputError == nil {
+            var lines = ""
+            for item in mine {
+                if let bytes = try? readBytes(primaryOutput(item)) { lines += String(decoding: bytes, as: UTF8.self) }
+            }
+            try AtomicFile.write(Array(lines.utf8), to: spec.jobFile("predictions", "jsonl"))
+        }
+        let processed = outcome.succeeded + outcome.failed
+        let fields = [
+            ("listed", "\(outcome.listed)"), ("in_shard", "\(outcome.inShard)"), ("skipped_done", "\(outcome.skipped)"),
+            ("succeeded", "\(outcome.succeeded)"), ("failed", "\(outcome.failed)"),
+            ("shard", jsonString(spec.shard.description)), ("batch_size", "\(spec.batchSize)"), ("batches", "\(batches)"),
+            ("elapsed_s", format(elapsed, 3)), ("items_per_s", format(elapsed > 0 ? Double(processed) / elapsed : 0, 3)),
+            ("stages_s", "{" + stages.map { "\"\($0.0)\":\(format($0.1, 3))" }.joined(separator: ",") + "}"),
+            ("interrupted_by_signal", outcome.interruptedBy.map { "\($0)" } ?? "null"),
+            ("output_error", outcome.outputError.map(jsonString) ?? "null"), ("exit_code", "\(outcome.exitCode)"),
+        ]
+        let summary = "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}\n"
+        try AtomicFile.write(Array(summary.utf8), to: spec.jobFile("summary", "json"))
+    }
+}
+
+/// An item read by the decoding thread.
+struct Loaded: Sendable {
+    let item: BatchItem
+    let tensor: Result<Tensor, ItemFailure>
+}
+
+/// A batch's results on their way to the writing thread.
+struct Finished: Sendable {
+    let items: [(BatchItem, Result<[Tensor], ItemFailure>)]
+}
+
+/// A number one thread adds to and others read only after joining it.
+final class Accumulator: @unchecked Sendable { var value = 0.0 }
+
+/// The writing thread's tallies; read by others only after joining it, except
+/// `outputErrorSeen`, an advisory flag the inference loop polls to stop early.
+final class WriterState: @unchecked Sendable {
+    var done = 0, succeeded = 0, seconds = 0.0
+    var failures: [(String, String)] = []
+    var outputError: String? { didSet { flag.store(true, ordering: .relaxed) } }
+    private let flag = Atomic<Bool>(false)
+    var outputErrorSeen: Bool { flag.load(ordering: .relaxed) }
+}
+
+extension BatchJobSpec {
+    /// The lines of a labels file (trailing blank lines dropped); throws `.usage` naming it.
+    public static func readLabels(_ path: String) throws(BatchError) -> [String] {
+        let text: String
+        do { text = try readText(path) } catch { throw .usage("--labels \(error)") }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { String($0) }
+        while lines.last?.isEmpty == true { lines.removeLast() }
+        return lines
+    }
+}

@@ -1,0 +1,56 @@
+import CImage
+
+/// An RGB image with samples scaled to [0, 1], rows top to bottom, interleaved (HWC).
+public struct RGBImage: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    public var pixels: [Float]
+
+    public init(width: Int, height: Int, pixels: [Float]) {
+        precondition(pixels.count == width * height * 3)
+        self.width = width; self.height = height; self.pixels = pixels
+    }
+
+    /// Decodes PNG (8 or 16 bits a sample, any colour type) or JPEG bytes; throws the
+    /// decoder's reason (e.g. "JPEG: Premature end of JPEG file") when they are corrupt.
+    public init(decoding bytes: [UInt8]) throws(ItemFailure) {
+        var pixels: UnsafeMutableRawPointer?
+        var width: Int32 = 0, height: Int32 = 0, bits: Int32 = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let rc = bytes.withUnsafeBufferPointer { data in
+            message.withUnsafeMutableBufferPointer { err in
+                cimage_decode(data.baseAddress, data.count, &pixels, &width, &height, &bits, err.baseAddress, err.count)
+            }
+        }
+        guard rc == 0, let pixels else { throw ItemFailure(message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }) }
+        defer { cimage_free(pixels) }
+        let count = Int(width) * Int(height) * 3
+        let values: [Float] = bits == 16
+            ? UnsafeBufferPointer(start: pixels.assumingMemoryBound(to: UInt16.self), count: count).map { Float($0) / 65535 }
+            : UnsafeBufferPointer(start: pixels.assumingMemoryBound(to: UInt8.self), count: count).map { Float($0) / 255 }
+        self.init(width: Int(width), height: Int(height), pixels: values)
+    }
+}
+
+/// PNG bytes of 8-bit samples (`channels` 1 = grey, 3 = RGB, interleaved).
+public func encodePNG(_ samples: [UInt8], width: Int, height: Int, channels: Int) throws(ItemFailure) -> [UInt8] {
+    precondition(samples.count == width * height * channels && (channels == 1 || channels == 3))
+    var out: UnsafeMutableRawPointer?
+    var size = 0
+    var message = [CChar](repeating: 0, count: 256)
+    let rc = samples.withUnsafeBufferPointer { data in
+        message.withUnsafeMutableBufferPointer { err in
+            cimage_encode_png(data.baseAddress, Int32(width), Int32(height), Int32(channels), &out, &size, err.baseAddress, err.count)
+        }
+    }
+    guard rc == 0, let out else { throw ItemFailure(message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }) }
+    defer { cimage_free(out) }
+    return Array(UnsafeRawBufferPointer(start: out, count: size))
+}
+
+/// Why one item could not be processed; recorded in the failures file, the job goes on.
+public struct ItemFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public let reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}

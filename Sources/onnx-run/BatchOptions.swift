@@ -1,0 +1,80 @@
+import ArgumentParser
+import Glibc
+import Vonnx
+import VonnxBatch
+
+/// The flags of batch mode (`--batch-input`); see README "Batch jobs on a farm".
+struct BatchOptions: ParsableArguments {
+    @Option(help: "Batch mode: a folder of .npy/.pb/.png/.jpg items, or a manifest listing one a line.")
+    var batchInput: String?
+    @Option(help: "Items run together when the model's batch dim is symbolic.") var batchSize = 1
+    @Option(help: "INDEX/COUNT: process only this shard (default: from Slurm array or Kubernetes Indexed Job variables).")
+    var shard: String?
+    @Option(help: "A job file of 'key = value' preprocessing settings (resize, crop, layout, channels, scale, mean, std).")
+    var job: String?
+    @Option(help: "Image preprocessing: resize the shorter side to N, or to WIDTHxHEIGHT.") var resize: String?
+    @Option(help: "Image preprocessing: center-crop to N or WIDTHxHEIGHT.") var crop: String?
+    @Option(help: "Image preprocessing: nchw or nhwc.") var layout: String?
+    @Option(help: "Image preprocessing: rgb or bgr.") var channels: String?
+    @Option(help: "Image preprocessing: multiply samples (in [0, 1]) by this.") var scale: String?
+    @Option(help: "Image preprocessing: three per-channel means, subtracted after scaling.") var mean: String?
+    @Option(help: "Image preprocessing: three per-channel standard deviations to divide by.") var std: String?
+    @Option(help: "Write the first output's K best classes as JSON lines instead of tensors.") var topK: Int?
+    @Option(help: "Class names for --top-k, one a line.") var labels: String?
+    @Flag(help: "Write image-shaped outputs as 8-bit PNG (values in [0, 1]).") var png = false
+
+    /// Batch-mode flags without --batch-input would be silently ignored; refuse them.
+    func validate() throws {
+        guard batchInput == nil else { return }
+        let texts = [shard, job, resize, crop, layout, channels, scale, mean, std, labels]
+        if texts.contains(where: { $0 != nil }) || topK != nil || png || batchSize != 1 {
+            throw ValidationError("batch-mode options (--shard, --job, --resize, --top-k, ...) need --batch-input")
+        }
+    }
+}
+
+extension OnnxRun {
+    /// Runs batch mode and exits with its code: 0 ok, 1 some items failed, 2 bad usage or
+    /// input, 3 stopped by SIGTERM/SIGINT, 4 an output could not be written.
+    func runBatch(_ options: BatchOptions, input: String, model: String, options sessionOptions: SessionOptions) -> Never {
+        do {
+            guard let outputDir else { throw BatchError.usage("--batch-input needs --output-dir") }
+            var spec = BatchJobSpec(input: input, outputDir: outputDir)
+            spec.batchSize = options.batchSize
+            spec.format = options.png ? .png : format == .pb ? .pb : .npy
+            spec.topK = options.topK
+            if let labels = options.labels {
+                guard options.topK != nil else { throw BatchError.usage("--labels needs --top-k") }
+                spec.labels = try BatchJobSpec.readLabels(labels)
+            }
+            if let job = options.job { try spec.preprocessing.apply(jobFile: job) }
+            for (key, value) in [("resize", options.resize), ("crop", options.crop), ("layout", options.layout),
+                                 ("channels", options.channels), ("scale", options.scale), ("mean", options.mean),
+                                 ("std", options.std)] {
+                if let value { try spec.preprocessing.set(key, value) }
+            }
+            if let text = options.shard {
+                spec.shard = try Shard(parsing: text)
+            } else if let shard = try Shard.fromEnvironment(Shard.schedulerEnvironment()) {
+                spec.shard = shard
+            }
+            let session: Session
+            do { session = try Session(path: model, options: sessionOptions) } catch {
+                throw BatchError.usage("\(error)")
+            }
+            StopRequest.install()
+            let outcome = try BatchJob(session: session, spec: spec).run()
+            if let error = outcome.outputError { writeStandardError("error: \(error)\n") }
+            if let signal = outcome.interruptedBy { writeStandardError("onnx-run: stopped by signal \(signal); rerun to resume\n") }
+            if outcome.failed > 0 { writeStandardError("onnx-run: \(outcome.failed) item(s) failed; see \(outputDir)/failures*.jsonl\n") }
+            Glibc.exit(outcome.exitCode)
+        } catch let error as BatchError {
+            writeStandardError("error: \(error)\n")
+            if case .output = error { Glibc.exit(4) }
+            Glibc.exit(2)
+        } catch {
+            writeStandardError("error: \(error)\n")
+            Glibc.exit(2)
+        }
+    }
+}

@@ -1,0 +1,83 @@
+"""Fixtures for the batch-mode tests: two tiny models and a folder of generated items.
+
+usage: make-batch-fixtures.py OUT_DIR N_IMAGES
+
+OUT_DIR/classifier.onnx  x[N,3,16,16] -> Conv 3x3 -> Relu -> GlobalAveragePool -> Flatten -> Gemm -> y[N,10]
+OUT_DIR/filter.onnx      x[N,3,16,16] -> Conv 1x1 -> Sigmoid -> y[N,3,16,16] (image-shaped)
+OUT_DIR/items/           N_IMAGES images (8-bit PNG, 16-bit PNG, JPEG via cjpeg, some 24x20 that
+                         need --resize/--crop) in sub-folders, plus .npy and TensorProto .pb tensors
+OUT_DIR/labels.txt       ten class names
+"""
+import os, struct, subprocess, sys, zlib
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+out, count = sys.argv[1], int(sys.argv[2])
+rng = np.random.default_rng(7)
+
+
+def model(path, nodes, inits, out_shape):
+    graph = helper.make_graph(
+        nodes, os.path.basename(path),
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+        [numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+os.makedirs(f"{out}/items/a", exist_ok=True)
+os.makedirs(f"{out}/items/b/c", exist_ok=True)
+model(f"{out}/classifier.onnx", [
+    helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+    helper.make_node("Relu", ["c"], ["r"]),
+    helper.make_node("GlobalAveragePool", ["r"], ["p"]),
+    helper.make_node("Flatten", ["p"], ["f"]),
+    helper.make_node("Gemm", ["f", "fc", "fb"], ["y"], transB=1),
+], {"w": rng.normal(size=(8, 3, 3, 3)), "b": rng.normal(size=8) * 0.1,
+    "fc": rng.normal(size=(10, 8)), "fb": rng.normal(size=10) * 0.1}, ["N", 10])
+model(f"{out}/filter.onnx", [
+    helper.make_node("Conv", ["x", "w"], ["c"]),
+    helper.make_node("Sigmoid", ["c"], ["y"]),
+], {"w": rng.normal(size=(3, 3, 1, 1))}, ["N", 3, 16, 16])
+with open(f"{out}/labels.txt", "w") as f:
+    f.write("".join(f"class {i}\n" for i in range(10)))
+
+
+def png(path, pixels):
+    """pixels: HxWx3 uint8 or uint16 -> an RGB PNG of that bit depth."""
+    h, w, _ = pixels.shape
+    depth = 16 if pixels.dtype == np.uint16 else 8
+    rows = pixels.astype(">u2" if depth == 16 else "u1").reshape(h, -1)
+    raw = b"".join(b"\x00" + r.tobytes() for r in rows)
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+for i in range(count):
+    folder = ["", "a/", "b/c/"][i % 3]
+    size = (16, 16) if i % 5 else (20, 24)        # every fifth image needs --resize 16 --crop 16
+    pixels = rng.integers(0, 256, size=(*size, 3), dtype=np.uint8)
+    kind = i % 4
+    if kind == 0:
+        png(f"{out}/items/{folder}img{i:04d}.png", pixels)
+    elif kind == 1:
+        png(f"{out}/items/{folder}img{i:04d}.png", pixels.astype(np.uint16) * 257)
+    elif kind == 2:
+        ppm = f"{out}/img{i:04d}.ppm"
+        with open(ppm, "wb") as f:
+            f.write(b"P6 %d %d 255\n" % (size[1], size[0]) + pixels.tobytes())
+        with open(f"{out}/items/{folder}img{i:04d}.jpg", "wb") as f:
+            subprocess.run(["cjpeg", "-quality", "90", ppm], stdout=f, check=True)
+        os.remove(ppm)
+    elif i % 8 == 3:
+        np.save(f"{out}/items/{folder}t{i:04d}.npy", rng.random((1, 3, 16, 16), dtype=np.float32))
+    else:
+        tensor = numpy_helper.from_array(rng.random((3, 16, 16), dtype=np.float32), "x")
+        with open(f"{out}/items/{folder}t{i:04d}.pb", "wb") as f:
+            f.write(tensor.SerializeToString())

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Batch mode of onnx-run (--batch-input) end to end: outputs against onnxruntime, a corrupt
+# and a wrong-size item recorded while the job goes on, kill -9 then rerun giving outputs
+# identical to an uninterrupted run, SIGTERM's exit code, sharding, bad output folders and a
+# full disk (a small tmpfs) with no complete-looking partial output.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bin=$PWD/.build/release/onnx-run
+py=$PWD/.testdata/venv/bin/python
+tmp=$(mktemp -d)
+mounts=()
+cleanup() { for m in "${mounts[@]}"; do umount "$m" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+passed=0 failed=0
+ok() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+# check DESCRIPTION COMMAND...: the command succeeds.
+check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok; else fail "$what"; fi; }
+# outputs DIR: the item outputs under DIR (not the job's own files), sorted.
+outputs() { (cd "$1" && find . -type f \( -name '*.npy' -o -name '*.png' -o -name '*.json' \) ! -name 'summary*' | sort); }
+# count_outputs DIR
+count_outputs() { outputs "$1" | wc -l; }
+# wait_outputs DIR N PID: waits (up to 60 s) until DIR holds N outputs or PID ends.
+wait_outputs() {
+  for _ in $(seq 600); do
+    [ "$(count_outputs "$1" 2>/dev/null)" -ge "$2" ] && return 0
+    kill -0 "$3" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+"$py" scripts/make-batch-fixtures.py "$tmp/fx" 60 || { echo "cannot make fixtures"; exit 1; }
+fx=$tmp/fx
+run=("$bin" "$fx/classifier.onnx" --threads 2 --resize 16 --crop 16)
+total=$(find "$fx/items" -type f | wc -l)
+
+# 1. A whole run: every item done, nothing failed, summary written.
+"${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/ref" --batch-size 4 2>"$tmp/ref.log"; rc=$?
+[ "$rc" = 0 ] && ok || fail "reference run exit $rc: $(tail -3 "$tmp/ref.log")"
+[ "$(count_outputs "$tmp/ref")" = "$total" ] && ok || fail "reference run wrote $(count_outputs "$tmp/ref") of $total outputs"
+check "failures.jsonl empty" test -f "$tmp/ref/failures.jsonl" -a ! -s "$tmp/ref/failures.jsonl"
+check "summary counts" grep -q "\"succeeded\":$total,\"failed\":0" "$tmp/ref/summary.json"
+check "JSON progress records when not a terminal" grep -q '"event":"progress"' "$tmp/ref.log"
+
+# 2. The tensor items' outputs equal onnxruntime's; the batch size does not change them.
+"${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/b1" --batch-size 1 2>/dev/null
+check "outputs match onnxruntime and --batch-size 1" "$py" - "$fx" "$tmp/ref" "$tmp/b1" <<'PY'
+import glob, os, sys
+import numpy as np, onnxruntime as ort
+fx, ref, b1 = sys.argv[1:]
+s = ort.InferenceSession(f"{fx}/classifier.onnx")
+from onnx import TensorProto, numpy_helper
+def load(p):
+    if p.endswith(".npy"): return np.load(p)
+    t = TensorProto(); t.ParseFromString(open(p, "rb").read())
+    return numpy_helper.to_array(t)[None]
+items = glob.glob(f"{fx}/items/**/*.npy", recursive=True) + glob.glob(f"{fx}/items/**/*.pb", recursive=True)
+assert len(items) > 10
+for p in items:
+    rel = os.path.relpath(p, f"{fx}/items")
+    want = s.run(None, {"x": load(p)})[0]
+    got = np.load(f"{ref}/{rel}.npy")
+    assert got.shape == want.shape and np.allclose(got, want, rtol=1e-4, atol=1e-5), rel
+for p in glob.glob(f"{ref}/**/*.npy", recursive=True):
+    assert np.allclose(np.load(p), np.load(b1 + p[len(ref):]), rtol=1e-5, atol=1e-6), p
+PY
+
+# A job file does what the same flags do; a bad line is named.
+printf '# preprocessing\nresize = 16\ncrop = 16   # centre\n' > "$tmp/job.txt"
+"$bin" "$fx/classifier.onnx" --threads 2 --job "$tmp/job.txt" --batch-input "$fx/items" --output-dir "$tmp/job" --batch-size 4 2>/dev/null
+check "job file = flags" diff <(cd "$tmp/ref" && outputs . | xargs sha256sum) <(cd "$tmp/job" && outputs . | xargs sha256sum)
+printf 'resize = 16\nlayout = nwhc\n' > "$tmp/badjob.txt"
+out=$("$bin" "$fx/classifier.onnx" --job "$tmp/badjob.txt" --batch-input "$fx/items" --output-dir "$tmp/x" 2>&1); rc=$?
+[ "$rc" = 2 ] && grep -q "badjob.txt line 2: layout 'nwhc' must be nchw or nhwc" <<<"$out" && ok || fail "bad job file: exit $rc, $out"
+
+# An output folder inside the input folder is not read as input on a rerun.
+cp -r "$fx/items" "$tmp/inside"
+for _ in 1 2; do "${run[@]}" --batch-input "$tmp/inside" --output-dir "$tmp/inside/out" 2>/dev/null; done
+check "output folder inside the input folder is skipped" grep -q "\"listed\":$total," "$tmp/inside/out/summary.json"
+
+# 3. A corrupt image and a wrong-size tensor are recorded; the job goes on and exits 1.
+cp -r "$fx/items" "$tmp/bad"
+head -c 300 "$(find "$fx/items" -name '*.png' | head -1)" > "$tmp/bad/corrupt.png"
+printf 'garbage' > "$tmp/bad/junk.jpg"
+"$py" -c "import numpy as np; np.save('$tmp/bad/small.npy', np.zeros((1,3,8,8), np.float32))"
+"${run[@]}" --batch-input "$tmp/bad" --output-dir "$tmp/badout" --batch-size 4 2>/dev/null; rc=$?
+[ "$rc" = 1 ] && ok || fail "bad items: exit $rc, want 1"
+check "corrupt.png in failures" grep -q '"item":"corrupt.png","reason":"PNG' "$tmp/badout/failures.jsonl"
+check "junk.jpg in failures" grep -q '"item":"junk.jpg","reason":"not a PNG or JPEG' "$tmp/badout/failures.jsonl"
+check "small.npy in failures" grep -q '"item":"small.npy","reason":"shape \[3, 8, 8\] does not fit' "$tmp/badout/failures.jsonl"
+[ "$(count_outputs "$tmp/badout")" = "$total" ] && ok || fail "bad items: good items not all written"
+
+# 4. kill -9 mid-run, then a rerun: outputs byte-identical to an uninterrupted run. Many
+#    small items, so the run lasts long enough to be caught in the middle.
+"$py" -c "
+import numpy as np, os
+rng = np.random.default_rng(1)
+for i in range(1500):
+    d = '$tmp/many/%02d' % (i % 16); os.makedirs(d, exist_ok=True)
+    np.save('%s/t%04d.npy' % (d, i), rng.random((3, 16, 16), dtype=np.float32))
+"
+many=$(find "$tmp/many" -type f | wc -l)
+# Memory stays flat: 1500 items peak within 6 MB of 60 (keeping every input and output
+# alive would add ~9 MB). peak_kb COMMAND...: its peak resident memory (VmHWM, polled).
+peak_kb() {
+  "$@" 2>/dev/null & local p=$! peak=0 r
+  while kill -0 $p 2>/dev/null; do
+    r=$(awk '/VmHWM/ {print $2}' /proc/$p/status 2>/dev/null) && [ -n "$r" ] && peak=$r
+    sleep 0.02
+  done
+  wait $p; echo "$peak"
+}
+few_kb=$(peak_kb "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/few-mem" --batch-size 1)
+many_kb=$(peak_kb "${run[@]}" --batch-input "$tmp/many" --output-dir "$tmp/many-ref" --batch-size 1)
+echo "memory: $total items $few_kb kB, $many items $many_kb kB"
+[ "$many_kb" -lt $((few_kb + 6144)) ] && ok || fail "memory not flat: $many items peaked at $many_kb kB, $total at $few_kb kB"
+"${run[@]}" --batch-input "$tmp/many" --output-dir "$tmp/killed" --batch-size 1 2>/dev/null &
+pid=$!
+if wait_outputs "$tmp/killed" 20 $pid; then kill -9 $pid; fi
+wait $pid 2>/dev/null
+done_before=$(count_outputs "$tmp/killed")
+[ "$done_before" -lt "$many" ] && ok || fail "kill -9 came too late ($done_before of $many done): test proves nothing"
+"${run[@]}" --batch-input "$tmp/many" --output-dir "$tmp/killed" --batch-size 1 2>/dev/null; rc=$?
+[ "$rc" = 0 ] && ok || fail "rerun after kill -9: exit $rc"
+check "rerun skipped the items done before" grep -q "\"skipped_done\":$done_before," "$tmp/killed/summary.json"
+check "resumed outputs identical to an uninterrupted run" diff <(cd "$tmp/many-ref" && outputs . | xargs sha256sum) \
+                                                            <(cd "$tmp/killed" && outputs . | xargs sha256sum)
+check "no temporaries left" test -z "$(find "$tmp/killed" -name '.*.partial-*')"
+
+# 5. SIGTERM finishes the batch in flight and exits 3; a rerun completes.
+"${run[@]}" --batch-input "$tmp/many" --output-dir "$tmp/term" --batch-size 4 2>/dev/null &
+pid=$!
+if wait_outputs "$tmp/term" 20 $pid; then kill -TERM $pid; fi
+wait $pid; rc=$?
+[ "$rc" = 3 ] && ok || fail "SIGTERM: exit $rc, want 3"
+check "summary names the signal" grep -q '"interrupted_by_signal":15' "$tmp/term/summary.json"
+check "whole batches written before stopping" test $(( $(count_outputs "$tmp/term") % 4 )) = 0
+"${run[@]}" --batch-input "$tmp/many" --output-dir "$tmp/term" --batch-size 4 2>/dev/null
+check "rerun after SIGTERM identical" diff <(cd "$tmp/many-ref" && outputs . | xargs sha256sum) <(cd "$tmp/term" && outputs . | xargs sha256sum)
+
+# 6. Shards: every item in exactly one shard; Slurm variables pick the same shard as --shard.
+for i in 0 1 2; do "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/shards" --shard $i/3 --batch-size 4 2>/dev/null; done
+check "shards cover every item once" diff <(outputs "$tmp/ref") <(outputs "$tmp/shards")
+check "each shard wrote its summary" test -f "$tmp/shards/summary.shard-2-of-3.json"
+# Shards running at once into one folder leave each other's temporaries alone.
+pids=()
+for i in 0 1 2; do "${run[@]}" --threads 1 --batch-input "$tmp/many" --output-dir "$tmp/conc" --shard $i/3 --batch-size 4 2>/dev/null & pids+=($!); done
+rcs=""; for p in "${pids[@]}"; do wait "$p"; rcs+="$?"; done
+[ "$rcs" = 000 ] && ok || fail "concurrent shards exited $rcs"
+check "concurrent shards: every output once, identical" diff <(cd "$tmp/many-ref" && outputs . | xargs sha256sum) \
+                                                            <(cd "$tmp/conc" && outputs . | xargs sha256sum)
+SLURM_ARRAY_TASK_ID=5 SLURM_ARRAY_TASK_MIN=4 SLURM_ARRAY_TASK_MAX=6 "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/slurm1" 2>/dev/null
+JOB_COMPLETION_INDEX=1 JOB_COMPLETION_COUNT=3 "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/k8s1" 2>/dev/null
+"${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/shard1" --shard 1/3 2>/dev/null
+check "Slurm array variables = --shard 1/3" diff <(outputs "$tmp/shard1") <(outputs "$tmp/slurm1")
+check "Indexed Job variables = --shard 1/3" diff <(outputs "$tmp/shard1") <(outputs "$tmp/k8s1")
+
+# 7. Top-k with labels to JSON lines; image-shaped outputs to PNG.
+"${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/topk" --top-k 3 --labels "$fx/labels.txt" 2>/dev/null
+check "predictions.jsonl has a line an item" test "$(grep -c '"label":"class ' "$tmp/topk/predictions.jsonl")" = "$total"
+"$bin" "$fx/filter.onnx" --threads 2 --resize 16 --crop 16 --png --batch-input "$fx/items" --output-dir "$tmp/png" 2>/dev/null
+check "PNG outputs" test "$(find "$tmp/png" -name '*.png' | wc -l)" = "$total"
+"$bin" "$fx/filter.onnx" --threads 2 --resize 16 --crop 16 --png --batch-input "$tmp/png" --output-dir "$tmp/png2" 2>/dev/null
+check "PNG outputs decode again" test "$(count_outputs "$tmp/png2")" = "$total"
+
+# 8. Bad input: exit 2 with a clear message, nothing written.
+expect2() { local pattern=$1; shift; local out; out=$("$@" 2>&1); local rc=$?
+  if [ "$rc" = 2 ] && grep -qE -- "$pattern" <<<"$out"; then ok; else fail "$* -> exit $rc, output: $out"; fi; }
+printf 'img0000.png\nnotes.txt\n' > "$tmp/manifest.txt"
+expect2 "no-such-manifest.txt: No such file" "${run[@]}" --batch-input "$tmp/no-such-manifest.txt" --output-dir "$tmp/x"
+expect2 "manifest .*line 2: 'notes.txt' is not" "${run[@]}" --batch-input "$tmp/manifest.txt" --output-dir "$tmp/x"
+expect2 "needs --output-dir" "${run[@]}" --batch-input "$fx/items"
+expect2 "--shard '3/3'|shard 3/3 is out of range" "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/x" --shard 3/3
+out=$("$bin" "$fx/classifier.onnx" --random --top-k 3 2>&1); rc=$?
+[ "$rc" != 0 ] && grep -q "need --batch-input" <<<"$out" && ok || fail "batch flags without --batch-input: exit $rc, $out"
+touch "$tmp/afile"
+expect2 "output folder not writable: .*afile exists and is not a folder" "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/afile/out"
+mkdir -p "$tmp/ro" "$tmp/full"
+if mount -t tmpfs -o ro,size=1m tmpfs "$tmp/ro" 2>/dev/null; then
+  mounts+=("$tmp/ro")
+  expect2 "output folder not writable: .*Read-only file system" "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/ro"
+fi
+
+# 9. A full disk: exit 4 naming the cause; every output there is complete (equal to the reference).
+if mount -t tmpfs -o size=96k tmpfs "$tmp/full" 2>/dev/null; then
+  mounts+=("$tmp/full")
+  out=$("$bin" "$fx/filter.onnx" --threads 2 --resize 16 --crop 16 --batch-input "$fx/items" --output-dir "$tmp/full" 2>&1); rc=$?
+  [ "$rc" = 4 ] && grep -q "No space left on device" <<<"$out" && ok || fail "full disk: exit $rc, output: $out"
+  "$bin" "$fx/filter.onnx" --threads 2 --resize 16 --crop 16 --batch-input "$fx/items" --output-dir "$tmp/filter-ref" 2>/dev/null
+  n=$(count_outputs "$tmp/full")
+  [ "$n" -gt 0 ] && [ "$n" -lt "$total" ] && ok || fail "full disk: $n outputs, want some but not all"
+  check "outputs on the full disk are complete" bash -c "cd '$tmp/full' && find . -name '*.npy' | while read f; do cmp -s \"\$f\" '$tmp/filter-ref'/\"\$f\" || exit 1; done"
+  check "no temporaries on the full disk" test -z "$(find "$tmp/full" -name '.*.partial-*')"
+else
+  echo "note: cannot mount a tmpfs (not root?); full-disk check skipped"
+fi
+
+echo "batch: $passed passed, $failed failed"
+[ "$failed" = 0 ]
