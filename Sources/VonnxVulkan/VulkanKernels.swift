@@ -178,6 +178,7 @@ public enum VulkanKernels {
         }
         // Refusals the kernels would throw for, known from the node alone.
         if key == "MaxPool", node.outputs.count > 1, !node.outputs[1].isEmpty { return false }
+        if key == "MaxPool" || key == "AveragePool", ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 2 { return false }
         if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
         if key == "Resize", (try? node.int("antialias", default: 0)) != 0 { return false }
         if key == "Range" { return types.count == 3 && types.allSatisfy { $0.map(VulkanTensor.dataTypes.contains) ?? false } }
