@@ -162,3 +162,41 @@ func recordConvTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     try ctx.dispatch1D("conv_transpose", buffers: [x.buffer, w.buffer, (bias ?? w).buffer, y.buffer], push: push, count: y.count)
     return [y]
 }
+
+/// Resize (opset 10 on) of float32 tensors, one resampling pass per resized axis with its
+/// taps computed on the host (`ResizeSampling`, as the CPU kernel samples).
+func recordResize(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    var x = try ctx.input(0)
+    let eleven = ctx.opset >= 11
+    let plan = try ResizeSampling.plan(ctx.node, input: x.shape, opset: ctx.opset, roi: eleven ? try ctx.hostInput(1) : nil,
+                                       scales: try ctx.hostInput(eleven ? 2 : 1), sizes: eleven ? try ctx.hostInput(3) : nil)
+    let r = x.rank
+    for axis in 0..<r {
+        let rb = plan.roi.count == 2 * r ? plan.roi[axis] : 0, re = plan.roi.count == 2 * r ? plan.roi[axis + r] : 1
+        let inW = x.shape[axis], outW = plan.sizes[axis]
+        if outW == inW && abs(plan.scales[axis] - 1) < 1e-9 && abs(rb) < 1e-9 && abs(re - 1) < 1e-9 { continue }
+        guard inW > 0 else { throw ctx.error("cannot resize an empty axis \(axis) of \(x.shape)") }
+        let taps = ResizeSampling.taps(input: inW, output: outW, scale: plan.scales[axis], roi: (rb, re), plan.options)
+        let n = taps.lazy.compactMap { $0?.indices.count }.first ?? 0
+        var table: [Float] = []
+        for t in taps {
+            guard let (indices, weights) = t else {
+                table += [Float](repeating: 0, count: 1 + 2 * n)
+                continue
+            }
+            table.append(1)
+            table += indices.map { Float($0) }
+            table += weights.map { Float($0) }
+        }
+        let tableTensor = try ctx.recorder.upload(Tensor(shape: [outW, 1 + 2 * n], scalars: table))
+        var shape = x.shape
+        shape[axis] = outW
+        let y = try ctx.recorder.makeTensor(shape: shape)
+        var push = PushConstants()
+        push.add(y.count); push.add(inW); push.add(outW); push.add(x.shape[(axis + 1)...].reduce(1, *)); push.add(n)
+        push.add(Float(plan.options.extrapolation))
+        try ctx.dispatch1D("resample", buffers: [x.buffer, tableTensor.buffer, y.buffer], push: push, count: y.count)
+        x = y
+    }
+    return [x]
+}

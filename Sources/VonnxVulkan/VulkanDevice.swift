@@ -335,7 +335,7 @@ public final class VulkanDevice: @unchecked Sendable {
     /// Validation-layer warnings and errors since the last call (empty without validation).
     public func takeValidationMessages() -> [String] { instance.sink.take() }
 
-    /// Uploads float32 tensors (weights, say) in one submission and waits for it.
+    /// Uploads tensors (weights, say; of `VulkanTensor.dataTypes`) in one submission and waits for it.
     public func upload(_ tensors: [Tensor]) throws -> [VulkanTensor] {
         let recorder = try VulkanRecorder(device: self)
         let uploaded = try tensors.map { try recorder.upload($0) }

@@ -105,6 +105,7 @@ public enum VulkanKernels {
         t["LayerNormalization"] = { try recordLayerNormalization(rms: false, $0) }
         t["Hardmax"] = recordHardmax
         t["OneHot"] = recordOneHot
+        t["Resize"] = recordResize
         t["GatherND"] = recordGatherND
         t["ConvTranspose"] = recordConvTranspose
         t["LRN"] = recordLRN
@@ -140,7 +141,7 @@ public enum VulkanKernels {
         case "Clip", "Dropout": [1, 2]
         case "Pad": [1, 2, 3]
         case "OneHot": [1, 2]
-        case "Slice": [1, 2, 3, 4]
+        case "Slice", "Resize": [1, 2, 3, 4]
         case "ConstantOfShape": [0]
         case "Range": [0, 1, 2]
         case _ where reduceOps[node.opType] != nil: [1]
@@ -177,7 +178,9 @@ public enum VulkanKernels {
         }
         // Refusals the kernels would throw for, known from the node alone.
         if key == "MaxPool", node.outputs.count > 1, !node.outputs[1].isEmpty { return false }
+        if key == "MaxPool" || key == "AveragePool", ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 2 { return false }
         if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
+        if key == "Resize", (try? node.int("antialias", default: 0)) != 0 { return false }
         if key == "Range" { return types.count == 3 && types.allSatisfy { $0.map(VulkanTensor.dataTypes.contains) ?? false } }
         let host = hostInputs(of: node), allowed = inputTypes[key] ?? [.float]
         let device = types.indices.filter { !host.contains($0) && $0 < node.inputs.count && !node.inputs[$0].isEmpty }

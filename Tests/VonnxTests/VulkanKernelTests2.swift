@@ -146,6 +146,15 @@ private let kernelCases: [KernelCase] = {
     c.append(KernelCase("OneHot") { [$0.int32s([4], -3...2), Tensor(scalar: Float(3)), Tensor(shape: [2], scalars: [Int64(0), 9])] })
     c.append(KernelCase("GatherND") { [$0.floats(s), Tensor(shape: [2, 2], scalars: [Int64(0), -1, 2, 3])] })
     c.append(KernelCase("GatherND", ["batch_dims": .int(1)]) { [$0.ints(s), Tensor(shape: [3, 2, 1], scalars: [Int64(0), 3, -1, 2, 1, 1])] })
+    for (mode, coordinates) in [("nearest", "asymmetric"), ("linear", "half_pixel"), ("cubic", "align_corners"), ("linear", "tf_crop_and_resize")] {
+        c.append(KernelCase("Resize", ["mode": .string(Array(mode.utf8)), "coordinate_transformation_mode": .string(Array(coordinates.utf8)),
+                                       "extrapolation_value": .float(-3)]) {
+            [$0.floats([1, 2, 4, 5]), Tensor(shape: [8], scalars: [Float(0), 0, 0.1, 0.2, 1, 1, 0.8, 0.9]), Tensor(shape: [4], scalars: [Float(1), 1, 1.5, 0.6])]
+        })
+    }
+    c.append(KernelCase("Resize", ["mode": .string(Array("linear".utf8)), "axes": .ints([3, 2])]) {
+        [$0.floats([1, 2, 4, 5]), nil, nil, i64([7, 3])]
+    })
     c.append(KernelCase("Constant", ["value_ints": .ints([3, -1, 4])]) { _ in [] })
     c.append(KernelCase("ConstantOfShape", ["value": .tensor(Tensor(shape: [1], scalars: [Int64(7)]))]) { _ in [i64([2, 3])] })
     c.append(KernelCase("ConstantOfShape") { _ in [i64([3, 0])] })
@@ -219,6 +228,8 @@ func vulkanKernelMatchesCPU(_ kc: KernelCase) throws {
     var pool = node("MaxPool", 1)
     pool.outputs = ["y", "indices"]
     #expect(!VulkanKernels.accepts(pool, inputTypes: [.float]))
+    #expect(!VulkanKernels.accepts(node("AveragePool", 1, ["kernel_shape": .ints([2, 2, 2])]), inputTypes: [.float]))
+    #expect(VulkanKernels.accepts(node("AveragePool", 1, ["kernel_shape": .ints([2, 2])]), inputTypes: [.float]))
     let fused = Node(name: "f", opType: "FusedConv", domain: "com.microsoft", inputs: ["x", "w", "b", "z"], outputs: ["y"],
                      attributes: ["activation": .string(Array("Relu".utf8))])
     #expect(!VulkanKernels.accepts(fused, inputTypes: [.float, .float, .float, .float]))
