@@ -228,7 +228,9 @@ enum ConvKernels {
                 }
             }
             let single = ThreadPool(threads: 1)
-            if units >= pool.threads * 2 && mg * kdim * p < 1 << 22 && pool.threads > 1 {
+            // whole (image, group) units per thread when they split evenly enough: no
+            // synchronization inside a unit and each thread's im2col buffer stays its own
+            if pool.threads > 1 && units >= pool.threads && (units % pool.threads == 0 || units >= 4 * pool.threads) {
                 pool.parallelFor(units) { r in
                     let col = pointwise ? nil : UnsafeMutablePointer<T>.allocate(capacity: colCount)
                     defer { col?.deallocate() }
