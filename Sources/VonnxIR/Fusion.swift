@@ -69,42 +69,49 @@ extension Passes {
         }
     }
 
-    /// Folds BatchNormalization and Mul/Add by per-channel constants that follow a Conv with
-    /// constant float weights into the Conv's weights and bias.
+    /// Folds chains of BatchNormalization and Mul/Add by per-channel constants that follow a
+    /// Conv with constant float weights into the Conv's weights and bias, composing each chain
+    /// first so the weights are rewritten (and copied) once.
     static func foldingAffineIntoConv(_ graph: Graph) -> Graph {
         let reads = readCounts(graph)
         let outputs = Set(graph.outputs.map(\.name))
-        var producer: [String: Int] = [:]
-        for (i, node) in graph.nodes.enumerated() { for o in node.outputs { producer[o] = i } }
+        var consumers: [String: [Int]] = [:]
+        for (i, node) in graph.nodes.enumerated() { for name in node.inputs { consumers[name, default: []].append(i) } }
         var result = graph, removed = Set<Int>(), taken = Set<String>()
-        for (ai, node) in graph.nodes.enumerated() where node.domain.isEmpty && node.outputs.first.map({ !$0.isEmpty }) == true {
-            guard ["BatchNormalization", "Mul", "Add"].contains(node.opType) else { continue }
-            guard let value = node.inputs.first(where: { producer[$0].map { result.nodes[$0].opType == "Conv" } == true }),
-                  reads[value] == 1, !outputs.contains(value), let ci = producer[value], !removed.contains(ci) else { continue }
-            let conv = result.nodes[ci]
-            guard conv.domain.isEmpty, conv.outputs.count == 1, conv.inputs.count >= 2,
-                  let wt = result.initializers[conv.inputs[1]], wt.dataType == .float, wt.rank >= 3,
-                  let (scale, shift) = channelAffine(node, of: value, channels: wt.shape[0], rank: wt.rank, result) else { continue }
+        for (ci, conv) in graph.nodes.enumerated() where conv.opType == "Conv" && conv.domain.isEmpty {
+            guard conv.outputs.count == 1, conv.inputs.count >= 2,
+                  let wt = graph.initializers[conv.inputs[1]], wt.dataType == .float, wt.rank >= 3 else { continue }
             let m = wt.shape[0], per = wt.count / max(m, 1)
             let hasBias = conv.inputs.count > 2 && !conv.inputs[2].isEmpty
-            guard !hasBias || (result.initializers[conv.inputs[2]]?.dataType == .float
-                               && result.initializers[conv.inputs[2]]?.count == m) else { continue }
-            let bias = hasBias ? result.initializers[conv.inputs[2]]!.scalars(as: Float.self) : Array(repeating: 0, count: m)
-            var w = wt.scalars(as: Float.self), b = bias
-            for c in 0..<m {
-                for j in 0..<per { w[c * per + j] = Float(Double(w[c * per + j]) * scale[c]) }
-                b[c] = Float(Double(bias[c]) * scale[c] + shift[c])
+            guard !hasBias || (graph.initializers[conv.inputs[2]]?.dataType == .float
+                               && graph.initializers[conv.inputs[2]]?.count == m) else { continue }
+            var scale = [Double](repeating: 1, count: m), shift = [Double](repeating: 0, count: m)
+            var out = conv.outputs[0], chain: [Int] = []
+            while reads[out] == 1, !outputs.contains(out), let c = consumers[out], c.count == 1,
+                  let (s, t) = channelAffine(graph.nodes[c[0]], of: out, channels: m, rank: wt.rank, graph) {
+                for i in 0..<m { scale[i] *= s[i]; shift[i] = shift[i] * s[i] + t[i] }
+                chain.append(c[0]); out = graph.nodes[c[0]].outputs[0]
             }
+            guard !chain.isEmpty else { continue }
+            let bias = hasBias ? graph.initializers[conv.inputs[2]]!.scalars(as: Float.self) : Array(repeating: 0, count: m)
+            let w = Tensor(zeros: .float, shape: wt.shape)
+            wt.withUnsafeBufferPointer(as: Float.self) { src in
+                w.withUnsafeMutableBufferPointer(as: Float.self) { dst in
+                    for c in 0..<m { for j in c * per..<(c + 1) * per { dst[j] = Float(Double(src[j]) * scale[c]) } }
+                }
+            }
+            let b = (0..<m).map { Float(Double(bias[$0]) * scale[$0] + shift[$0]) }
             let wName = freshName(conv.inputs[1] + "_folded", in: graph, taken: &taken)
-            let bName = freshName(node.outputs[0] + "_bias", in: graph, taken: &taken)
-            result.initializers[wName] = Tensor(shape: wt.shape, scalars: w)
+            let bName = freshName(out + "_bias", in: graph, taken: &taken)
+            result.initializers[wName] = w
             result.initializers[bName] = Tensor(shape: [m], scalars: b)
             var fused = conv
             fused.inputs = [conv.inputs[0], wName, bName]
-            fused.outputs = [node.outputs[0]]
-            result.nodes[ci] = fused
-            producer[node.outputs[0]] = ci
-            removed.insert(ai)
+            fused.outputs = [out]
+            // the Conv moves to the chain's end, where its output was produced
+            result.nodes[chain.last!] = fused
+            removed.insert(ci)
+            removed.formUnion(chain.dropLast())
         }
         result.nodes = result.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
         return withoutUnusedInitializers(result)
