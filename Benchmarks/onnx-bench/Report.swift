@@ -26,7 +26,7 @@ enum Report {
     }
 
     /// Per-op-type totals and the ten slowest nodes of one profiled run, with GFLOP/s for
-    /// Conv, Gemm and MatMul.
+    /// Conv, FusedConv, Gemm and MatMul.
     static func profileSummary(label: String, profile: Profile) -> String {
         let events = profile.events
         let total = events.reduce(0) { $0 + $1.duration }
@@ -52,12 +52,12 @@ enum Report {
         return out.joined(separator: "\n")
     }
 
-    /// Floating-point operations of a Conv, Gemm or MatMul node (0 for others).
+    /// Floating-point operations of a Conv (FusedConv too), Gemm or MatMul node (0 for others).
     static func flops(_ e: Profile.Event) -> Double {
         guard let out = e.outputShapes.first, !out.isEmpty else { return 0 }
         let outCount = Double(out.reduce(1, *))
         switch e.opType {
-        case "Conv":
+        case "Conv", "FusedConv":
             guard e.inputShapes.count > 1, e.inputShapes[1].count > 2 else { return 0 }
             let w = e.inputShapes[1]
             return 2 * outCount * Double(w.dropFirst().reduce(1, *))

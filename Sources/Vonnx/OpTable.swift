@@ -8,7 +8,12 @@ struct OpDefinition: Sendable {
 }
 
 /// Every op Vonnx runs, by domain then name: adding an op is one line here.
-let opTable: [String: [String: OpDefinition]] = ["": defaultDomainOps]
+let opTable: [String: [String: OpDefinition]] = ["": defaultDomainOps, "com.microsoft": microsoftDomainOps]
+
+/// onnxruntime's contrib ops that the optimizer emits.
+private let microsoftDomainOps: [String: OpDefinition] = [
+    "FusedConv": .init(CPUKernels.fusedConv, shape: ShapeRules.conv),
+]
 
 private let defaultDomainOps: [String: OpDefinition] = [
     // MARK: elementwise (math, comparison, logic, activations, casts)

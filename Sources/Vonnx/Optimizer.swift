@@ -1,7 +1,8 @@
 import VonnxCPU
 
 /// Checks and optimizes a graph before it runs: every op known, sorted, no cycles, types
-/// inferred, and (when `optimize`) dead nodes removed and constants folded.
+/// inferred, and (when `optimize`) dead nodes removed, constants folded and Conv fused with
+/// BatchNormalization, residual Add and Relu (`Passes.fusingConv`).
 struct Optimizer {
     let opsets: [String: Int]
     let optimize: Bool
@@ -22,7 +23,7 @@ struct Optimizer {
                 return try? def.cpu(KernelContext(node: node, inputs: inputs, opset: opset, pool: pool))
             }
             g = Passes.withoutDeadNodes(g)
-            guard g.nodes.count < before else { return g }
+            guard g.nodes.count < before else { return Passes.fusingConv(g) }
             g = try inferTypes(g)
         }
     }

@@ -163,6 +163,8 @@ func addChannelBias<T: ArithmeticElement>(_ y: Tensor, _ bias: Tensor?, channels
 enum ConvKernels {
     struct Apply: RealVisitor {
         let ctx: KernelContext, x: Tensor, w: Tensor, bias: Tensor?
+        /// FusedConv's residual (added before the activation) and activation.
+        var z: Tensor? = nil, relu = false
         func callAsFunction<T: RealElement>(_: T.Type) throws -> [Tensor] {
             guard x.rank >= 3, w.rank == x.rank else { throw ctx.error("X \(x.shape) and W \(w.shape) must have one rank ≥ 3") }
             guard w.dataType == x.dataType else { throw ctx.error("X is \(x.dataType), W is \(w.dataType)") }
@@ -180,10 +182,21 @@ enum ConvKernels {
                   let colCount = checkedElementCount([c / group, geo.kernelSize, geo.outputSize]) else {
                 throw ctx.error("output of X \(x.shape) and W \(w.shape) is too large")
             }
-            let y = Tensor(zeros: T.dataType, shape: [n, m] + geo.output)
+            let yShape = [n, m] + geo.output
+            if let bias, bias.count != m || bias.dataType != T.dataType {
+                throw ctx.error("bias \(bias.shape) (\(bias.dataType)) must hold \(m) \(T.dataType) values")
+            }
+            if let z, z.shape != yShape || z.dataType != T.dataType {
+                throw ctx.error("Z \(z.shape) (\(z.dataType)) must be \(T.dataType) of the output's shape \(yShape)")
+            }
+            // every element is written by the GEMM (beta 0) before the epilogue reads it
+            let y = Tensor(uninitialized: T.dataType, shape: yShape)
             let cg = c / group, mg = m / group, kdim = cg * geo.kernelSize, p = geo.outputSize, inSize = geo.inputSize
             nonisolated(unsafe) let (px, pw, py) = (UnsafePointer(elements(x, T.self)), UnsafePointer(elements(w, T.self)), elements(y, T.self))
-            let pointwise = geo.isPointwise, pool = ctx.pool
+            nonisolated(unsafe) let pb = bias.map { UnsafePointer(elements($0, T.self)) }
+            nonisolated(unsafe) let pz = z.map { UnsafePointer(elements($0, T.self)) }
+            let pointwise = geo.isPointwise, pool = ctx.pool, relu = relu
+            let epilogue = pb != nil || pz != nil || relu
             let units = n * group
             /// One (image, group) unit: im2col (unless pointwise) then GEMM.
             @Sendable func unit(_ u: Int, col: UnsafeMutablePointer<T>?, inner: ThreadPool) {
@@ -198,9 +211,26 @@ enum ConvKernels {
                 parallelGemm(inner, transA: false, transB: false, m: mg, n: p, k: kdim, alpha: T(1),
                              a: pw + g * mg * kdim, lda: kdim, b: b, ldb: p, beta: .zero,
                              c: py + (img * m + g * mg) * p, ldc: p)
+                guard epilogue else { return }
+                // bias, residual and activation while the output is still in cache
+                inner.parallelFor(mg, grain: max(1, 16384 / max(p, 1))) { r in
+                    for ch in r {
+                        let plane = (img * m + g * mg + ch) * p, line = py + plane
+                        let b = pb?[g * mg + ch] ?? .zero
+                        if let pz {
+                            let zl = pz + plane
+                            for i in 0..<p { line[i] = T.add(T.add(line[i], b), zl[i]) }
+                        } else if pb != nil {
+                            for i in 0..<p { line[i] = T.add(line[i], b) }
+                        }
+                        if relu { for i in 0..<p where line[i] < .zero { line[i] = .zero } }
+                    }
+                }
             }
             let single = ThreadPool(threads: 1)
-            if units >= pool.threads * 2 && mg * kdim * p < 1 << 22 && pool.threads > 1 {
+            // whole (image, group) units per thread when they split evenly enough: no
+            // synchronization inside a unit and each thread's im2col buffer stays its own
+            if pool.threads > 1 && units >= pool.threads && (units % pool.threads == 0 || units >= 4 * pool.threads) {
                 pool.parallelFor(units) { r in
                     let col = pointwise ? nil : UnsafeMutablePointer<T>.allocate(capacity: colCount)
                     defer { col?.deallocate() }
@@ -211,7 +241,6 @@ enum ConvKernels {
                 defer { col?.deallocate() }
                 for u in 0..<units { unit(u, col: col, inner: pool) }
             }
-            try addChannelBias(y, bias, channels: m, ctx, T.self)
             return [y]
         }
     }
@@ -303,6 +332,19 @@ extension CPUKernels {
     public static let conv: CPUKernel = widenFloat16 { ctx in
         let x = try ctx.input(0)
         return try x.dataType.visitReal(ConvKernels.Apply(ctx: ctx, x: x, w: try ctx.input(1), bias: ctx.optionalInput(2)), ctx)
+    }
+
+    /// com.microsoft::FusedConv: Conv, plus the optional Z (input 3) added to its output, then
+    /// `activation` ("Relu", or none).
+    public static let fusedConv: CPUKernel = widenFloat16 { ctx in
+        let x = try ctx.input(0)
+        let activation = try ctx.node.string("activation", default: "")
+        guard activation == "" || activation == "Relu" else {
+            throw ctx.error("activation '\(activation)' is not supported (only Relu)")
+        }
+        let apply = ConvKernels.Apply(ctx: ctx, x: x, w: try ctx.input(1), bias: ctx.optionalInput(2),
+                                      z: ctx.optionalInput(3), relu: activation == "Relu")
+        return try x.dataType.visitReal(apply, ctx)
     }
 
     public static let convTranspose: CPUKernel = widenFloat16 { ctx in

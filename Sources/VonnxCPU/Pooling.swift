@@ -110,6 +110,7 @@ enum PoolKernels {
 extension PoolKernels.Apply {
     /// The common 2-D case without Indices: direct loops over clamped window ranges.
     func pool2D<T: NumericElement>(planes: Int, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
+        if case .max = kind { return maxPool2D(planes: planes, x, y) }
         let g = geo, kind = kind
         let (ih, iw, oh, ow) = (g.input[0], g.input[1], g.output[0], g.output[1])
         let (sh, sw, dh, dw) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1])
@@ -149,6 +150,46 @@ extension PoolKernels.Apply {
                             dst[i * ow + j] = T(fromDouble: n > 0 ? sum / Double(n) : 0)
                         case .lp(let p): dst[i * ow + j] = T(fromDouble: Glibc.pow(sum, 1 / p))
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension PoolKernels.Apply {
+    /// MaxPool over 2-D planes with each window's in-bounds offsets found once per output row
+    /// and column, so the inner loop only compares. An all-padding window gives 0.
+    func maxPool2D<T: NumericElement>(planes: Int, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
+        let g = geo
+        let (ih, iw, oh, ow) = (g.input[0], g.input[1], g.output[0], g.output[1])
+        let (sh, sw, dh, dw) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1])
+        /// Per output position, the kernel offsets k with 0 ≤ o·s − pad + k·d < n.
+        func offsets(_ outs: Int, _ s: Int, _ d: Int, _ k: Int, _ pad: Int, _ n: Int) -> [Range<Int>] {
+            (0..<outs).map { o in
+                let start = o * s - pad
+                let lo = start >= 0 ? 0 : min(k, (-start + d - 1) / d)
+                return lo..<max(lo, min(k, (n - start + d - 1) / d))
+            }
+        }
+        let rows = offsets(oh, sh, dh, g.kernel[0], g.padBegin[0], ih)
+        let cols = offsets(ow, sw, dw, g.kernel[1], g.padBegin[1], iw)
+        let (ph, pw) = (g.padBegin[0], g.padBegin[1])
+        nonisolated(unsafe) let (px, py) = (x, y)
+        ctx.pool.parallelFor(planes, grain: max(1, 4096 / max(oh * ow * g.kernelSize, 1))) { r in
+            for plane in r {
+                let src = px + plane * ih * iw, dst = py + plane * oh * ow
+                for i in 0..<oh {
+                    let ra = rows[i], top = src + (i * sh - ph) * iw
+                    for j in 0..<ow {
+                        let rb = cols[j], left = top + (j * sw - pw)
+                        guard !ra.isEmpty, !rb.isEmpty else { dst[i * ow + j] = .zero; continue }
+                        var best = left[ra.lowerBound * dh * iw + rb.lowerBound * dw]
+                        for a in ra {
+                            let line = left + a * dh * iw
+                            for b in rb { let v = line[b * dw]; if v > best { best = v } }
+                        }
+                        dst[i * ow + j] = best
                     }
                 }
             }

@@ -15,6 +15,14 @@ public final class TensorStorage: @unchecked Sendable {
         strings = []
     }
 
+    /// Storage of `byteCount` bytes, 64-byte aligned, left uninitialized: for kernels that
+    /// write every element before anything reads it.
+    public init(uninitializedByteCount byteCount: Int) {
+        self.byteCount = byteCount
+        pointer = .allocate(byteCount: max(byteCount, 1), alignment: 64)
+        strings = []
+    }
+
     public init(strings: [String]) {
         byteCount = 0
         pointer = .allocate(byteCount: 1, alignment: 64)
@@ -40,6 +48,14 @@ public struct Tensor: Sendable {
         self.dataType = dataType
         self.shape = shape
         storage = TensorStorage(byteCount: shape.reduce(1, *) * dataType.byteSize)
+    }
+
+    /// A tensor whose elements are uninitialized; the caller writes all of them before any read.
+    public init(uninitialized dataType: DataType, shape: [Int]) {
+        precondition(dataType != .string, "use init(strings:shape:)")
+        self.dataType = dataType
+        self.shape = shape
+        storage = TensorStorage(uninitializedByteCount: shape.reduce(1, *) * dataType.byteSize)
     }
 
     /// A tensor over existing storage (a view with another shape, for example).

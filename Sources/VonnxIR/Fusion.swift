@@ -1,0 +1,175 @@
+/// Inference-time Conv fusions, as onnxruntime does them:
+/// - BatchNormalization (inference mode), and Mul or Add by a scalar or per-channel constant,
+///   after a Conv with constant float weights is folded into the Conv's weights and bias;
+/// - a Conv followed by an Add of a same-shaped value (a residual) and/or a Relu becomes one
+///   `com.microsoft::FusedConv` node: inputs X, W, B, Z (Z, when present, is added before the
+///   activation), attribute `activation` ("Relu" when fused).
+/// Intermediates are only fused away when nothing else reads them. Sorted nodes and inferred
+/// shapes (`graph.valueInfo`) expected; the result stays sorted.
+extension Passes {
+    public static func fusingConv(_ graph: Graph) -> Graph {
+        var g = graph
+        g = foldingAffineIntoConv(g)
+        g = fusingConvActivation(g)
+        return g
+    }
+
+    /// How many times each value is read (node inputs, subgraph captures, graph outputs).
+    static func readCounts(_ graph: Graph) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for node in graph.nodes {
+            for name in node.inputs + node.capturedNames() where !name.isEmpty { counts[name, default: 0] += 1 }
+        }
+        for o in graph.outputs { counts[o.name, default: 0] += 1 }
+        return counts
+    }
+
+    /// A name not yet used by any initializer, input or node output of `graph`.
+    static func freshName(_ base: String, in graph: Graph, taken: inout Set<String>) -> String {
+        if taken.isEmpty {
+            taken = Set(graph.initializers.keys).union(graph.inputs.map(\.name)).union(graph.nodes.flatMap(\.outputs))
+        }
+        var name = base, i = 1
+        while taken.contains(name) { name = "\(base)_\(i)"; i += 1 }
+        taken.insert(name)
+        return name
+    }
+
+    /// The per-output-channel affine map y·scale + shift that `node` applies to its input
+    /// `value` (an output of `channels` channels, rank `rank`), when the node is an
+    /// inference BatchNormalization, or a Mul/Add by a constant that is a scalar or per channel.
+    static func channelAffine(_ node: Node, of value: String, channels m: Int, rank: Int,
+                              _ graph: Graph) -> (scale: [Double], shift: [Double])? {
+        guard node.domain.isEmpty, node.inputs.first == value || node.opType != "BatchNormalization" else { return nil }
+        func constant(_ name: String) -> [Double]? {
+            guard let t = graph.initializers[name], t.dataType == .float, t.rank <= rank else { return nil }
+            if t.count == 1 { return Array(repeating: Double(t.scalars(as: Float.self)[0]), count: m) }
+            // per channel: [M, 1, …] aligned with the output's channel axis (axis 1)
+            let axis = t.rank - (rank - 1)
+            guard axis >= 0, t.shape[axis] == m, t.count == m else { return nil }
+            return t.scalars(as: Float.self).map(Double.init)
+        }
+        switch node.opType {
+        case "BatchNormalization":
+            guard node.inputs.count == 5, node.outputs.dropFirst().allSatisfy(\.isEmpty),
+                  (try? node.int("training_mode", default: 0)) == 0,
+                  let eps = try? node.float("epsilon", default: 1e-5) else { return nil }
+            let p = node.inputs[1...].map { graph.initializers[$0] }
+            guard p.allSatisfy({ $0?.dataType == .float && $0?.count == m }) else { return nil }
+            let (g, b, mean, v) = (p[0]!.scalars(as: Float.self), p[1]!.scalars(as: Float.self),
+                                   p[2]!.scalars(as: Float.self), p[3]!.scalars(as: Float.self))
+            let scale = (0..<m).map { Double(g[$0]) / (Double(v[$0]) + Double(eps)).squareRoot() }
+            return (scale, (0..<m).map { Double(b[$0]) - Double(mean[$0]) * scale[$0] })
+        case "Mul", "Add":
+            guard node.inputs.count == 2 else { return nil }
+            let other = node.inputs[0] == value ? node.inputs[1] : node.inputs[0]
+            guard other != value, let c = constant(other) else { return nil }
+            return node.opType == "Mul" ? (c, Array(repeating: 0, count: m)) : (Array(repeating: 1, count: m), c)
+        default: return nil
+        }
+    }
+
+    /// Folds chains of BatchNormalization and Mul/Add by per-channel constants that follow a
+    /// Conv with constant float weights into the Conv's weights and bias, composing each chain
+    /// first so the weights are rewritten (and copied) once.
+    static func foldingAffineIntoConv(_ graph: Graph) -> Graph {
+        let reads = readCounts(graph)
+        let outputs = Set(graph.outputs.map(\.name))
+        var consumers: [String: [Int]] = [:]
+        for (i, node) in graph.nodes.enumerated() { for name in node.inputs { consumers[name, default: []].append(i) } }
+        var result = graph, removed = Set<Int>(), taken = Set<String>()
+        for (ci, conv) in graph.nodes.enumerated() where conv.opType == "Conv" && conv.domain.isEmpty {
+            guard conv.outputs.count == 1, conv.inputs.count >= 2,
+                  let wt = graph.initializers[conv.inputs[1]], wt.dataType == .float, wt.rank >= 3 else { continue }
+            let m = wt.shape[0], per = wt.count / max(m, 1)
+            let hasBias = conv.inputs.count > 2 && !conv.inputs[2].isEmpty
+            guard !hasBias || (graph.initializers[conv.inputs[2]]?.dataType == .float
+                               && graph.initializers[conv.inputs[2]]?.count == m) else { continue }
+            var scale = [Double](repeating: 1, count: m), shift = [Double](repeating: 0, count: m)
+            var out = conv.outputs[0], chain: [Int] = []
+            while reads[out] == 1, !outputs.contains(out), let c = consumers[out], c.count == 1,
+                  let (s, t) = channelAffine(graph.nodes[c[0]], of: out, channels: m, rank: wt.rank, graph) {
+                for i in 0..<m { scale[i] *= s[i]; shift[i] = shift[i] * s[i] + t[i] }
+                chain.append(c[0]); out = graph.nodes[c[0]].outputs[0]
+            }
+            guard !chain.isEmpty else { continue }
+            let bias = hasBias ? graph.initializers[conv.inputs[2]]!.scalars(as: Float.self) : Array(repeating: 0, count: m)
+            let w = Tensor(zeros: .float, shape: wt.shape)
+            wt.withUnsafeBufferPointer(as: Float.self) { src in
+                w.withUnsafeMutableBufferPointer(as: Float.self) { dst in
+                    for c in 0..<m { for j in c * per..<(c + 1) * per { dst[j] = Float(Double(src[j]) * scale[c]) } }
+                }
+            }
+            let b = (0..<m).map { Float(Double(bias[$0]) * scale[$0] + shift[$0]) }
+            let wName = freshName(conv.inputs[1] + "_folded", in: graph, taken: &taken)
+            let bName = freshName(out + "_bias", in: graph, taken: &taken)
+            result.initializers[wName] = w
+            result.initializers[bName] = Tensor(shape: [m], scalars: b)
+            var fused = conv
+            fused.inputs = [conv.inputs[0], wName, bName]
+            fused.outputs = [out]
+            // the Conv moves to the chain's end, where its output was produced
+            result.nodes[chain.last!] = fused
+            removed.insert(ci)
+            removed.formUnion(chain.dropLast())
+        }
+        result.nodes = result.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        return withoutUnusedInitializers(result)
+    }
+
+    static func fusingConvActivation(_ graph: Graph) -> Graph {
+        let reads = readCounts(graph)
+        var consumers: [String: [Int]] = [:]
+        for (i, node) in graph.nodes.enumerated() { for name in node.inputs { consumers[name, default: []].append(i) } }
+        let outputs = Set(graph.outputs.map(\.name))
+        var taken = Set<Int>(), replaced: [Int: Node] = [:]
+        /// The single node reading `value`, when nothing else (graph outputs included) reads it.
+        func soleConsumer(_ value: String, _ op: String) -> Int? {
+            guard reads[value] == 1, !outputs.contains(value), let c = consumers[value], c.count == 1,
+                  !taken.contains(c[0]), graph.nodes[c[0]].opType == op, graph.nodes[c[0]].domain.isEmpty else { return nil }
+            return c[0]
+        }
+        func type(_ name: String) -> ValueType? {
+            graph.valueInfo[name]?.type ?? graph.inputs.first { $0.name == name }?.type
+        }
+        /// Known, equal shapes (a symbolic dim matches only the same named symbol).
+        func sameShape(_ a: String, _ b: String) -> Bool {
+            guard let sa = type(a)?.shape, let sb = type(b)?.shape, sa == sb else { return false }
+            return sa.allSatisfy { $0.value != nil || $0.description != "" }
+        }
+        for (ci, conv) in graph.nodes.enumerated() where conv.opType == "Conv" && conv.domain.isEmpty && conv.outputs.count == 1 {
+            guard let t = type(conv.outputs[0])?.elementType, t == .float || t == .double else { continue }
+            var inputs = conv.inputs + Array(repeating: "", count: max(0, 3 - conv.inputs.count))
+            var chain: [Int] = [], out = conv.outputs[0], attributes = conv.attributes
+            if let ai = soleConsumer(out, "Add"), graph.nodes[ai].inputs.count == 2 {
+                let add = graph.nodes[ai]
+                let other = add.inputs[0] == out ? add.inputs[1] : add.inputs[0]
+                if other != out, sameShape(other, out), type(other)?.elementType == t {
+                    inputs.append(other)
+                    chain.append(ai); out = add.outputs[0]
+                }
+            }
+            if let ri = soleConsumer(out, "Relu") {
+                attributes["activation"] = .string(Array("Relu".utf8))
+                chain.append(ri); out = graph.nodes[ri].outputs[0]
+            }
+            guard let last = chain.last else { continue }
+            // The fused node takes the last node's place, where every input is available.
+            replaced[last] = Node(name: conv.name, opType: "FusedConv", domain: "com.microsoft",
+                                  inputs: inputs, outputs: [out], attributes: attributes)
+            taken.insert(ci)
+            taken.formUnion(chain)
+        }
+        var result = graph
+        result.nodes = graph.nodes.indices.compactMap { i in replaced[i] ?? (taken.contains(i) ? nil : graph.nodes[i]) }
+        return result
+    }
+
+    /// Drops initializers no node, capture or graph output reads.
+    static func withoutUnusedInitializers(_ graph: Graph) -> Graph {
+        let reads = readCounts(graph)
+        var result = graph
+        result.initializers = graph.initializers.filter { reads[$0.key] != nil }
+        return result
+    }
+}

@@ -1,0 +1,101 @@
+import Testing
+@testable import Vonnx
+
+/// Seeded floats in [-1, 1) (an LCG).
+private struct Noise {
+    var state: UInt64
+    mutating func next() -> Float {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(Int(state >> 40) % 2000 - 1000) / 1000
+    }
+    mutating func tensor(_ shape: [Int], offset: Float = 0) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in offset + next() })
+    }
+}
+
+/// Runs `graph` optimized and unoptimized on the same random input `x` (shape `xShape`) and
+/// returns the optimized graph's op types and the relative L2 error between the outputs.
+private func compare(_ graph: Graph, xShape: [Int], seed: UInt64 = 7) throws -> (ops: [String], error: Double) {
+    let model = Model(irVersion: 8, opsets: ["": 17], graph: graph)
+    var noise = Noise(state: seed)
+    let x = noise.tensor(xShape)
+    let fused = try Session(model: model, options: SessionOptions(threads: 2, backend: .cpu))
+    let plain = try Session(model: model, options: SessionOptions(threads: 2, backend: .cpu, optimize: false))
+    let name = graph.outputs[0].name
+    let a = try fused.run(["x": x])[name]!.scalars(as: Float.self)
+    let b = try plain.run(["x": x])[name]!.scalars(as: Float.self)
+    #expect(a.count == b.count)
+    let diff = zip(a, b).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
+    let norm = b.reduce(0.0) { $0 + Double($1 * $1) }
+    return (fused.model.graph.nodes.map(\.opType), (diff / max(norm, 1e-30)).squareRoot())
+}
+
+private func conv(_ b: inout GraphBuilder, _ noise: inout Noise, _ x: String, _ cin: Int, _ cout: Int, k: Int,
+                  stride: Int = 1, bias: Bool = true) -> String {
+    let w = b.constant(noise.tensor([cout, cin, k, k]), prefix: "w")
+    var inputs = [x, w]
+    if bias { inputs.append(b.constant(noise.tensor([cout]), prefix: "b")) }
+    return b.node("Conv", inputs, ["strides": .ints([stride, stride]), "pads": .ints(Array(repeating: k / 2, count: 4))])
+}
+
+private func bn(_ b: inout GraphBuilder, _ noise: inout Noise, _ x: String, _ c: Int) -> String {
+    let params = [noise.tensor([c], offset: 1.5), noise.tensor([c]), noise.tensor([c]), noise.tensor([c], offset: 1.5)]
+    return b.node("BatchNormalization", [x] + params.map { b.constant($0) }, ["epsilon": .float(1e-5)])
+}
+
+@Test func foldsBatchNormAndScaleIntoConv() throws {
+    var b = GraphBuilder(name: "g"), noise = Noise(state: 1)
+    let x = b.input("x", .float, [.symbol("N"), .value(3), .value(9), .value(9)])
+    var h = bn(&b, &noise, conv(&b, &noise, x, 3, 8, k: 3, bias: false), 8)
+    h = b.node("Mul", [h, b.constant(noise.tensor([8, 1, 1]))])
+    h = b.node("Add", [h, b.constant(Tensor(shape: [1], scalars: [Float(0.25)]))])
+    b.output(h)
+    let (ops, error) = try compare(b.graph, xShape: [2, 3, 9, 9])
+    #expect(ops == ["Conv"])
+    #expect(error < 1e-5)
+}
+
+@Test func fusesResidualAddAndRelu() throws {
+    var b = GraphBuilder(name: "g"), noise = Noise(state: 2)
+    let x = b.input("x", .float, [.symbol("N"), .value(4), .value(8), .value(8)])
+    let stem = b.node("Relu", [bn(&b, &noise, conv(&b, &noise, x, 4, 6, k: 3), 6)])
+    let branch = bn(&b, &noise, conv(&b, &noise, stem, 6, 6, k: 1), 6)
+    let shortcut = conv(&b, &noise, x, 4, 6, k: 1, stride: 1)
+    let y = b.node("Relu", [b.node("Add", [shortcut, branch])])
+    b.output(y)
+    let (ops, error) = try compare(b.graph, xShape: [3, 4, 8, 8])
+    #expect(ops.filter { $0 == "FusedConv" }.count == 2)
+    #expect(!ops.contains("Relu") && !ops.contains("Add") && !ops.contains("BatchNormalization"))
+    #expect(error < 1e-5)
+}
+
+@Test func keepsIntermediatesOthersRead() throws {
+    var b = GraphBuilder(name: "g"), noise = Noise(state: 3)
+    let x = b.input("x", .float, [.value(1), .value(2), .value(5), .value(5)])
+    let c = conv(&b, &noise, x, 2, 4, k: 3, stride: 2)
+    let r = b.node("Relu", [c])
+    b.output(b.node("Add", [r, c]))  // the Conv's output is read twice: nothing to fuse
+    let (ops, error) = try compare(b.graph, xShape: [1, 2, 5, 5])
+    #expect(ops == ["Conv", "Relu", "Add"])
+    #expect(error < 1e-5)
+}
+
+@Test func fusedConvRejectsBadResidual() throws {
+    let graph = Graph(name: "g",
+                      nodes: [Node(name: "fc", opType: "FusedConv", domain: "com.microsoft", inputs: ["x", "w", "", "z"],
+                                   outputs: ["y"], attributes: ["activation": .string(Array("Relu".utf8))])],
+                      inputs: [ValueInfo(name: "x", type: .tensor(.float, shape: [.value(1), .value(1), .value(3), .value(3)])),
+                               ValueInfo(name: "z", type: .tensor(.float, shape: [.value(1), .value(1), .value(2), .value(2)]))],
+                      outputs: [ValueInfo(name: "y", type: nil)],
+                      initializers: ["w": Tensor(shape: [1, 1, 1, 1], scalars: [Float(2)])])
+    let session = try Session(model: Model(irVersion: 8, opsets: ["": 17, "com.microsoft": 1], graph: graph),
+                              options: SessionOptions(threads: 1, backend: .cpu))
+    let x = Tensor(shape: [1, 1, 3, 3], scalars: [Float](repeating: 1, count: 9))
+    let z = Tensor(shape: [1, 1, 2, 2], scalars: [Float](repeating: 1, count: 4))
+    do {
+        _ = try session.run(["x": x, "z": z])
+        Issue.record("expected an error")
+    } catch {
+        #expect("\(error)".contains("Z [1, 1, 2, 2]"))
+    }
+}
