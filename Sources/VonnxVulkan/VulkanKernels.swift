@@ -64,7 +64,16 @@ public enum VulkanKernels {
             guard activation == "Relu" || activation.isEmpty else {
                 throw ctx.error("FusedConv activation '\(activation)' is not implemented on Vulkan")
             }
-            return try recordConv(ctx, relu: activation == "Relu")
+            let relu = activation == "Relu"
+            guard let z = ctx.optionalInput(3) else { return try recordConv(ctx, relu: relu) }
+            // A residual Z: the convolution, then + Z, then the activation, as separate dispatches.
+            let y = try recordConv(ctx, relu: false)[0]
+            let sum = try recordBroadcast(.add, y, z, ctx)
+            ctx.recorder.recycle(y)
+            guard relu else { return [sum] }
+            let out = try recordUnary(UnaryOp.relu.rawValue, sum, to: .float, ctx)
+            ctx.recorder.recycle(sum)
+            return [out]
         }
         t["Gemm"] = recordGemm
         t["MatMul"] = recordMatMul
@@ -167,7 +176,7 @@ public enum VulkanKernels {
         guard table[key] != nil else { return false }
         if key == "com.microsoft::FusedConv" {
             let activation = (try? node.string("activation", default: "")) ?? "?"
-            guard node.inputs.count <= 3, activation.isEmpty || activation == "Relu" else { return false }
+            guard node.inputs.count <= 4, activation.isEmpty || activation == "Relu" else { return false }
         }
         if key == "Cast" {
             guard let to = try? node.int("to"), let t = DataType(rawValue: Int32(truncatingIfNeeded: to)), VulkanTensor.dataTypes.contains(t) else { return false }

@@ -298,6 +298,12 @@ func convMatchesReference(_ cc: ConvCase) throws {
     fused["activation"] = .string(Array("Relu".utf8))
     expectClose(try gpu(node("FusedConv", cc.bias ? 3 : 2, domain: "com.microsoft", fused), [x, w] + (b.map { [$0] } ?? []))[0],
                 want.map { max($0, 0) }, "FusedConv \(cc) seed \(inputs.seed)")
+    if let b {  // with a residual input Z added before the activation
+        let z = inputs.tensor(want.shape)
+        let residual = Tensor(shape: want.shape, scalars: zip(want.scalars(as: Float.self), z.scalars(as: Float.self)).map { max($0 + $1, 0) })
+        expectClose(try gpu(node("FusedConv", 4, domain: "com.microsoft", fused), [x, w, b, z])[0], residual,
+                    "FusedConv+Z \(cc) seed \(inputs.seed)")
+    }
 }
 
 @Test(.enabled(if: hasDevice, "needs a Vulkan device")) func convAutoPadAndOneDimensional() throws {
