@@ -16,29 +16,6 @@ private let device = { () -> VulkanDevice? in
     }
 }()
 
-struct Random: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func floats(_ shape: [Int], _ range: ClosedRange<Float> = -2...2) -> Tensor {
-        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: range, using: &self) })
-    }
-    mutating func ints(_ shape: [Int], _ range: ClosedRange<Int64> = -9...9) -> Tensor {
-        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Int64.random(in: range, using: &self) })
-    }
-    mutating func int32s(_ shape: [Int], _ range: ClosedRange<Int32> = -9...9) -> Tensor {
-        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Int32.random(in: range, using: &self) })
-    }
-    mutating func bools(_ shape: [Int]) -> Tensor {
-        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Bool.random(using: &self) })
-    }
-}
-
 private func i64(_ v: [Int]) -> Tensor { Tensor(shape: [v.count], scalars: v.map(Int64.init)) }
 
 /// One kernel check: an op, its attributes, and inputs drawn from a generator.
@@ -46,11 +23,11 @@ struct KernelCase: CustomTestStringConvertible, Sendable {
     let op: String
     var attributes: [String: Attribute] = [:]
     var opset = 18
-    let inputs: @Sendable (inout Random) -> [Tensor?]
+    let inputs: @Sendable (inout SplitMix) -> [Tensor?]
     var testDescription: String { "\(op) \(attributes.keys.sorted())" }
 
     fileprivate init(_ op: String, _ attributes: [String: Attribute] = [:], opset: Int = 18,
-                     _ inputs: @escaping @Sendable (inout Random) -> [Tensor?]) {
+                     _ inputs: @escaping @Sendable (inout SplitMix) -> [Tensor?]) {
         self.op = op; self.attributes = attributes; self.opset = opset; self.inputs = inputs
     }
 }
@@ -171,7 +148,7 @@ extension Tensor {
 func vulkanKernelMatchesCPU(_ kc: KernelCase) throws {
     let device = try #require(device)
     let seed = UInt64.random(in: 0...UInt64.max)
-    var rng = Random(state: seed)
+    var rng = SplitMix(state: seed)
     let inputs = kc.inputs(&rng)
     var outputs = 1
     if kc.op == "Split" { outputs = kc.attributes["num_outputs"] != nil ? 3 : 2 }

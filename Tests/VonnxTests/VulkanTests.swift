@@ -18,17 +18,6 @@ private let testDevice: VulkanDevice? = {
 }()
 private let hasDevice = testDevice != nil
 
-/// A seeded generator; each test draws a fresh seed and names it in failures.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 private final class Inputs {
     let seed = UInt64.random(in: 0...UInt64.max)
