@@ -171,8 +171,10 @@ extension Substring {
 
 /// Relative L2 error ‖a − b‖ / ‖b‖ over all outputs (float outputs only).
 func relativeL2(_ a: [Tensor], _ b: [Tensor]) -> Double {
+    // outputs that differ in number or shape disagree outright
+    guard a.count == b.count, zip(a, b).allSatisfy({ $0.shape == $1.shape }) else { return .infinity }
     var num = 0.0, den = 0.0
-    for (x, y) in zip(a, b) where x.dataType.isFloatingPoint && x.shape == y.shape {
+    for (x, y) in zip(a, b) where x.dataType.isFloatingPoint {
         for (p, q) in zip(x.doubles(), y.doubles()) { num += (p - q) * (p - q); den += q * q }
     }
     return den > 0 ? (num / den).squareRoot() : (num == 0 ? 0 : .infinity)

@@ -124,7 +124,7 @@ enum Report {
     static func number(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
 
     static func scientific(_ v: Double) -> String {
-        guard v.isFinite, v > 0 else { return v == 0 ? "0" : "-" }
+        guard v.isFinite, v > 0 else { return v == 0 ? "0" : v.isInfinite ? "inf" : "-" }
         var e = 0, m = v
         while m < 1 { m *= 10; e -= 1 }
         while m >= 10 { m /= 10; e += 1 }
