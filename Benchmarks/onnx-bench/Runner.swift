@@ -64,7 +64,7 @@ struct Runner {
             if let ort { ortSamples.append(try ort.run()) }
         }
         let vulkan = session.vulkan?.info
-        let result = BenchResult(backend: backend.rawValue, device: vulkan?.name ?? "cpu (\(threads) threads)", batch: batch,
+        let result = BenchResult(backend: backend.rawValue, device: vulkan?.name ?? "cpu (\(threads) thread\(threads == 1 ? "" : "s"))", batch: batch,
                                  threads: threads, timings: Timings(samples: samples), createMs: createMs,
                                  createWarmMs: createWarmMs, firstRunMs: firstRunMs, peakHostBytes: PeakMemory.bytes(),
                                  fallbackNodes: backend == .vulkan ? session.fallbackNodes.count : nil,
