@@ -8,7 +8,7 @@ enum Winograd {
     /// True when `geo` and `group` describe a conv this kernel computes and it is faster than
     /// im2col + GEMM: measured on ResNet-50's 3×3 convs, the GEMMs need ≥ 32 tiles (columns) to pay.
     static func applies(_ geo: WindowGeometry, group: Int, batch n: Int, inChannels c: Int, outChannels m: Int) -> Bool {
-        guard geo.rank == 2, group == 1, geo.kernel == [3, 3], geo.strides == [1, 1], geo.dilations == [1, 1],
+        guard n > 0, geo.rank == 2, group == 1, geo.kernel == [3, 3], geo.strides == [1, 1], geo.dilations == [1, 1],
               geo.outputSize > 0, c >= 16, m >= 16 else { return false }
         let perImage = tiles(geo)
         return imagesPerChunk(batch: n, tilesPerImage: perImage) * perImage >= 32
