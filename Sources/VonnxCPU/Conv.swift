@@ -196,6 +196,10 @@ enum ConvKernels {
             nonisolated(unsafe) let pb = bias.map { UnsafePointer(elements($0, T.self)) }
             nonisolated(unsafe) let pz = z.map { UnsafePointer(elements($0, T.self)) }
             let pointwise = geo.isPointwise, pool = ctx.pool, relu = relu
+            if Winograd.applies(geo, group: group, batch: n, inChannels: c, outChannels: m) {
+                Winograd.conv(x: x, w: w, geo: geo, bias: pb, z: pz, relu: relu, y: y, pool: pool)
+                return [y]
+            }
             let epilogue = pb != nil || pz != nil || relu
             let units = n * group
             /// One (image, group) unit: im2col (unless pointwise) then GEMM.

@@ -64,6 +64,36 @@ func convMatchesDirectDefinition(xs: [Int], ws: [Int], group: Int, stride: [Int]
     }
 }
 
+/// Relative L2 distance ‖a − b‖ / ‖b‖.
+private func relativeL2(_ a: [Float], _ b: [Float]) -> Double {
+    let diff = zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+    return (diff / max(b.reduce(0.0) { $0 + Double($1) * Double($1) }, .leastNormalMagnitude)).squareRoot()
+}
+
+/// 3×3 stride-1 convs with ≥ 32 tiles, so on the Winograd path (odd sizes, uneven pads, batch 2),
+/// against the definition, with FusedConv's bias, residual Z and Relu.
+@Test(arguments: [
+    (xs: [2, 16, 17, 13], m: 16, pads: [1, 1, 1, 1]),
+    (xs: [1, 32, 23, 21], m: 24, pads: [0, 1, 2, 1]),
+    (xs: [2, 16, 16, 16], m: 20, pads: [0, 0, 0, 0]),
+    (xs: [1, 17, 30, 26], m: 16, pads: [1, 1, 1, 1]),
+])
+func winogradConvMatchesDirectDefinition(xs: [Int], m: Int, pads: [Int]) throws {
+    let ws = [m, xs[1], 3, 3]
+    let x = noise(xs.reduce(1, *), seed: 4), w = noise(ws.reduce(1, *), seed: 5), bias = noise(m, seed: 6)
+    var (expected, shape) = naiveConv2D(x, xs, w, ws, group: 1, stride: [1, 1], pads: pads, dilation: [1, 1])
+    let z = noise(expected.count, seed: 7), plane = shape[2] * shape[3]
+    for i in expected.indices { expected[i] = max(0, expected[i] + bias[(i / plane) % m] + z[i]) }
+    for threads in [1, 2] {
+        let y = try run(CPUKernels.fusedConv, "FusedConv",
+                        [Tensor(shape: xs, scalars: x), Tensor(shape: ws, scalars: w), Tensor(shape: [m], scalars: bias),
+                         Tensor(shape: shape, scalars: z)],
+                        ["pads": .ints(pads), "activation": .string(Array("Relu".utf8))], threads: threads)[0]
+        #expect(y.shape == shape)
+        #expect(relativeL2(y.scalars(as: Float.self), expected) < 1e-4)
+    }
+}
+
 @Test func convSameUpperAndErrors() throws {
     let x = Tensor(shape: [1, 1, 5, 5], scalars: [Float](repeating: 1, count: 25))
     let w = Tensor(shape: [1, 1, 3, 3], scalars: [Float](repeating: 1, count: 9))

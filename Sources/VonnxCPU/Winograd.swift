@@ -1,0 +1,169 @@
+import Glibc
+import VonnxIR
+
+/// Winograd F(4×4, 3×3) convolution for 2-D 3×3, stride 1, dilation 1, group 1 convs: each
+/// 6×6 input tile and each filter go to the Winograd domain, the 36 tile positions are 36
+/// independent GEMMs [M×C]·[C×tiles], and the output transform applies bias, Z and Relu.
+enum Winograd {
+    /// True when `geo` and `group` describe a conv this kernel computes and it is faster than
+    /// im2col + GEMM: measured on ResNet-50's 3×3 convs, the GEMMs need ≥ 32 tiles (columns) to pay.
+    static func applies(_ geo: WindowGeometry, group: Int, batch n: Int, inChannels c: Int, outChannels m: Int) -> Bool {
+        guard n > 0, geo.rank == 2, group == 1, geo.kernel == [3, 3], geo.strides == [1, 1], geo.dilations == [1, 1],
+              geo.outputSize > 0, c >= 16, m >= 16 else { return false }
+        let perImage = tiles(geo)
+        return imagesPerChunk(batch: n, tilesPerImage: perImage) * perImage >= 32
+    }
+
+    /// 4×4 output tiles per image.
+    private static func tiles(_ geo: WindowGeometry) -> Int { ((geo.output[0] + 3) / 4) * ((geo.output[1] + 3) / 4) }
+
+    /// Images transformed and multiplied together: up to 256 tiles (more measured slower, the
+    /// Winograd-domain buffers leaving the cache), split evenly over the batch.
+    private static func imagesPerChunk(batch n: Int, tilesPerImage: Int) -> Int {
+        let most = max(1, min(n, 256 / max(tilesPerImage, 1))), chunks = (n + most - 1) / most
+        return (n + chunks - 1) / chunks
+    }
+
+    /// The filter in the Winograd domain, [36, M, C]: G·g·Gᵀ for each (m, c), cached per weight storage.
+    static func filter<T: RealElement>(_ w: Tensor, _: T.Type) -> Tensor {
+        filterCache.filter(for: w) {
+            let m = w.shape[0], c = w.shape[1], mc = m * c
+            let u = Tensor(uninitialized: T.dataType, shape: [36, m, c])
+            let pw = elements(w, T.self), pu = elements(u, T.self)
+            let t = UnsafeMutablePointer<T>.allocate(capacity: 18)  // G·g, 6×3
+            defer { t.deallocate() }
+            for k in 0..<mc {
+                for j in 0..<3 { transformFilter(pw + k * 9 + j, 3, t + j, 3) }
+                for i in 0..<6 { transformFilter(t + i * 3, 1, pu + i * 6 * mc + k, mc) }
+            }
+            return u
+        }
+    }
+
+    /// y = conv(x, w) + bias (+ z), then Relu when `relu`; `y` is [N, M, OH, OW] and fully written.
+    static func conv<T: RealElement>(x: Tensor, w: Tensor, geo: WindowGeometry, bias: UnsafePointer<T>?,
+                                     z: UnsafePointer<T>?, relu: Bool, y: Tensor, pool: ThreadPool) {
+        let n = x.shape[0], c = x.shape[1], m = w.shape[0]
+        let (ih, iw, oh, ow) = (geo.input[0], geo.input[1], geo.output[0], geo.output[1])
+        let (top, left) = (geo.padBegin[0], geo.padBegin[1])
+        let (th, tw) = ((oh + 3) / 4, (ow + 3) / 4), perImage = th * tw
+        let chunk = imagesPerChunk(batch: n, tilesPerImage: perImage)
+        let cap = chunk * perImage
+        let u = filter(w, T.self)
+        nonisolated(unsafe) let pu = UnsafePointer(elements(u, T.self))
+        nonisolated(unsafe) let (px, py) = (UnsafePointer(elements(x, T.self)), elements(y, T.self))
+        nonisolated(unsafe) let (pb, pz) = (bias, z)
+        nonisolated(unsafe) let v = UnsafeMutablePointer<T>.allocate(capacity: 36 * c * cap)
+        nonisolated(unsafe) let prod = UnsafeMutablePointer<T>.allocate(capacity: 36 * m * cap)
+        defer { v.deallocate(); prod.deallocate() }
+        for first in stride(from: 0, to: n, by: chunk) {
+            let images = min(chunk, n - first), tiles = images * perImage
+            // V[ξ][c][tile] = Bᵀ·d·B of each zero-padded 6×6 input tile
+            pool.parallelFor(c) { r in
+                let d = UnsafeMutablePointer<T>.allocate(capacity: 72), t = d + 36
+                defer { d.deallocate() }
+                for ch in r {
+                    for img in 0..<images {
+                        let plane = px + ((first + img) * c + ch) * ih * iw
+                        for ty in 0..<th { for tx in 0..<tw {
+                            let y0 = ty * 4 - top, x0 = tx * 4 - left
+                            for i in 0..<6 {
+                                let yy = y0 + i
+                                for j in 0..<6 {
+                                    let xx = x0 + j
+                                    d[i * 6 + j] = yy >= 0 && yy < ih && xx >= 0 && xx < iw ? plane[yy * iw + xx] : .zero
+                                }
+                            }
+                            for j in 0..<6 { transformInput(d + j, 6, t + j, 6) }
+                            let tile = img * perImage + ty * tw + tx, stride = c * tiles
+                            for i in 0..<6 { transformInput(t + i * 6, 1, v + ch * tiles + tile + i * 6 * stride, stride) }
+                        } }
+                    }
+                }
+            }
+            // the 36 GEMMs, whole ones per thread
+            pool.parallelFor(36) { r in
+                for xi in r {
+                    T.gemm(transA: false, transB: false, m: m, n: tiles, k: c, alpha: T(1), a: pu + xi * m * c, lda: c,
+                           b: v + xi * c * tiles, ldb: tiles, beta: .zero, c: prod + xi * m * tiles, ldc: tiles)
+                }
+            }
+            // Aᵀ·P·A per tile, cropped to the output, with bias, Z and Relu
+            pool.parallelFor(m) { r in
+                let t = UnsafeMutablePointer<T>.allocate(capacity: 40), o = t + 24
+                defer { t.deallocate() }
+                for ch in r {
+                    let b = pb?[ch] ?? .zero
+                    for img in 0..<images {
+                        let plane = ((first + img) * m + ch) * oh * ow, out = py + plane
+                        let zp = pz.map { $0 + plane }
+                        for ty in 0..<th { for tx in 0..<tw {
+                            let tile = img * perImage + ty * tw + tx, stride = m * tiles
+                            let base = UnsafePointer(prod + ch * tiles + tile)
+                            for j in 0..<6 { transformOutput(base + j * stride, 6 * stride, t + j, 6) }
+                            for i in 0..<min(4, oh - ty * 4) {
+                                transformOutput(t + i * 6, 1, o, 1)
+                                let row = (ty * 4 + i) * ow + tx * 4
+                                for j in 0..<min(4, ow - tx * 4) {
+                                    var s = o[j] + b
+                                    if let zp { s += zp[row + j] }
+                                    out[row + j] = relu && s < .zero ? .zero : s
+                                }
+                            }
+                        } }
+                    }
+                }
+            }
+        }
+    }
+
+    /// G·g for the 3 values g at s[0], s[ss], s[2·ss], written to d[0], d[ds], … d[5·ds].
+    @inline(__always) private static func transformFilter<T: RealElement>(_ s: UnsafePointer<T>, _ ss: Int,
+                                                                        _ d: UnsafeMutablePointer<T>, _ ds: Int) {
+        let g0 = s[0], g1 = s[ss], g2 = s[2 * ss]
+        let a = -(g0 + g2) / 6, b = g1 / 6, e = g0 / 24 + g2 / 6, f = g1 / 12
+        d[0] = g0 / 4; d[ds] = a - b; d[2 * ds] = a + b; d[3 * ds] = e + f; d[4 * ds] = e - f; d[5 * ds] = g2
+    }
+
+    /// Bᵀ·v for the 6 values at s[0], s[ss], …, written to d[0], d[ds], ….
+    @inline(__always) private static func transformInput<T: RealElement>(_ s: UnsafePointer<T>, _ ss: Int,
+                                                                       _ d: UnsafeMutablePointer<T>, _ ds: Int) {
+        let d0 = s[0], d1 = s[ss], d2 = s[2 * ss], d3 = s[3 * ss], d4 = s[4 * ss], d5 = s[5 * ss]
+        let a = d4 - 4 * d2, b = d3 - 4 * d1, e = d4 - d2, f = 2 * (d3 - d1)
+        d[0] = 4 * d0 - 5 * d2 + d4; d[ds] = a + b; d[2 * ds] = a - b; d[3 * ds] = e + f; d[4 * ds] = e - f
+        d[5 * ds] = 4 * d1 - 5 * d3 + d5
+    }
+
+    /// Aᵀ·p for the 6 values at s[0], s[ss], …, written to d[0], d[ds], d[2·ds], d[3·ds].
+    @inline(__always) private static func transformOutput<T: RealElement>(_ s: UnsafePointer<T>, _ ss: Int,
+                                                                        _ d: UnsafeMutablePointer<T>, _ ds: Int) {
+        let p1 = s[ss], p2 = s[2 * ss], p3 = s[3 * ss], p4 = s[4 * ss]
+        let s12 = p1 + p2, d12 = p1 - p2, s34 = p3 + p4, d34 = p3 - p4
+        d[0] = s[0] + s12 + s34; d[ds] = d12 + 2 * d34; d[2 * ds] = s12 + 4 * s34; d[3 * ds] = d12 + 8 * d34 + s[5 * ss]
+    }
+}
+
+/// Winograd-domain filters by weight storage: a weight tensor's storage is read-only once
+/// published, so its transform stays valid while the storage lives (held weakly, so a freed
+/// storage whose identity is reused never matches).
+private final class FilterCache: @unchecked Sendable {
+    private struct Entry { weak var source: TensorStorage?; let shape: [Int]; let dataType: DataType; let filter: Tensor }
+    private var entries: [ObjectIdentifier: Entry] = [:]
+    private var mutex = pthread_mutex_t()
+
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+
+    func filter(for w: Tensor, make: () -> Tensor) -> Tensor {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        let key = ObjectIdentifier(w.storage)
+        if let e = entries[key], e.source === w.storage, e.shape == w.shape, e.dataType == w.dataType { return e.filter }
+        entries = entries.filter { $0.value.source != nil }
+        let f = make()
+        entries[key] = Entry(source: w.storage, shape: w.shape, dataType: w.dataType, filter: f)
+        return f
+    }
+}
+
+private let filterCache = FilterCache()
