@@ -3,7 +3,7 @@ import PackageDescription
 
 // Layers, imports pointing down:
 //   tools (onnx-run, onnx-conformance) → Vonnx (session) → VonnxCPU | VonnxVulkan | VonnxFormat → VonnxIR
-//   C modules: COnnx (protobuf-c), CBLAS (OpenBLAS), CVulkan, CGlslang.
+//   C modules: COnnx (protobuf-c), CBLAS (OpenBLAS), CGemm (conv micro-kernel), CVulkan, CGlslang.
 let package = Package(
     name: "Vonnx",
     platforms: [.macOS(.v15)],
@@ -23,7 +23,9 @@ let package = Package(
         .systemLibrary(name: "CGlslang", providers: [.apt(["glslang-dev"])]),
         .target(name: "VonnxIR"),
         .target(name: "VonnxFormat", dependencies: ["VonnxIR", "COnnx"]),
-        .target(name: "VonnxCPU", dependencies: ["VonnxIR", "CBLAS"]),
+        // CGemm: the conv GEMM micro-kernel (AVX2+FMA, chosen at run time).
+        .target(name: "CGemm"),
+        .target(name: "VonnxCPU", dependencies: ["VonnxIR", "CBLAS", "CGemm"]),
         // glslang's InitProcess/InitThread live in libOGLCompiler.a (which needs OSDependent),
         // not named by CGlslang's module map; listed here, they come after the objects.
         .target(name: "VonnxVulkan", dependencies: ["VonnxIR", "CVulkan", "CGlslang"],

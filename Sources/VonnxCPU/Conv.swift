@@ -202,15 +202,32 @@ enum ConvKernels {
             }
             let epilogue = pb != nil || pz != nil || relu
             let units = n * group
+            // float32 on an AVX2+FMA CPU: weights packed once, the im2col of 1-D/2-D convs done
+            // while packing, the epilogue inside the GEMM
+            let transposed = PackedGemm.prefersTransposed(n: p, k: kdim)
+            nonisolated(unsafe) let packed: UnsafePointer<Float>? = T.self == Float.self && PackedGemm.available
+                ? UnsafePointer(elements(transposed ? PackedGemm.transposedWeights(w, rows: m, groups: group)
+                                                    : PackedGemm.packedWeights(w, rows: m, groups: group), Float.self)) : nil
+            let packedStride = transposed ? PackedGemm.transposedStride(rows: mg, k: kdim) : PackedGemm.groupStride(rows: mg, k: kdim)
+            let directIm2col = geo.rank <= 2
             /// One (image, group) unit: im2col (unless pointwise) then GEMM.
             @Sendable func unit(_ u: Int, col: UnsafeMutablePointer<T>?, inner: ThreadPool) {
                 let img = u / group, g = u % group
                 nonisolated(unsafe) let src = px + (img * c + g * cg) * inSize
+                func f(_ q: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(q).assumingMemoryBound(to: Float.self) }
                 var b = src
                 if let col, !pointwise {
                     nonisolated(unsafe) let colp = col
                     inner.parallelFor(kdim, grain: max(1, 8192 / max(p, 1))) { r in geo.im2col(src, colp, rows: r) }
                     b = UnsafePointer(col)
+                }
+                if let packed {
+                    let out = (img * m + g * mg) * p
+                    let source = pointwise || !directIm2col ? PackedGemm.matrix(f(b), columns: p) : PackedGemm.im2col(f(src), geo)
+                    PackedGemm.run(inner, m: mg, n: p, k: kdim, a: packed + g * packedStride, transposed: transposed, source: source,
+                                   c: UnsafeMutableRawPointer(py + out).assumingMemoryBound(to: Float.self), ldc: p,
+                                   bias: pb.map { f($0 + g * mg) }, z: pz.map { f($0 + out) }, ldz: p, relu: relu)
+                    return
                 }
                 parallelGemm(inner, transA: false, transB: false, m: mg, n: p, k: kdim, alpha: T(1),
                              a: pw + g * mg * kdim, lda: kdim, b: b, ldb: p, beta: .zero,
@@ -236,12 +253,12 @@ enum ConvKernels {
             // synchronization inside a unit and each thread's im2col buffer stays its own
             if pool.threads > 1 && units >= pool.threads && (units % pool.threads == 0 || units >= 4 * pool.threads) {
                 pool.parallelFor(units) { r in
-                    let col = pointwise ? nil : UnsafeMutablePointer<T>.allocate(capacity: colCount)
+                    let col = pointwise || (packed != nil && directIm2col) ? nil : UnsafeMutablePointer<T>.allocate(capacity: colCount)
                     defer { col?.deallocate() }
                     for u in r { unit(u, col: col, inner: single) }
                 }
             } else {
-                let col = pointwise ? nil : UnsafeMutablePointer<T>.allocate(capacity: colCount)
+                let col = pointwise || (packed != nil && directIm2col) ? nil : UnsafeMutablePointer<T>.allocate(capacity: colCount)
                 defer { col?.deallocate() }
                 for u in 0..<units { unit(u, col: col, inner: pool) }
             }

@@ -24,20 +24,18 @@ enum Winograd {
         return (n + chunks - 1) / chunks
     }
 
-    /// The filter in the Winograd domain, [36, M, C]: G·g·Gᵀ for each (m, c), cached per weight storage.
+    /// The filter in the Winograd domain, [36, M, C]: G·g·Gᵀ for each (m, c).
     static func filter<T: RealElement>(_ w: Tensor, _: T.Type) -> Tensor {
-        filterCache.filter(for: w) {
-            let m = w.shape[0], c = w.shape[1], mc = m * c
-            let u = Tensor(uninitialized: T.dataType, shape: [36, m, c])
-            let pw = elements(w, T.self), pu = elements(u, T.self)
-            let t = UnsafeMutablePointer<T>.allocate(capacity: 18)  // G·g, 6×3
-            defer { t.deallocate() }
-            for k in 0..<mc {
-                for j in 0..<3 { transformFilter(pw + k * 9 + j, 3, t + j, 3) }
-                for i in 0..<6 { transformFilter(t + i * 3, 1, pu + i * 6 * mc + k, mc) }
-            }
-            return u
+        let m = w.shape[0], c = w.shape[1], mc = m * c
+        let u = Tensor(uninitialized: T.dataType, shape: [36, m, c])
+        let pw = elements(w, T.self), pu = elements(u, T.self)
+        let t = UnsafeMutablePointer<T>.allocate(capacity: 18)  // G·g, 6×3
+        defer { t.deallocate() }
+        for k in 0..<mc {
+            for j in 0..<3 { transformFilter(pw + k * 9 + j, 3, t + j, 3) }
+            for i in 0..<6 { transformFilter(t + i * 3, 1, pu + i * 6 * mc + k, mc) }
         }
+        return u
     }
 
     /// y = conv(x, w) + bias (+ z), then Relu when `relu`; `y` is [N, M, OH, OW] and fully written.
@@ -49,8 +47,15 @@ enum Winograd {
         let (th, tw) = ((oh + 3) / 4, (ow + 3) / 4), perImage = th * tw
         let chunk = imagesPerChunk(batch: n, tilesPerImage: perImage)
         let cap = chunk * perImage
-        let u = filter(w, T.self)
+        // the filter transformed once per weight storage: packed for CGemm (float32 on an
+        // AVX2+FMA CPU), else as the 36 matrices OpenBLAS multiplies
+        let packedStride = PackedGemm.groupStride(rows: m, k: c), single = ThreadPool(threads: 1)
+        let usePacked = T.self == Float.self && PackedGemm.available
+        let u = usePacked ? PackedGemm.packedWeights(w, rows: 36 * m, groups: 36, kind: "winograd") { filter($0, Float.self) }
+                          : derivedWeights.value(for: w, kind: "winograd") { filter(w, T.self) }
         nonisolated(unsafe) let pu = UnsafePointer(elements(u, T.self))
+        nonisolated(unsafe) let packed: UnsafePointer<Float>? = usePacked ? UnsafeRawPointer(pu).assumingMemoryBound(to: Float.self) : nil
+        @Sendable func f(_ q: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(q).assumingMemoryBound(to: Float.self) }
         nonisolated(unsafe) let (px, py) = (UnsafePointer(elements(x, T.self)), elements(y, T.self))
         nonisolated(unsafe) let (pb, pz) = (bias, z)
         nonisolated(unsafe) let v = UnsafeMutablePointer<T>.allocate(capacity: 36 * c * cap)
@@ -84,8 +89,15 @@ enum Winograd {
             // the 36 GEMMs, whole ones per thread
             pool.parallelFor(36) { r in
                 for xi in r {
-                    T.gemm(transA: false, transB: false, m: m, n: tiles, k: c, alpha: T(1), a: pu + xi * m * c, lda: c,
-                           b: v + xi * c * tiles, ldb: tiles, beta: .zero, c: prod + xi * m * tiles, ldc: tiles)
+                    if let packed {
+                        PackedGemm.run(single, m: m, n: tiles, k: c, a: packed + xi * packedStride,
+                                       source: PackedGemm.matrix(f(v + xi * c * tiles), columns: tiles),
+                                       c: UnsafeMutableRawPointer(prod + xi * m * tiles).assumingMemoryBound(to: Float.self),
+                                       ldc: tiles, bias: nil, z: nil, ldz: 0, relu: false)
+                    } else {
+                        T.gemm(transA: false, transB: false, m: m, n: tiles, k: c, alpha: T(1), a: pu + xi * m * c, lda: c,
+                               b: v + xi * c * tiles, ldb: tiles, beta: .zero, c: prod + xi * m * tiles, ldc: tiles)
+                    }
                 }
             }
             // Aᵀ·P·A per tile, cropped to the output, with bias, Z and Relu
@@ -142,28 +154,3 @@ enum Winograd {
         d[0] = s[0] + s12 + s34; d[ds] = d12 + 2 * d34; d[2 * ds] = s12 + 4 * s34; d[3 * ds] = d12 + 8 * d34 + s[5 * ss]
     }
 }
-
-/// Winograd-domain filters by weight storage: a weight tensor's storage is read-only once
-/// published, so its transform stays valid while the storage lives (held weakly, so a freed
-/// storage whose identity is reused never matches).
-private final class FilterCache: @unchecked Sendable {
-    private struct Entry { weak var source: TensorStorage?; let shape: [Int]; let dataType: DataType; let filter: Tensor }
-    private var entries: [ObjectIdentifier: Entry] = [:]
-    private var mutex = pthread_mutex_t()
-
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-
-    func filter(for w: Tensor, make: () -> Tensor) -> Tensor {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        let key = ObjectIdentifier(w.storage)
-        if let e = entries[key], e.source === w.storage, e.shape == w.shape, e.dataType == w.dataType { return e.filter }
-        entries = entries.filter { $0.value.source != nil }
-        let f = make()
-        entries[key] = Entry(source: w.storage, shape: w.shape, dataType: w.dataType, filter: f)
-        return f
-    }
-}
-
-private let filterCache = FilterCache()

@@ -1,0 +1,254 @@
+// Packed-A SGEMM for convolutions: AVX2+FMA 6×16 micro-kernel with the conv epilogue
+// (bias, residual, Relu) applied while the tile is in registers.
+//
+// Blocking (BLIS's loop order): K in blocks of KC; per K block, N in blocks of NC whose
+// packed B (KC×NC, 16-column panels) stays in L2; per 6-row A panel (KC×6, in L1), every
+// 16-column B panel. A is packed once (6-row panels, k-major); B (16-column panels, k-major)
+// per call, straight from the conv input (the im2col happens while packing).
+
+#include "cgemm.h"
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MR = 6, NR = 16, KC = 256, NC = 512 };
+
+int vx_gemm_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+int vx_gemm_row_block(void) { return MR; }
+
+int vx_gemm_col_block(void) { return NR; }
+
+size_t vx_gemm_packed_a_size(int m, int k) { return (size_t)((m + MR - 1) / MR) * MR * (size_t)k; }
+
+size_t vx_gemm_packed_b_size(int k, int n) { return (size_t)((n + NR - 1) / NR) * NR * (size_t)k; }
+
+void vx_gemm_pack_a(int m, int k, const float *a, int lda, float *packed) {
+    for (int p = 0; p < m; p += MR) {
+        float *dst = packed + (size_t)p * k;
+        int rows = m - p < MR ? m - p : MR;
+        for (int kk = 0; kk < k; kk++) {
+            for (int r = 0; r < rows; r++) dst[kk * MR + r] = a[(size_t)(p + r) * lda + kk];
+            for (int r = rows; r < MR; r++) dst[kk * MR + r] = 0;
+        }
+    }
+}
+
+/// Copies `count` values src[0], src[stride], … (zeros when src is NULL) to columns j, j+1, …
+/// of one packed row: column j lives at row + (j / width)·panel + j % width.
+static void put(float *row, int width, size_t panel, int j, const float *src, int stride, int count) {
+    while (count > 0) {
+        int lane = j % width, take = width - lane < count ? width - lane : count;
+        float *d = row + (size_t)(j / width) * panel + lane;
+        if (!src) {
+            memset(d, 0, (size_t)take * sizeof(float));
+        } else if (stride == 1) {
+            if (take == NR) __builtin_memcpy(d, src, NR * sizeof(float));
+            else memcpy(d, src, (size_t)take * sizeof(float));
+            src += take;
+        } else {
+            for (int t = 0; t < take; t++) d[t] = src[(size_t)t * stride];
+            src += (size_t)take * stride;
+        }
+        j += take; count -= take;
+    }
+}
+
+/// Packs rows [k0, k1) and columns [n0, n0 + nc) of B into `width`-column panels `panel`
+/// floats apart, row r at dst + (r − k0)·width, zero-padding the last panel.
+static void pack_rows(const vx_source *s, int k0, int k1, int n0, int nc, float *dst, size_t panel, int width) {
+    int ksize = s->kh * s->kw, padded = (nc + width - 1) / width * width;
+    for (int r = k0; r < k1; r++) {
+        int ch = r / ksize, ky = r % ksize / s->kw, kx = r % s->kw;
+        const float *plane = s->x + (size_t)ch * s->h * s->w;
+        float *row = dst + (size_t)(r - k0) * width;
+        int n = n0, end = n0 + nc, oy = n / s->ow, ox = n % s->ow;
+        int off = kx * s->dilation_w - s->pad_left, sw = s->stride_w;
+        // output columns whose input column ox·sw + off lies inside [0, w)
+        int lo = off >= 0 ? 0 : (-off + sw - 1) / sw, hi = s->w - off <= 0 ? 0 : (s->w - off + sw - 1) / sw;
+        if (hi > s->ow) hi = s->ow;
+        while (n < end) {
+            int seg = s->ow - ox < end - n ? s->ow - ox : end - n, j = n - n0;
+            int iy = oy * s->stride_h + ky * s->dilation_h - s->pad_top;
+            if (iy < 0 || iy >= s->h || lo >= hi) {
+                put(row, width, panel, j, NULL, 0, seg);
+            } else {
+                const float *line = plane + (size_t)iy * s->w;
+                int a = ox < lo ? lo : ox, b = ox + seg < hi ? ox + seg : hi;
+                if (a > b) a = b;
+                put(row, width, panel, j, NULL, 0, a - ox);
+                put(row, width, panel, j + a - ox, line + (ptrdiff_t)a * sw + off, sw, b - a);
+                put(row, width, panel, j + b - ox, NULL, 0, ox + seg - b);
+            }
+            n += seg; ox = 0; oy++;
+        }
+        if (padded > nc) put(row, width, panel, nc, NULL, 0, padded - nc);
+    }
+}
+
+void vx_gemm_pack_b(const vx_source *source, int k, int n, int k0, int k1, float *packed) {
+    if (k0 < k1 && n > 0) pack_rows(source, k0, k1, 0, n, packed + (size_t)k0 * NR, (size_t)NR * k, NR);
+}
+
+static const int mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/// Mask of the first n (0…8) lanes.
+__attribute__((target("avx2,fma"))) static inline __m256i lanes(int n) {
+    return _mm256_loadu_si256((const __m256i *)(mask_table + 8 - (n < 0 ? 0 : n > 8 ? 8 : n)));
+}
+
+enum { FIRST = 1, LAST = 2 };
+
+/// The rows×cols (≤ 6×16) tile of C at c: A panel a (kc×6) times B panel b (kc×16), added to
+/// C unless FIRST; on LAST the epilogue (bias, z, relu) before the store.
+__attribute__((target("avx2,fma")))
+static void kernel_6x16(int kc, const float *a, const float *b, float *c, int ldc, int rows, int cols,
+                        int flags, const float *bias, const float *z, int ldz, int relu) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int kk = 0; kk < kc; kk++) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), t;
+        t = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(t, b0, c00); c01 = _mm256_fmadd_ps(t, b1, c01);
+        t = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(t, b0, c10); c11 = _mm256_fmadd_ps(t, b1, c11);
+        t = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(t, b0, c20); c21 = _mm256_fmadd_ps(t, b1, c21);
+        t = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(t, b0, c30); c31 = _mm256_fmadd_ps(t, b1, c31);
+        t = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(t, b0, c40); c41 = _mm256_fmadd_ps(t, b1, c41);
+        t = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(t, b0, c50); c51 = _mm256_fmadd_ps(t, b1, c51);
+        a += MR; b += NR;
+    }
+    __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    __m256i m0 = lanes(cols), m1 = lanes(cols - 8);
+    int full = cols == NR;
+    __m256 zero = _mm256_setzero_ps();
+    for (int r = 0; r < rows; r++) {
+        float *row = c + (size_t)r * ldc;
+        __m256 v0 = acc[r][0], v1 = acc[r][1];
+        if (!(flags & FIRST)) {
+            v0 = _mm256_add_ps(v0, full ? _mm256_loadu_ps(row) : _mm256_maskload_ps(row, m0));
+            v1 = _mm256_add_ps(v1, full ? _mm256_loadu_ps(row + 8) : _mm256_maskload_ps(row + 8, m1));
+        }
+        if (flags & LAST) {
+            if (bias) {
+                __m256 bv = _mm256_set1_ps(bias[r]);
+                v0 = _mm256_add_ps(v0, bv); v1 = _mm256_add_ps(v1, bv);
+            }
+            if (z) {
+                const float *zr = z + (size_t)r * ldz;
+                v0 = _mm256_add_ps(v0, full ? _mm256_loadu_ps(zr) : _mm256_maskload_ps(zr, m0));
+                v1 = _mm256_add_ps(v1, full ? _mm256_loadu_ps(zr + 8) : _mm256_maskload_ps(zr + 8, m1));
+            }
+            if (relu) { v0 = _mm256_max_ps(v0, zero); v1 = _mm256_max_ps(v1, zero); }
+        }
+        if (full) {
+            _mm256_storeu_ps(row, v0); _mm256_storeu_ps(row + 8, v1);
+        } else {
+            _mm256_maskstore_ps(row, m0, v0); _mm256_maskstore_ps(row + 8, m1, v1);
+        }
+    }
+}
+
+/// This thread's packed-B buffer (KC×NC floats, 64-byte aligned), kept for the thread's life.
+static float *b_buffer(void) {
+    static _Thread_local float *buffer;
+    if (!buffer) buffer = aligned_alloc(64, (size_t)KC * NC * sizeof(float));
+    return buffer;
+}
+
+void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source, const float *packed_b,
+             float *c, int ldc, const float *bias, const float *z, int ldz, int relu,
+             int m0, int m1, int n0, int n1) {
+    (void)n;
+    if (m1 > m) m1 = m;
+    if (m0 >= m1 || n0 >= n1) return;
+    if (k == 0) {
+        // an empty product: only the epilogue
+        for (int i = m0; i < m1; i++)
+            for (int j = n0; j < n1; j++) {
+                float v = bias ? bias[i] : 0;
+                if (z) v += z[(size_t)i * ldz + j];
+                c[(size_t)i * ldc + j] = relu && v < 0 ? 0 : v;
+            }
+        return;
+    }
+    float *buffer = packed_b ? NULL : b_buffer();
+    if (!packed_b && !buffer) abort();
+    for (int k0 = 0; k0 < k; k0 += KC) {
+        int kc = k - k0 < KC ? k - k0 : KC;
+        int flags = (k0 == 0 ? FIRST : 0) | (k0 + kc == k ? LAST : 0);
+        for (int nb = n0; nb < n1; nb += NC) {
+            int nc = n1 - nb < NC ? n1 - nb : NC;
+            const float *bp;
+            size_t panel;
+            if (packed_b) {
+                panel = (size_t)NR * k;
+                bp = packed_b + (size_t)(nb / NR) * panel + (size_t)k0 * NR;
+            } else {
+                panel = (size_t)NR * kc;
+                pack_rows(source, k0, k0 + kc, nb, nc, buffer, panel, NR);
+                bp = buffer;
+            }
+            for (int i = m0; i < m1; i += MR) {
+                int rows = m1 - i < MR ? m1 - i : MR;
+                const float *ap = packed_a + (size_t)i * k + (size_t)k0 * MR;
+                for (int j = 0; j < nc; j += NR) {
+                    int cols = nc - j < NR ? nc - j : NR;
+                    size_t at = (size_t)i * ldc + nb + j;
+                    kernel_6x16(kc, ap, bp + (size_t)(j / NR) * panel, c + at, ldc, rows, cols, flags,
+                                bias ? bias + i : NULL, z ? z + (size_t)i * ldz + nb + j : NULL, ldz, relu);
+                }
+            }
+        }
+    }
+}
+
+size_t vx_gemm_packed_t_size(int m, int k) { return vx_gemm_packed_b_size(k, m); }
+
+void vx_gemm_pack_t(int m, int k, const float *a, int lda, float *packed) {
+    for (int p = 0; p < m; p += NR) {
+        float *panel = packed + (size_t)p * k;
+        int cols = m - p < NR ? m - p : NR;
+        for (int kk = 0; kk < k; kk++) {
+            for (int j = 0; j < cols; j++) panel[kk * NR + j] = a[(size_t)(p + j) * lda + kk];
+            for (int j = cols; j < NR; j++) panel[kk * NR + j] = 0;
+        }
+    }
+}
+
+void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *source,
+               float *c, int ldc, const float *bias, const float *z, int ldz, int relu, int m0, int m1) {
+    if (m1 > m) m1 = m;
+    if (m0 >= m1 || n <= 0) return;
+    int rows = (n + MR - 1) / MR * MR, width = m1 - m0, cols = (width + NR - 1) / NR * NR;
+    // Cᵀ block: n rows (positions) × this call's channels, then the transposing epilogue
+    float *ct = aligned_alloc(64, ((size_t)rows * cols * sizeof(float) + 63) / 64 * 64);
+    float *a = aligned_alloc(64, ((size_t)rows * KC * sizeof(float) + 63) / 64 * 64);
+    if (!ct || !a) abort();
+    if (k == 0) memset(ct, 0, (size_t)rows * cols * sizeof(float));
+    for (int k0 = 0; k0 < k; k0 += KC) {
+        int kc = k - k0 < KC ? k - k0 : KC;
+        int flags = k0 == 0 ? FIRST : 0;
+        pack_rows(source, k0, k0 + kc, 0, n, a, (size_t)MR * kc, MR);  // Bᵀ: positions as 6-row panels
+        for (int j = 0; j < width; j += NR) {
+            const float *bp = packed_t + (size_t)(m0 + j) * k + (size_t)k0 * NR;
+            int w = width - j < NR ? width - j : NR;
+            for (int i = 0; i < n; i += MR) {
+                int r = n - i < MR ? n - i : MR;
+                kernel_6x16(kc, a + (size_t)i * kc, bp, ct + (size_t)i * cols + j, cols, r, w, flags, NULL, NULL, 0, 0);
+            }
+        }
+    }
+    for (int ch = m0; ch < m1; ch++) {
+        float b = bias ? bias[ch] : 0, *out = c + (size_t)ch * ldc;
+        const float *zr = z ? z + (size_t)ch * ldz : NULL, *col = ct + (ch - m0);
+        for (int i = 0; i < n; i++) {
+            float v = col[(size_t)i * cols] + b;
+            if (zr) v += zr[i];
+            out[i] = relu && v < 0 ? 0 : v;
+        }
+    }
+    free(a);
+    free(ct);
+}

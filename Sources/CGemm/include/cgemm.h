@@ -1,0 +1,63 @@
+#ifndef VONNX_CGEMM_H
+#define VONNX_CGEMM_H
+
+#include <stddef.h>
+
+/// Single-precision GEMM for convolutions, C = A·B, with a hand-written AVX2+FMA micro-kernel:
+/// A (the weights, M×K) is packed once; B (K×N) is read from a `vx_source` — a row-major
+/// matrix or, with the im2col done while packing, the input planes of a 2-D convolution —
+/// and packed per call; bias, residual and Relu are applied while the tile is in registers.
+
+/// B as the im2col of 2-D input planes x[channels][h][w]: row k = (channel, ky, kx), column
+/// n = (oy, ox) of an oh×ow output. A row-major K×N matrix with row stride N is the 1×1
+/// case: h = oh = 1, w = ow = N, kh = kw = strides = dilations = 1, pads 0.
+typedef struct {
+    const float *x;
+    int h, w, kh, kw, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, oh, ow;
+} vx_source;
+
+/// 1 when the CPU has the instructions the kernel needs (AVX2 and FMA), else 0.
+int vx_gemm_available(void);
+
+/// Rows of A in a packed panel; row splits across threads should be multiples of it.
+int vx_gemm_row_block(void);
+
+/// Columns of B in a packed panel; column splits should be multiples of it.
+int vx_gemm_col_block(void);
+
+/// Floats an M×K matrix takes once packed.
+size_t vx_gemm_packed_a_size(int m, int k);
+
+/// Packs row-major A (M×K, row stride lda) into `packed` (vx_gemm_packed_a_size floats).
+void vx_gemm_pack_a(int m, int k, const float *a, int lda, float *packed);
+
+/// Floats B (K×N) takes once packed whole.
+size_t vx_gemm_packed_b_size(int k, int n);
+
+/// Packs rows [k0, k1) of B (K×N, from `source`) into `packed` (vx_gemm_packed_b_size
+/// floats), so that threads can pack disjoint row ranges of one B together.
+void vx_gemm_pack_b(const vx_source *source, int k, int n, int k0, int k1, float *packed);
+
+/// C[m0..<m1, n0..<n1] = A·B, then + bias[row] (if bias), + z[row·ldz + col] (if z), then
+/// max(·, 0) (if relu), for packed A (M×K) and B (K×N) either packed whole (`packed_b`) or
+/// read from `source` and packed block by block (`packed_b` NULL). Writes every element of
+/// the block and no other; m0 must be a multiple of the row block and n0 of the column block.
+/// Runs on the calling thread; disjoint blocks may run concurrently.
+void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source, const float *packed_b,
+             float *c, int ldc, const float *bias, const float *z, int ldz, int relu,
+             int m0, int m1, int n0, int n1);
+
+/// For small N (few output positions), the transposed product Cᵀ = Bᵀ·Aᵀ wastes less of the
+/// 16-wide vectors: output channels run along them, positions along the 6-row panels.
+/// Floats an M×K matrix A takes packed for vx_gemm_t.
+size_t vx_gemm_packed_t_size(int m, int k);
+
+/// Packs row-major A (M×K, row stride lda) for vx_gemm_t (16-channel panels of Aᵀ).
+void vx_gemm_pack_t(int m, int k, const float *a, int lda, float *packed);
+
+/// Like vx_gemm for the channels [m0, m1) and every column, over A packed by vx_gemm_pack_t;
+/// m0 must be a multiple of vx_gemm_col_block().
+void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *source,
+               float *c, int ldc, const float *bias, const float *z, int ldz, int relu, int m0, int m1);
+
+#endif

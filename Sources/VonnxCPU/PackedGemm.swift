@@ -1,0 +1,123 @@
+import CGemm
+import VonnxIR
+
+/// Float32 conv GEMM over weights packed once (CGemm's AVX2+FMA micro-kernel), with the
+/// im2col done while packing the input and the epilogue fused: C = A·B (+ bias per row)
+/// (+ Z) (then Relu). Used by Conv when the CPU has AVX2 and FMA; elsewhere OpenBLAS runs.
+enum PackedGemm {
+    static let available = vx_gemm_available() != 0
+
+    /// `w` as `rows` rows of K = count/rows values in `groups` groups, packed group by group,
+    /// cached per weight storage and `kind`; `transform` (default: none) maps `w` to the
+    /// matrix to pack, which is dropped once packed.
+    static func packedWeights(_ w: Tensor, rows m: Int, groups: Int, kind: String = "conv",
+                              transform: (Tensor) -> Tensor = { $0 }) -> Tensor {
+        derivedWeights.value(for: w, kind: "packed-gemm/\(kind)/\(groups)") {
+            let a = transform(w)
+            let mg = m / groups, k = m == 0 ? 0 : a.count / m
+            let stride = groupStride(rows: mg, k: k)
+            let packed = Tensor(uninitialized: .float, shape: [groups * stride])
+            let pa = elements(a, Float.self), pp = elements(packed, Float.self)
+            for g in 0..<groups { vx_gemm_pack_a(Int32(mg), Int32(k), pa + g * mg * k, Int32(k), pp + g * stride) }
+            return packed
+        }
+    }
+
+    /// True when C = A·B over n columns and k-long rows runs faster as Cᵀ = Bᵀ·Aᵀ
+    /// (`runTransposed`): few columns that fill 16-wide vectors badly (7×7 maps: 49 of 64),
+    /// and rows long enough to pay for the transposing epilogue (measured: k ≥ 1024).
+    static func prefersTransposed(n: Int, k: Int) -> Bool {
+        let wide = (n + 15) / 16 * 16, narrow = (n + 5) / 6 * 6
+        return n < 128 && k >= 1024 && Double(wide) > 1.15 * Double(narrow)
+    }
+
+    /// `w` packed group by group for `runTransposed` (16-row panels of each group's Wᵀ).
+    static func transposedWeights(_ w: Tensor, rows m: Int, groups: Int) -> Tensor {
+        derivedWeights.value(for: w, kind: "packed-gemm-t/\(groups)") {
+            let mg = m / groups, k = m == 0 ? 0 : w.count / m
+            let stride = vx_gemm_packed_t_size(Int32(mg), Int32(k))
+            let packed = Tensor(uninitialized: .float, shape: [groups * stride])
+            let pw = elements(w, Float.self), pp = elements(packed, Float.self)
+            for g in 0..<groups { vx_gemm_pack_t(Int32(mg), Int32(k), pw + g * mg * k, Int32(k), pp + g * stride) }
+            return packed
+        }
+    }
+
+    /// Floats one group's `transposedWeights` take.
+    static func transposedStride(rows m: Int, k: Int) -> Int { vx_gemm_packed_t_size(Int32(m), Int32(k)) }
+
+    /// Cᵀ = Bᵀ·Aᵀ over `transposedWeights`, the channels split over `pool`.
+    private static func runTransposed(_ pool: ThreadPool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, source: vx_source,
+                              c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?,
+                              z: UnsafePointer<Float>?, ldz: Int, relu: Bool) {
+        guard m > 0, n > 0 else { return }
+        nonisolated(unsafe) let (pa, pc, pbias, pz) = (a, c, bias, z)
+        nonisolated(unsafe) let src = source
+        let block = Int(vx_gemm_col_block()), panels = (m + block - 1) / block
+        pool.parallelFor(panels) { r in
+            var s = src
+            vx_gemm_t(Int32(m), Int32(n), Int32(k), pa, &s, pc, Int32(ldc), pbias, pz, Int32(ldz), relu ? 1 : 0,
+                      Int32(r.lowerBound * block), Int32(min(m, r.upperBound * block)))
+        }
+    }
+
+    /// Floats one group's packed weights take.
+    static func groupStride(rows m: Int, k: Int) -> Int { vx_gemm_packed_a_size(Int32(m), Int32(k)) }
+
+    /// B as a row-major k×n matrix with row stride n.
+    static func matrix(_ b: UnsafePointer<Float>, columns n: Int) -> vx_source {
+        vx_source(x: b, h: 1, w: Int32(n), kh: 1, kw: 1, stride_h: 1, stride_w: 1, dilation_h: 1, dilation_w: 1,
+                  pad_top: 0, pad_left: 0, oh: 1, ow: Int32(n))
+    }
+
+    /// B as the im2col of the input planes `x` of a 1-D or 2-D conv with geometry `geo`.
+    static func im2col(_ x: UnsafePointer<Float>, _ geo: WindowGeometry) -> vx_source {
+        let two = geo.rank == 2
+        func last(_ v: [Int]) -> Int32 { Int32(v[v.count - 1]) }
+        func first(_ v: [Int], _ one: Int) -> Int32 { two ? Int32(v[0]) : Int32(one) }
+        return vx_source(x: x, h: first(geo.input, 1), w: last(geo.input), kh: first(geo.kernel, 1), kw: last(geo.kernel),
+                         stride_h: first(geo.strides, 1), stride_w: last(geo.strides),
+                         dilation_h: first(geo.dilations, 1), dilation_w: last(geo.dilations),
+                         pad_top: first(geo.padBegin, 0), pad_left: last(geo.padBegin),
+                         oh: first(geo.output, 1), ow: last(geo.output))
+    }
+
+    /// C[m×n] (row stride ldc) = packed A[m×k] · B[k×n] from `source`, plus the epilogue, on
+    /// `pool`. With `transposed`, A is `transposedWeights` and Cᵀ = Bᵀ·Aᵀ runs; else by column
+    /// panels when there are enough (each thread packing its own), or B is packed once by all
+    /// threads and the row panels are split.
+    static func run(_ pool: ThreadPool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, transposed: Bool = false,
+                    source: vx_source, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?,
+                    z: UnsafePointer<Float>?, ldz: Int, relu: Bool) {
+        guard m > 0, n > 0 else { return }
+        if transposed {
+            return runTransposed(pool, m: m, n: n, k: k, a: a, source: source, c: c, ldc: ldc, bias: bias, z: z, ldz: ldz, relu: relu)
+        }
+        nonisolated(unsafe) let (pa, pc, pbias, pz) = (a, c, bias, z)
+        nonisolated(unsafe) var src = source
+        let rowBlock = Int(vx_gemm_row_block()), colBlock = Int(vx_gemm_col_block())
+        let rowPanels = (m + rowBlock - 1) / rowBlock, colPanels = (n + colBlock - 1) / colBlock
+        @Sendable func block(rows: Range<Int>, cols: Range<Int>, packedB: UnsafePointer<Float>?) {
+            var s = src
+            vx_gemm(Int32(m), Int32(n), Int32(k), pa, &s, packedB, pc, Int32(ldc), pbias, pz, Int32(ldz), relu ? 1 : 0,
+                    Int32(rows.lowerBound), Int32(rows.upperBound), Int32(cols.lowerBound), Int32(cols.upperBound))
+        }
+        let threads = pool.threads
+        if threads == 1 || m * n * max(k, 1) < 1 << 17 {
+            block(rows: 0..<m, cols: 0..<n, packedB: nil)
+        } else if colPanels >= 4 * threads || rowPanels < threads {
+            pool.parallelFor(colPanels) { r in
+                block(rows: 0..<m, cols: r.lowerBound * colBlock..<min(n, r.upperBound * colBlock), packedB: nil)
+            }
+        } else {
+            nonisolated(unsafe) let packedB = UnsafeMutablePointer<Float>.allocate(capacity: vx_gemm_packed_b_size(Int32(k), Int32(n)))
+            defer { packedB.deallocate() }
+            pool.parallelFor(k, grain: 16) { r in
+                vx_gemm_pack_b(&src, Int32(k), Int32(n), Int32(r.lowerBound), Int32(r.upperBound), packedB)
+            }
+            pool.parallelFor(rowPanels) { r in
+                block(rows: r.lowerBound * rowBlock..<min(m, r.upperBound * rowBlock), cols: 0..<n, packedB: UnsafePointer(packedB))
+            }
+        }
+    }
+}
