@@ -8,6 +8,7 @@
 
 #include "cgemm.h"
 #include <immintrin.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,55 +38,72 @@ void vx_gemm_pack_a(int m, int k, const float *a, int lda, float *packed) {
     }
 }
 
-/// Copies `count` values src[0], src[stride], … (zeros when src is NULL) to columns j, j+1, …
-/// of one packed row: column j lives at row + (j / width)·panel + j % width.
-static void put(float *row, int width, size_t panel, int j, const float *src, int stride, int count) {
+/// Where the next column of one packed row goes: lane `lane` of the panel at `d` (column
+/// j lives at row + (j / width)·panel + j % width); advancing needs no division.
+typedef struct { float *d; int lane, width; size_t panel; } cursor;
+
+/// Writes `count` values src[0], src[stride], … (zeros when src is NULL) at the cursor.
+__attribute__((target("avx2,fma")))
+static inline void put(cursor *c, const float *src, int stride, int count) {
     while (count > 0) {
-        int lane = j % width, take = width - lane < count ? width - lane : count;
-        float *d = row + (size_t)(j / width) * panel + lane;
+        int take = c->width - c->lane < count ? c->width - c->lane : count;
+        float *d = c->d + c->lane;
         if (!src) {
-            memset(d, 0, (size_t)take * sizeof(float));
+            for (int t = 0; t < take; t++) d[t] = 0;
         } else if (stride == 1) {
-            if (take == NR) __builtin_memcpy(d, src, NR * sizeof(float));
-            else memcpy(d, src, (size_t)take * sizeof(float));
+            for (int t = 0; t < take; t++) d[t] = src[t];
             src += take;
         } else {
-            for (int t = 0; t < take; t++) d[t] = src[(size_t)t * stride];
+            int t = 0;
+            if (stride == 2) {
+                // 8 even elements of 16 by shuffles; src[2t + 15] is read only when a later
+                // element (t + 8 < count) proves it lies inside the plane
+                for (; t + 8 <= take && t + 8 < count; t += 8) {
+                    __m256 lo = _mm256_loadu_ps(src + 2 * t), hi = _mm256_loadu_ps(src + 2 * t + 8);
+                    __m256 even = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+                    _mm256_storeu_ps(d + t, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0))));
+                }
+            }
+            for (; t < take; t++) d[t] = src[(size_t)t * stride];
             src += (size_t)take * stride;
         }
-        j += take; count -= take;
+        count -= take;
+        c->lane += take;
+        if (c->lane == c->width) { c->lane = 0; c->d += c->panel; }
     }
 }
 
 /// Packs rows [k0, k1) and columns [n0, n0 + nc) of B into `width`-column panels `panel`
 /// floats apart, row r at dst + (r − k0)·width, zero-padding the last panel.
+__attribute__((target("avx2,fma")))
 static void pack_rows(const vx_source *s, int k0, int k1, int n0, int nc, float *dst, size_t panel, int width) {
     int ksize = s->kh * s->kw, padded = (nc + width - 1) / width * width;
+    int oy0 = n0 / s->ow, ox0 = n0 % s->ow;
     for (int r = k0; r < k1; r++) {
         int ch = r / ksize, ky = r % ksize / s->kw, kx = r % s->kw;
         const float *plane = s->x + (size_t)ch * s->h * s->w;
-        float *row = dst + (size_t)(r - k0) * width;
-        int n = n0, end = n0 + nc, oy = n / s->ow, ox = n % s->ow;
+        cursor cur = {dst + (size_t)(r - k0) * width, 0, width, panel};
+        int n = n0, end = n0 + nc, oy = oy0, ox = ox0;
         int off = kx * s->dilation_w - s->pad_left, sw = s->stride_w;
         // output columns whose input column ox·sw + off lies inside [0, w)
         int lo = off >= 0 ? 0 : (-off + sw - 1) / sw, hi = s->w - off <= 0 ? 0 : (s->w - off + sw - 1) / sw;
         if (hi > s->ow) hi = s->ow;
         while (n < end) {
-            int seg = s->ow - ox < end - n ? s->ow - ox : end - n, j = n - n0;
+            int seg = s->ow - ox < end - n ? s->ow - ox : end - n;
             int iy = oy * s->stride_h + ky * s->dilation_h - s->pad_top;
             if (iy < 0 || iy >= s->h || lo >= hi) {
-                put(row, width, panel, j, NULL, 0, seg);
+                put(&cur, NULL, 0, seg);
             } else {
                 const float *line = plane + (size_t)iy * s->w;
                 int a = ox < lo ? lo : ox, b = ox + seg < hi ? ox + seg : hi;
                 if (a > b) a = b;
-                put(row, width, panel, j, NULL, 0, a - ox);
-                put(row, width, panel, j + a - ox, line + (ptrdiff_t)a * sw + off, sw, b - a);
-                put(row, width, panel, j + b - ox, NULL, 0, ox + seg - b);
+                put(&cur, NULL, 0, a - ox);
+                put(&cur, line + (ptrdiff_t)a * sw + off, sw, b - a);
+                put(&cur, NULL, 0, ox + seg - b);
             }
             n += seg; ox = 0; oy++;
         }
-        if (padded > nc) put(row, width, panel, nc, NULL, 0, padded - nc);
+        if (padded > nc) put(&cur, NULL, 0, padded - nc);
     }
 }
 
@@ -150,11 +168,37 @@ static void kernel_6x16(int kc, const float *a, const float *b, float *c, int ld
     }
 }
 
-/// This thread's packed-B buffer (KC×NC floats, 64-byte aligned), kept for the thread's life.
-static float *b_buffer(void) {
-    static _Thread_local float *buffer;
-    if (!buffer) buffer = aligned_alloc(64, (size_t)KC * NC * sizeof(float));
-    return buffer;
+/// Per-thread scratch buffers (64-byte aligned), grown as needed and kept for the thread's
+/// life, freed when it exits: fresh memory from the OS would cost a page fault per 4 KiB on
+/// every call.
+enum { SCRATCH_B, SCRATCH_T_A, SCRATCH_T_C, SCRATCH_SLOTS };
+typedef struct { void *block[SCRATCH_SLOTS]; size_t size[SCRATCH_SLOTS]; } scratch_set;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p) {
+    scratch_set *set = p;
+    for (int i = 0; i < SCRATCH_SLOTS; i++) free(set->block[i]);
+    free(set);
+}
+
+static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_free); }
+
+static float *scratch(int slot, size_t floats) {
+    pthread_once(&scratch_once, scratch_init);
+    scratch_set *set = pthread_getspecific(scratch_key);
+    if (!set) {
+        set = calloc(1, sizeof *set);
+        if (!set || pthread_setspecific(scratch_key, set) != 0) abort();
+    }
+    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+    if (set->size[slot] < bytes) {
+        free(set->block[slot]);
+        set->block[slot] = aligned_alloc(64, bytes);
+        if (!set->block[slot]) abort();
+        set->size[slot] = bytes;
+    }
+    return set->block[slot];
 }
 
 void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source, const float *packed_b,
@@ -173,8 +217,7 @@ void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source
             }
         return;
     }
-    float *buffer = packed_b ? NULL : b_buffer();
-    if (!packed_b && !buffer) abort();
+    float *buffer = packed_b ? NULL : scratch(SCRATCH_B, (size_t)KC * NC);
     for (int k0 = 0; k0 < k; k0 += KC) {
         int kc = k - k0 < KC ? k - k0 : KC;
         int flags = (k0 == 0 ? FIRST : 0) | (k0 + kc == k ? LAST : 0);
@@ -223,9 +266,7 @@ void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *sour
     if (m0 >= m1 || n <= 0) return;
     int rows = (n + MR - 1) / MR * MR, width = m1 - m0, cols = (width + NR - 1) / NR * NR;
     // Cᵀ block: n rows (positions) × this call's channels, then the transposing epilogue
-    float *ct = aligned_alloc(64, ((size_t)rows * cols * sizeof(float) + 63) / 64 * 64);
-    float *a = aligned_alloc(64, ((size_t)rows * KC * sizeof(float) + 63) / 64 * 64);
-    if (!ct || !a) abort();
+    float *ct = scratch(SCRATCH_T_C, (size_t)rows * cols), *a = scratch(SCRATCH_T_A, (size_t)rows * KC);
     if (k == 0) memset(ct, 0, (size_t)rows * cols * sizeof(float));
     for (int k0 = 0; k0 < k; k0 += KC) {
         int kc = k - k0 < KC ? k - k0 : KC;
@@ -249,6 +290,4 @@ void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *sour
             out[i] = relu && v < 0 ? 0 : v;
         }
     }
-    free(a);
-    free(ct);
 }

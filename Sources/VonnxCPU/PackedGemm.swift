@@ -110,8 +110,10 @@ enum PackedGemm {
                 block(rows: 0..<m, cols: r.lowerBound * colBlock..<min(n, r.upperBound * colBlock), packedB: nil)
             }
         } else {
-            nonisolated(unsafe) let packedB = UnsafeMutablePointer<Float>.allocate(capacity: vx_gemm_packed_b_size(Int32(k), Int32(n)))
-            defer { packedB.deallocate() }
+            let bytes = vx_gemm_packed_b_size(Int32(k), Int32(n)) * MemoryLayout<Float>.stride
+            let scratch = StorageCache.allocate(byteCount: bytes)
+            defer { StorageCache.release(scratch, byteCount: bytes) }
+            nonisolated(unsafe) let packedB = scratch.assumingMemoryBound(to: Float.self)
             pool.parallelFor(k, grain: 16) { r in
                 vx_gemm_pack_b(&src, Int32(k), Int32(n), Int32(r.lowerBound), Int32(r.upperBound), packedB)
             }

@@ -58,9 +58,10 @@ enum Winograd {
         @Sendable func f(_ q: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(q).assumingMemoryBound(to: Float.self) }
         nonisolated(unsafe) let (px, py) = (UnsafePointer(elements(x, T.self)), elements(y, T.self))
         nonisolated(unsafe) let (pb, pz) = (bias, z)
-        nonisolated(unsafe) let v = UnsafeMutablePointer<T>.allocate(capacity: 36 * c * cap)
-        nonisolated(unsafe) let prod = UnsafeMutablePointer<T>.allocate(capacity: 36 * m * cap)
-        defer { v.deallocate(); prod.deallocate() }
+        let vBytes = 36 * c * cap * MemoryLayout<T>.stride, prodBytes = 36 * m * cap * MemoryLayout<T>.stride
+        let vBlock = StorageCache.allocate(byteCount: vBytes), prodBlock = StorageCache.allocate(byteCount: prodBytes)
+        defer { StorageCache.release(vBlock, byteCount: vBytes); StorageCache.release(prodBlock, byteCount: prodBytes) }
+        nonisolated(unsafe) let v = vBlock.assumingMemoryBound(to: T.self), prod = prodBlock.assumingMemoryBound(to: T.self)
         for first in stride(from: 0, to: n, by: chunk) {
             let images = min(chunk, n - first), tiles = images * perImage
             // V[ξ][c][tile] = Bᵀ·d·B of each zero-padded 6×6 input tile

@@ -10,7 +10,7 @@ public final class TensorStorage: @unchecked Sendable {
     /// Zero-filled storage of `byteCount` bytes, 64-byte aligned.
     public init(byteCount: Int) {
         self.byteCount = byteCount
-        pointer = .allocate(byteCount: max(byteCount, 1), alignment: 64)
+        pointer = StorageCache.allocate(byteCount: byteCount)
         pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
         strings = []
     }
@@ -19,7 +19,7 @@ public final class TensorStorage: @unchecked Sendable {
     /// write every element before anything reads it.
     public init(uninitializedByteCount byteCount: Int) {
         self.byteCount = byteCount
-        pointer = .allocate(byteCount: max(byteCount, 1), alignment: 64)
+        pointer = StorageCache.allocate(byteCount: byteCount)
         strings = []
     }
 
@@ -29,7 +29,7 @@ public final class TensorStorage: @unchecked Sendable {
         self.strings = strings
     }
 
-    deinit { pointer.deallocate() }
+    deinit { StorageCache.release(pointer, byteCount: strings.isEmpty ? byteCount : 0) }
 }
 
 /// An n-dimensional array: element type, shape and contiguous row-major storage.

@@ -49,6 +49,10 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-4) -> Bool 
     (xs: [1, 3, 8, 8], ws: [5, 3, 1, 1], group: 1, stride: [1, 1], pads: [0, 0, 0, 0], dilation: [1, 1]),
     (xs: [1, 8, 6, 6], ws: [8, 1, 3, 3], group: 8, stride: [1, 1], pads: [1, 1, 1, 1], dilation: [1, 1]),
     (xs: [1, 2, 40, 40], ws: [16, 2, 3, 3], group: 1, stride: [1, 1], pads: [1, 1, 1, 1], dilation: [1, 1]),
+    // a stem-like 7×7 stride-2 conv (the packer's stride-2 shuffles) and a 7×7 map with long
+    // rows (the transposed product)
+    (xs: [1, 3, 45, 39], ws: [8, 3, 7, 7], group: 1, stride: [2, 2], pads: [3, 3, 2, 3], dilation: [1, 1]),
+    (xs: [2, 128, 7, 7], ws: [20, 128, 3, 3], group: 1, stride: [1, 1], pads: [1, 1, 1, 1], dilation: [1, 1]),
 ])
 func convMatchesDirectDefinition(xs: [Int], ws: [Int], group: Int, stride: [Int], pads: [Int], dilation: [Int]) throws {
     let x = noise(xs.reduce(1, *), seed: 1), w = noise(ws.reduce(1, *), seed: 2), bias = noise(ws[0], seed: 3)

@@ -1,0 +1,50 @@
+import CGemm
+import Testing
+@testable import VonnxCPU
+@testable import VonnxIR
+
+/// CGemm against a float64 reference on fresh random matrices: ragged shapes (row and column
+/// tails, K over one block), the epilogue, both orientations, one and two threads.
+@Test(arguments: [(7, 23, 5), (13, 50, 300), (64, 49, 1152), (37, 130, 1030), (6, 16, 0), (100, 3, 257)])
+func packedGemmMatchesReference(m: Int, n: Int, k: Int) throws {
+    try #require(PackedGemm.available, "this CPU has no AVX2+FMA")
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    func draw(_ count: Int) -> [Float] { (0..<count).map { _ in Float.random(in: -1...1, using: &rng) } }
+    let a = Tensor(shape: [m, k], scalars: draw(m * k)), b = draw(k * n), bias = draw(m), z = draw(m * n)
+    var expected = [Float](repeating: 0, count: m * n)
+    for i in 0..<m { for j in 0..<n {
+        var s = Double(bias[i]) + Double(z[i * n + j])
+        for p in 0..<k { s += Double(a.scalars(as: Float.self)[i * k + p]) * Double(b[p * n + j]) }
+        expected[i * n + j] = Float(max(s, 0))
+    } }
+    for transposed in [false, true] {
+        let packed = transposed ? PackedGemm.transposedWeights(a, rows: m, groups: 1) : PackedGemm.packedWeights(a, rows: m, groups: 1)
+        for threads in [1, 2] {
+            var c = [Float](repeating: .nan, count: m * n)
+            b.withUnsafeBufferPointer { pb in z.withUnsafeBufferPointer { pz in bias.withUnsafeBufferPointer { pbias in
+                c.withUnsafeMutableBufferPointer { pc in
+                    PackedGemm.run(ThreadPool(threads: threads), m: m, n: n, k: k, a: elements(packed, Float.self),
+                                   transposed: transposed, source: PackedGemm.matrix(pb.baseAddress!, columns: n),
+                                   c: pc.baseAddress!, ldc: n, bias: pbias.baseAddress, z: pz.baseAddress, ldz: n, relu: true)
+                }
+            } } }
+            let worst = zip(c, expected).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+            #expect(worst < 1e-4, "seed \(seed) m \(m) n \(n) k \(k) transposed \(transposed) threads \(threads): error \(worst)")
+        }
+    }
+}
+
+@Test func storageCacheReusesFreedBlocksBySize() {
+    let size = StorageCache.minimumBytes * 3 + 64
+    let first = StorageCache.allocate(byteCount: size)
+    StorageCache.release(first, byteCount: size)
+    let second = StorageCache.allocate(byteCount: size)
+    #expect(second == first)
+    StorageCache.release(second, byteCount: size)
+    // a block over the capacity is never held
+    let huge = StorageCache.capacity + 64
+    let big = StorageCache.allocate(byteCount: huge)
+    StorageCache.release(big, byteCount: huge)
+    #expect(StorageCache.heldBytes <= StorageCache.capacity)
+}
