@@ -158,8 +158,10 @@ extension PoolKernels.Apply {
 }
 
 extension PoolKernels.Apply {
-    /// MaxPool over 2-D planes with each window's in-bounds offsets found once per output row
-    /// and column, so the inner loop only compares. An all-padding window gives 0.
+    /// MaxPool over 2-D planes in two passes per output row: the elementwise max of the
+    /// window's input rows (contiguous, so it vectorizes), then each output's max over its
+    /// window's columns of that. In-bounds window offsets are found once per output row and
+    /// column; an all-padding window gives 0.
     func maxPool2D<T: NumericElement>(planes: Int, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
         let g = geo
         let (ih, iw, oh, ow) = (g.input[0], g.input[1], g.output[0], g.output[1])
@@ -177,19 +179,26 @@ extension PoolKernels.Apply {
         let (ph, pw) = (g.padBegin[0], g.padBegin[1])
         nonisolated(unsafe) let (px, py) = (x, y)
         ctx.pool.parallelFor(planes, grain: max(1, 4096 / max(oh * ow * g.kernelSize, 1))) { r in
+            let line = UnsafeMutablePointer<T>.allocate(capacity: max(iw, 1))
+            defer { line.deallocate() }
             for plane in r {
                 let src = px + plane * ih * iw, dst = py + plane * oh * ow
                 for i in 0..<oh {
-                    let ra = rows[i], top = src + (i * sh - ph) * iw
+                    let ra = rows[i], out = dst + i * ow
+                    guard !ra.isEmpty else { out.update(repeating: .zero, count: ow); continue }
+                    let top = src + (i * sh - ph + ra.lowerBound * dh) * iw
+                    line.update(from: top, count: iw)
+                    for a in ra.dropFirst() {
+                        let next = top + (a - ra.lowerBound) * dh * iw
+                        for w in 0..<iw { let v = next[w]; line[w] = v > line[w] ? v : line[w] }
+                    }
                     for j in 0..<ow {
-                        let rb = cols[j], left = top + (j * sw - pw)
-                        guard !ra.isEmpty, !rb.isEmpty else { dst[i * ow + j] = .zero; continue }
-                        var best = left[ra.lowerBound * dh * iw + rb.lowerBound * dw]
-                        for a in ra {
-                            let line = left + a * dh * iw
-                            for b in rb { let v = line[b * dw]; if v > best { best = v } }
-                        }
-                        dst[i * ow + j] = best
+                        let rb = cols[j]
+                        guard !rb.isEmpty else { out[j] = .zero; continue }
+                        let left = line + (j * sw - pw)
+                        var best = left[rb.lowerBound * dw]
+                        for b in rb.dropFirst() { let v = left[b * dw]; if v > best { best = v } }
+                        out[j] = best
                     }
                 }
             }

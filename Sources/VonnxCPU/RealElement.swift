@@ -12,6 +12,9 @@ public protocol RealElement: ArithmeticElement, BinaryFloatingPoint {
     static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
                      a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
                      beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// y[m] = alpha·op(A)·x + beta·y for row-major A (m×n, or n×m when `trans`) on the calling thread.
+    static func gemv(trans: Bool, m: Int, n: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+                     x: UnsafePointer<Self>, incx: Int, beta: Self, y: UnsafeMutablePointer<Self>)
 }
 
 /// OpenBLAS's own threads are process-global; kernels split work over the session's pool
@@ -31,6 +34,12 @@ extension Float: RealElement {
         cblas_sgemm(CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+    public static func gemv(trans: Bool, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                            x: UnsafePointer<Float>, incx: Int, beta: Float, y: UnsafeMutablePointer<Float>) {
+        _ = blasSingleThreaded
+        let (rows, cols) = trans ? (n, m) : (m, n)
+        cblas_sgemv(CblasRowMajor, cblasTranspose(trans), Int32(rows), Int32(cols), alpha, a, Int32(lda), x, Int32(incx), beta, y, 1)
+    }
 }
 
 extension Double: RealElement {
@@ -43,6 +52,12 @@ extension Double: RealElement {
         _ = blasSingleThreaded
         cblas_dgemm(CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    public static func gemv(trans: Bool, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+                            x: UnsafePointer<Double>, incx: Int, beta: Double, y: UnsafeMutablePointer<Double>) {
+        _ = blasSingleThreaded
+        let (rows, cols) = trans ? (n, m) : (m, n)
+        cblas_dgemv(CblasRowMajor, cblasTranspose(trans), Int32(rows), Int32(cols), alpha, a, Int32(lda), x, Int32(incx), beta, y, 1)
     }
 }
 
@@ -100,6 +115,18 @@ func parallelGemm<T: RealElement>(_ pool: ThreadPool, transA: Bool, transB: Bool
         return
     }
     nonisolated(unsafe) let (pa, pb, pc) = (a, b, c)
+    if m == 1 && n >= 64 {
+        // a row vector times a matrix (a fully connected layer at batch 1): bound by reading B,
+        // which GEMV streams once; the output columns split over the pool
+        let incx = transA ? lda : 1
+        pool.parallelFor(n, grain: 64) { r in
+            // transB: B's rows are the outputs (y = B·x); else its columns (y = Bᵀ·x)
+            T.gemv(trans: !transB, m: r.count, n: k, alpha: alpha,
+                   a: transB ? pb + r.lowerBound * ldb : pb + r.lowerBound, lda: ldb,
+                   x: pa, incx: incx, beta: beta, y: pc + r.lowerBound)
+        }
+        return
+    }
     let work = m * n * max(k, 1)
     if pool.threads == 1 || work < 1 << 17 {
         T.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: pa, lda: lda, b: pb, ldb: ldb,

@@ -123,10 +123,11 @@ extension Passes {
         for (i, node) in graph.nodes.enumerated() { for name in node.inputs { consumers[name, default: []].append(i) } }
         let outputs = Set(graph.outputs.map(\.name))
         var taken = Set<Int>(), replaced: [Int: Node] = [:]
-        /// The single node reading `value`, when nothing else (graph outputs included) reads it.
-        func soleConsumer(_ value: String, _ op: String) -> Int? {
+        /// The single node reading `value`, when nothing else (graph outputs included) reads it
+        /// and its op is one of `ops`.
+        func soleConsumer(_ value: String, _ ops: Set<String>) -> Int? {
             guard reads[value] == 1, !outputs.contains(value), let c = consumers[value], c.count == 1,
-                  !taken.contains(c[0]), graph.nodes[c[0]].opType == op, graph.nodes[c[0]].domain.isEmpty else { return nil }
+                  !taken.contains(c[0]), ops.contains(graph.nodes[c[0]].opType), graph.nodes[c[0]].domain.isEmpty else { return nil }
             return c[0]
         }
         func type(_ name: String) -> ValueType? {
@@ -141,7 +142,8 @@ extension Passes {
             guard let t = type(conv.outputs[0])?.elementType, t == .float || t == .double else { continue }
             var inputs = conv.inputs + Array(repeating: "", count: max(0, 3 - conv.inputs.count))
             var chain: [Int] = [], out = conv.outputs[0], attributes = conv.attributes
-            if let ai = soleConsumer(out, "Add"), graph.nodes[ai].inputs.count == 2 {
+            // a residual Add (or a two-input Sum, as older exporters wrote it)
+            if let ai = soleConsumer(out, ["Add", "Sum"]), graph.nodes[ai].inputs.count == 2 {
                 let add = graph.nodes[ai]
                 let other = add.inputs[0] == out ? add.inputs[1] : add.inputs[0]
                 if other != out, sameShape(other, out), type(other)?.elementType == t {
@@ -149,7 +151,7 @@ extension Passes {
                     chain.append(ai); out = add.outputs[0]
                 }
             }
-            if let ri = soleConsumer(out, "Relu") {
+            if let ri = soleConsumer(out, ["Relu"]) {
                 attributes["activation"] = .string(Array("Relu".utf8))
                 chain.append(ri); out = graph.nodes[ri].outputs[0]
             }
