@@ -7,6 +7,8 @@
 // per call, straight from the conv input (the im2col happens while packing).
 
 #include "cgemm.h"
+
+#if defined(__x86_64__)
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -291,3 +293,31 @@ void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *sour
         }
     }
 }
+
+void vx_cpu_relax(void) { _mm_pause(); }
+
+#else
+// Other CPUs: no kernel (Conv runs on OpenBLAS); the entry points exist but do nothing.
+int vx_gemm_available(void) { return 0; }
+int vx_gemm_row_block(void) { return 1; }
+int vx_gemm_col_block(void) { return 1; }
+size_t vx_gemm_packed_a_size(int m, int k) { (void)m; (void)k; return 0; }
+void vx_gemm_pack_a(int m, int k, const float *a, int lda, float *packed) { (void)m; (void)k; (void)a; (void)lda; (void)packed; }
+size_t vx_gemm_packed_b_size(int k, int n) { (void)k; (void)n; return 0; }
+void vx_gemm_pack_b(const vx_source *source, int k, int n, int k0, int k1, float *packed) {
+    (void)source; (void)k; (void)n; (void)k0; (void)k1; (void)packed;
+}
+void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source, const float *packed_b,
+             float *c, int ldc, const float *bias, const float *z, int ldz, int relu, int m0, int m1, int n0, int n1) {
+    (void)m; (void)n; (void)k; (void)packed_a; (void)source; (void)packed_b; (void)c; (void)ldc; (void)bias; (void)z;
+    (void)ldz; (void)relu; (void)m0; (void)m1; (void)n0; (void)n1;
+}
+size_t vx_gemm_packed_t_size(int m, int k) { (void)m; (void)k; return 0; }
+void vx_gemm_pack_t(int m, int k, const float *a, int lda, float *packed) { (void)m; (void)k; (void)a; (void)lda; (void)packed; }
+void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *source, float *c, int ldc,
+               const float *bias, const float *z, int ldz, int relu, int m0, int m1) {
+    (void)m; (void)n; (void)k; (void)packed_t; (void)source; (void)c; (void)ldc; (void)bias; (void)z; (void)ldz;
+    (void)relu; (void)m0; (void)m1;
+}
+void vx_cpu_relax(void) {}
+#endif

@@ -1,6 +1,8 @@
 /// Inference-time Conv fusions, as onnxruntime does them:
 /// - BatchNormalization (inference mode), and Mul or Add by a scalar or per-channel constant,
 ///   after a Conv with constant float weights is folded into the Conv's weights and bias;
+/// - Mul or Add by such constants after a BatchNormalization not preceded by a Conv (as in
+///   DenseNet's pre-activations) is folded into that BatchNormalization's scale and bias;
 /// - a Conv followed by an Add of a same-shaped value (a residual) and/or a Relu becomes one
 ///   `com.microsoft::FusedConv` node: inputs X, W, B, Z (Z, when present, is added before the
 ///   activation), attribute `activation` ("Relu" when fused).
@@ -10,6 +12,7 @@ extension Passes {
     public static func fusingConv(_ graph: Graph) -> Graph {
         var g = graph
         g = foldingAffineIntoConv(g)
+        g = foldingAffineIntoBatchNorm(g)
         g = fusingConvActivation(g)
         return g
     }
@@ -165,6 +168,48 @@ extension Passes {
         var result = graph
         result.nodes = graph.nodes.indices.compactMap { i in replaced[i] ?? (taken.contains(i) ? nil : graph.nodes[i]) }
         return result
+    }
+
+    /// Folds chains of Mul/Add (and BatchNormalization) by per-channel constants that follow an
+    /// inference BatchNormalization with constant float parameters into one BatchNormalization
+    /// computing the composed x·scale + shift (mean 0, variance 1 − epsilon).
+    static func foldingAffineIntoBatchNorm(_ graph: Graph) -> Graph {
+        let reads = readCounts(graph)
+        let outputs = Set(graph.outputs.map(\.name))
+        var consumers: [String: [Int]] = [:]
+        for (i, node) in graph.nodes.enumerated() { for name in node.inputs { consumers[name, default: []].append(i) } }
+        var result = graph, removed = Set<Int>(), folded = Set<Int>(), taken = Set<String>()
+        for (bi, bn) in graph.nodes.enumerated() where bn.opType == "BatchNormalization" && bn.outputs.count >= 1 {
+            guard !folded.contains(bi), let m = graph.initializers[bn.inputs.count > 1 ? bn.inputs[1] : ""]?.count,
+                  let rank = graph.valueInfo[bn.outputs[0]]?.type?.shape?.count, rank >= 2,
+                  let (scale0, shift0) = channelAffine(bn, of: bn.inputs[0], channels: m, rank: rank, graph) else { continue }
+            var scale = scale0, shift = shift0, out = bn.outputs[0], chain: [Int] = []
+            while reads[out] == 1, !outputs.contains(out), let c = consumers[out], c.count == 1,
+                  let (s, t) = channelAffine(graph.nodes[c[0]], of: out, channels: m, rank: rank, graph) {
+                for i in 0..<m { scale[i] *= s[i]; shift[i] = shift[i] * s[i] + t[i] }
+                chain.append(c[0]); out = graph.nodes[c[0]].outputs[0]
+            }
+            guard !chain.isEmpty else { continue }
+            let epsilon: Float = 1e-5
+            var names: [String] = []
+            let parameters: [(String, [Float])] = [("scale", scale.map { Float($0) }), ("shift", shift.map { Float($0) }),
+                                                   ("mean", [Float](repeating: 0, count: m)),
+                                                   ("var", [Float](repeating: 1 - epsilon, count: m))]
+            for (suffix, values) in parameters {
+                let name = freshName(out + "_bn_" + suffix, in: graph, taken: &taken)
+                result.initializers[name] = Tensor(shape: [m], scalars: values)
+                names.append(name)
+            }
+            let fused = Node(name: bn.name, opType: "BatchNormalization", inputs: [bn.inputs[0]] + names, outputs: [out],
+                             attributes: ["epsilon": .float(epsilon)])
+            // the node moves to the chain's end, where its output was produced
+            result.nodes[chain.last!] = fused
+            removed.insert(bi)
+            removed.formUnion(chain.dropLast())
+            folded.formUnion(chain)
+        }
+        result.nodes = result.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        return withoutUnusedInitializers(result)
     }
 
     /// Drops initializers no node, capture or graph output reads.

@@ -55,6 +55,22 @@ private func bn(_ b: inout GraphBuilder, _ noise: inout Noise, _ x: String, _ c:
     #expect(error < 1e-5)
 }
 
+/// DenseNet's pre-activation: BatchNormalization then Mul and Add by per-channel constants
+/// (and a two-input Sum as the residual in older models) after a Concat, not a Conv.
+@Test func foldsScaleAndShiftIntoBatchNorm() throws {
+    var b = GraphBuilder(name: "g"), noise = Noise(state: 4)
+    let x = b.input("x", .float, [.symbol("N"), .value(4), .value(6), .value(6)])
+    var h = bn(&b, &noise, b.node("Concat", [x, x], ["axis": .int(1)]), 8)
+    h = b.node("Mul", [h, b.constant(noise.tensor([8, 1, 1]))])
+    h = b.node("Add", [h, b.constant(noise.tensor([8, 1, 1]))])
+    h = b.node("Relu", [h])
+    let c = conv(&b, &noise, h, 8, 8, k: 1)
+    b.output(b.node("Relu", [b.node("Sum", [c, h])]))
+    let (ops, error) = try compare(b.graph, xShape: [2, 4, 6, 6])
+    #expect(ops == ["Concat", "BatchNormalization", "Relu", "FusedConv"])
+    #expect(error < 1e-5)
+}
+
 @Test func fusesResidualAddAndRelu() throws {
     var b = GraphBuilder(name: "g"), noise = Noise(state: 2)
     let x = b.input("x", .float, [.symbol("N"), .value(4), .value(8), .value(8)])

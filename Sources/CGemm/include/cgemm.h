@@ -60,4 +60,7 @@ void vx_gemm_pack_t(int m, int k, const float *a, int lda, float *packed);
 void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *source,
                float *c, int ldc, const float *bias, const float *z, int ldz, int relu, int m0, int m1);
 
+/// Tells the CPU this thread is spin-waiting (x86 PAUSE), for the CPU thread pool.
+void vx_cpu_relax(void);
+
 #endif
