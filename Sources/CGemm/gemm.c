@@ -296,6 +296,37 @@ void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *sour
 
 void vx_cpu_relax(void) { _mm_pause(); }
 
+__attribute__((target("avx2,fma")))
+void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z, float *out, int relu) {
+    for (int oy = 0; oy < s->oh; oy++) {
+        float *o = out + (size_t)oy * s->ow;
+        for (int ox = 0; ox < s->ow; ox++) o[ox] = bias;
+        for (int ky = 0; ky < s->kh; ky++) {
+            int iy = oy * s->stride_h + ky * s->dilation_h - s->pad_top;
+            if (iy < 0 || iy >= s->h) continue;
+            const float *line = s->x + (size_t)iy * s->w;
+            for (int kx = 0; kx < s->kw; kx++) {
+                float wv = w[ky * s->kw + kx];
+                int off = kx * s->dilation_w - s->pad_left, sw = s->stride_w;
+                // outputs whose input column ox·sw + off lies inside [0, w)
+                int lo = off >= 0 ? 0 : (-off + sw - 1) / sw, hi = s->w - off <= 0 ? 0 : (s->w - off + sw - 1) / sw;
+                if (hi > s->ow) hi = s->ow;
+                if (sw == 1) {
+                    const float *in = line + off;
+                    for (int ox = lo; ox < hi; ox++) o[ox] += wv * in[ox];
+                } else {
+                    for (int ox = lo; ox < hi; ox++) o[ox] += wv * line[(ptrdiff_t)ox * sw + off];
+                }
+            }
+        }
+        if (z) {
+            const float *zr = z + (size_t)oy * s->ow;
+            for (int ox = 0; ox < s->ow; ox++) o[ox] += zr[ox];
+        }
+        if (relu) for (int ox = 0; ox < s->ow; ox++) o[ox] = o[ox] < 0 ? 0 : o[ox];
+    }
+}
+
 #else
 // Other CPUs: no kernel (Conv runs on OpenBLAS); the entry points exist but do nothing.
 int vx_gemm_available(void) { return 0; }
@@ -318,6 +349,9 @@ void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *sour
                const float *bias, const float *z, int ldz, int relu, int m0, int m1) {
     (void)m; (void)n; (void)k; (void)packed_t; (void)source; (void)c; (void)ldc; (void)bias; (void)z; (void)ldz;
     (void)relu; (void)m0; (void)m1;
+}
+void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z, float *out, int relu) {
+    (void)s; (void)w; (void)bias; (void)z; (void)out; (void)relu;
 }
 void vx_cpu_relax(void) {}
 #endif

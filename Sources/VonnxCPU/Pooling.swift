@@ -111,6 +111,7 @@ extension PoolKernels.Apply {
     /// The common 2-D case without Indices: direct loops over clamped window ranges.
     func pool2D<T: NumericElement>(planes: Int, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
         if case .max = kind { return maxPool2D(planes: planes, x, y) }
+        if case .average(let includePad) = kind { return averagePool2D(planes: planes, x, y, includePad: includePad) }
         let g = geo, kind = kind
         let (ih, iw, oh, ow) = (g.input[0], g.input[1], g.output[0], g.output[1])
         let (sh, sw, dh, dw) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1])
@@ -199,6 +200,53 @@ extension PoolKernels.Apply {
                         var best = left[rb.lowerBound * dw]
                         for b in rb.dropFirst() { let v = left[b * dw]; if v > best { best = v } }
                         out[j] = best
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension PoolKernels.Apply {
+    /// AveragePool over 2-D planes like `maxPool2D`: per output row the sum of the window's
+    /// input rows, then each output's sum over its window's columns, divided by the window's
+    /// in-bounds size (or its size up to the end pads when `includePad`).
+    func averagePool2D<T: NumericElement>(planes: Int, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, includePad: Bool) {
+        let g = geo
+        let (ih, iw, oh, ow) = (g.input[0], g.input[1], g.output[0], g.output[1])
+        let (sh, sw, dh, dw) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1])
+        let (ph, pw) = (g.padBegin[0], g.padBegin[1])
+        /// Per output position, the in-bounds kernel offsets and how many offsets lie before the end pad.
+        func offsets(_ outs: Int, _ s: Int, _ d: Int, _ k: Int, _ pad: Int, _ n: Int, _ end: Int) -> [(Range<Int>, Int)] {
+            (0..<outs).map { o in
+                let start = o * s - pad
+                let lo = start >= 0 ? 0 : min(k, (-start + d - 1) / d)
+                let padded = (0..<k).filter { start + $0 * d < n + end }.count
+                return (lo..<max(lo, min(k, (n - start + d - 1) / d)), padded)
+            }
+        }
+        let rows = offsets(oh, sh, dh, g.kernel[0], ph, ih, g.padEnd[0])
+        let cols = offsets(ow, sw, dw, g.kernel[1], pw, iw, g.padEnd[1])
+        nonisolated(unsafe) let (px, py) = (x, y)
+        ctx.pool.parallelFor(planes, grain: max(1, 4096 / max(oh * ow * g.kernelSize, 1))) { r in
+            let line = UnsafeMutablePointer<Double>.allocate(capacity: max(iw, 1))
+            defer { line.deallocate() }
+            for plane in r {
+                let src = px + plane * ih * iw, dst = py + plane * oh * ow
+                for i in 0..<oh {
+                    let (ra, paddedH) = rows[i], out = dst + i * ow
+                    line.update(repeating: 0, count: iw)
+                    for a in ra {
+                        let next = src + (i * sh - ph + a * dh) * iw
+                        for w in 0..<iw { line[w] += next[w].asDouble }
+                    }
+                    for j in 0..<ow {
+                        let (rb, paddedW) = cols[j]
+                        let left = line + (j * sw - pw)
+                        var sum = 0.0
+                        for b in rb { sum += left[b * dw] }
+                        let count = includePad ? paddedH * paddedW : ra.count * rb.count
+                        out[j] = T(fromDouble: count > 0 ? sum / Double(count) : 0)
                     }
                 }
             }

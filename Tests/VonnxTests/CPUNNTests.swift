@@ -53,6 +53,8 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-4) -> Bool 
     // rows (the transposed product)
     (xs: [1, 3, 45, 39], ws: [8, 3, 7, 7], group: 1, stride: [2, 2], pads: [3, 3, 2, 3], dilation: [1, 1]),
     (xs: [2, 128, 7, 7], ws: [20, 128, 3, 3], group: 1, stride: [1, 1], pads: [1, 1, 1, 1], dilation: [1, 1]),
+    // depthwise, strided and dilated (the direct depthwise kernel)
+    (xs: [2, 6, 11, 9], ws: [6, 1, 3, 3], group: 6, stride: [2, 2], pads: [1, 0, 1, 2], dilation: [1, 2]),
 ])
 func convMatchesDirectDefinition(xs: [Int], ws: [Int], group: Int, stride: [Int], pads: [Int], dilation: [Int]) throws {
     let x = noise(xs.reduce(1, *), seed: 1), w = noise(ws.reduce(1, *), seed: 2), bias = noise(ws[0], seed: 3)

@@ -60,6 +60,11 @@ void vx_gemm_pack_t(int m, int k, const float *a, int lda, float *packed);
 void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *source,
                float *c, int ldc, const float *bias, const float *z, int ldz, int relu, int m0, int m1);
 
+/// One channel of a depthwise 2-D convolution, directly (no GEMM): out (oh×ow) = the
+/// `source` plane (one channel, 2-D geometry) correlated with w (kh×kw), + bias (+ z, an
+/// oh×ow plane, if z), then max(·, 0) if relu.
+void vx_depthwise(const vx_source *source, const float *w, float bias, const float *z, float *out, int relu);
+
 /// Tells the CPU this thread is spin-waiting (x86 PAUSE), for the CPU thread pool.
 void vx_cpu_relax(void);
 
