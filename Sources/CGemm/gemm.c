@@ -296,8 +296,27 @@ void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *sour
 
 void vx_cpu_relax(void) { _mm_pause(); }
 
+/// Per output column o, the kernel offsets k with 0 ≤ o·s − pad + k·d < n: [lo[o], hi[o]).
+static void window_columns(int outs, int s, int d, int k, int pad, int n, int *lo, int *hi) {
+    for (int o = 0; o < outs; o++) {
+        int start = o * s - pad;
+        int a = start >= 0 ? 0 : (-start + d - 1) / d, b = n - start <= 0 ? 0 : (n - start + d - 1) / d;
+        if (a > k) a = k;
+        if (b > k) b = k;
+        lo[o] = a; hi[o] = b < a ? a : b;
+    }
+}
+
 __attribute__((target("avx2,fma")))
 void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z, float *out, int relu) {
+    // per kernel column, the outputs whose input column ox·sw + off lies inside [0, w)
+    int lo[64], hi[64], kw = s->kw < 64 ? s->kw : 64;
+    for (int kx = 0; kx < kw; kx++) {
+        int off = kx * s->dilation_w - s->pad_left, sw = s->stride_w;
+        lo[kx] = off >= 0 ? 0 : (-off + sw - 1) / sw;
+        hi[kx] = s->w - off <= 0 ? 0 : (s->w - off + sw - 1) / sw;
+        if (hi[kx] > s->ow) hi[kx] = s->ow;
+    }
     for (int oy = 0; oy < s->oh; oy++) {
         float *o = out + (size_t)oy * s->ow;
         for (int ox = 0; ox < s->ow; ox++) o[ox] = bias;
@@ -305,17 +324,14 @@ void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z
             int iy = oy * s->stride_h + ky * s->dilation_h - s->pad_top;
             if (iy < 0 || iy >= s->h) continue;
             const float *line = s->x + (size_t)iy * s->w;
-            for (int kx = 0; kx < s->kw; kx++) {
+            for (int kx = 0; kx < kw; kx++) {
                 float wv = w[ky * s->kw + kx];
                 int off = kx * s->dilation_w - s->pad_left, sw = s->stride_w;
-                // outputs whose input column ox·sw + off lies inside [0, w)
-                int lo = off >= 0 ? 0 : (-off + sw - 1) / sw, hi = s->w - off <= 0 ? 0 : (s->w - off + sw - 1) / sw;
-                if (hi > s->ow) hi = s->ow;
                 if (sw == 1) {
                     const float *in = line + off;
-                    for (int ox = lo; ox < hi; ox++) o[ox] += wv * in[ox];
+                    for (int ox = lo[kx]; ox < hi[kx]; ox++) o[ox] += wv * in[ox];
                 } else {
-                    for (int ox = lo; ox < hi; ox++) o[ox] += wv * line[(ptrdiff_t)ox * sw + off];
+                    for (int ox = lo[kx]; ox < hi[kx]; ox++) o[ox] += wv * line[(ptrdiff_t)ox * sw + off];
                 }
             }
         }
@@ -324,6 +340,64 @@ void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z
             for (int ox = 0; ox < s->ow; ox++) o[ox] += zr[ox];
         }
         if (relu) for (int ox = 0; ox < s->ow; ox++) o[ox] = o[ox] < 0 ? 0 : o[ox];
+    }
+}
+
+/// The max over each window of outputs [from, to) of one row of window-row maxima.
+static void scalar_max(const vx_source *s, const float *line, const int *clo, const int *chi, float *o, int from, int to) {
+    for (int ox = from; ox < to; ox++) {
+        if (clo[ox] >= chi[ox]) { o[ox] = 0; continue; }
+        const float *left = line + (ptrdiff_t)ox * s->stride_w - s->pad_left;
+        float best = left[clo[ox] * s->dilation_w];
+        for (int k = clo[ox] + 1; k < chi[ox]; k++) {
+            float v = left[k * s->dilation_w];
+            best = v > best ? v : best;
+        }
+        o[ox] = best;
+    }
+}
+
+/// p[0], p[s], …, p[7s] for s = 1 or 2 (s = 2 reads p[0…15]).
+__attribute__((target("avx2,fma"))) static inline __m256 taps8(const float *p, int s) {
+    if (s == 1) return _mm256_loadu_ps(p);
+    __m256 even = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+__attribute__((target("avx2,fma")))
+void vx_maxpool(const vx_source *s, float *out, float *scratch) {
+    int *clo = (int *)(scratch + s->w + 16), *chi = clo + s->ow;
+    window_columns(s->ow, s->stride_w, s->dilation_w, s->kw, s->pad_left, s->w, clo, chi);
+    float *line = scratch;
+    for (int oy = 0; oy < s->oh; oy++) {
+        float *o = out + (size_t)oy * s->ow;
+        int start = oy * s->stride_h - s->pad_top;
+        int a = start >= 0 ? 0 : (-start + s->dilation_h - 1) / s->dilation_h;
+        int b = s->h - start <= 0 ? 0 : (s->h - start + s->dilation_h - 1) / s->dilation_h;
+        if (b > s->kh) b = s->kh;
+        if (a >= b) { memset(o, 0, (size_t)s->ow * sizeof(float)); continue; }
+        const float *top = s->x + (size_t)(start + a * s->dilation_h) * s->w;
+        memcpy(line, top, (size_t)s->w * sizeof(float));
+        for (int k = a + 1; k < b; k++) {
+            const float *next = top + (size_t)(k - a) * s->dilation_h * s->w;
+            for (int x = 0; x < s->w; x++) line[x] = next[x] > line[x] ? next[x] : line[x];
+        }
+        int ox = 0;
+        if (s->dilation_w == 1 && (s->stride_w == 1 || s->stride_w == 2)) {
+            // whole windows (every tap inside the row), 8 outputs at a time; a stride-2 load
+            // reads one float past the last tap, which `scratch` has room for
+            while (ox < s->ow && (clo[ox] != 0 || chi[ox] != s->kw)) ox++;
+            int end = ox;
+            while (end < s->ow && clo[end] == 0 && chi[end] == s->kw) end++;
+            scalar_max(s, line, clo, chi, o, 0, ox);
+            for (; ox + 8 <= end; ox += 8) {
+                const float *left = line + (ptrdiff_t)ox * s->stride_w - s->pad_left;
+                __m256 best = taps8(left, s->stride_w);
+                for (int k = 1; k < s->kw; k++) best = _mm256_max_ps(best, taps8(left + k, s->stride_w));
+                _mm256_storeu_ps(o + ox, best);
+            }
+        }
+        scalar_max(s, line, clo, chi, o, ox, s->ow);
     }
 }
 
@@ -353,5 +427,6 @@ void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *sour
 void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z, float *out, int relu) {
     (void)s; (void)w; (void)bias; (void)z; (void)out; (void)relu;
 }
+void vx_maxpool(const vx_source *s, float *out, float *scratch) { (void)s; (void)out; (void)scratch; }
 void vx_cpu_relax(void) {}
 #endif

@@ -196,10 +196,10 @@ enum ConvKernels {
             nonisolated(unsafe) let pb = bias.map { UnsafePointer(elements($0, T.self)) }
             nonisolated(unsafe) let pz = z.map { UnsafePointer(elements($0, T.self)) }
             let pointwise = geo.isPointwise, pool = ctx.pool, relu = relu
-            if T.self == Float.self, PackedGemm.available, group == c, m == c, geo.rank <= 2 {
+            if T.self == Float.self, PackedGemm.available, group == c, m == c, geo.rank <= 2, geo.kernel.last! <= 64 {
                 // depthwise: a GEMM per channel would have one row; convolve directly
                 func f(_ q: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(q).assumingMemoryBound(to: Float.self) }
-                PackedGemm.depthwise(pool, x: f(px), w: f(pw), bias: pb.map(f), z: pz.map(f),
+                DirectKernels.depthwise(pool, x: f(px), w: f(pw), bias: pb.map(f), z: pz.map(f),
                                      y: UnsafeMutableRawPointer(py).assumingMemoryBound(to: Float.self),
                                      planes: n * c, channels: c, geo: geo, relu: relu)
                 return [y]

@@ -82,23 +82,6 @@ enum PackedGemm {
                          oh: first(geo.output, 1), ow: last(geo.output))
     }
 
-    /// A depthwise conv (one filter per channel, `channels` channels, 1-D or 2-D `geo`) over
-    /// `planes` = N·channels input planes, directly: y = conv(x, w) + bias (+ z), Relu if `relu`.
-    static func depthwise(_ pool: ThreadPool, x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                          z: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, planes: Int, channels: Int,
-                          geo: WindowGeometry, relu: Bool) {
-        nonisolated(unsafe) let (px, pw, pbias, pz, py) = (x, w, bias, z, y)
-        let inSize = geo.inputSize, outSize = geo.outputSize, ks = geo.kernelSize
-        pool.parallelFor(planes, grain: max(1, 32768 / max(outSize * ks, 1))) { r in
-            for plane in r {
-                let ch = plane % channels
-                var source = im2col(px + plane * inSize, geo)
-                vx_depthwise(&source, pw + ch * ks, pbias?[ch] ?? 0, pz.map { $0 + plane * outSize }, py + plane * outSize,
-                             relu ? 1 : 0)
-            }
-        }
-    }
-
     /// C[m×n] (row stride ldc) = packed A[m×k] · B[k×n] from `source`, plus the epilogue, on
     /// `pool`. With `transposed`, A is `transposedWeights` and Cᵀ = Bᵀ·Aᵀ runs; else by column
     /// panels when there are enough (each thread packing its own), or B is packed once by all

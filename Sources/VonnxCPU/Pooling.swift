@@ -110,7 +110,14 @@ enum PoolKernels {
 extension PoolKernels.Apply {
     /// The common 2-D case without Indices: direct loops over clamped window ranges.
     func pool2D<T: NumericElement>(planes: Int, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
-        if case .max = kind { return maxPool2D(planes: planes, x, y) }
+        if case .max = kind {
+            if T.self == Float.self, PackedGemm.available {
+                return DirectKernels.maxPool(ctx.pool, x: UnsafeRawPointer(x).assumingMemoryBound(to: Float.self),
+                                             y: UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self),
+                                             planes: planes, geo: geo)
+            }
+            return maxPool2D(planes: planes, x, y)
+        }
         if case .average(let includePad) = kind { return averagePool2D(planes: planes, x, y, includePad: includePad) }
         let g = geo, kind = kind
         let (ih, iw, oh, ow) = (g.input[0], g.input[1], g.output[0], g.output[1])

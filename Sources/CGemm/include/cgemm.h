@@ -65,6 +65,11 @@ void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *sour
 /// oh×ow plane, if z), then max(·, 0) if relu.
 void vx_depthwise(const vx_source *source, const float *w, float bias, const float *z, float *out, int relu);
 
+/// One plane of a 2-D MaxPool (the window geometry in `source`'s kernel, stride, dilation
+/// and pads) into out (oh×ow); an all-padding window gives 0. `scratch` holds w + 16 floats
+/// and 2·ow ints.
+void vx_maxpool(const vx_source *source, float *out, float *scratch);
+
 /// Tells the CPU this thread is spin-waiting (x86 PAUSE), for the CPU thread pool.
 void vx_cpu_relax(void);
 

@@ -1,0 +1,40 @@
+import CGemm
+import VonnxIR
+
+/// float32 kernels that skip the GEMM, in CGemm's C (vectorized for AVX2): depthwise convs,
+/// where a GEMM per channel would have one row, and 2-D MaxPool. Used where
+/// `PackedGemm.available`.
+enum DirectKernels {
+    /// A depthwise conv (one filter per channel, `channels` channels, 1-D or 2-D `geo`) over
+    /// `planes` = N·channels input planes, directly: y = conv(x, w) + bias (+ z), Relu if `relu`.
+    static func depthwise(_ pool: ThreadPool, x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                          z: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, planes: Int, channels: Int,
+                          geo: WindowGeometry, relu: Bool) {
+        nonisolated(unsafe) let (px, pw, pbias, pz, py) = (x, w, bias, z, y)
+        let inSize = geo.inputSize, outSize = geo.outputSize, ks = geo.kernelSize
+        pool.parallelFor(planes, grain: max(1, 32768 / max(outSize * ks, 1))) { r in
+            for plane in r {
+                let ch = plane % channels
+                var source = PackedGemm.im2col(px + plane * inSize, geo)
+                vx_depthwise(&source, pw + ch * ks, pbias?[ch] ?? 0, pz.map { $0 + plane * outSize }, py + plane * outSize,
+                             relu ? 1 : 0)
+            }
+        }
+    }
+
+    /// 2-D MaxPool of `planes` planes with window geometry `geo` (an all-padding window gives 0).
+    static func maxPool(_ pool: ThreadPool, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, planes: Int,
+                        geo: WindowGeometry) {
+        nonisolated(unsafe) let (px, py) = (x, y)
+        let inSize = geo.inputSize, outSize = geo.outputSize, width = geo.input[1]
+        pool.parallelFor(planes, grain: max(1, 16384 / max(outSize * geo.kernelSize, 1))) { r in
+            // a row of window maxima, then the window columns' bounds (ints)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: width + 16 + 2 * geo.output[1])
+            defer { scratch.deallocate() }
+            for plane in r {
+                var source = PackedGemm.im2col(px + plane * inSize, geo)
+                vx_maxpool(&source, py + plane * outSize, scratch)
+            }
+        }
+    }
+}
