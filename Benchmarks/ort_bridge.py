@@ -8,9 +8,21 @@ benchmark can alternate single runs of Vonnx and onnxruntime (drift hits both al
     start                          -> "ready CREATE_MS FIRST_RUN_MS"
     run                            -> "MS"   (one timed run)
     save DIR                       -> "N"    (outputs written as DIR/output_<i>.npy)
+    peak                           -> "BYTES" (this process's peak resident memory, 0 if unknown)
     quit
 """
 import sys, time
+
+def peak_bytes():
+    """VmHWM from /proc/self/status (Linux), in bytes."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 def main():
     try:
@@ -48,6 +60,8 @@ def main():
             for i, o in enumerate(outs):
                 np.save(f"{args[0]}/output_{i}.npy", o)
             print(len(outs), flush=True)
+        elif cmd == "peak":
+            print(peak_bytes(), flush=True)
         elif cmd == "quit":
             return
 

@@ -78,6 +78,14 @@ final class OrtBridge {
         return try (0..<n).map { try Npy.read(path: "\(folder)/output_\($0).npy") }
     }
 
+    /// The onnxruntime process's peak resident memory in bytes (nil when unknown): the Python
+    /// interpreter, onnxruntime and its model, as Vonnx's figure is its whole process's.
+    func peakBytes() throws -> Int? {
+        io.send("peak")
+        guard let reply = io.receive(), let bytes = Int(reply) else { throw BenchError("onnxruntime stopped answering") }
+        return bytes > 0 ? bytes : nil
+    }
+
     func stop() {
         io.send("quit")
         io.close()

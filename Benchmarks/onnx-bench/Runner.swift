@@ -45,10 +45,12 @@ struct Runner {
 
     /// This backend's result, and onnxruntime's when `ort` was timed in alternation.
     func measure(feeds: [String: Tensor], batch: Int, ort: OrtBridge?) throws -> (BenchResult, BenchResult?) {
-        PeakMemory.reset()
         progress("\(label): creating session")
-        let (session, createMs) = try milliseconds { try Session(model: model, options: options) }
-        let (_, createWarmMs) = try milliseconds { try Session(model: model, options: options) }
+        // the first creation (cold caches) is timed and dropped; the peak memory counts the
+        // second session, the one that runs, as a user's process would hold one
+        let (_, createMs) = try milliseconds { try Session(model: model, options: options) }
+        PeakMemory.reset()
+        let (session, createWarmMs) = try milliseconds { try Session(model: model, options: options) }
         let (first, firstRunMs) = try milliseconds { try session.runOrdered(feeds) }
         for i in 0..<warmup {
             progress("\(label): warm-up \(i + 1) of \(warmup)")
@@ -73,7 +75,7 @@ struct Runner {
         guard let ort else { return (result, nil) }
         return (result, BenchResult(backend: "onnxruntime", device: "cpu (onnxruntime \(ort.version))", batch: batch,
                                     threads: threads, timings: Timings(samples: ortSamples), createMs: ort.createMs,
-                                    firstRunMs: ort.firstRunMs, outputs: try ort.outputs()))
+                                    firstRunMs: ort.firstRunMs, peakHostBytes: try ort.peakBytes(), outputs: try ort.outputs()))
     }
 
     /// The profiled run with the median total of seven (after a warm-up run): one run is too
