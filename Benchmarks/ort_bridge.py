@@ -8,17 +8,18 @@ benchmark can alternate single runs of Vonnx and onnxruntime (drift hits both al
     start                          -> "ready CREATE_MS FIRST_RUN_MS"
     run                            -> "MS"   (one timed run)
     save DIR                       -> "N"    (outputs written as DIR/output_<i>.npy)
-    peak                           -> "BYTES" (this process's peak resident memory, 0 if unknown)
+    peak                           -> "PEAK BASELINE" (this process's peak resident memory, and its
+                                       resident memory before the session was created; bytes, 0 if unknown)
     quit
 """
 import sys, time
 
-def peak_bytes():
-    """VmHWM from /proc/self/status (Linux), in bytes."""
+def status_bytes(field):
+    """A kB field of /proc/self/status (Linux: VmHWM, VmRSS), in bytes; 0 if unknown."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -32,7 +33,7 @@ def main():
         print(f"unavailable {e}", flush=True)
         return
     model, threads = sys.argv[1], int(sys.argv[2])
-    feeds, session = {}, None
+    feeds, session, baseline = {}, None, 0
     for line in sys.stdin:
         cmd, *args = line.split()
         if cmd == "feed":
@@ -44,6 +45,7 @@ def main():
             # idle intra-op threads would spin into the Vonnx run that follows (measured: no cost to onnxruntime)
             so.add_session_config_entry("session.intra_op.allow_spinning", "0")
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            baseline = status_bytes("VmRSS")
             t = time.perf_counter()
             session = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
             create = (time.perf_counter() - t) * 1e3
@@ -61,7 +63,7 @@ def main():
                 np.save(f"{args[0]}/output_{i}.npy", o)
             print(len(outs), flush=True)
         elif cmd == "peak":
-            print(peak_bytes(), flush=True)
+            print(status_bytes("VmHWM"), baseline, flush=True)
         elif cmd == "quit":
             return
 

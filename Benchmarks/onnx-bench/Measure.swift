@@ -35,13 +35,19 @@ enum PeakMemory {
     }
 
     /// Peak resident set size in bytes since the last reset (0 when unknown).
-    static func bytes() -> Int {
+    static func bytes() -> Int { status("VmHWM:") }
+
+    /// Resident set size in bytes now (0 when unknown).
+    static func resident() -> Int { status("VmRSS:") }
+
+    /// A /proc/self/status field given in kB, in bytes.
+    private static func status(_ field: String) -> Int {
         guard let f = fopen("/proc/self/status", "r") else { return 0 }
         defer { fclose(f) }
         var line = [CChar](repeating: 0, count: 256)
         while fgets(&line, 256, f) != nil {
             let s = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if s.hasPrefix("VmHWM:") {
+            if s.hasPrefix(field) {
                 return (Int(s.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
             }
         }

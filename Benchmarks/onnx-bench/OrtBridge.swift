@@ -78,12 +78,15 @@ final class OrtBridge {
         return try (0..<n).map { try Npy.read(path: "\(folder)/output_\($0).npy") }
     }
 
-    /// The onnxruntime process's peak resident memory in bytes (nil when unknown): the Python
-    /// interpreter, onnxruntime and its model, as Vonnx's figure is its whole process's.
-    func peakBytes() throws -> Int? {
+    /// The onnxruntime process's peak resident memory in bytes (the Python interpreter,
+    /// onnxruntime and its model, as Vonnx's figure is its whole process's) and its resident
+    /// memory before the session was created; nil when unknown.
+    func memory() throws -> (peak: Int, baseline: Int)? {
         io.send("peak")
-        guard let reply = io.receive(), let bytes = Int(reply) else { throw BenchError("onnxruntime stopped answering") }
-        return bytes > 0 ? bytes : nil
+        guard let reply = io.receive() else { throw BenchError("onnxruntime stopped answering") }
+        let fields = reply.split(separator: " ").compactMap { Int($0) }
+        guard fields.count == 2 else { throw BenchError("onnxruntime answered '\(reply)' to 'peak'") }
+        return fields[0] > 0 ? (fields[0], fields[1]) : nil
     }
 
     func stop() {

@@ -4,7 +4,7 @@ import Vonnx
 enum Report {
     static func table(model: String, results: [BenchResult]) -> String {
         let header = ["backend", "device", "batch", "create ms", "warm create", "first ms", "median ms", "p10", "p90",
-                      "min", "runs/s", "items/s", "peak MB", "dev MB", "fallback", "rel L2", "ratio"]
+                      "min", "runs/s", "items/s", "peak MB", "added MB", "dev MB", "fallback", "rel L2", "ratio"]
         var rows: [[String]] = []
         for r in results {
             let base = results.first { $0.batch == r.batch && $0.backend == "cpu" }
@@ -13,6 +13,7 @@ enum Report {
                          fixed(r.firstRunMs), fixed(r.timings.median), fixed(r.timings.p10), fixed(r.timings.p90),
                          fixed(r.timings.minimum), fixed(r.runsPerSecond), fixed(r.itemsPerSecond, 1),
                          r.peakHostBytes.map { fixed(Double($0) / 1_048_576, 0) } ?? "-",
+                         r.addedHostBytes.map { fixed(Double($0) / 1_048_576, 0) } ?? "-",
                          r.deviceMemoryBytes.map { fixed(Double($0) / 1_048_576, 0) } ?? "-",
                          r.fallbackNodes.map(String.init) ?? "-",
                          r.relativeError.map { scientific($0) } ?? "-", ratio])
@@ -83,6 +84,7 @@ enum Report {
             ]
             if let w = r.createWarmMs { fields.append(("create_warm_ms", number(w))) }
             if let p = r.peakHostBytes { fields.append(("peak_host_bytes", "\(p)")) }
+            if let a = r.addedHostBytes { fields.append(("added_host_bytes", "\(a)")) }
             if let f = r.fallbackNodes { fields.append(("fallback_nodes", "\(f)")) }
             if let d = r.driver { fields.append(("driver", quoted(d))) }
             if let v = r.vulkanVersion { fields.append(("vulkan_version", quoted(v))) }

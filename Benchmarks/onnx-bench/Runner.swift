@@ -11,6 +11,9 @@ struct BenchResult {
     var createWarmMs: Double?
     var firstRunMs: Double
     var peakHostBytes: Int?
+    /// Peak resident memory minus the resident memory just before the session was created:
+    /// what running this model costs a process, without the harness's own copy of the model.
+    var addedHostBytes: Int?
     var fallbackNodes: Int?
     /// Vulkan rows: the driver, the device's Vulkan version and the device memory the session held.
     var driver: String?
@@ -49,7 +52,10 @@ struct Runner {
         // the first creation (cold caches) is timed and dropped; the peak memory counts the
         // second session, the one that runs, as a user's process would hold one
         let (_, createMs) = try milliseconds { try Session(model: model, options: options) }
+        // the dropped session's blocks would otherwise be reused by the next (hiding its cost)
+        StorageCache.releaseAll()
         PeakMemory.reset()
+        let baseline = PeakMemory.resident()
         let (session, createWarmMs) = try milliseconds { try Session(model: model, options: options) }
         let (first, firstRunMs) = try milliseconds { try session.runOrdered(feeds) }
         for i in 0..<warmup {
@@ -66,16 +72,23 @@ struct Runner {
             if let ort { ortSamples.append(try ort.run()) }
         }
         let vulkan = session.vulkan?.info
-        let result = BenchResult(backend: backend.rawValue, device: vulkan?.name ?? "cpu (\(threads) thread\(threads == 1 ? "" : "s"))", batch: batch,
+        let peak = PeakMemory.bytes()
+        var result = BenchResult(backend: backend.rawValue, device: vulkan?.name ?? "cpu (\(threads) thread\(threads == 1 ? "" : "s"))", batch: batch,
                                  threads: threads, timings: Timings(samples: samples), createMs: createMs,
-                                 createWarmMs: createWarmMs, firstRunMs: firstRunMs, peakHostBytes: PeakMemory.bytes(),
+                                 createWarmMs: createWarmMs, firstRunMs: firstRunMs, peakHostBytes: peak,
                                  fallbackNodes: backend == .vulkan ? session.fallbackNodes.count : nil,
                                  driver: vulkan?.driver, vulkanVersion: vulkan?.apiVersion,
                                  deviceMemoryBytes: session.vulkan?.allocatedBytes, outputs: first.map(\.tensor))
+        if peak > 0, baseline > 0 { result.addedHostBytes = peak - baseline }
         guard let ort else { return (result, nil) }
-        return (result, BenchResult(backend: "onnxruntime", device: "cpu (onnxruntime \(ort.version))", batch: batch,
+        var ortResult = BenchResult(backend: "onnxruntime", device: "cpu (onnxruntime \(ort.version))", batch: batch,
                                     threads: threads, timings: Timings(samples: ortSamples), createMs: ort.createMs,
-                                    firstRunMs: ort.firstRunMs, peakHostBytes: try ort.peakBytes(), outputs: try ort.outputs()))
+                                    firstRunMs: ort.firstRunMs, outputs: try ort.outputs())
+        if let (peak, baseline) = try ort.memory() {
+            ortResult.peakHostBytes = peak
+            ortResult.addedHostBytes = baseline > 0 ? peak - baseline : nil
+        }
+        return (result, ortResult)
     }
 
     /// The profiled run with the median total of seven (after a warm-up run): one run is too
