@@ -107,6 +107,21 @@ enum PoolKernels {
 
 }
 
+extension WindowGeometry {
+    /// Per output position along `axis`, the kernel offsets k whose input position
+    /// o·stride − padBegin + k·dilation lies inside the input, and how many offsets lie before
+    /// the end padding's end (AveragePool's count_include_pad divisor).
+    func windowOffsets(axis: Int) -> [(inside: Range<Int>, beforeEndPad: Int)] {
+        let (s, d, k, pad, n) = (strides[axis], dilations[axis], kernel[axis], padBegin[axis], input[axis])
+        return (0..<output[axis]).map { o in
+            let start = o * s - pad
+            let lo = start >= 0 ? 0 : min(k, (-start + d - 1) / d)
+            let beforeEnd = (0..<k).filter { start + $0 * d < n + padEnd[axis] }.count
+            return (lo..<max(lo, min(k, (n - start + d - 1) / d)), beforeEnd)
+        }
+    }
+}
+
 extension PoolKernels.Apply {
     /// The common 2-D case without Indices: direct loops over clamped window ranges.
     func pool2D<T: NumericElement>(planes: Int, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
@@ -174,16 +189,7 @@ extension PoolKernels.Apply {
         let g = geo
         let (ih, iw, oh, ow) = (g.input[0], g.input[1], g.output[0], g.output[1])
         let (sh, sw, dh, dw) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1])
-        /// Per output position, the kernel offsets k with 0 ≤ o·s − pad + k·d < n.
-        func offsets(_ outs: Int, _ s: Int, _ d: Int, _ k: Int, _ pad: Int, _ n: Int) -> [Range<Int>] {
-            (0..<outs).map { o in
-                let start = o * s - pad
-                let lo = start >= 0 ? 0 : min(k, (-start + d - 1) / d)
-                return lo..<max(lo, min(k, (n - start + d - 1) / d))
-            }
-        }
-        let rows = offsets(oh, sh, dh, g.kernel[0], g.padBegin[0], ih)
-        let cols = offsets(ow, sw, dw, g.kernel[1], g.padBegin[1], iw)
+        let rows = g.windowOffsets(axis: 0).map(\.inside), cols = g.windowOffsets(axis: 1).map(\.inside)
         let (ph, pw) = (g.padBegin[0], g.padBegin[1])
         nonisolated(unsafe) let (px, py) = (x, y)
         ctx.pool.parallelFor(planes, grain: max(1, 4096 / max(oh * ow * g.kernelSize, 1))) { r in
@@ -223,17 +229,7 @@ extension PoolKernels.Apply {
         let (ih, iw, oh, ow) = (g.input[0], g.input[1], g.output[0], g.output[1])
         let (sh, sw, dh, dw) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1])
         let (ph, pw) = (g.padBegin[0], g.padBegin[1])
-        /// Per output position, the in-bounds kernel offsets and how many offsets lie before the end pad.
-        func offsets(_ outs: Int, _ s: Int, _ d: Int, _ k: Int, _ pad: Int, _ n: Int, _ end: Int) -> [(Range<Int>, Int)] {
-            (0..<outs).map { o in
-                let start = o * s - pad
-                let lo = start >= 0 ? 0 : min(k, (-start + d - 1) / d)
-                let padded = (0..<k).filter { start + $0 * d < n + end }.count
-                return (lo..<max(lo, min(k, (n - start + d - 1) / d)), padded)
-            }
-        }
-        let rows = offsets(oh, sh, dh, g.kernel[0], ph, ih, g.padEnd[0])
-        let cols = offsets(ow, sw, dw, g.kernel[1], pw, iw, g.padEnd[1])
+        let rows = g.windowOffsets(axis: 0), cols = g.windowOffsets(axis: 1)
         nonisolated(unsafe) let (px, py) = (x, y)
         ctx.pool.parallelFor(planes, grain: max(1, 4096 / max(oh * ow * g.kernelSize, 1))) { r in
             let line = UnsafeMutablePointer<Double>.allocate(capacity: max(iw, 1))
@@ -241,14 +237,14 @@ extension PoolKernels.Apply {
             for plane in r {
                 let src = px + plane * ih * iw, dst = py + plane * oh * ow
                 for i in 0..<oh {
-                    let (ra, paddedH) = rows[i], out = dst + i * ow
+                    let (ra, paddedH) = (rows[i].inside, rows[i].beforeEndPad), out = dst + i * ow
                     line.update(repeating: 0, count: iw)
                     for a in ra {
                         let next = src + (i * sh - ph + a * dh) * iw
                         for w in 0..<iw { line[w] += next[w].asDouble }
                     }
                     for j in 0..<ow {
-                        let (rb, paddedW) = cols[j]
+                        let (rb, paddedW) = (cols[j].inside, cols[j].beforeEndPad)
                         let left = line + (j * sw - pw)
                         var sum = 0.0
                         for b in rb { sum += left[b * dw] }
