@@ -23,7 +23,7 @@ let package = Package(
         .systemLibrary(name: "CGlslang", providers: [.apt(["glslang-dev"])]),
         .target(name: "VonnxIR"),
         .target(name: "VonnxFormat", dependencies: ["VonnxIR", "COnnx"]),
-        // CGemm: the conv GEMM micro-kernel (AVX2+FMA, chosen at run time).
+        // CGemm: the CPU's float32 conv GEMM micro-kernel and direct kernels (AVX2+FMA, chosen at run time).
         .target(name: "CGemm"),
         .target(name: "VonnxCPU", dependencies: ["VonnxIR", "CBLAS", "CGemm"]),
         // glslang's InitProcess/InitThread live in libOGLCompiler.a (which needs OSDependent),

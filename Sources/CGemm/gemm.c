@@ -1,5 +1,6 @@
 // Packed-A SGEMM for convolutions: AVX2+FMA 6×16 micro-kernel with the conv epilogue
-// (bias, residual, Relu) applied while the tile is in registers.
+// (bias, residual, Relu) applied while the tile is in registers; then the direct kernels
+// (depthwise conv, MaxPool). x86-64 only: elsewhere the entry points say "unavailable".
 //
 // Blocking (BLIS's loop order): K in blocks of KC; per K block, N in blocks of NC whose
 // packed B (KC×NC, 16-column panels) stays in L2; per 6-row A panel (KC×6, in L1), every

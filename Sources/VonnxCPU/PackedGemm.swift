@@ -31,7 +31,8 @@ enum PackedGemm {
         return n < 128 && k >= 1024 && Double(wide) > 1.15 * Double(narrow)
     }
 
-    /// `w` packed group by group for `runTransposed` (16-row panels of each group's Wᵀ).
+    /// `w` packed group by group for `runTransposed` (each group's Wᵀ in panels of 16 output
+    /// channels).
     static func transposedWeights(_ w: Tensor, rows m: Int, groups: Int) -> Tensor {
         derivedWeights.value(for: w, kind: "packed-gemm-t/\(groups)") {
             let mg = m / groups, k = m == 0 ? 0 : w.count / m

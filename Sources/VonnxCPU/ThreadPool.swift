@@ -62,7 +62,8 @@ private final class Workers: @unchecked Sendable {
     private var mutex = pthread_mutex_t(), wake = pthread_cond_t()
     private nonisolated(unsafe) var sleepers = 0
 
-    /// How many times a helper polls for the next loop before sleeping (some tens of µs).
+    /// How many times a helper polls for the next loop before sleeping (tens of µs to about a
+    /// millisecond, by how long the CPU's PAUSE takes).
     private static let spins = 20_000
 
     private init(helpers: Int) {

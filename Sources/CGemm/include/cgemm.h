@@ -3,10 +3,14 @@
 
 #include <stddef.h>
 
-/// Single-precision GEMM for convolutions, C = A·B, with a hand-written AVX2+FMA micro-kernel:
-/// A (the weights, M×K) is packed once; B (K×N) is read from a `vx_source` — a row-major
-/// matrix or, with the im2col done while packing, the input planes of a 2-D convolution —
-/// and packed per call; bias, residual and Relu are applied while the tile is in registers.
+/// The CPU backend's float32 kernels in C (x86-64 with AVX2+FMA, checked at run time; on other
+/// CPUs `vx_gemm_available` is 0 and the callers use OpenBLAS and Swift loops instead):
+/// - a GEMM for convolutions, C = A·B, with a hand-written micro-kernel: A (the weights, M×K)
+///   is packed once; B (K×N) is read from a `vx_source` — a row-major matrix or, with the
+///   im2col done while packing, the input planes of a 2-D convolution — and packed per call;
+///   bias, residual and Relu are applied while the tile is in registers;
+/// - direct depthwise convolution and 2-D MaxPool, which a GEMM serves badly;
+/// - the spin-wait hint of the CPU thread pool.
 
 /// B as the im2col of 2-D input planes x[channels][h][w]: row k = (channel, ky, kx), column
 /// n = (oy, ox) of an oh×ow output. A row-major K×N matrix with row stride N is the 1×1
