@@ -94,7 +94,7 @@ func coalesced(shape: [Int], strides: [[Int]]) -> (shape: [Int], strides: [[Int]
 public func broadcastBinary<A: TensorElement, B: TensorElement, R: TensorElement>(
     _ a: Tensor, _ b: Tensor, _ ctx: KernelContext, _ op: @Sendable (A, B) -> R) throws -> Tensor {
     let shape = try checkedBroadcastShape([a.shape, b.shape], ctx)
-    let out = Tensor(zeros: R.dataType, shape: shape)
+    let out = Tensor(uninitialized: R.dataType, shape: shape)  // the runs below cover every element
     nonisolated(unsafe) let ua = UnsafePointer(a.storage.pointer.assumingMemoryBound(to: A.self))
     nonisolated(unsafe) let ub = UnsafePointer(b.storage.pointer.assumingMemoryBound(to: B.self))
     nonisolated(unsafe) let uo = out.storage.pointer.assumingMemoryBound(to: R.self)
@@ -163,7 +163,7 @@ func broadcastIndices(_ shapes: [[Int]], _ ctx: KernelContext) throws -> (shape:
 @inline(__always)
 public func mapElements<A: TensorElement, R: TensorElement>(
     _ a: Tensor, _ ctx: KernelContext, _ op: @Sendable (A) -> R) -> Tensor {
-    let out = Tensor(zeros: R.dataType, shape: a.shape)
+    let out = Tensor(uninitialized: R.dataType, shape: a.shape)  // every element is written below
     nonisolated(unsafe) let pa = UnsafePointer(a.storage.pointer.assumingMemoryBound(to: A.self))
     nonisolated(unsafe) let po = out.storage.pointer.assumingMemoryBound(to: R.self)
     ctx.pool.parallelFor(a.count, grain: 16384) { r in for i in r { po[i] = op(pa[i]) } }
