@@ -1,8 +1,9 @@
 /// Inference-time Conv fusions, as onnxruntime does them:
 /// - BatchNormalization (inference mode), and Mul or Add by a scalar or per-channel constant,
 ///   after a Conv with constant float weights is folded into the Conv's weights and bias;
-/// - Mul or Add by such constants after a BatchNormalization not preceded by a Conv (as in
-///   DenseNet's pre-activations) is folded into that BatchNormalization's scale and bias;
+/// - a BatchNormalization not preceded by a Conv (as in DenseNet's pre-activations), with the
+///   Mul or Add by such constants after it, becomes one depthwise 1×1 Conv over 2-D maps
+///   (a BatchNormalization elsewhere), so a Relu after it fuses too;
 /// - a Conv followed by an Add of a same-shaped value (a residual) and/or a Relu becomes one
 ///   `com.microsoft::FusedConv` node: inputs X, W, B, Z (Z, when present, is added before the
 ///   activation), attribute `activation` ("Relu" when fused).
@@ -171,8 +172,9 @@ extension Passes {
     }
 
     /// Folds chains of Mul/Add (and BatchNormalization) by per-channel constants that follow an
-    /// inference BatchNormalization with constant float parameters into one BatchNormalization
-    /// computing the composed x·scale + shift (mean 0, variance 1 − epsilon).
+    /// inference BatchNormalization with constant float parameters into one node computing the
+    /// composed x·scale + shift: over 2-D maps a depthwise 1×1 Conv (so a following Relu fuses
+    /// into it), else a BatchNormalization (mean 0, variance 1 − epsilon).
     static func foldingAffineIntoBatchNorm(_ graph: Graph) -> Graph {
         let reads = readCounts(graph)
         let outputs = Set(graph.outputs.map(\.name))
@@ -189,22 +191,28 @@ extension Passes {
                 for i in 0..<m { scale[i] *= s[i]; shift[i] = shift[i] * s[i] + t[i] }
                 chain.append(c[0]); out = graph.nodes[c[0]].outputs[0]
             }
-            guard !chain.isEmpty else { continue }
+            // over 2-D maps: a depthwise 1×1 Conv (a Relu after it then fuses like any conv's)
+            let depthwise = rank == 4
+            guard depthwise || !chain.isEmpty else { continue }
             let epsilon: Float = 1e-5
             var names: [String] = []
-            let parameters: [(String, [Float])] = [("scale", scale.map { Float($0) }), ("shift", shift.map { Float($0) }),
-                                                   ("mean", [Float](repeating: 0, count: m)),
-                                                   ("var", [Float](repeating: 1 - epsilon, count: m))]
-            for (suffix, values) in parameters {
+            let parameters: [(String, [Int], [Float])] = depthwise
+                ? [("weight", [m, 1, 1, 1], scale.map { Float($0) }), ("bias", [m], shift.map { Float($0) })]
+                : [("scale", [m], scale.map { Float($0) }), ("shift", [m], shift.map { Float($0) }),
+                   ("mean", [m], [Float](repeating: 0, count: m)), ("var", [m], [Float](repeating: 1 - epsilon, count: m))]
+            for (suffix, shape, values) in parameters {
                 let name = freshName(out + "_bn_" + suffix, in: graph, taken: &taken)
-                result.initializers[name] = Tensor(shape: [m], scalars: values)
+                result.initializers[name] = Tensor(shape: shape, scalars: values)
                 names.append(name)
             }
-            let fused = Node(name: bn.name, opType: "BatchNormalization", inputs: [bn.inputs[0]] + names, outputs: [out],
-                             attributes: ["epsilon": .float(epsilon)])
+            let fused = depthwise
+                ? Node(name: bn.name, opType: "Conv", inputs: [bn.inputs[0]] + names, outputs: [out],
+                       attributes: ["group": .int(m), "kernel_shape": .ints([1, 1])])
+                : Node(name: bn.name, opType: "BatchNormalization", inputs: [bn.inputs[0]] + names, outputs: [out],
+                       attributes: ["epsilon": .float(epsilon)])
             // the node moves to the chain's end, where its output was produced
-            result.nodes[chain.last!] = fused
-            removed.insert(bi)
+            result.nodes[chain.last ?? bi] = fused
+            if let last = chain.last, last != bi { removed.insert(bi) }
             removed.formUnion(chain.dropLast())
             folded.formUnion(chain)
         }
