@@ -214,9 +214,8 @@ enum ConvKernels {
             // while packing, the epilogue inside the GEMM
             let transposed = PackedGemm.prefersTransposed(n: p, k: kdim)
             nonisolated(unsafe) let packed: UnsafePointer<Float>? = T.self == Float.self && PackedGemm.available
-                ? UnsafePointer(elements(transposed ? PackedGemm.transposedWeights(w, rows: m, groups: group)
-                                                    : PackedGemm.packedWeights(w, rows: m, groups: group), Float.self)) : nil
-            let packedStride = transposed ? PackedGemm.transposedStride(rows: mg, k: kdim) : PackedGemm.groupStride(rows: mg, k: kdim)
+                ? UnsafePointer(elements(PackedGemm.packedWeights(w, rows: m, groups: group, transposed: transposed), Float.self)) : nil
+            let packedStride = PackedGemm.groupStride(rows: mg, k: kdim, transposed: transposed)
             let directIm2col = geo.rank <= 2
             /// One (image, group) unit: im2col (unless pointwise) then GEMM.
             @Sendable func unit(_ u: Int, col: UnsafeMutablePointer<T>?, inner: ThreadPool) {

@@ -7,18 +7,20 @@ import VonnxIR
 enum PackedGemm {
     static let available = vx_gemm_available() != 0
 
-    /// `w` as `rows` rows of K = count/rows values in `groups` groups, packed group by group,
-    /// cached per weight storage and `kind`; `transform` (default: none) maps `w` to the
-    /// matrix to pack, which is dropped once packed.
-    static func packedWeights(_ w: Tensor, rows m: Int, groups: Int, kind: String = "conv",
+    /// `w` as `rows` rows of K = count/rows values in `groups` groups, packed group by group
+    /// for `run` (`transposed`: each group's Wᵀ in panels of 16 output channels, for
+    /// `run(transposed: true)`), cached per weight storage and `kind`; `transform` (default:
+    /// none) maps `w` to the matrix to pack, which is dropped once packed.
+    static func packedWeights(_ w: Tensor, rows m: Int, groups: Int, transposed: Bool = false, kind: String = "conv",
                               transform: (Tensor) -> Tensor = { $0 }) -> Tensor {
-        derivedWeights.value(for: w, kind: "packed-gemm/\(kind)/\(groups)") {
+        derivedWeights.value(for: w, kind: "packed-gemm/\(kind)/\(groups)\(transposed ? "/t" : "")") {
             let a = transform(w)
             let mg = m / groups, k = m == 0 ? 0 : a.count / m
-            let stride = groupStride(rows: mg, k: k)
+            let stride = groupStride(rows: mg, k: k, transposed: transposed)
             let packed = Tensor(uninitialized: .float, shape: [groups * stride])
             let pa = elements(a, Float.self), pp = elements(packed, Float.self)
-            for g in 0..<groups { vx_gemm_pack_a(Int32(mg), Int32(k), pa + g * mg * k, Int32(k), pp + g * stride) }
+            let pack = transposed ? vx_gemm_pack_t : vx_gemm_pack_a
+            for g in 0..<groups { pack(Int32(mg), Int32(k), pa + g * mg * k, Int32(k), pp + g * stride) }
             return packed
         }
     }
@@ -31,23 +33,7 @@ enum PackedGemm {
         return n < 128 && k >= 1024 && Double(wide) > 1.15 * Double(narrow)
     }
 
-    /// `w` packed group by group for `runTransposed` (each group's Wᵀ in panels of 16 output
-    /// channels).
-    static func transposedWeights(_ w: Tensor, rows m: Int, groups: Int) -> Tensor {
-        derivedWeights.value(for: w, kind: "packed-gemm-t/\(groups)") {
-            let mg = m / groups, k = m == 0 ? 0 : w.count / m
-            let stride = vx_gemm_packed_t_size(Int32(mg), Int32(k))
-            let packed = Tensor(uninitialized: .float, shape: [groups * stride])
-            let pw = elements(w, Float.self), pp = elements(packed, Float.self)
-            for g in 0..<groups { vx_gemm_pack_t(Int32(mg), Int32(k), pw + g * mg * k, Int32(k), pp + g * stride) }
-            return packed
-        }
-    }
-
-    /// Floats one group's `transposedWeights` take.
-    static func transposedStride(rows m: Int, k: Int) -> Int { vx_gemm_packed_t_size(Int32(m), Int32(k)) }
-
-    /// Cᵀ = Bᵀ·Aᵀ over `transposedWeights`, the channels split over `pool`.
+    /// Cᵀ = Bᵀ·Aᵀ over weights packed `transposed`, the channels split over `pool`.
     private static func runTransposed(_ pool: ThreadPool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, source: vx_source,
                               c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?,
                               z: UnsafePointer<Float>?, ldz: Int, relu: Bool) {
@@ -63,7 +49,9 @@ enum PackedGemm {
     }
 
     /// Floats one group's packed weights take.
-    static func groupStride(rows m: Int, k: Int) -> Int { vx_gemm_packed_a_size(Int32(m), Int32(k)) }
+    static func groupStride(rows m: Int, k: Int, transposed: Bool = false) -> Int {
+        (transposed ? vx_gemm_packed_t_size : vx_gemm_packed_a_size)(Int32(m), Int32(k))
+    }
 
     /// B as a row-major k×n matrix with row stride n.
     static func matrix(_ b: UnsafePointer<Float>, columns n: Int) -> vx_source {
@@ -84,7 +72,7 @@ enum PackedGemm {
     }
 
     /// C[m×n] (row stride ldc) = packed A[m×k] · B[k×n] from `source`, plus the epilogue, on
-    /// `pool`. With `transposed`, A is `transposedWeights` and Cᵀ = Bᵀ·Aᵀ runs; else by column
+    /// `pool`. With `transposed`, A is packed `transposed` and Cᵀ = Bᵀ·Aᵀ runs; else by column
     /// panels when there are enough (each thread packing its own), or B is packed once by all
     /// threads and the row panels are split.
     static func run(_ pool: ThreadPool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, transposed: Bool = false,

@@ -19,7 +19,7 @@ func packedGemmMatchesReference(m: Int, n: Int, k: Int) throws {
         expected[i * n + j] = Float(max(s, 0))
     } }
     for transposed in [false, true] {
-        let packed = transposed ? PackedGemm.transposedWeights(a, rows: m, groups: 1) : PackedGemm.packedWeights(a, rows: m, groups: 1)
+        let packed = PackedGemm.packedWeights(a, rows: m, groups: 1, transposed: transposed)
         for threads in [1, 2] {
             var c = [Float](repeating: .nan, count: m * n)
             b.withUnsafeBufferPointer { pb in z.withUnsafeBufferPointer { pz in bias.withUnsafeBufferPointer { pbias in
