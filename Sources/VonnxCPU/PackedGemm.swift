@@ -1,14 +1,14 @@
 import CGemm
 import VonnxIR
 
-/// Float32 conv GEMM over weights packed once (CGemm's AVX2+FMA micro-kernel), with the
+/// Float32 conv GEMM over weights packed once (CGemm's AVX2 or AVX-512 micro-kernel), with the
 /// im2col done while packing the input and the epilogue fused: C = A·B (+ bias per row)
 /// (+ Z) (then Relu). Used by Conv when the CPU has AVX2 and FMA; elsewhere OpenBLAS runs.
 enum PackedGemm {
     static let available = vx_gemm_available() != 0
 
     /// `w` as `rows` rows of K = count/rows values in `groups` groups, packed group by group
-    /// for `run` (`transposed`: each group's Wᵀ in panels of 16 output channels, for
+    /// for `run` (`transposed`: each group's Wᵀ in panels of output channels, for
     /// `run(transposed: true)`), cached per weight storage and `kind`; `transform` (default:
     /// none) maps `w` to the matrix to pack, which is dropped once packed.
     static func packedWeights(_ w: Tensor, rows m: Int, groups: Int, transposed: Bool = false, kind: String = "conv",
@@ -26,11 +26,11 @@ enum PackedGemm {
     }
 
     /// True when C = A·B over n columns and k-long rows runs faster as Cᵀ = Bᵀ·Aᵀ
-    /// (`runTransposed`): few columns that fill 16-wide vectors badly (7×7 maps: 49 of 64),
-    /// and rows long enough to pay for the transposing epilogue (measured: k ≥ 1024).
+    /// (`runTransposed`): few columns that fill the vectors badly (7×7 maps: 49 of 64), and
+    /// rows long enough to pay for the transposing epilogue (measured: k ≥ 1024).
     static func prefersTransposed(n: Int, k: Int) -> Bool {
-        let wide = (n + 15) / 16 * 16, narrow = (n + 5) / 6 * 6
-        return n < 128 && k >= 1024 && Double(wide) > 1.15 * Double(narrow)
+        func padded(_ block: Int32) -> Double { Double((n + Int(block) - 1) / Int(block) * Int(block)) }
+        return n < 128 && k >= 1024 && padded(vx_gemm_col_block(Int32(n))) > 1.1 * padded(vx_gemm_row_block())
     }
 
     /// Cᵀ = Bᵀ·Aᵀ over weights packed `transposed`, the channels split over `pool`.
@@ -40,7 +40,7 @@ enum PackedGemm {
         guard m > 0, n > 0 else { return }
         nonisolated(unsafe) let (pa, pc, pbias, pz) = (a, c, bias, z)
         nonisolated(unsafe) let src = source
-        let block = Int(vx_gemm_col_block()), panels = (m + block - 1) / block
+        let block = Int(vx_gemm_t_col_block()), panels = (m + block - 1) / block
         pool.parallelFor(panels) { r in
             var s = src
             vx_gemm_t(Int32(m), Int32(n), Int32(k), pa, &s, pc, Int32(ldc), pbias, pz, Int32(ldz), relu ? 1 : 0,
@@ -84,7 +84,7 @@ enum PackedGemm {
         }
         nonisolated(unsafe) let (pa, pc, pbias, pz) = (a, c, bias, z)
         nonisolated(unsafe) var src = source
-        let rowBlock = Int(vx_gemm_row_block()), colBlock = Int(vx_gemm_col_block())
+        let rowBlock = Int(vx_gemm_row_block()), colBlock = Int(vx_gemm_col_block(Int32(n)))
         let rowPanels = (m + rowBlock - 1) / rowBlock, colPanels = (n + colBlock - 1) / colBlock
         @Sendable func block(rows: Range<Int>, cols: Range<Int>, packedB: UnsafePointer<Float>?) {
             var s = src

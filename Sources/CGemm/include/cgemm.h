@@ -3,7 +3,8 @@
 
 #include <stddef.h>
 
-/// The CPU backend's float32 kernels in C (x86-64 with AVX2+FMA, checked at run time; on other
+/// The CPU backend's float32 kernels in C (x86-64 with AVX2+FMA, AVX-512F used when present,
+/// both checked at run time; on other
 /// CPUs `vx_gemm_available` is 0 and the callers use OpenBLAS and Swift loops instead):
 /// - a GEMM for convolutions, C = A·B, with a hand-written micro-kernel: A (the weights, M×K)
 ///   is packed once; B (K×N) is read from a `vx_source` — a row-major matrix or, with the
@@ -26,8 +27,9 @@ int vx_gemm_available(void);
 /// Rows of A in a packed panel; row splits across threads should be multiples of it.
 int vx_gemm_row_block(void);
 
-/// Columns of B in a packed panel; column splits should be multiples of it.
-int vx_gemm_col_block(void);
+/// Columns of B in a packed panel of a product with n columns (wider vectors for wide
+/// products); column splits should be multiples of it.
+int vx_gemm_col_block(int n);
 
 /// Floats an M×K matrix takes once packed.
 size_t vx_gemm_packed_a_size(int m, int k);
@@ -52,15 +54,18 @@ void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source
              int m0, int m1, int n0, int n1);
 
 /// For small N (few output positions), the transposed product Cᵀ = Bᵀ·Aᵀ wastes less of the
-/// 16-wide vectors: output channels run along them, positions along the 6-row panels.
+/// vectors: output channels run along them, positions along the row panels.
 /// Floats an M×K matrix A takes packed for vx_gemm_t.
 size_t vx_gemm_packed_t_size(int m, int k);
 
-/// Packs row-major A (M×K, row stride lda) for vx_gemm_t (16-channel panels of Aᵀ).
+/// Packs row-major A (M×K, row stride lda) for vx_gemm_t (panels of Aᵀ's channels).
 void vx_gemm_pack_t(int m, int k, const float *a, int lda, float *packed);
 
+/// Channels in a vx_gemm_pack_t panel; channel splits for vx_gemm_t should be multiples of it.
+int vx_gemm_t_col_block(void);
+
 /// Like vx_gemm for the channels [m0, m1) and every column, over A packed by vx_gemm_pack_t;
-/// m0 must be a multiple of vx_gemm_col_block().
+/// m0 must be a multiple of vx_gemm_t_col_block().
 void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *source,
                float *c, int ldc, const float *bias, const float *z, int ldz, int relu, int m0, int m1);
 
