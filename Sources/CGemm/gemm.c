@@ -18,6 +18,11 @@
 
 enum { KC = 256, NC = 512 };
 
+/// The K block for `columns` packed columns: KC, or longer when few columns leave room in the
+/// KC×NC budget (a 7×7 map's 49 columns: K up to 2048 in one pass, so the tile's C is written
+/// once instead of read back and added to per block).
+static int k_block(int columns) { return columns >= NC ? KC : KC * NC / columns; }
+
 /// C tile (rows ≤ mr, cols ≤ nr) at c = A panel a (kc×mr) · B panel b (kc×nr), added to C
 /// unless `flags` has FIRST; on LAST the epilogue (bias per row, z, relu) before the store.
 typedef void (*micro_kernel)(int kc, const float *a, const float *b, float *c, int ldc, int rows, int cols,
@@ -32,6 +37,8 @@ static micro chosen;
 static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
 static void kernel_6x16(int, const float *, const float *, float *, int, int, int, int, const float *, const float *, int, int);
 static void kernel_8x32(int, const float *, const float *, float *, int, int, int, int, const float *, const float *, int, int);
+static void kernel_7x32(int, const float *, const float *, float *, int, int, int, int, const float *, const float *, int, int);
+static void kernel_14x32(int, const float *, const float *, float *, int, int, int, int, const float *, const float *, int, int);
 static void kernel_8x16(int, const float *, const float *, float *, int, int, int, int, const float *, const float *, int, int);
 
 static void choose(void) {
@@ -63,6 +70,22 @@ int vx_gemm_row_block(void) { return kernel().mr; }
 int vx_gemm_col_block(int n) { return panel_width(kernel(), n); }
 
 int vx_gemm_t_col_block(void) { return kernel().wide; }
+
+/// The rows (output positions) of a Cᵀ tile for n positions, and the kernel that runs them.
+static int transposed_rows(micro mk, int n, micro_kernel *run) {
+    *run = mk.run_wide;
+    if (mk.wide != 32) return mk.mr;
+    static const struct { int rows; micro_kernel run; } tiles[] = {{14, kernel_14x32}, {8, kernel_8x32}, {7, kernel_7x32}};
+    int best = 0, padded = 1 << 30;
+    for (int t = 0; t < 3; t++) {
+        int p = (n + tiles[t].rows - 1) / tiles[t].rows * tiles[t].rows;
+        if (p < padded) { padded = p; best = t; }
+    }
+    *run = tiles[best].run;
+    return tiles[best].rows;
+}
+
+int vx_gemm_t_row_block(int n) { micro_kernel run; return transposed_rows(kernel(), n, &run); }
 
 size_t vx_gemm_packed_a_size(int m, int k) { int mr = kernel().mr; return (size_t)((m + mr - 1) / mr) * mr * (size_t)k; }
 
@@ -224,30 +247,35 @@ static inline void finish16(float *row, __m512 v, __mmask16 mask, int flags, flo
 /// The first n (≤ 16, may be ≤ 0) lanes.
 static inline __mmask16 first_lanes(int n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
-/// The AVX-512 micro_kernel for wide panels: 8×32 in 16 accumulators (two vectors per row).
-__attribute__((target("avx512f")))
-static void kernel_8x32(int kc, const float *a, const float *b, float *c, int ldc, int rows, int cols,
-                        int flags, const float *bias, const float *z, int ldz, int relu) {
-    __m512 acc[8][2];
-    for (int r = 0; r < 8; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    for (int kk = 0; kk < kc; kk++) {
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-#pragma GCC unroll 8
-        for (int r = 0; r < 8; r++) {
-            __m512 t = _mm512_set1_ps(a[r]);
-            acc[r][0] = _mm512_fmadd_ps(t, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(t, b1, acc[r][1]);
-        }
-        a += 8; b += 32;
+/// The AVX-512 micro_kernels for wide panels: R×32 in 2R accumulators (two vectors per row);
+/// 8 rows for C = A·B, and 7, 8 or 14 (28 of the 32 registers) for the rows of Cᵀ = Bᵀ·Aᵀ,
+/// whichever pads the output positions least (7×7 maps: 49 = 7·7, 14×14: 196 = 14·14).
+#define KERNEL_X32(R)                                                                                       \
+    __attribute__((target("avx512f")))                                                                      \
+    static void kernel_##R##x32(int kc, const float *a, const float *b, float *c, int ldc, int rows, int cols, \
+                                int flags, const float *bias, const float *z, int ldz, int relu) {          \
+        __m512 acc[R][2];                                                                                   \
+        for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();                            \
+        for (int kk = 0; kk < kc; kk++) {                                                                   \
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                                   \
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) {                                          \
+                __m512 t = _mm512_set1_ps(a[r]);                                                            \
+                acc[r][0] = _mm512_fmadd_ps(t, b0, acc[r][0]);                                              \
+                acc[r][1] = _mm512_fmadd_ps(t, b1, acc[r][1]);                                              \
+            }                                                                                               \
+            a += R; b += 32;                                                                                \
+        }                                                                                                   \
+        __mmask16 m0 = first_lanes(cols), m1 = first_lanes(cols - 16);                                      \
+        for (int r = 0; r < rows; r++) {                                                                    \
+            const float *zr = z ? z + (size_t)r * ldz : NULL;                                               \
+            float *row = c + (size_t)r * ldc, br = bias ? bias[r] : 0;                                      \
+            finish16(row, acc[r][0], m0, flags, br, zr, relu);                                              \
+            if (m1) finish16(row + 16, acc[r][1], m1, flags, br, zr ? zr + 16 : NULL, relu);                \
+        }                                                                                                   \
     }
-    __mmask16 m0 = first_lanes(cols), m1 = first_lanes(cols - 16);
-    for (int r = 0; r < rows; r++) {
-        const float *zr = z ? z + (size_t)r * ldz : NULL;
-        float *row = c + (size_t)r * ldc, br = bias ? bias[r] : 0;
-        finish16(row, acc[r][0], m0, flags, br, zr, relu);
-        if (m1) finish16(row + 16, acc[r][1], m1, flags, br, zr ? zr + 16 : NULL, relu);
-    }
-}
+KERNEL_X32(7)
+KERNEL_X32(8)
+KERNEL_X32(14)
 
 /// The AVX-512 micro_kernel for narrow panels: 8×16, one vector per row.
 __attribute__((target("avx512f")))
@@ -318,8 +346,9 @@ void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source
     const int mr = mk.mr, nr = panel_width(mk, n);
     const micro_kernel run = nr == mk.wide ? mk.run_wide : mk.run_narrow;
     float *buffer = packed_b ? NULL : scratch(SCRATCH_B, (size_t)KC * NC);
-    for (int k0 = 0; k0 < k; k0 += KC) {
-        int kc = k - k0 < KC ? k - k0 : KC;
+    int span = n1 - n0 < NC ? n1 - n0 : NC, kb = k_block((span + nr - 1) / nr * nr);
+    for (int k0 = 0; k0 < k; k0 += kb) {
+        int kc = k - k0 < kb ? k - k0 : kb;
         int flags = (k0 == 0 ? FIRST : 0) | (k0 + kc == k ? LAST : 0);
         for (int nb = n0; nb < n1; nb += NC) {
             int nc = n1 - nb < NC ? n1 - nb : NC;
@@ -366,13 +395,15 @@ void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *sour
     if (m1 > m) m1 = m;
     if (m0 >= m1 || n <= 0) return;
     const micro mk = kernel();
-    const int mr = mk.mr, nr = mk.wide;
+    micro_kernel run;
+    const int mr = transposed_rows(mk, n, &run), nr = mk.wide;
     int rows = (n + mr - 1) / mr * mr, width = m1 - m0, cols = (width + nr - 1) / nr * nr;
     // Cᵀ block: n rows (positions) × this call's channels, then the transposing epilogue
-    float *ct = scratch(SCRATCH_T_C, (size_t)rows * cols), *a = scratch(SCRATCH_T_A, (size_t)rows * KC);
+    int kb = k_block(rows);
+    float *ct = scratch(SCRATCH_T_C, (size_t)rows * cols), *a = scratch(SCRATCH_T_A, (size_t)rows * kb);
     if (k == 0) memset(ct, 0, (size_t)rows * cols * sizeof(float));
-    for (int k0 = 0; k0 < k; k0 += KC) {
-        int kc = k - k0 < KC ? k - k0 : KC;
+    for (int k0 = 0; k0 < k; k0 += kb) {
+        int kc = k - k0 < kb ? k - k0 : kb;
         int flags = k0 == 0 ? FIRST : 0;
         pack_rows(source, k0, k0 + kc, 0, n, a, (size_t)mr * kc, mr);  // Bᵀ: positions as MR-row panels
         for (int j = 0; j < width; j += nr) {
@@ -380,7 +411,7 @@ void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *sour
             int w = width - j < nr ? width - j : nr;
             for (int i = 0; i < n; i += mr) {
                 int r = n - i < mr ? n - i : mr;
-                mk.run_wide(kc, a + (size_t)i * kc, bp, ct + (size_t)i * cols + j, cols, r, w, flags, NULL, NULL, 0, 0);
+                run(kc, a + (size_t)i * kc, bp, ct + (size_t)i * cols + j, cols, r, w, flags, NULL, NULL, 0, 0);
             }
         }
     }
@@ -506,7 +537,9 @@ void vx_maxpool(const vx_source *s, float *out, float *scratch) {
 // Other CPUs: no kernel (Conv runs on OpenBLAS); the entry points exist but do nothing.
 int vx_gemm_available(void) { return 0; }
 int vx_gemm_row_block(void) { return 1; }
-int vx_gemm_col_block(void) { return 1; }
+int vx_gemm_col_block(int n) { (void)n; return 1; }
+int vx_gemm_t_col_block(void) { return 1; }
+int vx_gemm_t_row_block(int n) { (void)n; return 1; }
 size_t vx_gemm_packed_a_size(int m, int k) { (void)m; (void)k; return 0; }
 void vx_gemm_pack_a(int m, int k, const float *a, int lda, float *packed) { (void)m; (void)k; (void)a; (void)lda; (void)packed; }
 size_t vx_gemm_packed_b_size(int k, int n) { (void)k; (void)n; return 0; }

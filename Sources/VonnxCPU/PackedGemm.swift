@@ -30,7 +30,7 @@ enum PackedGemm {
     /// rows long enough to pay for the transposing epilogue (measured: k ≥ 1024).
     static func prefersTransposed(n: Int, k: Int) -> Bool {
         func padded(_ block: Int32) -> Double { Double((n + Int(block) - 1) / Int(block) * Int(block)) }
-        return n < 128 && k >= 1024 && padded(vx_gemm_col_block(Int32(n))) > 1.1 * padded(vx_gemm_row_block())
+        return n < 128 && k >= 1024 && padded(vx_gemm_col_block(Int32(n))) > 1.1 * padded(vx_gemm_t_row_block(Int32(n)))
     }
 
     /// Cᵀ = Bᵀ·Aᵀ over weights packed `transposed`, the channels split over `pool`.

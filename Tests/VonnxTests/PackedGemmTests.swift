@@ -7,7 +7,8 @@ import Testing
 /// tails, K over one block, narrow and wide panels), the epilogue, both orientations, one and
 /// two threads; scripts/test.sh runs them with the AVX2 kernel too (VONNX_CPU_KERNEL=avx2).
 @Test(.enabled(if: PackedGemm.available, "this CPU has no AVX2+FMA: Conv runs on OpenBLAS"),
-      arguments: [(7, 23, 5), (13, 50, 300), (64, 49, 1152), (37, 130, 1030), (6, 16, 0), (100, 3, 257), (40, 16, 70), (24, 196, 33)])
+      arguments: [(7, 23, 5), (13, 50, 300), (64, 49, 1152), (37, 130, 1030), (6, 16, 0), (100, 3, 257), (40, 16, 70), (24, 196, 33),
+                  (70, 98, 300), (33, 20, 40)])
 func packedGemmMatchesReference(m: Int, n: Int, k: Int) throws {
     let seed = UInt64.random(in: 0...UInt64.max)
     var rng = SplitMix(state: seed)

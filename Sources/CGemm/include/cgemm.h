@@ -64,6 +64,9 @@ void vx_gemm_pack_t(int m, int k, const float *a, int lda, float *packed);
 /// Channels in a vx_gemm_pack_t panel; channel splits for vx_gemm_t should be multiples of it.
 int vx_gemm_t_col_block(void);
 
+/// Positions per Cᵀ tile of vx_gemm_t over n positions (n rounds up to a multiple of it).
+int vx_gemm_t_row_block(int n);
+
 /// Like vx_gemm for the channels [m0, m1) and every column, over A packed by vx_gemm_pack_t;
 /// m0 must be a multiple of vx_gemm_t_col_block().
 void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *source,
