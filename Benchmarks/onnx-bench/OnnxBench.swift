@@ -46,17 +46,17 @@ struct OnnxBench: ParsableCommand {
             print("wrote ResNet-50 v1 to \(writeModel)")
             return
         }
-        let loaded = try model.map { try ModelReader.load(path: $0) } ?? ResNet50.model(seed: seed)
+        // every session loads the model afresh from a file (the embedded one is written to a
+        // temporary file first) and the harness keeps no copy: a session's memory is then what
+        // a process that opens the model and runs it holds, as onnxruntime's bridge does
         let modelName = model ?? "resnet50 (embedded)"
-        let plan = try BenchPlan(model: loaded, batchList: batch, dims: dims, inputFiles: inputs,
-                                 backends: backends, threads: threads ?? SessionOptions().threads)
+        let modelPath = model ?? "/tmp/onnx-bench-\(getpid()).onnx"
+        if model == nil { try ModelWriter.write(ResNet50.model(seed: seed), path: modelPath) }
+        defer { if model == nil { unlink(modelPath) } }
+        let plan = try BenchPlan(inputs: ModelReader.load(path: modelPath).graph.inputs, batchList: batch, dims: dims,
+                                 inputFiles: inputs, backends: backends, threads: threads ?? SessionOptions().threads)
         guard runs > 0, warmup >= 0 else { throw BenchError("--runs must be positive and --warmup non-negative") }
-        var ortModel = compareOrt ? model : nil
-        if compareOrt && model == nil {
-            ortModel = "/tmp/onnx-bench-\(getpid()).onnx"
-            try ModelWriter.write(loaded, path: ortModel!)
-        }
-        defer { if model == nil, let ortModel { unlink(ortModel) } }
+        let ortModel = compareOrt ? modelPath : nil
 
         var results: [BenchResult] = []
         var profiles: [(String, Profile)] = []
@@ -69,7 +69,7 @@ struct OnnxBench: ParsableCommand {
             var reference: [Tensor]?
             let devices: [String?] = device.map { $0.split(separator: ",").map { String($0.trimmingCharacters()) } } ?? [nil]
             for (backend, vulkanDevice) in plan.backends.flatMap({ b in b == .vulkan ? devices.map { (b, $0) } : [(b, nil)] }) {
-                var runner = Runner(model: loaded, backend: backend, threads: plan.threads, runs: runs, warmup: warmup, timeLimit: timeLimit,
+                var runner = Runner(modelPath: modelPath, backend: backend, threads: plan.threads, runs: runs, warmup: warmup, timeLimit: timeLimit,
                                     label: "\(backend.rawValue)\(vulkanDevice.map { "[\($0)]" } ?? "") batch \(b)")
                 runner.vulkanDevice = vulkanDevice
                 var (result, ortResult): (BenchResult, BenchResult?)
@@ -99,7 +99,7 @@ struct OnnxBench: ParsableCommand {
 
 /// What to run: batch sizes, backends, input shapes.
 struct BenchPlan {
-    let model: Model
+    let inputs: [ValueInfo]
     let batches: [Int]
     let backends: [Backend]
     let threads: Int
@@ -108,8 +108,8 @@ struct BenchPlan {
     /// The symbolic batch dim's name, when the first input's first dim is symbolic.
     let batchSymbol: String?
 
-    init(model: Model, batchList: String, dims: [String], inputFiles: [String], backends: String, threads: Int) throws {
-        self.model = model
+    init(inputs: [ValueInfo], batchList: String, dims: [String], inputFiles: [String], backends: String, threads: Int) throws {
+        self.inputs = inputs
         self.threads = threads
         var symbols: [String: Int] = [:]
         for spec in dims {
@@ -122,11 +122,11 @@ struct BenchPlan {
         for spec in inputFiles {
             guard let eq = spec.firstIndex(of: "=") else { throw BenchError("--input '\(spec)' must be NAME=FILE") }
             let name = String(spec[..<eq]), path = String(spec[spec.index(after: eq)...])
-            guard model.graph.inputs.contains(where: { $0.name == name }) else { throw BenchError("'\(name)' is not an input of the model") }
+            guard inputs.contains(where: { $0.name == name }) else { throw BenchError("'\(name)' is not an input of the model") }
             files[name] = path.hasSuffix(".pb") ? try TensorProtoCodec.read(path: path).tensor : try Npy.read(path: path)
         }
         self.files = files
-        if case .symbol(let s)? = model.graph.inputs.first?.type?.shape?.first { batchSymbol = s } else { batchSymbol = nil }
+        if case .symbol(let s)? = inputs.first?.type?.shape?.first { batchSymbol = s } else { batchSymbol = nil }
         let list = batchList.split(separator: ",").map { Int($0.trimmingCharacters()) }
         guard !list.isEmpty, list.allSatisfy({ ($0 ?? 0) > 0 }) else { throw BenchError("--batch '\(batchList)' must be a comma-separated list of positive integers") }
         if batchSymbol == nil && list != [1] { throw BenchError("--batch needs a model whose first input has a symbolic first dim") }
@@ -143,7 +143,7 @@ struct BenchPlan {
     func inputs(batch: Int, seed: UInt64) throws -> [String: Tensor] {
         var generator = NormalGenerator(seed: seed)
         var feeds: [String: Tensor] = [:]
-        for info in model.graph.inputs {
+        for info in self.inputs {
             if let t = files[info.name] { feeds[info.name] = t; continue }
             guard case .tensor(let type, let dims?)? = info.type else { throw BenchError("input '\(info.name)' has no declared shape; give --input") }
             let shape = try dims.map { d -> Int in

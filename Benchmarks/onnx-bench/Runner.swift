@@ -1,4 +1,5 @@
 import Vonnx
+import VonnxFormat
 
 /// One row of the report: a backend (or onnxruntime) at one batch size.
 struct BenchResult {
@@ -29,7 +30,7 @@ struct BenchResult {
 
 /// Times one backend: session creation (cold, then again), first run, warm-up, timed runs.
 struct Runner {
-    let model: Model
+    let modelPath: String
     let backend: Backend
     let threads: Int
     let runs: Int
@@ -46,17 +47,27 @@ struct Runner {
         return o
     }
 
+    /// A session over the model loaded from `modelPath` (the loaded copy is dropped once the
+    /// session exists) and the milliseconds its creation took, loading aside.
+    private func session() throws -> (Session, Double) {
+        let model = try ModelReader.load(path: modelPath)
+        return try milliseconds { try Session(model: model, options: options) }
+    }
+
     /// This backend's result, and onnxruntime's when `ort` was timed in alternation.
     func measure(feeds: [String: Tensor], batch: Int, ort: OrtBridge?) throws -> (BenchResult, BenchResult?) {
         progress("\(label): creating session")
         // the first creation (cold caches) is timed and dropped; the peak memory counts the
-        // second session, the one that runs, as a user's process would hold one
-        let (_, createMs) = try milliseconds { try Session(model: model, options: options) }
-        // the dropped session's blocks would otherwise be reused by the next (hiding its cost)
+        // second session, the one that runs, from loading the model on, as a process running
+        // the model would hold it
+        let createMs = try session().1
+        // the dropped sessions' blocks would otherwise be reused by the next (hiding its cost)
+        // or stay resident in the baseline
         StorageCache.releaseAll()
+        StorageCache.returnFreedHeap()
         PeakMemory.reset()
         let baseline = PeakMemory.resident()
-        let (session, createWarmMs) = try milliseconds { try Session(model: model, options: options) }
+        let (session, createWarmMs) = try session()
         let (first, firstRunMs) = try milliseconds { try session.runOrdered(feeds) }
         for i in 0..<warmup {
             progress("\(label): warm-up \(i + 1) of \(warmup)")
@@ -94,7 +105,7 @@ struct Runner {
     /// The profiled run with the median total of seven (after a warm-up run): one run is too
     /// noisy on a shared machine to rank nodes by.
     func profile(feeds: [String: Tensor]) throws -> Profile {
-        let session = try Session(model: model, options: options)
+        let session = try session().0
         _ = try session.runOrdered(feeds)
         var runs: [(total: Int64, profile: Profile)] = []
         for _ in 0..<7 {

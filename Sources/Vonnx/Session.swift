@@ -143,7 +143,9 @@ public final class Session: Sendable {
     /// records one timed event per node.
     public func runOrdered(_ feeds: [String: Tensor], profile: Profile? = nil) throws -> [(name: String, tensor: Tensor)] {
         try InputCheck.validate(feeds, against: model.graph.inputs)
-        let results = try interpreter.run(model.graph.inputs.map { feeds[$0.name]! }, profile: profile)
+        let results = try StorageCache.duringRun {
+            try interpreter.run(model.graph.inputs.map { feeds[$0.name]! }, profile: profile)
+        }
         return zip(model.graph.outputs, results).map { ($0.name, $1) }
     }
 }

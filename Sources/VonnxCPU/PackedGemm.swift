@@ -13,7 +13,7 @@ enum PackedGemm {
     /// none) maps `w` to the matrix to pack, which is dropped once packed.
     static func packedWeights(_ w: Tensor, rows m: Int, groups: Int, transposed: Bool = false, kind: String = "conv",
                               transform: (Tensor) -> Tensor = { $0 }) -> Tensor {
-        derivedWeights.value(for: w, kind: "packed-gemm/\(kind)/\(groups)\(transposed ? "/t" : "")") {
+        w.derived("packed-gemm/\(kind)/\(groups)\(transposed ? "/t" : "")") {
             let a = transform(w)
             let mg = m / groups, k = m == 0 ? 0 : a.count / m
             let stride = groupStride(rows: mg, k: k, transposed: transposed)

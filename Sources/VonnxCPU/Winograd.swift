@@ -53,7 +53,7 @@ enum Winograd {
         let packedStride = PackedGemm.groupStride(rows: m, k: c), single = ThreadPool(threads: 1)
         let usePacked = T.self == Float.self && PackedGemm.available
         let u = usePacked ? PackedGemm.packedWeights(w, rows: 36 * m, groups: 36, kind: "winograd") { filter($0, Float.self) }
-                          : derivedWeights.value(for: w, kind: "winograd") { filter(w, T.self) }
+                          : w.derived("winograd") { filter(w, T.self) }
         nonisolated(unsafe) let pu = UnsafePointer(elements(u, T.self))
         nonisolated(unsafe) let packed: UnsafePointer<Float>? = usePacked ? UnsafeRawPointer(pu).assumingMemoryBound(to: Float.self) : nil
         @Sendable func f(_ q: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(q).assumingMemoryBound(to: Float.self) }

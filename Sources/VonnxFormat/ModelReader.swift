@@ -14,7 +14,7 @@ public enum ModelReader {
     public static func load(path: String) throws -> Model {
         do {
             let proto = try unpack(readFile(path))  // the file's bytes are freed before conversion
-            defer { onnx__model_proto__free_unpacked(proto, nil) }
+            defer { free(proto) }
             return try model(from: proto, baseDirectory: directory(of: path))
         } catch VonnxError.invalidModel(let m) {
             throw VonnxError.invalidModel("\(path): \(m)")
@@ -25,8 +25,15 @@ public enum ModelReader {
     /// `baseDirectory` and is an error when it is nil.
     public static func load(bytes: [UInt8], baseDirectory: String?) throws -> Model {
         let proto = try unpack(bytes)
-        defer { onnx__model_proto__free_unpacked(proto, nil) }
+        defer { free(proto) }
         return try model(from: proto, baseDirectory: baseDirectory)
+    }
+
+    /// Frees a parsed model and hands the heap memory it held back to the OS: the tensors
+    /// copied out of it live elsewhere.
+    private static func free(_ proto: UnsafeMutablePointer<Onnx__ModelProto>) {
+        onnx__model_proto__free_unpacked(proto, nil)
+        StorageCache.returnFreedHeap()
     }
 
     private static func unpack(_ bytes: [UInt8]) throws -> UnsafeMutablePointer<Onnx__ModelProto> {

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Contiguous, row-major memory owned by one or more tensors. A kernel writes into storage
 /// only while it is the sole owner (right after allocating it); after that it is read-only,
 /// which is what makes sharing it across threads safe.
@@ -30,6 +32,32 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit { StorageCache.release(pointer, byteCount: strings.isEmpty ? byteCount : 0) }
+
+    /// Transforms of these read-only bytes that kernels made once (packed GEMM panels,
+    /// Winograd filters), by key; they are freed with the storage. Guarded by `derivedLock`.
+    nonisolated(unsafe) private var derived: [String: Tensor] = [:]
+    private static let derivedLock = Mutex(())
+
+    /// The value under `key`, made by `make` on the first call; `make` must not ask for
+    /// another derived value (one lock guards them all).
+    fileprivate func derived(_ key: String, make: () -> Tensor) -> Tensor {
+        Self.derivedLock.withLock { _ in
+            if let v = derived[key] { return v }
+            let v = make()
+            derived[key] = v
+            return v
+        }
+    }
+}
+
+extension Tensor {
+    /// The `kind` transform of this tensor as read-only weights (packed for a kernel, say),
+    /// made by `make` on first use and kept with the storage: it lives exactly as long as the
+    /// weights and is shared by every session holding them. `make` must not ask for another
+    /// derived value.
+    public func derived(_ kind: String, make: () -> Tensor) -> Tensor {
+        storage.derived("\(kind) \(dataType) \(shape)", make: make)
+    }
 }
 
 /// An n-dimensional array: element type, shape and contiguous row-major storage.

@@ -37,16 +37,26 @@ func packedGemmMatchesReference(m: Int, n: Int, k: Int) throws {
     }
 }
 
-@Test func storageCacheReusesFreedBlocksBySize() {
+@Test func storageCacheReusesFreedBlocksBySizeAndFreesIdleOnes() {
     let size = StorageCache.minimumBytes * 3 + 64
-    let first = StorageCache.allocate(byteCount: size)
-    StorageCache.release(first, byteCount: size)
-    let second = StorageCache.allocate(byteCount: size)
-    #expect(second == first)
-    StorageCache.release(second, byteCount: size)
-    // a block over the capacity is never held
-    let huge = StorageCache.capacity + 64
-    let big = StorageCache.allocate(byteCount: huge)
-    StorageCache.release(big, byteCount: huge)
-    #expect(StorageCache.heldBytes <= StorageCache.capacity)
+    StorageCache.duringRun {
+        let first = StorageCache.allocate(byteCount: size)
+        StorageCache.release(first, byteCount: size)
+        let second = StorageCache.allocate(byteCount: size)
+        #expect(second == first)
+        StorageCache.release(second, byteCount: size)
+        // a block over the capacity is never held
+        let huge = StorageCache.capacity + 64
+        let big = StorageCache.allocate(byteCount: huge)
+        StorageCache.release(big, byteCount: huge)
+        #expect(StorageCache.heldBytes <= StorageCache.capacity)
+    }
+    // a block no run takes back is freed by the end of the run after
+    StorageCache.duringRun {}
+    StorageCache.duringRun {}
+    #expect(StorageCache.heldBlocks(ofSize: size) == 0)
+    // one given back outside a run (a dropped model's weights) is not held
+    let outside = StorageCache.minimumBytes * 5 + 64
+    StorageCache.release(StorageCache.allocate(byteCount: outside), byteCount: outside)
+    #expect(StorageCache.heldBlocks(ofSize: outside) == 0)
 }
