@@ -428,6 +428,103 @@ void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *sour
 
 void vx_cpu_relax(void) { _mm_pause(); }
 
+// Winograd F(4×4, 3×3) transforms, vectorized across the tiles of a tile row: the input
+// rows are split by column phase (column 4t + p at [p][t]) so that every pass reads and
+// writes contiguous runs of tiles. ξ = 6k + l: k the vertical (row) index, l the horizontal.
+
+size_t vx_winograd_scratch(int tw) { return 48 * (size_t)(tw + 1); }
+
+/// Bᵀ·d for d0…d5 (six runs of n values) into o0…o5.
+__attribute__((target("avx2,fma")))
+static inline void input_columns(int n, const float *d0, const float *d1, const float *d2, const float *d3, const float *d4,
+                                 const float *d5, float *o0, float *o1, float *o2, float *o3, float *o4, float *o5) {
+    for (int t = 0; t < n; t++) {
+        float a = d4[t] - 4 * d2[t], b = d3[t] - 4 * d1[t], e = d4[t] - d2[t], f = 2 * (d3[t] - d1[t]);
+        o0[t] = 4 * d0[t] - 5 * d2[t] + d4[t];
+        o1[t] = a + b;
+        o2[t] = a - b;
+        o3[t] = e + f;
+        o4[t] = e - f;
+        o5[t] = 4 * d1[t] - 5 * d3[t] + d5[t];
+    }
+}
+
+__attribute__((target("avx2,fma")))
+void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, float *v, size_t stride,
+                       float *scratch) {
+    int n = tw + 1;                  // tile t reads phases 0–3 at t and phases 0–1 at t + 1
+    float *rows = scratch;           // rows[(4i + p)·n + t] = x(4ty − pad_top + i, 4t + p − pad_left), 0 outside
+    float *u = scratch + 24 * n;     // u[(4k + p)·n + t] = Σ_i Bᵀ[k][i] · rows[4i + p][t]
+    for (int ty = 0; ty < th; ty++) {
+        for (int i = 0; i < 6; i++) {
+            int y = 4 * ty - pad_top + i;
+            float *r = rows + (size_t)i * 4 * n;
+            if (y < 0 || y >= h) { memset(r, 0, 4 * (size_t)n * sizeof(float)); continue; }
+            const float *line = x + (size_t)y * w;
+            for (int t = 0; t < n; t++)
+                for (int p = 0; p < 4; p++) {
+                    int col = 4 * t + p - pad_left;
+                    r[p * n + t] = col >= 0 && col < w ? line[col] : 0;
+                }
+        }
+        for (int p = 0; p < 4; p++) {
+            const float *d = rows + (size_t)p * n;
+            float *o = u + (size_t)p * n;
+            size_t row = 4 * (size_t)n;
+            input_columns(n, d, d + row, d + 2 * row, d + 3 * row, d + 4 * row, d + 5 * row,
+                          o, o + row, o + 2 * row, o + 3 * row, o + 4 * row, o + 5 * row);
+        }
+        for (int k = 0; k < 6; k++) {
+            const float *q = u + (size_t)k * 4 * n;
+            float *o = v + (size_t)(6 * k) * stride + (size_t)ty * tw;
+            input_columns(tw, q, q + n, q + 2 * n, q + 3 * n, q + 1, q + n + 1,
+                          o, o + stride, o + 2 * stride, o + 3 * stride, o + 4 * stride, o + 5 * stride);
+        }
+    }
+}
+
+/// Aᵀ·s for s0…s5 (six runs of n values) into o0…o3.
+__attribute__((target("avx2,fma")))
+static inline void output_columns(int n, const float *s0, const float *s1, const float *s2, const float *s3, const float *s4,
+                                  const float *s5, float *o0, float *o1, float *o2, float *o3) {
+    for (int t = 0; t < n; t++) {
+        float a = s1[t] + s2[t], b = s1[t] - s2[t], c = s3[t] + s4[t], d = s3[t] - s4[t];
+        o0[t] = s0[t] + a + c;
+        o1[t] = b + 2 * d;
+        o2[t] = a + 4 * c;
+        o3[t] = b + 8 * d + s5[t];
+    }
+}
+
+__attribute__((target("avx2,fma")))
+void vx_winograd_output(const float *p, size_t stride, int th, int tw, float *out, int oh, int ow, float bias,
+                        const float *z, int relu, float *scratch) {
+    float *q = scratch;              // q[(6r + j)·tw + t] = Σ_i Aᵀ[r][i] · P[6i + j] of tile t
+    float *o = scratch + 24 * tw;    // o[l·tw + t]: one output row of every tile, by column phase l
+    for (int ty = 0; ty < th; ty++) {
+        const float *pt = p + (size_t)ty * tw;
+        for (int j = 0; j < 6; j++) {
+            const float *s = pt + (size_t)j * stride;
+            size_t row = 6 * stride;
+            float *d = q + (size_t)j * tw;
+            size_t next = 6 * (size_t)tw;
+            output_columns(tw, s, s + row, s + 2 * row, s + 3 * row, s + 4 * row, s + 5 * row, d, d + next, d + 2 * next, d + 3 * next);
+        }
+        for (int r = 0; r < 4 && 4 * ty + r < oh; r++) {
+            const float *s = q + (size_t)r * 6 * tw;
+            output_columns(tw, s, s + tw, s + 2 * tw, s + 3 * tw, s + 4 * tw, s + 5 * tw, o, o + tw, o + 2 * tw, o + 3 * tw);
+            int y = 4 * ty + r;
+            float *line = out + (size_t)y * ow;
+            const float *zl = z ? z + (size_t)y * ow : NULL;
+            for (int xo = 0; xo < ow; xo++) {
+                float val = o[(xo & 3) * tw + (xo >> 2)] + bias;
+                if (zl) val += zl[xo];
+                line[xo] = relu && val < 0 ? 0 : val;
+            }
+        }
+    }
+}
+
 /// Per output column o, the kernel offsets k with 0 ≤ o·s − pad + k·d < n: [lo[o], hi[o]).
 static void window_columns(int outs, int s, int d, int k, int pad, int n, int *lo, int *hi) {
     for (int o = 0; o < outs; o++) {
@@ -563,4 +660,13 @@ void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z
 }
 void vx_maxpool(const vx_source *s, float *out, float *scratch) { (void)s; (void)out; (void)scratch; }
 void vx_cpu_relax(void) {}
+size_t vx_winograd_scratch(int tw) { (void)tw; return 0; }
+void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, float *v, size_t stride,
+                       float *scratch) {
+    (void)x; (void)h; (void)w; (void)pad_top; (void)pad_left; (void)th; (void)tw; (void)v; (void)stride; (void)scratch;
+}
+void vx_winograd_output(const float *p, size_t stride, int th, int tw, float *out, int oh, int ow, float bias,
+                        const float *z, int relu, float *scratch) {
+    (void)p; (void)stride; (void)th; (void)tw; (void)out; (void)oh; (void)ow; (void)bias; (void)z; (void)relu; (void)scratch;
+}
 #endif

@@ -1,3 +1,4 @@
+import CGemm
 import Glibc
 import VonnxIR
 
@@ -47,7 +48,6 @@ enum Winograd {
                                      z: UnsafePointer<T>?, relu: Bool, y: Tensor, pool: ThreadPool) {
         let n = x.shape[0], c = x.shape[1], m = w.shape[0]
         let (ih, iw, oh, ow) = (geo.input[0], geo.input[1], geo.output[0], geo.output[1])
-        let (top, left) = (geo.padBegin[0], geo.padBegin[1])
         let (th, tw) = ((oh + 3) / 4, (ow + 3) / 4), perImage = th * tw
         let chunk = imagesPerChunk(batch: n, tilesPerImage: perImage)
         let cap = chunk * perImage
@@ -59,9 +59,9 @@ enum Winograd {
                           : w.derived("winograd") { filter(w, T.self) }
         nonisolated(unsafe) let pu = UnsafePointer(elements(u, T.self))
         nonisolated(unsafe) let packed: UnsafePointer<Float>? = usePacked ? UnsafeRawPointer(pu).assumingMemoryBound(to: Float.self) : nil
-        @Sendable func f(_ q: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(q).assumingMemoryBound(to: Float.self) }
         nonisolated(unsafe) let (px, py) = (UnsafePointer(elements(x, T.self)), elements(y, T.self))
         nonisolated(unsafe) let (pb, pz) = (bias, z)
+        let scratchCount = max(72, Int(vx_winograd_scratch(Int32(tw))))
         let vBytes = 36 * c * cap * MemoryLayout<T>.stride, prodBytes = 36 * m * cap * MemoryLayout<T>.stride
         let vBlock = StorageCache.allocate(byteCount: vBytes), prodBlock = StorageCache.allocate(byteCount: prodBytes)
         defer { StorageCache.release(vBlock, byteCount: vBytes); StorageCache.release(prodBlock, byteCount: prodBytes) }
@@ -70,24 +70,12 @@ enum Winograd {
             let images = min(chunk, n - first), tiles = images * perImage
             // V[ξ][c][tile] = Bᵀ·d·B of each zero-padded 6×6 input tile
             pool.parallelFor(c) { r in
-                let d = UnsafeMutablePointer<T>.allocate(capacity: 72), t = d + 36
-                defer { d.deallocate() }
+                let scratch = UnsafeMutablePointer<T>.allocate(capacity: scratchCount)
+                defer { scratch.deallocate() }
                 for ch in r {
                     for img in 0..<images {
-                        let plane = px + ((first + img) * c + ch) * ih * iw
-                        for ty in 0..<th { for tx in 0..<tw {
-                            let y0 = ty * 4 - top, x0 = tx * 4 - left
-                            for i in 0..<6 {
-                                let yy = y0 + i
-                                for j in 0..<6 {
-                                    let xx = x0 + j
-                                    d[i * 6 + j] = yy >= 0 && yy < ih && xx >= 0 && xx < iw ? plane[yy * iw + xx] : .zero
-                                }
-                            }
-                            for j in 0..<6 { transformInput(d + j, 6, t + j, 6) }
-                            let tile = img * perImage + ty * tw + tx, stride = c * tiles
-                            for i in 0..<6 { transformInput(t + i * 6, 1, v + ch * tiles + tile + i * 6 * stride, stride) }
-                        } }
+                        inputTiles(px + ((first + img) * c + ch) * ih * iw, geo, th: th, tw: tw,
+                                   v + ch * tiles + img * perImage, stride: c * tiles, scratch)
                     }
                 }
             }
@@ -96,8 +84,8 @@ enum Winograd {
                 for xi in r {
                     if let packed {
                         PackedGemm.run(single, m: m, n: tiles, k: c, a: packed + xi * packedStride,
-                                       source: PackedGemm.matrix(f(v + xi * c * tiles), columns: tiles),
-                                       c: UnsafeMutableRawPointer(prod + xi * m * tiles).assumingMemoryBound(to: Float.self),
+                                       source: PackedGemm.matrix(float(UnsafePointer(v + xi * c * tiles)), columns: tiles),
+                                       c: float(prod + xi * m * tiles),
                                        ldc: tiles, bias: nil, z: nil, ldz: 0, relu: false)
                     } else {
                         T.gemm(transA: false, transB: false, m: m, n: tiles, k: c, alpha: T(1), a: pu + xi * m * c, lda: c,
@@ -107,31 +95,73 @@ enum Winograd {
             }
             // Aᵀ·P·A per tile, cropped to the output, with bias, Z and Relu
             pool.parallelFor(m) { r in
-                let t = UnsafeMutablePointer<T>.allocate(capacity: 40), o = t + 24
-                defer { t.deallocate() }
+                let scratch = UnsafeMutablePointer<T>.allocate(capacity: scratchCount)
+                defer { scratch.deallocate() }
                 for ch in r {
-                    let b = pb?[ch] ?? .zero
                     for img in 0..<images {
-                        let plane = ((first + img) * m + ch) * oh * ow, out = py + plane
-                        let zp = pz.map { $0 + plane }
-                        for ty in 0..<th { for tx in 0..<tw {
-                            let tile = img * perImage + ty * tw + tx, stride = m * tiles
-                            let base = UnsafePointer(prod + ch * tiles + tile)
-                            for j in 0..<6 { transformOutput(base + j * stride, 6 * stride, t + j, 6) }
-                            for i in 0..<min(4, oh - ty * 4) {
-                                transformOutput(t + i * 6, 1, o, 1)
-                                let row = (ty * 4 + i) * ow + tx * 4
-                                for j in 0..<min(4, ow - tx * 4) {
-                                    var s = o[j] + b
-                                    if let zp { s += zp[row + j] }
-                                    out[row + j] = relu && s < .zero ? .zero : s
-                                }
-                            }
-                        } }
+                        let plane = ((first + img) * m + ch) * oh * ow
+                        outputTiles(prod + ch * tiles + img * perImage, stride: m * tiles, th: th, tw: tw, py + plane, oh: oh, ow: ow,
+                                    bias: pb?[ch] ?? .zero, z: pz.map { $0 + plane }, relu: relu, scratch)
                     }
                 }
             }
         }
+    }
+
+    /// V[ξ·stride + ty·tw + tx] = Bᵀ·d·B of the zero-padded 6×6 input tiles of one plane
+    /// (CGemm's vectorized transform for float32 where it runs, else per tile here).
+    private static func inputTiles<T: RealElement>(_ plane: UnsafePointer<T>, _ geo: WindowGeometry, th: Int, tw: Int,
+                                                   _ v: UnsafeMutablePointer<T>, stride: Int, _ scratch: UnsafeMutablePointer<T>) {
+        let (ih, iw, top, left) = (geo.input[0], geo.input[1], geo.padBegin[0], geo.padBegin[1])
+        if T.self == Float.self && PackedGemm.available {
+            return vx_winograd_input(float(plane), Int32(ih), Int32(iw), Int32(top), Int32(left), Int32(th), Int32(tw),
+                                     float(v), stride, float(scratch))
+        }
+        let d = scratch, t = scratch + 36
+        for ty in 0..<th { for tx in 0..<tw {
+            let y0 = ty * 4 - top, x0 = tx * 4 - left
+            for i in 0..<6 {
+                let yy = y0 + i
+                for j in 0..<6 {
+                    let xx = x0 + j
+                    d[i * 6 + j] = yy >= 0 && yy < ih && xx >= 0 && xx < iw ? plane[yy * iw + xx] : .zero
+                }
+            }
+            for j in 0..<6 { transformInput(d + j, 6, t + j, 6) }
+            for i in 0..<6 { transformInput(t + i * 6, 1, v + ty * tw + tx + i * 6 * stride, stride) }
+        } }
+    }
+
+    /// One output plane (oh×ow) from its tiles' products P[ξ·stride + ty·tw + tx]: Aᵀ·P·A
+    /// cropped to the plane, + bias (+ z), then Relu when `relu` (CGemm's vectorized transform
+    /// for float32 where it runs, else per tile here).
+    private static func outputTiles<T: RealElement>(_ p: UnsafePointer<T>, stride: Int, th: Int, tw: Int, _ out: UnsafeMutablePointer<T>,
+                                                    oh: Int, ow: Int, bias: T, z: UnsafePointer<T>?, relu: Bool,
+                                                    _ scratch: UnsafeMutablePointer<T>) {
+        if T.self == Float.self && PackedGemm.available {
+            return vx_winograd_output(float(p), stride, Int32(th), Int32(tw), float(out), Int32(oh), Int32(ow),
+                                      unsafeBitCast(bias, to: Float.self), z.map { float($0) }, relu ? 1 : 0, float(scratch))
+        }
+        let t = scratch, o = scratch + 24
+        for ty in 0..<th { for tx in 0..<tw {
+            let base = p + ty * tw + tx
+            for j in 0..<6 { transformOutput(base + j * stride, 6 * stride, t + j, 6) }
+            for i in 0..<min(4, oh - ty * 4) {
+                transformOutput(t + i * 6, 1, o, 1)
+                let row = (ty * 4 + i) * ow + tx * 4
+                for j in 0..<min(4, ow - tx * 4) {
+                    var s = o[j] + bias
+                    if let z { s += z[row + j] }
+                    out[row + j] = relu && s < .zero ? .zero : s
+                }
+            }
+        } }
+    }
+
+    /// `p` as the float32 pointer it is (callers check T == Float).
+    private static func float<T>(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+    private static func float<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
     }
 
     /// G·g for the 3 values g at s[0], s[ss], s[2·ss], written to d[0], d[ds], … d[5·ds].

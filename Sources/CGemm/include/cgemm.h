@@ -10,7 +10,8 @@
 ///   is packed once; B (K×N) is read from a `vx_source` — a row-major matrix or, with the
 ///   im2col done while packing, the input planes of a 2-D convolution — and packed per call;
 ///   bias, residual and Relu are applied while the tile is in registers;
-/// - direct depthwise convolution and 2-D MaxPool, which a GEMM serves badly;
+/// - direct depthwise convolution and 2-D MaxPool, which a GEMM serves badly, and Winograd's
+///   tile transforms;
 /// - the spin-wait hint of the CPU thread pool.
 
 /// B as the im2col of 2-D input planes x[channels][h][w]: row k = (channel, ky, kx), column
@@ -81,6 +82,21 @@ void vx_depthwise(const vx_source *source, const float *w, float bias, const flo
 /// and pads) into out (oh×ow); an all-padding window gives 0. `scratch` holds w + 16 floats
 /// and 2·ow ints.
 void vx_maxpool(const vx_source *source, float *out, float *scratch);
+
+/// Floats of scratch vx_winograd_input and vx_winograd_output need for tw tiles a row.
+size_t vx_winograd_scratch(int tw);
+
+/// Winograd F(4×4, 3×3) input transform of one plane x (h×w, zero-padded by pad_top and
+/// pad_left) cut into th×tw tiles: v[ξ·stride + ty·tw + tx] = (Bᵀ·d·B)[ξ] for the 6×6 patch d
+/// at (4ty − pad_top, 4tx − pad_left), ξ = 0…35.
+void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, float *v, size_t stride,
+                       float *scratch);
+
+/// Winograd F(4×4, 3×3) output transform of one channel: the 6×6 products of tile
+/// ty·tw + tx at p[ξ·stride + ty·tw + tx] give the 4×4 outputs Aᵀ·P·A at (4ty, 4tx) of out
+/// (oh×ow, tiles past its edge cropped), + bias (+ z, an oh×ow plane, if z), then max(·, 0) if relu.
+void vx_winograd_output(const float *p, size_t stride, int th, int tw, float *out, int oh, int ow, float bias,
+                        const float *z, int relu, float *scratch);
 
 /// Tells the CPU this thread is spin-waiting (x86 PAUSE), for the CPU thread pool.
 void vx_cpu_relax(void);
