@@ -56,7 +56,6 @@ public enum StorageCache {
         guard byteCount >= minimumBytes else { return .allocate(byteCount: max(byteCount, 1), alignment: 64) }
         guard let block = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
               block != MAP_FAILED else { fatalError("out of memory: cannot map \(byteCount) bytes") }
-        if byteCount >= 1 << 21 { madvise(block, byteCount, MADV_HUGEPAGE) }
         return block
     }
 
