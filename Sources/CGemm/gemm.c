@@ -536,8 +536,45 @@ static void window_columns(int outs, int s, int d, int k, int pad, int n, int *l
     }
 }
 
+/// vx_depthwise for stride-1 rows on AVX-512: 16 outputs a vector, four rows at a time (four
+/// independent sums), each tap one load masked to the outputs whose input column lies inside
+/// the row (the padding reads as 0).
+__attribute__((target("avx512f")))
+static void depthwise_rows16(const vx_source *src, const float *w, float bias, const float *z, float *out, int relu) {
+    enum { ROWS = 4 };
+    const vx_source g = *src, *s = &g;  // a local copy: stores to `out` cannot change it
+    for (int oy = 0; oy < s->oh; oy += ROWS) {
+        int rows = s->oh - oy < ROWS ? s->oh - oy : ROWS;
+        for (int ox = 0; ox < s->ow; ox += 16) {
+            __mmask16 live = first_lanes(s->ow - ox);
+            __m512 acc[ROWS];
+            for (int r = 0; r < ROWS; r++) acc[r] = _mm512_set1_ps(bias);
+            for (int ky = 0; ky < s->kh; ky++) {
+                for (int kx = 0; kx < s->kw; kx++) {
+                    int ix = ox + kx * s->dilation_w - s->pad_left;  // lane 0's input column
+                    __mmask16 inside = live & first_lanes(s->w - ix) & (__mmask16)~first_lanes(-ix);
+                    __m512 wv = _mm512_set1_ps(w[ky * s->kw + kx]);
+                    for (int r = 0; r < rows; r++) {
+                        int iy = (oy + r) * s->stride_h + ky * s->dilation_h - s->pad_top;
+                        if (iy < 0 || iy >= s->h) continue;
+                        acc[r] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(inside, s->x + (size_t)iy * s->w + ix), acc[r]);
+                    }
+                }
+            }
+            for (int r = 0; r < rows; r++) {
+                size_t at = (size_t)(oy + r) * s->ow + ox;
+                __m512 v = acc[r];
+                if (z) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(live, z + at));
+                if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+                _mm512_mask_storeu_ps(out + at, live, v);
+            }
+        }
+    }
+}
+
 __attribute__((target("avx2,fma")))
 void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z, float *out, int relu) {
+    if (s->stride_w == 1 && kernel().wide == 32) { depthwise_rows16(s, w, bias, z, out, relu); return; }
     // per kernel column, the outputs whose input column ox·sw + off lies inside [0, w)
     int lo[64], hi[64], kw = s->kw < 64 ? s->kw : 64;
     for (int kx = 0; kx < kw; kx++) {

@@ -1,7 +1,7 @@
 import CGemm
 import VonnxIR
 
-/// float32 kernels that skip the GEMM, in CGemm's C (vectorized for AVX2): depthwise convs,
+/// float32 kernels that skip the GEMM, in CGemm's C (vectorized for AVX2 or AVX-512): depthwise convs,
 /// where a GEMM per channel would have one row, and 2-D MaxPool. Used where
 /// `PackedGemm.available`.
 enum DirectKernels {
@@ -13,9 +13,10 @@ enum DirectKernels {
         nonisolated(unsafe) let (px, pw, pbias, pz, py) = (x, w, bias, z, y)
         let inSize = geo.inputSize, outSize = geo.outputSize, ks = geo.kernelSize
         pool.parallelFor(planes, grain: max(1, 32768 / max(outSize * ks, 1))) { r in
+            var source = PackedGemm.im2col(px, geo)
             for plane in r {
                 let ch = plane % channels
-                var source = PackedGemm.im2col(px + plane * inSize, geo)
+                source.x = px + plane * inSize
                 vx_depthwise(&source, pw + ch * ks, pbias?[ch] ?? 0, pz.map { $0 + plane * outSize }, py + plane * outSize,
                              relu ? 1 : 0)
             }
@@ -31,8 +32,9 @@ enum DirectKernels {
             // a row of window maxima, then the window columns' bounds (ints)
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: width + 16 + 2 * geo.output[1])
             defer { scratch.deallocate() }
+            var source = PackedGemm.im2col(px, geo)
             for plane in r {
-                var source = PackedGemm.im2col(px + plane * inSize, geo)
+                source.x = px + plane * inSize
                 vx_maxpool(&source, py + plane * outSize, scratch)
             }
         }

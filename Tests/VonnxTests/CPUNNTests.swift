@@ -55,6 +55,8 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-4) -> Bool 
     (xs: [2, 128, 7, 7], ws: [20, 128, 3, 3], group: 1, stride: [1, 1], pads: [1, 1, 1, 1], dilation: [1, 1]),
     // depthwise, strided and dilated (the direct depthwise kernel)
     (xs: [2, 6, 11, 9], ws: [6, 1, 3, 3], group: 6, stride: [2, 2], pads: [1, 0, 1, 2], dilation: [1, 2]),
+    // depthwise with stride-1 rows of 34 outputs (AVX-512: 16-wide vectors, masked at both edges)
+    (xs: [1, 5, 9, 37], ws: [5, 1, 3, 5], group: 5, stride: [2, 1], pads: [1, 3, 0, 2], dilation: [1, 2]),
 ])
 func convMatchesDirectDefinition(xs: [Int], ws: [Int], group: Int, stride: [Int], pads: [Int], dilation: [Int]) throws {
     let x = noise(xs.reduce(1, *), seed: 1), w = noise(ws.reduce(1, *), seed: 2), bias = noise(ws[0], seed: 3)
