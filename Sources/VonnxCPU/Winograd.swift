@@ -7,16 +7,16 @@ import VonnxIR
 /// independent GEMMs [M×C]·[C×tiles], and the output transform applies bias, Z and Relu.
 enum Winograd {
     /// True when `geo` and `group` describe a conv this kernel computes and it is faster than
-    /// im2col + GEMM. Its 36 GEMMs are [M×C]·[C×tiles]; measured (AVX-512 CGemm, ms per conv):
-    /// they need ≥ 16 tiles (ResNet-50's 7×7 maps, 4 tiles, stay on im2col) and ≥ 32 channels
-    /// (SqueezeNet's 16 → 64 at 55×55: 0.41–0.61 Winograd vs 0.33 im2col), and with under 32
-    /// tiles ≥ 128 channels (13×13 maps, 16 tiles: 64 channels 0.41 vs 0.29; ResNet-50's 256
-    /// at 14×14: 2.1 vs 2.6).
+    /// im2col + GEMM. Its 36 GEMMs are [M×C]·[C×tiles]; measured (AVX-512 CGemm, vectorized
+    /// transforms, ms per conv): they need ≥ 16 tiles (ResNet-50's 7×7 maps, 4 tiles, stay on
+    /// im2col) and ≥ 32 channels (SqueezeNet's 16 → 64 at 55×55: 0.38–0.98 Winograd vs 0.33
+    /// im2col), and with under 32 tiles ≥ 64 channels (SqueezeNet's 64 at 13×13, 16 tiles:
+    /// 0.24–0.28 vs 0.29–0.34; ResNet-50's 256 at 14×14: 1.45 vs 2.6).
     static func applies(_ geo: WindowGeometry, group: Int, batch n: Int, inChannels c: Int, outChannels m: Int) -> Bool {
         guard n > 0, geo.rank == 2, group == 1, geo.kernel == [3, 3], geo.strides == [1, 1], geo.dilations == [1, 1],
               geo.outputSize > 0, c >= 32, m >= 16 else { return false }
         let perImage = tiles(geo), tiles = imagesPerChunk(batch: n, tilesPerImage: perImage) * perImage
-        return tiles >= 32 || (tiles >= 16 && c >= 128)
+        return tiles >= 32 || (tiles >= 16 && c >= 64)
     }
 
     /// 4×4 output tiles per image.
