@@ -1,7 +1,7 @@
 // Packed-A SGEMM for convolutions: an MR×NR micro-kernel — 8×32 on AVX-512F (32 registers
 // hold 16 accumulators), else 6×16 on AVX2+FMA — with the conv epilogue (bias, residual,
-// Relu) applied while the tile is in registers; then the direct kernels (depthwise conv,
-// MaxPool). x86-64 only: elsewhere the entry points say "unavailable".
+// Relu) applied while the tile is in registers; then Winograd's tile transforms and the direct
+// kernels (depthwise conv, MaxPool). x86-64 only: elsewhere the entry points say "unavailable".
 //
 // Blocking (BLIS's loop order): K in blocks of KC; per K block, N in blocks of NC whose
 // packed B (KC×NC, NR-column panels) stays in L2; per MR-row A panel (KC×MR, in L1), every
@@ -17,6 +17,9 @@
 #include <string.h>
 
 enum { KC = 256, NC = 512 };
+
+/// n rounded up to a multiple of block.
+static inline int round_up(int n, int block) { return (n + block - 1) / block * block; }
 
 /// The K block for `columns` packed columns: KC, or longer when few columns leave room in the
 /// KC×NC budget (a 7×7 map's 49 columns: K up to 2048 in one pass, so the tile's C is written
@@ -56,8 +59,7 @@ static inline micro kernel(void) {
 /// The B panel width for a product with n columns: narrow when wide panels would pad n by
 /// 5% more (measured on 196 columns: 8×16 panels of 208 beat 8×32 ones of 224).
 static int panel_width(micro mk, int n) {
-    int wide = (n + mk.wide - 1) / mk.wide * mk.wide, narrow = (n + mk.narrow - 1) / mk.narrow * mk.narrow;
-    return (double)narrow < 0.95 * wide ? mk.narrow : mk.wide;
+    return (double)round_up(n, mk.narrow) < 0.95 * round_up(n, mk.wide) ? mk.narrow : mk.wide;
 }
 
 int vx_gemm_available(void) {
@@ -78,7 +80,7 @@ static int transposed_rows(micro mk, int n, micro_kernel *run) {
     static const struct { int rows; micro_kernel run; } tiles[] = {{14, kernel_14x32}, {8, kernel_8x32}, {7, kernel_7x32}};
     int best = 0, padded = 1 << 30;
     for (int t = 0; t < 3; t++) {
-        int p = (n + tiles[t].rows - 1) / tiles[t].rows * tiles[t].rows;
+        int p = round_up(n, tiles[t].rows);
         if (p < padded) { padded = p; best = t; }
     }
     *run = tiles[best].run;
@@ -87,9 +89,9 @@ static int transposed_rows(micro mk, int n, micro_kernel *run) {
 
 int vx_gemm_t_row_block(int n) { micro_kernel run; return transposed_rows(kernel(), n, &run); }
 
-size_t vx_gemm_packed_a_size(int m, int k) { int mr = kernel().mr; return (size_t)((m + mr - 1) / mr) * mr * (size_t)k; }
+size_t vx_gemm_packed_a_size(int m, int k) { return (size_t)round_up(m, kernel().mr) * (size_t)k; }
 
-size_t vx_gemm_packed_b_size(int k, int n) { int nr = panel_width(kernel(), n); return (size_t)((n + nr - 1) / nr) * nr * (size_t)k; }
+size_t vx_gemm_packed_b_size(int k, int n) { return (size_t)round_up(n, panel_width(kernel(), n)) * (size_t)k; }
 
 void vx_gemm_pack_a(int m, int k, const float *a, int lda, float *packed) {
     const int mr = kernel().mr;
@@ -142,7 +144,7 @@ static inline void put(cursor *c, const float *src, int stride, int count) {
 /// floats apart, row r at dst + (r − k0)·width, zero-padding the last panel.
 __attribute__((target("avx2,fma")))
 static void pack_rows(const vx_source *s, int k0, int k1, int n0, int nc, float *dst, size_t panel, int width) {
-    int ksize = s->kh * s->kw, padded = (nc + width - 1) / width * width;
+    int ksize = s->kh * s->kw, padded = round_up(nc, width);
     int oy0 = n0 / s->ow, ox0 = n0 % s->ow;
     for (int r = k0; r < k1; r++) {
         int ch = r / ksize, ky = r % ksize / s->kw, kx = r % s->kw;
@@ -346,7 +348,7 @@ void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source
     const int mr = mk.mr, nr = panel_width(mk, n);
     const micro_kernel run = nr == mk.wide ? mk.run_wide : mk.run_narrow;
     float *buffer = packed_b ? NULL : scratch(SCRATCH_B, (size_t)KC * NC);
-    int span = n1 - n0 < NC ? n1 - n0 : NC, kb = k_block((span + nr - 1) / nr * nr);
+    int span = n1 - n0 < NC ? n1 - n0 : NC, kb = k_block(round_up(span, nr));
     for (int k0 = 0; k0 < k; k0 += kb) {
         int kc = k - k0 < kb ? k - k0 : kb;
         int flags = (k0 == 0 ? FIRST : 0) | (k0 + kc == k ? LAST : 0);
@@ -376,7 +378,7 @@ void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source
     }
 }
 
-size_t vx_gemm_packed_t_size(int m, int k) { int nr = kernel().wide; return (size_t)((m + nr - 1) / nr) * nr * (size_t)k; }
+size_t vx_gemm_packed_t_size(int m, int k) { return (size_t)round_up(m, kernel().wide) * (size_t)k; }
 
 void vx_gemm_pack_t(int m, int k, const float *a, int lda, float *packed) {
     const int nr = kernel().wide;
@@ -397,7 +399,7 @@ void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *sour
     const micro mk = kernel();
     micro_kernel run;
     const int mr = transposed_rows(mk, n, &run), nr = mk.wide;
-    int rows = (n + mr - 1) / mr * mr, width = m1 - m0, cols = (width + nr - 1) / nr * nr;
+    int rows = round_up(n, mr), width = m1 - m0, cols = round_up(width, nr);
     // Cᵀ block: n rows (positions) × this call's channels, then the transposing epilogue
     int kb = k_block(rows);
     float *ct = scratch(SCRATCH_T_C, (size_t)rows * cols), *a = scratch(SCRATCH_T_A, (size_t)rows * kb);
