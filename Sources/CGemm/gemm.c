@@ -399,8 +399,10 @@ void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *sour
     const micro mk = kernel();
     micro_kernel run;
     const int mr = transposed_rows(mk, n, &run), nr = mk.wide;
-    int rows = round_up(n, mr), width = m1 - m0, cols = round_up(width, nr);
-    // Cᵀ block: n rows (positions) × this call's channels, then the transposing epilogue
+    // Cᵀ block: n rows (positions) × this call's channels, then the transposing epilogue; its
+    // rows 16 floats longer than the panels, so that the epilogue's walk down a column does not
+    // hit one cache set (2048 channels: 0.28 → 0.04 ms for 49 positions)
+    int rows = round_up(n, mr), width = m1 - m0, cols = round_up(width, nr) + 16;
     int kb = k_block(rows);
     float *ct = scratch(SCRATCH_T_C, (size_t)rows * cols), *a = scratch(SCRATCH_T_A, (size_t)rows * kb);
     if (k == 0) memset(ct, 0, (size_t)rows * cols * sizeof(float));

@@ -27,10 +27,10 @@ enum PackedGemm {
 
     /// True when C = A·B over n columns and k-long rows runs faster as Cᵀ = Bᵀ·Aᵀ
     /// (`runTransposed`): few columns that fill the vectors badly (7×7 maps: 49 of 64), and
-    /// rows long enough to pay for the transposing epilogue (measured: k ≥ 1024).
+    /// rows long enough to pay for the transposing epilogue (measured: k ≥ 256).
     static func prefersTransposed(n: Int, k: Int) -> Bool {
         func padded(_ block: Int32) -> Double { Double((n + Int(block) - 1) / Int(block) * Int(block)) }
-        return n < 128 && k >= 1024 && padded(vx_gemm_col_block(Int32(n))) > 1.1 * padded(vx_gemm_t_row_block(Int32(n)))
+        return n < 128 && k >= 256 && padded(vx_gemm_col_block(Int32(n))) > 1.1 * padded(vx_gemm_t_row_block(Int32(n)))
     }
 
     /// Cᵀ = Bᵀ·Aᵀ over weights packed `transposed`, the channels split over `pool`.
