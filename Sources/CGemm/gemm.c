@@ -140,10 +140,45 @@ static inline void put(cursor *c, const float *src, int stride, int count) {
     }
 }
 
+/// The first n (≤ 16, may be ≤ 0) lanes.
+static inline __mmask16 first_lanes(int n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
+/// pack_rows for a dense source, whose column n of row r is x[r·ld + n]: panel by panel, so
+/// that the writes run straight through memory (row by row across the panels they took 2×
+/// as long: 256×3136, 0.19 → 0.08 ms).
+__attribute__((target("avx2,fma")))
+static void pack_dense_avx2(const float *x, size_t ld, int k0, int k1, int nc, float *dst, size_t panel, int width) {
+    for (int p0 = 0; p0 < nc; p0 += width, dst += panel) {
+        int cols = nc - p0 < width ? nc - p0 : width;
+        const float *src = x + (size_t)k0 * ld + p0;
+        for (float *d = dst; d < dst + (size_t)(k1 - k0) * width; d += width, src += ld) {
+            for (int t = 0; t < cols; t++) d[t] = src[t];
+            for (int t = cols; t < width; t++) d[t] = 0;
+        }
+    }
+}
+
+__attribute__((target("avx512f")))
+static void pack_dense_avx512(const float *x, size_t ld, int k0, int k1, int nc, float *dst, size_t panel, int width) {
+    for (int p0 = 0; p0 < nc; p0 += width, dst += panel) {
+        int cols = nc - p0 < width ? nc - p0 : width;
+        const float *src = x + (size_t)k0 * ld + p0;
+        for (float *d = dst; d < dst + (size_t)(k1 - k0) * width; d += width, src += ld)
+            for (int t = 0; t < width; t += 16)
+                _mm512_mask_storeu_ps(d + t, first_lanes(width - t), _mm512_maskz_loadu_ps(first_lanes(cols - t), src + t));
+    }
+}
+
 /// Packs rows [k0, k1) and columns [n0, n0 + nc) of B into `width`-column panels `panel`
 /// floats apart, row r at dst + (r − k0)·width, zero-padding the last panel.
 __attribute__((target("avx2,fma")))
 static void pack_rows(const vx_source *s, int k0, int k1, int n0, int nc, float *dst, size_t panel, int width) {
+    if (s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1 && s->pad_top == 0 && s->pad_left == 0 &&
+        s->oh == s->h && s->ow == s->w) {
+        // a matrix, or a 1×1 conv with unit strides and no padding: no im2col
+        (kernel().wide == 32 ? pack_dense_avx512 : pack_dense_avx2)(s->x + n0, (size_t)s->h * s->w, k0, k1, nc, dst, panel, width);
+        return;
+    }
     int ksize = s->kh * s->kw, padded = round_up(nc, width);
     int oy0 = n0 / s->ow, ox0 = n0 % s->ow;
     for (int r = k0; r < k1; r++) {
@@ -245,9 +280,6 @@ static inline void finish16(float *row, __m512 v, __mmask16 mask, int flags, flo
     }
     _mm512_mask_storeu_ps(row, mask, v);
 }
-
-/// The first n (≤ 16, may be ≤ 0) lanes.
-static inline __mmask16 first_lanes(int n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
 /// The AVX-512 micro_kernels for wide panels: R×32 in 2R accumulators (two vectors per row);
 /// 8 rows for C = A·B, and 7, 8 or 14 (28 of the 32 registers) for the rows of Cᵀ = Bᵀ·Aᵀ,
