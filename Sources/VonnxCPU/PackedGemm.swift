@@ -33,19 +33,30 @@ enum PackedGemm {
         return n < 128 && k >= 256 && padded(vx_gemm_col_block(Int32(n))) > 1.1 * padded(vx_gemm_t_row_block(Int32(n)))
     }
 
-    /// Cᵀ = Bᵀ·Aᵀ over weights packed `transposed`, the channels split over `pool`.
+    /// Cᵀ = Bᵀ·Aᵀ over weights packed `transposed`, the channels split over `pool`; with more
+    /// than one thread, Bᵀ is packed once by all of them (each packing it whole doubled the
+    /// packing of a 3×3 conv with 512 channels on 7×7 at two threads).
     private static func runTransposed(_ pool: ThreadPool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, source: vx_source,
                               c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?,
                               z: UnsafePointer<Float>?, ldz: Int, relu: Bool) {
         guard m > 0, n > 0 else { return }
         nonisolated(unsafe) let (pa, pc, pbias, pz) = (a, c, bias, z)
-        nonisolated(unsafe) let src = source
+        nonisolated(unsafe) var src = source
         let block = Int(vx_gemm_t_col_block()), panels = (m + block - 1) / block
-        pool.parallelFor(panels) { r in
+        @Sendable func channels(_ r: Range<Int>, packedB: UnsafePointer<Float>?) {
             var s = src
-            vx_gemm_t(Int32(m), Int32(n), Int32(k), pa, &s, pc, Int32(ldc), pbias, pz, Int32(ldz), relu ? 1 : 0,
+            vx_gemm_t(Int32(m), Int32(n), Int32(k), pa, &s, packedB, pc, Int32(ldc), pbias, pz, Int32(ldz), relu ? 1 : 0,
                       Int32(r.lowerBound * block), Int32(min(m, r.upperBound * block)))
         }
+        guard pool.threads > 1, panels > 1 else { return channels(0..<panels, packedB: nil) }
+        let bytes = vx_gemm_t_packed_b_size(Int32(n), Int32(k)) * MemoryLayout<Float>.stride
+        let scratch = StorageCache.allocate(byteCount: bytes)
+        defer { StorageCache.release(scratch, byteCount: bytes) }
+        nonisolated(unsafe) let packedB = scratch.assumingMemoryBound(to: Float.self)
+        pool.parallelFor(k, grain: 16) { r in
+            vx_gemm_t_pack_b(&src, Int32(n), Int32(k), Int32(r.lowerBound), Int32(r.upperBound), packedB)
+        }
+        pool.parallelFor(panels) { r in channels(r, packedB: UnsafePointer(packedB)) }
     }
 
     /// Floats one group's packed weights take.

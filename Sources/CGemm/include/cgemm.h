@@ -68,9 +68,17 @@ int vx_gemm_t_col_block(void);
 /// Positions per Cᵀ tile of vx_gemm_t over n positions (n rounds up to a multiple of it).
 int vx_gemm_t_row_block(int n);
 
-/// Like vx_gemm for the channels [m0, m1) and every column, over A packed by vx_gemm_pack_t;
-/// m0 must be a multiple of vx_gemm_t_col_block().
-void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *source,
+/// Floats B (K×N) takes packed whole for vx_gemm_t (Bᵀ in panels of positions).
+size_t vx_gemm_t_packed_b_size(int n, int k);
+
+/// Packs rows [k0, k1) of B (K×N, from `source`) for vx_gemm_t into `packed`
+/// (vx_gemm_t_packed_b_size floats), so that threads can pack disjoint row ranges together.
+void vx_gemm_t_pack_b(const vx_source *source, int n, int k, int k0, int k1, float *packed);
+
+/// Like vx_gemm for the channels [m0, m1) and every column, over A packed by vx_gemm_pack_t
+/// and B either packed whole by vx_gemm_t_pack_b (`packed_b`) or read from `source` and packed
+/// per call (`packed_b` NULL); m0 must be a multiple of vx_gemm_t_col_block().
+void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *source, const float *packed_b,
                float *c, int ldc, const float *bias, const float *z, int ldz, int relu, int m0, int m1);
 
 /// One channel of a depthwise 2-D convolution, directly (no GEMM): out (oh×ow) = the
