@@ -694,8 +694,31 @@ __attribute__((target("avx2,fma"))) static inline __m256 taps8(const float *p, i
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
+/// p[0], p[s], …, p[(count − 1)·s] (count ≤ 16) for s = 1 or 2, reading nothing past the last.
+__attribute__((target("avx512f"))) static inline __m512 taps16(const float *p, int s, int count) {
+    if (s == 1) return _mm512_maskz_loadu_ps(first_lanes(count), p);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    int span = 2 * count - 1;
+    return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(first_lanes(span), p), even,
+                                  _mm512_maskz_loadu_ps(first_lanes(span - 16), p + 16));
+}
+
+/// Outputs [ox, end) of a row whose windows (kw taps, stride s = 1 or 2) lie inside `line`,
+/// 16 at a time, the last vector masked.
+__attribute__((target("avx512f")))
+static void max_taps16(const float *line, float *o, int ox, int end, int s, int pad, int kw) {
+    for (; ox < end; ox += 16) {
+        int count = end - ox < 16 ? end - ox : 16;
+        const float *left = line + (ptrdiff_t)ox * s - pad;
+        __m512 best = taps16(left, s, count);
+        for (int k = 1; k < kw; k++) best = _mm512_max_ps(best, taps16(left + k, s, count));
+        _mm512_mask_storeu_ps(o + ox, first_lanes(count), best);
+    }
+}
+
 __attribute__((target("avx2,fma")))
 void vx_maxpool(const vx_source *s, float *out, float *scratch) {
+    const int avx512 = kernel().wide == 32;
     int *clo = (int *)(scratch + s->w + 16), *chi = clo + s->ow;
     window_columns(s->ow, s->stride_w, s->dilation_w, s->kw, s->pad_left, s->w, clo, chi);
     float *line = scratch;
@@ -714,12 +737,17 @@ void vx_maxpool(const vx_source *s, float *out, float *scratch) {
         }
         int ox = 0;
         if (s->dilation_w == 1 && (s->stride_w == 1 || s->stride_w == 2)) {
-            // whole windows (every tap inside the row), 8 outputs at a time; a stride-2 load
-            // reads one float past the last tap, which `scratch` has room for
+            // whole windows (every tap inside the row), 16 outputs at a time on AVX-512 (masked),
+            // else 8; an AVX2 stride-2 load reads one float past the last tap, which `scratch`
+            // has room for
             while (ox < s->ow && (clo[ox] != 0 || chi[ox] != s->kw)) ox++;
             int end = ox;
             while (end < s->ow && clo[end] == 0 && chi[end] == s->kw) end++;
             scalar_max(s, line, clo, chi, o, 0, ox);
+            if (avx512) {
+                max_taps16(line, o, ox, end, s->stride_w, s->pad_left, s->kw);
+                ox = end;
+            }
             for (; ox + 8 <= end; ox += 8) {
                 const float *left = line + (ptrdiff_t)ox * s->stride_w - s->pad_left;
                 __m256 best = taps8(left, s->stride_w);

@@ -165,6 +165,29 @@ func winogradConvMatchesDirectDefinition(xs: [Int], m: Int, pads: [Int]) throws 
     #expect(throws: VonnxError.self) { try run(CPUKernels.maxPool, "MaxPool", [x]) }
 }
 
+/// The direct float MaxPool (rows 16 or 8 outputs a vector, masked tails, partial windows at
+/// the pads) against the definition, on random planes.
+@Test(arguments: [(37, 3, 2, 1), (40, 3, 1, 1), (112, 3, 2, 1), (19, 2, 2, 0), (33, 5, 1, 2)])
+func maxPoolMatchesDefinition(w: Int, k: Int, stride: Int, pad: Int) throws {
+    let h = w - 3, planes = 2
+    let values = (0..<planes * h * w).map { _ in Float.random(in: -1...1) }
+    let x = Tensor(shape: [1, planes, h, w], scalars: values)
+    let y = try run(CPUKernels.maxPool, "MaxPool", [x], ["kernel_shape": .ints([k, k]), "strides": .ints([stride, stride]),
+                                                       "pads": .ints([pad, pad, pad, pad])])[0]
+    let oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1
+    var expected = [Float]()
+    for p in 0..<planes { for oy in 0..<oh { for ox in 0..<ow {
+        var best = -Float.infinity
+        for ky in 0..<k { for kx in 0..<k {
+            let iy = oy * stride - pad + ky, ix = ox * stride - pad + kx
+            if iy >= 0, iy < h, ix >= 0, ix < w { best = max(best, values[(p * h + iy) * w + ix]) }
+        } }
+        expected.append(best)
+    } } }
+    #expect(y.shape == [1, planes, oh, ow])
+    #expect(y.scalars(as: Float.self) == expected)
+}
+
 @Test func softmaxAxisSemanticsChangeAtOpset13() throws {
     let x = Tensor(shape: [1, 2, 2], scalars: [0, 0, 0, 0] as [Float])
     let new = try run(CPUKernels.softmax, "Softmax", [x], ["axis": .int(1)], opset: 13)[0]
