@@ -1,108 +1,158 @@
 import Glibc
 import Synchronization
 
-/// Freed blocks of large tensor storages, kept for reuse by exact size. A model allocates the
-/// same sizes on every run, and memory handed back to the OS between runs comes back as one
-/// page fault per 4 KiB (measured on ResNet-50's first block: 8.6 → 12.4 ms a run once glibc
-/// began returning its freed activations). Only blocks given back while a model runs
-/// (`duringRun`) are held — not a model's weights dropped once folded, nor a finished
-/// session's memory — and only until the end of the run after (unless taken back), and
-/// never more than `capacity` bytes (oldest go first), so a process whose shapes keep
-/// changing does not hoard memory. Blocks of `minimumBytes` and more are mapped from the OS
-/// directly, so freeing one gives its memory back at once (glibc's heap keeps freed blocks
-/// under its adaptive mmap threshold, up to 32 MiB, resident).
+/// Memory for large tensor storages (`minimumBytes` and up). While a model runs (`duringRun`)
+/// they are carved from arena chunks that stay mapped across runs: a model allocates the same
+/// sizes on every run, and memory handed back to the OS between runs comes back as one page
+/// fault per 4 KiB (measured on ResNet-50's first block: 8.6 → 12.4 ms a run once glibc began
+/// returning its freed activations). Freed ranges merge with their free neighbours and serve
+/// any later request that fits (best fit), so a run needs about its largest live set rather
+/// than every size it ever used (DenseNet's concats grow by 32 channels a layer: blocks kept
+/// for reuse by exact size added 60 MB to its peak). A chunk left wholly free through a run is
+/// unmapped at the end of the run after. Outside a run, and for storages that outlive runs
+/// (`lasting`: weights transformed on first use), blocks are mapped from the OS directly and
+/// unmapped when freed (glibc's heap keeps freed blocks under its adaptive mmap threshold, up
+/// to 32 MiB, resident).
 public enum StorageCache {
     /// Blocks smaller than this go straight back to malloc, which recycles them without faults.
     static let minimumBytes = 1 << 18
-    /// Most bytes held for reuse.
-    public static let capacity = 1 << 30
+    /// Bytes an arena chunk maps at least (its pages become resident only once touched).
+    static let chunkBytes = 1 << 26
+    /// Arena blocks are whole pages, so free ranges never leave slivers.
+    private static let page = 4096
 
-    private struct Block { let address: UInt; let size: Int; let run: Int }
+    struct Chunk {
+        let base: UInt, size: Int
+        /// Free byte ranges (offsets into the chunk), sorted, none touching another.
+        var free: [Range<Int>]
+        /// Runs ended when it last became wholly free; nil while any of it is in use.
+        var idleSince: Int?
 
-    private struct Held {
-        /// Held blocks by size, each size's oldest first.
-        var blocks: [Int: [Block]] = [:]
-        /// Sizes in the order their blocks were given back (oldest first), for eviction.
-        var order: [Int] = []
-        var bytes = 0
+        func holds(_ address: UInt) -> Bool { address >= base && address < base + UInt(size) }
+    }
+
+    /// The chunks and their free ranges (one per process; tests make their own).
+    struct Arena {
+        var chunks: [Chunk] = []
         /// Runs ended so far, and running now (`duringRun`).
         var runs = 0, active = 0
 
-        /// Takes out the blocks `stale` picks.
-        mutating func remove(where stale: (Block) -> Bool) -> [Block] {
-            let gone = blocks.values.flatMap { $0.filter(stale) }
-            guard !gone.isEmpty else { return [] }
-            blocks = blocks.compactMapValues { list in
-                let kept = list.filter { !stale($0) }
-                return kept.isEmpty ? nil : kept
+        /// `size` bytes from the free range that fits them most tightly, if any does.
+        mutating func take(_ size: Int) -> UInt? {
+            var best: (chunk: Int, range: Int)?, bestLength = Int.max
+            for (c, chunk) in chunks.enumerated() {
+                for (r, range) in chunk.free.enumerated() where range.count >= size && range.count < bestLength {
+                    best = (c, r)
+                    bestLength = range.count
+                }
             }
-            order = blocks.values.flatMap { $0 }.sorted { $0.run < $1.run }.map(\.size)
-            bytes -= gone.reduce(0) { $0 + $1.size }
+            guard let (c, r) = best else { return nil }
+            let range = chunks[c].free[r]
+            if range.count == size { chunks[c].free.remove(at: r) } else { chunks[c].free[r] = range.lowerBound + size..<range.upperBound }
+            chunks[c].idleSince = nil
+            return chunks[c].base + UInt(range.lowerBound)
+        }
+
+        /// A new chunk for a block of `size` bytes, which it hands out first.
+        mutating func grow(_ size: Int) -> UInt {
+            let bytes = max(chunkBytes, (size + (1 << 21) - 1) / (1 << 21) * (1 << 21))
+            let base = UInt(bitPattern: map(bytes))
+            chunks.append(Chunk(base: base, size: bytes, free: size < bytes ? [size..<bytes] : [], idleSince: nil))
+            return base
+        }
+
+        /// Gives `size` bytes at `address` back to chunk `c`, merged with free neighbours.
+        mutating func give(_ address: UInt, size: Int, chunk c: Int) {
+            var free = chunks[c].free
+            var range = Int(address - chunks[c].base)..<Int(address - chunks[c].base) + size
+            let next = free.firstIndex { $0.lowerBound > range.lowerBound } ?? free.count
+            if next < free.count, free[next].lowerBound == range.upperBound {
+                range = range.lowerBound..<free[next].upperBound
+                free.remove(at: next)
+            }
+            if next > 0, free[next - 1].upperBound == range.lowerBound {
+                free[next - 1] = free[next - 1].lowerBound..<range.upperBound
+            } else {
+                free.insert(range, at: next)
+            }
+            chunks[c].free = free
+            if free == [0..<chunks[c].size] { chunks[c].idleSince = runs }
+        }
+
+        /// Takes out the wholly free chunks `stale` picks.
+        mutating func remove(where stale: (Chunk) -> Bool) -> [Chunk] {
+            let gone = chunks.filter { $0.idleSince != nil && stale($0) }
+            chunks.removeAll { $0.idleSince != nil && stale($0) }
             return gone
         }
     }
-    private static let held = Mutex(Held())
+    private static let arena = Mutex(Arena())
 
-    /// A 64-byte-aligned block of at least one byte, reused when one of this size is held
-    /// (also for kernels' scratch memory; give it back with `release`).
-    public static func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
-        if byteCount >= minimumBytes, let p = held.withLock({ h -> UInt? in
-            guard let block = h.blocks[byteCount]?.popLast() else { return nil }
-            if h.blocks[byteCount]?.isEmpty == true { h.blocks[byteCount] = nil }
-            h.bytes -= byteCount
-            if let i = h.order.lastIndex(of: byteCount) { h.order.remove(at: i) }
-            return block.address
-        }), let block = UnsafeMutableRawPointer(bitPattern: p) { return block }
-        guard byteCount >= minimumBytes else { return .allocate(byteCount: max(byteCount, 1), alignment: 64) }
-        guard let block = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-              block != MAP_FAILED else { fatalError("out of memory: cannot map \(byteCount) bytes") }
+    /// True inside `lasting`.
+    @TaskLocal private static var allocatingLasting = false
+
+    static func map(_ bytes: Int) -> UnsafeMutableRawPointer {
+        guard let block = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              block != MAP_FAILED else { fatalError("out of memory: cannot map \(bytes) bytes") }
         return block
     }
 
-    /// Unmaps blocks of `minimumBytes` or more for good.
-    private static func unmap(_ blocks: [Block]) {
-        for b in blocks { munmap(UnsafeMutableRawPointer(bitPattern: b.address), b.size) }
+    private static func pages(_ byteCount: Int) -> Int { (byteCount + page - 1) / page * page }
+
+    /// A 64-byte-aligned block of at least one byte (also for kernels' scratch memory; give it
+    /// back with `release`).
+    public static func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
+        guard byteCount >= minimumBytes else { return .allocate(byteCount: max(byteCount, 1), alignment: 64) }
+        let size = pages(byteCount), lasting = allocatingLasting
+        let address = arena.withLock { a -> UInt? in
+            guard a.active > 0, !lasting else { return nil }
+            return a.take(size) ?? a.grow(size)
+        }
+        if let address, let block = UnsafeMutableRawPointer(bitPattern: address) { return block }
+        return map(byteCount)
     }
 
-    /// Takes back a block from `allocate(byteCount:)`, holding it for reuse or freeing it.
+    /// Takes back a block from `allocate(byteCount:)`.
     public static func release(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
         guard byteCount >= minimumBytes else { pointer.deallocate(); return }
-        let block = Block(address: UInt(bitPattern: pointer), size: byteCount, run: 0)
-        let evicted = held.withLock { h -> [Block] in
-            guard h.active > 0, byteCount <= capacity else { return [block] }
-            var out: [Block] = []
-            while h.bytes + byteCount > capacity, !h.order.isEmpty {
-                let size = h.order.removeFirst()
-                if let old = h.blocks[size]?.removeFirst() { out.append(old); h.bytes -= size }
-                if h.blocks[size]?.isEmpty == true { h.blocks[size] = nil }
-            }
-            h.blocks[byteCount, default: []].append(Block(address: block.address, size: byteCount, run: h.runs))
-            h.order.append(byteCount)
-            h.bytes += byteCount
-            return out
+        let address = UInt(bitPattern: pointer)
+        let inArena = arena.withLock { a -> Bool in
+            guard let c = a.chunks.firstIndex(where: { $0.holds(address) }) else { return false }
+            a.give(address, size: pages(byteCount), chunk: c)
+            return true
         }
-        unmap(evicted)
+        if !inArena { munmap(pointer, byteCount) }
     }
 
-    /// `body`, a model run (sessions wrap each run in it): blocks given back meanwhile are held
-    /// for the next runs; at its end, those given back before the previous run ended and not
-    /// taken since are freed.
+    /// `body`, with the blocks it allocates mapped on their own rather than from the arena:
+    /// for storages that outlive the run allocating them (weights transformed on first use),
+    /// which would otherwise pin arena chunks.
+    public static func lasting<T>(_ body: () throws -> T) rethrows -> T {
+        try $allocatingLasting.withValue(true, operation: body)
+    }
+
+    /// `body`, a model run (sessions wrap each run in it): its blocks come from the arena; at its
+    /// end, chunks wholly free since before the previous run ended are unmapped.
     public static func duringRun<T>(_ body: () throws -> T) rethrows -> T {
-        held.withLock { $0.active += 1 }
+        arena.withLock { $0.active += 1 }
         defer {
-            unmap(held.withLock { h in
-                h.active -= 1
-                let previous = h.runs
-                h.runs += 1
-                return h.remove { $0.run < previous }
+            unmap(arena.withLock { a in
+                a.active -= 1
+                let previous = a.runs
+                a.runs += 1
+                return a.remove { $0.idleSince! < previous }
             })
         }
         return try body()
     }
 
-    /// Frees every held block (for a process that is done running models).
+    static func unmap(_ chunks: [Chunk]) {
+        for c in chunks { munmap(UnsafeMutableRawPointer(bitPattern: c.base), c.size) }
+    }
+
+    /// Unmaps every wholly free chunk (for a process that is done running models).
     public static func releaseAll() {
-        unmap(held.withLock { $0.remove { _ in true } })
+        unmap(arena.withLock { $0.remove { _ in true } })
     }
 
     /// Hands the malloc heap's free memory back to the OS (glibc's malloc_trim, where there is
@@ -113,9 +163,11 @@ public enum StorageCache {
         _ = unsafeBitCast(trim, to: (@convention(c) (Int) -> Int32).self)(0)
     }
 
-    /// Bytes held for reuse now.
-    public static var heldBytes: Int { held.withLock { $0.bytes } }
+    /// Bytes the arena has mapped now.
+    public static var arenaBytes: Int { arena.withLock { $0.chunks.reduce(0) { $0 + $1.size } } }
 
-    /// Blocks of `byteCount` bytes held now.
-    static func heldBlocks(ofSize byteCount: Int) -> Int { held.withLock { $0.blocks[byteCount]?.count ?? 0 } }
+    /// Whether `pointer` lies in an arena chunk.
+    static func inArena(_ pointer: UnsafeMutableRawPointer) -> Bool {
+        arena.withLock { a in a.chunks.contains { $0.holds(UInt(bitPattern: pointer)) } }
+    }
 }

@@ -43,7 +43,7 @@ public final class TensorStorage: @unchecked Sendable {
     fileprivate func derived(_ key: String, make: () -> Tensor) -> Tensor {
         Self.derivedLock.withLock { _ in
             if let v = derived[key] { return v }
-            let v = make()
+            let v = StorageCache.lasting(make)
             derived[key] = v
             return v
         }

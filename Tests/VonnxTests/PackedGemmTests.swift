@@ -37,26 +37,39 @@ func packedGemmMatchesReference(m: Int, n: Int, k: Int) throws {
     }
 }
 
-@Test func storageCacheReusesFreedBlocksBySizeAndFreesIdleOnes() {
-    let size = StorageCache.minimumBytes * 3 + 64
+@Test func storageCacheArenaReusesMergedRangesAndUnmapsIdleChunks() {
+    var arena = StorageCache.Arena()
+    let page = 4096, size = 300 * page
+    let first = arena.take(size) ?? arena.grow(size)
+    #expect(arena.chunks.count == 1 && arena.chunks[0].size >= StorageCache.chunkBytes)
+    arena.give(first, size: size, chunk: 0)
+    #expect(arena.take(size) == first)
+    // neighbours given back merge into one range, which a larger block then fits
+    let a = arena.take(size)!, b = arena.take(size)!
+    #expect(a == first + UInt(size) && b == a + UInt(size))
+    arena.give(a, size: size, chunk: 0)
+    arena.give(b, size: size, chunk: 0)
+    #expect(arena.take(2 * size) == a)
+    // the tightest fit wins: a one-block hole before the chunk's free tail
+    arena.give(first, size: size, chunk: 0)
+    #expect(arena.take(size / 2) == first)
+    #expect(arena.chunks[0].idleSince == nil)
+    arena.give(first, size: size / 2, chunk: 0)
+    arena.give(a, size: 2 * size, chunk: 0)
+    #expect(arena.chunks[0].free == [0..<arena.chunks[0].size] && arena.chunks[0].idleSince == 0)
+    // a request larger than a chunk gets a chunk of its own
+    let big = StorageCache.chunkBytes + page
+    _ = arena.take(big) ?? arena.grow(big)
+    #expect(arena.chunks.count == 2 && arena.chunks[1].size >= big)
+    StorageCache.unmap(arena.remove { _ in true })
+    #expect(arena.chunks.count == 1)
+    arena.give(arena.chunks[0].base, size: big, chunk: 0)
+    StorageCache.unmap(arena.remove { _ in true })
+    #expect(arena.chunks.isEmpty)
+    // storages that outlive runs are mapped on their own, inside a run or not
     StorageCache.duringRun {
-        let first = StorageCache.allocate(byteCount: size)
-        StorageCache.release(first, byteCount: size)
-        let second = StorageCache.allocate(byteCount: size)
-        #expect(second == first)
-        StorageCache.release(second, byteCount: size)
-        // a block over the capacity is never held
-        let huge = StorageCache.capacity + 64
-        let big = StorageCache.allocate(byteCount: huge)
-        StorageCache.release(big, byteCount: huge)
-        #expect(StorageCache.heldBytes <= StorageCache.capacity)
+        let lasting = StorageCache.lasting { StorageCache.allocate(byteCount: size) }
+        #expect(!StorageCache.inArena(lasting))
+        StorageCache.release(lasting, byteCount: size)
     }
-    // a block no run takes back is freed by the end of the run after
-    StorageCache.duringRun {}
-    StorageCache.duringRun {}
-    #expect(StorageCache.heldBlocks(ofSize: size) == 0)
-    // one given back outside a run (a dropped model's weights) is not held
-    let outside = StorageCache.minimumBytes * 5 + 64
-    StorageCache.release(StorageCache.allocate(byteCount: outside), byteCount: outside)
-    #expect(StorageCache.heldBlocks(ofSize: outside) == 0)
 }
