@@ -15,18 +15,21 @@ enum Winograd {
     static func applies(_ geo: WindowGeometry, group: Int, batch n: Int, inChannels c: Int, outChannels m: Int) -> Bool {
         guard n > 0, geo.rank == 2, group == 1, geo.kernel == [3, 3], geo.strides == [1, 1], geo.dilations == [1, 1],
               geo.outputSize > 0, c >= 32, m >= 16 else { return false }
-        let perImage = tiles(geo), tiles = imagesPerChunk(batch: n, tilesPerImage: perImage) * perImage
+        let (th, tw) = tileGrid(geo), chunk = chunking(batch: n, th: th, tw: tw), tiles = chunk.images * chunk.rows * tw
         return tiles >= 32 || (tiles >= 16 && c >= 64)
     }
 
-    /// 4×4 output tiles per image.
-    private static func tiles(_ geo: WindowGeometry) -> Int { ((geo.output[0] + 3) / 4) * ((geo.output[1] + 3) / 4) }
+    /// Rows and columns of 4×4 output tiles per image.
+    private static func tileGrid(_ geo: WindowGeometry) -> (th: Int, tw: Int) { ((geo.output[0] + 3) / 4, (geo.output[1] + 3) / 4) }
 
-    /// Images transformed and multiplied together: up to 256 tiles (more measured slower, the
-    /// Winograd-domain buffers leaving the cache), split evenly over the batch.
-    private static func imagesPerChunk(batch n: Int, tilesPerImage: Int) -> Int {
-        let most = max(1, min(n, 256 / max(tilesPerImage, 1))), chunks = (n + most - 1) / most
-        return (n + chunks - 1) / chunks
+    /// Tiles transformed and multiplied together: about 256 (more measured slower, the
+    /// Winograd-domain buffers leaving the cache) — whole images, split evenly over the batch,
+    /// or bands of `rows` tile rows of one image when an image has more (VGG's 224×224 maps:
+    /// 3136 tiles, whose 29 MB buffers were most of the peak above onnxruntime's).
+    private static func chunking(batch n: Int, th: Int, tw: Int) -> (images: Int, rows: Int) {
+        guard th * tw <= 256 else { return (1, max(1, 256 / tw)) }
+        let most = max(1, min(n, 256 / max(th * tw, 1))), chunks = (n + most - 1) / most
+        return ((n + chunks - 1) / chunks, th)
     }
 
     /// The filter in the Winograd domain, [36, M, C]: G·g·Gᵀ for each (m, c).
@@ -48,9 +51,8 @@ enum Winograd {
                                      z: UnsafePointer<T>?, relu: Bool, y: Tensor, pool: ThreadPool) {
         let n = x.shape[0], c = x.shape[1], m = w.shape[0]
         let (ih, iw, oh, ow) = (geo.input[0], geo.input[1], geo.output[0], geo.output[1])
-        let (th, tw) = ((oh + 3) / 4, (ow + 3) / 4), perImage = th * tw
-        let chunk = imagesPerChunk(batch: n, tilesPerImage: perImage)
-        let cap = chunk * perImage
+        let (th, tw) = tileGrid(geo), chunk = chunking(batch: n, th: th, tw: tw)
+        let cap = chunk.images * chunk.rows * tw
         // the filter transformed once per weight storage: packed for CGemm (float32 on an
         // AVX2+FMA CPU), else as the 36 matrices OpenBLAS multiplies
         let packedStride = PackedGemm.groupStride(rows: m, k: c), single = ThreadPool(threads: 1)
@@ -66,16 +68,17 @@ enum Winograd {
         let vBlock = StorageCache.allocate(byteCount: vBytes), prodBlock = StorageCache.allocate(byteCount: prodBytes)
         defer { StorageCache.release(vBlock, byteCount: vBytes); StorageCache.release(prodBlock, byteCount: prodBytes) }
         nonisolated(unsafe) let v = vBlock.assumingMemoryBound(to: T.self), prod = prodBlock.assumingMemoryBound(to: T.self)
-        for first in stride(from: 0, to: n, by: chunk) {
-            let images = min(chunk, n - first), tiles = images * perImage
+        for (first, ty0) in stride(from: 0, to: n, by: chunk.images).flatMap({ f in stride(from: 0, to: th, by: chunk.rows).map { (f, $0) } }) {
+            let images = min(chunk.images, n - first), rows = min(chunk.rows, th - ty0)
+            let band = rows * tw, tiles = images * band, skip = 4 * ty0 * ow  // the band's first output row
             // V[ξ][c][tile] = Bᵀ·d·B of each zero-padded 6×6 input tile
             pool.parallelFor(c) { r in
                 let scratch = UnsafeMutablePointer<T>.allocate(capacity: scratchCount)
                 defer { scratch.deallocate() }
                 for ch in r {
                     for img in 0..<images {
-                        inputTiles(px + ((first + img) * c + ch) * ih * iw, geo, th: th, tw: tw,
-                                   v + ch * tiles + img * perImage, stride: c * tiles, scratch)
+                        inputTiles(px + ((first + img) * c + ch) * ih * iw, geo, firstRow: ty0, rows: rows, tw: tw,
+                                   v + ch * tiles + img * band, stride: c * tiles, scratch)
                     }
                 }
             }
@@ -99,20 +102,23 @@ enum Winograd {
                 defer { scratch.deallocate() }
                 for ch in r {
                     for img in 0..<images {
-                        let plane = ((first + img) * m + ch) * oh * ow
-                        outputTiles(prod + ch * tiles + img * perImage, stride: m * tiles, th: th, tw: tw, py + plane, oh: oh, ow: ow,
-                                    bias: pb?[ch] ?? .zero, z: pz.map { $0 + plane }, relu: relu, scratch)
+                        let at = ((first + img) * m + ch) * oh * ow + skip
+                        outputTiles(prod + ch * tiles + img * band, stride: m * tiles, th: rows, tw: tw, py + at, oh: oh - 4 * ty0,
+                                    ow: ow, bias: pb?[ch] ?? .zero, z: pz.map { $0 + at }, relu: relu, scratch)
                     }
                 }
             }
         }
     }
 
-    /// V[ξ·stride + ty·tw + tx] = Bᵀ·d·B of the zero-padded 6×6 input tiles of one plane
-    /// (CGemm's vectorized transform for float32 where it runs, else per tile here).
-    private static func inputTiles<T: RealElement>(_ plane: UnsafePointer<T>, _ geo: WindowGeometry, th: Int, tw: Int,
-                                                   _ v: UnsafeMutablePointer<T>, stride: Int, _ scratch: UnsafeMutablePointer<T>) {
-        let (ih, iw, top, left) = (geo.input[0], geo.input[1], geo.padBegin[0], geo.padBegin[1])
+    /// V[ξ·stride + ty·tw + tx] = Bᵀ·d·B of the zero-padded 6×6 input tiles of one plane in
+    /// tile rows firstRow ..< firstRow + rows, ty counted from firstRow (CGemm's vectorized
+    /// transform for float32 where it runs, else per tile here).
+    private static func inputTiles<T: RealElement>(_ plane: UnsafePointer<T>, _ geo: WindowGeometry, firstRow: Int, rows th: Int,
+                                                   tw: Int, _ v: UnsafeMutablePointer<T>, stride: Int,
+                                                   _ scratch: UnsafeMutablePointer<T>) {
+        // the band's tiles start 4·firstRow rows down: as if the padding above were that much less
+        let (ih, iw, top, left) = (geo.input[0], geo.input[1], geo.padBegin[0] - 4 * firstRow, geo.padBegin[1])
         if T.self == Float.self && PackedGemm.available {
             return vx_winograd_input(float(plane), Int32(ih), Int32(iw), Int32(top), Int32(left), Int32(th), Int32(tw),
                                      float(v), stride, float(scratch))

@@ -87,6 +87,8 @@ private func relativeL2(_ a: [Float], _ b: [Float]) -> Double {
     (xs: [2, 32, 16, 16], m: 20, pads: [0, 0, 0, 0]),  // 2 × 16 tiles
     (xs: [1, 33, 30, 26], m: 16, pads: [1, 1, 1, 1]),  // 56 tiles
     (xs: [1, 64, 14, 14], m: 16, pads: [1, 1, 1, 1]),  // 16 tiles and 64 channels: 14×14 maps at batch 1
+    (xs: [1, 32, 67, 70], m: 16, pads: [1, 1, 2, 1]),  // 17 × 18 tiles: bands of 14 and 3 tile rows
+    (xs: [2, 32, 66, 66], m: 16, pads: [1, 1, 1, 1]),  // 2 × 17 × 17 tiles, banded image by image
 ])
 func winogradConvMatchesDirectDefinition(xs: [Int], m: Int, pads: [Int]) throws {
     let ws = [m, xs[1], 3, 3]
