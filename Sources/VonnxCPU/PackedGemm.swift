@@ -9,16 +9,13 @@ enum PackedGemm {
 
     /// `w` as `rows` rows of K = count/rows values in `groups` groups, packed group by group
     /// for `run` (`transposed`: each group's Wᵀ in panels of output channels, for
-    /// `run(transposed: true)`), cached per weight storage and `kind`; `transform` (default:
-    /// none) maps `w` to the matrix to pack, which is dropped once packed.
-    static func packedWeights(_ w: Tensor, rows m: Int, groups: Int, transposed: Bool = false, kind: String = "conv",
-                              transform: (Tensor) -> Tensor = { $0 }) -> Tensor {
-        w.derived("packed-gemm/\(kind)/\(groups)\(transposed ? "/t" : "")") {
-            let a = transform(w)
-            let mg = m / groups, k = m == 0 ? 0 : a.count / m
+    /// `run(transposed: true)`), cached per weight storage.
+    static func packedWeights(_ w: Tensor, rows m: Int, groups: Int, transposed: Bool = false) -> Tensor {
+        w.derived("packed-gemm/conv/\(groups)\(transposed ? "/t" : "")") {
+            let mg = m / groups, k = m == 0 ? 0 : w.count / m
             let stride = groupStride(rows: mg, k: k, transposed: transposed)
             let packed = Tensor(uninitialized: .float, shape: [groups * stride])
-            let pa = elements(a, Float.self), pp = elements(packed, Float.self)
+            let pa = elements(w, Float.self), pp = elements(packed, Float.self)
             let pack = transposed ? vx_gemm_pack_t : vx_gemm_pack_a
             for g in 0..<groups { pack(Int32(mg), Int32(k), pa + g * mg * k, Int32(k), pp + g * stride) }
             return packed

@@ -46,6 +46,29 @@ enum Winograd {
         return u
     }
 
+    /// `filter(w)` packed for CGemm as 36 groups of M rows, made a row panel of output channels
+    /// at a time: the whole unpacked filter (4× the weights, 38 MB for 512 channels) is never
+    /// held beside the packed one.
+    static func packedFilter(_ w: Tensor) -> Tensor {
+        let m = w.shape[0], c = w.shape[1], mr = Int(vx_gemm_row_block())
+        let stride = PackedGemm.groupStride(rows: m, k: c)
+        let packed = Tensor(uninitialized: .float, shape: [36 * stride])
+        let pw = elements(w, Float.self), pp = elements(packed, Float.self)
+        let panel = UnsafeMutablePointer<Float>.allocate(capacity: 36 * mr * c), t = UnsafeMutablePointer<Float>.allocate(capacity: 18)
+        defer { panel.deallocate(); t.deallocate() }
+        for m0 in Swift.stride(from: 0, to: m, by: mr) {
+            // panel[ξ][r][ch] for output channels m0 ..< m0 + rows
+            let rows = min(mr, m - m0), plane = rows * c
+            for r in 0..<rows { for ch in 0..<c {
+                let g = pw + ((m0 + r) * c + ch) * 9
+                for j in 0..<3 { transformFilter(g + j, 3, t + j, 3) }
+                for i in 0..<6 { transformFilter(t + i * 3, 1, panel + i * 6 * plane + r * c + ch, plane) }
+            } }
+            for xi in 0..<36 { vx_gemm_pack_a(Int32(rows), Int32(c), panel + xi * plane, Int32(c), pp + xi * stride + m0 * c) }
+        }
+        return packed
+    }
+
     /// y = conv(x, w) + bias (+ z), then Relu when `relu`; `y` is [N, M, OH, OW] and fully written.
     static func conv<T: RealElement>(x: Tensor, w: Tensor, geo: WindowGeometry, bias: UnsafePointer<T>?,
                                      z: UnsafePointer<T>?, relu: Bool, y: Tensor, pool: ThreadPool) {
@@ -57,8 +80,7 @@ enum Winograd {
         // AVX2+FMA CPU), else as the 36 matrices OpenBLAS multiplies
         let packedStride = PackedGemm.groupStride(rows: m, k: c), single = ThreadPool(threads: 1)
         let usePacked = T.self == Float.self && PackedGemm.available
-        let u = usePacked ? PackedGemm.packedWeights(w, rows: 36 * m, groups: 36, kind: "winograd") { filter($0, Float.self) }
-                          : w.derived("winograd") { filter(w, T.self) }
+        let u = usePacked ? w.derived("packed-gemm/winograd") { packedFilter(w) } : w.derived("winograd") { filter(w, T.self) }
         nonisolated(unsafe) let pu = UnsafePointer(elements(u, T.self))
         nonisolated(unsafe) let packed: UnsafePointer<Float>? = usePacked ? UnsafeRawPointer(pu).assumingMemoryBound(to: Float.self) : nil
         nonisolated(unsafe) let (px, py) = (UnsafePointer(elements(x, T.self)), elements(y, T.self))
