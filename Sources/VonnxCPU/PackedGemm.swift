@@ -49,14 +49,25 @@ enum PackedGemm {
                       Int32(r.lowerBound * block), Int32(min(m, r.upperBound * block)))
         }
         guard pool.threads > 1, panels > 1 else { return channels(0..<panels, packedB: nil) }
-        let bytes = vx_gemm_t_packed_b_size(Int32(n), Int32(k)) * MemoryLayout<Float>.stride
+        withPackedB(pool, floats: vx_gemm_t_packed_b_size(Int32(n), Int32(k)), rows: k, pack: { r, p in
+            vx_gemm_t_pack_b(&src, Int32(n), Int32(k), Int32(r.lowerBound), Int32(r.upperBound), p)
+        }) { b in
+            nonisolated(unsafe) let packedB = b
+            pool.parallelFor(panels) { r in channels(r, packedB: packedB) }
+        }
+    }
+
+    /// `body` over B (k rows) packed whole once into scratch memory, the rows split over `pool`
+    /// (`pack` packs a range of them), for products whose every thread reads all of B.
+    private static func withPackedB(_ pool: ThreadPool, floats: Int, rows k: Int,
+                                    pack: @Sendable (Range<Int>, UnsafeMutablePointer<Float>) -> Void,
+                                    _ body: (UnsafePointer<Float>) -> Void) {
+        let bytes = floats * MemoryLayout<Float>.stride
         let scratch = StorageCache.allocate(byteCount: bytes)
         defer { StorageCache.release(scratch, byteCount: bytes) }
-        nonisolated(unsafe) let packedB = scratch.assumingMemoryBound(to: Float.self)
-        pool.parallelFor(k, grain: 16) { r in
-            vx_gemm_t_pack_b(&src, Int32(n), Int32(k), Int32(r.lowerBound), Int32(r.upperBound), packedB)
-        }
-        pool.parallelFor(panels) { r in channels(r, packedB: UnsafePointer(packedB)) }
+        nonisolated(unsafe) let packed = scratch.assumingMemoryBound(to: Float.self)
+        pool.parallelFor(k, grain: 16) { r in pack(r, packed) }
+        body(packed)
     }
 
     /// Floats one group's packed weights take.
@@ -110,15 +121,13 @@ enum PackedGemm {
                 block(rows: 0..<m, cols: r.lowerBound * colBlock..<min(n, r.upperBound * colBlock), packedB: nil)
             }
         } else {
-            let bytes = vx_gemm_packed_b_size(Int32(k), Int32(n)) * MemoryLayout<Float>.stride
-            let scratch = StorageCache.allocate(byteCount: bytes)
-            defer { StorageCache.release(scratch, byteCount: bytes) }
-            nonisolated(unsafe) let packedB = scratch.assumingMemoryBound(to: Float.self)
-            pool.parallelFor(k, grain: 16) { r in
-                vx_gemm_pack_b(&src, Int32(k), Int32(n), Int32(r.lowerBound), Int32(r.upperBound), packedB)
-            }
-            pool.parallelFor(rowPanels) { r in
-                block(rows: r.lowerBound * rowBlock..<min(m, r.upperBound * rowBlock), cols: 0..<n, packedB: UnsafePointer(packedB))
+            withPackedB(pool, floats: vx_gemm_packed_b_size(Int32(k), Int32(n)), rows: k, pack: { r, p in
+                vx_gemm_pack_b(&src, Int32(k), Int32(n), Int32(r.lowerBound), Int32(r.upperBound), p)
+            }) { b in
+                nonisolated(unsafe) let packedB = b
+                pool.parallelFor(rowPanels) { r in
+                    block(rows: r.lowerBound * rowBlock..<min(m, r.upperBound * rowBlock), cols: 0..<n, packedB: packedB)
+                }
             }
         }
     }
