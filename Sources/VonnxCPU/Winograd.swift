@@ -90,43 +90,45 @@ enum Winograd {
         let vBlock = StorageCache.allocate(byteCount: vBytes), prodBlock = StorageCache.allocate(byteCount: prodBytes)
         defer { StorageCache.release(vBlock, byteCount: vBytes); StorageCache.release(prodBlock, byteCount: prodBytes) }
         nonisolated(unsafe) let v = vBlock.assumingMemoryBound(to: T.self), prod = prodBlock.assumingMemoryBound(to: T.self)
-        for (first, ty0) in stride(from: 0, to: n, by: chunk.images).flatMap({ f in stride(from: 0, to: th, by: chunk.rows).map { (f, $0) } }) {
-            let images = min(chunk.images, n - first), rows = min(chunk.rows, th - ty0)
-            let band = rows * tw, tiles = images * band, skip = 4 * ty0 * ow  // the band's first output row
-            // V[ξ][c][tile] = Bᵀ·d·B of each zero-padded 6×6 input tile
-            pool.parallelFor(c) { r in
-                let scratch = UnsafeMutablePointer<T>.allocate(capacity: scratchCount)
-                defer { scratch.deallocate() }
-                for ch in r {
-                    for img in 0..<images {
-                        inputTiles(px + ((first + img) * c + ch) * ih * iw, geo, firstRow: ty0, rows: rows, tw: tw,
-                                   v + ch * tiles + img * band, stride: c * tiles, scratch)
+        for first in stride(from: 0, to: n, by: chunk.images) {
+            for ty0 in stride(from: 0, to: th, by: chunk.rows) {
+                let images = min(chunk.images, n - first), rows = min(chunk.rows, th - ty0)
+                let band = rows * tw, tiles = images * band, skip = 4 * ty0 * ow  // the band's first output row
+                // V[ξ][c][tile] = Bᵀ·d·B of each zero-padded 6×6 input tile
+                pool.parallelFor(c) { r in
+                    let scratch = UnsafeMutablePointer<T>.allocate(capacity: scratchCount)
+                    defer { scratch.deallocate() }
+                    for ch in r {
+                        for img in 0..<images {
+                            inputTiles(px + ((first + img) * c + ch) * ih * iw, geo, firstRow: ty0, rows: rows, tw: tw,
+                                       v + ch * tiles + img * band, stride: c * tiles, scratch)
+                        }
                     }
                 }
-            }
-            // the 36 GEMMs, whole ones per thread
-            pool.parallelFor(36) { r in
-                for xi in r {
-                    if let packed {
-                        PackedGemm.run(single, m: m, n: tiles, k: c, a: packed + xi * packedStride,
-                                       source: PackedGemm.matrix(float(UnsafePointer(v + xi * c * tiles)), columns: tiles),
-                                       c: float(prod + xi * m * tiles),
-                                       ldc: tiles, bias: nil, z: nil, ldz: 0, relu: false)
-                    } else {
-                        T.gemm(transA: false, transB: false, m: m, n: tiles, k: c, alpha: T(1), a: pu + xi * m * c, lda: c,
-                               b: v + xi * c * tiles, ldb: tiles, beta: .zero, c: prod + xi * m * tiles, ldc: tiles)
+                // the 36 GEMMs, whole ones per thread
+                pool.parallelFor(36) { r in
+                    for xi in r {
+                        if let packed {
+                            PackedGemm.run(single, m: m, n: tiles, k: c, a: packed + xi * packedStride,
+                                           source: PackedGemm.matrix(float(UnsafePointer(v + xi * c * tiles)), columns: tiles),
+                                           c: float(prod + xi * m * tiles),
+                                           ldc: tiles, bias: nil, z: nil, ldz: 0, relu: false)
+                        } else {
+                            T.gemm(transA: false, transB: false, m: m, n: tiles, k: c, alpha: T(1), a: pu + xi * m * c, lda: c,
+                                   b: v + xi * c * tiles, ldb: tiles, beta: .zero, c: prod + xi * m * tiles, ldc: tiles)
+                        }
                     }
                 }
-            }
-            // Aᵀ·P·A per tile, cropped to the output, with bias, Z and Relu
-            pool.parallelFor(m) { r in
-                let scratch = UnsafeMutablePointer<T>.allocate(capacity: scratchCount)
-                defer { scratch.deallocate() }
-                for ch in r {
-                    for img in 0..<images {
-                        let at = ((first + img) * m + ch) * oh * ow + skip
-                        outputTiles(prod + ch * tiles + img * band, stride: m * tiles, th: rows, tw: tw, py + at, oh: oh - 4 * ty0,
-                                    ow: ow, bias: pb?[ch] ?? .zero, z: pz.map { $0 + at }, relu: relu, scratch)
+                // Aᵀ·P·A per tile, cropped to the output, with bias, Z and Relu
+                pool.parallelFor(m) { r in
+                    let scratch = UnsafeMutablePointer<T>.allocate(capacity: scratchCount)
+                    defer { scratch.deallocate() }
+                    for ch in r {
+                        for img in 0..<images {
+                            let at = ((first + img) * m + ch) * oh * ow + skip
+                            outputTiles(prod + ch * tiles + img * band, stride: m * tiles, th: rows, tw: tw, py + at, oh: oh - 4 * ty0,
+                                        ow: ow, bias: pb?[ch] ?? .zero, z: pz.map { $0 + at }, relu: relu, scratch)
+                        }
                     }
                 }
             }
