@@ -34,15 +34,8 @@ enum Winograd {
 
     /// The filter in the Winograd domain, [36, M, C]: G·g·Gᵀ for each (m, c).
     static func filter<T: RealElement>(_ w: Tensor, _: T.Type) -> Tensor {
-        let m = w.shape[0], c = w.shape[1], mc = m * c
-        let u = Tensor(uninitialized: T.dataType, shape: [36, m, c])
-        let pw = elements(w, T.self), pu = elements(u, T.self)
-        let t = UnsafeMutablePointer<T>.allocate(capacity: 18)  // G·g, 6×3
-        defer { t.deallocate() }
-        for k in 0..<mc {
-            for j in 0..<3 { transformFilter(pw + k * 9 + j, 3, t + j, 3) }
-            for i in 0..<6 { transformFilter(t + i * 3, 1, pu + i * 6 * mc + k, mc) }
-        }
+        let u = Tensor(uninitialized: T.dataType, shape: [36, w.shape[0], w.shape[1]])
+        transformFilters(elements(w, T.self), count: w.shape[0] * w.shape[1], into: elements(u, T.self))
         return u
     }
 
@@ -54,19 +47,26 @@ enum Winograd {
         let stride = PackedGemm.groupStride(rows: m, k: c)
         let packed = Tensor(uninitialized: .float, shape: [36 * stride])
         let pw = elements(w, Float.self), pp = elements(packed, Float.self)
-        let panel = UnsafeMutablePointer<Float>.allocate(capacity: 36 * mr * c), t = UnsafeMutablePointer<Float>.allocate(capacity: 18)
-        defer { panel.deallocate(); t.deallocate() }
+        let panel = UnsafeMutablePointer<Float>.allocate(capacity: 36 * mr * c)
+        defer { panel.deallocate() }
         for m0 in Swift.stride(from: 0, to: m, by: mr) {
             // panel[ξ][r][ch] for output channels m0 ..< m0 + rows
             let rows = min(mr, m - m0), plane = rows * c
-            for r in 0..<rows { for ch in 0..<c {
-                let g = pw + ((m0 + r) * c + ch) * 9
-                for j in 0..<3 { transformFilter(g + j, 3, t + j, 3) }
-                for i in 0..<6 { transformFilter(t + i * 3, 1, panel + i * 6 * plane + r * c + ch, plane) }
-            } }
+            transformFilters(pw + m0 * c * 9, count: plane, into: panel)
             for xi in 0..<36 { vx_gemm_pack_a(Int32(rows), Int32(c), panel + xi * plane, Int32(c), pp + xi * stride + m0 * c) }
         }
         return packed
+    }
+
+    /// d[ξ·count + k] = (G·g·Gᵀ)[ξ] for the `count` 3×3 filters g at g + 9k.
+    private static func transformFilters<T: RealElement>(_ g: UnsafePointer<T>, count: Int, into d: UnsafeMutablePointer<T>) {
+        withUnsafeTemporaryAllocation(of: T.self, capacity: 18) { buffer in
+            let t = buffer.baseAddress!  // G·g, 6×3
+            for k in 0..<count {
+                for j in 0..<3 { transformFilter(g + k * 9 + j, 3, t + j, 3) }
+                for i in 0..<6 { transformFilter(t + i * 3, 1, d + i * 6 * count + k, count) }
+            }
+        }
     }
 
     /// y = conv(x, w) + bias (+ z), then Relu when `relu`; `y` is [N, M, OH, OW] and fully written.
