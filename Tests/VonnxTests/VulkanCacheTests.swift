@@ -7,12 +7,7 @@ import VonnxIR
 // creation in a fresh temporary cache folder. Vulkan tests run with validation on (any
 // message fails) and are skipped when there is no Vulkan device.
 
-private let hasVulkan: Bool = {
-    do { return try !VulkanDevice.availableDevices().isEmpty } catch {
-        print("Vulkan cache tests skipped: \(error)")
-        return false
-    }
-}()
+private let hasVulkan = TestVulkan.device != nil
 
 /// A new empty folder, removed after `body`.
 private func withTemporaryDirectory<R>(_ body: (String) throws -> R) throws -> R {
@@ -140,7 +135,7 @@ private func session(_ dir: String) throws -> (ShaderCompiler.Statistics, Int, D
     return (result.0, result.1, Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3)
 }
 
-@Test(.enabled(if: hasVulkan)) func secondDeviceTakesSPIRVAndPipelinesFromDisk() throws {
+@Test(.enabled(if: hasVulkan, TestVulkan.skipReason)) func secondDeviceTakesSPIRVAndPipelinesFromDisk() throws {
     try withTemporaryDirectory { dir in
         let (cold, coldSeed, coldMs) = try session(dir)
         #expect(cold.compiled > 0 && cold.fromDisk == 0)
@@ -173,7 +168,7 @@ private func session(_ dir: String) throws -> (ShaderCompiler.Statistics, Int, D
     }
 }
 
-@Test(.enabled(if: hasVulkan)) func cacheOffWritesNothing() throws {
+@Test(.enabled(if: hasVulkan, TestVulkan.skipReason)) func cacheOffWritesNothing() throws {
     let before = files(in: ".")
     let device = try VulkanDevice(options: .init(validation: true, cacheDirectory: "off"))
     #expect(device.compiler.disk.directory == nil)
@@ -182,7 +177,7 @@ private func session(_ dir: String) throws -> (ShaderCompiler.Statistics, Int, D
     #expect(files(in: ".") == before, "nothing written to the working folder (as a folder named 'off')")
 }
 
-@Test(.enabled(if: hasVulkan)) func savePipelineCacheWritesBeforeTheDeviceCloses() throws {
+@Test(.enabled(if: hasVulkan, TestVulkan.skipReason)) func savePipelineCacheWritesBeforeTheDeviceCloses() throws {
     try withTemporaryDirectory { dir in
         let device = try VulkanDevice(options: .init(validation: true, cacheDirectory: dir))
         _ = try runResNetKernels(device)

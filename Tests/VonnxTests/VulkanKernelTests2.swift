@@ -9,12 +9,7 @@ import VonnxVulkan
 // the CPU kernel of the same op on fresh random inputs (seed in failures). The device runs with
 // validation on (any message fails) and poisons new buffers, so an unwritten output shows.
 
-private let device = { () -> VulkanDevice? in
-    do { return try VulkanDevice(options: .init(validation: true, poisonAllocations: true)) } catch {
-        print("Vulkan kernel tests skipped: \(error)")
-        return nil
-    }
-}()
+private let device = TestVulkan.device
 
 private func i64(_ v: [Int]) -> Tensor { Tensor(shape: [v.count], scalars: v.map(Int64.init)) }
 
@@ -144,7 +139,7 @@ extension Tensor {
     fileprivate func map(_ f: (Float) -> Float) -> Tensor { Tensor(shape: shape, scalars: scalars(as: Float.self).map(f)) }
 }
 
-@Test(.enabled(if: device != nil, "needs a Vulkan device"), arguments: kernelCases)
+@Test(.enabled(if: device != nil, TestVulkan.skipReason), arguments: kernelCases)
 func vulkanKernelMatchesCPU(_ kc: KernelCase) throws {
     let device = try #require(device)
     let seed = UInt64.random(in: 0...UInt64.max)
@@ -174,7 +169,7 @@ func vulkanKernelMatchesCPU(_ kc: KernelCase) throws {
     }
 }
 
-@Test(.enabled(if: device != nil, "needs a Vulkan device")) func typedTensorsRoundTripAndNarrowInt64() throws {
+@Test(.enabled(if: device != nil, TestVulkan.skipReason)) func typedTensorsRoundTripAndNarrowInt64() throws {
     let device = try #require(device)
     let recorder = try VulkanRecorder(device: device)
     let values: [Tensor] = [Tensor(shape: [3], scalars: [Int64(-5), 0, 2_000_000_000]),

@@ -9,13 +9,7 @@ import VonnxIR
 // Swift reference below, on fresh random inputs. The device runs with validation on (any
 // message fails the test) and poisons new buffers with NaN, so an unwritten output shows.
 
-/// The shared test device, or nil (tests are then skipped) when there is no Vulkan device.
-private let testDevice: VulkanDevice? = {
-    do { return try VulkanDevice(options: .init(validation: true, poisonAllocations: true)) } catch {
-        print("Vulkan tests skipped: \(error)")
-        return nil
-    }
-}()
+private let testDevice = TestVulkan.device
 private let hasDevice = testDevice != nil
 
 
@@ -72,7 +66,7 @@ private func expectClose(_ got: Tensor, _ want: Tensor, rtol: Float = 1e-4, atol
     #expect(onDisk == EmbeddedShaders.sources, "EmbeddedShaders.swift is stale: run scripts/embed-shaders.sh")
 }
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func devicesAreListedAndSelected() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func devicesAreListedAndSelected() throws {
     let devices = try VulkanDevice.availableDevices()
     #expect(!devices.isEmpty)
     #expect(devices.allSatisfy { !$0.name.isEmpty && !$0.apiVersion.isEmpty })
@@ -84,7 +78,7 @@ private func expectClose(_ got: Tensor, _ want: Tensor, rtol: Float = 1e-4, atol
     #expect(throws: VonnxError.self) { try VulkanDevice(options: .init(device: "no-such-gpu-xyz")) }
 }
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func shaderVariantsCompileOnceAndBadShadersReportGlslangErrors() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func shaderVariantsCompileOnceAndBadShadersReportGlslangErrors() throws {
     let a = try ShaderCompiler.shared.spirv("unary", defines: ["OP": "OP_TANH"])
     let b = try ShaderCompiler.shared.spirv("unary", defines: ["OP": "OP_TANH"])
     #expect(a == b && a.first == 0x0723_0203)  // SPIR-V magic
@@ -96,7 +90,7 @@ private func expectClose(_ got: Tensor, _ want: Tensor, rtol: Float = 1e-4, atol
 }
 
 /// Kernels record into one recorder and hand device tensors to each other: one submission.
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func kernelsChainOnTheDeviceInOneSubmission() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func kernelsChainOnTheDeviceInOneSubmission() throws {
     let device = try #require(testDevice)
     let inputs = Inputs()
     let x = inputs.tensor([1, 3, 8, 8]), w = inputs.tensor([4, 3, 3, 3]), bias = inputs.tensor([4])
@@ -134,7 +128,7 @@ private func expectClose(_ got: Tensor, _ want: Tensor, rtol: Float = 1e-4, atol
 // MARK: - Elementwise
 
 /// Over 65535 × 256 elements the 1-D grid is capped and invocations loop (grid stride).
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func elementwiseLoopsPastTheGridLimit() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func elementwiseLoopsPastTheGridLimit() throws {
     let count = 65535 * 256 + 4097
     let x = Tensor(zeros: .float, shape: [count])  // outputs start as NaN: a skipped element shows
     let y = try gpu(node("Neg", 1), [x])[0]
@@ -166,7 +160,7 @@ private let unaryReferences: [(String, [String: Attribute], ClosedRange<Float>, 
     ("Cos", [:], -3...3, { Foundation.cos($0) }),
 ]
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: unaryReferences.indices)
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason), arguments: unaryReferences.indices)
 func unaryOpMatchesReference(_ i: Int) throws {
     let (op, attrs, range, f) = unaryReferences[i]
     let inputs = Inputs()
@@ -177,7 +171,7 @@ func unaryOpMatchesReference(_ i: Int) throws {
     if op == "Relu" { expectClose(got, try cpu(CPUKernels.relu, node(op, 1), [x]), "Relu vs CPU seed \(inputs.seed)") }
 }
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func clipReadsAttributesBeforeOpset11AndInputsAfter() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func clipReadsAttributesBeforeOpset11AndInputsAfter() throws {
     let inputs = Inputs()
     let x = inputs.tensor([100])
     let want = Tensor(shape: [100], scalars: x.scalars(as: Float.self).map { min(max($0, -0.5), 0.75) })
@@ -192,7 +186,7 @@ private let broadcastCases: [([Int], [Int])] = [
     ([7], []), ([], [2, 2]), ([1, 2, 1, 2, 1, 2, 1, 2], [2, 1, 2, 1, 2, 1, 2, 1]),
 ]
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: ["Add", "Sub", "Mul", "Div"])
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason), arguments: ["Add", "Sub", "Mul", "Div"])
 func arithmeticMatchesCPUKernel(_ op: String) throws {
     let kernel: CPUKernel = [
         "Add": CPUKernels.add, "Sub": CPUKernels.sub, "Mul": CPUKernels.mul, "Div": CPUKernels.div,
@@ -205,7 +199,7 @@ func arithmeticMatchesCPUKernel(_ op: String) throws {
     }
 }
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func maxMinPowPReluMatchReference() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func maxMinPowPReluMatchReference() throws {
     let inputs = Inputs()
     let a = inputs.tensor([4, 1, 6]), b = inputs.tensor([5, 1]), c = inputs.tensor([6])
     func ref(_ x: Tensor, _ y: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
@@ -274,7 +268,7 @@ private let convCases: [ConvCase] = [
     ConvCase(x: [1, 3, 16, 16], w: [8, 3, 7, 7], strides: [2, 2], pads: [3, 3, 3, 3]),
 ]
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: convCases)
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason), arguments: convCases)
 func convMatchesReference(_ cc: ConvCase) throws {
     let inputs = Inputs()
     let x = inputs.tensor(cc.x), w = inputs.tensor(cc.w), b = cc.bias ? inputs.tensor([cc.w[0]]) : nil
@@ -295,7 +289,7 @@ func convMatchesReference(_ cc: ConvCase) throws {
     }
 }
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func convAutoPadAndOneDimensional() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func convAutoPadAndOneDimensional() throws {
     let inputs = Inputs()
     let x = inputs.tensor([1, 2, 7, 7]), w = inputs.tensor([3, 2, 3, 3])
     // SAME_UPPER with stride 2 on 7: output 4, total pad 2 → 1 before, 1 after.
@@ -332,7 +326,7 @@ private func referencePool(_ x: Tensor, kernel: [Int], strides: [Int] = [1, 1], 
     return Tensor(shape: [n, c, oh, ow], scalars: out)
 }
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func poolsMatchReference() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func poolsMatchReference() throws {
     let inputs = Inputs()
     let x = inputs.tensor([2, 3, 9, 10])
     let k3s2p1: [String: Attribute] = ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1])]
@@ -362,7 +356,7 @@ private func referencePool(_ x: Tensor, kernel: [Int], strides: [Int] = [1, 1], 
     expectClose(try gpu(node("GlobalMaxPool", 1), [x])[0], referencePool(x, kernel: [9, 10], max: true), "GMP seed \(inputs.seed)")
 }
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func batchNormalizationMatchesReference() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func batchNormalizationMatchesReference() throws {
     let inputs = Inputs()
     let x = inputs.tensor([2, 5, 4, 3]), scale = inputs.tensor([5]), bias = inputs.tensor([5])
     let mean = inputs.tensor([5]), variance = inputs.tensor([5], 0.1...2)
@@ -389,7 +383,7 @@ private func referenceSoftmax(_ x: Tensor, outer: Int, length: Int, inner: Int, 
     return Tensor(shape: x.shape, scalars: out)
 }
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func softmaxMatchesReference() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func softmaxMatchesReference() throws {
     let inputs = Inputs()
     let x = inputs.tensor([3, 4, 5], -5...5)
     expectClose(try gpu(node("Softmax", 1), [x])[0], referenceSoftmax(x, outer: 12, length: 5, inner: 1, log: false), "Softmax-13 last")
@@ -412,7 +406,7 @@ private func transposed(_ t: Tensor) -> Tensor {
     return Tensor(shape: [c, r], scalars: (0..<(r * c)).map { s[$0 % r * c + $0 / r] })
 }
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func gemmMatchesReference() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func gemmMatchesReference() throws {
     let inputs = Inputs()
     let (m, k, n) = (37, 45, 29)
     let a = inputs.tensor([m, k]), b = inputs.tensor([k, n])
@@ -431,7 +425,7 @@ private func transposed(_ t: Tensor) -> Tensor {
     expectClose(noC, Tensor(shape: [m, n], scalars: ab), rtol: 1e-4, atol: 1e-4, "Gemm without C seed \(inputs.seed)")
 }
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func matMulBroadcastsBatchesAndVectors() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func matMulBroadcastsBatchesAndVectors() throws {
     let inputs = Inputs()
     let a = inputs.tensor([2, 1, 5, 20]), b = inputs.tensor([3, 20, 7])
     let got = try gpu(node("MatMul", 2), [a, b])[0]
@@ -453,7 +447,7 @@ private func transposed(_ t: Tensor) -> Tensor {
 
 // MARK: - Layout
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func transposeAndConcatMatchReference() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func transposeAndConcatMatchReference() throws {
     let inputs = Inputs()
     let x = inputs.tensor([2, 3, 4, 5])
     let perm = [2, 0, 3, 1]
@@ -477,7 +471,7 @@ private func transposed(_ t: Tensor) -> Tensor {
     expectClose(got, Tensor(shape: [2, 6, 4], scalars: rows), "Concat seed \(inputs.seed)")
 }
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func viewsKeepTheBufferAndComputeShapes() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func viewsKeepTheBufferAndComputeShapes() throws {
     let inputs = Inputs()
     let x = inputs.tensor([2, 3, 1, 4])
     let shape = Tensor(shape: [3], scalars: [0, -1, 2] as [Int64])
@@ -497,7 +491,7 @@ private func transposed(_ t: Tensor) -> Tensor {
     #expect(throws: VonnxError.self) { try gpu(node("Squeeze", 2), [x, Tensor(shape: [1], scalars: [0] as [Int64])], opset: 13) }
 }
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func unsupportedNodesThrow() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func unsupportedNodesThrow() throws {
     let x = Tensor(shape: [1, 1, 4, 4, 4], scalars: [Float](repeating: 1, count: 64))
     #expect(throws: VonnxError.self) { try gpu(node("Conv", 2), [x, x]) }
     #expect(throws: VonnxError.self) { try gpu(node("NoSuchOp", 1), [x]) }
@@ -510,7 +504,7 @@ private func transposed(_ t: Tensor) -> Tensor {
 
 // MARK: - The test harness itself
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func poisonedBuffersReadBackAsNaN() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func poisonedBuffersReadBackAsNaN() throws {
     let device = try #require(testDevice)
     let recorder = try VulkanRecorder(device: device)
     let download = try recorder.download(try recorder.makeTensor(shape: [3, 5]))
@@ -518,7 +512,7 @@ private func transposed(_ t: Tensor) -> Tensor {
     #expect(try download.tensor().scalars(as: Float.self).allSatisfy(\.isNaN))
 }
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func validationMessagesAreCollected() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func validationMessagesAreCollected() throws {
     let device = try VulkanDevice(options: .init(validation: true))
     var info = VkBufferCreateInfo()
     info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO
@@ -532,7 +526,7 @@ private func transposed(_ t: Tensor) -> Tensor {
 
 /// Times two ResNet-50 convolutions (3×3 64→64 and 1×1 256→64 at 56×56) on the device; set
 /// VONNX_VULKAN_BENCH=1 to run it.
-@Test(.enabled(if: hasDevice && ProcessInfo.processInfo.environment["VONNX_VULKAN_BENCH"] == "1", "set VONNX_VULKAN_BENCH=1"))
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason), .enabled(if: ProcessInfo.processInfo.environment["VONNX_VULKAN_BENCH"] == "1", "set VONNX_VULKAN_BENCH=1"))
 func convTiming() throws {
     let device = try #require(testDevice)
     let inputs = Inputs()
@@ -569,7 +563,7 @@ private func timeConv(_ x: Tensor, _ w: Tensor, _ b: Tensor, pads: [Int], on dev
 }
 
 /// The discrete-GPU path: device-local buffers filled and read through staging copies.
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func stagingPathMatchesReference() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func stagingPathMatchesReference() throws {
     let device = try VulkanDevice(options: .init(validation: true, poisonAllocations: true, forceStaging: true))
     #expect(!device.unifiedMemory)
     let inputs = Inputs()
@@ -592,7 +586,7 @@ private func timeConv(_ x: Tensor, _ w: Tensor, _ b: Tensor, pads: [Int], on dev
     }
 }
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func allocatorReusesAndReleasesBlocks() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func allocatorReusesAndReleasesBlocks() throws {
     let device = try #require(testDevice)
     let allocator = MemoryAllocator(device: device.handle)
     defer { allocator.releaseAll() }
@@ -629,7 +623,7 @@ private func timeConv(_ x: Tensor, _ w: Tensor, _ b: Tensor, pads: [Int], on dev
     #expect(transpose.shape == [3, 2] && transpose.strides == [[1, 3], [2, 1]])
 }
 
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func highRankBroadcastAndTransposeCoalesce() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func highRankBroadcastAndTransposeCoalesce() throws {
     let inputs = Inputs()
     let a = inputs.tensor([2, 1, 2, 1, 2, 1, 2, 1, 2, 3]), b = inputs.tensor([3])
     let n = node("Add", 2)
@@ -641,7 +635,7 @@ private func timeConv(_ x: Tensor, _ w: Tensor, _ b: Tensor, pads: [Int], on dev
 }
 
 /// 300 dispatches in one submission: several descriptor and timestamp query pools.
-@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func longRecordingsSpanSeveralPools() throws {
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func longRecordingsSpanSeveralPools() throws {
     let device = try #require(testDevice)
     let inputs = Inputs()
     let x = inputs.tensor([64], -1...1)
