@@ -2,7 +2,9 @@
 # Batch mode of onnx-run (--batch-input) end to end: outputs against onnxruntime, a corrupt
 # and a wrong-size item recorded while the job goes on, kill -9 then rerun giving outputs
 # identical to an uninterrupted run, SIGTERM's exit code, sharding, bad output folders and a
-# full disk (a small tmpfs) with no complete-looking partial output.
+# full disk (a small tmpfs) with no complete-looking partial output. Outputs are compared
+# byte for byte only between runs with the same batch size and thread count; across batch
+# sizes they may differ by float rounding (the README's promise), checked with a tolerance.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=$PWD/.build/release/onnx-run
@@ -11,9 +13,10 @@ tmp=$(mktemp -d)
 mounts=()
 cleanup() { for m in "${mounts[@]}"; do umount "$m" 2>/dev/null; done; rm -rf "$tmp"; }
 trap cleanup EXIT
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 ok() { passed=$((passed + 1)); }
 fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+skip() { skipped=$((skipped + 1)); echo "SKIP: $*"; }
 # check DESCRIPTION COMMAND...: the command succeeds.
 check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok; else fail "$what"; fi; }
 # outputs DIR: the item outputs under DIR (not the job's own files), sorted.
@@ -102,7 +105,8 @@ for i in range(1500):
 "
 many=$(find "$tmp/many" -type f | wc -l)
 # Memory stays flat: 1500 items peak within 6 MB of 60 (keeping every input and output
-# alive would add ~9 MB). peak_kb COMMAND...: its peak resident memory (VmHWM, polled).
+# alive would add ~9 MB). peak_kb COMMAND...: its peak resident memory (VmHWM, polled; 0
+# when it could not be read, which fails the check).
 peak_kb() {
   "$@" 2>/dev/null & local p=$! peak=0 r
   while kill -0 $p 2>/dev/null; do
@@ -114,7 +118,21 @@ peak_kb() {
 few_kb=$(peak_kb "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/few-mem" --batch-size 1)
 many_kb=$(peak_kb "${run[@]}" --batch-input "$tmp/many" --output-dir "$tmp/many-ref" --batch-size 1)
 echo "memory: $total items $few_kb kB, $many items $many_kb kB"
+[ "$few_kb" -gt 0 ] && [ "$many_kb" -gt 0 ] && ok || fail "peak memory not read from /proc ($few_kb, $many_kb kB)"
 [ "$many_kb" -lt $((few_kb + 6144)) ] && ok || fail "memory not flat: $many items peaked at $many_kb kB, $total at $few_kb kB"
+# The reference for runs at batch size 4, and its agreement with batch size 1.
+"${run[@]}" --batch-input "$tmp/many" --output-dir "$tmp/many-ref4" --batch-size 4 2>/dev/null
+# agree DIR REF: the same output files, equal within float rounding.
+agree() { "$py" - "$1" "$2" <<'PY'
+import glob, sys, numpy as np
+got, ref = sys.argv[1:]
+files = sorted(p[len(got):] for p in glob.glob(f"{got}/**/*.npy", recursive=True))
+assert files and files == sorted(p[len(ref):] for p in glob.glob(f"{ref}/**/*.npy", recursive=True)), "different files"
+for f in files:
+    assert np.allclose(np.load(got + f), np.load(ref + f), rtol=1e-5, atol=1e-6), f
+PY
+}
+check "batch sizes 4 and 1 agree within float rounding" agree "$tmp/many-ref4" "$tmp/many-ref"
 "${run[@]}" --batch-input "$tmp/many" --output-dir "$tmp/killed" --batch-size 1 2>/dev/null &
 pid=$!
 if wait_outputs "$tmp/killed" 20 $pid; then kill -9 $pid; fi
@@ -137,7 +155,7 @@ wait $pid; rc=$?
 check "summary names the signal" grep -q '"interrupted_by_signal":15' "$tmp/term/summary.json"
 check "whole batches written before stopping" test $(( $(count_outputs "$tmp/term") % 4 )) = 0
 "${run[@]}" --batch-input "$tmp/many" --output-dir "$tmp/term" --batch-size 4 2>/dev/null
-check "rerun after SIGTERM identical" diff <(cd "$tmp/many-ref" && outputs . | xargs sha256sum) <(cd "$tmp/term" && outputs . | xargs sha256sum)
+check "rerun after SIGTERM identical" diff <(cd "$tmp/many-ref4" && outputs . | xargs sha256sum) <(cd "$tmp/term" && outputs . | xargs sha256sum)
 
 # 6. Shards: every item in exactly one shard; Slurm variables pick the same shard as --shard.
 for i in 0 1 2; do "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/shards" --shard $i/3 --batch-size 4 2>/dev/null; done
@@ -145,11 +163,11 @@ check "shards cover every item once" diff <(outputs "$tmp/ref") <(outputs "$tmp/
 check "each shard wrote its summary" test -f "$tmp/shards/summary.shard-2-of-3.json"
 # Shards running at once into one folder leave each other's temporaries alone.
 pids=()
-for i in 0 1 2; do "${run[@]}" --threads 1 --batch-input "$tmp/many" --output-dir "$tmp/conc" --shard $i/3 --batch-size 4 2>/dev/null & pids+=($!); done
+for i in 0 1 2; do "${run[@]}" --batch-input "$tmp/many" --output-dir "$tmp/conc" --shard $i/3 --batch-size 4 2>/dev/null & pids+=($!); done
 rcs=""; for p in "${pids[@]}"; do wait "$p"; rcs+="$?"; done
 [ "$rcs" = 000 ] && ok || fail "concurrent shards exited $rcs"
-check "concurrent shards: every output once, identical" diff <(cd "$tmp/many-ref" && outputs . | xargs sha256sum) \
-                                                            <(cd "$tmp/conc" && outputs . | xargs sha256sum)
+# a shard's batches hold other items than an unsharded run's (its last one may be smaller)
+check "concurrent shards: every output once, agreeing with one process" agree "$tmp/conc" "$tmp/many-ref4"
 SLURM_ARRAY_TASK_ID=5 SLURM_ARRAY_TASK_MIN=4 SLURM_ARRAY_TASK_MAX=6 "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/slurm1" 2>/dev/null
 JOB_COMPLETION_INDEX=1 JOB_COMPLETION_COUNT=3 "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/k8s1" 2>/dev/null
 "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/shard1" --shard 1/3 2>/dev/null
@@ -180,6 +198,8 @@ mkdir -p "$tmp/ro" "$tmp/full"
 if mount -t tmpfs -o ro,size=1m tmpfs "$tmp/ro" 2>/dev/null; then
   mounts+=("$tmp/ro")
   expect2 "output folder not writable: .*Read-only file system" "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/ro"
+else
+  skip "cannot mount a tmpfs here: read-only output folder not checked"
 fi
 
 # 9. A full disk: exit 4 naming the cause; every output there is complete (equal to the reference).
@@ -193,8 +213,8 @@ if mount -t tmpfs -o size=96k tmpfs "$tmp/full" 2>/dev/null; then
   check "outputs on the full disk are complete" bash -c "cd '$tmp/full' && find . -name '*.npy' | while read f; do cmp -s \"\$f\" '$tmp/filter-ref'/\"\$f\" || exit 1; done"
   check "no temporaries on the full disk" test -z "$(find "$tmp/full" -name '.*.partial-*')"
 else
-  echo "note: cannot mount a tmpfs (not root?); full-disk check skipped"
+  skip "cannot mount a tmpfs here: full-disk checks not run"
 fi
 
-echo "batch: $passed passed, $failed failed"
+echo "batch: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

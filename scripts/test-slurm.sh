@@ -91,7 +91,12 @@ total=$(find "$tmp/fx/items" -type f | wc -l)
 sum=$(cat "$tmp"/array/summary.shard-*.json | grep -o '"succeeded":[0-9]*' | cut -d: -f2 | awk "{s+=\$1} END {print s}")
 [ "$sum" = "$total" ] || { log "tasks wrote $sum outputs in all, want each of $total exactly once"; fail=1; }
 diff <(outputs "$tmp/single") <(outputs "$tmp/array") || { log "the array's outputs differ from a single run's"; fail=1; }
-diff <(cd "$tmp/single" && outputs . | xargs sha256sum) <(cd "$tmp/array" && outputs . | xargs sha256sum) >/dev/null \
-  || { log "output bytes differ from a single-process run"; fail=1; }
+# a task's batches hold other items than the single run's: equal within float rounding
+"$py" - "$tmp/single" "$tmp/array" <<'PY' || { log "outputs differ from a single-process run beyond float rounding"; fail=1; }
+import glob, sys, numpy as np
+single, array = sys.argv[1:]
+for p in glob.glob(f"{single}/**/*.npy", recursive=True):
+    assert np.allclose(np.load(p), np.load(array + p[len(single):]), rtol=1e-5, atol=1e-6), p
+PY
 [ "$fail" = 0 ] || { dump; cat "$tmp"/task-*.log; exit 1; }
-log "4-task array: $total outputs, each once, identical to a single-process run"
+log "4-task array: $total outputs, each once, equal to a single-process run within float rounding"
