@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Checks an `onnx-bench --json` report against the schema in Benchmarks/README.md.
-Usage: validate_report.py REPORT.json [--expect-backends cpu,onnxruntime] [--expect-batches 1,2]"""
+Usage: validate_report.py REPORT.json [--expect-backends cpu,onnxruntime] [--expect-batches 1,2] [--max-relative-l2 1e-4]
+With --max-relative-l2, every result after the first of its batch (the reference) must carry its
+relative L2 error against that reference, at most the given value."""
 import argparse, json, math, sys
 
 REQUIRED = {"backend": str, "device": str, "batch": int, "threads": int, "median_ms": float, "p10_ms": float,
@@ -9,7 +11,7 @@ REQUIRED = {"backend": str, "device": str, "batch": int, "threads": int, "median
 OPTIONAL = {"create_warm_ms": float, "peak_host_bytes": int, "added_host_bytes": int, "fallback_nodes": int, "relative_l2_error": float,
             "driver": str, "vulkan_version": str, "device_memory_bytes": int, "ratio_to_cpu": float}
 
-def check(report, backends, batches):
+def check(report, backends, batches, max_relative_l2=None):
     errors = []
     if report.get("schema") != "vonnx-bench/1":
         errors.append(f"schema is {report.get('schema')!r}")
@@ -38,6 +40,16 @@ def check(report, backends, batches):
             if not (row["min_ms"] <= row["median_ms"] <= row["p90_ms"]) or not math.isclose(
                     row["items_per_s"], row["batch"] * 1000 / row["median_ms"], rel_tol=1e-6):
                 errors.append(f"results[{i}] statistics are inconsistent")
+    if max_relative_l2 is not None:
+        references = set()
+        for i, row in enumerate(rows):
+            if row.get("batch") not in references:
+                references.add(row.get("batch"))
+                continue
+            err = row.get("relative_l2_error")
+            if not isinstance(err, (int, float)) or not err <= max_relative_l2:
+                errors.append(f"results[{i}] ({row.get('backend')} batch {row.get('batch')}): relative L2 error {err!r}, "
+                              f"want at most {max_relative_l2}")
     seen = {(r.get("backend"), r.get("batch")) for r in rows}
     for b in backends:
         for n in batches:
@@ -50,9 +62,11 @@ if __name__ == "__main__":
     ap.add_argument("report")
     ap.add_argument("--expect-backends", default="cpu")
     ap.add_argument("--expect-batches", default="1")
+    ap.add_argument("--max-relative-l2", type=float)
     a = ap.parse_args()
     with open(a.report) as f:
-        errors = check(json.load(f), a.expect_backends.split(","), [int(x) for x in a.expect_batches.split(",")])
+        errors = check(json.load(f), a.expect_backends.split(","), [int(x) for x in a.expect_batches.split(",")],
+                       a.max_relative_l2)
     for e in errors:
         print(f"{a.report}: {e}")
     print(f"{a.report}: {'valid' if not errors else 'INVALID'}")
