@@ -8,28 +8,33 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages="libprotobuf-c-dev libvulkan-dev glslang-dev libopenblas-dev mesa-vulkan-drivers vulkan-validationlayers unzip"
 packages="$packages libpng-dev libjpeg62-turbo-dev libjpeg-turbo-progs"  # onnx-run batch mode; cjpeg makes test images
+command -v python3 >/dev/null || packages="$packages python3"
+updated=
+# install PACKAGE...: Debian packages, the package lists updated once.
+install() {
+  echo "setup: installing $*"
+  [ -n "$updated" ] || { as_root apt-get update -qq; updated=1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
 missing=$(for p in $packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
-if [ -n "$missing" ]; then
-  echo "setup: installing $missing"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+[ -z "$missing" ] || install $missing
+
+venv=.testdata/venv
+if [ ! -f "$venv/.complete" ]; then
+  echo "setup: creating the Python reference environment (onnx, onnxruntime, numpy)"
+  rm -rf "$venv"
+  # Debian's python3 has no venv or pip of its own: they come with python3-venv
+  python3 -m venv "$venv" 2>/dev/null || { rm -rf "$venv"; install python3-venv python3-pip; python3 -m venv "$venv"; }
+  "$venv/bin/pip" install -q --disable-pip-version-check onnx==1.22.0 onnxruntime==1.32.0 numpy==2.4.6
+  touch "$venv/.complete"
 fi
 
 data=.testdata/onnx-1.22.0
 if [ ! -f "$data/.complete" ]; then
   echo "setup: fetching the onnx 1.22.0 wheel's test data"
   rm -rf "$data" .testdata/wheel && mkdir -p "$data" .testdata/wheel
-  python3 -m pip download -q --no-deps --only-binary=:all: onnx==1.22.0 -d .testdata/wheel
+  "$venv/bin/pip" download --disable-pip-version-check -q --no-deps --only-binary=:all: onnx==1.22.0 -d .testdata/wheel
   unzip -q .testdata/wheel/onnx-1.22.0-*.whl 'onnx/backend/test/data/*' -d "$data"
   rm -rf .testdata/wheel
   touch "$data/.complete"
-fi
-
-venv=.testdata/venv
-if [ ! -f "$venv/.complete" ]; then
-  echo "setup: creating the Python reference environment (onnx, onnxruntime, numpy)"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check onnx==1.22.0 onnxruntime==1.32.0 numpy
-  touch "$venv/.complete"
 fi
