@@ -93,9 +93,10 @@ func readText(_ path: String) throws(BatchError) -> String {
     String(decoding: try readBytes(path), as: UTF8.self)
 }
 
-/// The whole file at `path`; throws `.usage` with the C library's reason.
+/// The whole file at `path`; throws `.usage` with the C library's reason. Never blocks on a
+/// FIFO: it is opened non-blocking and refused as not a regular file.
 func readBytes(_ path: String) throws(BatchError) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard fd >= 0 else { throw .usage("\(path): \(errnoText())") }
     defer { close(fd) }
     var st = stat()

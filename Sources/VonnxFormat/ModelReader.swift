@@ -36,8 +36,18 @@ public enum ModelReader {
         StorageCache.returnFreedHeap()
     }
 
+    /// The deepest nesting of protobuf messages a model may have (a graph inside a node's
+    /// attribute is three levels below its parent graph, a sequence's element type two below
+    /// it): about 50 levels of nested subgraphs. protobuf-c parses recursively, so deeper files
+    /// are refused before parsing rather than overflowing the stack.
+    public static let maxNesting = 150
+
     private static func unpack(_ bytes: [UInt8]) throws -> UnsafeMutablePointer<Onnx__ModelProto> {
         guard !bytes.isEmpty else { throw VonnxError.invalidModel("empty (0 bytes): not an ONNX model") }
+        let depth = bytes.withUnsafeBufferPointer { NestingScan.depth($0, limit: maxNesting) }
+        guard depth <= maxNesting else {
+            throw VonnxError.invalidModel("messages nest deeper than \(maxNesting) levels (subgraphs or types nested too deeply)")
+        }
         guard let proto = bytes.withUnsafeBufferPointer({ onnx__model_proto__unpack(nil, $0.count, $0.baseAddress) })
         else { throw VonnxError.invalidModel("not an ONNX model (protobuf parse failed)") }
         return proto
