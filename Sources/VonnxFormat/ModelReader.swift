@@ -75,7 +75,8 @@ public enum ModelReader {
         }
         guard !opsets.isEmpty else { throw VonnxError.invalidModel("no opset_import: the opset the model is written against is unknown") }
         for input in messages(graph.pointee.n_input, graph.pointee.input) {
-            guard let shape = input.pointee.type?.pointee.tensor_type?.pointee.shape?.pointee else { continue }
+            guard let type = input.pointee.type?.pointee, type.value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE,
+                  let shape = type.tensor_type?.pointee.shape?.pointee else { continue }
             for d in messages(shape.n_dim, shape.dim)
             where d.pointee.value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && d.pointee.dim_value < 0 {
                 throw VonnxError.invalidModel("input '\(str(input.pointee.name))' has a negative dim \(d.pointee.dim_value)")

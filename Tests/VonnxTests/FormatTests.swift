@@ -291,6 +291,9 @@ private func sampleModel(irVersion: Int = 8) -> Model {
     let input = PB.string(1, "x") + PB.bytes(2, PB.bytes(1, PB.int(1, 1) + PB.bytes(2, dims)))
     #expect(errorText { try ModelReader.load(bytes: PB.model(inputs: [input]), baseDirectory: nil) }
         .contains("input 'x' has a negative dim -5"))
+    // a sequence input's TypeProto holds no tensor type (protobuf-c's oneof is a union)
+    let sequence = PB.string(1, "s") + PB.bytes(2, PB.bytes(4, PB.bytes(1, PB.bytes(1, PB.int(1, 1)))))
+    #expect(errorText { _ = try ModelReader.load(bytes: PB.model(inputs: [sequence]), baseDirectory: nil) } == "no error")
 }
 
 @Test func sparseInitializerBecomesDense() throws {
