@@ -51,7 +51,7 @@ enum NestingScan {
             case 1: i += 8
             case 5: i += 4
             case 2:
-                guard let length = varint(), length <= UInt64(top.end - i) else { return deepest }
+                guard let length = varint(), i <= top.end, length <= UInt64(top.end - i) else { return deepest }
                 let end = i + Int(length)
                 if let kind = child(of: top.kind, field: key >> 3) {
                     stack.append((kind, end))

@@ -156,3 +156,10 @@ private func nestedIfs(depth: Int) -> Graph {
     #expect(failure { _ = try Npy.read(path: path) }.contains("not a regular file"))
     #expect(failure { _ = try TensorProtoCodec.read(path: path) }.contains("not a regular file"))
 }
+
+@Test func malformedWireDataIsAParseError() {
+    // A graph of one byte whose field's length runs past the graph's end (a mutated file
+    // that trapped the nesting pre-scan): refused by the parser, not a crash.
+    let bytes: [UInt8] = [0x3A, 0x01, 0x0A, 0x05, 1, 2, 3, 4, 5]
+    #expect(failure { _ = try ModelReader.load(bytes: bytes, baseDirectory: nil) }.contains("protobuf parse failed"))
+}
