@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import Vonnx
+import VonnxBatch
 import VonnxFormat
 
 /// Runs an ONNX model once on inputs from files (or seeded random data) and writes its outputs.
@@ -38,7 +39,25 @@ struct OnnxRun: ParsableCommand {
         if let timeout, !(timeout > 0 && timeout.isFinite) { throw ValidationError("--timeout must be a positive number of seconds") }
     }
 
-    /// Errors propagate to ArgumentParser, which prints them on one line and exits 1.
+    /// Every error is one line on standard error ("Error: ..."), usage errors included (exit
+    /// 64, without the usage text ArgumentParser would add), control characters from a model's
+    /// names shown as spaces; --help prints as usual.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            let scalars = message(for: error).unicodeScalars.map { c -> Unicode.Scalar in
+                [.control, .lineSeparator, .paragraphSeparator].contains(c.properties.generalCategory) ? " " : c
+            }
+            writeStandardError("Error: \(String(String.UnicodeScalarView(scalars)))\n")
+            Glibc.exit(code.rawValue)
+        }
+    }
+
+    /// Errors propagate to `main`, which prints them on one line and exits 1.
     func run() throws {
         if listDevices {
             for d in try Session.vulkanDevices() {
