@@ -5,9 +5,10 @@ import VonnxCPU
 /// Bounds on what a model may ask of a session, so that a small hostile or broken file cannot
 /// take the process's memory or time. Each violation is a thrown `VonnxError` naming the node.
 public struct Limits: Sendable, Equatable {
-    /// The largest tensor a node may produce, in bytes (default 4 GiB). Checked before the
-    /// node runs, from its shape rule applied to its actual inputs (ConstantOfShape, Expand,
-    /// Tile, Concat, Reshape...), during constant folding as during runs.
+    /// The largest tensor a node may produce, in bytes (default 1 GiB: a Loop doubling a
+    /// tensor up to 4 GiB held 8 GiB for 15 s; raise it for models with larger tensors).
+    /// Checked before the node runs, from its shape rule applied to its actual inputs
+    /// (ConstantOfShape, Expand, Tile, Concat, Reshape...), in constant folding as in runs.
     public var maxTensorBytes: Int
     /// How many times one node application may run its subgraph: a Loop's or Scan's
     /// iterations (default 10,000,000).
@@ -16,7 +17,7 @@ public struct Limits: Sendable, Equatable {
     /// also refuses nesting beyond `ModelReader.maxNesting` protobuf messages.
     public var maxSubgraphDepth: Int
 
-    public init(maxTensorBytes: Int = 4 << 30, maxSubgraphRuns: Int = 10_000_000, maxSubgraphDepth: Int = 32) {
+    public init(maxTensorBytes: Int = 1 << 30, maxSubgraphRuns: Int = 10_000_000, maxSubgraphDepth: Int = 32) {
         self.maxTensorBytes = maxTensorBytes
         self.maxSubgraphRuns = maxSubgraphRuns
         self.maxSubgraphDepth = maxSubgraphDepth
