@@ -211,12 +211,12 @@ cp "$h/in/a.npy" "$h/in/$(printf 'bad\xff.npy')"
 timeout 60 "${run[@]}" --batch-input "$h/in" --output-dir "$h/out" >/dev/null 2>&1; rc=$?
 [ "$rc" = 1 ] && ok || fail "hostile tree: exit $rc, want 1 (some items failed)"
 check "each item once despite self/up symlinks" test "$(count_outputs "$h/out")" = 2
-check "no folder outside the root followed" test ! -e "$h/out/outside/x.npy"
+check "no folder outside the root followed" test ! -e "$h/out/outside/x.npy.npy"
 for reason in "dangling symlink" "symlink loop" "not a regular file" "not valid UTF-8" "outside the input folder"; do
   check "failures.jsonl records: $reason" grep -q "$reason" "$h/out/failures.jsonl"
 done
 timeout 60 "${run[@]}" --batch-input "$h/in" --output-dir "$h/follow" --follow-symlinks >/dev/null 2>&1
-check "--follow-symlinks follows a folder outside the root" test -f "$h/follow/outside/x.npy"
+check "--follow-symlinks follows a folder outside the root" test -f "$h/follow/outside/x.npy.npy"
 printf 'a.npy\n../esc/x.npy\n/etc/passwd.npy\n' > "$h/in/list.txt"
 timeout 60 "${run[@]}" --batch-input "$h/in/list.txt" --output-dir "$h/m" >/dev/null 2>&1; rc=$?
 [ "$rc" = 1 ] && ok || fail "manifest escaping its folder: exit $rc, want 1"
