@@ -216,5 +216,37 @@ else
   skip "cannot mount a tmpfs here: full-disk checks not run"
 fi
 
+# ---- issue 15: hostile input trees (symlink loops, escapes, FIFOs, odd names) ----
+# Every case ends (a timeout would be a hang), writes nothing outside the output folder,
+# and records what it could not read in failures.jsonl.
+h=$tmp/hostile
+mkdir -p "$h/in/sub" "$h/esc"
+cp "$(find "$fx/items" -name '*.npy' | head -1)" "$h/in/a.npy"
+cp "$h/in/a.npy" "$h/in/sub/b.npy"
+cp "$h/in/a.npy" "$h/esc/x.npy"
+ln -s . "$h/in/self"; ln -s .. "$h/in/sub/up"; ln -s "$h/esc" "$h/in/outside"
+ln -s missing.npy "$h/in/dangling.npy"; ln -s loop2.npy "$h/in/loop1.npy"; ln -s loop1.npy "$h/in/loop2.npy"
+mkfifo "$h/in/fifo.npy"
+cp "$h/in/a.npy" "$h/in/$(printf 'bad\xff.npy')"
+timeout 60 "${run[@]}" --batch-input "$h/in" --output-dir "$h/out" >/dev/null 2>&1; rc=$?
+[ "$rc" = 1 ] && ok || fail "hostile tree: exit $rc, want 1 (some items failed)"
+check "each item once despite self/up symlinks" test "$(count_outputs "$h/out")" = 2
+check "no folder outside the root followed" test ! -e "$h/out/outside/x.npy.npy"
+for reason in "dangling symlink" "symlink loop" "not a regular file" "not valid UTF-8" "outside the input folder"; do
+  check "failures.jsonl records: $reason" grep -q "$reason" "$h/out/failures.jsonl"
+done
+timeout 60 "${run[@]}" --batch-input "$h/in" --output-dir "$h/follow" --follow-symlinks >/dev/null 2>&1
+check "--follow-symlinks follows a folder outside the root" test -f "$h/follow/outside/x.npy.npy"
+printf 'a.npy\n../esc/x.npy\n/etc/passwd.npy\n' > "$h/in/list.txt"
+timeout 60 "${run[@]}" --batch-input "$h/in/list.txt" --output-dir "$h/m" >/dev/null 2>&1; rc=$?
+[ "$rc" = 1 ] && ok || fail "manifest escaping its folder: exit $rc, want 1"
+check "manifest escape writes nothing outside the output folder" test ! -e "$h/esc/x.npy.npy" -a ! -e "$tmp/esc"
+check "manifest escape recorded" grep -q "not a path inside the manifest's folder" "$h/m/failures.jsonl"
+mkdir -p "$h/many"; for i in $(seq 50); do mkdir -p "$h/many/d$i"; ln -s .. "$h/many/d$i/up"; done
+timeout 60 "${run[@]}" --batch-input "$h/many" --output-dir "$h/many-out" >/dev/null 2>&1 &
+pid=$!; sleep 0.3; kill -TERM "$pid" 2>/dev/null; wait "$pid"; rc=$?
+[ "$rc" = 3 ] || [ "$rc" = 0 ] && ok || fail "SIGTERM while listing: exit $rc, want 3 (or 0 if listing had ended)"
+# ---- end of issue 15 block ----
+
 echo "batch: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -1,12 +1,13 @@
+import Synchronization
 import VonnxCPU
 
 /// Runs a sorted graph on the CPU kernels. Values live in numbered slots; each slot is
 /// released right after its last reader, so memory follows the live set. Immutable after
 /// creation: several threads may run it at once. Nodes standing for Vulkan partitions run
-/// their partition.
+/// their partition. `limits` are enforced as nodes run.
 final class Interpreter: Sendable {
     private enum Work: Sendable {
-        case cpu(CPUKernel)
+        case cpu(OpDefinition)
         case vulkan(VulkanPartition)
     }
 
@@ -29,11 +30,13 @@ final class Interpreter: Sendable {
     private let slotOf: [String: Int]
     private let opset: Int
     private let pool: ThreadPool
+    private let limits: Limits
 
     /// `partitions` maps the names of nodes that stand for Vulkan partitions to them.
-    init(graph: Graph, opsets: [String: Int], pool: ThreadPool, outerScope: Set<String> = [],
+    init(graph: Graph, opsets: [String: Int], pool: ThreadPool, limits: Limits = .init(), outerScope: Set<String> = [],
          partitions: [String: VulkanPartition] = [:]) throws {
         self.pool = pool
+        self.limits = limits
         opset = opsets[""] ?? opsets["ai.onnx"] ?? 1
         var slotOf: [String: Int] = [:]
         func slot(_ name: String) -> Int {
@@ -44,7 +47,7 @@ final class Interpreter: Sendable {
         inputSlots = graph.inputs.map { slot($0.name) }
         constants = graph.initializers.map { (slot($0.key), $0.value) }
         let defined = Set(graph.inputs.map(\.name)).union(graph.initializers.keys).union(graph.nodes.flatMap(\.outputs))
-        let capturedNames = Set(graph.capturedNames()).subtracting(defined).subtracting([""])
+        let capturedNames = graph.capturedNames().subtracting(defined)
         captured = capturedNames.sorted().map { ($0, slot($0)) }
         let scope = outerScope.union(defined)
 
@@ -64,11 +67,11 @@ final class Interpreter: Sendable {
             for (attr, value) in node.attributes {
                 if case .graph(let g) = value {
                     let sorted = try Passes.topologicallySorted(g, outerScope: scope)
-                    subgraphs[attr] = try Interpreter(graph: sorted, opsets: opsets, pool: pool, outerScope: scope)
+                    subgraphs[attr] = try Interpreter(graph: sorted, opsets: opsets, pool: pool, limits: limits, outerScope: scope)
                 }
             }
             let work: Work = if let p = partitions[node.name], node.domain == "vonnx" { .vulkan(p) } else {
-                .cpu(try definition(of: node, opsets: opsets).cpu)
+                .cpu(try definition(of: node, opsets: opsets))
             }
             steps.append(Step(node: node, work: work,
                               inputs: node.inputs.map { $0.isEmpty ? nil : slot($0) },
@@ -80,6 +83,9 @@ final class Interpreter: Sendable {
         slotCount = slotOf.count
     }
 
+    /// How often one node application has run its subgraphs (`Limits.maxSubgraphRuns`).
+    private final class RunCount: Sendable { let value = Atomic<Int>(0) }
+
     /// Values of one run; a class so subgraph runners can read the enclosing scope.
     private final class Frame: @unchecked Sendable {
         var slots: [Tensor?]
@@ -89,8 +95,10 @@ final class Interpreter: Sendable {
         }
     }
 
-    /// Runs with `inputs` bound to the graph inputs in order; `outer` resolves outer-scope names.
-    func run(_ inputs: [Tensor], outer: (@Sendable (String) -> Tensor?)? = nil, profile: Profile? = nil) throws -> [Tensor] {
+    /// Runs with `inputs` bound to the graph inputs in order; `outer` resolves outer-scope
+    /// names. `cancellation` is checked before every node.
+    func run(_ inputs: [Tensor], outer: (@Sendable (String) -> Tensor?)? = nil, profile: Profile? = nil,
+             cancellation: Cancellation? = nil) throws -> [Tensor] {
         let frame = Frame(count: slotCount, outer: outer)
         for (s, t) in constants { frame.slots[s] = t }
         for (s, t) in zip(inputSlots, inputs) { frame.slots[s] = t }
@@ -98,10 +106,12 @@ final class Interpreter: Sendable {
             guard let t = outer?(name) else { throw VonnxError.invalidModel("value '\(name)' is not defined in any enclosing graph") }
             frame.slots[s] = t
         }
+        try cancellation?.check()
         for step in steps {
-            let kernel: CPUKernel
+            try cancellation?.check()
+            let definition: OpDefinition
             switch step.work {
-            case .cpu(let k): kernel = k
+            case .cpu(let d): definition = d
             case .vulkan(let partition):
                 let inputs = try zip(step.node.inputs, step.inputs).map { name, s in
                     guard let t = s.flatMap({ frame.slots[$0] }) else { throw VonnxError.invalidModel("value '\(name)' was not produced") }
@@ -116,15 +126,20 @@ final class Interpreter: Sendable {
                 if let s = slotOf[name], let t = frame.slots[s] { return t }
                 return frame.outer?(name)
             }
+            let subgraphRuns = RunCount()
             let ctx = KernelContext(
                 node: step.node, inputs: step.inputs.map { $0.flatMap { frame.slots[$0] } }, opset: opset, pool: pool,
-                runSubgraph: { attr, args in
+                runSubgraph: { [limits] attr, args in
                     guard let sub = step.subgraphs[attr] else { throw step.node.error("has no subgraph '\(attr)'") }
-                    return try sub.run(args, outer: lookup, profile: profile)
+                    guard subgraphRuns.value.add(1, ordering: .relaxed).newValue <= limits.maxSubgraphRuns else {
+                        throw step.node.error("ran its subgraph \(limits.maxSubgraphRuns) times, the limit (Limits.maxSubgraphRuns)")
+                    }
+                    return try sub.run(args, outer: lookup, profile: profile, cancellation: cancellation)
                 })
+            try limits.checkOutputs(of: step.node, definition, inputs: ctx.inputs, opset: opset)
             let produced: [Tensor]
             let start = profile?.now() ?? 0
-            do { produced = try kernel(ctx) } catch let e as VonnxError {
+            do { produced = try definition.cpu(ctx) } catch let e as VonnxError {
                 if case .invalidArgument(let m) = e { throw step.node.error(m) }
                 throw e
             }

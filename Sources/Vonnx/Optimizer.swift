@@ -6,10 +6,11 @@ import VonnxCPU
 struct Optimizer {
     let opsets: [String: Int]
     let optimize: Bool
+    let limits: Limits
     var opset: Int { opsets[""] ?? opsets["ai.onnx"] ?? 1 }
 
     func prepare(_ graph: Graph) throws -> Graph {
-        try checkOps(graph)
+        try checkOps(graph, depth: 0)
         var g = try inferTypes(Passes.topologicallySorted(graph))
         guard optimize else { return g }
         g = Passes.withoutDeadNodes(g)
@@ -19,7 +20,8 @@ struct Optimizer {
         while true {
             let before = g.nodes.count
             g = Passes.foldingConstants(g, opset: opset) { node, inputs in
-                guard let def = try? definition(of: node, opsets: opsets) else { return nil }
+                guard let def = try? definition(of: node, opsets: opsets),
+                      (try? limits.checkOutputs(of: node, def, inputs: inputs, opset: opset)) != nil else { return nil }
                 return try? def.cpu(KernelContext(node: node, inputs: inputs, opset: opset, pool: pool))
             }
             g = Passes.withoutDeadNodes(g)
@@ -32,13 +34,21 @@ struct Optimizer {
         try ShapeInference.inferred(graph, opset: opset) { (try? definition(of: $0, opsets: opsets))?.shape }
     }
 
-    /// Every node, subgraphs included, must have a registered op.
-    private func checkOps(_ graph: Graph) throws {
+    /// Every node, subgraphs included, must have a registered op, and subgraphs may nest at
+    /// most `limits.maxSubgraphDepth` deep (`depth` is `graph`'s).
+    private func checkOps(_ graph: Graph, depth: Int) throws {
         for node in graph.nodes {
             _ = try definition(of: node, opsets: opsets)
             for attr in node.attributes.values {
-                if case .graph(let sub) = attr { try checkOps(sub) }
-                if case .graphs(let subs) = attr { for s in subs { try checkOps(s) } }
+                let subs: [Graph] = switch attr {
+                case .graph(let sub): [sub]
+                case .graphs(let subs): subs
+                default: []
+                }
+                guard subs.isEmpty || depth < limits.maxSubgraphDepth else {
+                    throw node.error("nests subgraphs deeper than \(limits.maxSubgraphDepth) levels (Limits.maxSubgraphDepth)")
+                }
+                for s in subs { try checkOps(s, depth: depth + 1) }
             }
         }
     }

@@ -23,16 +23,22 @@ public struct SessionOptions: Sendable {
     /// Turns on the Vulkan validation layer; its messages are read with
     /// `session.vulkan?.takeValidationMessages()`.
     public var vulkanValidation: Bool
+    /// What a model may ask of memory and time (tensor size, Loop iterations, subgraph depth).
+    public var limits: Limits
+
+    /// The most CPU threads a session accepts.
+    public static let maxThreads = 1024
 
     public init(threads: Int? = nil, backend: Backend = .auto, allowFallback: Bool = true, optimize: Bool = true,
                 vulkanDevice: String? = getenv("VONNX_VULKAN_DEVICE").map { String(cString: $0) },
-                vulkanValidation: Bool = false) {
+                vulkanValidation: Bool = false, limits: Limits = .init()) {
         self.threads = max(1, threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         self.backend = backend
         self.allowFallback = allowFallback
         self.optimize = optimize
         self.vulkanDevice = vulkanDevice.flatMap { $0.isEmpty ? nil : $0 }
         self.vulkanValidation = vulkanValidation
+        self.limits = limits
     }
 }
 
@@ -74,8 +80,11 @@ public final class Session: Sendable {
 
     public init(model: Model, options: SessionOptions = .init()) throws {
         self.options = options
+        guard (1...SessionOptions.maxThreads).contains(options.threads) else {
+            throw VonnxError.invalidArgument("threads must be 1...\(SessionOptions.maxThreads), not \(options.threads)")
+        }
         let pool = ThreadPool(threads: options.threads)
-        let prepared = try Optimizer(opsets: model.opsets, optimize: options.optimize).prepare(model.graph)
+        let prepared = try Optimizer(opsets: model.opsets, optimize: options.optimize, limits: options.limits).prepare(model.graph)
         var optimized = model
         optimized.graph = prepared
         self.model = optimized
@@ -106,7 +115,7 @@ public final class Session: Sendable {
         fallbackNodes = placement?.cpuNodes.map(\.label) ?? []
         vulkanPartitionCount = placement?.partitions.count ?? 0
         interpreter = try Interpreter(graph: placement?.graph ?? prepared, opsets: model.opsets, pool: pool,
-                                      partitions: placement?.partitions ?? [:])
+                                      limits: options.limits, partitions: placement?.partitions ?? [:])
     }
 
     /// The Vulkan device `options` asks for, or nil and why not. `.vulkan` throws when there
@@ -134,17 +143,19 @@ public final class Session: Sendable {
     /// Every Vulkan device the loader sees; throws when there is no Vulkan driver.
     public static func vulkanDevices() throws -> [VulkanDeviceInfo] { try VulkanDevice.availableDevices() }
 
-    /// Runs the model on named inputs and returns every graph output by name.
-    public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
-        Dictionary(try runOrdered(feeds).map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+    /// Runs the model on named inputs and returns every graph output by name; `cancellation`
+    /// stops the run (throwing `RunCancelled`) when cancelled or past its deadline.
+    public func run(_ feeds: [String: Tensor], cancellation: Cancellation? = nil) throws -> [String: Tensor] {
+        Dictionary(try runOrdered(feeds, cancellation: cancellation).map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// Runs the model and returns the outputs in the graph's output order; with `profile`,
     /// records one timed event per node.
-    public func runOrdered(_ feeds: [String: Tensor], profile: Profile? = nil) throws -> [(name: String, tensor: Tensor)] {
+    public func runOrdered(_ feeds: [String: Tensor], profile: Profile? = nil,
+                           cancellation: Cancellation? = nil) throws -> [(name: String, tensor: Tensor)] {
         try InputCheck.validate(feeds, against: model.graph.inputs)
         let results = try StorageCache.duringRun {
-            try interpreter.run(model.graph.inputs.map { feeds[$0.name]! }, profile: profile)
+            try interpreter.run(model.graph.inputs.map { feeds[$0.name]! }, profile: profile, cancellation: cancellation)
         }
         return zip(model.graph.outputs, results).map { ($0.name, $1) }
     }

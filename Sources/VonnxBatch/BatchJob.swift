@@ -28,6 +28,10 @@ public struct BatchJobSpec: Sendable {
     public var labels: [String] = []
     /// Batches buffered between decoding, inference and writing.
     public var queueDepth = 2
+    /// Whether the folder walk follows symlinks to folders outside the input folder.
+    public var followSymlinks = false
+    /// Seconds one batch's inference may take before it is cancelled (its items fail).
+    public var timeout: Double?
 
     public init(input: String, outputDir: String) {
         self.input = input
@@ -111,7 +115,8 @@ public final class BatchJob: Sendable {
     /// Runs the job. Throws `.usage` for a bad input folder or manifest or an output folder
     /// that cannot be written; per-item problems are recorded and the job goes on.
     public func run(progress: Bool = true) throws(BatchError) -> BatchOutcome {
-        let items = try ItemSource.items(from: spec.input, excluding: spec.outputDir)
+        let listing = try ItemSource.items(from: spec.input, excluding: spec.outputDir, followSymlinks: spec.followSymlinks)
+        let items = listing.items
         let check = "\(spec.outputDir)/.onnx-run-write-check-\(getpid())"
         do {
             try AtomicFile.write([], to: check)
@@ -120,6 +125,10 @@ public final class BatchJob: Sendable {
 
         var outcome = BatchOutcome()
         outcome.listed = items.count
+        if let signal = StopRequest.signal {
+            outcome.interruptedBy = signal
+            return outcome
+        }
         let mine = items.filter { spec.shard.contains($0.relativePath) }
         let mineByPath = Set(mine.map(\.relativePath))
         AtomicFile.removeStale(under: spec.outputDir) { target in
@@ -140,6 +149,7 @@ public final class BatchJob: Sendable {
         let loaded = BoundedQueue<Loaded>(capacity: spec.batchSize * spec.queueDepth)
         let written = BoundedQueue<Finished>(capacity: spec.queueDepth)
         let decodeTime = Accumulator(), writer = WriterState()
+        writer.failures = listing.rejected.filter { spec.shard.contains($0.path) }.map { ($0.path, $0.reason) }
         let reader = WorkerThread { [self] in
             for item in pending {
                 if StopRequest.signal != nil { break }
@@ -258,7 +268,8 @@ public final class BatchJob: Sendable {
             stacked.storage.pointer.advanced(by: i * stride).copyMemory(from: t.storage.pointer, byteCount: stride)
         }
         do {
-            let outputs = try session.runOrdered([inputName: stacked]).map(\.tensor)
+            let outputs = try session.runOrdered([inputName: stacked], cancellation: spec.timeout.map { Cancellation(timeout: $0) })
+                .map(\.tensor)
             var perItem = [[Tensor]](repeating: [], count: batch.count)
             for (k, out) in outputs.enumerated() {
                 guard out.shape.first == batch.count || (batch.count == 1 && !batched) else {

@@ -20,54 +20,101 @@ public struct BatchItem: Sendable, Hashable {
     }
 }
 
+/// The items of a batch job's input, and the entries that cannot be items (each with why).
+public struct ItemListing: Sendable {
+    public var items: [BatchItem] = []
+    /// Entries that look like items but cannot be read as one: dangling symlinks, symlink
+    /// loops, FIFOs and other non-regular files, names that are not UTF-8, manifest lines
+    /// outside the manifest's folder. Recorded as failures of the job.
+    public var rejected: [(path: String, reason: String)] = []
+}
+
 public enum ItemSource {
     /// The items of `source`: every tensor or image file under a folder (recursively, other
     /// files ignored), or the lines of a manifest file (one path a line, relative to the
-    /// manifest's folder unless absolute; blank lines and `#` comments skipped). Sorted by
-    /// relative path. The folder `excluding` (the output folder, when it lies inside the
-    /// input folder) is skipped. Throws `.usage` naming the path when it cannot be read, or
-    /// naming the manifest line that lists an unsupported file or a duplicate.
-    public static func items(from source: String, excluding: String? = nil) throws(BatchError) -> [BatchItem] {
+    /// manifest's folder; blank lines and `#` comments skipped). Sorted by relative path.
+    /// The folder `excluding` (the output folder, when it lies inside the input folder) is
+    /// skipped. A folder is listed once however many links lead to it, and a symlink to a
+    /// folder outside the input folder is followed only with `followSymlinks`. A relative
+    /// path never has "..", so outputs named after it stay in the output folder. Listing
+    /// stops early when SIGTERM or SIGINT arrives (`StopRequest`). Throws `.usage` naming
+    /// the path when it cannot be read, or naming the manifest line that lists an
+    /// unsupported file or a duplicate.
+    public static func items(from source: String, excluding: String? = nil,
+                             followSymlinks: Bool = false) throws(BatchError) -> ItemListing {
         var st = stat()
         guard stat(source, &st) == 0 else { throw .usage("--batch-input \(source): \(errnoText())") }
-        var items: [BatchItem]
+        var listing: ItemListing
         if (st.st_mode & S_IFMT) == S_IFDIR {
-            items = []
-            try walk(root: source, relative: "", skip: excluding.flatMap(canonical), into: &items)
+            guard let root = canonical(source) else { throw .usage("--batch-input \(source): \(errnoText())") }
+            var walk = Walk(root: source, canonicalRoot: root, skip: excluding.flatMap(canonical), followSymlinks: followSymlinks)
+            try walk.list("", st)
+            listing = walk.listing
         } else {
-            items = try manifest(source)
+            listing = try manifest(source)
         }
-        items.sort { $0.relativePath < $1.relativePath }
-        return items
+        listing.items.sort { $0.relativePath < $1.relativePath }
+        return listing
     }
 
-    private static func walk(root: String, relative: String, skip: String?, into items: inout [BatchItem]) throws(BatchError) {
-        let folder = relative.isEmpty ? root : "\(root)/\(relative)"
-        guard let dir = opendir(folder) else { throw .usage("--batch-input \(folder): cannot list: \(errnoText())") }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        for name in names {
-            let rel = relative.isEmpty ? name : "\(relative)/\(name)"
-            var st = stat()
-            guard stat("\(root)/\(rel)", &st) == 0 else { continue }
-            if (st.st_mode & S_IFMT) == S_IFDIR {
-                if let skip, canonical("\(root)/\(rel)") == skip { continue }
-                try walk(root: root, relative: rel, skip: skip, into: &items)
-            } else if let kind = BatchItem.kind(of: name) {
-                items.append(BatchItem(relativePath: rel, path: "\(root)/\(rel)", kind: kind))
+    /// A recursive listing of a folder that enters each folder (device, inode) once.
+    private struct Walk {
+        let root: String, canonicalRoot: String, skip: String?, followSymlinks: Bool
+        var visited = Set<[UInt64]>()
+        var listing = ItemListing()
+
+        mutating func list(_ relative: String, _ st: stat) throws(BatchError) {
+            guard StopRequest.signal == nil, visited.insert([UInt64(st.st_dev), UInt64(st.st_ino)]).inserted else { return }
+            let folder = relative.isEmpty ? root : "\(root)/\(relative)"
+            guard let dir = opendir(folder) else { throw .usage("--batch-input \(folder): cannot list: \(errnoText())") }
+            var names: [String] = []
+            while let entry = readdir(dir) {
+                let raw = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+                guard let name = String(validating: raw, as: UTF8.self) else {
+                    let shown = String(decoding: raw, as: UTF8.self)
+                    listing.rejected.append((relative.isEmpty ? shown : "\(relative)/\(shown)", "the name is not valid UTF-8"))
+                    continue
+                }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            closedir(dir)
+            for name in names where StopRequest.signal == nil {
+                let rel = relative.isEmpty ? name : "\(relative)/\(name)"
+                let path = "\(root)/\(rel)"
+                var st = stat()
+                guard lstat(path, &st) == 0 else { continue }
+                let isLink = (st.st_mode & S_IFMT) == S_IFLNK
+                if isLink && stat(path, &st) != 0 {
+                    let reason = errno == ELOOP ? "symlink loop" : "dangling symlink"
+                    if BatchItem.kind(of: name) != nil { listing.rejected.append((rel, reason)) }
+                    continue
+                }
+                switch st.st_mode & S_IFMT {
+                case S_IFDIR:
+                    let target = canonical(path)
+                    if let skip, target == skip { continue }
+                    if isLink && !followSymlinks && !(target.map(inRoot) ?? false) {
+                        listing.rejected.append((rel, "symlink to a folder outside the input folder (use --follow-symlinks)"))
+                        continue
+                    }
+                    try list(rel, st)
+                case S_IFREG:
+                    if let kind = BatchItem.kind(of: name) { listing.items.append(BatchItem(relativePath: rel, path: path, kind: kind)) }
+                default:
+                    if BatchItem.kind(of: name) != nil { listing.rejected.append((rel, "not a regular file")) }
+                }
             }
         }
+
+        func inRoot(_ path: String) -> Bool { path == canonicalRoot || path.hasPrefix(canonicalRoot == "/" ? "/" : canonicalRoot + "/") }
     }
 
-    private static func manifest(_ path: String) throws(BatchError) -> [BatchItem] {
+    private static func manifest(_ path: String) throws(BatchError) -> ItemListing {
         let text: String
         do { text = try readText(path) } catch { throw .usage("--batch-input manifest \(path): \(error)") }
         let base = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        var items: [BatchItem] = [], seen = Set<String>()
+        let canonicalBase = canonical(base) ?? base
+        var listing = ItemListing(), seen = Set<String>()
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -75,10 +122,19 @@ public enum ItemSource {
                 throw .usage("manifest \(path) line \(number + 1): '\(line)' is not a .npy, .pb, .png, .jpg or .jpeg file")
             }
             guard seen.insert(line).inserted else { throw .usage("manifest \(path) line \(number + 1): '\(line)' is listed twice") }
-            let relative = line.hasPrefix("/") ? String(line.dropFirst()) : line
-            items.append(BatchItem(relativePath: relative, path: line.hasPrefix("/") ? line : "\(base)/\(line)", kind: kind))
+            let parts = line.split(separator: "/")
+            guard !line.hasPrefix("/"), !parts.contains("..") else {
+                listing.rejected.append((line, "manifest line \(number + 1) is not a path inside the manifest's folder"))
+                continue
+            }
+            let relative = parts.filter { $0 != "." }.joined(separator: "/")
+            if let target = canonical("\(base)/\(relative)"), !target.hasPrefix(canonicalBase == "/" ? "/" : canonicalBase + "/") {
+                listing.rejected.append((line, "manifest line \(number + 1) resolves to '\(target)', outside the manifest's folder"))
+                continue
+            }
+            listing.items.append(BatchItem(relativePath: relative, path: "\(base)/\(relative)", kind: kind))
         }
-        return items
+        return listing
     }
 }
 
@@ -93,9 +149,10 @@ func readText(_ path: String) throws(BatchError) -> String {
     String(decoding: try readBytes(path), as: UTF8.self)
 }
 
-/// The whole file at `path`; throws `.usage` with the C library's reason.
+/// The whole file at `path`; throws `.usage` with the C library's reason. Never blocks on a
+/// FIFO: it is opened non-blocking and refused as not a regular file.
 func readBytes(_ path: String) throws(BatchError) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard fd >= 0 else { throw .usage("\(path): \(errnoText())") }
     defer { close(fd) }
     var st = stat()

@@ -8,9 +8,9 @@ struct FileReader: ~Copyable {
     private let fd: Int32
 
     /// Opens `path` for reading; throws `.io` naming the path when it is missing, unreadable
-    /// or not a regular file.
+    /// or not a regular file. Opening never blocks (a FIFO is refused, not waited on).
     init(path: String) throws {
-        fd = open(path, O_RDONLY | O_CLOEXEC)
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw VonnxError.io(path: path, message: "cannot open: \(errnoText())") }
         var st = stat()
         guard fstat(fd, &st) == 0 else {

@@ -9,6 +9,9 @@ public enum ModelReader {
     /// IR versions accepted: 3 (the first with typed attributes and opset imports) through 13,
     /// the newest this build's onnx.proto (ONNX 1.22) defines; ONNX 1.22's node tests use all of them.
     public static let supportedIRVersions = 3...13
+    /// Default-domain opsets accepted: 1 through 27, the newest ONNX 1.22 defines (other
+    /// domains accept any version from 1).
+    public static let supportedOpsets = 1...27
 
     /// Loads the model at `path`; external data is resolved against the model's folder.
     public static func load(path: String) throws -> Model {
@@ -36,8 +39,18 @@ public enum ModelReader {
         StorageCache.returnFreedHeap()
     }
 
+    /// The deepest nesting of protobuf messages a model may have (a graph inside a node's
+    /// attribute is three levels below its parent graph, a sequence's element type two below
+    /// it): about 50 levels of nested subgraphs. protobuf-c parses recursively, so deeper files
+    /// are refused before parsing rather than overflowing the stack.
+    public static let maxNesting = 150
+
     private static func unpack(_ bytes: [UInt8]) throws -> UnsafeMutablePointer<Onnx__ModelProto> {
         guard !bytes.isEmpty else { throw VonnxError.invalidModel("empty (0 bytes): not an ONNX model") }
+        let depth = bytes.withUnsafeBufferPointer { NestingScan.depth($0, limit: maxNesting) }
+        guard depth <= maxNesting else {
+            throw VonnxError.invalidModel("messages nest deeper than \(maxNesting) levels (subgraphs or types nested too deeply)")
+        }
         guard let proto = bytes.withUnsafeBufferPointer({ onnx__model_proto__unpack(nil, $0.count, $0.baseAddress) })
         else { throw VonnxError.invalidModel("not an ONNX model (protobuf parse failed)") }
         return proto
@@ -53,7 +66,21 @@ public enum ModelReader {
         }
         var opsets: [String: Int] = [:]
         for o in messages(m.n_opset_import, m.opset_import) {
-            opsets[canonicalDomain(str(o.pointee.domain))] = Int(o.pointee.version)
+            let domain = canonicalDomain(str(o.pointee.domain)), version = Int(o.pointee.version)
+            guard domain.isEmpty ? supportedOpsets.contains(version) : version >= 1 else {
+                throw VonnxError.invalidModel("opset \(version) of domain '\(domain.isEmpty ? "ai.onnx" : domain)' is not supported"
+                                              + (domain.isEmpty ? " (supported: \(supportedOpsets.lowerBound)...\(supportedOpsets.upperBound))" : ""))
+            }
+            opsets[domain] = version
+        }
+        guard !opsets.isEmpty else { throw VonnxError.invalidModel("no opset_import: the opset the model is written against is unknown") }
+        for input in messages(graph.pointee.n_input, graph.pointee.input) {
+            guard let type = input.pointee.type?.pointee, type.value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE,
+                  let shape = type.tensor_type?.pointee.shape?.pointee else { continue }
+            for d in messages(shape.n_dim, shape.dim)
+            where d.pointee.value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && d.pointee.dim_value < 0 {
+                throw VonnxError.invalidModel("input '\(str(input.pointee.name))' has a negative dim \(d.pointee.dim_value)")
+            }
         }
         return Model(irVersion: Int(m.ir_version), opsets: opsets, producer: str(m.producer_name),
                      graph: try self.graph(graph, baseDirectory: baseDirectory),
@@ -140,6 +167,9 @@ public enum ModelReader {
     }
 
     private static func attribute(_ a: Onnx__AttributeProto, baseDirectory: String?) throws -> Attribute {
+        guard str(a.ref_attr_name).isEmpty else {
+            throw VonnxError.invalidModel("ref_attr_name '\(str(a.ref_attr_name))' refers to a function's attribute outside a function")
+        }
         func tensor(_ t: UnsafeMutablePointer<Onnx__TensorProto>) throws -> Tensor {
             try TensorProtoCodec.tensor(from: t, baseDirectory: baseDirectory).tensor
         }

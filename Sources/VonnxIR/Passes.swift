@@ -116,7 +116,10 @@ public enum Passes {
 
 /// The output of Shape (opset 15's start/end included) or Size for an input of `shape`.
 private func staticShapeValue(_ node: Node, _ shape: [Int]) throws -> [Tensor] {
-    if node.opType == "Size" { return [Tensor(scalar: Int64(shape.reduce(1, *)))] }
+    if node.opType == "Size" {
+        guard let n = checkedElementCount(shape, limit: .max) else { throw node.error("shape \(shape) has too many elements") }
+        return [Tensor(scalar: Int64(n))]
+    }
     let rank = shape.count
     func clamp(_ i: Int) -> Int { min(max(i < 0 ? i + rank : i, 0), rank) }
     let start = clamp(try node.int("start", default: 0)), end = clamp(try node.int("end", default: rank))
@@ -125,13 +128,14 @@ private func staticShapeValue(_ node: Node, _ shape: [Int]) throws -> [Tensor] {
 }
 
 extension Node {
-    /// Names read by this node's subgraphs from enclosing scopes.
-    public func capturedNames() -> [String] {
-        var names: [String] = []
+    /// Names read by this node's subgraphs from enclosing scopes, each once (a set keeps the
+    /// work linear in the size of deeply nested subgraphs).
+    public func capturedNames() -> Set<String> {
+        var names: Set<String> = []
         for attr in attributes.values {
             switch attr {
-            case .graph(let g): names += g.capturedNames()
-            case .graphs(let gs): for g in gs { names += g.capturedNames() }
+            case .graph(let g): names.formUnion(g.capturedNames())
+            case .graphs(let gs): for g in gs { names.formUnion(g.capturedNames()) }
             default: break
             }
         }
@@ -141,13 +145,14 @@ extension Node {
 
 extension Graph {
     /// Names this graph reads that it does not define itself (outer-scope values).
-    public func capturedNames() -> [String] {
+    public func capturedNames() -> Set<String> {
         var defined = Set(inputs.map(\.name)).union(initializers.keys)
         defined.insert("")
-        var captured: [String] = []
+        var captured: Set<String> = []
         for node in nodes { defined.formUnion(node.outputs) }
         for node in nodes {
-            for name in node.inputs + node.capturedNames() where !defined.contains(name) { captured.append(name) }
+            for name in node.inputs where !defined.contains(name) { captured.insert(name) }
+            captured.formUnion(node.capturedNames().subtracting(defined))
         }
         return captured
     }

@@ -5,6 +5,10 @@ public struct ShapeContext {
     public let constants: [Tensor?]
     public let opset: Int
 
+    public init(node: Node, inputs: [ValueType?], constants: [Tensor?], opset: Int) {
+        self.node = node; self.inputs = inputs; self.constants = constants; self.opset = opset
+    }
+
     public func input(_ i: Int) -> ValueType? { i < inputs.count ? inputs[i] : nil }
     public func constant(_ i: Int) -> Tensor? { i < constants.count ? constants[i] : nil }
     public func error(_ message: String) -> VonnxError { node.error(message) }
@@ -28,7 +32,9 @@ public enum ShapeInference {
             guard let r = rule(node) else { continue }
             let ctx = ShapeContext(node: node, inputs: node.inputs.map { types[$0] },
                                    constants: node.inputs.map { graph.initializers[$0] }, opset: opset)
-            for (name, t) in zip(node.outputs, try r(ctx)) {
+            let inferred: [ValueType?]
+            do { inferred = try r(ctx) } catch VonnxError.invalidArgument(let m) { throw node.error(m) }
+            for (name, t) in zip(node.outputs, inferred) {
                 guard !name.isEmpty, let t else { continue }
                 types[name] = t
                 result.valueInfo[name] = ValueInfo(name: name, type: t)
@@ -71,6 +77,24 @@ public enum ShapeRules {
             }
         }
         return out
+    }
+
+    /// The largest dim shape arithmetic accepts from a model (2^37, about 137 G elements): sums
+    /// and products of a few such numbers cannot overflow.
+    public static let maxDim = Int(Int32.max) * 64
+
+    /// `a × b` for dims read from a model; throws `.invalidArgument` when it overflows.
+    public static func checkedProduct(_ a: Int, _ b: Int) throws -> Int {
+        let (p, overflow) = a.multipliedReportingOverflow(by: b)
+        guard !overflow else { throw VonnxError.invalidArgument("dim arithmetic \(a) × \(b) overflows") }
+        return p
+    }
+
+    /// `a + b` for dims read from a model; throws `.invalidArgument` when it overflows.
+    public static func checkedSum(_ a: Int, _ b: Int) throws -> Int {
+        let (s, overflow) = a.addingReportingOverflow(b)
+        guard !overflow else { throw VonnxError.invalidArgument("dim arithmetic \(a) + \(b) overflows") }
+        return s
     }
 
     /// Output dims of a sliding window (Conv, pools): input, kernel, stride, dilation, pads.

@@ -33,6 +33,7 @@ extension ShapeRules {
             var out: [Dim] = [shape[0], channels]
             for i in 0..<d {
                 guard let n = shape[i + 2].value else { out.append(.unknown); continue }
+                guard n <= maxDim else { throw ctx.error("input dim \(n) is too large (at most \(maxDim))") }
                 switch autoPad {
                 case "SAME_UPPER", "SAME_LOWER": out.append(.value((n + strides[i] - 1) / strides[i]))
                 case "VALID":
@@ -101,7 +102,7 @@ extension ShapeRules {
         if ctx.node.opType == "Resize", ctx.opset >= 11, let sizes = ctx.constant(3), sizes.count > 0 {
             let v = sizes.ints()
             guard v.count == axes.count else { return [unknown] }
-            for (i, a) in axes.enumerated() { out[a] = .value(v[i]) }
+            for (i, a) in axes.enumerated() { out[a] = v[i] >= 0 ? .value(v[i]) : .unknown }
             return [.tensor(elem, shape: out)]
         }
         let scalesIndex = ctx.node.opType == "Upsample" || ctx.opset < 11 ? 1 : 2
@@ -109,7 +110,9 @@ extension ShapeRules {
         guard let scales, scales.count == axes.count else { return [unknown] }
         for (i, a) in axes.enumerated() {
             guard let n = s[a].value else { out[a] = scales[i] == 1 ? s[a] : .unknown; continue }
-            out[a] = .value(Int(Double(n) * scales[i]))
+            let scaled = Double(n) * scales[i]
+            guard scaled >= 0, scaled <= Double(maxDim) else { throw ctx.error("scale \(scales[i]) of dim \(n) is out of range") }
+            out[a] = .value(Int(scaled))
         }
         return [.tensor(elem, shape: out)]
     }
@@ -138,14 +141,16 @@ extension ShapeRules {
               (kernel + strides + dilations + outPad + pads).allSatisfy({ $0 >= 0 && $0 < limit }), group > 0 else {
             return [.tensor(elem, shape: nil)]
         }
-        var out: [Dim] = [s[0], w[1].value.map { .value($0 * group) } ?? .unknown]
+        var out: [Dim] = [s[0], try w[1].value.map { .value(try checkedProduct($0, group)) } ?? .unknown]
         var target = try node.ints("output_shape")
         if let t = target, t.count == d + 2 { target = Array(t[2...]) }
         for i in 0..<d {
             if let target, target.count == d { out.append(.value(target[i])); continue }
             guard let n = s[i + 2].value else { out.append(.unknown); continue }
-            if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" { out.append(.value(n * strides[i])); continue }
-            out.append(.value(strides[i] * (n - 1) + outPad[i] + (kernel[i] - 1) * dilations[i] + 1 - pads[i] - pads[i + d]))
+            guard n <= maxDim else { throw ctx.error("input dim \(n) is too large (at most \(maxDim))") }
+            if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" { out.append(.value(try checkedProduct(n, strides[i]))); continue }
+            let span = try checkedProduct(strides[i], n - 1) + outPad[i] + (kernel[i] - 1) * dilations[i] + 1
+            out.append(.value(span - pads[i] - pads[i + d]))
         }
         return [.tensor(elem, shape: out)]
     }

@@ -32,7 +32,9 @@ extension ShapeRules {
             default: break
             }
         }
-        let total = input.reduce(1, *)
+        guard let total = checkedElementCount(input, limit: .max) else {
+            throw VonnxError.invalidArgument("input dims \(input) are negative or their product overflows")
+        }
         if let i = inferred {
             out[i] = 1
             guard let known = checkedElementCount(out), known != 0, total % known == 0 else {
@@ -94,7 +96,7 @@ extension ShapeRules {
 
     /// The product of dims: a number when all are, the one non-unit dim when only one is not 1.
     private static func product(_ dims: ArraySlice<Dim>) -> Dim {
-        if let v = values(Array(dims)) { return .value(v.reduce(1, *)) }
+        if let v = values(Array(dims)) { return checkedElementCount(v, limit: .max).map(Dim.value) ?? .unknown }
         let other = dims.filter { $0 != .value(1) }
         return other.count == 1 ? other[0] : .unknown
     }
@@ -192,10 +194,10 @@ extension ShapeRules {
         guard shapes.count == ctx.inputs.count, let rank = shapes.first?.count else { return [.tensor(type, shape: nil)] }
         let a = try axis(try ctx.node.int("axis", default: ctx.opset < 4 ? 1 : 0), rank: rank, ctx)
         guard shapes.allSatisfy({ $0.count == rank }) else { throw ctx.error("inputs of different ranks") }
-        return [.tensor(type, shape: (0..<rank).map { k in
+        return [.tensor(type, shape: try (0..<rank).map { k in
             if k == a {
                 let v = shapes.compactMap { $0[k].value }
-                return v.count == shapes.count ? .value(v.reduce(0, +)) : .unknown
+                return v.count == shapes.count ? .value(try v.reduce(0, checkedSum)) : .unknown
             }
             return shapes.first(where: { $0[k].value != nil })?[k] ?? shapes[0][k]
         })]
@@ -214,8 +216,8 @@ extension ShapeRules {
         } else if let d = dims[a].value {
             let parts = (ctx.opset >= 18 ? try ctx.node.int("num_outputs") : nil) ?? n
             if parts > 0 {
-                let p = (d + parts - 1) / parts
-                sizes = (0..<parts).map { max(0, min(p, d - $0 * p)) }
+                let p = try checkedSum(d, parts - 1) / parts
+                sizes = (0..<min(parts, n)).map { max(0, min(p, d - $0 * p)) }
             }
         }
         return (0..<n).map { i in

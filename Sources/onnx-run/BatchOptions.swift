@@ -22,12 +22,13 @@ struct BatchOptions: ParsableArguments {
     @Option(help: "Write the first output's K best classes as JSON lines instead of tensors.") var topK: Int?
     @Option(help: "Class names for --top-k, one a line.") var labels: String?
     @Flag(help: "Write image-shaped outputs as 8-bit PNG (values in [0, 1]).") var png = false
+    @Flag(help: "Follow symlinks to folders outside the input folder.") var followSymlinks = false
 
     /// Batch-mode flags without --batch-input would be silently ignored; refuse them.
     func validate() throws {
         guard batchInput == nil else { return }
         let texts = [shard, job, resize, crop, layout, channels, scale, mean, std, labels]
-        if texts.contains(where: { $0 != nil }) || topK != nil || png || batchSize != 1 {
+        if texts.contains(where: { $0 != nil }) || topK != nil || png || followSymlinks || batchSize != 1 {
             throw ValidationError("batch-mode options (--shard, --job, --resize, --top-k, ...) need --batch-input")
         }
     }
@@ -43,6 +44,8 @@ extension OnnxRun {
             spec.batchSize = options.batchSize
             spec.format = options.png ? .png : format == .pb ? .pb : .npy
             spec.topK = options.topK
+            spec.followSymlinks = options.followSymlinks
+            spec.timeout = timeout
             if let labels = options.labels {
                 guard options.topK != nil else { throw BatchError.usage("--labels needs --top-k") }
                 spec.labels = try BatchJobSpec.readLabels(labels)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import Vonnx
+import VonnxBatch
 import VonnxFormat
 
 /// Runs an ONNX model once on inputs from files (or seeded random data) and writes its outputs.
@@ -25,12 +26,38 @@ struct OnnxRun: ParsableCommand {
     var device: String?
     @Flag(help: "List the Vulkan devices and exit.") var listDevices = false
     @Flag(help: "Print the backend in use, why it fell back to the CPU, and the nodes left to the CPU.") var verbose = false
-    @Option(help: "CPU threads (default: all cores).") var threads: Int?
+    @Option(help: "CPU threads, 1...\(SessionOptions.maxThreads) (default: all cores).") var threads: Int?
+    @Option(help: "Seconds a run (or, in batch mode, each batch) may take before it is cancelled.") var timeout: Double?
     @OptionGroup(title: "Batch mode") var batch: BatchOptions
 
     enum OutputFormat: String, ExpressibleByArgument { case npy, pb }
 
-    /// Errors propagate to ArgumentParser, which prints them on one line and exits 1.
+    func validate() throws {
+        if let threads, !(1...SessionOptions.maxThreads).contains(threads) {
+            throw ValidationError("--threads must be 1...\(SessionOptions.maxThreads), not \(threads)")
+        }
+        if let timeout, !(timeout > 0 && timeout.isFinite) { throw ValidationError("--timeout must be a positive number of seconds") }
+    }
+
+    /// Every error is one line on standard error ("Error: ..."), usage errors included (exit
+    /// 64, without the usage text ArgumentParser would add), control characters from a model's
+    /// names shown as spaces; --help prints as usual.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            let scalars = message(for: error).unicodeScalars.map { c -> Unicode.Scalar in
+                [.control, .lineSeparator, .paragraphSeparator].contains(c.properties.generalCategory) ? " " : c
+            }
+            writeStandardError("Error: \(String(String.UnicodeScalarView(scalars)))\n")
+            Glibc.exit(code.rawValue)
+        }
+    }
+
+    /// Errors propagate to `main`, which prints them on one line and exits 1.
     func run() throws {
         if listDevices {
             for d in try Session.vulkanDevices() {
@@ -69,9 +96,10 @@ struct OnnxRun: ParsableCommand {
             guard random else {
                 throw VonnxError.invalidInput("missing input '\(info.name)' (\(info.type.map(\.description) ?? "unknown type")); give --input \(info.name)=FILE or --random")
             }
-            feeds[info.name] = try RandomInput.tensor(for: info, symbols: symbolValues, generator: &generator)
+            feeds[info.name] = try RandomInput.tensor(for: info, symbols: symbolValues, maxBytes: options.limits.maxTensorBytes,
+                                                      generator: &generator)
         }
-        let outputs = try session.runOrdered(feeds)
+        let outputs = try session.runOrdered(feeds, cancellation: timeout.map { Cancellation(timeout: $0) })
         if let outputDir { try makeDirectory(outputDir) }
         for (i, (name, tensor)) in outputs.enumerated() {
             print("\(name): \(tensor.dataType)\(tensor.shape)")
@@ -120,7 +148,8 @@ struct SplitMix64: RandomNumberGenerator {
 
 enum RandomInput {
     /// Uniform [0, 1) for floats, 0..<10 for integers, random bools; symbolic dims from `symbols` or 1.
-    static func tensor(for info: ValueInfo, symbols: [String: Int], generator: inout SplitMix64) throws -> Tensor {
+    /// Written straight into the tensor, which may hold at most `maxBytes`.
+    static func tensor(for info: ValueInfo, symbols: [String: Int], maxBytes: Int, generator: inout SplitMix64) throws -> Tensor {
         guard case .tensor(let type, let dims)? = info.type else {
             throw VonnxError.invalidInput("input '\(info.name)' has no tensor type; --random cannot fill it")
         }
@@ -132,19 +161,25 @@ enum RandomInput {
             case .unknown: 1
             }
         }
-        guard let n = checkedElementCount(shape, limit: 1 << 31) else {
-            throw VonnxError.invalidInput("input '\(info.name)' shape \(shape) is too large for --random")
+        guard let n = checkedElementCount(shape, limit: maxBytes / max(type.byteSize, 1)) else {
+            throw VonnxError.invalidInput("input '\(info.name)' shape \(shape) is larger than the tensor limit of \(maxBytes) bytes")
         }
-        let values = (0..<n).map { _ in Double.random(in: 0..<1, using: &generator) }
+        func filled<T: TensorElement>(_ make: (Double) -> T) -> Tensor {
+            let t = Tensor(uninitialized: T.dataType, shape: shape)
+            t.withUnsafeMutableBufferPointer(as: T.self) { out in
+                for i in 0..<n { out[i] = make(Double.random(in: 0..<1, using: &generator)) }
+            }
+            return t
+        }
         switch type {
-        case .float: return Tensor(shape: shape, scalars: values.map { Float($0) })
-        case .double: return Tensor(shape: shape, scalars: values)
-        case .float16: return Tensor(shape: shape, scalars: values.map { Float16(Float($0)) })
-        case .bool: return Tensor(shape: shape, scalars: values.map { $0 < 0.5 })
-        case .int64: return Tensor(shape: shape, scalars: values.map { Int64($0 * 10) })
-        case .int32: return Tensor(shape: shape, scalars: values.map { Int32($0 * 10) })
-        case .uint8: return Tensor(shape: shape, scalars: values.map { UInt8($0 * 10) })
-        case .int8: return Tensor(shape: shape, scalars: values.map { Int8($0 * 10) })
+        case .float: return filled { Float($0) }
+        case .double: return filled { $0 }
+        case .float16: return filled { Float16(Float($0)) }
+        case .bool: return filled { $0 < 0.5 }
+        case .int64: return filled { Int64($0 * 10) }
+        case .int32: return filled { Int32($0 * 10) }
+        case .uint8: return filled { UInt8($0 * 10) }
+        case .int8: return filled { Int8($0 * 10) }
         default: throw VonnxError.invalidInput("input '\(info.name)': --random does not generate \(type)")
         }
     }

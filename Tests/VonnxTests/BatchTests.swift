@@ -129,7 +129,7 @@ private let solidJPEG: [UInt8] = {
 @Test func manifestsListItemsAndNameBadLines() throws {
     let dir = scratchFolder()
     try AtomicFile.write(Array("# frames\nb.png\n\na/x.npy\n".utf8), to: "\(dir)/list.txt")
-    let items = try ItemSource.items(from: "\(dir)/list.txt")
+    let items = try ItemSource.items(from: "\(dir)/list.txt").items
     #expect(items.map(\.relativePath) == ["a/x.npy", "b.png"])
     #expect(items.map(\.path) == ["\(dir)/a/x.npy", "\(dir)/b.png"])
     #expect(items.map(\.kind) == [.npy, .image])
@@ -155,4 +155,38 @@ private let solidJPEG: [UInt8] = {
     producer.join()
     #expect(got == Array(0..<100))
     #expect(!queue.push(1))
+}
+
+@Test func hostileTreesListEachItemOnceAndRecordTheRest() throws {
+    let dir = scratchFolder(), outside = scratchFolder()
+    try AtomicFile.write([0], to: "\(dir)/a.npy")
+    #expect(mkdir("\(dir)/sub", 0o755) == 0)
+    try AtomicFile.write([0], to: "\(dir)/sub/b.npy")
+    try AtomicFile.write([0], to: "\(outside)/x.npy")
+    for (target, link) in [(".", "self"), ("..", "sub/up"), (outside, "out"), ("missing.npy", "dangling.npy"),
+                           ("loop2.npy", "loop1.npy"), ("loop1.npy", "loop2.npy")] {
+        #expect(symlink(target, "\(dir)/\(link)") == 0)
+    }
+    #expect(mkfifo("\(dir)/fifo.npy", 0o600) == 0)
+    let badName = Array("\(dir)/bad".utf8) + [0xFF] + Array(".npy".utf8) + [0]  // a lone 0xFF byte: not UTF-8
+    let fd = badName.withUnsafeBufferPointer { p in
+        p.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644) }
+    }
+    #expect(fd >= 0)
+    close(fd)
+
+    let listing = try ItemSource.items(from: dir)
+    #expect(listing.items.map(\.relativePath) == ["a.npy", "sub/b.npy"])
+    let reasons = Dictionary(listing.rejected.map { ($0.path, $0.reason) }, uniquingKeysWith: { a, _ in a })
+    #expect(reasons["dangling.npy"] == "dangling symlink")
+    #expect(reasons["loop1.npy"] == "symlink loop")
+    #expect(reasons["fifo.npy"] == "not a regular file")
+    #expect(reasons["out"]?.contains("outside the input folder") == true)
+    #expect(listing.rejected.contains { $0.reason == "the name is not valid UTF-8" })
+    #expect(try ItemSource.items(from: dir, followSymlinks: true).items.map(\.relativePath) == ["a.npy", "out/x.npy", "sub/b.npy"])
+
+    try AtomicFile.write(Array("a.npy\n../escape.npy\n/etc/x.npy\nout/x.npy\n".utf8), to: "\(dir)/list.txt")
+    let manifest = try ItemSource.items(from: "\(dir)/list.txt")
+    #expect(manifest.items.map(\.relativePath) == ["a.npy"])
+    #expect(manifest.rejected.map(\.path) == ["../escape.npy", "/etc/x.npy", "out/x.npy"])
 }

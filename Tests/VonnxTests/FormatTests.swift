@@ -67,10 +67,11 @@ private enum PB {
         entries.flatMap { bytes(13, string(1, $0.0) + string(2, $0.1)) } + int(14, 1)
     }
     /// A ModelProto whose graph has `initializer` and `nodes`, one output "y".
-    static func model(ir: Int64 = 8, initializer: [UInt8]? = nil, nodes: [[UInt8]] = []) -> [UInt8] {
+    static func model(ir: Int64 = 8, opsets: [Int64] = [13], initializer: [UInt8]? = nil, nodes: [[UInt8]] = [],
+                      inputs: [[UInt8]] = []) -> [UInt8] {
         let graph = string(2, "g") + nodes.flatMap { bytes(1, $0) } + (initializer.map { bytes(5, $0) } ?? [])
-            + bytes(12, string(1, "y"))
-        return int(1, ir) + bytes(8, string(1, "") + int(2, 13)) + bytes(7, graph)
+            + inputs.flatMap { bytes(11, $0) } + bytes(12, string(1, "y"))
+        return int(1, ir) + opsets.flatMap { bytes(8, string(1, "") + int(2, $0)) } + bytes(7, graph)
     }
 }
 
@@ -277,12 +278,30 @@ private func sampleModel(irVersion: Int = 8) -> Model {
     #expect(text.contains("node 'const0' (Constant) attribute 'value': tensor '': raw_data has 1 bytes"))
 }
 
+@Test func badOpsetsRefAttributesAndInputDims() {
+    for (opsets, message) in [([] as [Int64], "no opset_import"), ([0], "opset 0 of domain 'ai.onnx' is not supported"),
+                              ([-3], "opset -3 of"), ([28], "opset 28 of domain 'ai.onnx' is not supported (supported: 1...27)")] {
+        #expect(errorText { try ModelReader.load(bytes: PB.model(opsets: opsets), baseDirectory: nil) }.contains(message))
+    }
+    let attr = PB.string(1, "alpha") + PB.int(20, 1) + PB.string(21, "outer_alpha")
+    let node = PB.string(1, "x") + PB.string(2, "y") + PB.string(3, "elu") + PB.string(4, "Elu") + PB.bytes(5, attr)
+    #expect(errorText { try ModelReader.load(bytes: PB.model(nodes: [node]), baseDirectory: nil) }
+        .contains("node 'elu' (Elu) attribute 'alpha': ref_attr_name 'outer_alpha' refers to a function's attribute outside a function"))
+    let dims = PB.bytes(1, PB.int(1, 2)) + PB.bytes(1, PB.int(1, -5))
+    let input = PB.string(1, "x") + PB.bytes(2, PB.bytes(1, PB.int(1, 1) + PB.bytes(2, dims)))
+    #expect(errorText { try ModelReader.load(bytes: PB.model(inputs: [input]), baseDirectory: nil) }
+        .contains("input 'x' has a negative dim -5"))
+    // a sequence input's TypeProto holds no tensor type (protobuf-c's oneof is a union)
+    let sequence = PB.string(1, "s") + PB.bytes(2, PB.bytes(4, PB.bytes(1, PB.bytes(1, PB.int(1, 1)))))
+    #expect(errorText { _ = try ModelReader.load(bytes: PB.model(inputs: [sequence]), baseDirectory: nil) } == "no error")
+}
+
 @Test func sparseInitializerBecomesDense() throws {
     let values = PB.tensor("sp", type: 1, dims: [2], PB.bytes(4, bytesOf([Float(5), 7])))
     let indices = PB.tensor("", type: 7, dims: [2], PB.int(7, 1) + PB.int(7, 5))
     let sparse = PB.bytes(1, values) + PB.bytes(2, indices) + PB.int(3, 2) + PB.int(3, 3)
     let graph = PB.string(2, "g") + PB.bytes(15, sparse) + PB.bytes(12, PB.string(1, "y"))
-    let bytes = PB.int(1, 8) + PB.bytes(7, graph)
+    let bytes = PB.int(1, 8) + PB.bytes(8, PB.int(2, 13)) + PB.bytes(7, graph)
     let t = try ModelReader.load(bytes: bytes, baseDirectory: nil).graph.initializers["sp"]
     #expect(t?.shape == [2, 3] && t?.scalars(as: Float.self) == [0, 5, 0, 0, 0, 7])
 }

@@ -1,0 +1,82 @@
+import Dispatch
+import Synchronization
+import VonnxCPU
+
+/// Bounds on what a model may ask of a session, so that a small hostile or broken file cannot
+/// take the process's memory or time. Each violation is a thrown `VonnxError` naming the node.
+public struct Limits: Sendable, Equatable {
+    /// The largest tensor a node may produce, in bytes (default 1 GiB: a Loop doubling a
+    /// tensor up to 4 GiB held 8 GiB for 15 s; raise it for models with larger tensors).
+    /// Checked before the node runs, from its shape rule applied to its actual inputs
+    /// (ConstantOfShape, Expand, Tile, Concat, Reshape...), in constant folding as in runs.
+    public var maxTensorBytes: Int
+    /// How many times one node application may run its subgraph: a Loop's or Scan's
+    /// iterations (default 10,000,000).
+    public var maxSubgraphRuns: Int
+    /// How deeply subgraphs (If, Loop, Scan bodies) may nest (default 32). The file reader
+    /// also refuses nesting beyond `ModelReader.maxNesting` protobuf messages.
+    public var maxSubgraphDepth: Int
+
+    public init(maxTensorBytes: Int = 1 << 30, maxSubgraphRuns: Int = 10_000_000, maxSubgraphDepth: Int = 32) {
+        self.maxTensorBytes = maxTensorBytes
+        self.maxSubgraphRuns = maxSubgraphRuns
+        self.maxSubgraphDepth = maxSubgraphDepth
+    }
+
+    /// Throws when an output `definition`'s shape rule infers for `node` from its actual
+    /// `inputs` would exceed `maxTensorBytes`. Other shape-rule errors are left to the kernel.
+    func checkOutputs(of node: Node, _ definition: OpDefinition, inputs: [Tensor?], opset: Int) throws {
+        guard let rule = definition.shape else { return }
+        let types = inputs.map { $0.map { ValueType.tensor($0.dataType, shape: $0.shape.map(Dim.value)) } }
+        guard let outputs = try? rule(ShapeContext(node: node, inputs: types, constants: inputs, opset: opset)) else { return }
+        for (i, output) in outputs.enumerated() {
+            guard let type = output?.elementType, type != .string, let shape = output?.staticShape else { continue }
+            let bytes = checkedElementCount(shape, limit: .max).flatMap { n in
+                let (b, overflow) = n.multipliedReportingOverflow(by: type.byteSize)
+                return overflow ? nil : b
+            }
+            guard let bytes, bytes <= maxTensorBytes else {
+                throw node.error("output \(i) of shape \(shape) (\(type)) would need \(bytes.map { "\($0) bytes" } ?? "more bytes than addressable"), "
+                                 + "over the limit of \(maxTensorBytes) (Limits.maxTensorBytes)")
+            }
+        }
+    }
+}
+
+/// Stops runs from another thread or at a deadline: a run given one throws `RunCancelled` at
+/// its next node or subgraph iteration once `cancel()` is called or the deadline passes.
+/// Thread-safe; one handle may serve many runs.
+public final class Cancellation: Sendable {
+    private let cancelled = Atomic<Bool>(false)
+    /// When runs stop by themselves (`DispatchTime.now()` based), or nil.
+    public let deadline: DispatchTime?
+    private let timeout: Double?
+
+    /// A handle that also cancels by itself `timeout` seconds from now, when given.
+    public init(timeout seconds: Double? = nil) {
+        timeout = seconds
+        deadline = seconds.map { DispatchTime.now() + $0 }
+    }
+
+    public func cancel() { cancelled.store(true, ordering: .relaxed) }
+
+    public var isCancelled: Bool {
+        if cancelled.load(ordering: .relaxed) { return true }
+        guard let deadline, DispatchTime.now() >= deadline else { return false }
+        cancel()
+        return true
+    }
+
+    func check() throws {
+        if isCancelled { throw RunCancelled(timeout: timeout) }
+    }
+}
+
+/// A run stopped by its `Cancellation`.
+public struct RunCancelled: Error, Sendable, CustomStringConvertible {
+    /// The timeout that ran out, or nil when `cancel()` was called.
+    public let timeout: Double?
+    public var description: String {
+        timeout.map { "the run was cancelled: its time limit of \($0) s ran out" } ?? "the run was cancelled"
+    }
+}
