@@ -123,3 +123,17 @@ private final class Counter: @unchecked Sendable {
     #expect(out["y"]!.shape == [1, 3, 48, 192] && out["s"]!.shape == [2, 3])
     #expect(message { _ = try session.run(feeds([2, 3], [1, 3])) }.contains("'a' set 'N' to 2"))
 }
+
+@Test func openDimsComeFromNamesOrPositionsElseOne() throws {
+    let x = ValueInfo(name: "x", type: .tensor(.float, shape: [.unknown, .value(3), .symbol("H"), .symbol("?")]))
+    let z = ValueInfo(name: "z", type: .tensor(.float, shape: [.symbol("H")]))
+    var notes: [String] = []
+    let dims = try OpenDims(specs: ["H=48", "x:3=192"], inputs: [x, z])
+    #expect(try dims.shape(of: x) { notes.append($0) } == [1, 3, 48, 192])
+    #expect(try dims.shape(of: z) { notes.append($0) } == [48])
+    #expect(notes == ["input 'x' dim 0 ('?') set to 1; give --dim x:0=VALUE to choose"])
+    #expect(try dims.setting(input: "x", axis: 2, to: 7).shape(of: x) { _ in } == [1, 3, 7, 192])
+    #expect(message { _ = try OpenDims(specs: ["W=4"], inputs: [x]) }.contains("no input has a dim named 'W'"))
+    #expect(message { _ = try OpenDims(specs: ["x:4=1"], inputs: [x]) }.contains("input 'x' has no dim 4"))
+    #expect(message { _ = try OpenDims(specs: ["H=0"], inputs: [x]) }.contains("positive VALUE"))
+}
