@@ -1,0 +1,158 @@
+"""Builds the test models of scripts/check-contrib.sh with the real tools and writes, per
+model, MODEL.onnx, its inputs (input_<i>.npy, in graph order) and onnxruntime's outputs
+(expected_<i>.npy).
+
+A small BERT-like encoder is written with onnx.helper in the pattern the PyTorch exporter
+writes (seeded weights), then passed through onnxruntime.transformers.optimizer (which fuses
+it into EmbedLayerNormalization / Attention / SkipLayerNormalization / BiasGelu ...) and
+through onnxruntime.quantization.quantize_dynamic.
+
+usage: contrib_models.py OUT_DIR
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper as h, numpy_helper
+
+HIDDEN, HEADS, LAYERS, FFN, VOCAB, MAX_POS, SEQ, BATCH = 64, 4, 2, 128, 100, 32, 16, 2
+rng = np.random.default_rng(0)
+nodes, inits = [], []
+
+
+def const(name, array):
+    inits.append(numpy_helper.from_array(np.asarray(array), name))
+    return name
+
+
+def weight(name, *shape, scale=0.1):
+    return const(name, (rng.standard_normal(shape) * scale).astype(np.float32))
+
+
+def node(op, inputs, name, **attrs):
+    nodes.append(h.make_node(op, inputs, [name], name=name, **attrs))
+    return name
+
+
+def layer_norm(x, prefix):
+    """LayerNorm decomposed as the PyTorch exporter writes it (opset 13)."""
+    mean = node("ReduceMean", [x], prefix + "_mean", axes=[-1])
+    d = node("Sub", [x, mean], prefix + "_sub")
+    sq = node("Pow", [d, const(prefix + "_two", np.float32(2))], prefix + "_pow")
+    var = node("ReduceMean", [sq], prefix + "_var", axes=[-1])
+    eps = node("Add", [var, const(prefix + "_eps", np.float32(1e-12))], prefix + "_addeps")
+    std = node("Sqrt", [eps], prefix + "_sqrt")
+    n = node("Div", [d, std], prefix + "_div")
+    g = node("Mul", [n, const(prefix + "_gamma", (1 + rng.standard_normal(HIDDEN) * 0.1).astype(np.float32))], prefix + "_mulg")
+    return node("Add", [g, weight(prefix + "_beta", HIDDEN)], prefix + "_out")
+
+
+def linear(x, prefix, n_in, n_out):
+    y = node("MatMul", [x, weight(prefix + "_w", n_in, n_out)], prefix + "_mm")
+    return node("Add", [weight(prefix + "_b", n_out), y], prefix + "_out")
+
+
+def gelu(x, prefix):
+    d = node("Div", [x, const(prefix + "_sqrt2", np.float32(np.sqrt(2)))], prefix + "_div")
+    e = node("Erf", [d], prefix + "_erf")
+    a = node("Add", [e, const(prefix + "_one", np.float32(1))], prefix + "_add")
+    m = node("Mul", [x, a], prefix + "_mul")
+    return node("Mul", [m, const(prefix + "_half", np.float32(0.5))], prefix + "_out")
+
+
+def attention(x, mask, prefix):
+    dh = HIDDEN // HEADS
+    shape = const(prefix + "_heads", np.array([0, 0, HEADS, dh], np.int64))
+
+    def heads(name, perm):
+        t = node("Reshape", [linear(x, f"{prefix}_{name}", HIDDEN, HIDDEN), shape], f"{prefix}_{name}_r")
+        return node("Transpose", [t], f"{prefix}_{name}_t", perm=perm)
+    q, k, v = heads("q", [0, 2, 1, 3]), heads("k", [0, 2, 3, 1]), heads("v", [0, 2, 1, 3])
+    s = node("MatMul", [q, k], prefix + "_qk")
+    s = node("Div", [s, const(prefix + "_scale", np.float32(np.sqrt(dh)))], prefix + "_scaled")
+    s = node("Add", [s, mask], prefix + "_masked")
+    p = node("Softmax", [s], prefix + "_softmax", axis=3)
+    c = node("MatMul", [p, v], prefix + "_ctx")
+    c = node("Transpose", [c], prefix + "_ctx_t", perm=[0, 2, 1, 3])
+    c = node("Reshape", [c, const(prefix + "_merge", np.array([0, 0, HIDDEN], np.int64))], prefix + "_ctx_r")
+    return linear(c, prefix + "_o", HIDDEN, HIDDEN)
+
+
+def bert():
+    """A BERT-like encoder: embeddings, LAYERS post-norm layers with Erf Gelu, pooled output."""
+    nodes.clear(), inits.clear()
+    ids = h.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])
+    types = h.make_tensor_value_info("token_type_ids", TensorProto.INT64, ["batch", "seq"])
+    mask = h.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])
+    # position ids as the exporter writes them: a slice of a constant arange by the sequence length
+    seq_len = node("Gather", [node("Shape", ["input_ids"], "ids_shape"), const("one_i", np.array(1, np.int64))], "seq_len")
+    seq_len = node("Unsqueeze", [seq_len, const("axes0", np.array([0], np.int64))], "seq_len_1")
+    pos = node("Slice", [const("position_ids", np.arange(MAX_POS, dtype=np.int64)[None]), const("zero_1", np.array([0], np.int64)),
+                         seq_len, const("one_1", np.array([1], np.int64))], "pos_ids")
+    e = node("Add", [node("Gather", [weight("word_emb", VOCAB, HIDDEN), "input_ids"], "word"),
+                     node("Gather", [weight("type_emb", 2, HIDDEN), "token_type_ids"], "type")], "emb_wt")
+    e = node("Add", [e, node("Gather", [weight("pos_emb", MAX_POS, HIDDEN), pos], "pos")], "emb")
+    x = layer_norm(e, "emb_ln")
+    m = node("Unsqueeze", ["attention_mask", const("axes1", np.array([1], np.int64))], "mask_u1")
+    m = node("Unsqueeze", [m, const("axes2", np.array([2], np.int64))], "mask_u2")
+    m = node("Cast", [m], "mask_f", to=TensorProto.FLOAT)
+    m = node("Sub", [const("mask_one", np.float32(1)), m], "mask_inv")
+    m = node("Mul", [m, const("mask_big", np.float32(-10000))], "mask_add")
+    for i in range(LAYERS):
+        p = f"l{i}"
+        a = node("Add", [attention(x, m, p + "_att"), x], p + "_res1")
+        x = layer_norm(a, p + "_ln1")
+        f = linear(gelu(linear(x, p + "_ff1", HIDDEN, FFN), p + "_gelu"), p + "_ff2", FFN, HIDDEN)
+        x = layer_norm(node("Add", [f, x], p + "_res2"), p + "_ln2")
+    nodes.append(h.make_node("Identity", [x], ["last_hidden_state"]))
+    out = h.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "seq", HIDDEN])
+    graph = h.make_graph(list(nodes), "bert", [ids, types, mask], [out], list(inits))
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    feeds = {"input_ids": rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int64),
+             "token_type_ids": (np.arange(SEQ)[None].repeat(BATCH, 0) >= SEQ // 2).astype(np.int64),
+             "attention_mask": np.ones((BATCH, SEQ), np.int64)}
+    feeds["attention_mask"][1, SEQ - 5:] = 0
+    return model, feeds
+
+
+def save(out, name, model, feeds):
+    folder = os.path.join(out, name)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "model.onnx")
+    onnx.save(model, path)
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    for i, n in enumerate(names):
+        np.save(os.path.join(folder, f"input_{i}.npy"), feeds[n])
+    for i, y in enumerate(sess.run(None, {n: feeds[n] for n in names})):
+        np.save(os.path.join(folder, f"expected_{i}.npy"), y)
+    with open(os.path.join(folder, "inputs.txt"), "w") as f:
+        f.write("\n".join(names) + "\n")
+    ops = sorted({f"{n.domain or 'ai.onnx'}::{n.op_type}" for n in model.graph.node if n.domain == "com.microsoft"})
+    print(f"{name}: {', '.join(ops) or 'no contrib ops'}")
+    return path
+
+
+def main():
+    out = sys.argv[1]
+    from onnxruntime.transformers.optimizer import optimize_model
+    from onnxruntime.quantization import quantize_dynamic, QuantType
+    model, feeds = bert()
+    plain = save(out, "bert", model, feeds)
+    opt = optimize_model(plain, model_type="bert", num_heads=HEADS, hidden_size=HIDDEN, opt_level=0)
+    if not any(o.domain == "com.microsoft" for o in opt.model.opset_import):
+        opt.model.opset_import.append(h.make_opsetid("com.microsoft", 1))
+    fused = save(out, "bert-optimized", opt.model, feeds)
+    qpath = os.path.join(out, "bert-optimized", "quantized.onnx")
+    quantize_dynamic(fused, qpath, weight_type=QuantType.QInt8, extra_options={"DefaultTensorType": TensorProto.FLOAT})
+    save(out, "bert-quantized", onnx.load(qpath), feeds)
+
+
+if __name__ == "__main__":
+    main()
