@@ -119,6 +119,53 @@ def bert():
     return model, feeds
 
 
+def f32(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def single_ops():
+    """One model per contrib op not in the BERT models: (name, model, feeds)."""
+    B, S, N, D = 2, 5, 4, 8
+    Hd = N * D
+    tanh_cos = np.cos(np.arange(16)[:, None] / (100 ** (np.arange(D // 2)[None] / (D // 2)))).astype(np.float32)
+    tanh_sin = np.sin(np.arange(16)[:, None] / (100 ** (np.arange(D // 2)[None] / (D // 2)))).astype(np.float32)
+    wq = rng.integers(-128, 128, (Hd, 6)).astype(np.int8)
+    cases = [  # op, inputs (name: array, None for an omitted one), initializers, attributes, outputs
+        ("FastGelu", {"x": f32(B, S, Hd)}, {"bias": f32(Hd)}, {}, 1),
+        ("QuickGelu", {"x": f32(B, S, Hd)}, {}, {"alpha": 1.5}, 1),
+        ("Gelu", {"x": f32(B, S, Hd)}, {}, {}, 1),
+        ("FusedMatMul", {"a": f32(3, 7, 5)}, {"b": f32(3, 6, 7)}, {"transA": 1, "transB": 1, "alpha": 0.5}, 1),
+        ("SkipSimplifiedLayerNormalization", {"x": f32(B, S, Hd), "skip": f32(B, S, Hd)}, {"gamma": f32(Hd), "bias": f32(Hd)},
+         {"epsilon": 1e-6}, 4),
+        ("SimplifiedLayerNormalization", {"x": f32(B, S, Hd)}, {"gamma": f32(Hd)}, {"epsilon": 1e-6, "axis": -1}, 1),
+        ("LayerNormalization", {"x": f32(B, S, Hd)}, {"gamma": f32(Hd), "beta": f32(Hd)}, {"epsilon": 1e-5}, 1),
+        ("MultiHeadAttention", {"q": f32(B, S, Hd), "k": f32(B, 7, Hd), "v": f32(B, 7, Hd)},
+         {"bias": f32(3 * Hd), "key_padding_mask": np.array([[1] * 7, [1] * 4 + [0] * 3], np.int32)}, {"num_heads": N}, 1),
+        ("Attention", {"x": f32(B, S, Hd)}, {"w": f32(Hd, 3 * Hd) * 0.3, "bias": f32(3 * Hd)}, {"num_heads": N, "unidirectional": 1}, 1),
+        ("RotaryEmbedding", {"x": f32(B, S, Hd), "pos": np.array([3], np.int64)}, {"cos": tanh_cos, "sin": tanh_sin},
+         {"num_heads": N, "interleaved": 1}, 1),
+        ("MatMulIntegerToFloat", {"a": rng.integers(0, 256, (B, S, Hd)).astype(np.uint8)},
+         {"b": wq, "a_scale": np.float32(0.02), "b_scale": (rng.random(6) * 0.05).astype(np.float32),
+          "a_zero": np.uint8(120), "b_zero": np.zeros(6, np.int8), "bias": f32(6)}, {}, 1),
+        ("DynamicQuantizeMatMul", {"a": f32(B, S, Hd)}, {"b": wq, "b_scale": (rng.random(6) * 0.05).astype(np.float32),
+                                                         "b_zero": np.zeros(6, np.int8), "bias": f32(6)}, {}, 1),
+    ]
+    for op, inputs, initializers, attrs, outputs in cases:
+        names = list(inputs) + list(initializers)
+        outs = [f"y{i}" for i in range(outputs)]
+        if op == "SkipSimplifiedLayerNormalization":
+            outs = ["y0", "", "", "y3"]
+        # onnxruntime registers these two in the default domain (LayerNormalization before opset 17)
+        default_domain = op in ("SimplifiedLayerNormalization", "LayerNormalization")
+        n = h.make_node(op, names, outs, domain="" if default_domain else "com.microsoft", **attrs)
+        vi = [h.make_tensor_value_info(k, h.np_dtype_to_tensor_dtype(v.dtype), v.shape) for k, v in inputs.items()]
+        graph = h.make_graph([n], op, vi, [h.make_empty_tensor_value_info(o) for o in outs if o],
+                             [numpy_helper.from_array(np.asarray(v), k) for k, v in initializers.items()])
+        model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13), h.make_opsetid("com.microsoft", 1)])
+        model.ir_version = 8
+        yield "op-" + op + ("-quantized" if "Integer" in op or "Quantize" in op else ""), model, inputs
+
+
 def save(out, name, model, feeds):
     folder = os.path.join(out, name)
     os.makedirs(folder, exist_ok=True)
@@ -134,7 +181,7 @@ def save(out, name, model, feeds):
         np.save(os.path.join(folder, f"expected_{i}.npy"), y)
     with open(os.path.join(folder, "inputs.txt"), "w") as f:
         f.write("\n".join(names) + "\n")
-    ops = sorted({f"{n.domain or 'ai.onnx'}::{n.op_type}" for n in model.graph.node if n.domain == "com.microsoft"})
+    ops = sorted({f"{n.domain or 'ai.onnx'}::{n.op_type}" for n in model.graph.node if n.domain == "com.microsoft" or n.op_type.endswith("LayerNormalization")})
     print(f"{name}: {', '.join(ops) or 'no contrib ops'}")
     return path
 
@@ -152,6 +199,8 @@ def main():
     qpath = os.path.join(out, "bert-optimized", "quantized.onnx")
     quantize_dynamic(fused, qpath, weight_type=QuantType.QInt8, extra_options={"DefaultTensorType": TensorProto.FLOAT})
     save(out, "bert-quantized", onnx.load(qpath), feeds)
+    for name, model, feeds in single_ops():
+        save(out, name, model, feeds)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ private let microsoftDomainOps: [String: OpDefinition] = [
     "BiasGelu": .init(CPUKernels.biasGelu, shape: ShapeRules.sameAsInput),
     "FastGelu": .init(CPUKernels.fastGelu, shape: ShapeRules.sameAsInput),
     "QuickGelu": .init(CPUKernels.quickGelu, shape: ShapeRules.sameAsInput),
-    "LayerNormalization": .init(CPUKernels.layerNormalization, shape: ShapeRules.layerNormalization),
-    "SimplifiedLayerNormalization": .init(CPUKernels.simplifiedLayerNormalization, shape: ShapeRules.sameAsInput),
     "SkipLayerNormalization": .init(CPUKernels.skipLayerNormalization, shape: ShapeRules.skipLayerNormalization),
     "SkipSimplifiedLayerNormalization": .init(CPUKernels.skipSimplifiedLayerNormalization, shape: ShapeRules.skipLayerNormalization),
     "EmbedLayerNormalization": .init(CPUKernels.embedLayerNormalization, shape: ShapeRules.embedLayerNormalization),
@@ -157,6 +155,8 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "LayerNormalization": .init(CPUKernels.layerNormalization, shape: ShapeRules.layerNormalization),
     "GroupNormalization": .init(CPUKernels.groupNormalization, shape: ShapeRules.sameAsInput),
     "RMSNormalization": .init(CPUKernels.rmsNormalization, shape: ShapeRules.sameAsInput),
+    // onnxruntime's own op in the default domain (its transformers optimizer emits it)
+    "SimplifiedLayerNormalization": .init(CPUKernels.simplifiedLayerNormalization, shape: ShapeRules.sameAsInput),
     "LpNormalization": .init(CPUKernels.lpNormalization, shape: ShapeRules.sameAsInput),
     "LRN": .init(CPUKernels.lrn, shape: ShapeRules.sameAsInput),
     "MeanVarianceNormalization": .init(CPUKernels.meanVarianceNormalization, shape: ShapeRules.sameAsInput),
