@@ -166,6 +166,47 @@ def single_ops():
         yield "op-" + op + ("-quantized" if "Integer" in op or "Quantize" in op else ""), model, inputs
 
 
+def cnn():
+    """A small CNN with the ops quantize_static turns into QLinear* ops: Conv, Relu, residual
+    Add, Mul, Sigmoid, LeakyRelu, Concat, AveragePool, GlobalAveragePool and Gemm."""
+    nodes.clear(), inits.clear()
+    x = h.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])
+
+    def conv(inp, name, cin, cout, k=3):
+        w = const(name + "_w", (rng.standard_normal((cout, cin, k, k)) * (2 / (cin * k * k)) ** 0.5).astype(np.float32))
+        return node("Conv", [inp, w, weight(name + "_b", cout)], name, pads=[k // 2] * 4)
+    a = node("Relu", [conv("x", "c1", 3, 8)], "r1")
+    b = node("Relu", [conv(a, "c2", 8, 8)], "r2")
+    s = node("Add", [a, b], "res")
+    g = node("Mul", [s, node("Sigmoid", [conv(s, "c3", 8, 8, 1)], "gate")], "gated")
+    l = node("LeakyRelu", [conv(g, "c4", 8, 8)], "leaky", alpha=0.1)
+    c = node("Concat", [g, l], "cat", axis=1)
+    p = node("AveragePool", [c], "pool", kernel_shape=[2, 2], strides=[2, 2])
+    f = node("Flatten", [node("GlobalAveragePool", [conv(p, "c5", 16, 16)], "gap")], "flat", axis=1)
+    nodes.append(h.make_node("Gemm", [f, weight("fc_w", 10, 16), weight("fc_b", 10)], ["logits"], name="fc", transB=1))
+    graph = h.make_graph(list(nodes), "cnn", [x], [h.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])], list(inits))
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model, {"x": rng.random((2, 3, 16, 16), dtype=np.float32)}
+
+
+def quantized_cnns(folder, model, feeds):
+    """quantize_static of the CNN, QDQ and QOperator, per-channel weights, a few calibration batches."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"x": rng.random((2, 3, 16, 16), dtype=np.float32)} for _ in range(4)])
+
+        def get_next(self):
+            return next(self.batches, None)
+    src = os.path.join(folder, "cnn", "model.onnx")
+    for fmt, name in [(QuantFormat.QDQ, "cnn-qdq-quantized"), (QuantFormat.QOperator, "cnn-qoperator-quantized")]:
+        path = os.path.join(folder, "cnn", name + ".onnx")
+        quantize_static(src, path, Reader(), quant_format=fmt, per_channel=True)
+        save(folder, name, onnx.load(path), feeds)
+
+
 def save(out, name, model, feeds):
     folder = os.path.join(out, name)
     os.makedirs(folder, exist_ok=True)
@@ -181,7 +222,7 @@ def save(out, name, model, feeds):
         np.save(os.path.join(folder, f"expected_{i}.npy"), y)
     with open(os.path.join(folder, "inputs.txt"), "w") as f:
         f.write("\n".join(names) + "\n")
-    ops = sorted({f"{n.domain or 'ai.onnx'}::{n.op_type}" for n in model.graph.node if n.domain == "com.microsoft" or n.op_type.endswith("LayerNormalization")})
+    ops = sorted({f"{n.domain or 'ai.onnx'}::{n.op_type}" for n in model.graph.node if n.domain == "com.microsoft" or n.op_type.endswith("LayerNormalization") or "Q" in n.op_type})
     print(f"{name}: {', '.join(ops) or 'no contrib ops'}")
     return path
 
@@ -199,6 +240,9 @@ def main():
     qpath = os.path.join(out, "bert-optimized", "quantized.onnx")
     quantize_dynamic(fused, qpath, weight_type=QuantType.QInt8, extra_options={"DefaultTensorType": TensorProto.FLOAT})
     save(out, "bert-quantized", onnx.load(qpath), feeds)
+    model, feeds = cnn()
+    save(out, "cnn", model, feeds)
+    quantized_cnns(out, model, feeds)
     for name, model, feeds in single_ops():
         save(out, name, model, feeds)
 

@@ -28,6 +28,14 @@ private let microsoftDomainOps: [String: OpDefinition] = [
     "QAttention": .init(CPUKernels.qAttention),
     "MultiHeadAttention": .init(CPUKernels.multiHeadAttention),
     "RotaryEmbedding": .init(CPUKernels.contribRotaryEmbedding, shape: ShapeRules.sameAsInput),
+    "QLinearAdd": .init(CPUKernels.qLinearAdd),
+    "QLinearMul": .init(CPUKernels.qLinearMul),
+    "QLinearSigmoid": .init(CPUKernels.qLinearSigmoid),
+    "QLinearLeakyRelu": .init(CPUKernels.qLinearLeakyRelu),
+    "QLinearGlobalAveragePool": .init(CPUKernels.qLinearGlobalAveragePool),
+    "QLinearAveragePool": .init(CPUKernels.qLinearAveragePool),
+    "QLinearConcat": .init(CPUKernels.qLinearConcat),
+    "QGemm": .init(CPUKernels.qGemm),
 ]
 
 private let defaultDomainOps: [String: OpDefinition] = [

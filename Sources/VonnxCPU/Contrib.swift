@@ -279,3 +279,52 @@ extension CPUKernels {
         return try ctx.apply(rotaryEmbedding, "RotaryEmbedding", [x, cosCache, try ctx.input(3), ids], attributes)
     }
 }
+
+extension CPUKernels {
+    // MARK: QOperator forms (quantize_static's QOperator format)
+
+    /// A QLinear op as onnxruntime defines it: the quantized inputs, each (x, scale, zero point)
+    /// starting at the indices `quantized`, are dequantized, `kernel` runs on them in float
+    /// (with `attributes`), and its result is quantized by the (scale, zero point) at `output`.
+    private static func qLinear(_ kernel: @escaping CPUKernel, _ op: String, quantized: [Int], output: Int,
+                                attributes: [String: Attribute] = [:]) -> CPUKernel {
+        { ctx in
+            guard try ctx.node.int("channels_last", default: 0) == 0 else { throw ctx.error("channels_last is not supported") }
+            let x = try quantized.map { i in
+                try ctx.apply1(dequantizeLinear, "DequantizeLinear", [try ctx.input(i), try ctx.input(i + 1), ctx.optionalInput(i + 2)])
+            }
+            var attrs = ctx.node.attributes.filter { $0.key != "channels_last" }
+            attrs.merge(attributes) { _, new in new }
+            let y = try ctx.apply1(kernel, op, x, attrs)
+            return try ctx.apply(quantizeLinear, "QuantizeLinear", [y, try ctx.input(output), ctx.optionalInput(output + 1)])
+        }
+    }
+
+    public static let qLinearAdd = qLinear(add, "Add", quantized: [0, 3], output: 6)
+    public static let qLinearMul = qLinear(mul, "Mul", quantized: [0, 3], output: 6)
+    public static let qLinearSigmoid = qLinear(sigmoid, "Sigmoid", quantized: [0], output: 3)
+    public static let qLinearLeakyRelu = qLinear(leakyRelu, "LeakyRelu", quantized: [0], output: 3)
+    public static let qLinearGlobalAveragePool = qLinear(globalAveragePool, "GlobalAveragePool", quantized: [0], output: 3)
+    public static let qLinearAveragePool = qLinear(averagePool, "AveragePool", quantized: [0], output: 3)
+
+    /// QLinearConcat: Y_scale, Y_zero_point, then one (X, X_scale, X_zero_point) per input.
+    public static let qLinearConcat: CPUKernel = { ctx in
+        try qLinear(concat, "Concat", quantized: Array(stride(from: 2, to: ctx.inputs.count, by: 3)), output: 0)(ctx)
+    }
+
+    /// QGemm: Gemm of dequantized A and B plus C (int32, scale a_scale · b_scale), quantized by
+    /// y_scale / y_zero_point when given, else float32. B's scale may be per output column.
+    public static let qGemm: CPUKernel = { ctx in
+        let a = try ctx.apply1(dequantizeLinear, "DequantizeLinear", [try ctx.input(0), try ctx.input(1), ctx.optionalInput(2)])
+        let columnAxis = try ctx.node.int("transB", default: 0) != 0 ? 0 : 1
+        let b = try ctx.apply1(dequantizeLinear, "DequantizeLinear", [try ctx.input(3), try ctx.input(4), ctx.optionalInput(5)],
+                               ["axis": .int(columnAxis)])
+        let c = try ctx.optionalInput(6).map { c in
+            let scale = try ctx.apply1(mul, "Mul", [try ctx.input(1), try ctx.input(4)])
+            return try ctx.apply1(mul, "Mul", [try ctx.apply1(cast, "Cast", [c], ["to": .int(Int(DataType.float.rawValue))]), scale])
+        }
+        let y = try ctx.apply1(gemm, "Gemm", [a, b, c], ctx.node.attributes)
+        guard let yScale = ctx.optionalInput(7) else { return [y] }
+        return try ctx.apply(quantizeLinear, "QuantizeLinear", [y, yScale, ctx.optionalInput(8)])
+    }
+}
