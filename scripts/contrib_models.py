@@ -231,7 +231,8 @@ def main():
     out = sys.argv[1]
     from onnxruntime.transformers.optimizer import optimize_model
     from onnxruntime.quantization import quantize_dynamic, QuantType
-    model, feeds = bert()
+    model, bert_feeds = bert()
+    feeds = bert_feeds
     plain = save(out, "bert", model, feeds)
     opt = optimize_model(plain, model_type="bert", num_heads=HEADS, hidden_size=HIDDEN, opt_level=0)
     if not any(o.domain == "com.microsoft" for o in opt.model.opset_import):
@@ -243,6 +244,9 @@ def main():
     model, feeds = cnn()
     save(out, "cnn", model, feeds)
     quantized_cnns(out, model, feeds)
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+    save(out, "cnn-float16", convert_float_to_float16(model), {"x": feeds["x"].astype(np.float16)})
+    save(out, "bert-float16", convert_float_to_float16(onnx.load(plain)), bert_feeds)
     for name, model, feeds in single_ops():
         save(out, name, model, feeds)
 

@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: set-up, unit tests, the ONNX conformance suite with
 # its committed lists of passing tests enforced (CPU, and Vulkan on lavapipe without fallback:
 # about 4 minutes), ResNet-50 against onnxruntime and Vulkan against the CPU, and the
-# command-line tools' error handling and JSON report.
+# command-line tools' error handling and JSON report, models written by onnxruntime's
+# optimizer and quantization tools against onnxruntime.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -15,5 +16,6 @@ VONNX_CPU_KERNEL=avx2 .build/release/onnx-conformance --backend cpu --threads 2 
 .build/release/onnx-conformance --backend vulkan --device "${VONNX_VULKAN_DEVICE:-llvmpipe}" --expect Tests/Conformance/vulkan-passing.txt
 scripts/check-resnet50.sh
 scripts/test-cli.sh
+scripts/check-contrib.sh
 scripts/test-batch.sh
 scripts/test-slurm.sh
