@@ -207,6 +207,50 @@ def quantized_cnns(folder, model, feeds):
         save(folder, name, onnx.load(path), feeds)
 
 
+def lstm():
+    """An LSTM text recognizer's head: a bidirectional LSTM over [T, N, features], then per-step
+    class scores (MatMul)."""
+    nodes.clear(), inits.clear()
+    T, F, H, C = 12, 16, 24, 11
+    x = h.make_tensor_value_info("x", TensorProto.FLOAT, ["T", "N", F])
+    nodes.append(h.make_node("LSTM", ["x", weight("W", 2, 4 * H, F, scale=0.3), weight("R", 2, 4 * H, H, scale=0.3),
+                                      weight("B", 2, 8 * H)], ["Y"], name="lstm", hidden_size=H, direction="bidirectional"))
+    y = node("Transpose", ["Y"], "steps", perm=[0, 2, 1, 3])
+    y = node("Reshape", [y, const("flat", np.array([0, 0, 2 * H], np.int64))], "features")
+    nodes.append(h.make_node("MatMul", [y, weight("classes", 2 * H, C, scale=0.3)], ["scores"], name="scores"))
+    graph = h.make_graph(list(nodes), "lstm", [x], [h.make_tensor_value_info("scores", TensorProto.FLOAT, ["T", "N", C])], list(inits))
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model, {"x": f32(T, 2, F)}
+
+
+def matmul_4bit():
+    """MatMulNBits as LLM exports write it: a [80, 48] weight in asymmetric 4-bit blocks of 32
+    along K (the last block partial), zero points packed two to a byte, and a bias."""
+    K, N, block = 80, 48, 32
+    blocks = -(-K // block)
+    w = np.zeros((N, blocks * block), np.float32)
+    w[:, :K] = f32(N, K)
+    w = w.reshape(N, blocks, block)
+    lo, hi = np.minimum(w.min(-1), 0), np.maximum(w.max(-1), 0)
+    scale = ((hi - lo) / 15).astype(np.float32)
+    zero = np.clip(np.round(-lo / scale), 0, 15).astype(np.uint8)
+    codes = np.clip(np.round(w / scale[..., None]) + zero[..., None], 0, 15).astype(np.uint8)
+    packed = codes[..., 0::2] | (codes[..., 1::2] << 4)
+    zeros = np.zeros((N, -(-blocks // 2) * 2), np.uint8)
+    zeros[:, :blocks] = zero
+    inits = [numpy_helper.from_array(packed, "B"), numpy_helper.from_array(scale.reshape(-1), "scales"),
+             numpy_helper.from_array((zeros[:, 0::2] | (zeros[:, 1::2] << 4)).reshape(-1), "zero_points"),
+             numpy_helper.from_array(f32(N), "bias")]
+    n = h.make_node("MatMulNBits", ["a", "B", "scales", "zero_points", "", "bias"], ["y"], domain="com.microsoft",
+                    K=K, N=N, bits=4, block_size=block)
+    graph = h.make_graph([n], "mm", [h.make_tensor_value_info("a", TensorProto.FLOAT, ["M", K])],
+                         [h.make_tensor_value_info("y", TensorProto.FLOAT, ["M", N])], inits)
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13), h.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    return model, {"a": f32(5, K)}
+
+
 def save(out, name, model, feeds):
     folder = os.path.join(out, name)
     os.makedirs(folder, exist_ok=True)
@@ -241,6 +285,11 @@ def main():
     qpath = os.path.join(out, "bert-optimized", "quantized.onnx")
     quantize_dynamic(fused, qpath, weight_type=QuantType.QInt8, extra_options={"DefaultTensorType": TensorProto.FLOAT})
     save(out, "bert-quantized", onnx.load(qpath), feeds)
+    model, feeds = lstm()
+    path = save(out, "lstm", model, feeds)
+    quantize_dynamic(path, path + ".quantized.onnx", weight_type=QuantType.QInt8)
+    save(out, "lstm-quantized", onnx.load(path + ".quantized.onnx"), feeds)
+    save(out, "matmul-4bit-quantized", *matmul_4bit())
     model, feeds = cnn()
     save(out, "cnn", model, feeds)
     quantized_cnns(out, model, feeds)

@@ -36,6 +36,8 @@ private let microsoftDomainOps: [String: OpDefinition] = [
     "QLinearAveragePool": .init(CPUKernels.qLinearAveragePool),
     "QLinearConcat": .init(CPUKernels.qLinearConcat),
     "QGemm": .init(CPUKernels.qGemm),
+    "MatMulNBits": .init(CPUKernels.matMulNBits),
+    "DynamicQuantizeLSTM": .init(CPUKernels.dynamicQuantizeLSTM, shape: ShapeRules.recurrent),
 ]
 
 private let defaultDomainOps: [String: OpDefinition] = [

@@ -328,3 +328,71 @@ extension CPUKernels {
         return try ctx.apply(quantizeLinear, "QuantizeLinear", [y, yScale, ctx.optionalInput(8)])
     }
 }
+
+extension CPUKernels {
+    // MARK: weight-only and recurrent quantized forms
+
+    /// MatMulNBits: A · Bᵀ (+ bias) with B [N, K] block-quantized along K: `bits`-bit codes
+    /// packed low-first in B [N, k_blocks, blob_size], one scale per block (scales [N·k_blocks]),
+    /// zero points packed the same way in uint8 or unpacked like the scales (default
+    /// 2^(bits−1)). B is dequantized to float32, then MatMul runs; g_idx is not supported.
+    public static let matMulNBits: CPUKernel = { ctx in
+        let a = try ctx.input(0), packed = try ctx.input(1), scales = try ctx.input(2), zeros = ctx.optionalInput(3)
+        guard ctx.optionalInput(4) == nil else { throw ctx.error("input g_idx is not supported") }
+        let k = try ctx.node.int("K") ?? 0, n = try ctx.node.int("N") ?? 0
+        let bits = try ctx.node.int("bits", default: 4), blockSize = try ctx.node.int("block_size") ?? 0
+        guard [2, 4, 8].contains(bits), blockSize >= 16, blockSize & (blockSize - 1) == 0, k > 0, n > 0 else {
+            throw ctx.error("bits \(bits), block_size \(blockSize), K \(k), N \(n) are not supported (bits 2, 4 or 8; block_size a power of 2 ≥ 16)")
+        }
+        let blocks = (k + blockSize - 1) / blockSize, blob = blockSize * bits / 8
+        guard packed.dataType == .uint8, packed.shape == [n, blocks, blob], scales.count == n * blocks, a.shape.last == k else {
+            throw ctx.error("A \(a.shape), B \(packed.shape) (\(packed.dataType)), scales \(scales.shape) do not fit K \(k), N \(n), block_size \(blockSize), bits \(bits)")
+        }
+        let codes = packed.scalars(as: UInt8.self), s = scales.doubles(), mask = (1 << bits) - 1, perByte = 8 / bits
+        let zeroRow = (blocks * bits + 7) / 8
+        let zero: (Int, Int) throws -> Double  // (row, block)
+        switch zeros {
+        case nil: zero = { _, _ in Double(1 << (bits - 1)) }
+        case let z? where z.dataType == .uint8 && z.count == n * zeroRow:
+            let zb = z.scalars(as: UInt8.self)
+            zero = { row, block in Double((Int(zb[row * zeroRow + block / perByte]) >> (block % perByte * bits)) & mask) }
+        case let z? where z.count == n * blocks && z.dataType.isFloatingPoint:
+            let zv = z.doubles()
+            zero = { row, block in zv[row * blocks + block] }
+        case let z?: throw ctx.error("zero_points \(z.shape) (\(z.dataType)) fit neither the packed nor the unpacked form")
+        }
+        var w = [Float](repeating: 0, count: k * n)  // [K, N]
+        for row in 0..<n { for block in 0..<blocks {
+            let scale = s[row * blocks + block], z = try zero(row, block)
+            for i in 0..<min(blockSize, k - block * blockSize) {
+                let byte = codes[(row * blocks + block) * blob + i / perByte]
+                let code = (Int(byte) >> (i % perByte * bits)) & mask
+                w[(block * blockSize + i) * n + row] = Float((Double(code) - z) * scale)
+            }
+        } }
+        let weights = try ctx.apply1(cast, "Cast", [Tensor(shape: [k, n], scalars: w)], ["to": .int(Int(a.dataType.rawValue))])
+        return [try ctx.plusOptional(try ctx.apply1(matMul, "MatMul", [a, weights]), 5)]
+    }
+
+    /// DynamicQuantizeLSTM: LSTM with W [D, input, 4·hidden] and R [D, hidden, 4·hidden]
+    /// quantized per direction or per direction and column (inputs 8–11: W and R scales and
+    /// zero points); they are dequantized and transposed to LSTM's layout, and LSTM runs in float.
+    public static let dynamicQuantizeLSTM: CPUKernel = { ctx in
+        func weights(_ i: Int, scale: Int) throws -> Tensor {
+            let q = try ctx.input(i), s = try ctx.input(scale), z = try ctx.input(scale + 1)
+            guard q.rank == 3, s.count == q.shape[0] || s.count == q.shape[0] * q.shape[2], z.count == s.count else {
+                throw ctx.error("quantized weights \(q.shape) with scale \(s.shape) and zero point \(z.shape) are not [D, rows, columns] per direction or column")
+            }
+            let (d, rows, cols) = (q.shape[0], q.shape[1], q.shape[2])
+            let v = q.doubles(), sv = s.doubles(), zv = z.doubles(), perColumn = s.count != d
+            var out = [Float](repeating: 0, count: q.count)  // [D, columns, rows]
+            for di in 0..<d { for r in 0..<rows { for c in 0..<cols {
+                let p = perColumn ? di * cols + c : di
+                out[(di * cols + c) * rows + r] = Float((v[(di * rows + r) * cols + c] - zv[p]) * sv[p])
+            } } }
+            return Tensor(shape: [d, cols, rows], scalars: out)
+        }
+        let inputs = [try ctx.input(0), try weights(1, scale: 8), try weights(2, scale: 10)] + (3...7).map { ctx.optionalInput($0) }
+        return try ctx.apply(lstm, "LSTM", inputs, ctx.node.attributes)
+    }
+}
