@@ -2,10 +2,15 @@
 model, MODEL.onnx, its inputs (input_<i>.npy, in graph order) and onnxruntime's outputs
 (expected_<i>.npy).
 
-A small BERT-like encoder is written with onnx.helper in the pattern the PyTorch exporter
-writes (seeded weights), then passed through onnxruntime.transformers.optimizer (which fuses
-it into EmbedLayerNormalization / Attention / SkipLayerNormalization / BiasGelu ...) and
-through onnxruntime.quantization.quantize_dynamic.
+All weights are seeded. A small BERT-like encoder is written with onnx.helper in the
+pattern the PyTorch exporter writes, then passed through onnxruntime.transformers.optimizer
+(which fuses it into EmbedLayerNormalization / Attention / SkipLayerNormalization /
+BiasGelu), onnxruntime.quantization.quantize_dynamic (QAttention, QEmbedLayerNormalization,
+MatMulInteger) and onnxruntime's float16 converter. An LSTM recognizer head goes through
+quantize_dynamic (DynamicQuantizeLSTM); a small CNN through quantize_static (QDQ and
+QOperator: QLinearConv, QLinearAdd, QGemm ...) and the float16 converter; a MatMulNBits
+model is packed as LLM exports pack it; and each remaining contrib op gets a one-node model.
+A model named *quantized* is compared by scripts/compare_outputs.py with the looser bound.
 
 usage: contrib_models.py OUT_DIR
 """
@@ -272,30 +277,34 @@ def save(out, name, model, feeds):
 
 
 def main():
-    out = sys.argv[1]
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.float16 import convert_float_to_float16
     from onnxruntime.transformers.optimizer import optimize_model
-    from onnxruntime.quantization import quantize_dynamic, QuantType
-    model, bert_feeds = bert()
-    feeds = bert_feeds
+    out = sys.argv[1]
+
+    model, feeds = bert()
     plain = save(out, "bert", model, feeds)
     opt = optimize_model(plain, model_type="bert", num_heads=HEADS, hidden_size=HIDDEN, opt_level=0)
     if not any(o.domain == "com.microsoft" for o in opt.model.opset_import):
         opt.model.opset_import.append(h.make_opsetid("com.microsoft", 1))
     fused = save(out, "bert-optimized", opt.model, feeds)
-    qpath = os.path.join(out, "bert-optimized", "quantized.onnx")
-    quantize_dynamic(fused, qpath, weight_type=QuantType.QInt8, extra_options={"DefaultTensorType": TensorProto.FLOAT})
-    save(out, "bert-quantized", onnx.load(qpath), feeds)
+    quantize_dynamic(fused, fused + ".quantized.onnx", weight_type=QuantType.QInt8,
+                     extra_options={"DefaultTensorType": TensorProto.FLOAT})  # the contrib ops' outputs have no inferred type
+    save(out, "bert-quantized", onnx.load(fused + ".quantized.onnx"), feeds)
+    save(out, "bert-float16", convert_float_to_float16(model), feeds)
+
     model, feeds = lstm()
     path = save(out, "lstm", model, feeds)
     quantize_dynamic(path, path + ".quantized.onnx", weight_type=QuantType.QInt8)
     save(out, "lstm-quantized", onnx.load(path + ".quantized.onnx"), feeds)
+
     save(out, "matmul-4bit-quantized", *matmul_4bit())
+
     model, feeds = cnn()
     save(out, "cnn", model, feeds)
     quantized_cnns(out, model, feeds)
-    from onnxruntime.transformers.float16 import convert_float_to_float16
     save(out, "cnn-float16", convert_float_to_float16(model), {"x": feeds["x"].astype(np.float16)})
-    save(out, "bert-float16", convert_float_to_float16(onnx.load(plain)), bert_feeds)
+
     for name, model, feeds in single_ops():
         save(out, name, model, feeds)
 

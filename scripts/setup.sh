@@ -33,3 +33,5 @@ if [ ! -f "$venv/.complete" ]; then
   "$venv/bin/pip" install -q --disable-pip-version-check onnx==1.22.0 onnxruntime==1.32.0 numpy
   touch "$venv/.complete"
 fi
+# onnxruntime's transformers optimizer (scripts/check-contrib.sh) needs sympy for its shape inference
+"$venv/bin/python" -c "import sympy" 2>/dev/null || "$venv/bin/pip" install -q --disable-pip-version-check sympy
