@@ -193,7 +193,8 @@ extension CPUKernels {
         guard qkv.rank == 3, heads > 0 else { throw ctx.error("needs a 3-D input and num_heads > 0, got \(qkv.shape) and \(heads)") }
         let (b, s) = (qkv.shape[0], qkv.shape[1])
         let sizes = try ctx.node.ints("qkv_hidden_sizes") ?? Array(repeating: qkv.shape[2] / 3, count: 3)
-        guard sizes.count == 3, sizes.reduce(0, +) == qkv.shape[2], sizes[0] == sizes[1], sizes.allSatisfy({ $0 > 0 && $0 % heads == 0 }) else {
+        guard sizes.count == 3, sizes.allSatisfy({ $0 > 0 && $0 <= qkv.shape[2] && $0 % heads == 0 }),
+              sizes.reduce(0, +) == qkv.shape[2], sizes[0] == sizes[1] else {
             throw ctx.error("qkv_hidden_sizes \(sizes) do not fit QKV \(qkv.shape) and \(heads) heads")
         }
         let parts = try ctx.apply(split, "Split", [qkv, Tensor(shape: [3], scalars: sizes.map(Int64.init))], ["axis": .int(2)])
@@ -261,6 +262,7 @@ extension CPUKernels {
         let ids: Tensor
         if positions.count == 1 {
             let start = positions.ints()[0]
+            guard (0..<cosCache.shape[0]).contains(start) else { throw ctx.error("position offset \(start) is outside cos_cache \(cosCache.shape)") }
             ids = Tensor(shape: [b, s], scalars: (0..<(b * s)).map { Int64(start + $0 % s) })
         } else {
             ids = positions
@@ -341,8 +343,9 @@ extension CPUKernels {
         guard ctx.optionalInput(4) == nil else { throw ctx.error("input g_idx is not supported") }
         let k = try ctx.node.int("K") ?? 0, n = try ctx.node.int("N") ?? 0
         let bits = try ctx.node.int("bits", default: 4), blockSize = try ctx.node.int("block_size") ?? 0
-        guard [2, 4, 8].contains(bits), blockSize >= 16, blockSize & (blockSize - 1) == 0, k > 0, n > 0 else {
-            throw ctx.error("bits \(bits), block_size \(blockSize), K \(k), N \(n) are not supported (bits 2, 4 or 8; block_size a power of 2 ≥ 16)")
+        guard [2, 4, 8].contains(bits), (16...(1 << 16)).contains(blockSize), blockSize & (blockSize - 1) == 0,
+              (1...(1 << 31)).contains(k), n > 0 else {
+            throw ctx.error("bits \(bits), block_size \(blockSize), K \(k), N \(n) are not supported (bits 2, 4 or 8; block_size a power of 2 from 16)")
         }
         let blocks = (k + blockSize - 1) / blockSize, blob = blockSize * bits / 8
         guard packed.dataType == .uint8, packed.shape == [n, blocks, blob], scales.count == n * blocks, a.shape.last == k else {
