@@ -38,3 +38,5 @@ if [ ! -f "$data/.complete" ]; then
   rm -rf .testdata/wheel
   touch "$data/.complete"
 fi
+# onnxruntime's transformers optimizer (scripts/check-contrib.sh) needs sympy for its shape inference
+"$venv/bin/python" -c "import sympy" 2>/dev/null || "$venv/bin/pip" install -q --disable-pip-version-check sympy==1.14.0

@@ -31,9 +31,17 @@ expect 1 "junk.npy" -- $bin/onnx-run "$model" --input "data=$tmp/junk.npy"
 expect 1 "'nope' is not an input" -- $bin/onnx-run "$model" --input "nope=$tmp/junk.npy"
 expect 2 "error: .*no-such.onnx" -- $bin/onnx-bench "$tmp/no-such.onnx"
 expect 2 "unknown backend 'tpu'" -- $bin/onnx-bench --backends tpu
-expect 2 "--dim 'N' must be NAME=POSITIVE_INTEGER" -- $bin/onnx-bench --dim N
+expect 2 "--dim 'N' must be NAME=VALUE or INPUT:AXIS=VALUE" -- $bin/onnx-bench --dim N
 expect 0 "output_0|resnetv17_dense0_fwd: float32\[2, 1000\]" -- $bin/onnx-run "$model" --random --dim N=2 --output-dir "$tmp/out" --threads 2
 expect 0 "" -- test -f "$tmp/out/output_0.npy"
+# Unnamed dims as Paddle2ONNX writes them ([?, 3, 48, ?]): each its own, set by position or 1.
+"$py" -c "import onnx, onnx.helper as h; T = onnx.TensorProto.FLOAT
+x, y = (h.make_tensor_value_info(n, T, ['?', 3, 48, '?']) for n in 'xy')
+onnx.save(h.make_model(h.make_graph([h.make_node('Relu', ['x'], ['y'])], 'g', [x], [y])), '$tmp/unnamed.onnx')"
+expect 0 "y: float32\[1, 3, 48, 192\]" -- $bin/onnx-run "$tmp/unnamed.onnx" --random --dim x:3=192
+expect 0 "dim 0 \('\?'\) set to 1; give --dim x:0=VALUE" -- $bin/onnx-run "$tmp/unnamed.onnx" --random --dim x:3=192
+expect 0 "cpu \(2 threads\) +2 " -- $bin/onnx-bench "$tmp/unnamed.onnx" --backends cpu --batch 2 --dim x:3=192 --runs 1 --warmup 0 --threads 2
+expect 1 "'z' is not an input" -- $bin/onnx-run "$tmp/unnamed.onnx" --random --dim z:3=192
 expect 64 "missing the .onnx model file" -- $bin/onnx-run
 expect 0 "llvmpipe" -- $bin/onnx-run --list-devices
 expect 1 "no device matches 'nosuch'" -- $bin/onnx-run "$model" --random --backend vulkan --device nosuch

@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: set-up, unit tests, the ONNX conformance suite with
 # its committed lists of passing tests enforced (CPU, and Vulkan on lavapipe without fallback:
 # about 4 minutes), ResNet-50 against onnxruntime and Vulkan against the CPU, and the
-# command-line tools' error handling and JSON report. A Vulkan device with the validation
+# command-line tools' error handling and JSON report, models written by onnxruntime's
+# optimizer and quantization tools against onnxruntime. A Vulkan device with the validation
 # layer must be there (lavapipe is installed by the set-up): its absence fails the unit tests.
 # Every conformance test is listed as passing or, with a reason, as failing: a test that
 # changes sides fails the run until the lists say so (onnx-conformance --update rewrites them).
@@ -21,5 +22,6 @@ VONNX_CPU_KERNEL=avx2 .build/release/onnx-conformance --backend cpu --threads 2 
 .build/release/onnx-conformance --backend vulkan --device "${VONNX_VULKAN_DEVICE:-llvmpipe}" $(lists vulkan)
 scripts/check-resnet50.sh
 scripts/test-cli.sh
+scripts/check-contrib.sh
 scripts/test-batch.sh
 scripts/test-slurm.sh

@@ -103,21 +103,15 @@ struct BenchPlan {
     let batches: [Int]
     let backends: [Backend]
     let threads: Int
-    let symbols: [String: Int]
+    let openDims: OpenDims
     let files: [String: Tensor]
-    /// The symbolic batch dim's name, when the first input's first dim is symbolic.
-    let batchSymbol: String?
+    /// Where --batch goes: the first input's first dim, when it is not fixed.
+    let batchDim: (input: String, dim: Dim)?
 
     init(inputs: [ValueInfo], batchList: String, dims: [String], inputFiles: [String], backends: String, threads: Int) throws {
         self.inputs = inputs
         self.threads = threads
-        var symbols: [String: Int] = [:]
-        for spec in dims {
-            let p = spec.split(separator: "=", maxSplits: 1)
-            guard p.count == 2, let v = Int(p[1]), v > 0 else { throw BenchError("--dim '\(spec)' must be NAME=POSITIVE_INTEGER") }
-            symbols[String(p[0])] = v
-        }
-        self.symbols = symbols
+        openDims = try OpenDims(specs: dims, inputs: inputs)
         var files: [String: Tensor] = [:]
         for spec in inputFiles {
             guard let eq = spec.firstIndex(of: "=") else { throw BenchError("--input '\(spec)' must be NAME=FILE") }
@@ -126,10 +120,10 @@ struct BenchPlan {
             files[name] = path.hasSuffix(".pb") ? try TensorProtoCodec.read(path: path).tensor : try Npy.read(path: path)
         }
         self.files = files
-        if case .symbol(let s)? = inputs.first?.type?.shape?.first { batchSymbol = s } else { batchSymbol = nil }
+        if let first = inputs.first, let dim = first.type?.shape?.first, dim.value == nil { batchDim = (first.name, dim) } else { batchDim = nil }
         let list = batchList.split(separator: ",").map { Int($0.trimmingCharacters()) }
         guard !list.isEmpty, list.allSatisfy({ ($0 ?? 0) > 0 }) else { throw BenchError("--batch '\(batchList)' must be a comma-separated list of positive integers") }
-        if batchSymbol == nil && list != [1] { throw BenchError("--batch needs a model whose first input has a symbolic first dim") }
+        if batchDim == nil && list != [1] { throw BenchError("--batch needs a model whose first input has an open first dim") }
         batches = list.map { $0! }
         self.backends = try backends.split(separator: ",").map { name in
             guard let b = Backend(rawValue: name.trimmingCharacters()), b != .auto else {
@@ -139,22 +133,24 @@ struct BenchPlan {
         }
     }
 
+    /// The open dims' values with the batch dim set to `batch`.
+    private func dims(batch: Int) -> OpenDims {
+        switch batchDim {
+        case (_, .symbol(let s))?: openDims.setting(s, to: batch)
+        case (let input, _)?: openDims.setting(input: input, axis: 0, to: batch)
+        case nil: openDims
+        }
+    }
+
     /// Seeded random inputs (floats uniform in [0, 1)) at this batch size, or the files given.
     func inputs(batch: Int, seed: UInt64) throws -> [String: Tensor] {
         var generator = NormalGenerator(seed: seed)
         var feeds: [String: Tensor] = [:]
         for info in self.inputs {
             if let t = files[info.name] { feeds[info.name] = t; continue }
-            guard case .tensor(let type, let dims?)? = info.type else { throw BenchError("input '\(info.name)' has no declared shape; give --input") }
-            let shape = try dims.map { d -> Int in
-                switch d {
-                case .value(let v): return v
-                case .symbol(let s) where s == batchSymbol: return batch
-                case .symbol(let s): guard let v = symbols[s] else { throw BenchError("input '\(info.name)' has symbolic dim '\(s)'; give --dim \(s)=VALUE") }; return v
-                case .unknown: throw BenchError("input '\(info.name)' has an unknown dim; give --input")
-                }
-            }
-            let n = shape.reduce(1, *)
+            guard let type = info.type?.elementType else { throw BenchError("input '\(info.name)' has no tensor type; give --input") }
+            let shape = try dims(batch: batch).shape(of: info, tool: "onnx-bench")
+            guard let n = checkedElementCount(shape, limit: 1 << 31) else { throw BenchError("input '\(info.name)' shape \(shape) is too large; give --input") }
             switch type {
             case .float: feeds[info.name] = Tensor(shape: shape, scalars: (0..<n).map { _ in generator.uniform() })
             case .int64: feeds[info.name] = Tensor(shape: shape, scalars: (0..<n).map { _ in Int64(generator.uniform() * 10) })

@@ -10,9 +10,34 @@ struct OpDefinition: Sendable {
 /// Every op Vonnx runs, by domain then name: adding an op is one line here.
 let opTable: [String: [String: OpDefinition]] = ["": defaultDomainOps, "com.microsoft": microsoftDomainOps]
 
-/// onnxruntime's contrib ops that the optimizer emits.
+/// onnxruntime's contrib ops that its transformers optimizer and quantization tools emit.
 private let microsoftDomainOps: [String: OpDefinition] = [
     "FusedConv": .init(CPUKernels.fusedConv, shape: ShapeRules.conv),
+    "Gelu": .init(CPUKernels.gelu, shape: ShapeRules.sameAsInput),
+    "BiasGelu": .init(CPUKernels.biasGelu, shape: ShapeRules.sameAsInput),
+    "FastGelu": .init(CPUKernels.fastGelu, shape: ShapeRules.sameAsInput),
+    "QuickGelu": .init(CPUKernels.quickGelu, shape: ShapeRules.sameAsInput),
+    "SkipLayerNormalization": .init(CPUKernels.skipLayerNormalization, shape: ShapeRules.skipLayerNormalization),
+    "SkipSimplifiedLayerNormalization": .init(CPUKernels.skipSimplifiedLayerNormalization, shape: ShapeRules.skipLayerNormalization),
+    "EmbedLayerNormalization": .init(CPUKernels.embedLayerNormalization, shape: ShapeRules.embedLayerNormalization),
+    "QEmbedLayerNormalization": .init(CPUKernels.qEmbedLayerNormalization, shape: ShapeRules.embedLayerNormalization),
+    "FusedMatMul": .init(CPUKernels.fusedMatMul),
+    "MatMulIntegerToFloat": .init(CPUKernels.matMulIntegerToFloat, shape: ShapeRules.matMul(resultType: .float)),
+    "DynamicQuantizeMatMul": .init(CPUKernels.dynamicQuantizeMatMul, shape: ShapeRules.matMul(resultType: .float)),
+    "Attention": .init(CPUKernels.contribAttention),
+    "QAttention": .init(CPUKernels.qAttention),
+    "MultiHeadAttention": .init(CPUKernels.multiHeadAttention),
+    "RotaryEmbedding": .init(CPUKernels.contribRotaryEmbedding, shape: ShapeRules.sameAsInput),
+    "QLinearAdd": .init(CPUKernels.qLinearAdd),
+    "QLinearMul": .init(CPUKernels.qLinearMul),
+    "QLinearSigmoid": .init(CPUKernels.qLinearSigmoid),
+    "QLinearLeakyRelu": .init(CPUKernels.qLinearLeakyRelu),
+    "QLinearGlobalAveragePool": .init(CPUKernels.qLinearGlobalAveragePool),
+    "QLinearAveragePool": .init(CPUKernels.qLinearAveragePool),
+    "QLinearConcat": .init(CPUKernels.qLinearConcat),
+    "QGemm": .init(CPUKernels.qGemm),
+    "MatMulNBits": .init(CPUKernels.matMulNBits),
+    "DynamicQuantizeLSTM": .init(CPUKernels.dynamicQuantizeLSTM, shape: ShapeRules.recurrent),
 ]
 
 private let defaultDomainOps: [String: OpDefinition] = [
@@ -140,6 +165,8 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "LayerNormalization": .init(CPUKernels.layerNormalization, shape: ShapeRules.layerNormalization),
     "GroupNormalization": .init(CPUKernels.groupNormalization, shape: ShapeRules.sameAsInput),
     "RMSNormalization": .init(CPUKernels.rmsNormalization, shape: ShapeRules.sameAsInput),
+    // onnxruntime's own op in the default domain (its transformers optimizer emits it)
+    "SimplifiedLayerNormalization": .init(CPUKernels.simplifiedLayerNormalization, shape: ShapeRules.sameAsInput),
     "LpNormalization": .init(CPUKernels.lpNormalization, shape: ShapeRules.sameAsInput),
     "LRN": .init(CPUKernels.lrn, shape: ShapeRules.sameAsInput),
     "MeanVarianceNormalization": .init(CPUKernels.meanVarianceNormalization, shape: ShapeRules.sameAsInput),

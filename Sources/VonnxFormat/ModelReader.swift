@@ -6,12 +6,13 @@ import VonnxIR
 /// node or attribute at fault. Malformed input never crashes, and nothing is allocated
 /// beyond what the file holds, except dense forms of sparse tensors (capped at 4 GiB).
 public enum ModelReader {
-    /// IR versions accepted: 3 (the first with typed attributes and opset imports) through 13,
-    /// the newest this build's onnx.proto (ONNX 1.22) defines; ONNX 1.22's node tests use all of them.
-    public static let supportedIRVersions = 3...13
-    /// Default-domain opsets accepted: 1 through 27, the newest ONNX 1.22 defines (other
-    /// domains accept any version from 1).
-    public static let supportedOpsets = 1...27
+    /// IR versions accepted: 3 (the first with typed attributes and opset imports) through 14,
+    /// the newest the current onnx release (1.23) writes. IR 14 only adds element types
+    /// (float6) and an opaque type, which load as unknown types, as this build's ONNX 1.22
+    /// onnx.proto leaves them.
+    public static let supportedIRVersions = 3...14
+    /// Versions of the default ("ai.onnx") opset accepted: through 28, onnx 1.23's newest.
+    public static let supportedOpsets = 1...28
 
     /// Loads the model at `path`; external data is resolved against the model's folder.
     public static func load(path: String) throws -> Model {
@@ -62,14 +63,14 @@ public enum ModelReader {
             throw VonnxError.invalidModel("not an ONNX model (no graph, ir_version \(m.ir_version))")
         }
         guard m.has_ir_version != 0, supportedIRVersions.contains(Int(m.ir_version)) else {
-            throw VonnxError.invalidModel("ir_version \(m.ir_version) is not supported (supported: \(supportedIRVersions.lowerBound)...\(supportedIRVersions.upperBound))")
+            throw VonnxError.invalidModel("ir_version \(m.ir_version) is not supported (supported: \(describe(supportedIRVersions)))")
         }
         var opsets: [String: Int] = [:]
         for o in messages(m.n_opset_import, m.opset_import) {
             let domain = canonicalDomain(str(o.pointee.domain)), version = Int(o.pointee.version)
             guard domain.isEmpty ? supportedOpsets.contains(version) : version >= 1 else {
                 throw VonnxError.invalidModel("opset \(version) of domain '\(domain.isEmpty ? "ai.onnx" : domain)' is not supported"
-                                              + (domain.isEmpty ? " (supported: \(supportedOpsets.lowerBound)...\(supportedOpsets.upperBound))" : ""))
+                                              + (domain.isEmpty ? " (supported: \(describe(supportedOpsets)))" : ""))
             }
             opsets[domain] = version
         }
@@ -86,6 +87,8 @@ public enum ModelReader {
                      graph: try self.graph(graph, baseDirectory: baseDirectory),
                      metadata: entries(m.n_metadata_props, m.metadata_props))
     }
+
+    private static func describe(_ range: ClosedRange<Int>) -> String { "\(range.lowerBound)...\(range.upperBound)" }
 
     /// "" for the default ONNX domain, which files may also spell "ai.onnx".
     private static func canonicalDomain(_ domain: String) -> String { domain == "ai.onnx" ? "" : domain }
@@ -142,10 +145,12 @@ public enum ModelReader {
     }
 
     /// dim_value → `.value` (negative → `.unknown`), dim_param → `.symbol`, neither → `.unknown`.
+    /// A dim_param of "?" (as Paddle2ONNX and others write every unknown dim) or "" is no
+    /// name: it reads as `.unknown`, so it ties nothing together (as onnxruntime does).
     private static func dim(_ d: Onnx__TensorShapeProto__Dimension) -> Dim {
         switch d.value_case {
         case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE: d.dim_value >= 0 ? .value(Int(d.dim_value)) : .unknown
-        case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM: str(d.dim_param).isEmpty ? .unknown : .symbol(str(d.dim_param))
+        case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM: ["", "?"].contains(str(d.dim_param)) ? .unknown : .symbol(str(d.dim_param))
         default: .unknown
         }
     }

@@ -155,3 +155,22 @@ extension ShapeRules {
         return [.tensor(elem, shape: out)]
     }
 }
+
+/// Shape rules of onnxruntime's com.microsoft contrib ops.
+extension ShapeRules {
+    /// SkipLayerNormalization (and the simplified form): Y and the sum like input 0; mean and
+    /// inverse std [..., 1].
+    public static let skipLayerNormalization: ShapeRule = { ctx in
+        let stats = try layerNormalization(ctx)
+        return [ctx.input(0), stats[1], stats[2], ctx.input(0)]
+    }
+
+    /// EmbedLayerNormalization (and the quantized form): Y and the embedding sum [B, S, hidden]
+    /// (hidden from gamma), mask_index int32 [B].
+    public static let embedLayerNormalization: ShapeRule = { ctx in
+        guard let ids = ctx.input(0)?.shape, ids.count == 2, let gamma = ctx.input(5), let hidden = gamma.shape?.last else { return [nil, nil, nil] }
+        // the quantized form's gamma is an integer tensor; its output is float32
+        let y = ValueType.tensor(gamma.elementType.flatMap { $0.isFloatingPoint ? $0 : nil } ?? .float, shape: ids + [hidden])
+        return [y, .tensor(.int32, shape: [ids[0]]), y]
+    }
+}

@@ -16,7 +16,7 @@ struct OnnxRun: ParsableCommand {
     var inputs: [String] = []
     @Flag(help: "Fill inputs not given with seeded random data.") var random = false
     @Option(help: "Seed for --random.") var seed: UInt64 = 0
-    @Option(name: .customLong("dim"), help: "NAME=VALUE: the value of a symbolic dim for --random (default 1).")
+    @Option(name: .customLong("dim"), help: "NAME=VALUE: every dim named NAME, or INPUT:AXIS=VALUE: one input's dim (for unnamed or '?' dims), for --random (default 1).")
     var dims: [String] = []
     @Option(help: "Folder for output_<i>.npy / .pb files.") var outputDir: String?
     @Option(help: "Output file format: npy or pb.") var format: OutputFormat = .npy
@@ -91,13 +91,13 @@ struct OnnxRun: ParsableCommand {
             feeds[name] = file.hasSuffix(".pb") ? try TensorProtoCodec.read(path: file).tensor : try Npy.read(path: file)
         }
         var generator = SplitMix64(seed: seed)
-        let symbolValues = try parseDims()
+        let openDims = try OpenDims(specs: dims, inputs: session.inputs)
         for info in session.inputs where feeds[info.name] == nil {
             guard random else {
                 throw VonnxError.invalidInput("missing input '\(info.name)' (\(info.type.map(\.description) ?? "unknown type")); give --input \(info.name)=FILE or --random")
             }
-            feeds[info.name] = try RandomInput.tensor(for: info, symbols: symbolValues, maxBytes: options.limits.maxTensorBytes,
-                                                      generator: &generator)
+            feeds[info.name] = try RandomInput.tensor(for: info, shape: try openDims.shape(of: info, tool: "onnx-run"),
+                                                      maxBytes: options.limits.maxTensorBytes, generator: &generator)
         }
         let outputs = try session.runOrdered(feeds, cancellation: timeout.map { Cancellation(timeout: $0) })
         if let outputDir { try makeDirectory(outputDir) }
@@ -110,18 +110,6 @@ struct OnnxRun: ParsableCommand {
             case .pb: try TensorProtoCodec.write(tensor, name: name, path: path)
             }
         }
-    }
-
-    private func parseDims() throws -> [String: Int] {
-        var values: [String: Int] = [:]
-        for spec in dims {
-            let parts = spec.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, let v = Int(parts[1]), v > 0 else {
-                throw VonnxError.invalidArgument("--dim '\(spec)' must be NAME=POSITIVE_INTEGER")
-            }
-            values[String(parts[0])] = v
-        }
-        return values
     }
 
     private func makeDirectory(_ path: String) throws {
@@ -147,19 +135,11 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 enum RandomInput {
-    /// Uniform [0, 1) for floats, 0..<10 for integers, random bools; symbolic dims from `symbols` or 1.
-    /// Written straight into the tensor, which may hold at most `maxBytes`.
-    static func tensor(for info: ValueInfo, symbols: [String: Int], maxBytes: Int, generator: inout SplitMix64) throws -> Tensor {
-        guard case .tensor(let type, let dims)? = info.type else {
+    /// Uniform [0, 1) for floats, 0..<10 for integers, random bools, of `info`'s type in `shape`,
+    /// written straight into the tensor, which may hold at most `maxBytes`.
+    static func tensor(for info: ValueInfo, shape: [Int], maxBytes: Int, generator: inout SplitMix64) throws -> Tensor {
+        guard let type = info.type?.elementType else {
             throw VonnxError.invalidInput("input '\(info.name)' has no tensor type; --random cannot fill it")
-        }
-        guard let dims else { throw VonnxError.invalidInput("input '\(info.name)' has no declared shape; --random cannot fill it") }
-        let shape = dims.map { dim -> Int in
-            switch dim {
-            case .value(let v): v
-            case .symbol(let s): symbols[s] ?? 1
-            case .unknown: 1
-            }
         }
         guard let n = checkedElementCount(shape, limit: maxBytes / max(type.byteSize, 1)) else {
             throw VonnxError.invalidInput("input '\(info.name)' shape \(shape) is larger than the tensor limit of \(maxBytes) bytes")

@@ -1,5 +1,6 @@
 import Testing
 import Dispatch
+import VonnxFormat
 @testable import Vonnx
 
 /// A one-node model y = Relu(x + b) with x: float32[N, 4] and a constant b.
@@ -86,4 +87,53 @@ private final class Counter: @unchecked Sendable {
     private var count = 0
     func increment() { lock.wait(); count += 1; lock.signal() }
     var value: Int { lock.wait(); defer { lock.signal() }; return count }
+}
+
+@Test func runsWhatTheCurrentOnnxReleaseWritesAndNamesTheRangeOfNewerOnes() throws {
+    var model = reluModel(opset: 28)
+    model.irVersion = 14  // onnx 1.23 writes ir_version 14, opset 28
+    let session = try Session(bytes: ModelWriter.serialize(model), options: SessionOptions(threads: 1, backend: .cpu))
+    let y = try session.run(["x": Tensor(shape: [1, 4], scalars: [0, 0, 0, 0] as [Float])])["y"]!
+    #expect(y.scalars(as: Float.self) == [1, 0, 0.5, 0])
+    model.irVersion = 15
+    #expect(message { _ = try Session(bytes: ModelWriter.serialize(model)) }.contains("ir_version 15 is not supported (supported: 3...14)"))
+    model = reluModel(opset: 29)
+    #expect(message { _ = try Session(bytes: ModelWriter.serialize(model)) }.contains("opset 29 is not supported (supported: 1...28)"))
+}
+
+@Test func onlyRealDimNamesTieDimsTogether() throws {
+    // x as Paddle2ONNX writes a text-direction classifier's input, [?, 3, 48, ?]; a and b share N.
+    let graph = Graph(
+        name: "g",
+        nodes: [Node(name: "relu", opType: "Relu", inputs: ["x"], outputs: ["y"]),
+                Node(name: "add", opType: "Add", inputs: ["a", "b"], outputs: ["s"])],
+        inputs: [ValueInfo(name: "x", type: .tensor(.float, shape: [.symbol("?"), .value(3), .value(48), .symbol("?")])),
+                 ValueInfo(name: "a", type: .tensor(.float, shape: [.symbol("N"), .symbol("")])),
+                 ValueInfo(name: "b", type: .tensor(.float, shape: [.symbol("N"), .symbol("")]))],
+        outputs: [ValueInfo(name: "y", type: .tensor(.float, shape: [.symbol("?"), .value(3), .value(48), .symbol("?")])),
+                  ValueInfo(name: "s", type: nil)])
+    let bytes = ModelWriter.serialize(Model(irVersion: 8, opsets: ["": 13], graph: graph))
+    let session = try Session(bytes: bytes, options: SessionOptions(threads: 1, backend: .cpu))
+    func feeds(_ a: [Int], _ b: [Int]) -> [String: Tensor] {
+        ["x": Tensor(shape: [1, 3, 48, 192], scalars: [Float](repeating: -1, count: 3 * 48 * 192)),
+         "a": Tensor(shape: a, scalars: [Float](repeating: 1, count: a.reduce(1, *))),
+         "b": Tensor(shape: b, scalars: [Float](repeating: 1, count: b.reduce(1, *)))]
+    }
+    let out = try session.run(feeds([2, 3], [2, 1]))
+    #expect(out["y"]!.shape == [1, 3, 48, 192] && out["s"]!.shape == [2, 3])
+    #expect(message { _ = try session.run(feeds([2, 3], [1, 3])) }.contains("'a' set 'N' to 2"))
+}
+
+@Test func openDimsComeFromNamesOrPositionsElseOne() throws {
+    let x = ValueInfo(name: "x", type: .tensor(.float, shape: [.unknown, .value(3), .symbol("H"), .symbol("?")]))
+    let z = ValueInfo(name: "z", type: .tensor(.float, shape: [.symbol("H")]))
+    var notes: [String] = []
+    let dims = try OpenDims(specs: ["H=48", "x:3=192"], inputs: [x, z])
+    #expect(try dims.shape(of: x) { notes.append($0) } == [1, 3, 48, 192])
+    #expect(try dims.shape(of: z) { notes.append($0) } == [48])
+    #expect(notes == ["input 'x' dim 0 ('?') set to 1; give --dim x:0=VALUE to choose"])
+    #expect(try dims.setting(input: "x", axis: 2, to: 7).shape(of: x) { _ in } == [1, 3, 7, 192])
+    #expect(message { _ = try OpenDims(specs: ["W=4"], inputs: [x]) }.contains("no input has a dim named 'W'"))
+    #expect(message { _ = try OpenDims(specs: ["x:4=1"], inputs: [x]) }.contains("input 'x' has no dim 4"))
+    #expect(message { _ = try OpenDims(specs: ["H=0"], inputs: [x]) }.contains("positive VALUE"))
 }

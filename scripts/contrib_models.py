@@ -1,0 +1,313 @@
+"""Builds the test models of scripts/check-contrib.sh with the real tools and writes, per
+model, MODEL.onnx, its inputs (input_<i>.npy, in graph order) and onnxruntime's outputs
+(expected_<i>.npy).
+
+All weights are seeded. A small BERT-like encoder is written with onnx.helper in the
+pattern the PyTorch exporter writes, then passed through onnxruntime.transformers.optimizer
+(which fuses it into EmbedLayerNormalization / Attention / SkipLayerNormalization /
+BiasGelu), onnxruntime.quantization.quantize_dynamic (QAttention, QEmbedLayerNormalization,
+MatMulInteger) and onnxruntime's float16 converter. An LSTM recognizer head goes through
+quantize_dynamic (DynamicQuantizeLSTM); a small CNN through quantize_static (QDQ and
+QOperator: QLinearConv, QLinearAdd, QGemm ...) and the float16 converter; a MatMulNBits
+model is packed as LLM exports pack it; and each remaining contrib op gets a one-node model.
+A model named *quantized* is compared by scripts/compare_outputs.py with the looser bound.
+
+usage: contrib_models.py OUT_DIR
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper as h, numpy_helper
+
+HIDDEN, HEADS, LAYERS, FFN, VOCAB, MAX_POS, SEQ, BATCH = 64, 4, 2, 128, 100, 32, 16, 2
+rng = np.random.default_rng(0)
+nodes, inits = [], []
+
+
+def const(name, array):
+    inits.append(numpy_helper.from_array(np.asarray(array), name))
+    return name
+
+
+def weight(name, *shape, scale=0.1):
+    return const(name, (rng.standard_normal(shape) * scale).astype(np.float32))
+
+
+def node(op, inputs, name, **attrs):
+    nodes.append(h.make_node(op, inputs, [name], name=name, **attrs))
+    return name
+
+
+def layer_norm(x, prefix):
+    """LayerNorm decomposed as the PyTorch exporter writes it (opset 13)."""
+    mean = node("ReduceMean", [x], prefix + "_mean", axes=[-1])
+    d = node("Sub", [x, mean], prefix + "_sub")
+    sq = node("Pow", [d, const(prefix + "_two", np.float32(2))], prefix + "_pow")
+    var = node("ReduceMean", [sq], prefix + "_var", axes=[-1])
+    eps = node("Add", [var, const(prefix + "_eps", np.float32(1e-12))], prefix + "_addeps")
+    std = node("Sqrt", [eps], prefix + "_sqrt")
+    n = node("Div", [d, std], prefix + "_div")
+    g = node("Mul", [n, const(prefix + "_gamma", (1 + rng.standard_normal(HIDDEN) * 0.1).astype(np.float32))], prefix + "_mulg")
+    return node("Add", [g, weight(prefix + "_beta", HIDDEN)], prefix + "_out")
+
+
+def linear(x, prefix, n_in, n_out):
+    y = node("MatMul", [x, weight(prefix + "_w", n_in, n_out)], prefix + "_mm")
+    return node("Add", [weight(prefix + "_b", n_out), y], prefix + "_out")
+
+
+def gelu(x, prefix):
+    d = node("Div", [x, const(prefix + "_sqrt2", np.float32(np.sqrt(2)))], prefix + "_div")
+    e = node("Erf", [d], prefix + "_erf")
+    a = node("Add", [e, const(prefix + "_one", np.float32(1))], prefix + "_add")
+    m = node("Mul", [x, a], prefix + "_mul")
+    return node("Mul", [m, const(prefix + "_half", np.float32(0.5))], prefix + "_out")
+
+
+def attention(x, mask, prefix):
+    dh = HIDDEN // HEADS
+    shape = const(prefix + "_heads", np.array([0, 0, HEADS, dh], np.int64))
+
+    def heads(name, perm):
+        t = node("Reshape", [linear(x, f"{prefix}_{name}", HIDDEN, HIDDEN), shape], f"{prefix}_{name}_r")
+        return node("Transpose", [t], f"{prefix}_{name}_t", perm=perm)
+    q, k, v = heads("q", [0, 2, 1, 3]), heads("k", [0, 2, 3, 1]), heads("v", [0, 2, 1, 3])
+    s = node("MatMul", [q, k], prefix + "_qk")
+    s = node("Div", [s, const(prefix + "_scale", np.float32(np.sqrt(dh)))], prefix + "_scaled")
+    s = node("Add", [s, mask], prefix + "_masked")
+    p = node("Softmax", [s], prefix + "_softmax", axis=3)
+    c = node("MatMul", [p, v], prefix + "_ctx")
+    c = node("Transpose", [c], prefix + "_ctx_t", perm=[0, 2, 1, 3])
+    c = node("Reshape", [c, const(prefix + "_merge", np.array([0, 0, HIDDEN], np.int64))], prefix + "_ctx_r")
+    return linear(c, prefix + "_o", HIDDEN, HIDDEN)
+
+
+def bert():
+    """A BERT-like encoder: embeddings, LAYERS post-norm layers with Erf Gelu, pooled output."""
+    nodes.clear(), inits.clear()
+    ids = h.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])
+    types = h.make_tensor_value_info("token_type_ids", TensorProto.INT64, ["batch", "seq"])
+    mask = h.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])
+    # position ids as the exporter writes them: a slice of a constant arange by the sequence length
+    seq_len = node("Gather", [node("Shape", ["input_ids"], "ids_shape"), const("one_i", np.array(1, np.int64))], "seq_len")
+    seq_len = node("Unsqueeze", [seq_len, const("axes0", np.array([0], np.int64))], "seq_len_1")
+    pos = node("Slice", [const("position_ids", np.arange(MAX_POS, dtype=np.int64)[None]), const("zero_1", np.array([0], np.int64)),
+                         seq_len, const("one_1", np.array([1], np.int64))], "pos_ids")
+    e = node("Add", [node("Gather", [weight("word_emb", VOCAB, HIDDEN), "input_ids"], "word"),
+                     node("Gather", [weight("type_emb", 2, HIDDEN), "token_type_ids"], "type")], "emb_wt")
+    e = node("Add", [e, node("Gather", [weight("pos_emb", MAX_POS, HIDDEN), pos], "pos")], "emb")
+    x = layer_norm(e, "emb_ln")
+    m = node("Unsqueeze", ["attention_mask", const("axes1", np.array([1], np.int64))], "mask_u1")
+    m = node("Unsqueeze", [m, const("axes2", np.array([2], np.int64))], "mask_u2")
+    m = node("Cast", [m], "mask_f", to=TensorProto.FLOAT)
+    m = node("Sub", [const("mask_one", np.float32(1)), m], "mask_inv")
+    m = node("Mul", [m, const("mask_big", np.float32(-10000))], "mask_add")
+    for i in range(LAYERS):
+        p = f"l{i}"
+        a = node("Add", [attention(x, m, p + "_att"), x], p + "_res1")
+        x = layer_norm(a, p + "_ln1")
+        f = linear(gelu(linear(x, p + "_ff1", HIDDEN, FFN), p + "_gelu"), p + "_ff2", FFN, HIDDEN)
+        x = layer_norm(node("Add", [f, x], p + "_res2"), p + "_ln2")
+    nodes.append(h.make_node("Identity", [x], ["last_hidden_state"]))
+    out = h.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "seq", HIDDEN])
+    graph = h.make_graph(list(nodes), "bert", [ids, types, mask], [out], list(inits))
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    feeds = {"input_ids": rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int64),
+             "token_type_ids": (np.arange(SEQ)[None].repeat(BATCH, 0) >= SEQ // 2).astype(np.int64),
+             "attention_mask": np.ones((BATCH, SEQ), np.int64)}
+    feeds["attention_mask"][1, SEQ - 5:] = 0
+    return model, feeds
+
+
+def f32(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def single_ops():
+    """One model per contrib op not in the BERT models: (name, model, feeds)."""
+    B, S, N, D = 2, 5, 4, 8
+    Hd = N * D
+    tanh_cos = np.cos(np.arange(16)[:, None] / (100 ** (np.arange(D // 2)[None] / (D // 2)))).astype(np.float32)
+    tanh_sin = np.sin(np.arange(16)[:, None] / (100 ** (np.arange(D // 2)[None] / (D // 2)))).astype(np.float32)
+    wq = rng.integers(-128, 128, (Hd, 6)).astype(np.int8)
+    cases = [  # op, inputs (name: array, None for an omitted one), initializers, attributes, outputs
+        ("FastGelu", {"x": f32(B, S, Hd)}, {"bias": f32(Hd)}, {}, 1),
+        ("QuickGelu", {"x": f32(B, S, Hd)}, {}, {"alpha": 1.5}, 1),
+        ("Gelu", {"x": f32(B, S, Hd)}, {}, {}, 1),
+        ("FusedMatMul", {"a": f32(3, 7, 5)}, {"b": f32(3, 6, 7)}, {"transA": 1, "transB": 1, "alpha": 0.5}, 1),
+        ("SkipSimplifiedLayerNormalization", {"x": f32(B, S, Hd), "skip": f32(B, S, Hd)}, {"gamma": f32(Hd), "bias": f32(Hd)},
+         {"epsilon": 1e-6}, 4),
+        ("SimplifiedLayerNormalization", {"x": f32(B, S, Hd)}, {"gamma": f32(Hd)}, {"epsilon": 1e-6, "axis": -1}, 1),
+        ("LayerNormalization", {"x": f32(B, S, Hd)}, {"gamma": f32(Hd), "beta": f32(Hd)}, {"epsilon": 1e-5}, 1),
+        ("MultiHeadAttention", {"q": f32(B, S, Hd), "k": f32(B, 7, Hd), "v": f32(B, 7, Hd)},
+         {"bias": f32(3 * Hd), "key_padding_mask": np.array([[1] * 7, [1] * 4 + [0] * 3], np.int32)}, {"num_heads": N}, 1),
+        ("Attention", {"x": f32(B, S, Hd)}, {"w": f32(Hd, 3 * Hd) * 0.3, "bias": f32(3 * Hd)}, {"num_heads": N, "unidirectional": 1}, 1),
+        ("RotaryEmbedding", {"x": f32(B, S, Hd), "pos": np.array([3], np.int64)}, {"cos": tanh_cos, "sin": tanh_sin},
+         {"num_heads": N, "interleaved": 1}, 1),
+        ("MatMulIntegerToFloat", {"a": rng.integers(0, 256, (B, S, Hd)).astype(np.uint8)},
+         {"b": wq, "a_scale": np.float32(0.02), "b_scale": (rng.random(6) * 0.05).astype(np.float32),
+          "a_zero": np.uint8(120), "b_zero": np.zeros(6, np.int8), "bias": f32(6)}, {}, 1),
+        ("DynamicQuantizeMatMul", {"a": f32(B, S, Hd)}, {"b": wq, "b_scale": (rng.random(6) * 0.05).astype(np.float32),
+                                                         "b_zero": np.zeros(6, np.int8), "bias": f32(6)}, {}, 1),
+    ]
+    for op, inputs, initializers, attrs, outputs in cases:
+        names = list(inputs) + list(initializers)
+        outs = [f"y{i}" for i in range(outputs)]
+        if op == "SkipSimplifiedLayerNormalization":
+            outs = ["y0", "", "", "y3"]
+        # onnxruntime registers these two in the default domain (LayerNormalization before opset 17)
+        default_domain = op in ("SimplifiedLayerNormalization", "LayerNormalization")
+        n = h.make_node(op, names, outs, domain="" if default_domain else "com.microsoft", **attrs)
+        vi = [h.make_tensor_value_info(k, h.np_dtype_to_tensor_dtype(v.dtype), v.shape) for k, v in inputs.items()]
+        graph = h.make_graph([n], op, vi, [h.make_empty_tensor_value_info(o) for o in outs if o],
+                             [numpy_helper.from_array(np.asarray(v), k) for k, v in initializers.items()])
+        model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13), h.make_opsetid("com.microsoft", 1)])
+        model.ir_version = 8
+        yield "op-" + op + ("-quantized" if "Integer" in op or "Quantize" in op else ""), model, inputs
+
+
+def cnn():
+    """A small CNN with the ops quantize_static turns into QLinear* ops: Conv, Relu, residual
+    Add, Mul, Sigmoid, LeakyRelu, Concat, AveragePool, GlobalAveragePool and Gemm."""
+    nodes.clear(), inits.clear()
+    x = h.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])
+
+    def conv(inp, name, cin, cout, k=3):
+        w = const(name + "_w", (rng.standard_normal((cout, cin, k, k)) * (2 / (cin * k * k)) ** 0.5).astype(np.float32))
+        return node("Conv", [inp, w, weight(name + "_b", cout)], name, pads=[k // 2] * 4)
+    a = node("Relu", [conv("x", "c1", 3, 8)], "r1")
+    b = node("Relu", [conv(a, "c2", 8, 8)], "r2")
+    s = node("Add", [a, b], "res")
+    g = node("Mul", [s, node("Sigmoid", [conv(s, "c3", 8, 8, 1)], "gate")], "gated")
+    l = node("LeakyRelu", [conv(g, "c4", 8, 8)], "leaky", alpha=0.1)
+    c = node("Concat", [g, l], "cat", axis=1)
+    p = node("AveragePool", [c], "pool", kernel_shape=[2, 2], strides=[2, 2])
+    f = node("Flatten", [node("GlobalAveragePool", [conv(p, "c5", 16, 16)], "gap")], "flat", axis=1)
+    nodes.append(h.make_node("Gemm", [f, weight("fc_w", 10, 16), weight("fc_b", 10)], ["logits"], name="fc", transB=1))
+    graph = h.make_graph(list(nodes), "cnn", [x], [h.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])], list(inits))
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model, {"x": rng.random((2, 3, 16, 16), dtype=np.float32)}
+
+
+def quantized_cnns(folder, model, feeds):
+    """quantize_static of the CNN, QDQ and QOperator, per-channel weights, a few calibration batches."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"x": rng.random((2, 3, 16, 16), dtype=np.float32)} for _ in range(4)])
+
+        def get_next(self):
+            return next(self.batches, None)
+    src = os.path.join(folder, "cnn", "model.onnx")
+    for fmt, name in [(QuantFormat.QDQ, "cnn-qdq-quantized"), (QuantFormat.QOperator, "cnn-qoperator-quantized")]:
+        path = os.path.join(folder, "cnn", name + ".onnx")
+        quantize_static(src, path, Reader(), quant_format=fmt, per_channel=True)
+        save(folder, name, onnx.load(path), feeds)
+
+
+def lstm():
+    """An LSTM text recognizer's head: a bidirectional LSTM over [T, N, features], then per-step
+    class scores (MatMul)."""
+    nodes.clear(), inits.clear()
+    T, F, H, C = 12, 16, 24, 11
+    x = h.make_tensor_value_info("x", TensorProto.FLOAT, ["T", "N", F])
+    nodes.append(h.make_node("LSTM", ["x", weight("W", 2, 4 * H, F, scale=0.3), weight("R", 2, 4 * H, H, scale=0.3),
+                                      weight("B", 2, 8 * H)], ["Y"], name="lstm", hidden_size=H, direction="bidirectional"))
+    y = node("Transpose", ["Y"], "steps", perm=[0, 2, 1, 3])
+    y = node("Reshape", [y, const("flat", np.array([0, 0, 2 * H], np.int64))], "features")
+    nodes.append(h.make_node("MatMul", [y, weight("classes", 2 * H, C, scale=0.3)], ["scores"], name="scores"))
+    graph = h.make_graph(list(nodes), "lstm", [x], [h.make_tensor_value_info("scores", TensorProto.FLOAT, ["T", "N", C])], list(inits))
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model, {"x": f32(T, 2, F)}
+
+
+def matmul_4bit():
+    """MatMulNBits as LLM exports write it: a [80, 48] weight in asymmetric 4-bit blocks of 32
+    along K (the last block partial), zero points packed two to a byte, and a bias."""
+    K, N, block = 80, 48, 32
+    blocks = -(-K // block)
+    w = np.zeros((N, blocks * block), np.float32)
+    w[:, :K] = f32(N, K)
+    w = w.reshape(N, blocks, block)
+    lo, hi = np.minimum(w.min(-1), 0), np.maximum(w.max(-1), 0)
+    scale = ((hi - lo) / 15).astype(np.float32)
+    zero = np.clip(np.round(-lo / scale), 0, 15).astype(np.uint8)
+    codes = np.clip(np.round(w / scale[..., None]) + zero[..., None], 0, 15).astype(np.uint8)
+    packed = codes[..., 0::2] | (codes[..., 1::2] << 4)
+    zeros = np.zeros((N, -(-blocks // 2) * 2), np.uint8)
+    zeros[:, :blocks] = zero
+    inits = [numpy_helper.from_array(packed, "B"), numpy_helper.from_array(scale.reshape(-1), "scales"),
+             numpy_helper.from_array((zeros[:, 0::2] | (zeros[:, 1::2] << 4)).reshape(-1), "zero_points"),
+             numpy_helper.from_array(f32(N), "bias")]
+    n = h.make_node("MatMulNBits", ["a", "B", "scales", "zero_points", "", "bias"], ["y"], domain="com.microsoft",
+                    K=K, N=N, bits=4, block_size=block)
+    graph = h.make_graph([n], "mm", [h.make_tensor_value_info("a", TensorProto.FLOAT, ["M", K])],
+                         [h.make_tensor_value_info("y", TensorProto.FLOAT, ["M", N])], inits)
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13), h.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    return model, {"a": f32(5, K)}
+
+
+def save(out, name, model, feeds):
+    folder = os.path.join(out, name)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "model.onnx")
+    onnx.save(model, path)
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    for i, n in enumerate(names):
+        np.save(os.path.join(folder, f"input_{i}.npy"), feeds[n])
+    for i, y in enumerate(sess.run(None, {n: feeds[n] for n in names})):
+        np.save(os.path.join(folder, f"expected_{i}.npy"), y)
+    with open(os.path.join(folder, "inputs.txt"), "w") as f:
+        f.write("\n".join(names) + "\n")
+    ops = sorted({f"{n.domain or 'ai.onnx'}::{n.op_type}" for n in model.graph.node if n.domain == "com.microsoft" or n.op_type.endswith("LayerNormalization") or "Q" in n.op_type})
+    print(f"{name}: {', '.join(ops) or 'no contrib ops'}")
+    return path
+
+
+def main():
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+    from onnxruntime.transformers.optimizer import optimize_model
+    out = sys.argv[1]
+
+    model, feeds = bert()
+    plain = save(out, "bert", model, feeds)
+    opt = optimize_model(plain, model_type="bert", num_heads=HEADS, hidden_size=HIDDEN, opt_level=0)
+    if not any(o.domain == "com.microsoft" for o in opt.model.opset_import):
+        opt.model.opset_import.append(h.make_opsetid("com.microsoft", 1))
+    fused = save(out, "bert-optimized", opt.model, feeds)
+    quantize_dynamic(fused, fused + ".quantized.onnx", weight_type=QuantType.QInt8,
+                     extra_options={"DefaultTensorType": TensorProto.FLOAT})  # the contrib ops' outputs have no inferred type
+    save(out, "bert-quantized", onnx.load(fused + ".quantized.onnx"), feeds)
+    save(out, "bert-float16", convert_float_to_float16(model), feeds)
+
+    model, feeds = lstm()
+    path = save(out, "lstm", model, feeds)
+    quantize_dynamic(path, path + ".quantized.onnx", weight_type=QuantType.QInt8)
+    save(out, "lstm-quantized", onnx.load(path + ".quantized.onnx"), feeds)
+
+    save(out, "matmul-4bit-quantized", *matmul_4bit())
+
+    model, feeds = cnn()
+    save(out, "cnn", model, feeds)
+    quantized_cnns(out, model, feeds)
+    save(out, "cnn-float16", convert_float_to_float16(model), {"x": feeds["x"].astype(np.float16)})
+
+    for name, model, feeds in single_ops():
+        save(out, name, model, feeds)
+
+
+if __name__ == "__main__":
+    main()
