@@ -85,12 +85,17 @@ enum KernelVariants {
                           vectorLoads: true, suits: { _, rows in rows == 1 }),
             KernelVariant(name: "tiled", shader: "gemm", defines: ["TILED": "1", "TILE": "16"], width: 16, height: 16, rows: 1, columns: 1,
                           suits: { device, _ in device.prefersSharedMemory }),
-            KernelVariant(name: "registers", shader: "gemm", defines: ["TM": "8", "TN": "4"], width: 64, height: 1, rows: 8, columns: 4,
+            // 8 invocations wide (one lavapipe vector): 32 columns a workgroup, so the 49 to 196
+            // pixels of a late ResNet layer waste little.
+            KernelVariant(name: "registers", shader: "gemm", defines: ["TM": "8", "TN": "4"], width: 8, height: 1, rows: 8, columns: 4,
                           vectorLoads: true, suits: { _, _ in true }),
         ],
         // Convolutions as implicit GEMM: output channels of a group uniform across a workgroup.
         "conv": [
             KernelVariant(name: "blocked", shader: "conv2d", defines: ["OCB": "8", "PX": "4"], width: 64, height: 1, rows: 8, columns: 4,
+                          suits: { device, rows in device.prefersSharedMemory && rows >= 8 }),
+            // The same blocks 8 invocations wide, for CPU devices (see "registers").
+            KernelVariant(name: "lanes", shader: "conv2d", defines: ["OCB": "8", "PX": "4"], width: 8, height: 1, rows: 8, columns: 4,
                           suits: { _, rows in rows >= 8 }),
             KernelVariant(name: "narrow", shader: "conv2d", defines: ["OCB": "1", "PX": "4"], width: 64, height: 1, rows: 1, columns: 4,
                           suits: { _, _ in true }),

@@ -132,7 +132,7 @@ func convVariantMatchesCPU(_ spec: String) throws {
     #expect(device.properties.kind == device.info.kind && device.properties.subgroupSize >= 1 && device.properties.sharedMemoryBytes > 0)
     #expect(KernelVariants.choose("gemm", rows: 1, device: device).name == "gemv")
     #expect(KernelVariants.choose("gemm", rows: 64, device: device).name == (gpu ? "tiled" : "registers"))
-    #expect(KernelVariants.choose("conv", rows: 64, device: device).name == "blocked")
+    #expect(KernelVariants.choose("conv", rows: 64, device: device).name == (gpu ? "blocked" : "lanes"))
     #expect(KernelVariants.choose("conv", rows: 4, device: device).name == "narrow")
     let forced = try VulkanDevice(options: .init(kernelVariants: "gemm=tiled"))
     #expect(KernelVariants.choose("gemm", rows: 1, device: forced).name == "tiled")
