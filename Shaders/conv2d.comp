@@ -1,6 +1,14 @@
 #version 450
-// Direct 2-D convolution, NCHW input, weights [M, C/group, KH, KW], one invocation per
-// OCB output channels of one pixel. HAS_BIAS adds bias[m]; RELU fuses a following Relu.
+// 2-D convolution as an implicit GEMM: for image n and group g,
+//   Y[n, m, p] = act(bias[m] + Σ_k W[m, k] · X̂[k, p] (+ Z[n, m, p])),
+// with k over (c, kh, kw) of the group and X̂ the im2col view of NCHW input X read on the fly
+// (zero outside the image). Weights are [M, C/group, KH, KW] as ONNX stores them.
+//
+// A workgroup computes OCB output channels (workgroup y: the same for all its invocations, so
+// weight loads are uniform) of one image (workgroup z); each invocation PX pixels strided by
+// the workgroup width, OCB×PX sums in registers. KH and KW are defines, so the window loops
+// unroll.
+// HAS_BIAS adds bias[m]; HAS_Z adds the residual Z (same shape as Y); RELU clamps at 0.
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer W { float w[]; };
@@ -8,56 +16,65 @@ layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 #if HAS_BIAS
 layout(std430, binding = 3) readonly buffer Bias { float bias[]; };
 #endif
+#if HAS_Z
+layout(std430, binding = 3 + HAS_BIAS) readonly buffer Z { float z[]; };
+#endif
 layout(push_constant) uniform Params {
-    uint N; uint C; uint H; uint W; uint M; uint OH; uint OW; uint KH; uint KW;
+    uint C; uint H; uint W; uint M; uint OH; uint OW;
     uint strideH; uint strideW; uint padTop; uint padLeft; uint dilH; uint dilW; uint group;
 } p;
 
-// Each invocation computes one output pixel for OCB (a define) consecutive output channels
-// of a group, so every input value it loads feeds OCB accumulators.
-
 void main() {
-    uint cg = p.C / p.group, mg = p.M / p.group;
-    uint mBlocks = (mg + OCB - 1) / OCB;
-    uint total = p.N * p.group * mBlocks * p.OH * p.OW;
-    uint kSize = p.KH * p.KW;
-    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-    for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
-        uint ow = i % p.OW, oh = (i / p.OW) % p.OH;
-        uint mb = (i / (p.OW * p.OH)) % (p.group * mBlocks), n = i / (p.OW * p.OH * p.group * mBlocks);
-        uint g = mb / mBlocks, m0 = g * mg + (mb % mBlocks) * OCB, mEnd = (g + 1) * mg;
-        uint wBase[OCB];
-        float acc[OCB];
-        for (uint j = 0; j < OCB; ++j) {
-            uint m = min(m0 + j, mEnd - 1);  // past the group's end: computed, not written
-            wBase[j] = m * cg * kSize;
-#if HAS_BIAS
-            acc[j] = bias[m];
-#else
-            acc[j] = 0.0;
-#endif
-        }
-        int ih0 = int(oh * p.strideH) - int(p.padTop), iw0 = int(ow * p.strideW) - int(p.padLeft);
-        for (uint c = 0; c < cg; ++c) {
-            uint xBase = (n * p.C + g * cg + c) * p.H * p.W;
-            uint wc = c * kSize;
-            for (uint kh = 0; kh < p.KH; ++kh) {
-                int ih = ih0 + int(kh * p.dilH);
-                if (ih < 0 || ih >= int(p.H)) continue;
-                for (uint kw = 0; kw < p.KW; ++kw) {
-                    int iw = iw0 + int(kw * p.dilW);
-                    if (iw < 0 || iw >= int(p.W)) continue;
-                    float xv = x[xBase + uint(ih) * p.W + uint(iw)];
-                    uint wk = wc + kh * p.KW + kw;
-                    for (uint j = 0; j < OCB; ++j) acc[j] += xv * w[wBase[j] + wk];
+    uint cg = p.C / p.group, mg = p.M / p.group, mBlocks = (mg + OCB - 1) / OCB;
+    uint g = gl_WorkGroupID.y / mBlocks, m0 = g * mg + (gl_WorkGroupID.y % mBlocks) * OCB, mEnd = (g + 1) * mg;
+    uint n = gl_WorkGroupID.z, width = gl_WorkGroupSize.x, pixels = p.OH * p.OW;
+    uint pix0 = gl_WorkGroupID.x * width * PX + gl_LocalInvocationID.x;
+    uint hw = p.H * p.W, taps = KH * KW;
+    // Pixels past the end are computed on the last one and not written.
+    int ih0[PX], iw0[PX];
+    for (uint j = 0; j < PX; ++j) {
+        uint pix = min(pix0 + j * width, pixels - 1);
+        ih0[j] = int((pix / p.OW) * p.strideH) - int(p.padTop);
+        iw0[j] = int((pix % p.OW) * p.strideW) - int(p.padLeft);
+    }
+    uint wRow[OCB];  // past the group's end: computed on its last channel, not written
+    for (uint i = 0; i < OCB; ++i) wRow[i] = min(m0 + i, mEnd - 1) * cg * taps;
+    float acc[OCB][PX];
+    for (uint i = 0; i < OCB; ++i)
+        for (uint j = 0; j < PX; ++j) acc[i][j] = 0.0;
+    uint xc = (n * p.C + g * cg) * hw;
+    for (uint c = 0; c < cg; ++c, xc += hw) {
+        for (uint kh = 0; kh < KH; ++kh) {
+            for (uint kw = 0; kw < KW; ++kw) {
+                float xv[PX];
+                for (uint j = 0; j < PX; ++j) {
+                    int ih = ih0[j] + int(kh * p.dilH), iw = iw0[j] + int(kw * p.dilW);
+                    bool inside = ih >= 0 && ih < int(p.H) && iw >= 0 && iw < int(p.W);
+                    xv[j] = inside ? x[xc + uint(ih) * p.W + uint(iw)] : 0.0;
+                }
+                uint wk = (c * KH + kh) * KW + kw;
+                for (uint i = 0; i < OCB; ++i) {
+                    float wv = w[wRow[i] + wk];
+                    for (uint j = 0; j < PX; ++j) acc[i][j] += wv * xv[j];
                 }
             }
         }
-        for (uint j = 0; j < OCB && m0 + j < mEnd; ++j) {
-#if RELU
-            acc[j] = max(acc[j], 0.0);
+    }
+    for (uint i = 0; i < OCB && m0 + i < mEnd; ++i) {
+        uint m = m0 + i;
+        for (uint j = 0; j < PX && pix0 + j * width < pixels; ++j) {
+            uint at = (n * p.M + m) * pixels + pix0 + j * width;
+            float v = acc[i][j];
+#if HAS_BIAS
+            v += bias[m];
 #endif
-            y[((n * p.M + m0 + j) * p.OH + oh) * p.OW + ow] = acc[j];
+#if HAS_Z
+            v += z[at];
+#endif
+#if RELU
+            v = max(v, 0.0);
+#endif
+            y[at] = v;
         }
     }
 }

@@ -1,15 +1,34 @@
 #version 450
-// Batched Y[b] = alpha * A[b] · B[b] (+ beta * C), tiled through shared memory. op(A) is
-// M×K read at A[aOff + i*sa0 + k*sa1], op(B) K×N at B[bOff + k*sb0 + j*sb1] (transposes are
-// strides); batch offsets come from up to 4 broadcast batch dims; C is read at
-// C[i*sc0 + j*sc1] (strides 0 broadcast it); RELU 1 clamps the result at 0. The workgroup
-// is TILE×TILE (specialization constants 0 and 1 must equal TILE).
+// Batched Y[b] = alpha * A[b] · B[b] (+ beta * C). op(A) is M×K read at
+// A[aOff + i*sa0 + k*sa1], op(B) K×N at B[bOff + k*sb0 + j*sb1] (transposes are strides);
+// batch offsets come from up to 4 broadcast batch dims (workgroup z); C is read at
+// C[i*sc0 + j*sc1] (strides 0 broadcast it). HAS_Z adds the residual Z (Y's shape), RELU
+// then clamps at 0 (a 1×1 convolution's fused epilogue).
+//
+// Two variants (see KernelVariants.swift):
+// - TILED: a TILE×TILE workgroup stages TILE-wide K steps of A and B in shared memory, one
+//   output per invocation (specialization constants 0 and 1 must equal TILE); for GPUs.
+// - otherwise: no shared memory; a workgroup of gl_WorkGroupSize.x invocations computes TM rows
+//   (the same for all of them) and each invocation TN columns, TM×TN sums in registers. TM = 1
+//   is the GEMV path. VEC4 picks the loads: 0 scalar, TN columns strided by the workgroup
+//   width; 1 (A's rows and B's rows contiguous, TN = 4) vec4 loads along K of A and along N of
+//   B, TN = 4 adjacent columns; 2 (A's and B's rows along K contiguous, B transposed) vec4
+//   loads along K of both, TN strided columns. With VEC4, sizes, strides and offsets along the
+//   vec4 axes are multiples of 4 (the host checks).
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
+#if VEC4
+layout(std430, binding = 0) readonly buffer A { vec4 a[]; };
+layout(std430, binding = 1) readonly buffer B { vec4 b[]; };
+#else
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 layout(std430, binding = 1) readonly buffer B { float b[]; };
+#endif
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 #if HAS_C
 layout(std430, binding = 3) readonly buffer Cb { float c[]; };
+#endif
+#if HAS_Z
+layout(std430, binding = 3 + HAS_C) readonly buffer Z { float z[]; };
 #endif
 layout(push_constant) uniform Params {
     uint M; uint N; uint K; uint batchRank;
@@ -18,19 +37,37 @@ layout(push_constant) uniform Params {
     uint batchShape[4]; uint batchA[4]; uint batchB[4];
 } p;
 
+void store(uint batch, uint row, uint col, float acc) {
+    float v = p.alpha * acc;
+#if HAS_C
+    v += p.beta * c[row * p.sc0 + col * p.sc1];
+#endif
+    uint at = (batch * p.M + row) * p.N + col;
+#if HAS_Z
+    v += z[at];
+#endif
+#if RELU
+    v = max(v, 0.0);
+#endif
+    y[at] = v;
+}
+
+#if TILED
 shared float tileA[TILE][TILE];
 shared float tileB[TILE][TILE];
+#endif
 
 void main() {
-    uint lx = gl_LocalInvocationID.x, ly = gl_LocalInvocationID.y;
-    uint col = gl_WorkGroupID.x * TILE + lx, row = gl_WorkGroupID.y * TILE + ly, batch = gl_WorkGroupID.z;
-    uint rem = batch, aOff = 0, bOff = 0;
+    uint batch = gl_WorkGroupID.z, rem = batch, aOff = 0, bOff = 0;
     for (int d = int(p.batchRank) - 1; d >= 0; --d) {
         uint i = rem % p.batchShape[d];
         rem /= p.batchShape[d];
         aOff += i * p.batchA[d];
         bOff += i * p.batchB[d];
     }
+#if TILED
+    uint lx = gl_LocalInvocationID.x, ly = gl_LocalInvocationID.y;
+    uint col = gl_WorkGroupID.x * TILE + lx, row = gl_WorkGroupID.y * TILE + ly;
     float acc = 0.0;
     for (uint t = 0; t < p.K; t += TILE) {
         uint ka = t + lx, kb = t + ly;
@@ -40,14 +77,56 @@ void main() {
         for (uint k = 0; k < TILE; ++k) acc += tileA[ly][k] * tileB[k][lx];
         barrier();
     }
-    if (row < p.M && col < p.N) {
-        float v = p.alpha * acc;
-#if HAS_C
-        v += p.beta * c[row * p.sc0 + col * p.sc1];
+    if (row < p.M && col < p.N) store(batch, row, col, acc);
+#else
+    uint width = gl_WorkGroupSize.x;
+    uint row0 = gl_WorkGroupID.y * TM, lx = gl_LocalInvocationID.x;
+#if VEC4 == 1
+    uint col0 = (gl_WorkGroupID.x * width + lx) * 4, colStep = 1;
+#else
+    uint col0 = gl_WorkGroupID.x * width * TN + lx, colStep = width;
 #endif
-#if RELU
-        v = max(v, 0.0);
-#endif
-        y[(batch * p.M + row) * p.N + col] = v;
+    // Rows and columns past the end are computed on the last one and not written.
+    uint aRow[TM];
+    for (uint i = 0; i < TM; ++i) aRow[i] = aOff + min(row0 + i, p.M - 1) * p.sa0;
+    float acc[TM][TN];
+    for (uint i = 0; i < TM; ++i)
+        for (uint j = 0; j < TN; ++j) acc[i][j] = 0.0;
+#if VEC4 == 1
+    uint bCol = (bOff + min(col0, p.N - 4)) / 4, bRow = p.sb0 / 4;
+    for (uint k = 0; k < p.K / 4; ++k) {
+        uint at = bCol + 4 * k * bRow;
+        vec4 b0 = b[at], b1 = b[at + bRow], b2 = b[at + 2 * bRow], b3 = b[at + 3 * bRow];
+        for (uint i = 0; i < TM; ++i) {
+            vec4 av = a[aRow[i] / 4 + k];
+            vec4 sum = av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3;
+            for (uint j = 0; j < 4; ++j) acc[i][j] += sum[j];
+        }
     }
+#else
+    uint bCol[TN];
+    for (uint j = 0; j < TN; ++j) bCol[j] = bOff + min(col0 + j * colStep, p.N - 1) * p.sb1;
+#if VEC4 == 2
+    for (uint k = 0; k < p.K / 4; ++k) {
+        vec4 bv[TN];
+        for (uint j = 0; j < TN; ++j) bv[j] = b[bCol[j] / 4 + k];
+        for (uint i = 0; i < TM; ++i) {
+            vec4 av = a[aRow[i] / 4 + k];
+            for (uint j = 0; j < TN; ++j) acc[i][j] += dot(av, bv[j]);
+        }
+    }
+#else
+    for (uint k = 0; k < p.K; ++k) {
+        float bv[TN];
+        for (uint j = 0; j < TN; ++j) bv[j] = b[bCol[j] + k * p.sb0];
+        for (uint i = 0; i < TM; ++i) {
+            float av = a[aRow[i] + k * p.sa1];
+            for (uint j = 0; j < TN; ++j) acc[i][j] += av * bv[j];
+        }
+    }
+#endif
+#endif
+    for (uint i = 0; i < TM && row0 + i < p.M; ++i)
+        for (uint j = 0; j < TN && col0 + j * colStep < p.N; ++j) store(batch, row0 + i, col0 + j * colStep, acc[i][j]);
+#endif
 }

@@ -141,8 +141,16 @@ void main() {
 """#,
         "conv2d": #"""
 #version 450
-// Direct 2-D convolution, NCHW input, weights [M, C/group, KH, KW], one invocation per
-// OCB output channels of one pixel. HAS_BIAS adds bias[m]; RELU fuses a following Relu.
+// 2-D convolution as an implicit GEMM: for image n and group g,
+//   Y[n, m, p] = act(bias[m] + Σ_k W[m, k] · X̂[k, p] (+ Z[n, m, p])),
+// with k over (c, kh, kw) of the group and X̂ the im2col view of NCHW input X read on the fly
+// (zero outside the image). Weights are [M, C/group, KH, KW] as ONNX stores them.
+//
+// A workgroup computes OCB output channels (workgroup y: the same for all its invocations, so
+// weight loads are uniform) of one image (workgroup z); each invocation PX pixels strided by
+// the workgroup width, OCB×PX sums in registers. KH and KW are defines, so the window loops
+// unroll.
+// HAS_BIAS adds bias[m]; HAS_Z adds the residual Z (same shape as Y); RELU clamps at 0.
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer W { float w[]; };
@@ -150,56 +158,65 @@ layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 #if HAS_BIAS
 layout(std430, binding = 3) readonly buffer Bias { float bias[]; };
 #endif
+#if HAS_Z
+layout(std430, binding = 3 + HAS_BIAS) readonly buffer Z { float z[]; };
+#endif
 layout(push_constant) uniform Params {
-    uint N; uint C; uint H; uint W; uint M; uint OH; uint OW; uint KH; uint KW;
+    uint C; uint H; uint W; uint M; uint OH; uint OW;
     uint strideH; uint strideW; uint padTop; uint padLeft; uint dilH; uint dilW; uint group;
 } p;
 
-// Each invocation computes one output pixel for OCB (a define) consecutive output channels
-// of a group, so every input value it loads feeds OCB accumulators.
-
 void main() {
-    uint cg = p.C / p.group, mg = p.M / p.group;
-    uint mBlocks = (mg + OCB - 1) / OCB;
-    uint total = p.N * p.group * mBlocks * p.OH * p.OW;
-    uint kSize = p.KH * p.KW;
-    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-    for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
-        uint ow = i % p.OW, oh = (i / p.OW) % p.OH;
-        uint mb = (i / (p.OW * p.OH)) % (p.group * mBlocks), n = i / (p.OW * p.OH * p.group * mBlocks);
-        uint g = mb / mBlocks, m0 = g * mg + (mb % mBlocks) * OCB, mEnd = (g + 1) * mg;
-        uint wBase[OCB];
-        float acc[OCB];
-        for (uint j = 0; j < OCB; ++j) {
-            uint m = min(m0 + j, mEnd - 1);  // past the group's end: computed, not written
-            wBase[j] = m * cg * kSize;
-#if HAS_BIAS
-            acc[j] = bias[m];
-#else
-            acc[j] = 0.0;
-#endif
-        }
-        int ih0 = int(oh * p.strideH) - int(p.padTop), iw0 = int(ow * p.strideW) - int(p.padLeft);
-        for (uint c = 0; c < cg; ++c) {
-            uint xBase = (n * p.C + g * cg + c) * p.H * p.W;
-            uint wc = c * kSize;
-            for (uint kh = 0; kh < p.KH; ++kh) {
-                int ih = ih0 + int(kh * p.dilH);
-                if (ih < 0 || ih >= int(p.H)) continue;
-                for (uint kw = 0; kw < p.KW; ++kw) {
-                    int iw = iw0 + int(kw * p.dilW);
-                    if (iw < 0 || iw >= int(p.W)) continue;
-                    float xv = x[xBase + uint(ih) * p.W + uint(iw)];
-                    uint wk = wc + kh * p.KW + kw;
-                    for (uint j = 0; j < OCB; ++j) acc[j] += xv * w[wBase[j] + wk];
+    uint cg = p.C / p.group, mg = p.M / p.group, mBlocks = (mg + OCB - 1) / OCB;
+    uint g = gl_WorkGroupID.y / mBlocks, m0 = g * mg + (gl_WorkGroupID.y % mBlocks) * OCB, mEnd = (g + 1) * mg;
+    uint n = gl_WorkGroupID.z, width = gl_WorkGroupSize.x, pixels = p.OH * p.OW;
+    uint pix0 = gl_WorkGroupID.x * width * PX + gl_LocalInvocationID.x;
+    uint hw = p.H * p.W, taps = KH * KW;
+    // Pixels past the end are computed on the last one and not written.
+    int ih0[PX], iw0[PX];
+    for (uint j = 0; j < PX; ++j) {
+        uint pix = min(pix0 + j * width, pixels - 1);
+        ih0[j] = int((pix / p.OW) * p.strideH) - int(p.padTop);
+        iw0[j] = int((pix % p.OW) * p.strideW) - int(p.padLeft);
+    }
+    uint wRow[OCB];  // past the group's end: computed on its last channel, not written
+    for (uint i = 0; i < OCB; ++i) wRow[i] = min(m0 + i, mEnd - 1) * cg * taps;
+    float acc[OCB][PX];
+    for (uint i = 0; i < OCB; ++i)
+        for (uint j = 0; j < PX; ++j) acc[i][j] = 0.0;
+    uint xc = (n * p.C + g * cg) * hw;
+    for (uint c = 0; c < cg; ++c, xc += hw) {
+        for (uint kh = 0; kh < KH; ++kh) {
+            for (uint kw = 0; kw < KW; ++kw) {
+                float xv[PX];
+                for (uint j = 0; j < PX; ++j) {
+                    int ih = ih0[j] + int(kh * p.dilH), iw = iw0[j] + int(kw * p.dilW);
+                    bool inside = ih >= 0 && ih < int(p.H) && iw >= 0 && iw < int(p.W);
+                    xv[j] = inside ? x[xc + uint(ih) * p.W + uint(iw)] : 0.0;
+                }
+                uint wk = (c * KH + kh) * KW + kw;
+                for (uint i = 0; i < OCB; ++i) {
+                    float wv = w[wRow[i] + wk];
+                    for (uint j = 0; j < PX; ++j) acc[i][j] += wv * xv[j];
                 }
             }
         }
-        for (uint j = 0; j < OCB && m0 + j < mEnd; ++j) {
-#if RELU
-            acc[j] = max(acc[j], 0.0);
+    }
+    for (uint i = 0; i < OCB && m0 + i < mEnd; ++i) {
+        uint m = m0 + i;
+        for (uint j = 0; j < PX && pix0 + j * width < pixels; ++j) {
+            uint at = (n * p.M + m) * pixels + pix0 + j * width;
+            float v = acc[i][j];
+#if HAS_BIAS
+            v += bias[m];
 #endif
-            y[((n * p.M + m0 + j) * p.OH + oh) * p.OW + ow] = acc[j];
+#if HAS_Z
+            v += z[at];
+#endif
+#if RELU
+            v = max(v, 0.0);
+#endif
+            y[at] = v;
         }
     }
 }
@@ -378,17 +395,36 @@ void main() {
 """#,
         "gemm": #"""
 #version 450
-// Batched Y[b] = alpha * A[b] · B[b] (+ beta * C), tiled through shared memory. op(A) is
-// M×K read at A[aOff + i*sa0 + k*sa1], op(B) K×N at B[bOff + k*sb0 + j*sb1] (transposes are
-// strides); batch offsets come from up to 4 broadcast batch dims; C is read at
-// C[i*sc0 + j*sc1] (strides 0 broadcast it); RELU 1 clamps the result at 0. The workgroup
-// is TILE×TILE (specialization constants 0 and 1 must equal TILE).
+// Batched Y[b] = alpha * A[b] · B[b] (+ beta * C). op(A) is M×K read at
+// A[aOff + i*sa0 + k*sa1], op(B) K×N at B[bOff + k*sb0 + j*sb1] (transposes are strides);
+// batch offsets come from up to 4 broadcast batch dims (workgroup z); C is read at
+// C[i*sc0 + j*sc1] (strides 0 broadcast it). HAS_Z adds the residual Z (Y's shape), RELU
+// then clamps at 0 (a 1×1 convolution's fused epilogue).
+//
+// Two variants (see KernelVariants.swift):
+// - TILED: a TILE×TILE workgroup stages TILE-wide K steps of A and B in shared memory, one
+//   output per invocation (specialization constants 0 and 1 must equal TILE); for GPUs.
+// - otherwise: no shared memory; a workgroup of gl_WorkGroupSize.x invocations computes TM rows
+//   (the same for all of them) and each invocation TN columns, TM×TN sums in registers. TM = 1
+//   is the GEMV path. VEC4 picks the loads: 0 scalar, TN columns strided by the workgroup
+//   width; 1 (A's rows and B's rows contiguous, TN = 4) vec4 loads along K of A and along N of
+//   B, TN = 4 adjacent columns; 2 (A's and B's rows along K contiguous, B transposed) vec4
+//   loads along K of both, TN strided columns. With VEC4, sizes, strides and offsets along the
+//   vec4 axes are multiples of 4 (the host checks).
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
+#if VEC4
+layout(std430, binding = 0) readonly buffer A { vec4 a[]; };
+layout(std430, binding = 1) readonly buffer B { vec4 b[]; };
+#else
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 layout(std430, binding = 1) readonly buffer B { float b[]; };
+#endif
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 #if HAS_C
 layout(std430, binding = 3) readonly buffer Cb { float c[]; };
+#endif
+#if HAS_Z
+layout(std430, binding = 3 + HAS_C) readonly buffer Z { float z[]; };
 #endif
 layout(push_constant) uniform Params {
     uint M; uint N; uint K; uint batchRank;
@@ -397,19 +433,37 @@ layout(push_constant) uniform Params {
     uint batchShape[4]; uint batchA[4]; uint batchB[4];
 } p;
 
+void store(uint batch, uint row, uint col, float acc) {
+    float v = p.alpha * acc;
+#if HAS_C
+    v += p.beta * c[row * p.sc0 + col * p.sc1];
+#endif
+    uint at = (batch * p.M + row) * p.N + col;
+#if HAS_Z
+    v += z[at];
+#endif
+#if RELU
+    v = max(v, 0.0);
+#endif
+    y[at] = v;
+}
+
+#if TILED
 shared float tileA[TILE][TILE];
 shared float tileB[TILE][TILE];
+#endif
 
 void main() {
-    uint lx = gl_LocalInvocationID.x, ly = gl_LocalInvocationID.y;
-    uint col = gl_WorkGroupID.x * TILE + lx, row = gl_WorkGroupID.y * TILE + ly, batch = gl_WorkGroupID.z;
-    uint rem = batch, aOff = 0, bOff = 0;
+    uint batch = gl_WorkGroupID.z, rem = batch, aOff = 0, bOff = 0;
     for (int d = int(p.batchRank) - 1; d >= 0; --d) {
         uint i = rem % p.batchShape[d];
         rem /= p.batchShape[d];
         aOff += i * p.batchA[d];
         bOff += i * p.batchB[d];
     }
+#if TILED
+    uint lx = gl_LocalInvocationID.x, ly = gl_LocalInvocationID.y;
+    uint col = gl_WorkGroupID.x * TILE + lx, row = gl_WorkGroupID.y * TILE + ly;
     float acc = 0.0;
     for (uint t = 0; t < p.K; t += TILE) {
         uint ka = t + lx, kb = t + ly;
@@ -419,16 +473,58 @@ void main() {
         for (uint k = 0; k < TILE; ++k) acc += tileA[ly][k] * tileB[k][lx];
         barrier();
     }
-    if (row < p.M && col < p.N) {
-        float v = p.alpha * acc;
-#if HAS_C
-        v += p.beta * c[row * p.sc0 + col * p.sc1];
+    if (row < p.M && col < p.N) store(batch, row, col, acc);
+#else
+    uint width = gl_WorkGroupSize.x;
+    uint row0 = gl_WorkGroupID.y * TM, lx = gl_LocalInvocationID.x;
+#if VEC4 == 1
+    uint col0 = (gl_WorkGroupID.x * width + lx) * 4, colStep = 1;
+#else
+    uint col0 = gl_WorkGroupID.x * width * TN + lx, colStep = width;
 #endif
-#if RELU
-        v = max(v, 0.0);
-#endif
-        y[(batch * p.M + row) * p.N + col] = v;
+    // Rows and columns past the end are computed on the last one and not written.
+    uint aRow[TM];
+    for (uint i = 0; i < TM; ++i) aRow[i] = aOff + min(row0 + i, p.M - 1) * p.sa0;
+    float acc[TM][TN];
+    for (uint i = 0; i < TM; ++i)
+        for (uint j = 0; j < TN; ++j) acc[i][j] = 0.0;
+#if VEC4 == 1
+    uint bCol = (bOff + min(col0, p.N - 4)) / 4, bRow = p.sb0 / 4;
+    for (uint k = 0; k < p.K / 4; ++k) {
+        uint at = bCol + 4 * k * bRow;
+        vec4 b0 = b[at], b1 = b[at + bRow], b2 = b[at + 2 * bRow], b3 = b[at + 3 * bRow];
+        for (uint i = 0; i < TM; ++i) {
+            vec4 av = a[aRow[i] / 4 + k];
+            vec4 sum = av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3;
+            for (uint j = 0; j < 4; ++j) acc[i][j] += sum[j];
+        }
     }
+#else
+    uint bCol[TN];
+    for (uint j = 0; j < TN; ++j) bCol[j] = bOff + min(col0 + j * colStep, p.N - 1) * p.sb1;
+#if VEC4 == 2
+    for (uint k = 0; k < p.K / 4; ++k) {
+        vec4 bv[TN];
+        for (uint j = 0; j < TN; ++j) bv[j] = b[bCol[j] / 4 + k];
+        for (uint i = 0; i < TM; ++i) {
+            vec4 av = a[aRow[i] / 4 + k];
+            for (uint j = 0; j < TN; ++j) acc[i][j] += dot(av, bv[j]);
+        }
+    }
+#else
+    for (uint k = 0; k < p.K; ++k) {
+        float bv[TN];
+        for (uint j = 0; j < TN; ++j) bv[j] = b[bCol[j] + k * p.sb0];
+        for (uint i = 0; i < TM; ++i) {
+            float av = a[aRow[i] + k * p.sa1];
+            for (uint j = 0; j < TN; ++j) acc[i][j] += av * bv[j];
+        }
+    }
+#endif
+#endif
+    for (uint i = 0; i < TM && row0 + i < p.M; ++i)
+        for (uint j = 0; j < TN && col0 + j * colStep < p.N; ++j) store(batch, row0 + i, col0 + j * colStep, acc[i][j]);
+#endif
 }
 """#,
         "hardmax": #"""

@@ -1,36 +1,37 @@
 import VonnxIR
 
-/// Side of the square tile (and workgroup) of `Shaders/gemm.comp`.
-private let gemmTile = 16
-
 /// How one `gemm.comp` dispatch reads its operands.
 struct GemmShape {
     var m: Int, n: Int, k: Int
     var sa: (Int, Int), sb: (Int, Int), sc: (Int, Int) = (0, 0)
     var alpha: Float = 1, beta: Float = 0
     var batchShape: [Int] = [], batchA: [Int] = [], batchB: [Int] = []
-    var relu = false
+
+    /// The vec4 loads `gemm.comp`'s register variants can make (its VEC4): 1 when A's rows and
+    /// B's rows are contiguous, 2 when A's rows and B's columns are contiguous along K, else 0.
+    var vec4Loads: Int {
+        guard sa.1 == 1, k % 4 == 0, sa.0 % 4 == 0, (batchA + batchB).allSatisfy({ $0 % 4 == 0 }) else { return 0 }
+        if sb.1 == 1, n % 4 == 0, sb.0 % 4 == 0 { return 1 }
+        return sb.0 == 1 && sb.1 % 4 == 0 ? 2 : 0
+    }
 }
 
-/// Records `gemm.comp` writing a new tensor of shape `output` (batch × M × N elements).
+/// Records `gemm.comp`, in the variant `KernelVariants` picks, writing a new tensor of shape
+/// `output` (batch × M × N elements), plus `residual` (of that shape), then Relu with `relu`.
 func recordGemmShader(_ ctx: VulkanKernelContext, a: VulkanTensor, b: VulkanTensor, c: VulkanTensor?,
-                              shape g: GemmShape, output: [Int]) throws -> VulkanTensor {
+                      residual: VulkanTensor? = nil, relu: Bool = false, shape g: GemmShape, output: [Int]) throws -> VulkanTensor {
     guard g.batchShape.count <= 4 else { throw ctx.error("more than 4 batch dims are not implemented on Vulkan") }
-    let batch = g.batchShape.reduce(1, *)
-    guard batch <= 65535, g.n <= 65535 * gemmTile, g.m <= 65535 * gemmTile else {
-        throw ctx.error("[\(batch)×]\(g.m)×\(g.n) is over the Vulkan dispatch limit")
-    }
+    let variant = KernelVariants.choose("gemm", rows: g.m, device: ctx.device)
     let y = try ctx.recorder.makeTensor(shape: output)
     var push = PushConstants()
     for v in [g.m, g.n, g.k, g.batchShape.count, g.sa.0, g.sa.1, g.sb.0, g.sb.1, g.sc.0, g.sc.1] { push.add(v) }
     push.add(g.alpha); push.add(g.beta)
     push.add(g.batchShape, length: 4); push.add(g.batchA, length: 4); push.add(g.batchB, length: 4)
-    let buffers = [a.buffer, b.buffer, y.buffer] + (c.map { [$0.buffer] } ?? [])
-    let tile = UInt32(gemmTile)
-    let pipeline = try ctx.device.pipeline("gemm", defines: ["TILE": "\(gemmTile)", "HAS_C": c == nil ? "0" : "1", "RELU": g.relu ? "1" : "0"],
-                                           bindings: buffers.count, workgroup: (tile, tile, 1))
-    let groups = (UInt32((g.n + gemmTile - 1) / gemmTile), UInt32((g.m + gemmTile - 1) / gemmTile), UInt32(batch))
-    try ctx.recorder.dispatch(pipeline, buffers: buffers, push: push.words, groups: groups)
+    let buffers = [a.buffer, b.buffer, y.buffer] + [c, residual].compactMap { $0?.buffer }
+    let defines = ["HAS_C": c == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1", "RELU": relu ? "1" : "0",
+                   "VEC4": "\(variant.vectorLoads ? g.vec4Loads : 0)"]
+    try ctx.dispatch(variant, defines: defines, buffers: buffers, push: push,
+                     columns: g.n, rows: g.m, batch: g.batchShape.reduce(1, *))
     return y
 }
 

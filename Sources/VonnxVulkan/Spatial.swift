@@ -56,7 +56,9 @@ struct Window2D {
     }
 }
 
-func recordConv(_ ctx: VulkanKernelContext, relu: Bool) throws -> [VulkanTensor] {
+/// Conv (inputs X, W, optional bias) as an implicit GEMM in the variant `KernelVariants`
+/// picks, with `residual` added and Relu applied (`relu`) before the output is written.
+func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, relu: Bool) throws -> [VulkanTensor] {
     let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optionalInput(2)
     guard x.rank == 3 || x.rank == 4, w.rank == x.rank else {
         throw ctx.error("the Vulkan Conv takes 1-D or 2-D NCHW input, got \(x.shape) with weights \(w.shape)")
@@ -70,28 +72,25 @@ func recordConv(_ ctx: VulkanKernelContext, relu: Bool) throws -> [VulkanTensor]
     let window = try Window2D(ctx, input: Array(x.shape[2...]), kernel: Array(w.shape[2...]), ceilMode: false)
     let (h, wd) = x.rank == 4 ? (x.shape[2], x.shape[3]) : (1, x.shape[2])
     let outShape = [n, m] + (x.rank == 4 ? window.output : [window.output[1]])
+    if let residual, residual.shape != outShape { throw ctx.error("residual \(residual.shape) must be the output's shape \(outShape)") }
     if window.kernel == [1, 1], window.strides == [1, 1], window.pads == [0, 0, 0, 0], group == 1 {
         // A pointwise convolution is a matrix product per image: Y[n] = W[M×C] · X[n][C×HW] (+ bias
-        // broadcast along rows), which the tiled gemm shader does far faster than the direct one.
+        // broadcast along rows), which the gemm shader's vec4 loads do faster.
         var g = GemmShape(m: m, n: h * wd, k: c, sa: (c, 1), sb: (h * wd, 1), sc: (1, 0), beta: 1)
         g.batchShape = [n]; g.batchA = [0]; g.batchB = [c * h * wd]
-        g.relu = relu
-        return [try recordGemmShader(ctx, a: w, b: x, c: bias, shape: g, output: outShape)]
+        return [try recordGemmShader(ctx, a: w, b: x, c: bias, residual: residual, relu: relu, shape: g, output: outShape)]
     }
     let y = try ctx.recorder.makeTensor(shape: outShape)
     var push = PushConstants()
-    for v in [n, c, h, wd, m, window.output[0], window.output[1], window.kernel[0], window.kernel[1],
-              window.strides[0], window.strides[1], window.pads[0], window.pads[1],
-              window.dilations[0], window.dilations[1], group] { push.add(v) }
-    let buffers = [x.buffer, w.buffer, y.buffer] + (bias.map { [$0.buffer] } ?? [])
-    // One invocation per pixel and block of up to 8 output channels of a group (fewer when a
-    // group has fewer, as depthwise convolutions do).
+    for v in [c, h, wd, m, window.output[0], window.output[1], window.strides[0], window.strides[1], window.pads[0],
+              window.pads[1], window.dilations[0], window.dilations[1], group] { push.add(v) }
+    let buffers = [x.buffer, w.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer }
     let mg = m / group
-    let block = mg >= 8 ? 8 : mg >= 4 ? 4 : mg >= 2 ? 2 : 1
-    let invocations = n * group * ((mg + block - 1) / block) * window.output[0] * window.output[1]
-    try ctx.dispatch1D("conv2d", defines: ["HAS_BIAS": bias == nil ? "0" : "1", "RELU": relu ? "1" : "0",
-                                           "OCB": "\(block)"],
-                       buffers: buffers, push: push, count: invocations)
+    let variant = KernelVariants.choose("conv", rows: mg, device: ctx.device)
+    let defines = ["HAS_BIAS": bias == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1", "RELU": relu ? "1" : "0",
+                   "KH": "\(window.kernel[0])", "KW": "\(window.kernel[1])"]
+    try ctx.dispatch(variant, defines: defines, buffers: buffers, push: push, columns: window.output[0] * window.output[1],
+                     rows: group * ((mg + variant.rows - 1) / variant.rows) * variant.rows, batch: n)
     return [y]
 }
 

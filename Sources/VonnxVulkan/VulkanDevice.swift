@@ -42,12 +42,16 @@ public struct VulkanOptions: Sendable {
     /// `~/.cache/vonnx`; "off" keeps nothing on disk. A device given a folder here keeps its
     /// own in-memory SPIR-V cache.
     public var cacheDirectory: String?
+    /// Kernel variants to use whatever the device, as "FAMILY=VARIANT,…" ("gemm=tiled,conv=narrow";
+    /// see `KernelVariants.table`), for tests and comparisons; nil reads the environment
+    /// variable VONNX_VULKAN_KERNELS, and without it each kernel's variant is chosen for the device.
+    public var kernelVariants: String?
 
     public init(device: String? = nil, validation: Bool = false, poisonAllocations: Bool = false, forceStaging: Bool = false,
-                cacheDirectory: String? = nil) {
+                cacheDirectory: String? = nil, kernelVariants: String? = nil) {
         self.device = device; self.validation = validation
         self.poisonAllocations = poisonAllocations; self.forceStaging = forceStaging
-        self.cacheDirectory = cacheDirectory
+        self.cacheDirectory = cacheDirectory; self.kernelVariants = kernelVariants
     }
 }
 
@@ -215,6 +219,10 @@ public final class VulkanDevice: @unchecked Sendable {
     let timestampPeriod: Double?
     /// True when buffers are host-visible device memory (CPU and integrated devices): no staging.
     public let unifiedMemory: Bool
+    /// What kernel variants are chosen from.
+    public let properties: VulkanDeviceProperties
+    /// Kernel variant by family, where `VulkanOptions.kernelVariants` forces one.
+    let forcedVariants: [String: String]
     let allocator: MemoryAllocator
     let compiler: ShaderCompiler
     /// The driver's pipeline cache, seeded from and saved to the disk cache.
@@ -238,12 +246,14 @@ public final class VulkanDevice: @unchecked Sendable {
     /// Opens the device `options` selects; throws when there is none or the name matches none.
     public init(options: VulkanOptions = .init()) throws {
         self.options = options
+        forcedVariants = try KernelVariants.parse(options.kernelVariants ?? getenv("VONNX_VULKAN_KERNELS").map { String(cString: $0) } ?? "")
         instance = try Instance(validation: options.validation)
         let devices = try instance.physicalDevices()
         let infos = devices.enumerated().map { describe($1, index: $0) }
         let chosen = try Self.select(from: infos, selector: options.device ?? getenv("VONNX_VULKAN_DEVICE").map { String(cString: $0) })
         info = chosen
         physical = devices[chosen.index]
+        properties = VulkanDeviceProperties(physical, kind: chosen.kind)
 
         var familyCount: UInt32 = 0
         vkGetPhysicalDeviceQueueFamilyProperties(physical, &familyCount, nil)

@@ -64,16 +64,7 @@ public enum VulkanKernels {
             guard activation == "Relu" || activation.isEmpty else {
                 throw ctx.error("FusedConv activation '\(activation)' is not implemented on Vulkan")
             }
-            let relu = activation == "Relu"
-            guard let z = ctx.optionalInput(3) else { return try recordConv(ctx, relu: relu) }
-            // A residual Z: the convolution, then + Z, then the activation, as separate dispatches.
-            let y = try recordConv(ctx, relu: false)[0]
-            let sum = try recordBroadcast(.add, y, z, ctx)
-            ctx.recorder.recycle(y)
-            guard relu else { return [sum] }
-            let out = try recordUnary(UnaryOp.relu.rawValue, sum, to: .float, ctx)
-            ctx.recorder.recycle(sum)
-            return [out]
+            return try recordConv(ctx, residual: ctx.optionalInput(3), relu: activation == "Relu")
         }
         t["Gemm"] = recordGemm
         t["MatMul"] = recordMatMul

@@ -1,0 +1,143 @@
+import CVulkan
+import Glibc
+import VonnxIR
+
+/// What the kernel choice needs to know of a device, read once when it opens.
+public struct VulkanDeviceProperties: Sendable {
+    /// As `VulkanDeviceInfo.kind`: "discrete", "integrated", "virtual", "cpu" or "other".
+    public let kind: String
+    public let vendorID: UInt32
+    /// Invocations per subgroup (1 before Vulkan 1.1).
+    public let subgroupSize: Int
+    /// Bytes of workgroup shared memory a shader may declare.
+    public let sharedMemoryBytes: Int
+    public let float16: Bool, int8: Bool, int64: Bool
+    /// Whether the device offers VK_KHR_cooperative_matrix (or the NV extension).
+    public let cooperativeMatrix: Bool
+
+    /// Whether workgroup shared memory and barriers pay off: on GPUs. A CPU device (lavapipe)
+    /// runs a workgroup as a loop, where they are the costliest things a shader can do (ncnn's
+    /// probe says `prefer-slm=0` there).
+    public var prefersSharedMemory: Bool { kind != "cpu" }
+
+    init(_ pd: VkPhysicalDevice, kind: String) {
+        self.kind = kind
+        var subgroup = VkPhysicalDeviceSubgroupProperties()
+        subgroup.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES
+        var props = VkPhysicalDeviceProperties2()
+        props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
+        var v12 = VkPhysicalDeviceVulkan12Features()
+        v12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES
+        var features = VkPhysicalDeviceFeatures2()
+        features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
+        var basic = VkPhysicalDeviceProperties()
+        vkGetPhysicalDeviceProperties(pd, &basic)
+        let api = basic.apiVersion
+        withUnsafeMutablePointer(to: &subgroup) { sp in
+            props.pNext = api >= VONNX_VK_API_VERSION_1_1 ? UnsafeMutableRawPointer(sp) : nil
+            vkGetPhysicalDeviceProperties2(pd, &props)
+        }
+        withUnsafeMutablePointer(to: &v12) { vp in
+            features.pNext = api >= VONNX_VK_API_VERSION_1_2 ? UnsafeMutableRawPointer(vp) : nil
+            vkGetPhysicalDeviceFeatures2(pd, &features)
+        }
+        vendorID = basic.vendorID
+        subgroupSize = api >= VONNX_VK_API_VERSION_1_1 ? Int(max(subgroup.subgroupSize, 1)) : 1
+        sharedMemoryBytes = Int(basic.limits.maxComputeSharedMemorySize)
+        float16 = api >= VONNX_VK_API_VERSION_1_2 && v12.shaderFloat16 != 0
+        int8 = api >= VONNX_VK_API_VERSION_1_2 && v12.shaderInt8 != 0
+        int64 = features.features.shaderInt64 != 0
+        var count: UInt32 = 0
+        vkEnumerateDeviceExtensionProperties(pd, nil, &count, nil)
+        var extensions = [VkExtensionProperties](repeating: .init(), count: Int(count))
+        vkEnumerateDeviceExtensionProperties(pd, nil, &count, &extensions)
+        cooperativeMatrix = extensions.contains {
+            ["VK_KHR_cooperative_matrix", "VK_NV_cooperative_matrix"].contains(string(fromCTuple: $0.extensionName))
+        }
+    }
+}
+
+/// One way to compute a kernel family: its shader, the defines that fix its tile sizes,
+/// its workgroup, and the devices and problems it suits.
+struct KernelVariant: Sendable {
+    let name: String
+    let shader: String
+    let defines: [String: String]
+    /// Workgroup size: `width` × `height` invocations.
+    let width: Int, height: Int
+    /// Output block of one invocation: `rows` × `columns`, so a workgroup covers
+    /// `height × rows` rows and `width × columns` columns.
+    let rows: Int, columns: Int
+    /// Whether the shader may load vec4s where the operands' layout allows (gemm's VEC4).
+    var vectorLoads = false
+    /// Whether the variant is the one to take on this device for a product of `rows` rows.
+    let suits: @Sendable (VulkanDeviceProperties, _ rows: Int) -> Bool
+}
+
+/// The kernel variants by family, each family's list in order of preference: the first one
+/// that suits the device and problem is taken, unless `VulkanOptions.kernelVariants` forces one.
+/// Every variant computes every problem correctly (tests force each on lavapipe).
+enum KernelVariants {
+    static let table: [String: [KernelVariant]] = [
+        // Matrix products: Y = op(A)·op(B), rows of A uniform across a workgroup.
+        "gemm": [
+            KernelVariant(name: "gemv", shader: "gemm", defines: ["TM": "1", "TN": "4"], width: 64, height: 1, rows: 1, columns: 4,
+                          vectorLoads: true, suits: { _, rows in rows == 1 }),
+            KernelVariant(name: "tiled", shader: "gemm", defines: ["TILED": "1", "TILE": "16"], width: 16, height: 16, rows: 1, columns: 1,
+                          suits: { device, _ in device.prefersSharedMemory }),
+            // 8 invocations wide (one lavapipe vector): 32 columns a workgroup, so the 49 to 196
+            // pixels of a late ResNet layer waste little.
+            KernelVariant(name: "registers", shader: "gemm", defines: ["TM": "8", "TN": "4"], width: 8, height: 1, rows: 8, columns: 4,
+                          vectorLoads: true, suits: { _, _ in true }),
+        ],
+        // Convolutions as implicit GEMM: output channels of a group uniform across a workgroup.
+        "conv": [
+            KernelVariant(name: "blocked", shader: "conv2d", defines: ["OCB": "8", "PX": "4"], width: 64, height: 1, rows: 8, columns: 4,
+                          suits: { device, rows in device.prefersSharedMemory && rows >= 8 }),
+            // The same blocks 8 invocations wide, for CPU devices (see "registers").
+            KernelVariant(name: "lanes", shader: "conv2d", defines: ["OCB": "8", "PX": "4"], width: 8, height: 1, rows: 8, columns: 4,
+                          suits: { _, rows in rows >= 8 }),
+            KernelVariant(name: "narrow", shader: "conv2d", defines: ["OCB": "1", "PX": "4"], width: 64, height: 1, rows: 1, columns: 4,
+                          suits: { _, _ in true }),
+        ],
+    ]
+
+    /// Forced variants from `spec` ("gemm=tiled,conv=narrow"); throws on an unknown family or variant.
+    static func parse(_ spec: String) throws -> [String: String] {
+        var forced: [String: String] = [:]
+        for item in spec.split(separator: ",") {
+            let parts = item.split(separator: "=", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2, let variants = table[parts[0]] else {
+                throw VonnxError.invalidArgument("Vulkan: kernel variant '\(item)' is not FAMILY=VARIANT with FAMILY one of \(table.keys.sorted())")
+            }
+            guard variants.contains(where: { $0.name == parts[1] }) else {
+                throw VonnxError.invalidArgument("Vulkan: \(parts[0]) has no variant '\(parts[1])'; it has \(variants.map(\.name))")
+            }
+            forced[parts[0]] = parts[1]
+        }
+        return forced
+    }
+
+    /// The variant of `family` for a product of `rows` rows: the forced one, else the first that suits.
+    static func choose(_ family: String, rows: Int, device: VulkanDevice) -> KernelVariant {
+        let variants = table[family]!
+        if let forced = device.forcedVariants[family], let v = variants.first(where: { $0.name == forced }) { return v }
+        return variants.first { $0.suits(device.properties, rows) } ?? variants.last!
+    }
+}
+
+extension VulkanKernelContext {
+    /// Records one dispatch of `variant` (its defines plus `defines`) covering `rows` × `columns`
+    /// outputs for each of `batch` workgroup layers; throws past the device's grid limits.
+    func dispatch(_ variant: KernelVariant, defines: [String: String], buffers: [VulkanBuffer], push: PushConstants,
+                  columns: Int, rows: Int, batch: Int) throws {
+        let groups = [(columns, variant.width * variant.columns), (rows, variant.height * variant.rows), (batch, 1)]
+            .map { ($0.0 + $0.1 - 1) / $0.1 }
+        guard groups.allSatisfy({ $0 <= 65535 }) else {
+            throw error("[\(batch)×]\(rows)×\(columns) outputs are over the Vulkan dispatch limit")
+        }
+        let p = try device.pipeline(variant.shader, defines: variant.defines.merging(defines) { $1 }, bindings: buffers.count,
+                                    workgroup: (UInt32(variant.width), UInt32(variant.height), 1))
+        try recorder.dispatch(p, buffers: buffers, push: push.words, groups: (UInt32(groups[0]), UInt32(groups[1]), UInt32(groups[2])))
+    }
+}

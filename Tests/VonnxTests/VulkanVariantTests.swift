@@ -1,0 +1,139 @@
+import Synchronization
+import Testing
+@testable import Vonnx
+import VonnxCPU
+import VonnxIR
+@testable import VonnxVulkan
+
+// Every kernel variant of `KernelVariants.table`, forced on a device of its own, against the
+// CPU kernels on fresh random inputs with sizes that are no multiple of any tile: so a
+// discrete GPU's shared-memory variant is checked on lavapipe too. Validation is on (any
+// message fails) and new buffers are poisoned with NaN, so an unwritten output shows.
+
+private let hasDevice = (try? VulkanDevice.availableDevices().isEmpty == false) ?? false
+
+/// One device per forced variant ("family=variant"), opened on first use.
+private let devices = Mutex<[String: VulkanDevice]>([:])
+private func device(forcing spec: String) throws -> VulkanDevice {
+    try devices.withLock { open in
+        if let d = open[spec] { return d }
+        let d = try VulkanDevice(options: .init(validation: true, poisonAllocations: true, kernelVariants: spec))
+        open[spec] = d
+        return d
+    }
+}
+
+/// Each variant of each family, as "family=variant".
+private let variants = KernelVariants.table.keys.sorted().flatMap { family in
+    KernelVariants.table[family]!.map { "\(family)=\($0.name)" }
+}
+
+/// A node of `op` with inputs in0… (empty where nil) and outputs out0…
+private func node(_ op: String, domain: String = "", _ inputs: [Tensor?], _ attributes: [String: Attribute]) -> Node {
+    Node(name: op, opType: op, domain: domain, inputs: inputs.indices.map { inputs[$0] == nil ? "" : "in\($0)" },
+         outputs: ["out0"], attributes: attributes)
+}
+
+/// Runs `n` on the device forcing `spec` and on the CPU, and compares.
+private func expectMatchesCPU(_ spec: String, _ n: Node, _ inputs: [Tensor?], _ what: String,
+                              sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let device = try device(forcing: spec)
+    let got = try VulkanKernels.run(n, inputs: inputs, opset: 18, device: device)[0]
+    let messages = device.takeValidationMessages()
+    #expect(messages.isEmpty, "\(spec) \(what): validation: \(messages.joined(separator: "\n"))", sourceLocation: sourceLocation)
+    let cpu = try #require(opTable[n.domain]?[n.opType]).cpu
+    let want = try cpu(KernelContext(node: n, inputs: inputs, opset: 18, pool: ThreadPool(threads: 1)))[0]
+    #expect(got.shape == want.shape, "\(spec) \(what): shape \(got.shape), CPU \(want.shape)", sourceLocation: sourceLocation)
+    guard got.shape == want.shape else { return }
+    let g = got.scalars(as: Float.self), w = want.scalars(as: Float.self)
+    let bad = g.indices.filter { !(abs(g[$0] - w[$0]) <= 1e-4 + 1e-4 * abs(w[$0])) }
+    #expect(bad.isEmpty, "\(spec) \(what): \(bad.count) differ, \(bad.prefix(4).map { "[\($0)] \(g[$0]) vs \(w[$0])" })",
+            sourceLocation: sourceLocation)
+}
+
+@Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: variants.filter { $0.hasPrefix("gemm=") })
+func gemmVariantMatchesCPU(_ spec: String) throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    // Row counts of 1 (GEMV), under and over a block; column counts over 256 (4 × 64 columns a workgroup).
+    // K and N multiples of 4 take the vec4 loads.
+    for (m, k, n) in [(1, 37, 29), (37, 45, 29), (9, 13, 300), (1, 16, 12), (11, 20, 264)] {
+        for (ta, tb) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+            let a = rng.floats(ta == 1 ? [k, m] : [m, k]), b = rng.floats(tb == 1 ? [n, k] : [k, n])
+            for c in [nil, rng.floats([n]), rng.floats([m, 1]), rng.floats([m, n])] {
+                let attrs: [String: Attribute] = ["alpha": .float(0.5), "beta": .float(2), "transA": .int(ta), "transB": .int(tb)]
+                try expectMatchesCPU(spec, node("Gemm", [a, b, c], attrs), [a, b, c],
+                                     "Gemm \(m)×\(k)×\(n) tA\(ta) tB\(tb) C\(c?.shape ?? []) seed \(seed)")
+            }
+        }
+    }
+    for (sa, sb) in [([2, 1, 5, 20], [3, 20, 7]), ([2, 1, 5, 20], [3, 20, 8]), ([20], [20, 7]), ([7, 20], [20]), ([1, 33], [33, 65])] {
+        let a = rng.floats(sa), b = rng.floats(sb)
+        try expectMatchesCPU(spec, node("MatMul", [a, b], [:]), [a, b], "MatMul \(sa)·\(sb) seed \(seed)")
+    }
+}
+
+/// A convolution: input and weight shapes and its attributes.
+private struct ConvProblem {
+    let x: [Int], w: [Int]
+    var attributes: [String: Attribute] = [:]
+}
+
+private let convCases: [ConvProblem] = [
+    ConvProblem(x: [1, 5, 9, 7], w: [19, 5, 3, 3], attributes: ["pads": .ints([1, 1, 1, 1])]),
+    ConvProblem(x: [2, 20, 20, 17], w: [19, 20, 1, 1]),  // pointwise (the gemm path), channels no multiple of 8
+    ConvProblem(x: [2, 8, 6, 6], w: [9, 8, 1, 1]),  // pointwise with vec4 loads
+    ConvProblem(x: [1, 8, 20, 17], w: [9, 8, 3, 3], attributes: ["pads": .ints([1, 1, 1, 1])]),  // over 256 pixels
+    ConvProblem(x: [1, 4, 11, 9], w: [4, 2, 3, 2], attributes: ["strides": .ints([2, 1]), "pads": .ints([0, 1, 2, 0]),
+                                                             "dilations": .ints([2, 1]), "group": .int(2)]),
+    ConvProblem(x: [1, 6, 8, 8], w: [6, 1, 3, 3], attributes: ["pads": .ints([1, 1, 1, 1]), "group": .int(6)]),
+    ConvProblem(x: [1, 3, 16, 16], w: [17, 3, 7, 7], attributes: ["strides": .ints([2, 2]), "pads": .ints([3, 3, 3, 3])]),
+    ConvProblem(x: [2, 3, 20], w: [33, 3, 5], attributes: ["pads": .ints([2, 1]), "strides": .ints([3])]),
+]
+
+/// Each conv variant, each paired with a gemm variant (pointwise convs and their epilogue take the gemm path).
+private let convSpecs = zip(variants.filter { $0.hasPrefix("conv=") }.cycled(to: 3), variants.filter { $0.hasPrefix("gemm=") })
+    .map { "\($0),\($1)" }
+
+extension Array {
+    fileprivate func cycled(to count: Int) -> [Element] { (0..<count).map { self[$0 % self.count] } }
+}
+
+@Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: convSpecs)
+func convVariantMatchesCPU(_ spec: String) throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    for cc in convCases {
+        let x = rng.floats(cc.x), w = rng.floats(cc.w), b = rng.floats([cc.w[0]])
+        let what = "\(cc.x) * \(cc.w) \(cc.attributes.keys.sorted()) seed \(seed)"
+        try expectMatchesCPU(spec, node("Conv", [x, w], cc.attributes), [x, w], "Conv " + what)
+        try expectMatchesCPU(spec, node("Conv", [x, w, b], cc.attributes), [x, w, b], "Conv+bias " + what)
+        // The residual and Relu epilogue, as the fusion pass writes it.
+        let y = try VulkanKernels.run(node("Conv", [x, w], cc.attributes), inputs: [x, w], opset: 18, device: device(forcing: spec))[0]
+        let z = rng.floats(y.shape)
+        var fused = cc.attributes
+        fused["activation"] = .string(Array("Relu".utf8))
+        try expectMatchesCPU(spec, node("FusedConv", domain: "com.microsoft", [x, w, b, z], fused), [x, w, b, z], "FusedConv+Z " + what)
+        try expectMatchesCPU(spec, node("FusedConv", domain: "com.microsoft", [x, w, nil, z], cc.attributes), [x, w, nil, z],
+                             "FusedConv+Z without bias or Relu " + what)
+    }
+}
+
+@Test func kernelVariantSpecsAreChecked() throws {
+    #expect(try KernelVariants.parse("gemm=tiled,conv=narrow") == ["gemm": "tiled", "conv": "narrow"])
+    for bad in ["gemm=nope", "fft=fast", "gemm"] {
+        #expect(throws: VonnxError.self, "\(bad)") { try KernelVariants.parse(bad) }
+    }
+}
+
+@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func kernelVariantsAreChosenForTheDevice() throws {
+    let device = try VulkanDevice(options: .init(kernelVariants: ""))
+    let gpu = device.properties.prefersSharedMemory
+    #expect(device.properties.kind == device.info.kind && device.properties.subgroupSize >= 1 && device.properties.sharedMemoryBytes > 0)
+    #expect(KernelVariants.choose("gemm", rows: 1, device: device).name == "gemv")
+    #expect(KernelVariants.choose("gemm", rows: 64, device: device).name == (gpu ? "tiled" : "registers"))
+    #expect(KernelVariants.choose("conv", rows: 64, device: device).name == (gpu ? "blocked" : "lanes"))
+    #expect(KernelVariants.choose("conv", rows: 4, device: device).name == "narrow")
+    let forced = try VulkanDevice(options: .init(kernelVariants: "gemm=tiled"))
+    #expect(KernelVariants.choose("gemm", rows: 1, device: forced).name == "tiled")
+}
