@@ -104,7 +104,10 @@ class Ncnn:
             net.set_vulkan_device(index)
             self.device_name = gpus[index]
         if net.load_param(param) != 0 or net.load_model(binary) != 0:
-            raise Unavailable("ncnn cannot load pnnx's conversion (an op ncnn lacks?)")
+            layers = {line.split()[0] for line in open(param).read().splitlines()[2:] if line.strip()}
+            unknown = sorted(t for t in layers if ncnn.layer_to_index(t) < 0)
+            raise Unavailable(f"ncnn has no layer {', '.join(unknown)} (from pnnx's conversion)" if unknown
+                              else "ncnn cannot load pnnx's conversion")
         # ncnn drops the batch dim of 1; ncnn.Mat shares each array's memory: keep them alive
         self.arrays = [np.ascontiguousarray((a[0] if a.ndim > 1 and a.shape[0] == 1 else a).astype(np.float32)) for a in feeds.values()]
         if any(a.ndim > 4 for a in self.arrays):
