@@ -3,7 +3,7 @@ import Vonnx
 import VonnxFormat
 
 /// A peer engine for alternating runs, as Benchmarks/peer_bridge.py names them.
-enum PeerEngine: String {
+enum PeerEngine: String, CaseIterable {
     case onnxruntime
     case ncnnCPU = "ncnn-cpu"
     case ncnnVulkan = "ncnn-vulkan"

@@ -36,14 +36,15 @@ enum Report {
         }
         var out = ["", "suite (Vonnx/peer: Vonnx's time over the peer's in alternating runs, median and p10/p90 of the pairs; above 1 the peer is faster)"]
         out += aligned(header, rows)
-        out.append("geometric mean of Vonnx/peer (the pairs' medians):")
-        for peer in ["onnxruntime", "ncnn-cpu", "ncnn-vulkan"] {
-            let ratios = results.filter { $0.backend == peer }.compactMap { $0.vonnxRatio?.median }.filter { $0 > 0 && $0.isFinite }
-            let missing = results.filter { $0.backend == peer && $0.failure != nil }.count
-            guard !ratios.isEmpty else { continue }
+        let means = PeerEngine.allCases.compactMap { peer -> String? in
+            let rows = results.filter { $0.backend == peer.rawValue }
+            let ratios = rows.compactMap { $0.vonnxRatio?.median }.filter { $0 > 0 && $0.isFinite }
+            guard !ratios.isEmpty else { return nil }
             let mean = exp(ratios.reduce(0) { $0 + log($1) } / Double(ratios.count))
-            out.append("  \(pad(peer, 12)) \(fixed(mean)) over \(ratios.count) rows" + (missing > 0 ? " (\(missing) unavailable)" : ""))
+            let missing = rows.filter { $0.failure != nil }.count
+            return "  \(pad(peer.rawValue, 12)) \(fixed(mean)) over \(ratios.count) rows" + (missing > 0 ? " (\(missing) unavailable)" : "")
         }
+        if !means.isEmpty { out += ["geometric mean of Vonnx/peer (the pairs' medians):"] + means }
         return out.joined(separator: "\n")
     }
 
