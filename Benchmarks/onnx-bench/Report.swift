@@ -185,6 +185,7 @@ enum Report {
         var e = 0, m = v
         while m < 1 { m *= 10; e -= 1 }
         while m >= 10 { m /= 10; e += 1 }
+        if m >= 9.95 { m /= 10; e += 1 }  // rounds up to the next decade: 1.0e0, not 10.0e-1
         return fixed(m, 1) + "e" + String(e)
     }
 
