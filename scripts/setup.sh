@@ -40,3 +40,20 @@ if [ ! -f "$data/.complete" ]; then
 fi
 # onnxruntime's transformers optimizer (scripts/check-contrib.sh) needs sympy for its shape inference
 "$venv/bin/python" -c "import sympy" 2>/dev/null || "$venv/bin/pip" install -q --disable-pip-version-check sympy==1.14.0
+
+# The benchmark suite (Benchmarks/suite): ncnn, onnx-bench's Vulkan peer, and pnnx, which
+# converts ONNX for it (--no-deps: pnnx's Python helpers want torch, its converter does not),
+# then the suite's models, rewritten when their generator changes (~1 minute, 1.6 GB).
+ncnn_pins="pnnx==20261020 ncnn==1.0.20261020"
+if [ "$(cat "$venv/.ncnn-complete" 2>/dev/null)" != "$ncnn_pins" ]; then
+  echo "setup: installing $ncnn_pins"
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps $ncnn_pins
+  echo "$ncnn_pins" > "$venv/.ncnn-complete"
+fi
+suite=.testdata/suite
+stamp=$(cat Benchmarks/suite/make_suite.py scripts/make_resnet50.py | sha256sum | cut -c1-16)
+if [ "$(cat "$suite/.complete" 2>/dev/null)" != "$stamp" ]; then
+  echo "setup: writing the benchmark suite's models into $suite"
+  "$venv/bin/python" Benchmarks/suite/make_suite.py "$suite"
+  echo "$stamp" > "$suite/.complete"
+fi

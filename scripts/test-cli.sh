@@ -57,7 +57,7 @@ fi
 expect 0 "onnxruntime" -- $bin/onnx-bench --backends cpu --batch 1,2 --runs 2 --warmup 0 --threads 2 \
   --compare-ort --python "$py" --json "$tmp/report.json"
 expect 0 "valid" -- "$py" Benchmarks/validate_report.py "$tmp/report.json" --expect-backends cpu,onnxruntime --expect-batches 1,2 \
-  --max-relative-l2 1e-4
+  --max-rel-l2 1e-4
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -22,6 +22,7 @@ VONNX_CPU_KERNEL=avx2 .build/release/onnx-conformance --backend cpu --threads 2 
 .build/release/onnx-conformance --backend vulkan --device "${VONNX_VULKAN_DEVICE:-llvmpipe}" $(lists vulkan)
 scripts/check-resnet50.sh
 scripts/test-cli.sh
+scripts/test-suite.sh
 scripts/check-contrib.sh
 scripts/test-batch.sh
 scripts/test-slurm.sh

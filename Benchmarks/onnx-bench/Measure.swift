@@ -71,6 +71,16 @@ func writeText(_ text: String, to path: String) throws {
     fputs(text, f)
 }
 
+/// A small text file's contents; nil when it cannot be read.
+func readText(_ path: String) -> String? {
+    guard let f = fopen(path, "r") else { return nil }
+    defer { fclose(f) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while case let n = fread(&chunk, 1, chunk.count, f), n > 0 { bytes += chunk[..<n] }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
 /// A one-line error for the command line (exit 2).
 struct BenchError: Error, CustomStringConvertible {
     let description: String

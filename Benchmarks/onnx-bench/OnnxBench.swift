@@ -10,7 +10,10 @@ struct OnnxBench: ParsableCommand {
         commandName: "onnx-bench",
         abstract: "Time an ONNX model on Vonnx's backends side by side (default: an embedded ResNet-50 v1).")
 
-    @Argument(help: "The .onnx model (default: ResNet-50 v1 built in memory).") var model: String?
+    @Argument(help: "The .onnx model (default: ResNet-50 v1 built in memory); with --suite, the suite's models to run (default: all).")
+    var models: [String] = []
+    @Flag(help: "Run the benchmark suite (Benchmarks/suite; its models are written by scripts/setup.sh).") var suite = false
+    @Option(help: "The folder of the suite's models and its suite.txt.") var suiteDir = ".testdata/suite"
     @Option(help: "Comma-separated backends to time: cpu, vulkan.") var backends = "cpu,vulkan"
     @Option(help: "Comma-separated Vulkan devices (index or name substring), one vulkan row each (default: VONNX_VULKAN_DEVICE, else the best GPU).")
     var device: String?
@@ -26,8 +29,10 @@ struct OnnxBench: ParsableCommand {
     @Option(help: "Write a chrome://tracing JSON of one profiled run to this file.") var trace: String?
     @Option(help: "Write a machine-readable report (see Benchmarks/README.md) to this file.") var json: String?
     @Flag(help: "Also time onnxruntime's CPU provider (Python) on the same inputs, alternating runs.") var compareOrt = false
-    @Option(help: "Python interpreter for --compare-ort.") var python = "python3"
-    @Option(help: "The onnxruntime bridge script for --compare-ort.") var ortScript = "Benchmarks/ort_bridge.py"
+    @Flag(help: "Also time ncnn (Python, the model converted by pnnx) on the CPU and on the Vulkan devices, alternating runs.")
+    var compareNcnn = false
+    @Option(help: "Python interpreter for --compare-ort and --compare-ncnn.") var python = "python3"
+    @Option(help: "The peer bridge script for --compare-ort and --compare-ncnn.") var bridgeScript = "Benchmarks/peer_bridge.py"
     @Option(help: "Save the embedded ResNet-50 to this path and exit.") var writeModel: String?
 
     func run() throws {
@@ -49,51 +54,118 @@ struct OnnxBench: ParsableCommand {
         // every session loads the model afresh from a file (the embedded one is written to a
         // temporary file first) and the harness keeps no copy: a session's memory is then what
         // a process that opens the model and runs it holds, as onnxruntime's bridge does
-        let modelName = model ?? "resnet50 (embedded)"
-        let modelPath = model ?? "/tmp/onnx-bench-\(getpid()).onnx"
-        if model == nil { try ModelWriter.write(ResNet50.model(seed: seed), path: modelPath) }
-        defer { if model == nil { unlink(modelPath) } }
-        let plan = try BenchPlan(inputs: ModelReader.load(path: modelPath).graph.inputs, batchList: batch, dims: dims,
-                                 inputFiles: inputs, backends: backends, threads: threads ?? SessionOptions().threads)
+        let jobs: [BenchJob]
+        if suite {
+            jobs = try BenchJob.suite(folder: suiteDir, names: models)
+        } else {
+            guard models.count <= 1 else { throw BenchError("give one model, or --suite with model names") }
+            jobs = [BenchJob(name: models.first ?? "resnet50 (embedded)", path: models.first ?? "/tmp/onnx-bench-\(getpid()).onnx",
+                             batches: batch, inputs: inputs)]
+            if models.isEmpty { try ModelWriter.write(ResNet50.model(seed: seed), path: jobs[0].path) }
+        }
+        defer { if models.isEmpty && !suite { unlink(jobs[0].path) } }
         guard runs > 0, warmup >= 0 else { throw BenchError("--runs must be positive and --warmup non-negative") }
-        let ortModel = compareOrt ? modelPath : nil
 
         var results: [BenchResult] = []
         var profiles: [(String, Profile)] = []
+        for job in jobs {
+            let (modelResults, modelProfiles) = try bench(job)
+            progress("")
+            print(Report.table(model: job.name, results: modelResults))
+            if profile { for (label, p) in modelProfiles { print(Report.profileSummary(label: label, profile: p)) } }
+            results += modelResults
+            profiles += modelProfiles
+        }
+        if suite { print(Report.suiteSummary(results)) }
+        if let trace, let first = profiles.first { try writeText(Report.chromeTrace(first.1), to: trace) }
+        if let json { try writeText(Report.json(model: suite ? "suite" : jobs[0].name, results: results), to: json) }
+    }
+
+    /// One model on every backend, batch size and peer asked for, and its profiles.
+    private func bench(_ job: BenchJob) throws -> ([BenchResult], [(String, Profile)]) {
+        let plan = try BenchPlan(inputs: ModelReader.load(path: job.path).graph.inputs, batchList: job.batches, dims: dims,
+                                 inputFiles: job.inputs, backends: backends, threads: threads ?? SessionOptions().threads)
+        var results: [BenchResult] = []
+        var profiles: [(String, Profile)] = []
+        let devices: [String?] = device.map { $0.split(separator: ",").map { String($0.trimmingCharacters()) } } ?? [nil]
         for b in plan.batches {
             let feeds = try plan.inputs(batch: b, seed: seed)
-            let ort = try ortModel.flatMap {
-                try OrtBridge.start(python: python, script: ortScript, modelPath: $0, threads: plan.threads, feeds: feeds)
-            }
-            defer { ort?.stop() }
             var reference: [Tensor]?
-            let devices: [String?] = device.map { $0.split(separator: ",").map { String($0.trimmingCharacters()) } } ?? [nil]
             for (backend, vulkanDevice) in plan.backends.flatMap({ b in b == .vulkan ? devices.map { (b, $0) } : [(b, nil)] }) {
-                var runner = Runner(modelPath: modelPath, backend: backend, threads: plan.threads, runs: runs, warmup: warmup, timeLimit: timeLimit,
-                                    label: "\(backend.rawValue)\(vulkanDevice.map { "[\($0)]" } ?? "") batch \(b)")
+                let label = "\(job.name): \(backend.rawValue)\(vulkanDevice.map { "[\($0)]" } ?? "") batch \(b)"
+                var runner = Runner(modelPath: job.path, backend: backend, threads: plan.threads, runs: runs, warmup: warmup,
+                                    timeLimit: timeLimit, label: label)
                 runner.vulkanDevice = vulkanDevice
-                var (result, ortResult): (BenchResult, BenchResult?)
+                var peers: [PeerBridge] = [], unavailable: [BenchResult] = []
+                defer { for p in peers { p.stop() } }
+                for engine in peerEngines(backend) {
+                    progress("\(label): starting \(engine.rawValue)")
+                    do {
+                        peers.append(try PeerBridge.start(engine: engine, python: python, script: bridgeScript, modelPath: job.path,
+                                                          threads: plan.threads, device: vulkanDevice ?? environmentDevice,
+                                                          feeds: plan.ordered(feeds)))
+                    } catch let e as PeerUnavailable {
+                        unavailable.append(.failed(engine.rawValue, device: engine == .ncnnVulkan ? "vulkan" : "cpu", batch: b,
+                                                   threads: plan.threads, reason: e.description))
+                    }
+                }
+                defer { results += unavailable }
+                var (result, peerResults): (BenchResult, [BenchResult])
                 do {
-                    (result, ortResult) = try runner.measure(feeds: feeds, batch: b, ort: backend == .cpu ? ort : nil)
-                } catch let e as VonnxError where backend == .vulkan && plan.backends.count > 1 {
-                    print("onnx-bench: vulkan skipped: \(e)")
+                    (result, peerResults) = try runner.measure(feeds: feeds, batch: b, peers: peers)
+                } catch let e as VonnxError where suite || plan.backends.count > 1 {
+                    results.append(.failed(backend.rawValue, device: vulkanDevice ?? backend.rawValue, batch: b, threads: plan.threads,
+                                           reason: "\(e)"))
                     continue
                 }
                 if let reference { result.relativeError = relativeL2(result.outputs, reference) }
                 reference = reference ?? result.outputs
-                if profile || trace != nil { profiles.append(("\(backend.rawValue) batch \(b)", try runner.profile(feeds: feeds))) }
+                if profile || trace != nil { profiles.append(("\(job.name) \(backend.rawValue) batch \(b)", try runner.profile(feeds: feeds))) }
                 results.append(result)
-                if var o = ortResult {
-                    o.relativeError = relativeL2(o.outputs, reference ?? o.outputs)
-                    results.append(o)
+                for var peer in peerResults {
+                    // ncnn drops batch dims of 1: its outputs take the reference's shapes
+                    peer.relativeError = relativeL2(peer.outputs.reshaped(like: reference ?? peer.outputs), reference ?? peer.outputs)
+                    results.append(peer)
                 }
             }
         }
-        progress("")
-        print(Report.table(model: modelName, results: results))
-        if profile { for (label, p) in profiles { print(Report.profileSummary(label: label, profile: p)) } }
-        if let trace, let first = profiles.first { try writeText(Report.chromeTrace(first.1), to: trace) }
-        if let json { try writeText(Report.json(model: modelName, results: results), to: json) }
+        return (results.map { var r = $0; r.model = job.name; r.outputs = []; return r }, profiles)
+    }
+
+    /// The peers timed in alternation with a backend's runs.
+    private func peerEngines(_ backend: Backend) -> [PeerEngine] {
+        switch backend {
+        case .cpu: return (compareOrt ? [.onnxruntime] : []) + (compareNcnn ? [.ncnnCPU] : [])
+        case .vulkan: return compareNcnn ? [.ncnnVulkan] : []
+        case .auto: return []
+        }
+    }
+
+    private var environmentDevice: String? { getenv("VONNX_VULKAN_DEVICE").map { String(cString: $0) } }
+}
+
+/// One model to benchmark: its name in the report, its file, batch sizes and input files.
+struct BenchJob {
+    let name: String
+    let path: String
+    let batches: String
+    let inputs: [String]
+
+    /// The suite's models listed in `folder`/suite.txt (lines `NAME BATCHES [INPUT=FILE...]`,
+    /// files relative to the folder), all or those named.
+    static func suite(folder: String, names: [String]) throws -> [BenchJob] {
+        guard let text = readText("\(folder)/suite.txt") else {
+            throw BenchError("no \(folder)/suite.txt: write the suite with scripts/setup.sh (or Benchmarks/suite/make_suite.py \(folder))")
+        }
+        let all = text.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }.filter { !$0.isEmpty }.map { w in
+            BenchJob(name: w[0], path: "\(folder)/\(w[0]).onnx", batches: w.count > 1 ? w[1] : "1",
+                     inputs: w.dropFirst(2).map { spec in spec.replacingFirst("=", with: "=\(folder)/") })
+        }
+        let wanted = names.flatMap { $0.split(separator: ",").map(String.init) }
+        if let unknown = wanted.first(where: { n in !all.contains { $0.name == n } }) {
+            throw BenchError("'\(unknown)' is not in the suite (\(all.map(\.name).joined(separator: ", ")))")
+        }
+        return wanted.isEmpty ? all : all.filter { wanted.contains($0.name) }
     }
 }
 
@@ -142,6 +214,11 @@ struct BenchPlan {
         }
     }
 
+    /// The feeds in the model's input order (as a peer engine numbers its inputs).
+    func ordered(_ feeds: [String: Tensor]) -> [(String, Tensor)] {
+        inputs.compactMap { info in feeds[info.name].map { (info.name, $0) } }
+    }
+
     /// Seeded random inputs (floats uniform in [0, 1)) at this batch size, or the files given.
     func inputs(batch: Int, seed: UInt64) throws -> [String: Tensor] {
         var generator = NormalGenerator(seed: seed)
@@ -163,6 +240,21 @@ struct BenchPlan {
 
 extension Substring {
     func trimmingCharacters() -> String { String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed()) }
+}
+
+extension String {
+    func replacingFirst(_ target: Character, with replacement: String) -> String {
+        guard let i = firstIndex(of: target) else { return self }
+        return self[..<i] + replacement + self[index(after: i)...]
+    }
+}
+
+extension [Tensor] {
+    /// Each tensor in the shape of its counterpart in `reference` when their element counts agree.
+    func reshaped(like reference: [Tensor]) -> [Tensor] {
+        guard count == reference.count else { return self }
+        return zip(self, reference).map { $0.count == $1.count ? $0.reshaped($1.shape) : $0 }
+    }
 }
 
 /// Relative L2 error ‖a − b‖ / ‖b‖ over all outputs (float outputs only).

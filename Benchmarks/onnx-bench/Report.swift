@@ -1,3 +1,4 @@
+import Glibc
 import Vonnx
 
 /// Renders results as a text table, a JSON report and a chrome://tracing file.
@@ -6,8 +7,8 @@ enum Report {
         let header = ["backend", "device", "batch", "create ms", "warm create", "first ms", "median ms", "p10", "p90",
                       "min", "runs/s", "items/s", "peak MB", "added MB", "dev MB", "fallback", "rel L2", "ratio"]
         var rows: [[String]] = []
-        for r in results {
-            let base = results.first { $0.batch == r.batch && $0.backend == "cpu" }
+        for r in results where r.failure == nil {
+            let base = cpuBaseline(for: r, in: results)
             let ratio = base.map { r.backend == "cpu" ? "1.00" : fixed(r.timings.median / $0.timings.median) } ?? "-"
             rows.append([r.backend, r.device, "\(r.batch)", fixed(r.createMs, 1), r.createWarmMs.map { fixed($0, 1) } ?? "-",
                          fixed(r.firstRunMs), fixed(r.timings.median), fixed(r.timings.p10), fixed(r.timings.p90),
@@ -18,12 +19,56 @@ enum Report {
                          r.fallbackNodes.map(String.init) ?? "-",
                          r.relativeError.map { scientific($0) } ?? "-", ratio])
         }
-        let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max()! }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, c in String(repeating: " ", count: widths[i] - c.count) + c }.joined(separator: "  ")
-        }
-        return (["model: \(model)  (ratio: median time / CPU median at the same batch)", line(header)] + rows.map(line))
+        return (["model: \(model)  (ratio: median time / CPU median at the same batch)"] + aligned(header, rows) + failures(results))
             .joined(separator: "\n")
+    }
+
+    /// The whole suite: one row per model, batch and backend or peer, with each peer's time
+    /// against Vonnx's from alternating runs, and a geometric mean of that per peer.
+    static func suiteSummary(_ results: [BenchResult]) -> String {
+        let header = ["model", "batch", "backend", "device", "median ms", "p10", "p90", "rel L2", "Vonnx/peer", "p10", "p90"]
+        let rows = results.map { r -> [String] in
+            guard r.failure == nil else { return [r.model, "\(r.batch)", r.backend, r.device, "unavailable: \(r.failure!)"] }
+            let q = r.vonnxRatio
+            return [r.model, "\(r.batch)", r.backend, r.device, fixed(r.timings.median), fixed(r.timings.p10), fixed(r.timings.p90),
+                    r.relativeError.map { scientific($0) } ?? "-", q.map { fixed($0.median) } ?? "", q.map { fixed($0.p10) } ?? "",
+                    q.map { fixed($0.p90) } ?? ""]
+        }
+        var out = ["", "suite (Vonnx/peer: Vonnx's time over the peer's in alternating runs, median and p10/p90 of the pairs; above 1 the peer is faster)"]
+        out += aligned(header, rows)
+        let means = PeerEngine.allCases.compactMap { peer -> String? in
+            let rows = results.filter { $0.backend == peer.rawValue }
+            let ratios = rows.compactMap { $0.vonnxRatio?.median }.filter { $0 > 0 && $0.isFinite }
+            guard !ratios.isEmpty else { return nil }
+            let mean = exp(ratios.reduce(0) { $0 + log($1) } / Double(ratios.count))
+            let missing = rows.filter { $0.failure != nil }.count
+            return "  \(pad(peer.rawValue, 12)) \(fixed(mean)) over \(ratios.count) rows" + (missing > 0 ? " (\(missing) unavailable)" : "")
+        }
+        if !means.isEmpty { out += ["geometric mean of Vonnx/peer (the pairs' medians):"] + means }
+        return out.joined(separator: "\n")
+    }
+
+    /// The CPU row at the same model and batch as `r`, which the ratio column divides by.
+    private static func cpuBaseline(for r: BenchResult, in results: [BenchResult]) -> BenchResult? {
+        results.first { $0.model == r.model && $0.batch == r.batch && $0.backend == "cpu" && $0.failure == nil }
+    }
+
+    /// One line per row that could not run, saying why.
+    private static func failures(_ results: [BenchResult]) -> [String] {
+        results.compactMap { r in r.failure.map { "\(r.backend) (\(r.device)) batch \(r.batch): unavailable: \($0)" } }
+    }
+
+    /// Rows under a header, each column right-aligned to its widest cell; a shorter row's last
+    /// cell (a note) runs on unaligned.
+    private static func aligned(_ header: [String], _ rows: [[String]]) -> [String] {
+        let full = [header] + rows.filter { $0.count == header.count }
+        let widths = header.indices.map { i in full.map { $0[i].count }.max()! }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in
+                i == cells.count - 1 && cells.count < widths.count ? c : String(repeating: " ", count: max(0, widths[i] - c.count)) + c
+            }.joined(separator: "  ")
+        }
+        return [line(header)] + rows.map(line)
     }
 
     /// Per-op-type totals and the ten slowest nodes of one profiled run, with GFLOP/s for
@@ -75,13 +120,20 @@ enum Report {
     static func json(model: String, results: [BenchResult]) -> String {
         let rows = results.map { r in
             var fields: [(String, String)] = [
-                ("backend", quoted(r.backend)), ("device", quoted(r.device)), ("batch", "\(r.batch)"),
-                ("threads", "\(r.threads)"), ("median_ms", number(r.timings.median)), ("p10_ms", number(r.timings.p10)),
-                ("p90_ms", number(r.timings.p90)), ("min_ms", number(r.timings.minimum)),
-                ("runs_per_s", number(r.runsPerSecond)), ("items_per_s", number(r.itemsPerSecond)),
-                ("create_ms", number(r.createMs)), ("first_run_ms", number(r.firstRunMs)),
-                ("runs", "\(r.timings.samples.count)"),
+                ("model", quoted(r.model)), ("backend", quoted(r.backend)), ("device", quoted(r.device)), ("batch", "\(r.batch)"),
+                ("threads", "\(r.threads)"),
             ]
+            if let failure = r.failure {
+                fields.append(("error", quoted(failure)))
+            } else {
+                fields += [
+                    ("median_ms", number(r.timings.median)), ("p10_ms", number(r.timings.p10)),
+                    ("p90_ms", number(r.timings.p90)), ("min_ms", number(r.timings.minimum)),
+                    ("runs_per_s", number(r.runsPerSecond)), ("items_per_s", number(r.itemsPerSecond)),
+                    ("create_ms", number(r.createMs)), ("first_run_ms", number(r.firstRunMs)),
+                    ("runs", "\(r.timings.samples.count)"),
+                ]
+            }
             if let w = r.createWarmMs { fields.append(("create_warm_ms", number(w))) }
             if let p = r.peakHostBytes { fields.append(("peak_host_bytes", "\(p)")) }
             if let a = r.addedHostBytes { fields.append(("added_host_bytes", "\(a)")) }
@@ -89,10 +141,13 @@ enum Report {
             if let d = r.driver { fields.append(("driver", quoted(d))) }
             if let v = r.vulkanVersion { fields.append(("vulkan_version", quoted(v))) }
             if let m = r.deviceMemoryBytes { fields.append(("device_memory_bytes", "\(m)")) }
-            if let base = results.first(where: { $0.batch == r.batch && $0.backend == "cpu" }) {
+            if r.failure == nil, let base = cpuBaseline(for: r, in: results) {
                 fields.append(("ratio_to_cpu", number(r.timings.median / base.timings.median)))
             }
             if let e = r.relativeError { fields.append(("relative_l2_error", number(e))) }
+            if let q = r.vonnxRatio {
+                fields += [("vonnx_ratio_median", number(q.median)), ("vonnx_ratio_p10", number(q.p10)), ("vonnx_ratio_p90", number(q.p90))]
+            }
             return "    {" + fields.map { "\(quoted($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
         }
         return "{\n  \"schema\": \"vonnx-bench/1\",\n  \"model\": \(quoted(model)),\n  \"results\": [\n"
@@ -130,6 +185,7 @@ enum Report {
         var e = 0, m = v
         while m < 1 { m *= 10; e -= 1 }
         while m >= 10 { m /= 10; e += 1 }
+        if m >= 9.95 { m /= 10; e += 1 }  // rounds up to the next decade: 1.0e0, not 10.0e-1
         return fixed(m, 1) + "e" + String(e)
     }
 

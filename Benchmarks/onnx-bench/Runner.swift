@@ -1,8 +1,9 @@
 import Vonnx
 import VonnxFormat
 
-/// One row of the report: a backend (or onnxruntime) at one batch size.
+/// One row of the report: a model on a backend (or a peer engine) at one batch size.
 struct BenchResult {
+    var model = ""
     var backend: String
     var device: String
     var batch: Int
@@ -22,7 +23,17 @@ struct BenchResult {
     var deviceMemoryBytes: UInt64?
     /// Relative L2 error of the outputs against the first backend's.
     var relativeError: Double?
+    /// Peer rows: Vonnx's run time over the peer's, per pair of alternating runs.
+    var vonnxRatio: Timings?
+    /// Why this backend or peer could not run the model (no timings then).
+    var failure: String?
     var outputs: [Tensor]
+
+    /// A row saying why `backend` could not run the model.
+    static func failed(_ backend: String, device: String, batch: Int, threads: Int, reason: String) -> BenchResult {
+        BenchResult(backend: backend, device: device, batch: batch, threads: threads, timings: Timings(samples: []), createMs: .nan,
+                    firstRunMs: .nan, failure: reason, outputs: [])
+    }
 
     var itemsPerSecond: Double { Double(batch) * 1000 / timings.median }
     var runsPerSecond: Double { 1000 / timings.median }
@@ -54,8 +65,8 @@ struct Runner {
         return try milliseconds { try Session(model: model, options: options) }
     }
 
-    /// This backend's result, and onnxruntime's when `ort` was timed in alternation.
-    func measure(feeds: [String: Tensor], batch: Int, ort: OrtBridge?) throws -> (BenchResult, BenchResult?) {
+    /// This backend's result, and each peer's, timed in alternation with it.
+    func measure(feeds: [String: Tensor], batch: Int, peers: [PeerBridge]) throws -> (BenchResult, [BenchResult]) {
         progress("\(label): creating session")
         // the first creation (cold caches) is timed and dropped; the peak memory counts the
         // second session, the one that runs, from loading the model on, as a process running
@@ -72,15 +83,15 @@ struct Runner {
         for i in 0..<warmup {
             progress("\(label): warm-up \(i + 1) of \(warmup)")
             _ = try session.runOrdered(feeds)
-            _ = try ort?.run()
+            for peer in peers { _ = try peer.run() }
         }
-        var samples: [Double] = [], ortSamples: [Double] = []
+        var samples: [Double] = [], peerSamples = [[Double]](repeating: [], count: peers.count)
         var spent = 0.0
         for i in 0..<runs where samples.count < 3 || spent < timeLimit * 1000 {
             progress("\(label): run \(i + 1) of \(runs)")
             samples.append(try milliseconds { try session.runOrdered(feeds) }.1)
             spent += samples.last!
-            if let ort { ortSamples.append(try ort.run()) }
+            for (j, peer) in peers.enumerated() { peerSamples[j].append(try peer.run()) }
         }
         let vulkan = session.vulkan?.info
         let peak = PeakMemory.bytes()
@@ -91,15 +102,18 @@ struct Runner {
                                  driver: vulkan?.driver, vulkanVersion: vulkan?.apiVersion,
                                  deviceMemoryBytes: session.vulkan?.allocatedBytes, outputs: first.map(\.tensor))
         if peak > 0, baseline > 0 { result.addedHostBytes = peak - baseline }
-        guard let ort else { return (result, nil) }
-        var ortResult = BenchResult(backend: "onnxruntime", device: "cpu (onnxruntime \(ort.version))", batch: batch,
-                                    threads: threads, timings: Timings(samples: ortSamples), createMs: ort.createMs,
-                                    firstRunMs: ort.firstRunMs, outputs: try ort.outputs())
-        if let (peak, baseline) = try ort.memory() {
-            ortResult.peakHostBytes = peak
-            ortResult.addedHostBytes = baseline > 0 ? peak - baseline : nil
+        let peerResults = try zip(peers, peerSamples).map { peer, times in
+            var r = BenchResult(backend: peer.engine.rawValue, device: "\(backend == .vulkan ? result.device : "cpu") (\(peer.version))",
+                                batch: batch, threads: threads, timings: Timings(samples: times), createMs: peer.createMs,
+                                firstRunMs: peer.firstRunMs, vonnxRatio: Timings(samples: zip(samples, times).map { $0 / $1 }),
+                                outputs: try peer.outputs())
+            if let (peak, baseline) = try peer.memory() {
+                r.peakHostBytes = peak
+                r.addedHostBytes = baseline > 0 ? peak - baseline : nil
+            }
+            return r
         }
-        return (result, ortResult)
+        return (result, peerResults)
     }
 
     /// The profiled run with the median total of seven (after a warm-up run): one run is too

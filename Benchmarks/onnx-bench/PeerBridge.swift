@@ -2,30 +2,44 @@ import Glibc
 import Vonnx
 import VonnxFormat
 
-/// onnxruntime in a Python child process (Benchmarks/ort_bridge.py), driven line by line so
-/// its runs alternate with Vonnx's.
-final class OrtBridge {
+/// A peer engine for alternating runs, as Benchmarks/peer_bridge.py names them.
+enum PeerEngine: String, CaseIterable {
+    case onnxruntime
+    case ncnnCPU = "ncnn-cpu"
+    case ncnnVulkan = "ncnn-vulkan"
+}
+
+/// Why a peer cannot run this model (its row in the report says so).
+struct PeerUnavailable: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// A peer engine (onnxruntime, ncnn) in a Python child process (Benchmarks/peer_bridge.py),
+/// driven line by line so its runs alternate with Vonnx's.
+final class PeerBridge {
+    let engine: PeerEngine
     private let pid: pid_t
-    private let io: OrtBridgeIO
+    private let io: PeerBridgeIO
     /// Scratch folder for the .npy files exchanged with the child.
     private let folder: String
     let createMs: Double
     let firstRunMs: Double
     let version: String
 
-    /// Starts onnxruntime on `modelPath` with `feeds`; nil (after saying why) when Python or
-    /// onnxruntime is missing.
-    static func start(python: String, script: String, modelPath: String, threads: Int,
-                      feeds: [String: Tensor]) throws -> OrtBridge? {
+    /// Starts `engine` on `modelPath` with `feeds` (in the model's input order; `device`: a
+    /// Vulkan device selector for ncnn-vulkan). Throws PeerUnavailable when Python, the engine
+    /// or its conversion of the model is missing.
+    static func start(engine: PeerEngine, python: String, script: String, modelPath: String, threads: Int,
+                      device: String?, feeds: [(String, Tensor)]) throws -> PeerBridge {
         var toPipe: [Int32] = [0, 0], fromPipe: [Int32] = [0, 0]
-        guard pipe(&toPipe) == 0, pipe(&fromPipe) == 0 else { throw BenchError("cannot create pipes for onnxruntime") }
+        guard pipe(&toPipe) == 0, pipe(&fromPipe) == 0 else { throw BenchError("cannot create pipes for \(engine.rawValue)") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, toPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, fromPipe[1], 1)
         for fd in toPipe + fromPipe { posix_spawn_file_actions_addclose(&actions, fd) }
-        let argv = [python, script, modelPath, String(threads)]
+        let argv = [python, script, engine.rawValue, modelPath, String(threads)] + (device.map { [$0] } ?? [])
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
         var pid: pid_t = 0
@@ -33,11 +47,10 @@ final class OrtBridge {
         close(toPipe[0]); close(fromPipe[1])
         guard rc == 0 else {
             close(toPipe[1]); close(fromPipe[0])
-            print("onnx-bench: cannot start \(python) for --compare-ort; timing Vonnx only")
-            return nil
+            throw PeerUnavailable(description: "cannot start \(python)")
         }
-        guard let w = fdopen(toPipe[1], "w"), let r = fdopen(fromPipe[0], "r") else { throw BenchError("cannot open pipes to onnxruntime") }
-        let bridge = OrtBridgeIO(write: w, read: r)
+        guard let w = fdopen(toPipe[1], "w"), let r = fdopen(fromPipe[0], "r") else { throw BenchError("cannot open pipes to \(engine.rawValue)") }
+        let bridge = PeerBridgeIO(write: w, read: r)
         let folder = "/tmp/onnx-bench-\(getpid())-\(pid)"
         mkdir(folder, 0o755)
         for (i, (name, tensor)) in feeds.enumerated() {
@@ -50,42 +63,42 @@ final class OrtBridge {
         let reply = bridge.receive() ?? "unavailable (no reply)"
         let words = reply.split(separator: " ").map(String.init)
         guard words.first == "ready", words.count >= 4, let create = Double(words[1]), let first = Double(words[2]) else {
-            print("onnx-bench: onnxruntime unavailable: \(reply); timing Vonnx only")
             bridge.close()
             var status: Int32 = 0
             waitpid(pid, &status, 0)
-            return nil
+            removeFolder(folder)
+            throw PeerUnavailable(description: words.first == "unavailable" ? words.dropFirst().joined(separator: " ") : reply)
         }
-        return OrtBridge(pid: pid, io: bridge, folder: folder, createMs: create, firstRunMs: first, version: words[3])
+        return PeerBridge(engine: engine, pid: pid, io: bridge, folder: folder, createMs: create, firstRunMs: first, version: words[3])
     }
 
-    private init(pid: pid_t, io: OrtBridgeIO, folder: String, createMs: Double, firstRunMs: Double, version: String) {
-        self.pid = pid; self.io = io; self.folder = folder
+    private init(engine: PeerEngine, pid: pid_t, io: PeerBridgeIO, folder: String, createMs: Double, firstRunMs: Double, version: String) {
+        self.engine = engine; self.pid = pid; self.io = io; self.folder = folder
         self.createMs = createMs; self.firstRunMs = firstRunMs; self.version = version
     }
 
-    /// One timed onnxruntime run, in milliseconds.
+    /// One timed run, in milliseconds.
     func run() throws -> Double {
         io.send("run")
-        guard let reply = io.receive(), let ms = Double(reply) else { throw BenchError("onnxruntime stopped answering") }
+        guard let reply = io.receive(), let ms = Double(reply) else { throw BenchError("\(engine.rawValue) stopped answering") }
         return ms
     }
 
-    /// onnxruntime's outputs for the current inputs.
+    /// The peer's outputs for the current inputs.
     func outputs() throws -> [Tensor] {
         io.send("save \(folder)")
-        guard let reply = io.receive(), let n = Int(reply) else { throw BenchError("onnxruntime stopped answering") }
+        guard let reply = io.receive(), let n = Int(reply) else { throw BenchError("\(engine.rawValue) stopped answering") }
         return try (0..<n).map { try Npy.read(path: "\(folder)/output_\($0).npy") }
     }
 
-    /// The onnxruntime process's peak resident memory in bytes (the Python interpreter,
-    /// onnxruntime and its model, as Vonnx's figure is its whole process's) and its resident
-    /// memory before the session was created; nil when unknown.
+    /// The peer process's peak resident memory in bytes (the Python interpreter, the engine
+    /// and its model, as Vonnx's figure is its whole process's) and its resident memory before
+    /// the session was created; nil when unknown.
     func memory() throws -> (peak: Int, baseline: Int)? {
         io.send("peak")
-        guard let reply = io.receive() else { throw BenchError("onnxruntime stopped answering") }
+        guard let reply = io.receive() else { throw BenchError("\(engine.rawValue) stopped answering") }
         let fields = reply.split(separator: " ").compactMap { Int($0) }
-        guard fields.count == 2 else { throw BenchError("onnxruntime answered '\(reply)' to 'peak'") }
+        guard fields.count == 2 else { throw BenchError("\(engine.rawValue) answered '\(reply)' to 'peak'") }
         return fields[0] > 0 ? (fields[0], fields[1]) : nil
     }
 
@@ -94,9 +107,13 @@ final class OrtBridge {
         io.close()
         var status: Int32 = 0
         waitpid(pid, &status, 0)
-        for name in listFolder(folder) { unlink("\(folder)/\(name)") }
-        rmdir(folder)
+        removeFolder(folder)
     }
+}
+
+private func removeFolder(_ folder: String) {
+    for name in listFolder(folder) { unlink("\(folder)/\(name)") }
+    rmdir(folder)
 }
 
 private func listFolder(_ path: String) -> [String] {
@@ -111,7 +128,7 @@ private func listFolder(_ path: String) -> [String] {
 }
 
 /// Line-based I/O over the child's pipes.
-private struct OrtBridgeIO {
+private struct PeerBridgeIO {
     let write: UnsafeMutablePointer<FILE>
     let read: UnsafeMutablePointer<FILE>
 
