@@ -1,6 +1,6 @@
 #version 450
-// Reduces each row of a contiguous [rows, len] input to one value, one invocation a row:
-// the Reduce* ops by OP define, and ArgMax/ArgMin (R = int; `last` picks the last of ties).
+// Reduces each row of a contiguous [rows, len] input to one value, rows visited as rows.glsl
+// says: the Reduce* ops by OP define, and ArgMax/ArgMin (R = int; `last` picks the last of ties).
 #ifndef R
 #define R float
 #endif
@@ -22,29 +22,68 @@ layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint rows; uint len; uint last; } p;
 
+#include "rows.glsl"
+
 #define INF uintBitsToFloat(0x7f800000u)
+#define NONE 0xffffffffu
+
+#if OP == OP_ARGMAX || OP == OP_ARGMIN
+// Whether value v at index i beats value b at index j (NONE: no element).
+bool beats(float v, uint i, float b, uint j) {
+    if (i == NONE) return false;
+    if (j == NONE) return true;
+#if OP == OP_ARGMAX
+    if (v != b) return v > b;
+#else
+    if (v != b) return v < b;
+#endif
+    return p.last != 0u ? i > j : i < j;
+}
+
+#if ROW_GROUP
+shared uint rowSharedIndex[gl_WorkGroupSize.x];
+#endif
+
+// The row's best index, from each lane's best (v, i).
+uint rowBest(float v, uint i) {
+#if ROW_GROUP
+    rowShared[LANE] = v;
+    rowSharedIndex[LANE] = i;
+    barrier();
+    for (uint s = LANES / 2u; s > 0u; s >>= 1u) {
+        if (LANE < s && beats(rowShared[LANE + s], rowSharedIndex[LANE + s], rowShared[LANE], rowSharedIndex[LANE])) {
+            rowShared[LANE] = rowShared[LANE + s];
+            rowSharedIndex[LANE] = rowSharedIndex[LANE + s];
+        }
+        barrier();
+    }
+    i = rowSharedIndex[0];
+    barrier();
+#endif
+    return i;
+}
+#endif
 
 void main() {
-    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-    for (uint r = gl_GlobalInvocationID.x; r < p.rows; r += stride) {
+    for (uint r = ROW_FIRST; r < p.rows; r += ROW_STEP) {
         uint base = r * p.len;
 #if OP == OP_ARGMAX || OP == OP_ARGMIN
-        uint best = 0;
-        for (uint i = 1; i < p.len; ++i) {
-            float v = x[base + i], b = x[base + best];
-#if OP == OP_ARGMAX
-            if (v > b || (p.last != 0u && v == b)) best = i;
-#else
-            if (v < b || (p.last != 0u && v == b)) best = i;
-#endif
+        float bestValue = 0.0;
+        uint best = NONE;
+        for (uint i = LANE; i < p.len; i += LANES) {
+            float v = x[base + i];
+            if (beats(v, i, bestValue, best)) { bestValue = v; best = i; }
         }
-        y[r] = int(best);
+        best = rowBest(bestValue, best);
+        if (LANE == 0u) y[r] = int(best);
 #elif OP == OP_LOG_SUM_EXP
         float m = -INF;
-        for (uint i = 0; i < p.len; ++i) m = max(m, x[base + i]);
+        for (uint i = LANE; i < p.len; i += LANES) m = max(m, x[base + i]);
+        m = rowMax(m);
         float s = 0.0;
-        for (uint i = 0; i < p.len; ++i) s += exp(x[base + i] - m);
-        y[r] = p.len == 0u ? -INF : m + log(s);
+        for (uint i = LANE; i < p.len; i += LANES) s += exp(x[base + i] - m);
+        s = rowSum(s);
+        if (LANE == 0u) y[r] = p.len == 0u ? -INF : m + log(s);
 #else
 #if OP == OP_MAX
         float acc = -INF;
@@ -55,7 +94,7 @@ void main() {
 #else
         float acc = 0.0;
 #endif
-        for (uint i = 0; i < p.len; ++i) {
+        for (uint i = LANE; i < p.len; i += LANES) {
             float v = x[base + i];
 #if OP == OP_MAX
             acc = max(acc, v);
@@ -71,6 +110,15 @@ void main() {
             acc += v;
 #endif
         }
+#if OP == OP_MAX
+        acc = rowMax(acc);
+#elif OP == OP_MIN
+        acc = rowMin(acc);
+#elif OP == OP_PROD
+        acc = rowProd(acc);
+#else
+        acc = rowSum(acc);
+#endif
 #if OP == OP_MEAN
         acc /= float(p.len);
 #elif OP == OP_L2
@@ -78,7 +126,7 @@ void main() {
 #elif OP == OP_LOG_SUM
         acc = log(acc);
 #endif
-        y[r] = acc;
+        if (LANE == 0u) y[r] = acc;
 #endif
     }
 }

@@ -14,6 +14,11 @@ public struct VulkanDeviceProperties: Sendable {
     public let float16: Bool, int8: Bool, int64: Bool
     /// Whether the device offers VK_KHR_cooperative_matrix (or the NV extension).
     public let cooperativeMatrix: Bool
+    /// The most invocations a workgroup's first dimension may have.
+    public let maxWorkgroupWidth: Int
+    /// Loop iterations after which an invocation's loops silently stop, where the driver has
+    /// such a limit: lavapipe's compiler (gallivm) ends them after 65,535.
+    public var loopIterationLimit: Int? { kind == "cpu" ? 65_535 : nil }
 
     /// Whether workgroup shared memory and barriers pay off: on GPUs. A CPU device (lavapipe)
     /// runs a workgroup as a loop, where they are the costliest things a shader can do (ncnn's
@@ -44,6 +49,7 @@ public struct VulkanDeviceProperties: Sendable {
         vendorID = basic.vendorID
         subgroupSize = api >= VONNX_VK_API_VERSION_1_1 ? Int(max(subgroup.subgroupSize, 1)) : 1
         sharedMemoryBytes = Int(basic.limits.maxComputeSharedMemorySize)
+        maxWorkgroupWidth = Int(min(basic.limits.maxComputeWorkGroupSize.0, basic.limits.maxComputeWorkGroupInvocations))
         float16 = api >= VONNX_VK_API_VERSION_1_2 && v12.shaderFloat16 != 0
         int8 = api >= VONNX_VK_API_VERSION_1_2 && v12.shaderInt8 != 0
         int64 = features.features.shaderInt64 != 0
@@ -98,6 +104,15 @@ enum KernelVariants {
             KernelVariant(name: "lanes", shader: "conv2d", defines: ["OCB": "8", "PX": "4"], width: 8, height: 1, rows: 8, columns: 4,
                           suits: { _, rows in rows >= 8 }),
             KernelVariant(name: "narrow", shader: "conv2d", defines: ["OCB": "1", "PX": "4"], width: 64, height: 1, rows: 1, columns: 4,
+                          suits: { _, _ in true }),
+        ],
+        // Row reductions (normalize, softmax, reduce; `shader` is the op's): rows.glsl's modes.
+        // One invocation a row suits short rows on CPU devices (no barriers); else one workgroup
+        // a row, its width chosen by `VulkanKernelContext.dispatchRows`.
+        "rows": [
+            KernelVariant(name: "invocation", shader: "", defines: ["ROW_GROUP": "0"], width: 64, height: 1, rows: 1, columns: 1,
+                          suits: { device, work in work <= (device.prefersSharedMemory ? 64 : 8192) }),
+            KernelVariant(name: "workgroup", shader: "", defines: ["ROW_GROUP": "1"], width: 256, height: 1, rows: 1, columns: 1,
                           suits: { _, _ in true }),
         ],
     ]

@@ -31,6 +31,7 @@ func recordSoftmax(_ ctx: VulkanKernelContext, log: Bool) throws -> [VulkanTenso
     let y = try ctx.recorder.makeTensor(shape: x.shape)
     var push = PushConstants()
     push.add(outer); push.add(length); push.add(inner)
-    try ctx.dispatch1D("softmax", defines: ["LOG": log ? "1" : "0"], buffers: [x.buffer, y.buffer], push: push, count: outer * inner)
+    try ctx.dispatchRows("softmax", defines: ["LOG": log ? "1" : "0"], buffers: [x.buffer, y.buffer], push: push,
+                         rows: outer * inner, len: length, passes: 3)
     return [y]
 }

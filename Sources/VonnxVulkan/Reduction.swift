@@ -22,6 +22,34 @@ extension VulkanKernelContext {
         return (t, rows, len)
     }
 
+    /// Records `shader`, a row reduction of rows.glsl's kind, over `rows` rows of `len` elements
+    /// that it reads `passes` times: one invocation a row where that variant suits (and the
+    /// device's loop limit allows), else one workgroup a row, wide enough that no invocation
+    /// passes the loop limit. Throws when no workgroup is that wide.
+    func dispatchRows(_ shader: String, defines: [String: String] = [:], buffers: [VulkanBuffer], push: PushConstants,
+                      rows: Int, len: Int, passes: Int) throws {
+        guard rows > 0 else { return }
+        let device = self.device.properties, limit = device.loopIterationLimit.map { $0 / 2 } ?? .max
+        let work = passes * len
+        var variant = KernelVariants.choose("rows", rows: work, device: self.device)
+        if variant.name == "invocation" && work > limit { variant = KernelVariants.table["rows"]!.last! }
+        let defines = variant.defines.merging(defines) { $1 }
+        guard variant.name == "workgroup" else {
+            let p = try self.device.pipeline(shader, defines: defines, bindings: buffers.count, workgroup: (UInt32(variant.width), 1, 1))
+            return try recorder.dispatch(p, buffers: buffers, push: push.words, count: rows, groupSize: variant.width)
+        }
+        // CPU devices run a workgroup as a loop: as narrow as the loop limit allows.
+        var width = device.prefersSharedMemory ? variant.width : 32
+        while passes * ((len + width - 1) / width) > limit { width *= 2 }
+        guard width <= device.maxWorkgroupWidth else {
+            throw error("rows of \(len) elements are too long for \(self.device.info.name) (its loops stop after \(limit * 2) iterations)")
+        }
+        let x = min(rows, 65535), y = (rows + x - 1) / x
+        guard y <= 65535 else { throw error("\(rows) rows are over the Vulkan dispatch limit") }
+        let p = try self.device.pipeline(shader, defines: defines, bindings: buffers.count, workgroup: (UInt32(width), 1, 1))
+        try recorder.dispatch(p, buffers: buffers, push: push.words, groups: (UInt32(x), UInt32(y), 1))
+    }
+
     /// Records `reduce.comp`'s `op` over `reduced` axes of `x`; the result has `shape`.
     func recordReduce(_ op: String, _ x: VulkanTensor, reducing reduced: Set<Int>, shape: [Int],
                       to type: DataType = .float, last: Bool = false) throws -> VulkanTensor {
@@ -29,7 +57,9 @@ extension VulkanKernelContext {
         let y = try recorder.makeTensor(shape: shape, dataType: type)
         var push = PushConstants()
         push.add(rows); push.add(len); push.add(last ? 1 : 0)
-        try dispatch1D("reduce", defines: ["OP": op, "R": glslType(type)], buffers: [src.buffer, y.buffer], push: push, count: rows)
+        let passes = op == "OP_LOG_SUM_EXP" ? 2 : 1
+        try dispatchRows("reduce", defines: ["OP": op, "R": glslType(type)], buffers: [src.buffer, y.buffer], push: push,
+                         rows: rows, len: len, passes: passes)
         return y
     }
 }

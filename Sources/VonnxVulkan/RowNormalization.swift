@@ -11,8 +11,8 @@ private func recordNormalize(_ ctx: VulkanKernelContext, _ x: VulkanTensor, rows
     let mean = try ctx.recorder.makeTensor(shape: [rows]), invStd = try ctx.recorder.makeTensor(shape: [rows])
     var push = PushConstants()
     push.add(rows); push.add(len); push.add(period); push.add(max(div, 1)); push.add(epsilon); push.add(bias == nil ? 0 : 1); push.add(rms ? 1 : 0)
-    try ctx.dispatch1D("normalize", buffers: [x.buffer, scale.buffer, (bias ?? scale).buffer, y.buffer, mean.buffer, invStd.buffer],
-                       push: push, count: rows)
+    try ctx.dispatchRows("normalize", buffers: [x.buffer, scale.buffer, (bias ?? scale).buffer, y.buffer, mean.buffer, invStd.buffer],
+                         push: push, rows: rows, len: len, passes: rms ? 2 : 3)
     return [y, mean, invStd]
 }
 

@@ -41,9 +41,7 @@ final class ShaderCompiler: @unchecked Sendable {
 
     /// SPIR-V words of embedded shader `name` with each define prepended as `#define K V`.
     func spirv(_ name: String, defines: [String: String]) throws -> [UInt32] {
-        guard let source = EmbeddedShaders.sources[name] else {
-            throw VonnxError.invalidArgument("Vulkan: no embedded shader '\(name)'")
-        }
+        let source = try Self.source(name)
         let key = Self.key(name, defines)
         return try lock.withLock {
             if let words = cache[key] { counts.fromMemory += 1; return words }
@@ -62,6 +60,17 @@ final class ShaderCompiler: @unchecked Sendable {
             cache[key] = words
             return words
         }
+    }
+
+    /// Embedded shader `name` with each `#include "FILE"` line replaced by embedded FILE's text.
+    static func source(_ name: String) throws -> String {
+        guard let text = EmbeddedShaders.sources[name] else {
+            throw VonnxError.invalidArgument("Vulkan: no embedded shader '\(name)'")
+        }
+        return try text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            guard line.hasPrefix("#include \""), line.hasSuffix("\"") else { return String(line) }
+            return try source(String(line.dropFirst(10).dropLast()))
+        }.joined(separator: "\n")
     }
 
     /// The SPIR-V words in `bytes` when they are whole words that start with the SPIR-V magic.

@@ -94,7 +94,16 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, relu:
     return [y]
 }
 
-func recordPool(_ ctx: VulkanKernelContext, max: Bool, global: Bool) throws -> [VulkanTensor] {
+/// GlobalMaxPool and GlobalAveragePool: a reduction over each channel's map, which splits
+/// long maps across a workgroup.
+func recordGlobalPool(_ ctx: VulkanKernelContext, max: Bool) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    guard x.rank >= 2 else { throw ctx.error("input must be at least 2-D, got \(x.shape)") }
+    return [try ctx.recordReduce(max ? "OP_MAX" : "OP_MEAN", x, reducing: Set(2..<x.rank),
+                                 shape: Array(x.shape[..<2]) + Array(repeating: 1, count: x.rank - 2))]
+}
+
+func recordPool(_ ctx: VulkanKernelContext, max: Bool) throws -> [VulkanTensor] {
     let x = try ctx.input(0)
     guard x.rank == 3 || x.rank == 4 else { throw ctx.error("the Vulkan pool takes 1-D or 2-D NCHW input, got \(x.shape)") }
     if ctx.node.outputs.count > 1 && !ctx.node.outputs[1].isEmpty {
@@ -103,12 +112,7 @@ func recordPool(_ ctx: VulkanKernelContext, max: Bool, global: Bool) throws -> [
     if try ctx.node.int("storage_order", default: 0) != 0 { throw ctx.error("storage_order 1 is not implemented on Vulkan") }
     let spatial = Array(x.shape[2...])
     let (h, w) = x.rank == 4 ? (x.shape[2], x.shape[3]) : (1, x.shape[2])
-    let window: Window2D
-    if global {
-        window = try Window2D(ctx, input: spatial, kernel: spatial, ceilMode: false)
-    } else {
-        window = try Window2D(ctx, input: spatial, kernel: nil, ceilMode: try ctx.node.int("ceil_mode", default: 0) != 0)
-    }
+    let window = try Window2D(ctx, input: spatial, kernel: nil, ceilMode: try ctx.node.int("ceil_mode", default: 0) != 0)
     let outShape = Array(x.shape[..<2]) + (x.rank == 4 ? window.output : [window.output[1]])
     let y = try ctx.recorder.makeTensor(shape: outShape)
     var push = PushConstants()

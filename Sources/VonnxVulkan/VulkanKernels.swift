@@ -68,10 +68,10 @@ public enum VulkanKernels {
         }
         t["Gemm"] = recordGemm
         t["MatMul"] = recordMatMul
-        t["MaxPool"] = { try recordPool($0, max: true, global: false) }
-        t["AveragePool"] = { try recordPool($0, max: false, global: false) }
-        t["GlobalMaxPool"] = { try recordPool($0, max: true, global: true) }
-        t["GlobalAveragePool"] = { try recordPool($0, max: false, global: true) }
+        t["MaxPool"] = { try recordPool($0, max: true) }
+        t["AveragePool"] = { try recordPool($0, max: false) }
+        t["GlobalMaxPool"] = { try recordGlobalPool($0, max: true) }
+        t["GlobalAveragePool"] = { try recordGlobalPool($0, max: false) }
         t["BatchNormalization"] = recordBatchNormalization
         t["Softmax"] = { try recordSoftmax($0, log: false) }
         t["LogSoftmax"] = { try recordSoftmax($0, log: true) }

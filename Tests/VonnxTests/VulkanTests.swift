@@ -56,13 +56,14 @@ private func expectClose(_ got: Tensor, _ want: Tensor, rtol: Float = 1e-4, atol
 
 @Test func embeddedShadersMatchShaderFiles() throws {
     let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Shaders").standardized
-    let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".comp") }
+    let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".comp") || $0.hasSuffix(".glsl") }
     var onDisk: [String: String] = [:]
     for f in files {
         var text = try String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8)
         if text.hasSuffix("\n") { text.removeLast() }
-        onDisk[String(f.dropLast(5))] = text
+        onDisk[f.hasSuffix(".comp") ? String(f.dropLast(5)) : f] = text
     }
+    #expect(onDisk.keys.sorted() == EmbeddedShaders.sources.keys.sorted(), "EmbeddedShaders.swift is stale: run scripts/embed-shaders.sh")
     #expect(onDisk == EmbeddedShaders.sources, "EmbeddedShaders.swift is stale: run scripts/embed-shaders.sh")
 }
 
