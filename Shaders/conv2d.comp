@@ -8,7 +8,8 @@
 // weight loads are uniform) of one image (workgroup z); each invocation PX pixels strided by
 // the workgroup width, OCB×PX sums in registers. KH and KW are defines, so the window loops
 // unroll.
-// HAS_BIAS adds bias[m]; HAS_Z adds the residual Z (same shape as Y); RELU clamps at 0.
+// HAS_BIAS adds bias[m]; HAS_Z adds the residual Z (same shape as Y); then ACT applies the
+// fused activation (activation.glsl).
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer W { float w[]; };
@@ -22,7 +23,10 @@ layout(std430, binding = 3 + HAS_BIAS) readonly buffer Z { float z[]; };
 layout(push_constant) uniform Params {
     uint C; uint H; uint W; uint M; uint OH; uint OW;
     uint strideH; uint strideW; uint padTop; uint padLeft; uint dilH; uint dilW; uint group;
+    float actAlpha; float actBeta;
 } p;
+
+#include "activation.glsl"
 
 void main() {
     uint cg = p.C / p.group, mg = p.M / p.group, mBlocks = (mg + OCB - 1) / OCB;
@@ -71,10 +75,7 @@ void main() {
 #if HAS_Z
             v += z[at];
 #endif
-#if RELU
-            v = max(v, 0.0);
-#endif
-            y[at] = v;
+            y[at] = activate(v, p.actAlpha, p.actBeta);
         }
     }
 }

@@ -2,8 +2,8 @@
 // Batched Y[b] = alpha * A[b] · B[b] (+ beta * C). op(A) is M×K read at
 // A[aOff + i*sa0 + k*sa1], op(B) K×N at B[bOff + k*sb0 + j*sb1] (transposes are strides);
 // batch offsets come from up to 4 broadcast batch dims (workgroup z); C is read at
-// C[i*sc0 + j*sc1] (strides 0 broadcast it). HAS_Z adds the residual Z (Y's shape), RELU
-// then clamps at 0 (a 1×1 convolution's fused epilogue).
+// C[i*sc0 + j*sc1] (strides 0 broadcast it). HAS_Z adds the residual Z (Y's shape), then ACT
+// applies the fused activation (activation.glsl; a fused 1×1 convolution's or Gemm's epilogue).
 //
 // Two variants (see KernelVariants.swift):
 // - TILED: a TILE×TILE workgroup stages TILE-wide K steps of A and B in shared memory, one
@@ -35,7 +35,10 @@ layout(push_constant) uniform Params {
     uint sa0; uint sa1; uint sb0; uint sb1; uint sc0; uint sc1;
     float alpha; float beta;
     uint batchShape[4]; uint batchA[4]; uint batchB[4];
+    float actAlpha; float actBeta;
 } p;
+
+#include "activation.glsl"
 
 void store(uint batch, uint row, uint col, float acc) {
     float v = p.alpha * acc;
@@ -46,10 +49,7 @@ void store(uint batch, uint row, uint col, float acc) {
 #if HAS_Z
     v += z[at];
 #endif
-#if RELU
-    v = max(v, 0.0);
-#endif
-    y[at] = v;
+    y[at] = activate(v, p.actAlpha, p.actBeta);
 }
 
 #if TILED

@@ -59,19 +59,7 @@ layout(std430, binding = 0) readonly buffer X { T x[]; };
 layout(std430, binding = 1) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; float alpha; float beta; } p;
 
-// Abramowitz and Stegun 7.1.26 (absolute error under 1.5e-7).
-float erf_(float v) {
-    float t = 1.0 / (1.0 + 0.3275911 * abs(v));
-    float poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-    return sign(v) * (1.0 - poly * exp(-v * v));
-}
-
-float tanh_(float v) {
-    float e = exp(-2.0 * abs(v));
-    return sign(v) * (1.0 - e) / (1.0 + e);
-}
-
-float softplus(float v) { return v > 20.0 ? v : log(1.0 + exp(v)); }
+#include "activation.glsl"
 
 R op(T v) {
 #if OP == OP_RELU
@@ -79,7 +67,7 @@ R op(T v) {
 #elif OP == OP_LEAKY_RELU
     return v < 0.0 ? p.alpha * v : v;
 #elif OP == OP_SIGMOID
-    return 1.0 / (1.0 + exp(-v));
+    return sigmoid(v);
 #elif OP == OP_TANH
     return tanh_(v);
 #elif OP == OP_EXP
@@ -143,9 +131,9 @@ R op(T v) {
 #elif OP == OP_MISH
     return v * tanh_(softplus(v));
 #elif OP == OP_GELU
-    return 0.5 * v * (1.0 + erf_(v * 0.70710678118654752));
+    return gelu(v);
 #elif OP == OP_GELU_TANH
-    return 0.5 * v * (1.0 + tanh_(0.79788456080286536 * (v + 0.044715 * v * v * v)));
+    return geluTanh(v);
 #elif OP == OP_CELU
     return max(0.0, v) + min(0.0, p.alpha * (exp(v / p.alpha) - 1.0));
 #elif OP == OP_THRESHOLDED_RELU

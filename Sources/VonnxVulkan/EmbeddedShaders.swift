@@ -151,7 +151,8 @@ void main() {
 // weight loads are uniform) of one image (workgroup z); each invocation PX pixels strided by
 // the workgroup width, OCB×PX sums in registers. KH and KW are defines, so the window loops
 // unroll.
-// HAS_BIAS adds bias[m]; HAS_Z adds the residual Z (same shape as Y); RELU clamps at 0.
+// HAS_BIAS adds bias[m]; HAS_Z adds the residual Z (same shape as Y); then ACT applies the
+// fused activation (activation.glsl).
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer W { float w[]; };
@@ -165,7 +166,10 @@ layout(std430, binding = 3 + HAS_BIAS) readonly buffer Z { float z[]; };
 layout(push_constant) uniform Params {
     uint C; uint H; uint W; uint M; uint OH; uint OW;
     uint strideH; uint strideW; uint padTop; uint padLeft; uint dilH; uint dilW; uint group;
+    float actAlpha; float actBeta;
 } p;
+
+#include "activation.glsl"
 
 void main() {
     uint cg = p.C / p.group, mg = p.M / p.group, mBlocks = (mg + OCB - 1) / OCB;
@@ -214,10 +218,7 @@ void main() {
 #if HAS_Z
             v += z[at];
 #endif
-#if RELU
-            v = max(v, 0.0);
-#endif
-            y[at] = v;
+            y[at] = activate(v, p.actAlpha, p.actBeta);
         }
     }
 }
@@ -399,8 +400,8 @@ void main() {
 // Batched Y[b] = alpha * A[b] · B[b] (+ beta * C). op(A) is M×K read at
 // A[aOff + i*sa0 + k*sa1], op(B) K×N at B[bOff + k*sb0 + j*sb1] (transposes are strides);
 // batch offsets come from up to 4 broadcast batch dims (workgroup z); C is read at
-// C[i*sc0 + j*sc1] (strides 0 broadcast it). HAS_Z adds the residual Z (Y's shape), RELU
-// then clamps at 0 (a 1×1 convolution's fused epilogue).
+// C[i*sc0 + j*sc1] (strides 0 broadcast it). HAS_Z adds the residual Z (Y's shape), then ACT
+// applies the fused activation (activation.glsl; a fused 1×1 convolution's or Gemm's epilogue).
 //
 // Two variants (see KernelVariants.swift):
 // - TILED: a TILE×TILE workgroup stages TILE-wide K steps of A and B in shared memory, one
@@ -432,7 +433,10 @@ layout(push_constant) uniform Params {
     uint sa0; uint sa1; uint sb0; uint sb1; uint sc0; uint sc1;
     float alpha; float beta;
     uint batchShape[4]; uint batchA[4]; uint batchB[4];
+    float actAlpha; float actBeta;
 } p;
+
+#include "activation.glsl"
 
 void store(uint batch, uint row, uint col, float acc) {
     float v = p.alpha * acc;
@@ -443,10 +447,7 @@ void store(uint batch, uint row, uint col, float acc) {
 #if HAS_Z
     v += z[at];
 #endif
-#if RELU
-    v = max(v, 0.0);
-#endif
-    y[at] = v;
+    y[at] = activate(v, p.actAlpha, p.actBeta);
 }
 
 #if TILED
@@ -1047,19 +1048,7 @@ layout(std430, binding = 0) readonly buffer X { T x[]; };
 layout(std430, binding = 1) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; float alpha; float beta; } p;
 
-// Abramowitz and Stegun 7.1.26 (absolute error under 1.5e-7).
-float erf_(float v) {
-    float t = 1.0 / (1.0 + 0.3275911 * abs(v));
-    float poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-    return sign(v) * (1.0 - poly * exp(-v * v));
-}
-
-float tanh_(float v) {
-    float e = exp(-2.0 * abs(v));
-    return sign(v) * (1.0 - e) / (1.0 + e);
-}
-
-float softplus(float v) { return v > 20.0 ? v : log(1.0 + exp(v)); }
+#include "activation.glsl"
 
 R op(T v) {
 #if OP == OP_RELU
@@ -1067,7 +1056,7 @@ R op(T v) {
 #elif OP == OP_LEAKY_RELU
     return v < 0.0 ? p.alpha * v : v;
 #elif OP == OP_SIGMOID
-    return 1.0 / (1.0 + exp(-v));
+    return sigmoid(v);
 #elif OP == OP_TANH
     return tanh_(v);
 #elif OP == OP_EXP
@@ -1131,9 +1120,9 @@ R op(T v) {
 #elif OP == OP_MISH
     return v * tanh_(softplus(v));
 #elif OP == OP_GELU
-    return 0.5 * v * (1.0 + erf_(v * 0.70710678118654752));
+    return gelu(v);
 #elif OP == OP_GELU_TANH
-    return 0.5 * v * (1.0 + tanh_(0.79788456080286536 * (v + 0.044715 * v * v * v)));
+    return geluTanh(v);
 #elif OP == OP_CELU
     return max(0.0, v) + min(0.0, p.alpha * (exp(v / p.alpha) - 1.0));
 #elif OP == OP_THRESHOLDED_RELU
@@ -1184,6 +1173,75 @@ void main() {
         }
         y[i] = c[ic] != 0u ? a[ia] : b[ib];
     }
+}
+"""#,
+        "activation.glsl": #"""
+// Float math shared by the elementwise shaders, and the fused epilogue `activate`: the
+// activation ACT of a fused node (Sources/VonnxIR/FusedActivation.swift; VulkanEpilogue.swift
+// maps it to ACT and the two parameters).
+#define ACT_NONE 0
+#define ACT_RELU 1
+#define ACT_CLIP 2
+#define ACT_LEAKY_RELU 3
+#define ACT_SIGMOID 4
+#define ACT_TANH 5
+#define ACT_HARD_SIGMOID 6
+#define ACT_SILU 7
+#define ACT_HARD_SWISH 8
+#define ACT_GELU 9
+#define ACT_GELU_TANH 10
+#define ACT_MISH 11
+#ifndef ACT
+#define ACT ACT_NONE
+#endif
+
+// Abramowitz and Stegun 7.1.26 (absolute error under 1.5e-7).
+float erf_(float v) {
+    float t = 1.0 / (1.0 + 0.3275911 * abs(v));
+    float poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    return sign(v) * (1.0 - poly * exp(-v * v));
+}
+
+float tanh_(float v) {
+    float e = exp(-2.0 * abs(v));
+    return sign(v) * (1.0 - e) / (1.0 + e);
+}
+
+float softplus(float v) { return v > 20.0 ? v : log(1.0 + exp(v)); }
+
+float sigmoid(float v) { return 1.0 / (1.0 + exp(-v)); }
+
+float gelu(float v) { return 0.5 * v * (1.0 + erf_(v * 0.70710678118654752)); }
+
+float geluTanh(float v) { return 0.5 * v * (1.0 + tanh_(0.79788456080286536 * (v + 0.044715 * v * v * v))); }
+
+// ACT applied to v; alpha and beta are Clip's min and max, LeakyRelu's alpha, HardSigmoid's.
+float activate(float v, float alpha, float beta) {
+#if ACT == ACT_RELU
+    return max(v, 0.0);
+#elif ACT == ACT_CLIP
+    return min(max(v, alpha), beta);
+#elif ACT == ACT_LEAKY_RELU
+    return v < 0.0 ? alpha * v : v;
+#elif ACT == ACT_SIGMOID
+    return sigmoid(v);
+#elif ACT == ACT_TANH
+    return tanh_(v);
+#elif ACT == ACT_HARD_SIGMOID
+    return clamp(alpha * v + beta, 0.0, 1.0);
+#elif ACT == ACT_SILU
+    return v * sigmoid(v);
+#elif ACT == ACT_HARD_SWISH
+    return v * clamp(v / 6.0 + 0.5, 0.0, 1.0);
+#elif ACT == ACT_GELU
+    return gelu(v);
+#elif ACT == ACT_GELU_TANH
+    return geluTanh(v);
+#elif ACT == ACT_MISH
+    return v * tanh_(softplus(v));
+#else
+    return v;
+#endif
 }
 """#,
         "rows.glsl": #"""

@@ -17,9 +17,10 @@ struct GemmShape {
 }
 
 /// Records `gemm.comp`, in the variant `KernelVariants` picks, writing a new tensor of shape
-/// `output` (batch × M × N elements), plus `residual` (of that shape), then Relu with `relu`.
+/// `output` (batch × M × N elements), plus `residual` (of that shape), then `activation`.
 func recordGemmShader(_ ctx: VulkanKernelContext, a: VulkanTensor, b: VulkanTensor, c: VulkanTensor?,
-                      residual: VulkanTensor? = nil, relu: Bool = false, shape g: GemmShape, output: [Int]) throws -> VulkanTensor {
+                      residual: VulkanTensor? = nil, activation: FusedActivation? = nil, shape g: GemmShape,
+                      output: [Int]) throws -> VulkanTensor {
     guard g.batchShape.count <= 4 else { throw ctx.error("more than 4 batch dims are not implemented on Vulkan") }
     let variant = KernelVariants.choose("gemm", rows: g.m, device: ctx.device)
     let y = try ctx.recorder.makeTensor(shape: output)
@@ -27,8 +28,10 @@ func recordGemmShader(_ ctx: VulkanKernelContext, a: VulkanTensor, b: VulkanTens
     for v in [g.m, g.n, g.k, g.batchShape.count, g.sa.0, g.sa.1, g.sb.0, g.sb.1, g.sc.0, g.sc.1] { push.add(v) }
     push.add(g.alpha); push.add(g.beta)
     push.add(g.batchShape, length: 4); push.add(g.batchA, length: 4); push.add(g.batchB, length: 4)
+    let act = ShaderActivation(activation)
+    act.push(&push)
     let buffers = [a.buffer, b.buffer, y.buffer] + [c, residual].compactMap { $0?.buffer }
-    let defines = ["HAS_C": c == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1", "RELU": relu ? "1" : "0",
+    let defines = ["HAS_C": c == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1", "ACT": act.define,
                    "VEC4": "\(variant.vectorLoads ? g.vec4Loads : 0)"]
     try ctx.dispatch(variant, defines: defines, buffers: buffers, push: push,
                      columns: g.n, rows: g.m, batch: g.batchShape.reduce(1, *))

@@ -57,8 +57,8 @@ struct Window2D {
 }
 
 /// Conv (inputs X, W, optional bias) as an implicit GEMM in the variant `KernelVariants`
-/// picks, with `residual` added and Relu applied (`relu`) before the output is written.
-func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, relu: Bool) throws -> [VulkanTensor] {
+/// picks, with `residual` added and `activation` applied before the output is written.
+func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activation: FusedActivation? = nil) throws -> [VulkanTensor] {
     let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optionalInput(2)
     guard x.rank == 3 || x.rank == 4, w.rank == x.rank else {
         throw ctx.error("the Vulkan Conv takes 1-D or 2-D NCHW input, got \(x.shape) with weights \(w.shape)")
@@ -78,16 +78,18 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, relu:
         // broadcast along rows), which the gemm shader's vec4 loads do faster.
         var g = GemmShape(m: m, n: h * wd, k: c, sa: (c, 1), sb: (h * wd, 1), sc: (1, 0), beta: 1)
         g.batchShape = [n]; g.batchA = [0]; g.batchB = [c * h * wd]
-        return [try recordGemmShader(ctx, a: w, b: x, c: bias, residual: residual, relu: relu, shape: g, output: outShape)]
+        return [try recordGemmShader(ctx, a: w, b: x, c: bias, residual: residual, activation: activation, shape: g, output: outShape)]
     }
     let y = try ctx.recorder.makeTensor(shape: outShape)
     var push = PushConstants()
     for v in [c, h, wd, m, window.output[0], window.output[1], window.strides[0], window.strides[1], window.pads[0],
               window.pads[1], window.dilations[0], window.dilations[1], group] { push.add(v) }
+    let act = ShaderActivation(activation)
+    act.push(&push)
     let buffers = [x.buffer, w.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer }
     let mg = m / group
     let variant = KernelVariants.choose("conv", rows: mg, device: ctx.device)
-    let defines = ["HAS_BIAS": bias == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1", "RELU": relu ? "1" : "0",
+    let defines = ["HAS_BIAS": bias == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1", "ACT": act.define,
                    "KH": "\(window.kernel[0])", "KW": "\(window.kernel[1])"]
     try ctx.dispatch(variant, defines: defines, buffers: buffers, push: push, columns: window.output[0] * window.output[1],
                      rows: group * ((mg + variant.rows - 1) / variant.rows) * variant.rows, batch: n)

@@ -58,14 +58,8 @@ public enum VulkanKernels {
         for (name, op) in UnaryOp.byName { t[name] = { try recordUnary(op, $0) } }
         for (name, op) in BinaryOp.byName { t[name] = { try recordBinary(op, $0) } }
         for (name, op) in BinaryOp.variadic { t[name] = { try recordVariadic(op, $0) } }
-        t["Conv"] = { try recordConv($0, relu: false) }
-        t["com.microsoft::FusedConv"] = { ctx in
-            let activation = try ctx.node.string("activation", default: "")
-            guard activation == "Relu" || activation.isEmpty else {
-                throw ctx.error("FusedConv activation '\(activation)' is not implemented on Vulkan")
-            }
-            return try recordConv(ctx, residual: ctx.optionalInput(3), relu: activation == "Relu")
-        }
+        t["Conv"] = { try recordConv($0) }
+        t["com.microsoft::FusedConv"] = { try recordConv($0, residual: $0.optionalInput(3), activation: FusedActivation(of: $0.node)) }
         t["Gemm"] = recordGemm
         t["MatMul"] = recordMatMul
         t["MaxPool"] = { try recordPool($0, max: true) }
@@ -166,8 +160,8 @@ public enum VulkanKernels {
         let key = key(of: node)
         guard table[key] != nil else { return false }
         if key == "com.microsoft::FusedConv" {
-            let activation = (try? node.string("activation", default: "")) ?? "?"
-            guard node.inputs.count <= 4, activation.isEmpty || activation == "Relu" else { return false }
+            // an activation the vocabulary knows, or none
+            guard node.inputs.count <= 4, (try? { _ = try FusedActivation(of: node) }()) != nil else { return false }
         }
         if key == "Cast" {
             guard let to = try? node.int("to"), let t = DataType(rawValue: Int32(truncatingIfNeeded: to)), VulkanTensor.dataTypes.contains(t) else { return false }

@@ -34,15 +34,25 @@ private func node(_ op: String, domain: String = "", _ inputs: [Tensor?], _ attr
          outputs: ["out0"], attributes: attributes)
 }
 
+/// The CPU kernel's first output for `n`.
+private func cpuOutput(_ n: Node, _ inputs: [Tensor?]) throws -> Tensor {
+    let cpu = try #require(opTable[n.domain]?[n.opType]).cpu
+    return try cpu(KernelContext(node: n, inputs: inputs, opset: 18, pool: ThreadPool(threads: 1)))[0]
+}
+
 /// Runs `n` on the device forcing `spec` and on the CPU, and compares.
 private func expectMatchesCPU(_ spec: String, _ n: Node, _ inputs: [Tensor?], _ what: String,
                               sourceLocation: SourceLocation = #_sourceLocation) throws {
+    try expectMatches(spec, n, inputs, try cpuOutput(n, inputs), what, sourceLocation: sourceLocation)
+}
+
+/// Runs `n` on the device forcing `spec`, and compares with `want`.
+private func expectMatches(_ spec: String, _ n: Node, _ inputs: [Tensor?], _ want: Tensor, _ what: String,
+                           sourceLocation: SourceLocation = #_sourceLocation) throws {
     let device = try device(forcing: spec)
     let got = try VulkanKernels.run(n, inputs: inputs, opset: 18, device: device)[0]
     let messages = device.takeValidationMessages()
     #expect(messages.isEmpty, "\(spec) \(what): validation: \(messages.joined(separator: "\n"))", sourceLocation: sourceLocation)
-    let cpu = try #require(opTable[n.domain]?[n.opType]).cpu
-    let want = try cpu(KernelContext(node: n, inputs: inputs, opset: 18, pool: ThreadPool(threads: 1)))[0]
     #expect(got.shape == want.shape, "\(spec) \(what): shape \(got.shape), CPU \(want.shape)", sourceLocation: sourceLocation)
     guard got.shape == want.shape else { return }
     guard want.dataType == .float else {
@@ -121,6 +131,35 @@ func convVariantMatchesCPU(_ spec: String) throws {
         try expectMatchesCPU(spec, node("FusedConv", domain: "com.microsoft", [x, w, b, z], fused), [x, w, b, z], "FusedConv+Z " + what)
         try expectMatchesCPU(spec, node("FusedConv", domain: "com.microsoft", [x, w, nil, z], cc.attributes), [x, w, nil, z],
                              "FusedConv+Z without bias or Relu " + what)
+        // Every fused activation, against the reference applied to the CPU's output without it.
+        let plain = try cpuOutput(node("FusedConv", domain: "com.microsoft", [x, w, b, z], cc.attributes), [x, w, b, z])
+        for activation in fusedActivations {
+            let want = Tensor(shape: plain.shape, scalars: plain.scalars(as: Float.self).map { Float(activation(Double($0))) })
+            let fused = cc.attributes.merging(activation.attributes) { $1 }
+            try expectMatches(spec, node("FusedConv", domain: "com.microsoft", [x, w, b, z], fused), [x, w, b, z], want,
+                              "FusedConv+Z \(activation) " + what)
+        }
+    }
+}
+
+/// One of each activation of the fused epilogues' vocabulary.
+private let fusedActivations: [FusedActivation] = [
+    .relu, .clip(min: -0.5, max: 1.5), .leakyRelu(alpha: 0.1), .sigmoid, .tanh, .hardSigmoid(alpha: 0.2, beta: 0.5),
+    .silu, .hardSwish, .gelu, .geluTanh, .mish,
+]
+
+@Test func fusedActivationsReadBackFromTheirAttributes() throws {
+    for activation in fusedActivations {
+        let n = Node(name: "f", opType: "FusedConv", domain: "com.microsoft", inputs: [], outputs: [], attributes: activation.attributes)
+        #expect(try FusedActivation(of: n) == activation)
+    }
+    let none = Node(name: "f", opType: "FusedConv", domain: "com.microsoft", inputs: [], outputs: [], attributes: [:])
+    #expect(try FusedActivation(of: none) == nil)
+    for bad: [String: Attribute] in [["activation": .string(Array("Swish9".utf8))],
+                                     ["activation": .string(Array("Clip".utf8)), "activation_params": .floats([1])]] {
+        let n = Node(name: "f", opType: "FusedConv", domain: "com.microsoft", inputs: [], outputs: [], attributes: bad)
+        #expect(throws: VonnxError.self) { try FusedActivation(of: n) }
+        #expect(!VulkanKernels.accepts(n, inputTypes: []))
     }
 }
 
