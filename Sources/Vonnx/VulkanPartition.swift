@@ -117,11 +117,7 @@ final class VulkanPartition: Sendable {
     /// Runs the partition on `values` (aligned with `inputs`) and returns `outputs`' values;
     /// with `profile`, records one event per node with its GPU time.
     func run(_ values: [Tensor], profile: Profile?) throws -> [Tensor] {
-        let key = Key(shapes: values.map(\.shape),
-                      hostValues: zip(inputs, values).map { name, t in
-                          hostRead.contains(name) ? Array(UnsafeRawBufferPointer(start: t.storage.pointer, count: t.storage.byteCount)) : []
-                      },
-                      profiled: profile != nil)
+        let key = key(values, profiled: profile != nil)
         let onDevice: [Tensor]? = try recordings.withLock { cache in
             let recording: Recording
             switch cache[key] {
@@ -145,6 +141,34 @@ final class VulkanPartition: Sendable {
         }
         if let onDevice { return onDevice }
         return try cpu!.run(values, profile: profile)
+    }
+
+    private func key(_ values: [Tensor], profiled: Bool) -> Key {
+        Key(shapes: values.map(\.shape),
+            hostValues: zip(inputs, values).map { name, t in
+                hostRead.contains(name) ? Array(UnsafeRawBufferPointer(start: t.storage.pointer, count: t.storage.byteCount)) : []
+            },
+            profiled: profiled)
+    }
+
+    /// Records the partition ahead of its first run for inputs of the given types, when all are
+    /// known (static shapes) and none is read on the host: its pipelines are built now, so the
+    /// first run costs what later runs cost. What recording meets (a kernel's rejection, a
+    /// device error) is left for `run` to meet again and report.
+    func prepare(_ type: (String) -> ValueType?) {
+        guard !inputs.contains(where: hostRead.contains) else { return }
+        var values: [Tensor] = []
+        for name in inputs {
+            guard let t = type(name), let element = t.elementType, let dims = t.shape,
+                  case let shape = dims.compactMap(\.value), shape.count == dims.count,
+                  checkedElementCount(shape) != nil else { return }
+            values.append(Tensor(zeros: element, shape: shape))
+        }
+        let key = key(values, profiled: false)
+        recordings.withLock { cache in
+            guard cache[key] == nil, let recording = try? record(values, profiled: false) else { return }
+            cache[key] = .device(recording)
+        }
     }
 
     private func record(_ values: [Tensor], profiled: Bool) throws -> Recording {
@@ -254,6 +278,7 @@ struct VulkanPlacement {
             let outputs = run.flatMap(\.outputs).filter { !$0.isEmpty && (lastRead[$0] ?? -1) >= end }
             let partition = try VulkanPartition(nodes: run, outputs: outputs, initializers: graph.initializers,
                                                 device: device, opsets: opsets, cpuPool: cpuPool)
+            partition.prepare { name in graph.valueInfo[name]?.type ?? graph.inputs.first { $0.name == name }?.type }
             let name = "vulkan-partition-\(partitions.count)"
             partitions[name] = partition
             nodes.append(Node(name: name, opType: "VulkanPartition", domain: "vonnx", inputs: partition.inputs, outputs: outputs))

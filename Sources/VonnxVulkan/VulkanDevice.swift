@@ -378,6 +378,9 @@ public final class VulkanDevice: @unchecked Sendable {
         }
     }
 
+    /// Pipelines built so far (each shader variant and workgroup size once).
+    public var pipelineCount: Int { lock.withLock { pipelines.count } }
+
     /// The compute pipeline of embedded shader `shader` compiled with `defines`, reading
     /// storage buffers at bindings `0..<bindings` of set 0 and up to 128 bytes of push
     /// constants, with the workgroup size given as specialization constants 0, 1, 2; built

@@ -68,6 +68,20 @@ private func mlp(middle: String = "Sigmoid") -> Model {
     #expect(session.fallbackReason == nil)
 }
 
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func staticShapesAreRecordedAtCreation() throws {
+    // With every input shape known, the session records its partition (building its pipelines)
+    // when it is made, and the first run replays that recording on the real inputs.
+    var model = mlp()
+    model.graph.inputs[0].type = .tensor(.float, shape: [.value(3), .value(8)])
+    let session = try expectMatchesCPU(model, ["x": random([3, 8])])
+    let built = try #require(session.vulkan).pipelineCount
+    #expect(built > 0)
+    let fresh = try Session(model: model, options: vulkanOptions())
+    #expect(fresh.vulkan?.pipelineCount == built, "pipelines built at creation")
+    // A symbolic batch: nothing to record until the first run.
+    #expect(try Session(model: mlp(), options: vulkanOptions()).vulkan?.pipelineCount == 0)
+}
+
 @Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func cpuNodeSplitsPartitions() throws {
     // LpNormalization has no Vulkan kernel: MatMul/Add/Relu, then it on the CPU, then Softmax.
     let session = try expectMatchesCPU(mlp(middle: "LpNormalization"), ["x": random([2, 8])])
