@@ -14,7 +14,8 @@
 //   width; 1 (A's rows and B's rows contiguous, TN = 4) vec4 loads along K of A and along N of
 //   B, TN = 4 adjacent columns; 2 (A's and B's rows along K contiguous, B transposed) vec4
 //   loads along K of both, TN strided columns. With VEC4, sizes, strides and offsets along the
-//   vec4 axes are multiples of 4 (the host checks).
+//   vec4 axes are multiples of 4, except N with VEC4 1 when B's rows are padded to one (the
+//   host checks).
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 #if VEC4
 layout(std430, binding = 0) readonly buffer A { vec4 a[]; };
@@ -93,7 +94,8 @@ void main() {
     for (uint i = 0; i < TM; ++i)
         for (uint j = 0; j < TN; ++j) acc[i][j] = 0.0;
 #if VEC4 == 1
-    uint bCol = (bOff + min(col0, p.N - 4)) / 4, bRow = p.sb0 / 4;
+    // B's rows hold N columns, or more when padded to a multiple of 4 (the host checks)
+    uint bCol = (bOff + min(col0, (p.N + 3) / 4 * 4 - 4)) / 4, bRow = p.sb0 / 4;
     for (uint k = 0; k < p.K / 4; ++k) {
         uint at = bCol + 4 * k * bRow;
         vec4 b0 = b[at], b1 = b[at + bRow], b2 = b[at + 2 * bRow], b3 = b[at + 3 * bRow];

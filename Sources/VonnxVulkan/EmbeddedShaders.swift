@@ -412,7 +412,8 @@ void main() {
 //   width; 1 (A's rows and B's rows contiguous, TN = 4) vec4 loads along K of A and along N of
 //   B, TN = 4 adjacent columns; 2 (A's and B's rows along K contiguous, B transposed) vec4
 //   loads along K of both, TN strided columns. With VEC4, sizes, strides and offsets along the
-//   vec4 axes are multiples of 4 (the host checks).
+//   vec4 axes are multiples of 4, except N with VEC4 1 when B's rows are padded to one (the
+//   host checks).
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 #if VEC4
 layout(std430, binding = 0) readonly buffer A { vec4 a[]; };
@@ -491,7 +492,8 @@ void main() {
     for (uint i = 0; i < TM; ++i)
         for (uint j = 0; j < TN; ++j) acc[i][j] = 0.0;
 #if VEC4 == 1
-    uint bCol = (bOff + min(col0, p.N - 4)) / 4, bRow = p.sb0 / 4;
+    // B's rows hold N columns, or more when padded to a multiple of 4 (the host checks)
+    uint bCol = (bOff + min(col0, (p.N + 3) / 4 * 4 - 4)) / 4, bRow = p.sb0 / 4;
     for (uint k = 0; k < p.K / 4; ++k) {
         uint at = bCol + 4 * k * bRow;
         vec4 b0 = b[at], b1 = b[at + bRow], b2 = b[at + 2 * bRow], b3 = b[at + 3 * bRow];
@@ -544,6 +546,38 @@ void main() {
         uint base = (l / p.inner) * p.len * p.inner + l % p.inner, best = 0;
         for (uint s = 1; s < p.len; ++s) if (x[base + s * p.inner] > x[base + best * p.inner]) best = s;
         for (uint s = 0; s < p.len; ++s) y[base + s * p.inner] = s == best ? 1.0 : 0.0;
+    }
+}
+"""#,
+        "im2col": #"""
+#version 450
+// The im2col matrix of NCHW input X for a 2-D window: col[n][k][p] for k over (c, kh, kw) and
+// p over the output pixels, X's value under tap k of pixel p (zero outside the image), each
+// row padded with zeros to `rowLength` and the rows to `rowCount` (multiples of 4) so a GEMM
+// can read it as vec4s. One invocation writes 4 adjacent pixels of one row.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) writeonly buffer Col { vec4 col[]; };
+layout(push_constant) uniform Params {
+    uint count; uint C; uint H; uint W; uint OW; uint pixels; uint rowLength; uint rowCount; uint KH; uint KW;
+    uint strideH; uint strideW; uint padTop; uint padLeft; uint dilH; uint dilW;
+} p;
+
+void main() {
+    uint quads = p.rowLength / 4u, taps = p.KH * p.KW;
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint e = gl_GlobalInvocationID.x; e < p.count; e += stride) {
+        uint k = (e / quads) % p.rowCount, n = e / (quads * p.rowCount);
+        uint c = k / taps, kh = (k % taps) / p.KW, kw = k % p.KW;
+        uint plane = (n * p.C + c) * p.H;
+        vec4 v = vec4(0.0);
+        for (uint j = 0; j < 4u; ++j) {
+            uint pix = (e % quads) * 4u + j;
+            int ih = int((pix / p.OW) * p.strideH + kh * p.dilH) - int(p.padTop);
+            int iw = int((pix % p.OW) * p.strideW + kw * p.dilW) - int(p.padLeft);
+            if (pix < p.pixels && c < p.C && ih >= 0 && ih < int(p.H) && iw >= 0 && iw < int(p.W)) v[j] = x[(plane + uint(ih)) * p.W + uint(iw)];
+        }
+        col[e] = v;
     }
 }
 """#,

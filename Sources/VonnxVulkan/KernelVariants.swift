@@ -98,6 +98,11 @@ enum KernelVariants {
         ],
         // Convolutions as implicit GEMM: output channels of a group uniform across a workgroup.
         "conv": [
+            // An im2col matrix (vec4 rows) and the GEMM, for CPU devices, where wide loads are
+            // what pays (lavapipe loads a scalar one lane at a time); group 1 only, else the
+            // direct variant that suits. The sizes are the GEMM's.
+            KernelVariant(name: "im2col", shader: "im2col", defines: [:], width: 8, height: 1, rows: 8, columns: 4,
+                          suits: { device, rows in !device.prefersSharedMemory && rows >= 8 }),
             KernelVariant(name: "blocked", shader: "conv2d", defines: ["OCB": "8", "PX": "4"], width: 64, height: 1, rows: 8, columns: 4,
                           suits: { device, rows in device.prefersSharedMemory && rows >= 8 }),
             // The same blocks 8 invocations wide, for CPU devices (see "registers").

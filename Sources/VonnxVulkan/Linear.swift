@@ -8,10 +8,11 @@ struct GemmShape {
     var batchShape: [Int] = [], batchA: [Int] = [], batchB: [Int] = []
 
     /// The vec4 loads `gemm.comp`'s register variants can make (its VEC4): 1 when A's rows and
-    /// B's rows are contiguous, 2 when A's rows and B's columns are contiguous along K, else 0.
+    /// B's rows are contiguous (B's rows N long, or padded to a multiple of 4), 2 when A's rows
+    /// and B's columns are contiguous along K, else 0.
     var vec4Loads: Int {
         guard sa.1 == 1, k % 4 == 0, sa.0 % 4 == 0, (batchA + batchB).allSatisfy({ $0 % 4 == 0 }) else { return 0 }
-        if sb.1 == 1, n % 4 == 0, sb.0 % 4 == 0 { return 1 }
+        if sb.1 == 1, sb.0 % 4 == 0, sb.0 >= (n + 3) / 4 * 4 { return 1 }
         return sb.0 == 1 && sb.1 % 4 == 0 ? 2 : 0
     }
 }

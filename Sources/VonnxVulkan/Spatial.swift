@@ -80,6 +80,34 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
         g.batchShape = [n]; g.batchA = [0]; g.batchB = [c * h * wd]
         return [try recordGemmShader(ctx, a: w, b: x, c: bias, residual: residual, activation: activation, shape: g, output: outShape)]
     }
+    let mg = m / group
+    let variant = KernelVariants.choose("conv", rows: mg, device: ctx.device)
+    let pixels = window.output[0] * window.output[1], rowLength = (pixels + 3) / 4 * 4
+    let k = c * window.kernel[0] * window.kernel[1], k4 = (k + 3) / 4 * 4
+    if variant.shader == "im2col", group == 1, let colCount = checkedElementCount([n, k4, rowLength]),
+       colCount * 4 <= min(ctx.device.maxBufferBytes, 1 << 28) {
+        // The im2col matrix, then one GEMM per image: Y[n] = W[M×K] · col[n][K×pixels], with K
+        // padded to a multiple of 4 (zero weight columns and col rows) for the GEMM's vec4 loads.
+        var weights = w
+        if k4 != k {
+            weights = try ctx.recorder.makeTensor(shape: [m, k4])
+            try ctx.recorder.fill(weights, bits: 0)
+            try recordStridedCopy(ctx, from: w.buffer, inStrides: [k, 1], to: weights.buffer, outStrides: [k4, 1], shape: [m, k])
+        }
+        let col = try ctx.recorder.makeTensor(shape: [n, k4, rowLength])
+        var push = PushConstants()
+        for v in [colCount / 4, c, h, wd, window.output[1], pixels, rowLength, k4, window.kernel[0], window.kernel[1],
+                  window.strides[0], window.strides[1], window.pads[0], window.pads[1], window.dilations[0],
+                  window.dilations[1]] { push.add(v) }
+        try ctx.dispatch1D("im2col", buffers: [x.buffer, col.buffer], push: push, count: colCount / 4)
+        var g = GemmShape(m: m, n: pixels, k: k4, sa: (k4, 1), sb: (rowLength, 1), sc: (1, 0), beta: 1)
+        g.batchShape = [n]; g.batchA = [0]; g.batchB = [k4 * rowLength]
+        let y = try recordGemmShader(ctx, a: weights, b: col, c: bias, residual: residual, activation: activation, shape: g,
+                                     output: outShape)
+        ctx.recorder.recycle(col)
+        if k4 != k { ctx.recorder.recycle(weights) }
+        return [y]
+    }
     let y = try ctx.recorder.makeTensor(shape: outShape)
     var push = PushConstants()
     for v in [c, h, wd, m, window.output[0], window.output[1], window.strides[0], window.strides[1], window.pads[0],
@@ -87,12 +115,11 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
     let act = ShaderActivation(activation)
     act.push(&push)
     let buffers = [x.buffer, w.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer }
-    let mg = m / group
-    let variant = KernelVariants.choose("conv", rows: mg, device: ctx.device)
+    let direct = variant.shader == "conv2d" ? variant : KernelVariants.table["conv"]!.first { $0.shader == "conv2d" && $0.suits(ctx.device.properties, mg) }!
     let defines = ["HAS_BIAS": bias == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1", "ACT": act.define,
                    "KH": "\(window.kernel[0])", "KW": "\(window.kernel[1])"]
-    try ctx.dispatch(variant, defines: defines, buffers: buffers, push: push, columns: window.output[0] * window.output[1],
-                     rows: group * ((mg + variant.rows - 1) / variant.rows) * variant.rows, batch: n)
+    try ctx.dispatch(direct, defines: defines, buffers: buffers, push: push, columns: pixels,
+                     rows: group * ((mg + direct.rows - 1) / direct.rows) * direct.rows, batch: n)
     return [y]
 }
 

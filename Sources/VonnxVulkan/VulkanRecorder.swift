@@ -157,6 +157,14 @@ public final class VulkanRecorder {
         return VulkanTensor(shape: shape, buffer: buffer, dataType: dataType)
     }
 
+    /// Records filling every 32-bit word of `tensor`'s buffer with `bits`.
+    public func fill(_ tensor: VulkanTensor, bits: UInt32) throws {
+        try assertRecording()
+        barrierIfNeeded()
+        vkCmdFillBuffer(commandBuffer, tensor.buffer.buffer, 0, VkDeviceSize(VK_WHOLE_SIZE), bits)
+        needsBarrier = true
+    }
+
     /// Gives `tensor`'s buffer back for a later `makeTensor` of the same byte count to reuse.
     /// The caller promises that no tensor recorded after this reads the old contents (the
     /// barrier between dependent commands orders the reuse after earlier reads).

@@ -107,8 +107,11 @@ private let convCases: [ConvProblem] = [
 ]
 
 /// Each conv variant, each paired with a gemm variant (pointwise convs and their epilogue take the gemm path).
-private let convSpecs = zip(variants.filter { $0.hasPrefix("conv=") }.cycled(to: 3), variants.filter { $0.hasPrefix("gemm=") })
-    .map { "\($0),\($1)" }
+private let convSpecs: [String] = {
+    let convs = variants.filter { $0.hasPrefix("conv=") }, gemms = variants.filter { $0.hasPrefix("gemm=") }
+    let count = max(convs.count, gemms.count)
+    return zip(convs.cycled(to: count), gemms.cycled(to: count)).map { "\($0),\($1)" }
+}()
 
 extension Array {
     fileprivate func cycled(to count: Int) -> [Element] { (0..<count).map { self[$0 % self.count] } }
@@ -219,7 +222,7 @@ func rowVariantMatchesCPU(_ spec: String) throws {
     #expect(device.properties.kind == device.info.kind && device.properties.subgroupSize >= 1 && device.properties.sharedMemoryBytes > 0)
     #expect(KernelVariants.choose("gemm", rows: 1, device: device).name == "gemv")
     #expect(KernelVariants.choose("gemm", rows: 64, device: device).name == (gpu ? "tiled" : "registers"))
-    #expect(KernelVariants.choose("conv", rows: 64, device: device).name == (gpu ? "blocked" : "lanes"))
+    #expect(KernelVariants.choose("conv", rows: 64, device: device).name == (gpu ? "blocked" : "im2col"))
     #expect(KernelVariants.choose("conv", rows: 4, device: device).name == "narrow")
     let forced = try VulkanDevice(options: .init(kernelVariants: "gemm=tiled"))
     #expect(KernelVariants.choose("gemm", rows: 1, device: forced).name == "tiled")
