@@ -98,9 +98,13 @@ enum KernelVariants {
         ],
         // Convolutions as implicit GEMM: output channels of a group uniform across a workgroup.
         "conv": [
+            // Winograd F(2×2, 3×3) around a batched GEMM, for stride-1 undilated 3×3 convs of
+            // group 1 with at least 8 input channels (else the next that suits).
+            KernelVariant(name: "winograd", shader: "winograd", defines: [:], width: 8, height: 1, rows: 8, columns: 4,
+                          suits: { _, rows in rows >= 8 }),
             // An im2col matrix (vec4 rows) and the GEMM, for CPU devices, where wide loads are
             // what pays (lavapipe loads a scalar one lane at a time); group 1 only, else the
-            // direct variant that suits. The sizes are the GEMM's.
+            // next that suits. The sizes of these two are the GEMM's.
             KernelVariant(name: "im2col", shader: "im2col", defines: [:], width: 8, height: 1, rows: 8, columns: 4,
                           suits: { device, rows in !device.prefersSharedMemory && rows >= 8 }),
             KernelVariant(name: "blocked", shader: "conv2d", defines: ["OCB": "8", "PX": "4"], width: 64, height: 1, rows: 8, columns: 4,
@@ -139,10 +143,13 @@ enum KernelVariants {
     }
 
     /// The variant of `family` for a product of `rows` rows: the forced one, else the first that suits.
-    static func choose(_ family: String, rows: Int, device: VulkanDevice) -> KernelVariant {
+    /// Of those, only the ones `applies` to the problem (the forced one too; the last always
+    /// applies).
+    static func choose(_ family: String, rows: Int, device: VulkanDevice,
+                       where applies: (KernelVariant) -> Bool = { _ in true }) -> KernelVariant {
         let variants = table[family]!
-        if let forced = device.forcedVariants[family], let v = variants.first(where: { $0.name == forced }) { return v }
-        return variants.first { $0.suits(device.properties, rows) } ?? variants.last!
+        if let forced = device.forcedVariants[family], let v = variants.first(where: { $0.name == forced }), applies(v) { return v }
+        return variants.first { $0.suits(device.properties, rows) && applies($0) } ?? variants.last!
     }
 }
 

@@ -81,11 +81,47 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
         return [try recordGemmShader(ctx, a: w, b: x, c: bias, residual: residual, activation: activation, shape: g, output: outShape)]
     }
     let mg = m / group
-    let variant = KernelVariants.choose("conv", rows: mg, device: ctx.device)
     let pixels = window.output[0] * window.output[1], rowLength = (pixels + 3) / 4 * 4
     let k = c * window.kernel[0] * window.kernel[1], k4 = (k + 3) / 4 * 4
-    if variant.shader == "im2col", group == 1, let colCount = checkedElementCount([n, k4, rowLength]),
-       colCount * 4 <= min(ctx.device.maxBufferBytes, 1 << 28) {
+    let maxScratch = min(ctx.device.maxBufferBytes, 1 << 28) / 4
+    let tiles = ((window.output[0] + 1) / 2) * ((window.output[1] + 1) / 2), t4 = (tiles + 3) / 4 * 4, c4 = (c + 3) / 4 * 4
+    let variant = KernelVariants.choose("conv", rows: mg, device: ctx.device) { v in
+        switch v.shader {
+        case "winograd":
+            x.rank == 4 && group == 1 && c >= 8 && window.kernel == [3, 3] && window.strides == [1, 1] && window.dilations == [1, 1]
+                && (checkedElementCount([n, 16, max(c4, m), t4]) ?? .max) <= maxScratch
+        case "im2col": group == 1 && (checkedElementCount([n, k4, rowLength]) ?? .max) <= maxScratch
+        default: true
+        }
+    }
+    let act = ShaderActivation(activation)
+    if variant.shader == "winograd" {
+        // Transformed filters U[16][M][C4] and input tiles V[n][16][C4][T4]; their product per
+        // position P[n][16][M][T]; then the output transform with the epilogue.
+        let filters = try ctx.recorder.makeTensor(shape: [16, m, c4]), inputs = try ctx.recorder.makeTensor(shape: [n, 16, c4, t4])
+        func push(count: Int) -> PushConstants {
+            var push = PushConstants()
+            for v in [count, c, c4, m, h, wd, window.output[0], window.output[1], (window.output[1] + 1) / 2, tiles, t4,
+                      window.pads[0], window.pads[1]] { push.add(v) }
+            act.push(&push)
+            return push
+        }
+        try ctx.dispatch1D("winograd", defines: ["STAGE": "0"], buffers: [w.buffer, filters.buffer], push: push(count: m * c4), count: m * c4)
+        try ctx.dispatch1D("winograd", defines: ["STAGE": "1"], buffers: [x.buffer, inputs.buffer], push: push(count: n * c4 * t4),
+                           count: n * c4 * t4)
+        var g = GemmShape(m: m, n: tiles, k: c4, sa: (c4, 1), sb: (t4, 1))
+        g.batchShape = [n, 16]; g.batchA = [0, m * c4]; g.batchB = [16 * c4 * t4, c4 * t4]
+        let products = try recordGemmShader(ctx, a: filters, b: inputs, c: nil, shape: g, output: [n, 16, m, tiles])
+        ctx.recorder.recycle(filters)
+        ctx.recorder.recycle(inputs)
+        let y = try ctx.recorder.makeTensor(shape: outShape)
+        let defines = ["STAGE": "2", "HAS_BIAS": bias == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1", "ACT": act.define]
+        try ctx.dispatch1D("winograd", defines: defines, buffers: [products.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer },
+                           push: push(count: n * m * tiles), count: n * m * tiles)
+        ctx.recorder.recycle(products)
+        return [y]
+    }
+    if variant.shader == "im2col" {
         // The im2col matrix, then one GEMM per image: Y[n] = W[M×K] · col[n][K×pixels], with K
         // padded to a multiple of 4 (zero weight columns and col rows) for the GEMM's vec4 loads.
         var weights = w
@@ -96,10 +132,10 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
         }
         let col = try ctx.recorder.makeTensor(shape: [n, k4, rowLength])
         var push = PushConstants()
-        for v in [colCount / 4, c, h, wd, window.output[1], pixels, rowLength, k4, window.kernel[0], window.kernel[1],
+        for v in [n * k4 * rowLength / 4, c, h, wd, window.output[1], pixels, rowLength, k4, window.kernel[0], window.kernel[1],
                   window.strides[0], window.strides[1], window.pads[0], window.pads[1], window.dilations[0],
                   window.dilations[1]] { push.add(v) }
-        try ctx.dispatch1D("im2col", buffers: [x.buffer, col.buffer], push: push, count: colCount / 4)
+        try ctx.dispatch1D("im2col", buffers: [x.buffer, col.buffer], push: push, count: n * k4 * rowLength / 4)
         var g = GemmShape(m: m, n: pixels, k: k4, sa: (k4, 1), sb: (rowLength, 1), sc: (1, 0), beta: 1)
         g.batchShape = [n]; g.batchA = [0]; g.batchB = [k4 * rowLength]
         let y = try recordGemmShader(ctx, a: weights, b: col, c: bias, residual: residual, activation: activation, shape: g,
@@ -112,14 +148,12 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
     var push = PushConstants()
     for v in [c, h, wd, m, window.output[0], window.output[1], window.strides[0], window.strides[1], window.pads[0],
               window.pads[1], window.dilations[0], window.dilations[1], group] { push.add(v) }
-    let act = ShaderActivation(activation)
     act.push(&push)
     let buffers = [x.buffer, w.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer }
-    let direct = variant.shader == "conv2d" ? variant : KernelVariants.table["conv"]!.first { $0.shader == "conv2d" && $0.suits(ctx.device.properties, mg) }!
     let defines = ["HAS_BIAS": bias == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1", "ACT": act.define,
                    "KH": "\(window.kernel[0])", "KW": "\(window.kernel[1])"]
-    try ctx.dispatch(direct, defines: defines, buffers: buffers, push: push, columns: pixels,
-                     rows: group * ((mg + direct.rows - 1) / direct.rows) * direct.rows, batch: n)
+    try ctx.dispatch(variant, defines: defines, buffers: buffers, push: push, columns: pixels,
+                     rows: group * ((mg + variant.rows - 1) / variant.rows) * variant.rows, batch: n)
     return [y]
 }
 

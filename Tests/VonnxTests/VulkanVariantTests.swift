@@ -104,6 +104,9 @@ private let convCases: [ConvProblem] = [
     ConvProblem(x: [1, 6, 8, 8], w: [6, 1, 3, 3], attributes: ["pads": .ints([1, 1, 1, 1]), "group": .int(6)]),
     ConvProblem(x: [1, 3, 16, 16], w: [17, 3, 7, 7], attributes: ["strides": .ints([2, 2]), "pads": .ints([3, 3, 3, 3])]),
     ConvProblem(x: [2, 3, 20], w: [33, 3, 5], attributes: ["pads": .ints([2, 1]), "strides": .ints([3])]),
+    // 3×3 stride 1 with 8+ channels (Winograd): odd outputs, no or asymmetric pads, channels no multiple of 4
+    ConvProblem(x: [2, 12, 7, 9], w: [16, 12, 3, 3]),
+    ConvProblem(x: [1, 9, 6, 5], w: [10, 9, 3, 3], attributes: ["pads": .ints([0, 1, 1, 0])]),
 ]
 
 /// Each conv variant, each paired with a gemm variant (pointwise convs and their epilogue take the gemm path).
@@ -222,7 +225,8 @@ func rowVariantMatchesCPU(_ spec: String) throws {
     #expect(device.properties.kind == device.info.kind && device.properties.subgroupSize >= 1 && device.properties.sharedMemoryBytes > 0)
     #expect(KernelVariants.choose("gemm", rows: 1, device: device).name == "gemv")
     #expect(KernelVariants.choose("gemm", rows: 64, device: device).name == (gpu ? "tiled" : "registers"))
-    #expect(KernelVariants.choose("conv", rows: 64, device: device).name == (gpu ? "blocked" : "im2col"))
+    #expect(KernelVariants.choose("conv", rows: 64, device: device).name == "winograd")
+    #expect(KernelVariants.choose("conv", rows: 64, device: device) { $0.name != "winograd" }.name == (gpu ? "blocked" : "im2col"))
     #expect(KernelVariants.choose("conv", rows: 4, device: device).name == "narrow")
     let forced = try VulkanDevice(options: .init(kernelVariants: "gemm=tiled"))
     #expect(KernelVariants.choose("gemm", rows: 1, device: forced).name == "tiled")
