@@ -73,9 +73,11 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
     let (h, wd) = x.rank == 4 ? (x.shape[2], x.shape[3]) : (1, x.shape[2])
     let outShape = [n, m] + (x.rank == 4 ? window.output : [window.output[1]])
     if let residual, residual.shape != outShape { throw ctx.error("residual \(residual.shape) must be the output's shape \(outShape)") }
-    if window.kernel == [1, 1], window.strides == [1, 1], window.pads == [0, 0, 0, 0], group == 1 {
+    if window.kernel == [1, 1], window.strides == [1, 1], window.pads == [0, 0, 0, 0], group == 1,
+       (h * wd) % 4 == 0 || ctx.device.properties.prefersSharedMemory {
         // A pointwise convolution is a matrix product per image: Y[n] = W[M×C] · X[n][C×HW] (+ bias
-        // broadcast along rows), which the gemm shader's vec4 loads do faster.
+        // broadcast along rows), which the gemm shader's vec4 loads do faster. (Where they pay and
+        // HW is no multiple of 4, the im2col variant pads the rows first.)
         var g = GemmShape(m: m, n: h * wd, k: c, sa: (c, 1), sb: (h * wd, 1), sc: (1, 0), beta: 1)
         g.batchShape = [n]; g.batchA = [0]; g.batchB = [c * h * wd]
         return [try recordGemmShader(ctx, a: w, b: x, c: bias, residual: residual, activation: activation, shape: g, output: outShape)]

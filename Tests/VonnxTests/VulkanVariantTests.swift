@@ -98,6 +98,7 @@ private let convCases: [ConvProblem] = [
     ConvProblem(x: [1, 5, 9, 7], w: [19, 5, 3, 3], attributes: ["pads": .ints([1, 1, 1, 1])]),
     ConvProblem(x: [2, 20, 20, 17], w: [19, 20, 1, 1]),  // pointwise (the gemm path), channels no multiple of 8
     ConvProblem(x: [2, 8, 6, 6], w: [9, 8, 1, 1]),  // pointwise with vec4 loads
+    ConvProblem(x: [2, 8, 7, 7], w: [9, 8, 1, 1]),  // pointwise, pixels no multiple of 4 (padded by im2col on CPU devices)
     ConvProblem(x: [1, 8, 20, 17], w: [9, 8, 3, 3], attributes: ["pads": .ints([1, 1, 1, 1])]),  // over 256 pixels
     ConvProblem(x: [1, 4, 11, 9], w: [4, 2, 3, 2], attributes: ["strides": .ints([2, 1]), "pads": .ints([0, 1, 2, 0]),
                                                              "dilations": .ints([2, 1]), "group": .int(2)]),
@@ -200,7 +201,8 @@ func rowVariantMatchesCPU(_ spec: String) throws {
     try check("GroupNormalization", [[1, 4, 120, 120], [4], [4]], ["num_groups": .int(2)])
     for shape in [[6, 9], [3, 70_001]] {
         for op in ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceL1", "ReduceL2", "ReduceLogSumExp", "ReduceSumSquare"] {
-            try check(op, [shape], ["axes": .ints([1])])
+            // positive values: a float sum of 70,000 terms that cancels to near 0 is off by more than the tolerance
+            try check(op, [shape], ["axes": .ints([1])], range: 0...1)
         }
         for op in ["ArgMax", "ArgMin"] {
             for last in [0, 1] {
