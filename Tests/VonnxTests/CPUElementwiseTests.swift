@@ -177,6 +177,8 @@ private func ctxFor(_ op: String) -> KernelContext {
     #expect(mm.dataType == .bfloat16 && mm.shape == [1, 1] && mm.doubles() == [1])  // 1 + 2⁻⁸ rounds to even
     let p = try run(CPUKernels.softmax, "Softmax", [row])
     #expect(p.dataType == .bfloat16 && p.doubles() == [0.73046875, 0.26953125])  // 0.730287, 0.269713 to 8 bits
+    #expect(try run(CPUKernels.reduceSum, "ReduceSum", [a]).doubles() == [-0.5])
+    #expect(try run(CPUKernels.reduceMax, "ReduceMax", [a]).dataType == .bfloat16)
 }
 
 @Test func fastExpIsAccurate() {
