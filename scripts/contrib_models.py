@@ -6,7 +6,9 @@ All weights are seeded. A small BERT-like encoder is written with onnx.helper in
 pattern the PyTorch exporter writes, then passed through onnxruntime.transformers.optimizer
 (which fuses it into EmbedLayerNormalization / Attention / SkipLayerNormalization /
 BiasGelu), onnxruntime.quantization.quantize_dynamic (QAttention, QEmbedLayerNormalization,
-MatMulInteger) and onnxruntime's float16 converter. An LSTM recognizer head goes through
+MatMulInteger) and onnxruntime's float16 converter; a GPT-2-like decoder, written the same way,
+goes through the optimizer with model_type 'gpt2' (causal Attention, SkipLayerNormalization,
+FastGelu, EmbedLayerNormalization), quantize_dynamic and the float16 converter. An LSTM recognizer head goes through
 quantize_dynamic (DynamicQuantizeLSTM); a small CNN through quantize_static (QDQ and
 QOperator: QLinearConv, QLinearAdd, QGemm ...) and the float16 converter; a MatMulNBits
 model is packed as LLM exports pack it; and each remaining contrib op gets a one-node model.
@@ -122,6 +124,82 @@ def bert():
              "attention_mask": np.ones((BATCH, SEQ), np.int64)}
     feeds["attention_mask"][1, SEQ - 5:] = 0
     return model, feeds
+
+
+def conv1d(x, prefix, n_in, n_out):
+    """GPT-2's Conv1D as the PyTorch exporter writes it: flatten to [-1, n_in], Gemm, then back
+    to x's leading dims + [n_out] (computed from Shape)."""
+    lead = node("Slice", [node("Shape", [x], prefix + "_shape"), const(prefix + "_s0", np.array([0], np.int64)),
+                          const(prefix + "_s1", np.array([-1], np.int64))], prefix + "_lead")
+    out_shape = node("Concat", [lead, const(prefix + "_nf", np.array([n_out], np.int64))], prefix + "_outshape", axis=0)
+    flat = node("Reshape", [x, const(prefix + "_flat", np.array([-1, n_in], np.int64))], prefix + "_flat_x")
+    g = node("Gemm", [flat, weight(prefix + "_w", n_in, n_out), weight(prefix + "_b", n_out)], prefix + "_gemm")
+    return node("Reshape", [g, out_shape], prefix + "_out")
+
+
+def gpt2_attention(x, ln, prefix):
+    """GPT-2's causal self-attention (no past) in the pattern of transformers' export: one
+    Conv1D to Q, K, V, a Split, the causal mask sliced from a [1, 1, MAX_POS, MAX_POS] bool
+    buffer by the scores' shape, Where with -10000."""
+    dh = HIDDEN // HEADS
+    q, k, v = [f"{prefix}_{n}" for n in "qkv"]
+    nodes.append(h.make_node("Split", [conv1d(ln, prefix + "_attn", HIDDEN, 3 * HIDDEN), const(prefix + "_split", np.array([HIDDEN] * 3, np.int64))],
+                             [q, k, v], name=prefix + "_split", axis=2))
+    heads = const(prefix + "_heads", np.array([0, 0, HEADS, dh], np.int64))
+    q = node("Transpose", [node("Reshape", [q, heads], q + "_r")], q + "_t", perm=[0, 2, 1, 3])
+    k = node("Transpose", [node("Reshape", [k, heads], k + "_r")], k + "_t", perm=[0, 2, 3, 1])
+    v = node("Transpose", [node("Reshape", [v, heads], v + "_r")], v + "_t", perm=[0, 2, 1, 3])
+    w = node("Div", [node("MatMul", [q, k], prefix + "_qk"), const(prefix + "_scale", np.float32(np.sqrt(dh)))], prefix + "_w")
+    shape = node("Shape", [w], prefix + "_wshape")
+
+    def dim(i):
+        sl = node("Slice", [shape, const(f"{prefix}_d{i}a", np.array([i], np.int64)), const(f"{prefix}_d{i}b", np.array([i + 1], np.int64))],
+                  f"{prefix}_d{i}")
+        return node("Squeeze", [sl, const(f"{prefix}_d{i}ax", np.array([0], np.int64))], f"{prefix}_n{i}")
+    nd, ns = dim(2), dim(3)
+    ns1 = node("Unsqueeze", [ns, const(prefix + "_ax0", np.array([0], np.int64))], prefix + "_ns1")
+    start = node("Unsqueeze", [node("Sub", [ns, nd], prefix + "_off"), const(prefix + "_ax0b", np.array([0], np.int64))], prefix + "_start")
+    causal = const(prefix + "_bias", np.tril(np.ones((MAX_POS, MAX_POS), bool))[None, None])
+    mask = node("Slice", [causal, start, ns1, const(prefix + "_ax2", np.array([2], np.int64))], prefix + "_rows")
+    mask = node("Slice", [mask, const(prefix + "_z", np.array([0], np.int64)), ns1, const(prefix + "_ax3", np.array([3], np.int64))], prefix + "_mask")
+    w = node("Where", [mask, w, const(prefix + "_masked", np.float32(-10000))], prefix + "_masked_w")
+    c = node("MatMul", [node("Softmax", [w], prefix + "_p", axis=-1), v], prefix + "_ctx")
+    c = node("Reshape", [node("Transpose", [c], prefix + "_ctx_t", perm=[0, 2, 1, 3]), const(prefix + "_merge", np.array([0, 0, HIDDEN], np.int64))],
+             prefix + "_ctx_r")
+    return conv1d(c, prefix + "_proj", HIDDEN, HIDDEN)
+
+
+def gelu_new(x, prefix):
+    """GPT-2's tanh Gelu: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."""
+    cube = node("Mul", [node("Pow", [x, const(prefix + "_three", np.float32(3))], prefix + "_pow"), const(prefix + "_c", np.float32(0.044715))], prefix + "_cube")
+    inner = node("Mul", [node("Add", [x, cube], prefix + "_sum"), const(prefix + "_k", np.float32(np.sqrt(2 / np.pi)))], prefix + "_inner")
+    t = node("Add", [const(prefix + "_one", np.float32(1)), node("Tanh", [inner], prefix + "_tanh")], prefix + "_onep")
+    return node("Mul", [node("Mul", [const(prefix + "_half", np.float32(0.5)), x], prefix + "_halfx"), t], prefix + "_out")
+
+
+def gpt2():
+    """A GPT-2-like decoder: token + position embeddings, LAYERS pre-norm blocks (causal
+    attention, tanh-Gelu MLP), a final LayerNorm and tied-free logits."""
+    nodes.clear(), inits.clear()
+    ids = h.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])
+    seq_len = node("Gather", [node("Shape", ["input_ids"], "ids_shape"), const("one_i", np.array(1, np.int64))], "seq_len")
+    seq_len = node("Unsqueeze", [seq_len, const("axes0", np.array([0], np.int64))], "seq_len_1")
+    pos = node("Slice", [const("position_ids", np.arange(MAX_POS, dtype=np.int64)[None]), const("zero_1", np.array([0], np.int64)),
+                         seq_len, const("one_1", np.array([1], np.int64))], "pos_ids")
+    x = node("Add", [node("Gather", [weight("wte", VOCAB, HIDDEN), "input_ids"], "tok"),
+                     node("Gather", [weight("wpe", MAX_POS, HIDDEN), pos], "pos")], "emb")
+    for i in range(LAYERS):
+        p = f"h{i}"
+        x = node("Add", [x, gpt2_attention(x, layer_norm(x, p + "_ln1"), p + "_att")], p + "_res1")
+        m = conv1d(gelu_new(conv1d(layer_norm(x, p + "_ln2"), p + "_fc", HIDDEN, FFN), p + "_gelu"), p + "_mlp", FFN, HIDDEN)
+        x = node("Add", [x, m], p + "_res2")
+    nodes.append(h.make_node("MatMul", [layer_norm(x, "ln_f"), weight("lm_head", HIDDEN, VOCAB)], ["logits"], name="lm_head"))
+    out = h.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", VOCAB])
+    graph = h.make_graph(list(nodes), "gpt2", [ids], [out], list(inits))
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model, {"input_ids": rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int64)}
 
 
 def f32(*shape):
@@ -282,16 +360,17 @@ def main():
     from onnxruntime.transformers.optimizer import optimize_model
     out = sys.argv[1]
 
-    model, feeds = bert()
-    plain = save(out, "bert", model, feeds)
-    opt = optimize_model(plain, model_type="bert", num_heads=HEADS, hidden_size=HIDDEN, opt_level=0)
-    if not any(o.domain == "com.microsoft" for o in opt.model.opset_import):
-        opt.model.opset_import.append(h.make_opsetid("com.microsoft", 1))
-    fused = save(out, "bert-optimized", opt.model, feeds)
-    quantize_dynamic(fused, fused + ".quantized.onnx", weight_type=QuantType.QInt8,
-                     extra_options={"DefaultTensorType": TensorProto.FLOAT})  # the contrib ops' outputs have no inferred type
-    save(out, "bert-quantized", onnx.load(fused + ".quantized.onnx"), feeds)
-    save(out, "bert-float16", convert_float_to_float16(model), feeds)
+    for name, make in [("bert", bert), ("gpt2", gpt2)]:
+        model, feeds = make()
+        plain = save(out, name, model, feeds)
+        opt = optimize_model(plain, model_type=name, num_heads=HEADS, hidden_size=HIDDEN, opt_level=0)
+        if not any(o.domain == "com.microsoft" for o in opt.model.opset_import):
+            opt.model.opset_import.append(h.make_opsetid("com.microsoft", 1))
+        fused = save(out, name + "-optimized", opt.model, feeds)
+        quantize_dynamic(fused, fused + ".quantized.onnx", weight_type=QuantType.QInt8,
+                         extra_options={"DefaultTensorType": TensorProto.FLOAT})  # the contrib ops' outputs have no inferred type
+        save(out, name + "-quantized", onnx.load(fused + ".quantized.onnx"), feeds)
+        save(out, name + "-float16", convert_float_to_float16(model), feeds)
 
     model, feeds = lstm()
     path = save(out, "lstm", model, feeds)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Vonnx needs on Debian 12 (packages only when missing)
 # and fetches the pinned test data: the onnx 1.22.0 wheel's backend test data, and a Python
-# environment with onnx, onnxruntime and numpy used as the reference by a few tests.
+# environment with onnx, onnxruntime and numpy used as the reference by a few tests; onnx
+# 1.23's node tests that the 1.22 data lacks are generated in an environment of their own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -37,6 +38,24 @@ if [ ! -f "$data/.complete" ]; then
   unzip -q .testdata/wheel/onnx-1.22.0-*.whl 'onnx/backend/test/data/*' -d "$data"
   rm -rf .testdata/wheel
   touch "$data/.complete"
+fi
+# Node tests of newer opsets: the onnx 1.23 wheels ship no test data, so onnx 1.23's own case
+# generators, in an environment of their own, write the tests the 1.22 data lacks.
+venv123=.testdata/venv-onnx123
+if [ ! -f "$venv123/.complete" ]; then
+  echo "setup: creating the onnx 1.23 environment (node tests of newer opsets)"
+  rm -rf "$venv123"
+  python3 -m venv "$venv123"
+  "$venv123/bin/pip" install -q --disable-pip-version-check onnx==1.23.2 numpy==2.4.6
+  touch "$venv123/.complete"
+fi
+newer=.testdata/onnx-1.23-node
+stamp=$(sha256sum scripts/make_newer_node_tests.py | cut -c1-16)
+if [ "$(cat "$newer/.complete" 2>/dev/null)" != "$stamp" ]; then
+  echo "setup: writing onnx 1.23's node tests that the 1.22 data lacks into $newer (~1 minute)"
+  rm -rf "$newer"
+  "$venv123/bin/python" -W ignore scripts/make_newer_node_tests.py "$newer" "$data/onnx/backend/test/data"
+  echo "$stamp" > "$newer/.complete"
 fi
 # onnxruntime's transformers optimizer (scripts/check-contrib.sh) needs sympy for its shape inference
 "$venv/bin/python" -c "import sympy" 2>/dev/null || "$venv/bin/pip" install -q --disable-pip-version-check sympy==1.14.0

@@ -12,6 +12,7 @@ struct Optimizer {
     func prepare(_ graph: Graph) throws -> Graph {
         try checkOps(graph, depth: 0)
         var g = try inferTypes(Passes.topologicallySorted(graph))
+        try checkDeclaredOutputs(g)
         guard optimize else { return g }
         g = Passes.withoutDeadNodes(g)
         let pool = ThreadPool(threads: 1)
@@ -32,6 +33,18 @@ struct Optimizer {
 
     private func inferTypes(_ graph: Graph) throws -> Graph {
         try ShapeInference.inferred(graph, opset: opset) { (try? definition(of: $0, opsets: opsets))?.shape }
+    }
+
+    /// A graph output declared with one element type but made with another is an error, as in
+    /// onnxruntime. Declared shapes are not checked: exporters write wrong ones, and
+    /// onnxruntime only warns about them.
+    private func checkDeclaredOutputs(_ graph: Graph) throws {
+        for output in graph.outputs {
+            guard let declared = output.type?.elementType, let made = graph.valueInfo[output.name]?.type?.elementType,
+                  declared != made else { continue }
+            let maker = graph.nodes.first { $0.outputs.contains(output.name) }.map { "node '\($0.label)' (\($0.opType))" }
+            throw VonnxError.invalidModel("output '\(output.name)' is declared \(declared) but \(maker ?? "the graph") makes \(made)")
+        }
     }
 
     /// Every node, subgraphs included, must have a registered op, and subgraphs may nest at

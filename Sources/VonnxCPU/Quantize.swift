@@ -55,6 +55,12 @@ func quantRange(_ type: DataType) -> (Double, Double)? {
     }
 }
 
+/// A zero point fits its scale when their shapes are equal or both hold one value: [] and [1]
+/// are both per tensor (quantize_static writes int32 biases' DequantizeLinear so).
+private func zeroPoint(_ zp: Tensor, fits scale: Tensor) -> Bool {
+    zp.shape == scale.shape || (zp.count == 1 && scale.count == 1)
+}
+
 extension CPUKernels {
     /// QuantizeLinear: round-half-even(x / scale) + zero point, saturated to the output type
     /// (the zero point's type, else output_dtype, else uint8); per tensor, axis or block.
@@ -67,7 +73,7 @@ extension CPUKernels {
         let outType = zp?.dataType ?? (attr == 0 ? .uint8 : DataType(rawValue: Int32(truncatingIfNeeded: attr)))
         guard let outType, let (lo, hi) = quantRange(outType) else { throw ctx.error("unsupported quantized type \(zp?.dataType.description ?? "\(attr)")") }
         let index = try QuantParameterIndex(x: x, parameter: scale, ctx)
-        if let zp { guard zp.shape == scale.shape else { throw ctx.error("zero point shape \(zp.shape) differs from scale \(scale.shape)") } }
+        if let zp { guard zeroPoint(zp, fits: scale) else { throw ctx.error("zero point shape \(zp.shape) differs from scale \(scale.shape)") } }
         let xs = x.doubles(), ss = scale.doubles(), zs = zp?.doubles()
         let single = x.dataType == .float && scale.dataType == .float
         let q = xs.indices.map { i -> Double in
@@ -85,7 +91,7 @@ extension CPUKernels {
         guard quantRange(x.dataType) != nil, scale.dataType.isFloatingPoint else {
             throw ctx.error("x must be a quantized integer type and x_scale floating point, got \(x.dataType) and \(scale.dataType)")
         }
-        if let zp { guard zp.shape == scale.shape, zp.dataType == x.dataType else { throw ctx.error("zero point \(zp) does not match scale \(scale.shape) and x \(x.dataType)") } }
+        if let zp { guard zeroPoint(zp, fits: scale), zp.dataType == x.dataType else { throw ctx.error("zero point \(zp) does not match scale \(scale.shape) and x \(x.dataType)") } }
         let attr = try ctx.node.int("output_dtype", default: 0)
         guard let outType = attr == 0 ? scale.dataType : DataType(rawValue: Int32(truncatingIfNeeded: attr)), outType.isFloatingPoint else {
             throw ctx.error("output_dtype \(attr) is not a floating-point type")

@@ -3,7 +3,7 @@ import Glibc
 import VonnxIR
 
 /// Real element types with the math and BLAS calls the neural-network kernels need
-/// (float32 and float64; float16 runs widened to float32 through `widenFloat16`).
+/// (float32 and float64; float16 and bfloat16 run widened to float32 through `widenFloat16`).
 public protocol RealElement: ArithmeticElement, BinaryFloatingPoint {
     static func exp(_ x: Self) -> Self
     static func log(_ x: Self) -> Self
@@ -73,7 +73,7 @@ extension DataType {
         switch self {
         case .float: try visitor(Float.self)
         case .double: try visitor(Double.self)
-        default: throw ctx.error("expects float32, float16 or float64 input, got \(self)")
+        default: throw ctx.error("expects float32, float64, float16 or bfloat16 input, got \(self)")
         }
     }
 }
@@ -93,15 +93,21 @@ func converted(_ t: Tensor, to type: DataType) -> Tensor {
     return out
 }
 
-/// Wraps a float32/float64 kernel: float16 inputs run widened to float32 and the float32
-/// outputs are narrowed back to float16.
+/// Wraps a float32/float64 kernel: float16 and bfloat16 inputs run widened to float32, and the
+/// float32 outputs are narrowed back to the type of the first such input.
 func widenFloat16(_ kernel: @escaping CPUKernel) -> CPUKernel {
     { ctx in
-        guard ctx.inputs.contains(where: { $0?.dataType == .float16 }) else { return try kernel(ctx) }
-        let wide = ctx.inputs.map { $0.map { $0.dataType == .float16 ? converted($0, to: .float) : $0 } }
+        let halves: Set<DataType> = [.float16, .bfloat16]
+        guard let half = ctx.inputs.lazy.compactMap({ $0?.dataType }).first(where: halves.contains) else { return try kernel(ctx) }
+        let wide = ctx.inputs.map { $0.map { halves.contains($0.dataType) ? widened($0, ctx) : $0 } }
         let inner = KernelContext(node: ctx.node, inputs: wide, opset: ctx.opset, pool: ctx.pool, runSubgraph: ctx.runSubgraph)
-        return try kernel(inner).map { $0.dataType == .float ? converted($0, to: .float16) : $0 }
+        return try kernel(inner).map { $0.dataType != .float ? $0 : half == .bfloat16 ? floatToBfloat16($0, ctx) : converted($0, to: .float16) }
     }
+}
+
+/// A float16 or bfloat16 tensor widened to float32.
+private func widened(_ t: Tensor, _ ctx: KernelContext) -> Tensor {
+    t.dataType == .bfloat16 ? bfloat16ToFloat(t, ctx) : converted(t, to: .float)
 }
 
 /// Row-major C = alpha·op(A)·op(B) + beta·C, split over the pool along the larger of M and N.

@@ -261,6 +261,9 @@ extension CPUKernels {
                                        { (a: inout Bool, v: Bool) in a = isMax ? (a || v) : (a && v) }, { a, _ in a })]
             }
             if x.dataType == .float, let fast = reduceFloatRows(x, plan, op, ctx) { return [fast] }
+            if x.dataType == .bfloat16 {  // in float32, rounded back once
+                return [floatToBfloat16(try DataType.float.visitArithmetic(ReduceApply(op: op, x: bfloat16ToFloat(x, ctx), plan: plan, ctx: ctx)), ctx)]
+            }
             return [try x.dataType.visitArithmetic(ReduceApply(op: op, x: x, plan: plan, ctx: ctx))]
         }
     }

@@ -12,6 +12,17 @@ public struct ShapeContext {
     public func input(_ i: Int) -> ValueType? { i < inputs.count ? inputs[i] : nil }
     public func constant(_ i: Int) -> Tensor? { i < constants.count ? constants[i] : nil }
     public func error(_ message: String) -> VonnxError { node.error(message) }
+
+    /// This node seen with only the inputs at `indices` (a missing index is an omitted
+    /// input), in that order: how a quantized or fused op reuses its float op's rule.
+    public func selecting(_ indices: [Int]) -> ShapeContext {
+        ShapeContext(node: node, inputs: indices.map(input), constants: indices.map(constant), opset: opset)
+    }
+
+    /// This node seen with `inputs` as its input types and no constants.
+    public func with(inputs: [ValueType?]) -> ShapeContext {
+        ShapeContext(node: node, inputs: inputs, constants: [], opset: opset)
+    }
 }
 
 /// Infers a node's output types (nil where unknown) from its input types. May throw when

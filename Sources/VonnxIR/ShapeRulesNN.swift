@@ -119,9 +119,7 @@ extension ShapeRules {
 
     /// QLinearMatMul: matmul shapes with y_zero_point's element type (else A's).
     public static let qLinearMatMul: ShapeRule = { ctx in
-        let elem = ctx.input(7)?.elementType ?? ctx.input(0)?.elementType
-        let reordered = ShapeContext(node: ctx.node, inputs: [ctx.input(0), ctx.input(3)], constants: [], opset: ctx.opset)
-        return try matMul(resultType: elem)(reordered)
+        try matMul(resultType: ctx.input(7)?.elementType ?? ctx.input(0)?.elementType)(ctx.selecting([0, 3]))
     }
 
     /// ConvTranspose: [N, W₁·group, out...] from output_shape, SAME auto_pad (input·stride)
@@ -153,24 +151,5 @@ extension ShapeRules {
             out.append(.value(span - pads[i] - pads[i + d]))
         }
         return [.tensor(elem, shape: out)]
-    }
-}
-
-/// Shape rules of onnxruntime's com.microsoft contrib ops.
-extension ShapeRules {
-    /// SkipLayerNormalization (and the simplified form): Y and the sum like input 0; mean and
-    /// inverse std [..., 1].
-    public static let skipLayerNormalization: ShapeRule = { ctx in
-        let stats = try layerNormalization(ctx)
-        return [ctx.input(0), stats[1], stats[2], ctx.input(0)]
-    }
-
-    /// EmbedLayerNormalization (and the quantized form): Y and the embedding sum [B, S, hidden]
-    /// (hidden from gamma), mask_index int32 [B].
-    public static let embedLayerNormalization: ShapeRule = { ctx in
-        guard let ids = ctx.input(0)?.shape, ids.count == 2, let gamma = ctx.input(5), let hidden = gamma.shape?.last else { return [nil, nil, nil] }
-        // the quantized form's gamma is an integer tensor; its output is float32
-        let y = ValueType.tensor(gamma.elementType.flatMap { $0.isFloatingPoint ? $0 : nil } ?? .float, shape: ids + [hidden])
-        return [y, .tensor(.int32, shape: [ids[0]]), y]
     }
 }

@@ -216,8 +216,9 @@ struct TestCase {
     }
 }
 
-/// Nil when `actual` matches `expected` (rtol 1e-3, atol 1e-5 for floats; exact otherwise),
-/// else the reason with the worst error.
+/// Nil when `actual` matches `expected` (rtol 1e-3, atol 1e-5 for floats, rtol 2⁻⁷ for
+/// bfloat16, whose one rounding step is up to 2⁻⁸ relative; exact otherwise), else the reason
+/// with the worst error.
 func compare(_ actual: Tensor, _ expected: Tensor) -> String? {
     guard actual.dataType == expected.dataType else { return "element type \(actual.dataType), expected \(expected.dataType)" }
     guard actual.shape == expected.shape else { return "shape \(actual.shape), expected \(expected.shape)" }
@@ -225,13 +226,13 @@ func compare(_ actual: Tensor, _ expected: Tensor) -> String? {
         return actual.storage.strings == expected.storage.strings ? nil : "strings differ"
     }
     let a = actual.doubles(), e = expected.doubles()
-    let tolerant = actual.dataType.isFloatingPoint
+    let tolerant = actual.dataType.isFloatingPoint, rtol = actual.dataType == .bfloat16 ? 0x1p-7 : 1e-3
     var worst = 0.0, worstIndex = -1
     for i in 0..<a.count {
         if a[i].isNaN && e[i].isNaN { continue }
         if a[i] == e[i] { continue }
         let err = abs(a[i] - e[i])
-        let excess = err.isNaN ? .infinity : err - (tolerant ? 1e-5 + 1e-3 * abs(e[i]) : 0)
+        let excess = err.isNaN ? .infinity : err - (tolerant ? 1e-5 + rtol * abs(e[i]) : 0)
         if excess > 0 && (worstIndex < 0 || excess > worst) { worst = excess; worstIndex = i }
     }
     guard worstIndex >= 0 else { return nil }

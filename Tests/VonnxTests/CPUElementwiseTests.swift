@@ -171,6 +171,14 @@ private func ctxFor(_ op: String) -> KernelContext {
     #expect(y.dataType == .bfloat16 && y.doubles() == [1.75, -1.75])
     #expect(try run(CPUKernels.relu, "Relu", [a]).doubles() == [1.5, 0])
     #expect(try run(CPUKernels.maxOp, "Max", [a, b]).doubles() == [1.5, 0.25])
+    // the float kernels (MatMul, Softmax, normalizations, Attention ...) run widened and round back
+    let row = try Conversion.cast(f32([1, 2], [1, 0.00390625]), to: .bfloat16, c), ones = try Conversion.cast(f32([2, 1], [1, 1]), to: .bfloat16, c)
+    let mm = try run(CPUKernels.matMul, "MatMul", [row, ones])
+    #expect(mm.dataType == .bfloat16 && mm.shape == [1, 1] && mm.doubles() == [1])  // 1 + 2⁻⁸ rounds to even
+    let p = try run(CPUKernels.softmax, "Softmax", [row])
+    #expect(p.dataType == .bfloat16 && p.doubles() == [0.73046875, 0.26953125])  // 0.730287, 0.269713 to 8 bits
+    #expect(try run(CPUKernels.reduceSum, "ReduceSum", [a]).doubles() == [-0.5])
+    #expect(try run(CPUKernels.reduceMax, "ReduceMax", [a]).dataType == .bfloat16)
 }
 
 @Test func fastExpIsAccurate() {

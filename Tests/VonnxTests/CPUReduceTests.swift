@@ -271,4 +271,8 @@ private func axes(_ v: [Int64]) -> Tensor { Tensor(shape: [v.count], scalars: v)
     let dyn = try run(CPUKernels.dynamicQuantizeLinear, "DynamicQuantizeLinear", [floats([3], [0, 2.55, -2.55])], outputs: 3)
     #expect(dyn[0].scalars(as: UInt8.self) == [128, 255, 0] && dyn[2].scalars(as: UInt8.self) == [128])
     #expect(throws: VonnxError.self) { try run(CPUKernels.quantizeLinear, "QuantizeLinear", [x, floats([3], [1, 1, 1])], opset: 21) }
+    // a one-value scale and zero point are per tensor whatever their ranks ([1] and [])
+    let bias = try run(CPUKernels.dequantizeLinear, "DequantizeLinear", [Tensor(shape: [2], scalars: [Int32(7), -3]), floats([1], [0.5]),
+                                                                         Tensor(scalar: Int32(1))], opset: 21)[0]
+    #expect(bias.scalars(as: Float.self) == [3, -2])
 }

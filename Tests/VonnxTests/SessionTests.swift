@@ -54,6 +54,14 @@ private func message(_ body: () throws -> Void) -> String {
     #expect(message { _ = try Session(model: model) }.contains("com.example::Relu"))
 }
 
+@Test func rejectsAnOutputDeclaredWithAnotherElementType() {
+    var model = reluModel()
+    model.graph.outputs[0].type = .tensor(.int64, shape: nil)
+    #expect(message { _ = try Session(model: model) } == "invalid model: output 'y' is declared int64 but node 'relu' (Relu) makes float32")
+    model.graph.outputs[0].type = .tensor(.float, shape: [.value(7)])  // shapes are not checked, as in onnxruntime
+    #expect(message { _ = try Session(model: model) } == "no error")
+}
+
 @Test func rejectsCycle() {
     var model = reluModel()
     model.graph.nodes[0].inputs = ["x", "y"]

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Not part of scripts/test.sh (a few minutes on 2 cores): the full-size ResNet-50 v1 of
+# check-resnet50.sh through onnxruntime's quantize_static (QDQ and QOperator, per-channel
+# weights, four calibration images) and its float16 converter, each run through onnx-run on
+# the CPU and compared with onnxruntime by scripts/compare_outputs.py (its float16 and
+# quantized bounds). Prints one line per model with its relative L2 error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=.testdata/venv/bin/python
+work=.testdata/resnet50
+[ -f "$work/resnet50.onnx" ] || "$py" scripts/make_resnet50.py "$work/resnet50.onnx"
+rm -rf "$work/variants" && mkdir -p "$work/variants"
+"$py" - "$work/resnet50.onnx" "$work/variants" <<'PY' 2>&1 | grep -v -i warn
+import sys
+import numpy as np
+import onnx
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+from onnxruntime.transformers.float16 import convert_float_to_float16
+sys.path.insert(0, "scripts")
+from contrib_models import save
+
+src, out = sys.argv[1], sys.argv[2]
+rng = np.random.default_rng(2)
+x = rng.random((1, 3, 224, 224), dtype=np.float32)
+
+
+class Reader(CalibrationDataReader):
+    def __init__(self):
+        self.batches = iter([{"data": rng.random((1, 3, 224, 224), dtype=np.float32)} for _ in range(4)])
+
+    def get_next(self):
+        return next(self.batches, None)
+
+
+for fmt, name in [(QuantFormat.QDQ, "resnet50-qdq-quantized"), (QuantFormat.QOperator, "resnet50-qoperator-quantized")]:
+    path = f"{out}/{name}.onnx"
+    quantize_static(src, path, Reader(), quant_format=fmt, per_channel=True)
+    save(out, name, onnx.load(path), {"data": x})
+save(out, "resnet50-float16", convert_float_to_float16(onnx.load(src)), {"data": x.astype(np.float16)})
+PY
+failed=0
+for dir in "$work"/variants/*/; do
+  name=$(basename "$dir")
+  start=$(date +%s%N)
+  if ! .build/release/onnx-run "$dir/model.onnx" --input "data=$dir/input_0.npy" --output-dir "$dir/out" --backend cpu --threads 2 >/dev/null; then
+    echo "FAIL $name: onnx-run failed"; failed=1; continue
+  fi
+  echo "$name: onnx-run $(( ($(date +%s%N) - start) / 1000000 )) ms (load and one run)"
+  "$py" scripts/compare_outputs.py "$name" "$dir" || failed=1
+done
+exit $failed
