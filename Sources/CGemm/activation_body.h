@@ -101,4 +101,34 @@ static void NAME(activate_run)(float *x, size_t count, const vx_activation *act)
     }
 }
 
+/// Softmax of the count floats at x into y (which may be x): max, then e^(x − max) and their
+/// sum, then the scaling, each pass vectorized.
+__attribute__((target(TARGET)))
+static void NAME(softmax_run)(const float *x, float *y, size_t count) {
+    enum { L = sizeof(VEC) / sizeof(float) };
+    size_t full = count / L * L, tail = count - full;
+    VEC mv = (VEC){} - __builtin_inff(), v, sv = {};
+    for (size_t i = 0; i < full; i += L) { memcpy(&v, x + i, sizeof v); mv = __builtin_elementwise_max(mv, v); }
+    float m = -__builtin_inff(), s = 0;
+    for (int l = 0; l < L; l++) m = mv[l] > m ? mv[l] : m;
+    for (size_t i = full; i < count; i++) m = x[i] > m ? x[i] : m;
+    for (size_t i = 0; i < full; i += L) {
+        memcpy(&v, x + i, sizeof v);
+        v = NAME(exp)(v - m);
+        sv += v;
+        memcpy(y + i, &v, sizeof v);
+    }
+    if (tail) {
+        v = (VEC){} - __builtin_inff();
+        memcpy(&v, x + full, tail * sizeof(float));
+        v = NAME(exp)(v - m);
+        sv += v;
+        memcpy(y + full, &v, tail * sizeof(float));
+    }
+    for (int l = 0; l < L; l++) s += sv[l];
+    float inv = 1 / s;
+    for (size_t i = 0; i < full; i += L) { memcpy(&v, y + i, sizeof v); v *= inv; memcpy(y + i, &v, sizeof v); }
+    for (size_t i = full; i < count; i++) y[i] *= inv;
+}
+
 #undef ACT_FN

@@ -520,6 +520,11 @@ void vx_activate(float *x, size_t count, vx_activation act) {
     else activate_run8(x, count, &act);
 }
 
+void vx_softmax(const float *x, float *y, size_t count) {
+    if (kernel().wide == 32) softmax_run16(x, y, count);
+    else softmax_run8(x, y, count);
+}
+
 void vx_cpu_relax(void) { _mm_pause(); }
 
 // Winograd F(4×4, 3×3) transforms, vectorized across the tiles of a tile row: the input
@@ -828,6 +833,7 @@ void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z
 }
 void vx_maxpool(const vx_source *s, float *out, float *scratch) { (void)s; (void)out; (void)scratch; }
 void vx_activate(float *x, size_t count, vx_activation act) { (void)x; (void)count; (void)act; }
+void vx_softmax(const float *x, float *y, size_t count) { (void)x; (void)y; (void)count; }
 void vx_cpu_relax(void) {}
 size_t vx_winograd_scratch(int tw) { (void)tw; return 0; }
 void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, float *v, size_t stride,

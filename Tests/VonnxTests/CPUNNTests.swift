@@ -329,3 +329,18 @@ func resizePlanarMatchesGeneral(mode: String, coordinates: String, nearest: Stri
     let bad = a.indices.filter { !(abs(Double(a[$0]) - b[$0]) <= 1e-6) }
     #expect(bad.isEmpty, "\(mode) \(coordinates) \(scales): \(bad.count) of \(a.count) differ, first \(bad.prefix(3).map { "[\($0)] \(a[$0]) vs \(b[$0])" })")
 }
+
+/// Softmax's vectorized float32 rows against the float64 kernel on the same values: row
+/// lengths around the vector widths (tails), large and very negative inputs, an axis that is
+/// not the last (the general loop) and opset 11's coerced 2-D rows.
+@Test(arguments: [([3, 1], -1, 13), ([2, 7], -1, 13), ([4, 16], -1, 13), ([3, 33], 1, 13), ([2, 960], -1, 13), ([2, 5, 3], 1, 13),
+                  ([2, 3, 5], 1, 11)])
+func softmaxRowsMatchDouble(shape: [Int], axis: Int, opset: Int) throws {
+    let count = shape.reduce(1, *)
+    let x = noise(count, seed: UInt64(count)).enumerated().map { $1 * ($0 % 5 == 0 ? 90 : 8) }
+    func softmax(_ t: Tensor) throws -> Tensor { try run(CPUKernels.softmax, "Softmax", [t], ["axis": .int(axis)], opset: opset)[0] }
+    let a = try softmax(Tensor(shape: shape, scalars: x)).scalars(as: Float.self)
+    let b = try softmax(Tensor(shape: shape, scalars: x.map(Double.init))).scalars(as: Double.self)
+    let bad = a.indices.filter { !(abs(Double(a[$0]) - b[$0]) <= 1e-6 * max(1e-3, b[$0])) }
+    #expect(bad.isEmpty, "\(shape) axis \(axis): \(bad.count) differ, first \(bad.prefix(3).map { "[\($0)] \(a[$0]) vs \(b[$0])" })")
+}

@@ -28,6 +28,9 @@ typedef struct { int kind; float a, b; } vx_activation;
 /// Applies `act` to the count floats at x in place (vectorized; AVX2 or AVX-512 as the GEMM).
 void vx_activate(float *x, size_t count, vx_activation act);
 
+/// Softmax of the count floats at x into y (which may be x), vectorized likewise.
+void vx_softmax(const float *x, float *y, size_t count);
+
 /// B as the im2col of 2-D input planes x[channels][h][w]: row k = (channel, ky, kx), column
 /// n = (oy, ox) of an oh×ow output. A row-major K×N matrix with row stride N is the 1×1
 /// case: h = oh = 1, w = ow = N, kh = kw = strides = dilations = 1, pads 0.
