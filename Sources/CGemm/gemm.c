@@ -1,6 +1,6 @@
 // Packed-A SGEMM for convolutions: an MR×NR micro-kernel — 8×32 on AVX-512F (32 registers
 // hold 16 accumulators), else 6×16 on AVX2+FMA — with the conv epilogue (bias, residual,
-// Relu) applied while the tile is in registers; then Winograd's tile transforms and the direct
+// activation) applied while the tile is in registers; then Winograd's tile transforms and the direct
 // kernels (depthwise conv, MaxPool). x86-64 only: elsewhere the entry points say "unavailable".
 //
 // Blocking (BLIS's loop order): K in blocks of KC; per K block, N in blocks of NC whose
@@ -18,6 +18,29 @@
 
 enum { KC = 256, NC = 512 };
 
+typedef float vf8 __attribute__((vector_size(32)));
+typedef int vi8 __attribute__((vector_size(32)));
+typedef float vf16 __attribute__((vector_size(64)));
+typedef int vi16 __attribute__((vector_size(64)));
+#define VEC vf8
+#define IVEC vi8
+#define NAME(f) f##8
+#define TARGET "avx2,fma"
+#include "activation_body.h"
+#undef VEC
+#undef IVEC
+#undef NAME
+#undef TARGET
+#define VEC vf16
+#define IVEC vi16
+#define NAME(f) f##16
+#define TARGET "avx512f"
+#include "activation_body.h"
+#undef VEC
+#undef IVEC
+#undef NAME
+#undef TARGET
+
 /// n rounded up to a multiple of block.
 static inline int round_up(int n, int block) { return (n + block - 1) / block * block; }
 
@@ -27,9 +50,9 @@ static inline int round_up(int n, int block) { return (n + block - 1) / block * 
 static int k_block(int columns) { return columns >= NC ? KC : KC * NC / columns; }
 
 /// C tile (rows ≤ mr, cols ≤ nr) at c = A panel a (kc×mr) · B panel b (kc×nr), added to C
-/// unless `flags` has FIRST; on LAST the epilogue (bias per row, z, relu) before the store.
+/// unless `flags` has FIRST; on LAST the epilogue (bias per row, z, activation `act` unless NULL) before the store.
 typedef void (*micro_kernel)(int kc, const float *a, const float *b, float *c, int ldc, int rows, int cols,
-                             int flags, const float *bias, const float *z, int ldz, int relu);
+                             int flags, const float *bias, const float *z, int ldz, const vx_activation *act);
 enum { FIRST = 1, LAST = 2 };
 
 /// The kernels this CPU runs: A in mr-row panels; B in `wide`-column panels, or `narrow`
@@ -38,11 +61,11 @@ enum { FIRST = 1, LAST = 2 };
 typedef struct { int mr, wide, narrow; micro_kernel run_wide, run_narrow; } micro;
 static micro chosen;
 static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
-static void kernel_6x16(int, const float *, const float *, float *, int, int, int, int, const float *, const float *, int, int);
-static void kernel_8x32(int, const float *, const float *, float *, int, int, int, int, const float *, const float *, int, int);
-static void kernel_7x32(int, const float *, const float *, float *, int, int, int, int, const float *, const float *, int, int);
-static void kernel_14x32(int, const float *, const float *, float *, int, int, int, int, const float *, const float *, int, int);
-static void kernel_8x16(int, const float *, const float *, float *, int, int, int, int, const float *, const float *, int, int);
+static void kernel_6x16(int, const float *, const float *, float *, int, int, int, int, const float *, const float *, int, const vx_activation *);
+static void kernel_8x32(int, const float *, const float *, float *, int, int, int, int, const float *, const float *, int, const vx_activation *);
+static void kernel_7x32(int, const float *, const float *, float *, int, int, int, int, const float *, const float *, int, const vx_activation *);
+static void kernel_14x32(int, const float *, const float *, float *, int, int, int, int, const float *, const float *, int, const vx_activation *);
+static void kernel_8x16(int, const float *, const float *, float *, int, int, int, int, const float *, const float *, int, const vx_activation *);
 
 static void choose(void) {
     __builtin_cpu_init();
@@ -239,7 +262,7 @@ static inline void prefetch_tile(const float *c, int ldc, const float *z, int ld
 /// The AVX2 micro_kernel: 6×16 in 12 accumulators.
 __attribute__((target("avx2,fma")))
 static void kernel_6x16(int kc, const float *a, const float *b, float *c, int ldc, int rows, int cols,
-                        int flags, const float *bias, const float *z, int ldz, int relu) {
+                        int flags, const float *bias, const float *z, int ldz, const vx_activation *act) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     prefetch_tile(c, ldc, (flags & LAST) ? z : NULL, ldz, rows, 16);
@@ -256,7 +279,6 @@ static void kernel_6x16(int kc, const float *a, const float *b, float *c, int ld
     __m256 acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     __m256i m0 = lanes(cols), m1 = lanes(cols - 8);
     int full = cols == 16;
-    __m256 zero = _mm256_setzero_ps();
     for (int r = 0; r < rows; r++) {
         float *row = c + (size_t)r * ldc;
         __m256 v0 = acc[r][0], v1 = acc[r][1];
@@ -274,7 +296,7 @@ static void kernel_6x16(int kc, const float *a, const float *b, float *c, int ld
                 v0 = _mm256_add_ps(v0, full ? _mm256_loadu_ps(zr) : _mm256_maskload_ps(zr, m0));
                 v1 = _mm256_add_ps(v1, full ? _mm256_loadu_ps(zr + 8) : _mm256_maskload_ps(zr + 8, m1));
             }
-            if (relu) { v0 = _mm256_max_ps(v0, zero); v1 = _mm256_max_ps(v1, zero); }
+            if (act) { v0 = activate8(v0, act); v1 = activate8(v1, act); }
         }
         if (full) {
             _mm256_storeu_ps(row, v0); _mm256_storeu_ps(row + 8, v1);
@@ -285,14 +307,15 @@ static void kernel_6x16(int kc, const float *a, const float *b, float *c, int ld
 }
 
 /// Finishes 16 columns (lanes in `mask`) of one C row: + the C already there unless FIRST; on
-/// LAST + bias, + z (if z), max(·, 0) (if relu); then the store.
+/// LAST + bias, + z (if z), the activation (if act); then the store.
 __attribute__((target("avx512f")))
-static inline void finish16(float *row, __m512 v, __mmask16 mask, int flags, float bias, const float *z, int relu) {
+static inline void finish16(float *row, __m512 v, __mmask16 mask, int flags, float bias, const float *z,
+                            const vx_activation *act) {
     if (!(flags & FIRST)) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, row));
     if (flags & LAST) {
         v = _mm512_add_ps(v, _mm512_set1_ps(bias));
         if (z) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, z));
-        if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+        if (act) v = activate16(v, act);
     }
     _mm512_mask_storeu_ps(row, mask, v);
 }
@@ -303,7 +326,7 @@ static inline void finish16(float *row, __m512 v, __mmask16 mask, int flags, flo
 #define KERNEL_X32(R)                                                                                       \
     __attribute__((target("avx512f")))                                                                      \
     static void kernel_##R##x32(int kc, const float *a, const float *b, float *c, int ldc, int rows, int cols, \
-                                int flags, const float *bias, const float *z, int ldz, int relu) {          \
+                                int flags, const float *bias, const float *z, int ldz, const vx_activation *act) { \
         __m512 acc[R][2];                                                                                   \
         for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();                            \
         prefetch_tile(c, ldc, (flags & LAST) ? z : NULL, ldz, rows, 32);                                    \
@@ -320,8 +343,8 @@ static inline void finish16(float *row, __m512 v, __mmask16 mask, int flags, flo
         for (int r = 0; r < rows; r++) {                                                                    \
             const float *zr = z ? z + (size_t)r * ldz : NULL;                                               \
             float *row = c + (size_t)r * ldc, br = bias ? bias[r] : 0;                                      \
-            finish16(row, acc[r][0], m0, flags, br, zr, relu);                                              \
-            if (m1) finish16(row + 16, acc[r][1], m1, flags, br, zr ? zr + 16 : NULL, relu);                \
+            finish16(row, acc[r][0], m0, flags, br, zr, act);                                               \
+            if (m1) finish16(row + 16, acc[r][1], m1, flags, br, zr ? zr + 16 : NULL, act);                 \
         }                                                                                                   \
     }
 KERNEL_X32(7)
@@ -331,7 +354,7 @@ KERNEL_X32(14)
 /// The AVX-512 micro_kernel for narrow panels: 8×16, one vector per row.
 __attribute__((target("avx512f")))
 static void kernel_8x16(int kc, const float *a, const float *b, float *c, int ldc, int rows, int cols,
-                        int flags, const float *bias, const float *z, int ldz, int relu) {
+                        int flags, const float *bias, const float *z, int ldz, const vx_activation *act) {
     __m512 acc[8];
     for (int r = 0; r < 8; r++) acc[r] = _mm512_setzero_ps();
     prefetch_tile(c, ldc, (flags & LAST) ? z : NULL, ldz, rows, 16);
@@ -343,7 +366,7 @@ static void kernel_8x16(int kc, const float *a, const float *b, float *c, int ld
     }
     __mmask16 m0 = first_lanes(cols);
     for (int r = 0; r < rows; r++)
-        finish16(c + (size_t)r * ldc, acc[r], m0, flags, bias ? bias[r] : 0, z ? z + (size_t)r * ldz : NULL, relu);
+        finish16(c + (size_t)r * ldc, acc[r], m0, flags, bias ? bias[r] : 0, z ? z + (size_t)r * ldz : NULL, act);
 }
 
 /// Per-thread scratch buffers (64-byte aligned), grown as needed and kept for the thread's
@@ -380,18 +403,18 @@ static float *scratch(int slot, size_t floats) {
 }
 
 void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source, const float *packed_b,
-             float *c, int ldc, const float *bias, const float *z, int ldz, int relu,
+             float *c, int ldc, const float *bias, const float *z, int ldz, vx_activation activation,
              int m0, int m1, int n0, int n1) {
     if (m1 > m) m1 = m;
     if (m0 >= m1 || n0 >= n1) return;
+    const vx_activation *act = activation.kind != VX_ACT_NONE ? &activation : NULL;
     if (k == 0) {
         // an empty product: only the epilogue
-        for (int i = m0; i < m1; i++)
-            for (int j = n0; j < n1; j++) {
-                float v = bias ? bias[i] : 0;
-                if (z) v += z[(size_t)i * ldz + j];
-                c[(size_t)i * ldc + j] = relu && v < 0 ? 0 : v;
-            }
+        for (int i = m0; i < m1; i++) {
+            float *row = c + (size_t)i * ldc;
+            for (int j = n0; j < n1; j++) row[j] = (bias ? bias[i] : 0) + (z ? z[(size_t)i * ldz + j] : 0);
+            if (act) vx_activate(row + n0, (size_t)(n1 - n0), *act);
+        }
         return;
     }
     const micro mk = kernel();
@@ -421,7 +444,7 @@ void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source
                     int cols = nc - j < nr ? nc - j : nr;
                     size_t at = (size_t)i * ldc + nb + j;
                     run(kc, ap, bp + (size_t)(j / nr) * panel, c + at, ldc, rows, cols, flags,
-                                bias ? bias + i : NULL, z ? z + (size_t)i * ldz + nb + j : NULL, ldz, relu);
+                                bias ? bias + i : NULL, z ? z + (size_t)i * ldz + nb + j : NULL, ldz, act);
                 }
             }
         }
@@ -450,7 +473,7 @@ void vx_gemm_t_pack_b(const vx_source *source, int n, int k, int k0, int k1, flo
 }
 
 void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *source, const float *packed_b,
-               float *c, int ldc, const float *bias, const float *z, int ldz, int relu, int m0, int m1) {
+               float *c, int ldc, const float *bias, const float *z, int ldz, vx_activation act, int m0, int m1) {
     if (m1 > m) m1 = m;
     if (m0 >= m1 || n <= 0) return;
     const micro mk = kernel();
@@ -475,7 +498,7 @@ void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *sour
             int w = width - j < nr ? width - j : nr;
             for (int i = 0; i < n; i += mr) {
                 int r = n - i < mr ? n - i : mr;
-                run(kc, bt + (size_t)i * stride, bp, ct + (size_t)i * cols + j, cols, r, w, flags, NULL, NULL, 0, 0);
+                run(kc, bt + (size_t)i * stride, bp, ct + (size_t)i * cols + j, cols, r, w, flags, NULL, NULL, 0, NULL);
             }
         }
     }
@@ -485,9 +508,21 @@ void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *sour
         for (int i = 0; i < n; i++) {
             float v = col[(size_t)i * cols] + b;
             if (zr) v += zr[i];
-            out[i] = relu && v < 0 ? 0 : v;
+            out[i] = v;
         }
+        if (act.kind != VX_ACT_NONE) vx_activate(out, (size_t)n, act);
     }
+}
+
+void vx_activate(float *x, size_t count, vx_activation act) {
+    if (act.kind == VX_ACT_NONE) return;
+    if (kernel().wide == 32) activate_run16(x, count, &act);
+    else activate_run8(x, count, &act);
+}
+
+void vx_softmax(const float *x, float *y, size_t count) {
+    if (kernel().wide == 32) softmax_run16(x, y, count);
+    else softmax_run8(x, y, count);
 }
 
 void vx_cpu_relax(void) { _mm_pause(); }
@@ -562,7 +597,7 @@ static inline void output_columns(int n, const float *s0, const float *s1, const
 
 __attribute__((target("avx2,fma")))
 void vx_winograd_output(const float *p, size_t stride, int th, int tw, float *out, int oh, int ow, float bias,
-                        const float *z, int relu, float *scratch) {
+                        const float *z, vx_activation act, float *scratch) {
     float *q = scratch;              // q[(6r + j)·tw + t] = Σ_i Aᵀ[r][i] · P[6i + j] of tile t
     float *o = scratch + 24 * tw;    // o[l·tw + t]: one output row of every tile, by column phase l
     for (int ty = 0; ty < th; ty++) {
@@ -583,8 +618,9 @@ void vx_winograd_output(const float *p, size_t stride, int th, int tw, float *ou
             for (int xo = 0; xo < ow; xo++) {
                 float val = o[(xo & 3) * tw + (xo >> 2)] + bias;
                 if (zl) val += zl[xo];
-                line[xo] = relu && val < 0 ? 0 : val;
+                line[xo] = val;
             }
+            vx_activate(line, (size_t)ow, act);
         }
     }
 }
@@ -604,7 +640,8 @@ static void window_columns(int outs, int s, int d, int k, int pad, int n, int *l
 /// independent sums), each tap one load masked to the outputs whose input column lies inside
 /// the row (the padding reads as 0).
 __attribute__((target("avx512f")))
-static void depthwise_rows16(const vx_source *src, const float *w, float bias, const float *z, float *out, int relu) {
+static void depthwise_rows16(const vx_source *src, const float *w, float bias, const float *z, float *out,
+                             const vx_activation *act) {
     enum { ROWS = 4 };
     const vx_source g = *src, *s = &g;  // a local copy: stores to `out` cannot change it
     for (int oy = 0; oy < s->oh; oy += ROWS) {
@@ -629,7 +666,7 @@ static void depthwise_rows16(const vx_source *src, const float *w, float bias, c
                 size_t at = (size_t)(oy + r) * s->ow + ox;
                 __m512 v = acc[r];
                 if (z) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(live, z + at));
-                if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+                if (act) v = activate16(v, act);
                 _mm512_mask_storeu_ps(out + at, live, v);
             }
         }
@@ -637,8 +674,11 @@ static void depthwise_rows16(const vx_source *src, const float *w, float bias, c
 }
 
 __attribute__((target("avx2,fma")))
-void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z, float *out, int relu) {
-    if (s->stride_w == 1 && kernel().wide == 32) { depthwise_rows16(s, w, bias, z, out, relu); return; }
+void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z, float *out, vx_activation act) {
+    if (s->stride_w == 1 && kernel().wide == 32) {
+        depthwise_rows16(s, w, bias, z, out, act.kind != VX_ACT_NONE ? &act : NULL);
+        return;
+    }
     // per kernel column, the outputs whose input column ox·sw + off lies inside [0, w)
     int lo[64], hi[64], kw = s->kw < 64 ? s->kw : 64;
     for (int kx = 0; kx < kw; kx++) {
@@ -669,7 +709,7 @@ void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z
             const float *zr = z + (size_t)oy * s->ow;
             for (int ox = 0; ox < s->ow; ox++) o[ox] += zr[ox];
         }
-        if (relu) for (int ox = 0; ox < s->ow; ox++) o[ox] = o[ox] < 0 ? 0 : o[ox];
+        vx_activate(o, (size_t)s->ow, act);
     }
 }
 
@@ -773,9 +813,9 @@ void vx_gemm_pack_b(const vx_source *source, int k, int n, int k0, int k1, float
     (void)source; (void)k; (void)n; (void)k0; (void)k1; (void)packed;
 }
 void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source, const float *packed_b,
-             float *c, int ldc, const float *bias, const float *z, int ldz, int relu, int m0, int m1, int n0, int n1) {
+             float *c, int ldc, const float *bias, const float *z, int ldz, vx_activation act, int m0, int m1, int n0, int n1) {
     (void)m; (void)n; (void)k; (void)packed_a; (void)source; (void)packed_b; (void)c; (void)ldc; (void)bias; (void)z;
-    (void)ldz; (void)relu; (void)m0; (void)m1; (void)n0; (void)n1;
+    (void)ldz; (void)act; (void)m0; (void)m1; (void)n0; (void)n1;
 }
 size_t vx_gemm_packed_t_size(int m, int k) { (void)m; (void)k; return 0; }
 void vx_gemm_pack_t(int m, int k, const float *a, int lda, float *packed) { (void)m; (void)k; (void)a; (void)lda; (void)packed; }
@@ -784,14 +824,16 @@ void vx_gemm_t_pack_b(const vx_source *source, int n, int k, int k0, int k1, flo
     (void)source; (void)n; (void)k; (void)k0; (void)k1; (void)packed;
 }
 void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *source, const float *packed_b, float *c,
-               int ldc, const float *bias, const float *z, int ldz, int relu, int m0, int m1) {
+               int ldc, const float *bias, const float *z, int ldz, vx_activation act, int m0, int m1) {
     (void)m; (void)n; (void)k; (void)packed_t; (void)source; (void)packed_b; (void)c; (void)ldc; (void)bias; (void)z;
-    (void)ldz; (void)relu; (void)m0; (void)m1;
+    (void)ldz; (void)act; (void)m0; (void)m1;
 }
-void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z, float *out, int relu) {
-    (void)s; (void)w; (void)bias; (void)z; (void)out; (void)relu;
+void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z, float *out, vx_activation act) {
+    (void)s; (void)w; (void)bias; (void)z; (void)out; (void)act;
 }
 void vx_maxpool(const vx_source *s, float *out, float *scratch) { (void)s; (void)out; (void)scratch; }
+void vx_activate(float *x, size_t count, vx_activation act) { (void)x; (void)count; (void)act; }
+void vx_softmax(const float *x, float *y, size_t count) { (void)x; (void)y; (void)count; }
 void vx_cpu_relax(void) {}
 size_t vx_winograd_scratch(int tw) { (void)tw; return 0; }
 void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, float *v, size_t stride,
@@ -799,7 +841,7 @@ void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, 
     (void)x; (void)h; (void)w; (void)pad_top; (void)pad_left; (void)th; (void)tw; (void)v; (void)stride; (void)scratch;
 }
 void vx_winograd_output(const float *p, size_t stride, int th, int tw, float *out, int oh, int ow, float bias,
-                        const float *z, int relu, float *scratch) {
-    (void)p; (void)stride; (void)th; (void)tw; (void)out; (void)oh; (void)ow; (void)bias; (void)z; (void)relu; (void)scratch;
+                        const float *z, vx_activation act, float *scratch) {
+    (void)p; (void)stride; (void)th; (void)tw; (void)out; (void)oh; (void)ow; (void)bias; (void)z; (void)act; (void)scratch;
 }
 #endif

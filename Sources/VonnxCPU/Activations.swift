@@ -1,3 +1,4 @@
+import CGemm
 import Glibc
 import VonnxIR
 
@@ -28,11 +29,25 @@ enum FastFloat: Sendable { case exp, sigmoid }
 }
 
 /// Float-only elementwise functions, computed via Double for float16/float64 and bfloat16, and
-/// for float32 with `fast`, else `ff`, else via Double.
+/// for float32 with CGemm's vectorized `fused` where it runs, else `fast`, else `ff`, else via Double.
 struct FloatUnary: ElementVisitor {
     let x: Tensor, ctx: KernelContext, f: @Sendable (Double) -> Double, ff: (@Sendable (Float) -> Float)?
-    var fast: FastFloat? = nil
+    var fast: FastFloat? = nil, fused: FusedActivation? = nil
     func callAsFunction<T: NumericElement>(_: T.Type) throws -> Tensor {
+        if T.self == Float.self, let fused, PackedGemm.available {
+            let out = Tensor(uninitialized: .float, shape: x.shape)  // every element is written below
+            nonisolated(unsafe) let (px, po) = (UnsafePointer(elements(x, Float.self)), elements(out, Float.self))
+            let act = fused.kernel
+            // in blocks that stay in L1 between the copy and the activation
+            ctx.pool.parallelFor(x.count, grain: 16384) { r in
+                for start in stride(from: r.lowerBound, to: r.upperBound, by: 4096) {
+                    let count = min(4096, r.upperBound - start)
+                    (po + start).update(from: px + start, count: count)
+                    vx_activate(po + start, count, act)
+                }
+            }
+            return out
+        }
         if T.self == Float.self {
             switch fast {
             case .exp: return mapElements(x, ctx) { (v: Float) in fastExp(v) }
@@ -47,13 +62,22 @@ struct FloatUnary: ElementVisitor {
 
 /// Applies one float function to input 0.
 func floatUnary(_ ctx: KernelContext, _ f: @escaping @Sendable (Double) -> Double,
-                _ ff: (@Sendable (Float) -> Float)? = nil, fast: FastFloat? = nil) throws -> [Tensor] {
+                _ ff: (@Sendable (Float) -> Float)? = nil, fast: FastFloat? = nil, fused: FusedActivation? = nil) throws -> [Tensor] {
     let x = try ctx.input(0)
     if x.dataType == .bfloat16 {
-        let y = try FloatUnary(x: bfloat16ToFloat(x, ctx), ctx: ctx, f: f, ff: ff, fast: fast)(Float.self)
+        let y = try FloatUnary(x: bfloat16ToFloat(x, ctx), ctx: ctx, f: f, ff: ff, fast: fast, fused: fused)(Float.self)
         return [floatToBfloat16(y, ctx)]
     }
-    return [try x.dataType.visit(FloatUnary(x: x, ctx: ctx, f: f, ff: ff, fast: fast))]
+    return [try x.dataType.visit(FloatUnary(x: x, ctx: ctx, f: f, ff: ff, fast: fast, fused: fused))]
+}
+
+/// An activation op: `activation` (read from the node) in CGemm's vectorized kernel for
+/// float32 where it runs, else its Double reference.
+func activationKernel(_ activation: @escaping @Sendable (KernelContext) throws -> FusedActivation) -> CPUKernel {
+    { ctx in
+        let a = try activation(ctx)
+        return try floatUnary(ctx, { a($0) }, fused: a)
+    }
 }
 
 /// A kernel applying one float function elementwise; `ff` is the float32 fast path.
@@ -101,20 +125,15 @@ extension CPUKernels {
         return try floatUnary(ctx) { Swift.max(0, $0) + Swift.min(0, alpha * expm1($0 / alpha)) }
     }
 
-    public static let hardSigmoid: CPUKernel = { ctx in
-        let alpha = Double(try ctx.node.float("alpha", default: 0.2))
-        let beta = Double(try ctx.node.float("beta", default: 0.5))
-        return try floatUnary(ctx) { Swift.max(0, Swift.min(1, alpha * $0 + beta)) }
+    public static let hardSigmoid = activationKernel { ctx in
+        .hardSigmoid(alpha: try ctx.node.float("alpha", default: 0.2), beta: try ctx.node.float("beta", default: 0.5))
     }
 
-    public static let hardSwish: CPUKernel = { ctx in
-        try floatUnary(ctx, { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) },
-                       { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) })
-    }
+    public static let hardSwish = activationKernel { _ in .hardSwish }
 
     public static let softplus: CPUKernel = { ctx in try floatUnary(ctx) { softplusValue($0) } }
     public static let softsign: CPUKernel = { ctx in try floatUnary(ctx) { $0 / (1 + Swift.abs($0)) } }
-    public static let mish: CPUKernel = { ctx in try floatUnary(ctx) { $0 * Glibc.tanh(softplusValue($0)) } }
+    public static let mish = activationKernel { _ in .mish }
 
     public static let thresholdedRelu: CPUKernel = { ctx in
         let alpha = Double(try ctx.node.float("alpha", default: 1))
@@ -122,14 +141,10 @@ extension CPUKernels {
     }
 
     /// Gelu with `approximate` "none" (erf) or "tanh".
-    public static let gelu: CPUKernel = { ctx in
+    public static let gelu = activationKernel { ctx in
         switch try ctx.node.string("approximate", default: "none") {
-        case "none":
-            return try floatUnary(ctx, { 0.5 * $0 * (1 + Glibc.erf($0 / 2.0.squareRoot())) },
-                                  { 0.5 * $0 * (1 + erff($0 * 0.70710678118654752)) })
-        case "tanh":
-            let c = (2 / Double.pi).squareRoot()
-            return try floatUnary(ctx) { 0.5 * $0 * (1 + Glibc.tanh(c * ($0 + 0.044715 * $0 * $0 * $0))) }
+        case "none": .gelu
+        case "tanh": .geluTanh
         case let a: throw ctx.error("attribute 'approximate' must be none or tanh, got \(a)")
         }
     }

@@ -164,7 +164,7 @@ enum ConvKernels {
     struct Apply: RealVisitor {
         let ctx: KernelContext, x: Tensor, w: Tensor, bias: Tensor?
         /// FusedConv's residual (added before the activation) and activation.
-        var z: Tensor? = nil, relu = false
+        var z: Tensor? = nil, activation: FusedActivation? = nil
         func callAsFunction<T: RealElement>(_: T.Type) throws -> [Tensor] {
             guard x.rank >= 3, w.rank == x.rank else { throw ctx.error("X \(x.shape) and W \(w.shape) must have one rank ≥ 3") }
             guard w.dataType == x.dataType else { throw ctx.error("X is \(x.dataType), W is \(w.dataType)") }
@@ -195,20 +195,20 @@ enum ConvKernels {
             nonisolated(unsafe) let (px, pw, py) = (UnsafePointer(elements(x, T.self)), UnsafePointer(elements(w, T.self)), elements(y, T.self))
             nonisolated(unsafe) let pb = bias.map { UnsafePointer(elements($0, T.self)) }
             nonisolated(unsafe) let pz = z.map { UnsafePointer(elements($0, T.self)) }
-            let pointwise = geo.isPointwise, pool = ctx.pool, relu = relu
+            let pointwise = geo.isPointwise, pool = ctx.pool, activation = activation
             if T.self == Float.self, PackedGemm.available, group == c, m == c, geo.rank <= 2, geo.kernel.last! <= 64 {
                 // depthwise: a GEMM per channel would have one row; convolve directly
                 func f(_ q: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(q).assumingMemoryBound(to: Float.self) }
                 DirectKernels.depthwise(pool, x: f(px), w: f(pw), bias: pb.map(f), z: pz.map(f),
                                      y: UnsafeMutableRawPointer(py).assumingMemoryBound(to: Float.self),
-                                     planes: n * c, channels: c, geo: geo, relu: relu)
+                                     planes: n * c, channels: c, geo: geo, activation: activation)
                 return [y]
             }
             if Winograd.applies(geo, group: group, batch: n, inChannels: c, outChannels: m) {
-                Winograd.conv(x: x, w: w, geo: geo, bias: pb, z: pz, relu: relu, y: y, pool: pool)
+                Winograd.conv(x: x, w: w, geo: geo, bias: pb, z: pz, activation: activation, y: y, pool: pool)
                 return [y]
             }
-            let epilogue = pb != nil || pz != nil || relu
+            let epilogue = pb != nil || pz != nil || activation != nil
             let units = n * group
             // float32 on an AVX2+FMA CPU: weights packed once, the im2col of 1-D/2-D convs done
             // while packing, the epilogue inside the GEMM
@@ -233,7 +233,7 @@ enum ConvKernels {
                     let source = pointwise || !directIm2col ? PackedGemm.matrix(f(b), columns: p) : PackedGemm.im2col(f(src), geo)
                     PackedGemm.run(inner, m: mg, n: p, k: kdim, a: packed + g * packedStride, transposed: transposed, source: source,
                                    c: UnsafeMutableRawPointer(py + out).assumingMemoryBound(to: Float.self), ldc: p,
-                                   bias: pb.map { f($0 + g * mg) }, z: pz.map { f($0 + out) }, ldz: p, relu: relu)
+                                   bias: pb.map { f($0 + g * mg) }, z: pz.map { f($0 + out) }, ldz: p, activation: activation)
                     return
                 }
                 parallelGemm(inner, transA: false, transB: false, m: mg, n: p, k: kdim, alpha: T(1),
@@ -251,7 +251,7 @@ enum ConvKernels {
                         } else if pb != nil {
                             for i in 0..<p { line[i] = T.add(line[i], b) }
                         }
-                        if relu { for i in 0..<p where line[i] < .zero { line[i] = .zero } }
+                        activation?.apply(line, count: p)
                     }
                 }
             }
@@ -363,15 +363,11 @@ extension CPUKernels {
     }
 
     /// com.microsoft::FusedConv: Conv, plus the optional Z (input 3) added to its output, then
-    /// `activation` ("Relu", or none).
+    /// `activation` (a `FusedActivation`, or none).
     public static let fusedConv: CPUKernel = widenFloat16 { ctx in
         let x = try ctx.input(0)
-        let activation = try ctx.node.string("activation", default: "")
-        guard activation == "" || activation == "Relu" else {
-            throw ctx.error("activation '\(activation)' is not supported (only Relu)")
-        }
         let apply = ConvKernels.Apply(ctx: ctx, x: x, w: try ctx.input(1), bias: ctx.optionalInput(2),
-                                      z: ctx.optionalInput(3), relu: activation == "Relu")
+                                      z: ctx.optionalInput(3), activation: try FusedActivation(of: ctx.node))
         return try x.dataType.visitReal(apply, ctx)
     }
 

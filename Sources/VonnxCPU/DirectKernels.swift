@@ -6,19 +6,19 @@ import VonnxIR
 /// `PackedGemm.available`.
 enum DirectKernels {
     /// A depthwise conv (one filter per channel, `channels` channels, 1-D or 2-D `geo`) over
-    /// `planes` = N·channels input planes, directly: y = conv(x, w) + bias (+ z), Relu if `relu`.
+    /// `planes` = N·channels input planes, directly: y = conv(x, w) + bias (+ z), then the activation.
     static func depthwise(_ pool: ThreadPool, x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                           z: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, planes: Int, channels: Int,
-                          geo: WindowGeometry, relu: Bool) {
+                          geo: WindowGeometry, activation: FusedActivation?) {
         nonisolated(unsafe) let (px, pw, pbias, pz, py) = (x, w, bias, z, y)
+        let act = FusedActivation.kernel(activation)
         let inSize = geo.inputSize, outSize = geo.outputSize, ks = geo.kernelSize
         pool.parallelFor(planes, grain: max(1, 32768 / max(outSize * ks, 1))) { r in
             var source = PackedGemm.im2col(px, geo)
             for plane in r {
                 let ch = plane % channels
                 source.x = px + plane * inSize
-                vx_depthwise(&source, pw + ch * ks, pbias?[ch] ?? 0, pz.map { $0 + plane * outSize }, py + plane * outSize,
-                             relu ? 1 : 0)
+                vx_depthwise(&source, pw + ch * ks, pbias?[ch] ?? 0, pz.map { $0 + plane * outSize }, py + plane * outSize, act)
             }
         }
     }

@@ -3,7 +3,7 @@ import VonnxIR
 
 /// Float32 conv GEMM over weights packed once (CGemm's AVX2 or AVX-512 micro-kernel), with the
 /// im2col done while packing the input and the epilogue fused: C = A·B (+ bias per row)
-/// (+ Z) (then Relu). Used by Conv when the CPU has AVX2 and FMA; elsewhere OpenBLAS runs.
+/// (+ Z) (then the activation). Used by Conv when the CPU has AVX2 and FMA; elsewhere OpenBLAS runs.
 enum PackedGemm {
     static let available = vx_gemm_available() != 0
 
@@ -38,14 +38,15 @@ enum PackedGemm {
     /// packing of a 3×3 conv with 512 channels on 7×7 at two threads).
     private static func runTransposed(_ pool: ThreadPool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, source: vx_source,
                               c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?,
-                              z: UnsafePointer<Float>?, ldz: Int, relu: Bool) {
+                              z: UnsafePointer<Float>?, ldz: Int, activation: FusedActivation?) {
         guard m > 0, n > 0 else { return }
         nonisolated(unsafe) let (pa, pc, pbias, pz) = (a, c, bias, z)
         nonisolated(unsafe) var src = source
+        let act = FusedActivation.kernel(activation)
         let block = Int(vx_gemm_t_col_block()), panels = (m + block - 1) / block
         @Sendable func channels(_ r: Range<Int>, packedB: UnsafePointer<Float>?) {
             var s = src
-            vx_gemm_t(Int32(m), Int32(n), Int32(k), pa, &s, packedB, pc, Int32(ldc), pbias, pz, Int32(ldz), relu ? 1 : 0,
+            vx_gemm_t(Int32(m), Int32(n), Int32(k), pa, &s, packedB, pc, Int32(ldc), pbias, pz, Int32(ldz), act,
                       Int32(r.lowerBound * block), Int32(min(m, r.upperBound * block)))
         }
         guard pool.threads > 1, panels > 1 else { return channels(0..<panels, packedB: nil) }
@@ -99,18 +100,20 @@ enum PackedGemm {
     /// threads and the row panels are split.
     static func run(_ pool: ThreadPool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, transposed: Bool = false,
                     source: vx_source, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?,
-                    z: UnsafePointer<Float>?, ldz: Int, relu: Bool) {
+                    z: UnsafePointer<Float>?, ldz: Int, activation: FusedActivation?) {
         guard m > 0, n > 0 else { return }
         if transposed {
-            return runTransposed(pool, m: m, n: n, k: k, a: a, source: source, c: c, ldc: ldc, bias: bias, z: z, ldz: ldz, relu: relu)
+            return runTransposed(pool, m: m, n: n, k: k, a: a, source: source, c: c, ldc: ldc, bias: bias, z: z, ldz: ldz,
+                                 activation: activation)
         }
         nonisolated(unsafe) let (pa, pc, pbias, pz) = (a, c, bias, z)
         nonisolated(unsafe) var src = source
+        let act = FusedActivation.kernel(activation)
         let rowBlock = Int(vx_gemm_row_block()), colBlock = Int(vx_gemm_col_block(Int32(n)))
         let rowPanels = (m + rowBlock - 1) / rowBlock, colPanels = (n + colBlock - 1) / colBlock
         @Sendable func block(rows: Range<Int>, cols: Range<Int>, packedB: UnsafePointer<Float>?) {
             var s = src
-            vx_gemm(Int32(m), Int32(n), Int32(k), pa, &s, packedB, pc, Int32(ldc), pbias, pz, Int32(ldz), relu ? 1 : 0,
+            vx_gemm(Int32(m), Int32(n), Int32(k), pa, &s, packedB, pc, Int32(ldc), pbias, pz, Int32(ldz), act,
                     Int32(rows.lowerBound), Int32(rows.upperBound), Int32(cols.lowerBound), Int32(cols.upperBound))
         }
         let threads = pool.threads

@@ -31,6 +31,63 @@ enum ResizeKernels {
         return out
     }
 
+    /// Per output index along an axis, the input indices and weights of its two taps (the
+    /// second weight 0 for one tap), when every index has at most two taps of nonzero weight.
+    static func twoTaps(_ taps: [ResizeSampling.Taps]) -> [(i0: Int, i1: Int, w0: Float, w1: Float)]? {
+        var result: [(i0: Int, i1: Int, w0: Float, w1: Float)] = []
+        result.reserveCapacity(taps.count)
+        for t in taps {
+            guard let t else { return nil }
+            let live = zip(t.indices, t.weights).filter { $0.1 != 0 }
+            guard live.count <= 2 else { return nil }
+            let a = live.first ?? (t.indices.first ?? 0, 0), b = live.count == 2 ? live[1] : (a.0, 0)
+            result.append((a.0, b.0, Float(a.1), Float(b.1)))
+        }
+        return result
+    }
+
+    /// float32 resampling of the last two axes of `x` (`planes` planes) where every output
+    /// index has at most two taps (nearest; linear without antialias): per output row, the
+    /// one or two input rows it reads, resampled along the row (kept while the next output
+    /// rows read the same ones), then blended. Threaded over planes.
+    static func planes(_ x: Tensor, outShape: [Int], rows: [(i0: Int, i1: Int, w0: Float, w1: Float)],
+                       cols: [(i0: Int, i1: Int, w0: Float, w1: Float)], pool: ThreadPool) -> Tensor {
+        let (ih, iw, oh, ow) = (x.shape[x.rank - 2], x.shape[x.rank - 1], rows.count, cols.count)
+        let planes = ih * iw == 0 ? 0 : x.count / (ih * iw)
+        let y = Tensor(uninitialized: .float, shape: outShape)  // every element is written below
+        nonisolated(unsafe) let (px, py) = (UnsafePointer(elements(x, Float.self)), elements(y, Float.self))
+        let ci0 = cols.map(\.i0), ci1 = cols.map(\.i1), cw0 = cols.map(\.w0), cw1 = cols.map(\.w1)
+        let gather = cols.allSatisfy { $0.w0 == 1 && $0.w1 == 0 }
+        pool.parallelFor(planes, grain: max(1, 65536 / max(oh * ow, 1))) { r in
+            let a = UnsafeMutablePointer<Float>.allocate(capacity: 2 * ow), b = a + ow
+            defer { a.deallocate() }
+            /// Input row `j` of plane `src` resampled along the row into `dst`.
+            func line(_ src: UnsafePointer<Float>, _ j: Int, _ dst: UnsafeMutablePointer<Float>) {
+                let row = src + j * iw
+                if gather {
+                    for o in 0..<ow { dst[o] = row[ci0[o]] }
+                } else {
+                    for o in 0..<ow { dst[o] = row[ci0[o]] * cw0[o] + (cw1[o] == 0 ? 0 : row[ci1[o]] * cw1[o]) }
+                }
+            }
+            for plane in r {
+                let src = px + plane * ih * iw, dst = py + plane * oh * ow
+                var ja = -1, jb = -1
+                for (oy, t) in rows.enumerated() {
+                    if t.i0 != ja { line(src, t.i0, a); ja = t.i0 }
+                    let out = dst + oy * ow
+                    if t.w1 == 0 {
+                        if t.w0 == 1 { out.update(from: a, count: ow) } else { for o in 0..<ow { out[o] = a[o] * t.w0 } }
+                        continue
+                    }
+                    if t.i1 != jb { line(src, t.i1, b); jb = t.i1 }
+                    for o in 0..<ow { out[o] = a[o] * t.w0 + b[o] * t.w1 }
+                }
+            }
+        }
+        return y
+    }
+
     /// Resizes `x` to `sizes` with per-axis `scales` (full rank) and `roi` (begin..., end...).
     static func run(_ x: Tensor, sizes: [Int], scales: [Double], roi: [Double], options: Options, ctx: KernelContext) throws -> Tensor {
         guard x.dataType != .string, x.dataType != .bool else { throw ctx.error("cannot resize \(x.dataType) tensors") }
@@ -39,12 +96,25 @@ enum ResizeKernels {
               let total = checkedElementCount(sizes), total <= 1 << 31 else {
             throw ctx.error("output sizes \(sizes) / scales \(scales) are invalid for input \(x.shape)")
         }
+        /// The taps along `axis` of `shape`, nil when the axis is left as it is.
+        func taps(_ axis: Int, _ shape: [Int]) throws -> [ResizeSampling.Taps]? {
+            let rb = roi.count == 2 * r ? roi[axis] : 0, re = roi.count == 2 * r ? roi[axis + r] : 1
+            if sizes[axis] == shape[axis] && abs(scales[axis] - 1) < 1e-9 && abs(rb) < 1e-9 && abs(re - 1) < 1e-9 { return nil }
+            guard shape[axis] > 0 else { throw ctx.error("cannot resize an empty axis \(axis) of \(x.shape)") }
+            return ResizeSampling.taps(input: shape[axis], output: sizes[axis], scale: scales[axis], roi: (rb, re), options)
+        }
+        /// `twoTaps` along `axis` of `x` (the identity when the axis is left as it is).
+        func pairs(_ axis: Int) throws -> [(i0: Int, i1: Int, w0: Float, w1: Float)]? {
+            guard let t = try taps(axis, x.shape) else { return (0..<x.shape[axis]).map { ($0, $0, 1, 0) } }
+            return twoTaps(t)
+        }
+        if x.dataType == .float, r >= 2, try (0..<r - 2).allSatisfy({ try taps($0, x.shape) == nil }),
+           let rows = try pairs(r - 2), let cols = try pairs(r - 1) {
+            return planes(x, outShape: sizes, rows: rows, cols: cols, pool: ctx.pool)
+        }
         var data = x.doubles(), shape = x.shape
         for axis in 0..<r {
-            let rb = roi.count == 2 * r ? roi[axis] : 0, re = roi.count == 2 * r ? roi[axis + r] : 1
-            if sizes[axis] == shape[axis] && abs(scales[axis] - 1) < 1e-9 && abs(rb) < 1e-9 && abs(re - 1) < 1e-9 { continue }
-            guard shape[axis] > 0 else { throw ctx.error("cannot resize an empty axis \(axis) of \(x.shape)") }
-            let t = ResizeSampling.taps(input: shape[axis], output: sizes[axis], scale: scales[axis], roi: (rb, re), options)
+            guard let t = try taps(axis, shape) else { continue }
             data = resample(data, shape: shape, axis: axis, taps: t, extrapolation: options.extrapolation, pool: ctx.pool)
             shape[axis] = sizes[axis]
         }

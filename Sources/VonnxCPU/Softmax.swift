@@ -1,3 +1,4 @@
+import CGemm
 import VonnxIR
 
 /// Softmax, LogSoftmax and Hardmax. From opset 13 they work along one axis (default -1);
@@ -17,10 +18,16 @@ enum SoftmaxKernels {
             let y = Tensor(zeros: T.dataType, shape: shape)
             guard n > 0 else { return [y] }
             nonisolated(unsafe) let (px, py) = (elements(x, T.self), elements(y, T.self))
-            let kind = kind
+            let kind = kind, vectorized = T.self == Float.self && inner == 1 && PackedGemm.available
             ctx.pool.parallelFor(outer * inner, grain: max(1, 8192 / n)) { r in
                 for line in r {
                     let base = (line / inner) * n * inner + line % inner
+                    if kind == .softmax && vectorized {
+                        // CGemm's vectorized row (contiguous rows, float32)
+                        func f(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
+                        vx_softmax(f(px + base), f(py + base), n)
+                        continue
+                    }
                     var m = px[base], at = 0
                     for i in 1..<n where px[base + i * inner] > m { m = px[base + i * inner]; at = i }
                     switch kind {

@@ -67,8 +67,8 @@ extension CPUKernels {
     public static let expOp: CPUKernel = { ctx in try floatUnary(ctx, Glibc.exp, fast: .exp) }
     public static let logOp = floatUnaryKernel(Glibc.log, logf)
     public static let erfOp = floatUnaryKernel(Glibc.erf, erff)
-    public static let tanhOp = floatUnaryKernel(Glibc.tanh, tanhf)
-    public static let sigmoid: CPUKernel = { ctx in try floatUnary(ctx, { 1 / (1 + Glibc.exp(-$0)) }, fast: .sigmoid) }
+    public static let tanhOp = activationKernel { _ in .tanh }
+    public static let sigmoid: CPUKernel = { ctx in try floatUnary(ctx, { 1 / (1 + Glibc.exp(-$0)) }, fast: .sigmoid, fused: .sigmoid) }
     public static let sinOp = floatUnaryKernel(Glibc.sin, sinf)
     public static let cosOp = floatUnaryKernel(Glibc.cos, cosf)
     public static let tanOp = floatUnaryKernel(Glibc.tan, tanf)

@@ -4,7 +4,7 @@ import VonnxIR
 
 /// Winograd F(4×4, 3×3) convolution for 2-D 3×3, stride 1, dilation 1, group 1 convs: each
 /// 6×6 input tile and each filter go to the Winograd domain, the 36 tile positions are 36
-/// independent GEMMs [M×C]·[C×tiles], and the output transform applies bias, Z and Relu.
+/// independent GEMMs [M×C]·[C×tiles], and the output transform applies bias, Z and the activation.
 enum Winograd {
     /// True when `geo` and `group` describe a conv this kernel computes and it is faster than
     /// im2col + GEMM. Its 36 GEMMs are [M×C]·[C×tiles]; measured (AVX-512 CGemm, vectorized
@@ -69,9 +69,9 @@ enum Winograd {
         }
     }
 
-    /// y = conv(x, w) + bias (+ z), then Relu when `relu`; `y` is [N, M, OH, OW] and fully written.
+    /// y = conv(x, w) + bias (+ z), then the activation; `y` is [N, M, OH, OW] and fully written.
     static func conv<T: RealElement>(x: Tensor, w: Tensor, geo: WindowGeometry, bias: UnsafePointer<T>?,
-                                     z: UnsafePointer<T>?, relu: Bool, y: Tensor, pool: ThreadPool) {
+                                     z: UnsafePointer<T>?, activation: FusedActivation?, y: Tensor, pool: ThreadPool) {
         let n = x.shape[0], c = x.shape[1], m = w.shape[0]
         let (ih, iw, oh, ow) = (geo.input[0], geo.input[1], geo.output[0], geo.output[1])
         let (th, tw) = tileGrid(geo), chunk = chunking(batch: n, th: th, tw: tw)
@@ -112,14 +112,14 @@ enum Winograd {
                             PackedGemm.run(single, m: m, n: tiles, k: c, a: packed + xi * packedStride,
                                            source: PackedGemm.matrix(float(UnsafePointer(v + xi * c * tiles)), columns: tiles),
                                            c: float(prod + xi * m * tiles),
-                                           ldc: tiles, bias: nil, z: nil, ldz: 0, relu: false)
+                                           ldc: tiles, bias: nil, z: nil, ldz: 0, activation: nil)
                         } else {
                             T.gemm(transA: false, transB: false, m: m, n: tiles, k: c, alpha: T(1), a: pu + xi * m * c, lda: c,
                                    b: v + xi * c * tiles, ldb: tiles, beta: .zero, c: prod + xi * m * tiles, ldc: tiles)
                         }
                     }
                 }
-                // Aᵀ·P·A per tile, cropped to the output, with bias, Z and Relu
+                // Aᵀ·P·A per tile, cropped to the output, with bias, Z and the activation
                 pool.parallelFor(m) { r in
                     let scratch = UnsafeMutablePointer<T>.allocate(capacity: scratchCount)
                     defer { scratch.deallocate() }
@@ -127,7 +127,7 @@ enum Winograd {
                         for img in 0..<images {
                             let at = ((first + img) * m + ch) * oh * ow + skip
                             outputTiles(prod + ch * tiles + img * band, stride: m * tiles, th: rows, tw: tw, py + at, oh: oh - 4 * ty0,
-                                        ow: ow, bias: pb?[ch] ?? .zero, z: pz.map { $0 + at }, relu: relu, scratch)
+                                        ow: ow, bias: pb?[ch] ?? .zero, z: pz.map { $0 + at }, activation: activation, scratch)
                         }
                     }
                 }
@@ -163,14 +163,15 @@ enum Winograd {
     }
 
     /// One output plane (oh×ow) from its tiles' products P[ξ·stride + ty·tw + tx]: Aᵀ·P·A
-    /// cropped to the plane, + bias (+ z), then Relu when `relu` (CGemm's vectorized transform
+    /// cropped to the plane, + bias (+ z), then the activation (CGemm's vectorized transform
     /// for float32 where it runs, else per tile here).
     private static func outputTiles<T: RealElement>(_ p: UnsafePointer<T>, stride: Int, th: Int, tw: Int, _ out: UnsafeMutablePointer<T>,
-                                                    oh: Int, ow: Int, bias: T, z: UnsafePointer<T>?, relu: Bool,
+                                                    oh: Int, ow: Int, bias: T, z: UnsafePointer<T>?, activation: FusedActivation?,
                                                     _ scratch: UnsafeMutablePointer<T>) {
         if T.self == Float.self && PackedGemm.available {
             return vx_winograd_output(float(p), stride, Int32(th), Int32(tw), float(out), Int32(oh), Int32(ow),
-                                      unsafeBitCast(bias, to: Float.self), z.map { float($0) }, relu ? 1 : 0, float(scratch))
+                                      unsafeBitCast(bias, to: Float.self), z.map { float($0) },
+                                      FusedActivation.kernel(activation), float(scratch))
         }
         let t = scratch, o = scratch + 24
         for ty in 0..<th { for tx in 0..<tw {
@@ -179,11 +180,13 @@ enum Winograd {
             for i in 0..<min(4, oh - ty * 4) {
                 transformOutput(t + i * 6, 1, o, 1)
                 let row = (ty * 4 + i) * ow + tx * 4
-                for j in 0..<min(4, ow - tx * 4) {
+                let width = min(4, ow - tx * 4)
+                for j in 0..<width {
                     var s = o[j] + bias
                     if let z { s += z[row + j] }
-                    out[row + j] = relu && s < .zero ? .zero : s
+                    out[row + j] = s
                 }
+                activation?.apply(out + row, count: width)
             }
         } }
     }

@@ -4,17 +4,22 @@
 /// - a BatchNormalization not preceded by a Conv (as in DenseNet's pre-activations), with the
 ///   Mul or Add by such constants after it, becomes one depthwise 1×1 Conv over 2-D maps
 ///   (a BatchNormalization elsewhere), so a Relu after it fuses too;
-/// - a Conv followed by an Add of a same-shaped value (a residual) and/or a Relu becomes one
-///   `com.microsoft::FusedConv` node: inputs X, W, B, Z (Z, when present, is added before the
-///   activation), attribute `activation` ("Relu" when fused).
+/// - a Conv followed by an Add of a same-shaped value (a residual) and/or an activation becomes
+///   one `com.microsoft::FusedConv` node: inputs X, W, B, Z (Z, when present, is added before
+///   the activation), the activation as `FusedActivation`'s attributes. Activations are the
+///   ops Relu, Clip (constant bounds), LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish, Gelu
+///   and Mish, and the decomposed forms exporters write: x·Sigmoid(x) (SiLU),
+///   x·HardSigmoid(x) with HardSwish's 1/6 and 1/2, x·Clip(x + 3, 0, 6)/6 (either order of the
+///   product and the division) and x·Tanh(Softplus(x)) (Mish); `fusing` says which a backend
+///   takes.
 /// Intermediates are only fused away when nothing else reads them. Sorted nodes and inferred
 /// shapes (`graph.valueInfo`) expected; the result stays sorted.
 extension Passes {
-    public static func fusingConv(_ graph: Graph) -> Graph {
+    public static func fusingConv(_ graph: Graph, fusing: (FusedActivation) -> Bool = { _ in true }) -> Graph {
         var g = graph
         g = foldingAffineIntoConv(g)
         g = foldingAffineIntoBatchNorm(g)
-        g = fusingConvActivation(g)
+        g = fusingConvActivation(g, fusing: fusing)
         return g
     }
 
@@ -121,7 +126,7 @@ extension Passes {
         return withoutUnusedInitializers(result)
     }
 
-    static func fusingConvActivation(_ graph: Graph) -> Graph {
+    static func fusingConvActivation(_ graph: Graph, fusing: (FusedActivation) -> Bool) -> Graph {
         let reads = readCounts(graph)
         var consumers: [String: [Int]] = [:]
         for (i, node) in graph.nodes.enumerated() { for name in node.inputs { consumers[name, default: []].append(i) } }
@@ -134,6 +139,7 @@ extension Passes {
                   !taken.contains(c[0]), ops.contains(graph.nodes[c[0]].opType), graph.nodes[c[0]].domain.isEmpty else { return nil }
             return c[0]
         }
+        let activations = ActivationMatcher(graph: graph, consumers: consumers, reads: reads, outputs: outputs)
         func type(_ name: String) -> ValueType? {
             graph.valueInfo[name]?.type ?? graph.inputs.first { $0.name == name }?.type
         }
@@ -155,9 +161,9 @@ extension Passes {
                     chain.append(ai); out = add.outputs[0]
                 }
             }
-            if let ri = soleConsumer(out, ["Relu"]) {
-                attributes["activation"] = .string(Array("Relu".utf8))
-                chain.append(ri); out = graph.nodes[ri].outputs[0]
+            if let (activation, nodes) = activations.match(after: out), fusing(activation), !nodes.contains(where: taken.contains) {
+                attributes.merge(activation.attributes) { $1 }
+                chain += nodes; out = graph.nodes[nodes.last!].outputs[0]
             }
             guard let last = chain.last else { continue }
             // The fused node takes the last node's place, where every input is available.
@@ -169,6 +175,108 @@ extension Passes {
         var result = graph
         result.nodes = graph.nodes.indices.compactMap { i in replaced[i] ?? (taken.contains(i) ? nil : graph.nodes[i]) }
         return result
+    }
+
+    /// Recognizes the activation applied to a value (see `fusingConv`).
+    struct ActivationMatcher {
+        let graph: Graph, consumers: [String: [Int]], reads: [String: Int], outputs: Set<String>
+
+        /// The activation applied to `value` and the nodes computing it (the last one writes
+        /// its result), when only they read `value` and nothing else reads their intermediates.
+        func match(after value: String) -> (FusedActivation, [Int])? {
+            guard !outputs.contains(value), let c = consumers[value], reads[value] == c.count else { return nil }
+            if c.count == 1, let a = single(graph.nodes[c[0]], value) { return (a, c) }
+            guard c.count == 2 else { return nil }
+            return product(value, mul: c[0], head: c[1]) ?? product(value, mul: c[1], head: c[0])
+        }
+
+        /// The activation op `node` applies to its input 0, `value`.
+        func single(_ node: Node, _ value: String) -> FusedActivation? {
+            guard node.domain.isEmpty, node.inputs.first == value, node.outputs.count == 1 else { return nil }
+            switch node.opType {
+            case "Relu": return .relu
+            case "Sigmoid": return .sigmoid
+            case "Tanh": return .tanh
+            case "HardSwish": return .hardSwish
+            case "Mish": return .mish
+            case "LeakyRelu": return (try? node.float("alpha", default: 0.01)).map { .leakyRelu(alpha: $0) }
+            case "HardSigmoid":
+                guard let alpha = try? node.float("alpha", default: 0.2), let beta = try? node.float("beta", default: 0.5) else { return nil }
+                return .hardSigmoid(alpha: alpha, beta: beta)
+            case "Gelu":
+                switch try? node.string("approximate", default: "none") {
+                case "none": return .gelu
+                case "tanh": return .geluTanh
+                default: return nil
+                }
+            case "Clip":
+                // bounds from inputs 1 and 2 (opset 11 on) or from attributes (before)
+                func bound(_ i: Int, _ attribute: String, _ absent: Float) -> Float? {
+                    if node.inputs.count > i { return node.inputs[i].isEmpty ? absent : scalar(node.inputs[i]) }
+                    return try? node.float(attribute, default: absent)
+                }
+                guard let lo = bound(1, "min", -.infinity), let hi = bound(2, "max", .infinity), lo <= hi else { return nil }
+                return .clip(min: lo, max: hi)
+            default: return nil
+            }
+        }
+
+        /// x·f(x): `mul` multiplies `value` by the end of the chain of single-consumer nodes
+        /// from `head`, and that chain (with a division by 6 after the product for the Clip
+        /// form of HardSwish) is a known f.
+        func product(_ value: String, mul: Int, head: Int) -> (FusedActivation, [Int])? {
+            let m = graph.nodes[mul]
+            guard m.opType == "Mul", m.domain.isEmpty, m.inputs.count == 2, m.inputs.contains(value),
+                  graph.nodes[head].inputs.first == value else { return nil }
+            let other = m.inputs[0] == value ? m.inputs[1] : m.inputs[0]
+            var chain = [head]
+            while graph.nodes[chain.last!].outputs.first != other {
+                guard chain.count < 3, let next = sole(graph.nodes[chain.last!].outputs.first ?? ""),
+                      graph.nodes[next].inputs.first == graph.nodes[chain.last!].outputs.first else { return nil }
+                chain.append(next)
+            }
+            guard chain.allSatisfy({ graph.nodes[$0].domain.isEmpty && graph.nodes[$0].outputs.count == 1 }),
+                  reads[other] == 1, !outputs.contains(other) else { return nil }
+            let nodes = chain.map { graph.nodes[$0] }
+            func near(_ a: Float?, _ b: Float) -> Bool { a.map { abs($0 - b) <= 1e-6 * max(1, abs(b)) } ?? false }
+            /// A node dividing by 6 or multiplying by 1/6.
+            func sixth(_ n: Node) -> Bool {
+                n.inputs.count == 2 && (n.opType == "Div" && near(scalar(n.inputs[1]), 6)
+                                        || n.opType == "Mul" && near(scalar(n.inputs[1]) ?? scalar(n.inputs[0]), 1 / 6))
+            }
+            /// Add of 3 then Clip to [0, 6].
+            func shiftedClip(_ add: Node, _ clip: Node) -> Bool {
+                add.opType == "Add" && add.inputs.count == 2 && near(scalar(add.inputs[1]) ?? scalar(add.inputs[0]), 3)
+                    && single(clip, add.outputs[0]) == .clip(min: 0, max: 6)
+            }
+            switch nodes.map(\.opType) {
+            case ["Sigmoid"]: return (.silu, chain + [mul])
+            case ["HardSigmoid"]:
+                guard case .hardSigmoid(let alpha, let beta)? = single(nodes[0], value), near(alpha, 1 / 6), near(beta, 0.5) else { return nil }
+                return (.hardSwish, chain + [mul])
+            case ["Softplus", "Tanh"]: return (.mish, chain + [mul])
+            case ["Add", "Clip", "Div"], ["Add", "Clip", "Mul"]:
+                guard shiftedClip(nodes[0], nodes[1]), sixth(nodes[2]), nodes[2].inputs[0] == nodes[1].outputs[0] else { return nil }
+                return (.hardSwish, chain + [mul])
+            case ["Add", "Clip"]:
+                guard shiftedClip(nodes[0], nodes[1]), let d = sole(m.outputs[0]), graph.nodes[d].inputs[0] == m.outputs[0],
+                      sixth(graph.nodes[d]) else { return nil }
+                return (.hardSwish, chain + [mul, d])
+            default: return nil
+            }
+        }
+
+        /// The one node reading `value`, when nothing else (graph outputs included) does.
+        private func sole(_ value: String) -> Int? {
+            guard reads[value] == 1, !outputs.contains(value), let c = consumers[value], c.count == 1 else { return nil }
+            return c[0]
+        }
+
+        /// The value of a one-element float initializer.
+        private func scalar(_ name: String) -> Float? {
+            guard let t = graph.initializers[name], t.dataType == .float, t.count == 1 else { return nil }
+            return t.scalars(as: Float.self)[0]
+        }
     }
 
     /// Folds chains of Mul/Add (and BatchNormalization) by per-channel constants that follow an

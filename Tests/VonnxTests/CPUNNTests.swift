@@ -304,3 +304,43 @@ func maxPoolMatchesDefinition(w: Int, k: Int, stride: Int, pad: Int) throws {
         try run(CPUKernels.resize, "Resize", [Tensor(shape: [1, 0], scalars: [Float]()), nil, Tensor(shape: [2], scalars: [1, 2] as [Float])], opset: 19)
     }
 }
+
+/// Resize's float32 planar kernel (nearest, linear without antialias, last two axes) against
+/// the general float64 resampling (the same node over float64 data), over modes, coordinate
+/// transforms, up- and downscales by integer and fractional factors, and odd sizes; a cubic
+/// resize and one of the channel axis take the general path in both.
+@Test(arguments: [("nearest", "asymmetric", "floor", [1, 1, 2, 2] as [Float]), ("nearest", "half_pixel", "round_prefer_floor", [1, 1, 3, 2.5]),
+                  ("nearest", "align_corners", "round_prefer_ceil", [1, 1, 0.5, 0.6]), ("nearest", "tf_half_pixel_for_nn", "ceil", [1, 1, 1.7, 3]),
+                  ("linear", "half_pixel", "", [1, 1, 2, 2]), ("linear", "align_corners", "", [1, 1, 2.5, 0.4]),
+                  ("linear", "asymmetric", "", [1, 1, 1, 3]), ("linear", "pytorch_half_pixel", "", [1, 1, 0.3, 1.5]),
+                  ("cubic", "half_pixel", "", [1, 1, 2, 2]), ("linear", "half_pixel", "", [1, 2, 2, 2])])
+func resizePlanarMatchesGeneral(mode: String, coordinates: String, nearest: String, scales: [Float]) throws {
+    let shape = [2, 3, 7, 9], x = noise(shape.reduce(1, *), seed: 21)
+    var attributes: [String: Attribute] = ["mode": .string(Array(mode.utf8)),
+                                           "coordinate_transformation_mode": .string(Array(coordinates.utf8))]
+    if !nearest.isEmpty { attributes["nearest_mode"] = .string(Array(nearest.utf8)) }
+    func resize(_ input: Tensor) throws -> Tensor {
+        try run(CPUKernels.resize, "Resize", [input, nil, Tensor(shape: [4], scalars: scales)], attributes, opset: 13)[0]
+    }
+    let fast = try resize(Tensor(shape: shape, scalars: x))
+    let general = try resize(Tensor(shape: shape, scalars: x.map(Double.init)))
+    #expect(fast.shape == general.shape)
+    let a = fast.scalars(as: Float.self), b = general.scalars(as: Double.self)
+    let bad = a.indices.filter { !(abs(Double(a[$0]) - b[$0]) <= 1e-6) }
+    #expect(bad.isEmpty, "\(mode) \(coordinates) \(scales): \(bad.count) of \(a.count) differ, first \(bad.prefix(3).map { "[\($0)] \(a[$0]) vs \(b[$0])" })")
+}
+
+/// Softmax's vectorized float32 rows against the float64 kernel on the same values: row
+/// lengths around the vector widths (tails), large and very negative inputs, an axis that is
+/// not the last (the general loop) and opset 11's coerced 2-D rows.
+@Test(arguments: [([3, 1], -1, 13), ([2, 7], -1, 13), ([4, 16], -1, 13), ([3, 33], 1, 13), ([2, 960], -1, 13), ([2, 5, 3], 1, 13),
+                  ([2, 3, 5], 1, 11)])
+func softmaxRowsMatchDouble(shape: [Int], axis: Int, opset: Int) throws {
+    let count = shape.reduce(1, *)
+    let x = noise(count, seed: UInt64(count)).enumerated().map { $1 * ($0 % 5 == 0 ? 90 : 8) }
+    func softmax(_ t: Tensor) throws -> Tensor { try run(CPUKernels.softmax, "Softmax", [t], ["axis": .int(axis)], opset: opset)[0] }
+    let a = try softmax(Tensor(shape: shape, scalars: x)).scalars(as: Float.self)
+    let b = try softmax(Tensor(shape: shape, scalars: x.map(Double.init))).scalars(as: Double.self)
+    let bad = a.indices.filter { !(abs(Double(a[$0]) - b[$0]) <= 1e-6 * max(1e-3, b[$0])) }
+    #expect(bad.isEmpty, "\(shape) axis \(axis): \(bad.count) differ, first \(bad.prefix(3).map { "[\($0)] \(a[$0]) vs \(b[$0])" })")
+}

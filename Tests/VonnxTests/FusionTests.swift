@@ -116,3 +116,54 @@ private func bn(_ b: inout GraphBuilder, _ noise: inout Noise, _ x: String, _ c:
         #expect("\(error)".contains("Z [1, 1, 2, 2]"))
     }
 }
+
+/// Each activation form exporters write after a Conv (an op, or x·f(x) decomposed) fuses into
+/// the Conv as that activation, with the unoptimized graph's outputs; `form` names the form,
+/// `fused` the activation expected on the FusedConv.
+@Test(arguments: [("Relu", "Relu"), ("Clip", "Clip"), ("LeakyRelu", "LeakyRelu"), ("Sigmoid", "Sigmoid"), ("Tanh", "Tanh"),
+                  ("HardSigmoid", "HardSigmoid"), ("HardSwish", "HardSwish"), ("Gelu", "Gelu"), ("GeluTanh", "GeluTanh"),
+                  ("Mish", "Mish"), ("x·Sigmoid", "Silu"), ("x·HardSigmoid", "HardSwish"), ("x·Clip/6", "HardSwish"),
+                  ("x·(Clip·⅙)", "HardSwish"), ("x·Tanh·Softplus", "Mish")])
+func fusesActivationForms(form: String, fused: String) throws {
+    var b = GraphBuilder(name: "g"), noise = Noise(state: 5)
+    let x = b.input("x", .float, [.symbol("N"), .value(3), .value(7), .value(7)])
+    let c = conv(&b, &noise, x, 3, 5, k: 3)
+    func scalar(_ v: Float) -> String { b.constant(Tensor(shape: [], scalars: [v])) }
+    let y: String
+    switch form {
+    case "Clip": y = b.node("Clip", [c, scalar(-0.5), scalar(0.75)])
+    case "LeakyRelu": y = b.node("LeakyRelu", [c], ["alpha": .float(0.2)])
+    case "HardSigmoid": y = b.node("HardSigmoid", [c], ["alpha": .float(0.3), "beta": .float(0.4)])
+    case "Gelu": y = b.node("Gelu", [c])
+    case "GeluTanh": y = b.node("Gelu", [c], ["approximate": .string(Array("tanh".utf8))])
+    case "x·Sigmoid": y = b.node("Mul", [b.node("Sigmoid", [c]), c])
+    case "x·HardSigmoid": y = b.node("Mul", [c, b.node("HardSigmoid", [c], ["alpha": .float(1 / 6), "beta": .float(0.5)])])
+    case "x·Clip/6", "x·(Clip·⅙)":
+        let clip = b.node("Clip", [b.node("Add", [c, scalar(3)]), scalar(0), scalar(6)])
+        y = form == "x·Clip/6" ? b.node("Div", [b.node("Mul", [c, clip]), scalar(6)])
+                               : b.node("Mul", [c, b.node("Mul", [clip, scalar(1 / 6)])])
+    case "x·Tanh·Softplus": y = b.node("Mul", [c, b.node("Tanh", [b.node("Softplus", [c])])])
+    default: y = b.node(form, [c])
+    }
+    b.output(y)
+    let (ops, error) = try compare(b.graph, xShape: [2, 3, 7, 7])
+    #expect(ops == ["FusedConv"], "\(form)")
+    #expect(error < 1e-5, "\(form)")
+    let model = Model(irVersion: 8, opsets: ["": 17], graph: b.graph)
+    let node = try Session(model: model, options: SessionOptions(threads: 1, backend: .cpu)).model.graph.nodes[0]
+    #expect(try node.string("activation", default: "") == fused)
+}
+
+/// x·HardSigmoid(x) is HardSwish only with HardSwish's 1/6 and 1/2; a Sigmoid whose input
+/// something else also reads stays a Sigmoid.
+@Test func keepsActivationFormsThatDiffer() throws {
+    var b = GraphBuilder(name: "g"), noise = Noise(state: 6)
+    let x = b.input("x", .float, [.value(1), .value(3), .value(6), .value(6)])
+    let c = conv(&b, &noise, x, 3, 4, k: 1)
+    let h = b.node("Mul", [c, b.node("HardSigmoid", [c], ["alpha": .float(0.2), "beta": .float(0.5)])])
+    let d = conv(&b, &noise, h, 4, 4, k: 1)
+    b.output(b.node("Add", [b.node("Mul", [d, b.node("Sigmoid", [d])]), d]))
+    let (ops, error) = try compare(b.graph, xShape: [1, 3, 6, 6])
+    #expect(ops == ["Conv", "HardSigmoid", "Mul", "Conv", "Sigmoid", "Mul", "Add"])
+    #expect(error < 1e-5)
+}

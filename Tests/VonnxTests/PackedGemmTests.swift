@@ -4,22 +4,24 @@ import Testing
 @testable import VonnxIR
 
 /// CGemm against a float64 reference on fresh random matrices: ragged shapes (row and column
-/// tails, K over one block, narrow and wide panels), the epilogue, both orientations, one and
-/// two threads; scripts/test.sh runs them with the AVX2 kernel too (VONNX_CPU_KERNEL=avx2).
+/// tails, K over one block, narrow and wide panels), the epilogue with each activation, both
+/// orientations, one and two threads; scripts/test.sh runs them with the AVX2 kernel too (VONNX_CPU_KERNEL=avx2).
 @Test(.enabled(if: PackedGemm.available, "this CPU has no AVX2+FMA: Conv runs on OpenBLAS"),
-      arguments: [(7, 23, 5), (13, 50, 300), (64, 49, 1152), (37, 130, 1030), (6, 16, 0), (100, 3, 257), (40, 16, 70), (24, 196, 33),
-                  (70, 98, 300), (33, 20, 40)])
-func packedGemmMatchesReference(m: Int, n: Int, k: Int) throws {
+      arguments: zip([(7, 23, 5), (13, 50, 300), (64, 49, 1152), (37, 130, 1030), (6, 16, 0), (100, 3, 257), (40, 16, 70),
+                      (24, 196, 33), (70, 98, 300), (33, 20, 40), (9, 300, 64)], allActivations))
+func packedGemmMatchesReference(shape: (m: Int, n: Int, k: Int), activation: FusedActivation) throws {
+    let (m, n, k) = shape
     let seed = UInt64.random(in: 0...UInt64.max)
     var rng = SplitMix(state: seed)
     func draw(_ count: Int) -> [Float] { (0..<count).map { _ in Float.random(in: -1...1, using: &rng) } }
     let a = Tensor(shape: [m, k], scalars: draw(m * k)), b = draw(k * n), bias = draw(m), z = draw(m * n)
-    var expected = [Float](repeating: 0, count: m * n)
+    var sums = [Double](repeating: 0, count: m * n)
     for i in 0..<m { for j in 0..<n {
         var s = Double(bias[i]) + Double(z[i * n + j])
         for p in 0..<k { s += Double(a.scalars(as: Float.self)[i * k + p]) * Double(b[p * n + j]) }
-        expected[i * n + j] = Float(max(s, 0))
+        sums[i * n + j] = s
     } }
+    let expected = sums.map { Float(activation($0)) }
     for transposed in [false, true] {
         let packed = PackedGemm.packedWeights(a, rows: m, groups: 1, transposed: transposed)
         for threads in [1, 2] {
@@ -28,14 +30,41 @@ func packedGemmMatchesReference(m: Int, n: Int, k: Int) throws {
                 c.withUnsafeMutableBufferPointer { pc in
                     PackedGemm.run(ThreadPool(threads: threads), m: m, n: n, k: k, a: elements(packed, Float.self),
                                    transposed: transposed, source: PackedGemm.matrix(pb.baseAddress!, columns: n),
-                                   c: pc.baseAddress!, ldc: n, bias: pbias.baseAddress, z: pz.baseAddress, ldz: n, relu: true)
+                                   c: pc.baseAddress!, ldc: n, bias: pbias.baseAddress, z: pz.baseAddress, ldz: n,
+                                   activation: activation)
                 }
             } } }
             // a NaN (an unwritten cell) fails the comparison; `.max()` would pass over it
             let bad = c.indices.filter { !(abs(c[$0] - expected[$0]) <= 1e-4 * max(1, abs(expected[$0]))) }
-            #expect(bad.isEmpty, "seed \(seed) m \(m) n \(n) k \(k) transposed \(transposed) threads \(threads): \(bad.count) cells wrong, first \(bad.prefix(3).map { "[\($0)] \(c[$0]) vs \(expected[$0])" })")
+            #expect(bad.isEmpty, "seed \(seed) m \(m) n \(n) k \(k) \(activation) transposed \(transposed) threads \(threads): \(bad.count) cells wrong, first \(bad.prefix(3).map { "[\($0)] \(c[$0]) vs \(expected[$0])" })")
         }
     }
+}
+
+/// Every activation with parameters that matter (a Clip that cuts both sides, a HardSigmoid
+/// unlike HardSwish's).
+let allActivations: [FusedActivation] = [.relu, .clip(min: -0.5, max: 2), .leakyRelu(alpha: 0.1), .sigmoid, .tanh,
+                                         .hardSigmoid(alpha: 0.2, beta: 0.5), .silu, .hardSwish, .gelu, .geluTanh, .mish]
+
+/// CGemm's vectorized activations (`vx_activate`, the epilogues' code) against the Double
+/// reference on random values over the ranges that matter, the tails, and edge values (zeros,
+/// denormals, where exp over- and underflows, infinities); lengths with vector tails.
+@Test(.enabled(if: PackedGemm.available, "this CPU has no AVX2+FMA: Conv runs on OpenBLAS"), arguments: allActivations)
+func packedGemmActivationsMatchReference(activation: FusedActivation) {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    let edges: [Float] = [0, -0.0, 1e-40, -1e-40, 1e-30, -1e-30, 1e-5, -1e-5, 0.625, -0.625, 3, -3, 20, -20, 21, -21, 87, -87,
+                          88.5, -88.5, 89, -89, 1e4, -1e4, 3e38, -3e38, .infinity, -.infinity]
+    let x = edges + (0..<4001).map { i in Float.random(in: i % 3 == 0 ? -100...100 : -8...8, using: &rng) }
+    var y = x
+    y.withUnsafeMutableBufferPointer { activation.apply($0.baseAddress!, count: $0.count) }
+    let bad = x.indices.filter { i in
+        let r = activation(Double(x[i]))
+        if r.isNaN { return !y[i].isNaN }
+        if r.isInfinite { return Double(y[i]) != r }
+        return !(abs(Double(y[i]) - r) <= 1e-6 * max(1, abs(r)))
+    }
+    #expect(bad.isEmpty, "seed \(seed) \(activation): \(bad.count) wrong, first \(bad.prefix(4).map { "f(\(x[$0])) = \(y[$0]), not \(activation(Double(x[$0])))" })")
 }
 
 @Test func storageCacheArenaReusesMergedRangesAndUnmapsIdleChunks() {

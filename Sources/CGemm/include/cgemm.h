@@ -9,10 +9,27 @@
 /// - a GEMM for convolutions, C = A·B, with a hand-written micro-kernel: A (the weights, M×K)
 ///   is packed once; B (K×N) is read from a `vx_source` — a row-major matrix or, with the
 ///   im2col done while packing, the input planes of a 2-D convolution — and packed per call;
-///   bias, residual and Relu are applied while the tile is in registers;
+///   bias, residual and the activation are applied while the tile is in registers;
 /// - direct depthwise convolution and 2-D MaxPool, which a GEMM serves badly, and Winograd's
 ///   tile transforms;
+/// - the fused activations, vectorized, for the epilogues and for standalone activation ops;
 /// - the spin-wait hint of the CPU thread pool.
+
+/// The activations of VonnxIR's FusedActivation, in its order.
+enum {
+    VX_ACT_NONE, VX_ACT_RELU, VX_ACT_CLIP, VX_ACT_LEAKY_RELU, VX_ACT_SIGMOID, VX_ACT_TANH, VX_ACT_HARD_SIGMOID,
+    VX_ACT_SILU, VX_ACT_HARD_SWISH, VX_ACT_GELU, VX_ACT_GELU_TANH, VX_ACT_MISH
+};
+
+/// An epilogue's activation: `kind` one of VX_ACT_*, with its parameters (Clip: a = min, b =
+/// max; LeakyRelu: a = alpha; HardSigmoid: a = alpha, b = beta).
+typedef struct { int kind; float a, b; } vx_activation;
+
+/// Applies `act` to the count floats at x in place (vectorized; AVX2 or AVX-512 as the GEMM).
+void vx_activate(float *x, size_t count, vx_activation act);
+
+/// Softmax of the count floats at x into y (which may be x), vectorized likewise.
+void vx_softmax(const float *x, float *y, size_t count);
 
 /// B as the im2col of 2-D input planes x[channels][h][w]: row k = (channel, ky, kx), column
 /// n = (oy, ox) of an oh×ow output. A row-major K×N matrix with row stride N is the 1×1
@@ -46,12 +63,12 @@ size_t vx_gemm_packed_b_size(int k, int n);
 void vx_gemm_pack_b(const vx_source *source, int k, int n, int k0, int k1, float *packed);
 
 /// C[m0..<m1, n0..<n1] = A·B, then + bias[row] (if bias), + z[row·ldz + col] (if z), then
-/// max(·, 0) (if relu), for packed A (M×K) and B (K×N) either packed whole (`packed_b`) or
+/// the activation, for packed A (M×K) and B (K×N) either packed whole (`packed_b`) or
 /// read from `source` and packed block by block (`packed_b` NULL). Writes every element of
 /// the block and no other; m0 must be a multiple of the row block and n0 of the column block.
 /// Runs on the calling thread; disjoint blocks may run concurrently.
 void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source, const float *packed_b,
-             float *c, int ldc, const float *bias, const float *z, int ldz, int relu,
+             float *c, int ldc, const float *bias, const float *z, int ldz, vx_activation act,
              int m0, int m1, int n0, int n1);
 
 /// For small N (few output positions), the transposed product Cᵀ = Bᵀ·Aᵀ wastes less of the
@@ -79,12 +96,12 @@ void vx_gemm_t_pack_b(const vx_source *source, int n, int k, int k0, int k1, flo
 /// and B either packed whole by vx_gemm_t_pack_b (`packed_b`) or read from `source` and packed
 /// per call (`packed_b` NULL); m0 must be a multiple of vx_gemm_t_col_block().
 void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *source, const float *packed_b,
-               float *c, int ldc, const float *bias, const float *z, int ldz, int relu, int m0, int m1);
+               float *c, int ldc, const float *bias, const float *z, int ldz, vx_activation act, int m0, int m1);
 
 /// One channel of a depthwise 2-D convolution, directly (no GEMM): out (oh×ow) = the
 /// `source` plane (one channel, 2-D geometry) correlated with w (kh×kw), + bias (+ z, an
-/// oh×ow plane, if z), then max(·, 0) if relu.
-void vx_depthwise(const vx_source *source, const float *w, float bias, const float *z, float *out, int relu);
+/// oh×ow plane, if z), then the activation.
+void vx_depthwise(const vx_source *source, const float *w, float bias, const float *z, float *out, vx_activation act);
 
 /// One plane of a 2-D MaxPool (the window geometry in `source`'s kernel, stride, dilation
 /// and pads) into out (oh×ow); an all-padding window gives 0. `scratch` holds w + 16 floats
@@ -102,9 +119,9 @@ void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, 
 
 /// Winograd F(4×4, 3×3) output transform of one channel: the 6×6 products of tile
 /// ty·tw + tx at p[ξ·stride + ty·tw + tx] give the 4×4 outputs Aᵀ·P·A at (4ty, 4tx) of out
-/// (oh×ow, tiles past its edge cropped), + bias (+ z, an oh×ow plane, if z), then max(·, 0) if relu.
+/// (oh×ow, tiles past its edge cropped), + bias (+ z, an oh×ow plane, if z), then the activation.
 void vx_winograd_output(const float *p, size_t stride, int th, int tw, float *out, int oh, int ow, float bias,
-                        const float *z, int relu, float *scratch);
+                        const float *z, vx_activation act, float *scratch);
 
 /// Tells the CPU this thread is spin-waiting (x86 PAUSE), for the CPU thread pool.
 void vx_cpu_relax(void);

@@ -1,0 +1,140 @@
+// The fused activations over one float vector, written once with Clang's vector extensions
+// and included by gemm.c once per instruction set: VEC (float lanes) and IVEC (int32 lanes of
+// the same width), NAME(f) the suffixed function name, TARGET the target attribute.
+// exp is Cephes' (relative error ~2e-7 over its range), tanh Cephes' polynomial near 0 and
+// exp beyond, erfc Abramowitz–Stegun 7.1.26 (absolute error 1.5e-7); NaN stays NaN. The
+// tails that tend to 0 are computed without cancellation (Gelu's through erfc, GeluTanh as
+// x·sigmoid(2u)).
+
+#define ACT_FN static inline __attribute__((always_inline, target(TARGET)))
+
+ACT_FN VEC NAME(select)(IVEC m, VEC a, VEC b) { return (VEC)((m & (IVEC)a) | (~m & (IVEC)b)); }
+ACT_FN VEC NAME(clamp)(VEC x, float lo, float hi) {
+    return __builtin_elementwise_min(__builtin_elementwise_max(x, (VEC){} + lo), (VEC){} + hi);
+}
+
+/// e^x: 0 below −87.3, e^88.3 above 88.3; NaN in, NaN out.
+ACT_FN VEC NAME(exp)(VEC v) {
+    VEC x = NAME(clamp)(v, -87.3f, 88.3f);
+    VEC n = __builtin_elementwise_floor(x * 1.44269504088896341f + 0.5f);
+    VEC r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    VEC p = (VEC){} + 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    VEC y = p * r * r + r + 1.0f;
+    IVEC scale = (__builtin_convertvector(n, IVEC) + 127) << 23;
+    return NAME(select)(v != v, v, NAME(select)(v < -87.3f, (VEC){}, y * (VEC)scale));
+}
+
+/// 1 / (1 + e^−x), from e^−|x| so that both tails keep their relative precision.
+ACT_FN VEC NAME(sigmoid)(VEC x) {
+    IVEC negative = x < 0.0f;
+    VEC e = NAME(exp)(NAME(select)(negative, x, -x)), s = 1.0f / (1.0f + e);
+    return NAME(select)(negative, e * s, s);
+}
+
+ACT_FN VEC NAME(tanh)(VEC x) {
+    VEC a = __builtin_elementwise_abs(x), z = x * x;
+    VEC p = (VEC){} - 5.70498872745e-3f;
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    VEC small = p * z * x + x;
+    VEC e = NAME(exp)(-2.0f * a), t = (1.0f - e) / (1.0f + e);
+    VEC large = (VEC)(((IVEC)t) | ((IVEC)x & (IVEC){} + (int)0x80000000));
+    return NAME(select)(a < 0.625f, small, large);
+}
+
+/// x·Φ(x) = x/2·erfc(−x/√2), erfc(|u|) by A&S 7.1.26 (erfc(−|u|) = 2 − erfc(|u|)).
+ACT_FN VEC NAME(gelu)(VEC x) {
+    VEC u = x * 0.70710678118654752f, a = __builtin_elementwise_abs(u), t = 1.0f / (1.0f + 0.3275911f * a);
+    VEC p = (VEC){} + 1.061405429f;
+    p = p * t - 1.453152027f;
+    p = p * t + 1.421413741f;
+    p = p * t - 0.284496736f;
+    p = p * t + 0.254829592f;
+    VEC c = p * t * NAME(exp)(-a * a);
+    return 0.5f * x * NAME(select)(x < 0.0f, c, 2.0f - c);
+}
+
+/// `act` applied to x (act not NULL), out of line: the GEMM micro-kernels inline only Relu,
+/// since the whole switch inlined into them cost 10-15% on short-K products (1×1 convs).
+__attribute__((noinline, target(TARGET)))
+static VEC NAME(activate_other)(VEC x, const vx_activation *act) {
+    switch (act->kind) {
+    case VX_ACT_CLIP: return NAME(clamp)(x, act->a, act->b);
+    case VX_ACT_LEAKY_RELU: return NAME(select)(x < 0.0f, x * act->a, x);
+    case VX_ACT_SIGMOID: return NAME(sigmoid)(x);
+    case VX_ACT_TANH: return NAME(tanh)(x);
+    case VX_ACT_HARD_SIGMOID: return NAME(clamp)(x * act->a + act->b, 0.0f, 1.0f);
+    case VX_ACT_SILU: return x * NAME(sigmoid)(x);
+    case VX_ACT_HARD_SWISH: return x * NAME(clamp)(x * (1.0f / 6.0f) + 0.5f, 0.0f, 1.0f);
+    case VX_ACT_GELU: return NAME(gelu)(x);
+    case VX_ACT_GELU_TANH: return x * NAME(sigmoid)(1.5957691216057308f * (x + 0.044715f * x * x * x));
+    case VX_ACT_MISH: {
+        VEC u = NAME(exp)(__builtin_elementwise_min(x, (VEC){} + 20.0f)), n = u * (u + 2.0f);
+        return x * (n / (n + 2.0f));
+    }
+    default: return x;
+    }
+}
+
+/// `act` applied to x (act not NULL).
+ACT_FN VEC NAME(activate)(VEC x, const vx_activation *act) {
+    return act->kind == VX_ACT_RELU ? NAME(select)(x > 0.0f, x, (VEC){}) : NAME(activate_other)(x, act);
+}
+
+/// `act` applied to count floats at x in place.
+__attribute__((target(TARGET)))
+static void NAME(activate_run)(float *x, size_t count, const vx_activation *act) {
+    enum { L = sizeof(VEC) / sizeof(float) };
+    size_t i = 0;
+    for (; i + L <= count; i += L) {
+        VEC v;
+        memcpy(&v, x + i, sizeof v);
+        v = NAME(activate)(v, act);
+        memcpy(x + i, &v, sizeof v);
+    }
+    if (i < count) {
+        VEC v = {};
+        memcpy(&v, x + i, (count - i) * sizeof(float));
+        v = NAME(activate)(v, act);
+        memcpy(x + i, &v, (count - i) * sizeof(float));
+    }
+}
+
+/// Softmax of the count floats at x into y (which may be x): max, then e^(x − max) and their
+/// sum, then the scaling, each pass vectorized.
+__attribute__((target(TARGET)))
+static void NAME(softmax_run)(const float *x, float *y, size_t count) {
+    enum { L = sizeof(VEC) / sizeof(float) };
+    size_t full = count / L * L, tail = count - full;
+    VEC mv = (VEC){} - __builtin_inff(), v, sv = {};
+    for (size_t i = 0; i < full; i += L) { memcpy(&v, x + i, sizeof v); mv = __builtin_elementwise_max(mv, v); }
+    float m = -__builtin_inff(), s = 0;
+    for (int l = 0; l < L; l++) m = mv[l] > m ? mv[l] : m;
+    for (size_t i = full; i < count; i++) m = x[i] > m ? x[i] : m;
+    for (size_t i = 0; i < full; i += L) {
+        memcpy(&v, x + i, sizeof v);
+        v = NAME(exp)(v - m);
+        sv += v;
+        memcpy(y + i, &v, sizeof v);
+    }
+    if (tail) {
+        v = (VEC){} - __builtin_inff();
+        memcpy(&v, x + full, tail * sizeof(float));
+        v = NAME(exp)(v - m);
+        sv += v;
+        memcpy(y + full, &v, tail * sizeof(float));
+    }
+    for (int l = 0; l < L; l++) s += sv[l];
+    float inv = 1 / s;
+    for (size_t i = 0; i < full; i += L) { memcpy(&v, y + i, sizeof v); v *= inv; memcpy(y + i, &v, sizeof v); }
+    for (size_t i = full; i < count; i++) y[i] *= inv;
+}
+
+#undef ACT_FN
