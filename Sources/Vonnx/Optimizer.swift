@@ -7,10 +7,6 @@ struct Optimizer {
     let opsets: [String: Int]
     let optimize: Bool
     let limits: Limits
-    /// Whether the graph runs on the CPU backend alone: then every activation fuses into its
-    /// conv; else only Relu, the one the Vulkan conv kernel applies (`VulkanKernels.accepts`),
-    /// so that fusion never moves a conv off the GPU.
-    let cpuOnly: Bool
     var opset: Int { opsets[""] ?? opsets["ai.onnx"] ?? 1 }
 
     func prepare(_ graph: Graph) throws -> Graph {
@@ -30,7 +26,7 @@ struct Optimizer {
                 return try? def.cpu(KernelContext(node: node, inputs: inputs, opset: opset, pool: pool))
             }
             g = Passes.withoutDeadNodes(g)
-            guard g.nodes.count < before else { return Passes.fusingConv(g, fusing: { cpuOnly || $0 == .relu }) }
+            guard g.nodes.count < before else { return Passes.fusingConv(g) }
             g = try inferTypes(g)
         }
     }

@@ -10,16 +10,16 @@
 ///   ops Relu, Clip (constant bounds), LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish, Gelu
 ///   and Mish, and the decomposed forms exporters write: x·Sigmoid(x) (SiLU),
 ///   x·HardSigmoid(x) with HardSwish's 1/6 and 1/2, x·Clip(x + 3, 0, 6)/6 (either order of the
-///   product and the division) and x·Tanh(Softplus(x)) (Mish); `fusing` says which a backend
-///   takes.
+///   product and the division) and x·Tanh(Softplus(x)) (Mish); every backend's conv kernel
+///   applies all of them.
 /// Intermediates are only fused away when nothing else reads them. Sorted nodes and inferred
 /// shapes (`graph.valueInfo`) expected; the result stays sorted.
 extension Passes {
-    public static func fusingConv(_ graph: Graph, fusing: (FusedActivation) -> Bool = { _ in true }) -> Graph {
+    public static func fusingConv(_ graph: Graph) -> Graph {
         var g = graph
         g = foldingAffineIntoConv(g)
         g = foldingAffineIntoBatchNorm(g)
-        g = fusingConvActivation(g, fusing: fusing)
+        g = fusingConvActivation(g)
         return g
     }
 
@@ -126,7 +126,7 @@ extension Passes {
         return withoutUnusedInitializers(result)
     }
 
-    static func fusingConvActivation(_ graph: Graph, fusing: (FusedActivation) -> Bool) -> Graph {
+    static func fusingConvActivation(_ graph: Graph) -> Graph {
         let reads = readCounts(graph)
         var consumers: [String: [Int]] = [:]
         for (i, node) in graph.nodes.enumerated() { for name in node.inputs { consumers[name, default: []].append(i) } }
@@ -161,7 +161,7 @@ extension Passes {
                     chain.append(ai); out = add.outputs[0]
                 }
             }
-            if let (activation, nodes) = activations.match(after: out), fusing(activation), !nodes.contains(where: taken.contains) {
+            if let (activation, nodes) = activations.match(after: out), !nodes.contains(where: taken.contains) {
                 attributes.merge(activation.attributes) { $1 }
                 chain += nodes; out = graph.nodes[nodes.last!].outputs[0]
             }
