@@ -27,7 +27,8 @@ ldd "${tools[@]/#/$stage/$name/bin/}" | awk '$2 == "=>" && $3 ~ /^\// { print $3
         *) cp -L "$lib" "$stage/$name/lib/" ;;
     esac
 done
-cp Benchmarks/peer_bridge.py "$stage/$name/bin/" 2>/dev/null || true
+# Without symbols: a third of the size (the carry to a GPU host is bounded).
+strip --strip-unneeded "$stage/$name"/bin/* "$stage/$name"/lib/*
 cat > "$stage/$name/README" <<README
 Vonnx $version for Linux $(uname -m): a GPU-first ONNX inference runtime.
 

@@ -3,7 +3,8 @@
 # its committed lists of passing tests enforced (CPU, and Vulkan on lavapipe without fallback:
 # about 4 minutes), ResNet-50 against onnxruntime and Vulkan against the CPU, and the
 # command-line tools' error handling and JSON report, models written by onnxruntime's
-# optimizer and quantization tools against onnxruntime. A Vulkan device with the validation
+# optimizer and quantization tools against onnxruntime, and the self-contained bundle with the
+# prepared GPU check (scripts/gpu-check.sh) on lavapipe. A Vulkan device with the validation
 # layer must be there (lavapipe is installed by the set-up): its absence fails the unit tests.
 # Every conformance test is listed as passing or, with a reason, as failing: a test that
 # changes sides fails the run until the lists say so (onnx-conformance --update rewrites them).
@@ -28,3 +29,6 @@ scripts/test-suite.sh
 scripts/check-contrib.sh
 scripts/test-batch.sh
 scripts/test-slurm.sh
+# the self-contained bundle and the prepared GPU check, run here on lavapipe in its short mode
+scripts/gpu-check.sh prepare
+.build/gpu-check/run.sh "${VONNX_VULKAN_DEVICE:-llvmpipe}" --quick
