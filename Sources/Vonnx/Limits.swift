@@ -24,7 +24,8 @@ public struct Limits: Sendable, Equatable {
     }
 
     /// Throws when an output `definition`'s shape rule infers for `node` from its actual
-    /// `inputs` would exceed `maxTensorBytes`. Other shape-rule errors are left to the kernel.
+    /// `inputs` would exceed `maxTensorBytes` or could not be mapped (out of memory). Other
+    /// shape-rule errors are left to the kernel.
     func checkOutputs(of node: Node, _ definition: OpDefinition, inputs: [Tensor?], opset: Int) throws {
         guard let rule = definition.shape else { return }
         let types = inputs.map { $0.map { ValueType.tensor($0.dataType, shape: $0.shape.map(Dim.value)) } }
@@ -38,6 +39,9 @@ public struct Limits: Sendable, Equatable {
             guard let bytes, bytes <= maxTensorBytes else {
                 throw node.error("output \(i) of shape \(shape) (\(type)) would need \(bytes.map { "\($0) bytes" } ?? "more bytes than addressable"), "
                                  + "over the limit of \(maxTensorBytes) (Limits.maxTensorBytes)")
+            }
+            do { try StorageCache.checkMappable(byteCount: bytes) } catch {
+                throw node.error("output \(i) of shape \(shape) (\(type)) needs \(bytes) bytes, which cannot be allocated (\(error))")
             }
         }
     }

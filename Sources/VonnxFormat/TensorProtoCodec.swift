@@ -178,6 +178,7 @@ extension TensorProtoCodec {
         let strides = rank == 1 ? [1] : contiguousStrides(dims)
         let bounds = rank == 1 ? [count] : dims
         let index = indices.ints()
+        do { try StorageCache.checkMappable(byteCount: count * values.dataType.byteSize) } catch { throw fail("dims \(dims): \(error)") }
         let dense = Tensor(zeros: values.dataType, shape: dims)
         let size = values.dataType.byteSize
         for k in 0..<nnz {

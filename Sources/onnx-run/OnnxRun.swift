@@ -144,6 +144,9 @@ enum RandomInput {
         guard let n = checkedElementCount(shape, limit: maxBytes / max(type.byteSize, 1)) else {
             throw VonnxError.invalidInput("input '\(info.name)' shape \(shape) is larger than the tensor limit of \(maxBytes) bytes")
         }
+        do { try StorageCache.checkMappable(byteCount: n * type.byteSize) } catch {
+            throw VonnxError.invalidInput("input '\(info.name)' shape \(shape): \(error)")
+        }
         func filled<T: TensorElement>(_ make: (Double) -> T) -> Tensor {
             let t = Tensor(uninitialized: T.dataType, shape: shape)
             t.withUnsafeMutableBufferPointer(as: T.self) { out in

@@ -63,6 +63,34 @@ private func input(_ name: String, _ dims: [Int], _ type: DataType = .float) -> 
         .contains("over the limit of 8"))
 }
 
+/// ConstantOfShape [2^17, 2^17, 7] of doubles: 962 GB, under the kernel's element-count check.
+private let unmappableBytes = (1 << 34) * 7 * 8
+
+/// Whether the kernel refuses to map `unmappableBytes` at once: it does under Linux's default
+/// (heuristic) overcommit when they exceed RAM and swap together (swap taken as at most 3× RAM).
+private let cannotMapUnmappableBytes: Bool = {
+    guard let file = fopen("/proc/sys/vm/overcommit_memory", "r") else { return false }
+    let mode = fgetc(file)
+    fclose(file)
+    guard mode == Int32(UInt8(ascii: "0")) || mode == Int32(UInt8(ascii: "2")) else { return false }
+    return sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE)) < unmappableBytes / 4
+}()
+
+@Test(.enabled(if: cannotMapUnmappableBytes, "needs under 240 GB of RAM and overcommit mode 0 or 2"))
+func allocationsTheMachineCannotHoldAreErrors() throws {
+    // the size passes a limit raised to the maximum, but the machine cannot map it
+    let unlimited = SessionOptions(threads: 1, backend: .cpu, limits: Limits(maxTensorBytes: .max))
+    let graph = Graph(nodes: [Node(name: "big", opType: "ConstantOfShape", inputs: ["s"], outputs: ["y"],
+                                   attributes: ["value": .tensor(Tensor(shape: [1], scalars: [Double(0)]))])],
+                      inputs: [input("s", [3], .int64)], outputs: [ValueInfo(name: "y", type: nil)])
+    let s = try session(graph, options: unlimited)
+    #expect(failure { _ = try s.run(["s": Tensor(shape: [3], scalars: [Int64(1 << 17), 1 << 17, 7])]) }
+        == "node 'big' (ConstantOfShape): output 0 of shape [131072, 131072, 7] (float64) needs \(unmappableBytes) bytes, "
+        + "which cannot be allocated (out of memory: cannot map \(unmappableBytes) bytes)")
+    // the process goes on: the same session still runs
+    #expect(try s.run(["s": Tensor(shape: [3], scalars: [Int64(1), 2, 3])])["y"]?.shape == [1, 2, 3])
+}
+
 /// Loop(M, cond, v) whose body returns (cond, Concat(v, v)): v doubles every iteration.
 private func doublingLoop(trips: Int64) -> Graph {
     let body = Graph(name: "body",
