@@ -1,12 +1,12 @@
 import Dispatch
+import Glibc
 import Synchronization
 import VonnxCPU
 
 /// Bounds on what a model may ask of a session, so that a small hostile or broken file cannot
 /// take the process's memory or time. Each violation is a thrown `VonnxError` naming the node.
 public struct Limits: Sendable, Equatable {
-    /// The largest tensor a node may produce, in bytes (default 1 GiB: a Loop doubling a
-    /// tensor up to 4 GiB held 8 GiB for 15 s; raise it for models with larger tensors).
+    /// The largest tensor a node may produce, in bytes (default `defaultMaxTensorBytes`).
     /// Checked before the node runs, from its shape rule applied to its actual inputs
     /// (ConstantOfShape, Expand, Tile, Concat, Reshape...), in constant folding as in runs.
     public var maxTensorBytes: Int
@@ -17,10 +17,28 @@ public struct Limits: Sendable, Equatable {
     /// also refuses nesting beyond `ModelReader.maxNesting` protobuf messages.
     public var maxSubgraphDepth: Int
 
-    public init(maxTensorBytes: Int = 1 << 30, maxSubgraphRuns: Int = 10_000_000, maxSubgraphDepth: Int = 32) {
+    public init(maxTensorBytes: Int = Limits.defaultMaxTensorBytes, maxSubgraphRuns: Int = 10_000_000, maxSubgraphDepth: Int = 32) {
         self.maxTensorBytes = maxTensorBytes
         self.maxSubgraphRuns = maxSubgraphRuns
         self.maxSubgraphDepth = maxSubgraphDepth
+    }
+
+    /// A quarter of the machine's physical memory, at least 1 GiB: a node producing the
+    /// largest tensor from inputs nearly as large then still fits in memory (a Loop doubling a
+    /// tensor held 8 GiB for 15 s to reach 4 GiB), while a 4K image-to-image model's
+    /// activations (64 channels × 3840 × 2160 floats: 2.1 GB) run on an 8 GiB machine and up.
+    public static let defaultMaxTensorBytes = max(1 << 30, Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE))) / 4)
+
+    /// The bytes `text` gives: a whole number with an optional binary suffix K, M, G or T (of
+    /// 1024, 1024², ...; `4G` is 4 GiB). Throws when it is not one or overflows.
+    public static func byteCount(_ text: String) throws -> Int {
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        let unit = text.last.flatMap { units[Character($0.uppercased())] }
+        if let number = Int(unit == nil ? text : String(text.dropLast())), number >= 0 {
+            let (bytes, overflow) = number.multipliedReportingOverflow(by: unit ?? 1)
+            if !overflow { return bytes }
+        }
+        throw VonnxError.invalidArgument("'\(text)' is not a byte count (a whole number, optionally followed by K, M, G or T)")
     }
 
     /// Throws when an output `definition`'s shape rule infers for `node` from its actual

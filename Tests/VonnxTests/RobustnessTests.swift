@@ -191,3 +191,14 @@ private func nestedIfs(depth: Int) -> Graph {
     let bytes: [UInt8] = [0x3A, 0x01, 0x0A, 0x05, 1, 2, 3, 4, 5]
     #expect(failure { _ = try ModelReader.load(bytes: bytes, baseDirectory: nil) }.contains("protobuf parse failed"))
 }
+
+@Test func byteCountsTakeBinarySuffixes() throws {
+    #expect(try Limits.byteCount("4G") == 4 << 30)
+    #expect(try Limits.byteCount("512m") == 512 << 20)
+    #expect(try Limits.byteCount("1T") == 1 << 40)
+    #expect(try Limits.byteCount("1000") == 1000)
+    for bad in ["", "G", "-1G", "4GB", "1.5G", "99999999999T"] {
+        #expect(failure { _ = try Limits.byteCount(bad) } == "'\(bad)' is not a byte count (a whole number, optionally followed by K, M, G or T)")
+    }
+    #expect(Limits().maxTensorBytes == Limits.defaultMaxTensorBytes && Limits.defaultMaxTensorBytes >= 1 << 30)
+}
