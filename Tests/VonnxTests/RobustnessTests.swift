@@ -2,6 +2,8 @@ import Testing
 import Dispatch
 import Glibc
 @testable import Vonnx
+@testable import VonnxIR
+import Synchronization
 import VonnxFormat
 
 /// Former crashes and hangs from mutated models (issue 15): each must now be a thrown error.
@@ -201,4 +203,24 @@ private func nestedIfs(depth: Int) -> Graph {
         #expect(failure { _ = try Limits.byteCount(bad) } == "'\(bad)' is not a byte count (a whole number, optionally followed by K, M, G or T)")
     }
     #expect(Limits().maxTensorBytes == Limits.defaultMaxTensorBytes && Limits.defaultMaxTensorBytes >= 1 << 30)
+}
+
+@Test func capturedNamesAreScannedOncePerGraph() throws {
+    // Asked at every level, as passes and interpreters do, at the depth limit: each graph is
+    // scanned once (it was the whole depth below each level, and cubic time over the sets)
+    let depth = Limits().maxSubgraphDepth
+    var levels = [nestedIfs(depth: depth)]
+    while case .graph(let inner)? = levels.last?.nodes.first?.attributes["then_branch"] { levels.append(inner) }
+    let scans = Graph.ScanCount()
+    Graph.$captureScans.withValue(scans) {
+        for (k, level) in levels.enumerated() {
+            #expect(level.capturedNames() == (k == 0 ? [] : k == depth ? ["x"] : ["c", "x"]))
+        }
+    }
+    // each level holds one If with a then- and an else-branch: 2 graphs a level, 1 at the bottom
+    #expect(levels.count == depth + 1 && scans.value.load(ordering: .relaxed) == 2 * depth + 1)
+    // a changed graph is scanned afresh
+    var changed = levels[depth]
+    changed.nodes[0].inputs = ["z"]
+    #expect(changed.capturedNames() == ["z"] && levels[depth].capturedNames() == ["x"])
 }
