@@ -26,3 +26,4 @@ scripts/test-suite.sh
 scripts/check-contrib.sh
 scripts/test-batch.sh
 scripts/test-slurm.sh
+scripts/fuzz.sh 60
