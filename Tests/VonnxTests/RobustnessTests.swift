@@ -224,3 +224,21 @@ private func nestedIfs(depth: Int) -> Graph {
     changed.nodes[0].inputs = ["z"]
     #expect(changed.capturedNames() == ["z"] && levels[depth].capturedNames() == ["x"])
 }
+
+@Test func aRunsLiveTensorsAreBounded() throws {
+    // x (1 MiB) doubled four times; before 'd' runs, 'c' (8 MiB) is held and 'd' adds 16 MiB
+    let doubling = ["a": "x", "b": "a", "c": "b", "d": "c"].sorted { $0.key < $1.key }
+    let graph = Graph(nodes: doubling.map { out, x in
+                          Node(name: out, opType: "Concat", inputs: [x, x], outputs: [out], attributes: ["axis": .int(0)]) },
+                      inputs: [input("x", [1 << 18])], outputs: [ValueInfo(name: "d", type: nil)])
+    let x = ["x": Tensor(zeros: .float, shape: [1 << 18])]
+    let bounded = SessionOptions(threads: 1, backend: .cpu, limits: Limits(maxRunBytes: 20 << 20))
+    #expect(failure { _ = try session(graph, options: bounded).run(x) }
+        == "node 'd' (Concat): would bring the tensors this run holds to 25165824 bytes, over the limit of 20971520 (Limits.maxRunBytes)")
+    let enough = SessionOptions(threads: 1, backend: .cpu, limits: Limits(maxRunBytes: 24 << 20))
+    #expect(try session(graph, options: enough).run(x)["d"]?.shape == [1 << 22])
+    // subgraph runs count towards their enclosing run: the doubling Loop stops at the limit
+    let loop = SessionOptions(threads: 1, backend: .cpu, limits: Limits(maxRunBytes: 1 << 20))
+    #expect(failure { _ = try session(doublingLoop(trips: 30), options: loop).run(["v": Tensor(shape: [1], scalars: [Float(1)])]) }
+        .contains("(Limits.maxRunBytes)"))
+}
