@@ -6,9 +6,8 @@
 #   scripts/sanitize.sh thread [FILTER]    TSan only
 # ASan's subset: loader, batch listing, sessions, limits. TSan's: one Session run from many
 # threads, cancellation from another thread, the batch pipeline's queue, kernels on a thread pool.
-# Measured here (2 shared cores, 2026-12-06): the first ASan build 313 s, its subset 5 s; a
-# -Onone TSan build 327 s, its subset 15 s (with the false reports below); the optimized TSan
-# build had not finished after 14 minutes under load: too slow for CI.
+# Measured here (2 shared cores, 2026-12-06): the first ASan build 313 s, its subset 5 s; the
+# first TSan build 327 s, its subset 15 s. Not in CI: TSan is not a gate yet (below).
 # Leak detection is off: XCTest's own runner objects are reported as leaked at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,10 +15,11 @@ asan() {
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 swift test --sanitize=address --build-path .build/asan \
     --filter "${1:-RobustnessTests|FormatTests|BatchTests|SessionTests}"
 }
-# TSan runs an optimized build: at -Onone it reports every Synchronization.Mutex-guarded access
-# from two threads as a "Swift access race" (a 7-line Mutex<[Int: Int]> program shows it).
+# TSan lists its reports but does not fail the run: it cannot see Synchronization.Mutex's lock
+# (a futex), so every Mutex-guarded access from two threads is reported, at -Onone and at -O
+# alike (seen: the ThreadPool registry, the VulkanPartition recordings cache). Read the reports.
 tsan() {
-  TSAN_OPTIONS=halt_on_error=1 swift test -c release --sanitize=thread --build-path .build/tsan \
+  TSAN_OPTIONS=exitcode=0 swift test --sanitize=thread --build-path .build/tsan \
     --filter "${1:-SessionTests|RobustnessTests|BatchTests|FusionTests|CPUElementwiseTests}"
 }
 case "${1:-both}" in
