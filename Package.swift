@@ -40,6 +40,8 @@ let package = Package(
         .executableTarget(name: "onnx-bench", dependencies: [
             "Vonnx", "VonnxFormat", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/onnx-bench"),
+        // The fuzz targets: scripts/fuzz.sh builds them with libFuzzer; a plain build replays files.
+        .executableTarget(name: "vonnx-fuzz", dependencies: ["Vonnx", "VonnxFormat"]),
         .testTarget(name: "VonnxTests", dependencies: ["Vonnx", "VonnxFormat", "VonnxCPU", "VonnxIR", "VonnxVulkan", "VonnxBatch"]),
         // Batch jobs for onnx-run (render/VFX farms): items, preprocessing, image codecs, pipeline.
         // CImage wraps libpng and libjpeg(-turbo), whose errors longjmp, so it is C, not a module map.

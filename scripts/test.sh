@@ -32,3 +32,4 @@ scripts/test-slurm.sh
 # the self-contained bundle and the prepared GPU check, run here on lavapipe in its short mode
 scripts/gpu-check.sh prepare
 .build/gpu-check/run.sh "${VONNX_VULKAN_DEVICE:-llvmpipe}" --quick
+scripts/fuzz.sh 60

@@ -24,6 +24,9 @@ struct OnnxBench: ParsableCommand {
     @Option(help: "Untimed warm-up runs.") var warmup = 3
     @Option(help: "Seconds after which a backend's timed runs stop early (at least 3 runs).") var timeLimit = 30.0
     @Option(help: "CPU threads (default: all cores).") var threads: Int?
+    @Option(help: "The largest tensor a node may produce, in bytes, or with K, M, G, T (default: a quarter of physical memory, at least 1G).",
+            transform: Limits.byteCount)
+    var maxTensorBytes: Int?
     @Option(help: "Seed for random inputs.") var seed: UInt64 = 0
     @Flag(help: "Time each op type and list the slowest nodes.") var profile = false
     @Option(help: "Write a chrome://tracing JSON of one profiled run to this file.") var trace: String?
@@ -96,6 +99,7 @@ struct OnnxBench: ParsableCommand {
                 var runner = Runner(modelPath: job.path, backend: backend, threads: plan.threads, runs: runs, warmup: warmup,
                                     timeLimit: timeLimit, label: label)
                 runner.vulkanDevice = vulkanDevice
+                if let maxTensorBytes { runner.limits.maxTensorBytes = maxTensorBytes }
                 var peers: [PeerBridge] = [], unavailable: [BenchResult] = []
                 defer { for p in peers { p.stop() } }
                 for engine in peerEngines(backend) {

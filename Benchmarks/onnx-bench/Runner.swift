@@ -51,9 +51,10 @@ struct Runner {
     let label: String
     /// The Vulkan device selector (index or name substring), nil for the default.
     var vulkanDevice: String? = nil
+    var limits = Limits()
 
     private var options: SessionOptions {
-        var o = SessionOptions(threads: threads, backend: backend, allowFallback: true)
+        var o = SessionOptions(threads: threads, backend: backend, allowFallback: true, limits: limits)
         if let vulkanDevice { o.vulkanDevice = vulkanDevice }
         return o
     }

@@ -86,20 +86,65 @@ final class Interpreter: Sendable {
     /// How often one node application has run its subgraphs (`Limits.maxSubgraphRuns`).
     private final class RunCount: Sendable { let value = Atomic<Int>(0) }
 
-    /// Values of one run; a class so subgraph runners can read the enclosing scope.
-    private final class Frame: @unchecked Sendable {
-        var slots: [Tensor?]
-        let outer: (@Sendable (String) -> Tensor?)?
-        init(count: Int, outer: (@Sendable (String) -> Tensor?)?) {
-            slots = .init(repeating: nil, count: count); self.outer = outer
+    /// The bytes held by the tensors a run's nodes produced (`Limits.maxRunBytes`), shared by
+    /// the run and its subgraph runs; each storage counts once, however many values view it.
+    final class RunMemory: Sendable {
+        private let state = Mutex<(bytes: Int, holders: [ObjectIdentifier: Int])>((0, [:]))
+
+        var bytes: Int { state.withLock { $0.bytes } }
+
+        func hold(_ t: Tensor) {
+            state.withLock { s in
+                let id = ObjectIdentifier(t.storage)
+                if s.holders[id] == nil { s.bytes += t.storage.byteCount }
+                s.holders[id, default: 0] += 1
+            }
+        }
+
+        func release(_ t: Tensor) {
+            state.withLock { s in
+                let id = ObjectIdentifier(t.storage)
+                guard let n = s.holders[id] else { return }
+                if n > 1 { s.holders[id] = n - 1 } else { s.holders[id] = nil; s.bytes -= t.storage.byteCount }
+            }
         }
     }
 
+    /// Values of one run; a class so subgraph runners can read the enclosing scope. The values
+    /// nodes produced are held in `memory` until released.
+    private final class Frame: @unchecked Sendable {
+        var slots: [Tensor?]
+        var produced: [Bool]
+        let outer: (@Sendable (String) -> Tensor?)?
+        let memory: RunMemory
+        init(count: Int, outer: (@Sendable (String) -> Tensor?)?, memory: RunMemory) {
+            slots = .init(repeating: nil, count: count); produced = .init(repeating: false, count: count)
+            self.outer = outer; self.memory = memory
+        }
+
+        /// Stores the output `t` of a node in slot `s`.
+        func store(_ t: Tensor, at s: Int) {
+            slots[s] = t
+            produced[s] = true
+            memory.hold(t)
+        }
+
+        /// Empties slot `s` (its value is not read again).
+        func release(_ s: Int) {
+            if produced[s], let t = slots[s] { memory.release(t) }
+            slots[s] = nil
+            produced[s] = false
+        }
+
+        deinit { for (s, p) in produced.enumerated() where p { slots[s].map(memory.release) } }
+    }
+
     /// Runs with `inputs` bound to the graph inputs in order; `outer` resolves outer-scope
-    /// names. `cancellation` is checked before every node.
+    /// names. `cancellation` is checked before every node; `memory` is the enclosing run's,
+    /// for a subgraph.
     func run(_ inputs: [Tensor], outer: (@Sendable (String) -> Tensor?)? = nil, profile: Profile? = nil,
-             cancellation: Cancellation? = nil) throws -> [Tensor] {
-        let frame = Frame(count: slotCount, outer: outer)
+             cancellation: Cancellation? = nil, memory: RunMemory = RunMemory()) throws -> [Tensor] {
+        let frame = Frame(count: slotCount, outer: outer, memory: memory)
         for (s, t) in constants { frame.slots[s] = t }
         for (s, t) in zip(inputSlots, inputs) { frame.slots[s] = t }
         for (name, s) in captured {
@@ -118,8 +163,9 @@ final class Interpreter: Sendable {
                     return t
                 }
                 let produced = try partition.run(inputs, profile: profile)
-                for (s, t) in zip(step.outputs, produced) { if let s { frame.slots[s] = t } }
-                for s in step.release { frame.slots[s] = nil }
+                for (s, t) in zip(step.outputs, produced) { if let s { frame.store(t, at: s) } }
+                try limits.checkRun(step.node, held: memory.bytes, adding: 0)
+                for s in step.release { frame.release(s) }
                 continue
             }
             let lookup: @Sendable (String) -> Tensor? = { [frame, slotOf] name in
@@ -134,9 +180,10 @@ final class Interpreter: Sendable {
                     guard subgraphRuns.value.add(1, ordering: .relaxed).newValue <= limits.maxSubgraphRuns else {
                         throw step.node.error("ran its subgraph \(limits.maxSubgraphRuns) times, the limit (Limits.maxSubgraphRuns)")
                     }
-                    return try sub.run(args, outer: lookup, profile: profile, cancellation: cancellation)
+                    return try sub.run(args, outer: lookup, profile: profile, cancellation: cancellation, memory: memory)
                 })
-            try limits.checkOutputs(of: step.node, definition, inputs: ctx.inputs, opset: opset)
+            let adding = try limits.checkOutputs(of: step.node, definition, inputs: ctx.inputs, opset: opset)
+            try limits.checkRun(step.node, held: memory.bytes, adding: adding)
             let produced: [Tensor]
             let start = profile?.now() ?? 0
             do { produced = try definition.cpu(ctx) } catch let e as VonnxError {
@@ -151,9 +198,10 @@ final class Interpreter: Sendable {
             for (i, s) in step.outputs.enumerated() {
                 guard let s else { continue }
                 guard i < produced.count else { throw step.node.error("produced \(produced.count) outputs, output \(i) is needed") }
-                frame.slots[s] = produced[i]
+                frame.store(produced[i], at: s)
             }
-            for s in step.release { frame.slots[s] = nil }
+            try limits.checkRun(step.node, held: memory.bytes, adding: 0)
+            for s in step.release { frame.release(s) }
         }
         return try outputSlots.enumerated().map { i, s in
             guard let t = frame.slots[s] else { throw VonnxError.invalidModel("graph output \(i) was not produced") }

@@ -1,15 +1,20 @@
 import Dispatch
+import Glibc
 import Synchronization
 import VonnxCPU
 
 /// Bounds on what a model may ask of a session, so that a small hostile or broken file cannot
 /// take the process's memory or time. Each violation is a thrown `VonnxError` naming the node.
 public struct Limits: Sendable, Equatable {
-    /// The largest tensor a node may produce, in bytes (default 1 GiB: a Loop doubling a
-    /// tensor up to 4 GiB held 8 GiB for 15 s; raise it for models with larger tensors).
+    /// The largest tensor a node may produce, in bytes (default `defaultMaxTensorBytes`).
     /// Checked before the node runs, from its shape rule applied to its actual inputs
     /// (ConstantOfShape, Expand, Tile, Concat, Reshape...), in constant folding as in runs.
     public var maxTensorBytes: Int
+    /// The bytes the tensors nodes produce may hold at once in one run, its subgraph runs
+    /// included (default `defaultMaxRunBytes`). Checked before each node from its outputs'
+    /// shapes, and after it from what it made. Each storage counts once; the inputs and
+    /// weights, and what a Loop or Scan kernel holds between iterations, are not counted.
+    public var maxRunBytes: Int
     /// How many times one node application may run its subgraph: a Loop's or Scan's
     /// iterations (default 10,000,000).
     public var maxSubgraphRuns: Int
@@ -17,18 +22,47 @@ public struct Limits: Sendable, Equatable {
     /// also refuses nesting beyond `ModelReader.maxNesting` protobuf messages.
     public var maxSubgraphDepth: Int
 
-    public init(maxTensorBytes: Int = 1 << 30, maxSubgraphRuns: Int = 10_000_000, maxSubgraphDepth: Int = 32) {
+    public init(maxTensorBytes: Int = Limits.defaultMaxTensorBytes, maxRunBytes: Int = Limits.defaultMaxRunBytes,
+                maxSubgraphRuns: Int = 10_000_000, maxSubgraphDepth: Int = 32) {
         self.maxTensorBytes = maxTensorBytes
+        self.maxRunBytes = maxRunBytes
         self.maxSubgraphRuns = maxSubgraphRuns
         self.maxSubgraphDepth = maxSubgraphDepth
     }
 
-    /// Throws when an output `definition`'s shape rule infers for `node` from its actual
-    /// `inputs` would exceed `maxTensorBytes`. Other shape-rule errors are left to the kernel.
-    func checkOutputs(of node: Node, _ definition: OpDefinition, inputs: [Tensor?], opset: Int) throws {
-        guard let rule = definition.shape else { return }
+    /// A quarter of the machine's physical memory, at least 1 GiB: a node producing the
+    /// largest tensor from inputs nearly as large then still fits in memory (a Loop doubling a
+    /// tensor held 8 GiB for 15 s to reach 4 GiB), while a 4K image-to-image model's
+    /// activations (64 channels × 3840 × 2160 floats: 2.1 GB) run on an 8 GiB machine and up.
+    public static let defaultMaxTensorBytes = max(1 << 30, physicalMemory / 4)
+
+    /// Three quarters of the machine's physical memory, at least 2 GiB: the rest is for the
+    /// weights, the process and the system.
+    public static let defaultMaxRunBytes = max(2 << 30, physicalMemory / 4 * 3)
+
+    private static let physicalMemory = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    /// The bytes `text` gives: a whole number with an optional binary suffix K, M, G or T (of
+    /// 1024, 1024², ...; `4G` is 4 GiB). Throws when it is not one or overflows.
+    public static func byteCount(_ text: String) throws -> Int {
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        let unit = text.last.flatMap { units[Character($0.uppercased())] }
+        if let number = Int(unit == nil ? text : String(text.dropLast())), number >= 0 {
+            let (bytes, overflow) = number.multipliedReportingOverflow(by: unit ?? 1)
+            if !overflow { return bytes }
+        }
+        throw VonnxError.invalidArgument("'\(text)' is not a byte count (a whole number, optionally followed by K, M, G or T)")
+    }
+
+    /// The bytes of the outputs `definition`'s shape rule infers for `node` from its actual
+    /// `inputs` (those it can tell). Throws when one would exceed `maxTensorBytes` or could not
+    /// be mapped (out of memory). Other shape-rule errors are left to the kernel.
+    @discardableResult
+    func checkOutputs(of node: Node, _ definition: OpDefinition, inputs: [Tensor?], opset: Int) throws -> Int {
+        guard let rule = definition.shape else { return 0 }
         let types = inputs.map { $0.map { ValueType.tensor($0.dataType, shape: $0.shape.map(Dim.value)) } }
-        guard let outputs = try? rule(ShapeContext(node: node, inputs: types, constants: inputs, opset: opset)) else { return }
+        guard let outputs = try? rule(ShapeContext(node: node, inputs: types, constants: inputs, opset: opset)) else { return 0 }
+        var total = 0
         for (i, output) in outputs.enumerated() {
             guard let type = output?.elementType, type != .string, let shape = output?.staticShape else { continue }
             let bytes = checkedElementCount(shape, limit: .max).flatMap { n in
@@ -39,7 +73,22 @@ public struct Limits: Sendable, Equatable {
                 throw node.error("output \(i) of shape \(shape) (\(type)) would need \(bytes.map { "\($0) bytes" } ?? "more bytes than addressable"), "
                                  + "over the limit of \(maxTensorBytes) (Limits.maxTensorBytes)")
             }
+            do { try StorageCache.checkMappable(byteCount: bytes) } catch {
+                throw node.error("output \(i) of shape \(shape) (\(type)) needs \(bytes) bytes, which cannot be allocated (\(error))")
+            }
+            let (sum, overflow) = total.addingReportingOverflow(bytes)
+            total = overflow ? .max : sum
         }
+        return total
+    }
+
+    /// Throws when `node`, about to add `bytes` to the `held` bytes of a run, or having
+    /// added them (`bytes` 0), brings them over `maxRunBytes`.
+    func checkRun(_ node: Node, held: Int, adding bytes: Int) throws {
+        let (total, overflow) = held.addingReportingOverflow(bytes)
+        guard overflow || total > maxRunBytes else { return }
+        throw node.error("\(bytes > 0 ? "would bring" : "brought") the tensors this run holds to "
+                         + "\(overflow ? "more than \(Int.max)" : "\(total)") bytes, over the limit of \(maxRunBytes) (Limits.maxRunBytes)")
     }
 }
 

@@ -48,10 +48,11 @@ public enum ModelReader {
 
     private static func unpack(_ bytes: [UInt8]) throws -> UnsafeMutablePointer<Onnx__ModelProto> {
         guard !bytes.isEmpty else { throw VonnxError.invalidModel("empty (0 bytes): not an ONNX model") }
-        let depth = bytes.withUnsafeBufferPointer { NestingScan.depth($0, limit: maxNesting) }
-        guard depth <= maxNesting else {
+        let found = bytes.withUnsafeBufferPointer { NestingScan.scan($0, limit: maxNesting) }
+        guard found.depth <= maxNesting else {
             throw VonnxError.invalidModel("messages nest deeper than \(maxNesting) levels (subgraphs or types nested too deeply)")
         }
+        try found.refuseNulInExternalData()
         guard let proto = bytes.withUnsafeBufferPointer({ onnx__model_proto__unpack(nil, $0.count, $0.baseAddress) })
         else { throw VonnxError.invalidModel("not an ONNX model (protobuf parse failed)") }
         return proto

@@ -8,6 +8,7 @@ public enum TensorProtoCodec {
     /// Parses a serialized TensorProto. External data is resolved against `baseDirectory` and
     /// refused when it is nil. Throws `invalidModel` naming the tensor and what is wrong.
     public static func decode(bytes: [UInt8], baseDirectory: String? = nil) throws -> (name: String, tensor: Tensor) {
+        try bytes.withUnsafeBufferPointer { NestingScan.scan($0, root: .tensor, limit: .max) }.refuseNulInExternalData()
         guard let proto = bytes.withUnsafeBufferPointer({ onnx__tensor_proto__unpack(nil, $0.count, $0.baseAddress) })
         else { throw VonnxError.invalidModel("not a TensorProto (protobuf parse failed)") }
         defer { onnx__tensor_proto__free_unpacked(proto, nil) }
@@ -178,6 +179,7 @@ extension TensorProtoCodec {
         let strides = rank == 1 ? [1] : contiguousStrides(dims)
         let bounds = rank == 1 ? [count] : dims
         let index = indices.ints()
+        do { try StorageCache.checkMappable(byteCount: count * values.dataType.byteSize) } catch { throw fail("dims \(dims): \(error)") }
         let dense = Tensor(zeros: values.dataType, shape: dims)
         let size = values.dataType.byteSize
         for k in 0..<nnz {

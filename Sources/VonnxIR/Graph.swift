@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One dimension of a shape: a number, a named symbol ("N" for a batch), or unknown.
 public enum Dim: Sendable, Hashable, CustomStringConvertible {
     case value(Int)
@@ -92,11 +94,13 @@ public struct Node: Sendable {
 /// Subgraphs (If, Loop, Scan bodies) are Graphs too and may read values of enclosing graphs.
 public struct Graph: Sendable {
     public var name: String
-    public var nodes: [Node]
+    public var nodes: [Node] { didSet { captures = CapturedNamesMemo() } }
     /// The graph's runtime inputs (initializers are not listed here).
-    public var inputs: [ValueInfo]
+    public var inputs: [ValueInfo] { didSet { captures = CapturedNamesMemo() } }
     public var outputs: [ValueInfo]
-    public var initializers: [String: Tensor]
+    public var initializers: [String: Tensor] { didSet { captures = CapturedNamesMemo() } }
+    /// `capturedNames()` once computed: copies share it until one changes what it depends on.
+    var captures = CapturedNamesMemo()
     /// Types known for intermediate values (from the file or from inference).
     public var valueInfo: [String: ValueInfo]
 
@@ -105,6 +109,11 @@ public struct Graph: Sendable {
         self.name = name; self.nodes = nodes; self.inputs = inputs; self.outputs = outputs
         self.initializers = initializers; self.valueInfo = valueInfo
     }
+}
+
+/// A graph's captured names, computed on first use.
+final class CapturedNamesMemo: Sendable {
+    let names = Mutex<Set<String>?>(nil)
 }
 
 /// A loaded model: the main graph and the opsets it was written against.

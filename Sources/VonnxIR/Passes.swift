@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Graph passes that do not depend on any backend. A pass takes a graph and returns a new one.
 public enum Passes {
     /// Orders nodes so each comes after the producers of its inputs. Fails with the node's
@@ -128,8 +130,7 @@ private func staticShapeValue(_ node: Node, _ shape: [Int]) throws -> [Tensor] {
 }
 
 extension Node {
-    /// Names read by this node's subgraphs from enclosing scopes, each once (a set keeps the
-    /// work linear in the size of deeply nested subgraphs).
+    /// Names read by this node's subgraphs from enclosing scopes, each once.
     public func capturedNames() -> Set<String> {
         var names: Set<String> = []
         for attr in attributes.values {
@@ -144,8 +145,24 @@ extension Node {
 }
 
 extension Graph {
-    /// Names this graph reads that it does not define itself (outer-scope values).
+    /// Counts the graphs whose captured names are computed rather than remembered, for tests.
+    final class ScanCount: Sendable { let value = Atomic<Int>(0) }
+    @TaskLocal static var captureScans: ScanCount?
+
+    /// Names this graph reads that it does not define itself (outer-scope values). Remembered
+    /// with the graph (and its subgraphs), so that passes and interpreters asking at every
+    /// level of nested subgraphs do work linear in the depth, not quadratic or worse.
     public func capturedNames() -> Set<String> {
+        captures.names.withLock { memo in
+            if let memo { return memo }
+            Self.captureScans?.value.add(1, ordering: .relaxed)
+            let names = scanCapturedNames()
+            memo = names
+            return names
+        }
+    }
+
+    private func scanCapturedNames() -> Set<String> {
         var defined = Set(inputs.map(\.name)).union(initializers.keys)
         defined.insert("")
         var captured: Set<String> = []

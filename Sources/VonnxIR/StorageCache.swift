@@ -54,9 +54,9 @@ public enum StorageCache {
         }
 
         /// A new chunk for a block of `size` bytes, which it hands out first.
-        mutating func grow(_ size: Int) -> UInt {
+        mutating func grow(_ size: Int) throws(OutOfMemory) -> UInt {
             let bytes = max(chunkBytes, (size + (1 << 21) - 1) / (1 << 21) * (1 << 21))
-            let base = UInt(bitPattern: map(bytes))
+            let base = UInt(bitPattern: try map(bytes))
             chunks.append(Chunk(base: base, size: bytes, free: size < bytes ? [size..<bytes] : [], idleSince: nil))
             return base
         }
@@ -91,10 +91,27 @@ public enum StorageCache {
     /// True inside `lasting`.
     @TaskLocal private static var allocatingLasting = false
 
-    static func map(_ bytes: Int) -> UnsafeMutableRawPointer {
+    /// A block of memory the OS would not map.
+    public struct OutOfMemory: Error, Sendable, CustomStringConvertible {
+        public let bytes: Int
+        public var description: String { "out of memory: cannot map \(bytes) bytes" }
+    }
+
+    static func map(_ bytes: Int) throws(OutOfMemory) -> UnsafeMutableRawPointer {
         guard let block = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-              block != MAP_FAILED else { fatalError("out of memory: cannot map \(bytes) bytes") }
+              block != MAP_FAILED else { throw OutOfMemory(bytes: bytes) }
         return block
+    }
+
+    /// Throws `OutOfMemory` when a block of `byteCount` bytes (`chunkBytes` or more) could not
+    /// be mapped now. Sizes that come from a model or an input are checked with it before the
+    /// allocation that serves them (which cannot throw), so that a size the machine cannot
+    /// hold is an error rather than a trap: under Linux's default overcommit a size that maps
+    /// once maps again. Smaller blocks fail only once memory is exhausted, and then the OOM
+    /// killer acts first.
+    public static func checkMappable(byteCount: Int) throws(OutOfMemory) {
+        guard byteCount >= chunkBytes else { return }
+        munmap(try map(byteCount), byteCount)
     }
 
     private static func pages(_ byteCount: Int) -> Int { (byteCount + page - 1) / page * page }
@@ -106,10 +123,10 @@ public enum StorageCache {
         let size = pages(byteCount), lasting = allocatingLasting
         let address = arena.withLock { a -> UInt? in
             guard a.active > 0, !lasting else { return nil }
-            return a.take(size) ?? a.grow(size)
+            return a.take(size) ?? (try? a.grow(size))
         }
         if let address, let block = UnsafeMutableRawPointer(bitPattern: address) { return block }
-        return map(byteCount)
+        do { return try map(byteCount) } catch { fatalError("\(error) (a size not checked with checkMappable)") }
     }
 
     /// Takes back a block from `allocate(byteCount:)`.

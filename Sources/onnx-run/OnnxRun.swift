@@ -28,6 +28,9 @@ struct OnnxRun: ParsableCommand {
     @Flag(help: "Print the backend in use, why it fell back to the CPU, and the nodes left to the CPU.") var verbose = false
     @Option(help: "CPU threads, 1...\(SessionOptions.maxThreads) (default: all cores).") var threads: Int?
     @Option(help: "Seconds a run (or, in batch mode, each batch) may take before it is cancelled.") var timeout: Double?
+    @Option(help: "The largest tensor a node may produce or --random may fill, in bytes, or with K, M, G, T (default: a quarter of physical memory, at least 1G).",
+            transform: Limits.byteCount)
+    var maxTensorBytes: Int?
     @OptionGroup(title: "Batch mode") var batch: BatchOptions
 
     enum OutputFormat: String, ExpressibleByArgument { case npy, pb }
@@ -69,6 +72,7 @@ struct OnnxRun: ParsableCommand {
         guard let model else { throw ValidationError("missing the .onnx model file") }
         var options = SessionOptions(threads: threads, backend: backend)
         if let device { options.vulkanDevice = device }
+        if let maxTensorBytes { options.limits.maxTensorBytes = maxTensorBytes }
         if let input = batch.batchInput { runBatch(batch, input: input, model: model, options: options) }
         let session = try Session(path: model, options: options)
         if verbose {
@@ -143,6 +147,9 @@ enum RandomInput {
         }
         guard let n = checkedElementCount(shape, limit: maxBytes / max(type.byteSize, 1)) else {
             throw VonnxError.invalidInput("input '\(info.name)' shape \(shape) is larger than the tensor limit of \(maxBytes) bytes")
+        }
+        do { try StorageCache.checkMappable(byteCount: n * type.byteSize) } catch {
+            throw VonnxError.invalidInput("input '\(info.name)' shape \(shape): \(error)")
         }
         func filled<T: TensorElement>(_ make: (Double) -> T) -> Tensor {
             let t = Tensor(uninitialized: T.dataType, shape: shape)

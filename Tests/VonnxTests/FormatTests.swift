@@ -492,3 +492,22 @@ func onnxNodeTestModelsLoad() throws {
     #expect(failures.isEmpty, "\(failures.count) failures: \(failures.prefix(10).joined(separator: "; "))")
     #expect(models >= 1765 && tensorFiles > 5000)
 }
+
+@Test func externalDataEntryWithNulIsRefused() throws {
+    // protobuf-c's C strings end at a NUL: 'w.bin\0...' would silently read w.bin
+    let dir = TempDir()
+    try dir.write("w.bin", bytesOf([Float(1), 2]))
+    let refusal = "an external_data entry (location, offset or length) holds a NUL byte"
+    let path = try externalModel(dir, [("location", "w.bin\0/../../elsewhere")])
+    #expect(errorText { try ModelReader.load(path: path) }.contains(refusal))
+    // in a Constant node's tensor attribute, and in a TensorProto file
+    let tensor = PB.tensor("w", type: 1, dims: [2], PB.external([("location", "w.bin"), ("offset", "0\0")]))
+    let constant = PB.string(2, "y") + PB.string(4, "Constant") + PB.bytes(5, PB.string(1, "value") + PB.bytes(5, tensor) + PB.int(20, 4))
+    let constantPath = try dir.write("constant.onnx", PB.model(nodes: [constant]))
+    #expect(errorText { try ModelReader.load(path: constantPath) }.contains(refusal))
+    let pb = try dir.write("w.pb", tensor)
+    #expect(errorText { try TensorProtoCodec.read(path: pb) }.contains(refusal))
+    // without the NUL, the same tensor loads
+    let clean = try dir.write("clean.pb", PB.tensor("w", type: 1, dims: [2], PB.external([("location", "w.bin")])))
+    #expect(try TensorProtoCodec.read(path: clean).tensor.scalars(as: Float.self) == [1, 2])
+}

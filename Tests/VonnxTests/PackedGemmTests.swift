@@ -67,10 +67,10 @@ func packedGemmActivationsMatchReference(activation: FusedActivation) {
     #expect(bad.isEmpty, "seed \(seed) \(activation): \(bad.count) wrong, first \(bad.prefix(4).map { "f(\(x[$0])) = \(y[$0]), not \(activation(Double(x[$0])))" })")
 }
 
-@Test func storageCacheArenaReusesMergedRangesAndUnmapsIdleChunks() {
+@Test func storageCacheArenaReusesMergedRangesAndUnmapsIdleChunks() throws {
     var arena = StorageCache.Arena()
     let page = 4096, size = 300 * page
-    let first = arena.take(size) ?? arena.grow(size)
+    let first = try arena.take(size) ?? arena.grow(size)
     #expect(arena.chunks.count == 1 && arena.chunks[0].size >= StorageCache.chunkBytes)
     arena.give(first, size: size, chunk: 0)
     #expect(arena.take(size) == first)
@@ -89,7 +89,7 @@ func packedGemmActivationsMatchReference(activation: FusedActivation) {
     #expect(arena.chunks[0].free == [0..<arena.chunks[0].size] && arena.chunks[0].idleSince == 0)
     // a request larger than a chunk gets a chunk of its own
     let big = StorageCache.chunkBytes + page
-    _ = arena.take(big) ?? arena.grow(big)
+    _ = try arena.take(big) ?? arena.grow(big)
     #expect(arena.chunks.count == 2 && arena.chunks[1].size >= big)
     StorageCache.unmap(arena.remove { _ in true })
     #expect(arena.chunks.count == 1)

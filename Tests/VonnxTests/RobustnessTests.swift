@@ -2,6 +2,8 @@ import Testing
 import Dispatch
 import Glibc
 @testable import Vonnx
+@testable import VonnxIR
+import Synchronization
 import VonnxFormat
 
 /// Former crashes and hangs from mutated models (issue 15): each must now be a thrown error.
@@ -61,6 +63,34 @@ private func input(_ name: String, _ dims: [Int], _ type: DataType = .float) -> 
     let small = SessionOptions(threads: 1, backend: .cpu, limits: Limits(maxTensorBytes: 8))
     #expect(failure { _ = try session(tile, options: small).run(["x": Tensor(shape: [4], scalars: [Float](repeating: 1, count: 4))]) }
         .contains("over the limit of 8"))
+}
+
+/// ConstantOfShape [2^17, 2^17, 7] of doubles: 962 GB, under the kernel's element-count check.
+private let unmappableBytes = (1 << 34) * 7 * 8
+
+/// Whether the kernel refuses to map `unmappableBytes` at once: it does under Linux's default
+/// (heuristic) overcommit when they exceed RAM and swap together (swap taken as at most 3× RAM).
+private let cannotMapUnmappableBytes: Bool = {
+    guard let file = fopen("/proc/sys/vm/overcommit_memory", "r") else { return false }
+    let mode = fgetc(file)
+    fclose(file)
+    guard mode == Int32(UInt8(ascii: "0")) || mode == Int32(UInt8(ascii: "2")) else { return false }
+    return sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE)) < unmappableBytes / 4
+}()
+
+@Test(.enabled(if: cannotMapUnmappableBytes, "needs under 240 GB of RAM and overcommit mode 0 or 2"))
+func allocationsTheMachineCannotHoldAreErrors() throws {
+    // the size passes a limit raised to the maximum, but the machine cannot map it
+    let unlimited = SessionOptions(threads: 1, backend: .cpu, limits: Limits(maxTensorBytes: .max))
+    let graph = Graph(nodes: [Node(name: "big", opType: "ConstantOfShape", inputs: ["s"], outputs: ["y"],
+                                   attributes: ["value": .tensor(Tensor(shape: [1], scalars: [Double(0)]))])],
+                      inputs: [input("s", [3], .int64)], outputs: [ValueInfo(name: "y", type: nil)])
+    let s = try session(graph, options: unlimited)
+    #expect(failure { _ = try s.run(["s": Tensor(shape: [3], scalars: [Int64(1 << 17), 1 << 17, 7])]) }
+        == "node 'big' (ConstantOfShape): output 0 of shape [131072, 131072, 7] (float64) needs \(unmappableBytes) bytes, "
+        + "which cannot be allocated (out of memory: cannot map \(unmappableBytes) bytes)")
+    // the process goes on: the same session still runs
+    #expect(try s.run(["s": Tensor(shape: [3], scalars: [Int64(1), 2, 3])])["y"]?.shape == [1, 2, 3])
 }
 
 /// Loop(M, cond, v) whose body returns (cond, Concat(v, v)): v doubles every iteration.
@@ -162,4 +192,53 @@ private func nestedIfs(depth: Int) -> Graph {
     // that trapped the nesting pre-scan): refused by the parser, not a crash.
     let bytes: [UInt8] = [0x3A, 0x01, 0x0A, 0x05, 1, 2, 3, 4, 5]
     #expect(failure { _ = try ModelReader.load(bytes: bytes, baseDirectory: nil) }.contains("protobuf parse failed"))
+}
+
+@Test func byteCountsTakeBinarySuffixes() throws {
+    #expect(try Limits.byteCount("4G") == 4 << 30)
+    #expect(try Limits.byteCount("512m") == 512 << 20)
+    #expect(try Limits.byteCount("1T") == 1 << 40)
+    #expect(try Limits.byteCount("1000") == 1000)
+    for bad in ["", "G", "-1G", "4GB", "1.5G", "99999999999T"] {
+        #expect(failure { _ = try Limits.byteCount(bad) } == "'\(bad)' is not a byte count (a whole number, optionally followed by K, M, G or T)")
+    }
+    #expect(Limits().maxTensorBytes == Limits.defaultMaxTensorBytes && Limits.defaultMaxTensorBytes >= 1 << 30)
+}
+
+@Test func capturedNamesAreScannedOncePerGraph() throws {
+    // Asked at every level, as passes and interpreters do, at the depth limit: each graph is
+    // scanned once (it was the whole depth below each level, and cubic time over the sets)
+    let depth = Limits().maxSubgraphDepth
+    var levels = [nestedIfs(depth: depth)]
+    while case .graph(let inner)? = levels.last?.nodes.first?.attributes["then_branch"] { levels.append(inner) }
+    let scans = Graph.ScanCount()
+    Graph.$captureScans.withValue(scans) {
+        for (k, level) in levels.enumerated() {
+            #expect(level.capturedNames() == (k == 0 ? [] : k == depth ? ["x"] : ["c", "x"]))
+        }
+    }
+    // each level holds one If with a then- and an else-branch: 2 graphs a level, 1 at the bottom
+    #expect(levels.count == depth + 1 && scans.value.load(ordering: .relaxed) == 2 * depth + 1)
+    // a changed graph is scanned afresh
+    var changed = levels[depth]
+    changed.nodes[0].inputs = ["z"]
+    #expect(changed.capturedNames() == ["z"] && levels[depth].capturedNames() == ["x"])
+}
+
+@Test func aRunsLiveTensorsAreBounded() throws {
+    // x (1 MiB) doubled four times; before 'd' runs, 'c' (8 MiB) is held and 'd' adds 16 MiB
+    let doubling = ["a": "x", "b": "a", "c": "b", "d": "c"].sorted { $0.key < $1.key }
+    let graph = Graph(nodes: doubling.map { out, x in
+                          Node(name: out, opType: "Concat", inputs: [x, x], outputs: [out], attributes: ["axis": .int(0)]) },
+                      inputs: [input("x", [1 << 18])], outputs: [ValueInfo(name: "d", type: nil)])
+    let x = ["x": Tensor(zeros: .float, shape: [1 << 18])]
+    let bounded = SessionOptions(threads: 1, backend: .cpu, limits: Limits(maxRunBytes: 20 << 20))
+    #expect(failure { _ = try session(graph, options: bounded).run(x) }
+        == "node 'd' (Concat): would bring the tensors this run holds to 25165824 bytes, over the limit of 20971520 (Limits.maxRunBytes)")
+    let enough = SessionOptions(threads: 1, backend: .cpu, limits: Limits(maxRunBytes: 24 << 20))
+    #expect(try session(graph, options: enough).run(x)["d"]?.shape == [1 << 22])
+    // subgraph runs count towards their enclosing run: the doubling Loop stops at the limit
+    let loop = SessionOptions(threads: 1, backend: .cpu, limits: Limits(maxRunBytes: 1 << 20))
+    #expect(failure { _ = try session(doublingLoop(trips: 30), options: loop).run(["v": Tensor(shape: [1], scalars: [Float(1)])]) }
+        .contains("(Limits.maxRunBytes)"))
 }
