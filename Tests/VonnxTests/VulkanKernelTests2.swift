@@ -205,9 +205,9 @@ func vulkanKernelMatchesCPU(_ kc: KernelCase) throws {
     let fused = Node(name: "f", opType: "FusedConv", domain: "com.microsoft", inputs: ["x", "w", "b", "z"], outputs: ["y"],
                      attributes: ["activation": .string(Array("Relu".utf8))])
     #expect(VulkanKernels.accepts(fused, inputTypes: [.float, .float, .float, .float]))
-    var sigmoid = fused
-    sigmoid.inputs = ["x", "w"]; sigmoid.attributes = ["activation": .string(Array("Sigmoid".utf8))]
-    #expect(!VulkanKernels.accepts(sigmoid, inputTypes: [.float, .float]))
-    sigmoid.attributes = ["activation": .string(Array("Relu".utf8))]
-    #expect(VulkanKernels.accepts(sigmoid, inputTypes: [.float, .float]))
+    var other = fused
+    other.inputs = ["x", "w"]; other.attributes = ["activation": .string(Array("Sigmoid".utf8))]
+    #expect(VulkanKernels.accepts(other, inputTypes: [.float, .float]))
+    other.attributes = ["activation": .string(Array("Swish9".utf8))]  // no FusedActivation
+    #expect(!VulkanKernels.accepts(other, inputTypes: [.float, .float]))
 }
