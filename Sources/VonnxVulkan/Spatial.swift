@@ -56,8 +56,9 @@ struct Window2D {
     }
 }
 
-/// Conv (inputs X, W, optional bias) as an implicit GEMM in the variant `KernelVariants`
-/// picks, with `residual` added and `activation` applied before the output is written.
+/// Conv (inputs X, W, optional bias) in the variant `KernelVariants` picks among those that
+/// apply (a pointwise conv is a GEMM; Winograd; im2col and the GEMM; a direct implicit GEMM),
+/// with `residual` added and `activation` applied before the output is written.
 func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activation: FusedActivation? = nil) throws -> [VulkanTensor] {
     let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optionalInput(2)
     guard x.rank == 3 || x.rank == 4, w.rank == x.rank else {
