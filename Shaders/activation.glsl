@@ -1,5 +1,5 @@
 // Float math shared by the elementwise shaders, and the fused epilogue `activate`: the
-// activation ACT of a fused node (Sources/VonnxIR/FusedActivation.swift; VulkanEpilogue.swift
+// activation ACT of a fused node (Sources/VonnxIR/FusedActivation.swift; ShaderActivation.swift
 // maps it to ACT and the two parameters).
 #define ACT_NONE 0
 #define ACT_RELU 1
