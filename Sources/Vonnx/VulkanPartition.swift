@@ -159,8 +159,7 @@ final class VulkanPartition: Sendable {
         guard !inputs.contains(where: hostRead.contains) else { return }
         var values: [Tensor] = []
         for name in inputs {
-            guard let t = type(name), let element = t.elementType, let dims = t.shape,
-                  case let shape = dims.compactMap(\.value), shape.count == dims.count,
+            guard let t = type(name), let element = t.elementType, let shape = t.staticShape,
                   checkedElementCount(shape) != nil else { return }
             values.append(Tensor(zeros: element, shape: shape))
         }
@@ -261,10 +260,7 @@ struct VulkanPlacement {
 
     /// With `cpuPool`, each partition can run on the CPU what its kernels reject.
     init(_ graph: Graph, device: VulkanDevice, opsets: [String: Int], cpuPool: ThreadPool?) throws {
-        func type(_ name: String) -> DataType? {
-            graph.initializers[name]?.dataType ?? graph.valueInfo[name]?.type?.elementType
-                ?? graph.inputs.first { $0.name == name }?.type?.elementType
-        }
+        func type(_ name: String) -> DataType? { graph.initializers[name]?.dataType ?? graph.type(of: name)?.elementType }
         var lastRead: [String: Int] = [:]
         for (i, node) in graph.nodes.enumerated() {
             for name in node.inputs + node.capturedNames() where !name.isEmpty { lastRead[name] = i }
@@ -278,7 +274,7 @@ struct VulkanPlacement {
             let outputs = run.flatMap(\.outputs).filter { !$0.isEmpty && (lastRead[$0] ?? -1) >= end }
             let partition = try VulkanPartition(nodes: run, outputs: outputs, initializers: graph.initializers,
                                                 device: device, opsets: opsets, cpuPool: cpuPool)
-            partition.prepare { name in graph.valueInfo[name]?.type ?? graph.inputs.first { $0.name == name }?.type }
+            partition.prepare(graph.type(of:))
             let name = "vulkan-partition-\(partitions.count)"
             partitions[name] = partition
             nodes.append(Node(name: name, opType: "VulkanPartition", domain: "vonnx", inputs: partition.inputs, outputs: outputs))

@@ -140,23 +140,20 @@ extension Passes {
             return c[0]
         }
         let activations = ActivationMatcher(graph: graph, consumers: consumers, reads: reads, outputs: outputs)
-        func type(_ name: String) -> ValueType? {
-            graph.valueInfo[name]?.type ?? graph.inputs.first { $0.name == name }?.type
-        }
         /// Known, equal shapes (a symbolic dim matches only the same named symbol).
         func sameShape(_ a: String, _ b: String) -> Bool {
-            guard let sa = type(a)?.shape, let sb = type(b)?.shape, sa == sb else { return false }
+            guard let sa = graph.type(of: a)?.shape, let sb = graph.type(of: b)?.shape, sa == sb else { return false }
             return sa.allSatisfy { $0.value != nil || $0.description != "" }
         }
         for (ci, conv) in graph.nodes.enumerated() where conv.opType == "Conv" && conv.domain.isEmpty && conv.outputs.count == 1 {
-            guard let t = type(conv.outputs[0])?.elementType, t == .float || t == .double else { continue }
+            guard let t = graph.type(of: conv.outputs[0])?.elementType, t == .float || t == .double else { continue }
             var inputs = conv.inputs + Array(repeating: "", count: max(0, 3 - conv.inputs.count))
             var chain: [Int] = [], out = conv.outputs[0], attributes = conv.attributes
             // a residual Add (or a two-input Sum, as older exporters wrote it)
             if let ai = soleConsumer(out, ["Add", "Sum"]), graph.nodes[ai].inputs.count == 2 {
                 let add = graph.nodes[ai]
                 let other = add.inputs[0] == out ? add.inputs[1] : add.inputs[0]
-                if other != out, sameShape(other, out), type(other)?.elementType == t {
+                if other != out, sameShape(other, out), graph.type(of: other)?.elementType == t {
                     inputs.append(other)
                     chain.append(ai); out = add.outputs[0]
                 }

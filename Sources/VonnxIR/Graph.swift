@@ -109,6 +109,11 @@ public struct Graph: Sendable {
         self.name = name; self.nodes = nodes; self.inputs = inputs; self.outputs = outputs
         self.initializers = initializers; self.valueInfo = valueInfo
     }
+
+    /// The type known for value `name`: from `valueInfo`, else as a graph input declares it.
+    public func type(of name: String) -> ValueType? {
+        valueInfo[name]?.type ?? inputs.first { $0.name == name }?.type
+    }
 }
 
 /// A graph's captured names, computed on first use.

@@ -31,8 +31,7 @@ extension VulkanKernelContext {
         guard rows > 0 else { return }
         let device = self.device.properties, limit = device.loopIterationLimit.map { $0 / 2 } ?? .max
         let work = passes * len
-        var variant = KernelVariants.choose("rows", rows: work, device: self.device)
-        if variant.name == "invocation" && work > limit { variant = KernelVariants.table["rows"]!.last! }
+        let variant = KernelVariants.choose("rows", rows: work, device: self.device) { $0.name != "invocation" || work <= limit }
         let defines = variant.defines.merging(defines) { $1 }
         guard variant.name == "workgroup" else {
             let p = try self.device.pipeline(shader, defines: defines, bindings: buffers.count, workgroup: (UInt32(variant.width), 1, 1))
