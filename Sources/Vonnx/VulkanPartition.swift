@@ -4,7 +4,8 @@ import VonnxVulkan
 
 /// A run of consecutive nodes (in topological order) that executes on a Vulkan device.
 ///
-/// Its weights (initializers) are uploaded once, at creation. The nodes are recorded once per
+/// Its weights (initializers) are uploaded once, at creation, and what kernels derive from them
+/// (transformed filters) is made once, at the first recording. The nodes are recorded once per
 /// set of input shapes (and host-read input values) into command buffers of at most
 /// `dispatchesPerSubmission` dispatches each, then replayed: a run only rewrites the uploaded
 /// inputs, submits, and downloads the values read after the partition. Intermediates reuse
@@ -27,6 +28,8 @@ final class VulkanPartition: Sendable {
     private let opset: Int
     /// Initializers read on the device, uploaded at creation.
     private let weights: [String: VulkanTensor]
+    /// Tensors the kernels derive from `weights`, made at the first recording that needs them.
+    private let preparedWeights: PreparedWeights
     /// Initializers read on the host (shapes, axes, bounds).
     private let hostConstants: [String: Tensor]
     /// Inputs read on the device (uploaded each run) and on the host (part of the cache key).
@@ -96,6 +99,7 @@ final class VulkanPartition: Sendable {
         let weightNames = deviceRead.filter { initializers[$0] != nil }.sorted()
         for name in weightNames { try Self.checkFits(name, initializers[name]!, device) }
         weights = Dictionary(uniqueKeysWithValues: zip(weightNames, try device.upload(weightNames.map { initializers[$0]! })))
+        preparedWeights = PreparedWeights(weights: Array(weights.values))
         cpu = try cpuPool.map { pool in
             let read = Set(nodes.flatMap(\.inputs))
             let graph = Graph(name: "vulkan-partition", nodes: nodes, inputs: inputs.map { ValueInfo(name: $0, type: nil) },
@@ -202,7 +206,7 @@ final class VulkanPartition: Sendable {
             let ctx = VulkanKernelContext(
                 node: node,
                 inputs: node.inputs.enumerated().map { slot, name in host.contains(slot) || name.isEmpty ? nil : onDevice[name] },
-                hostInputs: node.inputs.map { onHost[$0] }, opset: opset, recorder: recorder)
+                hostInputs: node.inputs.map { onHost[$0] }, opset: opset, recorder: recorder, preparedWeights: preparedWeights)
             let produced: [VulkanTensor]
             do { produced = try kernel(ctx) } catch let e as VonnxError {
                 if case .invalidArgument(let m) = e { throw KernelRejected(error: node.error(m)) }

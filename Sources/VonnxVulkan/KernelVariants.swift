@@ -76,8 +76,9 @@ struct KernelVariant: Sendable {
     let rows: Int, columns: Int
     /// Whether the shader may load vec4s where the operands' layout allows (gemm's VEC4).
     var vectorLoads = false
-    /// Whether the variant is the one to take on this device for a product of `rows` rows.
-    let suits: @Sendable (VulkanDeviceProperties, _ rows: Int) -> Bool
+    /// Whether the variant is the one to take on this device for a problem of `rows` rows
+    /// (output channels, say) and `columns` columns (output pixels).
+    let suits: @Sendable (VulkanDeviceProperties, _ rows: Int, _ columns: Int) -> Bool
 }
 
 /// The kernel variants by family, each family's list in order of preference: the first one
@@ -88,41 +89,47 @@ enum KernelVariants {
         // Matrix products: Y = op(A)·op(B), rows of A uniform across a workgroup.
         "gemm": [
             KernelVariant(name: "gemv", shader: "gemm", defines: ["TM": "1", "TN": "4"], width: 64, height: 1, rows: 1, columns: 4,
-                          vectorLoads: true, suits: { _, rows in rows == 1 }),
+                          vectorLoads: true, suits: { _, rows, _ in rows == 1 }),
             KernelVariant(name: "tiled", shader: "gemm", defines: ["TILED": "1", "TILE": "16"], width: 16, height: 16, rows: 1, columns: 1,
-                          suits: { device, _ in device.prefersSharedMemory }),
+                          suits: { device, _, _ in device.prefersSharedMemory }),
             // 8 invocations wide (one lavapipe vector): 32 columns a workgroup, so the 49 to 196
             // pixels of a late ResNet layer waste little.
             KernelVariant(name: "registers", shader: "gemm", defines: ["TM": "8", "TN": "4"], width: 8, height: 1, rows: 8, columns: 4,
-                          vectorLoads: true, suits: { _, _ in true }),
+                          vectorLoads: true, suits: { _, _, _ in true }),
         ],
         // Convolutions as implicit GEMM: output channels of a group uniform across a workgroup.
         "conv": [
-            // Winograd F(2×2, 3×3) around a batched GEMM, for stride-1 undilated 3×3 convs of
-            // group 1 with at least 8 input channels (else the next that suits).
-            KernelVariant(name: "winograd", shader: "winograd", defines: [:], width: 8, height: 1, rows: 8, columns: 4,
-                          suits: { _, rows in rows >= 8 }),
+            // Winograd F(4×4, 3×3) and F(2×2, 3×3) around a batched GEMM, for stride-1 undilated
+            // 3×3 convs of group 1 with at least 8 input channels (else the next that suits).
+            // F(4×4) does 4× fewer multiplications than the direct conv, F(2×2) 2.25× with
+            // smaller rounding errors.
+            // Its GEMM's rows are the tiles: F(4×4) wants at least 8 of 4×4 pixels (the GEMM's
+            // block height), else F(2×2)'s smaller tiles fill the blocks better (a 7×7 map).
+            KernelVariant(name: "winograd4", shader: "winograd", defines: ["WINO_M": "4"], width: 8, height: 1, rows: 8, columns: 4,
+                          suits: { _, rows, pixels in rows >= 8 && pixels >= 8 * 16 }),
+            KernelVariant(name: "winograd2", shader: "winograd", defines: ["WINO_M": "2"], width: 8, height: 1, rows: 8, columns: 4,
+                          suits: { _, rows, _ in rows >= 8 }),
             // An im2col matrix (vec4 rows) and the GEMM, for CPU devices, where wide loads are
             // what pays (lavapipe loads a scalar one lane at a time); group 1 only, else the
             // next that suits. The sizes of these two are the GEMM's.
             KernelVariant(name: "im2col", shader: "im2col", defines: [:], width: 8, height: 1, rows: 8, columns: 4,
-                          suits: { device, rows in !device.prefersSharedMemory && rows >= 8 }),
+                          suits: { device, rows, _ in !device.prefersSharedMemory && rows >= 8 }),
             KernelVariant(name: "blocked", shader: "conv2d", defines: ["OCB": "8", "PX": "4"], width: 64, height: 1, rows: 8, columns: 4,
-                          suits: { device, rows in device.prefersSharedMemory && rows >= 8 }),
+                          suits: { device, rows, _ in device.prefersSharedMemory && rows >= 8 }),
             // The same blocks 8 invocations wide, for CPU devices (see "registers").
             KernelVariant(name: "lanes", shader: "conv2d", defines: ["OCB": "8", "PX": "4"], width: 8, height: 1, rows: 8, columns: 4,
-                          suits: { _, rows in rows >= 8 }),
+                          suits: { _, rows, _ in rows >= 8 }),
             KernelVariant(name: "narrow", shader: "conv2d", defines: ["OCB": "1", "PX": "4"], width: 64, height: 1, rows: 1, columns: 4,
-                          suits: { _, _ in true }),
+                          suits: { _, _, _ in true }),
         ],
         // Row reductions (normalize, softmax, reduce; `shader` is the op's): rows.glsl's modes.
         // One invocation a row suits short rows on CPU devices (no barriers); else one workgroup
         // a row, its width chosen by `VulkanKernelContext.dispatchRows`.
         "rows": [
             KernelVariant(name: "invocation", shader: "", defines: ["ROW_GROUP": "0"], width: 64, height: 1, rows: 1, columns: 1,
-                          suits: { device, work in work <= (device.prefersSharedMemory ? 64 : 8192) }),
+                          suits: { device, work, _ in work <= (device.prefersSharedMemory ? 64 : 8192) }),
             KernelVariant(name: "workgroup", shader: "", defines: ["ROW_GROUP": "1"], width: 256, height: 1, rows: 1, columns: 1,
-                          suits: { _, _ in true }),
+                          suits: { _, _, _ in true }),
         ],
     ]
 
@@ -142,14 +149,14 @@ enum KernelVariants {
         return forced
     }
 
-    /// The variant of `family` for a product of `rows` rows: the forced one, else the first that suits.
-    /// Of those, only the ones `applies` to the problem (the forced one too; the last always
-    /// applies).
-    static func choose(_ family: String, rows: Int, device: VulkanDevice,
+    /// The variant of `family` for a problem of `rows` rows and `columns` columns: the forced
+    /// one, else the first that suits. Of those, only the ones `applies` to the problem (the
+    /// forced one too; the last always applies).
+    static func choose(_ family: String, rows: Int, columns: Int = .max, device: VulkanDevice,
                        where applies: (KernelVariant) -> Bool = { _ in true }) -> KernelVariant {
         let variants = table[family]!
         if let forced = device.forcedVariants[family], let v = variants.first(where: { $0.name == forced }), applies(v) { return v }
-        return variants.first { $0.suits(device.properties, rows) && applies($0) } ?? variants.last!
+        return variants.first { $0.suits(device.properties, rows, columns) && applies($0) } ?? variants.last!
     }
 }
 

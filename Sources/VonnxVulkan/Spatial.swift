@@ -87,51 +87,65 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
     let pixels = window.output[0] * window.output[1], rowLength = (pixels + 3) / 4 * 4
     let k = c * window.kernel[0] * window.kernel[1], k4 = (k + 3) / 4 * 4
     let maxScratch = min(ctx.device.maxBufferBytes, 1 << 28) / 4
-    let tiles = ((window.output[0] + 1) / 2) * ((window.output[1] + 1) / 2), t4 = (tiles + 3) / 4 * 4, c4 = (c + 3) / 4 * 4
-    let variant = KernelVariants.choose("conv", rows: mg, device: ctx.device) { v in
+    let c4 = (c + 3) / 4 * 4, m4 = (m + 3) / 4 * 4
+    /// Winograd F(tm×tm, 3×3)'s tiles: per row and in all.
+    func tiles(_ tm: Int) -> (row: Int, all: Int) {
+        let row = (window.output[1] + tm - 1) / tm
+        return (row, row * ((window.output[0] + tm - 1) / tm))
+    }
+    let variant = KernelVariants.choose("conv", rows: mg, columns: pixels, device: ctx.device) { v in
         switch v.shader {
         case "winograd":
             x.rank == 4 && group == 1 && c >= 8 && window.kernel == [3, 3] && window.strides == [1, 1] && window.dilations == [1, 1]
-                && (checkedElementCount([n, 16, max(c4, m), t4]) ?? .max) <= maxScratch
+                && (checkedElementCount([n, 36, max(c4, m), tiles(Int(v.defines["WINO_M"]!)!).all]) ?? .max) <= maxScratch
         case "im2col": group == 1 && (checkedElementCount([n, k4, rowLength]) ?? .max) <= maxScratch
         default: true
         }
     }
     let act = ShaderActivation(activation)
     if variant.shader == "winograd" {
-        // Transformed filters U[16][M][C4] and input tiles V[n][16][C4][T4]; their product per
-        // position P[n][16][M][T]; then the output transform with the epilogue.
-        let filters = try ctx.recorder.makeTensor(shape: [16, m, c4]), inputs = try ctx.recorder.makeTensor(shape: [n, 16, c4, t4])
+        // Transformed input tiles V[n][α²][T][C4] (α = tm + 2) and filters U[α²][C4][M4] (made once
+        // per weight); their product per position P[n][α²][T][M]; then the output transform with
+        // the epilogue.
+        let tm = Int(variant.defines["WINO_M"]!)!, alpha2 = (tm + 2) * (tm + 2), (tileRow, tileCount) = tiles(tm)
         func push(count: Int) -> PushConstants {
             var push = PushConstants()
-            for v in [count, c, c4, m, h, wd, window.output[0], window.output[1], (window.output[1] + 1) / 2, tiles, t4,
+            for v in [count, c, c4, m, h, wd, window.output[0], window.output[1], tileRow, tileCount, m4,
                       window.pads[0], window.pads[1]] { push.add(v) }
             act.push(&push)
             return push
         }
-        try ctx.dispatch1D("winograd", defines: ["STAGE": "0"], buffers: [w.buffer, filters.buffer], push: push(count: m * c4), count: m * c4)
-        try ctx.dispatch1D("winograd", defines: ["STAGE": "1"], buffers: [x.buffer, inputs.buffer], push: push(count: n * c4 * t4),
-                           count: n * c4 * t4)
-        var g = GemmShape(m: m, n: tiles, k: c4, sa: (c4, 1), sb: (t4, 1))
-        g.batchShape = [n, 16]; g.batchA = [0, m * c4]; g.batchB = [16 * c4 * t4, c4 * t4]
-        let products = try recordGemmShader(ctx, a: filters, b: inputs, c: nil, shape: g, output: [n, 16, m, tiles])
-        ctx.recorder.recycle(filters)
-        ctx.recorder.recycle(inputs)
+        let defines = variant.defines
+        let filters = try ctx.prepared(w, key: "winograd\(tm)") { ctx in
+            let u = try ctx.recorder.makeTensor(shape: [alpha2, c4, m4])
+            try ctx.dispatch1D("winograd", defines: defines.merging(["STAGE": "0"]) { $1 }, buffers: [w.buffer, u.buffer],
+                               push: push(count: c4 * m4), count: c4 * m4)
+            return u
+        }
+        let inputs = try ctx.recorder.makeTensor(shape: [n, alpha2, tileCount, c4])
+        try ctx.dispatch1D("winograd", defines: defines.merging(["STAGE": "1"]) { $1 }, buffers: [x.buffer, inputs.buffer],
+                           push: push(count: n * tileCount * c4), count: n * tileCount * c4)
+        var g = GemmShape(m: tileCount, n: m, k: c4, sa: (c4, 1), sb: (m4, 1))
+        g.batchShape = [n, alpha2]; g.batchA = [alpha2 * tileCount * c4, tileCount * c4]; g.batchB = [0, c4 * m4]
+        let products = try recordGemmShader(ctx, a: inputs, b: filters, c: nil, shape: g, output: [n, alpha2, tileCount, m])
+        ctx.recycle(filters)
+        ctx.recycle(inputs)
         let y = try ctx.recorder.makeTensor(shape: outShape)
-        let defines = ["STAGE": "2", "HAS_BIAS": bias == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1", "ACT": act.define]
-        try ctx.dispatch1D("winograd", defines: defines, buffers: [products.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer },
-                           push: push(count: n * m * tiles), count: n * m * tiles)
-        ctx.recorder.recycle(products)
+        let epilogue = defines.merging(["STAGE": "2", "HAS_BIAS": bias == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1",
+                                        "ACT": act.define]) { $1 }
+        try ctx.dispatch1D("winograd", defines: epilogue, buffers: [products.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer },
+                           push: push(count: n * m * tileCount), count: n * m * tileCount)
+        ctx.recycle(products)
         return [y]
     }
     if variant.shader == "im2col" {
         // The im2col matrix, then one GEMM per image: Y[n] = W[M×K] · col[n][K×pixels], with K
         // padded to a multiple of 4 (zero weight columns and col rows) for the GEMM's vec4 loads.
-        var weights = w
-        if k4 != k {
-            weights = try ctx.recorder.makeTensor(shape: [m, k4])
-            try ctx.recorder.fill(weights, bits: 0)
-            try recordStridedCopy(ctx, from: w.buffer, inStrides: [k, 1], to: weights.buffer, outStrides: [k4, 1], shape: [m, k])
+        let weights = k4 == k ? w : try ctx.prepared(w, key: "im2col") { ctx in
+            let padded = try ctx.recorder.makeTensor(shape: [m, k4])
+            try ctx.recorder.fill(padded, bits: 0)
+            try recordStridedCopy(ctx, from: w.buffer, inStrides: [k, 1], to: padded.buffer, outStrides: [k4, 1], shape: [m, k])
+            return padded
         }
         let col = try ctx.recorder.makeTensor(shape: [n, k4, rowLength])
         var push = PushConstants()
@@ -144,7 +158,7 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
         let y = try recordGemmShader(ctx, a: weights, b: col, c: bias, residual: residual, activation: activation, shape: g,
                                      output: outShape)
         ctx.recorder.recycle(col)
-        if k4 != k { ctx.recorder.recycle(weights) }
+        if k4 != k { ctx.recycle(weights) }
         return [y]
     }
     let y = try ctx.recorder.makeTensor(shape: outShape)

@@ -12,9 +12,13 @@ public struct VulkanKernelContext {
     /// The default-domain opset the model was written against.
     public let opset: Int
     public let recorder: VulkanRecorder
+    /// Where tensors derived from weights are kept across recordings (nil: none are kept).
+    public let preparedWeights: PreparedWeights?
 
-    public init(node: Node, inputs: [VulkanTensor?], hostInputs: [Tensor?], opset: Int, recorder: VulkanRecorder) {
+    public init(node: Node, inputs: [VulkanTensor?], hostInputs: [Tensor?], opset: Int, recorder: VulkanRecorder,
+                preparedWeights: PreparedWeights? = nil) {
         self.node = node; self.inputs = inputs; self.hostInputs = hostInputs; self.opset = opset; self.recorder = recorder
+        self.preparedWeights = preparedWeights
     }
 
     /// Device input `i`, which must be present.

@@ -108,6 +108,7 @@ private let convCases: [ConvProblem] = [
     // 3×3 stride 1 with 8+ channels (Winograd): odd outputs, no or asymmetric pads, channels no multiple of 4
     ConvProblem(x: [2, 12, 7, 9], w: [16, 12, 3, 3]),
     ConvProblem(x: [1, 9, 6, 5], w: [10, 9, 3, 3], attributes: ["pads": .ints([0, 1, 1, 0])]),
+    ConvProblem(x: [2, 10, 13, 11], w: [12, 10, 3, 3], attributes: ["pads": .ints([1, 2, 0, 1])]),  // several F(4×4) tiles a row
 ]
 
 /// Each conv variant, each paired with a gemm variant (pointwise convs and their epilogue take the gemm path).
@@ -147,6 +148,31 @@ func convVariantMatchesCPU(_ spec: String) throws {
                               "FusedConv+Z \(activation) " + what)
         }
     }
+}
+
+/// Weights the conv variants transform (Winograd filters, im2col's padded rows) are made once,
+/// when the weight is a partition's, and give the same results on every later recording.
+@Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: ["conv=winograd4", "conv=winograd2", "conv=im2col"])
+func preparedWeightsAreMadeOnce(_ spec: String) throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    let device = try device(forcing: spec)
+    let cc = ConvProblem(x: [1, 9, 10, 7], w: [11, 9, 3, 3], attributes: ["pads": .ints([1, 1, 1, 1])])
+    let x = rng.floats(cc.x), w = rng.floats(cc.w), conv = node("Conv", [x, w], cc.attributes)
+    let want = try cpuOutput(conv, [x, w]).scalars(as: Float.self)
+    let weight = try device.upload([w])[0]
+    let prepared = PreparedWeights(weights: [weight])
+    for recording in 0..<2 {
+        let recorder = try VulkanRecorder(device: device)
+        let ctx = VulkanKernelContext(node: conv, inputs: [try recorder.upload(x), weight], hostInputs: [], opset: 18,
+                                      recorder: recorder, preparedWeights: prepared)
+        let y = try recorder.download(try VulkanKernels.table["Conv"]!(ctx)[0])
+        try recorder.submitAndWait()
+        let got = try y.tensor().scalars(as: Float.self)
+        #expect(zip(got, want).allSatisfy { abs($0 - $1) <= 1e-4 + 1e-4 * abs($1) }, "\(spec) recording \(recording) seed \(seed)")
+        #expect(prepared.count == 1, "\(spec): \(prepared.count) prepared after recording \(recording)")
+    }
+    #expect(device.takeValidationMessages().isEmpty)
 }
 
 /// One of each activation of the fused epilogues' vocabulary.
@@ -227,8 +253,9 @@ func rowVariantMatchesCPU(_ spec: String) throws {
     #expect(device.properties.kind == device.info.kind && device.properties.subgroupSize >= 1 && device.properties.sharedMemoryBytes > 0)
     #expect(KernelVariants.choose("gemm", rows: 1, device: device).name == "gemv")
     #expect(KernelVariants.choose("gemm", rows: 64, device: device).name == (gpu ? "tiled" : "registers"))
-    #expect(KernelVariants.choose("conv", rows: 64, device: device).name == "winograd")
-    #expect(KernelVariants.choose("conv", rows: 64, device: device) { $0.name != "winograd" }.name == (gpu ? "blocked" : "im2col"))
+    #expect(KernelVariants.choose("conv", rows: 64, device: device).name == "winograd4")
+    #expect(KernelVariants.choose("conv", rows: 64, columns: 7 * 7, device: device).name == "winograd2")
+    #expect(KernelVariants.choose("conv", rows: 64, device: device) { $0.shader != "winograd" }.name == (gpu ? "blocked" : "im2col"))
     #expect(KernelVariants.choose("conv", rows: 4, device: device).name == "narrow")
     let forced = try VulkanDevice(options: .init(kernelVariants: "gemm=tiled"))
     #expect(KernelVariants.choose("gemm", rows: 1, device: forced).name == "tiled")
