@@ -226,13 +226,18 @@ void main() {
         "conv_transpose": #"""
 #version 450
 // ConvTranspose over up to 3 spatial dims (fewer are padded with size-1 dims), one invocation
-// per output element: y[n, oc, o] = b[oc] + sum over the group's input channels ic and kernel
-// taps k with o + padBegin - k * dilation = i * stride of x[n, ic, i] * w[ic, oc % outPerGroup, k].
+// per output element: y[n, oc, o] = b[oc] + sum over the kernel taps k with
+// o + padBegin - k * dilation = i * stride of
+// - FROM_COLUMNS 0: the group's input channels ic, x[n, ic, i] * w[ic, oc % outPerGroup, k];
+// - FROM_COLUMNS 1: columns[n, oc, k, i], the product Wᵀ·X[n] a GEMM made (group 1), so this
+//   pass only gathers each output's taps (col2im).
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) readonly buffer W { float w[]; };
-layout(std430, binding = 2) readonly buffer B { float b[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 1) readonly buffer B { float b[]; };
+layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+#if !FROM_COLUMNS
+layout(std430, binding = 3) readonly buffer W { float w[]; };
+#endif
 layout(push_constant) uniform Params {
     uint n; uint inC; uint outC; uint groups; uint hasBias;
     uint inS[3]; uint outS[3]; uint k[3]; uint s[3]; uint d[3]; uint pad[3];
@@ -261,10 +266,14 @@ void main() {
                     if (t2 < 0 || t2 % int(p.s[2]) != 0 || uint(t2) / p.s[2] >= p.inS[2]) continue;
                     uint i = ((uint(t0) / p.s[0]) * p.inS[1] + uint(t1) / p.s[1]) * p.inS[2] + uint(t2) / p.s[2];
                     uint kk = (k0 * p.k[1] + k1) * p.k[2] + k2;
+#if FROM_COLUMNS
+                    acc += x[((batch * p.outC + oc) * kSpatial + kk) * inSpatial + i];
+#else
                     for (uint icg = 0; icg < inPerGroup; ++icg) {
                         uint ic = g * inPerGroup + icg;
                         acc += x[(batch * p.inC + ic) * inSpatial + i] * w[(ic * outPerGroup + ocg) * kSpatial + kk];
                     }
+#endif
                 }
             }
         }

@@ -122,6 +122,15 @@ enum KernelVariants {
             KernelVariant(name: "narrow", shader: "conv2d", defines: ["OCB": "1", "PX": "4"], width: 64, height: 1, rows: 1, columns: 4,
                           suits: { _, _, _ in true }),
         ],
+        // ConvTranspose: a GEMM (Wᵀ·X, weights transposed once) and a gather of each output's
+        // taps, for group 1; else the direct sum per output (conv_transpose.comp). Only the
+        // defines and the choice matter here: the sizes are the GEMM's and the 1-D shader's.
+        "convTranspose": [
+            KernelVariant(name: "gemm", shader: "conv_transpose", defines: ["FROM_COLUMNS": "1"], width: 8, height: 1, rows: 8,
+                          columns: 4, suits: { _, _, _ in true }),
+            KernelVariant(name: "direct", shader: "conv_transpose", defines: ["FROM_COLUMNS": "0"], width: 256, height: 1, rows: 1,
+                          columns: 1, suits: { _, _, _ in true }),
+        ],
         // Row reductions (normalize, softmax, reduce; `shader` is the op's): rows.glsl's modes.
         // One invocation a row suits short rows on CPU devices (no barriers); else one workgroup
         // a row, its width chosen by `VulkanKernelContext.dispatchRows`.

@@ -238,11 +238,34 @@ func recordConvTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
         guard out[i] > 0 else { throw ctx.error("output size \(out[i]) along spatial dim \(i) is not positive") }
     }
     let pad3 = { (v: [Int], fill: Int) in [Int](repeating: fill, count: 3 - r) + v }
-    let y = try ctx.recorder.makeTensor(shape: [x.shape[0], outC] + out)
+    let n = x.shape[0], pixels = input.reduce(1, *), taps = outC * k.reduce(1, *)
+    let maxScratch = min(ctx.device.maxBufferBytes, 1 << 28) / 4
+    let variant = KernelVariants.choose("convTranspose", rows: taps, columns: pixels, device: ctx.device) { v in
+        v.name != "gemm" || (group == 1 && (checkedElementCount([n, taps, pixels]) ?? .max) <= maxScratch)
+    }
+    let y = try ctx.recorder.makeTensor(shape: [n, outC] + out)
     var push = PushConstants()
     push.add(y.count); push.add(inC); push.add(outC); push.add(group); push.add(bias == nil ? 0 : 1)
     for v in [pad3(input, 1), pad3(out, 1), pad3(k, 1), pad3(s, 1), pad3(d, 1), pad3(Array(pads[..<r]), 0)] { push.add(v, length: 3) }
-    try ctx.dispatch1D("conv_transpose", buffers: [x.buffer, w.buffer, (bias ?? w).buffer, y.buffer], push: push, count: y.count)
+    guard variant.name == "gemm" else {
+        try ctx.dispatch1D("conv_transpose", defines: variant.defines, buffers: [x.buffer, (bias ?? x).buffer, y.buffer, w.buffer],
+                           push: push, count: y.count)
+        return [y]
+    }
+    // columns[n] = Wᵀ · X[n]: (outC·taps) × inC by inC × pixels, with Wᵀ made once per weight
+    // (rows along inC, for the GEMM's vec4 loads); then each output gathers its taps.
+    let wt = try ctx.prepared(w, key: "transposed") { ctx in
+        let t = try ctx.recorder.makeTensor(shape: [taps, inC])
+        try recordStridedCopy(ctx, from: w.buffer, inStrides: [1, taps], to: t.buffer, outStrides: [inC, 1], shape: [taps, inC])
+        return t
+    }
+    var g = GemmShape(m: taps, n: pixels, k: inC, sa: (inC, 1), sb: (pixels, 1))
+    g.batchShape = [n]; g.batchA = [0]; g.batchB = [inC * pixels]
+    let columns = try recordGemmShader(ctx, a: wt, b: x, c: nil, shape: g, output: [n, taps, pixels])
+    ctx.recycle(wt)
+    try ctx.dispatch1D("conv_transpose", defines: variant.defines, buffers: [columns.buffer, (bias ?? x).buffer, y.buffer],
+                       push: push, count: y.count)
+    ctx.recorder.recycle(columns)
     return [y]
 }
 

@@ -150,6 +150,30 @@ func convVariantMatchesCPU(_ spec: String) throws {
     }
 }
 
+/// Each ConvTranspose variant: 1-D to 3-D, strides, dilations, pads, output padding, groups
+/// (the GEMM variant takes group 1 only), and sizes with and without the GEMM's vec4 loads.
+@Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: variants.filter { $0.hasPrefix("convTranspose=") })
+func convTransposeVariantMatchesCPU(_ spec: String) throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    let cases: [ConvProblem] = [
+        ConvProblem(x: [2, 8, 4, 4], w: [8, 12, 2, 2], attributes: ["strides": .ints([2, 2])]),  // vec4 loads
+        ConvProblem(x: [1, 5, 3, 7], w: [5, 3, 3, 3], attributes: ["strides": .ints([2, 1]), "pads": .ints([1, 0, 0, 1]),
+                                                               "output_padding": .ints([1, 0]), "dilations": .ints([1, 2])]),
+        ConvProblem(x: [2, 4, 3, 4], w: [4, 3, 3, 2], attributes: ["strides": .ints([2, 1]), "group": .int(2)]),
+        ConvProblem(x: [1, 3, 9], w: [3, 2, 4], attributes: ["strides": .ints([3]), "pads": .ints([1, 2])]),
+        ConvProblem(x: [1, 2, 3, 2, 3], w: [2, 3, 2, 2, 2], attributes: ["strides": .ints([2, 1, 2])]),
+    ]
+    for cc in cases {
+        var group = 1
+        if case .int(let g)? = cc.attributes["group"] { group = g }
+        let x = rng.floats(cc.x), w = rng.floats(cc.w), b = rng.floats([cc.w[1] * group])
+        let what = "\(cc.x) * \(cc.w) \(cc.attributes.keys.sorted()) seed \(seed)"
+        try expectMatchesCPU(spec, node("ConvTranspose", [x, w], cc.attributes), [x, w], "ConvTranspose " + what)
+        try expectMatchesCPU(spec, node("ConvTranspose", [x, w, b], cc.attributes), [x, w, b], "ConvTranspose+bias " + what)
+    }
+}
+
 /// Weights the conv variants transform (Winograd filters, im2col's padded rows) are made once,
 /// when the weight is a partition's, and give the same results on every later recording.
 @Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: ["conv=winograd4", "conv=winograd2", "conv=im2col"])
