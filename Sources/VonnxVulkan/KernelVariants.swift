@@ -99,6 +99,10 @@ enum KernelVariants {
         ],
         // Convolutions as implicit GEMM: output channels of a group uniform across a workgroup.
         "conv": [
+            // Depthwise (group = input channels): one invocation a pixel, a workgroup a channel's
+            // pixels, for any device (the implicit-GEMM variants would run one-row blocks).
+            KernelVariant(name: "depthwise", shader: "depthwise", defines: [:], width: 64, height: 1, rows: 1, columns: 1,
+                          suits: { _, _, _ in true }),
             // Winograd F(4×4, 3×3) and F(2×2, 3×3) around a batched GEMM, for stride-1 undilated
             // 3×3 convs of group 1 with at least 8 input channels (else the next that suits).
             // F(4×4) does 4× fewer multiplications than the direct conv, F(2×2) 2.25× with

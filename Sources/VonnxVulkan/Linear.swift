@@ -15,6 +15,14 @@ struct GemmShape {
         if sb.1 == 1, sb.0 % 4 == 0, sb.0 >= (n + 3) / 4 * 4 { return 1 }
         return sb.0 == 1 && sb.1 % 4 == 0 ? 2 : 0
     }
+
+    /// The product Yᵀ = Bᵀ·Aᵀ of the same output memory when Y has one column (N = 1): one row,
+    /// so the GEMV path runs it instead of blocks that would be 1 column in 32 busy.
+    var transposed: GemmShape {
+        var t = GemmShape(m: n, n: m, k: k, sa: (0, sb.0), sb: (sa.1, sa.0), sc: (sc.1, sc.0), alpha: alpha, beta: beta)
+        t.batchShape = batchShape; t.batchA = batchB; t.batchB = batchA
+        return t
+    }
 }
 
 /// Records `gemm.comp`, in the variant `KernelVariants` picks, writing a new tensor of shape
@@ -23,6 +31,7 @@ func recordGemmShader(_ ctx: VulkanKernelContext, a: VulkanTensor, b: VulkanTens
                       residual: VulkanTensor? = nil, activation: FusedActivation? = nil, shape g: GemmShape,
                       output: [Int]) throws -> VulkanTensor {
     guard g.batchShape.count <= 4 else { throw ctx.error("more than 4 batch dims are not implemented on Vulkan") }
+    let (g, a, b) = g.n == 1 && g.m > 1 ? (g.transposed, b, a) : (g, a, b)
     let variant = KernelVariants.choose("gemm", rows: g.m, device: ctx.device)
     let y = try ctx.recorder.makeTensor(shape: output)
     var push = PushConstants()

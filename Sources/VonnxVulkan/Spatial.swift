@@ -99,10 +99,24 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
             x.rank == 4 && group == 1 && c >= 8 && window.kernel == [3, 3] && window.strides == [1, 1] && window.dilations == [1, 1]
                 && (checkedElementCount([n, 36, max(c4, m), tiles(Int(v.defines["WINO_M"]!)!).all]) ?? .max) <= maxScratch
         case "im2col": group == 1 && (checkedElementCount([n, k4, rowLength]) ?? .max) <= maxScratch
+        case "depthwise": group == c && group > 1
         default: true
         }
     }
     let act = ShaderActivation(activation)
+    let epilogue = ["HAS_BIAS": bias == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1", "ACT": act.define]
+    let convWindow = [window.output[0], window.output[1], window.strides[0], window.strides[1], window.pads[0], window.pads[1],
+                      window.dilations[0], window.dilations[1]]
+    if variant.shader == "depthwise" {
+        let y = try ctx.recorder.makeTensor(shape: outShape)
+        var push = PushConstants()
+        for v in [c, h, wd, m] + convWindow { push.add(v) }
+        act.push(&push)
+        try ctx.dispatch(variant, defines: epilogue.merging(["KH": "\(window.kernel[0])", "KW": "\(window.kernel[1])"]) { $1 },
+                         buffers: [x.buffer, w.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer }, push: push,
+                         columns: pixels, rows: m, batch: n)
+        return [y]
+    }
     if variant.shader == "winograd" {
         // Transformed input tiles V[n][α²][T][C4] (α = tm + 2) and filters U[α²][C4][M4] (made once
         // per weight); their product per position P[n][α²][T][M]; then the output transform with
@@ -131,9 +145,7 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
         ctx.recycle(filters)
         ctx.recycle(inputs)
         let y = try ctx.recorder.makeTensor(shape: outShape)
-        let epilogue = defines.merging(["STAGE": "2", "HAS_BIAS": bias == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1",
-                                        "ACT": act.define]) { $1 }
-        try ctx.dispatch1D("winograd", defines: epilogue, buffers: [products.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer },
+        try ctx.dispatch1D("winograd", defines: defines.merging(epilogue) { $1 }.merging(["STAGE": "2"]) { $1 }, buffers: [products.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer },
                            push: push(count: n * m * tileCount), count: n * m * tileCount)
         ctx.recycle(products)
         return [y]
@@ -163,12 +175,10 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
     }
     let y = try ctx.recorder.makeTensor(shape: outShape)
     var push = PushConstants()
-    for v in [c, h, wd, m, window.output[0], window.output[1], window.strides[0], window.strides[1], window.pads[0],
-              window.pads[1], window.dilations[0], window.dilations[1], group] { push.add(v) }
+    for v in [c, h, wd, m] + convWindow + [group] { push.add(v) }
     act.push(&push)
     let buffers = [x.buffer, w.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer }
-    let defines = ["HAS_BIAS": bias == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1", "ACT": act.define,
-                   "KH": "\(window.kernel[0])", "KW": "\(window.kernel[1])"]
+    let defines = epilogue.merging(["KH": "\(window.kernel[0])", "KW": "\(window.kernel[1])"]) { $1 }
     try ctx.dispatch(variant, defines: defines, buffers: buffers, push: push, columns: pixels,
                      rows: group * ((mg + variant.rows - 1) / variant.rows) * variant.rows, batch: n)
     return [y]

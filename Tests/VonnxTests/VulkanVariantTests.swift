@@ -70,9 +70,9 @@ private func expectMatches(_ spec: String, _ n: Node, _ inputs: [Tensor?], _ wan
 func gemmVariantMatchesCPU(_ spec: String) throws {
     let seed = UInt64.random(in: 0...UInt64.max)
     var rng = SplitMix(state: seed)
-    // Row counts of 1 (GEMV), under and over a block; column counts over 256 (4 × 64 columns a workgroup).
-    // K and N multiples of 4 take the vec4 loads.
-    for (m, k, n) in [(1, 37, 29), (37, 45, 29), (9, 13, 300), (1, 16, 12), (11, 20, 264)] {
+    // Row counts of 1 (GEMV), under and over a block; column counts over 256 (4 × 64 columns a workgroup);
+    // one column (run as the transposed product). K and N multiples of 4 take the vec4 loads.
+    for (m, k, n) in [(1, 37, 29), (37, 45, 29), (9, 13, 300), (1, 16, 12), (11, 20, 264), (13, 24, 1), (10, 7, 1)] {
         for (ta, tb) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
             let a = rng.floats(ta == 1 ? [k, m] : [m, k]), b = rng.floats(tb == 1 ? [n, k] : [k, n])
             for c in [nil, rng.floats([n]), rng.floats([m, 1]), rng.floats([m, n])] {
@@ -82,7 +82,8 @@ func gemmVariantMatchesCPU(_ spec: String) throws {
             }
         }
     }
-    for (sa, sb) in [([2, 1, 5, 20], [3, 20, 7]), ([2, 1, 5, 20], [3, 20, 8]), ([20], [20, 7]), ([7, 20], [20]), ([1, 33], [33, 65])] {
+    for (sa, sb) in [([2, 1, 5, 20], [3, 20, 7]), ([2, 1, 5, 20], [3, 20, 8]), ([20], [20, 7]), ([7, 20], [20]), ([1, 33], [33, 65]),
+                     ([2, 1, 5, 20], [3, 20, 1])] {
         let a = rng.floats(sa), b = rng.floats(sb)
         try expectMatchesCPU(spec, node("MatMul", [a, b], [:]), [a, b], "MatMul \(sa)·\(sb) seed \(seed)")
     }
@@ -103,6 +104,9 @@ private let convCases: [ConvProblem] = [
     ConvProblem(x: [1, 4, 11, 9], w: [4, 2, 3, 2], attributes: ["strides": .ints([2, 1]), "pads": .ints([0, 1, 2, 0]),
                                                              "dilations": .ints([2, 1]), "group": .int(2)]),
     ConvProblem(x: [1, 6, 8, 8], w: [6, 1, 3, 3], attributes: ["pads": .ints([1, 1, 1, 1]), "group": .int(6)]),
+    // depthwise: channel multiplier 2, stride 2, 5×5 with asymmetric pads; 1-D with dilation
+    ConvProblem(x: [2, 5, 11, 9], w: [10, 1, 5, 5], attributes: ["strides": .ints([2, 2]), "pads": .ints([2, 1, 2, 2]), "group": .int(5)]),
+    ConvProblem(x: [1, 7, 13], w: [7, 1, 3], attributes: ["dilations": .ints([2]), "pads": .ints([2, 2]), "group": .int(7)]),
     ConvProblem(x: [1, 3, 16, 16], w: [17, 3, 7, 7], attributes: ["strides": .ints([2, 2]), "pads": .ints([3, 3, 3, 3])]),
     ConvProblem(x: [2, 3, 20], w: [33, 3, 5], attributes: ["pads": .ints([2, 1]), "strides": .ints([3])]),
     // 3×3 stride 1 with 8+ channels (Winograd): odd outputs, no or asymmetric pads, channels no multiple of 4
@@ -277,10 +281,14 @@ func rowVariantMatchesCPU(_ spec: String) throws {
     #expect(device.properties.kind == device.info.kind && device.properties.subgroupSize >= 1 && device.properties.sharedMemoryBytes > 0)
     #expect(KernelVariants.choose("gemm", rows: 1, device: device).name == "gemv")
     #expect(KernelVariants.choose("gemm", rows: 64, device: device).name == (gpu ? "tiled" : "registers"))
-    #expect(KernelVariants.choose("conv", rows: 64, device: device).name == "winograd4")
-    #expect(KernelVariants.choose("conv", rows: 64, columns: 7 * 7, device: device).name == "winograd2")
-    #expect(KernelVariants.choose("conv", rows: 64, device: device) { $0.shader != "winograd" }.name == (gpu ? "blocked" : "im2col"))
-    #expect(KernelVariants.choose("conv", rows: 4, device: device).name == "narrow")
+    // A depthwise conv takes its own kernel; the others (where it does not apply) as follows.
+    #expect(KernelVariants.choose("conv", rows: 1, device: device).name == "depthwise")
+    let general: (KernelVariant) -> Bool = { $0.name != "depthwise" }
+    #expect(KernelVariants.choose("conv", rows: 64, device: device, where: general).name == "winograd4")
+    #expect(KernelVariants.choose("conv", rows: 64, columns: 7 * 7, device: device, where: general).name == "winograd2")
+    #expect(KernelVariants.choose("conv", rows: 64, device: device) { general($0) && $0.shader != "winograd" }.name
+            == (gpu ? "blocked" : "im2col"))
+    #expect(KernelVariants.choose("conv", rows: 4, device: device, where: general).name == "narrow")
     let forced = try VulkanDevice(options: .init(kernelVariants: "gemm=tiled"))
     #expect(KernelVariants.choose("gemm", rows: 1, device: forced).name == "tiled")
 }
