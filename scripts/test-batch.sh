@@ -248,5 +248,42 @@ pid=$!; sleep 0.3; kill -TERM "$pid" 2>/dev/null; wait "$pid"; rc=$?
 [ "$rc" = 3 ] || [ "$rc" = 0 ] && ok || fail "SIGTERM while listing: exit $rc, want 3 (or 0 if listing had ended)"
 # ---- end of issue 15 block ----
 
+# ---- issue 20: per-item retry, multi-input items, --device auto ----
+# A batch holding one item that fails inference is retried an item at a time: only that item fails.
+"$bin" "$fx/lookup.onnx" --threads 2 --batch-input "$fx/lookup" --output-dir "$tmp/retry" --batch-size 4 2>/dev/null; rc=$?
+[ "$rc" = 1 ] && ok || fail "batch with a bad item: exit $rc, want 1"
+check "only the bad item in failures.jsonl" test "$(grep -c . "$tmp/retry/failures.jsonl")" = 1 -a -n "$(grep '"item":"bad.npy","reason":"inference failed' "$tmp/retry/failures.jsonl")"
+check "the bad item's batch-mates written" test "$(count_outputs "$tmp/retry")" = 6
+# Two-input items, as folders and as JSON-lines manifest lines, against onnxruntime.
+blend=("$bin" "$fx/blend.onnx" --threads 2 --batch-size 4)
+"${blend[@]}" --batch-input "$fx/multi" --output-dir "$tmp/multi" 2>/dev/null; rc=$?
+[ "$rc" = 0 ] && ok || fail "multi-input folders: exit $rc"
+"${blend[@]}" --batch-input "$fx/multi/multi.jsonl" --output-dir "$tmp/multi-jsonl" 2>/dev/null; rc=$?
+[ "$rc" = 0 ] && ok || fail "multi-input manifest: exit $rc"
+check "multi-input outputs match onnxruntime" "$py" - "$fx" "$tmp/multi" "$tmp/multi-jsonl" <<'PY'
+import sys, zlib, numpy as np, onnxruntime as ort
+fx, folders, manifest = sys.argv[1:]
+s = ort.InferenceSession(f"{fx}/blend.onnx")
+def png(path):  # the fixtures' 8-bit RGB PNGs: one IDAT, filter 0 on every row
+    data = open(path, "rb").read()
+    w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    i = data.index(b"IDAT"); n = int.from_bytes(data[i - 4:i], "big")
+    rows = np.frombuffer(zlib.decompress(data[i + 4:i + 4 + n]), np.uint8).reshape(h, 1 + w * 3)[:, 1:]
+    return (rows.reshape(h, w, 3).transpose(2, 0, 1)[None] / 255).astype(np.float32)
+for i in range(6):
+    want = s.run(None, {"color": png(f"{fx}/multi/f{i}/color.png"), "albedo": np.load(f"{fx}/multi/f{i}/albedo.npy")})[0]
+    assert np.allclose(np.load(f"{folders}/f{i}.npy"), want, rtol=1e-4, atol=1e-5), i
+    assert np.allclose(np.load(f"{manifest}/f{i}/color.png.npy"), want, rtol=1e-4, atol=1e-5), i
+PY
+mkdir -p "$tmp/multi-in"; cp -r "$fx/multi/f0" "$fx/multi/f1" "$tmp/multi-in/"; rm "$tmp/multi-in/f1/albedo.npy"
+"${blend[@]}" --batch-input "$tmp/multi-in" --output-dir "$tmp/multi-bad" 2>/dev/null; rc=$?
+[ "$rc" = 1 ] && grep -q '"item":"f1","reason":"item folder has no .npy, .pb or image file for input .albedo.' "$tmp/multi-bad/failures.jsonl" \
+  && ok || fail "item folder missing an input: exit $rc, $(cat "$tmp/multi-bad/failures.jsonl")"
+# --device auto: no scheduler variables leave the default; a rank beyond the node's GPUs is a one-line error.
+check "--device auto without a rank" "$bin" "$fx/filter.onnx" --random --device auto
+out=$(SLURM_LOCALID=99 "$bin" "$fx/filter.onnx" --random --device auto 2>&1); rc=$?
+[ "$rc" != 0 ] && grep -q "device auto: SLURM_LOCALID=99 but this node has [0-9]* GPU(s)" <<<"$out" && ok || fail "--device auto beyond the GPUs: exit $rc, $out"
+# ---- end of issue 20 block ----
+
 echo "batch: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

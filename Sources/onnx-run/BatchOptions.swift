@@ -5,7 +5,7 @@ import VonnxBatch
 
 /// The flags of batch mode (`--batch-input`); see README "Batch jobs on a farm".
 struct BatchOptions: ParsableArguments {
-    @Option(help: "Batch mode: a folder of .npy/.pb/.png/.jpg items, or a manifest listing one a line.")
+    @Option(help: "Batch mode: a folder of .npy/.pb/.png/.jpg items (for a multi-input model, folders of one file per input), or a manifest listing one a line (a JSON object of input files for a multi-input model).")
     var batchInput: String?
     @Option(help: "Items run together when the model's batch dim is symbolic.") var batchSize = 1
     @Option(help: "INDEX/COUNT: process only this shard (default: from Slurm array or Kubernetes Indexed Job variables).")
