@@ -6,6 +6,9 @@ OUT_DIR/classifier.onnx  x[N,3,16,16] -> Conv 3x3 -> Relu -> GlobalAveragePool -
 OUT_DIR/filter.onnx      x[N,3,16,16] -> Conv 1x1 -> Sigmoid -> y[N,3,16,16] (image-shaped)
 OUT_DIR/blend.onnx       color[N,3,16,16], albedo[N,3,16,16] -> Concat -> Conv 1x1 -> Sigmoid -> y[N,3,16,16]
 OUT_DIR/lookup.onnx      x[N,2] int64 -> Gather from a [4,3] table -> y[N,2,3]: an index >= 4 fails the run
+OUT_DIR/upscale.onnx     x[N,3,H,W] -> Conv 3x3 -> Relu -> Conv 3x3 -> DepthToSpace 2 -> Sigmoid -> y[N,3,2H,2W]
+                         (fully convolutional, receptive field 2 pixels from the centre)
+OUT_DIR/frames/          two 70x45 PNG frames and a [3, 40, 90] .npy frame for upscale.onnx
 OUT_DIR/multi/           six item folders for blend.onnx (color.png, albedo.npy) and multi.jsonl listing them
 OUT_DIR/lookup/          seven int64 items for lookup.onnx, bad.npy among them with an index of 9
 OUT_DIR/items/           N_IMAGES images (8-bit PNG, 16-bit PNG, JPEG via cjpeg, some 24x20 that
@@ -99,6 +102,18 @@ for i in range(count):
             f.write(tensor.SerializeToString())
 
 
+model(f"{out}/upscale.onnx", [
+    helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+    helper.make_node("Relu", ["c1"], ["r"]),
+    helper.make_node("Conv", ["r", "w2"], ["c2"], pads=[1, 1, 1, 1]),
+    helper.make_node("DepthToSpace", ["c2"], ["d"], blocksize=2),
+    helper.make_node("Sigmoid", ["d"], ["y"]),
+], {"w1": extra.normal(size=(8, 3, 3, 3)), "w2": extra.normal(size=(12, 8, 3, 3)) * 0.3}, ["N", 3, "H2", "W2"],
+    [("x", TensorProto.FLOAT, ["N", 3, "H", "W"])])
+os.makedirs(f"{out}/frames", exist_ok=True)
+for i in range(2):
+    png(f"{out}/frames/f{i}.png", extra.integers(0, 256, size=(45, 70, 3), dtype=np.uint8))
+np.save(f"{out}/frames/f2.npy", extra.random((3, 40, 90), dtype=np.float32))
 os.makedirs(f"{out}/multi", exist_ok=True)
 with open(f"{out}/multi/multi.jsonl", "w") as manifest:
     for i in range(6):

@@ -30,6 +30,8 @@ public struct BatchJobSpec: Sendable {
     public var queueDepth = 2
     /// Whether the folder walk follows symlinks to folders outside the input folder.
     public var followSymlinks = false
+    /// Runs each frame in overlapping tiles (image-to-image models), one frame at a time.
+    public var tiling: Tiling?
     /// Seconds one batch's inference may take before it is cancelled (then its items are
     /// retried one at a time, each with this limit).
     public var timeout: Double?
@@ -73,6 +75,8 @@ public final class BatchJob: Sendable {
     /// Whether items are stacked along a batch dim.
     let batched: Bool
     let outputNames: [String]
+    /// Runs frames in tiles when the spec asks for it.
+    let tiled: TiledRunner?
 
     /// A model input as items fill it.
     struct Input {
@@ -106,6 +110,7 @@ public final class BatchJob: Sendable {
         guard spec.batchSize >= 1 else { throw .usage("--batch-size must be at least 1") }
         if let k = spec.topK, k < 1 { throw .usage("--top-k must be at least 1") }
         outputNames = session.outputs.map(\.name)
+        tiled = try spec.tiling.map { tiling throws(BatchError) in try TiledRunner(session: session, tiling: tiling, inputs: inputs) }
     }
 
     /// The file whose presence means `item` is done: written last of the item's outputs.
@@ -274,8 +279,9 @@ public final class BatchJob: Sendable {
         guard tensor.dataType == input.type else {
             throw ItemFailure("element type \(tensor.dataType) does not match input '\(input.name)' (\(input.type))")
         }
-        let fits = tensor.rank == input.itemDims.count && zip(tensor.shape, input.itemDims).allSatisfy { size, dim in
-            if case .value(let v) = dim { return v == size }
+        // A tiled frame may have any height and width.
+        let fits = tensor.rank == input.itemDims.count && zip(tensor.shape, input.itemDims).enumerated().allSatisfy { axis, pair in
+            if case .value(let v) = pair.1, tiled == nil || axis == 0 { return v == pair.0 }
             return true
         }
         guard fits else {
@@ -287,6 +293,12 @@ public final class BatchJob: Sendable {
     /// Runs one batch; each item gets its outputs (with a batch dim of 1) or why it failed
     /// when run alone.
     func infer(_ batch: [(BatchItem, [Tensor])]) -> [(BatchItem, Result<[Tensor], ItemFailure>)] {
+        if let tiled {
+            return batch.map { item, frame in
+                do { return (item, .success(try tiled.run(frame, cancellation: spec.timeout.map { Cancellation(timeout: $0) }))) }
+                catch { return (item, .failure(Self.failure(error))) }
+            }
+        }
         var feeds: [String: Tensor] = [:]
         for (k, input) in inputs.enumerated() {
             let shape = batch[0].1[k].shape
@@ -317,9 +329,13 @@ public final class BatchJob: Sendable {
         } catch {
             // One bad item must not fail the others: a failed batch is retried an item at a time.
             if batch.count > 1 { return batch.flatMap { infer([$0]) } }
-            let reason = (error as? ItemFailure)?.reason ?? "inference failed: \(error)"
-            return [(batch[0].0, .failure(ItemFailure(reason)))]
+            return [(batch[0].0, .failure(Self.failure(error)))]
         }
+    }
+
+    /// Why an item's inference failed.
+    static func failure(_ error: any Error) -> ItemFailure {
+        error as? ItemFailure ?? ItemFailure("inference failed: \(error)")
     }
 
     /// Writes an item's outputs, the primary one last. Throws `.output` when a file cannot

@@ -21,14 +21,18 @@ struct BatchOptions: ParsableArguments {
     @Option(help: "Image preprocessing: three per-channel standard deviations to divide by.") var std: String?
     @Option(help: "Write the first output's K best classes as JSON lines instead of tensors.") var topK: Int?
     @Option(help: "Class names for --top-k, one a line.") var labels: String?
+    @Option(help: "Run each frame in tiles of WIDTHxHEIGHT (a fully convolutional image-to-image model), blended over --overlap.")
+    var tile: String?
+    @Option(help: "Pixels neighbouring tiles share (default 0); the result equals whole-frame inference when the model's receptive field reaches at most a quarter of it.")
+    var overlap: Int?
     @Flag(help: "Write image-shaped outputs as 8-bit PNG (values in [0, 1]).") var png = false
     @Flag(help: "Follow symlinks to folders outside the input folder.") var followSymlinks = false
 
     /// Batch-mode flags without --batch-input would be silently ignored; refuse them.
     func validate() throws {
         guard batchInput == nil else { return }
-        let texts = [shard, job, resize, crop, layout, channels, scale, mean, std, labels]
-        if texts.contains(where: { $0 != nil }) || topK != nil || png || followSymlinks || batchSize != 1 {
+        let texts = [shard, job, resize, crop, layout, channels, scale, mean, std, labels, tile]
+        if texts.contains(where: { $0 != nil }) || topK != nil || overlap != nil || png || followSymlinks || batchSize != 1 {
             throw ValidationError("batch-mode options (--shard, --job, --resize, --top-k, ...) need --batch-input")
         }
     }
@@ -49,6 +53,11 @@ extension OnnxRun {
             if let labels = options.labels {
                 guard options.topK != nil else { throw BatchError.usage("--labels needs --top-k") }
                 spec.labels = try BatchJobSpec.readLabels(labels)
+            }
+            if let tile = options.tile {
+                spec.tiling = try Tiling(tile: tile, overlap: options.overlap ?? 0)
+            } else if options.overlap != nil {
+                throw BatchError.usage("--overlap needs --tile")
             }
             if let job = options.job { try spec.preprocessing.apply(jobFile: job) }
             for (key, value) in [("resize", options.resize), ("crop", options.crop), ("layout", options.layout),

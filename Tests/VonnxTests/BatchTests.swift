@@ -328,3 +328,61 @@ private func twoInputSession() throws -> Session {
         try DeviceAssignment.choose(environment: ["CUDA_VISIBLE_DEVICES": "GPU-8a3c"], devices: [.init(index: 0, kind: "discrete")])
     }
 }
+
+@Test func tilesSpreadEvenlyAndTheirWindowsSumToOne() throws {
+    #expect(Tiling.starts(length: 100, tile: 40, overlap: 10) == [0, 30, 60])
+    #expect(Tiling.starts(length: 101, tile: 40, overlap: 10) == [0, 20, 41, 61])
+    #expect(Tiling.starts(length: 40, tile: 40, overlap: 10) == [0])
+    for (length, tile, overlap) in [(100, 40, 10), (101, 40, 10), (517, 64, 32), (64, 33, 16), (50, 10, 0)] {
+        let starts = Tiling.starts(length: length, tile: tile, overlap: overlap)
+        #expect(starts.first == 0 && starts.last == length - tile)
+        var sum = [Float](repeating: 0, count: length)
+        for (k, start) in starts.enumerated() {
+            if k > 0 { #expect(starts[k - 1] + tile - start >= overlap) }
+            let before = k > 0 ? starts[k - 1] + tile - start : 0, after = k + 1 < starts.count ? start + tile - starts[k + 1] : 0
+            let window = Tiling.window(size: tile, before: before, after: after)
+            // a tile's pixels within a quarter of the overlap of its inner edges never count
+            #expect(window.prefix(before / 4).allSatisfy { $0 == 0 } && window.suffix(after / 4).allSatisfy { $0 == 0 })
+            for (i, w) in window.enumerated() { sum[start + i] += w }
+        }
+        #expect(sum.allSatisfy { abs($0 - 1) < 1e-6 }, "\(length) \(tile) \(overlap)")
+    }
+    #expect(try Tiling(tile: "64x32", overlap: 16) == Tiling(tile: "64x32", overlap: 16))
+    #expect(throws: BatchError.usage("--tile 64x30 is smaller than twice --overlap 16")) { try Tiling(tile: "64x30", overlap: 16) }
+    #expect(throws: BatchError.usage("--tile '64*64' must be WIDTHxHEIGHT or N, e.g. 512x512")) { try Tiling(tile: "64*64", overlap: 0) }
+}
+
+/// A fully convolutional ×2 upscaler: Conv 3×3 (3 → 12, receptive field 1 pixel from the
+/// centre) → DepthToSpace 2 → [N, 3, 2H, 2W]; or, `halving`, the Conv alone with stride 2.
+private func upscaler(halving: Bool = false) throws -> Session {
+    var b = GraphBuilder(name: "up"), noise = SplitMix(state: 9)
+    let x = b.input("x", .float, [.symbol("N"), .value(3), .symbol("H"), .symbol("W")])
+    let w = b.constant(Tensor(shape: [12, 3, 3, 3], scalars: (0..<324).map { _ in Float.random(in: -1...1, using: &noise) }))
+    let c = b.node("Conv", [x, w], ["pads": .ints([1, 1, 1, 1]), "strides": .ints(halving ? [2, 2] : [1, 1])])
+    b.output(halving ? c : b.node("DepthToSpace", [c], ["blocksize": .int(2)]))
+    return try Session(model: Model(irVersion: 8, opsets: ["": 13], graph: b.graph), options: SessionOptions(threads: 2, backend: .cpu))
+}
+
+@Test func tiledInferenceEqualsTheWholeFrame() throws {
+    let session = try upscaler(), dir = scratchFolder()
+    var noise = SplitMix(state: 3)
+    let frame = Tensor(shape: [1, 3, 29, 37], scalars: (0..<3 * 29 * 37).map { _ in Float.random(in: 0...1, using: &noise) })
+    try AtomicFile.write(Npy.encode(frame), to: "\(dir)/in/frame.npy")
+    let whole = try session.run(["x": frame]).first!.value.scalars(as: Float.self)
+    var spec = BatchJobSpec(input: "\(dir)/in", outputDir: "\(dir)/out")
+    spec.tiling = try Tiling(tile: "16x12", overlap: 6)
+    #expect(try BatchJob(session: session, spec: spec).run(progress: false).succeeded == 1)
+    let tiled = try Npy.read(path: "\(dir)/out/frame.npy.npy")
+    #expect(tiled.shape == [1, 3, 58, 74])
+    let err = zip(tiled.scalars(as: Float.self), whole).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+    #expect((err / whole.map { $0 * $0 }.reduce(0, +)).squareRoot() < 1e-6)
+
+    spec.tiling = try Tiling(tile: "16x12", overlap: 0)       // seams: the model's padding inside the frame
+    spec.outputDir = "\(dir)/seams"
+    _ = try BatchJob(session: session, spec: spec).run(progress: false)
+    #expect(try Npy.read(path: "\(dir)/seams/frame.npy.npy").scalars(as: Float.self) != whole)
+    spec.tiling = try Tiling(tile: "16", overlap: 4)
+    #expect(throws: BatchError.usage("--tile: output 'conv2' is [1, 12, 8, 8] for a 16x16 tile, not an image an integer multiple of it")) {
+        try BatchJob(session: try upscaler(halving: true), spec: spec)
+    }
+}
