@@ -302,6 +302,26 @@ for f in files:
 PY
 expect2 "--tile 16x16 is smaller than twice --overlap 9" "${up[@]}" --output-dir "$tmp/x" --tile 16 --overlap 9
 expect2 "--tile: output 'y' is \[1, 10\] for a 16x16 tile, not an image" "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/x" --tile 16
+# 16-bit PNG outputs (--png16): depth 16, and read back (through an Identity model) equal to
+# the .npy outputs within half a step of 1/65535.
+"$bin" "$fx/filter.onnx" --threads 2 --resize 16 --crop 16 --png16 --batch-input "$fx/items" --output-dir "$tmp/png16" 2>/dev/null
+"$bin" "$fx/filter.onnx" --threads 2 --resize 16 --crop 16 --batch-input "$fx/items" --output-dir "$tmp/filter-npy" 2>/dev/null
+"$py" -c "
+import onnx; from onnx import helper, TensorProto as T
+v = lambda n: helper.make_tensor_value_info(n, T.FLOAT, ['N', 3, 16, 16])
+onnx.save(helper.make_model(helper.make_graph([helper.make_node('Identity', ['x'], ['y'])], 'id', [v('x')], [v('y')]),
+          opset_imports=[helper.make_opsetid('', 17)]), '$tmp/identity.onnx')"
+"$bin" "$tmp/identity.onnx" --batch-input "$tmp/png16" --output-dir "$tmp/png16-back" 2>/dev/null
+check "16-bit PNG outputs hold the values to 1/65535" "$py" - "$tmp/png16" "$tmp/png16-back" "$tmp/filter-npy" <<'PY'
+import glob, os, sys, numpy as np
+png, back, npy = sys.argv[1:]
+files = glob.glob(f"{png}/**/*.png", recursive=True)
+assert len(files) == len(glob.glob(f"{npy}/**/*.npy", recursive=True)) > 10
+for f in files:
+    assert open(f, "rb").read()[24] == 16, f
+    rel = os.path.relpath(f, png)
+    assert np.abs(np.load(f"{back}/{rel}.npy") - np.load(f"{npy}/{rel[:-4]}.npy")).max() <= 0.51 / 65535, rel
+PY
 # ---- end of issue 20 block ----
 
 echo "batch: $passed passed, $failed failed, $skipped skipped"

@@ -11,8 +11,8 @@ public struct BatchJobSpec: Sendable {
         /// One .npy (or TensorProto .pb) file an output.
         case npy, pb
         /// Image-shaped outputs ([1, C, H, W] or [1, H, W, C] per `layout`, C = 1 or 3,
-        /// values in [0, 1]) as 8-bit PNG; other outputs as .npy.
-        case png
+        /// values in [0, 1]) as 8-bit (png) or 16-bit (png16) PNG; other outputs as .npy.
+        case png, png16
     }
 
     public var input: String
@@ -120,7 +120,7 @@ public final class BatchJob: Sendable {
         switch spec.format {
         case .npy: return base + ".npy"
         case .pb: return base + ".pb"
-        case .png: return base + ".png"
+        case .png, .png16: return base + ".png"
         }
     }
 
@@ -349,9 +349,10 @@ public final class BatchJob: Sendable {
         var files: [(String, [UInt8])] = []
         for (k, t) in outputs.enumerated() {
             let name = k == 0 ? base : "\(base).out\(k)"
-            if spec.format == .png, let png = try pngBytes(t) {
-                files.append((name + ".png", png))
-            } else if spec.format == .png && k == 0 {
+            let png = [.png, .png16].contains(spec.format)
+            if png, let bytes = try pngBytes(t) {
+                files.append((name + ".png", bytes))
+            } else if png && k == 0 {
                 throw ItemFailure("output '\(outputNames[0])' of shape \(t.shape) is not image-shaped for --format png")
             } else if spec.format == .pb {
                 files.append((name + ".pb", TensorProtoCodec.encode(t, name: outputNames[k])))
@@ -363,23 +364,28 @@ public final class BatchJob: Sendable {
     }
 
     /// PNG bytes of a [1, C, H, W] / [1, H, W, C] float output (per the preprocessing
-    /// layout, C = 1 or 3), values in [0, 1] mapped to 0...255; nil for other shapes.
+    /// layout, C = 1 or 3), values in [0, 1] mapped to 0...255 (0...65535 for png16); nil
+    /// for other shapes.
     func pngBytes(_ t: Tensor) throws(ItemFailure) -> [UInt8]? {
         guard t.dataType == .float, t.rank == 4, t.shape[0] == 1 else { return nil }
         let nchw = spec.preprocessing.layout == .nchw
         let (c, h, w) = nchw ? (t.shape[1], t.shape[2], t.shape[3]) : (t.shape[3], t.shape[1], t.shape[2])
         guard c == 1 || c == 3, h > 0, w > 0 else { return nil }
         let values = t.scalars(as: Float.self)
-        var samples = [UInt8](repeating: 0, count: c * h * w)
-        for y in 0..<h {
-            for x in 0..<w {
-                for ch in 0..<c {
-                    let v = values[nchw ? (ch * h + y) * w + x : (y * w + x) * c + ch]
-                    samples[(y * w + x) * c + ch] = UInt8((min(max(v.isNaN ? 0 : v, 0), 1) * 255).rounded())
+        func samples<Sample: FixedWidthInteger & UnsignedInteger>(_: Sample.Type) -> [Sample] {
+            var samples = [Sample](repeating: 0, count: c * h * w)
+            for y in 0..<h {
+                for x in 0..<w {
+                    for ch in 0..<c {
+                        let v = values[nchw ? (ch * h + y) * w + x : (y * w + x) * c + ch]
+                        samples[(y * w + x) * c + ch] = Sample((min(max(v.isNaN ? 0 : v, 0), 1) * Float(Sample.max)).rounded())
+                    }
                 }
             }
+            return samples
         }
-        return try encodePNG(samples, width: w, height: h, channels: c)
+        return spec.format == .png16 ? try encodePNG(samples(UInt16.self), width: w, height: h, channels: c)
+                                     : try encodePNG(samples(UInt8.self), width: w, height: h, channels: c)
     }
 
     /// One JSON line: the item and the `k` best entries of `scores` (flattened).

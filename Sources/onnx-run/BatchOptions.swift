@@ -26,13 +26,14 @@ struct BatchOptions: ParsableArguments {
     @Option(help: "Pixels neighbouring tiles share (default 0); the result equals whole-frame inference when the model's receptive field reaches at most a quarter of it.")
     var overlap: Int?
     @Flag(help: "Write image-shaped outputs as 8-bit PNG (values in [0, 1]).") var png = false
+    @Flag(help: "Write image-shaped outputs as 16-bit PNG (values in [0, 1]).") var png16 = false
     @Flag(help: "Follow symlinks to folders outside the input folder.") var followSymlinks = false
 
     /// Batch-mode flags without --batch-input would be silently ignored; refuse them.
     func validate() throws {
         guard batchInput == nil else { return }
         let texts = [shard, job, resize, crop, layout, channels, scale, mean, std, labels, tile]
-        if texts.contains(where: { $0 != nil }) || topK != nil || overlap != nil || png || followSymlinks || batchSize != 1 {
+        if texts.contains(where: { $0 != nil }) || topK != nil || overlap != nil || png || png16 || followSymlinks || batchSize != 1 {
             throw ValidationError("batch-mode options (--shard, --job, --resize, --top-k, ...) need --batch-input")
         }
     }
@@ -46,7 +47,8 @@ extension OnnxRun {
             guard let outputDir else { throw BatchError.usage("--batch-input needs --output-dir") }
             var spec = BatchJobSpec(input: input, outputDir: outputDir)
             spec.batchSize = options.batchSize
-            spec.format = options.png ? .png : format == .pb ? .pb : .npy
+            guard !(options.png && options.png16) else { throw BatchError.usage("--png and --png16 exclude each other") }
+            spec.format = options.png ? .png : options.png16 ? .png16 : format == .pb ? .pb : .npy
             spec.topK = options.topK
             spec.followSymlinks = options.followSymlinks
             spec.timeout = timeout

@@ -85,8 +85,12 @@ private func contents(_ path: String) -> [UInt8]? { try? readBytes(path) }
     let image = try RGBImage(decoding: png)
     #expect(image.width == 2 && image.height == 2)
     #expect(image.pixels.map { UInt8(($0 * 255).rounded()) } == samples)
-    let grey = try RGBImage(decoding: try encodePNG([0, 128], width: 2, height: 1, channels: 1))
+    let grey = try RGBImage(decoding: try encodePNG([0, 128] as [UInt8], width: 2, height: 1, channels: 1))
     #expect(grey.pixels.map { UInt8(($0 * 255).rounded()) } == [0, 0, 0, 128, 128, 128])
+    let deep: [UInt16] = [65535, 0, 1, 257, 32768, 65534]
+    let png16 = try encodePNG(deep, width: 2, height: 1, channels: 3)
+    #expect(png16[24] == 16)                                   // IHDR bit depth
+    #expect(try RGBImage(decoding: png16).pixels.map { UInt16(($0 * 65535).rounded()) } == deep)
     #expect(throws: ItemFailure.self) { try RGBImage(decoding: Array(png.prefix(40))) }
     #expect(throws: ItemFailure("not a PNG or JPEG file")) { try RGBImage(decoding: Array("hello".utf8)) }
 }
