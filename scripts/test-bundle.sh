@@ -16,7 +16,7 @@ py=$PWD/.testdata/venv/bin/python
 root=$PWD/.testdata/bare-root/bookworm
 
 if [ ! -f "$root/.vonnx-ready" ]; then
-    command -v debootstrap >/dev/null || apt-get install -y --no-install-recommends debootstrap
+    command -v debootstrap >/dev/null || scripts/setup.sh
     partial=$root.partial-$$
     rm -rf "$root" "$partial"
     mkdir -p "$(dirname "$root")"
