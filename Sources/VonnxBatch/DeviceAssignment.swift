@@ -62,7 +62,7 @@ public enum DeviceAssignment {
             gpu.uuid.map { String($0.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }).hasPrefix(hex) } ?? false
         }
         guard !hex.isEmpty, matches.count == 1 else {
-            let why = gpus.contains { $0.uuid != nil } ? (matches.isEmpty ? "no GPU has that UUID" : "several GPUs match") : "the Vulkan driver reports no device UUIDs"
+            let why = gpus.contains { $0.uuid != nil } ? (matches.isEmpty ? "no GPU has that UUID" : "several GPUs match") : "no Vulkan device UUID is known to match it against"
             throw .usage("--device auto: \(listName) entry '\(entry)': \(why)")
         }
         return matches[0].index
@@ -73,6 +73,8 @@ public enum DeviceAssignment {
         var env: [String: String] = [:]
         for key in variables { if let value = getenv(key) { env[key] = String(cString: value) } }
         if env.isEmpty { return nil }
+        // VulkanDeviceInfo does not report VkPhysicalDeviceIDProperties.deviceUUID yet; until
+        // it does, UUID entries are refused with that reason and index entries work.
         let devices = try Session.vulkanDevices().map { Device(index: $0.index, kind: $0.kind) }
         return try choose(environment: env, devices: devices)
     }

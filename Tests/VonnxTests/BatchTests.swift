@@ -328,7 +328,7 @@ private func twoInputSession() throws -> Session {
     ] {
         #expect(throws: BatchError.usage("--device auto: \(message)")) { try choose(env) }
     }
-    #expect(throws: BatchError.usage("--device auto: CUDA_VISIBLE_DEVICES entry 'GPU-8a3c': the Vulkan driver reports no device UUIDs")) {
+    #expect(throws: BatchError.usage("--device auto: CUDA_VISIBLE_DEVICES entry 'GPU-8a3c': no Vulkan device UUID is known to match it against")) {
         try DeviceAssignment.choose(environment: ["CUDA_VISIBLE_DEVICES": "GPU-8a3c"], devices: [.init(index: 0, kind: "discrete")])
     }
 }
