@@ -19,7 +19,7 @@ public struct Tiling: Sendable, Equatable {
             throw .usage("--tile '\(tile)' must be WIDTHxHEIGHT or N, e.g. 512x512")
         }
         guard overlap >= 0 else { throw .usage("--overlap must be at least 0, not \(overlap)") }
-        guard w >= 2 * overlap, h >= 2 * overlap else {
+        guard overlap <= w / 2, overlap <= h / 2 else {
             throw .usage("--tile \(w)x\(h) is smaller than twice --overlap \(overlap)")
         }
         width = w; height = h; self.overlap = overlap
@@ -66,9 +66,9 @@ struct TiledRunner: Sendable {
         self.session = session
         self.tiling = tiling
         self.inputs = inputs
-        var fixed: (Int, Int)?
+        var fixed: (Int, Int)?, probeFeeds: [String: Tensor] = [:]
         for input in inputs {
-            guard input.type == .float, input.itemDims.count == 3, case .value = input.itemDims[0] else {
+            guard input.type == .float, input.itemDims.count == 3, case .value(let channels) = input.itemDims[0] else {
                 throw .usage("--tile needs float [N, C, H, W] inputs with a fixed C; input '\(input.name)' is \(input.type) [N, \(input.itemDims.map(\.description).joined(separator: ", "))]")
             }
             if case .value(let h) = input.itemDims[1], case .value(let w) = input.itemDims[2] {
@@ -77,14 +77,16 @@ struct TiledRunner: Sendable {
                 }
                 fixed = (h, w)
             }
+            let bytes = [tiling.height, tiling.width, 4].reduce(Optional(channels)) { bytes, n in bytes.flatMap { multiplied($0, n) } }
+            do { try StorageCache.checkMappable(byteCount: bytes ?? Int.max) } catch {
+                throw .usage("--tile \(tiling.width)x\(tiling.height) for input '\(input.name)': \(error)")
+            }
+            probeFeeds[input.name] = Tensor(zeros: .float, shape: [1, channels, tiling.height, tiling.width])
         }
         fixedSize = fixed
         let probe: [(name: String, tensor: Tensor)]
         do {
-            probe = try session.runOrdered(Dictionary(uniqueKeysWithValues: inputs.map { input in
-                guard case .value(let c) = input.itemDims[0] else { fatalError("checked above") }
-                return (input.name, Tensor(zeros: .float, shape: [1, c, tiling.height, tiling.width]))
-            }))
+            probe = try session.runOrdered(probeFeeds)
         } catch { throw .usage("--tile \(tiling.width)x\(tiling.height): the model cannot run a tile: \(error)") }
         var found: (y: Int, x: Int)?
         for (name, out) in probe {
@@ -113,9 +115,10 @@ struct TiledRunner: Sendable {
         let ys = Tiling.starts(length: height, tile: th, overlap: tiling.overlap)
         let xs = Tiling.starts(length: width, tile: tw, overlap: tiling.overlap)
         guard let outHeight = multiplied(height, scale.y), let outWidth = multiplied(width, scale.x),
-              let pixels = multiplied(outHeight, outWidth) else {
+              let pixels = multiplied(outHeight, outWidth), pixels <= Int.max / 4 else {
             throw ItemFailure("--tile: a \(width)x\(height) frame scaled \(scale.x)x\(scale.y) is too large")
         }
+        try StorageCache.checkMappable(byteCount: pixels * 4)
         var sums: [Tensor] = []
         let weights = Tensor(zeros: .float, shape: [1, 1, outHeight, outWidth])
         let ones = Tensor(shape: [1, 1, th * scale.y, tw * scale.x], scalars: [Float](repeating: 1, count: th * scale.y * tw * scale.x))

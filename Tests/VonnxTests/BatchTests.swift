@@ -354,6 +354,9 @@ private func twoInputSession() throws -> Session {
     #expect(try Tiling(tile: "64x32", overlap: 16) == Tiling(tile: "64x32", overlap: 16))
     #expect(throws: BatchError.usage("--tile 64x30 is smaller than twice --overlap 16")) { try Tiling(tile: "64x30", overlap: 16) }
     #expect(throws: BatchError.usage("--tile '64*64' must be WIDTHxHEIGHT or N, e.g. 512x512")) { try Tiling(tile: "64*64", overlap: 0) }
+    #expect(throws: BatchError.usage("--tile \(Int.max)x\(Int.max) is smaller than twice --overlap \(Int.max)")) {
+        try Tiling(tile: "\(Int.max)", overlap: .max)                 // no overflow trap
+    }
 }
 
 /// A fully convolutional ×2 upscaler: Conv 3×3 (3 → 12, receptive field 1 pixel from the
