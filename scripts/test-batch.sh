@@ -248,5 +248,81 @@ pid=$!; sleep 0.3; kill -TERM "$pid" 2>/dev/null; wait "$pid"; rc=$?
 [ "$rc" = 3 ] || [ "$rc" = 0 ] && ok || fail "SIGTERM while listing: exit $rc, want 3 (or 0 if listing had ended)"
 # ---- end of issue 15 block ----
 
+# ---- issue 20: per-item retry, multi-input items, --device auto ----
+# A batch holding one item that fails inference is retried an item at a time: only that item fails.
+"$bin" "$fx/lookup.onnx" --threads 2 --batch-input "$fx/lookup" --output-dir "$tmp/retry" --batch-size 4 2>/dev/null; rc=$?
+[ "$rc" = 1 ] && ok || fail "batch with a bad item: exit $rc, want 1"
+check "only the bad item in failures.jsonl" test "$(grep -c . "$tmp/retry/failures.jsonl")" = 1 -a -n "$(grep '"item":"bad.npy","reason":"inference failed' "$tmp/retry/failures.jsonl")"
+check "the bad item's batch-mates written" test "$(count_outputs "$tmp/retry")" = 6
+# Two-input items, as folders and as JSON-lines manifest lines, against onnxruntime.
+blend=("$bin" "$fx/blend.onnx" --threads 2 --batch-size 4)
+"${blend[@]}" --batch-input "$fx/multi" --output-dir "$tmp/multi" 2>/dev/null; rc=$?
+[ "$rc" = 0 ] && ok || fail "multi-input folders: exit $rc"
+"${blend[@]}" --batch-input "$fx/multi/multi.jsonl" --output-dir "$tmp/multi-jsonl" 2>/dev/null; rc=$?
+[ "$rc" = 0 ] && ok || fail "multi-input manifest: exit $rc"
+check "multi-input outputs match onnxruntime" "$py" - "$fx" "$tmp/multi" "$tmp/multi-jsonl" <<'PY'
+import sys, zlib, numpy as np, onnxruntime as ort
+fx, folders, manifest = sys.argv[1:]
+s = ort.InferenceSession(f"{fx}/blend.onnx")
+def png(path):  # the fixtures' 8-bit RGB PNGs: one IDAT, filter 0 on every row
+    data = open(path, "rb").read()
+    w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    i = data.index(b"IDAT"); n = int.from_bytes(data[i - 4:i], "big")
+    rows = np.frombuffer(zlib.decompress(data[i + 4:i + 4 + n]), np.uint8).reshape(h, 1 + w * 3)[:, 1:]
+    return (rows.reshape(h, w, 3).transpose(2, 0, 1)[None] / 255).astype(np.float32)
+for i in range(6):
+    want = s.run(None, {"color": png(f"{fx}/multi/f{i}/color.png"), "albedo": np.load(f"{fx}/multi/f{i}/albedo.npy")})[0]
+    assert np.allclose(np.load(f"{folders}/f{i}.npy"), want, rtol=1e-4, atol=1e-5), i
+    assert np.allclose(np.load(f"{manifest}/f{i}/color.png.npy"), want, rtol=1e-4, atol=1e-5), i
+PY
+mkdir -p "$tmp/multi-in"; cp -r "$fx/multi/f0" "$fx/multi/f1" "$tmp/multi-in/"; rm "$tmp/multi-in/f1/albedo.npy"
+"${blend[@]}" --batch-input "$tmp/multi-in" --output-dir "$tmp/multi-bad" 2>/dev/null; rc=$?
+[ "$rc" = 1 ] && grep -q '"item":"f1","reason":"item folder has no .npy, .pb or image file for input .albedo.' "$tmp/multi-bad/failures.jsonl" \
+  && ok || fail "item folder missing an input: exit $rc, $(cat "$tmp/multi-bad/failures.jsonl")"
+# --device auto: no scheduler variables leave the default; a rank beyond the node's GPUs is a one-line error.
+check "--device auto without a rank" "$bin" "$fx/filter.onnx" --random --device auto
+out=$(SLURM_LOCALID=99 "$bin" "$fx/filter.onnx" --random --device auto 2>&1); rc=$?
+[ "$rc" != 0 ] && grep -q "device auto: SLURM_LOCALID=99 but this node has [0-9]* GPU(s)" <<<"$out" && ok || fail "--device auto beyond the GPUs: exit $rc, $out"
+# Tiles (--tile, --overlap): equal to whole-frame inference for a receptive field within a
+# quarter of the overlap; a bad tile or a model that is not image-to-image is refused up front.
+up=("$bin" "$fx/upscale.onnx" --threads 2 --batch-input "$fx/frames")
+"${up[@]}" --output-dir "$tmp/whole" 2>/dev/null; rc=$?
+[ "$rc" = 0 ] && ok || fail "whole-frame upscale: exit $rc"
+"${up[@]}" --output-dir "$tmp/tiled" --tile 32x24 --overlap 12 2>/dev/null; rc=$?
+[ "$rc" = 0 ] && ok || fail "tiled upscale: exit $rc"
+check "tiled = whole frame (relative L2 < 1e-3)" "$py" - "$tmp/whole" "$tmp/tiled" <<'PY'
+import glob, sys, numpy as np
+whole, tiled = sys.argv[1:]
+files = sorted(p[len(whole):] for p in glob.glob(f"{whole}/*.npy"))
+assert len(files) == 3, files
+for f in files:
+    a, b = np.load(whole + f), np.load(tiled + f)
+    assert a.shape == b.shape and a.shape[2:] in ((90, 140), (80, 180)), (f, a.shape, b.shape)
+    assert np.linalg.norm(a - b) / np.linalg.norm(a) < 1e-3, f
+PY
+expect2 "--tile 16x16 is smaller than twice --overlap 9" "${up[@]}" --output-dir "$tmp/x" --tile 16 --overlap 9
+expect2 "--tile: output 'y' is \[1, 10\] for a 16x16 tile, not an image" "${run[@]}" --batch-input "$fx/items" --output-dir "$tmp/x" --tile 16
+# 16-bit PNG outputs (--png16): depth 16, and read back (through an Identity model) equal to
+# the .npy outputs within half a step of 1/65535.
+"$bin" "$fx/filter.onnx" --threads 2 --resize 16 --crop 16 --png16 --batch-input "$fx/items" --output-dir "$tmp/png16" 2>/dev/null
+"$bin" "$fx/filter.onnx" --threads 2 --resize 16 --crop 16 --batch-input "$fx/items" --output-dir "$tmp/filter-npy" 2>/dev/null
+"$py" -c "
+import onnx; from onnx import helper, TensorProto as T
+v = lambda n: helper.make_tensor_value_info(n, T.FLOAT, ['N', 3, 16, 16])
+onnx.save(helper.make_model(helper.make_graph([helper.make_node('Identity', ['x'], ['y'])], 'id', [v('x')], [v('y')]),
+          opset_imports=[helper.make_opsetid('', 17)]), '$tmp/identity.onnx')"
+"$bin" "$tmp/identity.onnx" --batch-input "$tmp/png16" --output-dir "$tmp/png16-back" 2>/dev/null
+check "16-bit PNG outputs hold the values to 1/65535" "$py" - "$tmp/png16" "$tmp/png16-back" "$tmp/filter-npy" <<'PY'
+import glob, os, sys, numpy as np
+png, back, npy = sys.argv[1:]
+files = glob.glob(f"{png}/**/*.png", recursive=True)
+assert len(files) == len(glob.glob(f"{npy}/**/*.npy", recursive=True)) > 10
+for f in files:
+    assert open(f, "rb").read()[24] == 16, f
+    rel = os.path.relpath(f, png)
+    assert np.abs(np.load(f"{back}/{rel}.npy") - np.load(f"{npy}/{rel[:-4]}.npy")).max() <= 0.51 / 65535, rel
+PY
+# ---- end of issue 20 block ----
+
 echo "batch: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -32,4 +32,6 @@ scripts/test-slurm.sh
 # the self-contained bundle and the prepared GPU check, run here on lavapipe in its short mode
 scripts/gpu-check.sh prepare
 .build/gpu-check/run.sh "${VONNX_VULKAN_DEVICE:-llvmpipe}" --quick
+# that bundle in a bare Debian root (made once by debootstrap, cached in .testdata)
+scripts/test-bundle.sh
 scripts/fuzz.sh 60

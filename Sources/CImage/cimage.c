@@ -73,27 +73,56 @@ static int decode_png(const unsigned char *data, size_t size, void **pixels,
     return 0;
 }
 
-int cimage_encode_png(const unsigned char *pixels, int width, int height, int channels,
+struct png_sink { unsigned char *data; size_t size, capacity; };
+
+static void png_write_memory(png_structp png, png_bytep data, png_size_t count) {
+    struct png_sink *sink = png_get_io_ptr(png);
+    if (count > sink->capacity - sink->size) {
+        size_t capacity = sink->capacity ? sink->capacity : 1 << 16;
+        while (count > capacity - sink->size) {
+            if (capacity > SIZE_MAX / 2) png_error(png, "out of memory");
+            capacity *= 2;
+        }
+        unsigned char *grown = realloc(sink->data, capacity);
+        if (!grown) png_error(png, "out of memory");
+        sink->data = grown; sink->capacity = capacity;
+    }
+    memcpy(sink->data + sink->size, data, count);
+    sink->size += count;
+}
+
+static void png_flush_memory(png_structp png) { (void)png; }
+
+int cimage_encode_png(const void *pixels, int width, int height, int channels, int bits,
                       void **out, size_t *outSize, char *err, size_t errlen) {
-    png_image image;
-    memset(&image, 0, sizeof image);
-    image.version = PNG_IMAGE_VERSION;
-    image.width = (png_uint_32)width;
-    image.height = (png_uint_32)height;
-    image.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
-    png_alloc_size_t size = 0;
-    if (!png_image_write_to_memory(&image, NULL, &size, 0, pixels, 0, NULL)) {
-        snprintf(err, errlen, "PNG: %s", image.message);
+    struct png_failure failure = { .err = err, .errlen = errlen };
+    struct png_sink sink = { NULL, 0, 0 };
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &failure, png_fail, png_warn);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) { snprintf(err, errlen, "PNG: out of memory"); png_destroy_write_struct(&png, NULL); return 1; }
+    if (setjmp(failure.jump)) {
+        free(sink.data);
+        png_destroy_write_struct(&png, &info);
         return 1;
     }
-    void *buffer = malloc(size);
-    if (!buffer) { snprintf(err, errlen, "PNG: out of memory"); return 1; }
-    if (!png_image_write_to_memory(&image, buffer, &size, 0, pixels, 0, NULL)) {
-        snprintf(err, errlen, "PNG: %s", image.message);
-        free(buffer);
-        return 1;
+    png_set_write_fn(png, &sink, png_write_memory, png_flush_memory);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, bits,
+                 channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_sRGB_gAMA_and_cHRM(png, info, PNG_sRGB_INTENT_PERCEPTUAL);
+    // zlib's fastest level: a 16-bit 4K frame took 72 s to write at the default (6), 15 s at
+    // 1, on a loaded 2-core machine, where its tiled inference took about 30 s.
+    png_set_compression_level(png, 1);
+    png_write_info(png, info);
+    if (bits == 16) {
+        uint16_t probe = 1;
+        if (*(unsigned char *)&probe == 1) png_set_swap(png);  // PNG is big-endian
     }
-    *out = buffer; *outSize = size;
+    size_t stride = (size_t)width * (size_t)channels * (size_t)(bits / 8);
+    for (int y = 0; y < height; y++) png_write_row(png, (png_const_bytep)pixels + (size_t)y * stride);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    *out = sink.data; *outSize = sink.size;
     return 0;
 }
 

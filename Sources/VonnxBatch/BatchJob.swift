@@ -11,8 +11,8 @@ public struct BatchJobSpec: Sendable {
         /// One .npy (or TensorProto .pb) file an output.
         case npy, pb
         /// Image-shaped outputs ([1, C, H, W] or [1, H, W, C] per `layout`, C = 1 or 3,
-        /// values in [0, 1]) as 8-bit PNG; other outputs as .npy.
-        case png
+        /// values in [0, 1]) as 8-bit (png) or 16-bit (png16) PNG; other outputs as .npy.
+        case png, png16
     }
 
     public var input: String
@@ -30,7 +30,10 @@ public struct BatchJobSpec: Sendable {
     public var queueDepth = 2
     /// Whether the folder walk follows symlinks to folders outside the input folder.
     public var followSymlinks = false
-    /// Seconds one batch's inference may take before it is cancelled (its items fail).
+    /// Runs each frame in overlapping tiles (image-to-image models), one frame at a time.
+    public var tiling: Tiling?
+    /// Seconds one batch's inference may take before it is cancelled (then its items are
+    /// retried one at a time, each with this limit).
     public var timeout: Double?
 
     public init(input: String, outputDir: String) {
@@ -67,38 +70,47 @@ public struct BatchOutcome: Sendable {
 public final class BatchJob: Sendable {
     let session: Session
     let spec: BatchJobSpec
-    let inputName: String
-    let inputType: DataType
-    /// The input's dims after the batch dim, and whether items are stacked along a batch dim.
-    let itemDims: [Dim]
+    /// The model's inputs, each item giving one tensor for each.
+    let inputs: [Input]
+    /// Whether items are stacked along a batch dim.
     let batched: Bool
     let outputNames: [String]
+    /// Runs frames in tiles when the spec asks for it.
+    let tiled: TiledRunner?
+
+    /// A model input as items fill it.
+    struct Input {
+        let name: String
+        let type: DataType
+        /// The dims after the batch dim.
+        let itemDims: [Dim]
+    }
 
     /// Checks that the model and spec fit together; throws `.usage` naming what does not.
     public init(session: Session, spec: BatchJobSpec) throws(BatchError) {
         self.session = session
         self.spec = spec
-        guard session.inputs.count == 1, let info = session.inputs.first else {
-            throw .usage("batch mode needs a model with exactly one input; this one has \(session.inputs.count) (\(session.inputs.map(\.name).joined(separator: ", ")))")
-        }
-        guard case .tensor(let type, let dims?)? = info.type, !dims.isEmpty else {
-            throw .usage("input '\(info.name)' has no declared tensor shape with a batch dim; batch mode needs one")
-        }
-        inputName = info.name
-        inputType = type
-        itemDims = Array(dims.dropFirst())
-        if case .value(let n) = dims[0] {
-            guard spec.batchSize == 1 else {
-                throw .usage("--batch-size \(spec.batchSize): input '\(info.name)' has a fixed batch dim of \(n); use --batch-size 1")
+        guard !session.inputs.isEmpty else { throw .usage("batch mode needs a model with at least one input") }
+        var inputs: [Input] = [], fixedBatch = false
+        for info in session.inputs {
+            guard case .tensor(let type, let dims?)? = info.type, !dims.isEmpty else {
+                throw .usage("input '\(info.name)' has no declared tensor shape with a batch dim; batch mode needs one")
             }
-            guard n == 1 else { throw .usage("input '\(info.name)' has a fixed batch dim of \(n); batch mode needs 1 or a symbolic dim") }
-            batched = false
-        } else {
-            batched = true
+            inputs.append(Input(name: info.name, type: type, itemDims: Array(dims.dropFirst())))
+            if case .value(let n) = dims[0] {
+                guard spec.batchSize == 1 else {
+                    throw .usage("--batch-size \(spec.batchSize): input '\(info.name)' has a fixed batch dim of \(n); use --batch-size 1")
+                }
+                guard n == 1 else { throw .usage("input '\(info.name)' has a fixed batch dim of \(n); batch mode needs 1 or a symbolic dim") }
+                fixedBatch = true
+            }
         }
+        self.inputs = inputs
+        batched = !fixedBatch
         guard spec.batchSize >= 1 else { throw .usage("--batch-size must be at least 1") }
         if let k = spec.topK, k < 1 { throw .usage("--top-k must be at least 1") }
         outputNames = session.outputs.map(\.name)
+        tiled = try spec.tiling.map { tiling throws(BatchError) in try TiledRunner(session: session, tiling: tiling, inputs: inputs) }
     }
 
     /// The file whose presence means `item` is done: written last of the item's outputs.
@@ -108,14 +120,15 @@ public final class BatchJob: Sendable {
         switch spec.format {
         case .npy: return base + ".npy"
         case .pb: return base + ".pb"
-        case .png: return base + ".png"
+        case .png, .png16: return base + ".png"
         }
     }
 
     /// Runs the job. Throws `.usage` for a bad input folder or manifest or an output folder
     /// that cannot be written; per-item problems are recorded and the job goes on.
     public func run(progress: Bool = true) throws(BatchError) -> BatchOutcome {
-        let listing = try ItemSource.items(from: spec.input, excluding: spec.outputDir, followSymlinks: spec.followSymlinks)
+        let listing = try ItemSource.items(from: spec.input, excluding: spec.outputDir, followSymlinks: spec.followSymlinks,
+                                           inputNames: inputs.map(\.name))
         let items = listing.items
         let check = "\(spec.outputDir)/.onnx-run-write-check-\(getpid())"
         do {
@@ -156,7 +169,7 @@ public final class BatchJob: Sendable {
                 let t0 = monotonicSeconds()
                 let result = Result { () throws(ItemFailure) in try load(item) }
                 decodeTime.value += monotonicSeconds() - t0
-                if !loaded.push(Loaded(item: item, tensor: result)) { break }
+                if !loaded.push(Loaded(item: item, tensors: result)) { break }
             }
             loaded.close()
         }
@@ -187,7 +200,7 @@ public final class BatchJob: Sendable {
         }
 
         var inferSeconds = 0.0, batches = 0
-        var batch: [(BatchItem, Tensor)] = []
+        var batch: [(BatchItem, [Tensor])] = []
         var rejected: [(BatchItem, Result<[Tensor], ItemFailure>)] = []
         func flush() {
             if !batch.isEmpty {
@@ -200,10 +213,10 @@ public final class BatchJob: Sendable {
             if !rejected.isEmpty { written.push(Finished(items: rejected)); rejected.removeAll() }
         }
         while StopRequest.signal == nil, writer.outputErrorSeen == false, let next = loaded.pop() {
-            switch next.tensor {
+            switch next.tensors {
             case .failure(let f): rejected.append((next.item, .failure(f)))
             case .success(let t):
-                if let first = batch.first, first.1.shape != t.shape { flush() }
+                if let first = batch.first, first.1.map(\.shape) != t.map(\.shape) { flush() }
                 batch.append((next.item, t))
                 if batch.count == spec.batchSize { flush() }
             }
@@ -230,45 +243,74 @@ public final class BatchJob: Sendable {
         return outcome
     }
 
-    /// The input tensor of one item, without the batch dim; throws why it does not fit.
-    func load(_ item: BatchItem) throws(ItemFailure) -> Tensor {
+    /// The input tensors of one item in the model's input order, without the batch dim;
+    /// throws why they do not fit.
+    func load(_ item: BatchItem) throws(ItemFailure) -> [Tensor] {
+        var tensors: [Tensor] = []
+        for input in inputs {
+            guard let file = item.files[input.name] ?? (inputs.count == 1 ? item.files[""] : nil) else {
+                throw ItemFailure("no file for input '\(input.name)'")
+            }
+            tensors.append(try load(file, for: input))
+        }
+        return tensors
+    }
+
+    /// The tensor `file` gives `input`, without the batch dim; throws why it does not fit.
+    func load(_ file: BatchItem.File, for input: Input) throws(ItemFailure) -> Tensor {
         var tensor: Tensor
         do {
-            switch item.kind {
-            case .npy: tensor = try Npy.read(path: item.path)
-            case .tensorProto: tensor = try TensorProtoCodec.read(path: item.path).tensor
+            switch file.kind {
+            case .npy: tensor = try Npy.read(path: file.path)
+            case .tensorProto: tensor = try TensorProtoCodec.read(path: file.path).tensor
             case .image:
                 let bytes: [UInt8]
-                do { bytes = try readBytes(item.path) } catch { throw ItemFailure(error.description) }
+                do { bytes = try readBytes(file.path) } catch { throw ItemFailure(error.description) }
                 tensor = spec.preprocessing.tensor(from: try RGBImage(decoding: bytes))
             }
-        } catch let f as ItemFailure { throw f } catch { throw ItemFailure("\(error)") }
-        if tensor.rank == itemDims.count + 1 && tensor.shape.first == 1 {
+        } catch {
+            // A multi-input item's reasons say which input's file failed.
+            let reason = (error as? ItemFailure)?.reason ?? "\(error)"
+            throw ItemFailure(inputs.count == 1 ? reason : "input '\(input.name)': \(reason)")
+        }
+        if tensor.rank == input.itemDims.count + 1 && tensor.shape.first == 1 {
             tensor = Tensor(dataType: tensor.dataType, shape: Array(tensor.shape.dropFirst()), storage: tensor.storage)
         }
-        guard tensor.dataType == inputType else {
-            throw ItemFailure("element type \(tensor.dataType) does not match input '\(inputName)' (\(inputType))")
+        guard tensor.dataType == input.type else {
+            throw ItemFailure("element type \(tensor.dataType) does not match input '\(input.name)' (\(input.type))")
         }
-        let fits = tensor.rank == itemDims.count && zip(tensor.shape, itemDims).allSatisfy { size, dim in
-            if case .value(let v) = dim { return v == size }
+        // A tiled frame may have any height and width.
+        let fits = tensor.rank == input.itemDims.count && zip(tensor.shape, input.itemDims).enumerated().allSatisfy { axis, pair in
+            if case .value(let v) = pair.1, tiled == nil || axis == 0 { return v == pair.0 }
             return true
         }
         guard fits else {
-            throw ItemFailure("shape \(tensor.shape) does not fit input '\(inputName)' [N, \(itemDims.map(\.description).joined(separator: ", "))]")
+            throw ItemFailure("shape \(tensor.shape) does not fit input '\(input.name)' [N, \(input.itemDims.map(\.description).joined(separator: ", "))]")
         }
         return tensor
     }
 
-    /// Runs one batch; each item gets its outputs (with a batch dim of 1) or why it failed.
-    func infer(_ batch: [(BatchItem, Tensor)]) -> [(BatchItem, Result<[Tensor], ItemFailure>)] {
-        let shape = batch[0].1.shape
-        let stride = batch[0].1.storage.byteCount
-        let stacked = Tensor(zeros: inputType, shape: [batch.count] + shape)
-        for (i, (_, t)) in batch.enumerated() {
-            stacked.storage.pointer.advanced(by: i * stride).copyMemory(from: t.storage.pointer, byteCount: stride)
+    /// Runs one batch; each item gets its outputs (with a batch dim of 1) or why it failed
+    /// when run alone.
+    func infer(_ batch: [(BatchItem, [Tensor])]) -> [(BatchItem, Result<[Tensor], ItemFailure>)] {
+        if let tiled {
+            return batch.map { item, frame in
+                do { return (item, .success(try tiled.run(frame, cancellation: spec.timeout.map { Cancellation(timeout: $0) }))) }
+                catch { return (item, .failure(Self.failure(error))) }
+            }
+        }
+        var feeds: [String: Tensor] = [:]
+        for (k, input) in inputs.enumerated() {
+            let shape = batch[0].1[k].shape
+            let stride = batch[0].1[k].storage.byteCount
+            let stacked = Tensor(zeros: input.type, shape: [batch.count] + shape)
+            for (i, (_, t)) in batch.enumerated() {
+                stacked.storage.pointer.advanced(by: i * stride).copyMemory(from: t[k].storage.pointer, byteCount: stride)
+            }
+            feeds[input.name] = stacked
         }
         do {
-            let outputs = try session.runOrdered([inputName: stacked], cancellation: spec.timeout.map { Cancellation(timeout: $0) })
+            let outputs = try session.runOrdered(feeds, cancellation: spec.timeout.map { Cancellation(timeout: $0) })
                 .map(\.tensor)
             var perItem = [[Tensor]](repeating: [], count: batch.count)
             for (k, out) in outputs.enumerated() {
@@ -285,9 +327,15 @@ public final class BatchJob: Sendable {
             }
             return zip(batch, perItem).map { ($0.0, Result<[Tensor], ItemFailure>.success($1)) }
         } catch {
-            let reason = (error as? ItemFailure)?.reason ?? "inference failed: \(error)"
-            return batch.map { ($0.0, Result<[Tensor], ItemFailure>.failure(ItemFailure(reason))) }
+            // One bad item must not fail the others: a failed batch is retried an item at a time.
+            if batch.count > 1 { return batch.flatMap { infer([$0]) } }
+            return [(batch[0].0, .failure(Self.failure(error)))]
         }
+    }
+
+    /// Why an item's inference failed.
+    static func failure(_ error: any Error) -> ItemFailure {
+        error as? ItemFailure ?? ItemFailure("inference failed: \(error)")
     }
 
     /// Writes an item's outputs, the primary one last. Throws `.output` when a file cannot
@@ -301,9 +349,10 @@ public final class BatchJob: Sendable {
         var files: [(String, [UInt8])] = []
         for (k, t) in outputs.enumerated() {
             let name = k == 0 ? base : "\(base).out\(k)"
-            if spec.format == .png, let png = try pngBytes(t) {
-                files.append((name + ".png", png))
-            } else if spec.format == .png && k == 0 {
+            let png = [.png, .png16].contains(spec.format)
+            if png, let bytes = try pngBytes(t) {
+                files.append((name + ".png", bytes))
+            } else if png && k == 0 {
                 throw ItemFailure("output '\(outputNames[0])' of shape \(t.shape) is not image-shaped for --format png")
             } else if spec.format == .pb {
                 files.append((name + ".pb", TensorProtoCodec.encode(t, name: outputNames[k])))
@@ -315,23 +364,28 @@ public final class BatchJob: Sendable {
     }
 
     /// PNG bytes of a [1, C, H, W] / [1, H, W, C] float output (per the preprocessing
-    /// layout, C = 1 or 3), values in [0, 1] mapped to 0...255; nil for other shapes.
+    /// layout, C = 1 or 3), values in [0, 1] mapped to 0...255 (0...65535 for png16); nil
+    /// for other shapes.
     func pngBytes(_ t: Tensor) throws(ItemFailure) -> [UInt8]? {
         guard t.dataType == .float, t.rank == 4, t.shape[0] == 1 else { return nil }
         let nchw = spec.preprocessing.layout == .nchw
         let (c, h, w) = nchw ? (t.shape[1], t.shape[2], t.shape[3]) : (t.shape[3], t.shape[1], t.shape[2])
         guard c == 1 || c == 3, h > 0, w > 0 else { return nil }
         let values = t.scalars(as: Float.self)
-        var samples = [UInt8](repeating: 0, count: c * h * w)
-        for y in 0..<h {
-            for x in 0..<w {
-                for ch in 0..<c {
-                    let v = values[nchw ? (ch * h + y) * w + x : (y * w + x) * c + ch]
-                    samples[(y * w + x) * c + ch] = UInt8((min(max(v.isNaN ? 0 : v, 0), 1) * 255).rounded())
+        func samples<Sample: FixedWidthInteger & UnsignedInteger>(_: Sample.Type) -> [Sample] {
+            var samples = [Sample](repeating: 0, count: c * h * w)
+            for y in 0..<h {
+                for x in 0..<w {
+                    for ch in 0..<c {
+                        let v = values[nchw ? (ch * h + y) * w + x : (y * w + x) * c + ch]
+                        samples[(y * w + x) * c + ch] = Sample((min(max(v.isNaN ? 0 : v, 0), 1) * Float(Sample.max)).rounded())
+                    }
                 }
             }
+            return samples
         }
-        return try encodePNG(samples, width: w, height: h, channels: c)
+        return spec.format == .png16 ? try encodePNG(samples(UInt16.self), width: w, height: h, channels: c)
+                                     : try encodePNG(samples(UInt8.self), width: w, height: h, channels: c)
     }
 
     /// One JSON line: the item and the `k` best entries of `scores` (flattened).
@@ -376,10 +430,10 @@ public final class BatchJob: Sendable {
     }
 }
 
-/// An item read by the decoding thread.
+/// An item read by the decoding thread: its inputs' tensors in the model's order.
 struct Loaded: Sendable {
     let item: BatchItem
-    let tensor: Result<Tensor, ItemFailure>
+    let tensors: Result<[Tensor], ItemFailure>
 }
 
 /// A batch's results on their way to the writing thread.

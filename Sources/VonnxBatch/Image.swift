@@ -32,15 +32,19 @@ public struct RGBImage: Sendable, Equatable {
     }
 }
 
-/// PNG bytes of 8-bit samples (`channels` 1 = grey, 3 = RGB, interleaved).
-public func encodePNG(_ samples: [UInt8], width: Int, height: Int, channels: Int) throws(ItemFailure) -> [UInt8] {
-    precondition(samples.count == width * height * channels && (channels == 1 || channels == 3))
+/// PNG bytes of interleaved samples (UInt8 for 8 bits, UInt16 for 16), channels 1 = grey
+/// or 3 = RGB, tagged sRGB.
+public func encodePNG<Sample: FixedWidthInteger & UnsignedInteger>(_ samples: [Sample], width: Int, height: Int,
+                                                                    channels: Int) throws(ItemFailure) -> [UInt8] {
+    precondition(samples.count == width * height * channels && (channels == 1 || channels == 3)
+                 && (Sample.bitWidth == 8 || Sample.bitWidth == 16))
     var out: UnsafeMutableRawPointer?
     var size = 0
     var message = [CChar](repeating: 0, count: 256)
     let rc = samples.withUnsafeBufferPointer { data in
         message.withUnsafeMutableBufferPointer { err in
-            cimage_encode_png(data.baseAddress, Int32(width), Int32(height), Int32(channels), &out, &size, err.baseAddress, err.count)
+            cimage_encode_png(data.baseAddress, Int32(width), Int32(height), Int32(channels), Int32(Sample.bitWidth),
+                              &out, &size, err.baseAddress, err.count)
         }
     }
     guard rc == 0, let out else { throw ItemFailure(message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }) }

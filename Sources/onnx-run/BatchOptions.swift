@@ -5,7 +5,7 @@ import VonnxBatch
 
 /// The flags of batch mode (`--batch-input`); see README "Batch jobs on a farm".
 struct BatchOptions: ParsableArguments {
-    @Option(help: "Batch mode: a folder of .npy/.pb/.png/.jpg items, or a manifest listing one a line.")
+    @Option(help: "Batch mode: a folder of .npy/.pb/.png/.jpg items (for a multi-input model, folders of one file per input), or a manifest listing one a line (a JSON object of input files for a multi-input model).")
     var batchInput: String?
     @Option(help: "Items run together when the model's batch dim is symbolic.") var batchSize = 1
     @Option(help: "INDEX/COUNT: process only this shard (default: from Slurm array or Kubernetes Indexed Job variables).")
@@ -21,14 +21,19 @@ struct BatchOptions: ParsableArguments {
     @Option(help: "Image preprocessing: three per-channel standard deviations to divide by.") var std: String?
     @Option(help: "Write the first output's K best classes as JSON lines instead of tensors.") var topK: Int?
     @Option(help: "Class names for --top-k, one a line.") var labels: String?
+    @Option(help: "Run each frame in tiles of WIDTHxHEIGHT (a fully convolutional image-to-image model), blended over --overlap.")
+    var tile: String?
+    @Option(help: "Pixels neighbouring tiles share (default 0); the result equals whole-frame inference when the model's receptive field reaches at most a quarter of it.")
+    var overlap: Int?
     @Flag(help: "Write image-shaped outputs as 8-bit PNG (values in [0, 1]).") var png = false
+    @Flag(help: "Write image-shaped outputs as 16-bit PNG (values in [0, 1]).") var png16 = false
     @Flag(help: "Follow symlinks to folders outside the input folder.") var followSymlinks = false
 
     /// Batch-mode flags without --batch-input would be silently ignored; refuse them.
     func validate() throws {
         guard batchInput == nil else { return }
-        let texts = [shard, job, resize, crop, layout, channels, scale, mean, std, labels]
-        if texts.contains(where: { $0 != nil }) || topK != nil || png || followSymlinks || batchSize != 1 {
+        let texts = [shard, job, resize, crop, layout, channels, scale, mean, std, labels, tile]
+        if texts.contains(where: { $0 != nil }) || topK != nil || overlap != nil || png || png16 || followSymlinks || batchSize != 1 {
             throw ValidationError("batch-mode options (--shard, --job, --resize, --top-k, ...) need --batch-input")
         }
     }
@@ -42,13 +47,19 @@ extension OnnxRun {
             guard let outputDir else { throw BatchError.usage("--batch-input needs --output-dir") }
             var spec = BatchJobSpec(input: input, outputDir: outputDir)
             spec.batchSize = options.batchSize
-            spec.format = options.png ? .png : format == .pb ? .pb : .npy
+            guard !(options.png && options.png16) else { throw BatchError.usage("--png and --png16 exclude each other") }
+            spec.format = options.png ? .png : options.png16 ? .png16 : format == .pb ? .pb : .npy
             spec.topK = options.topK
             spec.followSymlinks = options.followSymlinks
             spec.timeout = timeout
             if let labels = options.labels {
                 guard options.topK != nil else { throw BatchError.usage("--labels needs --top-k") }
                 spec.labels = try BatchJobSpec.readLabels(labels)
+            }
+            if let tile = options.tile {
+                spec.tiling = try Tiling(tile: tile, overlap: options.overlap ?? 0)
+            } else if options.overlap != nil {
+                throw BatchError.usage("--overlap needs --tile")
             }
             if let job = options.job { try spec.preprocessing.apply(jobFile: job) }
             for (key, value) in [("resize", options.resize), ("crop", options.crop), ("layout", options.layout),

@@ -22,7 +22,7 @@ struct OnnxRun: ParsableCommand {
     @Option(help: "Output file format: npy or pb.") var format: OutputFormat = .npy
     @Option(help: "Backend: cpu, vulkan or auto (a GPU when there is one, lavapipe only when named by --device).")
     var backend: Backend = .auto
-    @Option(help: "Vulkan device: an index or a name substring (default: VONNX_VULKAN_DEVICE, else the best GPU).")
+    @Option(help: "Vulkan device: an index, a name substring, or auto: the GPU of this task by SLURM_LOCALID/LOCAL_RANK and CUDA_VISIBLE_DEVICES/ROCR_VISIBLE_DEVICES (default: VONNX_VULKAN_DEVICE, else the best GPU).")
     var device: String?
     @Flag(help: "List the Vulkan devices and exit.") var listDevices = false
     @Flag(help: "Print the backend in use, why it fell back to the CPU, and the nodes left to the CPU.") var verbose = false
@@ -71,7 +71,11 @@ struct OnnxRun: ParsableCommand {
         }
         guard let model else { throw ValidationError("missing the .onnx model file") }
         var options = SessionOptions(threads: threads, backend: backend)
-        if let device { options.vulkanDevice = device }
+        if device == "auto" {
+            if let index = try DeviceAssignment.fromProcess() { options.vulkanDevice = String(index) }
+        } else if let device {
+            options.vulkanDevice = device
+        }
         if let maxTensorBytes { options.limits.maxTensorBytes = maxTensorBytes }
         if let input = batch.batchInput { runBatch(batch, input: input, model: model, options: options) }
         let session = try Session(path: model, options: options)

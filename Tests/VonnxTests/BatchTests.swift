@@ -1,6 +1,8 @@
 import Glibc
 import Testing
+import Vonnx
 @testable import VonnxBatch
+import VonnxFormat
 import VonnxIR
 
 /// A fresh empty folder under /tmp.
@@ -83,8 +85,12 @@ private func contents(_ path: String) -> [UInt8]? { try? readBytes(path) }
     let image = try RGBImage(decoding: png)
     #expect(image.width == 2 && image.height == 2)
     #expect(image.pixels.map { UInt8(($0 * 255).rounded()) } == samples)
-    let grey = try RGBImage(decoding: try encodePNG([0, 128], width: 2, height: 1, channels: 1))
+    let grey = try RGBImage(decoding: try encodePNG([0, 128] as [UInt8], width: 2, height: 1, channels: 1))
     #expect(grey.pixels.map { UInt8(($0 * 255).rounded()) } == [0, 0, 0, 128, 128, 128])
+    let deep: [UInt16] = [65535, 0, 1, 257, 32768, 65534]
+    let png16 = try encodePNG(deep, width: 2, height: 1, channels: 3)
+    #expect(png16[24] == 16)                                   // IHDR bit depth
+    #expect(try RGBImage(decoding: png16).pixels.map { UInt16(($0 * 65535).rounded()) } == deep)
     #expect(throws: ItemFailure.self) { try RGBImage(decoding: Array(png.prefix(40))) }
     #expect(throws: ItemFailure("not a PNG or JPEG file")) { try RGBImage(decoding: Array("hello".utf8)) }
 }
@@ -131,8 +137,7 @@ private let solidJPEG: [UInt8] = {
     try AtomicFile.write(Array("# frames\nb.png\n\na/x.npy\n".utf8), to: "\(dir)/list.txt")
     let items = try ItemSource.items(from: "\(dir)/list.txt").items
     #expect(items.map(\.relativePath) == ["a/x.npy", "b.png"])
-    #expect(items.map(\.path) == ["\(dir)/a/x.npy", "\(dir)/b.png"])
-    #expect(items.map(\.kind) == [.npy, .image])
+    #expect(items.map(\.files) == [["": .init(path: "\(dir)/a/x.npy", kind: .npy)], ["": .init(path: "\(dir)/b.png", kind: .image)]])
     try AtomicFile.write(Array("b.png\nnotes.txt\n".utf8), to: "\(dir)/bad.txt")
     #expect(throws: BatchError.usage("manifest \(dir)/bad.txt line 2: 'notes.txt' is not a .npy, .pb, .png, .jpg or .jpeg file")) {
         try ItemSource.items(from: "\(dir)/bad.txt")
@@ -189,4 +194,202 @@ private let solidJPEG: [UInt8] = {
     let manifest = try ItemSource.items(from: "\(dir)/list.txt")
     #expect(manifest.items.map(\.relativePath) == ["a.npy"])
     #expect(manifest.rejected.map(\.path) == ["../escape.npy", "/etc/x.npy", "out/x.npy"])
+}
+
+/// y[N, 2, 3] = Gather(table[4, 3], x[N, 2]) with int64 indices x: an index of 4 or more
+/// fails the run, whatever else is in the batch.
+private func lookupSession() throws -> Session {
+    let graph = Graph(
+        nodes: [Node(name: "gather", opType: "Gather", inputs: ["table", "x"], outputs: ["y"])],
+        inputs: [ValueInfo(name: "x", type: .tensor(.int64, shape: [.symbol("N"), .value(2)]))],
+        outputs: [ValueInfo(name: "y", type: nil)],
+        initializers: ["table": Tensor(shape: [4, 3], scalars: (0..<12).map { Float($0) })])
+    return try Session(model: Model(irVersion: 8, opsets: ["": 13], graph: graph), options: SessionOptions(threads: 1, backend: .cpu))
+}
+
+@Test func aFailedBatchIsRetriedItemByItem() throws {
+    let dir = scratchFolder()
+    let indices: [String: [Int64]] = ["a": [0, 1], "b": [2, 3], "c": [1, 9], "d": [3, 0], "e": [1, 1]]
+    for (name, pair) in indices { try AtomicFile.write(Npy.encode(Tensor(shape: [2], scalars: pair)), to: "\(dir)/\(name).npy") }
+    var spec = BatchJobSpec(input: dir, outputDir: "\(dir)/out")
+    spec.batchSize = 4
+    let outcome = try BatchJob(session: try lookupSession(), spec: spec).run(progress: false)
+    #expect(outcome.succeeded == 4 && outcome.failed == 1)
+    let failures = String(decoding: contents("\(dir)/out/failures.jsonl") ?? [], as: UTF8.self)
+    #expect(failures.hasPrefix("{\"item\":\"c.npy\",\"reason\":\"inference failed:"))
+    #expect(failures.split(separator: "\n").count == 1)
+    for (name, pair) in indices where name != "c" {
+        let y = try Npy.read(path: "\(dir)/out/\(name).npy.npy")
+        #expect(y.shape == [1, 2, 3])
+        #expect(y.scalars(as: Float.self) == pair.flatMap { i in (0..<3).map { Float(Int(i) * 3 + $0) } })
+    }
+}
+
+@Test func multiInputItemsAreFoldersOrJSONManifestLines() throws {
+    let dir = scratchFolder()
+    for item in ["s/f1", "s/f2", "g"] {
+        try AtomicFile.write([0], to: "\(dir)/\(item)/color.png")
+        try AtomicFile.write([0], to: "\(dir)/\(item)/albedo.npy")
+    }
+    try AtomicFile.write([0], to: "\(dir)/g/notes.txt")
+    try AtomicFile.write([0], to: "\(dir)/half/color.png")                 // albedo missing
+    try AtomicFile.write([0], to: "\(dir)/two/color.png")
+    try AtomicFile.write([0], to: "\(dir)/two/color.npy")
+    try AtomicFile.write([0], to: "\(dir)/two/albedo.npy")
+    try AtomicFile.write([0], to: "\(dir)/loose.npy")
+    let listing = try ItemSource.items(from: dir, inputNames: ["color", "albedo"])
+    #expect(listing.items.map(\.relativePath) == ["g", "s/f1", "s/f2"])
+    #expect(listing.items[1].files == ["color": .init(path: "\(dir)/s/f1/color.png", kind: .image),
+                                       "albedo": .init(path: "\(dir)/s/f1/albedo.npy", kind: .npy)])
+    let reasons = Dictionary(listing.rejected.map { ($0.path, $0.reason) }, uniquingKeysWith: { a, _ in a })
+    #expect(reasons["half"] == "item folder has no .npy, .pb or image file for input 'albedo'")
+    #expect(reasons["two"] == "item folder has 2 files (color.npy, color.png) for input 'color'")
+    #expect(reasons["loose.npy"]?.hasPrefix("a file outside an item folder") == true)
+    // One input: the same tree is plain files again.
+    #expect(try ItemSource.items(from: dir, inputNames: ["x"]).items.count == 11)
+
+    try AtomicFile.write(Array("""
+        {"color": "s/f1/color.png", "albedo": "s/f1/albedo.npy"}
+        { "albedo" : "g/albedo.npy" ,"color":"g/col\\u006fr.png"}
+
+        """.utf8), to: "\(dir)/list.jsonl")
+    let manifest = try ItemSource.items(from: "\(dir)/list.jsonl", inputNames: ["color", "albedo"])
+    #expect(manifest.items.map(\.relativePath) == ["g/albedo.npy", "s/f1/color.png"])
+    #expect(manifest.items[0].files["color"]?.path == "\(dir)/g/color.png")
+    for (line, reason) in [
+        (#"{"color": "a.png"}"#, "names inputs color; the model's inputs are color, albedo"),
+        (#"{"color": "a.png", "albedo": "b.npy", "color": "c.png"}"#, "names inputs color, albedo, color; the model's inputs are color, albedo"),
+        (#"{"color": "a.png", "albedo": 3}"#, "not a JSON object of strings (expected '\"')"),
+        (#"{"color": "a.png", "albedo": "b.txt"}"#, "'b.txt' is not a .npy, .pb, .png, .jpg or .jpeg file"),
+        (#"{"color": "a.png", "albedo": "b.npy"} x"#, "text after the JSON object"),
+        ("a.png", "a model with several inputs needs a JSON object naming each input's file, e.g. {\"color\": \"a/color.png\", ...}"),
+    ] {
+        try AtomicFile.write(Array(line.utf8), to: "\(dir)/bad.jsonl")
+        #expect(throws: BatchError.usage("manifest \(dir)/bad.jsonl line 1: \(reason)")) {
+            try ItemSource.items(from: "\(dir)/bad.jsonl", inputNames: ["color", "albedo"])
+        }
+    }
+    try AtomicFile.write(Array(#"{"color": "../a.png", "albedo": "b.npy"}"#.utf8), to: "\(dir)/escape.jsonl")
+    #expect(try ItemSource.items(from: "\(dir)/escape.jsonl", inputNames: ["color", "albedo"]).rejected.map(\.path) == ["../a.png"])
+}
+
+/// y[N, 3] = a[N, 3] + 10 · b[N, 3].
+private func twoInputSession() throws -> Session {
+    var b = GraphBuilder(name: "g")
+    let a = b.input("a", .float, [.symbol("N"), .value(3)]), x = b.input("b", .float, [.symbol("N"), .value(3)])
+    let ten = b.constant(Tensor(shape: [1], scalars: [Float(10)]))
+    let scaled = b.node("Mul", [x, ten])
+    let y = b.node("Add", [a, scaled])
+    b.output(y)
+    return try Session(model: Model(irVersion: 8, opsets: ["": 13], graph: b.graph), options: SessionOptions(threads: 1, backend: .cpu))
+}
+
+@Test func aMultiInputJobFeedsEachInputItsFile() throws {
+    let dir = scratchFolder()
+    for i in 0..<3 {
+        try AtomicFile.write(Npy.encode(Tensor(shape: [3], scalars: [Float(i), 1, 2])), to: "\(dir)/items/f\(i)/a.npy")
+        try AtomicFile.write(Npy.encode(Tensor(shape: [1, 3], scalars: [Float(i), 0, -1])), to: "\(dir)/items/f\(i)/b.npy")
+    }
+    try AtomicFile.write(Npy.encode(Tensor(shape: [1, 4], scalars: [Float](repeating: 0, count: 4))), to: "\(dir)/items/f1/b.npy")
+    var spec = BatchJobSpec(input: "\(dir)/items", outputDir: "\(dir)/out")
+    spec.batchSize = 2
+    let outcome = try BatchJob(session: try twoInputSession(), spec: spec).run(progress: false)
+    #expect(outcome.succeeded == 2 && outcome.failed == 1)
+    for i in [0, 2] {
+        #expect(try Npy.read(path: "\(dir)/out/f\(i).npy").scalars(as: Float.self) == [Float(11 * i), 1, -8])
+    }
+    let failures = String(decoding: contents("\(dir)/out/failures.jsonl") ?? [], as: UTF8.self)
+    #expect(failures == "{\"item\":\"f1\",\"reason\":\"shape [4] does not fit input 'b' [N, 3]\"}\n")
+}
+
+@Test func deviceAutoPicksTheGPUOfTheLocalRank() throws {
+    let uuid0: [UInt8] = Array(0..<16), uuid1: [UInt8] = [0x8a, 0x3c] + Array(repeating: 0xff, count: 14)
+    // Enumeration: lavapipe first, then two GPUs.
+    let devices = [DeviceAssignment.Device(index: 0, kind: "cpu"), .init(index: 1, kind: "discrete", uuid: uuid0),
+                   .init(index: 2, kind: "discrete", uuid: uuid1)]
+    func choose(_ env: [String: String]) throws -> Int? { try DeviceAssignment.choose(environment: env, devices: devices) }
+    #expect(try choose([:]) == nil)
+    #expect(try choose(["SLURM_LOCALID": "0"]) == 1)
+    #expect(try choose(["SLURM_LOCALID": "1", "LOCAL_RANK": "0"]) == 2)
+    #expect(try choose(["LOCAL_RANK": "1"]) == 2)
+    // Slurm --gpus-per-task=1: each task sees its one GPU, whatever its rank.
+    #expect(try choose(["SLURM_LOCALID": "3", "CUDA_VISIBLE_DEVICES": "1"]) == 2)
+    #expect(try choose(["LOCAL_RANK": "1", "CUDA_VISIBLE_DEVICES": "1,0"]) == 1)
+    #expect(try choose(["ROCR_VISIBLE_DEVICES": "0"]) == 1)
+    #expect(try choose(["CUDA_VISIBLE_DEVICES": "GPU-8a3cffff-ffff-ffff-ffff-ffffffffffff"]) == 2)
+    #expect(try choose(["SLURM_LOCALID": "1", "CUDA_VISIBLE_DEVICES": "GPU-00010203,GPU-8A3C"]) == 2)
+    for (env, message) in [
+        (["SLURM_LOCALID": "2"], "SLURM_LOCALID=2 but this node has 2 GPU(s)"),
+        (["LOCAL_RANK": "-1"], "LOCAL_RANK='-1' is not a rank"),
+        (["LOCAL_RANK": "2", "CUDA_VISIBLE_DEVICES": "0,1"], "LOCAL_RANK=2 but CUDA_VISIBLE_DEVICES lists 2 device(s)"),
+        (["CUDA_VISIBLE_DEVICES": "2"], "CUDA_VISIBLE_DEVICES names GPU 2 but Vulkan sees 2 GPU(s)"),
+        (["CUDA_VISIBLE_DEVICES": "GPU-77"], "CUDA_VISIBLE_DEVICES entry 'GPU-77': no GPU has that UUID"),
+        (["CUDA_VISIBLE_DEVICES": ""], "CUDA_VISIBLE_DEVICES lists no device"),
+    ] {
+        #expect(throws: BatchError.usage("--device auto: \(message)")) { try choose(env) }
+    }
+    #expect(throws: BatchError.usage("--device auto: CUDA_VISIBLE_DEVICES entry 'GPU-8a3c': no Vulkan device UUID is known to match it against")) {
+        try DeviceAssignment.choose(environment: ["CUDA_VISIBLE_DEVICES": "GPU-8a3c"], devices: [.init(index: 0, kind: "discrete")])
+    }
+}
+
+@Test func tilesSpreadEvenlyAndTheirWindowsSumToOne() throws {
+    #expect(Tiling.starts(length: 100, tile: 40, overlap: 10) == [0, 30, 60])
+    #expect(Tiling.starts(length: 101, tile: 40, overlap: 10) == [0, 20, 41, 61])
+    #expect(Tiling.starts(length: 40, tile: 40, overlap: 10) == [0])
+    for (length, tile, overlap) in [(100, 40, 10), (101, 40, 10), (517, 64, 32), (64, 33, 16), (50, 10, 0)] {
+        let starts = Tiling.starts(length: length, tile: tile, overlap: overlap)
+        #expect(starts.first == 0 && starts.last == length - tile)
+        var sum = [Float](repeating: 0, count: length)
+        for (k, start) in starts.enumerated() {
+            if k > 0 { #expect(starts[k - 1] + tile - start >= overlap) }
+            let before = k > 0 ? starts[k - 1] + tile - start : 0, after = k + 1 < starts.count ? start + tile - starts[k + 1] : 0
+            let window = Tiling.window(size: tile, before: before, after: after)
+            // a tile's pixels within a quarter of the overlap of its inner edges never count
+            #expect(window.prefix(before / 4).allSatisfy { $0 == 0 } && window.suffix(after / 4).allSatisfy { $0 == 0 })
+            for (i, w) in window.enumerated() { sum[start + i] += w }
+        }
+        #expect(sum.allSatisfy { abs($0 - 1) < 1e-6 }, "\(length) \(tile) \(overlap)")
+    }
+    #expect(try Tiling(tile: "64x32", overlap: 16) == Tiling(tile: "64x32", overlap: 16))
+    #expect(throws: BatchError.usage("--tile 64x30 is smaller than twice --overlap 16")) { try Tiling(tile: "64x30", overlap: 16) }
+    #expect(throws: BatchError.usage("--tile '64*64' must be WIDTHxHEIGHT or N, e.g. 512x512")) { try Tiling(tile: "64*64", overlap: 0) }
+    #expect(throws: BatchError.usage("--tile \(Int.max)x\(Int.max) is smaller than twice --overlap \(Int.max)")) {
+        try Tiling(tile: "\(Int.max)", overlap: .max)                 // no overflow trap
+    }
+}
+
+/// A fully convolutional ×2 upscaler: Conv 3×3 (3 → 12, receptive field 1 pixel from the
+/// centre) → DepthToSpace 2 → [N, 3, 2H, 2W]; or, `halving`, the Conv alone with stride 2.
+private func upscaler(halving: Bool = false) throws -> Session {
+    var b = GraphBuilder(name: "up"), noise = SplitMix(state: 9)
+    let x = b.input("x", .float, [.symbol("N"), .value(3), .symbol("H"), .symbol("W")])
+    let w = b.constant(Tensor(shape: [12, 3, 3, 3], scalars: (0..<324).map { _ in Float.random(in: -1...1, using: &noise) }))
+    let c = b.node("Conv", [x, w], ["pads": .ints([1, 1, 1, 1]), "strides": .ints(halving ? [2, 2] : [1, 1])])
+    b.output(halving ? c : b.node("DepthToSpace", [c], ["blocksize": .int(2)]))
+    return try Session(model: Model(irVersion: 8, opsets: ["": 13], graph: b.graph), options: SessionOptions(threads: 2, backend: .cpu))
+}
+
+@Test func tiledInferenceEqualsTheWholeFrame() throws {
+    let session = try upscaler(), dir = scratchFolder()
+    var noise = SplitMix(state: 3)
+    let frame = Tensor(shape: [1, 3, 29, 37], scalars: (0..<3 * 29 * 37).map { _ in Float.random(in: 0...1, using: &noise) })
+    try AtomicFile.write(Npy.encode(frame), to: "\(dir)/in/frame.npy")
+    let whole = try session.run(["x": frame]).first!.value.scalars(as: Float.self)
+    var spec = BatchJobSpec(input: "\(dir)/in", outputDir: "\(dir)/out")
+    spec.tiling = try Tiling(tile: "16x12", overlap: 6)
+    #expect(try BatchJob(session: session, spec: spec).run(progress: false).succeeded == 1)
+    let tiled = try Npy.read(path: "\(dir)/out/frame.npy.npy")
+    #expect(tiled.shape == [1, 3, 58, 74])
+    let err = zip(tiled.scalars(as: Float.self), whole).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+    #expect((err / whole.map { $0 * $0 }.reduce(0, +)).squareRoot() < 1e-6)
+
+    spec.tiling = try Tiling(tile: "16x12", overlap: 0)       // seams: the model's padding inside the frame
+    spec.outputDir = "\(dir)/seams"
+    _ = try BatchJob(session: session, spec: spec).run(progress: false)
+    #expect(try Npy.read(path: "\(dir)/seams/frame.npy.npy").scalars(as: Float.self) != whole)
+    spec.tiling = try Tiling(tile: "16", overlap: 4)
+    #expect(throws: BatchError.usage("--tile: output 'conv2' is [1, 12, 8, 8] for a 16x16 tile, not an image an integer multiple of it")) {
+        try BatchJob(session: try upscaler(halving: true), spec: spec)
+    }
 }

@@ -9,9 +9,10 @@
 int cimage_decode(const unsigned char *data, size_t size, void **pixels,
                   int *width, int *height, int *bits, char *err, size_t errlen);
 
-/// Encodes 8-bit interleaved pixels (channels 1 = grey or 3 = RGB) as PNG into *out
-/// (free with cimage_free). Returns 0, or nonzero with the reason in err.
-int cimage_encode_png(const unsigned char *pixels, int width, int height, int channels,
+/// Encodes interleaved samples of `bits` 8 (uint8) or 16 (native-endian uint16), channels
+/// 1 = grey or 3 = RGB, as an sRGB PNG into *out (free with cimage_free). Returns 0, or
+/// nonzero with the reason in err.
+int cimage_encode_png(const void *pixels, int width, int height, int channels, int bits,
                       void **out, size_t *outSize, char *err, size_t errlen);
 
 void cimage_free(void *p);
