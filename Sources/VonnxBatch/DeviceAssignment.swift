@@ -73,9 +73,7 @@ public enum DeviceAssignment {
         var env: [String: String] = [:]
         for key in variables { if let value = getenv(key) { env[key] = String(cString: value) } }
         if env.isEmpty { return nil }
-        // VulkanDeviceInfo does not report VkPhysicalDeviceIDProperties.deviceUUID yet; until
-        // it does, UUID entries are refused with that reason and index entries work.
-        let devices = try Session.vulkanDevices().map { Device(index: $0.index, kind: $0.kind) }
+        let devices = try Session.vulkanDevices().map { Device(index: $0.index, kind: $0.kind, uuid: $0.uuid) }
         return try choose(environment: env, devices: devices)
     }
 }

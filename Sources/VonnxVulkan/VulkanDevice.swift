@@ -16,10 +16,22 @@ public struct VulkanDeviceInfo: Sendable, CustomStringConvertible {
     public let deviceID: UInt32
     /// Total size of the device-local memory heaps, in bytes.
     public let deviceLocalBytes: UInt64
+    /// The device's UUID (VkPhysicalDeviceIDProperties.deviceUUID, as CUDA_VISIBLE_DEVICES's
+    /// `GPU-…` entries name NVIDIA GPUs), from Vulkan 1.1 drivers.
+    public let uuid: [UInt8]?
 
     public var description: String {
         "[\(index)] \(name) (\(kind), \(driver.isEmpty ? "unknown driver" : driver), Vulkan \(apiVersion), "
-            + "vendor 0x\(String(vendorID, radix: 16)), \(deviceLocalBytes >> 20) MiB device-local)"
+            + "vendor 0x\(String(vendorID, radix: 16)), \(deviceLocalBytes >> 20) MiB device-local"
+            + (uuidString.map { ", UUID \($0)" } ?? "") + ")"
+    }
+
+    /// `uuid` as 8-4-4-4-12 hex digits.
+    public var uuidString: String? {
+        uuid.map { bytes in
+            let hex = bytes.map { String($0 >> 4, radix: 16) + String($0 & 15, radix: 16) }
+            return [0..<4, 4..<6, 6..<8, 8..<10, 10..<bytes.count].map { hex[$0].joined() }.joined(separator: "-")
+        }
     }
 }
 
@@ -168,17 +180,24 @@ private final class Instance {
 private func describe(_ pd: VkPhysicalDevice, index: Int) -> VulkanDeviceInfo {
     var props = VkPhysicalDeviceProperties()
     vkGetPhysicalDeviceProperties(pd, &props)
-    var driver = ""
-    if props.apiVersion >= VONNX_VK_API_VERSION_1_2 {
+    var driver = "", uuid: [UInt8]?
+    if props.apiVersion >= VONNX_VK_API_VERSION_1_1 {
+        var ids = VkPhysicalDeviceIDProperties()
+        ids.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES
         var dp = VkPhysicalDeviceDriverProperties()
         dp.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES
-        withUnsafeMutablePointer(to: &dp) { dpp in
-            var p2 = VkPhysicalDeviceProperties2()
-            p2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
-            p2.pNext = UnsafeMutableRawPointer(dpp)
-            vkGetPhysicalDeviceProperties2(pd, &p2)
+        let withDriver = props.apiVersion >= VONNX_VK_API_VERSION_1_2
+        withUnsafeMutablePointer(to: &ids) { idp in
+            withUnsafeMutablePointer(to: &dp) { dpp in
+                if withDriver { dpp.pointee.pNext = UnsafeMutableRawPointer(idp) }
+                var p2 = VkPhysicalDeviceProperties2()
+                p2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
+                p2.pNext = withDriver ? UnsafeMutableRawPointer(dpp) : UnsafeMutableRawPointer(idp)
+                vkGetPhysicalDeviceProperties2(pd, &p2)
+            }
         }
-        driver = "\(string(fromCTuple: dp.driverName)) \(string(fromCTuple: dp.driverInfo))"
+        if withDriver { driver = "\(string(fromCTuple: dp.driverName)) \(string(fromCTuple: dp.driverInfo))" }
+        uuid = withUnsafeBytes(of: ids.deviceUUID) { Array($0) }
     }
     var mem = VkPhysicalDeviceMemoryProperties()
     vkGetPhysicalDeviceMemoryProperties(pd, &mem)
@@ -193,7 +212,7 @@ private func describe(_ pd: VkPhysicalDevice, index: Int) -> VulkanDeviceInfo {
     }
     return VulkanDeviceInfo(index: index, name: string(fromCTuple: props.deviceName), kind: kind,
                             driver: driver.trimmingSpaces, apiVersion: versionString(props.apiVersion),
-                            vendorID: props.vendorID, deviceID: props.deviceID, deviceLocalBytes: local)
+                            vendorID: props.vendorID, deviceID: props.deviceID, deviceLocalBytes: local, uuid: uuid)
 }
 
 private extension String {

@@ -24,7 +24,7 @@ struct OnnxRun: ParsableCommand {
     var backend: Backend = .auto
     @Option(help: "Vulkan device: an index, a name substring, or auto: the GPU of this task by SLURM_LOCALID/LOCAL_RANK and CUDA_VISIBLE_DEVICES/ROCR_VISIBLE_DEVICES (default: VONNX_VULKAN_DEVICE, else the best GPU).")
     var device: String?
-    @Flag(help: "List the Vulkan devices and exit.") var listDevices = false
+    @Flag(help: "List the Vulkan devices (index, name, kind, driver, Vulkan version, memory, UUID) and exit.") var listDevices = false
     @Flag(help: "Print the backend in use, why it fell back to the CPU, and the nodes left to the CPU.") var verbose = false
     @Option(help: "CPU threads, 1...\(SessionOptions.maxThreads) (default: all cores).") var threads: Int?
     @Option(help: "Seconds a run (or, in batch mode, each batch) may take before it is cancelled.") var timeout: Double?
@@ -65,7 +65,7 @@ struct OnnxRun: ParsableCommand {
         if listDevices {
             for d in try Session.vulkanDevices() {
                 print("\(d.index)\t\(d.name)\t\(d.kind)\t\(d.driver.isEmpty ? "unknown driver" : d.driver)\t"
-                      + "Vulkan \(d.apiVersion)\t\(d.deviceLocalBytes >> 20) MiB")
+                      + "Vulkan \(d.apiVersion)\t\(d.deviceLocalBytes >> 20) MiB\t\(d.uuidString ?? "no UUID")")
             }
             return
         }

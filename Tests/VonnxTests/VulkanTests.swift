@@ -604,7 +604,7 @@ private func timeConv(_ x: Tensor, _ w: Tensor, _ b: Tensor, pads: [Int], on dev
 
 @Test func deviceSelectionByIndexNameAndPreference() throws {
     func info(_ i: Int, _ name: String, _ kind: String) -> VulkanDeviceInfo {
-        VulkanDeviceInfo(index: i, name: name, kind: kind, driver: "", apiVersion: "1.3.0", vendorID: 0, deviceID: 0, deviceLocalBytes: 0)
+        VulkanDeviceInfo(index: i, name: name, kind: kind, driver: "", apiVersion: "1.3.0", vendorID: 0, deviceID: 0, deviceLocalBytes: 0, uuid: nil)
     }
     let infos = [info(0, "llvmpipe (LLVM 15)", "cpu"), info(1, "Intel UHD 770", "integrated"), info(2, "NVIDIA H200", "discrete")]
     #expect(try VulkanDevice.select(from: infos, selector: nil).index == 2)
@@ -651,4 +651,12 @@ private func timeConv(_ x: Tensor, _ w: Tensor, _ b: Tensor, pads: [Int], on dev
     #expect(device.takeValidationMessages().isEmpty)
     #expect(recorder.timings.count == 300)
     expectClose(try out.tensor(), x, "300 × Neg")
+}
+
+@Test(.enabled(if: hasDevice, "needs a Vulkan device")) func devicesReportTheirUUID() throws {
+    // What `--device auto` matches CUDA_VISIBLE_DEVICES's GPU-… entries against.
+    for d in try VulkanDevice.availableDevices() {
+        #expect(d.uuid?.count == 16, "\(d.name): \(String(describing: d.uuid))")
+        #expect(d.uuidString?.count == 36 && d.description.contains(d.uuidString ?? "?"), "\(d)")
+    }
 }
