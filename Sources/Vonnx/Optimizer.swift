@@ -4,13 +4,13 @@ import VonnxCPU
 /// inferred, and (when `optimize`) dead nodes removed, constants folded, Conv fused with
 /// BatchNormalization, residual Add and activations (`Passes.fusingConv`), decomposed layer
 /// normalizations and Gelus fused (`Passes.fusingLayerNormalization`, `fusingGelu`) and, for the CPU alone, Transposes
-/// folded into the MatMuls they feed.
+/// and bias Adds folded into the MatMuls they feed and follow.
 struct Optimizer {
     let opsets: [String: Int]
     let optimize: Bool
     let limits: Limits
     /// The graph runs wholly on the CPU backend: fusions into ops only its kernels run are made
-    /// too (`Passes.fusingTransposeIntoMatMul`).
+    /// too (`Passes.fusingIntoMatMul`).
     var cpuOnly = false
     var opset: Int { opsets[""] ?? opsets["ai.onnx"] ?? 1 }
 
@@ -33,7 +33,7 @@ struct Optimizer {
             g = Passes.withoutDeadNodes(g)
             guard g.nodes.count < before else {
                 g = Passes.fusingLayerNormalization(Passes.fusingConv(Passes.fusingGelu(g)))
-                return cpuOnly ? Passes.fusingTransposeIntoMatMul(g) : g
+                return cpuOnly ? Passes.fusingIntoMatMul(g) : g
             }
             g = try inferTypes(g)
         }

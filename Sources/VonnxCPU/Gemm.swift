@@ -90,22 +90,25 @@ enum MatrixKernels {
     /// one row and column; GEMV serves the others better), each side read through the plan's
     /// strides. A B that is one 2-D tensor (`b`, when `bIsMatrix`; a weight, in practice) is packed
     /// once and kept with its storage; A's batches, when they lie one after another, then run as
-    /// one product of their stacked rows.
-    static func packedMatMul(_ ctx: KernelContext, _ a: Tensor, _ b: Tensor, _ p: MatMulPlan, bIsMatrix: Bool) -> Tensor? {
+    /// one product of their stacked rows. `bias` ([N]) is added to every row as it is stored.
+    static func packedMatMul(_ ctx: KernelContext, _ a: Tensor, _ b: Tensor, _ p: MatMulPlan, bIsMatrix: Bool,
+                             bias: Tensor? = nil) -> Tensor? {
         guard a.dataType == .float, PackedGemm.available, p.m > 1, p.n > 1,
               max(p.batch * p.m, p.n, p.k) <= Int(Int32.max) else { return nil }
         let y = Tensor(uninitialized: .float, shape: p.outShape)  // the product writes every element
         let lhs = PackedGemm.Operand(base: elements(a, Float.self), offsets: p.aOffsets, rowStride: p.aLayout.rows, columnStride: p.aLayout.columns)
         let rhs = PackedGemm.Operand(base: elements(b, Float.self), offsets: p.bOffsets, rowStride: p.bLayout.rows, columnStride: p.bLayout.columns)
+        let z = bias.map { UnsafePointer(elements($0, Float.self)) }
         let stacked = p.aLayout.columns == 1 && p.aLayout.rows == p.k && p.aOffsets.enumerated().allSatisfy { $1 == $0 * p.m * p.k }
         guard bIsMatrix else {
-            PackedGemm.matmul(ctx.pool, m: p.m, n: p.n, k: p.k, batches: p.batch, a: lhs, b: rhs, packedB: nil, c: elements(y, Float.self))
+            PackedGemm.matmul(ctx.pool, m: p.m, n: p.n, k: p.k, batches: p.batch, a: lhs, b: rhs, packedB: nil,
+                              c: elements(y, Float.self), z: z)
             return y
         }
         let packed = PackedGemm.packedMatrix(b, "matmul/\(p.bLayout.rows)/\(p.bLayout.columns)", k: p.k, n: p.n, rhs)
         let (m, batches) = stacked ? (p.batch * p.m, 1) : (p.m, p.batch)
         PackedGemm.matmul(ctx.pool, m: m, n: p.n, k: p.k, batches: batches, a: lhs, b: rhs,
-                          packedB: elements(packed, Float.self), c: elements(y, Float.self))
+                          packedB: elements(packed, Float.self), c: elements(y, Float.self), z: z)
         return y
     }
 
@@ -210,9 +213,10 @@ extension CPUKernels {
     }
 
     /// vonnx TransposedMatMul: MatMul(Transpose(A, permA), Transpose(B, permB)) (each the
-    /// identity when absent), the graph optimizer's fusion of the Transposes attention feeds its
-    /// MatMuls through: on the packed kernel each operand is read through its transposed strides,
-    /// with no copy; elsewhere the operands are transposed, then multiplied.
+    /// identity when absent) + bias (input 2, [N], when given), the graph optimizer's fusion of
+    /// the Transposes attention feeds its MatMuls through and of linear layers' bias Adds: on the
+    /// packed kernel each operand is read through its transposed strides, with no copy, and the
+    /// bias added as the product is stored; elsewhere transposes, MatMul, then Add.
     public static let transposedMatMul: CPUKernel = { ctx in
         let a = try ctx.input(0), b = try ctx.input(1)
         guard a.dataType == b.dataType else { throw ctx.error("input types differ: \(a.dataType) and \(b.dataType)") }
@@ -230,11 +234,16 @@ extension CPUKernels {
         }
         let va = view(a, perms[0]), vb = view(b, perms[1])
         let plan = try MatrixKernels.MatMulPlan(va.shape, vb.shape, aStrides: va.strides, bStrides: vb.strides, ctx)
-        if let y = MatrixKernels.packedMatMul(ctx, a, b, plan, bIsMatrix: false) { return [y] }
+        let bias = ctx.optionalInput(2)
+        if let bias, bias.shape != [plan.n] || bias.dataType != a.dataType {
+            throw ctx.error("bias \(bias.shape) (\(bias.dataType)) must be [\(plan.n)] (\(a.dataType))")
+        }
+        if let y = MatrixKernels.packedMatMul(ctx, a, b, plan, bIsMatrix: false, bias: bias) { return [y] }
         let operands = try zip([a, b], perms).map { t, perm in
             try perm.map { try ctx.apply1(transpose, "Transpose", [t], ["perm": .ints($0)]) } ?? t
         }
-        return [try ctx.apply1(matMul, "MatMul", operands)]
+        let y = try ctx.apply1(matMul, "MatMul", operands)
+        return [try bias.map { try ctx.apply1(add, "Add", [y, $0]) } ?? y]
     }
 
     /// MatMulInteger: (A − a_zero_point)·(B − b_zero_point) in int32, A and B int8 or uint8.

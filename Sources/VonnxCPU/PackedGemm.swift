@@ -156,14 +156,15 @@ extension PackedGemm {
         }
     }
 
-    /// C_i = A_i·B_i (m×k by k×n) (+ z[r·ldz + col], for one batch) for every batch i, C_i
+    /// C_i = A_i·B_i (m×k by k×n) (+ z[r·ldz + col]: one batch's, or with ldz 0 one row for
+    /// every row of every batch) for every batch i, C_i
     /// row-major at c + i·m·n; `packedB` (`packedMatrix`) serves every batch when given. The
     /// batches' row panels are split evenly over `pool`, each thread running its consecutive
     /// panels of one batch as one product (and columns too when there are fewer panels than threads).
     static func matmul(_ pool: ThreadPool, m: Int, n: Int, k: Int, batches: Int, a: Operand, b: Operand,
                        packedB: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>, z: UnsafePointer<Float>? = nil, ldz: Int = 0) {
         guard m > 0, n > 0, batches > 0 else { return }
-        precondition(z == nil || batches == 1, "z is one batch's")
+        precondition(z == nil || batches == 1 || ldz == 0, "z is one batch's, or one row")
         nonisolated(unsafe) let (pc, pb, pz, a, b) = (c, packedB, z, a, b)
         let rowBlock = Int(vx_gemm_row_block()), colBlock = Int(vx_gemm_col_block(Int32(n)))
         let rowPanels = (m + rowBlock - 1) / rowBlock, colPanels = (n + colBlock - 1) / colBlock

@@ -80,15 +80,20 @@ extension Passes {
 }
 
 extension Passes {
-    /// A Transpose read only by a float MatMul is folded into it: the MatMul becomes one
-    /// `vonnx::TransposedMatMul` (`permA` / `permB`) whose CPU kernel reads the operand through
-    /// the transposed strides (attention's Q, Kᵀ and V heads are such Transposes). Only for
+    /// A Transpose read only by a float MatMul, and an Add of a 1-D float constant of the
+    /// output's width that alone reads the product (a linear layer's bias), are folded into it:
+    /// the MatMul becomes one `vonnx::TransposedMatMul` (`permA` / `permB`, the bias as input 2)
+    /// whose CPU kernel reads the operands through the transposed strides (attention's Q, Kᵀ
+    /// and V heads are such Transposes) and adds the bias as the product is stored. Only for
     /// graphs that run wholly on the CPU: no other backend runs the op. Sorted nodes and
     /// inferred types expected; the result stays sorted.
-    public static func fusingTransposeIntoMatMul(_ graph: Graph) -> Graph {
+    public static func fusingIntoMatMul(_ graph: Graph) -> Graph {
         let reads = readCounts(graph)
-        var producer: [String: Int] = [:]
-        for (i, node) in graph.nodes.enumerated() { for name in node.outputs { producer[name] = i } }
+        var producer: [String: Int] = [:], consumers: [String: [Int]] = [:]
+        for (i, node) in graph.nodes.enumerated() {
+            for name in node.outputs { producer[name] = i }
+            for name in node.inputs { consumers[name, default: []].append(i) }
+        }
         let outputs = Set(graph.outputs.map(\.name))
         var removed = Set<Int>(), replaced: [Int: Node] = [:]
         for (mi, matMul) in graph.nodes.enumerated()
@@ -107,7 +112,21 @@ extension Passes {
                 fused.attributes[attribute] = .ints(perm)
                 removed.insert(ti)
             }
-            if !fused.attributes.isEmpty { replaced[mi] = fused }
+            // the bias: the product's one reader adds a [width] constant; the fused node takes its place
+            var at = mi
+            let product = matMul.outputs[0]
+            if reads[product] == 1, !outputs.contains(product), let ai = consumers[product]?.first,
+               graph.nodes[ai].opType == "Add", graph.nodes[ai].domain.isEmpty, graph.nodes[ai].inputs.count == 2,
+               let width = graph.type(of: product)?.shape?.last?.value {
+                let add = graph.nodes[ai], bias = add.inputs[0] == product ? add.inputs[1] : add.inputs[0]
+                if let t = graph.initializers[bias], t.dataType == .float, t.shape == [width] {
+                    fused.inputs.append(bias)
+                    fused.outputs = add.outputs
+                    removed.insert(ai)
+                    at = ai
+                }
+            }
+            if !fused.attributes.isEmpty || fused.inputs.count == 3 { replaced[at] = fused; if at != mi { removed.insert(mi) } }
         }
         var result = graph
         result.nodes = graph.nodes.indices.compactMap { i in replaced[i] ?? (removed.contains(i) ? nil : graph.nodes[i]) }

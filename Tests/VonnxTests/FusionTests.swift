@@ -204,14 +204,15 @@ func fusesDecomposedLayerNormalization(squareByMul: Bool, gammaFirst: Bool, beta
     #expect(error < 1e-6)
 }
 
-/// Attention's head split: Q, K and V reshaped to heads and transposed (K to Kᵀ) before the
-/// MatMuls, and the context transposed back. On the CPU the Transposes feeding MatMuls fold
-/// into `vonnx::TransposedMatMul` (the one after a MatMul stays); another backend keeps them.
+/// Attention's head split: Q, K and V projected (MatMul, bias Add), reshaped to heads and
+/// transposed (K to Kᵀ) before the MatMuls, and the context transposed back. On the CPU the
+/// Transposes feeding MatMuls and the bias Adds fold into `vonnx::TransposedMatMul` (the
+/// Transpose after a MatMul stays); another backend keeps them.
 @Test func foldsTransposesIntoMatMulsOnTheCPUOnly() throws {
     var b = GraphBuilder(name: "g"), noise = Noise(state: 5)
     let x = b.input("x", .float, [.value(2), .value(9), .value(12)])
     func heads(_ perm: [Int]) -> String {
-        let projected = b.node("MatMul", [x, b.constant(noise.tensor([12, 12]))])
+        let projected = b.node("Add", [b.node("MatMul", [x, b.constant(noise.tensor([12, 12]))]), b.constant(noise.tensor([12]))])
         let split = b.node("Reshape", [projected, b.constant(Tensor(shape: [4], scalars: [2, 9, 3, 4] as [Int64]))])
         return b.node("Transpose", [split], ["perm": .ints(perm)])
     }
@@ -220,10 +221,12 @@ func fusesDecomposedLayerNormalization(squareByMul: Bool, gammaFirst: Bool, beta
     let context = b.node("Transpose", [b.node("MatMul", [p, v])], ["perm": .ints([0, 2, 1, 3])])
     b.output(b.node("Reshape", [context, b.constant(Tensor(shape: [3], scalars: [2, 9, 12] as [Int64]))]))
     let (ops, error) = try compare(b.graph, xShape: [2, 9, 12])
-    #expect(ops.filter { $0 == "TransposedMatMul" }.count == 2 && ops.filter { $0 == "Transpose" }.count == 1, "\(ops)")
+    #expect(ops.filter { $0 == "TransposedMatMul" }.count == 5 && ops.filter { $0 == "Transpose" }.count == 1
+            && !ops.contains("Add") && !ops.contains("MatMul"), "\(ops)")
     #expect(error < 1e-5)
     let elsewhere = try Optimizer(opsets: ["": 17], optimize: true, limits: Limits(), cpuOnly: false).prepare(b.graph)
-    #expect(elsewhere.nodes.filter { $0.opType == "Transpose" }.count == 4 && !elsewhere.nodes.contains { $0.domain == "vonnx" })
+    #expect(elsewhere.nodes.filter { $0.opType == "Transpose" }.count == 4 && elsewhere.nodes.filter { $0.opType == "Add" }.count == 3
+            && !elsewhere.nodes.contains { $0.domain == "vonnx" })
 }
 
 /// Gelu as exporters decompose it, after a MatMul (nothing to fuse it into): `form` picks the

@@ -170,9 +170,10 @@ func packedGemmRunsGemm(m: Int, n: Int, k: Int) throws {
     }
 }
 
-/// vonnx TransposedMatMul (operands read through transposed strides) against Transpose then
-/// MatMul: attention's Q·Kᵀ and P·V head layouts, a transposed A (column stride not 1) and B
-/// (row stride 1), a broadcast batch, a 2-D case, and one side left as is; one and two threads.
+/// vonnx TransposedMatMul (operands read through transposed strides, the bias added as stored)
+/// against Transpose then MatMul (then the bias): attention's Q·Kᵀ and P·V head layouts, a
+/// transposed A (column stride not 1) and B (row stride 1), a broadcast batch, a 2-D case, and
+/// one side left as is; without and with a bias, one and two threads.
 @Test(arguments: [([2, 9, 3, 4], [0, 2, 1, 3], [2, 9, 3, 4], [0, 2, 3, 1]), ([2, 3, 9, 9], nil, [2, 9, 3, 5], [0, 2, 1, 3]),
                   ([5, 7], [1, 0], [11, 5], [1, 0]), ([1, 6, 13], [0, 2, 1], [4, 13, 6], [0, 2, 1]),
                   ([3, 17, 40], [2, 0, 1], [17, 33], nil)] as [([Int], [Int]?, [Int], [Int]?)])
@@ -202,10 +203,13 @@ func packedGemmRunsTransposedMatMul(aShape: [Int], permA: [Int]?, bShape: [Int],
         for q in 0..<plan.k { s += Double(pa[plan.aOffsets[i] + r * plan.k + q]) * Double(pb[plan.bOffsets[i] + q * plan.n + c]) }
         expected.append(Float(s))
     } } }
-    for threads in [1, 2] {
-        let y = try CPUKernels.transposedMatMul(KernelContext(node: node, inputs: [a, b], opset: 22, pool: ThreadPool(threads: threads)))[0]
+    let bias = draw([plan.n]), pbias = bias.scalars(as: Float.self)
+    for (threads, withBias) in [(1, false), (2, false), (1, true), (2, true)] {
+        let inputs = [a, b] + (withBias ? [bias] : [])
+        let y = try CPUKernels.transposedMatMul(KernelContext(node: node, inputs: inputs, opset: 22, pool: ThreadPool(threads: threads)))[0]
         let got = y.scalars(as: Float.self)
-        let bad = got.indices.filter { !(abs(got[$0] - expected[$0]) <= 1e-4 * max(1, abs(expected[$0]))) }
-        #expect(y.shape == plan.outShape && bad.isEmpty, "seed \(seed) \(aShape) \(permA ?? []) × \(bShape) \(permB ?? []) threads \(threads): \(bad.count) wrong")
+        let want = withBias ? expected.indices.map { expected[$0] + pbias[$0 % plan.n] } : expected
+        let bad = got.indices.filter { !(abs(got[$0] - want[$0]) <= 1e-4 * max(1, abs(want[$0]))) }
+        #expect(y.shape == plan.outShape && bad.isEmpty, "seed \(seed) \(aShape) \(permA ?? []) × \(bShape) \(permB ?? []) threads \(threads) bias \(withBias): \(bad.count) wrong")
     }
 }
