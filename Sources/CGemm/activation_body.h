@@ -137,4 +137,41 @@ static void NAME(softmax_run)(const float *x, float *y, size_t count) {
     for (size_t i = full; i < count; i++) y[i] *= inv;
 }
 
+/// Sum of the count floats at x, each less `shift` and squared when `square`.
+ACT_FN float NAME(row_sum)(const float *x, size_t count, float shift, int square) {
+    enum { L = sizeof(VEC) / sizeof(float) };
+    VEC acc = {}, v;
+    size_t i = 0;
+    for (; i + L <= count; i += L) {
+        memcpy(&v, x + i, sizeof v);
+        v -= shift;
+        acc += square ? v * v : v;
+    }
+    float s = 0;
+    for (int l = 0; l < L; l++) s += acc[l];
+    for (; i < count; i++) { float d = x[i] - shift; s += square ? d * d : d; }
+    return s;
+}
+
+/// Layer normalization of one row (see vx_layer_norm).
+__attribute__((target(TARGET)))
+static void NAME(layer_norm_run)(const float *x, float *y, size_t count, const float *scale, const float *bias, float eps,
+                                 int centered, float *mean_out, float *inv_std_out) {
+    enum { L = sizeof(VEC) / sizeof(float) };
+    float mean = centered ? NAME(row_sum)(x, count, 0, 0) / (float)count : 0;
+    float inv = 1 / __builtin_sqrtf(NAME(row_sum)(x, count, mean, 1) / (float)count + eps);
+    VEC v, s, b = {};
+    size_t i = 0;
+    for (; i + L <= count; i += L) {
+        memcpy(&v, x + i, sizeof v);
+        memcpy(&s, scale + i, sizeof s);
+        if (bias) memcpy(&b, bias + i, sizeof b);
+        v = (v - mean) * inv * s + b;
+        memcpy(y + i, &v, sizeof v);
+    }
+    for (; i < count; i++) y[i] = (x[i] - mean) * inv * scale[i] + (bias ? bias[i] : 0);
+    if (mean_out) *mean_out = mean;
+    if (inv_std_out) *inv_std_out = inv;
+}
+
 #undef ACT_FN

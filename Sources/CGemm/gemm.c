@@ -372,7 +372,7 @@ static void kernel_8x16(int kc, const float *a, const float *b, float *c, int ld
 /// Per-thread scratch buffers (64-byte aligned), grown as needed and kept for the thread's
 /// life, freed when it exits: fresh memory from the OS would cost a page fault per 4 KiB on
 /// every call.
-enum { SCRATCH_B, SCRATCH_T_A, SCRATCH_T_C, SCRATCH_SLOTS };
+enum { SCRATCH_B, SCRATCH_T_A, SCRATCH_T_C, SCRATCH_MM_A, SCRATCH_MM_B, SCRATCH_SLOTS };
 typedef struct { void *block[SCRATCH_SLOTS]; size_t size[SCRATCH_SLOTS]; } scratch_set;
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
@@ -451,6 +451,50 @@ void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source
     }
 }
 
+void vx_gemm_pack_b_matrix(int k, int n, vx_matrix b, float *packed) {
+    const int nr = panel_width(kernel(), n);
+    const size_t panel = (size_t)nr * k;
+    if (b.cs == 1 && b.rs >= 0) {
+        (kernel().wide == 32 ? pack_dense_avx512 : pack_dense_avx2)(b.p, (size_t)b.rs, 0, k, n, packed, panel, nr);
+        return;
+    }
+    // columns strided (a transposed B): each column's k values are read in one run
+    for (int p0 = 0; p0 < n; p0 += nr, packed += panel) {
+        int cols = n - p0 < nr ? n - p0 : nr;
+        for (int t = 0; t < nr; t++) {
+            const float *src = b.p + (ptrdiff_t)(p0 + t) * b.cs;
+            if (t < cols) for (int kk = 0; kk < k; kk++) packed[(size_t)kk * nr + t] = src[(ptrdiff_t)kk * b.rs];
+            else for (int kk = 0; kk < k; kk++) packed[(size_t)kk * nr + t] = 0;
+        }
+    }
+}
+
+void vx_matmul(int m, int n, int k, vx_matrix a, vx_matrix b, const float *packed_b, float *c, int ldc,
+               const float *z, int ldz, int n0, int n1) {
+    if (n1 > n) n1 = n;
+    if (m <= 0 || n0 >= n1) return;
+    const int mr = kernel().mr;
+    float *pa = scratch(SCRATCH_MM_A, vx_gemm_packed_a_size(m, k));
+    for (int p = 0; p < m; p += mr) {
+        float *dst = pa + (size_t)p * k;
+        int rows = m - p < mr ? m - p : mr;
+        for (int kk = 0; kk < k; kk++) {
+            const float *src = a.p + (ptrdiff_t)p * a.rs + (ptrdiff_t)kk * a.cs;
+            for (int r = 0; r < rows; r++) dst[kk * mr + r] = src[(ptrdiff_t)r * a.rs];
+            for (int r = rows; r < mr; r++) dst[kk * mr + r] = 0;
+        }
+    }
+    const vx_activation none = {VX_ACT_NONE, 0, 0};
+    if (packed_b) {
+        vx_gemm(m, n, k, pa, NULL, packed_b, c, ldc, NULL, z, ldz, none, 0, m, n0, n1);
+        return;
+    }
+    int w = n1 - n0;
+    float *pb = scratch(SCRATCH_MM_B, vx_gemm_packed_b_size(k, w));
+    vx_gemm_pack_b_matrix(k, w, (vx_matrix){b.p + (ptrdiff_t)n0 * b.cs, b.rs, b.cs}, pb);
+    vx_gemm(m, w, k, pa, NULL, pb, c + n0, ldc, NULL, z ? z + n0 : NULL, ldz, none, 0, m, 0, w);
+}
+
 size_t vx_gemm_packed_t_size(int m, int k) { return (size_t)round_up(m, kernel().wide) * (size_t)k; }
 
 void vx_gemm_pack_t(int m, int k, const float *a, int lda, float *packed) {
@@ -523,6 +567,12 @@ void vx_activate(float *x, size_t count, vx_activation act) {
 void vx_softmax(const float *x, float *y, size_t count) {
     if (kernel().wide == 32) softmax_run16(x, y, count);
     else softmax_run8(x, y, count);
+}
+
+void vx_layer_norm(const float *x, float *y, size_t count, const float *scale, const float *bias, float eps, int centered,
+                   float *mean, float *inv_std) {
+    if (kernel().wide == 32) layer_norm_run16(x, y, count, scale, bias, eps, centered, mean, inv_std);
+    else layer_norm_run8(x, y, count, scale, bias, eps, centered, mean, inv_std);
 }
 
 void vx_cpu_relax(void) { _mm_pause(); }
@@ -817,6 +867,11 @@ void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source
     (void)m; (void)n; (void)k; (void)packed_a; (void)source; (void)packed_b; (void)c; (void)ldc; (void)bias; (void)z;
     (void)ldz; (void)act; (void)m0; (void)m1; (void)n0; (void)n1;
 }
+void vx_gemm_pack_b_matrix(int k, int n, vx_matrix b, float *packed) { (void)k; (void)n; (void)b; (void)packed; }
+void vx_matmul(int m, int n, int k, vx_matrix a, vx_matrix b, const float *packed_b, float *c, int ldc,
+               const float *z, int ldz, int n0, int n1) {
+    (void)m; (void)n; (void)k; (void)a; (void)b; (void)packed_b; (void)c; (void)ldc; (void)z; (void)ldz; (void)n0; (void)n1;
+}
 size_t vx_gemm_packed_t_size(int m, int k) { (void)m; (void)k; return 0; }
 void vx_gemm_pack_t(int m, int k, const float *a, int lda, float *packed) { (void)m; (void)k; (void)a; (void)lda; (void)packed; }
 size_t vx_gemm_t_packed_b_size(int n, int k) { (void)n; (void)k; return 0; }
@@ -834,6 +889,10 @@ void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z
 void vx_maxpool(const vx_source *s, float *out, float *scratch) { (void)s; (void)out; (void)scratch; }
 void vx_activate(float *x, size_t count, vx_activation act) { (void)x; (void)count; (void)act; }
 void vx_softmax(const float *x, float *y, size_t count) { (void)x; (void)y; (void)count; }
+void vx_layer_norm(const float *x, float *y, size_t count, const float *scale, const float *bias, float eps, int centered,
+                   float *mean, float *inv_std) {
+    (void)x; (void)y; (void)count; (void)scale; (void)bias; (void)eps; (void)centered; (void)mean; (void)inv_std;
+}
 void vx_cpu_relax(void) {}
 size_t vx_winograd_scratch(int tw) { (void)tw; return 0; }
 void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, float *v, size_t stride,

@@ -8,7 +8,12 @@ struct OpDefinition: Sendable {
 }
 
 /// Every op Vonnx runs, by domain then name: adding an op is one line here.
-let opTable: [String: [String: OpDefinition]] = ["": defaultDomainOps, "com.microsoft": microsoftDomainOps]
+let opTable: [String: [String: OpDefinition]] = ["": defaultDomainOps, "com.microsoft": microsoftDomainOps, "vonnx": vonnxOps]
+
+/// Vonnx's own fused ops, which only its CPU-only graph optimizations write.
+private let vonnxOps: [String: OpDefinition] = [
+    "TransposedMatMul": .init(CPUKernels.transposedMatMul, shape: ShapeRules.transposedMatMul),
+]
 
 /// onnxruntime's contrib ops that its transformers optimizer and quantization tools emit.
 private let microsoftDomainOps: [String: OpDefinition] = [

@@ -1,12 +1,17 @@
 import VonnxCPU
 
 /// Checks and optimizes a graph before it runs: every op known, sorted, no cycles, types
-/// inferred, and (when `optimize`) dead nodes removed, constants folded and Conv fused with
-/// BatchNormalization, residual Add and activations (`Passes.fusingConv`).
+/// inferred, and (when `optimize`) dead nodes removed, constants folded, Conv fused with
+/// BatchNormalization, residual Add and activations (`Passes.fusingConv`), decomposed layer
+/// normalizations and Gelus fused (`Passes.fusingLayerNormalization`, `fusingGelu`) and, for the CPU alone, Transposes
+/// and bias Adds folded into the MatMuls they feed and follow.
 struct Optimizer {
     let opsets: [String: Int]
     let optimize: Bool
     let limits: Limits
+    /// The graph runs wholly on the CPU backend: fusions into ops only its kernels run are made
+    /// too (`Passes.fusingIntoMatMul`).
+    var cpuOnly = false
     var opset: Int { opsets[""] ?? opsets["ai.onnx"] ?? 1 }
 
     func prepare(_ graph: Graph) throws -> Graph {
@@ -26,7 +31,10 @@ struct Optimizer {
                 return try? def.cpu(KernelContext(node: node, inputs: inputs, opset: opset, pool: pool))
             }
             g = Passes.withoutDeadNodes(g)
-            guard g.nodes.count < before else { return Passes.fusingConv(g) }
+            guard g.nodes.count < before else {
+                g = Passes.fusingLayerNormalization(Passes.fusingConv(Passes.fusingGelu(g)))
+                return cpuOnly ? Passes.fusingIntoMatMul(g) : g
+            }
             g = try inferTypes(g)
         }
     }

@@ -84,11 +84,12 @@ public final class Session: Sendable {
             throw VonnxError.invalidArgument("threads must be 1...\(SessionOptions.maxThreads), not \(options.threads)")
         }
         let pool = ThreadPool(threads: options.threads)
-        let prepared = try Optimizer(opsets: model.opsets, optimize: options.optimize, limits: options.limits).prepare(model.graph)
+        var (device, reason) = try Self.openDevice(options)
+        let prepared = try Optimizer(opsets: model.opsets, optimize: options.optimize, limits: options.limits,
+                                     cpuOnly: device == nil).prepare(model.graph)
         var optimized = model
         optimized.graph = prepared
         self.model = optimized
-        var (device, reason) = try Self.openDevice(options)
         var placement: VulkanPlacement?
         if let device {
             do {

@@ -1,3 +1,4 @@
+import CGemm
 import VonnxIR
 
 /// Gemm, MatMul and MatMulInteger.
@@ -16,6 +17,8 @@ enum MatrixKernels {
             let (m, k) = transA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
             let (kb, n) = transB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
             guard k == kb else { throw ctx.error("inner dims differ: A \(a.shape) B \(b.shape) (transA \(transA), transB \(transB))") }
+            if let y = packedGemm(ctx, a: a, b: b, c: c, transA: transA, transB: transB, m: m, n: n, k: k,
+                                  alpha: Float(alpha.asDouble), beta: Float(beta.asDouble)) { return [y] }
             let y = Tensor(zeros: T.dataType, shape: [m, n])
             let py = elements(y, T.self)
             var betaUsed = T.zero
@@ -34,16 +37,22 @@ enum MatrixKernels {
         }
     }
 
-    /// Shapes of a NumPy matmul: batch shape, M, K, N, output shape, and each side's batch strides.
+    /// Shapes of a NumPy matmul: batch shape, M, K, N, output shape, and where each side's
+    /// matrices lie: batch offsets and row and column strides, in elements, for operands laid out
+    /// with `aStrides`/`bStrides` (a transposed view's; contiguous when nil).
     struct MatMulPlan {
         let m: Int, k: Int, n: Int, outShape: [Int], batch: Int
         let aOffsets: [Int], bOffsets: [Int]
+        let aLayout: (rows: Int, columns: Int), bLayout: (rows: Int, columns: Int)
 
-        init(_ a: [Int], _ b: [Int], _ ctx: KernelContext) throws {
+        init(_ a: [Int], _ b: [Int], aStrides: [Int]? = nil, bStrides: [Int]? = nil, _ ctx: KernelContext) throws {
             guard !a.isEmpty, !b.isEmpty else { throw ctx.error("MatMul inputs must not be scalars: \(a), \(b)") }
             let a2 = a.count == 1 ? [1, a[0]] : a, b2 = b.count == 1 ? [b[0], 1] : b
+            let sa = aStrides ?? contiguousStrides(a), sb = bStrides ?? contiguousStrides(b)
+            let sa2 = a.count == 1 ? [0, sa[0]] : sa, sb2 = b.count == 1 ? [sb[0], 0] : sb
             m = a2[a2.count - 2]; k = a2[a2.count - 1]; n = b2[b2.count - 1]
             guard b2[b2.count - 2] == k else { throw ctx.error("inner dims differ: \(a) × \(b)") }
+            aLayout = (sa2[sa2.count - 2], sa2[sa2.count - 1]); bLayout = (sb2[sb2.count - 2], sb2[sb2.count - 1])
             let aBatch = Array(a2.dropLast(2)), bBatch = Array(b2.dropLast(2))
             guard let batchShape = broadcastShape([aBatch, bBatch]) else {
                 throw ctx.error("batch dims of \(a) and \(b) do not broadcast")
@@ -54,13 +63,18 @@ enum MatrixKernels {
             outShape = out
             guard let count = checkedElementCount(batchShape) else { throw ctx.error("batch shape \(batchShape) is too large") }
             batch = count
-            let sa = broadcastStrides(aBatch, to: batchShape), sb = broadcastStrides(bBatch, to: batchShape)
+            /// Each batch axis's stride in `strides`, 0 where `shape` broadcasts along it.
+            func batchStrides(_ shape: [Int], _ strides: [Int]) -> [Int] {
+                let offset = batchShape.count - shape.count
+                return batchShape.indices.map { i in i < offset || shape[i - offset] == 1 ? 0 : strides[i - offset] }
+            }
+            let ta = batchStrides(aBatch, sa2), tb = batchStrides(bBatch, sb2)
             var ao = [Int](), bo = [Int]()
             ao.reserveCapacity(count); bo.reserveCapacity(count)
             var index = [Int](repeating: 0, count: batchShape.count)
             for _ in 0..<count {
-                ao.append(zip(index, sa).reduce(0) { $0 + $1.0 * $1.1 } * m * k)
-                bo.append(zip(index, sb).reduce(0) { $0 + $1.0 * $1.1 } * k * n)
+                ao.append(zip(index, ta).reduce(0) { $0 + $1.0 * $1.1 })
+                bo.append(zip(index, tb).reduce(0) { $0 + $1.0 * $1.1 })
                 var axis = batchShape.count - 1
                 while axis >= 0 {
                     index[axis] += 1
@@ -70,6 +84,53 @@ enum MatrixKernels {
             }
             aOffsets = ao; bOffsets = bo
         }
+    }
+
+    /// Float32 MatMul on CGemm's packed kernel (when the CPU has it, for products of more than
+    /// one row and column; GEMV serves the others better), each side read through the plan's
+    /// strides. A B that is one 2-D tensor (`b`, when `bIsMatrix`; a weight, in practice) is packed
+    /// once and kept with its storage; A's batches, when they lie one after another, then run as
+    /// one product of their stacked rows. `bias` ([N]) is added to every row as it is stored.
+    static func packedMatMul(_ ctx: KernelContext, _ a: Tensor, _ b: Tensor, _ p: MatMulPlan, bIsMatrix: Bool,
+                             bias: Tensor? = nil) -> Tensor? {
+        guard a.dataType == .float, PackedGemm.available, p.m > 1, p.n > 1,
+              max(p.batch * p.m, p.n, p.k) <= Int(Int32.max) else { return nil }
+        let y = Tensor(uninitialized: .float, shape: p.outShape)  // the product writes every element
+        let lhs = PackedGemm.Operand(base: elements(a, Float.self), offsets: p.aOffsets, rowStride: p.aLayout.rows, columnStride: p.aLayout.columns)
+        let rhs = PackedGemm.Operand(base: elements(b, Float.self), offsets: p.bOffsets, rowStride: p.bLayout.rows, columnStride: p.bLayout.columns)
+        let z = bias.map { UnsafePointer(elements($0, Float.self)) }
+        let stacked = p.aLayout.columns == 1 && p.aLayout.rows == p.k && p.aOffsets.enumerated().allSatisfy { $1 == $0 * p.m * p.k }
+        guard bIsMatrix else {
+            PackedGemm.matmul(ctx.pool, m: p.m, n: p.n, k: p.k, batches: p.batch, a: lhs, b: rhs, packedB: nil,
+                              c: elements(y, Float.self), z: z)
+            return y
+        }
+        let packed = PackedGemm.packedMatrix(b, "matmul/\(p.bLayout.rows)/\(p.bLayout.columns)", k: p.k, n: p.n, rhs)
+        let (m, batches) = stacked ? (p.batch * p.m, 1) : (p.m, p.batch)
+        PackedGemm.matmul(ctx.pool, m: m, n: p.n, k: p.k, batches: batches, a: lhs, b: rhs,
+                          packedB: elements(packed, Float.self), c: elements(y, Float.self), z: z)
+        return y
+    }
+
+    /// Float32 Gemm on CGemm's packed kernel when alpha is 1 and C, if added, is added as is
+    /// (beta 1) and is [N], [1, N] or [M, N] (the epilogue adds it); op(A) and op(B) are read
+    /// through their strides, B (a weight, in practice) packed once and kept with its storage.
+    static func packedGemm(_ ctx: KernelContext, a: Tensor, b: Tensor, c: Tensor?, transA: Bool, transB: Bool,
+                           m: Int, n: Int, k: Int, alpha: Float, beta: Float) -> Tensor? {
+        guard a.dataType == .float, PackedGemm.available, m > 1, n > 1, alpha == 1, max(m, n, k) <= Int(Int32.max) else { return nil }
+        var ldz = 0
+        if let c, beta != 0 {
+            guard beta == 1, c.shape == [n] || c.shape == [1, n] || c.shape == [m, n] else { return nil }
+            ldz = c.shape == [m, n] ? n : 0
+        }
+        let y = Tensor(uninitialized: .float, shape: [m, n])  // the product writes every element
+        let lda = a.shape[1], ldb = b.shape[1]
+        let lhs = PackedGemm.Operand(base: elements(a, Float.self), offsets: [0], rowStride: transA ? 1 : lda, columnStride: transA ? lda : 1)
+        let rhs = PackedGemm.Operand(base: elements(b, Float.self), offsets: [0], rowStride: transB ? 1 : ldb, columnStride: transB ? ldb : 1)
+        let packed = PackedGemm.packedMatrix(b, transB ? "gemm/t" : "gemm", k: k, n: n, rhs)
+        PackedGemm.matmul(ctx.pool, m: m, n: n, k: k, batches: 1, a: lhs, b: rhs, packedB: elements(packed, Float.self),
+                          c: elements(y, Float.self), z: beta != 0 ? c.map { UnsafePointer(elements($0, Float.self)) } : nil, ldz: ldz)
+        return y
     }
 
     struct MatMulReal: RealVisitor {
@@ -144,10 +205,45 @@ extension CPUKernels {
         let a = try ctx.input(0), b = try ctx.input(1)
         guard a.dataType == b.dataType else { throw ctx.error("input types differ: \(a.dataType) and \(b.dataType)") }
         let plan = try MatrixKernels.MatMulPlan(a.shape, b.shape, ctx)
+        if let y = MatrixKernels.packedMatMul(ctx, a, b, plan, bIsMatrix: b.rank == 2) { return [y] }
         if a.dataType == .float || a.dataType == .double {
             return try a.dataType.visitReal(MatrixKernels.MatMulReal(ctx: ctx, a: a, b: b, plan: plan), ctx)
         }
         return try a.dataType.visitArithmetic(MatrixKernels.MatMulInt(ctx: ctx, a: a, b: b, plan: plan))
+    }
+
+    /// vonnx TransposedMatMul: MatMul(Transpose(A, permA), Transpose(B, permB)) (each the
+    /// identity when absent) + bias (input 2, [N], when given), the graph optimizer's fusion of
+    /// the Transposes attention feeds its MatMuls through and of linear layers' bias Adds: on the
+    /// packed kernel each operand is read through its transposed strides, with no copy, and the
+    /// bias added as the product is stored; elsewhere transposes, MatMul, then Add.
+    public static let transposedMatMul: CPUKernel = { ctx in
+        let a = try ctx.input(0), b = try ctx.input(1)
+        guard a.dataType == b.dataType else { throw ctx.error("input types differ: \(a.dataType) and \(b.dataType)") }
+        let perms = try ["permA", "permB"].map { try ctx.node.ints($0) }
+        for (t, (perm, name)) in zip([a, b], zip(perms, ["permA", "permB"])) {
+            guard let perm else { continue }
+            guard perm.count == t.rank, Set(perm) == Set(0..<t.rank) else {
+                throw ctx.error("\(name) \(perm) is not a permutation of the \(t.rank) axes of \(t.shape)")
+            }
+        }
+        /// `t`'s shape and strides seen through `perm`.
+        func view(_ t: Tensor, _ perm: [Int]?) -> (shape: [Int], strides: [Int]) {
+            let own = contiguousStrides(t.shape)
+            return perm.map { p in (p.map { t.shape[$0] }, p.map { own[$0] }) } ?? (t.shape, own)
+        }
+        let va = view(a, perms[0]), vb = view(b, perms[1])
+        let plan = try MatrixKernels.MatMulPlan(va.shape, vb.shape, aStrides: va.strides, bStrides: vb.strides, ctx)
+        let bias = ctx.optionalInput(2)
+        if let bias, bias.shape != [plan.n] || bias.dataType != a.dataType {
+            throw ctx.error("bias \(bias.shape) (\(bias.dataType)) must be [\(plan.n)] (\(a.dataType))")
+        }
+        if let y = MatrixKernels.packedMatMul(ctx, a, b, plan, bIsMatrix: false, bias: bias) { return [y] }
+        let operands = try zip([a, b], perms).map { t, perm in
+            try perm.map { try ctx.apply1(transpose, "Transpose", [t], ["perm": .ints($0)]) } ?? t
+        }
+        let y = try ctx.apply1(matMul, "MatMul", operands)
+        return [try bias.map { try ctx.apply1(add, "Add", [y, $0]) } ?? y]
     }
 
     /// MatMulInteger: (A − a_zero_point)·(B − b_zero_point) in int32, A and B int8 or uint8.

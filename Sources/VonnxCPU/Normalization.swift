@@ -1,3 +1,4 @@
+import CGemm
 import Glibc
 import VonnxIR
 
@@ -93,6 +94,25 @@ enum NormKernels {
         }
     }
 
+    /// `normalizeRows` for float32 rows and one scale/bias value per column, on CGemm's
+    /// vectorized row kernel (`vx_layer_norm`), the rows split over `pool`.
+    static func normalizeFloatRows(_ x: Tensor, rows: Int, cols: Int, eps: Double, pool: ThreadPool, scale: [Double],
+                                   bias: [Double], centered: Bool) -> (y: Tensor, mean: [Double], invStd: [Double]) {
+        let y = Tensor(uninitialized: .float, shape: x.shape)  // every row is written below
+        let stats = Tensor(uninitialized: .float, shape: [2, rows])
+        nonisolated(unsafe) let (px, py, ps) = (UnsafePointer(elements(x, Float.self)), elements(y, Float.self), elements(stats, Float.self))
+        scale.map { Float($0) }.withUnsafeBufferPointer { fs in bias.map { Float($0) }.withUnsafeBufferPointer { fb in
+            nonisolated(unsafe) let (s, b) = (fs.baseAddress, fb.baseAddress)
+            pool.parallelFor(rows, grain: max(1, 16384 / max(cols, 1))) { r in
+                for row in r {
+                    vx_layer_norm(px + row * cols, py + row * cols, cols, s, b, Float(eps), centered ? 1 : 0, ps + row, ps + rows + row)
+                }
+            }
+        } }
+        let v = stats.scalars(as: Float.self).map { Double($0) }
+        return (y, Array(v[..<rows]), Array(v[rows...]))
+    }
+
     /// Normalizes contiguous rows, then applies per-element scale/bias chosen by `param(row, col)` index.
     /// `centered: false` gives RMS normalization (no mean subtracted, root mean square divided).
     static func normalizeRows<T: RealElement>(_: T.Type, _ x: Tensor, rows: Int, cols: Int, eps: Double, ctx: KernelContext,
@@ -141,7 +161,9 @@ enum NormKernels {
             }
             let scale = try param(try ctx.input(1), "Scale", 1), bias = try param(rms ? nil : ctx.optionalInput(2), "B", 0)
             let eps = Double(try ctx.node.float("epsilon", default: 1e-5))
-            let r = normalizeRows(T.self, x, rows: rows, cols: cols, eps: eps, ctx: ctx, scale: scale, bias: bias, centered: !rms) { _, i in i }
+            let r = T.self == Float.self && PackedGemm.available
+                ? normalizeFloatRows(x, rows: rows, cols: cols, eps: eps, pool: ctx.pool, scale: scale, bias: bias, centered: !rms)
+                : normalizeRows(T.self, x, rows: rows, cols: cols, eps: eps, ctx: ctx, scale: scale, bias: bias, centered: !rms) { _, i in i }
             if rms { return [r.y] }
             let statShape = Array(x.shape[..<axis]) + Array(repeating: 1, count: x.rank - axis)
             return [r.y, Tensor(shape: statShape, scalars: r.mean.map { T($0) }),

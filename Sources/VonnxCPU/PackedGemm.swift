@@ -135,3 +135,58 @@ enum PackedGemm {
         }
     }
 }
+
+extension PackedGemm {
+    /// One operand of a batched product: batch i's matrix at `base + offsets[i]`, element
+    /// (r, c) `rowStride`·r + `columnStride`·c further.
+    struct Operand {
+        let base: UnsafePointer<Float>, offsets: [Int], rowStride: Int, columnStride: Int
+
+        func matrix(_ batch: Int, row: Int = 0) -> vx_matrix {
+            vx_matrix(p: base + offsets[batch] + row * rowStride, rs: rowStride, cs: columnStride)
+        }
+    }
+
+    /// B (k×n) packed whole for `matmul`, made once and kept with `weights`' storage under `key`.
+    static func packedMatrix(_ weights: Tensor, _ key: String, k: Int, n: Int, _ b: Operand) -> Tensor {
+        weights.derived("packed-gemm/\(key)") {
+            let t = Tensor(uninitialized: .float, shape: [vx_gemm_packed_b_size(Int32(k), Int32(n))])
+            vx_gemm_pack_b_matrix(Int32(k), Int32(n), b.matrix(0), elements(t, Float.self))
+            return t
+        }
+    }
+
+    /// C_i = A_i·B_i (m×k by k×n) (+ z[r·ldz + col]: one batch's, or with ldz 0 one row for
+    /// every row of every batch) for every batch i, C_i
+    /// row-major at c + i·m·n; `packedB` (`packedMatrix`) serves every batch when given. The
+    /// batches' row panels are split evenly over `pool`, each thread running its consecutive
+    /// panels of one batch as one product (and columns too when there are fewer panels than threads).
+    static func matmul(_ pool: ThreadPool, m: Int, n: Int, k: Int, batches: Int, a: Operand, b: Operand,
+                       packedB: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>, z: UnsafePointer<Float>? = nil, ldz: Int = 0) {
+        guard m > 0, n > 0, batches > 0 else { return }
+        precondition(z == nil || batches == 1 || ldz == 0, "z is one batch's, or one row")
+        nonisolated(unsafe) let (pc, pb, pz, a, b) = (c, packedB, z, a, b)
+        let rowBlock = Int(vx_gemm_row_block()), colBlock = Int(vx_gemm_col_block(Int32(n)))
+        let rowPanels = (m + rowBlock - 1) / rowBlock, colPanels = (n + colBlock - 1) / colBlock
+        let threads = m * n * max(k, 1) * batches < 1 << 17 ? 1 : pool.threads
+        let colSplit = rowPanels * batches >= threads ? 1 : min(colPanels, (threads + rowPanels * batches - 1) / (rowPanels * batches))
+        /// Row panels `panels` of batch `i`, column chunk `chunk`.
+        @Sendable func product(_ i: Int, _ chunk: Int, _ panels: Range<Int>) {
+            let r0 = panels.lowerBound * rowBlock, r1 = min(m, panels.upperBound * rowBlock)
+            let n0 = colPanels * chunk / colSplit * colBlock, n1 = min(n, colPanels * (chunk + 1) / colSplit * colBlock)
+            vx_matmul(Int32(r1 - r0), Int32(n), Int32(k), a.matrix(i, row: r0), b.matrix(i), pb, pc + i * m * n + r0 * n,
+                      Int32(n), pz.map { $0 + r0 * ldz }, Int32(ldz), Int32(n0), Int32(n1))
+        }
+        // units ordered (batch, column chunk, row panel); a range of them runs as one product per (batch, chunk)
+        @Sendable func units(_ r: Range<Int>) {
+            var u = r.lowerBound
+            while u < r.upperBound {
+                let group = u / rowPanels, first = u % rowPanels, count = min(rowPanels - first, r.upperBound - u)
+                product(group / colSplit, group % colSplit, first..<first + count)
+                u += count
+            }
+        }
+        let total = batches * colSplit * rowPanels
+        if threads == 1 { units(0..<total) } else { pool.parallelFor(total, units) }
+    }
+}

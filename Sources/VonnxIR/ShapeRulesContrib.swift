@@ -19,6 +19,18 @@ extension ShapeRules {
 
 /// Shape rules of the contrib matrix products and attention.
 extension ShapeRules {
+    /// vonnx TransposedMatMul: MatMul of A and B transposed by `permA` / `permB` (each the
+    /// identity when absent).
+    public static let transposedMatMul: ShapeRule = { ctx in
+        let operands = try [(0, "permA"), (1, "permB")].map { i, attribute -> ValueType? in
+            guard let perm = try ctx.node.ints(attribute) else { return ctx.input(i) }
+            var node = ctx.node
+            node.attributes = ["perm": .ints(perm)]
+            return try transpose(ShapeContext(node: node, inputs: [ctx.input(i)], constants: [], opset: ctx.opset))[0]
+        }
+        return try matMul()(ctx.with(inputs: operands))
+    }
+
     /// FusedMatMul: MatMul of A and B with their last two axes swapped by transA / transB
     /// (the batch-transposing forms, which the kernel refuses, stay unknown).
     public static let fusedMatMul: ShapeRule = { ctx in

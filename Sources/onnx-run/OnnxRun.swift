@@ -26,6 +26,7 @@ struct OnnxRun: ParsableCommand {
     var device: String?
     @Flag(help: "List the Vulkan devices (index, name, kind, driver, Vulkan version, memory, UUID) and exit.") var listDevices = false
     @Flag(help: "Print the backend in use, why it fell back to the CPU, and the nodes left to the CPU.") var verbose = false
+    @Flag(help: "Run the graph as written, without graph optimizations (to compare against them).") var noOptimize = false
     @Option(help: "CPU threads, 1...\(SessionOptions.maxThreads) (default: all cores).") var threads: Int?
     @Option(help: "Seconds a run (or, in batch mode, each batch) may take before it is cancelled.") var timeout: Double?
     @Option(help: "The largest tensor a node may produce or --random may fill, in bytes, or with K, M, G, T (default: a quarter of physical memory, at least 1G).",
@@ -70,7 +71,7 @@ struct OnnxRun: ParsableCommand {
             return
         }
         guard let model else { throw ValidationError("missing the .onnx model file") }
-        var options = SessionOptions(threads: threads, backend: backend)
+        var options = SessionOptions(threads: threads, backend: backend, optimize: !noOptimize)
         if device == "auto" {
             if let index = try DeviceAssignment.fromProcess() { options.vulkanDevice = String(index) }
         } else if let device {

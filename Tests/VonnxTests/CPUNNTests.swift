@@ -344,3 +344,30 @@ func softmaxRowsMatchDouble(shape: [Int], axis: Int, opset: Int) throws {
     let bad = a.indices.filter { !(abs(Double(a[$0]) - b[$0]) <= 1e-6 * max(1e-3, b[$0])) }
     #expect(bad.isEmpty, "\(shape) axis \(axis): \(bad.count) differ, first \(bad.prefix(3).map { "[\($0)] \(a[$0]) vs \(b[$0])" })")
 }
+
+/// LayerNormalization (and RMSNormalization) in float32 (CGemm's vectorized rows where the CPU
+/// has them) against the float64 kernel: one element, rows with vector tails, a long row, the
+/// last two axes normalized together with a scale broadcast along one of them, bias or none, and
+/// the mean and 1/σ outputs; values with an offset so that the mean matters.
+@Test(arguments: [([1, 1], -1, [1], true), ([3, 7], -1, [7], false), ([4, 33], 1, [33], true), ([2, 5, 768], -1, [768], true),
+                  ([2, 3, 5], 1, [1, 5], true), ([6, 19], -1, [19], false)])
+func layerNormRowsMatchDouble(shape: [Int], axis: Int, scaleShape: [Int], bias: Bool) throws {
+    let count = shape.reduce(1, *), cols = scaleShape.reduce(1, *)
+    let x = noise(count, seed: UInt64(count)).map { $0 * 4 + 3 }, scale = noise(cols, seed: 5), b = noise(cols, seed: 9)
+    for op in ["LayerNormalization", "RMSNormalization"] {
+        let kernel = op == "LayerNormalization" ? CPUKernels.layerNormalization : CPUKernels.rmsNormalization
+        let outputs = op == "LayerNormalization" ? 3 : 1
+        func normalize<T: RealElement>(_: T.Type) throws -> [[Double]] {
+            func t(_ v: [Float], _ s: [Int]) -> Tensor { Tensor(shape: s, scalars: v.map { T(Double($0)) }) }
+            let inputs = [t(x, shape), t(scale, scaleShape)] + (bias && outputs == 3 ? [t(b, scaleShape)] : [])
+            return try run(kernel, op, inputs, ["axis": .int(axis)], outputs: outputs).map { y in
+                y.scalars(as: T.self).map { Double($0) }
+            }
+        }
+        let a = try normalize(Float.self), d = try normalize(Double.self)
+        for (i, (got, want)) in zip(a, d).enumerated() {
+            let bad = got.indices.filter { !(abs(got[$0] - want[$0]) <= 2e-5 * max(1, abs(want[$0]))) }
+            #expect(got.count == want.count && bad.isEmpty, "\(op) \(shape) axis \(axis) output \(i): \(bad.count) differ, first \(bad.prefix(3).map { "[\($0)] \(got[$0]) vs \(want[$0])" })")
+        }
+    }
+}

@@ -167,3 +167,93 @@ func fusesActivationForms(form: String, fused: String) throws {
     #expect(ops == ["Conv", "HardSigmoid", "Mul", "Conv", "Sigmoid", "Mul", "Add"])
     #expect(error < 1e-5)
 }
+
+/// The decomposed layer normalization exporters write over the last axis: ReduceMean, Sub,
+/// Pow by 2 (or the Mul of the difference by itself), ReduceMean, Add ε, Sqrt, Div, then Mul by γ
+/// (either order) and Add β (optional). `extraReader` also reads the difference elsewhere.
+private func decomposedLayerNorm(squareByMul: Bool, gammaFirst: Bool, beta: Bool, axesInput: Bool,
+                                 extraReader: Bool = false) throws -> (ops: [String], error: Double) {
+    var b = GraphBuilder(name: "g"), noise = Noise(state: 3)
+    let x = b.input("x", .float, [.symbol("N"), .value(5), .value(37)])
+    func mean(_ v: String) -> String {
+        axesInput ? b.node("ReduceMean", [v, b.constant(Tensor(shape: [1], scalars: [Int64(-1)]))])
+            : b.node("ReduceMean", [v], ["axes": .ints([-1])])
+    }
+    let d = b.node("Sub", [x, mean(x)])
+    let square = squareByMul ? b.node("Mul", [d, d]) : b.node("Pow", [d, b.constant(Tensor(scalar: Float(2)))])
+    let std = b.node("Sqrt", [b.node("Add", [mean(square), b.constant(Tensor(scalar: Float(1e-5)))])])
+    let gamma = b.constant(noise.tensor([37], offset: 1))
+    let normalized = b.node("Div", [d, std])
+    var y = b.node("Mul", gammaFirst ? [gamma, normalized] : [normalized, gamma])
+    if beta { y = b.node("Add", [b.constant(noise.tensor([37])), y]) }
+    if extraReader { y = b.node("Add", [y, d]) }
+    b.output(y)
+    return try compare(b.graph, xShape: [2, 5, 37])
+}
+
+@Test(arguments: [(false, false, true, false), (true, true, true, true), (false, true, false, false), (true, false, false, true)])
+func fusesDecomposedLayerNormalization(squareByMul: Bool, gammaFirst: Bool, beta: Bool, axesInput: Bool) throws {
+    let (ops, error) = try decomposedLayerNorm(squareByMul: squareByMul, gammaFirst: gammaFirst, beta: beta, axesInput: axesInput)
+    #expect(ops == ["LayerNormalization"])
+    #expect(error < 1e-5)
+}
+
+@Test func keepsDecomposedLayerNormalizationWhoseDifferenceIsReadElsewhere() throws {
+    let (ops, error) = try decomposedLayerNorm(squareByMul: false, gammaFirst: false, beta: true, axesInput: false, extraReader: true)
+    #expect(!ops.contains("LayerNormalization"))
+    #expect(error < 1e-6)
+}
+
+/// Attention's head split: Q, K and V projected (MatMul, bias Add), reshaped to heads and
+/// transposed (K to Kᵀ) before the MatMuls, and the context transposed back. On the CPU the
+/// Transposes feeding MatMuls and the bias Adds fold into `vonnx::TransposedMatMul` (the
+/// Transpose after a MatMul stays); another backend keeps them.
+@Test func foldsTransposesIntoMatMulsOnTheCPUOnly() throws {
+    var b = GraphBuilder(name: "g"), noise = Noise(state: 5)
+    let x = b.input("x", .float, [.value(2), .value(9), .value(12)])
+    func heads(_ perm: [Int]) -> String {
+        let projected = b.node("Add", [b.node("MatMul", [x, b.constant(noise.tensor([12, 12]))]), b.constant(noise.tensor([12]))])
+        let split = b.node("Reshape", [projected, b.constant(Tensor(shape: [4], scalars: [2, 9, 3, 4] as [Int64]))])
+        return b.node("Transpose", [split], ["perm": .ints(perm)])
+    }
+    let q = heads([0, 2, 1, 3]), kt = heads([0, 2, 3, 1]), v = heads([0, 2, 1, 3])
+    let p = b.node("Softmax", [b.node("MatMul", [q, kt])], ["axis": .int(-1)])
+    let context = b.node("Transpose", [b.node("MatMul", [p, v])], ["perm": .ints([0, 2, 1, 3])])
+    b.output(b.node("Reshape", [context, b.constant(Tensor(shape: [3], scalars: [2, 9, 12] as [Int64]))]))
+    let (ops, error) = try compare(b.graph, xShape: [2, 9, 12])
+    #expect(ops.filter { $0 == "TransposedMatMul" }.count == 5 && ops.filter { $0 == "Transpose" }.count == 1
+            && !ops.contains("Add") && !ops.contains("MatMul"), "\(ops)")
+    #expect(error < 1e-5)
+    let elsewhere = try Optimizer(opsets: ["": 17], optimize: true, limits: Limits(), cpuOnly: false).prepare(b.graph)
+    #expect(elsewhere.nodes.filter { $0.opType == "Transpose" }.count == 4 && elsewhere.nodes.filter { $0.opType == "Add" }.count == 3
+            && !elsewhere.nodes.contains { $0.domain == "vonnx" })
+}
+
+/// Gelu as exporters decompose it, after a MatMul (nothing to fuse it into): `form` picks the
+/// Erf form by division by √2 with (x·a)·½, by a product with 1/√2 with (x·½)·a, or the tanh
+/// approximation with (a·½)·x.
+@Test(arguments: ["erf", "erf-mul", "tanh"])
+func fusesDecomposedGelu(form: String) throws {
+    var b = GraphBuilder(name: "g"), noise = Noise(state: 11)
+    let x = b.input("x", .float, [.value(3), .value(16)])
+    let h = b.node("MatMul", [x, b.constant(noise.tensor([16, 16]))])
+    func c(_ v: Float) -> String { b.constant(Tensor(scalar: v)) }
+    let y: String
+    switch form {
+    case "erf":
+        let a = b.node("Add", [b.node("Erf", [b.node("Div", [h, c(1.4142135)])]), c(1)])
+        y = b.node("Mul", [b.node("Mul", [h, a]), c(0.5)])
+    case "erf-mul":
+        let a = b.node("Add", [c(1), b.node("Erf", [b.node("Mul", [c(0.70710678), h])])])
+        y = b.node("Mul", [b.node("Mul", [h, c(0.5)]), a])
+    default:
+        let cube = b.node("Pow", [h, c(3)])
+        let inner = b.node("Mul", [b.node("Add", [h, b.node("Mul", [cube, c(0.044715)])]), c(0.7978846)])
+        let a = b.node("Add", [c(1), b.node("Tanh", [inner])])
+        y = b.node("Mul", [b.node("Mul", [a, c(0.5)]), h])
+    }
+    b.output(y)
+    let (ops, error) = try compare(b.graph, xShape: [3, 16])
+    #expect(ops == ["MatMul", "Gelu"], "\(ops)")
+    #expect(error < 1e-5)
+}

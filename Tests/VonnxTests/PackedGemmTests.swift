@@ -103,3 +103,113 @@ func packedGemmActivationsMatchReference(activation: FusedActivation) {
         StorageCache.release(lasting, byteCount: size)
     }
 }
+
+/// Float32 MatMul (CGemm's packed path, and GEMV for single rows) against a float64 reference
+/// on random inputs: 1×1 and single rows or columns, odd sizes with row and column tails, K
+/// over one block, batches broadcast from either side, a 2-D B (packed once, the batches
+/// stacked), one and two threads.
+@Test(arguments: [([1, 1], [1, 1]), ([1, 5], [5, 70]), ([9, 1], [1, 3]), ([7, 13], [13, 37]), ([3, 40, 300], [300, 130]),
+                  ([2, 1, 17, 64], [3, 64, 65]), ([12, 33, 16], [12, 16, 50]), ([4, 9, 20], [20]), ([20], [5, 20, 9]),
+                  ([1, 2, 3, 8, 8], [2, 1, 8, 8]), ([130, 257], [257, 2])])
+func packedGemmRunsMatMul(aShape: [Int], bShape: [Int]) throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    func draw(_ shape: [Int]) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
+    }
+    let a = draw(aShape), b = draw(bShape)
+    let node = Node(name: "n", opType: "MatMul", inputs: ["a", "b"], outputs: ["y"])
+    let pool1 = ThreadPool(threads: 1)
+    let plan = try MatrixKernels.MatMulPlan(aShape, bShape, KernelContext(node: node, inputs: [a, b], opset: 22, pool: pool1))
+    let pa = a.scalars(as: Float.self), pb = b.scalars(as: Float.self)
+    var expected = [Float]()
+    for i in 0..<plan.batch { for r in 0..<plan.m { for c in 0..<plan.n {
+        var s = 0.0
+        for q in 0..<plan.k { s += Double(pa[plan.aOffsets[i] + r * plan.k + q]) * Double(pb[plan.bOffsets[i] + q * plan.n + c]) }
+        expected.append(Float(s))
+    } } }
+    for threads in [1, 2] {
+        let y = try CPUKernels.matMul(KernelContext(node: node, inputs: [a, b], opset: 22, pool: ThreadPool(threads: threads)))[0]
+        #expect(y.shape == plan.outShape)
+        let got = y.scalars(as: Float.self)
+        let bad = got.indices.filter { !(abs(got[$0] - expected[$0]) <= 1e-4 * max(1, abs(expected[$0]))) }
+        #expect(bad.isEmpty, "seed \(seed) \(aShape)×\(bShape) threads \(threads): \(bad.count) wrong, first \(bad.prefix(3).map { "[\($0)] \(got[$0]) vs \(expected[$0])" })")
+    }
+}
+
+/// Float32 Gemm against a float64 reference on random inputs: both transpositions, C absent,
+/// [N], [1, N], [M, N] and a column [M, 1] (which the packed epilogue leaves to OpenBLAS), alpha
+/// and beta 1 or not, odd sizes, a single row, one and two threads.
+@Test(arguments: [(1, 5, 70), (9, 1, 3), (13, 37, 7), (40, 130, 300), (33, 2, 257)])
+func packedGemmRunsGemm(m: Int, n: Int, k: Int) throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    func draw(_ shape: [Int]) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
+    }
+    for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
+        for (cShape, alpha, beta) in [(nil, 1, 1), ([n], 1, 1), ([1, n], 1, 1), ([m, n], 1, 1), ([m, 1], 1, 1), ([m, n], 0.5, 2)] as [([Int]?, Float, Float)] {
+            let a = draw(transA ? [k, m] : [m, k]), b = draw(transB ? [n, k] : [k, n]), c = cShape.map(draw)
+            let pa = a.scalars(as: Float.self), pb = b.scalars(as: Float.self), pc = c?.scalars(as: Float.self)
+            var expected = [Float]()
+            for i in 0..<m { for j in 0..<n {
+                var s = 0.0
+                for q in 0..<k { s += Double(pa[transA ? q * m + i : i * k + q]) * Double(pb[transB ? j * k + q : q * n + j]) }
+                let cv = pc.map { v in Double(v[cShape == [m, n] ? i * n + j : cShape == [m, 1] ? i : j]) } ?? 0
+                expected.append(Float(Double(alpha) * s + Double(beta) * cv))
+            } }
+            let node = Node(name: "n", opType: "Gemm", inputs: ["a", "b"] + (c == nil ? [] : ["c"]), outputs: ["y"],
+                            attributes: ["transA": .int(transA ? 1 : 0), "transB": .int(transB ? 1 : 0), "alpha": .float(alpha), "beta": .float(beta)])
+            for threads in [1, 2] {
+                let y = try CPUKernels.gemm(KernelContext(node: node, inputs: [a, b] + (c == nil ? [] : [c]), opset: 22, pool: ThreadPool(threads: threads)))[0]
+                let got = y.scalars(as: Float.self)
+                let bad = got.indices.filter { !(abs(got[$0] - expected[$0]) <= 1e-4 * max(1, abs(expected[$0]))) }
+                #expect(y.shape == [m, n] && bad.isEmpty, "seed \(seed) m \(m) n \(n) k \(k) trans \(transA) \(transB) C \(cShape ?? []) alpha \(alpha) beta \(beta) threads \(threads): \(bad.count) wrong")
+            }
+        }
+    }
+}
+
+/// vonnx TransposedMatMul (operands read through transposed strides, the bias added as stored)
+/// against Transpose then MatMul (then the bias): attention's Q·Kᵀ and P·V head layouts, a
+/// transposed A (column stride not 1) and B (row stride 1), a broadcast batch, a 2-D case, and
+/// one side left as is; without and with a bias, one and two threads.
+@Test(arguments: [([2, 9, 3, 4], [0, 2, 1, 3], [2, 9, 3, 4], [0, 2, 3, 1]), ([2, 3, 9, 9], nil, [2, 9, 3, 5], [0, 2, 1, 3]),
+                  ([5, 7], [1, 0], [11, 5], [1, 0]), ([1, 6, 13], [0, 2, 1], [4, 13, 6], [0, 2, 1]),
+                  ([3, 17, 40], [2, 0, 1], [17, 33], nil)] as [([Int], [Int]?, [Int], [Int]?)])
+func packedGemmRunsTransposedMatMul(aShape: [Int], permA: [Int]?, bShape: [Int], permB: [Int]?) throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    func draw(_ shape: [Int]) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
+    }
+    let a = draw(aShape), b = draw(bShape)
+    var attributes: [String: Attribute] = [:]
+    if let permA { attributes["permA"] = .ints(permA) }
+    if let permB { attributes["permB"] = .ints(permB) }
+    let node = Node(name: "n", opType: "TransposedMatMul", domain: "vonnx", inputs: ["a", "b"], outputs: ["y"], attributes: attributes)
+    let pool = ThreadPool(threads: 1)
+    func transposed(_ t: Tensor, _ perm: [Int]?) throws -> Tensor {
+        guard let perm else { return t }
+        let n = Node(name: "t", opType: "Transpose", inputs: ["x"], outputs: ["y"], attributes: ["perm": .ints(perm)])
+        return try CPUKernels.transpose(KernelContext(node: n, inputs: [t], opset: 22, pool: pool))[0]
+    }
+    let ta = try transposed(a, permA), tb = try transposed(b, permB)
+    let plan = try MatrixKernels.MatMulPlan(ta.shape, tb.shape, KernelContext(node: node, inputs: [ta, tb], opset: 22, pool: pool))
+    let pa = ta.scalars(as: Float.self), pb = tb.scalars(as: Float.self)
+    var expected = [Float]()
+    for i in 0..<plan.batch { for r in 0..<plan.m { for c in 0..<plan.n {
+        var s = 0.0
+        for q in 0..<plan.k { s += Double(pa[plan.aOffsets[i] + r * plan.k + q]) * Double(pb[plan.bOffsets[i] + q * plan.n + c]) }
+        expected.append(Float(s))
+    } } }
+    let bias = draw([plan.n]), pbias = bias.scalars(as: Float.self)
+    for (threads, withBias) in [(1, false), (2, false), (1, true), (2, true)] {
+        let inputs = [a, b] + (withBias ? [bias] : [])
+        let y = try CPUKernels.transposedMatMul(KernelContext(node: node, inputs: inputs, opset: 22, pool: ThreadPool(threads: threads)))[0]
+        let got = y.scalars(as: Float.self)
+        let want = withBias ? expected.indices.map { expected[$0] + pbias[$0 % plan.n] } : expected
+        let bad = got.indices.filter { !(abs(got[$0] - want[$0]) <= 1e-4 * max(1, abs(want[$0]))) }
+        #expect(y.shape == plan.outShape && bad.isEmpty, "seed \(seed) \(aShape) \(permA ?? []) × \(bShape) \(permB ?? []) threads \(threads) bias \(withBias): \(bad.count) wrong")
+    }
+}

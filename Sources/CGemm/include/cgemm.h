@@ -31,6 +31,12 @@ void vx_activate(float *x, size_t count, vx_activation act);
 /// Softmax of the count floats at x into y (which may be x), vectorized likewise.
 void vx_softmax(const float *x, float *y, size_t count);
 
+/// Layer normalization of the count floats at x into y: (x − mean)·inv_std·scale[i] + bias[i]
+/// (bias may be NULL), inv_std = 1/√(mean of (x − mean)² + eps); with `centered` 0 (RMS
+/// normalization) the mean is taken as 0. Writes mean and inv_std where not NULL. Vectorized likewise.
+void vx_layer_norm(const float *x, float *y, size_t count, const float *scale, const float *bias, float eps, int centered,
+                   float *mean, float *inv_std);
+
 /// B as the im2col of 2-D input planes x[channels][h][w]: row k = (channel, ky, kx), column
 /// n = (oy, ox) of an oh×ow output. A row-major K×N matrix with row stride N is the 1×1
 /// case: h = oh = 1, w = ow = N, kh = kw = strides = dilations = 1, pads 0.
@@ -70,6 +76,19 @@ void vx_gemm_pack_b(const vx_source *source, int k, int n, int k0, int k1, float
 void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source, const float *packed_b,
              float *c, int ldc, const float *bias, const float *z, int ldz, vx_activation act,
              int m0, int m1, int n0, int n1);
+
+/// A strided matrix: element (i, j) at p[i·rs + j·cs] (a transposed one swaps rs and cs).
+typedef struct { const float *p; ptrdiff_t rs, cs; } vx_matrix;
+
+/// Packs B (K×N, read through its strides) whole for vx_gemm (vx_gemm_packed_b_size floats).
+void vx_gemm_pack_b_matrix(int k, int n, vx_matrix b, float *packed);
+
+/// Columns [n0, n1) of C = A·B (+ z[i·ldz + j] if z) for A (M×K) and B (K×N) read through
+/// their strides, C row-major with row stride ldc, on the calling thread: A is packed into
+/// this thread's scratch, and so are B's columns [n0, n1) unless `packed_b` (B packed whole by
+/// vx_gemm_pack_b_matrix) is given, in which case n0 must be a multiple of vx_gemm_col_block(n).
+void vx_matmul(int m, int n, int k, vx_matrix a, vx_matrix b, const float *packed_b, float *c, int ldc,
+               const float *z, int ldz, int n0, int n1);
 
 /// For small N (few output positions), the transposed product Cᵀ = Bᵀ·Aᵀ wastes less of the
 /// vectors: output channels run along them, positions along the row panels.

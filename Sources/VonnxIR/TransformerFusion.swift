@@ -1,0 +1,226 @@
+extension Passes {
+    /// The layer normalization exporters write decomposed over the last axis,
+    /// `d = x − ReduceMean(x)`, `d / Sqrt(ReduceMean(d^2) + ε) · γ (+ β)` (Pow by 2 or d·d;
+    /// either operand order of the Add, Mul and bias Add), becomes one LayerNormalization
+    /// (axis −1, ε; γ and β 1-D float constants). Intermediates are only fused away when
+    /// nothing else reads them. Sorted nodes and inferred shapes expected; the result stays sorted.
+    public static func fusingLayerNormalization(_ graph: Graph) -> Graph {
+        let reads = readCounts(graph)
+        var consumers: [String: [Int]] = [:], producer: [String: Int] = [:]
+        for (i, node) in graph.nodes.enumerated() {
+            for name in node.inputs { consumers[name, default: []].append(i) }
+            for name in node.outputs { producer[name] = i }
+        }
+        let outputs = Set(graph.outputs.map(\.name))
+        var taken = Set<Int>(), replaced: [Int: Node] = [:]
+        /// The nodes reading `value`, when they are all its readers (graph outputs excluded).
+        func readers(_ value: String) -> [Int]? {
+            guard !outputs.contains(value), let c = consumers[value], reads[value] == c.count,
+                  !c.contains(where: taken.contains) else { return nil }
+            return c
+        }
+        /// The one node reading `value`, when it is a default-domain `op`.
+        func sole(_ value: String, _ op: String) -> Node? {
+            guard let c = readers(value), c.count == 1, graph.nodes[c[0]].opType == op, graph.nodes[c[0]].domain.isEmpty else {
+                return nil
+            }
+            return graph.nodes[c[0]]
+        }
+        /// The float constant among a two-input node's inputs, the other being `value`.
+        func constant(_ node: Node, besides value: String) -> (name: String, tensor: Tensor)? {
+            guard node.inputs.count == 2, node.inputs.contains(value) else { return nil }
+            let other = node.inputs[0] == value ? node.inputs[1] : node.inputs[0]
+            guard other != value, let t = graph.initializers[other], t.dataType == .float else { return nil }
+            return (other, t)
+        }
+        /// A ReduceMean of `value` over its last axis only, keeping dims.
+        func meanOverLastAxis(_ node: Node, of value: String, rank: Int) -> Bool {
+            guard node.opType == "ReduceMean", node.domain.isEmpty, node.inputs.first == value,
+                  (try? node.int("keepdims", default: 1)) == 1 else { return false }
+            let axes = node.inputs.count > 1 ? graph.initializers[node.inputs[1]]?.ints() : (try? node.ints("axes")) ?? nil
+            return axes.map { $0.count == 1 && ($0[0] == -1 || $0[0] == rank - 1) } ?? false
+        }
+        for mean in graph.nodes where mean.opType == "ReduceMean" && mean.outputs.count == 1 {
+            guard let x = mean.inputs.first, let type = graph.type(of: x), type.elementType == .float,
+                  let rank = type.shape?.count, rank > 0, let width = type.shape?.last?.value,
+                  meanOverLastAxis(mean, of: x, rank: rank),
+                  let sub = sole(mean.outputs[0], "Sub"), sub.inputs == [x, mean.outputs[0]] else { continue }
+            let d = sub.outputs[0]
+            guard let dReaders = readers(d), dReaders.count == 2 || dReaders.count == 3 else { continue }
+            /// d^2 as Pow(d, 2) or Mul(d, d) (which reads d twice).
+            func squares(_ n: Node) -> Bool {
+                if n.opType == "Mul" { return n.inputs == [d, d] }
+                guard n.opType == "Pow", n.inputs.first == d, let e = constant(n, besides: d) else { return false }
+                return e.tensor.scalars(as: Float.self) == [2]
+            }
+            guard let square = dReaders.map({ graph.nodes[$0] }).first(where: squares), let variance = sole(square.outputs[0], "ReduceMean"), meanOverLastAxis(variance, of: square.outputs[0], rank: rank),
+                  let addEps = sole(variance.outputs[0], "Add"), let eps = constant(addEps, besides: variance.outputs[0]),
+                  eps.tensor.count == 1, let sqrt = sole(addEps.outputs[0], "Sqrt"),
+                  let div = sole(sqrt.outputs[0], "Div"), div.inputs == [d, sqrt.outputs[0]],
+                  dReaders.count == (square.opType == "Mul" ? 3 : 2),
+                  let mul = sole(div.outputs[0], "Mul"), let gamma = constant(mul, besides: div.outputs[0]),
+                  gamma.tensor.shape == [width] else { continue }
+            var inputs = [x, gamma.name], out = mul.outputs[0]
+            if let add = sole(out, "Add"), let beta = constant(add, besides: out), beta.tensor.shape == [width] {
+                inputs.append(beta.name)
+                out = add.outputs[0]
+            }
+            let chain = [mean, sub, square, variance, addEps, sqrt, div, mul].map(\.outputs[0]) + (inputs.count == 3 ? [out] : [])
+            let indices = chain.map { producer[$0]! }
+            guard !indices.contains(where: taken.contains) else { continue }
+            // The fused node takes the last node's place, where every input is available.
+            replaced[indices.max()!] = Node(name: mean.name, opType: "LayerNormalization", inputs: inputs, outputs: [out],
+                                            attributes: ["axis": .int(-1), "epsilon": .float(eps.tensor.scalars(as: Float.self)[0])])
+            taken.formUnion(indices)
+        }
+        var result = graph
+        result.nodes = graph.nodes.indices.compactMap { i in replaced[i] ?? (taken.contains(i) ? nil : graph.nodes[i]) }
+        return withoutUnusedInitializers(result)
+    }
+}
+
+extension Passes {
+    /// A Transpose read only by a float MatMul, and an Add of a 1-D float constant of the
+    /// output's width that alone reads the product (a linear layer's bias), are folded into it:
+    /// the MatMul becomes one `vonnx::TransposedMatMul` (`permA` / `permB`, the bias as input 2)
+    /// whose CPU kernel reads the operands through the transposed strides (attention's Q, Kᵀ
+    /// and V heads are such Transposes) and adds the bias as the product is stored. Only for
+    /// graphs that run wholly on the CPU: no other backend runs the op. Sorted nodes and
+    /// inferred types expected; the result stays sorted.
+    public static func fusingIntoMatMul(_ graph: Graph) -> Graph {
+        let reads = readCounts(graph)
+        var producer: [String: Int] = [:], consumers: [String: [Int]] = [:]
+        for (i, node) in graph.nodes.enumerated() {
+            for name in node.outputs { producer[name] = i }
+            for name in node.inputs { consumers[name, default: []].append(i) }
+        }
+        let outputs = Set(graph.outputs.map(\.name))
+        var removed = Set<Int>(), replaced: [Int: Node] = [:]
+        for (mi, matMul) in graph.nodes.enumerated()
+        where matMul.opType == "MatMul" && matMul.domain.isEmpty && matMul.inputs.count == 2 {
+            guard graph.type(of: matMul.inputs[0])?.elementType == .float else { continue }
+            var fused = Node(name: matMul.name, opType: "TransposedMatMul", domain: "vonnx", inputs: matMul.inputs, outputs: matMul.outputs)
+            for (i, attribute) in ["permA", "permB"].enumerated() {
+                let value = matMul.inputs[i]
+                guard reads[value] == 1, !outputs.contains(value), let ti = producer[value], !removed.contains(ti) else { continue }
+                let transpose = graph.nodes[ti]
+                guard transpose.opType == "Transpose", transpose.domain.isEmpty, transpose.inputs.count == 1,
+                      let rank = graph.type(of: transpose.inputs[0])?.shape?.count, rank >= 2 else { continue }
+                let perm = (try? transpose.ints("perm")) ?? Array((0..<rank).reversed())
+                guard perm.count == rank else { continue }
+                fused.inputs[i] = transpose.inputs[0]
+                fused.attributes[attribute] = .ints(perm)
+                removed.insert(ti)
+            }
+            // the bias: the product's one reader adds a [width] constant; the fused node takes its place
+            var at = mi
+            let product = matMul.outputs[0]
+            if reads[product] == 1, !outputs.contains(product), let ai = consumers[product]?.first,
+               graph.nodes[ai].opType == "Add", graph.nodes[ai].domain.isEmpty, graph.nodes[ai].inputs.count == 2,
+               let width = graph.type(of: product)?.shape?.last?.value {
+                let add = graph.nodes[ai], bias = add.inputs[0] == product ? add.inputs[1] : add.inputs[0]
+                if let t = graph.initializers[bias], t.dataType == .float, t.shape == [width] {
+                    fused.inputs.append(bias)
+                    fused.outputs = add.outputs
+                    removed.insert(ai)
+                    at = ai
+                }
+            }
+            if !fused.attributes.isEmpty || fused.inputs.count == 3 { replaced[at] = fused; if at != mi { removed.insert(mi) } }
+        }
+        var result = graph
+        result.nodes = graph.nodes.indices.compactMap { i in replaced[i] ?? (removed.contains(i) ? nil : graph.nodes[i]) }
+        return result
+    }
+}
+
+extension Passes {
+    /// The Gelu exporters write decomposed becomes one Gelu node (both backends run it):
+    /// x·½·(1 + Erf(x/√2)) (the division or a product by 1/√2), and the tanh approximation
+    /// x·½·(1 + Tanh(√(2/π)·(x + 0.044715·x³))) (`approximate` "tanh"), the products by x and ½
+    /// in any grouping and operand order. Intermediates are only fused away when nothing else
+    /// reads them. Sorted nodes expected; the result stays sorted.
+    public static func fusingGelu(_ graph: Graph) -> Graph {
+        let reads = readCounts(graph)
+        var consumers: [String: [Int]] = [:], producer: [String: Int] = [:]
+        for (i, node) in graph.nodes.enumerated() {
+            for name in node.inputs { consumers[name, default: []].append(i) }
+            for name in node.outputs { producer[name] = i }
+        }
+        let outputs = Set(graph.outputs.map(\.name))
+        var taken = Set<Int>(), replaced: [Int: Node] = [:]
+        func scalar(_ name: String) -> Float? {
+            guard let t = graph.initializers[name], t.dataType == .float, t.count == 1 else { return nil }
+            return t.scalars(as: Float.self)[0]
+        }
+        func near(_ name: String, _ value: Float) -> Bool { scalar(name).map { abs($0 - value) <= 1e-5 * abs(value) } ?? false }
+        /// The node index of the one reader of `value`, a default-domain `op`, when nothing else reads it.
+        func sole(_ value: String, _ op: String) -> Int? {
+            guard reads[value] == 1, !outputs.contains(value), let c = consumers[value], c.count == 1, !taken.contains(c[0]),
+                  graph.nodes[c[0]].opType == op, graph.nodes[c[0]].domain.isEmpty else { return nil }
+            return c[0]
+        }
+        /// The producer of `value` when it is a default-domain `op` and `value` is read once.
+        func made(_ value: String, _ op: String) -> Int? {
+            guard reads[value] == 1, !outputs.contains(value), let p = producer[value], !taken.contains(p),
+                  graph.nodes[p].opType == op, graph.nodes[p].domain.isEmpty else { return nil }
+            return p
+        }
+        /// The other input of a two-input node.
+        func other(_ node: Node, _ value: String) -> String? {
+            guard node.inputs.count == 2, node.inputs.contains(value) else { return nil }
+            return node.inputs[0] == value ? node.inputs[1] : node.inputs[0]
+        }
+        /// The input a two-input node combines with the constant `value` (its divisor, for a Div).
+        func operand(_ node: Node, by value: Float) -> String? {
+            guard node.inputs.count == 2 else { return nil }
+            if near(node.inputs[1], value) { return node.inputs[0] }
+            return node.opType != "Div" && near(node.inputs[0], value) ? node.inputs[1] : nil
+        }
+        /// The rest of ½·x·(1 + f) for f = `f` (made by `nodes`): the + 1 and the products by x
+        /// and ½ in any grouping; all the nodes, and the final output.
+        func product(x: String, f: String, nodes: [Int]) -> ([Int], String)? {
+            guard let ai = sole(f, "Add"), let one = other(graph.nodes[ai], f), near(one, 1) else { return nil }
+            let a = graph.nodes[ai].outputs[0]
+            guard let mi = sole(a, "Mul"), let o = other(graph.nodes[mi], a) else { return nil }
+            let m = graph.nodes[mi].outputs[0]
+            if o == x, let hi = sole(m, "Mul"), let half = other(graph.nodes[hi], m), near(half, 0.5) {
+                return (nodes + [ai, mi, hi], graph.nodes[hi].outputs[0])  // (x·a)·½
+            }
+            if near(o, 0.5), let xi = sole(m, "Mul"), other(graph.nodes[xi], m) == x {
+                return (nodes + [ai, mi, xi], graph.nodes[xi].outputs[0])  // (a·½)·x
+            }
+            if let hi = made(o, "Mul"), let half = other(graph.nodes[hi], x), near(half, 0.5) {
+                return (nodes + [ai, hi, mi], m)  // (x·½)·a
+            }
+            return nil
+        }
+        for (i, node) in graph.nodes.enumerated() where node.domain.isEmpty && !taken.contains(i) {
+            var match: (approximate: String, x: String, nodes: [Int], out: String)?
+            if node.opType == "Erf", let si = made(node.inputs[0], "Div") ?? made(node.inputs[0], "Mul"),
+               let x = operand(graph.nodes[si], by: graph.nodes[si].opType == "Div" ? 1.41421356 : 0.70710678),
+               let (nodes, out) = product(x: x, f: node.outputs[0], nodes: [si, i]) {
+                match = ("none", x, nodes, out)
+            } else if node.opType == "Tanh", let si = made(node.inputs[0], "Mul"), let r = operand(graph.nodes[si], by: 0.79788456),
+                      let ri = made(r, "Add") {
+                // x + 0.044715·Pow(x, 3), either operand order
+                for x in graph.nodes[ri].inputs {
+                    guard let q = other(graph.nodes[ri], x), let qi = made(q, "Mul"), let p = operand(graph.nodes[qi], by: 0.044715),
+                          let pi = made(p, "Pow"), graph.nodes[pi].inputs.first == x, operand(graph.nodes[pi], by: 3) == x,
+                          let (nodes, out) = product(x: x, f: node.outputs[0], nodes: [pi, qi, ri, si, i]) else { continue }
+                    match = ("tanh", x, nodes, out)
+                    break
+                }
+            }
+            guard let match, graph.type(of: match.x)?.elementType == .float else { continue }
+            var attributes: [String: Attribute] = [:]
+            if match.approximate == "tanh" { attributes["approximate"] = .string(Array("tanh".utf8)) }
+            // The fused node takes the last node's place, where x is available.
+            replaced[match.nodes.max()!] = Node(name: node.name, opType: "Gelu", inputs: [match.x], outputs: [match.out], attributes: attributes)
+            taken.formUnion(match.nodes)
+        }
+        var result = graph
+        result.nodes = graph.nodes.indices.compactMap { i in replaced[i] ?? (taken.contains(i) ? nil : graph.nodes[i]) }
+        return withoutUnusedInitializers(result)
+    }
+}
