@@ -24,6 +24,7 @@ VONNX_CPU_KERNEL=avx2 .build/release/onnx-conformance --backend cpu --threads 2 
 .build/release/onnx-conformance --backend vulkan --device "${VONNX_VULKAN_DEVICE:-llvmpipe}" $(lists vulkan)
 # onnx 1.23's node tests that the 1.22 data lacks (written by scripts/setup.sh), lists of their own
 .build/release/onnx-conformance --backend cpu --threads 2 --data .testdata/onnx-1.23-node $(lists cpu-onnx123)
+.build/release/onnx-conformance --backend vulkan --device "${VONNX_VULKAN_DEVICE:-llvmpipe}" --data .testdata/onnx-1.23-node $(lists vulkan-onnx123)
 scripts/check-resnet50.sh
 scripts/check-resnet50-variants.sh
 scripts/test-cli.sh
