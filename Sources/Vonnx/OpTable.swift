@@ -113,6 +113,8 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "Celu": .init(CPUKernels.celu, shape: ShapeRules.sameAsInput),
     "Gelu": .init(CPUKernels.gelu, shape: ShapeRules.sameAsInput),
     "Mish": .init(CPUKernels.mish, shape: ShapeRules.sameAsInput),
+    "Swish": .init(CPUKernels.swish, shape: ShapeRules.sameAsInput),
+    "SwiGLU": .init(CPUKernels.swiGLU, shape: ShapeRules.sameAsInput),
     "ThresholdedRelu": .init(CPUKernels.thresholdedRelu, shape: ShapeRules.sameAsInput),
     "Shrink": .init(CPUKernels.shrink, shape: ShapeRules.sameAsInput),
     // end of elementwise

@@ -140,6 +140,25 @@ extension CPUKernels {
         return try floatUnary(ctx) { $0 > alpha ? $0 : 0 }
     }
 
+    /// Swish (opset 24): x · sigmoid(alpha · x), alpha 1 by default.
+    public static let swish = swishKernel(defaultAlpha: 1)
+
+    /// x · sigmoid(alpha · x), with attribute alpha (`defaultAlpha` when absent).
+    static func swishKernel(defaultAlpha: Float) -> CPUKernel {
+        { ctx in
+            let alpha = Double(try ctx.node.float("alpha", default: defaultAlpha))
+            return try floatUnary(ctx) { $0 / (1 + Glibc.exp(-alpha * $0)) }
+        }
+    }
+
+    /// SwiGLU (opset 28): Swish(A) · B, A and B of one shape (no broadcasting).
+    public static let swiGLU: CPUKernel = { ctx in
+        let a = try ctx.input(0), b = try ctx.input(1)
+        guard a.shape == b.shape else { throw ctx.error("A \(a.shape) and B \(b.shape) must have the same shape") }
+        let alpha: [String: Attribute] = ["alpha": .float(try ctx.node.float("alpha", default: 1))]
+        return try ctx.apply(mul, "Mul", [try ctx.apply1(swish, "Swish", [a], alpha), b])
+    }
+
     /// Gelu with `approximate` "none" (erf) or "tanh".
     public static let gelu = activationKernel { ctx in
         switch try ctx.node.string("approximate", default: "none") {

@@ -46,11 +46,8 @@ extension CPUKernels {
         try ctx.apply(gelu, "Gelu", [try ctx.plusOptional(try ctx.input(0), 1)], ["approximate": .string(Array("tanh".utf8))])
     }
 
-    /// QuickGelu: x · sigmoid(alpha · x), alpha 1.702 by default.
-    public static let quickGelu: CPUKernel = { ctx in
-        let alpha = Double(try ctx.node.float("alpha", default: 1.702))
-        return try floatUnary(ctx) { $0 / (1 + Glibc.exp(-alpha * $0)) }
-    }
+    /// QuickGelu: Swish with alpha 1.702 by default.
+    public static let quickGelu = swishKernel(defaultAlpha: 1.702)
 
     // MARK: normalization
 

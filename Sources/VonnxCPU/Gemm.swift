@@ -158,29 +158,38 @@ enum MatrixKernels {
         }
     }
 
-    /// Integer matmul by a plain loop; `aZero`/`bZero` (MatMulInteger's zero points, per
-    /// row of A / column of B or scalar) are subtracted first.
+    /// Integer matmul; `aZero`/`bZero` (MatMulInteger's zero points, per row of A / column of B
+    /// or scalar) are subtracted first. Both sides are widened to R once (B transposed), so each
+    /// output is a dot product of two contiguous rows in R's wrapping arithmetic.
     static func integerMatMul<A: NumericElement, B: NumericElement, R: ArithmeticElement>(
         _ a: Tensor, _ b: Tensor, _: A.Type, _: B.Type, _: R.Type, plan p: MatMulPlan, ctx: KernelContext,
         aZero: [Int] = [0], bZero: [Int] = [0]) throws -> Tensor {
         guard aZero.count == 1 || aZero.count == p.m else { throw ctx.error("a_zero_point has \(aZero.count) values for \(p.m) rows") }
         guard bZero.count == 1 || bZero.count == p.n else { throw ctx.error("b_zero_point has \(bZero.count) values for \(p.n) columns") }
         let y = Tensor(zeros: R.dataType, shape: p.outShape)
+        guard p.m > 0, p.n > 0, p.k > 0 else { return y }
         nonisolated(unsafe) let (pa, pb, py) = (elements(a, A.self), elements(b, B.self), elements(y, R.self))
-        ctx.pool.parallelFor(p.batch * p.m, grain: max(1, 4096 / max(1, p.n * p.k))) { r in
-            for row in r {
-                let bi = row / p.m, i = row % p.m
-                let ao = p.aOffsets[bi] + i * p.k, bo = p.bOffsets[bi]
-                let za = R(fromDouble: Double(aZero.count == 1 ? aZero[0] : aZero[i]))
-                for j in 0..<p.n {
-                    let zb = R(fromDouble: Double(bZero.count == 1 ? bZero[0] : bZero[j]))
-                    var acc = R.zero
-                    for q in 0..<p.k {
-                        let x = R.sub(R(fromDouble: pa[ao + q].asDouble), za)
-                        let w = R.sub(R(fromDouble: pb[bo + q * p.n + j].asDouble), zb)
-                        acc = R.add(acc, R.mul(x, w))
+        let za = aZero.map { R(fromDouble: Double($0)) }, zb = bZero.map { R(fromDouble: Double($0)) }
+        for bi in 0..<p.batch {
+            var columns = [R](repeating: .zero, count: p.n * p.k)
+            for q in 0..<p.k {
+                for j in 0..<p.n { columns[j * p.k + q] = R.sub(R(fromDouble: pb[p.bOffsets[bi] + q * p.n + j].asDouble), zb[zb.count == 1 ? 0 : j]) }
+            }
+            columns.withUnsafeBufferPointer { buffer in
+                nonisolated(unsafe) let bt = buffer.baseAddress!
+                ctx.pool.parallelFor(p.m, grain: max(1, 4096 / max(1, p.n * p.k))) { r in
+                    var row = [R](repeating: .zero, count: p.k)
+                    for i in r {
+                        let ao = p.aOffsets[bi] + i * p.k, zero = za[za.count == 1 ? 0 : i]
+                        for q in 0..<p.k { row[q] = R.sub(R(fromDouble: pa[ao + q].asDouble), zero) }
+                        row.withUnsafeBufferPointer { x in
+                            for j in 0..<p.n {
+                                var acc = R.zero
+                                for q in 0..<p.k { acc = R.add(acc, R.mul(x[q], bt[j * p.k + q])) }
+                                py[(bi * p.m + i) * p.n + j] = acc
+                            }
+                        }
                     }
-                    py[row * p.n + j] = acc
                 }
             }
         }

@@ -191,3 +191,18 @@ private func ctxFor(_ op: String) -> KernelContext {
     #expect(worst < 5e-7)
     #expect(fastExp(.nan).isNaN && fastExp(89) == .infinity && fastExp(-110) == 0 && fastExp(-100) < 1e-43 && fastExp(0) == 1)
 }
+
+@Test func swiGLUGatesBBySwishOfA() throws {
+    let xs: [Float] = [0, 1, -2, 3], vs: [Float] = [5, 2, 1, -1]
+    let a = f32([2, 2], xs), b = f32([2, 2], vs)
+    let gate = xs.map { $0 / (1 + exp(-2 * $0)) }  // Swish with alpha 2
+    let close = { (got: Tensor, want: [Float]) in zip(got.scalars(as: Float.self), want).allSatisfy { abs($0 - $1) < 1e-6 } }
+    #expect(close(try run(CPUKernels.swish, "Swish", [a], ["alpha": .float(2)]), gate))
+    #expect(close(try run(CPUKernels.swiGLU, "SwiGLU", [a, b], ["alpha": .float(2)]), zip(gate, vs).map(*)))
+    do {
+        _ = try run(CPUKernels.swiGLU, "SwiGLU", [a, f32([2], [1, 1])])
+        Issue.record("SwiGLU of unequal shapes ran")
+    } catch {
+        #expect("\(error)".contains("A [2, 2] and B [2] must have the same shape"))
+    }
+}

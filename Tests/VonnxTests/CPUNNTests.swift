@@ -371,3 +371,20 @@ func layerNormRowsMatchDouble(shape: [Int], axis: Int, scaleShape: [Int], bias: 
         }
     }
 }
+
+@Test func matMulIntegerSubtractsZeroPointsPerRowAndColumnInEveryBatch() throws {
+    // uint8 A [2, 3, 5] with one zero point per row, int8 B [5, 4] (broadcast over the batch)
+    // with one per column, against the definition
+    var rng = SplitMix(state: 14)
+    let (m, k, n) = (3, 5, 4)
+    let a = (0..<2 * m * k).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    let b = (0..<k * n).map { _ in Int8.random(in: -128...127, using: &rng) }
+    let za: [UInt8] = [0, 128, 255], zb: [Int8] = [-128, 0, 5, 127]
+    let y = try run(CPUKernels.matMulInteger, "MatMulInteger", [Tensor(shape: [2, m, k], scalars: a), Tensor(shape: [k, n], scalars: b),
+                                                                Tensor(shape: [m], scalars: za), Tensor(shape: [n], scalars: zb)])[0]
+    let want = (0..<2 * m * n).map { e -> Int32 in
+        let (row, j) = e.quotientAndRemainder(dividingBy: n), i = row % m
+        return (0..<k).reduce(0) { $0 + (Int32(a[row * k + $1]) - Int32(za[i])) * (Int32(b[$1 * n + j]) - Int32(zb[j])) }
+    }
+    #expect(y.shape == [2, m, n] && y.scalars(as: Int32.self) == want)
+}
