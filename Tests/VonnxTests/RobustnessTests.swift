@@ -242,3 +242,43 @@ private func nestedIfs(depth: Int) -> Graph {
     #expect(failure { _ = try session(doublingLoop(trips: 30), options: loop).run(["v": Tensor(shape: [1], scalars: [Float(1)])]) }
         .contains("(Limits.maxRunBytes)"))
 }
+
+@Test func memoryDefaultsFollowTheControlGroupsLimit() throws {
+    // a fake /sys/fs/cgroup and /proc/self/cgroup: files as the kernel writes them
+    var template = Array("/tmp/vonnx-cgroup-XXXXXX".utf8CString)
+    let root = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    var made: [String] = []
+    func write(_ path: String, _ text: String) {
+        var folder = ""
+        for part in path.split(separator: "/").dropLast() {
+            folder += "/\(part)"
+            if folder.count > root.count, mkdir(folder, 0o755) == 0 { made.append(folder) }
+        }
+        let file = fopen(path, "w")!
+        fputs(text, file)
+        fclose(file)
+        made.append(path)
+    }
+    defer {
+        for path in made.reversed() { remove(path) }
+        rmdir(root)
+    }
+    let gib = 1 << 30, physical = 8 * gib
+    func memory(_ membership: String) -> Int {
+        write(root + "/self-cgroup", membership)
+        return Limits.memory(physical: physical, root: root, membership: root + "/self-cgroup")
+    }
+    // cgroup v2: the group itself is unlimited ("max"), its parent limited to 1 GiB
+    write(root + "/job/step/memory.max", "max\n")
+    write(root + "/job/memory.max", "\(gib)\n")
+    #expect(memory("0::/job/step\n") == gib)
+    // cgroup v1, memory listed with another controller; the container's own group mounted at
+    // the root, its host path absent; v1's "unlimited" is a huge number
+    write(root + "/memory/memory.limit_in_bytes", "\(gib / 2)\n")
+    write(root + "/memory/other/memory.limit_in_bytes", "9223372036854771712\n")
+    #expect(memory("5:cpu,memory:/docker/abc\n1:name=systemd:/job/step\n") == gib / 2)
+    #expect(memory("5:cpu,memory:/other\n") == gib / 2)
+    // no limit below the machine's: the machine's memory
+    #expect(memory("0::/elsewhere\n3:cpu:/job\n") == physical)
+    #expect(Limits.memory(physical: physical, root: root, membership: root + "/missing") == physical)
+}
