@@ -31,6 +31,17 @@ public struct KernelContext: Sendable {
 
     /// An error about this node.
     public func error(_ message: String) -> VonnxError { node.error(message) }
+
+    /// Throws, naming the node, when `what` (`dims` elements of `T`), memory a kernel sizes from
+    /// its inputs beyond what they and its checked outputs hold, could not be allocated: the
+    /// allocation itself would trap.
+    public func checkAllocatable<T>(_ what: String, dims: [Int], of _: T.Type) throws {
+        let described = "\(what) (\(dims.map(String.init).joined(separator: " × ")) × \(MemoryLayout<T>.stride) bytes)"
+        guard let n = checkedElementCount(dims, limit: .max), case (let bytes, false) = n.multipliedReportingOverflow(by: MemoryLayout<T>.stride) else {
+            throw error("\(described) needs more bytes than addressable")
+        }
+        do { try StorageCache.checkMappable(byteCount: bytes) } catch { throw self.error("\(described) cannot be allocated: \(error)") }
+    }
 }
 
 /// A CPU kernel: computes a node's outputs (in `node.outputs` order; trailing optional

@@ -282,3 +282,13 @@ private func nestedIfs(depth: Int) -> Graph {
     #expect(memory("0::/elsewhere\n3:cpu:/job\n") == physical)
     #expect(Limits.memory(physical: physical, root: root, membership: root + "/missing") == physical)
 }
+
+@Test func scratchMemoryBeyondTheMachineIsAnError() throws {
+    // Attention's scores are [Sq, total] a thread, however small Q, K and V (here empty): a
+    // petabyte was a trap in the allocation; qk_matmul_output, as large, is made only when asked for
+    let graph = Graph(nodes: [Node(name: "att", opType: "Attention", inputs: ["q", "k", "v"], outputs: ["y"])],
+                      inputs: ["q", "k", "v"].map { input($0, [1, 1, 1 << 24, 0]) }, outputs: [ValueInfo(name: "y", type: nil)])
+    let empty = Tensor(zeros: .float, shape: [1, 1, 1 << 24, 0])
+    #expect(failure { _ = try session(graph, opset: 23).run(["q": empty, "k": empty, "v": empty]) }
+        == "node 'att' (Attention): the attention scores (16777216 × 16777216 × 4 bytes) cannot be allocated: out of memory: cannot map 1125899906842624 bytes")
+}
