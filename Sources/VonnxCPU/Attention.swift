@@ -79,10 +79,10 @@ enum AttentionKernel {
             // per (batch, head): scores = scale·Q·Kᵀ by GEMM, bias + softmax per row, Y = P·V by GEMM
             // each thread's scores, and qk_matmul_output only when the node asks for it: [Sq, total]
             // and [B, H, Sq, total] can be far larger than the inputs and Y
-            try ctx.checkAllocatable("the attention scores", dims: [sq, total], of: T.self)
-            try ctx.checkAllocatable("a row of attention scores", dims: [total], of: Double.self)
+            try ctx.checkAllocatable("the attention scores", dims: [sq, total], T.dataType)
+            try ctx.checkAllocatable("a row of attention scores", dims: [total], .double)
             let wantsQK = node.outputs.count > 3 && !node.outputs[3].isEmpty
-            if wantsQK { try ctx.checkAllocatable("qk_matmul_output", dims: [b, hq, sq, total], of: T.self) }
+            if wantsQK { try ctx.checkAllocatable("qk_matmul_output", dims: [b, hq, sq, total], T.dataType) }
             let y = Tensor(zeros: T.dataType, shape: [b, hq, sq, dv]), qkOut = wantsQK ? Tensor(zeros: T.dataType, shape: [b, hq, sq, total]) : nil
             nonisolated(unsafe) let (pq, pk, pv) = (UnsafePointer(elements(q, T.self)), UnsafePointer(elements(kAll, T.self)), UnsafePointer(elements(vAll, T.self)))
             nonisolated(unsafe) let (py, po) = (elements(y, T.self), qkOut.map { elements($0, T.self) })

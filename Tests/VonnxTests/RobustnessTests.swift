@@ -291,4 +291,21 @@ private func nestedIfs(depth: Int) -> Graph {
     let empty = Tensor(zeros: .float, shape: [1, 1, 1 << 24, 0])
     #expect(failure { _ = try session(graph, opset: 23).run(["q": empty, "k": empty, "v": empty]) }
         == "node 'att' (Attention): the attention scores (16777216 × 16777216 × 4 bytes) cannot be allocated: out of memory: cannot map 1125899906842624 bytes")
+
+    // outputs of ops without a shape rule (which Limits would check before the node runs)
+    let outer = Graph(nodes: [Node(name: "e", opType: "Einsum", inputs: ["a", "b"], outputs: ["y"], attributes: ["equation": .string(Array("ik,jk->ij".utf8))])],
+                      inputs: [input("a", [1 << 26, 0]), input("b", [1 << 26, 0])], outputs: [ValueInfo(name: "y", type: nil)])
+    let ab = Tensor(zeros: .float, shape: [1 << 26, 0])
+    #expect(failure { _ = try session(outer).run(["a": ab, "b": ab]) }
+        == "node 'e' (Einsum): the output (67108864 × 67108864 × 4 bytes) cannot be allocated: out of memory: cannot map 18014398509481984 bytes")
+    let one = Tensor(zeros: .float, shape: [1, 1, 1, 1])
+    let unpool = Graph(nodes: [Node(name: "u", opType: "MaxUnpool", inputs: ["x", "i", "s"], outputs: ["y"], attributes: ["kernel_shape": .ints([2, 2])])],
+                       inputs: [input("x", [1, 1, 1, 1])], outputs: [ValueInfo(name: "y", type: nil)],
+                       initializers: ["i": Tensor(shape: [1, 1, 1, 1], scalars: [Int64(0)]), "s": Tensor(shape: [4], scalars: [Int64(1), 1, 1 << 25, 1 << 25])])
+    #expect(failure { _ = try session(unpool).run(["x": one]) }.hasPrefix("node 'u' (MaxUnpool): the output (1 × 1 × 33554432 × 33554432 × 4 bytes) cannot be allocated"))
+    let roi = Graph(nodes: [Node(name: "r", opType: "RoiAlign", inputs: ["x", "rois", "batch"], outputs: ["y"],
+                                 attributes: ["output_height": .int(1 << 25), "output_width": .int(1 << 25)])],
+                    inputs: [input("x", [1, 1, 1, 1])], outputs: [ValueInfo(name: "y", type: nil)],
+                    initializers: ["rois": Tensor(shape: [1, 4], scalars: [Float(0), 0, 1, 1]), "batch": Tensor(shape: [1], scalars: [Int64(0)])])
+    #expect(failure { _ = try session(roi).run(["x": one]) }.hasPrefix("node 'r' (RoiAlign): the output (in float64) (1 × 1 × 33554432 × 33554432 × 8 bytes) cannot be allocated"))
 }
