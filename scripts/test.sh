@@ -33,3 +33,5 @@ scripts/test-slurm.sh
 scripts/gpu-check.sh prepare
 .build/gpu-check/run.sh "${VONNX_VULKAN_DEVICE:-llvmpipe}" --quick
 scripts/fuzz.sh 60
+# the unit tests of threads under ThreadSanitizer (scripts/sanitize.sh also runs AddressSanitizer)
+scripts/sanitize.sh thread
