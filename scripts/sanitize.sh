@@ -8,10 +8,11 @@
 # batch listing and sessions; TSan's one Session run from many threads, cancellation from
 # another thread, the batch pipeline's queue, kernels on the thread pool.
 # Measured here, 2 cores shared with four other builds (load 10-17), 2026-12-06: TSan's build
-# from clean 767 s, its subset 23 s; ASan's build 1191 s. Unloaded, an earlier round measured
-# 327 s and 313 s. The builds dominate, and both would exceed CI's 10 minutes for this, so CI
-# runs TSan (threads have no other check; scripts/fuzz.sh runs the loader and input parsing
-# under ASan). The full suite under TSan takes over 10 minutes (the Vulkan tests on lavapipe).
+# from clean 767 s, its subset 23 s; ASan's build 1191 s, its subset 31 s (an earlier round,
+# less loaded: 327 s and 313 s). The builds dominate, and both would exceed the 10 minutes CI
+# allows this, so CI runs TSan (threads have no other check; scripts/fuzz.sh runs the loader
+# and input parsing under ASan). The full suite under TSan takes over 10 minutes (the Vulkan
+# tests on lavapipe).
 # Leak detection is off: XCTest's own runner objects are reported as leaked at exit. The Swift
 # backtracer is off: after a sanitizer's abort it hung for 10 minutes suspending threads.
 set -euo pipefail
