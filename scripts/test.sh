@@ -38,3 +38,5 @@ scripts/gpu-check.sh prepare
 # that bundle in a bare Debian root (made once by debootstrap, cached in .testdata)
 scripts/test-bundle.sh
 scripts/fuzz.sh 60
+# the unit tests of threads under ThreadSanitizer (scripts/sanitize.sh also runs AddressSanitizer)
+scripts/sanitize.sh thread

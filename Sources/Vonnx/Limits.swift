@@ -30,17 +30,49 @@ public struct Limits: Sendable, Equatable {
         self.maxSubgraphDepth = maxSubgraphDepth
     }
 
-    /// A quarter of the machine's physical memory, at least 1 GiB: a node producing the
-    /// largest tensor from inputs nearly as large then still fits in memory (a Loop doubling a
-    /// tensor held 8 GiB for 15 s to reach 4 GiB), while a 4K image-to-image model's
-    /// activations (64 channels × 3840 × 2160 floats: 2.1 GB) run on an 8 GiB machine and up.
-    public static let defaultMaxTensorBytes = max(1 << 30, physicalMemory / 4)
+    /// A quarter of the process's `memory`, at least 1 GiB: a node producing the largest tensor
+    /// from inputs nearly as large then still fits in memory (a Loop doubling a tensor held
+    /// 8 GiB for 15 s to reach 4 GiB), while a 4K image-to-image model's activations
+    /// (64 channels × 3840 × 2160 floats: 2.1 GB) run on an 8 GiB machine and up.
+    public static let defaultMaxTensorBytes = max(1 << 30, memory / 4)
 
-    /// Three quarters of the machine's physical memory, at least 2 GiB: the rest is for the
-    /// weights, the process and the system.
-    public static let defaultMaxRunBytes = max(2 << 30, physicalMemory / 4 * 3)
+    /// Three quarters of the process's `memory`, at least 2 GiB: the rest is for the weights,
+    /// the process and the system.
+    public static let defaultMaxRunBytes = max(2 << 30, memory / 4 * 3)
 
-    private static let physicalMemory = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+    /// The memory this process may use: the machine's physical memory, or less where its
+    /// control group (a container's, a Slurm job's) is limited to less.
+    public static let memory = memory(physical: Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE))))
+
+    /// The smaller of `physical` and the memory limits of this process's control group and its
+    /// ancestors, read from the files under `root` (cgroup v2 `memory.max`; v1
+    /// `memory/…/memory.limit_in_bytes`) for the groups `/proc/self/cgroup` (`membership`) names.
+    /// Files that are missing or unreadable, and "max", limit nothing.
+    static func memory(physical: Int, root: String = "/sys/fs/cgroup", membership: String = "/proc/self/cgroup") -> Int {
+        var limit = physical
+        for line in readSmallFile(membership)?.split(separator: "\n") ?? [] {
+            // "0::/path" (v2) or "4:memory:/path" (v1, controllers perhaps listed together)
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3, fields[2].hasPrefix("/") else { continue }
+            let base: String, file: String
+            if fields[0] == "0" && fields[1].isEmpty {
+                (base, file) = (root, "memory.max")
+            } else if fields[1].split(separator: ",").contains("memory") {
+                (base, file) = (root + "/memory", "memory.limit_in_bytes")
+            } else { continue }
+            // The group's own folder, then each ancestor's up to the root (a container that
+            // sees its host's path mounts its own group at the root).
+            var folders = fields[2].split(separator: "/").map(String.init)
+            while true {
+                let text = readSmallFile(([base] + folders + [file]).joined(separator: "/"))
+                if let bytes = text?.split(whereSeparator: \.isWhitespace).first.flatMap({ Int($0) }), bytes > 0 {
+                    limit = min(limit, bytes)
+                }
+                if folders.popLast() == nil { break }
+            }
+        }
+        return limit
+    }
 
     /// The bytes `text` gives: a whole number with an optional binary suffix K, M, G or T (of
     /// 1024, 1024², ...; `4G` is 4 GiB). Throws when it is not one or overflows.
@@ -128,4 +160,23 @@ public struct RunCancelled: Error, Sendable, CustomStringConvertible {
     public var description: String {
         timeout.map { "the run was cancelled: its time limit of \($0) s ran out" } ?? "the run was cancelled"
     }
+}
+
+/// The text of a small (pseudo-)file such as those under /proc and /sys, whose size `stat`
+/// does not tell (up to 64 KiB), or nil when it cannot be read.
+private func readSmallFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+    var bytes = [UInt8](repeating: 0, count: 1 << 16), count = 0
+    while count < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
+        if n < 0 && errno == EINTR { continue }
+        guard n >= 0 else { return nil }
+        if n == 0 { break }
+        count += n
+    }
+    return String(decoding: bytes[..<count], as: UTF8.self)
 }

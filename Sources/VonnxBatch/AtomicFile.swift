@@ -58,7 +58,7 @@ public enum AtomicFile {
             guard let dir = opendir(folder) else { return }
             var names: [(String, Bool)] = []
             while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                let name = String(decoding: entryName(entry), as: UTF8.self)
                 if name != "." && name != ".." { names.append((name, entry.pointee.d_type == UInt8(DT_DIR))) }
             }
             closedir(dir)

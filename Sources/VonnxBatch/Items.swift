@@ -97,7 +97,7 @@ public enum ItemSource {
             guard let dir = opendir(folder) else { throw .usage("--batch-input \(folder): cannot list: \(errnoText())") }
             var names: [String] = []
             while let entry = readdir(dir) {
-                let raw = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+                let raw = entryName(entry)
                 guard let name = String(validating: raw, as: UTF8.self) else {
                     let shown = String(decoding: raw, as: UTF8.self)
                     listing.rejected.append((relative.isEmpty ? shown : "\(relative)/\(shown)", "the name is not valid UTF-8"))
@@ -299,3 +299,11 @@ func canonical(_ path: String) -> String? {
 }
 
 func errnoText() -> String { String(cString: strerror(errno)) }
+
+/// The name of a `readdir` entry, read up to its NUL: an entry may end before `dirent` does, so
+/// copying the whole `d_name` field read past the last entry in glibc's buffer (AddressSanitizer:
+/// heap-buffer-overflow).
+func entryName(_ entry: UnsafeMutablePointer<dirent>) -> [UInt8] {
+    let name = UnsafeRawPointer(entry) + MemoryLayout<dirent>.offset(of: \.d_name)!
+    return Array(UnsafeRawBufferPointer(start: name, count: strlen(name.assumingMemoryBound(to: CChar.self))))
+}

@@ -77,9 +77,15 @@ enum AttentionKernel {
             if let lengths, lengths.count != b { throw ctx.error("nonpad_kv_seqlen must hold \(b) values") }
 
             // per (batch, head): scores = scale·Q·Kᵀ by GEMM, bias + softmax per row, Y = P·V by GEMM
-            let y = Tensor(zeros: T.dataType, shape: [b, hq, sq, dv]), qkOut = Tensor(zeros: T.dataType, shape: [b, hq, sq, total])
+            // each thread's scores, and qk_matmul_output only when the node asks for it: [Sq, total]
+            // and [B, H, Sq, total] can be far larger than the inputs and Y
+            try ctx.checkAllocatable("the attention scores", dims: [sq, total], T.dataType)
+            try ctx.checkAllocatable("a row of attention scores", dims: [total], .double)
+            let wantsQK = node.outputs.count > 3 && !node.outputs[3].isEmpty
+            if wantsQK { try ctx.checkAllocatable("qk_matmul_output", dims: [b, hq, sq, total], T.dataType) }
+            let y = Tensor(zeros: T.dataType, shape: [b, hq, sq, dv]), qkOut = wantsQK ? Tensor(zeros: T.dataType, shape: [b, hq, sq, total]) : nil
             nonisolated(unsafe) let (pq, pk, pv) = (UnsafePointer(elements(q, T.self)), UnsafePointer(elements(kAll, T.self)), UnsafePointer(elements(vAll, T.self)))
-            nonisolated(unsafe) let (py, po) = (elements(y, T.self), elements(qkOut, T.self))
+            nonisolated(unsafe) let (py, po) = (elements(y, T.self), qkOut.map { elements($0, T.self) })
             let group = hq / hkv, hasMask = mask != nil, mv = maskValues, ms = maskStrides, mc = maskCols
             ctx.pool.parallelFor(b * hq) { r in
                 let scores = UnsafeMutablePointer<T>.allocate(capacity: max(sq * total, 1))
@@ -99,7 +105,7 @@ enum AttentionKernel {
                             if causal && j - pastLength > i { bias += -Double.infinity }
                             if let lengths, j >= lengths[bi] { bias += -Double.infinity }
                             row[j] = raw + bias
-                            if mode != 3 { po[at + j] = T(mode == 2 ? raw + bias : raw) }
+                            if mode != 3 { po?[at + j] = T(mode == 2 ? raw + bias : raw) }
                         }
                         let m = row.max() ?? 0
                         var sum = 0.0
@@ -107,7 +113,7 @@ enum AttentionKernel {
                         for j in 0..<total {
                             let p = T(row[j] / sum)
                             scores[i * total + j] = p
-                            if mode == 3 { po[at + j] = p }
+                            if mode == 3 { po?[at + j] = p }
                         }
                     }
                     T.gemm(transA: false, transB: false, m: sq, n: dv, k: total, alpha: T(1), a: scores, lda: max(total, 1),
@@ -116,7 +122,7 @@ enum AttentionKernel {
             }
             var out = y
             if threeD { out = merge(out, T.self) }
-            return [out, kAll, vAll, qkOut]
+            return [out, kAll, vAll] + (qkOut.map { [$0] } ?? [])
         }
 
         /// [B, S, H·D] → [B, H, S, D].

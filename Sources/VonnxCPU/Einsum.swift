@@ -177,7 +177,7 @@ extension CPUKernels {
         guard let first = xs.first else { throw ctx.error("needs at least one input") }
         guard xs.allSatisfy({ $0.dataType == first.dataType }) else { throw ctx.error("inputs must share one element type") }
         let plan = try EinsumPlan(equation: equation, shapes: xs.map(\.shape), ctx)
-        guard checkedElementCount(plan.outShape) != nil else { throw ctx.error("output shape \(plan.outShape) is too large") }
+        try ctx.checkAllocatable("the output", dims: plan.outShape, first.dataType)
         if xs.count == 2 && first.dataType == .float, let out = einsumByGemm(xs[0], xs[1], plan, gemm: { (m: Int, n: Int, k: Int, a, b, c) in
             Float.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n, beta: 0, c: c, ldc: n)
         }) { return [out] }

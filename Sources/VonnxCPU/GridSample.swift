@@ -39,7 +39,9 @@ enum GridSampleKernel {
             throw ctx.error("mode '\(mode)' / padding_mode '\(padding)' is not supported")
         }
         let (n, c) = (x.shape[0], x.shape[1]), dims = Array(x.shape[2...]), outDims = Array(grid.shape[1..<(grid.rank - 1)])
-        let inSize = dims.reduce(1, *), outSize = outDims.reduce(1, *)
+        try ctx.checkAllocatable("the output (in float64)", dims: [n, c] + outDims, .double)
+        guard let inSize = checkedElementCount(dims, limit: .max) else { throw ctx.error("X \(x.shape) has too many elements a channel") }
+        let outSize = outDims.reduce(1, *)
         guard dims.allSatisfy({ $0 > 0 }) || n * c * outSize == 0 else { throw ctx.error("cannot sample an empty input \(x.shape)") }
         let xv = x.doubles(), gv = grid.doubles()
         let inStrides = contiguousStrides(dims)

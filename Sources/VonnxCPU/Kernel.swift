@@ -31,6 +31,18 @@ public struct KernelContext: Sendable {
 
     /// An error about this node.
     public func error(_ message: String) -> VonnxError { node.error(message) }
+
+    /// Throws, naming the node, when `what` (`dims` elements of `type`) could not be allocated:
+    /// memory a kernel sizes from its inputs beyond what they hold, such as the output of an op
+    /// without a shape rule (which `Limits` checks before the node runs) or scratch memory. The
+    /// allocation itself would trap.
+    public func checkAllocatable(_ what: String, dims: [Int], _ type: DataType) throws {
+        let described = "\(what) (\(dims.map(String.init).joined(separator: " × ")) × \(type.byteSize) bytes)"
+        guard let n = checkedElementCount(dims, limit: .max), case (let bytes, false) = n.multipliedReportingOverflow(by: type.byteSize) else {
+            throw error("\(described) needs more bytes than addressable")
+        }
+        do { try StorageCache.checkMappable(byteCount: bytes) } catch { throw self.error("\(described) cannot be allocated: \(error)") }
+    }
 }
 
 /// A CPU kernel: computes a node's outputs (in `node.outputs` order; trailing optional

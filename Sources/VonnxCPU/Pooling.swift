@@ -334,7 +334,8 @@ extension CPUKernels {
                 throw ctx.error("output_shape \(shape) must have rank \(x.rank) and not be smaller than \(inferred)")
             }
         }
-        guard inferred.allSatisfy({ $0 > 0 }), checkedElementCount(shape) != nil else { throw ctx.error("output shape \(shape) is invalid") }
+        guard inferred.allSatisfy({ $0 > 0 }), shape.allSatisfy({ $0 >= 0 }) else { throw ctx.error("output shape \(shape) is invalid") }
+        try ctx.checkAllocatable("the output", dims: shape, x.dataType)
         let flat = indices.ints(), inferredCount = inferred.reduce(1, *)
         guard flat.allSatisfy({ $0 >= 0 && $0 < inferredCount }) else { throw ctx.error("an index in I is outside [0, \(inferredCount))") }
         // map a flat index of `inferred` to one of `shape`
@@ -368,9 +369,10 @@ extension CPUKernels {
         let mode = try node.string("mode", default: "avg")
         let oh = try node.int("output_height", default: 1), ow = try node.int("output_width", default: 1)
         let ratio = try node.int("sampling_ratio", default: 0), spatial = Double(try node.float("spatial_scale", default: 1))
-        guard mode == "avg" || mode == "max", oh > 0, ow > 0, ratio >= 0, let _ = checkedElementCount([rois.shape[0], c, oh, ow]) else {
+        guard mode == "avg" || mode == "max", oh > 0, ow > 0, ratio >= 0 else {
             throw ctx.error("mode '\(mode)', output \(oh)×\(ow) or sampling_ratio \(ratio) is invalid")
         }
+        try ctx.checkAllocatable("the output (in float64)", dims: [rois.shape[0], c, oh, ow], .double)
         let r = rois.doubles(), xv = x.doubles()
         var y = [Double](repeating: 0, count: rois.shape[0] * c * oh * ow)
         let offset = halfPixel ? 0.5 : 0

@@ -126,7 +126,7 @@ private let solidJPEG: [UInt8] = {
     #expect(AtomicFile.exists("\(dir)/a/b/out.npy"))
     var names: [String] = []
     if let d = opendir("\(dir)/a/b") {
-        while let e = readdir(d) { names.append(withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }) }
+        while let e = readdir(d) { names.append(String(decoding: entryName(e), as: UTF8.self)) }
         closedir(d)
     }
     #expect(names.sorted() == [".", "..", "out.npy"])  // no temporary left by the writes

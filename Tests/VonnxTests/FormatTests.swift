@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+@testable import VonnxBatch
 @testable import VonnxFormat
 import VonnxIR
 
@@ -454,7 +455,7 @@ private func folderEntries(_ path: String) -> [String] {
     defer { closedir(d) }
     var names: [String] = []
     while let e = readdir(d) {
-        let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let name = String(decoding: entryName(e), as: UTF8.self)
         if !name.hasPrefix(".") { names.append(name) }
     }
     return names.sorted()
