@@ -106,7 +106,7 @@ struct OnnxBench: ParsableCommand {
                     progress("\(label): starting \(engine.rawValue)")
                     do {
                         peers.append(try PeerBridge.start(engine: engine, python: python, script: bridgeScript, modelPath: job.path,
-                                                          threads: plan.threads, device: vulkanDevice ?? environmentDevice,
+                                                          threads: plan.threads, device: vulkanDevice ?? SessionOptions.fromEnvironment().vulkanDevice,
                                                           feeds: plan.ordered(feeds)))
                     } catch let e as PeerUnavailable {
                         unavailable.append(.failed(engine.rawValue, device: engine == .ncnnVulkan ? "vulkan" : "cpu", batch: b,
@@ -144,8 +144,6 @@ struct OnnxBench: ParsableCommand {
         case .auto: return []
         }
     }
-
-    private var environmentDevice: String? { getenv("VONNX_VULKAN_DEVICE").map { String(cString: $0) } }
 }
 
 /// One model to benchmark: its name in the report, its file, batch sizes and input files.

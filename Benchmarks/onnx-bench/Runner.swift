@@ -54,7 +54,8 @@ struct Runner {
     var limits = Limits()
 
     private var options: SessionOptions {
-        var o = SessionOptions(threads: threads, backend: backend, allowFallback: true, limits: limits)
+        var o = SessionOptions.fromEnvironment()
+        (o.threads, o.backend, o.limits) = (threads, backend, limits)
         if let vulkanDevice { o.vulkanDevice = vulkanDevice }
         return o
     }

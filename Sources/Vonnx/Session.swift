@@ -8,18 +8,24 @@ public enum Backend: String, Sendable, CaseIterable {
     case cpu, vulkan, auto
 }
 
+/// How a ``Session`` loads and runs a model. The initializer reads no environment variable;
+/// ``fromEnvironment()`` is the explicit way to honour them.
 public struct SessionOptions: Sendable {
     /// Threads for the CPU kernels (default: the machine's online cores).
     public var threads: Int
+    /// The backend to prefer (default `.auto`: a GPU when there is one, else the CPU).
     public var backend: Backend
     /// Whether nodes the preferred backend cannot run may fall back to the CPU.
     public var allowFallback: Bool
     /// Graph optimizations (dead-node removal, constant folding); off runs the graph as written.
     public var optimize: Bool
     /// The Vulkan device: an index ("0") or a case-insensitive name substring ("llvmpipe");
-    /// nil takes the best GPU. Defaults to the environment variable VONNX_VULKAN_DEVICE.
-    /// With `.auto`, a CPU Vulkan device (lavapipe) is used only when named here.
+    /// nil takes the best GPU. With `.auto`, a CPU Vulkan device (lavapipe) is used only when
+    /// named here.
     public var vulkanDevice: String?
+    /// Vulkan kernel variants forced whatever the device, as "FAMILY=VARIANT,…" ("gemm=tiled");
+    /// nil chooses each kernel's variant for the device. For tests and comparisons.
+    public var vulkanKernelVariants: String?
     /// Turns on the Vulkan validation layer; its messages are read with
     /// `session.vulkan?.takeValidationMessages()`.
     public var vulkanValidation: Bool
@@ -30,15 +36,24 @@ public struct SessionOptions: Sendable {
     public static let maxThreads = 1024
 
     public init(threads: Int? = nil, backend: Backend = .auto, allowFallback: Bool = true, optimize: Bool = true,
-                vulkanDevice: String? = getenv("VONNX_VULKAN_DEVICE").map { String(cString: $0) },
+                vulkanDevice: String? = nil, vulkanKernelVariants: String? = nil,
                 vulkanValidation: Bool = false, limits: Limits = .init()) {
         self.threads = max(1, threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         self.backend = backend
         self.allowFallback = allowFallback
         self.optimize = optimize
         self.vulkanDevice = vulkanDevice.flatMap { $0.isEmpty ? nil : $0 }
+        self.vulkanKernelVariants = vulkanKernelVariants
         self.vulkanValidation = vulkanValidation
         self.limits = limits
+    }
+
+    /// The defaults, with the Vulkan settings the environment names
+    /// (`VulkanOptions.fromEnvironment()`): `vulkanDevice` from VONNX_VULKAN_DEVICE and
+    /// `vulkanKernelVariants` from VONNX_VULKAN_KERNELS. What the command-line tools start from.
+    public static func fromEnvironment() -> SessionOptions {
+        let vulkan = VulkanOptions.fromEnvironment()
+        return SessionOptions(vulkanDevice: vulkan.device, vulkanKernelVariants: vulkan.kernelVariants)
     }
 }
 
@@ -122,7 +137,8 @@ public final class Session: Sendable {
     /// The Vulkan device `options` asks for, or nil and why not. `.vulkan` throws when there
     /// is none; `.auto` takes a GPU, or a CPU device (lavapipe) only when named.
     private static func openDevice(_ options: SessionOptions) throws -> (VulkanDevice?, String?) {
-        let vulkanOptions = VulkanOptions(device: options.vulkanDevice, validation: options.vulkanValidation)
+        let vulkanOptions = VulkanOptions(device: options.vulkanDevice, validation: options.vulkanValidation,
+                                          kernelVariants: options.vulkanKernelVariants)
         switch options.backend {
         case .cpu:
             return (nil, nil)

@@ -37,9 +37,8 @@ public struct VulkanDeviceInfo: Sendable, CustomStringConvertible {
 
 /// How to open a Vulkan device.
 public struct VulkanOptions: Sendable {
-    /// A device index ("1") or a case-insensitive name substring ("llvmpipe"); nil reads the
-    /// environment variable VONNX_VULKAN_DEVICE, and without it the first discrete GPU, else
-    /// integrated, virtual, then CPU device is taken.
+    /// A device index ("1") or a case-insensitive name substring ("llvmpipe"); nil takes the
+    /// first discrete GPU, else integrated, virtual, then CPU device.
     public var device: String?
     /// Turns on VK_LAYER_KHRONOS_validation and collects its warnings and errors for
     /// `VulkanDevice.takeValidationMessages()`.
@@ -55,8 +54,8 @@ public struct VulkanOptions: Sendable {
     /// own in-memory SPIR-V cache.
     public var cacheDirectory: String?
     /// Kernel variants to use whatever the device, as "FAMILY=VARIANT,…" ("gemm=tiled,conv=narrow";
-    /// see `KernelVariants.table`), for tests and comparisons; nil reads the environment
-    /// variable VONNX_VULKAN_KERNELS, and without it each kernel's variant is chosen for the device.
+    /// see `KernelVariants.table`), for tests and comparisons; nil chooses each kernel's variant
+    /// for the device.
     public var kernelVariants: String?
 
     public init(device: String? = nil, validation: Bool = false, poisonAllocations: Bool = false, forceStaging: Bool = false,
@@ -64,6 +63,14 @@ public struct VulkanOptions: Sendable {
         self.device = device; self.validation = validation
         self.poisonAllocations = poisonAllocations; self.forceStaging = forceStaging
         self.cacheDirectory = cacheDirectory; self.kernelVariants = kernelVariants
+    }
+
+    /// The defaults, with `device` from the environment variable VONNX_VULKAN_DEVICE and
+    /// `kernelVariants` from VONNX_VULKAN_KERNELS (empty counts as unset). The plain
+    /// initializer reads no environment variable.
+    public static func fromEnvironment() -> VulkanOptions {
+        func env(_ name: String) -> String? { getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
+        return VulkanOptions(device: env("VONNX_VULKAN_DEVICE"), kernelVariants: env("VONNX_VULKAN_KERNELS"))
     }
 }
 
@@ -265,11 +272,11 @@ public final class VulkanDevice: @unchecked Sendable {
     /// Opens the device `options` selects; throws when there is none or the name matches none.
     public init(options: VulkanOptions = .init()) throws {
         self.options = options
-        forcedVariants = try KernelVariants.parse(options.kernelVariants ?? getenv("VONNX_VULKAN_KERNELS").map { String(cString: $0) } ?? "")
+        forcedVariants = try KernelVariants.parse(options.kernelVariants ?? "")
         instance = try Instance(validation: options.validation)
         let devices = try instance.physicalDevices()
         let infos = devices.enumerated().map { describe($1, index: $0) }
-        let chosen = try Self.select(from: infos, selector: options.device ?? getenv("VONNX_VULKAN_DEVICE").map { String(cString: $0) })
+        let chosen = try Self.select(from: infos, selector: options.device)
         info = chosen
         physical = devices[chosen.index]
         properties = VulkanDeviceProperties(physical, kind: chosen.kind)

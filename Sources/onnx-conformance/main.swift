@@ -37,7 +37,8 @@ struct Conformance: ParsableCommand {
         var failures: [String: String] = [:]
         var shapesOnly = 0
         for c in cases {
-            var options = SessionOptions(threads: threads, backend: backend, allowFallback: backend != .vulkan)
+            var options = SessionOptions.fromEnvironment()
+            (options.threads, options.backend, options.allowFallback) = (threads, backend, backend != .vulkan)
             if let device { options.vulkanDevice = device }
             let outcome = c.run(options: options)
             switch outcome {

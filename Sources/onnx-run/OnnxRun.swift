@@ -71,7 +71,9 @@ struct OnnxRun: ParsableCommand {
             return
         }
         guard let model else { throw ValidationError("missing the .onnx model file") }
-        var options = SessionOptions(threads: threads, backend: backend, optimize: !noOptimize)
+        var options = SessionOptions.fromEnvironment()
+        (options.backend, options.optimize) = (backend, !noOptimize)
+        if let threads { options.threads = threads }
         if device == "auto" {
             if let index = try DeviceAssignment.fromProcess() { options.vulkanDevice = String(index) }
         } else if let device {

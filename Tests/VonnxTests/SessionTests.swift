@@ -1,5 +1,7 @@
 import Testing
 import Dispatch
+import Glibc
+import VonnxVulkan
 import VonnxFormat
 @testable import Vonnx
 
@@ -144,4 +146,20 @@ private final class Counter: @unchecked Sendable {
     #expect(message { _ = try OpenDims(specs: ["W=4"], inputs: [x]) }.contains("no input has a dim named 'W'"))
     #expect(message { _ = try OpenDims(specs: ["x:4=1"], inputs: [x]) }.contains("input 'x' has no dim 4"))
     #expect(message { _ = try OpenDims(specs: ["H=0"], inputs: [x]) }.contains("positive VALUE"))
+}
+
+@Test func onlyFromEnvironmentReadsTheEnvironment() {
+    _ = TestVulkan.opened  // the one other reader of these variables, settled before they change
+    let names = ["VONNX_VULKAN_DEVICE", "VONNX_VULKAN_KERNELS"]
+    let saved = names.map { getenv($0).map { String(cString: $0) } }
+    defer { for (name, value) in zip(names, saved) { if let value { setenv(name, value, 1) } else { unsetenv(name) } } }
+    setenv("VONNX_VULKAN_DEVICE", "some-gpu", 1)
+    setenv("VONNX_VULKAN_KERNELS", "gemm=tiled", 1)
+    #expect(SessionOptions().vulkanDevice == nil)
+    #expect(SessionOptions().vulkanKernelVariants == nil)
+    #expect(VulkanOptions().device == nil)
+    let fromEnvironment = SessionOptions.fromEnvironment()
+    #expect(fromEnvironment.vulkanDevice == "some-gpu")
+    #expect(fromEnvironment.vulkanKernelVariants == "gemm=tiled")
+    #expect(fromEnvironment.backend == SessionOptions().backend)
 }

@@ -7,7 +7,11 @@ import Testing
 /// reason printed, when it cannot be opened; `vulkanTestsCanRun` turns that into a failure
 /// where a device must be there (scripts/test.sh sets VONNX_TEST_REQUIRE_VULKAN=1).
 enum TestVulkan {
-    static let opened = Result { try VulkanDevice(options: .init(validation: true, poisonAllocations: true)) }
+    static let opened = Result {
+        var options = VulkanOptions.fromEnvironment()
+        (options.validation, options.poisonAllocations) = (true, true)
+        return try VulkanDevice(options: options)
+    }
     static let device = try? opened.get()
     /// Why the Vulkan tests do not run, for `.enabled(if: TestVulkan.device != nil, TestVulkan.skipReason)`.
     static let skipReason: Comment = {
