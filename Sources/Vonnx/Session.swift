@@ -69,10 +69,15 @@ public struct UnsupportedOnVulkan: Error, Sendable, CustomStringConvertible {
 /// A loaded, checked and optimized model, ready to run. Immutable; `run` may be called from
 /// several threads at once.
 public final class Session: Sendable {
-    /// The model as it runs (after optimization).
+    /// The model as it runs (after optimization); its `producer`, `producerVersion`,
+    /// `opsets` and `metadata` (`metadata_props`) are the file's.
     public let model: Model
+    /// The options the session was made with.
     public let options: SessionOptions
+    /// The inputs `run` takes, in the model's order: each one's `name`, `elementType` and
+    /// `shape` (numbers, symbolic names such as "batch", or unknown).
     public var inputs: [ValueInfo] { model.graph.inputs }
+    /// The outputs `run` returns, in the model's order, as declared (a type may be missing).
     public var outputs: [ValueInfo] { model.graph.outputs }
     /// Where the nodes run: `.vulkan` when at least one Vulkan partition exists, else `.cpu`.
     public let activeBackend: Backend

@@ -85,6 +85,7 @@ public enum ModelReader {
             }
         }
         return Model(irVersion: Int(m.ir_version), opsets: opsets, producer: str(m.producer_name),
+                     producerVersion: str(m.producer_version),
                      graph: try self.graph(graph, baseDirectory: baseDirectory),
                      metadata: entries(m.n_metadata_props, m.metadata_props))
     }

@@ -19,6 +19,7 @@ public enum ModelWriter {
             return Optional(o)
         })
         m.pointee.producer_name = builder.arena.optionalString(model.producer)
+        m.pointee.producer_version = builder.arena.optionalString(model.producerVersion)
         let initializerInputs = model.irVersion >= 4 ? [] : model.graph.initializers.sorted { $0.key < $1.key }
             .filter { entry in !model.graph.inputs.contains { $0.name == entry.key } }
             .map { ValueInfo(name: $0.key, type: .tensor($0.value.dataType, shape: $0.value.shape.map(Dim.value))) }

@@ -44,10 +44,18 @@ public indirect enum ValueType: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A named, typed value of a graph's interface (an input, output or value_info entry).
+/// What a caller needs to build an input: `name`, `elementType` and `shape`.
 public struct ValueInfo: Sendable, Hashable {
     public var name: String
+    /// The declared type; nil when the model declares none.
     public var type: ValueType?
     public init(name: String, type: ValueType?) { self.name = name; self.type = type }
+
+    /// The element type of a tensor value; nil for sequences, maps and optionals, or no type.
+    public var elementType: DataType? { type?.elementType }
+    /// A tensor value's dims: numbers (`.value(3)`), names (`.symbol("batch")`, the same
+    /// length wherever the name appears) or `.unknown`; nil when the rank is not declared.
+    public var shape: [Dim]? { type?.shape }
 }
 
 /// A node attribute, as in ONNX's AttributeProto.
@@ -121,19 +129,24 @@ final class CapturedNamesMemo: Sendable {
     let names = Mutex<Set<String>?>(nil)
 }
 
-/// A loaded model: the main graph and the opsets it was written against.
+/// A loaded model: the main graph, the opsets it was written against and who wrote it.
 public struct Model: Sendable {
+    /// The ONNX IR version of the file (`ir_version`).
     public var irVersion: Int
     /// Opset version per domain ("" is the default ONNX domain).
     public var opsets: [String: Int]
+    /// The tool that wrote the model (`producer_name`, "pytorch"), empty when unnamed.
     public var producer: String
+    /// That tool's version (`producer_version`), empty when unnamed.
+    public var producerVersion: String
     public var graph: Graph
+    /// The model's free-form key/value pairs (`metadata_props`).
     public var metadata: [String: String]
 
-    public init(irVersion: Int, opsets: [String: Int], producer: String = "", graph: Graph,
-                metadata: [String: String] = [:]) {
+    public init(irVersion: Int, opsets: [String: Int], producer: String = "", producerVersion: String = "",
+                graph: Graph, metadata: [String: String] = [:]) {
         self.irVersion = irVersion; self.opsets = opsets; self.producer = producer
-        self.graph = graph; self.metadata = metadata
+        self.producerVersion = producerVersion; self.graph = graph; self.metadata = metadata
     }
 
     /// The default-domain opset (ONNX accepts "ai.onnx" as an alias of "").

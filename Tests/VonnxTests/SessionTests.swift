@@ -163,3 +163,20 @@ private final class Counter: @unchecked Sendable {
     #expect(fromEnvironment.vulkanKernelVariants == "gemm=tiled")
     #expect(fromEnvironment.backend == SessionOptions().backend)
 }
+
+@Test func describesItsInputsOutputsAndTheModelsMetadata() throws {
+    var model = reluModel(opset: 17)
+    model.producer = "pytorch"
+    model.producerVersion = "2.5"
+    model.metadata = ["license": "MIT"]
+    let session = try Session(bytes: ModelWriter.serialize(model), options: SessionOptions(threads: 1, backend: .cpu))
+    #expect(session.inputs.map(\.name) == ["x"])
+    #expect(session.inputs[0].elementType == .float)
+    #expect(session.inputs[0].shape == [.symbol("N"), .value(4)])
+    #expect(session.outputs.map(\.name) == ["y"])
+    #expect(session.outputs[0].shape == nil)
+    #expect(session.model.producer == "pytorch")
+    #expect(session.model.producerVersion == "2.5")
+    #expect(session.model.opsets == ["": 17])
+    #expect(session.model.metadata == ["license": "MIT"])
+}
