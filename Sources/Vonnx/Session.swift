@@ -5,7 +5,12 @@ import VonnxVulkan
 
 /// Where a session runs its nodes.
 public enum Backend: String, Sendable, CaseIterable {
-    case cpu, vulkan, auto
+    /// Every node on the CPU.
+    case cpu
+    /// A Vulkan device; making the session throws when there is none.
+    case vulkan
+    /// A GPU when there is one, else the CPU (`Session.fallbackReason` says why).
+    case auto
 }
 
 /// How a ``Session`` loads and runs a model. The initializer reads no environment variable;
@@ -35,6 +40,7 @@ public struct SessionOptions: Sendable {
     /// The most CPU threads a session accepts.
     public static let maxThreads = 1024
 
+    /// Each argument sets the property of its name; nil `threads` takes the online cores.
     public init(threads: Int? = nil, backend: Backend = .auto, allowFallback: Bool = true, optimize: Bool = true,
                 vulkanDevice: String? = nil, vulkanKernelVariants: String? = nil,
                 vulkanValidation: Bool = false, limits: Limits = .init()) {
@@ -85,19 +91,24 @@ public final class Session: Sendable {
     public let fallbackReason: String?
     /// Labels of the nodes placed on the CPU in a session that uses a Vulkan device.
     public let fallbackNodes: [String]
+    /// How many runs of consecutive nodes execute on the Vulkan device.
     public let vulkanPartitionCount: Int
     /// The Vulkan device the partitions run on, or nil.
     public let vulkan: VulkanDevice?
     private let interpreter: Interpreter
 
+    /// Loads the model file at `path` (external data beside it); throws when it cannot be
+    /// read, is not a usable model, or `options` cannot be met.
     public convenience init(path: String, options: SessionOptions = .init()) throws {
         try self.init(model: ModelReader.load(path: path), options: options)
     }
 
+    /// Loads a model from its serialized bytes (no external data).
     public convenience init(bytes: [UInt8], options: SessionOptions = .init()) throws {
         try self.init(model: ModelReader.load(bytes: bytes, baseDirectory: nil), options: options)
     }
 
+    /// Checks, optimizes and places an in-memory model.
     public init(model: Model, options: SessionOptions = .init()) throws {
         self.options = options
         guard (1...SessionOptions.maxThreads).contains(options.threads) else {
