@@ -88,7 +88,8 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
     let k = c * window.kernel[0] * window.kernel[1], k4 = (k + 3) / 4 * 4
     let maxScratch = min(ctx.device.maxBufferBytes, 1 << 28) / 4
     let c4 = (c + 3) / 4 * 4, m4 = (m + 3) / 4 * 4
-    /// Winograd F(tm×tm, 3×3)'s tiles: per row and in all.
+    /// A Winograd variant's output tile size, and F(tm×tm, 3×3)'s tiles: per row and in all.
+    func tileSize(_ v: KernelVariant) -> Int { Int(v.defines["WINO_M"]!)! }
     func tiles(_ tm: Int) -> (row: Int, all: Int) {
         let row = (window.output[1] + tm - 1) / tm
         return (row, row * ((window.output[0] + tm - 1) / tm))
@@ -97,7 +98,7 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
         switch v.shader {
         case "winograd":
             x.rank == 4 && group == 1 && c >= 8 && window.kernel == [3, 3] && window.strides == [1, 1] && window.dilations == [1, 1]
-                && (checkedElementCount([n, 36, max(c4, m), tiles(Int(v.defines["WINO_M"]!)!).all]) ?? .max) <= maxScratch
+                && (checkedElementCount([n, (tileSize(v) + 2) * (tileSize(v) + 2), max(c4, m), tiles(tileSize(v)).all]) ?? .max) <= maxScratch
         case "im2col": group == 1 && (checkedElementCount([n, k4, rowLength]) ?? .max) <= maxScratch
         case "depthwise": group == c && group > 1
         default: true
@@ -121,7 +122,7 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
         // Transformed input tiles V[n][α²][T][C4] (α = tm + 2) and filters U[α²][C4][M4] (made once
         // per weight); their product per position P[n][α²][T][M]; then the output transform with
         // the epilogue.
-        let tm = Int(variant.defines["WINO_M"]!)!, alpha2 = (tm + 2) * (tm + 2), (tileRow, tileCount) = tiles(tm)
+        let tm = tileSize(variant), alpha2 = (tm + 2) * (tm + 2), (tileRow, tileCount) = tiles(tm)
         func push(count: Int) -> PushConstants {
             var push = PushConstants()
             for v in [count, c, c4, m, h, wd, window.output[0], window.output[1], tileRow, tileCount, m4,
@@ -145,7 +146,8 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
         ctx.recycle(filters)
         ctx.recycle(inputs)
         let y = try ctx.recorder.makeTensor(shape: outShape)
-        try ctx.dispatch1D("winograd", defines: defines.merging(epilogue) { $1 }.merging(["STAGE": "2"]) { $1 }, buffers: [products.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer },
+        let outputStage = defines.merging(epilogue) { $1 }.merging(["STAGE": "2"]) { $1 }
+        try ctx.dispatch1D("winograd", defines: outputStage, buffers: [products.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer },
                            push: push(count: n * m * tileCount), count: n * m * tileCount)
         ctx.recycle(products)
         return [y]
