@@ -153,7 +153,9 @@ public struct Tensor: Sendable {
         }
     }
 
-    /// An integer tensor's elements as Int (shapes, axes, indices).
+    /// An integer tensor's elements as Int (shapes, axes, indices). Floating-point elements are
+    /// truncated, NaN becomes 0 and values past Int's range its nearest end (so a shape rule
+    /// rejects them), never a trap.
     public func ints() -> [Int] {
         switch dataType {
         case .int64: scalars(as: Int64.self).map { Int($0) }
@@ -165,7 +167,7 @@ public struct Tensor: Sendable {
         case .uint32: scalars(as: UInt32.self).map { Int($0) }
         case .uint64: scalars(as: UInt64.self).map { Int(truncatingIfNeeded: $0) }
         case .bool: scalars(as: Bool.self).map { $0 ? 1 : 0 }
-        default: doubles().map { $0.isFinite ? Int($0) : 0 }
+        default: doubles().map { $0.isNaN ? 0 : $0 >= 0x1p63 ? .max : $0 < -0x1p63 ? .min : Int($0) }
         }
     }
 }

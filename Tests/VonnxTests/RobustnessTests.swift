@@ -47,6 +47,15 @@ private func input(_ name: String, _ dims: [Int], _ type: DataType = .float) -> 
     #expect(m.contains("node 'big' (ConstantOfShape): output 0 of shape [100000, 100000] (float32) would need 40000000000 bytes"))
     #expect(m.contains("Limits.maxTensorBytes"))
 
+    // A float64 shape past Int's range (found by scripts/fuzz.sh) was a conversion trap.
+    for huge in [-0x1.fffffffffffffp62 * 4, 1e300, -.infinity, .infinity] {
+        let doubleShape = Graph(
+            nodes: [Node(name: "big", opType: "ConstantOfShape", inputs: ["s"], outputs: ["y"])],
+            outputs: [ValueInfo(name: "y", type: nil)],
+            initializers: ["s": Tensor(shape: [2], scalars: [Double(2), huge])])
+        #expect(failure { _ = try session(doubleShape).run([:]) }.contains("node 'big' (ConstantOfShape)"), "\(huge)")
+    }
+
     let expand = Graph(nodes: [Node(name: "e", opType: "Expand", inputs: ["x", "s"], outputs: ["y"])],
                        inputs: [input("x", [1])], outputs: [ValueInfo(name: "y", type: nil)],
                        initializers: ["s": Tensor(shape: [2], scalars: [Int64(70_000), 70_000])])
