@@ -33,6 +33,19 @@ extension Passes {
         return counts
     }
 
+    /// What the pattern-matching passes look up in `graph`: how often each value is read
+    /// (`readCounts`), the node producing it, the nodes reading it as an input, and the graph's
+    /// output names.
+    static func wiring(_ graph: Graph)
+        -> (reads: [String: Int], producer: [String: Int], consumers: [String: [Int]], outputs: Set<String>) {
+        var producer: [String: Int] = [:], consumers: [String: [Int]] = [:]
+        for (i, node) in graph.nodes.enumerated() {
+            for name in node.outputs { producer[name] = i }
+            for name in node.inputs { consumers[name, default: []].append(i) }
+        }
+        return (readCounts(graph), producer, consumers, Set(graph.outputs.map(\.name)))
+    }
+
     /// A name not yet used by any initializer, input or node output of `graph`.
     static func freshName(_ base: String, in graph: Graph, taken: inout Set<String>) -> String {
         if taken.isEmpty {

@@ -5,13 +5,7 @@ extension Passes {
     /// (axis −1, ε; γ and β 1-D float constants). Intermediates are only fused away when
     /// nothing else reads them. Sorted nodes and inferred shapes expected; the result stays sorted.
     public static func fusingLayerNormalization(_ graph: Graph) -> Graph {
-        let reads = readCounts(graph)
-        var consumers: [String: [Int]] = [:], producer: [String: Int] = [:]
-        for (i, node) in graph.nodes.enumerated() {
-            for name in node.inputs { consumers[name, default: []].append(i) }
-            for name in node.outputs { producer[name] = i }
-        }
-        let outputs = Set(graph.outputs.map(\.name))
+        let (reads, producer, consumers, outputs) = wiring(graph)
         var taken = Set<Int>(), replaced: [Int: Node] = [:]
         /// The nodes reading `value`, when they are all its readers (graph outputs excluded).
         func readers(_ value: String) -> [Int]? {
@@ -88,13 +82,7 @@ extension Passes {
     /// graphs that run wholly on the CPU: no other backend runs the op. Sorted nodes and
     /// inferred types expected; the result stays sorted.
     public static func fusingIntoMatMul(_ graph: Graph) -> Graph {
-        let reads = readCounts(graph)
-        var producer: [String: Int] = [:], consumers: [String: [Int]] = [:]
-        for (i, node) in graph.nodes.enumerated() {
-            for name in node.outputs { producer[name] = i }
-            for name in node.inputs { consumers[name, default: []].append(i) }
-        }
-        let outputs = Set(graph.outputs.map(\.name))
+        let (reads, producer, consumers, outputs) = wiring(graph)
         var removed = Set<Int>(), replaced: [Int: Node] = [:]
         for (mi, matMul) in graph.nodes.enumerated()
         where matMul.opType == "MatMul" && matMul.domain.isEmpty && matMul.inputs.count == 2 {
@@ -141,13 +129,7 @@ extension Passes {
     /// in any grouping and operand order. Intermediates are only fused away when nothing else
     /// reads them. Sorted nodes expected; the result stays sorted.
     public static func fusingGelu(_ graph: Graph) -> Graph {
-        let reads = readCounts(graph)
-        var consumers: [String: [Int]] = [:], producer: [String: Int] = [:]
-        for (i, node) in graph.nodes.enumerated() {
-            for name in node.inputs { consumers[name, default: []].append(i) }
-            for name in node.outputs { producer[name] = i }
-        }
-        let outputs = Set(graph.outputs.map(\.name))
+        let (reads, producer, consumers, outputs) = wiring(graph)
         var taken = Set<Int>(), replaced: [Int: Node] = [:]
         func scalar(_ name: String) -> Float? {
             guard let t = graph.initializers[name], t.dataType == .float, t.count == 1 else { return nil }
