@@ -79,7 +79,7 @@ if [ "$(cat "$venv/.ncnn-complete" 2>/dev/null)" != "$ncnn_pins" ]; then
   echo "$ncnn_pins" > "$venv/.ncnn-complete"
 fi
 suite=.testdata/suite
-stamp=$(cat Benchmarks/suite/make_suite.py scripts/make_resnet50.py | sha256sum | cut -c1-16)
+stamp=$(cat Benchmarks/suite/make_suite.py scripts/make_resnet50.py scripts/contrib_models.py | sha256sum | cut -c1-16)
 if [ "$(cat "$suite/.complete" 2>/dev/null)" != "$stamp" ]; then
   echo "setup: writing the benchmark suite's models into $suite"
   "$venv/bin/python" Benchmarks/suite/make_suite.py "$suite"

