@@ -135,6 +135,16 @@ enum KernelVariants {
             KernelVariant(name: "direct", shader: "conv_transpose", defines: ["FROM_COLUMNS": "0"], width: 256, height: 1, rows: 1,
                           columns: 1, suits: { _, _, _ in true }),
         ],
+        // Strided copies (Transpose, Concat, Slice, Expand, DepthToSpace…): an invocation copies
+        // a run of `columns` elements, paying the index divisions once a run. Runs of 16 on CPU
+        // devices, where an integer division is a scalar loop over the lanes; one element an
+        // invocation elsewhere, so that neighbouring lanes touch neighbouring words.
+        "copy": [
+            KernelVariant(name: "runs", shader: "copy", defines: ["RUN": "16"], width: 64, height: 1, rows: 1, columns: 16,
+                          suits: { device, _, _ in device.kind == "cpu" }),
+            KernelVariant(name: "elements", shader: "copy", defines: ["RUN": "1"], width: 256, height: 1, rows: 1, columns: 1,
+                          suits: { _, _, _ in true }),
+        ],
         // Row reductions (normalize, softmax, reduce; `shader` is the op's): rows.glsl's modes.
         // One invocation a row suits short rows on CPU devices (no barriers); else one workgroup
         // a row, its width chosen by `VulkanKernelContext.dispatchRows`.

@@ -4,14 +4,26 @@ import VonnxIR
 /// `shape` (element offsets and strides; input strides may be negative or 0).
 func recordStridedCopy(_ ctx: VulkanKernelContext, from x: VulkanBuffer, inOffset: Int = 0, inStrides: [Int],
                        to y: VulkanBuffer, outOffset: Int = 0, outStrides: [Int], shape: [Int]) throws {
-    let walk = coalesce(shape, [inStrides, outStrides])
+    let count = shape.reduce(1, *)
+    guard count > 0 else { return }
+    var walk = coalesce(shape, [inStrides, outStrides])
     guard walk.shape.count <= maxShaderRank else { throw ctx.error("copy of \(shape) needs more than \(maxShaderRank) dims") }
+    if walk.shape.isEmpty { walk = ([1], [[0], [0]]) }
+    let variant = KernelVariants.choose("copy", rows: 1, device: ctx.device), run = variant.columns
+    // Runs along a last dim shorter than a run would save little: they go along the longest.
+    if let longest = walk.shape.indices.max(by: { walk.shape[$0] < walk.shape[$1] }), walk.shape[walk.shape.count - 1] < run {
+        walk.shape.append(walk.shape.remove(at: longest))
+        for k in walk.strides.indices { walk.strides[k].append(walk.strides[k].remove(at: longest)) }
+    }
+    let inner = walk.shape[walk.shape.count - 1], runs = count / inner * ((inner + run - 1) / run)
     var push = PushConstants()
-    push.add(shape.reduce(1, *)); push.add(walk.shape.count); push.add(signed: inOffset); push.add(outOffset)
+    push.add(runs); push.add(walk.shape.count); push.add(signed: inOffset); push.add(outOffset)
     push.add(walk.shape, length: maxShaderRank)
     for d in 0..<maxShaderRank { push.add(signed: d < walk.shape.count ? walk.strides[0][d] : 0) }
     push.add(walk.strides[1], length: maxShaderRank)
-    try ctx.dispatch1D("copy", buffers: [x, y], push: push, count: shape.reduce(1, *))
+    let pipeline = try ctx.device.pipeline(variant.shader, defines: variant.defines, bindings: 2,
+                                           workgroup: (UInt32(variant.width), 1, 1))
+    try ctx.recorder.dispatch(pipeline, buffers: [x, y], push: push.words, count: runs, groupSize: variant.width)
 }
 
 func recordTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {

@@ -268,6 +268,32 @@ func rowVariantMatchesCPU(_ spec: String) throws {
     try check("ReduceProd", [[6, 9]], ["axes": .ints([1])], range: 0.5...1.5)
 }
 
+/// Each strided-copy variant through the ops made of it: runs longer and shorter than the last
+/// dim, reversed and broadcast reads, a 6-D DepthToSpace whose last dim is shorter than a run,
+/// a scalar, and 32-bit integers.
+@Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: variants.filter { $0.hasPrefix("copy=") })
+func copyVariantMatchesCPU(_ spec: String) throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    func check(_ op: String, _ inputs: [Tensor], _ attributes: [String: Attribute] = [:]) throws {
+        try expectMatchesCPU(spec, node(op, inputs, attributes), inputs, "\(op) \(inputs.map(\.shape)) \(attributes) seed \(seed)")
+    }
+    let ints = { (v: [Int]) in Tensor(shape: [v.count], scalars: v.map(Int64.init)) }
+    try check("Transpose", [rng.floats([3, 37, 5])], ["perm": .ints([2, 0, 1])])
+    try check("Transpose", [rng.floats([2, 3, 4, 5, 6])], ["perm": .ints([4, 2, 0, 3, 1])])
+    try check("Concat", [rng.floats([2, 3, 17]), rng.floats([2, 5, 17]), rng.floats([2, 1, 17])], ["axis": .int(1)])
+    try check("Slice", [rng.floats([4, 50]), ints([3, 45]), ints([0, 2]), ints([0, 1]), ints([-1, -3])])
+    try check("Expand", [rng.floats([3, 1, 2]), ints([2, 3, 19, 2])])
+    try check("Tile", [rng.floats([2, 33]), ints([3, 2])])
+    for mode in ["DCR", "CRD"] {
+        try check("DepthToSpace", [rng.floats([1, 12, 5, 7])], ["blocksize": .int(2), "mode": .string(Array(mode.utf8))])
+    }
+    try check("SpaceToDepth", [rng.floats([2, 3, 6, 34])], ["blocksize": .int(2)])
+    try check("Transpose", [Tensor(scalar: Float(2.5))])
+    let labels = Tensor(shape: [4, 21], scalars: (0..<84).map { _ in Int32.random(in: -9...9, using: &rng) })
+    try check("Transpose", [labels], ["perm": .ints([1, 0])])
+}
+
 @Test func kernelVariantSpecsAreChecked() throws {
     #expect(try KernelVariants.parse("gemm=tiled,conv=narrow") == ["gemm": "tiled", "conv": "narrow"])
     for bad in ["gemm=nope", "fft=fast", "gemm"] {
@@ -289,6 +315,7 @@ func rowVariantMatchesCPU(_ spec: String) throws {
     #expect(KernelVariants.choose("conv", rows: 64, device: device) { general($0) && $0.shader != "winograd" }.name
             == (gpu ? "blocked" : "im2col"))
     #expect(KernelVariants.choose("conv", rows: 4, device: device, where: general).name == "narrow")
+    #expect(KernelVariants.choose("copy", rows: 1, device: device).name == (device.properties.kind == "cpu" ? "runs" : "elements"))
     let forced = try VulkanDevice(options: .init(kernelVariants: "gemm=tiled"))
     #expect(KernelVariants.choose("gemm", rows: 1, device: forced).name == "tiled")
 }
