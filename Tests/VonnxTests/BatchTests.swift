@@ -46,7 +46,7 @@ private func contents(_ path: String) -> [UInt8]? { try? readBytes(path) }
 
 @Test func preprocessingScalesNormalizesAndLaysOut() throws {
     // 2x1 image: pixel 0 = (0.2, 0.4, 0.6), pixel 1 = (1, 0, 0.5).
-    let image = RGBImage(width: 2, height: 1, pixels: [0.2, 0.4, 0.6, 1, 0, 0.5])
+    let image = Image(width: 2, height: 1, pixels: [0.2, 0.4, 0.6, 1, 0, 0.5])
     var p = Preprocessing()
     try p.set("scale", "255")
     try p.set("mean", "51, 0, 0")
@@ -68,7 +68,7 @@ private func contents(_ path: String) -> [UInt8]? { try? readBytes(path) }
 
 @Test func resizeIsBilinearWithHalfPixelCentresAndCropIsCentred() throws {
     // A 2x1 ramp 0 → 1 resized to 4x1: samples at source x = -0.25, 0.25, 0.75, 1.25 (clamped).
-    let ramp = RGBImage(width: 2, height: 1, pixels: [0, 0, 0, 1, 1, 1])
+    let ramp = Image(width: 2, height: 1, pixels: [0, 0, 0, 1, 1, 1])
     let wide = Preprocessing.resized(ramp, width: 4, height: 1)
     #expect(stride(from: 0, to: 12, by: 3).map { wide.pixels[$0] } == [0, 0.25, 0.75, 1])
     var p = Preprocessing()
@@ -82,17 +82,17 @@ private func contents(_ path: String) -> [UInt8]? { try? readBytes(path) }
 @Test func pngRoundTripsAndCorruptImagesFail() throws {
     let samples: [UInt8] = [255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30]
     let png = try encodePNG(samples, width: 2, height: 2, channels: 3)
-    let image = try RGBImage(decoding: png)
+    let image = try Image(decoding: png)
     #expect(image.width == 2 && image.height == 2)
     #expect(image.pixels.map { UInt8(($0 * 255).rounded()) } == samples)
-    let grey = try RGBImage(decoding: try encodePNG([0, 128] as [UInt8], width: 2, height: 1, channels: 1))
+    let grey = try Image(decoding: try encodePNG([0, 128] as [UInt8], width: 2, height: 1, channels: 1))
     #expect(grey.pixels.map { UInt8(($0 * 255).rounded()) } == [0, 0, 0, 128, 128, 128])
     let deep: [UInt16] = [65535, 0, 1, 257, 32768, 65534]
     let png16 = try encodePNG(deep, width: 2, height: 1, channels: 3)
     #expect(png16[24] == 16)                                   // IHDR bit depth
-    #expect(try RGBImage(decoding: png16).pixels.map { UInt16(($0 * 65535).rounded()) } == deep)
-    #expect(throws: ItemFailure.self) { try RGBImage(decoding: Array(png.prefix(40))) }
-    #expect(throws: ItemFailure("not a PNG or JPEG file")) { try RGBImage(decoding: Array("hello".utf8)) }
+    #expect(try Image(decoding: png16).pixels.map { UInt16(($0 * 65535).rounded()) } == deep)
+    #expect(throws: ItemFailure.self) { try Image(decoding: Array(png.prefix(40))) }
+    #expect(throws: ItemFailure("not a PNG or JPEG file")) { try Image(decoding: Array("hello".utf8)) }
 }
 
 /// An 8x8 JPEG of the colour (200, 100, 50), made by cjpeg -quality 95 -optimize.
@@ -103,12 +103,12 @@ private let solidJPEG: [UInt8] = {
 }()
 
 @Test func jpegDecodesAndTruncatedJPEGFails() throws {
-    let image = try RGBImage(decoding: solidJPEG)
+    let image = try Image(decoding: solidJPEG)
     #expect(image.width == 8 && image.height == 8)
     for (i, want) in [200, 100, 50].enumerated() {
         #expect(abs(Int((image.pixels[i] * 255).rounded()) - want) <= 2)
     }
-    #expect(throws: ItemFailure.self) { try RGBImage(decoding: Array(solidJPEG.prefix(200))) }
+    #expect(throws: ItemFailure.self) { try Image(decoding: Array(solidJPEG.prefix(200))) }
 }
 
 @Test func atomicWriterCreatesFoldersLeavesNoTemporariesAndReportsErrors() throws {
