@@ -20,6 +20,7 @@ OUT_DIR/labels.txt       ten class names
 import os, struct, subprocess, sys, zlib
 import numpy as np
 import onnx
+from exrfile import exr_write
 from onnx import TensorProto, helper, numpy_helper
 
 out, count = sys.argv[1], int(sys.argv[2])
@@ -123,33 +124,6 @@ with open(f"{out}/multi/multi.jsonl", "w") as manifest:
         png(f"{out}/multi/f{i}/color.png", extra.integers(0, 256, size=(16, 16, 3), dtype=np.uint8))
         np.save(f"{out}/multi/f{i}/albedo.npy", extra.random((1, 3, 16, 16), dtype=np.float32))
         manifest.write(f'{{"color": "f{i}/color.png", "albedo": "f{i}/albedo.npy"}}\n')
-
-
-def exr_write(path, channels, half, origin=(0, 0), display=None):
-    """channels: {name: HxW float array} -> an uncompressed single-part scanline EXR, written
-    from the OpenEXR file layout (not through the library under test): half or float samples,
-    data window at `origin`, display window `display` (x0, y0, x1, y1; default the data window)."""
-    names = sorted(channels)
-    h, w = channels[names[0]].shape
-    x0, y0 = origin
-    box = struct.pack("<4i", x0, y0, x0 + w - 1, y0 + h - 1)
-    attr = lambda name, kind, value: name.encode() + b"\0" + kind.encode() + b"\0" + struct.pack("<i", len(value)) + value
-    chlist = b"".join(n.encode() + b"\0" + struct.pack("<iB3xii", 1 if half else 2, 0, 1, 1) for n in names) + b"\0"
-    header = (b"\x76\x2f\x31\x01" + struct.pack("<i", 2) + attr("channels", "chlist", chlist)
-              + attr("compression", "compression", b"\0") + attr("dataWindow", "box2i", box)
-              + attr("displayWindow", "box2i", struct.pack("<4i", *display) if display else box)
-              + attr("lineOrder", "lineOrder", b"\0") + attr("pixelAspectRatio", "float", struct.pack("<f", 1))
-              + attr("screenWindowCenter", "v2f", struct.pack("<2f", 0, 0)) + attr("screenWindowWidth", "float", struct.pack("<f", 1))
-              + attr("owner", "string", b"vonnx tests") + b"\0")
-    dtype = "<f2" if half else "<f4"
-    chunks, offset = [], len(header) + 8 * h
-    offsets = []
-    for y in range(h):
-        data = b"".join(channels[n][y].astype(dtype).tobytes() for n in names)
-        chunk = struct.pack("<ii", y0 + y, len(data)) + data
-        offsets.append(offset); offset += len(chunk); chunks.append(chunk)
-    with open(path, "wb") as f:
-        f.write(header + struct.pack(f"<{h}Q", *offsets) + b"".join(chunks))
 
 
 # EXR frames for upscale.onnx (half and float, data windows off the origin) and two-layer EXR

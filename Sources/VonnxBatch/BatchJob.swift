@@ -84,6 +84,11 @@ public final class BatchJob: Sendable {
     let outputNames: [String]
     /// Runs frames in tiles when the spec asks for it.
     let tiled: TiledRunner?
+    /// What the job will do that the user may not expect (one line each), for the tool to show.
+    public var warnings: [String] {
+        guard let ops = tiled?.wholeFrameOps, !ops.isEmpty else { return [] }
+        return ["--tile: the model has whole-image ops (\(ops.joined(separator: ", "))): each tile gets its own statistics, so tiled outputs differ from whole-frame inference whatever --overlap is"]
+    }
 
     /// A model input as items fill it.
     struct Input {

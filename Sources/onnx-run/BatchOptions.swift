@@ -93,7 +93,9 @@ extension OnnxRun {
                 throw BatchError.usage("\(error)")
             }
             StopRequest.install()
-            let outcome = try BatchJob(session: session, spec: spec).run()
+            let job = try BatchJob(session: session, spec: spec)
+            for warning in job.warnings { writeStandardError("onnx-run: warning: \(warning)\n") }
+            let outcome = try job.run()
             if let error = outcome.outputError { writeStandardError("error: \(error)\n") }
             if let signal = outcome.interruptedBy { writeStandardError("onnx-run: stopped by signal \(signal); rerun to resume\n") }
             if outcome.failed > 0 { writeStandardError("onnx-run: \(outcome.failed) item(s) failed; see \(outputDir)/failures*.jsonl\n") }

@@ -443,3 +443,17 @@ private func upscaler(halving: Bool = false) throws -> Session {
         try BatchJob(session: try upscaler(halving: true), spec: spec)
     }
 }
+
+@Test func tilingWarnsOfWholeImageNormalization() throws {
+    var spec = BatchJobSpec(input: "/nonexistent", outputDir: "/nonexistent")
+    spec.tiling = try Tiling(tile: "16", overlap: 4)
+    #expect(try BatchJob(session: try upscaler(), spec: spec).warnings.isEmpty)
+    var b = GraphBuilder(name: "norm")
+    let x = b.input("x", .float, [.symbol("N"), .value(3), .symbol("H"), .symbol("W")])
+    let scale = b.constant(Tensor(shape: [3], scalars: [Float](repeating: 1, count: 3)))
+    let bias = b.constant(Tensor(shape: [3], scalars: [Float](repeating: 0, count: 3)))
+    b.output(b.node("InstanceNormalization", [x, scale, bias]))
+    let session = try Session(model: Model(irVersion: 8, opsets: ["": 13], graph: b.graph), options: SessionOptions(threads: 1, backend: .cpu))
+    let warnings = try BatchJob(session: session, spec: spec).warnings
+    #expect(warnings.count == 1 && warnings[0].contains("whole-image ops (InstanceNormalization)"))
+}
