@@ -342,6 +342,11 @@ exrmaketiled -t 16 16 -z dwaa "$fx/exr-frames/f1.exr" "$tmp/exr-tiled/dwaa.exr" 
 "${ident[@]}" "$tmp/exr-tiled" --output-dir "$tmp/exr-tiled-out" 2>/dev/null; rc=$?
 [ "$rc" = 1 ] && grep -q '"item":"dwaa.exr","reason":"EXR: DWAA compression is not supported' "$tmp/exr-tiled-out/failures.jsonl" \
   && ok || fail "unsupported EXR compression: exit $rc, $(cat "$tmp/exr-tiled-out/failures.jsonl")"
+# tiled sources give tiled outputs (their tile size, compression and attributes), read back exactly
+"${ident[@]}" "$tmp/exr-tiled" --output-dir "$tmp/exr-tiled-exr" --exr 2>/dev/null
+"${ident[@]}" "$tmp/exr-tiled-exr" --output-dir "$tmp/exr-tiled-back" 2>/dev/null; rc=$?
+[ "$rc" = 0 ] && exrheader "$tmp/exr-tiled-exr/f0-piz.exr.exr" | grep -q 'tiles (type tiledesc):' \
+  && cmp -s "$tmp/exr-tiled-back/f0-piz.exr.exr.npy" "$tmp/exr-npy/f0.exr.npy" && ok || fail "tiled EXR written back: exit $rc"
 "${ident[@]}" "$fx/exr-frames" --output-dir "$tmp/exr-nochan" --channels R,G,Z 2>/dev/null
 check "missing EXR channel named" grep -q "\"reason\":\"EXR: no channel 'Z' (the file has B, G, R)\"" "$tmp/exr-nochan/failures.jsonl"
 "$bin" "$fx/blend.onnx" --threads 2 --batch-input "$fx/exr-layers" --output-dir "$tmp/exr-layers" --exr-inputs color=R,G,B \

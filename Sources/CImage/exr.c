@@ -105,50 +105,62 @@ int cexr_header(const unsigned char *data, size_t size, char *out, size_t outlen
     return rc != EXR_ERR_SUCCESS;
 }
 
+/// How a part's pixels split into chunks: scanline blocks of `lines` rows (nx = 1), or tiles.
+struct grid { int tiled, lines, nx, ny; uint32_t tile_w, tile_h; };
+
+static exr_result_t chunk_grid(exr_const_context_t ctxt, int part, exr_storage_t storage, int width, int height,
+                               struct grid *g) {
+    *g = (struct grid){ .tiled = storage == EXR_STORAGE_TILED, .lines = 1, .nx = 1 };
+    exr_result_t rc;
+    if (!g->tiled) {
+        rc = exr_get_scanlines_per_chunk(ctxt, part, &g->lines);
+        if (rc == EXR_ERR_SUCCESS && g->lines < 1) rc = EXR_ERR_INVALID_ATTR;
+        if (rc == EXR_ERR_SUCCESS) g->ny = (height + g->lines - 1) / g->lines;
+        return rc;
+    }
+    exr_tile_level_mode_t level; exr_tile_round_mode_t round;
+    rc = exr_get_tile_descriptor(ctxt, part, &g->tile_w, &g->tile_h, &level, &round);
+    if (rc == EXR_ERR_SUCCESS && (g->tile_w == 0 || g->tile_h == 0)) rc = EXR_ERR_INVALID_ATTR;
+    if (rc == EXR_ERR_SUCCESS) {
+        g->nx = (int)(((uint32_t)width + g->tile_w - 1) / g->tile_w);
+        g->ny = (int)(((uint32_t)height + g->tile_h - 1) / g->tile_h);
+    }
+    return rc;
+}
+
+/// Points a coding channel's user buffer at plane `plane` of `planes` (floats, width*height
+/// each) at the chunk's origin (x0, y0) within the data window.
+static void point_at(exr_coding_channel_info_t *ch, const float *planes, int plane, int width, int height, int x0, int y0) {
+    ch->decode_to_ptr = (uint8_t *)(planes + ((size_t)plane * height + y0) * width + x0);
+    ch->user_pixel_stride = 4;
+    ch->user_line_stride = 4 * width;
+    ch->user_data_type = EXR_PIXEL_FLOAT;
+    ch->user_bytes_per_element = 4;
+}
+
 /// Reads the chunks of part 0 into `planes` (count planes of width*height floats); `which[k]`
 /// is the file's channel index of plane k. Returns an exr_result_t.
 static exr_result_t read_chunks(exr_context_t ctxt, exr_storage_t storage, exr_attr_box2i_t dw, int count,
                                 const int *which, float *planes) {
     int width = dw.max.x - dw.min.x + 1, height = dw.max.y - dw.min.y + 1;
     exr_decode_pipeline_t decoder = EXR_DECODE_PIPELINE_INITIALIZER;
-    exr_result_t rc = EXR_ERR_SUCCESS;
-    int started = 0, lines = 1, tiles_x = 1, tiles_y = 1;
-    uint32_t tile_w = 0, tile_h = 0;
-    if (storage == EXR_STORAGE_SCANLINE) {
-        rc = exr_get_scanlines_per_chunk(ctxt, 0, &lines);
-        tiles_y = rc == EXR_ERR_SUCCESS && lines > 0 ? (height + lines - 1) / lines : 0;
-    } else {
-        exr_tile_level_mode_t level; exr_tile_round_mode_t round;
-        rc = exr_get_tile_descriptor(ctxt, 0, &tile_w, &tile_h, &level, &round);
-        if (rc == EXR_ERR_SUCCESS && (tile_w == 0 || tile_h == 0)) rc = EXR_ERR_INVALID_ATTR;
-        if (rc == EXR_ERR_SUCCESS) {
-            tiles_x = (int)(((uint32_t)width + tile_w - 1) / tile_w);
-            tiles_y = (int)(((uint32_t)height + tile_h - 1) / tile_h);
-        }
-    }
-    for (int ty = 0; rc == EXR_ERR_SUCCESS && ty < tiles_y; ty++) {
-        for (int tx = 0; rc == EXR_ERR_SUCCESS && tx < tiles_x; tx++) {
+    struct grid g;
+    exr_result_t rc = chunk_grid(ctxt, 0, storage, width, height, &g);
+    int started = 0;
+    for (int ty = 0; rc == EXR_ERR_SUCCESS && ty < g.ny; ty++) {
+        for (int tx = 0; rc == EXR_ERR_SUCCESS && tx < g.nx; tx++) {
             exr_chunk_info_t cinfo;
-            rc = storage == EXR_STORAGE_SCANLINE ? exr_read_scanline_chunk_info(ctxt, 0, dw.min.y + ty * lines, &cinfo)
-                                                 : exr_read_tile_chunk_info(ctxt, 0, tx, ty, 0, 0, &cinfo);
+            rc = g.tiled ? exr_read_tile_chunk_info(ctxt, 0, tx, ty, 0, 0, &cinfo)
+                         : exr_read_scanline_chunk_info(ctxt, 0, dw.min.y + ty * g.lines, &cinfo);
             if (rc != EXR_ERR_SUCCESS) break;
             rc = started ? exr_decoding_update(ctxt, 0, &cinfo, &decoder) : exr_decoding_initialize(ctxt, 0, &cinfo, &decoder);
             if (rc != EXR_ERR_SUCCESS) break;
-            // chunk origin within the data window
-            int x0 = storage == EXR_STORAGE_SCANLINE ? 0 : tx * (int)tile_w;
-            int y0 = storage == EXR_STORAGE_SCANLINE ? cinfo.start_y - dw.min.y : ty * (int)tile_h;
-            if (x0 < 0 || y0 < 0 || x0 + cinfo.width > width || y0 + cinfo.height > height) { rc = EXR_ERR_CORRUPT_CHUNK; break; }
+            int x0 = tx * (int)g.tile_w, y0 = g.tiled ? ty * (int)g.tile_h : ty * g.lines;
+            if (x0 + cinfo.width > width || y0 + cinfo.height > height) { rc = EXR_ERR_CORRUPT_CHUNK; break; }
             for (int c = 0; c < decoder.channel_count; c++) {
-                exr_coding_channel_info_t *ch = &decoder.channels[c];
-                ch->decode_to_ptr = NULL;
-                for (int k = 0; k < count; k++) {
-                    if (which[k] != c) continue;
-                    ch->decode_to_ptr = (uint8_t *)(planes + ((size_t)k * height + y0) * width + x0);
-                    ch->user_pixel_stride = 4;
-                    ch->user_line_stride = 4 * width;
-                    ch->user_data_type = EXR_PIXEL_FLOAT;
-                    ch->user_bytes_per_element = 4;
-                }
+                decoder.channels[c].decode_to_ptr = NULL;
+                for (int k = 0; k < count; k++)
+                    if (which[k] == c) point_at(&decoder.channels[c], planes, k, width, height, x0, y0);
             }
             if (!started) {
                 rc = exr_decoding_choose_default_routines(ctxt, 0, &decoder);
@@ -229,16 +241,27 @@ int cexr_encode(const float *pixels, int width, int height, int count, const cha
                 const cexr_windows *windows, const unsigned char *header, size_t headerSize,
                 void **out, size_t *outSize, char *err, size_t errlen) {
     err[0] = 0;
+    if ((int64_t)windows->data[2] - windows->data[0] + 1 != width || (int64_t)windows->data[3] - windows->data[1] + 1 != height) {
+        snprintf(err, errlen, "EXR: the data window is not %dx%d", width, height);
+        return 1;
+    }
     struct stream src = { .data = header, .size = headerSize, .err = err, .errlen = errlen };
     struct stream sink = { .err = err, .errlen = errlen };
     exr_context_t source = NULL, ctxt = NULL;
     exr_encode_pipeline_t encoder = EXR_ENCODE_PIPELINE_INITIALIZER;
     int started = 0, part = 0;
     exr_compression_t compression = EXR_COMPRESSION_ZIP;
+    exr_storage_t storage = EXR_STORAGE_SCANLINE;
+    uint32_t tile_w = 0, tile_h = 0;
     exr_result_t rc = EXR_ERR_SUCCESS;
     if (header && (rc = open_read(&src, &source)) == EXR_ERR_SUCCESS) {
+        // The source's layout where this library writes it: its compression, its tiles (one level).
         exr_compression_t c;
+        exr_tile_level_mode_t level; exr_tile_round_mode_t round;
         if (exr_get_compression(source, 0, &c) == EXR_ERR_SUCCESS && c < EXR_COMPRESSION_DWAA) compression = c;
+        if (exr_get_storage(source, 0, &storage) != EXR_ERR_SUCCESS || storage != EXR_STORAGE_TILED
+            || exr_get_tile_descriptor(source, 0, &tile_w, &tile_h, &level, &round) != EXR_ERR_SUCCESS)
+            storage = EXR_STORAGE_SCANLINE;
     }
     if (rc != EXR_ERR_SUCCESS) goto done;
     exr_context_initializer_t init = EXR_DEFAULT_CONTEXT_INITIALIZER;
@@ -246,36 +269,37 @@ int cexr_encode(const float *pixels, int width, int height, int count, const cha
     init.user_data = &sink;
     init.write_fn = write_memory;
     if ((rc = exr_start_write(&ctxt, "<memory>", EXR_WRITE_FILE_DIRECTLY, &init))) goto done;
-    exr_attr_box2i_t dw = { {windows->data[0], windows->data[1]}, {windows->data[2], windows->data[3]} };
-    exr_attr_box2i_t display = { {windows->display[0], windows->display[1]}, {windows->display[2], windows->display[3]} };
-    exr_attr_v2f_t center = {0, 0};
-    if ((rc = exr_add_part(ctxt, "", EXR_STORAGE_SCANLINE, &part))
+    exr_attr_box2i_t dw = { .min = { .x = windows->data[0], .y = windows->data[1] },
+                            .max = { .x = windows->data[2], .y = windows->data[3] } };
+    exr_attr_box2i_t display = { .min = { .x = windows->display[0], .y = windows->display[1] },
+                                 .max = { .x = windows->display[2], .y = windows->display[3] } };
+    exr_attr_v2f_t center = { .x = 0, .y = 0 };
+    if ((rc = exr_add_part(ctxt, "", storage, &part))
         || (rc = exr_initialize_required_attr(ctxt, part, &display, &dw, 1.0f, &center, 1.0f, EXR_LINEORDER_INCREASING_Y, compression)))
         goto done;
+    if (storage == EXR_STORAGE_TILED) rc = exr_set_tile_descriptor(ctxt, part, tile_w, tile_h, EXR_TILE_ONE_LEVEL, EXR_TILE_ROUND_DOWN);
     for (int k = 0; k < count && rc == EXR_ERR_SUCCESS; k++)
         rc = exr_add_channel(ctxt, part, names[k], half ? EXR_PIXEL_HALF : EXR_PIXEL_FLOAT, EXR_PERCEPTUALLY_LINEAR, 1, 1);
     if (rc == EXR_ERR_SUCCESS && source) rc = exr_copy_unset_attributes(ctxt, part, source, 0);
     if (rc == EXR_ERR_SUCCESS) rc = exr_write_header(ctxt);
-    int lines = 1;
-    if (rc == EXR_ERR_SUCCESS) rc = exr_get_scanlines_per_chunk(ctxt, part, &lines);
-    for (int y = 0; rc == EXR_ERR_SUCCESS && y < height; y += lines) {
-        exr_chunk_info_t cinfo;
-        if ((rc = exr_write_scanline_chunk_info(ctxt, part, dw.min.y + y, &cinfo))) break;
-        rc = started ? exr_encoding_update(ctxt, part, &cinfo, &encoder) : exr_encoding_initialize(ctxt, part, &cinfo, &encoder);
-        if (rc) break;
-        for (int c = 0; c < encoder.channel_count; c++) {
-            exr_coding_channel_info_t *ch = &encoder.channels[c];
-            for (int k = 0; k < count; k++) {
-                if (strcmp(ch->channel_name, names[k]) != 0) continue;
-                ch->encode_from_ptr = (const uint8_t *)(pixels + ((size_t)k * height + (cinfo.start_y - dw.min.y)) * width);
-                ch->user_pixel_stride = 4;
-                ch->user_line_stride = 4 * width;
-                ch->user_data_type = EXR_PIXEL_FLOAT;
-                ch->user_bytes_per_element = 4;
-            }
+    struct grid g;
+    if (rc == EXR_ERR_SUCCESS) rc = chunk_grid(ctxt, part, storage, width, height, &g);
+    for (int ty = 0; rc == EXR_ERR_SUCCESS && ty < g.ny; ty++) {
+        for (int tx = 0; rc == EXR_ERR_SUCCESS && tx < g.nx; tx++) {
+            exr_chunk_info_t cinfo;
+            rc = g.tiled ? exr_write_tile_chunk_info(ctxt, part, tx, ty, 0, 0, &cinfo)
+                         : exr_write_scanline_chunk_info(ctxt, part, dw.min.y + ty * g.lines, &cinfo);
+            if (rc) break;
+            rc = started ? exr_encoding_update(ctxt, part, &cinfo, &encoder) : exr_encoding_initialize(ctxt, part, &cinfo, &encoder);
+            if (rc) break;
+            int x0 = tx * (int)g.tile_w, y0 = g.tiled ? ty * (int)g.tile_h : ty * g.lines;
+            for (int c = 0; c < encoder.channel_count; c++)
+                for (int k = 0; k < count; k++)
+                    if (strcmp(encoder.channels[c].channel_name, names[k]) == 0)
+                        point_at(&encoder.channels[c], pixels, k, width, height, x0, y0);
+            if (!started) { rc = exr_encoding_choose_default_routines(ctxt, part, &encoder); started = 1; }
+            if (rc == EXR_ERR_SUCCESS) rc = exr_encoding_run(ctxt, part, &encoder);
         }
-        if (!started) { rc = exr_encoding_choose_default_routines(ctxt, part, &encoder); started = 1; }
-        if (rc == EXR_ERR_SUCCESS) rc = exr_encoding_run(ctxt, part, &encoder);
     }
     if (started) exr_encoding_destroy(ctxt, &encoder);
     if (rc == EXR_ERR_SUCCESS) { rc = exr_finish(&ctxt); ctxt = NULL; }

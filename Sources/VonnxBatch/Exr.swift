@@ -75,8 +75,8 @@ func exrHeader(_ bytes: [UInt8]) throws(ItemFailure) -> (channels: [String], win
 
 /// EXR bytes of planar floats `planes` ([C, H, W] flattened, channels named `names`) as half
 /// or float channels, with `windows` (their data window must be W×H). The attributes of
-/// `header` (an EXR file's bytes) that the new header does not set are kept, and its
-/// compression when it is one this OpenEXR writes; else ZIP.
+/// `header` (an EXR file's bytes) that the new header does not set are kept, its tile size,
+/// and its compression when it is one this OpenEXR writes; else scanlines, ZIP.
 public func encodeEXR(_ planes: [Float], width: Int, height: Int, channels names: [String], half: Bool,
                       windows: ExrWindows? = nil, header: [UInt8]? = nil) throws(ItemFailure) -> [UInt8] {
     precondition(planes.count == width * height * names.count && width > 0 && height > 0)

@@ -125,6 +125,10 @@ private let exrPlanes: [Float] = (0..<30).map { (i: Int) -> Float in Float(i - 7
     #expect(back.windows == ExrWindows(data: [0, 0, 4, 2], display: [0, 0, 4, 2]))
     #expect(try exrHeader(half).channels == ["A", "Y"])
     #expect(windows.scaled(x: 2, y: 2) == ExrWindows(data: [20, 40, 29, 45], display: [0, 0, 199, 119]))
+    let wrong = ExrWindows(data: [0, 0, 5, 2], display: [0, 0, 5, 2])
+    #expect(throws: ItemFailure("EXR: the data window is not 5x3")) {
+        try encodeEXR(exrPlanes, width: 5, height: 3, channels: ["Y", "A"], half: false, windows: wrong)
+    }
 }
 
 @Test func damagedEXRFailsWithAOneLineReasonNeverACrash() throws {

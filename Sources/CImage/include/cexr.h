@@ -20,12 +20,12 @@ int cexr_decode(const unsigned char *data, size_t size, const char *const *names
 /// its windows into *windows; returns 0, or nonzero with the reason in out.
 int cexr_header(const unsigned char *data, size_t size, char *out, size_t outlen, cexr_windows *windows);
 
-/// Encodes planar floats (count*height*width, channels named by `names`) as a scanline EXR
-/// of half (half != 0) or float channels into *out (free with cimage_free), with the given
-/// windows (width and height must match the data window). When `header` (EXR bytes, may be
-/// NULL) is given, its compression (when writable) and the attributes it has that the new
-/// header does not set (chromaticities, owner, frame rate, ...) are kept; else ZIP
-/// compression. Returns 0, or nonzero with the reason in err.
+/// Encodes planar floats (count*height*width, channels named by `names`) as an EXR of half
+/// (half != 0) or float channels into *out (free with cimage_free), with the given windows
+/// (width and height must match the data window). When `header` (EXR bytes, may be NULL) is
+/// given, its compression (unless DWA), its tile size (one level) and the attributes it has
+/// that the new header does not set (chromaticities, owner, frame rate, ...) are kept; else
+/// scanlines with ZIP compression. Returns 0, or nonzero with the reason in err.
 int cexr_encode(const float *pixels, int width, int height, int count, const char *const *names, int half,
                 const cexr_windows *windows, const unsigned char *header, size_t headerSize,
                 void **out, size_t *outSize, char *err, size_t errlen);
