@@ -36,7 +36,7 @@ for i in range(n):
     base = (np.stack([np.sin(xx / (97 + i)), np.cos(yy / 61), np.sin((xx + yy) / 143)], -1) + 1) / 2
     noisy = np.clip(base + rng.normal(0, 0.05, base.shape), 0, 1)
     if ext == "exr":
-        exr_write(f"{out}/frames/frame{i:04d}.exr", dict(zip("RGB", noisy.transpose(2, 0, 1))), half=True)
+        exr_write(f"{out}/frames/frame{i:04d}.exr", dict(zip("RGB", noisy.transpose(2, 0, 1))), "half")
         continue
     px = (noisy * 65535).astype(">u2")
     raw = b"".join(b"\x00" + r.tobytes() for r in px.reshape(2160, -1))

@@ -5,23 +5,23 @@ import struct
 import numpy as np
 
 
-def exr_write(path, channels, half, origin=(0, 0), display=None):
-    """channels: {name: HxW float array} -> an uncompressed single-part scanline EXR, written
-    from the OpenEXR file layout (not through the library under test): half or float samples,
+def exr_write(path, channels, kind, origin=(0, 0), display=None):
+    """channels: {name: HxW array} -> an uncompressed single-part scanline EXR, written from
+    the OpenEXR file layout (not through the library under test): kind "half", "float" or "uint" samples,
     data window at `origin`, display window `display` (x0, y0, x1, y1; default the data window)."""
     names = sorted(channels)
     h, w = channels[names[0]].shape
     x0, y0 = origin
     box = struct.pack("<4i", x0, y0, x0 + w - 1, y0 + h - 1)
     attr = lambda name, kind, value: name.encode() + b"\0" + kind.encode() + b"\0" + struct.pack("<i", len(value)) + value
-    chlist = b"".join(n.encode() + b"\0" + struct.pack("<iB3xii", 1 if half else 2, 0, 1, 1) for n in names) + b"\0"
+    chlist = b"".join(n.encode() + b"\0" + struct.pack("<iB3xii", {"uint": 0, "half": 1, "float": 2}[kind], 0, 1, 1) for n in names) + b"\0"
     header = (b"\x76\x2f\x31\x01" + struct.pack("<i", 2) + attr("channels", "chlist", chlist)
               + attr("compression", "compression", b"\0") + attr("dataWindow", "box2i", box)
               + attr("displayWindow", "box2i", struct.pack("<4i", *display) if display else box)
               + attr("lineOrder", "lineOrder", b"\0") + attr("pixelAspectRatio", "float", struct.pack("<f", 1))
               + attr("screenWindowCenter", "v2f", struct.pack("<2f", 0, 0)) + attr("screenWindowWidth", "float", struct.pack("<f", 1))
               + attr("owner", "string", b"vonnx tests") + b"\0")
-    dtype = "<f2" if half else "<f4"
+    dtype = {"uint": "<u4", "half": "<f2", "float": "<f4"}[kind]
     chunks, offset = [], len(header) + 8 * h
     offsets = []
     for y in range(h):
@@ -48,5 +48,5 @@ def exr_read(path):
     for o in struct.unpack_from(f"<{h}Q", d, p + 1):
         y, _ = struct.unpack_from("<ii", d, o); q = o + 8
         for c, kind in chans:
-            dt = np.dtype({1: "<f2", 2: "<f4"}[kind]); out[c][y - y0] = np.frombuffer(d[q:q + w * dt.itemsize], dt); q += w * dt.itemsize
+            dt = np.dtype({0: "<u4", 1: "<f2", 2: "<f4"}[kind]); out[c][y - y0] = np.frombuffer(d[q:q + w * dt.itemsize], dt); q += w * dt.itemsize
     return out, attrs, dict(chans)

@@ -322,7 +322,7 @@ for f in files:
     rel = os.path.relpath(f, png)
     assert np.abs(np.load(f"{back}/{rel}.npy") - np.load(f"{npy}/{rel[:-4]}.npy")).max() <= 0.51 / 65535, rel
 PY
-# EXR frames (half and float, data window off the origin) through an identity model: read
+# EXR frames (half, float and uint; data window off the origin) through an identity model: read
 # exactly, written back as float and half EXR (read here by a parser of the file layout, not
 # the library) with the windows and the source's attributes kept; tiled and compressed copies
 # (exrmaketiled) read the same; a two-layer file feeds both inputs of blend.onnx.
@@ -335,8 +335,8 @@ ident=("$bin" "$tmp/identity-any.onnx" --threads 2 --batch-input)
 mkdir -p "$tmp/exr-tiled"
 for z in none zip piz; do exrmaketiled -t 16 16 -z $z "$fx/exr-frames/f0.exr" "$tmp/exr-tiled/f0-$z.exr" >/dev/null; done
 exrmaketiled -t 16 16 -z dwaa "$fx/exr-frames/f1.exr" "$tmp/exr-tiled/dwaa.exr" >/dev/null
-"${ident[@]}" "$fx/exr-frames" --output-dir "$tmp/exr-npy" 2>/dev/null; rc=$?
-[ "$rc" = 0 ] && ok || fail "EXR frames to .npy: exit $rc"
+"${ident[@]}" "$fx/exr-frames" --output-dir "$tmp/exr-npy" 2>/dev/null && "${ident[@]}" "$fx/exr-uint" --output-dir "$tmp/exr-npy" 2>/dev/null
+[ "$?" = 0 ] && ok || fail "EXR frames to .npy: exit $?"
 "${ident[@]}" "$fx/exr-frames" --output-dir "$tmp/exr-float" --exr 2>/dev/null && "${ident[@]}" "$fx/exr-frames" --output-dir "$tmp/exr-half" --exr-half 2>/dev/null
 [ "$?" = 0 ] && ok || fail "EXR frames to EXR: exit $?"
 "${ident[@]}" "$tmp/exr-tiled" --output-dir "$tmp/exr-tiled-out" 2>/dev/null; rc=$?
@@ -369,6 +369,8 @@ for i, half in enumerate((True, False)):
         assert (back == (rgb if kind == 2 else rgb.astype(np.float16).astype(np.float32))).all(), (i, folder)
         for a in ("dataWindow", "displayWindow", "owner"):
             assert oattrs[a] == attrs[a], (folder, a)
+ids, _, kinds = exr(f"{fx}/exr-uint/ids.exr")
+assert set(kinds.values()) == {0} and (np.load(f"{tmp}/exr-npy/ids.exr.npy")[0] == np.stack([ids[c] for c in "RGB"])).all()
 for z in ("none", "zip", "piz"):
     assert (np.load(f"{tmp}/exr-tiled-out/f0-{z}.exr.npy") == np.load(f"{tmp}/exr-npy/f0.exr.npy")).all(), z
 s = ort.InferenceSession(f"{fx}/blend.onnx")

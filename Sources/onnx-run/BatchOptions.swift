@@ -20,8 +20,8 @@ struct BatchOptions: ParsableArguments {
     @Option(help: "INPUT=CH,CH,...: the EXR channels feeding one input (repeatable); naming every input makes each .exr file an item feeding them all.")
     var exrInputs: [String] = []
     @Option(help: "Image preprocessing: multiply samples (in [0, 1]) by this.") var scale: String?
-    @Option(help: "Image preprocessing: three per-channel means, subtracted after scaling.") var mean: String?
-    @Option(help: "Image preprocessing: three per-channel standard deviations to divide by.") var std: String?
+    @Option(help: "Image preprocessing: means subtracted after scaling, one or one a channel.") var mean: String?
+    @Option(help: "Image preprocessing: standard deviations to divide by, one or one a channel.") var std: String?
     @Option(help: "Write the first output's K best classes as JSON lines instead of tensors.") var topK: Int?
     @Option(help: "Class names for --top-k, one a line.") var labels: String?
     @Option(help: "Run each frame in tiles of WIDTHxHEIGHT (a fully convolutional image-to-image model), blended over --overlap.")
