@@ -46,8 +46,9 @@ let package = Package(
         .executableTarget(name: "vonnx-fuzz", dependencies: ["Vonnx", "VonnxFormat"]),
         .testTarget(name: "VonnxTests", dependencies: ["Vonnx", "VonnxFormat", "VonnxCPU", "VonnxIR", "VonnxVulkan", "VonnxBatch"]),
         // Batch jobs for onnx-run (render/VFX farms): items, preprocessing, image codecs, pipeline.
-        // CImage wraps libpng and libjpeg(-turbo), whose errors longjmp, so it is C, not a module map.
-        .target(name: "CImage", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+        // CImage wraps libpng and libjpeg(-turbo), whose errors longjmp, so it is C, not a module map,
+        // and OpenEXR's C API (OpenEXRCore, libopenexr-dev), whose decode/encode pipelines it drives.
+        .target(name: "CImage", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("OpenEXRCore")]),
         .target(name: "VonnxBatch", dependencies: ["Vonnx", "VonnxFormat", "VonnxIR", "CImage"]),
     ],
     swiftLanguageModes: [.v6]

@@ -10,6 +10,9 @@ OUT_DIR/upscale.onnx     x[N,3,H,W] -> Conv 3x3 -> Relu -> Conv 3x3 -> DepthToSp
                          (fully convolutional, receptive field 2 pixels from the centre)
 OUT_DIR/frames/          two 70x45 PNG frames and a [3, 40, 90] .npy frame for upscale.onnx
 OUT_DIR/multi/           six item folders for blend.onnx (color.png, albedo.npy) and multi.jsonl listing them
+OUT_DIR/exr-frames/      two 70x45 EXR frames (half, float; data window at 10,5 in a 100x60 display window)
+OUT_DIR/exr-layers/      three EXR items for blend.onnx: R,G,B (color) and albedo.R,G,B (albedo)
+OUT_DIR/exr-uint/        a 9x6 EXR of uint R, G, B channels (values below 2^24, exact as floats)
 OUT_DIR/lookup/          seven int64 items for lookup.onnx, bad.npy among them with an index of 9
 OUT_DIR/items/           N_IMAGES images (8-bit PNG, 16-bit PNG, JPEG via cjpeg, some 24x20 that
                          need --resize/--crop) in sub-folders, plus .npy and TensorProto .pb tensors
@@ -18,6 +21,7 @@ OUT_DIR/labels.txt       ten class names
 import os, struct, subprocess, sys, zlib
 import numpy as np
 import onnx
+from exrfile import exr_write
 from onnx import TensorProto, helper, numpy_helper
 
 out, count = sys.argv[1], int(sys.argv[2])
@@ -121,3 +125,17 @@ with open(f"{out}/multi/multi.jsonl", "w") as manifest:
         png(f"{out}/multi/f{i}/color.png", extra.integers(0, 256, size=(16, 16, 3), dtype=np.uint8))
         np.save(f"{out}/multi/f{i}/albedo.npy", extra.random((1, 3, 16, 16), dtype=np.float32))
         manifest.write(f'{{"color": "f{i}/color.png", "albedo": "f{i}/albedo.npy"}}\n')
+
+
+# EXR frames for upscale.onnx (half and float, data windows off the origin) and two-layer EXR
+# items for blend.onnx (R, G, B feed color; albedo.R, albedo.G, albedo.B feed albedo).
+os.makedirs(f"{out}/exr-frames", exist_ok=True)
+for i, half in enumerate((True, False)):
+    frame = extra.random((3, 45, 70), dtype=np.float32) * 4    # HDR values above 1
+    exr_write(f"{out}/exr-frames/f{i}.exr", dict(zip("RGB", frame)), "half" if half else "float", origin=(10, 5), display=(0, 0, 99, 59))
+os.makedirs(f"{out}/exr-layers", exist_ok=True)
+for i in range(3):
+    layers = extra.random((6, 16, 16), dtype=np.float32)
+    exr_write(f"{out}/exr-layers/f{i}.exr", dict(zip(["R", "G", "B", "albedo.R", "albedo.G", "albedo.B"], layers)), ["half", "float"][i % 2])
+os.makedirs(f"{out}/exr-uint", exist_ok=True)
+exr_write(f"{out}/exr-uint/ids.exr", dict(zip("RGB", extra.integers(0, 1 << 24, size=(3, 6, 9), dtype=np.uint32))), "uint")

@@ -9,6 +9,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages="libprotobuf-c-dev libvulkan-dev glslang-dev libopenblas-dev mesa-vulkan-drivers vulkan-validationlayers unzip"
 packages="$packages libpng-dev libjpeg62-turbo-dev libjpeg-turbo-progs"  # onnx-run batch mode; cjpeg makes test images
+packages="$packages libopenexr-dev openexr"  # onnx-run's EXR frames; exrmaketiled/exrheader make and check test frames
 packages="$packages debootstrap"  # scripts/test-bundle.sh: a bare Debian root for the bundle
 command -v python3 >/dev/null || packages="$packages python3"
 updated=

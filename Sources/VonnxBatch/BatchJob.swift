@@ -13,6 +13,9 @@ public struct BatchJobSpec: Sendable {
         /// Image-shaped outputs ([1, C, H, W] or [1, H, W, C] per `layout`, C = 1 or 3,
         /// values in [0, 1]) as 8-bit (png) or 16-bit (png16) PNG; other outputs as .npy.
         case png, png16
+        /// Image-shaped float outputs (any C) as OpenEXR with float (exr) or half (exrHalf)
+        /// channels, values as they are; other outputs as .npy.
+        case exr, exrHalf
     }
 
     public var input: String
@@ -30,6 +33,10 @@ public struct BatchJobSpec: Sendable {
     public var queueDepth = 2
     /// Whether the folder walk follows symlinks to folders outside the input folder.
     public var followSymlinks = false
+    /// The channels an input takes from EXR files, by input name (`--exr-inputs
+    /// NAME=CH,CH,...`); other inputs take `preprocessing.channels`. When it names every
+    /// input of a multi-input model, one EXR file is an item feeding them all.
+    public var exrInputs: [String: [String]] = [:]
     /// Runs each frame in overlapping tiles (image-to-image models), one frame at a time.
     public var tiling: Tiling?
     /// Seconds one batch's inference may take before it is cancelled (then its items are
@@ -77,6 +84,11 @@ public final class BatchJob: Sendable {
     let outputNames: [String]
     /// Runs frames in tiles when the spec asks for it.
     let tiled: TiledRunner?
+    /// What the job will do that the user may not expect (one line each), for the tool to show.
+    public var warnings: [String] {
+        guard let ops = tiled?.wholeFrameOps, !ops.isEmpty else { return [] }
+        return ["--tile: the model has whole-image ops (\(ops.joined(separator: ", "))): each tile gets its own statistics, so tiled outputs differ from whole-frame inference whatever --overlap is"]
+    }
 
     /// A model input as items fill it.
     struct Input {
@@ -110,6 +122,11 @@ public final class BatchJob: Sendable {
         guard spec.batchSize >= 1 else { throw .usage("--batch-size must be at least 1") }
         if let k = spec.topK, k < 1 { throw .usage("--top-k must be at least 1") }
         outputNames = session.outputs.map(\.name)
+        for name in spec.exrInputs.keys.sorted() where !inputs.contains(where: { $0.name == name }) {
+            throw .usage("--exr-inputs names '\(name)', not an input of the model (\(inputs.map(\.name).joined(separator: ", ")))")
+        }
+        try spec.preprocessing.check(channelCount: spec.preprocessing.channels.count, for: "--channels")
+        for (name, channels) in spec.exrInputs { try spec.preprocessing.check(channelCount: channels.count, for: "input '\(name)'") }
         tiled = try spec.tiling.map { tiling throws(BatchError) in try TiledRunner(session: session, tiling: tiling, inputs: inputs) }
     }
 
@@ -121,6 +138,7 @@ public final class BatchJob: Sendable {
         case .npy: return base + ".npy"
         case .pb: return base + ".pb"
         case .png, .png16: return base + ".png"
+        case .exr, .exrHalf: return base + ".exr"
         }
     }
 
@@ -128,7 +146,8 @@ public final class BatchJob: Sendable {
     /// that cannot be written; per-item problems are recorded and the job goes on.
     public func run(progress: Bool = true) throws(BatchError) -> BatchOutcome {
         let listing = try ItemSource.items(from: spec.input, excluding: spec.outputDir, followSymlinks: spec.followSymlinks,
-                                           inputNames: inputs.map(\.name))
+                                           inputNames: inputs.map(\.name),
+                                           exrItems: inputs.allSatisfy { spec.exrInputs[$0.name] != nil })
         let items = listing.items
         let check = "\(spec.outputDir)/.onnx-run-write-check-\(getpid())"
         do {
@@ -248,7 +267,7 @@ public final class BatchJob: Sendable {
     func load(_ item: BatchItem) throws(ItemFailure) -> [Tensor] {
         var tensors: [Tensor] = []
         for input in inputs {
-            guard let file = item.files[input.name] ?? (inputs.count == 1 ? item.files[""] : nil) else {
+            guard let file = item.files[input.name] ?? item.files[""] else {
                 throw ItemFailure("no file for input '\(input.name)'")
             }
             tensors.append(try load(file, for: input))
@@ -263,10 +282,13 @@ public final class BatchJob: Sendable {
             switch file.kind {
             case .npy: tensor = try Npy.read(path: file.path)
             case .tensorProto: tensor = try TensorProtoCodec.read(path: file.path).tensor
-            case .image:
+            case .image, .exr:
                 let bytes: [UInt8]
                 do { bytes = try readBytes(file.path) } catch { throw ItemFailure(error.description) }
-                tensor = spec.preprocessing.tensor(from: try RGBImage(decoding: bytes))
+                let image = file.kind == .exr
+                    ? try Image(decodingEXR: bytes, channels: spec.exrInputs[input.name] ?? spec.preprocessing.channels)
+                    : try Image(decoding: bytes).selecting(spec.preprocessing.channels)
+                tensor = try spec.preprocessing.tensor(from: image)
             }
         } catch {
             // A multi-input item's reasons say which input's file failed.
@@ -347,13 +369,16 @@ public final class BatchJob: Sendable {
             return
         }
         var files: [(String, [UInt8])] = []
+        let exr = [.exr, .exrHalf].contains(spec.format)
         for (k, t) in outputs.enumerated() {
             let name = k == 0 ? base : "\(base).out\(k)"
             let png = [.png, .png16].contains(spec.format)
             if png, let bytes = try pngBytes(t) {
                 files.append((name + ".png", bytes))
-            } else if png && k == 0 {
-                throw ItemFailure("output '\(outputNames[0])' of shape \(t.shape) is not image-shaped for --format png")
+            } else if exr, let bytes = try exrBytes(t, item: item) {
+                files.append((name + ".exr", bytes))
+            } else if (png || exr) && k == 0 {
+                throw ItemFailure("output '\(outputNames[0])' of shape \(t.shape) is not image-shaped for --\(spec.format == .exrHalf ? "exr-half" : spec.format.rawValue)")
             } else if spec.format == .pb {
                 files.append((name + ".pb", TensorProtoCodec.encode(t, name: outputNames[k])))
             } else {
@@ -386,6 +411,33 @@ public final class BatchJob: Sendable {
         }
         return spec.format == .png16 ? try encodePNG(samples(UInt16.self), width: w, height: h, channels: c)
                                      : try encodePNG(samples(UInt8.self), width: w, height: h, channels: c)
+    }
+
+    /// EXR bytes of a float [1, C, H, W] / [1, H, W, C] output (per the preprocessing layout);
+    /// nil for other shapes. Channels are named by `--channels` when it names C of them, else
+    /// Y (C = 1), R, G, B, A (C = 2...4) or 0, 1, ... The item's first EXR file gives the
+    /// header: its attributes are kept, its windows too, scaled when the output is an integer
+    /// multiple of its data window (an upscaler's); otherwise the windows are the output's size.
+    func exrBytes(_ t: Tensor, item: BatchItem) throws(ItemFailure) -> [UInt8]? {
+        guard t.dataType == .float, t.rank == 4, t.shape[0] == 1 else { return nil }
+        let nchw = spec.preprocessing.layout == .nchw
+        let (c, h, w) = nchw ? (t.shape[1], t.shape[2], t.shape[3]) : (t.shape[3], t.shape[1], t.shape[2])
+        guard c >= 1, h > 0, w > 0 else { return nil }
+        var planes = t.scalars(as: Float.self)
+        if !nchw {
+            let hwc = planes
+            for p in 0..<(h * w) { for ch in 0..<c { planes[ch * h * w + p] = hwc[p * c + ch] } }
+        }
+        let names = spec.preprocessing.channels.count == c ? spec.preprocessing.channels
+            : c == 1 ? ["Y"] : c <= 4 ? Array(["R", "G", "B", "A"].prefix(c)) : (0..<c).map { "\($0)" }
+        let source = inputs.lazy.compactMap { item.files[$0.name] ?? item.files[""] }.first { $0.kind == .exr }
+        var header: [UInt8]?, windows: ExrWindows?
+        if let source, let bytes = try? readBytes(source.path), let frame = try? exrHeader(bytes) {
+            header = bytes
+            let (dw, dh) = (frame.windows.data[2] - frame.windows.data[0] + 1, frame.windows.data[3] - frame.windows.data[1] + 1)
+            if w % dw == 0, h % dh == 0 { windows = frame.windows.scaled(x: w / dw, y: h / dh) }
+        }
+        return try encodeEXR(planes, width: w, height: h, channels: names, half: spec.format == .exrHalf, windows: windows, header: header)
     }
 
     /// One JSON line: the item and the `k` best entries of `scores` (flattened).

@@ -1,14 +1,37 @@
 import CImage
 
-/// An RGB image with samples scaled to [0, 1], rows top to bottom, interleaved (HWC).
-public struct RGBImage: Sendable, Equatable {
+/// An image of named channels, rows top to bottom, samples interleaved (HWC): decoded PNG and
+/// JPEG are R, G, B scaled to [0, 1]; EXR holds the channels asked for, values as stored.
+public struct Image: Sendable, Equatable {
     public let width: Int
     public let height: Int
+    public let channelNames: [String]
     public var pixels: [Float]
+    /// An EXR frame's windows; nil for other images.
+    public var windows: ExrWindows?
 
-    public init(width: Int, height: Int, pixels: [Float]) {
-        precondition(pixels.count == width * height * 3)
-        self.width = width; self.height = height; self.pixels = pixels
+    public init(width: Int, height: Int, channelNames: [String] = ["R", "G", "B"], pixels: [Float], windows: ExrWindows? = nil) {
+        precondition(pixels.count == width * height * channelNames.count)
+        self.width = width; self.height = height; self.channelNames = channelNames; self.pixels = pixels
+        self.windows = windows
+    }
+
+    /// The channels `names`, in that order; throws naming a channel the image lacks.
+    public func selecting(_ names: [String]) throws(ItemFailure) -> Image {
+        if names == channelNames { return self }
+        var order: [Int] = []
+        for name in names {
+            guard let k = channelNames.firstIndex(of: name) else {
+                throw ItemFailure("no channel '\(name)' (the image has \(channelNames.joined(separator: ", ")))")
+            }
+            order.append(k)
+        }
+        let c = channelNames.count
+        var out = [Float](repeating: 0, count: width * height * names.count)
+        for p in 0..<(width * height) {
+            for (k, source) in order.enumerated() { out[p * names.count + k] = pixels[p * c + source] }
+        }
+        return Image(width: width, height: height, channelNames: names, pixels: out, windows: windows)
     }
 
     /// Decodes PNG (8 or 16 bits a sample, any colour type) or JPEG bytes; throws the

@@ -1,9 +1,10 @@
 import Glibc
 
-/// One input of a batch job: a tensor file (.npy, .pb) or an image (.png, .jpg, .jpeg) for a
-/// one-input model, or one such file per input of a multi-input model.
+/// One input of a batch job: a tensor file (.npy, .pb) or an image (.png, .jpg, .jpeg, .exr)
+/// for a one-input model, or one such file per input of a multi-input model, or one EXR file
+/// whose layers feed every input.
 public struct BatchItem: Sendable, Hashable {
-    public enum Kind: Sendable, Hashable { case npy, tensorProto, image }
+    public enum Kind: Sendable, Hashable { case npy, tensorProto, image, exr }
     /// One file of an item.
     public struct File: Sendable, Hashable {
         public let path: String
@@ -13,7 +14,7 @@ public struct BatchItem: Sendable, Hashable {
     /// identity for sharding and the base name of its outputs.
     public let relativePath: String
     /// The files to read by the input they feed; a single-file item's one file has the key
-    /// "" and feeds a one-input model's input.
+    /// "" and feeds a one-input model's input, or every input (an EXR file's layers).
     public let files: [String: File]
 
     /// A single-file item.
@@ -32,6 +33,7 @@ public struct BatchItem: Sendable, Hashable {
         if lower.hasSuffix(".npy") { return .npy }
         if lower.hasSuffix(".pb") { return .tensorProto }
         if lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg") { return .image }
+        if lower.hasSuffix(".exr") { return .exr }
         return nil
     }
 
@@ -57,8 +59,9 @@ public enum ItemSource {
     /// manifest's folder; blank lines and `#` comments skipped). Sorted by relative path.
     /// With several `inputNames` (a multi-input model), an item is a folder holding one file
     /// per input named after it (`color.png`, `albedo.npy`), or a manifest line that is a
-    /// JSON object mapping every input name to a file (the item is named after the first).
-    /// The folder `excluding` (the output folder, when it lies inside the input folder) is
+    /// JSON object mapping every input name to a file (the item is named after the first);
+    /// with `exrItems`, an EXR file outside item folders (or on a plain manifest line) is
+    /// also an item, its layers feeding every input. The folder `excluding` (the output folder, when it lies inside the input folder) is
     /// skipped. A folder is listed once however many links lead to it, and a symlink to a
     /// folder outside the input folder is followed only with `followSymlinks`. A relative
     /// path never has "..", so outputs named after it stay in the output folder. Listing
@@ -66,18 +69,18 @@ public enum ItemSource {
     /// the path when it cannot be read, or naming the manifest line that lists an
     /// unsupported file or a duplicate.
     public static func items(from source: String, excluding: String? = nil, followSymlinks: Bool = false,
-                             inputNames: [String] = []) throws(BatchError) -> ItemListing {
+                             inputNames: [String] = [], exrItems: Bool = false) throws(BatchError) -> ItemListing {
         var st = stat()
         guard stat(source, &st) == 0 else { throw .usage("--batch-input \(source): \(errnoText())") }
         var listing: ItemListing
         if (st.st_mode & S_IFMT) == S_IFDIR {
             guard let root = canonical(source) else { throw .usage("--batch-input \(source): \(errnoText())") }
             var walk = Walk(root: source, canonicalRoot: root, skip: excluding.flatMap(canonical), followSymlinks: followSymlinks,
-                            inputNames: inputNames.count > 1 ? inputNames : [])
+                            inputNames: inputNames.count > 1 ? inputNames : [], exrItems: exrItems)
             try walk.list("", st)
             listing = walk.listing
         } else {
-            listing = try manifest(source, inputNames: inputNames)
+            listing = try manifest(source, inputNames: inputNames, exrItems: exrItems)
         }
         listing.items.sort { $0.relativePath < $1.relativePath }
         return listing
@@ -88,6 +91,8 @@ public enum ItemSource {
         let root: String, canonicalRoot: String, skip: String?, followSymlinks: Bool
         /// A multi-input model's inputs (empty for one input): folders holding their files are items.
         let inputNames: [String]
+        /// Whether an EXR file outside item folders is an item of a multi-input model.
+        let exrItems: Bool
         var visited = Set<[UInt64]>()
         var listing = ItemListing()
 
@@ -132,7 +137,7 @@ public enum ItemSource {
                     try list(rel, st)
                 case S_IFREG:
                     guard let kind = BatchItem.kind(of: name) else { break }
-                    if inputNames.isEmpty {
+                    if inputNames.isEmpty || (exrItems && kind == .exr) {
                         listing.items.append(BatchItem(relativePath: rel, path: path, kind: kind))
                     } else {
                         listing.rejected.append((rel, "a file outside an item folder; this model takes a folder per item with one file per input (\(inputNames.joined(separator: ", ")))"))
@@ -168,7 +173,7 @@ public enum ItemSource {
         func inRoot(_ path: String) -> Bool { path == canonicalRoot || path.hasPrefix(canonicalRoot == "/" ? "/" : canonicalRoot + "/") }
     }
 
-    private static func manifest(_ path: String, inputNames: [String]) throws(BatchError) -> ItemListing {
+    private static func manifest(_ path: String, inputNames: [String], exrItems: Bool) throws(BatchError) -> ItemListing {
         let text: String
         do { text = try readText(path) } catch { throw .usage("--batch-input manifest \(path): \(error)") }
         let base = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
@@ -186,7 +191,7 @@ public enum ItemSource {
                 guard named == Set(inputNames), named.count == entries.count else {
                     throw .usage("\(at): names inputs \(entries.map(\.0).joined(separator: ", ")); the model's inputs are \(inputNames.joined(separator: ", "))")
                 }
-            } else if inputNames.count > 1 {
+            } else if inputNames.count > 1 && !(exrItems && BatchItem.kind(of: line) == .exr) {
                 throw .usage("\(at): a model with several inputs needs a JSON object naming each input's file, e.g. {\"\(inputNames[0])\": \"a/\(inputNames[0]).png\", ...}")
             } else {
                 entries = [("", line)]
@@ -194,7 +199,7 @@ public enum ItemSource {
             var files: [String: BatchItem.File] = [:]
             for (input, listed) in entries {
                 guard let kind = BatchItem.kind(of: listed) else {
-                    throw .usage("\(at): '\(listed)' is not a .npy, .pb, .png, .jpg or .jpeg file")
+                    throw .usage("\(at): '\(listed)' is not a .npy, .pb, .png, .jpg, .jpeg or .exr file")
                 }
                 let parts = listed.split(separator: "/")
                 guard !listed.hasPrefix("/"), !parts.contains("..") else {

@@ -1,8 +1,9 @@
 import VonnxIR
 
 /// How an image becomes an input tensor, in this order: samples scaled to [0, 1] by bit
-/// depth, resized (bilinear, half-pixel centres), center-cropped, reordered to `channels`,
-/// then `(x * scale - mean[c]) / std[c]`, laid out as `layout` (without the batch dim).
+/// depth (EXR values are taken as stored), the `channels` picked, resized (bilinear,
+/// half-pixel centres), center-cropped, then `(x * scale - mean[c]) / std[c]`, laid out as
+/// `layout` (without the batch dim).
 public struct Preprocessing: Sendable {
     public enum Resize: Sendable, Equatable {
         /// The shorter side becomes this many pixels, keeping the aspect ratio.
@@ -10,21 +11,24 @@ public struct Preprocessing: Sendable {
         case exact(width: Int, height: Int)
     }
     public enum Layout: String, Sendable, CaseIterable { case nchw, nhwc }
-    public enum ChannelOrder: String, Sendable, CaseIterable { case rgb, bgr }
 
     public var resize: Resize?
     public var crop: (width: Int, height: Int)?
     public var layout: Layout = .nchw
-    public var channels: ChannelOrder = .rgb
+    /// The channels an input takes, by name: R, G, B of a PNG or JPEG; any of an EXR's.
+    public var channels = ["R", "G", "B"]
     public var scale: Float = 1
-    public var mean: [Float] = [0, 0, 0]
-    public var std: [Float] = [1, 1, 1]
+    /// One value for every channel, or one a channel.
+    public var mean: [Float] = [0]
+    public var std: [Float] = [1]
 
     public init() {}
 
     /// Sets one setting from its job-file key / flag name and text: resize (N or WxH),
-    /// crop (N or WxH), layout (nchw|nhwc), channels (rgb|bgr), scale, mean and std (three
-    /// comma-separated numbers). Throws `.usage` naming the key and the expected form.
+    /// crop (N or WxH), layout (nchw|nhwc), channels (`rgb` = R,G,B, `bgr` = B,G,R, or a
+    /// comma-separated list of channel names such as `diffuse.R,diffuse.G,diffuse.B`),
+    /// scale, mean and std (comma-separated numbers: one, or one a channel). Throws `.usage`
+    /// naming the key and the expected form.
     public mutating func set(_ key: String, _ value: String) throws(BatchError) {
         func size() throws(BatchError) -> (Int, Int) {
             let parts = value.split(separator: "x").map { Int($0) }
@@ -32,10 +36,10 @@ public struct Preprocessing: Sendable {
             if parts.count == 2, let w = parts[0], let h = parts[1], w > 0, h > 0 { return (w, h) }
             throw .usage("\(key) '\(value)' must be N or WIDTHxHEIGHT with positive integers")
         }
-        func triple() throws(BatchError) -> [Float] {
-            let parts = value.split(separator: ",").map { Float($0.trimmingWhitespace()) }
-            guard parts.count == 3, parts.allSatisfy({ $0 != nil }) else {
-                throw .usage("\(key) '\(value)' must be three comma-separated numbers, e.g. 0.485,0.456,0.406")
+        func numbers() throws(BatchError) -> [Float] {
+            let parts = value.split(separator: ",", omittingEmptySubsequences: false).map { Float($0.trimmingWhitespace()) }
+            guard parts.allSatisfy({ $0?.isFinite == true }) else {
+                throw .usage("\(key) '\(value)' must be comma-separated numbers, one or one a channel, e.g. 0.485,0.456,0.406")
             }
             return parts.map { $0! }
         }
@@ -47,15 +51,13 @@ public struct Preprocessing: Sendable {
         case "layout":
             guard let l = Layout(rawValue: value.lowercased()) else { throw .usage("layout '\(value)' must be nchw or nhwc") }
             layout = l
-        case "channels":
-            guard let c = ChannelOrder(rawValue: value.lowercased()) else { throw .usage("channels '\(value)' must be rgb or bgr") }
-            channels = c
+        case "channels": channels = try Self.channelNames(value, key: key)
         case "scale":
             guard let s = Float(value), s.isFinite else { throw .usage("scale '\(value)' must be a number") }
             scale = s
-        case "mean": mean = try triple()
+        case "mean": mean = try numbers()
         case "std":
-            let s = try triple()
+            let s = try numbers()
             guard s.allSatisfy({ $0 != 0 }) else { throw .usage("std '\(value)' must not contain 0") }
             std = s
         default: throw .usage("unknown preprocessing setting '\(key)' (known: resize, crop, layout, channels, scale, mean, std)")
@@ -77,9 +79,36 @@ public struct Preprocessing: Sendable {
         }
     }
 
-    /// The float tensor ([3, H, W] or [H, W, 3]) for `image`.
-    public func tensor(from image: RGBImage) -> Tensor {
+    /// The channel names of `--channels` (or a job file's channels): `rgb`, `bgr`, or a
+    /// comma-separated list of distinct names; throws `.usage` naming `key` otherwise.
+    public static func channelNames(_ value: String, key: String) throws(BatchError) -> [String] {
+        switch value.lowercased() {
+        case "rgb": return ["R", "G", "B"]
+        case "bgr": return ["B", "G", "R"]
+        default:
+            let names = value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
+            guard !names.contains(where: \.isEmpty), Set(names).count == names.count else {
+                throw .usage("\(key) '\(value)' must be rgb, bgr or distinct comma-separated channel names, e.g. R,G,B or albedo.R,albedo.G,albedo.B")
+            }
+            return names
+        }
+    }
+
+    /// Throws `.usage` unless mean and std have one value or one for each of `count` channels.
+    public func check(channelCount count: Int, for what: String) throws(BatchError) {
+        for (key, values) in [("mean", mean), ("std", std)] where values.count != 1 && values.count != count {
+            throw .usage("--\(key) has \(values.count) values; \(what) takes \(count) channel(s): give one value or \(count)")
+        }
+    }
+
+    /// The float tensor ([C, H, W] or [H, W, C]) of all of `image`'s channels, in its order;
+    /// throws when mean or std have neither one value nor one a channel.
+    public func tensor(from image: Image) throws(ItemFailure) -> Tensor {
         var image = image
+        let channelCount = image.channelNames.count
+        guard [1, channelCount].contains(mean.count), [1, channelCount].contains(std.count) else {
+            throw ItemFailure("--mean/--std give \(mean.count)/\(std.count) values for \(channelCount) channel(s)")
+        }
         switch resize {
         case .shorterSide(let side)?:
             let shorter = min(image.width, image.height)
@@ -90,23 +119,23 @@ public struct Preprocessing: Sendable {
         }
         let (w, h) = crop.map { (min($0.width, image.width), min($0.height, image.height)) } ?? (image.width, image.height)
         let x0 = (image.width - w) / 2, y0 = (image.height - h) / 2
-        var out = [Float](repeating: 0, count: w * h * 3)
-        let order = channels == .rgb ? [0, 1, 2] : [2, 1, 0]
-        for c in 0..<3 {
-            let source = order[c], m = mean[c], s = std[c]
+        let cs = channelCount
+        var out = [Float](repeating: 0, count: w * h * cs)
+        for c in 0..<cs {
+            let m = mean[mean.count == 1 ? 0 : c], s = std[std.count == 1 ? 0 : c]
             for y in 0..<h {
-                let row = ((y0 + y) * image.width + x0) * 3 + source
+                let row = ((y0 + y) * image.width + x0) * cs + c
                 for x in 0..<w {
-                    let v = (image.pixels[row + x * 3] * scale - m) / s
-                    out[layout == .nchw ? (c * h + y) * w + x : (y * w + x) * 3 + c] = v
+                    let v = (image.pixels[row + x * cs] * scale - m) / s
+                    out[layout == .nchw ? (c * h + y) * w + x : (y * w + x) * cs + c] = v
                 }
             }
         }
-        return Tensor(shape: layout == .nchw ? [3, h, w] : [h, w, 3], scalars: out)
+        return Tensor(shape: layout == .nchw ? [cs, h, w] : [h, w, cs], scalars: out)
     }
 
     /// Bilinear resize with half-pixel centres (ONNX Resize `half_pixel`, edges clamped).
-    static func resized(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+    static func resized(_ image: Image, width: Int, height: Int) -> Image {
         if width == image.width && height == image.height { return image }
         func taps(_ outSize: Int, _ inSize: Int) -> [(Int, Int, Float)] {
             let ratio = Float(inSize) / Float(outSize)
@@ -117,17 +146,18 @@ public struct Preprocessing: Sendable {
             }
         }
         let xs = taps(width, image.width), ys = taps(height, image.height)
-        var out = [Float](repeating: 0, count: width * height * 3)
+        let cs = image.channelNames.count
+        var out = [Float](repeating: 0, count: width * height * cs)
         let p = image.pixels, iw = image.width
         for (y, (y0, y1, fy)) in ys.enumerated() {
             for (x, (x0, x1, fx)) in xs.enumerated() {
-                for c in 0..<3 {
-                    let top = p[(y0 * iw + x0) * 3 + c] * (1 - fx) + p[(y0 * iw + x1) * 3 + c] * fx
-                    let bottom = p[(y1 * iw + x0) * 3 + c] * (1 - fx) + p[(y1 * iw + x1) * 3 + c] * fx
-                    out[(y * width + x) * 3 + c] = top * (1 - fy) + bottom * fy
+                for c in 0..<cs {
+                    let top = p[(y0 * iw + x0) * cs + c] * (1 - fx) + p[(y0 * iw + x1) * cs + c] * fx
+                    let bottom = p[(y1 * iw + x0) * cs + c] * (1 - fx) + p[(y1 * iw + x1) * cs + c] * fx
+                    out[(y * width + x) * cs + c] = top * (1 - fy) + bottom * fy
                 }
             }
         }
-        return RGBImage(width: width, height: height, pixels: out)
+        return Image(width: width, height: height, channelNames: image.channelNames, pixels: out)
     }
 }

@@ -58,6 +58,11 @@ struct TiledRunner: Sendable {
     /// Output pixels per input pixel, vertically and horizontally.
     let scale: (y: Int, x: Int)
     let inputs: [BatchJob.Input]
+    /// The model's ops whose output at a pixel depends on the whole frame (per-image
+    /// statistics), so its tiles cannot equal whole-frame inference whatever the overlap.
+    let wholeFrameOps: [String]
+    static let wholeFrameOpTypes: Set = ["InstanceNormalization", "MeanVarianceNormalization", "GlobalAveragePool",
+                                         "GlobalMaxPool", "GlobalLpPool"]
 
     /// Checks that the model takes tiles: every input [N, C, H, W] with a fixed C, the same
     /// H and W (fixed ones equal to the tile), and every output an integer multiple of the
@@ -66,6 +71,7 @@ struct TiledRunner: Sendable {
         self.session = session
         self.tiling = tiling
         self.inputs = inputs
+        wholeFrameOps = Set(session.model.graph.nodes.map(\.opType)).intersection(Self.wholeFrameOpTypes).sorted()
         var fixed: (Int, Int)?, probeFeeds: [String: Tensor] = [:]
         for input in inputs {
             guard input.type == .float, input.itemDims.count == 3, case .value(let channels) = input.itemDims[0] else {

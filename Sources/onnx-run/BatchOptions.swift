@@ -5,7 +5,7 @@ import VonnxBatch
 
 /// The flags of batch mode (`--batch-input`); see README "Batch jobs on a farm".
 struct BatchOptions: ParsableArguments {
-    @Option(help: "Batch mode: a folder of .npy/.pb/.png/.jpg items (for a multi-input model, folders of one file per input), or a manifest listing one a line (a JSON object of input files for a multi-input model).")
+    @Option(help: "Batch mode: a folder of .npy/.pb/.png/.jpg/.exr items (for a multi-input model, folders of one file per input), or a manifest listing one a line (a JSON object of input files for a multi-input model).")
     var batchInput: String?
     @Option(help: "Items run together when the model's batch dim is symbolic.") var batchSize = 1
     @Option(help: "INDEX/COUNT: process only this shard (default: from Slurm array or Kubernetes Indexed Job variables).")
@@ -15,10 +15,13 @@ struct BatchOptions: ParsableArguments {
     @Option(help: "Image preprocessing: resize the shorter side to N, or to WIDTHxHEIGHT.") var resize: String?
     @Option(help: "Image preprocessing: center-crop to N or WIDTHxHEIGHT.") var crop: String?
     @Option(help: "Image preprocessing: nchw or nhwc.") var layout: String?
-    @Option(help: "Image preprocessing: rgb or bgr.") var channels: String?
+    @Option(help: "Image channels by name: rgb (R,G,B, the default), bgr (B,G,R), or a comma list of EXR channel names, e.g. diffuse.R,diffuse.G,diffuse.B.")
+    var channels: String?
+    @Option(help: "INPUT=CH,CH,...: the EXR channels feeding one input (repeatable); naming every input makes each .exr file an item feeding them all.")
+    var exrInputs: [String] = []
     @Option(help: "Image preprocessing: multiply samples (in [0, 1]) by this.") var scale: String?
-    @Option(help: "Image preprocessing: three per-channel means, subtracted after scaling.") var mean: String?
-    @Option(help: "Image preprocessing: three per-channel standard deviations to divide by.") var std: String?
+    @Option(help: "Image preprocessing: means subtracted after scaling, one or one a channel.") var mean: String?
+    @Option(help: "Image preprocessing: standard deviations to divide by, one or one a channel.") var std: String?
     @Option(help: "Write the first output's K best classes as JSON lines instead of tensors.") var topK: Int?
     @Option(help: "Class names for --top-k, one a line.") var labels: String?
     @Option(help: "Run each frame in tiles of WIDTHxHEIGHT (a fully convolutional image-to-image model), blended over --overlap.")
@@ -27,13 +30,16 @@ struct BatchOptions: ParsableArguments {
     var overlap: Int?
     @Flag(help: "Write image-shaped outputs as 8-bit PNG (values in [0, 1]).") var png = false
     @Flag(help: "Write image-shaped outputs as 16-bit PNG (values in [0, 1]).") var png16 = false
+    @Flag(help: "Write image-shaped outputs as OpenEXR, float channels.") var exr = false
+    @Flag(help: "Write image-shaped outputs as OpenEXR, half channels.") var exrHalf = false
     @Flag(help: "Follow symlinks to folders outside the input folder.") var followSymlinks = false
 
     /// Batch-mode flags without --batch-input would be silently ignored; refuse them.
     func validate() throws {
         guard batchInput == nil else { return }
         let texts = [shard, job, resize, crop, layout, channels, scale, mean, std, labels, tile]
-        if texts.contains(where: { $0 != nil }) || topK != nil || overlap != nil || png || png16 || followSymlinks || batchSize != 1 {
+        if texts.contains(where: { $0 != nil }) || topK != nil || overlap != nil || png || png16 || exr || exrHalf
+            || !exrInputs.isEmpty || followSymlinks || batchSize != 1 {
             throw ValidationError("batch-mode options (--shard, --job, --resize, --top-k, ...) need --batch-input")
         }
     }
@@ -47,8 +53,18 @@ extension OnnxRun {
             guard let outputDir else { throw BatchError.usage("--batch-input needs --output-dir") }
             var spec = BatchJobSpec(input: input, outputDir: outputDir)
             spec.batchSize = options.batchSize
-            guard !(options.png && options.png16) else { throw BatchError.usage("--png and --png16 exclude each other") }
-            spec.format = options.png ? .png : options.png16 ? .png16 : format == .pb ? .pb : .npy
+            let imageFormats: [(Bool, BatchJobSpec.OutputFormat)] = [(options.png, .png), (options.png16, .png16), (options.exr, .exr),
+                                                                      (options.exrHalf, .exrHalf)]
+            let chosen = imageFormats.filter(\.0).map(\.1)
+            guard chosen.count <= 1 else { throw BatchError.usage("--png, --png16, --exr and --exr-half exclude each other") }
+            spec.format = chosen.first ?? (format == .pb ? .pb : .npy)
+            for entry in options.exrInputs {
+                let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].isEmpty else {
+                    throw BatchError.usage("--exr-inputs '\(entry)' must be INPUT=CHANNEL,CHANNEL,..., e.g. albedo=albedo.R,albedo.G,albedo.B")
+                }
+                spec.exrInputs[parts[0]] = try Preprocessing.channelNames(parts[1], key: "--exr-inputs \(parts[0])")
+            }
             spec.topK = options.topK
             spec.followSymlinks = options.followSymlinks
             spec.timeout = timeout
@@ -77,7 +93,9 @@ extension OnnxRun {
                 throw BatchError.usage("\(error)")
             }
             StopRequest.install()
-            let outcome = try BatchJob(session: session, spec: spec).run()
+            let job = try BatchJob(session: session, spec: spec)
+            for warning in job.warnings { writeStandardError("onnx-run: warning: \(warning)\n") }
+            let outcome = try job.run()
             if let error = outcome.outputError { writeStandardError("error: \(error)\n") }
             if let signal = outcome.interruptedBy { writeStandardError("onnx-run: stopped by signal \(signal); rerun to resume\n") }
             if outcome.failed > 0 { writeStandardError("onnx-run: \(outcome.failed) item(s) failed; see \(outputDir)/failures*.jsonl\n") }

@@ -46,53 +46,107 @@ private func contents(_ path: String) -> [UInt8]? { try? readBytes(path) }
 
 @Test func preprocessingScalesNormalizesAndLaysOut() throws {
     // 2x1 image: pixel 0 = (0.2, 0.4, 0.6), pixel 1 = (1, 0, 0.5).
-    let image = RGBImage(width: 2, height: 1, pixels: [0.2, 0.4, 0.6, 1, 0, 0.5])
+    let image = Image(width: 2, height: 1, pixels: [0.2, 0.4, 0.6, 1, 0, 0.5])
     var p = Preprocessing()
     try p.set("scale", "255")
     try p.set("mean", "51, 0, 0")
     try p.set("std", "1,2,4")
-    let nchw = p.tensor(from: image)
+    let nchw = try p.tensor(from: image)
     #expect(nchw.shape == [3, 1, 2])
     let expected: [Float] = [0, 204, 51, 0, 38.25, 31.875]
     for (got, want) in zip(nchw.scalars(as: Float.self), expected) { #expect(abs(got - want) < 1e-3) }
     try p.set("layout", "nhwc")
     try p.set("channels", "bgr")
-    let nhwc = p.tensor(from: image)
+    let nhwc = try p.tensor(from: try image.selecting(p.channels))
     #expect(nhwc.shape == [1, 2, 3])
     // Channel 0 is now blue, normalized with mean[0] and std[0].
     #expect(abs(nhwc.scalars(as: Float.self)[0] - (0.6 * 255 - 51)) < 1e-3)
-    #expect(throws: BatchError.self) { try p.set("mean", "1,2") }
+    try p.set("mean", "1,2")
+    #expect(throws: BatchError.self) { try p.check(channelCount: 3, for: "--channels") }
+    #expect(throws: ItemFailure.self) { try p.tensor(from: image) }
     #expect(throws: BatchError.self) { try p.set("std", "1,0,1") }
     #expect(throws: BatchError.self) { try p.set("gamma", "2") }
 }
 
 @Test func resizeIsBilinearWithHalfPixelCentresAndCropIsCentred() throws {
     // A 2x1 ramp 0 → 1 resized to 4x1: samples at source x = -0.25, 0.25, 0.75, 1.25 (clamped).
-    let ramp = RGBImage(width: 2, height: 1, pixels: [0, 0, 0, 1, 1, 1])
+    let ramp = Image(width: 2, height: 1, pixels: [0, 0, 0, 1, 1, 1])
     let wide = Preprocessing.resized(ramp, width: 4, height: 1)
     #expect(stride(from: 0, to: 12, by: 3).map { wide.pixels[$0] } == [0, 0.25, 0.75, 1])
     var p = Preprocessing()
     try p.set("resize", "4x1")
     try p.set("crop", "2x1")
-    #expect(p.tensor(from: ramp).scalars(as: Float.self) == [0.25, 0.75, 0.25, 0.75, 0.25, 0.75])
+    #expect(try p.tensor(from: ramp).scalars(as: Float.self) == [0.25, 0.75, 0.25, 0.75, 0.25, 0.75])
     try p.set("resize", "2")            // shorter side 1 → 2: a 4x2 image, cropped to 2x1
-    #expect(p.tensor(from: ramp).shape == [3, 1, 2])
+    #expect(try p.tensor(from: ramp).shape == [3, 1, 2])
 }
 
 @Test func pngRoundTripsAndCorruptImagesFail() throws {
     let samples: [UInt8] = [255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30]
     let png = try encodePNG(samples, width: 2, height: 2, channels: 3)
-    let image = try RGBImage(decoding: png)
+    let image = try Image(decoding: png)
     #expect(image.width == 2 && image.height == 2)
     #expect(image.pixels.map { UInt8(($0 * 255).rounded()) } == samples)
-    let grey = try RGBImage(decoding: try encodePNG([0, 128] as [UInt8], width: 2, height: 1, channels: 1))
+    let grey = try Image(decoding: try encodePNG([0, 128] as [UInt8], width: 2, height: 1, channels: 1))
     #expect(grey.pixels.map { UInt8(($0 * 255).rounded()) } == [0, 0, 0, 128, 128, 128])
     let deep: [UInt16] = [65535, 0, 1, 257, 32768, 65534]
     let png16 = try encodePNG(deep, width: 2, height: 1, channels: 3)
     #expect(png16[24] == 16)                                   // IHDR bit depth
-    #expect(try RGBImage(decoding: png16).pixels.map { UInt16(($0 * 65535).rounded()) } == deep)
-    #expect(throws: ItemFailure.self) { try RGBImage(decoding: Array(png.prefix(40))) }
-    #expect(throws: ItemFailure("not a PNG or JPEG file")) { try RGBImage(decoding: Array("hello".utf8)) }
+    #expect(try Image(decoding: png16).pixels.map { UInt16(($0 * 65535).rounded()) } == deep)
+    #expect(throws: ItemFailure.self) { try Image(decoding: Array(png.prefix(40))) }
+    #expect(throws: ItemFailure("not a PNG or JPEG file")) { try Image(decoding: Array("hello".utf8)) }
+}
+
+@Test func channelsAreRGBBGROrNamesAndPickedByName() throws {
+    #expect(try Preprocessing.channelNames("RGB", key: "channels") == ["R", "G", "B"])
+    #expect(try Preprocessing.channelNames("bgr", key: "channels") == ["B", "G", "R"])
+    #expect(try Preprocessing.channelNames("albedo.R, albedo.G,Z", key: "channels") == ["albedo.R", "albedo.G", "Z"])
+    #expect(throws: BatchError.self) { try Preprocessing.channelNames("R,,G", key: "channels") }
+    #expect(throws: BatchError.self) { try Preprocessing.channelNames("R,G,R", key: "channels") }
+    let image = Image(width: 1, height: 1, pixels: [0.1, 0.2, 0.3])
+    #expect(try image.selecting(["B", "R"]).pixels == [0.3, 0.1])
+    #expect(throws: ItemFailure("no channel 'A' (the image has R, G, B)")) { try image.selecting(["A"]) }
+}
+
+/// A 5x3 frame of two channels whose values need float (HDR, negative, tiny).
+private let exrPlanes: [Float] = (0..<30).map { (i: Int) -> Float in Float(i - 7) * 13.37 + 1e-3 }
+
+@Test func exrRoundTripsFloatAndHalfWithWindowsAndAttributes() throws {
+    let windows = ExrWindows(data: [10, 20, 14, 22], display: [0, 0, 99, 59])
+    let float = try encodeEXR(exrPlanes, width: 5, height: 3, channels: ["Y", "A"], half: false, windows: windows)
+    let read = try Image(decodingEXR: float, channels: ["A", "Y"])
+    #expect(read.width == 5 && read.height == 3 && read.windows == windows)
+    let y: [Float] = (0..<15).map { read.pixels[$0 * 2 + 1] }, a: [Float] = (0..<15).map { read.pixels[$0 * 2] }
+    #expect(y == Array(exrPlanes[..<15]) && a == Array(exrPlanes[15...]))    // exact
+    let half = try encodeEXR(exrPlanes, width: 5, height: 3, channels: ["Y", "A"], half: true, header: float)
+    let back = try Image(decodingEXR: half, channels: ["Y"])
+    let rounded: [Float] = exrPlanes[..<15].map { Float(Float16($0)) }
+    #expect(back.pixels == rounded)
+    #expect(back.windows == ExrWindows(data: [0, 0, 4, 2], display: [0, 0, 4, 2]))
+    #expect(try exrHeader(half).channels == ["A", "Y"])
+    #expect(windows.scaled(x: 2, y: 2) == ExrWindows(data: [20, 40, 29, 45], display: [0, 0, 199, 119]))
+    let wrong = ExrWindows(data: [0, 0, 5, 2], display: [0, 0, 5, 2])
+    #expect(throws: ItemFailure("EXR: the data window is not 5x3")) {
+        try encodeEXR(exrPlanes, width: 5, height: 3, channels: ["Y", "A"], half: false, windows: wrong)
+    }
+}
+
+@Test func damagedEXRFailsWithAOneLineReasonNeverACrash() throws {
+    let file = try encodeEXR(exrPlanes, width: 5, height: 3, channels: ["Y", "A"], half: true)
+    #expect(throws: ItemFailure("EXR: no channel 'R' (the file has A, Y)")) { try Image(decodingEXR: file, channels: ["R"]) }
+    #expect(throws: ItemFailure("EXR: not an OpenEXR file (no magic number)")) { try Image(decodingEXR: Array("hello".utf8), channels: ["Y"]) }
+    // Every truncation, and seeded byte changes, decode or fail with a reason: no crash, no hang.
+    for n in 0..<file.count {
+        #expect(throws: ItemFailure.self) { try Image(decodingEXR: Array(file.prefix(n)), channels: ["Y"]) }
+    }
+    var rng = SplitMix(state: 20)
+    for _ in 0..<2000 {
+        var bytes = file
+        for _ in 0..<Int.random(in: 1...4, using: &rng) {
+            bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+        }
+        do { _ = try Image(decodingEXR: bytes, channels: ["Y", "A"]) } catch { #expect(!error.reason.contains("\n")) }
+    }
 }
 
 /// An 8x8 JPEG of the colour (200, 100, 50), made by cjpeg -quality 95 -optimize.
@@ -103,12 +157,12 @@ private let solidJPEG: [UInt8] = {
 }()
 
 @Test func jpegDecodesAndTruncatedJPEGFails() throws {
-    let image = try RGBImage(decoding: solidJPEG)
+    let image = try Image(decoding: solidJPEG)
     #expect(image.width == 8 && image.height == 8)
     for (i, want) in [200, 100, 50].enumerated() {
         #expect(abs(Int((image.pixels[i] * 255).rounded()) - want) <= 2)
     }
-    #expect(throws: ItemFailure.self) { try RGBImage(decoding: Array(solidJPEG.prefix(200))) }
+    #expect(throws: ItemFailure.self) { try Image(decoding: Array(solidJPEG.prefix(200))) }
 }
 
 @Test func atomicWriterCreatesFoldersLeavesNoTemporariesAndReportsErrors() throws {
@@ -139,7 +193,7 @@ private let solidJPEG: [UInt8] = {
     #expect(items.map(\.relativePath) == ["a/x.npy", "b.png"])
     #expect(items.map(\.files) == [["": .init(path: "\(dir)/a/x.npy", kind: .npy)], ["": .init(path: "\(dir)/b.png", kind: .image)]])
     try AtomicFile.write(Array("b.png\nnotes.txt\n".utf8), to: "\(dir)/bad.txt")
-    #expect(throws: BatchError.usage("manifest \(dir)/bad.txt line 2: 'notes.txt' is not a .npy, .pb, .png, .jpg or .jpeg file")) {
+    #expect(throws: BatchError.usage("manifest \(dir)/bad.txt line 2: 'notes.txt' is not a .npy, .pb, .png, .jpg, .jpeg or .exr file")) {
         try ItemSource.items(from: "\(dir)/bad.txt")
     }
     try AtomicFile.write(Array("b.png\nb.png\n".utf8), to: "\(dir)/twice.txt")
@@ -260,7 +314,7 @@ private func lookupSession() throws -> Session {
         (#"{"color": "a.png"}"#, "names inputs color; the model's inputs are color, albedo"),
         (#"{"color": "a.png", "albedo": "b.npy", "color": "c.png"}"#, "names inputs color, albedo, color; the model's inputs are color, albedo"),
         (#"{"color": "a.png", "albedo": 3}"#, "not a JSON object of strings (expected '\"')"),
-        (#"{"color": "a.png", "albedo": "b.txt"}"#, "'b.txt' is not a .npy, .pb, .png, .jpg or .jpeg file"),
+        (#"{"color": "a.png", "albedo": "b.txt"}"#, "'b.txt' is not a .npy, .pb, .png, .jpg, .jpeg or .exr file"),
         (#"{"color": "a.png", "albedo": "b.npy"} x"#, "text after the JSON object"),
         ("a.png", "a model with several inputs needs a JSON object naming each input's file, e.g. {\"color\": \"a/color.png\", ...}"),
     ] {
@@ -392,4 +446,18 @@ private func upscaler(halving: Bool = false) throws -> Session {
     #expect(throws: BatchError.usage("--tile: output 'conv2' is [1, 12, 8, 8] for a 16x16 tile, not an image an integer multiple of it")) {
         try BatchJob(session: try upscaler(halving: true), spec: spec)
     }
+}
+
+@Test func tilingWarnsOfWholeImageNormalization() throws {
+    var spec = BatchJobSpec(input: "/nonexistent", outputDir: "/nonexistent")
+    spec.tiling = try Tiling(tile: "16", overlap: 4)
+    #expect(try BatchJob(session: try upscaler(), spec: spec).warnings.isEmpty)
+    var b = GraphBuilder(name: "norm")
+    let x = b.input("x", .float, [.symbol("N"), .value(3), .symbol("H"), .symbol("W")])
+    let scale = b.constant(Tensor(shape: [3], scalars: [Float](repeating: 1, count: 3)))
+    let bias = b.constant(Tensor(shape: [3], scalars: [Float](repeating: 0, count: 3)))
+    b.output(b.node("InstanceNormalization", [x, scale, bias]))
+    let session = try Session(model: Model(irVersion: 8, opsets: ["": 13], graph: b.graph), options: SessionOptions(threads: 1, backend: .cpu))
+    let warnings = try BatchJob(session: session, spec: spec).warnings
+    #expect(warnings.count == 1 && warnings[0].contains("whole-image ops (InstanceNormalization)"))
 }

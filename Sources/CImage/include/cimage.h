@@ -16,4 +16,6 @@ int cimage_encode_png(const void *pixels, int width, int height, int channels, i
                       void **out, size_t *outSize, char *err, size_t errlen);
 
 void cimage_free(void *p);
+
+#include "cexr.h"  // OpenEXR frames
 #endif
