@@ -139,25 +139,29 @@ public struct Tensor: Sendable {
         storage = TensorStorage(strings: strings)
     }
 
-    /// A tensor over the caller's memory, not copied (zero-copy input). `buffer` must stay
-    /// valid and unchanged until `deallocator` is called, which happens once no tensor uses it:
-    /// not only this one and its copies, but also a run's outputs that share it (Identity,
-    /// Reshape, Squeeze and other views return their input's memory), and until a run given
-    /// it returns. Vonnx never writes to it. Pass `{}` to keep the memory yours and outlive
-    /// every such tensor yourself. Throws `invalidArgument` when `shape` does not hold
-    /// `buffer.count` elements.
+    /// A tensor over the caller's memory, not copied (zero-copy input):
+    /// `try Tensor(shape: [1, 3, 224, 224], wrapping: UnsafeBufferPointer(pixels)) { $0.deallocate() }`.
+    /// `buffer` must stay valid and unchanged until `deallocator` is called with it, which
+    /// happens once no tensor uses it: not only this one and its copies, but also a run's
+    /// outputs that share it (Identity, Reshape, Squeeze and other views return their input's
+    /// memory), and not before a run given it returns. Vonnx never writes to it. Pass `{ _ in }`
+    /// to keep the memory yours and outlive every such tensor yourself. Throws
+    /// `invalidArgument` when `shape` does not hold `buffer.count` elements; the memory stays
+    /// the caller's then.
     public init<T: TensorElement>(shape: [Int], wrapping buffer: UnsafeBufferPointer<T>,
-                                  deallocator: @escaping @Sendable () -> Void) throws {
+                                  deallocator: @escaping @Sendable (UnsafeBufferPointer<T>) -> Void) throws {
         guard checkedElementCount(shape, limit: .max) == buffer.count else {
             throw VonnxError.invalidArgument("shape \(shape) does not hold the \(buffer.count) elements of the wrapped buffer")
         }
         guard let base = buffer.baseAddress else {
-            deallocator()
+            deallocator(buffer)
             self.init(zeros: T.dataType, shape: shape)
             return
         }
-        self.init(dataType: T.dataType, shape: shape,
-                  storage: TensorStorage(wrapping: base, byteCount: buffer.count * MemoryLayout<T>.stride, deallocator: deallocator))
+        let (address, count) = (UInt(bitPattern: base), buffer.count)
+        self.init(dataType: T.dataType, shape: shape, storage: TensorStorage(
+            wrapping: base, byteCount: count * MemoryLayout<T>.stride,
+            deallocator: { deallocator(UnsafeBufferPointer(start: UnsafePointer(bitPattern: address), count: count)) }))
     }
 
     /// A scalar (rank-0) tensor.

@@ -70,13 +70,13 @@ private final class Calls: Sendable {
 }
 
 @Test func wrappedMemoryIsReadInPlaceAndGivenBackOnceNoTensorUsesIt() throws {
-    nonisolated(unsafe) let memory = UnsafeMutableBufferPointer<Int32>.allocate(capacity: 6)
+    let memory = UnsafeMutableBufferPointer<Int32>.allocate(capacity: 6)
     _ = memory.initialize(from: [1, -2, 3, -4, 5, -6])
     let freed = Calls()
     do {
-        let x = try Tensor(shape: [6], wrapping: UnsafeBufferPointer(memory)) {
+        let x = try Tensor(shape: [6], wrapping: UnsafeBufferPointer(memory)) { buffer in
             freed.count.add(1, ordering: .relaxed)
-            memory.deallocate()
+            buffer.deallocate()
         }
         #expect(x.storage.pointer == UnsafeMutableRawPointer(memory.baseAddress!))
         let outputs = try identityAndCastSession(.int32).run(["x": x])
@@ -95,9 +95,9 @@ private final class Calls: Sendable {
 @Test func wrappingAShapeThatDoesNotFitThrows() {
     let memory = [Float](repeating: 0, count: 4)
     memory.withUnsafeBufferPointer { buffer in
-        #expect(message { _ = try Tensor(shape: [2, 3], wrapping: buffer) {} }
+        #expect(message { _ = try Tensor(shape: [2, 3], wrapping: buffer) { _ in } }
             == "shape [2, 3] does not hold the 4 elements of the wrapped buffer")
-        #expect(message { _ = try Tensor(shape: [1 << 62, 8], wrapping: buffer) {} }
+        #expect(message { _ = try Tensor(shape: [1 << 62, 8], wrapping: buffer) { _ in } }
             == "shape [4611686018427387904, 8] does not hold the 4 elements of the wrapped buffer")
     }
 }
