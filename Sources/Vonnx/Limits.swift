@@ -22,6 +22,7 @@ public struct Limits: Sendable, Equatable {
     /// also refuses nesting beyond `ModelReader.maxNesting` protobuf messages.
     public var maxSubgraphDepth: Int
 
+    /// Limits; each argument sets the property of its name.
     public init(maxTensorBytes: Int = Limits.defaultMaxTensorBytes, maxRunBytes: Int = Limits.defaultMaxRunBytes,
                 maxSubgraphRuns: Int = 10_000_000, maxSubgraphDepth: Int = 32) {
         self.maxTensorBytes = maxTensorBytes

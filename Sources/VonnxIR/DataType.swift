@@ -15,7 +15,9 @@ public enum DataType: Int32, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// float32, float64, float16 or bfloat16.
     public var isFloatingPoint: Bool { self == .float || self == .double || self == .float16 || self == .bfloat16 }
+    /// A signed or unsigned integer type (not bool).
     public var isInteger: Bool { !isFloatingPoint && self != .bool && self != .string }
 
     public var description: String {
