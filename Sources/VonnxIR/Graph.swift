@@ -73,16 +73,27 @@ public struct ValueInfo: Sendable, Hashable {
 
 /// A node attribute, as in ONNX's AttributeProto.
 public indirect enum Attribute: Sendable {
+    /// A float.
     case float(Float)
+    /// An int.
     case int(Int)
+    /// Bytes, usually UTF-8 text.
     case string([UInt8])
+    /// A constant tensor.
     case tensor(Tensor)
+    /// A subgraph (If, Loop, Scan bodies).
     case graph(Graph)
+    /// A list of floats.
     case floats([Float])
+    /// A list of ints.
     case ints([Int])
+    /// A list of byte strings.
     case strings([[UInt8]])
+    /// A list of tensors.
     case tensors([Tensor])
+    /// A list of subgraphs.
     case graphs([Graph])
+    /// A type.
     case typeProto(ValueType)
 }
 
