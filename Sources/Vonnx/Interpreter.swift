@@ -16,6 +16,8 @@ final class Interpreter: Sendable {
         let work: Work
         let inputs: [Int?]
         let outputs: [Int?]
+        /// The slots it reads: its inputs and the outer values its subgraphs capture.
+        let reads: [Int]
         let release: [Int]
         let subgraphs: [String: Interpreter]
     }
@@ -25,6 +27,8 @@ final class Interpreter: Sendable {
     private let constants: [(slot: Int, tensor: Tensor)]
     private let inputSlots: [Int]
     private let outputSlots: [Int]
+    /// The step that produces each slot nodes produce.
+    private let producer: [Int: Int]
     /// Outer-scope names this (sub)graph reads, and the slot each is copied into.
     private let captured: [(name: String, slot: Int)]
     private let slotOf: [String: Int]
@@ -76,9 +80,12 @@ final class Interpreter: Sendable {
             steps.append(Step(node: node, work: work,
                               inputs: node.inputs.map { $0.isEmpty ? nil : slot($0) },
                               outputs: node.outputs.map { $0.isEmpty ? nil : slot($0) },
+                              reads: (node.inputs + node.capturedNames()).filter { !$0.isEmpty }.map(slot),
                               release: releaseAt[i] ?? [], subgraphs: subgraphs))
         }
         self.steps = steps
+        producer = Dictionary(steps.enumerated().flatMap { i, step in step.outputs.compactMap { $0.map { ($0, i) } } },
+                              uniquingKeysWith: { first, _ in first })
         self.slotOf = slotOf
         slotCount = slotOf.count
     }
@@ -139,11 +146,26 @@ final class Interpreter: Sendable {
         deinit { for (s, p) in produced.enumerated() where p { slots[s].map(memory.release) } }
     }
 
-    /// Runs with `inputs` bound to the graph inputs in order; `outer` resolves outer-scope
-    /// names. `cancellation` is checked before every node; `memory` is the enclosing run's,
-    /// for a subgraph.
-    func run(_ inputs: [Tensor], outer: (@Sendable (String) -> Tensor?)? = nil, profile: Profile? = nil,
+    /// Which steps the graph outputs `wanted` (indices into the graph's outputs) need: their
+    /// producers and, transitively, the producers of what those read.
+    private func steps(computing wanted: [Int]) -> [Bool] {
+        var needed = [Bool](repeating: false, count: steps.count)
+        var pending = wanted.map { outputSlots[$0] }
+        while let s = pending.popLast() {
+            guard let i = producer[s], !needed[i] else { continue }
+            needed[i] = true
+            pending += steps[i].reads
+        }
+        return needed
+    }
+
+    /// Runs with `inputs` bound to the graph inputs in order and returns the graph outputs
+    /// `wanted` (indices; nil for all), running only the nodes they need. `outer` resolves
+    /// outer-scope names. `cancellation` is checked before every node; `memory` is the
+    /// enclosing run's, for a subgraph.
+    func run(_ inputs: [Tensor], wanted: [Int]? = nil, outer: (@Sendable (String) -> Tensor?)? = nil, profile: Profile? = nil,
              cancellation: Cancellation? = nil, memory: RunMemory = RunMemory()) throws -> [Tensor] {
+        let needed = wanted.map(steps(computing:))
         let frame = Frame(count: slotCount, outer: outer, memory: memory)
         for (s, t) in constants { frame.slots[s] = t }
         for (s, t) in zip(inputSlots, inputs) { frame.slots[s] = t }
@@ -152,7 +174,11 @@ final class Interpreter: Sendable {
             frame.slots[s] = t
         }
         try cancellation?.check()
-        for step in steps {
+        for (i, step) in steps.enumerated() {
+            if let needed, !needed[i] {
+                for s in step.release { frame.release(s) }
+                continue
+            }
             try cancellation?.check()
             let definition: OpDefinition
             switch step.work {
@@ -203,8 +229,8 @@ final class Interpreter: Sendable {
             try limits.checkRun(step.node, held: memory.bytes, adding: 0)
             for s in step.release { frame.release(s) }
         }
-        return try outputSlots.enumerated().map { i, s in
-            guard let t = frame.slots[s] else { throw VonnxError.invalidModel("graph output \(i) was not produced") }
+        return try (wanted ?? Array(outputSlots.indices)).map { i in
+            guard let t = frame.slots[outputSlots[i]] else { throw VonnxError.invalidModel("graph output \(i) was not produced") }
             return t
         }
     }

@@ -22,6 +22,7 @@ public struct Limits: Sendable, Equatable {
     /// also refuses nesting beyond `ModelReader.maxNesting` protobuf messages.
     public var maxSubgraphDepth: Int
 
+    /// Limits; each argument sets the property of its name.
     public init(maxTensorBytes: Int = Limits.defaultMaxTensorBytes, maxRunBytes: Int = Limits.defaultMaxRunBytes,
                 maxSubgraphRuns: Int = 10_000_000, maxSubgraphDepth: Int = 32) {
         self.maxTensorBytes = maxTensorBytes
@@ -132,23 +133,37 @@ public final class Cancellation: Sendable {
     /// When runs stop by themselves (`DispatchTime.now()` based), or nil.
     public let deadline: DispatchTime?
     private let timeout: Double?
+    /// A handle whose cancellation this one follows.
+    private let parent: Cancellation?
 
     /// A handle that also cancels by itself `timeout` seconds from now, when given.
     public init(timeout seconds: Double? = nil) {
         timeout = seconds
         deadline = seconds.map { DispatchTime.now() + $0 }
+        parent = nil
     }
 
+    /// A handle of its own (cancelling it leaves `parent` alone) that is also cancelled
+    /// whenever `parent` is.
+    init(within parent: Cancellation?) {
+        timeout = nil
+        deadline = nil
+        self.parent = parent
+    }
+
+    /// Stops the runs given this handle at their next node or subgraph iteration.
     public func cancel() { cancelled.store(true, ordering: .relaxed) }
 
+    /// Whether `cancel()` was called or the deadline has passed (here or in the parent).
     public var isCancelled: Bool {
-        if cancelled.load(ordering: .relaxed) { return true }
+        if cancelled.load(ordering: .relaxed) || parent?.isCancelled == true { return true }
         guard let deadline, DispatchTime.now() >= deadline else { return false }
         cancel()
         return true
     }
 
     func check() throws {
+        try parent?.check()
         if isCancelled { throw RunCancelled(timeout: timeout) }
     }
 }

@@ -176,20 +176,72 @@ public final class Session: Sendable {
     /// Every Vulkan device the loader sees; throws when there is no Vulkan driver.
     public static func vulkanDevices() throws -> [VulkanDeviceInfo] { try VulkanDevice.availableDevices() }
 
-    /// Runs the model on named inputs and returns every graph output by name; `cancellation`
-    /// stops the run (throwing `RunCancelled`) when cancelled or past its deadline.
-    public func run(_ feeds: [String: Tensor], cancellation: Cancellation? = nil) throws -> [String: Tensor] {
-        Dictionary(try runOrdered(feeds, cancellation: cancellation).map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+    /// Runs the model on named inputs and returns its outputs by name: those named in
+    /// `outputs` (only the nodes they need run), or every one when nil. `cancellation` stops
+    /// the run (throwing `RunCancelled`) when cancelled or past its deadline. Blocks the
+    /// calling thread until the run ends; in Swift concurrency code, `await` the async overload.
+    public func run(_ feeds: [String: Tensor], outputs: [String]? = nil,
+                    cancellation: Cancellation? = nil) throws -> [String: Tensor] {
+        Dictionary(try runOrdered(feeds, outputs: outputs, cancellation: cancellation).map { ($0.name, $0.tensor) },
+                   uniquingKeysWith: { a, _ in a })
     }
 
-    /// Runs the model and returns the outputs in the graph's output order; with `profile`,
-    /// records one timed event per node.
-    public func runOrdered(_ feeds: [String: Tensor], profile: Profile? = nil,
+    /// `run(_:outputs:cancellation:)` for Swift concurrency: the run goes on a thread of its
+    /// own, so the awaiting task holds no thread of the cooperative pool (which has one a core)
+    /// while the model runs. Cancelling the task stops the run, which throws `RunCancelled`.
+    public func run(_ feeds: [String: Tensor], outputs: [String]? = nil,
+                    cancellation: Cancellation? = nil) async throws -> [String: Tensor] {
+        let task = Cancellation(within: cancellation)
+        return try await withTaskCancellationHandler {
+            try await onOwnThread { try self.run(feeds, outputs: outputs, cancellation: task) }
+        } onCancel: {
+            task.cancel()
+        }
+    }
+
+    /// Runs the model and returns the outputs named in `outputs` in that order (only the
+    /// nodes they need run), or every output in the graph's order when nil; with `profile`,
+    /// records one timed event per node run. Throws `invalidArgument` for a name that is not
+    /// an output.
+    public func runOrdered(_ feeds: [String: Tensor], outputs: [String]? = nil, profile: Profile? = nil,
                            cancellation: Cancellation? = nil) throws -> [(name: String, tensor: Tensor)] {
+        let declared = model.graph.outputs.map(\.name)
+        let wanted = try outputs?.map { name in
+            guard let i = declared.firstIndex(of: name) else {
+                throw VonnxError.invalidArgument("'\(name)' is not an output of the model (outputs: \(declared.joined(separator: ", ")))")
+            }
+            return i
+        }
         try InputCheck.validate(feeds, against: model.graph.inputs)
         let results = try StorageCache.duringRun {
-            try interpreter.run(model.graph.inputs.map { feeds[$0.name]! }, profile: profile, cancellation: cancellation)
+            try interpreter.run(model.graph.inputs.map { feeds[$0.name]! }, wanted: wanted, profile: profile,
+                                cancellation: cancellation)
         }
-        return zip(model.graph.outputs, results).map { ($0.name, $1) }
+        return zip(wanted ?? Array(declared.indices), results).map { (declared[$0], $1) }
+    }
+}
+
+/// A closure handed to a new thread.
+private final class ThreadJob {
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
+}
+
+/// Runs `body` on a new thread and resumes with its result, so the awaiting task blocks no
+/// thread of Swift's cooperative pool. Throws when no thread can be started.
+private func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let job = Unmanaged.passRetained(ThreadJob { continuation.resume(with: Result { try body() }) }).toOpaque()
+        var thread = pthread_t()
+        let started = pthread_create(&thread, nil, { raw in
+            Unmanaged<ThreadJob>.fromOpaque(raw!).takeRetainedValue().run()
+            return nil
+        }, job)
+        if started == 0 {
+            pthread_detach(thread)
+        } else {
+            Unmanaged<ThreadJob>.fromOpaque(job).release()
+            continuation.resume(throwing: VonnxError.invalidArgument("cannot start a thread for the run (pthread_create: error \(started))"))
+        }
     }
 }

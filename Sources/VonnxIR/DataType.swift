@@ -15,7 +15,9 @@ public enum DataType: Int32, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// float32, float64, float16 or bfloat16.
     public var isFloatingPoint: Bool { self == .float || self == .double || self == .float16 || self == .bfloat16 }
+    /// A signed or unsigned integer type (not bool).
     public var isInteger: Bool { !isFloatingPoint && self != .bool && self != .string }
 
     public var description: String {
@@ -38,10 +40,22 @@ public enum DataType: Int32, Sendable, CaseIterable, CustomStringConvertible {
     }
 }
 
-/// A Swift type that can be the element of a `Tensor`.
-public protocol TensorElement: Sendable {
+/// A Swift type a `Tensor`'s elements can be built from and read as: `Float` (float32),
+/// `Double` (float64), `Float16`, `Int8`…`Int64`, `UInt8`…`UInt64`, `Bool` and `String`.
+public protocol TensorScalar: Sendable {
+    /// The ONNX element type this Swift type stands for.
     static var dataType: DataType { get }
+}
+
+/// A `TensorScalar` stored inline, `MemoryLayout<Self>.size` bytes an element: every one but `String`.
+public protocol TensorElement: TensorScalar {
+    /// The element whose bytes are all zero.
     static var zero: Self { get }
+}
+
+extension String: TensorScalar {
+    /// `.string`.
+    public static var dataType: DataType { .string }
 }
 
 /// Elements that convert to and from Double, so generic kernels can compute in one place.

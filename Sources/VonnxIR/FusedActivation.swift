@@ -71,6 +71,8 @@ public enum FusedActivation: Sendable, Equatable {
         }
     }
 
+    /// Its parameters in order (Clip's bounds, LeakyRelu's alpha, HardSigmoid's alpha and
+    /// beta); empty for the others.
     public var params: [Float] {
         switch self {
         case .clip(let lo, let hi): [lo, hi]

@@ -1,9 +1,11 @@
 /// Builds a graph node by node with unique value names; for programmatic models (the
 /// benchmark's embedded ResNet-50, tests).
 public struct GraphBuilder {
+    /// The graph built so far.
     public private(set) var graph: Graph
     private var counter = 0
 
+    /// An empty graph named `name`.
     public init(name: String) { graph = Graph(name: name) }
 
     /// A fresh value name starting with `prefix`.
@@ -12,6 +14,7 @@ public struct GraphBuilder {
         return "\(prefix)\(counter)"
     }
 
+    /// Adds a graph input and returns its name.
     public mutating func input(_ name: String, _ type: DataType, _ shape: [Dim]) -> String {
         graph.inputs.append(ValueInfo(name: name, type: .tensor(type, shape: shape)))
         return name
@@ -33,6 +36,7 @@ public struct GraphBuilder {
         return out
     }
 
+    /// Declares value `name` a graph output.
     public mutating func output(_ name: String, _ type: ValueType? = nil) {
         graph.outputs.append(ValueInfo(name: name, type: type))
     }

@@ -93,6 +93,7 @@ public enum StorageCache {
 
     /// A block of memory the OS would not map.
     public struct OutOfMemory: Error, Sendable, CustomStringConvertible {
+        /// The size asked for.
         public let bytes: Int
         public var description: String { "out of memory: cannot map \(bytes) bytes" }
     }

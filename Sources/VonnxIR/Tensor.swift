@@ -4,10 +4,14 @@ import Synchronization
 /// only while it is the sole owner (right after allocating it); after that it is read-only,
 /// which is what makes sharing it across threads safe.
 public final class TensorStorage: @unchecked Sendable {
+    /// The first byte (64-byte aligned unless the memory is the caller's, see `init(wrapping:byteCount:deallocator:)`).
     public let pointer: UnsafeMutableRawPointer
+    /// The bytes at `pointer` (0 for strings).
     public let byteCount: Int
     /// The elements of a string tensor (its raw memory is empty).
     public let strings: [String]
+    /// Gives the caller's memory back; nil when `StorageCache` allocated it.
+    private let deallocator: (@Sendable () -> Void)?
 
     /// Zero-filled storage of `byteCount` bytes, 64-byte aligned.
     public init(byteCount: Int) {
@@ -15,6 +19,7 @@ public final class TensorStorage: @unchecked Sendable {
         pointer = StorageCache.allocate(byteCount: byteCount)
         pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
         strings = []
+        deallocator = nil
     }
 
     /// Storage of `byteCount` bytes, 64-byte aligned, left uninitialized: for kernels that
@@ -23,15 +28,30 @@ public final class TensorStorage: @unchecked Sendable {
         self.byteCount = byteCount
         pointer = StorageCache.allocate(byteCount: byteCount)
         strings = []
+        deallocator = nil
     }
 
+    /// Storage holding `strings` out of line.
     public init(strings: [String]) {
         byteCount = 0
         pointer = .allocate(byteCount: 1, alignment: 64)
         self.strings = strings
+        deallocator = nil
     }
 
-    deinit { StorageCache.release(pointer, byteCount: strings.isEmpty ? byteCount : 0) }
+    /// The caller's `byteCount` bytes at `pointer`, not copied: they must stay valid and
+    /// unchanged until `deallocator` is called, when the last tensor over them is gone.
+    /// Nothing in Vonnx writes to them.
+    public init(wrapping pointer: UnsafeRawPointer, byteCount: Int, deallocator: @escaping @Sendable () -> Void) {
+        self.pointer = UnsafeMutableRawPointer(mutating: pointer)
+        self.byteCount = byteCount
+        strings = []
+        self.deallocator = deallocator
+    }
+
+    deinit {
+        if let deallocator { deallocator() } else { StorageCache.release(pointer, byteCount: strings.isEmpty ? byteCount : 0) }
+    }
 
     /// Transforms of these read-only bytes that kernels made once (packed GEMM panels,
     /// Winograd filters), by key; they are freed with the storage. Guarded by `derivedLock`.
@@ -62,17 +82,21 @@ extension Tensor {
 
 /// An n-dimensional array: element type, shape and contiguous row-major storage.
 public struct Tensor: Sendable {
+    /// The element type.
     public let dataType: DataType
+    /// The length of each axis, outermost first (`[]` for a scalar).
     public let shape: [Int]
+    /// The memory holding the elements, shared by copies and views of this tensor.
     public let storage: TensorStorage
 
     /// Number of elements (1 for a scalar).
     @inlinable public var count: Int { shape.reduce(1, *) }
+    /// Number of axes.
     @inlinable public var rank: Int { shape.count }
 
     /// A zero-filled tensor.
     public init(zeros dataType: DataType, shape: [Int]) {
-        precondition(dataType != .string, "use init(strings:shape:)")
+        precondition(dataType != .string, "use init(shape:scalars:) with [String]")
         self.dataType = dataType
         self.shape = shape
         storage = TensorStorage(byteCount: shape.reduce(1, *) * dataType.byteSize)
@@ -80,7 +104,7 @@ public struct Tensor: Sendable {
 
     /// A tensor whose elements are uninitialized; the caller writes all of them before any read.
     public init(uninitialized dataType: DataType, shape: [Int]) {
-        precondition(dataType != .string, "use init(strings:shape:)")
+        precondition(dataType != .string, "use init(shape:scalars:) with [String]")
         self.dataType = dataType
         self.shape = shape
         storage = TensorStorage(uninitializedByteCount: shape.reduce(1, *) * dataType.byteSize)
@@ -93,17 +117,51 @@ public struct Tensor: Sendable {
         self.storage = storage
     }
 
+    /// A tensor of `scalars` (copied), row-major: `Tensor(shape: [2], scalars: [7, 9] as [Int64])`.
+    /// The element type is `T`'s (`Float` makes float32). Precondition: `shape` holds
+    /// `scalars.count` elements.
     public init<T: TensorElement>(shape: [Int], scalars: [T]) {
-        precondition(shape.reduce(1, *) == scalars.count, "shape \(shape) does not hold \(scalars.count) elements")
+        precondition(checkedElementCount(shape, limit: .max) == scalars.count, "shape \(shape) does not hold \(scalars.count) elements")
         self.init(zeros: T.dataType, shape: shape)
-        scalars.withUnsafeBytes { storage.pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        scalars.withUnsafeBytes { if let base = $0.baseAddress { storage.pointer.copyMemory(from: base, byteCount: $0.count) } }
     }
 
-    public init(strings: [String], shape: [Int]) {
-        precondition(shape.reduce(1, *) == strings.count)
+    /// A string tensor. Precondition: `shape` holds `scalars.count` elements.
+    public init(shape: [Int], scalars: [String]) {
+        self.init(strings: scalars, shape: shape)
+    }
+
+    /// A string tensor (kernels' spelling of `init(shape:scalars:)`).
+    package init(strings: [String], shape: [Int]) {
+        precondition(checkedElementCount(shape, limit: .max) == strings.count, "shape \(shape) does not hold \(strings.count) elements")
         dataType = .string
         self.shape = shape
         storage = TensorStorage(strings: strings)
+    }
+
+    /// A tensor over the caller's memory, not copied (zero-copy input):
+    /// `try Tensor(shape: [1, 3, 224, 224], wrapping: UnsafeBufferPointer(pixels)) { $0.deallocate() }`.
+    /// `buffer` must stay valid and unchanged until `deallocator` is called with it, which
+    /// happens once no tensor uses it: not only this one and its copies, but also a run's
+    /// outputs that share it (Identity, Reshape, Squeeze and other views return their input's
+    /// memory), and not before a run given it returns. Vonnx never writes to it. Pass `{ _ in }`
+    /// to keep the memory yours and outlive every such tensor yourself. Throws
+    /// `invalidArgument` when `shape` does not hold `buffer.count` elements; the memory stays
+    /// the caller's then.
+    public init<T: TensorElement>(shape: [Int], wrapping buffer: UnsafeBufferPointer<T>,
+                                  deallocator: @escaping @Sendable (UnsafeBufferPointer<T>) -> Void) throws {
+        guard checkedElementCount(shape, limit: .max) == buffer.count else {
+            throw VonnxError.invalidArgument("shape \(shape) does not hold the \(buffer.count) elements of the wrapped buffer")
+        }
+        guard let base = buffer.baseAddress else {
+            deallocator(buffer)
+            self.init(zeros: T.dataType, shape: shape)
+            return
+        }
+        let (address, count) = (UInt(bitPattern: base), buffer.count)
+        self.init(dataType: T.dataType, shape: shape, storage: TensorStorage(
+            wrapping: base, byteCount: count * MemoryLayout<T>.stride,
+            deallocator: { deallocator(UnsafeBufferPointer(start: UnsafePointer(bitPattern: address), count: count)) }))
     }
 
     /// A scalar (rank-0) tensor.
@@ -115,6 +173,8 @@ public struct Tensor: Sendable {
         return Tensor(dataType: dataType, shape: newShape, storage: storage)
     }
 
+    /// Calls `body` with the elements in place (no copy), valid only during the call.
+    /// Precondition: `T` is the element type (or `UInt16` for any 2-byte one); check `dataType` first.
     @inlinable public func withUnsafeBufferPointer<T: TensorElement, R>(as: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
         precondition(T.dataType == dataType || (T.self == UInt16.self && dataType.byteSize == 2),
                      "tensor is \(dataType), read as \(T.dataType)")
@@ -128,8 +188,21 @@ public struct Tensor: Sendable {
         return try body(UnsafeMutableBufferPointer(start: storage.pointer.assumingMemoryBound(to: T.self), count: count))
     }
 
-    /// The elements as an array.
-    @inlinable public func scalars<T: TensorElement>(as type: T.Type) -> [T] {
+    /// The elements as an array (copied), read as `T`: `try y.scalars(as: Int64.self)`. Throws
+    /// `invalidArgument` naming the tensor's element type when `T` is not it (`Float` reads
+    /// float32, `Double` float64, `String` string...). `withUnsafeBufferPointer(as:_:)` reads
+    /// without copying.
+    public func scalars<T: TensorScalar>(as type: T.Type) throws -> [T] {
+        guard T.dataType == dataType else {
+            throw VonnxError.invalidArgument("the tensor is \(dataType)\(shape), not \(T.dataType) (\(T.self))")
+        }
+        if dataType == .string, let strings = storage.strings as? [T] { return strings }
+        return Array(UnsafeBufferPointer(start: storage.pointer.assumingMemoryBound(to: T.self), count: count))
+    }
+
+    /// The elements as an array, unchecked: for code that knows the element type (kernels,
+    /// after shape inference). Traps when `T` is not it; the public overload above throws.
+    @inlinable package func scalars<T: TensorElement>(as type: T.Type) -> [T] {
         withUnsafeBufferPointer(as: type) { Array($0) }
     }
 
@@ -173,7 +246,23 @@ public struct Tensor: Sendable {
 }
 
 extension Tensor: CustomStringConvertible {
-    public var description: String { "Tensor<\(dataType)>\(shape)" }
+    /// How many elements `description` shows.
+    static let describedElements = 6
+
+    /// The element type, shape and first few elements: `Tensor<float32>[2, 4] [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, …]`.
+    public var description: String {
+        let shown = min(count, Self.describedElements)
+        let head = Tensor(dataType: dataType, shape: [shown], storage: storage)
+        let values: [String] = switch dataType {
+        case .string: storage.strings.prefix(shown).map { "\"\($0)\"" }
+        case .bool: head.doubles().map { $0 != 0 ? "true" : "false" }
+        case .double: head.doubles().map { "\($0)" }
+        case .float, .float16, .bfloat16: head.doubles().map { "\(Float($0))" }
+        case .uint64: head.scalars(as: UInt64.self).map { "\($0)" }
+        default: head.ints().map { "\($0)" }
+        }
+        return "Tensor<\(dataType)>\(shape) [\((values + (count > shown ? ["…"] : [])).joined(separator: ", "))]"
+    }
 }
 
 /// Row-major strides of a shape.
