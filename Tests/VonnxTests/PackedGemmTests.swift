@@ -216,17 +216,17 @@ func packedGemmRunsTransposedMatMul(aShape: [Int], permA: [Int]?, bShape: [Int],
 }
 
 /// vonnx SoftmaxAttention against a float64 reference of Softmax(scale·(A·B))·C on random
-/// inputs: SVTR's and ViT's head layouts (Q, Kᵀ and V read through their perms), score rows
-/// split into several blocks with a ragged last one, a broadcast batch, one query row, one key,
-/// a V broadcasting past the scores' batch (the unfused path) and float64 (likewise); one and
-/// two threads.
+/// inputs (named packedGemm… so that test.sh reruns it on the AVX2 kernel): SVTR's and ViT's
+/// head layouts (Q, Kᵀ and V read through their perms), score rows split into several blocks
+/// with a ragged last one, a broadcast batch, one query row, one key, a V broadcasting past
+/// the scores' batch (the unfused path) and float64 (likewise); one and two threads.
 @Test(arguments: [([1, 150, 2, 8], [0, 2, 1, 3], [1, 1100, 2, 8], [0, 2, 3, 1], [1, 1100, 2, 5], [0, 2, 1, 3], Float(0.35), DataType.float),
                   ([2, 3, 13, 4], nil, [2, 3, 4, 9], nil, [2, 3, 9, 6], nil, 1, .float),
                   ([3, 1, 7], nil, [7, 40], nil, [40, 3], nil, 2, .float),
                   ([4, 9, 5], [0, 2, 1], [1, 9, 1], nil, [4, 1, 6], nil, 0.5, .float),
                   ([2, 5, 3], nil, [2, 3, 5], nil, [3, 2, 5, 4], nil, 1, .float),
                   ([2, 6, 3], nil, [2, 3, 7], nil, [2, 7, 2], nil, 0.25, .double)] as [([Int], [Int]?, [Int], [Int]?, [Int], [Int]?, Float, DataType)])
-func softmaxAttentionMatchesReference(_ q: [Int], _ permQ: [Int]?, _ k: [Int], _ permK: [Int]?, _ v: [Int], _ permV: [Int]?,
+func packedGemmRunsSoftmaxAttention(_ q: [Int], _ permQ: [Int]?, _ k: [Int], _ permK: [Int]?, _ v: [Int], _ permV: [Int]?,
                                       scale: Float, type: DataType) throws {
     let seed = UInt64.random(in: 0...UInt64.max)
     var rng = SplitMix(state: seed)
