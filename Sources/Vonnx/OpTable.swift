@@ -13,6 +13,7 @@ let opTable: [String: [String: OpDefinition]] = ["": defaultDomainOps, "com.micr
 /// Vonnx's own fused ops, which only its CPU-only graph optimizations write.
 private let vonnxOps: [String: OpDefinition] = [
     "TransposedMatMul": .init(CPUKernels.transposedMatMul, shape: ShapeRules.transposedMatMul),
+    "SoftmaxAttention": .init(CPUKernels.softmaxAttention, shape: ShapeRules.softmaxAttention),
 ]
 
 /// onnxruntime's contrib ops that its transformers optimizer and quantization tools emit.

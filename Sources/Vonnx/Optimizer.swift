@@ -4,13 +4,14 @@ import VonnxCPU
 /// inferred, and (when `optimize`) dead nodes removed, constants folded, Conv fused with
 /// BatchNormalization, residual Add and activations (`Passes.fusingConv`), decomposed layer
 /// normalizations and Gelus fused (`Passes.fusingLayerNormalization`, `fusingGelu`) and, for the CPU alone, Transposes
-/// and bias Adds folded into the MatMuls they feed and follow.
+/// and bias Adds folded into the MatMuls they feed and follow, and attention's scores, scale,
+/// Softmax and product by V fused (`Passes.fusingAttention`).
 struct Optimizer {
     let opsets: [String: Int]
     let optimize: Bool
     let limits: Limits
     /// The graph runs wholly on the CPU backend: fusions into ops only its kernels run are made
-    /// too (`Passes.fusingIntoMatMul`).
+    /// too (`Passes.fusingIntoMatMul`, `fusingAttention`).
     var cpuOnly = false
     var opset: Int { opsets[""] ?? opsets["ai.onnx"] ?? 1 }
 
@@ -33,7 +34,7 @@ struct Optimizer {
             g = Passes.withoutDeadNodes(g)
             guard g.nodes.count < before else {
                 g = Passes.fusingLayerNormalization(Passes.fusingConv(Passes.fusingGelu(g)))
-                return cpuOnly ? Passes.fusingIntoMatMul(g) : g
+                return cpuOnly ? Passes.fusingAttention(Passes.fusingIntoMatMul(g), opset: opset) : g
             }
             g = try inferTypes(g)
         }

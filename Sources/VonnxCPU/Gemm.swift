@@ -204,6 +204,32 @@ enum MatrixKernels {
     }
 }
 
+/// An input seen through a permutation of its axes (`perm`, nil for none): its shape and
+/// strides so, without a copy.
+struct PermutedInput {
+    let tensor: Tensor, perm: [Int]?, shape: [Int], strides: [Int]
+}
+
+extension KernelContext {
+    /// Input `i` (which must be present) seen through the permutation in the node's
+    /// `attribute` (as is when absent). Throws, naming the node, when the attribute is no
+    /// permutation of the input's axes.
+    func permutedInput(_ i: Int, _ attribute: String) throws -> PermutedInput {
+        let t = try input(i), own = contiguousStrides(t.shape)
+        guard let perm = try node.ints(attribute) else { return PermutedInput(tensor: t, perm: nil, shape: t.shape, strides: own) }
+        guard perm.count == t.rank, Set(perm) == Set(0..<t.rank) else {
+            throw error("\(attribute) \(perm) is not a permutation of the \(t.rank) axes of \(t.shape)")
+        }
+        return PermutedInput(tensor: t, perm: perm, shape: perm.map { t.shape[$0] }, strides: perm.map { own[$0] })
+    }
+
+    /// `p` as a contiguous tensor (transposed when it has a permutation).
+    func materialized(_ p: PermutedInput) throws -> Tensor {
+        guard let perm = p.perm else { return p.tensor }
+        return try apply1(CPUKernels.transpose, "Transpose", [p.tensor], ["perm": .ints(perm)])
+    }
+}
+
 extension CPUKernels {
     public static let gemm: CPUKernel = widenFloat16 { ctx in
         let a = try ctx.input(0)
@@ -227,31 +253,15 @@ extension CPUKernels {
     /// packed kernel each operand is read through its transposed strides, with no copy, and the
     /// bias added as the product is stored; elsewhere transposes, MatMul, then Add.
     public static let transposedMatMul: CPUKernel = { ctx in
-        let a = try ctx.input(0), b = try ctx.input(1)
-        guard a.dataType == b.dataType else { throw ctx.error("input types differ: \(a.dataType) and \(b.dataType)") }
-        let perms = try ["permA", "permB"].map { try ctx.node.ints($0) }
-        for (t, (perm, name)) in zip([a, b], zip(perms, ["permA", "permB"])) {
-            guard let perm else { continue }
-            guard perm.count == t.rank, Set(perm) == Set(0..<t.rank) else {
-                throw ctx.error("\(name) \(perm) is not a permutation of the \(t.rank) axes of \(t.shape)")
-            }
-        }
-        /// `t`'s shape and strides seen through `perm`.
-        func view(_ t: Tensor, _ perm: [Int]?) -> (shape: [Int], strides: [Int]) {
-            let own = contiguousStrides(t.shape)
-            return perm.map { p in (p.map { t.shape[$0] }, p.map { own[$0] }) } ?? (t.shape, own)
-        }
-        let va = view(a, perms[0]), vb = view(b, perms[1])
-        let plan = try MatrixKernels.MatMulPlan(va.shape, vb.shape, aStrides: va.strides, bStrides: vb.strides, ctx)
+        let a = try ctx.permutedInput(0, "permA"), b = try ctx.permutedInput(1, "permB")
+        guard a.tensor.dataType == b.tensor.dataType else { throw ctx.error("input types differ: \(a.tensor.dataType) and \(b.tensor.dataType)") }
+        let plan = try MatrixKernels.MatMulPlan(a.shape, b.shape, aStrides: a.strides, bStrides: b.strides, ctx)
         let bias = ctx.optionalInput(2)
-        if let bias, bias.shape != [plan.n] || bias.dataType != a.dataType {
-            throw ctx.error("bias \(bias.shape) (\(bias.dataType)) must be [\(plan.n)] (\(a.dataType))")
+        if let bias, bias.shape != [plan.n] || bias.dataType != a.tensor.dataType {
+            throw ctx.error("bias \(bias.shape) (\(bias.dataType)) must be [\(plan.n)] (\(a.tensor.dataType))")
         }
-        if let y = MatrixKernels.packedMatMul(ctx, a, b, plan, bIsMatrix: false, bias: bias) { return [y] }
-        let operands = try zip([a, b], perms).map { t, perm in
-            try perm.map { try ctx.apply1(transpose, "Transpose", [t], ["perm": .ints($0)]) } ?? t
-        }
-        let y = try ctx.apply1(matMul, "MatMul", operands)
+        if let y = MatrixKernels.packedMatMul(ctx, a.tensor, b.tensor, plan, bIsMatrix: false, bias: bias) { return [y] }
+        let y = try ctx.apply1(matMul, "MatMul", [ctx.materialized(a), ctx.materialized(b)])
         return [try bias.map { try ctx.apply1(add, "Add", [y, $0]) } ?? y]
     }
 

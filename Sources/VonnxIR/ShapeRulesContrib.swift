@@ -22,13 +22,22 @@ extension ShapeRules {
     /// vonnx TransposedMatMul: MatMul of A and B transposed by `permA` / `permB` (each the
     /// identity when absent).
     public static let transposedMatMul: ShapeRule = { ctx in
-        let operands = try [(0, "permA"), (1, "permB")].map { i, attribute -> ValueType? in
-            guard let perm = try ctx.node.ints(attribute) else { return ctx.input(i) }
-            var node = ctx.node
-            node.attributes = ["perm": .ints(perm)]
-            return try transpose(ShapeContext(node: node, inputs: [ctx.input(i)], constants: [], opset: ctx.opset))[0]
-        }
-        return try matMul()(ctx.with(inputs: operands))
+        try matMul()(ctx.with(inputs: [permuted(ctx, 0, "permA"), permuted(ctx, 1, "permB")]))
+    }
+
+    /// vonnx SoftmaxAttention: Softmax(scale·(A·B))·C, each operand transposed by `permA` /
+    /// `permB` / `permC` (the identity when absent): MatMul's result of the scores by C.
+    public static let softmaxAttention: ShapeRule = { ctx in
+        let scores = try matMul()(ctx.with(inputs: [permuted(ctx, 0, "permA"), permuted(ctx, 1, "permB")]))[0]
+        return try matMul()(ctx.with(inputs: [scores, permuted(ctx, 2, "permC")]))
+    }
+
+    /// Input `i`'s type transposed by the permutation in the node's `attribute`, when it has one.
+    private static func permuted(_ ctx: ShapeContext, _ i: Int, _ attribute: String) throws -> ValueType? {
+        guard let perm = try ctx.node.ints(attribute) else { return ctx.input(i) }
+        var node = ctx.node
+        node.attributes = ["perm": .ints(perm)]
+        return try transpose(ShapeContext(node: node, inputs: [ctx.input(i)], constants: [], opset: ctx.opset))[0]
     }
 
     /// FusedMatMul: MatMul of A and B with their last two axes swapped by transA / transB

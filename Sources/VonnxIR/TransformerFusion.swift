@@ -206,3 +206,65 @@ extension Passes {
         return withoutUnusedInitializers(result)
     }
 }
+
+extension Passes {
+    /// Attention's core, Softmax(Q·K · c) · V, becomes one `vonnx::SoftmaxAttention` (inputs
+    /// Q, K, V; `scale` c; `permA`, `permB`, `permC` the operands' transposes), whose CPU kernel
+    /// never writes the scores out whole: a float MatMul or TransposedMatMul without bias, then
+    /// optionally a Div by (c = 1/d) or a Mul by (c) a one-element float constant d, a Softmax
+    /// over the last axis, and a MatMul or TransposedMatMul without bias (nor a transposed first
+    /// operand) of that by V. Only for graphs that run wholly on the CPU, after
+    /// `fusingIntoMatMul`; intermediates are only fused away when nothing else reads them.
+    /// Sorted nodes and inferred types expected; the result stays sorted.
+    public static func fusingAttention(_ graph: Graph, opset: Int) -> Graph {
+        let (reads, _, consumers, outputs) = wiring(graph)
+        var taken = Set<Int>(), replaced: [Int: Node] = [:]
+        /// The one node reading `value`, when nothing else (graph outputs included) does.
+        func sole(_ value: String) -> Int? {
+            guard reads[value] == 1, !outputs.contains(value), let c = consumers[value], c.count == 1, !taken.contains(c[0]) else { return nil }
+            return c[0]
+        }
+        /// A float MatMul (or TransposedMatMul without bias) of two operands of rank 2 or more.
+        func product(_ i: Int) -> Bool {
+            let n = graph.nodes[i]
+            guard n.opType == "MatMul" && n.domain.isEmpty || n.opType == "TransposedMatMul" && n.domain == "vonnx",
+                  n.inputs.count == 2, n.outputs.count == 1 else { return false }
+            return n.inputs.allSatisfy { graph.type(of: $0)?.elementType == .float && (graph.type(of: $0)?.shape?.count ?? 0) >= 2 }
+        }
+        /// The value of a one-element float constant.
+        func scalar(_ name: String) -> Float? {
+            guard let t = graph.initializers[name], t.dataType == .float, t.count == 1 else { return nil }
+            return t.scalars(as: Float.self)[0]
+        }
+        for (qi, qk) in graph.nodes.enumerated() where product(qi) && !taken.contains(qi) {
+            guard let rank = graph.type(of: qk.outputs[0])?.shape?.count, var at = sole(qk.outputs[0]) else { continue }
+            var chain = [qi], scale: Float = 1, scores = qk.outputs[0]
+            let scaling = graph.nodes[at]
+            if ["Div", "Mul"].contains(scaling.opType), scaling.domain.isEmpty, scaling.inputs.count == 2,
+               let other = scaling.inputs.first(where: { $0 != scores }), scaling.opType == "Mul" || scaling.inputs[0] == scores,
+               let c = scalar(other), c != 0, (graph.initializers[other]?.rank ?? 0) <= rank, let next = sole(scaling.outputs[0]) {
+                scale = scaling.opType == "Div" ? 1 / c : c
+                chain.append(at)
+                scores = scaling.outputs[0]
+                at = next
+            }
+            let softmax = graph.nodes[at]
+            guard softmax.opType == "Softmax", softmax.domain.isEmpty, softmax.outputs.count == 1,
+                  let axis = try? softmax.int("axis", default: opset >= 13 ? -1 : 1), axis == -1 || axis == rank - 1,
+                  let pi = sole(softmax.outputs[0]), product(pi), graph.nodes[pi].inputs[0] == softmax.outputs[0],
+                  graph.nodes[pi].inputs[1] != softmax.outputs[0], graph.nodes[pi].attributes["permA"] == nil else { continue }
+            let pv = graph.nodes[pi]
+            var attributes: [String: Attribute] = scale == 1 ? [:] : ["scale": .float(scale)]
+            attributes["permA"] = qk.attributes["permA"]
+            attributes["permB"] = qk.attributes["permB"]
+            attributes["permC"] = pv.attributes["permB"]
+            // The fused node takes the last product's place, where every input is available.
+            replaced[pi] = Node(name: qk.name, opType: "SoftmaxAttention", domain: "vonnx", inputs: qk.inputs + [pv.inputs[1]],
+                                outputs: pv.outputs, attributes: attributes)
+            taken.formUnion(chain + [at, pi])
+        }
+        var result = graph
+        result.nodes = graph.nodes.indices.compactMap { i in replaced[i] ?? (taken.contains(i) ? nil : graph.nodes[i]) }
+        return withoutUnusedInitializers(result)
+    }
+}

@@ -205,10 +205,14 @@ func fusesDecomposedLayerNormalization(squareByMul: Bool, gammaFirst: Bool, beta
 }
 
 /// Attention's head split: Q, K and V projected (MatMul, bias Add), reshaped to heads and
-/// transposed (K to Kᵀ) before the MatMuls, and the context transposed back. On the CPU the
-/// Transposes feeding MatMuls and the bias Adds fold into `vonnx::TransposedMatMul` (the
-/// Transpose after a MatMul stays); another backend keeps them.
-@Test func foldsTransposesIntoMatMulsOnTheCPUOnly() throws {
+/// transposed (K to Kᵀ) before the MatMuls, the scores scaled (`scale`: a Div or Mul by a
+/// constant, or none) and normalized, and the context transposed back. On the CPU the
+/// Transposes feeding MatMuls and the bias Adds fold into `vonnx::TransposedMatMul` and the
+/// scores' MatMul, scale, Softmax and MatMul by V into one `vonnx::SoftmaxAttention` (the
+/// Transpose after it stays) — unless the scores are read elsewhere too (`scoresRead`: an output);
+/// another backend keeps them all.
+@Test(arguments: [("Div", false), ("Mul", false), ("", false), ("Div", true)])
+func foldsTransposesAndAttentionOnTheCPUOnly(scale: String, scoresRead: Bool) throws {
     var b = GraphBuilder(name: "g"), noise = Noise(state: 5)
     let x = b.input("x", .float, [.value(2), .value(9), .value(12)])
     func heads(_ perm: [Int]) -> String {
@@ -217,15 +221,23 @@ func fusesDecomposedLayerNormalization(squareByMul: Bool, gammaFirst: Bool, beta
         return b.node("Transpose", [split], ["perm": .ints(perm)])
     }
     let q = heads([0, 2, 1, 3]), kt = heads([0, 2, 3, 1]), v = heads([0, 2, 1, 3])
-    let p = b.node("Softmax", [b.node("MatMul", [q, kt])], ["axis": .int(-1)])
+    var scores = b.node("MatMul", [q, kt])
+    if !scale.isEmpty { scores = b.node(scale, [scores, b.constant(Tensor(scalar: Float(scale == "Div" ? 2 : 0.5)))]) }
+    let p = b.node("Softmax", [scores], ["axis": .int(-1)])
     let context = b.node("Transpose", [b.node("MatMul", [p, v])], ["perm": .ints([0, 2, 1, 3])])
     b.output(b.node("Reshape", [context, b.constant(Tensor(shape: [3], scalars: [2, 9, 12] as [Int64]))]))
+    if scoresRead { b.output(scores) }
     let (ops, error) = try compare(b.graph, xShape: [2, 9, 12])
-    #expect(ops.filter { $0 == "TransposedMatMul" }.count == 5 && ops.filter { $0 == "Transpose" }.count == 1
-            && !ops.contains("Add") && !ops.contains("MatMul"), "\(ops)")
+    let count = { (op: String) in ops.filter { $0 == op }.count }
+    if scoresRead {
+        #expect(count("TransposedMatMul") == 5 && count("Softmax") == 1 && count("SoftmaxAttention") == 0, "\(ops)")
+    } else {
+        #expect(count("TransposedMatMul") == 3 && count("SoftmaxAttention") == 1 && count("Transpose") == 1
+                && !ops.contains("Add") && !ops.contains("MatMul") && !ops.contains("Softmax") && !ops.contains(scale), "\(ops)")
+    }
     #expect(error < 1e-5)
     let elsewhere = try Optimizer(opsets: ["": 17], optimize: true, limits: Limits(), cpuOnly: false).prepare(b.graph)
-    #expect(elsewhere.nodes.filter { $0.opType == "Transpose" }.count == 4 && elsewhere.nodes.filter { $0.opType == "Add" }.count == 3
+    #expect(elsewhere.nodes.filter { $0.opType == "Transpose" }.count == 4 && elsewhere.nodes.filter { $0.opType == "Softmax" }.count == 1
             && !elsewhere.nodes.contains { $0.domain == "vonnx" })
 }
 

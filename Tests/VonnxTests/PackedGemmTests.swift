@@ -1,4 +1,5 @@
 import CGemm
+import Glibc
 import Testing
 @testable import VonnxCPU
 @testable import VonnxIR
@@ -211,5 +212,61 @@ func packedGemmRunsTransposedMatMul(aShape: [Int], permA: [Int]?, bShape: [Int],
         let want = withBias ? expected.indices.map { expected[$0] + pbias[$0 % plan.n] } : expected
         let bad = got.indices.filter { !(abs(got[$0] - want[$0]) <= 1e-4 * max(1, abs(want[$0]))) }
         #expect(y.shape == plan.outShape && bad.isEmpty, "seed \(seed) \(aShape) \(permA ?? []) × \(bShape) \(permB ?? []) threads \(threads) bias \(withBias): \(bad.count) wrong")
+    }
+}
+
+/// vonnx SoftmaxAttention against a float64 reference of Softmax(scale·(A·B))·C on random
+/// inputs (named packedGemm… so that test.sh reruns it on the AVX2 kernel): SVTR's and ViT's
+/// head layouts (Q, Kᵀ and V read through their perms), score rows split into several blocks
+/// with a ragged last one, a broadcast batch, one query row, one key, a V broadcasting past
+/// the scores' batch (the unfused path) and float64 (likewise); one and two threads.
+@Test(arguments: [([1, 150, 2, 8], [0, 2, 1, 3], [1, 1100, 2, 8], [0, 2, 3, 1], [1, 1100, 2, 5], [0, 2, 1, 3], Float(0.35), DataType.float),
+                  ([2, 3, 13, 4], nil, [2, 3, 4, 9], nil, [2, 3, 9, 6], nil, 1, .float),
+                  ([3, 1, 7], nil, [7, 40], nil, [40, 3], nil, 2, .float),
+                  ([4, 9, 5], [0, 2, 1], [1, 9, 1], nil, [4, 1, 6], nil, 0.5, .float),
+                  ([2, 5, 3], nil, [2, 3, 5], nil, [3, 2, 5, 4], nil, 1, .float),
+                  ([2, 6, 3], nil, [2, 3, 7], nil, [2, 7, 2], nil, 0.25, .double)] as [([Int], [Int]?, [Int], [Int]?, [Int], [Int]?, Float, DataType)])
+func packedGemmRunsSoftmaxAttention(_ q: [Int], _ permQ: [Int]?, _ k: [Int], _ permK: [Int]?, _ v: [Int], _ permV: [Int]?,
+                                      scale: Float, type: DataType) throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    let pool = ThreadPool(threads: 1)
+    func draw(_ shape: [Int]) -> Tensor {
+        let values = (0..<shape.reduce(1, *)).map { _ in Double.random(in: -2...2, using: &rng) }
+        return type == .float ? Tensor(shape: shape, scalars: values.map { Float($0) }) : Tensor(shape: shape, scalars: values)
+    }
+    /// `t` transposed by `perm`, as float64 values and their shape.
+    func seen(_ t: Tensor, _ perm: [Int]?) throws -> (shape: [Int], values: [Double]) {
+        guard let perm else { return (t.shape, t.doubles()) }
+        let n = Node(name: "t", opType: "Transpose", inputs: ["x"], outputs: ["y"], attributes: ["perm": .ints(perm)])
+        let y = try CPUKernels.transpose(KernelContext(node: n, inputs: [t], opset: 22, pool: pool))[0]
+        return (y.shape, y.doubles())
+    }
+    let tq = draw(q), tk = draw(k), tv = draw(v)
+    var attributes: [String: Attribute] = ["scale": .float(scale)]
+    for (name, perm) in [("permA", permQ), ("permB", permK), ("permC", permV)] { if let perm { attributes[name] = .ints(perm) } }
+    let node = Node(name: "n", opType: "SoftmaxAttention", domain: "vonnx", inputs: ["q", "k", "v"], outputs: ["y"], attributes: attributes)
+    let ctx = KernelContext(node: node, inputs: [tq, tk, tv], opset: 22, pool: pool)
+    let (sq, pq) = try seen(tq, permQ), (sk, pk) = try seen(tk, permK), (sv, pv) = try seen(tv, permV)
+    let first = try MatrixKernels.MatMulPlan(sq, sk, ctx), second = try MatrixKernels.MatMulPlan(first.outShape, sv, ctx)
+    var expected = [Double](repeating: 0, count: second.outShape.reduce(1, *))
+    for i in 0..<second.batch {
+        let si = second.aOffsets[i] / (first.m * first.n)  // the scores' batch this output batch reads
+        for r in 0..<first.m {
+            let s = (0..<first.n).map { c in
+                Double(scale) * (0..<first.k).reduce(0.0) { $0 + pq[first.aOffsets[si] + r * first.k + $1] * pk[first.bOffsets[si] + $1 * first.n + c] }
+            }
+            let top = s.max()!, e = s.map { Glibc.exp($0 - top) }, sum = e.reduce(0, +)
+            for c in 0..<second.n {
+                expected[(i * first.m + r) * second.n + c] = (0..<first.n).reduce(0.0) { $0 + e[$1] / sum * pv[second.bOffsets[i] + $1 * second.n + c] }
+            }
+        }
+    }
+    for threads in [1, 2] {
+        let y = try CPUKernels.softmaxAttention(KernelContext(node: node, inputs: [tq, tk, tv], opset: 22, pool: ThreadPool(threads: threads)))[0]
+        let got = y.doubles()
+        let bad = got.indices.filter { !(abs(got[$0] - expected[$0]) <= 1e-5 * max(1, abs(expected[$0]))) }
+        #expect(y.shape == second.outShape && y.dataType == type && bad.isEmpty,
+                "seed \(seed) \(q) \(k) \(v) threads \(threads): \(y.shape) vs \(second.outShape), \(bad.count) wrong")
     }
 }

@@ -1,0 +1,72 @@
+import CGemm
+import VonnxIR
+
+extension CPUKernels {
+    /// vonnx SoftmaxAttention: Softmax(scale·(A·B)) over the last axis, times C — attention's
+    /// scores, their scale and Softmax, and the product by V, as the graph optimizer fuses them
+    /// — each operand read through its `permA` / `permB` / `permC` as TransposedMatMul's, `scale`
+    /// 1 when absent. On the packed kernel each thread makes, normalizes and uses the scores a
+    /// block of rows at a time in scratch that stays in cache, so they are never written out
+    /// whole; elsewhere the steps run as their ops.
+    public static let softmaxAttention: CPUKernel = { ctx in
+        let q = try ctx.permutedInput(0, "permA"), k = try ctx.permutedInput(1, "permB"), v = try ctx.permutedInput(2, "permC")
+        let type = q.tensor.dataType
+        guard k.tensor.dataType == type, v.tensor.dataType == type else {
+            throw ctx.error("input types differ: \(type), \(k.tensor.dataType) and \(v.tensor.dataType)")
+        }
+        guard q.shape.count >= 2, k.shape.count >= 2, v.shape.count >= 2 else {
+            throw ctx.error("A \(q.shape), B \(k.shape) and C \(v.shape) must have 2 axes or more")
+        }
+        let scale = try ctx.node.float("scale", default: 1)
+        let scores = try MatrixKernels.MatMulPlan(q.shape, k.shape, aStrides: q.strides, bStrides: k.strides, ctx)
+        let context = try MatrixKernels.MatMulPlan(scores.outShape, v.shape, bStrides: v.strides, ctx)
+        if let y = try MatrixKernels.blockedAttention(ctx, q, k, v, scores: scores, context: context, scale: scale) { return [y] }
+        var s = try ctx.apply1(matMul, "MatMul", [ctx.materialized(q), ctx.materialized(k)])
+        if scale != 1 { s = try ctx.apply1(mul, "Mul", [s, makeTensor(type, shape: [], values: [Double(scale)])]) }
+        let p = try ctx.apply1(softmax, "Softmax", [s], ["axis": .int(-1)])
+        return [try ctx.apply1(matMul, "MatMul", [p, ctx.materialized(v)])]
+    }
+}
+
+extension MatrixKernels {
+    /// SoftmaxAttention on CGemm's packed kernel (float32, when the CPU has it, and the scores'
+    /// batches are the output's, C broadcasting no further): units of (batch, block of rows)
+    /// split over the pool, each made as S = A·B into per-thread scratch of at most 64 K floats
+    /// (one row panel at least), scaled and normalized row by row, then multiplied by C into
+    /// the output. nil when it does not apply.
+    static func blockedAttention(_ ctx: KernelContext, _ q: PermutedInput, _ k: PermutedInput, _ v: PermutedInput,
+                                 scores: MatMulPlan, context: MatMulPlan, scale: Float) throws -> Tensor? {
+        let (m, n, depth, width) = (scores.m, scores.n, scores.k, context.n)
+        guard q.tensor.dataType == .float, PackedGemm.available, m > 0, n > 0, width > 0, context.batch == scores.batch,
+              max(m, n, depth, width) <= Int(Int32.max),
+              context.aOffsets.enumerated().allSatisfy({ $1 == $0 * m * n }) else { return nil }
+        let panel = Int(vx_gemm_row_block())
+        let rows = max(panel, min(m, 65536 / n) / panel * panel), blocks = (m + rows - 1) / rows
+        try ctx.checkAllocatable("attention scores scratch", dims: [ctx.pool.threads, rows, n], .float)
+        let y = Tensor(uninitialized: .float, shape: context.outShape)  // every block of rows is written below
+        nonisolated(unsafe) let lhs = PackedGemm.Operand(base: elements(q.tensor, Float.self), offsets: scores.aOffsets,
+                                                         rowStride: scores.aLayout.rows, columnStride: scores.aLayout.columns)
+        nonisolated(unsafe) let rhs = PackedGemm.Operand(base: elements(k.tensor, Float.self), offsets: scores.bOffsets,
+                                                         rowStride: scores.bLayout.rows, columnStride: scores.bLayout.columns)
+        nonisolated(unsafe) let values = PackedGemm.Operand(base: elements(v.tensor, Float.self), offsets: context.bOffsets,
+                                                            rowStride: context.bLayout.rows, columnStride: context.bLayout.columns)
+        nonisolated(unsafe) let out = elements(y, Float.self)
+        ctx.pool.parallelFor(scores.batch * blocks) { units in
+            let s = UnsafeMutablePointer<Float>.allocate(capacity: rows * n)
+            defer { s.deallocate() }
+            for unit in units {
+                let i = unit / blocks, r0 = unit % blocks * rows, count = min(rows, m - r0)
+                vx_matmul(Int32(count), Int32(n), Int32(depth), lhs.matrix(i, row: r0), rhs.matrix(i), nil, s, Int32(n),
+                          nil, 0, 0, Int32(n))
+                for r in 0..<count {
+                    let row = s + r * n
+                    if scale != 1 { for j in 0..<n { row[j] *= scale } }
+                    vx_softmax(row, row, n)
+                }
+                vx_matmul(Int32(count), Int32(width), Int32(n), vx_matrix(p: s, rs: n, cs: 1), values.matrix(i), nil,
+                          out + (i * m + r0) * width, Int32(width), nil, 0, 0, Int32(width))
+            }
+        }
+        return y
+    }
+}
