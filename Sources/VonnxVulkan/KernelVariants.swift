@@ -123,6 +123,10 @@ enum KernelVariants {
             // The same blocks 8 invocations wide, for CPU devices (see "registers").
             KernelVariant(name: "lanes", shader: "conv2d", defines: ["OCB": "8", "PX": "4"], width: 8, height: 1, rows: 8, columns: 4,
                           suits: { _, rows, _ in rows >= 8 }),
+            // 4 channels × 8 pixels an invocation for the few output channels of an image head
+            // (RGB out) on CPU devices: 8 input loads feed 32 sums, where "narrow" has 4 feed 4.
+            KernelVariant(name: "quad", shader: "conv2d", defines: ["OCB": "4", "PX": "8"], width: 8, height: 1, rows: 4, columns: 8,
+                          suits: { device, rows, _ in !device.prefersSharedMemory && rows >= 3 }),
             KernelVariant(name: "narrow", shader: "conv2d", defines: ["OCB": "1", "PX": "4"], width: 64, height: 1, rows: 1, columns: 4,
                           suits: { _, _, _ in true }),
         ],

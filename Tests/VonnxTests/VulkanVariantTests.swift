@@ -314,7 +314,8 @@ func copyVariantMatchesCPU(_ spec: String) throws {
     #expect(KernelVariants.choose("conv", rows: 64, columns: 7 * 7, device: device, where: general).name == "winograd2")
     #expect(KernelVariants.choose("conv", rows: 64, device: device) { general($0) && $0.shader != "winograd" }.name
             == (gpu ? "blocked" : "im2col"))
-    #expect(KernelVariants.choose("conv", rows: 4, device: device, where: general).name == "narrow")
+    #expect(KernelVariants.choose("conv", rows: 4, device: device, where: general).name == (gpu ? "narrow" : "quad"))
+    #expect(KernelVariants.choose("conv", rows: 2, device: device, where: general).name == "narrow")
     #expect(KernelVariants.choose("copy", rows: 1, device: device).name == (device.properties.kind == "cpu" ? "runs" : "elements"))
     let forced = try VulkanDevice(options: .init(kernelVariants: "gemm=tiled"))
     #expect(KernelVariants.choose("gemm", rows: 1, device: forced).name == "tiled")
