@@ -277,6 +277,17 @@ extension ShapeRules {
 
     public static let size: ShapeRule = { _ in [.tensor(.int64, shape: [])] }
 
+    /// The value of a Shape node (its input's dims from `start` to `end`, clamped, as int64)
+    /// or a Size node (the element count, an int64 scalar), given the input's `shape`: what
+    /// both backends compute, from the shape alone.
+    public static func shapeValue(_ node: Node, of shape: [Int]) throws -> Tensor {
+        if node.opType == "Size" { return Tensor(scalar: Int64(shape.reduce(1, *))) }
+        func clamp(_ v: Int) -> Int { min(max(v < 0 ? v + shape.count : v, 0), shape.count) }
+        let start = clamp(try node.int("start", default: 0)), end = clamp(try node.int("end", default: shape.count))
+        let dims = start < end ? shape[start..<end].map(Int64.init) : []
+        return Tensor(shape: [dims.count], scalars: dims)
+    }
+
     public static let dropout: ShapeRule = { ctx in
         guard let x = ctx.input(0) else { return [nil, nil] }
         let maskType = ctx.opset >= 10 ? DataType.bool : x.elementType

@@ -130,12 +130,7 @@ func recordDepthSpace(toSpace: Bool, _ ctx: VulkanKernelContext) throws -> [Vulk
 
 /// Shape (with start/end) and Size: computed from the device tensor's shape and uploaded.
 func recordShape(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
-    let x = try ctx.input(0)
-    if ctx.node.opType == "Size" { return [try ctx.recorder.upload(Tensor(scalar: Int64(x.count)))] }
-    func bound(_ v: Int) -> Int { min(max(v < 0 ? v + x.rank : v, 0), x.rank) }
-    let start = bound(try ctx.node.int("start", default: 0)), end = bound(try ctx.node.int("end", default: x.rank))
-    let dims = start < end ? x.shape[start..<end].map { Int64($0) } : []
-    return [try ctx.recorder.upload(Tensor(shape: [dims.count], scalars: dims))]
+    [try ctx.recorder.upload(try ShapeRules.shapeValue(ctx.node, of: try ctx.input(0).shape))]
 }
 
 /// Gather along `axis` with device int32/int64 indices of any shape.
