@@ -114,6 +114,7 @@ public enum VulkanKernels {
         t["InstanceNormalization"] = recordInstanceNormalization
         t["GroupNormalization"] = recordGroupNormalization
         for op in ["Constant", "ConstantOfShape", "Range"] { t[op] = recordHostValue }
+        t["Attention"] = recordAttention
         return t
     }()
 
@@ -129,6 +130,7 @@ public enum VulkanKernels {
                    "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu"] { t[op] = all }
         t["OneHot"] = [.int32, .int64]
         for op in ["CumSum", "ScatterElements", "ScatterND", "Scatter"] { t[op] = numeric }
+        t["Attention"] = [.float, .bool]
         return t
     }()
 
