@@ -143,6 +143,14 @@ private let kernelCases: [KernelCase] = {
             [$0.floats([1, 2, 4, 8]), $0.floats([1, 2, 4, 8]), $0.floats([1, 2, 4, 3]), $0.floats([2, 4, 4])]
         })
     }
+    c.append(KernelCase("CumProd", ["exclusive": .int(1), "reverse": .int(1)], opset: 26) { [$0.floats(s, 0.5...1.5), i64([1])] })
+    c.append(KernelCase("CumProd", opset: 26) { [$0.ints(s, -3...3), Tensor(scalar: Int32(-1))] })
+    for reduction in ["none", "sum", "mean"] {
+        let attributes: [String: Attribute] = ["reduction": .string(Array(reduction.utf8)), "ignore_index": .int(1)]
+        c.append(KernelCase("NegativeLogLikelihoodLoss", attributes) { [$0.floats([3, 4, 2]), $0.ints([3, 2], 0...3), $0.floats([4])] })
+        c.append(KernelCase("SoftmaxCrossEntropyLoss", ["reduction": .string(Array(reduction.utf8))]) { [$0.floats([5, 3]), $0.int32s([5], 0...2)] })
+    }
+    c.append(KernelCase("SoftmaxCrossEntropyLoss", ["ignore_index": .int(-1)]) { [$0.floats([2, 3, 4]), $0.ints([2, 4], -1...2), $0.floats([3])] })
     return c
 }()
 
@@ -159,6 +167,7 @@ func vulkanKernelMatchesCPU(_ kc: KernelCase) throws {
     var outputs = 1
     if kc.op == "Split" { outputs = kc.attributes["num_outputs"] != nil ? 3 : 2 }
     if kc.op == "LayerNormalization" || kc.op == "Dropout" { outputs = kc.op == "Dropout" ? 2 : 3 }
+    if kc.op == "SoftmaxCrossEntropyLoss" { outputs = 2 }
     if kc.op == "Attention" { outputs = kc.attributes["qk_matmul_output_mode"] != nil ? 4 : 3 }
     let node = Node(name: kc.op, opType: kc.op, inputs: inputs.indices.map { inputs[$0] == nil ? "" : "in\($0)" },
                     outputs: (0..<outputs).map { "out\($0)" }, attributes: kc.attributes)
