@@ -159,7 +159,8 @@ extension ShapeRules {
     }
 
     public static let squeeze: ShapeRule = { ctx in
-        guard let x = ctx.input(0), let type = x.elementType, let dims = x.shape else { return [nil] }
+        guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
+        guard let dims = x.shape else { return [.tensor(type, shape: nil)] }
         let given = try axesArgument(ctx, input: 1, inputSince: 13)
         if case .some(.none) = given { return [.tensor(type, shape: nil)] }
         if let axes = given.flatMap({ $0 }) {
@@ -171,7 +172,8 @@ extension ShapeRules {
     }
 
     public static let unsqueeze: ShapeRule = { ctx in
-        guard let x = ctx.input(0), let type = x.elementType, let dims = x.shape else { return [nil] }
+        guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
+        guard let dims = x.shape else { return [.tensor(type, shape: nil)] }
         guard let axes = try axesArgument(ctx, input: 1, inputSince: 13).flatMap({ $0 }) else { return [.tensor(type, shape: nil)] }
         let rank = dims.count + axes.count
         let insert = Set(try axes.map { try axis($0, rank: rank, ctx) })

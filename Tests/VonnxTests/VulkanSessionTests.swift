@@ -210,12 +210,15 @@ private func shapeChain() -> Model {
     let batch = b.node("Unsqueeze", [b.node("Gather", [b.node("Shape", [r]), b.constant(Tensor(scalar: Int64(0)))]),
                                      b.constant(Tensor(shape: [1], scalars: [Int64(0)]))])
     let flat = b.node("Reshape", [r, b.node("Concat", [batch, b.constant(Tensor(shape: [1], scalars: [Int64(-1)]))], ["axis": .int(0)])])
+    let axis0 = b.constant(Tensor(shape: [1], scalars: [Int64(0)]))
+    // Unsqueeze and Squeeze of a value of unknown shape keep its element type (the device needs it).
+    let lifted = b.node("Squeeze", [b.node("Unsqueeze", [flat, axis0]), axis0])
     let shape = b.node("Shape", [flat])
     let half = b.node("ConstantOfShape", [shape], ["value": .tensor(Tensor(shape: [1], scalars: [Float(0.5)]))])
     let width = b.node("Gather", [shape, b.constant(Tensor(scalar: Int64(1)))])
     let ramp = b.node("Cast", [b.node("Range", [b.constant(Tensor(scalar: Int64(0))), width, b.constant(Tensor(scalar: Int64(1)))])],
                       ["to": .int(Int(DataType.float.rawValue))])
-    let sum = b.node("Add", [b.node("Add", [flat, half]), b.node("Expand", [ramp, shape])])
+    let sum = b.node("Add", [b.node("Add", [lifted, half]), b.node("Expand", [ramp, shape])])
     b.output(b.node("Neg", [b.node("Neg", [sum])]), .tensor(.float, shape: nil))
     b.output(shape)
     return Model(irVersion: 8, opsets: ["": 17], graph: b.graph)
