@@ -125,8 +125,8 @@ public final class Session: Sendable {
         if let device {
             do {
                 let split = splittingOversizedWeights(prepared, maxBytes: device.maxBufferBytes)
-                let placed = try VulkanPlacement(split, device: device, opsets: model.opsets,
-                                                 cpuPool: options.allowFallback ? pool : nil)
+                let placed = try VulkanPlacement(split, device: device, opsets: model.opsets, pool: pool, limits: options.limits,
+                                                 fallback: options.allowFallback)
                 if options.backend == .vulkan && !options.allowFallback && !placed.cpuNodes.isEmpty {
                     throw UnsupportedOnVulkan(nodes: placed.cpuNodes.map { "'\($0.label)' (\($0.opType))" })
                 }

@@ -5,7 +5,10 @@ import VonnxVulkan
 /// A run of consecutive nodes (in topological order) that executes on a Vulkan device.
 ///
 /// Its weights (initializers) are uploaded once, at creation, and what kernels derive from them
-/// (transformed filters) is made once, at the first recording. The nodes are recorded once per
+/// (transformed filters) is made once, at the first recording. Values that depend only on
+/// input shapes and weights (Shape → Gather → Concat → Reshape's shape, say: see
+/// `evaluatesOnHost`) are computed on the host by the CPU kernels while recording, so they never
+/// split a partition; a device kernel that reads one gets it uploaded. The nodes are recorded once per
 /// set of input shapes (and host-read input values) into command buffers of at most
 /// `dispatchesPerSubmission` dispatches each, then replayed: a run only rewrites the uploaded
 /// inputs, submits, and downloads the values read after the partition. Intermediates reuse
@@ -26,11 +29,17 @@ final class VulkanPartition: Sendable {
     let outputs: [String]
     private let device: VulkanDevice
     private let opset: Int
+    /// Indices of the nodes evaluated on the host while recording, and their ops by index (but
+    /// Shape and Size's, which need only a shape); `pool` runs them within `limits`.
+    private let hostDefinitions: [Int: OpDefinition]
+    private let hostEvaluated: Set<Int>
+    private let pool: ThreadPool
+    private let limits: Limits
     /// Initializers read on the device, uploaded at creation.
     private let weights: [String: VulkanTensor]
     /// Tensors the kernels derive from `weights`, made at the first recording that needs them.
     private let preparedWeights: PreparedWeights
-    /// Initializers read on the host (shapes, axes, bounds).
+    /// Initializers read on the host (shapes, axes, bounds, inputs of host-evaluated nodes).
     private let hostConstants: [String: Tensor]
     /// Inputs read on the device (uploaded each run) and on the host (part of the cache key).
     private let deviceRead: Set<String>, hostRead: Set<String>
@@ -55,42 +64,61 @@ final class VulkanPartition: Sendable {
         let profiled: Bool
     }
 
+    /// Where the value of one of `outputs` comes from in a recording.
+    private enum Result {
+        case device(VulkanDownload)
+        /// Evaluated on the host while recording.
+        case host(Tensor)
+    }
+
     /// One recording of the partition for one `Key`.
     private final class Recording {
         let recorders: [VulkanRecorder]
         /// Uploaded inputs (index into `inputs`, tensor), all in the first recorder.
         let uploads: [(index: Int, tensor: VulkanTensor)]
-        let downloads: [VulkanDownload]
+        let results: [Result]
         /// Per node, its input and output shapes (for profile events).
         let shapes: [(inputs: [[Int]], outputs: [[Int]])]
-        init(recorders: [VulkanRecorder], uploads: [(index: Int, tensor: VulkanTensor)], downloads: [VulkanDownload],
+        init(recorders: [VulkanRecorder], uploads: [(index: Int, tensor: VulkanTensor)], results: [Result],
              shapes: [(inputs: [[Int]], outputs: [[Int]])]) {
-            self.recorders = recorders; self.uploads = uploads; self.downloads = downloads; self.shapes = shapes
+            self.recorders = recorders; self.uploads = uploads; self.results = results; self.shapes = shapes
         }
     }
 
     /// A partition of `nodes`, whose values read later are `outputs`; `initializers` are the
-    /// graph's weights. Uploads the weights it reads on the device. With `cpuPool`, what the
-    /// kernels reject runs on the CPU.
+    /// graph's weights. Uploads the weights it reads on the device. Host-evaluated nodes run on
+    /// `pool` within `limits`; with `fallback`, what the kernels reject runs on the CPU.
     init(nodes: [Node], outputs: [String], initializers: [String: Tensor], device: VulkanDevice,
-         opsets: [String: Int], cpuPool: ThreadPool?) throws {
+         opsets: [String: Int], pool: ThreadPool, limits: Limits, fallback: Bool) throws {
         let opset = opsets[""] ?? opsets["ai.onnx"] ?? 1
         self.nodes = nodes
         self.outputs = outputs
         self.device = device
         self.opset = opset
+        self.pool = pool
+        self.limits = limits
         var produced = Set<String>(), inputs: [String] = [], deviceRead = Set<String>(), hostRead = Set<String>()
-        var lastUse: [String: Int] = [:]
+        var lastUse: [String: Int] = [:], known = Set<String>(), hostEvaluated = Set<Int>(), hostDefinitions: [Int: OpDefinition] = [:]
         for (i, node) in nodes.enumerated() {
-            let host = VulkanKernels.hostInputs(of: node)
+            let evaluated = Self.evaluatesOnHost(node, known: known, initializers: initializers)
+            if evaluated {
+                hostEvaluated.insert(i)
+                known.formUnion(node.outputs)
+                if !Self.readsShapeOnly(node) { hostDefinitions[i] = try definition(of: node, opsets: opsets) }
+            }
+            let host = evaluated ? Set(node.inputs.indices) : VulkanKernels.hostInputs(of: node)
             for (slot, name) in node.inputs.enumerated() where !name.isEmpty {
                 lastUse[name] = i
                 guard !produced.contains(name) else { continue }
-                if host.contains(slot) { hostRead.insert(name) } else { deviceRead.insert(name) }
+                // A shape read of an initializer reads the host copy; of an input, the given tensor's shape.
+                if host.contains(slot) && !(Self.readsShapeOnly(node) && initializers[name] == nil) { hostRead.insert(name) }
+                if !host.contains(slot) { deviceRead.insert(name) }
                 if initializers[name] == nil && !inputs.contains(name) { inputs.append(name) }
             }
             produced.formUnion(node.outputs.filter { !$0.isEmpty })
         }
+        self.hostEvaluated = hostEvaluated
+        self.hostDefinitions = hostDefinitions
         self.inputs = inputs
         self.deviceRead = deviceRead
         self.hostRead = hostRead
@@ -100,7 +128,7 @@ final class VulkanPartition: Sendable {
         for name in weightNames { try Self.checkFits(name, initializers[name]!, device) }
         weights = Dictionary(uniqueKeysWithValues: zip(weightNames, try device.upload(weightNames.map { initializers[$0]! })))
         preparedWeights = PreparedWeights(weights: Array(weights.values))
-        cpu = try cpuPool.map { pool in
+        cpu = try (fallback ? pool : nil).map { pool in
             let read = Set(nodes.flatMap(\.inputs))
             let graph = Graph(name: "vulkan-partition", nodes: nodes, inputs: inputs.map { ValueInfo(name: $0, type: nil) },
                               outputs: outputs.map { ValueInfo(name: $0, type: nil) },
@@ -112,6 +140,25 @@ final class VulkanPartition: Sendable {
     /// Whether `tensor` fits one storage buffer binding of `device`.
     static func fits(_ tensor: Tensor, _ device: VulkanDevice) -> Bool {
         tensor.count * tensor.dataType.byteSize <= device.maxBufferBytes
+    }
+
+    /// Whether a partition evaluates `node` on the host while recording, given the values
+    /// `known` there (outputs of earlier host-evaluated nodes of the partition) and the graph's
+    /// `initializers`: Shape and Size always (they read a shape), and any other op with a CPU
+    /// kernel and no subgraph whose inputs are all known or initializers. What these make
+    /// depends on input shapes and weights alone, which a recording is keyed by.
+    static func evaluatesOnHost(_ node: Node, known: Set<String>, initializers: [String: Tensor]) -> Bool {
+        if readsShapeOnly(node) { return true }
+        let subgraph = node.attributes.values.contains {
+            switch $0 { case .graph, .graphs: true; default: false }
+        }
+        guard !subgraph, (try? definition(of: node, opsets: [:])) != nil else { return false }
+        return node.inputs.allSatisfy { $0.isEmpty || known.contains($0) || initializers[$0] != nil }
+    }
+
+    /// Shape and Size read only their input's shape.
+    private static func readsShapeOnly(_ node: Node) -> Bool {
+        (node.domain.isEmpty || node.domain == "ai.onnx") && (node.opType == "Shape" || node.opType == "Size")
     }
 
     /// Throws unless `tensor` fits one storage buffer binding of `device`.
@@ -146,7 +193,12 @@ final class VulkanPartition: Sendable {
             let start = profile?.now() ?? 0
             for recorder in recording.recorders { try recorder.submitAndWait() }
             if let profile { report(recording, start: start, to: profile) }
-            return try recording.downloads.map { try $0.tensor() }
+            return try recording.results.map { result in
+                switch result {
+                case .device(let download): try download.tensor()
+                case .host(let t): t
+                }
+            }
         }
         if let onDevice { return onDevice }
         return try cpu!.run(values, profile: profile)
@@ -185,6 +237,7 @@ final class VulkanPartition: Sendable {
         var onDevice = weights
         var onHost = hostConstants
         var uploads: [(index: Int, tensor: VulkanTensor)] = []
+        let given = Dictionary(uniqueKeysWithValues: zip(inputs, values))
         for (i, (name, t)) in zip(inputs, values).enumerated() {
             if hostRead.contains(name) { onHost[name] = t }
             guard deviceRead.contains(name) else { continue }
@@ -203,15 +256,26 @@ final class VulkanPartition: Sendable {
                 recorder = try VulkanRecorder(device: device, profile: profiled)
                 recorders.append(recorder)
             }
+            if hostEvaluated.contains(i) {
+                let inputShapes = node.inputs.map { onDevice[$0]?.shape ?? onHost[$0]?.shape ?? given[$0]?.shape ?? [] }
+                let produced = try evaluateOnHost(i, inputs: node.inputs.map { onHost[$0] }, shape: inputShapes.first ?? [])
+                shapes.append((inputShapes, produced.map(\.shape)))
+                for (name, t) in zip(node.outputs, produced) where !name.isEmpty { onHost[name] = t }
+                continue
+            }
             guard let kernel = VulkanKernels.table[VulkanKernels.key(of: node)] else {
                 throw VonnxError.unsupportedOp(node: node.label, op: node.opType, domain: node.domain, opset: opset)
             }
             let host = VulkanKernels.hostInputs(of: node)
             recorder.label = node.label
-            let ctx = VulkanKernelContext(
-                node: node,
-                inputs: node.inputs.enumerated().map { slot, name in host.contains(slot) || name.isEmpty ? nil : onDevice[name] },
-                hostInputs: node.inputs.map { onHost[$0] }, opset: opset, recorder: recorder, preparedWeights: preparedWeights)
+            let deviceInputs = try node.inputs.enumerated().map { slot, name -> VulkanTensor? in
+                guard !host.contains(slot), !name.isEmpty else { return nil }
+                // A value evaluated on the host is uploaded for its first device reader.
+                if onDevice[name] == nil, let t = onHost[name] { onDevice[name] = try recorder.upload(t) }
+                return onDevice[name]
+            }
+            let ctx = VulkanKernelContext(node: node, inputs: deviceInputs, hostInputs: node.inputs.map { onHost[$0] }, opset: opset,
+                                          recorder: recorder, preparedWeights: preparedWeights)
             let produced: [VulkanTensor]
             do { produced = try kernel(ctx) } catch let e as VonnxError {
                 if case .invalidArgument(let m) = e { throw KernelRejected(error: node.error(m)) }
@@ -233,11 +297,26 @@ final class VulkanPartition: Sendable {
                 if liveUses[id] == 0 { recorder.recycle(t) }
             }
         }
-        let downloads = try outputs.map { name in
+        let results = try outputs.map { name -> Result in
+            if let t = onHost[name] { return .host(t) }
             guard let t = onDevice[name] else { throw VonnxError.invalidModel("Vulkan partition did not produce '\(name)'") }
-            return try recorder.download(t)
+            return .device(try recorder.download(t))
         }
-        return Recording(recorders: recorders, uploads: uploads, downloads: downloads, shapes: shapes)
+        return Recording(recorders: recorders, uploads: uploads, results: results, shapes: shapes)
+    }
+
+    /// Evaluates node `i` (one of `hostEvaluated`) on its host `inputs`, or from its input's `shape`
+    /// for Shape and Size, within `limits`.
+    private func evaluateOnHost(_ i: Int, inputs: [Tensor?], shape: [Int]) throws -> [Tensor] {
+        let node = nodes[i]
+        guard let definition = hostDefinitions[i] else { return [try ShapeRules.shapeValue(node, of: shape)] }
+        do {
+            try limits.checkOutputs(of: node, definition, inputs: inputs, opset: opset)
+            return try definition.cpu(KernelContext(node: node, inputs: inputs, opset: opset, pool: pool))
+        } catch let e as VonnxError {
+            if case .invalidArgument(let m) = e { throw node.error(m) }
+            throw e
+        }
     }
 
     /// One profile event per node: its summed GPU dispatch time, laid end to end from `start`.
@@ -258,9 +337,10 @@ final class VulkanPartition: Sendable {
 
 /// Which nodes of a sorted graph run on a Vulkan device: every maximal run of consecutive
 /// nodes that `VulkanKernels.accepts` (given the inferred input types, and with host-read
-/// inputs not produced inside the run) becomes one `VulkanPartition`. With a CPU pool, a node
-/// reading a weight over the device's storage buffer limit (a large embedding table) stays on
-/// the CPU; without, the partition's upload refuses it by name.
+/// inputs not produced on the device inside the run) or that the partition evaluates on the
+/// host (`VulkanPartition.evaluatesOnHost`) becomes one `VulkanPartition`. With fallback, a
+/// node reading a weight over the device's storage buffer limit (one `splittingOversizedWeights`
+/// cannot split) stays on the CPU; without, the partition's upload refuses it by name.
 struct VulkanPlacement {
     /// The graph with each partition replaced by one node (domain `vonnx`, op `VulkanPartition`)
     /// named by its key in `partitions`.
@@ -269,8 +349,9 @@ struct VulkanPlacement {
     /// The nodes left to the CPU.
     let cpuNodes: [Node]
 
-    /// With `cpuPool`, each partition can run on the CPU what its kernels reject.
-    init(_ graph: Graph, device: VulkanDevice, opsets: [String: Int], cpuPool: ThreadPool?) throws {
+    /// Host-evaluated nodes run on `pool` within `limits`; with `fallback`, each partition can
+    /// run on the CPU what its kernels reject.
+    init(_ graph: Graph, device: VulkanDevice, opsets: [String: Int], pool: ThreadPool, limits: Limits, fallback: Bool) throws {
         func type(_ name: String) -> DataType? { graph.initializers[name]?.dataType ?? graph.type(of: name)?.elementType }
         var lastRead: [String: Int] = [:]
         for (i, node) in graph.nodes.enumerated() {
@@ -279,24 +360,31 @@ struct VulkanPlacement {
         for output in graph.outputs { lastRead[output.name] = graph.nodes.count }
 
         var nodes: [Node] = [], partitions: [String: VulkanPartition] = [:], cpuNodes: [Node] = []
-        var run: [Node] = [], produced = Set<String>()
+        var run: [Node] = [], produced = Set<String>(), onHost = Set<String>()
         func flush(before end: Int) throws {
             guard !run.isEmpty else { return }
             let outputs = run.flatMap(\.outputs).filter { !$0.isEmpty && (lastRead[$0] ?? -1) >= end }
-            let partition = try VulkanPartition(nodes: run, outputs: outputs, initializers: graph.initializers,
-                                                device: device, opsets: opsets, cpuPool: cpuPool)
+            let partition = try VulkanPartition(nodes: run, outputs: outputs, initializers: graph.initializers, device: device,
+                                                opsets: opsets, pool: pool, limits: limits, fallback: fallback)
             partition.prepare(graph.type(of:))
             let name = "vulkan-partition-\(partitions.count)"
             partitions[name] = partition
             nodes.append(Node(name: name, opType: "VulkanPartition", domain: "vonnx", inputs: partition.inputs, outputs: outputs))
             run = []
             produced = []
+            onHost = []
         }
         for (i, node) in graph.nodes.enumerated() {
+            if VulkanPartition.evaluatesOnHost(node, known: onHost, initializers: graph.initializers) {
+                run.append(node)
+                produced.formUnion(node.outputs)
+                onHost.formUnion(node.outputs)
+                continue
+            }
             let host = VulkanKernels.hostInputs(of: node)
             let accepted = VulkanKernels.accepts(node, inputTypes: node.inputs.map { $0.isEmpty ? nil : type($0) })
-                && !node.inputs.enumerated().contains { host.contains($0) && produced.contains($1) }
-                && (cpuPool == nil || !node.inputs.enumerated().contains { slot, name in
+                && !node.inputs.enumerated().contains { host.contains($0) && produced.contains($1) && !onHost.contains($1) }
+                && (!fallback || !node.inputs.enumerated().contains { slot, name in
                     !host.contains(slot) && graph.initializers[name].map { !VulkanPartition.fits($0, device) } ?? false })
             if accepted {
                 run.append(node)

@@ -110,19 +110,9 @@ extension CPUKernels {
         return [x, stridedCopy(mask, strides: x.shape.map { _ in 0 }, shape: x.shape, pool: ctx.pool)]
     }
 
-    /// Shape: the input's dims (from `start` to `end` since opset 15, clamped) as int64.
-    public static let shape: CPUKernel = { ctx in
-        let x = try ctx.input(0)
-        let r = x.rank
-        func clamp(_ v: Int) -> Int { min(max(v < 0 ? v + r : v, 0), r) }
-        let start = clamp(try ctx.node.int("start", default: 0))
-        let end = clamp(try ctx.node.int("end", default: r))
-        let dims = start < end ? Array(x.shape[start..<end]) : []
-        return [Tensor(shape: [dims.count], scalars: dims.map(Int64.init))]
-    }
-
-    /// Size: the input's element count as an int64 scalar.
-    public static let size: CPUKernel = { ctx in [Tensor(scalar: Int64(try ctx.input(0).count))] }
+    /// Shape (dims from `start` to `end`) and Size, from the input's shape alone.
+    public static let shape: CPUKernel = { ctx in [try ShapeRules.shapeValue(ctx.node, of: try ctx.input(0).shape)] }
+    public static let size: CPUKernel = shape
 
     /// Range: start, start+delta, ... up to (excluding) limit, in the inputs' type.
     public static let range: CPUKernel = { ctx in

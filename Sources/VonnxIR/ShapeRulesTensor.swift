@@ -159,7 +159,8 @@ extension ShapeRules {
     }
 
     public static let squeeze: ShapeRule = { ctx in
-        guard let x = ctx.input(0), let type = x.elementType, let dims = x.shape else { return [nil] }
+        guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
+        guard let dims = x.shape else { return [.tensor(type, shape: nil)] }
         let given = try axesArgument(ctx, input: 1, inputSince: 13)
         if case .some(.none) = given { return [.tensor(type, shape: nil)] }
         if let axes = given.flatMap({ $0 }) {
@@ -171,7 +172,8 @@ extension ShapeRules {
     }
 
     public static let unsqueeze: ShapeRule = { ctx in
-        guard let x = ctx.input(0), let type = x.elementType, let dims = x.shape else { return [nil] }
+        guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
+        guard let dims = x.shape else { return [.tensor(type, shape: nil)] }
         guard let axes = try axesArgument(ctx, input: 1, inputSince: 13).flatMap({ $0 }) else { return [.tensor(type, shape: nil)] }
         let rank = dims.count + axes.count
         let insert = Set(try axes.map { try axis($0, rank: rank, ctx) })
@@ -276,6 +278,17 @@ extension ShapeRules {
     }
 
     public static let size: ShapeRule = { _ in [.tensor(.int64, shape: [])] }
+
+    /// The value of a Shape node (its input's dims from `start` to `end`, clamped, as int64)
+    /// or a Size node (the element count, an int64 scalar), given the input's `shape`: what
+    /// both backends compute, from the shape alone.
+    public static func shapeValue(_ node: Node, of shape: [Int]) throws -> Tensor {
+        if node.opType == "Size" { return Tensor(scalar: Int64(shape.reduce(1, *))) }
+        func clamp(_ v: Int) -> Int { min(max(v < 0 ? v + shape.count : v, 0), shape.count) }
+        let start = clamp(try node.int("start", default: 0)), end = clamp(try node.int("end", default: shape.count))
+        let dims = start < end ? shape[start..<end].map(Int64.init) : []
+        return Tensor(shape: [dims.count], scalars: dims)
+    }
 
     public static let dropout: ShapeRule = { ctx in
         guard let x = ctx.input(0) else { return [nil, nil] }

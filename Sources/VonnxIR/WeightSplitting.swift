@@ -1,5 +1,6 @@
-/// Splits Gemm and MatMul nodes whose constant float32 weight is larger than `maxBytes` into
-/// several nodes over column blocks of the output, joined by a Concat on the last axis.
+/// Splits Gemm and MatMul nodes whose constant float32 weight is larger than `maxBytes`, and
+/// Gathers along axis 0 of such a 2-D table (an embedding), into several nodes over column
+/// blocks of the output, joined by a Concat on the last axis.
 ///
 /// For a backend whose buffers have a size limit (Vulkan's maxStorageBufferRange, 128 MiB on
 /// lavapipe) where fully connected layers of VGG or AlexNet are bigger. The result is exact:
@@ -18,12 +19,14 @@ public func splittingOversizedWeights(_ graph: Graph, maxBytes: Int) -> Graph {
     return result
 }
 
-/// The replacement nodes for one oversized Gemm or MatMul, registering the weight blocks as
-/// initializers of `graph`; nil when `node` needs no split or cannot be split.
+/// The replacement nodes for one oversized Gemm, MatMul or Gather, registering the weight
+/// blocks as initializers of `graph`; nil when `node` needs no split or cannot be split.
 private func splitLinear(_ node: Node, in graph: inout Graph, maxBytes: Int) -> [Node]? {
-    guard node.domain.isEmpty || node.domain == "ai.onnx", node.opType == "Gemm" || node.opType == "MatMul",
+    // A Gather's table is its input 0, [K, N] like a MatMul weight.
+    let gather = node.opType == "Gather" && ((try? node.int("axis", default: 0)) ?? 1) == 0, slot = gather ? 0 : 1
+    guard node.domain.isEmpty || node.domain == "ai.onnx", node.opType == "Gemm" || node.opType == "MatMul" || gather,
           node.inputs.count >= 2, node.outputs.count == 1,
-          let weight = graph.initializers[node.inputs[1]], weight.dataType == .float, weight.shape.count == 2,
+          let weight = graph.initializers[node.inputs[slot]], weight.dataType == .float, weight.shape.count == 2,
           weight.count * 4 > maxBytes else { return nil }
     // The weight as [K, N] (`transposed`: stored as [N, K]).
     let transposed = node.opType == "Gemm" && ((try? node.int("transB", default: 0)) ?? 0) != 0
@@ -58,8 +61,8 @@ private func splitLinear(_ node: Node, in graph: inout Graph, maxBytes: Int) -> 
             for row in 0..<k { block += values[(row * n + start)..<(row * n + end)] }
             graph.initializers[prefix + "_weight"] = Tensor(shape: [k, end - start], scalars: block)
         }
-        var inputs = [node.inputs[0], prefix + "_weight"]
-        if node.inputs.count > 2 { inputs.append(node.inputs[2]) }
+        var inputs = node.inputs
+        inputs[slot] = prefix + "_weight"
         if let bias {
             let c = bias.scalars(as: Float.self)
             let rows = c.count / n

@@ -130,12 +130,7 @@ func recordDepthSpace(toSpace: Bool, _ ctx: VulkanKernelContext) throws -> [Vulk
 
 /// Shape (with start/end) and Size: computed from the device tensor's shape and uploaded.
 func recordShape(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
-    let x = try ctx.input(0)
-    if ctx.node.opType == "Size" { return [try ctx.recorder.upload(Tensor(scalar: Int64(x.count)))] }
-    func bound(_ v: Int) -> Int { min(max(v < 0 ? v + x.rank : v, 0), x.rank) }
-    let start = bound(try ctx.node.int("start", default: 0)), end = bound(try ctx.node.int("end", default: x.rank))
-    let dims = start < end ? x.shape[start..<end].map { Int64($0) } : []
-    return [try ctx.recorder.upload(Tensor(shape: [dims.count], scalars: dims))]
+    [try ctx.recorder.upload(try ShapeRules.shapeValue(ctx.node, of: try ctx.input(0).shape))]
 }
 
 /// Gather along `axis` with device int32/int64 indices of any shape.
@@ -215,18 +210,19 @@ func recordTrilu(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     return [y]
 }
 
-/// CumSum along the axis of host input 1, with exclusive and reverse.
+/// CumSum and CumProd along the axis of host input 1, with exclusive and reverse.
 func recordCumSum(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let x = try ctx.input(0)
     guard let a = try ctx.hostInput(1)?.ints(), a.count == 1 else { throw ctx.error("axis must be a scalar") }
-    guard x.dataType != .bool else { throw ctx.error("CumSum takes numbers, got bool") }
+    guard x.dataType != .bool else { throw ctx.error("\(ctx.node.opType) takes numbers, got bool") }
     let axis = try ctx.axis(a[0], rank: x.rank)
     let inner = x.shape[(axis + 1)...].reduce(1, *), len = x.shape[axis]
     let y = try ctx.recorder.makeTensor(shape: x.shape, dataType: x.dataType)
     var push = PushConstants()
     push.add(x.count / max(len, 1)); push.add(len); push.add(inner)
     push.add(try ctx.node.int("exclusive", default: 0) != 0 ? 1 : 0); push.add(try ctx.node.int("reverse", default: 0) != 0 ? 1 : 0)
-    try ctx.dispatch1D("cumsum", defines: ["T": glslType(x.dataType)], buffers: [x.buffer, y.buffer], push: push,
+    try ctx.dispatch1D("cumsum", defines: ["T": glslType(x.dataType), "PROD": ctx.node.opType == "CumProd" ? "1" : "0"],
+                       buffers: [x.buffer, y.buffer], push: push,
                        count: len == 0 ? 0 : x.count / len)
     return [y]
 }

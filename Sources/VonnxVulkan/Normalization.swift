@@ -28,10 +28,17 @@ func recordSoftmax(_ ctx: VulkanKernelContext, log: Bool) throws -> [VulkanTenso
     let (length, inner) = ctx.opset >= 13 || x.rank == 0
         ? (x.rank == 0 ? 1 : x.shape[axis], x.rank == 0 ? 1 : x.shape[(axis + 1)...].reduce(1, *))
         : (x.shape[axis...].reduce(1, *), 1)
-    let y = try ctx.recorder.makeTensor(shape: x.shape)
-    var push = PushConstants()
-    push.add(outer); push.add(length); push.add(inner)
-    try ctx.dispatchRows("softmax", defines: ["LOG": log ? "1" : "0"], buffers: [x.buffer, y.buffer], push: push,
+    return [try ctx.recordSoftmaxRows(x, outer: outer, length: length, inner: inner, log: log)]
+}
+
+extension VulkanKernelContext {
+    /// Softmax (or LogSoftmax) of `x` viewed as [outer, length, inner] along its middle dim.
+    func recordSoftmaxRows(_ x: VulkanTensor, outer: Int, length: Int, inner: Int, log: Bool) throws -> VulkanTensor {
+        let y = try recorder.makeTensor(shape: x.shape)
+        var push = PushConstants()
+        push.add(outer); push.add(length); push.add(inner)
+        try dispatchRows("softmax", defines: ["LOG": log ? "1" : "0"], buffers: [x.buffer, y.buffer], push: push,
                          rows: outer * inner, len: length, passes: 3)
-    return [y]
+        return y
+    }
 }

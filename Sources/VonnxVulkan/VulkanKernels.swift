@@ -114,6 +114,10 @@ public enum VulkanKernels {
         t["InstanceNormalization"] = recordInstanceNormalization
         t["GroupNormalization"] = recordGroupNormalization
         for op in ["Constant", "ConstantOfShape", "Range"] { t[op] = recordHostValue }
+        t["Attention"] = recordAttention
+        t["NegativeLogLikelihoodLoss"] = recordNegativeLogLikelihoodLoss
+        t["SoftmaxCrossEntropyLoss"] = recordSoftmaxCrossEntropyLoss
+        t["CumProd"] = recordCumSum
         return t
     }()
 
@@ -129,13 +133,16 @@ public enum VulkanKernels {
                    "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu"] { t[op] = all }
         t["OneHot"] = [.int32, .int64]
         for op in ["CumSum", "ScatterElements", "ScatterND", "Scatter"] { t[op] = numeric }
+        t["Attention"] = [.float, .bool]
+        for op in ["NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss"] { t[op] = [.float, .int32, .int64] }
+        t["CumProd"] = numeric
         return t
     }()
 
     /// Indices of `node`'s inputs that its Vulkan kernel reads on the host, not the device.
     public static func hostInputs(of node: Node) -> Set<Int> {
         switch node.opType {
-        case "Reshape", "Squeeze", "Unsqueeze", "Expand", "Tile", "Split", "Trilu", "CumSum": [1]
+        case "Reshape", "Squeeze", "Unsqueeze", "Expand", "Tile", "Split", "Trilu", "CumSum", "CumProd": [1]
         case "Clip", "Dropout": [1, 2]
         case "Pad": [1, 2, 3]
         case "OneHot": [1, 2]

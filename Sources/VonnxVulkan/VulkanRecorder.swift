@@ -167,8 +167,10 @@ public final class VulkanRecorder {
 
     /// Gives `tensor`'s buffer back for a later `makeTensor` of the same byte count to reuse.
     /// The caller promises that no tensor recorded after this reads the old contents (the
-    /// barrier between dependent commands orders the reuse after earlier reads).
+    /// barrier between dependent commands orders the reuse after earlier reads). Uploaded
+    /// buffers are kept: a replay reads what was uploaded into them while recording.
     public func recycle(_ tensor: VulkanTensor) {
+        guard uploadSources[ObjectIdentifier(tensor.buffer)] == nil else { return }
         free[tensor.buffer.byteCount, default: []].append(tensor.buffer)
     }
 

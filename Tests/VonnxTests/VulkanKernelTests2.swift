@@ -132,6 +132,25 @@ private let kernelCases: [KernelCase] = {
     c.append(KernelCase("ConstantOfShape") { _ in [i64([3, 0])] })
     c.append(KernelCase("Range") { _ in [Tensor(scalar: Int64(1)), Tensor(scalar: Int64(10)), Tensor(scalar: Int64(3))] })
     c.append(KernelCase("Range") { r in [Tensor(scalar: Float(-1)), r.floats([], 2...5), Tensor(scalar: Float(0.75))] })
+    // Attention: grouped-query heads, float and bool masks, past state, causal, softcap, scale, qk_matmul_output
+    c.append(KernelCase("Attention", opset: 23) { [$0.floats([2, 4, 3, 8]), $0.floats([2, 2, 5, 8]), $0.floats([2, 2, 5, 6]), $0.floats([3, 5])] })
+    c.append(KernelCase("Attention", ["q_num_heads": .int(4), "kv_num_heads": .int(2), "is_causal": .int(1), "softcap": .float(2),
+                                      "scale": .float(0.3), "qk_matmul_output_mode": .int(3)], opset: 23) {
+        [$0.floats([2, 3, 32]), $0.floats([2, 5, 16]), $0.floats([2, 5, 12]), $0.bools([2, 1, 3, 7]), $0.floats([2, 2, 2, 8]), $0.floats([2, 2, 2, 6])]
+    })
+    for mode in [0, 2] {
+        c.append(KernelCase("Attention", ["is_causal": .int(1 - mode / 2), "softcap": .float(Float(mode)), "qk_matmul_output_mode": .int(mode)], opset: 23) {
+            [$0.floats([1, 2, 4, 8]), $0.floats([1, 2, 4, 8]), $0.floats([1, 2, 4, 3]), $0.floats([2, 4, 4])]
+        })
+    }
+    c.append(KernelCase("CumProd", ["exclusive": .int(1), "reverse": .int(1)], opset: 26) { [$0.floats(s, 0.5...1.5), i64([1])] })
+    c.append(KernelCase("CumProd", opset: 26) { [$0.ints(s, -3...3), Tensor(scalar: Int32(-1))] })
+    for reduction in ["none", "sum", "mean"] {
+        let attributes: [String: Attribute] = ["reduction": .string(Array(reduction.utf8)), "ignore_index": .int(1)]
+        c.append(KernelCase("NegativeLogLikelihoodLoss", attributes) { [$0.floats([3, 4, 2]), $0.ints([3, 2], 0...3), $0.floats([4])] })
+        c.append(KernelCase("SoftmaxCrossEntropyLoss", ["reduction": .string(Array(reduction.utf8))]) { [$0.floats([5, 3]), $0.int32s([5], 0...2)] })
+    }
+    c.append(KernelCase("SoftmaxCrossEntropyLoss", ["ignore_index": .int(-1)]) { [$0.floats([2, 3, 4]), $0.ints([2, 4], -1...2), $0.floats([3])] })
     return c
 }()
 
@@ -148,6 +167,8 @@ func vulkanKernelMatchesCPU(_ kc: KernelCase) throws {
     var outputs = 1
     if kc.op == "Split" { outputs = kc.attributes["num_outputs"] != nil ? 3 : 2 }
     if kc.op == "LayerNormalization" || kc.op == "Dropout" { outputs = kc.op == "Dropout" ? 2 : 3 }
+    if kc.op == "SoftmaxCrossEntropyLoss" { outputs = 2 }
+    if kc.op == "Attention" { outputs = kc.attributes["qk_matmul_output_mode"] != nil ? 4 : 3 }
     let node = Node(name: kc.op, opType: kc.op, inputs: inputs.indices.map { inputs[$0] == nil ? "" : "in\($0)" },
                     outputs: (0..<outputs).map { "out\($0)" }, attributes: kc.attributes)
     #expect(VulkanKernels.accepts(node, inputTypes: inputs.map { $0?.dataType }), "\(kc.op) not accepted")

@@ -201,3 +201,47 @@ func oversizedWeightsRunOnTheCPU() throws {
     let y = try session.run(["x": Tensor(shape: [1], scalars: [Float(-3)])])["y"]!.scalars(as: Float.self)
     #expect(y.count == big.count && y[8] == 1 && y[big.count - 1] == Float((big.count - 1) % 7))
 }
+
+/// x[N, 4, 6] → Relu → Reshape to [N, -1] by Shape → Gather → Unsqueeze → Concat, plus a
+/// ConstantOfShape of the result's shape and a Range over its width (cast to float), Expand to
+/// the reshaped shape, and two Negs that reuse the constant's buffer size after its last read.
+private func shapeChain() -> Model {
+    var b = GraphBuilder(name: "shape-chain")
+    let x = b.input("x", .float, [.symbol("N"), .value(4), .value(6)])
+    let r = b.node("Relu", [x])
+    let batch = b.node("Unsqueeze", [b.node("Gather", [b.node("Shape", [r]), b.constant(Tensor(scalar: Int64(0)))]),
+                                     b.constant(Tensor(shape: [1], scalars: [Int64(0)]))])
+    let flat = b.node("Reshape", [r, b.node("Concat", [batch, b.constant(Tensor(shape: [1], scalars: [Int64(-1)]))], ["axis": .int(0)])])
+    let axis0 = b.constant(Tensor(shape: [1], scalars: [Int64(0)]))
+    // Unsqueeze and Squeeze of a value of unknown shape keep its element type (the device needs it).
+    let lifted = b.node("Squeeze", [b.node("Unsqueeze", [flat, axis0]), axis0])
+    let shape = b.node("Shape", [flat])
+    let half = b.node("ConstantOfShape", [shape], ["value": .tensor(Tensor(shape: [1], scalars: [Float(0.5)]))])
+    let width = b.node("Gather", [shape, b.constant(Tensor(scalar: Int64(1)))])
+    let ramp = b.node("Cast", [b.node("Range", [b.constant(Tensor(scalar: Int64(0))), width, b.constant(Tensor(scalar: Int64(1)))])],
+                      ["to": .int(Int(DataType.float.rawValue))])
+    let sum = b.node("Add", [b.node("Add", [lifted, half]), b.node("Expand", [ramp, shape])])
+    b.output(b.node("Neg", [b.node("Neg", [sum])]), .tensor(.float, shape: nil))
+    b.output(shape)
+    return Model(irVersion: 8, opsets: ["": 17], graph: b.graph)
+}
+
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func shapeComputationsStayInOnePartition() throws {
+    // The shape values are evaluated on the host while recording: one partition, no fallback,
+    // and replays (same N, new data) read the uploaded constants unchanged.
+    let model = shapeChain()
+    let gpu = try Session(model: model, options: vulkanOptions(allowFallback: false))
+    let cpu = try Session(model: model, options: SessionOptions(threads: 1, backend: .cpu))
+    #expect(gpu.vulkanPartitionCount == 1)
+    #expect(gpu.fallbackNodes.isEmpty)
+    for batch in [2, 2, 3, 2] {
+        let x = random([batch, 4, 6])
+        let got = try gpu.run(["x": x]), want = try cpu.run(["x": x])
+        for (name, w) in want {
+            let g = try #require(got[name])
+            #expect(g.shape == w.shape && g.dataType == w.dataType, "\(name)")
+            #expect(g.doubles().elementsEqual(w.doubles()) { abs($0 - $1) <= 1e-5 }, "\(name), batch \(batch)")
+        }
+    }
+    #expect(gpu.vulkan?.takeValidationMessages() == [])
+}

@@ -36,3 +36,20 @@ func splitLinearMatchesUnsplit(op: String, transB: Bool, bias: [Int]?) throws {
     let model = linearModel("Gemm", transB: true, bias: [7])
     #expect(splittingOversizedWeights(model.graph, maxBytes: 1 << 20).nodes.count == 1)
 }
+
+@Test func splitGatherMatchesUnsplit() throws {
+    // An oversized embedding table [5, 7] gathered by ids splits into column blocks like a MatMul weight.
+    let table = Tensor(shape: [5, 7], scalars: (0..<35).map { Float($0) / 3 })
+    let graph = Graph(name: "g", nodes: [Node(name: "embed", opType: "Gather", inputs: ["W", "ids"], outputs: ["y"])],
+                      inputs: [ValueInfo(name: "ids", type: .tensor(.int64, shape: [.value(2), .value(3)]))],
+                      outputs: [ValueInfo(name: "y", type: nil)], initializers: ["W": table])
+    let model = Model(irVersion: 8, opsets: ["": 13], graph: graph)
+    var split = model
+    split.graph = splittingOversizedWeights(model.graph, maxBytes: 60)  // 15 floats: blocks of 3, 3, 1 columns
+    #expect(split.graph.nodes.filter { $0.opType == "Gather" }.count == 3)
+    let ids = Tensor(shape: [2, 3], scalars: [Int64(4), 0, -1, 2, 2, 1])
+    let options = SessionOptions(threads: 1, backend: .cpu)
+    let expected = try Session(model: model, options: options).run(["ids": ids])["y"]!
+    let actual = try Session(model: split, options: options).run(["ids": ids])["y"]!
+    #expect(actual.shape == [2, 3, 7] && actual.scalars(as: Float.self) == expected.scalars(as: Float.self))
+}
