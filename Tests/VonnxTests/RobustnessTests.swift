@@ -139,6 +139,32 @@ private func doublingLoop(trips: Int64) -> Graph {
     #expect(failure { _ = try s.run(v, cancellation: handle) } == "the run was cancelled")
 }
 
+/// The flags (`VmFlags`) of the mapping holding `address`, from /proc/self/smaps; nil where
+/// there is no such mapping or file.
+private func mappingFlags(_ address: UnsafeMutableRawPointer) -> [Substring]? {
+    guard let file = fopen("/proc/self/smaps", "r") else { return nil }
+    defer { fclose(file) }
+    let target = UInt(bitPattern: address)
+    var line: UnsafeMutablePointer<CChar>?, capacity = 0, inside = false
+    defer { free(line) }
+    while getline(&line, &capacity, file) > 0, let text = line.map({ String(cString: $0) }) {
+        // a mapping's first line: "start-end perms offset device inode [path]"
+        let fields = text.split(whereSeparator: \.isWhitespace)
+        let range = fields.first?.split(separator: "-").compactMap { UInt($0, radix: 16) } ?? []
+        if range.count == 2, fields.count >= 5 { inside = range[0] <= target && target < range[1]; continue }
+        if inside && fields.first == "VmFlags:" { return Array(fields.dropFirst()) }
+    }
+    return nil
+}
+
+@Test(.enabled(if: access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0, "needs transparent huge pages"))
+func largeBlocksAskForHugePages() {
+    // The doubling Loop under the default limit (5.9 GB here) spent most of its time in page
+    // faults, 4 KiB each: 30-55 s on a loaded machine before its one-line error
+    let t = Tensor(zeros: .float, shape: [1 << 24])  // 64 MiB: a block mapped on its own
+    #expect(mappingFlags(t.storage.pointer)?.contains("hg") == true)
+}
+
 /// A graph `depth` Ifs deep: each then-branch holds the next If, every level reads the
 /// top-level `c` and `x`.
 private func nestedIfs(depth: Int) -> Graph {
