@@ -183,6 +183,7 @@ extension CPUKernels {
         }
         let melBins = Int(melValue), dftLength = Int(dftValue)
         let spectrogramBins = dftLength / 2 + 1
+        try ctx.checkAllocatable("the matrix (made in float64)", dims: [spectrogramBins, melBins], .double)
         let lowMel = 2595 * log10(1 + lower / 700), highMel = 2595 * log10(1 + upper / 700)
         let melStep = (highMel - lowMel) / Double(melBins + 2)
         let edgeValues = (0..<(melBins + 2)).map { i -> Double in
