@@ -240,6 +240,9 @@ private func nestedIfs(depth: Int) -> Graph {
         #expect(failure { _ = try Limits.byteCount(bad) } == "'\(bad)' is not a byte count (a whole number, optionally followed by K, M, G or T)")
     }
     #expect(Limits().maxTensorBytes == Limits.defaultMaxTensorBytes && Limits.defaultMaxTensorBytes >= 1 << 30)
+    // reaching the default takes seconds, not minutes: a doubling Loop's error came after 41-53 s
+    // under load with a quarter of 23 GiB
+    #expect(Limits.defaultMaxTensorBytes <= 2 << 30)
 }
 
 @Test func capturedNamesAreScannedOncePerGraph() throws {
