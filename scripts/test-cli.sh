@@ -29,6 +29,11 @@ expect 1 "not an ONNX model|protobuf|truncated" -- $bin/onnx-run "$tmp/truncated
 expect 1 "missing input 'data'" -- $bin/onnx-run "$model"
 expect 1 "junk.npy" -- $bin/onnx-run "$model" --input "data=$tmp/junk.npy"
 expect 1 "'nope' is not an input" -- $bin/onnx-run "$model" --input "nope=$tmp/junk.npy"
+# issue 15: --random refuses an input past the tensor limit before making it (2^31 floats aborted)
+$py -c "import onnx, onnx.helper as h; T = onnx.TensorProto.FLOAT
+g = h.make_graph([h.make_node('Relu', ['x'], ['y'])], 'g', [h.make_tensor_value_info('x', T, [2**31])], [h.make_tensor_value_info('y', T, None)])
+onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 17)], ir_version=8), '$tmp/huge-input.onnx')"
+expect 1 "^Error: invalid input: input 'x' shape \[2147483648\] is larger than the tensor limit" -- $bin/onnx-run "$tmp/huge-input.onnx" --random
 expect 2 "error: .*no-such.onnx" -- $bin/onnx-bench "$tmp/no-such.onnx"
 expect 2 "unknown backend 'tpu'" -- $bin/onnx-bench --backends tpu
 expect 2 "--dim 'N' must be NAME=VALUE or INPUT:AXIS=VALUE" -- $bin/onnx-bench --dim N

@@ -207,7 +207,7 @@ final class Interpreter: Sendable {
                         throw step.node.error("ran its subgraph \(limits.maxSubgraphRuns) times, the limit (Limits.maxSubgraphRuns)")
                     }
                     return try sub.run(args, outer: lookup, profile: profile, cancellation: cancellation, memory: memory)
-                })
+                }, maxTensorBytes: limits.maxTensorBytes)
             let adding = try limits.checkOutputs(of: step.node, definition, inputs: ctx.inputs, opset: opset)
             try limits.checkRun(step.node, held: memory.bytes, adding: adding)
             let produced: [Tensor]

@@ -8,7 +8,9 @@ import VonnxCPU
 public struct Limits: Sendable, Equatable {
     /// The largest tensor a node may produce, in bytes (default `defaultMaxTensorBytes`).
     /// Checked before the node runs, from its shape rule applied to its actual inputs
-    /// (ConstantOfShape, Expand, Tile, Concat, Reshape...), in constant folding as in runs.
+    /// (ConstantOfShape, Expand, Tile, Concat, Reshape...), in constant folding as in runs;
+    /// kernels sizing outputs or scratch memory from values check it themselves
+    /// (`KernelContext.checkAllocatable`).
     public var maxTensorBytes: Int
     /// The bytes the tensors nodes produce may hold at once in one run, its subgraph runs
     /// included (default `defaultMaxRunBytes`). Checked before each node from its outputs'
@@ -31,11 +33,13 @@ public struct Limits: Sendable, Equatable {
         self.maxSubgraphDepth = maxSubgraphDepth
     }
 
-    /// A quarter of the process's `memory`, at least 1 GiB: a node producing the largest tensor
-    /// from inputs nearly as large then still fits in memory (a Loop doubling a tensor held
-    /// 8 GiB for 15 s to reach 4 GiB), while a 4K image-to-image model's activations
-    /// (64 channels × 3840 × 2160 floats: 2.1 GB) run on an 8 GiB machine and up.
-    public static let defaultMaxTensorBytes = max(1 << 30, memory / 4)
+    /// A quarter of the process's `memory`, between 1 and 2 GiB: a node producing the largest
+    /// tensor from inputs nearly as large then still fits in memory, and a 4K image-to-image
+    /// model's activations (64 channels × 3840 × 2160 floats: 2.1 GB) run on an 8 GiB machine
+    /// and up. No more, because reaching the limit takes time: a Loop doubling a one-element
+    /// tensor up to a quarter of 23 GiB (4 GiB made, 8 GiB touched) took 7 s of CPU (41-53 s
+    /// on a loaded 2-core machine) before its error, up to 2 GiB with huge pages 1.7 s (10-12 s).
+    public static let defaultMaxTensorBytes = min(max(1 << 30, memory / 4), 2 << 30)
 
     /// Three quarters of the process's `memory`, at least 2 GiB: the rest is for the weights,
     /// the process and the system.

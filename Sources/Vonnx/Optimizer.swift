@@ -29,7 +29,7 @@ struct Optimizer {
             g = Passes.foldingConstants(g, opset: opset) { node, inputs in
                 guard let def = try? definition(of: node, opsets: opsets),
                       (try? limits.checkOutputs(of: node, def, inputs: inputs, opset: opset)) != nil else { return nil }
-                return try? def.cpu(KernelContext(node: node, inputs: inputs, opset: opset, pool: pool))
+                return try? def.cpu(KernelContext(node: node, inputs: inputs, opset: opset, pool: pool, maxTensorBytes: limits.maxTensorBytes))
             }
             g = Passes.withoutDeadNodes(g)
             guard g.nodes.count < before else {

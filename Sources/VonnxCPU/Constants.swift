@@ -120,6 +120,7 @@ extension CPUKernels {
         guard s.dataType == l.dataType, s.dataType == d.dataType else {
             throw ctx.error("start, limit and delta types differ: \(s.dataType), \(l.dataType), \(d.dataType)")
         }
+        let n: Int, value: (Int) -> Double
         if s.dataType.isInteger {
             guard s.count == 1, l.count == 1, d.count == 1 else { throw ctx.error("start, limit and delta must be scalars") }
             let a = s.ints()[0], b = l.ints()[0], step = d.ints()[0]
@@ -128,19 +129,23 @@ extension CPUKernels {
             guard !overflow else { throw ctx.error("range from \(a) to \(b) is too large") }
             let (q, divOverflow) = span.dividedReportingOverflow(by: step)
             guard !divOverflow else { throw ctx.error("range from \(a) to \(b) is too large") }
-            let n = max(0, q + (span % step != 0 && (span < 0) == (step < 0) ? 1 : 0))
+            n = max(0, q + (span % step != 0 && (span < 0) == (step < 0) ? 1 : 0))
             guard n <= 1 << 31 else { throw ctx.error("range of \(n) elements is too large") }
-            return [try numericTensor(s.dataType, shape: [n], (0..<n).map { Double(a &+ $0 &* step) }, ctx)]
+            value = { Double(a &+ $0 &* step) }
+        } else {
+            let start = try scalarInput(s, "start", ctx), limit = try scalarInput(l, "limit", ctx)
+            let step = try scalarInput(d, "delta", ctx)
+            guard step != 0, step.isFinite, start.isFinite, limit.isFinite else {
+                throw ctx.error("start \(start), limit \(limit), delta \(step) give no finite range")
+            }
+            let count = ((limit - start) / step).rounded(.up)
+            guard count <= Double(1 << 31) else { throw ctx.error("range of \(count) elements is too large") }
+            n = count > 0 ? Int(count) : 0
+            value = { start + Double($0) * step }
         }
-        let start = try scalarInput(s, "start", ctx), limit = try scalarInput(l, "limit", ctx)
-        let step = try scalarInput(d, "delta", ctx)
-        guard step != 0, step.isFinite, start.isFinite, limit.isFinite else {
-            throw ctx.error("start \(start), limit \(limit), delta \(step) give no finite range")
-        }
-        let count = ((limit - start) / step).rounded(.up)
-        guard count <= Double(1 << 31) else { throw ctx.error("range of \(count) elements is too large") }
-        let n = count > 0 ? Int(count) : 0
-        return [try numericTensor(s.dataType, shape: [n], (0..<n).map { start + Double($0) * step }, ctx)]
+        // the values are made as float64 first
+        try ctx.checkAllocatable("the range", dims: [n], .double)
+        return [try numericTensor(s.dataType, shape: [n], (0..<n).map(value), ctx)]
     }
 
     /// EyeLike: a 2-D tensor of the input's shape with ones on diagonal `k`, in `dtype`
@@ -183,7 +188,7 @@ extension CPUKernels {
         let axis = try normalizeAxis(try ctx.node.int("axis", default: -1), rank: indices.rank + 1, ctx)
         var shape = indices.shape
         shape.insert(depth, at: axis)
-        guard checkedElementCount(shape) != nil else { throw ctx.error("output shape \(shape) is too large") }
+        try ctx.checkAllocatable("the output", dims: shape, values.dataType)
         let outer = indices.shape.prefix(axis).reduce(1, *), inner = indices.shape.dropFirst(axis).reduce(1, *)
         let idx = indices.dataType.isInteger ? indices.ints()
             : indices.doubles().map { $0.magnitude < 0x1p62 ? Int($0) : -1 - depth }

@@ -11,7 +11,7 @@ extension KernelContext {
         let names = inputs.indices.map { inputs[$0] == nil ? "" : "\(node.label).\(op).\($0)" }
         let inner = Node(name: node.label, opType: "\(node.opType)/\(op)", domain: "", inputs: names,
                          outputs: ["\(node.label).\(op)"], attributes: attributes)
-        return try kernel(KernelContext(node: inner, inputs: inputs, opset: 23, pool: pool, runSubgraph: runSubgraph))
+        return try kernel(with(inputs: inputs, node: inner, opset: 23))
     }
 
     /// The first output of `apply`.

@@ -392,9 +392,8 @@ extension CPUKernels {
             }
             return out
         }
-        let inner = KernelContext(node: ctx.node, inputs: [try shifted(x, ctx.optionalInput(2), perChannel: false),
-                                                           try shifted(w, ctx.optionalInput(3), perChannel: true)],
-                                  opset: ctx.opset, pool: ctx.pool)
+        let inner = ctx.with(inputs: [try shifted(x, ctx.optionalInput(2), perChannel: false),
+                                      try shifted(w, ctx.optionalInput(3), perChannel: true)])
         let y = try conv(inner)[0]
         let out = Tensor(zeros: .int32, shape: y.shape)
         y.withUnsafeBufferPointer(as: Double.self) { s in
@@ -542,9 +541,10 @@ extension CPUKernels {
             ShapeRules.windowOutput(image[$0], kernel: block[$0], stride: strides[$0], dilation: dilations[$0],
                                     padBegin: pads[$0], padEnd: pads[$0 + d])
         }
-        guard blocks.reduce(1, *) == x.shape[2], let _ = checkedElementCount([x.shape[0], x.shape[1] / kernelSize] + image) else {
+        guard checkedElementCount(blocks, limit: .max) == x.shape[2] else {
             throw ctx.error("\(x.shape[2]) columns do not match the \(blocks) blocks of image \(image)")
         }
+        try ctx.checkAllocatable("the output", dims: [x.shape[0], x.shape[1] / kernelSize] + image, x.dataType)
         let geo = WindowGeometry(input: blocks, kernel: block, strides: strides, dilations: dilations,
                                  padBegin: Array(pads[0..<d]), padEnd: Array(pads[d...]), output: image)
         struct Apply: ArithmeticVisitor {

@@ -106,9 +106,7 @@ extension CPUKernels {
         let batch = x.shape.prefix(b).reduce(1, *)
         let perBatch = indices.shape.dropFirst(b).dropLast().reduce(1, *)
         let sliceShape = Array(x.shape.dropFirst(b + k))
-        guard checkedElementCount(indices.shape + sliceShape) != nil else {
-            throw ctx.error("output of gathering \(indices.shape) from \(x.shape) is too large")
-        }
+        try ctx.checkAllocatable("the output", dims: Array(indices.shape.dropLast()) + sliceShape, x.dataType)
         let sliceSize = sliceShape.reduce(1, *)
         let strides = contiguousStrides(x.shape)
         let batchStride = b > 0 ? strides[b - 1] : x.count
@@ -152,23 +150,34 @@ extension CPUKernels {
     public static let nonZero: CPUKernel = { ctx in
         let x = try ctx.input(0)
         struct Find: ElementVisitor {
-            let x: Tensor
-            func callAsFunction<T: NumericElement>(_: T.Type) -> [Int] {
-                x.withUnsafeBufferPointer(as: T.self) { p in p.indices.filter { p[$0] != T.zero } }
+            let x: Tensor, ctx: KernelContext
+            func callAsFunction<T: NumericElement>(_: T.Type) throws -> Tensor {
+                try x.withUnsafeBufferPointer(as: T.self) { p in try coordinates(p.indices.lazy.filter { p[$0] != T.zero }, of: x, ctx) }
             }
         }
-        let flat: [Int]
         switch x.dataType {
-        case .string: flat = x.storage.strings.indices.filter { !x.storage.strings[$0].isEmpty }
-        case .bfloat16: flat = x.withUnsafeBufferPointer(as: UInt16.self) { p in p.indices.filter { p[$0] & 0x7FFF != 0 } }
-        default: flat = try x.dataType.visit(Find(x: x))
+        case .string:
+            let s = x.storage.strings
+            return [try coordinates(s.indices.lazy.filter { !s[$0].isEmpty }, of: x, ctx)]
+        case .bfloat16:
+            return [try x.withUnsafeBufferPointer(as: UInt16.self) { p in try coordinates(p.indices.lazy.filter { p[$0] & 0x7FFF != 0 }, of: x, ctx) }]
+        default: return [try x.dataType.visit(Find(x: x, ctx: ctx))]
         }
-        let rank = x.rank, strides = contiguousStrides(x.shape)
-        var coords = [Int64](repeating: 0, count: rank * flat.count)
-        for (j, f) in flat.enumerated() {
-            for a in 0..<rank { coords[a * flat.count + j] = Int64(f / strides[a] % x.shape[a]) }
+    }
+
+    /// NonZero's output: the coordinates in `x` of the elements at the flat indices `flat`
+    /// (read twice: counted, then written), checked before it is allocated (rank × 8 bytes
+    /// an element, far more than a small-typed `x` holds).
+    private static func coordinates(_ flat: some Collection<Int>, of x: Tensor, _ ctx: KernelContext) throws -> Tensor {
+        let rank = x.rank, count = flat.count, strides = contiguousStrides(x.shape)
+        try ctx.checkAllocatable("the output", dims: [rank, count], .int64)
+        let out = Tensor(uninitialized: .int64, shape: [rank, count])
+        out.withUnsafeMutableBufferPointer(as: Int64.self) { coords in
+            for (j, f) in flat.enumerated() {
+                for a in 0..<rank { coords[a * count + j] = Int64(f / strides[a] % x.shape[a]) }
+            }
         }
-        return [Tensor(shape: [rank, flat.count], scalars: coords)]
+        return out
     }
 
     /// Trilu: the upper (default) or lower triangle of the last two axes, from diagonal k.

@@ -14,10 +14,22 @@ public struct KernelContext: Sendable {
     public let opset: Int
     public let pool: ThreadPool
     public let runSubgraph: SubgraphRunner
+    /// The largest block `checkAllocatable` lets a kernel size from its inputs (the session's
+    /// `Limits.maxTensorBytes`).
+    public let maxTensorBytes: Int
 
     public init(node: Node, inputs: [Tensor?], opset: Int, pool: ThreadPool,
-                runSubgraph: @escaping SubgraphRunner = { _, _ in throw VonnxError.invalidArgument("no subgraph runner") }) {
+                runSubgraph: @escaping SubgraphRunner = { _, _ in throw VonnxError.invalidArgument("no subgraph runner") },
+                maxTensorBytes: Int = .max) {
         self.node = node; self.inputs = inputs; self.opset = opset; self.pool = pool; self.runSubgraph = runSubgraph
+        self.maxTensorBytes = maxTensorBytes
+    }
+
+    /// This context with other `inputs` (and `node`, `opset`): for a kernel running another
+    /// on inputs it converted. The subgraph runner and the limit carry over.
+    public func with(inputs: [Tensor?], node: Node? = nil, opset: Int? = nil) -> KernelContext {
+        KernelContext(node: node ?? self.node, inputs: inputs, opset: opset ?? self.opset, pool: pool, runSubgraph: runSubgraph,
+                      maxTensorBytes: maxTensorBytes)
     }
 
     /// Input `i`, which must be present.
@@ -32,14 +44,17 @@ public struct KernelContext: Sendable {
     /// An error about this node.
     public func error(_ message: String) -> VonnxError { node.error(message) }
 
-    /// Throws, naming the node, when `what` (`dims` elements of `type`) could not be allocated:
-    /// memory a kernel sizes from its inputs beyond what they hold, such as the output of an op
-    /// without a shape rule (which `Limits` checks before the node runs) or scratch memory. The
-    /// allocation itself would trap.
+    /// Throws, naming the node, when `what` (`dims` elements of `type`) is over `maxTensorBytes`
+    /// or could not be allocated: memory a kernel sizes from its inputs beyond what they hold,
+    /// such as the output of an op without a shape rule (which `Limits` checks before the node
+    /// runs) or scratch memory. The allocation itself would trap.
     public func checkAllocatable(_ what: String, dims: [Int], _ type: DataType) throws {
         let described = "\(what) (\(dims.map(String.init).joined(separator: " × ")) × \(type.byteSize) bytes)"
         guard let n = checkedElementCount(dims, limit: .max), case (let bytes, false) = n.multipliedReportingOverflow(by: type.byteSize) else {
             throw error("\(described) needs more bytes than addressable")
+        }
+        guard bytes <= maxTensorBytes else {
+            throw error("\(described) would need \(bytes) bytes, over the limit of \(maxTensorBytes) (Limits.maxTensorBytes)")
         }
         do { try StorageCache.checkMappable(byteCount: bytes) } catch { throw self.error("\(described) cannot be allocated: \(error)") }
     }

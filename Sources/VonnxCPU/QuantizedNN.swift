@@ -44,7 +44,7 @@ extension CPUKernels {
         let yScaleT = try ctx.input(6), yScale = try QuantizedNN.scales(yScaleT, "y_scale", ctx)
         guard aScale.count == 1, bScale.count == 1, yScale.count == 1 else { throw ctx.error("only per-tensor scales are supported") }
         let yZero = ctx.optionalInput(7)
-        let inner = KernelContext(node: ctx.node, inputs: [a, b, ctx.optionalInput(2), ctx.optionalInput(5)], opset: ctx.opset, pool: ctx.pool)
+        let inner = ctx.with(inputs: [a, b, ctx.optionalInput(2), ctx.optionalInput(5)])
         let acc = try matMulInteger(inner)[0]
         let m = QuantizedNN.multiplier(aScale[0], bScale[0], yScale[0], type: yScaleT.dataType)
         return [try QuantizedNN.requantize(acc.doubles(), shape: acc.shape, multiplier: { _ in m }, zero: QuantizedNN.zeroPoint(yZero),
@@ -59,7 +59,7 @@ extension CPUKernels {
             throw ctx.error("x_scale and y_scale must be scalars, w_scale one value or one per output channel")
         }
         let yZero = ctx.optionalInput(7)
-        let inner = KernelContext(node: ctx.node, inputs: [x, w, ctx.optionalInput(2), ctx.optionalInput(5)], opset: ctx.opset, pool: ctx.pool)
+        let inner = ctx.with(inputs: [x, w, ctx.optionalInput(2), ctx.optionalInput(5)])
         let product = try convInteger(inner)[0]
         var acc = product.doubles()
         let shape = product.shape

@@ -108,7 +108,7 @@ func widenFloat16(_ kernel: @escaping CPUKernel) -> CPUKernel {
         let halves: Set<DataType> = [.float16, .bfloat16]
         guard let half = ctx.inputs.lazy.compactMap({ $0?.dataType }).first(where: halves.contains) else { return try kernel(ctx) }
         let wide = ctx.inputs.map { $0.map { halves.contains($0.dataType) ? widened($0, ctx) : $0 } }
-        let inner = KernelContext(node: ctx.node, inputs: wide, opset: ctx.opset, pool: ctx.pool, runSubgraph: ctx.runSubgraph)
+        let inner = ctx.with(inputs: wide)
         return try kernel(inner).map { $0.dataType != .float ? $0 : half == .bfloat16 ? floatToBfloat16($0, ctx) : converted($0, to: .float16) }
     }
 }

@@ -66,7 +66,8 @@ extension CPUKernels {
         var outShape = x.shape
         outShape[axis] = bins
         outShape[x.rank - 1] = realOut ? 1 : 2
-        guard let outCount = checkedElementCount(outShape) else { throw ctx.error("output shape \(outShape) is too large") }
+        try ctx.checkAllocatable("the output (made in float64)", dims: outShape, .double)
+        let outCount = outShape.reduce(1, *)
         let l = AxisLayout(Array(x.shape.dropLast()), axis: axis)
         let v = x.doubles()
         var out = [Double](repeating: 0, count: outCount)
@@ -125,7 +126,8 @@ extension CPUKernels {
         let frames = (length - frameLength) / step + 1
         let bins = onesided ? frameLength / 2 + 1 : frameLength
         let shape = [batch, frames, bins, 2]
-        guard let count = checkedElementCount(shape) else { throw ctx.error("output shape \(shape) is too large") }
+        try ctx.checkAllocatable("the output (made in float64)", dims: shape, .double)
+        let count = shape.reduce(1, *)
         let v = x.doubles()
         let kernel = DFTKernel(length: frameLength)
         var out = [Double](repeating: 0, count: count)
@@ -183,6 +185,7 @@ extension CPUKernels {
         }
         let melBins = Int(melValue), dftLength = Int(dftValue)
         let spectrogramBins = dftLength / 2 + 1
+        try ctx.checkAllocatable("the matrix (made in float64)", dims: [spectrogramBins, melBins], .double)
         let lowMel = 2595 * log10(1 + lower / 700), highMel = 2595 * log10(1 + upper / 700)
         let melStep = (highMel - lowMel) / Double(melBins + 2)
         let edgeValues = (0..<(melBins + 2)).map { i -> Double in

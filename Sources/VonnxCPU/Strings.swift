@@ -149,7 +149,7 @@ extension CPUKernels {
         }
         let rows = x.rank == 2 ? x.shape[0] : 1
         let c = x.rank == 0 ? 1 : x.shape[x.rank - 1]
-        guard checkedElementCount([rows, width]) != nil else { throw ctx.error("output [\(rows), \(width)] is too large") }
+        try ctx.checkAllocatable("the frequencies (in float64)", dims: [rows, width], .double)
         var freq = [Double](repeating: 0, count: rows * width)
         for r in 0..<rows {
             let row = Array(tokens[(r * c)..<(r * c + c)])

@@ -98,9 +98,14 @@ public enum StorageCache {
         public var description: String { "out of memory: cannot map \(bytes) bytes" }
     }
 
+    /// A fresh anonymous mapping of `bytes`, backed by transparent huge pages where the kernel
+    /// has them for the asking (the `madvise` mode, Debian's default): a first touch then
+    /// faults 2 MiB at a time instead of 4 KiB. Faults were most of the time a tensor's first
+    /// write took (a Loop doubling a tensor to 512 MiB: 1.4 s of CPU, 0.75 s with huge pages).
     static func map(_ bytes: Int) throws(OutOfMemory) -> UnsafeMutableRawPointer {
         guard let block = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
               block != MAP_FAILED else { throw OutOfMemory(bytes: bytes) }
+        madvise(block, bytes, MADV_HUGEPAGE)
         return block
     }
 

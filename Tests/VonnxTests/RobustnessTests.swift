@@ -139,6 +139,32 @@ private func doublingLoop(trips: Int64) -> Graph {
     #expect(failure { _ = try s.run(v, cancellation: handle) } == "the run was cancelled")
 }
 
+/// The flags (`VmFlags`) of the mapping holding `address`, from /proc/self/smaps; nil where
+/// there is no such mapping or file.
+private func mappingFlags(_ address: UnsafeMutableRawPointer) -> [Substring]? {
+    guard let file = fopen("/proc/self/smaps", "r") else { return nil }
+    defer { fclose(file) }
+    let target = UInt(bitPattern: address)
+    var line: UnsafeMutablePointer<CChar>?, capacity = 0, inside = false
+    defer { free(line) }
+    while getline(&line, &capacity, file) > 0, let text = line.map({ String(cString: $0) }) {
+        // a mapping's first line: "start-end perms offset device inode [path]"
+        let fields = text.split(whereSeparator: \.isWhitespace)
+        let range = fields.first?.split(separator: "-").compactMap { UInt($0, radix: 16) } ?? []
+        if range.count == 2, fields.count >= 5 { inside = range[0] <= target && target < range[1]; continue }
+        if inside && fields.first == "VmFlags:" { return Array(fields.dropFirst()) }
+    }
+    return nil
+}
+
+@Test(.enabled(if: access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0, "needs transparent huge pages"))
+func largeBlocksAskForHugePages() {
+    // The doubling Loop under the default limit (5.9 GB here) spent most of its time in page
+    // faults, 4 KiB each: 30-55 s on a loaded machine before its one-line error
+    let t = Tensor(zeros: .float, shape: [1 << 24])  // 64 MiB: a block mapped on its own
+    #expect(mappingFlags(t.storage.pointer)?.contains("hg") == true)
+}
+
 /// A graph `depth` Ifs deep: each then-branch holds the next If, every level reads the
 /// top-level `c` and `x`.
 private func nestedIfs(depth: Int) -> Graph {
@@ -214,6 +240,9 @@ private func nestedIfs(depth: Int) -> Graph {
         #expect(failure { _ = try Limits.byteCount(bad) } == "'\(bad)' is not a byte count (a whole number, optionally followed by K, M, G or T)")
     }
     #expect(Limits().maxTensorBytes == Limits.defaultMaxTensorBytes && Limits.defaultMaxTensorBytes >= 1 << 30)
+    // reaching the default takes seconds, not minutes: a doubling Loop's error came after 41-53 s
+    // under load with a quarter of 23 GiB
+    #expect(Limits.defaultMaxTensorBytes <= 2 << 30)
 }
 
 @Test func capturedNamesAreScannedOncePerGraph() throws {
@@ -295,28 +324,75 @@ private func nestedIfs(depth: Int) -> Graph {
 }
 
 @Test func scratchMemoryBeyondTheMachineIsAnError() throws {
+    // sizes under a limit raised to the maximum, that the machine cannot map
+    let unlimited = SessionOptions(threads: 1, backend: .cpu, limits: Limits(maxTensorBytes: .max))
     // Attention's scores are [Sq, total] a thread, however small Q, K and V (here empty): a
     // petabyte was a trap in the allocation; qk_matmul_output, as large, is made only when asked for
     let graph = Graph(nodes: [Node(name: "att", opType: "Attention", inputs: ["q", "k", "v"], outputs: ["y"])],
                       inputs: ["q", "k", "v"].map { input($0, [1, 1, 1 << 24, 0]) }, outputs: [ValueInfo(name: "y", type: nil)])
     let empty = Tensor(zeros: .float, shape: [1, 1, 1 << 24, 0])
-    #expect(failure { _ = try session(graph, opset: 23).run(["q": empty, "k": empty, "v": empty]) }
+    #expect(failure { _ = try session(graph, opset: 23, options: unlimited).run(["q": empty, "k": empty, "v": empty]) }
         == "node 'att' (Attention): the attention scores (16777216 × 16777216 × 4 bytes) cannot be allocated: out of memory: cannot map 1125899906842624 bytes")
 
     // outputs of ops without a shape rule (which Limits would check before the node runs)
     let outer = Graph(nodes: [Node(name: "e", opType: "Einsum", inputs: ["a", "b"], outputs: ["y"], attributes: ["equation": .string(Array("ik,jk->ij".utf8))])],
                       inputs: [input("a", [1 << 26, 0]), input("b", [1 << 26, 0])], outputs: [ValueInfo(name: "y", type: nil)])
     let ab = Tensor(zeros: .float, shape: [1 << 26, 0])
-    #expect(failure { _ = try session(outer).run(["a": ab, "b": ab]) }
+    #expect(failure { _ = try session(outer, options: unlimited).run(["a": ab, "b": ab]) }
         == "node 'e' (Einsum): the output (67108864 × 67108864 × 4 bytes) cannot be allocated: out of memory: cannot map 18014398509481984 bytes")
     let one = Tensor(zeros: .float, shape: [1, 1, 1, 1])
     let unpool = Graph(nodes: [Node(name: "u", opType: "MaxUnpool", inputs: ["x", "i", "s"], outputs: ["y"], attributes: ["kernel_shape": .ints([2, 2])])],
                        inputs: [input("x", [1, 1, 1, 1])], outputs: [ValueInfo(name: "y", type: nil)],
                        initializers: ["i": Tensor(shape: [1, 1, 1, 1], scalars: [Int64(0)]), "s": Tensor(shape: [4], scalars: [Int64(1), 1, 1 << 25, 1 << 25])])
-    #expect(failure { _ = try session(unpool).run(["x": one]) }.hasPrefix("node 'u' (MaxUnpool): the output (1 × 1 × 33554432 × 33554432 × 4 bytes) cannot be allocated"))
+    #expect(failure { _ = try session(unpool, options: unlimited).run(["x": one]) }.hasPrefix("node 'u' (MaxUnpool): the output (1 × 1 × 33554432 × 33554432 × 4 bytes) cannot be allocated"))
     let roi = Graph(nodes: [Node(name: "r", opType: "RoiAlign", inputs: ["x", "rois", "batch"], outputs: ["y"],
                                  attributes: ["output_height": .int(1 << 25), "output_width": .int(1 << 25)])],
                     inputs: [input("x", [1, 1, 1, 1])], outputs: [ValueInfo(name: "y", type: nil)],
                     initializers: ["rois": Tensor(shape: [1, 4], scalars: [Float(0), 0, 1, 1]), "batch": Tensor(shape: [1], scalars: [Int64(0)])])
-    #expect(failure { _ = try session(roi).run(["x": one]) }.hasPrefix("node 'r' (RoiAlign): the output (in float64) (1 × 1 × 33554432 × 33554432 × 8 bytes) cannot be allocated"))
+    #expect(failure { _ = try session(roi, options: unlimited).run(["x": one]) }.hasPrefix("node 'r' (RoiAlign): the output (in float64) (1 × 1 × 33554432 × 33554432 × 8 bytes) cannot be allocated"))
+}
+
+@Test func valueSizedOutputsAreCheckedBeforeAllocating() throws {
+    // Ops whose output size comes from input values or attributes, with no shape rule for
+    // Limits to apply before they run: each kernel checks the size itself, naming the node.
+    // The node's output goes through an Identity, so that constant folding (which keeps graph
+    // outputs) evaluates it where its inputs are constants.
+    let mebibyte = SessionOptions(threads: 1, backend: .cpu, limits: Limits(maxTensorBytes: 1 << 20))
+    func refusal(_ op: String, _ inputs: [String: Tensor], _ initializers: [String: Tensor], _ attributes: [String: Attribute] = [:],
+                 opset: Int = 18) -> String {
+        let names = ["a", "b", "c", "d", "e"].prefix(inputs.count + initializers.count)
+        let graph = Graph(nodes: [Node(name: "n", opType: op, inputs: Array(names), outputs: ["t"], attributes: attributes),
+                                  Node(name: "copy", opType: "Identity", inputs: ["t"], outputs: ["y"])],
+                          inputs: inputs.sorted { $0.key < $1.key }.map { input($0.key, $0.value.shape, $0.value.dataType) },
+                          outputs: [ValueInfo(name: "y", type: nil)], initializers: initializers)
+        return failure { _ = try session(graph, opset: opset, options: mebibyte).run(inputs) }
+    }
+    let ints = { (values: [Int64]) in Tensor(shape: [values.count], scalars: values) }
+    let over = "over the limit of 1048576 (Limits.maxTensorBytes)"
+    // depth 2^20: [1, 2^20] floats from one index
+    #expect(refusal("OneHot", ["a": ints([0])], ["b": Tensor(scalar: Int64(1 << 20)), "c": Tensor(shape: [2], scalars: [Float(0), 1])])
+        == "node 'n' (OneHot): the output (1 × 1048576 × 4 bytes) would need 4194304 bytes, \(over)")
+    // 512 copies of a 4 KiB row
+    #expect(refusal("GatherND", ["a": Tensor(zeros: .float, shape: [1, 1024])], ["b": Tensor(zeros: .int64, shape: [512, 1])])
+        == "node 'n' (GatherND): the output (512 × 1024 × 4 bytes) would need 2097152 bytes, \(over)")
+    // constant inputs: refused in constant folding as well (it made them at load), so it reaches the run
+    #expect(refusal("Range", [:], ["a": Tensor(scalar: Float(0)), "b": Tensor(scalar: Float(1 << 20)), "c": Tensor(scalar: Float(1))])
+        == "node 'n' (Range): the range (1048576 × 8 bytes) would need 8388608 bytes, \(over)")
+    #expect(refusal("MelWeightMatrix", [:], ["a": Tensor(scalar: Int64(512)), "b": Tensor(scalar: Int64(1024)), "c": Tensor(scalar: Int64(16000)),
+                                             "d": Tensor(scalar: Float(0)), "e": Tensor(scalar: Float(8000))])
+        == "node 'n' (MelWeightMatrix): the matrix (made in float64) (513 × 512 × 8 bytes) would need 2101248 bytes, \(over)")
+    // 256 KiB of true: [4, 262144] int64 coordinates, 32 times the input
+    let mask = Tensor(shape: [64, 64, 8, 8], scalars: [Bool](repeating: true, count: 1 << 18))
+    #expect(refusal("NonZero", ["a": mask], [:]) == "node 'n' (NonZero): the output (4 × 262144 × 8 bytes) would need 8388608 bytes, \(over)")
+    // one token, 4096 columns, 1000 rows
+    #expect(refusal("TfIdfVectorizer", ["a": Tensor(zeros: .int64, shape: [1000, 1])], [:],
+                    ["mode": .string(Array("TF".utf8)), "ngram_counts": .ints([0]), "ngram_indexes": .ints([4095]), "pool_int64s": .ints([1])])
+        == "node 'n' (TfIdfVectorizer): the frequencies (in float64) (1000 × 4096 × 8 bytes) would need 32768000 bytes, \(over)")
+    // 1000 one-sample signals transformed over 1024 bins
+    #expect(refusal("DFT", ["a": Tensor(zeros: .float, shape: [1000, 1, 1])], ["b": Tensor(scalar: Int64(1024))], opset: 17)
+        == "node 'n' (DFT): the output (made in float64) (1000 × 1024 × 2 × 8 bytes) would need 16384000 bytes, \(over)")
+    // one column strided over a 1024 × 1024 image
+    #expect(refusal("Col2Im", ["a": Tensor(zeros: .float, shape: [1, 1, 1])], ["b": ints([1024, 1024]), "c": ints([1, 1])],
+                    ["strides": .ints([1024, 1024])])
+        == "node 'n' (Col2Im): the output (1 × 1 × 1024 × 1024 × 4 bytes) would need 4194304 bytes, \(over)")
 }
