@@ -88,11 +88,12 @@ extension OnnxRun {
             } else if let shard = try Shard.fromEnvironment(Shard.schedulerEnvironment()) {
                 spec.shard = shard
             }
+            // Before the model loads: a stop asked for meanwhile ends the job before its first batch.
+            StopRequest.install()
             let session: Session
             do { session = try Session(path: model, options: sessionOptions) } catch {
                 throw BatchError.usage("\(error)")
             }
-            StopRequest.install()
             let job = try BatchJob(session: session, spec: spec)
             for warning in job.warnings { writeStandardError("onnx-run: warning: \(warning)\n") }
             let outcome = try job.run()
