@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Write the benchmark suite's models: seeded random weights (all-MiniLM-L6-v2's real ones), deterministic, in the op patterns
-the real exporters write (torch.onnx at opset 17; Paddle2ONNX at opset 11 for the OCR models)
-at deployed sizes. Each model is checked with onnx.checker and run once with onnxruntime.
+"""Write the benchmark suite's models: seeded random weights (all-MiniLM-L6-v2's real ones),
+deterministic, in the op patterns the real exporters write (torch.onnx at opset 17;
+Paddle2ONNX at opset 11 for the OCR models) at deployed sizes. Each model is checked with onnx.checker and run once with onnxruntime.
 
     make_suite.py OUTDIR [NAME...] [--seed 0] [--no-check]
 
