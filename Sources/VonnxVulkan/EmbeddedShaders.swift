@@ -309,6 +309,8 @@ void main() {
 // - FROM_COLUMNS 0: the group's input channels ic, x[n, ic, i] * w[ic, oc % outPerGroup, k];
 // - FROM_COLUMNS 1: columns[n, oc, k, i], the product Wᵀ·X[n] a GEMM made (group 1), so this
 //   pass only gathers each output's taps (col2im).
+// Kernel sizes K0–K2, strides S0–S2 and dilations D0–D2 are defines, so the tap loops unroll and
+// the divisions by strides become multiplications (lavapipe divides integers lane by lane).
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer B { float b[]; };
@@ -318,12 +320,12 @@ layout(std430, binding = 3) readonly buffer W { float w[]; };
 #endif
 layout(push_constant) uniform Params {
     uint n; uint inC; uint outC; uint groups; uint hasBias;
-    uint inS[3]; uint outS[3]; uint k[3]; uint s[3]; uint d[3]; uint pad[3];
+    uint inS[3]; uint outS[3]; uint pad[3];
 } p;
 
 void main() {
     uint inPerGroup = p.inC / p.groups, outPerGroup = p.outC / p.groups;
-    uint inSpatial = p.inS[0] * p.inS[1] * p.inS[2], kSpatial = p.k[0] * p.k[1] * p.k[2];
+    uint inSpatial = p.inS[0] * p.inS[1] * p.inS[2], kSpatial = K0 * K1 * K2;
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint idx = gl_GlobalInvocationID.x; idx < p.n; idx += stride) {
         uint rem = idx;
@@ -333,17 +335,17 @@ void main() {
         uint oc = rem % p.outC, batch = rem / p.outC;
         uint g = oc / outPerGroup, ocg = oc % outPerGroup;
         float acc = p.hasBias != 0u ? b[oc] : 0.0;
-        for (uint k0 = 0; k0 < p.k[0]; ++k0) {
-            int t0 = int(o0 + p.pad[0]) - int(k0 * p.d[0]);
-            if (t0 < 0 || t0 % int(p.s[0]) != 0 || uint(t0) / p.s[0] >= p.inS[0]) continue;
-            for (uint k1 = 0; k1 < p.k[1]; ++k1) {
-                int t1 = int(o1 + p.pad[1]) - int(k1 * p.d[1]);
-                if (t1 < 0 || t1 % int(p.s[1]) != 0 || uint(t1) / p.s[1] >= p.inS[1]) continue;
-                for (uint k2 = 0; k2 < p.k[2]; ++k2) {
-                    int t2 = int(o2 + p.pad[2]) - int(k2 * p.d[2]);
-                    if (t2 < 0 || t2 % int(p.s[2]) != 0 || uint(t2) / p.s[2] >= p.inS[2]) continue;
-                    uint i = ((uint(t0) / p.s[0]) * p.inS[1] + uint(t1) / p.s[1]) * p.inS[2] + uint(t2) / p.s[2];
-                    uint kk = (k0 * p.k[1] + k1) * p.k[2] + k2;
+        for (uint k0 = 0; k0 < K0; ++k0) {
+            int t0 = int(o0 + p.pad[0]) - int(k0 * D0);
+            if (t0 < 0 || uint(t0) % S0 != 0 || uint(t0) / S0 >= p.inS[0]) continue;
+            for (uint k1 = 0; k1 < K1; ++k1) {
+                int t1 = int(o1 + p.pad[1]) - int(k1 * D1);
+                if (t1 < 0 || uint(t1) % S1 != 0 || uint(t1) / S1 >= p.inS[1]) continue;
+                for (uint k2 = 0; k2 < K2; ++k2) {
+                    int t2 = int(o2 + p.pad[2]) - int(k2 * D2);
+                    if (t2 < 0 || uint(t2) % S2 != 0 || uint(t2) / S2 >= p.inS[2]) continue;
+                    uint i = ((uint(t0) / S0) * p.inS[1] + uint(t1) / S1) * p.inS[2] + uint(t2) / S2;
+                    uint kk = (k0 * K1 + k1) * K2 + k2;
 #if FROM_COLUMNS
                     acc += x[((batch * p.outC + oc) * kSpatial + kk) * inSpatial + i];
 #else

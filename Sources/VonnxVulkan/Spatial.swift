@@ -258,9 +258,13 @@ func recordConvTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let y = try ctx.recorder.makeTensor(shape: [n, outC] + out)
     var push = PushConstants()
     push.add(y.count); push.add(inC); push.add(outC); push.add(group); push.add(bias == nil ? 0 : 1)
-    for v in [pad3(input, 1), pad3(out, 1), pad3(k, 1), pad3(s, 1), pad3(d, 1), pad3(Array(pads[..<r]), 0)] { push.add(v, length: 3) }
+    for v in [pad3(input, 1), pad3(out, 1), pad3(Array(pads[..<r]), 0)] { push.add(v, length: 3) }
+    var defines = variant.defines
+    for (name, values) in [("K", pad3(k, 1)), ("S", pad3(s, 1)), ("D", pad3(d, 1))] {
+        for (i, v) in values.enumerated() { defines["\(name)\(i)"] = "\(v)u" }
+    }
     guard variant.name == "gemm" else {
-        try ctx.dispatch1D("conv_transpose", defines: variant.defines, buffers: [x.buffer, (bias ?? x).buffer, y.buffer, w.buffer],
+        try ctx.dispatch1D("conv_transpose", defines: defines, buffers: [x.buffer, (bias ?? x).buffer, y.buffer, w.buffer],
                            push: push, count: y.count)
         return [y]
     }
@@ -275,7 +279,7 @@ func recordConvTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     g.batchShape = [n]; g.batchA = [0]; g.batchB = [inC * pixels]
     let columns = try recordGemmShader(ctx, a: wt, b: x, c: nil, shape: g, output: [n, taps, pixels])
     ctx.recycle(wt)
-    try ctx.dispatch1D("conv_transpose", defines: variant.defines, buffers: [columns.buffer, (bias ?? x).buffer, y.buffer],
+    try ctx.dispatch1D("conv_transpose", defines: defines, buffers: [columns.buffer, (bias ?? x).buffer, y.buffer],
                        push: push, count: y.count)
     ctx.recorder.recycle(columns)
     return [y]
