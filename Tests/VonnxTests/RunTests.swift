@@ -70,6 +70,8 @@ private func endlessLoopSession() throws -> Session {
                        options: SessionOptions(threads: 1, backend: .cpu, limits: Limits(maxSubgraphRuns: .max)))
 }
 
+/// Times the cooperative pool, which synchronous tests running beside it hold for seconds:
+/// scripts/test.sh runs it alone.
 @Test func asyncRunsHoldNoThreadOfTheCooperativePoolAndStopWhenTheirTaskIsCancelled() async throws {
     let session = try endlessLoopSession()
     let v = ["v": Tensor(shape: [1], scalars: [Float(1)])]
