@@ -144,15 +144,16 @@ final class VulkanPartition: Sendable {
 
     /// Whether a partition evaluates `node` on the host while recording, given the values
     /// `known` there (outputs of earlier host-evaluated nodes of the partition) and the graph's
-    /// `initializers`: Shape and Size always (they read a shape), and any other op with a CPU
-    /// kernel and no subgraph whose inputs are all known or initializers. What these make
-    /// depends on input shapes and weights alone, which a recording is keyed by.
+    /// `initializers`: Shape and Size always (they read a shape), and any other deterministic op
+    /// with a CPU kernel and no subgraph whose inputs are all known or initializers. What these
+    /// make depends on input shapes and weights alone, which a recording is keyed by.
     static func evaluatesOnHost(_ node: Node, known: Set<String>, initializers: [String: Tensor]) -> Bool {
         if readsShapeOnly(node) { return true }
         let subgraph = node.attributes.values.contains {
             switch $0 { case .graph, .graphs: true; default: false }
         }
-        guard !subgraph, (try? definition(of: node, opsets: [:])) != nil else { return false }
+        let random = node.domain.isEmpty && Passes.nondeterministic.contains(node.opType)
+        guard !subgraph, !random, (try? definition(of: node, opsets: [:])) != nil else { return false }
         return node.inputs.allSatisfy { $0.isEmpty || known.contains($0) || initializers[$0] != nil }
     }
 

@@ -70,7 +70,7 @@ public enum Passes {
     }
 
     /// Ops whose result is not a function of their inputs alone; never folded.
-    static let nondeterministic: Set<String> = ["RandomNormal", "RandomUniform", "RandomNormalLike",
+    public static let nondeterministic: Set<String> = ["RandomNormal", "RandomUniform", "RandomNormalLike",
                                                 "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout"]
 
     /// Replaces nodes whose inputs are all constants by initializers holding their outputs,

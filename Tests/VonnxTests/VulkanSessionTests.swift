@@ -226,6 +226,22 @@ private func shapeChain() -> Model {
     return Model(irVersion: 8, opsets: ["": 17], graph: b.graph)
 }
 
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func randomOpsDrawAgainOnEveryRun() throws {
+    // A training-mode Dropout without a seed, of weights: its inputs are all initializers, so
+    // it would qualify for evaluation on the host at recording, and every replay would repeat
+    // its first draw.
+    var b = GraphBuilder(name: "random")
+    let x = b.input("x", .float, [.value(64)])
+    let ones = b.constant(Tensor(shape: [64], scalars: [Float](repeating: 1, count: 64)))
+    let r = b.node("Dropout", [ones, b.constant(Tensor(scalar: Float(0.5))), b.constant(Tensor(scalar: true))])
+    b.output(b.node("Add", [x, r], output: "y"))
+    let session = try Session(model: Model(irVersion: 8, opsets: ["": 17], graph: b.graph), options: vulkanOptions())
+    let x0 = Tensor(zeros: .float, shape: [64])
+    let first = try session.run(["x": x0])["y"]!.scalars(as: Float.self)
+    let second = try session.run(["x": x0])["y"]!.scalars(as: Float.self)
+    #expect(first != second)
+}
+
 @Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func shapeComputationsStayInOnePartition() throws {
     // The shape values are evaluated on the host while recording: one partition, no fallback,
     // and replays (same N, new data) read the uploaded constants unchanged.
