@@ -123,12 +123,7 @@ func packedGemmRunsMatMul(aShape: [Int], bShape: [Int]) throws {
     let pool1 = ThreadPool(threads: 1)
     let plan = try MatrixKernels.MatMulPlan(aShape, bShape, KernelContext(node: node, inputs: [a, b], opset: 22, pool: pool1))
     let pa = a.scalars(as: Float.self), pb = b.scalars(as: Float.self)
-    var expected = [Float]()
-    for i in 0..<plan.batch { for r in 0..<plan.m { for c in 0..<plan.n {
-        var s = 0.0
-        for q in 0..<plan.k { s += Double(pa[plan.aOffsets[i] + r * plan.k + q]) * Double(pb[plan.bOffsets[i] + q * plan.n + c]) }
-        expected.append(Float(s))
-    } } }
+    let expected = reference(plan, pa, pb)
     for threads in [1, 2] {
         let y = try CPUKernels.matMul(KernelContext(node: node, inputs: [a, b], opset: 22, pool: ThreadPool(threads: threads)))[0]
         #expect(y.shape == plan.outShape)
@@ -198,12 +193,7 @@ func packedGemmRunsTransposedMatMul(aShape: [Int], permA: [Int]?, bShape: [Int],
     let ta = try transposed(a, permA), tb = try transposed(b, permB)
     let plan = try MatrixKernels.MatMulPlan(ta.shape, tb.shape, KernelContext(node: node, inputs: [ta, tb], opset: 22, pool: pool))
     let pa = ta.scalars(as: Float.self), pb = tb.scalars(as: Float.self)
-    var expected = [Float]()
-    for i in 0..<plan.batch { for r in 0..<plan.m { for c in 0..<plan.n {
-        var s = 0.0
-        for q in 0..<plan.k { s += Double(pa[plan.aOffsets[i] + r * plan.k + q]) * Double(pb[plan.bOffsets[i] + q * plan.n + c]) }
-        expected.append(Float(s))
-    } } }
+    let expected = reference(plan, pa, pb)
     let bias = draw([plan.n]), pbias = bias.scalars(as: Float.self)
     for (threads, withBias) in [(1, false), (2, false), (1, true), (2, true)] {
         let inputs = [a, b] + (withBias ? [bias] : [])
@@ -269,4 +259,15 @@ func packedGemmRunsSoftmaxAttention(_ q: [Int], _ permQ: [Int]?, _ k: [Int], _ p
         #expect(y.shape == second.outShape && y.dataType == type && bad.isEmpty,
                 "seed \(seed) \(q) \(k) \(v) threads \(threads): \(y.shape) vs \(second.outShape), \(bad.count) wrong")
     }
+}
+
+/// `plan`'s batched product of row-major `a` and `b`, summed in Double: the kernels' reference.
+private func reference(_ plan: MatrixKernels.MatMulPlan, _ a: [Float], _ b: [Float]) -> [Float] {
+    var out = [Float]()
+    for i in 0..<plan.batch { for r in 0..<plan.m { for c in 0..<plan.n {
+        var s = 0.0
+        for q in 0..<plan.k { s += Double(a[plan.aOffsets[i] + r * plan.k + q]) * Double(b[plan.bOffsets[i] + q * plan.n + c]) }
+        out.append(Float(s))
+    } } }
+    return out
 }
