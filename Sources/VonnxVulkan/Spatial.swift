@@ -113,9 +113,11 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
         var push = PushConstants()
         for v in [c, h, wd, m] + convWindow { push.add(v) }
         act.push(&push)
-        try ctx.dispatch(variant, defines: epilogue.merging(["KH": "\(window.kernel[0])", "KW": "\(window.kernel[1])"]) { $1 },
+        let strip = Int(variant.defines["PX"]!)!
+        let shape = ["KH": window.kernel[0], "KW": window.kernel[1], "STRIDE_W": window.strides[1], "DIL_W": window.dilations[1]]
+        try ctx.dispatch(variant, defines: epilogue.merging(shape.mapValues { "\($0)" }) { $1 },
                          buffers: [x.buffer, w.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer }, push: push,
-                         columns: pixels, rows: m, batch: n)
+                         columns: window.output[0] * ((window.output[1] + strip - 1) / strip) * strip, rows: m, batch: n)
         return [y]
     }
     if variant.shader == "winograd" {

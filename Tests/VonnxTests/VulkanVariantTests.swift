@@ -107,6 +107,10 @@ private let convCases: [ConvProblem] = [
     // depthwise: channel multiplier 2, stride 2, 5×5 with asymmetric pads; 1-D with dilation
     ConvProblem(x: [2, 5, 11, 9], w: [10, 1, 5, 5], attributes: ["strides": .ints([2, 2]), "pads": .ints([2, 1, 2, 2]), "group": .int(5)]),
     ConvProblem(x: [1, 7, 13], w: [7, 1, 3], attributes: ["dilations": .ints([2]), "pads": .ints([2, 2]), "group": .int(7)]),
+    // depthwise rows of several strips and a partial one, strided and dilated across them
+    ConvProblem(x: [1, 4, 6, 37], w: [8, 1, 3, 3], attributes: ["strides": .ints([2, 2]), "pads": .ints([1, 0, 1, 2]),
+                                                             "dilations": .ints([1, 2]), "group": .int(4)]),
+    ConvProblem(x: [1, 3, 5, 27], w: [3, 1, 3, 3], attributes: ["pads": .ints([1, 1, 1, 1]), "group": .int(3)]),
     ConvProblem(x: [1, 3, 16, 16], w: [17, 3, 7, 7], attributes: ["strides": .ints([2, 2]), "pads": .ints([3, 3, 3, 3])]),
     ConvProblem(x: [2, 3, 20], w: [33, 3, 5], attributes: ["pads": .ints([2, 1]), "strides": .ints([3])]),
     // 3×3 stride 1 with 8+ channels (Winograd): odd outputs, no or asymmetric pads, channels no multiple of 4
@@ -308,8 +312,8 @@ func copyVariantMatchesCPU(_ spec: String) throws {
     #expect(KernelVariants.choose("gemm", rows: 1, device: device).name == "gemv")
     #expect(KernelVariants.choose("gemm", rows: 64, device: device).name == (gpu ? "tiled" : "registers"))
     // A depthwise conv takes its own kernel; the others (where it does not apply) as follows.
-    #expect(KernelVariants.choose("conv", rows: 1, device: device).name == "depthwise")
-    let general: (KernelVariant) -> Bool = { $0.name != "depthwise" }
+    #expect(KernelVariants.choose("conv", rows: 1, device: device).name == (gpu ? "depthwise" : "depthwiseStrips"))
+    let general: (KernelVariant) -> Bool = { $0.shader != "depthwise" }
     #expect(KernelVariants.choose("conv", rows: 64, device: device, where: general).name == "winograd4")
     #expect(KernelVariants.choose("conv", rows: 64, columns: 7 * 7, device: device, where: general).name == "winograd2")
     #expect(KernelVariants.choose("conv", rows: 64, device: device) { general($0) && $0.shader != "winograd" }.name
