@@ -153,6 +153,14 @@ enum KernelVariants {
             KernelVariant(name: "elements", shader: "copy", defines: ["RUN": "1"], width: 256, height: 1, rows: 1, columns: 1,
                           suits: { _, _, _ in true }),
         ],
+        // Broadcast binary ops (Add, Mul, comparisons…): an invocation computes a run of `columns`
+        // outputs along the last dim, as "copy" does and for the same reasons.
+        "binary": [
+            KernelVariant(name: "runs", shader: "binary", defines: ["RUN": "16"], width: 64, height: 1, rows: 1, columns: 16,
+                          suits: { device, _, _ in device.kind == "cpu" }),
+            KernelVariant(name: "elements", shader: "binary", defines: ["RUN": "1"], width: 256, height: 1, rows: 1, columns: 1,
+                          suits: { _, _, _ in true }),
+        ],
         // Row reductions (normalize, softmax, reduce; `shader` is the op's): rows.glsl's modes.
         // One invocation a row suits short rows on CPU devices (no barriers); else one workgroup
         // a row, its width chosen by `VulkanKernelContext.dispatchRows`.

@@ -272,6 +272,25 @@ func rowVariantMatchesCPU(_ spec: String) throws {
     try check("ReduceProd", [[6, 9]], ["axes": .ints([1])], range: 0.5...1.5)
 }
 
+/// Each broadcast binary-op variant: last dims longer and shorter than a run and broadcast
+/// along either operand, a scalar against a tensor, two scalars, an empty tensor, and integer
+/// and comparison ops.
+@Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: variants.filter { $0.hasPrefix("binary=") })
+func binaryVariantMatchesCPU(_ spec: String) throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    func check(_ op: String, _ inputs: [Tensor]) throws {
+        try expectMatchesCPU(spec, node(op, inputs, [:]), inputs, "\(op) \(inputs.map(\.shape)) seed \(seed)")
+    }
+    for (sa, sb) in [([2, 5, 37], [2, 5, 37]), ([1, 6, 7, 9], [1, 6, 1, 1]), ([3, 1, 5], [3, 40, 1]), ([37], []), ([], []),
+                     ([4, 0, 3], [4, 1, 3])] {
+        try check("Mul", [rng.floats(sa), rng.floats(sb)])
+        try check("Sub", [rng.floats(sb), rng.floats(sa)])
+    }
+    try check("Greater", [rng.floats([5, 19]), rng.floats([19])])
+    try check("Add", [rng.int32s([3, 21], -99...99), rng.int32s([3, 1], -99...99)])
+}
+
 /// Each strided-copy variant through the ops made of it: runs longer and shorter than the last
 /// dim, reversed and broadcast reads, a 6-D DepthToSpace whose last dim is shorter than a run,
 /// a scalar, and 32-bit integers.
@@ -320,7 +339,9 @@ func copyVariantMatchesCPU(_ spec: String) throws {
             == (gpu ? "blocked" : "im2col"))
     #expect(KernelVariants.choose("conv", rows: 4, device: device, where: general).name == (gpu ? "narrow" : "quad"))
     #expect(KernelVariants.choose("conv", rows: 2, device: device, where: general).name == "narrow")
-    #expect(KernelVariants.choose("copy", rows: 1, device: device).name == (device.properties.kind == "cpu" ? "runs" : "elements"))
+    for family in ["copy", "binary"] {
+        #expect(KernelVariants.choose(family, rows: 1, device: device).name == (device.properties.kind == "cpu" ? "runs" : "elements"))
+    }
     let forced = try VulkanDevice(options: .init(kernelVariants: "gemm=tiled"))
     #expect(KernelVariants.choose("gemm", rows: 1, device: forced).name == "tiled")
 }
