@@ -279,10 +279,36 @@ func recordConvTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     }
     var g = GemmShape(m: taps, n: pixels, k: inC, sa: (inC, 1), sb: (pixels, 1))
     g.batchShape = [n]; g.batchA = [0]; g.batchB = [inC * pixels]
-    let columns = try recordGemmShader(ctx, a: wt, b: x, c: nil, shape: g, output: [n, taps, pixels])
+    // Where the taps do not overlap (kernel = stride, undilated, unpadded: the k2s2 upsampling
+    // of U-Nets), each output takes exactly one column entry: the bias goes into the GEMM, a
+    // value per column row, and the gather is a strided copy.
+    let disjoint = k == s && d.allSatisfy { $0 == 1 } && pads.allSatisfy { $0 == 0 } && (0..<r).allSatisfy { out[$0] == input[$0] * s[$0] }
+    let kSpatial = k.reduce(1, *)
+    let rowBias = try disjoint ? bias.map { bias in
+        try ctx.prepared(bias, key: "perTap") { ctx in
+            let t = try ctx.recorder.makeTensor(shape: [taps])
+            try recordStridedCopy(ctx, from: bias.buffer, inStrides: [1, 0], to: t.buffer, outStrides: [kSpatial, 1], shape: [outC, kSpatial])
+            return t
+        }
+    } : nil
+    if rowBias != nil { g.sc = (1, 0); g.beta = 1 }
+    let columns = try recordGemmShader(ctx, a: wt, b: x, c: rowBias, shape: g, output: [n, taps, pixels])
     ctx.recycle(wt)
-    try ctx.dispatch1D("conv_transpose", defines: defines, buffers: [columns.buffer, (bias ?? x).buffer, y.buffer],
-                       push: push, count: y.count)
+    if let rowBias { ctx.recycle(rowBias) }
+    if disjoint {
+        // columns[n][oc][k0, k1, k2][i0, i1, i2] to y[n][oc][i0·S0 + k0][i1·S1 + k1][i2·S2 + k2].
+        let inStrides = contiguousStrides(input), kStrides = contiguousStrides(k), outStrides = contiguousStrides(out)
+        var shape = [n, outC], from = [taps * pixels, kSpatial * pixels], to = [outC * out.reduce(1, *), out.reduce(1, *)]
+        for i in 0..<r {
+            shape += [input[i], k[i]]
+            from += [inStrides[i], kStrides[i] * pixels]
+            to += [s[i] * outStrides[i], outStrides[i]]
+        }
+        try recordStridedCopy(ctx, from: columns.buffer, inStrides: from, to: y.buffer, outStrides: to, shape: shape)
+    } else {
+        try ctx.dispatch1D("conv_transpose", defines: defines, buffers: [columns.buffer, (bias ?? x).buffer, y.buffer],
+                           push: push, count: y.count)
+    }
     ctx.recorder.recycle(columns)
     return [y]
 }
