@@ -113,8 +113,10 @@ enum KernelVariants {
             // smaller rounding errors.
             // Its GEMM's rows are the tiles: F(4×4) wants at least 8 of 4×4 pixels (the GEMM's
             // block height), else F(2×2)'s smaller tiles fill the blocks better (a 7×7 map).
+            // On CPU devices F(4×4) also beats the direct kernels for an image head's 3 output
+            // channels (1.4× on a 32→3 conv at 512×512, lavapipe).
             KernelVariant(name: "winograd4", shader: "winograd", defines: ["WINO_M": "4"], width: 8, height: 1, rows: 8, columns: 4,
-                          suits: { _, rows, pixels in rows >= 8 && pixels >= 8 * 16 }),
+                          suits: { device, rows, pixels in rows >= (device.prefersSharedMemory ? 8 : 3) && pixels >= 8 * 16 }),
             KernelVariant(name: "winograd2", shader: "winograd", defines: ["WINO_M": "2"], width: 8, height: 1, rows: 8, columns: 4,
                           suits: { _, rows, _ in rows >= 8 }),
             // An im2col matrix (vec4 rows) and the GEMM, for CPU devices, where wide loads are
@@ -128,7 +130,8 @@ enum KernelVariants {
             KernelVariant(name: "lanes", shader: "conv2d", defines: ["OCB": "8", "PX": "4"], width: 8, height: 1, rows: 8, columns: 4,
                           suits: { _, rows, _ in rows >= 8 }),
             // 4 channels × 8 pixels an invocation for the few output channels of an image head
-            // (RGB out) on CPU devices: 8 input loads feed 32 sums, where "narrow" has 4 feed 4.
+            // (RGB out) that Winograd does not take, on CPU devices: 8 input loads feed 32 sums,
+            // where "narrow" has 4 feed 4.
             KernelVariant(name: "quad", shader: "conv2d", defines: ["OCB": "4", "PX": "8"], width: 8, height: 1, rows: 4, columns: 8,
                           suits: { device, rows, _ in !device.prefersSharedMemory && rows >= 3 }),
             KernelVariant(name: "narrow", shader: "conv2d", defines: ["OCB": "1", "PX": "4"], width: 64, height: 1, rows: 1, columns: 4,

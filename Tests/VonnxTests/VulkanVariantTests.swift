@@ -343,7 +343,8 @@ func copyVariantMatchesCPU(_ spec: String) throws {
     #expect(KernelVariants.choose("conv", rows: 64, columns: 7 * 7, device: device, where: general).name == "winograd2")
     #expect(KernelVariants.choose("conv", rows: 64, device: device) { general($0) && $0.shader != "winograd" }.name
             == (gpu ? "blocked" : "im2col"))
-    #expect(KernelVariants.choose("conv", rows: 4, device: device, where: general).name == (gpu ? "narrow" : "quad"))
+    #expect(KernelVariants.choose("conv", rows: 4, device: device, where: general).name == (gpu ? "narrow" : "winograd4"))
+    #expect(KernelVariants.choose("conv", rows: 4, device: device) { general($0) && $0.shader != "winograd" }.name == (gpu ? "narrow" : "quad"))
     #expect(KernelVariants.choose("conv", rows: 2, device: device, where: general).name == "narrow")
     for family in ["copy", "binary"] {
         #expect(KernelVariants.choose(family, rows: 1, device: device).name == (device.properties.kind == "cpu" ? "runs" : "elements"))
