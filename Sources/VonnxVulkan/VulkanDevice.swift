@@ -109,6 +109,13 @@ private final class Instance {
             | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT.rawValue
         messengerInfo.pfnUserCallback = debugCallback
         messengerInfo.pUserData = Unmanaged.passUnretained(sink).toOpaque()
+        // Synchronization validation too: it reports a dispatch that reads or writes what an
+        // earlier one wrote without a barrier between them, which lavapipe, running dispatches
+        // one after the other, would never show.
+        let enabledFeatures = [VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT]
+        var features = VkValidationFeaturesEXT()
+        features.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT
+        features.enabledValidationFeatureCount = 1
         var layers: [String] = []
         var extensions: [String] = []
         if validation {
@@ -131,22 +138,29 @@ private final class Instance {
             app.pEngineName = names[0]
             let layerNames = Array(names[1..<(1 + layers.count)]), extensionNames = Array(names[(1 + layers.count)...])
             try withUnsafePointer(to: &app) { appPtr in
-                try withUnsafePointer(to: &messengerInfo) { messengerPtr in
-                    try layerNames.withUnsafeBufferPointer { lp in
-                        try extensionNames.withUnsafeBufferPointer { ep in
-                            var info = VkInstanceCreateInfo()
-                            info.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
-                            info.pNext = validation ? UnsafeRawPointer(messengerPtr) : nil
-                            info.pApplicationInfo = appPtr
-                            info.enabledLayerCount = UInt32(lp.count)
-                            info.ppEnabledLayerNames = lp.count > 0 ? lp.baseAddress : nil
-                            info.enabledExtensionCount = UInt32(ep.count)
-                            info.ppEnabledExtensionNames = ep.count > 0 ? ep.baseAddress : nil
-                            let result = vkCreateInstance(&info, nil, &instance)
-                            if result == VK_ERROR_INCOMPATIBLE_DRIVER {
-                                throw VonnxError.invalidArgument("Vulkan: no Vulkan driver found (install a GPU driver, or Mesa's lavapipe: mesa-vulkan-drivers)")
+                try enabledFeatures.withUnsafeBufferPointer { fp in
+                    features.pEnabledValidationFeatures = fp.baseAddress
+                    try withUnsafePointer(to: &features) { featuresPtr in
+                        messengerInfo.pNext = UnsafeRawPointer(featuresPtr)
+                        defer { messengerInfo.pNext = nil }
+                        try withUnsafePointer(to: &messengerInfo) { messengerPtr in
+                            try layerNames.withUnsafeBufferPointer { lp in
+                                try extensionNames.withUnsafeBufferPointer { ep in
+                                    var info = VkInstanceCreateInfo()
+                                    info.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
+                                    info.pNext = validation ? UnsafeRawPointer(messengerPtr) : nil
+                                    info.pApplicationInfo = appPtr
+                                    info.enabledLayerCount = UInt32(lp.count)
+                                    info.ppEnabledLayerNames = lp.count > 0 ? lp.baseAddress : nil
+                                    info.enabledExtensionCount = UInt32(ep.count)
+                                    info.ppEnabledExtensionNames = ep.count > 0 ? ep.baseAddress : nil
+                                    let result = vkCreateInstance(&info, nil, &instance)
+                                    if result == VK_ERROR_INCOMPATIBLE_DRIVER {
+                                        throw VonnxError.invalidArgument("Vulkan: no Vulkan driver found (install a GPU driver, or Mesa's lavapipe: mesa-vulkan-drivers)")
+                                    }
+                                    try check(result, "vkCreateInstance")
+                                }
                             }
-                            try check(result, "vkCreateInstance")
                         }
                     }
                 }
