@@ -39,8 +39,14 @@ public final class VulkanRecorder {
     /// For each uploaded tensor's buffer, the host-visible buffer its values are written to
     /// (itself when mapped, else its staging buffer).
     private var uploadSources: [ObjectIdentifier: VulkanBuffer] = [:]
-    /// Whether a command was recorded since the last barrier.
+    /// Whether a transfer or fill was recorded since the last barrier: the next command waits
+    /// for it, whatever it touches.
     private var needsBarrier = false
+    /// The buffers the dispatches recorded since the last barrier bind: a dispatch binding none
+    /// of them cannot depend on them (nor they on it), so it goes without a barrier.
+    private var unordered: Set<ObjectIdentifier> = []
+    /// Barriers recorded so far.
+    public private(set) var barrierCount = 0
     /// Whether recording has ended (at the first submission).
     private var ended = false
     /// Whether a submission may still be running (its wait failed).
@@ -109,8 +115,9 @@ public final class VulkanRecorder {
         vkDestroyCommandPool(dev, commandPool, nil)
     }
 
+    /// Records a barrier if any command since the last one may still be running.
     private func barrierIfNeeded() {
-        guard needsBarrier else { return }
+        guard needsBarrier || !unordered.isEmpty else { return }
         var barrier = VkMemoryBarrier()
         barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
         barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue
@@ -120,6 +127,8 @@ public final class VulkanRecorder {
         vkCmdPipelineBarrier(commandBuffer, stages, stages | VK_PIPELINE_STAGE_HOST_BIT.rawValue, 0,
                              1, &barrier, 0, nil, 0, nil)
         needsBarrier = false
+        unordered.removeAll(keepingCapacity: true)
+        barrierCount += 1
     }
 
     private func assertRecording() throws {
@@ -280,14 +289,16 @@ public final class VulkanRecorder {
 
     /// Records one dispatch of `pipeline` over `groups` workgroups with `buffers` bound at
     /// bindings 0, 1, … and `push` as push constants (32-bit words, at most 32), after a
-    /// barrier when an earlier command may have written what it reads.
+    /// barrier when an earlier command since the last one may touch what it binds (read after
+    /// write, write after read or write).
     func dispatch(_ pipeline: VulkanPipeline, buffers: [VulkanBuffer], push: [UInt32],
                   groups: (UInt32, UInt32, UInt32)) throws {
         try assertRecording()
         precondition(buffers.count == pipeline.bindings, "pipeline has \(pipeline.bindings) bindings, got \(buffers.count) buffers")
         precondition(push.count * 4 <= VulkanPipeline.pushConstantBytes, "push constants over 128 bytes")
         guard groups.0 > 0, groups.1 > 0, groups.2 > 0 else { return }
-        barrierIfNeeded()
+        let bound = buffers.map(ObjectIdentifier.init)
+        if needsBarrier || bound.contains(where: unordered.contains) { barrierIfNeeded() }
         let set = try allocateSet(pipeline.setLayout)
         let infos = buffers.map { VkDescriptorBufferInfo(buffer: $0.buffer, offset: 0, range: VkDeviceSize(VK_WHOLE_SIZE)) }
         infos.withUnsafeBufferPointer { ip in
@@ -323,7 +334,7 @@ public final class VulkanRecorder {
             timedLabels.append(label)
         }
         retained.append(contentsOf: buffers)
-        needsBarrier = true
+        unordered.formUnion(bound)
         dispatchCount += 1
     }
 

@@ -513,6 +513,27 @@ private func transposed(_ t: Tensor) -> Tensor {
     #expect(try download.tensor().scalars(as: Float.self).allSatisfy(\.isNaN))
 }
 
+/// Dispatches that bind disjoint buffers go without a barrier between them; one that reads what
+/// they wrote waits for them; synchronization validation sees no hazard, and the result holds.
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func barriersOnlyOrderDependentDispatches() throws {
+    let device = try VulkanDevice(options: .init(validation: true))
+    let recorder = try VulkanRecorder(device: device)
+    let a = Tensor(shape: [5], scalars: [Float(-2), -1, 0, 1, 2]), b = Tensor(shape: [5], scalars: [Float(3), -3, 1, -1, 0])
+    let (da, db) = (try recorder.upload(a), try recorder.upload(b))
+    func record(_ op: String, _ inputs: [VulkanTensor]) throws -> VulkanTensor {
+        let n = Node(name: op, opType: op, inputs: inputs.indices.map { "in\($0)" }, outputs: ["out"])
+        return try VulkanKernels.table[op]!(VulkanKernelContext(node: n, inputs: inputs, hostInputs: [], opset: 17, recorder: recorder))[0]
+    }
+    let relu = try record("Relu", [da]), negated = try record("Neg", [db])
+    #expect(recorder.dispatchCount == 2 && recorder.barrierCount == 0)
+    let sum = try record("Add", [relu, negated])
+    #expect(recorder.dispatchCount == 3 && recorder.barrierCount == 1)
+    let download = try recorder.download(sum)
+    try recorder.submitAndWait()
+    #expect(try download.tensor().scalars(as: Float.self) == [-3, 3, -1, 2, 2])
+    #expect(device.takeValidationMessages().isEmpty)
+}
+
 @Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func validationMessagesAreCollected() throws {
     let device = try VulkanDevice(options: .init(validation: true))
     var info = VkBufferCreateInfo()
