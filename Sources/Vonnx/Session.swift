@@ -1,7 +1,9 @@
 import Glibc
 import VonnxCPU
 import VonnxFormat
+#if Vulkan
 import VonnxVulkan
+#endif
 
 /// Where a session runs its nodes.
 public enum Backend: String, Sendable, CaseIterable {
@@ -54,12 +56,12 @@ public struct SessionOptions: Sendable {
         self.limits = limits
     }
 
-    /// The defaults, with the Vulkan settings the environment names
-    /// (`VulkanOptions.fromEnvironment()`): `vulkanDevice` from VONNX_VULKAN_DEVICE and
-    /// `vulkanKernelVariants` from VONNX_VULKAN_KERNELS. What the command-line tools start from.
+    /// The defaults, with the Vulkan settings the environment names: `vulkanDevice` from
+    /// VONNX_VULKAN_DEVICE and `vulkanKernelVariants` from VONNX_VULKAN_KERNELS (empty counts
+    /// as unset). What the command-line tools start from.
     public static func fromEnvironment() -> SessionOptions {
-        let vulkan = VulkanOptions.fromEnvironment()
-        return SessionOptions(vulkanDevice: vulkan.device, vulkanKernelVariants: vulkan.kernelVariants)
+        func env(_ name: String) -> String? { getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
+        return SessionOptions(vulkanDevice: env("VONNX_VULKAN_DEVICE"), vulkanKernelVariants: env("VONNX_VULKAN_KERNELS"))
     }
 }
 
@@ -93,8 +95,10 @@ public final class Session: Sendable {
     public let fallbackNodes: [String]
     /// How many runs of consecutive nodes execute on the Vulkan device.
     public let vulkanPartitionCount: Int
-    /// The Vulkan device the partitions run on, or nil.
+    #if Vulkan
+    /// The Vulkan device the partitions run on, or nil. (With the package trait `Vulkan` only.)
     public let vulkan: VulkanDevice?
+    #endif
     private let interpreter: Interpreter
 
     /// Loads the model file at `path` (external data beside it); throws when it cannot be
@@ -115,66 +119,25 @@ public final class Session: Sendable {
             throw VonnxError.invalidArgument("threads must be 1...\(SessionOptions.maxThreads), not \(options.threads)")
         }
         let pool = ThreadPool(threads: options.threads)
-        var (device, reason) = try Self.openDevice(options)
-        let prepared = try Optimizer(opsets: model.opsets, optimize: options.optimize, limits: options.limits,
-                                     cpuOnly: device == nil).prepare(model.graph)
+        let placement = try Placement(model, options: options, pool: pool)
         var optimized = model
-        optimized.graph = prepared
+        optimized.graph = placement.prepared
         self.model = optimized
-        var placement: VulkanPlacement?
-        if let device {
-            do {
-                let split = splittingOversizedWeights(prepared, maxBytes: device.maxBufferBytes)
-                let placed = try VulkanPlacement(split, device: device, opsets: model.opsets, pool: pool, limits: options.limits,
-                                                 fallback: options.allowFallback)
-                if options.backend == .vulkan && !options.allowFallback && !placed.cpuNodes.isEmpty {
-                    throw UnsupportedOnVulkan(nodes: placed.cpuNodes.map { "'\($0.label)' (\($0.opType))" })
-                }
-                if placed.partitions.isEmpty {
-                    reason = "no node of the model can run on \(device.info.name)"
-                } else {
-                    placement = placed
-                }
-            } catch where options.backend == .auto {
-                // .auto never fails where the CPU would run (an oversized weight, say).
-                reason = "\(error)"
-            }
-        }
-        if placement == nil { device = nil }
-        vulkan = device
-        activeBackend = placement == nil ? .cpu : .vulkan
-        fallbackReason = options.backend == .cpu ? nil : reason
-        fallbackNodes = placement?.cpuNodes.map(\.label) ?? []
-        vulkanPartitionCount = placement?.partitions.count ?? 0
-        interpreter = try Interpreter(graph: placement?.graph ?? prepared, opsets: model.opsets, pool: pool,
-                                      limits: options.limits, partitions: placement?.partitions ?? [:])
+        #if Vulkan
+        vulkan = placement.device
+        #endif
+        activeBackend = placement.partitions.isEmpty ? .cpu : .vulkan
+        fallbackReason = placement.reason
+        fallbackNodes = placement.cpuNodes
+        vulkanPartitionCount = placement.partitions.count
+        interpreter = try Interpreter(graph: placement.graph, opsets: model.opsets, pool: pool,
+                                      limits: options.limits, partitions: placement.partitions)
     }
 
-    /// The Vulkan device `options` asks for, or nil and why not. `.vulkan` throws when there
-    /// is none; `.auto` takes a GPU, or a CPU device (lavapipe) only when named.
-    private static func openDevice(_ options: SessionOptions) throws -> (VulkanDevice?, String?) {
-        let vulkanOptions = VulkanOptions(device: options.vulkanDevice, validation: options.vulkanValidation,
-                                          kernelVariants: options.vulkanKernelVariants)
-        switch options.backend {
-        case .cpu:
-            return (nil, nil)
-        case .vulkan:
-            return (try VulkanDevice(options: vulkanOptions), nil)
-        case .auto:
-            if options.vulkanDevice == nil {
-                let devices = (try? VulkanDevice.availableDevices()) ?? []
-                guard devices.contains(where: { $0.kind != "cpu" }) else {
-                    return (nil, devices.isEmpty ? "no Vulkan device found"
-                        : "the Vulkan devices (\(devices.map(\.name).joined(separator: ", "))) run on the CPU, slower than "
-                            + "the CPU backend; name one (vulkanDevice, --device) to use it")
-                }
-            }
-            do { return (try VulkanDevice(options: vulkanOptions), nil) } catch { return (nil, "\(error)") }
-        }
-    }
-
+    #if Vulkan
     /// Every Vulkan device the loader sees; throws when there is no Vulkan driver.
     public static func vulkanDevices() throws -> [VulkanDeviceInfo] { try VulkanDevice.availableDevices() }
+    #endif
 
     /// Runs the model on named inputs and returns its outputs by name: those named in
     /// `outputs` (only the nodes they need run), or every one when nil. `cancellation` stops

@@ -1,3 +1,4 @@
+#if Vulkan  // the package trait: without it, Vonnx is CPU only
 import Synchronization
 import VonnxCPU
 import VonnxVulkan
@@ -16,7 +17,7 @@ import VonnxVulkan
 /// its lock, so `run` may be called from several threads. With a CPU fallback, input shapes
 /// or attributes a kernel rejects while recording (a 3-D Conv, say) run the partition's nodes
 /// on the CPU instead; without one, the kernel's error is thrown.
-final class VulkanPartition: Sendable {
+final class VulkanPartition: Partition {
     /// Longest command buffer, in dispatches, so no single submission runs for seconds.
     static let dispatchesPerSubmission = 500
     /// Recordings kept (distinct input shapes); past this, an arbitrary one is dropped.
@@ -404,3 +405,4 @@ struct VulkanPlacement {
         self.cpuNodes = cpuNodes
     }
 }
+#endif
