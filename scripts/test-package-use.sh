@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What a library user does first: a fresh Swift package depending on Vonnx by path
-# (examples/package-use) builds the Swift blocks of the DocC articles GettingStarted and
-# BatchAndFarmUse (Sources/Vonnx/Vonnx.docc; each article's blocks in order, but Package.swift
+# (examples/package-use) builds the Swift blocks of the DocC articles GettingStarted,
+# BatchAndFarmUse and BackendsAndFallback (Sources/Vonnx/Vonnx.docc; each article's blocks in order, but Package.swift
 # lines, as one program), runs the getting-started one on the article's model and checks that
 # it prints what the article says. Then the same getting-started program against Vonnx without
 # its Vulkan trait (examples/package-use-cpu, the CPU-only library): built where pkg-config
@@ -20,7 +20,7 @@ mkdir -p "$work"
 ln -sfn "$repo" "$work/vonnx"
 cp -R examples/package-use "$work/app"
 cp -R examples/package-use-cpu "$work/cpu-app"
-for target in app/Sources/GettingStarted app/Sources/BatchAndFarmUse cpu-app/Sources/GettingStarted; do
+for target in app/Sources/{GettingStarted,BatchAndFarmUse,BackendsAndFallback} cpu-app/Sources/GettingStarted; do
     mkdir -p "$work/$target"
     awk '/^```swift$/ { on = 1; block = ""; next }
          /^```$/ && on { on = 0; if (block !~ /Package\.swift/) printf "%s\n", block; next }
@@ -50,6 +50,7 @@ check() {
 
 build app "$PWD/.build/package-use" GettingStarted
 build app "$PWD/.build/package-use" BatchAndFarmUse
+build app "$PWD/.build/package-use" BackendsAndFallback
 check "$PWD/.build/package-use/debug/GettingStarted"
 
 # CPU only: pkg-config sees OpenBLAS alone (no vulkan.pc, no glslang's spirv.pc)

@@ -62,11 +62,18 @@ struct Placement {
 }
 
 #if Vulkan
-/// The Vulkan device `options` asks for, or nil and why not. `.vulkan` throws when there
-/// is none; `.auto` takes a GPU, or a CPU device (lavapipe) only when named.
+/// The Vulkan device `options` asks for, or nil and why not: `vulkanDeviceOf`'s when set;
+/// `.vulkan` throws when there is none; `.auto` takes a GPU, or a CPU device (lavapipe) only
+/// when named.
 private func openDevice(_ options: SessionOptions) throws -> (VulkanDevice?, String?) {
     let vulkanOptions = VulkanOptions(device: options.vulkanDevice, validation: options.vulkanValidation,
                                       kernelVariants: options.vulkanKernelVariants)
+    if options.backend != .cpu, let other = options.vulkanDeviceOf {
+        guard let device = other.vulkan else {
+            throw VonnxError.invalidArgument("vulkanDeviceOf names a session that runs on the CPU (\(other.fallbackReason ?? "backend .cpu"))")
+        }
+        return (device, nil)
+    }
     switch options.backend {
     case .cpu:
         return (nil, nil)

@@ -38,6 +38,10 @@ public struct SessionOptions: Sendable {
     public var vulkanValidation: Bool
     /// What a model may ask of memory and time (tensor size, Loop iterations, subgraph depth).
     public var limits: Limits
+    /// A session whose Vulkan device this one runs on instead of opening its own (so that
+    /// ``DeviceTensor``s pass between them); the device settings above are then that session's.
+    /// Making the session throws when that one runs on the CPU. Ignored by `.cpu`.
+    public var vulkanDeviceOf: Session?
 
     /// The most CPU threads a session accepts.
     public static let maxThreads = 1024
@@ -45,7 +49,7 @@ public struct SessionOptions: Sendable {
     /// Each argument sets the property of its name; nil `threads` takes the online cores.
     public init(threads: Int? = nil, backend: Backend = .auto, allowFallback: Bool = true, optimize: Bool = true,
                 vulkanDevice: String? = nil, vulkanKernelVariants: String? = nil,
-                vulkanValidation: Bool = false, limits: Limits = .init()) {
+                vulkanValidation: Bool = false, limits: Limits = .init(), vulkanDeviceOf: Session? = nil) {
         self.threads = max(1, threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         self.backend = backend
         self.allowFallback = allowFallback
@@ -54,6 +58,7 @@ public struct SessionOptions: Sendable {
         self.vulkanKernelVariants = vulkanKernelVariants
         self.vulkanValidation = vulkanValidation
         self.limits = limits
+        self.vulkanDeviceOf = vulkanDeviceOf
     }
 
     /// The defaults, with the Vulkan settings the environment names: `vulkanDevice` from
@@ -98,6 +103,8 @@ public final class Session: Sendable {
     #if Vulkan
     /// The Vulkan device the partitions run on, or nil. (With the package trait `Vulkan` only.)
     public let vulkan: VulkanDevice?
+    /// The partition that is the whole graph, when there is one: what `run(onDevice:)` runs.
+    let wholeGraphPartition: VulkanPartition?
     #endif
     private let interpreter: Interpreter
 
@@ -125,6 +132,7 @@ public final class Session: Sendable {
         self.model = optimized
         #if Vulkan
         vulkan = placement.device
+        wholeGraphPartition = placement.graph.nodes.count == 1 ? placement.partitions.values.first as? VulkanPartition : nil
         #endif
         activeBackend = placement.partitions.isEmpty ? .cpu : .vulkan
         fallbackReason = placement.reason
@@ -169,18 +177,26 @@ public final class Session: Sendable {
     public func runOrdered(_ feeds: [String: Tensor], outputs: [String]? = nil, profile: Profile? = nil,
                            cancellation: Cancellation? = nil) throws -> [(name: String, tensor: Tensor)] {
         let declared = model.graph.outputs.map(\.name)
-        let wanted = try outputs?.map { name in
-            guard let i = declared.firstIndex(of: name) else {
-                throw VonnxError.invalidArgument("'\(name)' is not an output of the model (outputs: \(declared.joined(separator: ", ")))")
-            }
-            return i
-        }
+        let wanted = try outputs.map(outputIndices)
         try InputCheck.validate(feeds, against: model.graph.inputs)
         let results = try StorageCache.duringRun {
             try interpreter.run(model.graph.inputs.map { feeds[$0.name]! }, wanted: wanted, profile: profile,
                                 cancellation: cancellation)
         }
         return zip(wanted ?? Array(declared.indices), results).map { (declared[$0], $1) }
+    }
+}
+
+extension Session {
+    /// The index in the model's outputs of each of `names`; throws for a name that is not an output.
+    func outputIndices(_ names: [String]) throws -> [Int] {
+        let declared = model.graph.outputs.map(\.name)
+        return try names.map { name in
+            guard let i = declared.firstIndex(of: name) else {
+                throw VonnxError.invalidArgument("'\(name)' is not an output of the model (outputs: \(declared.joined(separator: ", ")))")
+            }
+            return i
+        }
     }
 }
 

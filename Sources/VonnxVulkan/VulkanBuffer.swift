@@ -72,6 +72,21 @@ public struct VulkanTensor: Sendable, CustomStringConvertible {
         self.shape = shape; self.buffer = buffer; self.dataType = dataType
     }
 
+    /// A new tensor on `device` outside any recording, its contents undefined.
+    public init(on device: VulkanDevice, shape: [Int], dataType: DataType) throws {
+        let count = try Self.elementCount(shape, on: device)
+        self.init(shape: shape, buffer: try VulkanBuffer(device: device, byteCount: count * 4), dataType: dataType)
+    }
+
+    /// The element count of `shape`; throws unless a tensor of that shape (one 32-bit word an
+    /// element) fits one storage buffer binding of `device`.
+    static func elementCount(_ shape: [Int], on device: VulkanDevice) throws -> Int {
+        guard let count = checkedElementCount(shape, limit: device.maxBufferBytes / 4) else {
+            throw VonnxError.invalidArgument("Vulkan: a tensor of shape \(shape) is over \(device.info.name)'s \(device.maxBufferBytes)-byte storage buffer limit")
+        }
+        return count
+    }
+
     public var count: Int { shape.reduce(1, *) }
     public var rank: Int { shape.count }
 

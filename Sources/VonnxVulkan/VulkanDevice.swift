@@ -379,6 +379,14 @@ public final class VulkanDevice: @unchecked Sendable {
         return uploaded
     }
 
+    /// Reads tensors back to the host in one submission and waits for it.
+    public func download(_ tensors: [VulkanTensor]) throws -> [Tensor] {
+        let recorder = try VulkanRecorder(device: self)
+        let downloads = try tensors.map { try recorder.download($0) }
+        try recorder.submitAndWait()
+        return try downloads.map { try $0.tensor() }
+    }
+
     static let hostVisibleLocal = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT.rawValue
         | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT.rawValue | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT.rawValue
 

@@ -126,13 +126,7 @@ public final class VulkanRecorder {
         guard !ended else { throw VonnxError.invalidArgument("Vulkan: recording into a recorder that was submitted") }
     }
 
-    /// Throws unless a tensor of `shape` (one 32-bit word an element) fits one storage buffer binding.
-    private func checkSize(_ shape: [Int]) throws -> Int {
-        guard let count = checkedElementCount(shape, limit: device.maxBufferBytes / 4) else {
-            throw VonnxError.invalidArgument("Vulkan: a tensor of shape \(shape) is over \(device.info.name)'s \(device.maxBufferBytes)-byte storage buffer limit")
-        }
-        return count
-    }
+    private func checkSize(_ shape: [Int]) throws -> Int { try VulkanTensor.elementCount(shape, on: device) }
 
     /// A new device tensor (its contents undefined, or NaN when the device poisons allocations).
     public func makeTensor(shape: [Int], dataType: DataType = .float) throws -> VulkanTensor {
@@ -230,6 +224,21 @@ public final class VulkanRecorder {
         let d = VulkanDownload(tensor, source: staging)
         downloads.append(d)
         return d
+    }
+
+    /// Records copying `source`'s elements into `destination`, a tensor of as many elements,
+    /// on the device.
+    public func copy(_ source: VulkanTensor, to destination: VulkanTensor) throws {
+        try assertRecording()
+        guard source.count == destination.count else {
+            throw VonnxError.invalidArgument("Vulkan: cannot copy \(source) to \(destination)")
+        }
+        retained += [source.buffer, destination.buffer]
+        guard source.count > 0 else { return }
+        barrierIfNeeded()
+        var region = VkBufferCopy(srcOffset: 0, dstOffset: 0, size: VkDeviceSize(source.count * 4))
+        vkCmdCopyBuffer(commandBuffer, source.buffer.buffer, destination.buffer.buffer, 1, &region)
+        needsBarrier = true
     }
 
     private func allocateSet(_ layout: VkDescriptorSetLayout) throws -> VkDescriptorSet {
