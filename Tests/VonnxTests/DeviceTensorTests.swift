@@ -1,6 +1,7 @@
 import Testing
 @testable import Vonnx
-import VonnxVulkan
+import VonnxCPU
+@testable import VonnxVulkan
 
 // Device tensors (I/O binding) on the Vulkan test device: a pipeline of runs kept on the device
 // gives what the same runs give through the host, bit for bit, and misuse is a one-line error.
@@ -116,4 +117,21 @@ private func expectSameBits(_ a: Tensor, _ b: Tensor, sourceLocation: SourceLoca
     let session = try Session(model: Model(irVersion: 8, opsets: ["": 17], graph: b.graph), options: options())
     let input = random([1, 2, 4, 4, 4])
     expectSameBits(try session.run(onDevice: ["x": session.upload(input)])["y"]!.toHost(), try session.run(["x": input])["y"]!)
+}
+
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func deviceRunsOnTheStagingPath() throws {
+    // A discrete GPU's memory is not mapped: uploads and downloads go through staging copies,
+    // which a device run must not go through (nor be overwritten by). New buffers are NaN.
+    let device = try VulkanDevice(options: .init(validation: true, poisonAllocations: true, forceStaging: true))
+    let model = layer("x", "y")
+    let graph = try Optimizer(opsets: model.opsets, optimize: true, limits: Limits()).prepare(model.graph)
+    let placement = try VulkanPlacement(graph, device: device, opsets: model.opsets, pool: ThreadPool(threads: 1),
+                                        limits: Limits(), fallback: false)
+    let partition = try #require(placement.partitions.values.first)
+    for _ in 0..<2 {
+        let x = random([2, 6])
+        let onDevice = try partition.runOnDevice(device.upload([x]))
+        expectSameBits(try device.download(onDevice)[0], try partition.run([x], profile: nil)[0])
+    }
+    #expect(device.takeValidationMessages().isEmpty)
 }
