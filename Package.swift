@@ -21,7 +21,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        // `swift package generate-documentation --target Vonnx` (the DocC catalog in Sources/Vonnx).
+        // `swift package generate-documentation --target Vonnx --target VonnxIR --enable-experimental-combined-documentation`
+        // (the DocC catalogs in Sources/Vonnx and Sources/VonnxIR, which Vonnx re-exports).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [

@@ -9,6 +9,7 @@ public final class VulkanBuffer: @unchecked Sendable {
     let device: VulkanDevice
     let buffer: VkBuffer
     private let range: MemoryRange
+    /// The bytes asked for (the allocation may be larger).
     public let byteCount: Int
     /// The mapped memory when the buffer is host-visible.
     var mapped: UnsafeMutableRawPointer? { range.mapped }
@@ -59,8 +60,11 @@ public final class VulkanBuffer: @unchecked Sendable {
 /// device arithmetic wraps at 32 bits) and widened again on download; bool is a uint 0 or 1.
 /// Made by `VulkanRecorder.upload` or by kernels; read back with `VulkanRecorder.download`.
 public struct VulkanTensor: Sendable, CustomStringConvertible {
+    /// The length of each axis.
     public let shape: [Int]
+    /// The buffer holding the elements, from its start.
     public let buffer: VulkanBuffer
+    /// The element type, one of `dataTypes`.
     public let dataType: DataType
 
     /// The element types a device tensor can have.
@@ -87,7 +91,9 @@ public struct VulkanTensor: Sendable, CustomStringConvertible {
         return count
     }
 
+    /// The element count.
     public var count: Int { shape.reduce(1, *) }
+    /// The number of axes.
     public var rank: Int { shape.count }
 
     /// The same buffer under another shape with as many elements (no copy).

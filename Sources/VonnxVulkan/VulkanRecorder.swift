@@ -5,7 +5,9 @@ import VonnxIR
 /// A tensor being read back by a recorder; its value exists once the recorder has been
 /// submitted and waited for.
 public final class VulkanDownload: @unchecked Sendable {
+    /// The shape of the tensor read back.
     public let shape: [Int]
+    /// Its element type.
     public let dataType: DataType
     fileprivate let source: VulkanBuffer
     fileprivate var value: Tensor?
@@ -26,6 +28,7 @@ public final class VulkanDownload: @unchecked Sendable {
 /// put new values in uploaded inputs (same shapes): record a partition once, run it many
 /// times. For one thread. Keeps every buffer it touches alive as long as it lives.
 public final class VulkanRecorder {
+    /// The device it records for.
     public let device: VulkanDevice
     private let commandPool: VkCommandPool
     private let commandBuffer: VkCommandBuffer
