@@ -13,9 +13,16 @@ let package = Package(
         .executable(name: "onnx-conformance", targets: ["onnx-conformance"]),
         .executable(name: "onnx-bench", targets: ["onnx-bench"]),
     ],
+    // Without the Vulkan trait (`.package(path:, traits: [])`), the Vonnx library builds without
+    // the Vulkan and glslang headers and libraries: CPU only. The tools and tests need the trait.
+    traits: [
+        .trait(name: "Vulkan", description: "The Vulkan backend (needs the Vulkan and glslang headers and libraries)."),
+        .default(enabledTraits: ["Vulkan"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        // `swift package generate-documentation --target Vonnx` (the DocC catalog in Sources/Vonnx).
+        // `swift package generate-documentation --target Vonnx --target VonnxIR --enable-experimental-combined-documentation`
+        // (the DocC catalogs in Sources/Vonnx and Sources/VonnxIR, which Vonnx re-exports).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
@@ -32,7 +39,9 @@ let package = Package(
         // not named by CGlslang's module map; listed here, they come after the objects.
         .target(name: "VonnxVulkan", dependencies: ["VonnxIR", "CVulkan", "CGlslang"],
                 linkerSettings: [.linkedLibrary("OGLCompiler"), .linkedLibrary("OSDependent")]),
-        .target(name: "Vonnx", dependencies: ["VonnxIR", "VonnxFormat", "VonnxCPU", "VonnxVulkan"]),
+        .target(name: "Vonnx", dependencies: [
+            "VonnxIR", "VonnxFormat", "VonnxCPU", .target(name: "VonnxVulkan", condition: .when(traits: ["Vulkan"])),
+        ]),
         .executableTarget(name: "onnx-run", dependencies: [
             "Vonnx", "VonnxBatch", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -19,9 +19,12 @@ swift test --skip asyncRunsHoldNoThread 2>&1 | tee .build/unit-tests.log
 # which the other tests (synchronous ones hold pool threads for seconds) would delay
 swift test --skip-build --filter asyncRunsHoldNoThread
 echo "unit tests: $(grep -c ') skipped: ' .build/unit-tests.log || true) skipped (each with its reason above)"
-# the DocC catalog (Sources/Vonnx/Vonnx.docc) and doc comments: a broken symbol link fails (~30 s after the debug build)
-swift package --disable-sandbox generate-documentation --target Vonnx --warnings-as-errors
-# a fresh package depending on Vonnx by path builds the articles' code and runs the getting-started one (3–6 min the first time here, ~15 s once built)
+# the DocC catalogs (Sources/Vonnx/Vonnx.docc, and VonnxIR's, which Vonnx re-exports: one combined archive) and doc
+# comments: a broken symbol link fails (~30 s after the debug build); every public declaration has a /// comment
+swift package --disable-sandbox generate-documentation --target Vonnx --target VonnxIR --enable-experimental-combined-documentation --warnings-as-errors
+scripts/check-doc-comments.sh
+# a fresh package depending on Vonnx by path builds the articles' code and runs the getting-started one, with the
+# Vulkan trait and without (3–6 min the first time here, +1.5–4 min for the CPU-only build; ~15 s once built)
 scripts/test-package-use.sh
 # on AVX-512 CPUs the conv kernels above ran 8×32 tiles (and 16-lane activations and softmax); the AVX2 ones again, forced
 VONNX_CPU_KERNEL=avx2 swift test --skip-build --filter "packedGemm|onvMatchesDirect|inograd|axPoolMatches|softmaxRows|layerNormRows"

@@ -1,7 +1,15 @@
+/// What `InputCheck` reads of an input: its element type and shape.
+protocol TypedShape {
+    var dataType: DataType { get }
+    var shape: [Int] { get }
+}
+
+extension Tensor: TypedShape {}
+
 /// Checks run-time inputs against the graph's declared inputs.
 enum InputCheck {
     /// Throws `invalidInput` naming the input, what the model expects and what was given.
-    static func validate(_ feeds: [String: Tensor], against declared: [ValueInfo]) throws {
+    static func validate(_ feeds: [String: some TypedShape], against declared: [ValueInfo]) throws {
         let names = Set(declared.map(\.name))
         if let extra = feeds.keys.sorted().first(where: { !names.contains($0) }) {
             throw VonnxError.invalidInput("'\(extra)' is not an input of the model (inputs: \(declared.map(\.name).joined(separator: ", ")))")
@@ -15,7 +23,7 @@ enum InputCheck {
                 throw VonnxError.invalidInput("input '\(info.name)' has element type \(t.dataType), expected \(type)")
             }
             guard let shape else { continue }
-            guard shape.count == t.rank else {
+            guard shape.count == t.shape.count else {
                 throw VonnxError.invalidInput("input '\(info.name)' has shape \(t.shape), expected rank \(shape.count)\(expected)")
             }
             for (axis, (dim, given)) in zip(shape, t.shape).enumerated() {

@@ -1,14 +1,22 @@
 import Synchronization
 import VonnxCPU
 
+/// Nodes that run on a device together (a `VulkanPartition`), standing as one node in the
+/// graph an `Interpreter` runs.
+protocol Partition: Sendable {
+    /// Runs on `values` (the node's inputs, in order) and returns the node's outputs; with
+    /// `profile`, records one event per node run.
+    func run(_ values: [Tensor], profile: Profile?) throws -> [Tensor]
+}
+
 /// Runs a sorted graph on the CPU kernels. Values live in numbered slots; each slot is
 /// released right after its last reader, so memory follows the live set. Immutable after
-/// creation: several threads may run it at once. Nodes standing for Vulkan partitions run
+/// creation: several threads may run it at once. Nodes standing for device partitions run
 /// their partition. `limits` are enforced as nodes run.
 final class Interpreter: Sendable {
     private enum Work: Sendable {
         case cpu(OpDefinition)
-        case vulkan(VulkanPartition)
+        case partition(any Partition)
     }
 
     private struct Step: Sendable {
@@ -36,9 +44,9 @@ final class Interpreter: Sendable {
     private let pool: ThreadPool
     private let limits: Limits
 
-    /// `partitions` maps the names of nodes that stand for Vulkan partitions to them.
+    /// `partitions` maps the names of nodes that stand for device partitions to them.
     init(graph: Graph, opsets: [String: Int], pool: ThreadPool, limits: Limits = .init(), outerScope: Set<String> = [],
-         partitions: [String: VulkanPartition] = [:]) throws {
+         partitions: [String: any Partition] = [:]) throws {
         self.pool = pool
         self.limits = limits
         opset = opsets[""] ?? opsets["ai.onnx"] ?? 1
@@ -74,7 +82,7 @@ final class Interpreter: Sendable {
                     subgraphs[attr] = try Interpreter(graph: sorted, opsets: opsets, pool: pool, limits: limits, outerScope: scope)
                 }
             }
-            let work: Work = if let p = partitions[node.name], node.domain == "vonnx" { .vulkan(p) } else {
+            let work: Work = if let p = partitions[node.name], node.domain == "vonnx" { .partition(p) } else {
                 .cpu(try definition(of: node, opsets: opsets))
             }
             steps.append(Step(node: node, work: work,
@@ -183,7 +191,7 @@ final class Interpreter: Sendable {
             let definition: OpDefinition
             switch step.work {
             case .cpu(let d): definition = d
-            case .vulkan(let partition):
+            case .partition(let partition):
                 let inputs = try zip(step.node.inputs, step.inputs).map { name, s in
                     guard let t = s.flatMap({ frame.slots[$0] }) else { throw VonnxError.invalidModel("value '\(name)' was not produced") }
                     return t

@@ -1,7 +1,9 @@
 import Glibc
 import VonnxCPU
 import VonnxFormat
+#if Vulkan
 import VonnxVulkan
+#endif
 
 /// Where a session runs its nodes.
 public enum Backend: String, Sendable, CaseIterable {
@@ -36,6 +38,10 @@ public struct SessionOptions: Sendable {
     public var vulkanValidation: Bool
     /// What a model may ask of memory and time (tensor size, Loop iterations, subgraph depth).
     public var limits: Limits
+    /// A session whose Vulkan device this one runs on instead of opening its own (so that
+    /// ``DeviceTensor``s pass between them); the device settings above are then that session's.
+    /// Making the session throws when that one runs on the CPU. Ignored by `.cpu`.
+    public var vulkanDeviceOf: Session?
 
     /// The most CPU threads a session accepts.
     public static let maxThreads = 1024
@@ -43,7 +49,7 @@ public struct SessionOptions: Sendable {
     /// Each argument sets the property of its name; nil `threads` takes the online cores.
     public init(threads: Int? = nil, backend: Backend = .auto, allowFallback: Bool = true, optimize: Bool = true,
                 vulkanDevice: String? = nil, vulkanKernelVariants: String? = nil,
-                vulkanValidation: Bool = false, limits: Limits = .init()) {
+                vulkanValidation: Bool = false, limits: Limits = .init(), vulkanDeviceOf: Session? = nil) {
         self.threads = max(1, threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         self.backend = backend
         self.allowFallback = allowFallback
@@ -52,14 +58,15 @@ public struct SessionOptions: Sendable {
         self.vulkanKernelVariants = vulkanKernelVariants
         self.vulkanValidation = vulkanValidation
         self.limits = limits
+        self.vulkanDeviceOf = vulkanDeviceOf
     }
 
-    /// The defaults, with the Vulkan settings the environment names
-    /// (`VulkanOptions.fromEnvironment()`): `vulkanDevice` from VONNX_VULKAN_DEVICE and
-    /// `vulkanKernelVariants` from VONNX_VULKAN_KERNELS. What the command-line tools start from.
+    /// The defaults, with the Vulkan settings the environment names: `vulkanDevice` from
+    /// VONNX_VULKAN_DEVICE and `vulkanKernelVariants` from VONNX_VULKAN_KERNELS (empty counts
+    /// as unset). What the command-line tools start from.
     public static func fromEnvironment() -> SessionOptions {
-        let vulkan = VulkanOptions.fromEnvironment()
-        return SessionOptions(vulkanDevice: vulkan.device, vulkanKernelVariants: vulkan.kernelVariants)
+        func env(_ name: String) -> String? { getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
+        return SessionOptions(vulkanDevice: env("VONNX_VULKAN_DEVICE"), vulkanKernelVariants: env("VONNX_VULKAN_KERNELS"))
     }
 }
 
@@ -93,8 +100,12 @@ public final class Session: Sendable {
     public let fallbackNodes: [String]
     /// How many runs of consecutive nodes execute on the Vulkan device.
     public let vulkanPartitionCount: Int
-    /// The Vulkan device the partitions run on, or nil.
+    #if Vulkan
+    /// The Vulkan device the partitions run on, or nil. (With the package trait `Vulkan` only.)
     public let vulkan: VulkanDevice?
+    /// The partition that is the whole graph, when there is one: what `run(onDevice:)` runs.
+    let wholeGraphPartition: VulkanPartition?
+    #endif
     private let interpreter: Interpreter
 
     /// Loads the model file at `path` (external data beside it); throws when it cannot be
@@ -115,66 +126,26 @@ public final class Session: Sendable {
             throw VonnxError.invalidArgument("threads must be 1...\(SessionOptions.maxThreads), not \(options.threads)")
         }
         let pool = ThreadPool(threads: options.threads)
-        var (device, reason) = try Self.openDevice(options)
-        let prepared = try Optimizer(opsets: model.opsets, optimize: options.optimize, limits: options.limits,
-                                     cpuOnly: device == nil).prepare(model.graph)
+        let placement = try Placement(model, options: options, pool: pool)
         var optimized = model
-        optimized.graph = prepared
+        optimized.graph = placement.prepared
         self.model = optimized
-        var placement: VulkanPlacement?
-        if let device {
-            do {
-                let split = splittingOversizedWeights(prepared, maxBytes: device.maxBufferBytes)
-                let placed = try VulkanPlacement(split, device: device, opsets: model.opsets, pool: pool, limits: options.limits,
-                                                 fallback: options.allowFallback)
-                if options.backend == .vulkan && !options.allowFallback && !placed.cpuNodes.isEmpty {
-                    throw UnsupportedOnVulkan(nodes: placed.cpuNodes.map { "'\($0.label)' (\($0.opType))" })
-                }
-                if placed.partitions.isEmpty {
-                    reason = "no node of the model can run on \(device.info.name)"
-                } else {
-                    placement = placed
-                }
-            } catch where options.backend == .auto {
-                // .auto never fails where the CPU would run (an oversized weight, say).
-                reason = "\(error)"
-            }
-        }
-        if placement == nil { device = nil }
-        vulkan = device
-        activeBackend = placement == nil ? .cpu : .vulkan
-        fallbackReason = options.backend == .cpu ? nil : reason
-        fallbackNodes = placement?.cpuNodes.map(\.label) ?? []
-        vulkanPartitionCount = placement?.partitions.count ?? 0
-        interpreter = try Interpreter(graph: placement?.graph ?? prepared, opsets: model.opsets, pool: pool,
-                                      limits: options.limits, partitions: placement?.partitions ?? [:])
+        #if Vulkan
+        vulkan = placement.device
+        wholeGraphPartition = placement.graph.nodes.count == 1 ? placement.partitions.values.first as? VulkanPartition : nil
+        #endif
+        activeBackend = placement.partitions.isEmpty ? .cpu : .vulkan
+        fallbackReason = placement.reason
+        fallbackNodes = placement.cpuNodes
+        vulkanPartitionCount = placement.partitions.count
+        interpreter = try Interpreter(graph: placement.graph, opsets: model.opsets, pool: pool,
+                                      limits: options.limits, partitions: placement.partitions)
     }
 
-    /// The Vulkan device `options` asks for, or nil and why not. `.vulkan` throws when there
-    /// is none; `.auto` takes a GPU, or a CPU device (lavapipe) only when named.
-    private static func openDevice(_ options: SessionOptions) throws -> (VulkanDevice?, String?) {
-        let vulkanOptions = VulkanOptions(device: options.vulkanDevice, validation: options.vulkanValidation,
-                                          kernelVariants: options.vulkanKernelVariants)
-        switch options.backend {
-        case .cpu:
-            return (nil, nil)
-        case .vulkan:
-            return (try VulkanDevice(options: vulkanOptions), nil)
-        case .auto:
-            if options.vulkanDevice == nil {
-                let devices = (try? VulkanDevice.availableDevices()) ?? []
-                guard devices.contains(where: { $0.kind != "cpu" }) else {
-                    return (nil, devices.isEmpty ? "no Vulkan device found"
-                        : "the Vulkan devices (\(devices.map(\.name).joined(separator: ", "))) run on the CPU, slower than "
-                            + "the CPU backend; name one (vulkanDevice, --device) to use it")
-                }
-            }
-            do { return (try VulkanDevice(options: vulkanOptions), nil) } catch { return (nil, "\(error)") }
-        }
-    }
-
+    #if Vulkan
     /// Every Vulkan device the loader sees; throws when there is no Vulkan driver.
     public static func vulkanDevices() throws -> [VulkanDeviceInfo] { try VulkanDevice.availableDevices() }
+    #endif
 
     /// Runs the model on named inputs and returns its outputs by name: those named in
     /// `outputs` (only the nodes they need run), or every one when nil. `cancellation` stops
@@ -206,18 +177,26 @@ public final class Session: Sendable {
     public func runOrdered(_ feeds: [String: Tensor], outputs: [String]? = nil, profile: Profile? = nil,
                            cancellation: Cancellation? = nil) throws -> [(name: String, tensor: Tensor)] {
         let declared = model.graph.outputs.map(\.name)
-        let wanted = try outputs?.map { name in
-            guard let i = declared.firstIndex(of: name) else {
-                throw VonnxError.invalidArgument("'\(name)' is not an output of the model (outputs: \(declared.joined(separator: ", ")))")
-            }
-            return i
-        }
+        let wanted = try outputs.map(outputIndices)
         try InputCheck.validate(feeds, against: model.graph.inputs)
         let results = try StorageCache.duringRun {
             try interpreter.run(model.graph.inputs.map { feeds[$0.name]! }, wanted: wanted, profile: profile,
                                 cancellation: cancellation)
         }
         return zip(wanted ?? Array(declared.indices), results).map { (declared[$0], $1) }
+    }
+}
+
+extension Session {
+    /// The index in the model's outputs of each of `names`; throws for a name that is not an output.
+    func outputIndices(_ names: [String]) throws -> [Int] {
+        let declared = model.graph.outputs.map(\.name)
+        return try names.map { name in
+            guard let i = declared.firstIndex(of: name) else {
+                throw VonnxError.invalidArgument("'\(name)' is not an output of the model (outputs: \(declared.joined(separator: ", ")))")
+            }
+            return i
+        }
     }
 }
 

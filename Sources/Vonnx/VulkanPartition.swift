@@ -1,3 +1,4 @@
+#if Vulkan  // the package trait: without it, Vonnx is CPU only
 import Synchronization
 import VonnxCPU
 import VonnxVulkan
@@ -16,7 +17,7 @@ import VonnxVulkan
 /// its lock, so `run` may be called from several threads. With a CPU fallback, input shapes
 /// or attributes a kernel rejects while recording (a 3-D Conv, say) run the partition's nodes
 /// on the CPU instead; without one, the kernel's error is thrown.
-final class VulkanPartition: Sendable {
+final class VulkanPartition: Partition {
     /// Longest command buffer, in dispatches, so no single submission runs for seconds.
     static let dispatchesPerSubmission = 500
     /// Recordings kept (distinct input shapes); past this, an arbitrary one is dropped.
@@ -62,11 +63,16 @@ final class VulkanPartition: Sendable {
         let shapes: [[Int]]
         let hostValues: [[UInt8]]
         let profiled: Bool
+        /// Inputs and outputs stay on the device (`runOnDevice`).
+        var onDevice = false
     }
 
     /// Where the value of one of `outputs` comes from in a recording.
     private enum Result {
+        /// Read back by each run.
         case device(VulkanDownload)
+        /// Left on the device (a recording for `runOnDevice`).
+        case resident(VulkanTensor)
         /// Evaluated on the host while recording.
         case host(Tensor)
     }
@@ -74,7 +80,8 @@ final class VulkanPartition: Sendable {
     /// One recording of the partition for one `Key`.
     private final class Recording {
         let recorders: [VulkanRecorder]
-        /// Uploaded inputs (index into `inputs`, tensor), all in the first recorder.
+        /// Uploaded inputs (index into `inputs`, tensor), all in the first recorder; for
+        /// `runOnDevice`, the device tensors its inputs are copied into.
         let uploads: [(index: Int, tensor: VulkanTensor)]
         let results: [Result]
         /// Per node, its input and output shapes (for profile events).
@@ -176,33 +183,83 @@ final class VulkanPartition: Sendable {
     func run(_ values: [Tensor], profile: Profile?) throws -> [Tensor] {
         let key = key(values, profiled: profile != nil)
         let onDevice: [Tensor]? = try recordings.withLock { cache in
-            let recording: Recording
-            switch cache[key] {
-            case .cpu?: return nil
-            case .device(let cached)?:
-                recording = cached
-                for (i, t) in recording.uploads { try recording.recorders[0].rewrite(t, with: values[i]) }
-            case nil:
-                if cache.count >= Self.maxRecordings { cache.remove(at: cache.startIndex) }
-                do { recording = try record(values, profiled: profile != nil) } catch let e as KernelRejected {
-                    guard cpu != nil else { throw e.error }
-                    cache[key] = .cpu
-                    return nil
-                }
-                cache[key] = .device(recording)
+            guard let (recording, fresh) = try recording(key, in: &cache, { try record(values, profiled: profile != nil) }) else {
+                return nil
             }
+            if !fresh { for (i, t) in recording.uploads { try recording.recorders[0].rewrite(t, with: values[i]) } }
             let start = profile?.now() ?? 0
             for recorder in recording.recorders { try recorder.submitAndWait() }
             if let profile { report(recording, start: start, to: profile) }
             return try recording.results.map { result in
                 switch result {
                 case .device(let download): try download.tensor()
+                case .resident(let t): try device.download([t])[0]
                 case .host(let t): t
                 }
             }
         }
         if let onDevice { return onDevice }
         return try cpu!.run(values, profile: profile)
+    }
+
+    /// Runs the partition on tensors of its device (aligned with `inputs`) and returns
+    /// `outputs`' values as new tensors of the device: inputs are copied in and outputs out on
+    /// the device (but values evaluated on the host, uploaded). Throws when an input is read on
+    /// the host; what the kernels reject runs on the CPU, through host copies.
+    func runOnDevice(_ values: [VulkanTensor]) throws -> [VulkanTensor] {
+        if let name = inputs.first(where: hostRead.contains) {
+            throw VonnxError.invalidArgument("'\(name)' is read on the host (as a shape or an index, say): "
+                                             + "pass it in a run with host tensors")
+        }
+        let key = Key(shapes: values.map(\.shape), hostValues: values.map { _ in [] }, profiled: false, onDevice: true)
+        let copies = try VulkanRecorder(device: device)
+        let results: [VulkanTensor]? = try recordings.withLock { cache in
+            let made = try recording(key, in: &cache) {
+                try record(values.map { Tensor(zeros: $0.dataType, shape: $0.shape) }, profiled: false, onDevice: true)
+            }
+            guard let (recording, _) = made else { return nil }
+            let inputCopies = try VulkanRecorder(device: device)
+            for (i, t) in recording.uploads { try inputCopies.copy(values[i], to: t) }
+            try inputCopies.submitAndWait()
+            for recorder in recording.recorders { try recorder.submitAndWait() }
+            let results = try recording.results.map { result in
+                switch result {
+                case .device(let download): return try copies.upload(download.tensor())
+                case .resident(let t):
+                    let copy = try VulkanTensor(on: device, shape: t.shape, dataType: t.dataType)
+                    try copies.copy(t, to: copy)
+                    return copy
+                case .host(let t): return try copies.upload(t)
+                }
+            }
+            try copies.submitAndWait()
+            return results
+        }
+        if let results { return results }
+        let uploaded = try cpu!.run(device.download(values), profile: nil).map { try copies.upload($0) }
+        try copies.submitAndWait()
+        return uploaded
+    }
+
+    /// The recording for `key` in `cache` (which the caller holds locked), made by `make` when
+    /// there is none (`fresh`); nil when the kernels rejected these inputs and the CPU runs them.
+    private func recording(_ key: Key, in cache: inout [Key: Entry],
+                           _ make: () throws -> Recording) throws -> (recording: Recording, fresh: Bool)? {
+        switch cache[key] {
+        case .cpu?: return nil
+        case .device(let cached)?: return (cached, false)
+        case nil:
+            if cache.count >= Self.maxRecordings { cache.remove(at: cache.startIndex) }
+            do {
+                let made = try make()
+                cache[key] = .device(made)
+                return (made, true)
+            } catch let e as KernelRejected {
+                guard cpu != nil else { throw e.error }
+                cache[key] = .cpu
+                return nil
+            }
+        }
     }
 
     private func key(_ values: [Tensor], profiled: Bool) -> Key {
@@ -232,7 +289,9 @@ final class VulkanPartition: Sendable {
         }
     }
 
-    private func record(_ values: [Tensor], profiled: Bool) throws -> Recording {
+    /// Records the partition for inputs like `values`; `onDevice` (for `runOnDevice`) makes
+    /// device tensors for the inputs instead of uploading `values`, and leaves the outputs there.
+    private func record(_ values: [Tensor], profiled: Bool, onDevice deviceIO: Bool = false) throws -> Recording {
         var recorder = try VulkanRecorder(device: device, profile: profiled)
         var recorders = [recorder]
         var onDevice = weights
@@ -243,7 +302,7 @@ final class VulkanPartition: Sendable {
             if hostRead.contains(name) { onHost[name] = t }
             guard deviceRead.contains(name) else { continue }
             try Self.checkFits(name, t, device)
-            let uploaded = try recorder.upload(t)
+            let uploaded = try deviceIO ? VulkanTensor(on: device, shape: t.shape, dataType: t.dataType) : recorder.upload(t)
             onDevice[name] = uploaded
             uploads.append((i, uploaded))
         }
@@ -301,7 +360,7 @@ final class VulkanPartition: Sendable {
         let results = try outputs.map { name -> Result in
             if let t = onHost[name] { return .host(t) }
             guard let t = onDevice[name] else { throw VonnxError.invalidModel("Vulkan partition did not produce '\(name)'") }
-            return .device(try recorder.download(t))
+            return deviceIO ? .resident(t) : .device(try recorder.download(t))
         }
         return Recording(recorders: recorders, uploads: uploads, results: results, shapes: shapes)
     }
@@ -404,3 +463,4 @@ struct VulkanPlacement {
         self.cpuNodes = cpuNodes
     }
 }
+#endif

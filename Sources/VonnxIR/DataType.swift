@@ -1,7 +1,10 @@
 /// ONNX element types (TensorProto.DataType), with the same raw values.
 public enum DataType: Int32, Sendable, CaseIterable, CustomStringConvertible {
+    /// float32 (Swift `Float`) and the integer types of 8 to 64 bits.
     case float = 1, uint8 = 2, int8 = 3, uint16 = 4, int16 = 5, int32 = 6, int64 = 7
+    /// Strings, bool, float16 (`Float16`), float64 (`Double`) and unsigned 32- and 64-bit integers.
     case string = 8, bool = 9, float16 = 10, double = 11, uint32 = 12, uint64 = 13
+    /// bfloat16 (kept as bits; no Swift scalar type).
     case bfloat16 = 16
 
     /// Bytes per element; strings are stored out of line and report 0.
@@ -60,7 +63,10 @@ extension String: TensorScalar {
 
 /// Elements that convert to and from Double, so generic kernels can compute in one place.
 public protocol NumericElement: TensorElement, Comparable {
+    /// The element nearest `value`: rounded for floats; integers truncate toward zero and
+    /// saturate (NaN is 0); bool is `value != 0`.
     init(fromDouble value: Double)
+    /// The element as a Double (bool as 0 or 1).
     var asDouble: Double { get }
 }
 

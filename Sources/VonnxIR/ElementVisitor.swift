@@ -1,7 +1,9 @@
 /// Dispatches generic code on a runtime element type: a kernel writes its loop once as a
 /// generic `callAsFunction<T>` and `dataType.visit(...)` calls it with the Swift type.
 public protocol ElementVisitor {
+    /// What a visit returns.
     associatedtype Output
+    /// The generic body, called with the Swift type of the element type visited.
     func callAsFunction<T: NumericElement>(_ type: T.Type) throws -> Output
 }
 

@@ -8,12 +8,15 @@ import Glibc
 /// lacks (`Silu`, `HardSwish`, `Gelu`, `GeluTanh`, `Mish`) are the decomposed forms exporters
 /// write, recognized by the optimizer.
 public enum FusedActivation: Sendable, Equatable {
+    /// max(0, x)
     case relu
     /// min(max(x, min), max)
     case clip(min: Float, max: Float)
     /// x ≥ 0 ? x : alpha·x
     case leakyRelu(alpha: Float)
+    /// 1 / (1 + e^-x)
     case sigmoid
+    /// tanh(x)
     case tanh
     /// max(0, min(1, alpha·x + beta))
     case hardSigmoid(alpha: Float, beta: Float)

@@ -15,6 +15,7 @@
 /// Intermediates are only fused away when nothing else reads them. Sorted nodes and inferred
 /// shapes (`graph.valueInfo`) expected; the result stays sorted.
 extension Passes {
+    /// `graph` with the Conv fusions above made.
     public static func fusingConv(_ graph: Graph) -> Graph {
         var g = graph
         g = foldingAffineIntoConv(g)

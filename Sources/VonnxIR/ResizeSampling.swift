@@ -1,9 +1,13 @@
 /// How Resize samples along each resized axis, shared by the CPU and Vulkan kernels: the
 /// node's options and output sizes, and per output index the input indices and weights.
 public enum ResizeSampling {
+    /// A Resize node's sampling attributes, with ONNX's defaults.
     public struct Options: Sendable {
+        /// `mode` ("nearest", "linear", "cubic"), `coordinate_transformation_mode` and `nearest_mode`.
         public var mode = "nearest", coordinateMode = "half_pixel", nearestMode = "round_prefer_floor"
+        /// `cubic_coeff_a`, `exclude_outside`, `extrapolation_value` and `antialias`.
         public var cubicA = -0.75, excludeOutside = false, extrapolation = 0.0, antialias = false
+        /// ONNX's defaults.
         public init() {}
     }
 
@@ -84,6 +88,7 @@ public enum ResizeSampling {
     /// Resamples `data` (float64, `shape`) along `axis` to `taps.count` entries.
     /// Output sizes, scales, roi (begins then ends, per dim; empty when none) and options.
     public struct Plan: Sendable {
+        /// The fields, as above.
         public var sizes: [Int], scales: [Double], roi: [Double], options: Options
     }
 

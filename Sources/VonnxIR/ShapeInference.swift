@@ -1,16 +1,24 @@
 /// What a shape rule sees of a node: its input types and the inputs that are constants.
 public struct ShapeContext {
+    /// The node whose outputs are inferred.
     public let node: Node
+    /// Its input types, aligned with `node.inputs` (nil where unknown or omitted).
     public let inputs: [ValueType?]
+    /// Its inputs that are constants (initializers or folded values), aligned with `node.inputs`.
     public let constants: [Tensor?]
+    /// The default-domain opset the model was written against.
     public let opset: Int
 
+    /// Each argument sets the property of its name.
     public init(node: Node, inputs: [ValueType?], constants: [Tensor?], opset: Int) {
         self.node = node; self.inputs = inputs; self.constants = constants; self.opset = opset
     }
 
+    /// The type of input `i`, or nil when unknown or past the inputs given.
     public func input(_ i: Int) -> ValueType? { i < inputs.count ? inputs[i] : nil }
+    /// The value of input `i` when it is a constant, else nil.
     public func constant(_ i: Int) -> Tensor? { i < constants.count ? constants[i] : nil }
+    /// An error naming the node, for a rule's invalid inputs.
     public func error(_ message: String) -> VonnxError { node.error(message) }
 
     /// This node seen with only the inputs at `indices` (a missing index is an omitted
@@ -29,6 +37,7 @@ public struct ShapeContext {
 /// the inputs can never be valid for the op (a rank or channel mismatch).
 public typealias ShapeRule = @Sendable (ShapeContext) throws -> [ValueType?]
 
+/// Type and shape inference over a whole graph, one `ShapeRule` a node.
 public enum ShapeInference {
     /// Replaces `valueInfo` with the types inferred for node outputs, in sorted order. The
     /// file's own value_info is not trusted (exporters declare wrong shapes): outputs of

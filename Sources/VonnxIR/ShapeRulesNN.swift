@@ -47,7 +47,9 @@ extension ShapeRules {
         }
     }
 
+    /// Conv: channels from the weight, spatial dims from kernel, strides, dilations and pads.
     public static let conv = window(channelsFromWeight: true)
+    /// The pools (MaxPool, AveragePool, LpPool): the input's channels, spatial dims as Conv's.
     public static let pool = window(channelsFromWeight: false)
 
     /// GlobalAveragePool/GlobalMaxPool/GlobalLpPool: [N, C, 1, ...].

@@ -117,16 +117,19 @@ extension ShapeRules {
         return try ctx.node.ints("axes").map { .some($0) }
     }
 
+    /// Constant: the type and shape of its `value` (or other value attribute).
     public static let constant: ShapeRule = { ctx in
         let t = try constantValue(ctx.node)
         return [.tensor(t.dataType, shape: t.shape.map(Dim.value))]
     }
 
+    /// ConstantOfShape: its `value` attribute's type (float32 by default), the shape its constant input holds.
     public static let constantOfShape: ShapeRule = { ctx in
         let type = try ctx.node.tensor("value")?.dataType ?? .float
         return [.tensor(type, shape: ctx.constant(0).map { $0.ints().map(dim) })]
     }
 
+    /// Reshape: the constant target shape, with 0 (copy unless `allowzero`) and one -1 resolved.
     public static let reshape: ShapeRule = { ctx in
         guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
         let target: [Int]
@@ -149,6 +152,7 @@ extension ShapeRules {
         })]
     }
 
+    /// Flatten: two dims, the product of those before `axis` and of those from it.
     public static let flatten: ShapeRule = { ctx in
         guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
         guard let dims = x.shape else { return [.tensor(type, shape: [.unknown, .unknown])] }
@@ -158,6 +162,7 @@ extension ShapeRules {
         return [.tensor(type, shape: [product(dims[..<a]), product(dims[a...])])]
     }
 
+    /// Squeeze: the input without the given axes (or without every dim of 1).
     public static let squeeze: ShapeRule = { ctx in
         guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
         guard let dims = x.shape else { return [.tensor(type, shape: nil)] }
@@ -171,6 +176,7 @@ extension ShapeRules {
         return [.tensor(type, shape: dims.filter { $0 != .value(1) })]
     }
 
+    /// Unsqueeze: the input with dims of 1 inserted at the given axes.
     public static let unsqueeze: ShapeRule = { ctx in
         guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
         guard let dims = x.shape else { return [.tensor(type, shape: nil)] }
@@ -181,6 +187,7 @@ extension ShapeRules {
         return [.tensor(type, shape: (0..<rank).map { insert.contains($0) ? .value(1) : it.next() ?? .unknown })]
     }
 
+    /// Transpose: the input's dims permuted by `perm` (reversed by default).
     public static let transpose: ShapeRule = { ctx in
         guard let x = ctx.input(0), let type = x.elementType, let dims = x.shape else { return [ctx.input(0)] }
         let perm = try ctx.node.ints("perm") ?? Array((0..<dims.count).reversed())
@@ -190,6 +197,7 @@ extension ShapeRules {
         return [.tensor(type, shape: perm.map { dims[$0] })]
     }
 
+    /// Concat: the inputs' shape with the `axis` dims summed.
     public static let concat: ShapeRule = { ctx in
         guard let first = ctx.input(0), let type = first.elementType else { return [nil] }
         let shapes = ctx.inputs.compactMap { $0?.shape }
@@ -205,6 +213,7 @@ extension ShapeRules {
         })]
     }
 
+    /// Split: the input cut along `axis` by the `split` sizes, or into equal parts.
     public static let split: ShapeRule = { ctx in
         guard let x = ctx.input(0), let type = x.elementType else { return [] }
         let n = ctx.node.outputs.count
@@ -229,6 +238,7 @@ extension ShapeRules {
         }
     }
 
+    /// Slice: each sliced axis's length from constant starts, ends, axes and steps.
     public static let slice: ShapeRule = { ctx in
         guard let x = ctx.input(0), let type = x.elementType, let dims = x.shape else { return [ctx.input(0)] }
         var starts: [Int], ends: [Int], axes: [Int]?, steps: [Int]?
@@ -257,6 +267,7 @@ extension ShapeRules {
         return [.tensor(type, shape: out)]
     }
 
+    /// Gather: the data's dims with the `axis` one replaced by the indices' dims.
     public static let gather: ShapeRule = { ctx in
         guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
         guard let dims = x.shape, let idx = ctx.input(1)?.shape else { return [.tensor(type, shape: nil)] }
@@ -264,12 +275,14 @@ extension ShapeRules {
         return [.tensor(type, shape: Array(dims[..<a]) + idx + Array(dims[(a + 1)...]))]
     }
 
+    /// Expand: the input broadcast against the constant target shape.
     public static let expand: ShapeRule = { ctx in
         guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
         guard let dims = x.shape, let target = ctx.constant(1)?.ints() else { return [.tensor(type, shape: nil)] }
         return [.tensor(type, shape: try broadcastDims([dims, target.map(dim)], ctx))]
     }
 
+    /// Shape: a 1-D int64 tensor of the input's rank (or of the `start`..<`end` slice).
     public static let shape: ShapeRule = { ctx in
         guard let rank = ctx.input(0)?.shape?.count else { return [.tensor(.int64, shape: [.unknown])] }
         func clamp(_ v: Int) -> Int { min(max(v < 0 ? v + rank : v, 0), rank) }
@@ -277,6 +290,7 @@ extension ShapeRules {
         return [.tensor(.int64, shape: [.value(max(0, end - start))])]
     }
 
+    /// Size: an int64 scalar.
     public static let size: ShapeRule = { _ in [.tensor(.int64, shape: [])] }
 
     /// The value of a Shape node (its input's dims from `start` to `end`, clamped, as int64)
@@ -290,12 +304,14 @@ extension ShapeRules {
         return Tensor(shape: [dims.count], scalars: dims)
     }
 
+    /// Dropout: the input's type, and a mask of its shape (bool from opset 10).
     public static let dropout: ShapeRule = { ctx in
         guard let x = ctx.input(0) else { return [nil, nil] }
         let maskType = ctx.opset >= 10 ? DataType.bool : x.elementType
         return [x, maskType.map { .tensor($0, shape: x.shape) }]
     }
 
+    /// Pad: each dim grown by its constant pads.
     public static let pad: ShapeRule = { ctx in
         guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
         guard let dims = x.shape, let widths = try padWidths(ctx, rank: dims.count) else { return [.tensor(type, shape: nil)] }
@@ -306,6 +322,7 @@ extension ShapeRules {
         })]
     }
 
+    /// Tile: each dim multiplied by its constant repeat count.
     public static let tile: ShapeRule = { ctx in
         guard let x = ctx.input(0), let type = x.elementType else { return [nil] }
         guard ctx.opset >= 6, let dims = x.shape, let r = ctx.constant(1)?.ints(), r.count == dims.count else { return [.tensor(type, shape: nil)] }
@@ -317,6 +334,7 @@ extension ShapeRules {
         })]
     }
 
+    /// GatherElements: the indices' shape, the data's element type.
     public static let gatherElements: ShapeRule = { ctx in
         guard let type = ctx.input(0)?.elementType else { return [nil] }
         return [.tensor(type, shape: ctx.input(1)?.shape)]
@@ -339,6 +357,7 @@ extension ShapeRules {
         }
     }
 
+    /// EyeLike: the input's 2-D shape, its `dtype` attribute's element type (else the input's).
     public static let eyeLike: ShapeRule = { ctx in
         let type = try ctx.node.int("dtype").flatMap { DataType(rawValue: Int32(truncatingIfNeeded: $0)) } ?? ctx.input(0)?.elementType
         return [type.map { .tensor($0, shape: ctx.input(0)?.shape) }]

@@ -6,11 +6,13 @@ import VonnxIR
 public struct VulkanDeviceProperties: Sendable {
     /// As `VulkanDeviceInfo.kind`: "discrete", "integrated", "virtual", "cpu" or "other".
     public let kind: String
+    /// The PCI vendor ID (0x10DE NVIDIA, 0x1002 AMD, 0x8086 Intel, 0x10005 Mesa).
     public let vendorID: UInt32
     /// Invocations per subgroup (1 before Vulkan 1.1).
     public let subgroupSize: Int
     /// Bytes of workgroup shared memory a shader may declare.
     public let sharedMemoryBytes: Int
+    /// Whether shaders may use float16, int8 and int64 arithmetic.
     public let float16: Bool, int8: Bool, int64: Bool
     /// Whether the device offers VK_KHR_cooperative_matrix (or the NV extension).
     public let cooperativeMatrix: Bool

@@ -9,6 +9,7 @@ public final class VulkanBuffer: @unchecked Sendable {
     let device: VulkanDevice
     let buffer: VkBuffer
     private let range: MemoryRange
+    /// The bytes asked for (the allocation may be larger).
     public let byteCount: Int
     /// The mapped memory when the buffer is host-visible.
     var mapped: UnsafeMutableRawPointer? { range.mapped }
@@ -59,8 +60,11 @@ public final class VulkanBuffer: @unchecked Sendable {
 /// device arithmetic wraps at 32 bits) and widened again on download; bool is a uint 0 or 1.
 /// Made by `VulkanRecorder.upload` or by kernels; read back with `VulkanRecorder.download`.
 public struct VulkanTensor: Sendable, CustomStringConvertible {
+    /// The length of each axis.
     public let shape: [Int]
+    /// The buffer holding the elements, from its start.
     public let buffer: VulkanBuffer
+    /// The element type, one of `dataTypes`.
     public let dataType: DataType
 
     /// The element types a device tensor can have.
@@ -72,7 +76,24 @@ public struct VulkanTensor: Sendable, CustomStringConvertible {
         self.shape = shape; self.buffer = buffer; self.dataType = dataType
     }
 
+    /// A new tensor on `device` outside any recording, its contents undefined.
+    public init(on device: VulkanDevice, shape: [Int], dataType: DataType) throws {
+        let count = try Self.elementCount(shape, on: device)
+        self.init(shape: shape, buffer: try VulkanBuffer(device: device, byteCount: count * 4), dataType: dataType)
+    }
+
+    /// The element count of `shape`; throws unless a tensor of that shape (one 32-bit word an
+    /// element) fits one storage buffer binding of `device`.
+    static func elementCount(_ shape: [Int], on device: VulkanDevice) throws -> Int {
+        guard let count = checkedElementCount(shape, limit: device.maxBufferBytes / 4) else {
+            throw VonnxError.invalidArgument("Vulkan: a tensor of shape \(shape) is over \(device.info.name)'s \(device.maxBufferBytes)-byte storage buffer limit")
+        }
+        return count
+    }
+
+    /// The element count.
     public var count: Int { shape.reduce(1, *) }
+    /// The number of axes.
     public var rank: Int { shape.count }
 
     /// The same buffer under another shape with as many elements (no copy).

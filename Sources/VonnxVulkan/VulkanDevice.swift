@@ -6,13 +6,17 @@ import VonnxIR
 public struct VulkanDeviceInfo: Sendable, CustomStringConvertible {
     /// Position in the driver's enumeration order (what `VulkanOptions.device` may name).
     public let index: Int
+    /// The driver's device name ("NVIDIA H100 80GB HBM3", "llvmpipe (LLVM 15.0.6, 256 bits)").
     public let name: String
     /// "discrete", "integrated", "virtual", "cpu" or "other".
     public let kind: String
     /// Driver name and version text (empty before Vulkan 1.2 drivers).
     public let driver: String
+    /// The Vulkan version the device supports, as "1.3.255".
     public let apiVersion: String
+    /// The PCI vendor ID.
     public let vendorID: UInt32
+    /// The vendor's device ID.
     public let deviceID: UInt32
     /// Total size of the device-local memory heaps, in bytes.
     public let deviceLocalBytes: UInt64
@@ -58,6 +62,7 @@ public struct VulkanOptions: Sendable {
     /// for the device.
     public var kernelVariants: String?
 
+    /// Each argument sets the property of its name.
     public init(device: String? = nil, validation: Bool = false, poisonAllocations: Bool = false, forceStaging: Bool = false,
                 cacheDirectory: String? = nil, kernelVariants: String? = nil) {
         self.device = device; self.validation = validation
@@ -244,7 +249,9 @@ private extension String {
 /// Thread-safe: pipeline lookups and queue submissions are serialized by a lock; buffers and
 /// recorders made from it keep it alive.
 public final class VulkanDevice: @unchecked Sendable {
+    /// The physical device opened.
     public let info: VulkanDeviceInfo
+    /// The options it was opened with.
     public let options: VulkanOptions
     let handle: VkDevice
     let physical: VkPhysicalDevice
@@ -391,6 +398,14 @@ public final class VulkanDevice: @unchecked Sendable {
         let uploaded = try tensors.map { try recorder.upload($0) }
         try recorder.submitAndWait()
         return uploaded
+    }
+
+    /// Reads tensors back to the host in one submission and waits for it.
+    public func download(_ tensors: [VulkanTensor]) throws -> [Tensor] {
+        let recorder = try VulkanRecorder(device: self)
+        let downloads = try tensors.map { try recorder.download($0) }
+        try recorder.submitAndWait()
+        return try downloads.map { try $0.tensor() }
     }
 
     static let hostVisibleLocal = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT.rawValue

@@ -2,6 +2,7 @@ import VonnxIR
 
 /// What a Vulkan kernel sees of one node application.
 public struct VulkanKernelContext {
+    /// The node being recorded.
     public let node: Node
     /// Aligned with `node.inputs`: the inputs on the device; nil where an input is
     /// omitted or lives only on the host.
@@ -11,10 +12,12 @@ public struct VulkanKernelContext {
     public let hostInputs: [Tensor?]
     /// The default-domain opset the model was written against.
     public let opset: Int
+    /// Where the kernel records its dispatches and makes its output tensors.
     public let recorder: VulkanRecorder
     /// Where tensors derived from weights are kept across recordings (nil: none are kept).
     public let preparedWeights: PreparedWeights?
 
+    /// Each argument sets the property of its name.
     public init(node: Node, inputs: [VulkanTensor?], hostInputs: [Tensor?], opset: Int, recorder: VulkanRecorder,
                 preparedWeights: PreparedWeights? = nil) {
         self.node = node; self.inputs = inputs; self.hostInputs = hostInputs; self.opset = opset; self.recorder = recorder
@@ -39,7 +42,9 @@ public struct VulkanKernelContext {
         return t
     }
 
+    /// The recorder's device.
     public var device: VulkanDevice { recorder.device }
+    /// An error naming the node.
     public func error(_ message: String) -> VonnxError { node.error(message) }
 }
 

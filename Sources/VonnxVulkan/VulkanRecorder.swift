@@ -5,7 +5,9 @@ import VonnxIR
 /// A tensor being read back by a recorder; its value exists once the recorder has been
 /// submitted and waited for.
 public final class VulkanDownload: @unchecked Sendable {
+    /// The shape of the tensor read back.
     public let shape: [Int]
+    /// Its element type.
     public let dataType: DataType
     fileprivate let source: VulkanBuffer
     fileprivate var value: Tensor?
@@ -26,6 +28,7 @@ public final class VulkanDownload: @unchecked Sendable {
 /// put new values in uploaded inputs (same shapes): record a partition once, run it many
 /// times. For one thread. Keeps every buffer it touches alive as long as it lives.
 public final class VulkanRecorder {
+    /// The device it records for.
     public let device: VulkanDevice
     private let commandPool: VkCommandPool
     private let commandBuffer: VkCommandBuffer
@@ -135,13 +138,7 @@ public final class VulkanRecorder {
         guard !ended else { throw VonnxError.invalidArgument("Vulkan: recording into a recorder that was submitted") }
     }
 
-    /// Throws unless a tensor of `shape` (one 32-bit word an element) fits one storage buffer binding.
-    private func checkSize(_ shape: [Int]) throws -> Int {
-        guard let count = checkedElementCount(shape, limit: device.maxBufferBytes / 4) else {
-            throw VonnxError.invalidArgument("Vulkan: a tensor of shape \(shape) is over \(device.info.name)'s \(device.maxBufferBytes)-byte storage buffer limit")
-        }
-        return count
-    }
+    private func checkSize(_ shape: [Int]) throws -> Int { try VulkanTensor.elementCount(shape, on: device) }
 
     /// A new device tensor (its contents undefined, or NaN when the device poisons allocations).
     public func makeTensor(shape: [Int], dataType: DataType = .float) throws -> VulkanTensor {
@@ -239,6 +236,21 @@ public final class VulkanRecorder {
         let d = VulkanDownload(tensor, source: staging)
         downloads.append(d)
         return d
+    }
+
+    /// Records copying `source`'s elements into `destination`, a tensor of as many elements,
+    /// on the device.
+    public func copy(_ source: VulkanTensor, to destination: VulkanTensor) throws {
+        try assertRecording()
+        guard source.count == destination.count else {
+            throw VonnxError.invalidArgument("Vulkan: cannot copy \(source) to \(destination)")
+        }
+        retained += [source.buffer, destination.buffer]
+        guard source.count > 0 else { return }
+        barrierIfNeeded()
+        var region = VkBufferCopy(srcOffset: 0, dstOffset: 0, size: VkDeviceSize(source.count * 4))
+        vkCmdCopyBuffer(commandBuffer, source.buffer.buffer, destination.buffer.buffer, 1, &region)
+        needsBarrier = true
     }
 
     private func allocateSet(_ layout: VkDescriptorSetLayout) throws -> VkDescriptorSet {

@@ -7,7 +7,7 @@ import PackageDescription
 let package = Package(
     name: "PackageUse",
     dependencies: [.package(path: "../vonnx")],
-    targets: ["GettingStarted", "BatchAndFarmUse"].map {
+    targets: ["GettingStarted", "BatchAndFarmUse", "BackendsAndFallback"].map {
         .executableTarget(name: $0, dependencies: [.product(name: "Vonnx", package: "vonnx")])
     }
 )

@@ -1,0 +1,104 @@
+import VonnxCPU
+#if Vulkan
+import VonnxVulkan
+#endif
+
+/// Where a session's nodes run, decided once when it is made: the optimized graph, and the
+/// graph the interpreter runs, where each Vulkan partition stands as one node.
+struct Placement {
+    /// The model's graph after optimization (what `Session.model` holds).
+    let prepared: Graph
+    /// `prepared` with each partition replaced by the node standing for it.
+    let graph: Graph
+    /// The partitions by the names of the nodes standing for them.
+    let partitions: [String: any Partition]
+    /// Labels of the nodes left to the CPU when there are partitions.
+    let cpuNodes: [String]
+    /// Why a session that asked for `.vulkan` or `.auto` runs wholly on the CPU (nil for `.cpu`).
+    let reason: String?
+    #if Vulkan
+    /// The device the partitions run on, or nil when there are none.
+    let device: VulkanDevice?
+    #endif
+
+    /// Optimizes `model`'s graph and places its nodes as `options` ask; threads `pool` runs the
+    /// CPU's share. Throws what the optimizer throws, and when `.vulkan` cannot be had.
+    init(_ model: Model, options: SessionOptions, pool: ThreadPool) throws {
+        let (device, noDevice) = try openDevice(options)
+        prepared = try Optimizer(opsets: model.opsets, optimize: options.optimize, limits: options.limits,
+                                 cpuOnly: device == nil).prepare(model.graph)
+        #if Vulkan
+        var placement: VulkanPlacement?, reason = noDevice
+        if let device {
+            do {
+                let split = splittingOversizedWeights(prepared, maxBytes: device.maxBufferBytes)
+                let placed = try VulkanPlacement(split, device: device, opsets: model.opsets, pool: pool, limits: options.limits,
+                                                 fallback: options.allowFallback)
+                if options.backend == .vulkan && !options.allowFallback && !placed.cpuNodes.isEmpty {
+                    throw UnsupportedOnVulkan(nodes: placed.cpuNodes.map { "'\($0.label)' (\($0.opType))" })
+                }
+                if placed.partitions.isEmpty {
+                    reason = "no node of the model can run on \(device.info.name)"
+                } else {
+                    placement = placed
+                }
+            } catch where options.backend == .auto {
+                // .auto never fails where the CPU would run (an oversized weight, say).
+                reason = "\(error)"
+            }
+        }
+        self.device = placement == nil ? nil : device
+        graph = placement?.graph ?? prepared
+        partitions = placement?.partitions ?? [:]
+        cpuNodes = placement?.cpuNodes.map(\.label) ?? []
+        self.reason = reason
+        #else
+        graph = prepared
+        partitions = [:]
+        cpuNodes = []
+        reason = noDevice
+        #endif
+    }
+}
+
+#if Vulkan
+/// The Vulkan device `options` asks for, or nil and why not: `vulkanDeviceOf`'s when set;
+/// `.vulkan` throws when there is none; `.auto` takes a GPU, or a CPU device (lavapipe) only
+/// when named.
+private func openDevice(_ options: SessionOptions) throws -> (VulkanDevice?, String?) {
+    let vulkanOptions = VulkanOptions(device: options.vulkanDevice, validation: options.vulkanValidation,
+                                      kernelVariants: options.vulkanKernelVariants)
+    if options.backend != .cpu, let other = options.vulkanDeviceOf {
+        guard let device = other.vulkan else {
+            throw VonnxError.invalidArgument("vulkanDeviceOf names a session that runs on the CPU (\(other.fallbackReason ?? "backend .cpu"))")
+        }
+        return (device, nil)
+    }
+    switch options.backend {
+    case .cpu:
+        return (nil, nil)
+    case .vulkan:
+        return (try VulkanDevice(options: vulkanOptions), nil)
+    case .auto:
+        if options.vulkanDevice == nil {
+            let devices = (try? VulkanDevice.availableDevices()) ?? []
+            guard devices.contains(where: { $0.kind != "cpu" }) else {
+                return (nil, devices.isEmpty ? "no Vulkan device found"
+                    : "the Vulkan devices (\(devices.map(\.name).joined(separator: ", "))) run on the CPU, slower than "
+                        + "the CPU backend; name one (vulkanDevice, --device) to use it")
+            }
+        }
+        do { return (try VulkanDevice(options: vulkanOptions), nil) } catch { return (nil, "\(error)") }
+    }
+}
+#else
+/// Without the Vulkan trait there is no device: `.vulkan` throws, `.auto` says why it runs on the CPU.
+private func openDevice(_ options: SessionOptions) throws -> (Never?, String?) {
+    let why = "this build of Vonnx has no Vulkan backend (its package trait 'Vulkan' is off)"
+    switch options.backend {
+    case .cpu: return (nil, nil)
+    case .vulkan: throw VonnxError.invalidArgument("backend .vulkan: \(why)")
+    case .auto: return (nil, why)
+    }
+}
+#endif
