@@ -12,6 +12,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,20 +27,24 @@ typedef int vi16 __attribute__((vector_size(64)));
 #define IVEC vi8
 #define NAME(f) f##8
 #define TARGET "avx2,fma"
+#define RECIP_ESTIMATE(v) ((vf8)_mm256_rcp_ps((__m256)(v)))
 #include "activation_body.h"
 #undef VEC
 #undef IVEC
 #undef NAME
 #undef TARGET
+#undef RECIP_ESTIMATE
 #define VEC vf16
 #define IVEC vi16
 #define NAME(f) f##16
 #define TARGET "avx512f"
+#define RECIP_ESTIMATE(v) ((vf16)_mm512_rcp14_ps((__m512)(v)))
 #include "activation_body.h"
 #undef VEC
 #undef IVEC
 #undef NAME
 #undef TARGET
+#undef RECIP_ESTIMATE
 
 /// n rounded up to a multiple of block.
 static inline int round_up(int n, int block) { return (n + block - 1) / block * block; }
@@ -686,47 +691,64 @@ static void window_columns(int outs, int s, int d, int k, int pad, int n, int *l
     }
 }
 
-/// vx_depthwise for stride-1 rows on AVX-512: 16 outputs a vector, four rows at a time (four
-/// independent sums), each tap one load masked to the outputs whose input column lies inside
-/// the row (the padding reads as 0).
-__attribute__((target("avx512f")))
-static void depthwise_rows16(const vx_source *src, const float *w, float bias, const float *z, float *out,
-                             const vx_activation *act) {
-    enum { ROWS = 4 };
-    const vx_source g = *src, *s = &g;  // a local copy: stores to `out` cannot change it
-    for (int oy = 0; oy < s->oh; oy += ROWS) {
-        int rows = s->oh - oy < ROWS ? s->oh - oy : ROWS;
-        for (int ox = 0; ox < s->ow; ox += 16) {
-            __mmask16 live = first_lanes(s->ow - ox);
-            __m512 acc[ROWS];
-            for (int r = 0; r < ROWS; r++) acc[r] = _mm512_set1_ps(bias);
-            for (int ky = 0; ky < s->kh; ky++) {
-                for (int kx = 0; kx < s->kw; kx++) {
-                    int ix = ox + kx * s->dilation_w - s->pad_left;  // lane 0's input column
-                    __mmask16 inside = live & first_lanes(s->w - ix) & (__mmask16)~first_lanes(-ix);
-                    __m512 wv = _mm512_set1_ps(w[ky * s->kw + kx]);
-                    for (int r = 0; r < rows; r++) {
-                        int iy = (oy + r) * s->stride_h + ky * s->dilation_h - s->pad_top;
-                        if (iy < 0 || iy >= s->h) continue;
-                        acc[r] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(inside, s->x + (size_t)iy * s->w + ix), acc[r]);
-                    }
-                }
-            }
-            for (int r = 0; r < rows; r++) {
-                size_t at = (size_t)(oy + r) * s->ow + ox;
-                __m512 v = acc[r];
-                if (z) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(live, z + at));
-                if (act) v = activate16(v, act);
-                _mm512_mask_storeu_ps(out + at, live, v);
-            }
-        }
-    }
+/// The AVX-512 primitives of depthwise_body.h: lanes l < count of line[ix + l·s] (s = 1 or 2)
+/// whose column lies in [0, w), the others 0, reading nothing outside [0, w) of the row (w =
+/// INT_MAX and ix = 0 for a run known to lie inside it).
+__attribute__((target("avx512f"))) static inline vf16 row_taps16(const float *line, int ix, int w, int s, int count) {
+    if (s == 1) return (vf16)_mm512_maskz_loadu_ps(first_lanes(count) & first_lanes(w - ix) & (__mmask16)~first_lanes(-ix), line + ix);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    int span = 2 * count - 1;
+    __mmask16 lo = first_lanes(span) & first_lanes(w - ix) & (__mmask16)~first_lanes(-ix);
+    __mmask16 hi = first_lanes(span - 16) & first_lanes(w - ix - 16) & (__mmask16)~first_lanes(-ix - 16);
+    return (vf16)_mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo, line + ix), even, _mm512_maskz_loadu_ps(hi, line + ix + 16));
 }
+__attribute__((target("avx512f"))) static inline vf16 load_first16(const float *p, int n) {
+    return (vf16)_mm512_maskz_loadu_ps(first_lanes(n), p);
+}
+__attribute__((target("avx512f"))) static inline void store_first16(float *p, vf16 v, int n) {
+    _mm512_mask_storeu_ps(p, first_lanes(n), (__m512)v);
+}
+
+/// The AVX2 primitives, likewise (8 lanes).
+__attribute__((target("avx2,fma"))) static inline __m256i lanes_inside(int ix, int w, int count) {
+    __m256i col = _mm256_add_epi32(_mm256_set1_epi32(ix), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i in_row = _mm256_and_si256(_mm256_cmpgt_epi32(col, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(w), col));
+    return _mm256_and_si256(in_row, lanes(count));
+}
+__attribute__((target("avx2,fma"))) static inline vf8 row_taps8(const float *line, int ix, int w, int s, int count) {
+    if (s == 1) return (vf8)_mm256_maskload_ps(line + ix, lanes_inside(ix, w, count));
+    int span = 2 * count - 1;
+    __m256 lo = _mm256_maskload_ps(line + ix, lanes_inside(ix, w, span));
+    __m256 hi = _mm256_maskload_ps(line + ix + 8, lanes_inside(ix + 8, w, span - 8));
+    __m256 even = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    return (vf8)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+__attribute__((target("avx2,fma"))) static inline vf8 load_first8(const float *p, int n) {
+    return (vf8)_mm256_maskload_ps(p, lanes(n));
+}
+__attribute__((target("avx2,fma"))) static inline void store_first8(float *p, vf8 v, int n) {
+    _mm256_maskstore_ps(p, lanes(n), (__m256)v);
+}
+
+#define VEC vf8
+#define NAME(f) f##8
+#define TARGET "avx2,fma"
+#include "depthwise_body.h"
+#undef VEC
+#undef NAME
+#undef TARGET
+#define VEC vf16
+#define NAME(f) f##16
+#define TARGET "avx512f"
+#include "depthwise_body.h"
+#undef VEC
+#undef NAME
+#undef TARGET
 
 __attribute__((target("avx2,fma")))
 void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z, float *out, vx_activation act) {
-    if (s->stride_w == 1 && kernel().wide == 32) {
-        depthwise_rows16(s, w, bias, z, out, act.kind != VX_ACT_NONE ? &act : NULL);
+    if (s->stride_w <= 2) {
+        (kernel().wide == 32 ? depthwise_rows16 : depthwise_rows8)(s, w, bias, z, out, act.kind != VX_ACT_NONE ? &act : NULL);
         return;
     }
     // per kernel column, the outputs whose input column ox·sw + off lies inside [0, w)
@@ -784,15 +806,6 @@ __attribute__((target("avx2,fma"))) static inline __m256 taps8(const float *p, i
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-/// p[0], p[s], …, p[(count − 1)·s] (count ≤ 16) for s = 1 or 2, reading nothing past the last.
-__attribute__((target("avx512f"))) static inline __m512 taps16(const float *p, int s, int count) {
-    if (s == 1) return _mm512_maskz_loadu_ps(first_lanes(count), p);
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    int span = 2 * count - 1;
-    return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(first_lanes(span), p), even,
-                                  _mm512_maskz_loadu_ps(first_lanes(span - 16), p + 16));
-}
-
 /// Outputs [ox, end) of a row whose windows (kw taps, stride s = 1 or 2) lie inside `line`,
 /// 16 at a time, the last vector masked.
 __attribute__((target("avx512f")))
@@ -800,8 +813,8 @@ static void max_taps16(const float *line, float *o, int ox, int end, int s, int 
     for (; ox < end; ox += 16) {
         int count = end - ox < 16 ? end - ox : 16;
         const float *left = line + (ptrdiff_t)ox * s - pad;
-        __m512 best = taps16(left, s, count);
-        for (int k = 1; k < kw; k++) best = _mm512_max_ps(best, taps16(left + k, s, count));
+        __m512 best = (__m512)row_taps16(left, 0, INT_MAX, s, count);
+        for (int k = 1; k < kw; k++) best = _mm512_max_ps(best, (__m512)row_taps16(left + k, 0, INT_MAX, s, count));
         _mm512_mask_storeu_ps(o + ox, first_lanes(count), best);
     }
 }
