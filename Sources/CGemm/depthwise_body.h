@@ -6,11 +6,12 @@
 
 /// vx_depthwise for rows of stride 1 or 2: L outputs a vector, four rows at a time (four
 /// independent sums), each tap one masked load (two and a permutation at stride 2) of the
-/// inputs whose column lies inside the row (the padding reads as 0); the bias, z and the
-/// activation while the sums are in registers.
-__attribute__((target(TARGET)))
-static void NAME(depthwise_rows)(const vx_source *src, const float *w, float bias, const float *z, float *out,
-                                 const vx_activation *act) {
+/// inputs whose column lies inside the row (the padding reads as 0); the bias and z while the
+/// sums are in registers, the activation over each block of rows once stored. The stride sw
+/// (1 or 2) is a constant where inlined, so that the taps' loads take no branch.
+static inline __attribute__((always_inline, target(TARGET)))
+void NAME(depthwise_rows_at)(const vx_source *src, const float *w, float bias, const float *z, float *out,
+                             const vx_activation *act, const int sw) {
     enum { L = sizeof(VEC) / sizeof(float), ROWS = 4 };
     const vx_source g = *src, *s = &g;  // a local copy: stores to `out` cannot change it
     for (int oy = 0; oy < s->oh; oy += ROWS) {
@@ -21,12 +22,12 @@ static void NAME(depthwise_rows)(const vx_source *src, const float *w, float bia
             for (int r = 0; r < ROWS; r++) acc[r] = (VEC){} + bias;
             for (int ky = 0; ky < s->kh; ky++) {
                 for (int kx = 0; kx < s->kw; kx++) {
-                    int ix = ox * s->stride_w + kx * s->dilation_w - s->pad_left;  // lane 0's input column
+                    int ix = ox * sw + kx * s->dilation_w - s->pad_left;  // lane 0's input column
                     float wv = w[ky * s->kw + kx];
                     for (int r = 0; r < rows; r++) {
                         int iy = (oy + r) * s->stride_h + ky * s->dilation_h - s->pad_top;
                         if (iy < 0 || iy >= s->h) continue;
-                        acc[r] += wv * NAME(row_taps)(s->x + (size_t)iy * s->w, ix, s->w, s->stride_w, count);
+                        acc[r] += wv * NAME(row_taps)(s->x + (size_t)iy * s->w, ix, s->w, sw, count);
                     }
                 }
             }
@@ -34,9 +35,16 @@ static void NAME(depthwise_rows)(const vx_source *src, const float *w, float bia
                 size_t at = (size_t)(oy + r) * s->ow + ox;
                 VEC v = acc[r];
                 if (z) v += NAME(load_first)(z + at, count);
-                if (act) v = NAME(activate)(v, act);
                 NAME(store_first)(out + at, v, count);
             }
         }
+        if (act) NAME(activate_run)(out + (size_t)oy * s->ow, (size_t)rows * s->ow, act);  // while in L1
     }
+}
+
+__attribute__((target(TARGET)))
+static void NAME(depthwise_rows)(const vx_source *src, const float *w, float bias, const float *z, float *out,
+                                 const vx_activation *act) {
+    if (src->stride_w == 1) NAME(depthwise_rows_at)(src, w, bias, z, out, act, 1);
+    else NAME(depthwise_rows_at)(src, w, bias, z, out, act, 2);
 }

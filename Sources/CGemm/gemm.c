@@ -413,6 +413,9 @@ void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source
     if (m1 > m) m1 = m;
     if (m0 >= m1 || n0 >= n1) return;
     const vx_activation *act = activation.kind != VX_ACT_NONE ? &activation : NULL;
+    // the micro-kernels apply Relu in registers; the others run over each finished block of
+    // rows (still in L1) several vectors at a time
+    const vx_activation *in_kernel = act && act->kind == VX_ACT_RELU ? act : NULL;
     if (k == 0) {
         // an empty product: only the epilogue
         for (int i = m0; i < m1; i++) {
@@ -449,8 +452,10 @@ void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source
                     int cols = nc - j < nr ? nc - j : nr;
                     size_t at = (size_t)i * ldc + nb + j;
                     run(kc, ap, bp + (size_t)(j / nr) * panel, c + at, ldc, rows, cols, flags,
-                                bias ? bias + i : NULL, z ? z + (size_t)i * ldz + nb + j : NULL, ldz, act);
+                                bias ? bias + i : NULL, z ? z + (size_t)i * ldz + nb + j : NULL, ldz, in_kernel);
                 }
+                if ((flags & LAST) && act && !in_kernel)
+                    for (int r = 0; r < rows; r++) vx_activate(c + (size_t)(i + r) * ldc + nb, (size_t)nc, *act);
             }
         }
     }
