@@ -49,6 +49,13 @@ typedef int vi16 __attribute__((vector_size(64)));
 /// n rounded up to a multiple of block.
 static inline int round_up(int n, int block) { return (n + block - 1) / block * block; }
 
+static const int mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/// Mask of the first n (0…8) lanes.
+__attribute__((target("avx2,fma"))) static inline __m256i lanes(int n) {
+    return _mm256_loadu_si256((const __m256i *)(mask_table + 8 - (n < 0 ? 0 : n > 8 ? 8 : n)));
+}
+
 /// The K block for `columns` packed columns: KC, or longer when few columns leave room in the
 /// KC×NC budget (a 7×7 map's 49 columns: K up to 2048 in one pass, so the tile's C is written
 /// once instead of read back and added to per block).
@@ -121,17 +128,48 @@ size_t vx_gemm_packed_a_size(int m, int k) { return (size_t)round_up(m, kernel()
 
 size_t vx_gemm_packed_b_size(int k, int n) { return (size_t)round_up(n, panel_width(kernel(), n)) * (size_t)k; }
 
-void vx_gemm_pack_a(int m, int k, const float *a, int lda, float *packed) {
-    const int mr = kernel().mr;
+/// Packs A (m×k, element (i, j) at a[i·rs + j·cs]) into mr-row panels (k-major, rows past m
+/// zero). Row-major rows (cs = 1) go 8×8 blocks at a time through an in-register transpose, and
+/// column-major ones (rs = 1) a run of rows at a time: element by element with a stride, this was
+/// a fifth of SVTR's time (the attention's scores, 64×960 blocks).
+__attribute__((target("avx2,fma")))
+static void pack_a(int m, int k, const float *a, ptrdiff_t rs, ptrdiff_t cs, int mr, float *packed) {
     for (int p = 0; p < m; p += mr) {
         float *dst = packed + (size_t)p * k;
-        int rows = m - p < mr ? m - p : mr;
-        for (int kk = 0; kk < k; kk++) {
-            for (int r = 0; r < rows; r++) dst[kk * mr + r] = a[(size_t)(p + r) * lda + kk];
+        const float *src = a + (ptrdiff_t)p * rs;
+        int rows = m - p < mr ? m - p : mr, kk = 0;
+        if (cs == 1) {
+            __m256i keep = lanes(mr);
+            for (; kk + 8 <= k; kk += 8) {
+                __m256 r[8], t[8], u[8];
+                for (int i = 0; i < 8; i++) r[i] = i < rows ? _mm256_loadu_ps(src + (ptrdiff_t)i * rs + kk) : _mm256_setzero_ps();
+                for (int i = 0; i < 8; i += 2) {
+                    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+                    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+                }
+                for (int i = 0; i < 8; i += 4) {
+                    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+                    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+                    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+                    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+                }
+                for (int j = 0; j < 8; j++) {  // column kk + j: rows 0…7
+                    __m256 col = j < 4 ? _mm256_permute2f128_ps(u[j], u[j + 4], 0x20) : _mm256_permute2f128_ps(u[j - 4], u[j], 0x31);
+                    if (mr == 8) _mm256_storeu_ps(dst + (size_t)(kk + j) * mr, col);
+                    else _mm256_maskstore_ps(dst + (size_t)(kk + j) * mr, keep, col);
+                }
+            }
+        }
+        for (; kk < k; kk++) {
+            const float *col = src + (ptrdiff_t)kk * cs;
+            if (rs == 1) for (int r = 0; r < rows; r++) dst[kk * mr + r] = col[r];
+            else for (int r = 0; r < rows; r++) dst[kk * mr + r] = col[(ptrdiff_t)r * rs];
             for (int r = rows; r < mr; r++) dst[kk * mr + r] = 0;
         }
     }
 }
+
+void vx_gemm_pack_a(int m, int k, const float *a, int lda, float *packed) { pack_a(m, k, a, lda, 1, kernel().mr, packed); }
 
 /// Where the next column of one packed row goes: lane `lane` of the panel at `d` (column
 /// j lives at row + (j / width)·panel + j % width); advancing needs no division.
@@ -240,13 +278,6 @@ static void pack_rows(const vx_source *s, int k0, int k1, int n0, int nc, float 
 void vx_gemm_pack_b(const vx_source *source, int k, int n, int k0, int k1, float *packed) {
     const int nr = panel_width(kernel(), n);
     if (k0 < k1 && n > 0) pack_rows(source, k0, k1, 0, n, packed + (size_t)k0 * nr, (size_t)nr * k, nr);
-}
-
-static const int mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-/// Mask of the first n (0…8) lanes.
-__attribute__((target("avx2,fma"))) static inline __m256i lanes(int n) {
-    return _mm256_loadu_si256((const __m256i *)(mask_table + 8 - (n < 0 ? 0 : n > 8 ? 8 : n)));
 }
 
 /// Asks for the C tile (rows × width floats at c, row stride ldc) and the z tile the
@@ -483,17 +514,8 @@ void vx_matmul(int m, int n, int k, vx_matrix a, vx_matrix b, const float *packe
                const float *z, int ldz, int n0, int n1) {
     if (n1 > n) n1 = n;
     if (m <= 0 || n0 >= n1) return;
-    const int mr = kernel().mr;
     float *pa = scratch(SCRATCH_MM_A, vx_gemm_packed_a_size(m, k));
-    for (int p = 0; p < m; p += mr) {
-        float *dst = pa + (size_t)p * k;
-        int rows = m - p < mr ? m - p : mr;
-        for (int kk = 0; kk < k; kk++) {
-            const float *src = a.p + (ptrdiff_t)p * a.rs + (ptrdiff_t)kk * a.cs;
-            for (int r = 0; r < rows; r++) dst[kk * mr + r] = src[(ptrdiff_t)r * a.rs];
-            for (int r = rows; r < mr; r++) dst[kk * mr + r] = 0;
-        }
-    }
+    pack_a(m, k, a.p, a.rs, a.cs, kernel().mr, pa);
     const vx_activation none = {VX_ACT_NONE, 0, 0};
     if (packed_b) {
         vx_gemm(m, n, k, pa, NULL, packed_b, c, ldc, NULL, z, ldz, none, 0, m, n0, n1);
