@@ -12,6 +12,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,23 +27,34 @@ typedef int vi16 __attribute__((vector_size(64)));
 #define IVEC vi8
 #define NAME(f) f##8
 #define TARGET "avx2,fma"
+#define RECIP_ESTIMATE(v) ((vf8)_mm256_rcp_ps((__m256)(v)))
 #include "activation_body.h"
 #undef VEC
 #undef IVEC
 #undef NAME
 #undef TARGET
+#undef RECIP_ESTIMATE
 #define VEC vf16
 #define IVEC vi16
 #define NAME(f) f##16
 #define TARGET "avx512f"
+#define RECIP_ESTIMATE(v) ((vf16)_mm512_rcp14_ps((__m512)(v)))
 #include "activation_body.h"
 #undef VEC
 #undef IVEC
 #undef NAME
 #undef TARGET
+#undef RECIP_ESTIMATE
 
 /// n rounded up to a multiple of block.
 static inline int round_up(int n, int block) { return (n + block - 1) / block * block; }
+
+static const int mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/// Mask of the first n (0…8) lanes.
+__attribute__((target("avx2,fma"))) static inline __m256i lanes(int n) {
+    return _mm256_loadu_si256((const __m256i *)(mask_table + 8 - (n < 0 ? 0 : n > 8 ? 8 : n)));
+}
 
 /// The K block for `columns` packed columns: KC, or longer when few columns leave room in the
 /// KC×NC budget (a 7×7 map's 49 columns: K up to 2048 in one pass, so the tile's C is written
@@ -116,17 +128,48 @@ size_t vx_gemm_packed_a_size(int m, int k) { return (size_t)round_up(m, kernel()
 
 size_t vx_gemm_packed_b_size(int k, int n) { return (size_t)round_up(n, panel_width(kernel(), n)) * (size_t)k; }
 
-void vx_gemm_pack_a(int m, int k, const float *a, int lda, float *packed) {
-    const int mr = kernel().mr;
+/// Packs A (m×k, element (i, j) at a[i·rs + j·cs]) into mr-row panels (k-major, rows past m
+/// zero). Row-major rows (cs = 1) go 8×8 blocks at a time through an in-register transpose, and
+/// column-major ones (rs = 1) a run of rows at a time: element by element with a stride, this was
+/// a fifth of SVTR's time (the attention's scores, 64×960 blocks).
+__attribute__((target("avx2,fma")))
+static void pack_a(int m, int k, const float *a, ptrdiff_t rs, ptrdiff_t cs, int mr, float *packed) {
     for (int p = 0; p < m; p += mr) {
         float *dst = packed + (size_t)p * k;
-        int rows = m - p < mr ? m - p : mr;
-        for (int kk = 0; kk < k; kk++) {
-            for (int r = 0; r < rows; r++) dst[kk * mr + r] = a[(size_t)(p + r) * lda + kk];
+        const float *src = a + (ptrdiff_t)p * rs;
+        int rows = m - p < mr ? m - p : mr, kk = 0;
+        if (cs == 1) {
+            __m256i keep = lanes(mr);
+            for (; kk + 8 <= k; kk += 8) {
+                __m256 r[8], t[8], u[8];
+                for (int i = 0; i < 8; i++) r[i] = i < rows ? _mm256_loadu_ps(src + (ptrdiff_t)i * rs + kk) : _mm256_setzero_ps();
+                for (int i = 0; i < 8; i += 2) {
+                    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+                    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+                }
+                for (int i = 0; i < 8; i += 4) {
+                    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+                    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+                    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+                    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+                }
+                for (int j = 0; j < 8; j++) {  // column kk + j: rows 0…7
+                    __m256 col = j < 4 ? _mm256_permute2f128_ps(u[j], u[j + 4], 0x20) : _mm256_permute2f128_ps(u[j - 4], u[j], 0x31);
+                    if (mr == 8) _mm256_storeu_ps(dst + (size_t)(kk + j) * mr, col);
+                    else _mm256_maskstore_ps(dst + (size_t)(kk + j) * mr, keep, col);
+                }
+            }
+        }
+        for (; kk < k; kk++) {
+            const float *col = src + (ptrdiff_t)kk * cs;
+            if (rs == 1) for (int r = 0; r < rows; r++) dst[kk * mr + r] = col[r];
+            else for (int r = 0; r < rows; r++) dst[kk * mr + r] = col[(ptrdiff_t)r * rs];
             for (int r = rows; r < mr; r++) dst[kk * mr + r] = 0;
         }
     }
 }
+
+void vx_gemm_pack_a(int m, int k, const float *a, int lda, float *packed) { pack_a(m, k, a, lda, 1, kernel().mr, packed); }
 
 /// Where the next column of one packed row goes: lane `lane` of the panel at `d` (column
 /// j lives at row + (j / width)·panel + j % width); advancing needs no division.
@@ -235,13 +278,6 @@ static void pack_rows(const vx_source *s, int k0, int k1, int n0, int nc, float 
 void vx_gemm_pack_b(const vx_source *source, int k, int n, int k0, int k1, float *packed) {
     const int nr = panel_width(kernel(), n);
     if (k0 < k1 && n > 0) pack_rows(source, k0, k1, 0, n, packed + (size_t)k0 * nr, (size_t)nr * k, nr);
-}
-
-static const int mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-/// Mask of the first n (0…8) lanes.
-__attribute__((target("avx2,fma"))) static inline __m256i lanes(int n) {
-    return _mm256_loadu_si256((const __m256i *)(mask_table + 8 - (n < 0 ? 0 : n > 8 ? 8 : n)));
 }
 
 /// Asks for the C tile (rows × width floats at c, row stride ldc) and the z tile the
@@ -408,6 +444,9 @@ void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source
     if (m1 > m) m1 = m;
     if (m0 >= m1 || n0 >= n1) return;
     const vx_activation *act = activation.kind != VX_ACT_NONE ? &activation : NULL;
+    // the micro-kernels apply Relu in registers; the others run over each finished block of
+    // rows (still in L1) several vectors at a time
+    const vx_activation *in_kernel = act && act->kind == VX_ACT_RELU ? act : NULL;
     if (k == 0) {
         // an empty product: only the epilogue
         for (int i = m0; i < m1; i++) {
@@ -444,8 +483,10 @@ void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source
                     int cols = nc - j < nr ? nc - j : nr;
                     size_t at = (size_t)i * ldc + nb + j;
                     run(kc, ap, bp + (size_t)(j / nr) * panel, c + at, ldc, rows, cols, flags,
-                                bias ? bias + i : NULL, z ? z + (size_t)i * ldz + nb + j : NULL, ldz, act);
+                                bias ? bias + i : NULL, z ? z + (size_t)i * ldz + nb + j : NULL, ldz, in_kernel);
                 }
+                if ((flags & LAST) && act && !in_kernel)
+                    for (int r = 0; r < rows; r++) vx_activate(c + (size_t)(i + r) * ldc + nb, (size_t)nc, *act);
             }
         }
     }
@@ -473,17 +514,8 @@ void vx_matmul(int m, int n, int k, vx_matrix a, vx_matrix b, const float *packe
                const float *z, int ldz, int n0, int n1) {
     if (n1 > n) n1 = n;
     if (m <= 0 || n0 >= n1) return;
-    const int mr = kernel().mr;
     float *pa = scratch(SCRATCH_MM_A, vx_gemm_packed_a_size(m, k));
-    for (int p = 0; p < m; p += mr) {
-        float *dst = pa + (size_t)p * k;
-        int rows = m - p < mr ? m - p : mr;
-        for (int kk = 0; kk < k; kk++) {
-            const float *src = a.p + (ptrdiff_t)p * a.rs + (ptrdiff_t)kk * a.cs;
-            for (int r = 0; r < rows; r++) dst[kk * mr + r] = src[(ptrdiff_t)r * a.rs];
-            for (int r = rows; r < mr; r++) dst[kk * mr + r] = 0;
-        }
-    }
+    pack_a(m, k, a.p, a.rs, a.cs, kernel().mr, pa);
     const vx_activation none = {VX_ACT_NONE, 0, 0};
     if (packed_b) {
         vx_gemm(m, n, k, pa, NULL, packed_b, c, ldc, NULL, z, ldz, none, 0, m, n0, n1);
@@ -686,47 +718,64 @@ static void window_columns(int outs, int s, int d, int k, int pad, int n, int *l
     }
 }
 
-/// vx_depthwise for stride-1 rows on AVX-512: 16 outputs a vector, four rows at a time (four
-/// independent sums), each tap one load masked to the outputs whose input column lies inside
-/// the row (the padding reads as 0).
-__attribute__((target("avx512f")))
-static void depthwise_rows16(const vx_source *src, const float *w, float bias, const float *z, float *out,
-                             const vx_activation *act) {
-    enum { ROWS = 4 };
-    const vx_source g = *src, *s = &g;  // a local copy: stores to `out` cannot change it
-    for (int oy = 0; oy < s->oh; oy += ROWS) {
-        int rows = s->oh - oy < ROWS ? s->oh - oy : ROWS;
-        for (int ox = 0; ox < s->ow; ox += 16) {
-            __mmask16 live = first_lanes(s->ow - ox);
-            __m512 acc[ROWS];
-            for (int r = 0; r < ROWS; r++) acc[r] = _mm512_set1_ps(bias);
-            for (int ky = 0; ky < s->kh; ky++) {
-                for (int kx = 0; kx < s->kw; kx++) {
-                    int ix = ox + kx * s->dilation_w - s->pad_left;  // lane 0's input column
-                    __mmask16 inside = live & first_lanes(s->w - ix) & (__mmask16)~first_lanes(-ix);
-                    __m512 wv = _mm512_set1_ps(w[ky * s->kw + kx]);
-                    for (int r = 0; r < rows; r++) {
-                        int iy = (oy + r) * s->stride_h + ky * s->dilation_h - s->pad_top;
-                        if (iy < 0 || iy >= s->h) continue;
-                        acc[r] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(inside, s->x + (size_t)iy * s->w + ix), acc[r]);
-                    }
-                }
-            }
-            for (int r = 0; r < rows; r++) {
-                size_t at = (size_t)(oy + r) * s->ow + ox;
-                __m512 v = acc[r];
-                if (z) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(live, z + at));
-                if (act) v = activate16(v, act);
-                _mm512_mask_storeu_ps(out + at, live, v);
-            }
-        }
-    }
+/// The AVX-512 primitives of depthwise_body.h: lanes l < count of line[ix + l·s] (s = 1 or 2)
+/// whose column lies in [0, w), the others 0, reading nothing outside [0, w) of the row (w =
+/// INT_MAX and ix = 0 for a run known to lie inside it).
+__attribute__((target("avx512f"))) static inline vf16 row_taps16(const float *line, int ix, int w, int s, int count) {
+    if (s == 1) return (vf16)_mm512_maskz_loadu_ps(first_lanes(count) & first_lanes(w - ix) & (__mmask16)~first_lanes(-ix), line + ix);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    int span = 2 * count - 1;
+    __mmask16 lo = first_lanes(span) & first_lanes(w - ix) & (__mmask16)~first_lanes(-ix);
+    __mmask16 hi = first_lanes(span - 16) & first_lanes(w - ix - 16) & (__mmask16)~first_lanes(-ix - 16);
+    return (vf16)_mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo, line + ix), even, _mm512_maskz_loadu_ps(hi, line + ix + 16));
 }
+__attribute__((target("avx512f"))) static inline vf16 load_first16(const float *p, int n) {
+    return (vf16)_mm512_maskz_loadu_ps(first_lanes(n), p);
+}
+__attribute__((target("avx512f"))) static inline void store_first16(float *p, vf16 v, int n) {
+    _mm512_mask_storeu_ps(p, first_lanes(n), (__m512)v);
+}
+
+/// The AVX2 primitives, likewise (8 lanes).
+__attribute__((target("avx2,fma"))) static inline __m256i lanes_inside(int ix, int w, int count) {
+    __m256i col = _mm256_add_epi32(_mm256_set1_epi32(ix), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i in_row = _mm256_and_si256(_mm256_cmpgt_epi32(col, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(w), col));
+    return _mm256_and_si256(in_row, lanes(count));
+}
+__attribute__((target("avx2,fma"))) static inline vf8 row_taps8(const float *line, int ix, int w, int s, int count) {
+    if (s == 1) return (vf8)_mm256_maskload_ps(line + ix, lanes_inside(ix, w, count));
+    int span = 2 * count - 1;
+    __m256 lo = _mm256_maskload_ps(line + ix, lanes_inside(ix, w, span));
+    __m256 hi = _mm256_maskload_ps(line + ix + 8, lanes_inside(ix + 8, w, span - 8));
+    __m256 even = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    return (vf8)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+__attribute__((target("avx2,fma"))) static inline vf8 load_first8(const float *p, int n) {
+    return (vf8)_mm256_maskload_ps(p, lanes(n));
+}
+__attribute__((target("avx2,fma"))) static inline void store_first8(float *p, vf8 v, int n) {
+    _mm256_maskstore_ps(p, lanes(n), (__m256)v);
+}
+
+#define VEC vf8
+#define NAME(f) f##8
+#define TARGET "avx2,fma"
+#include "depthwise_body.h"
+#undef VEC
+#undef NAME
+#undef TARGET
+#define VEC vf16
+#define NAME(f) f##16
+#define TARGET "avx512f"
+#include "depthwise_body.h"
+#undef VEC
+#undef NAME
+#undef TARGET
 
 __attribute__((target("avx2,fma")))
 void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z, float *out, vx_activation act) {
-    if (s->stride_w == 1 && kernel().wide == 32) {
-        depthwise_rows16(s, w, bias, z, out, act.kind != VX_ACT_NONE ? &act : NULL);
+    if (s->stride_w <= 2) {
+        (kernel().wide == 32 ? depthwise_rows16 : depthwise_rows8)(s, w, bias, z, out, act.kind != VX_ACT_NONE ? &act : NULL);
         return;
     }
     // per kernel column, the outputs whose input column ox·sw + off lies inside [0, w)
@@ -784,15 +833,6 @@ __attribute__((target("avx2,fma"))) static inline __m256 taps8(const float *p, i
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-/// p[0], p[s], …, p[(count − 1)·s] (count ≤ 16) for s = 1 or 2, reading nothing past the last.
-__attribute__((target("avx512f"))) static inline __m512 taps16(const float *p, int s, int count) {
-    if (s == 1) return _mm512_maskz_loadu_ps(first_lanes(count), p);
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    int span = 2 * count - 1;
-    return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(first_lanes(span), p), even,
-                                  _mm512_maskz_loadu_ps(first_lanes(span - 16), p + 16));
-}
-
 /// Outputs [ox, end) of a row whose windows (kw taps, stride s = 1 or 2) lie inside `line`,
 /// 16 at a time, the last vector masked.
 __attribute__((target("avx512f")))
@@ -800,8 +840,8 @@ static void max_taps16(const float *line, float *o, int ox, int end, int s, int 
     for (; ox < end; ox += 16) {
         int count = end - ox < 16 ? end - ox : 16;
         const float *left = line + (ptrdiff_t)ox * s - pad;
-        __m512 best = taps16(left, s, count);
-        for (int k = 1; k < kw; k++) best = _mm512_max_ps(best, taps16(left + k, s, count));
+        __m512 best = (__m512)row_taps16(left, 0, INT_MAX, s, count);
+        for (int k = 1; k < kw; k++) best = _mm512_max_ps(best, (__m512)row_taps16(left + k, 0, INT_MAX, s, count));
         _mm512_mask_storeu_ps(o + ox, first_lanes(count), best);
     }
 }

@@ -284,9 +284,12 @@ extension PoolKernels {
             nonisolated(unsafe) let (px, py) = (elements(x, Float.self), elements(y, Float.self))
             ctx.pool.parallelFor(planes, grain: max(1, 16384 / size)) { r in
                 for p in r {
-                    var s: Float = 0
-                    let line = px + p * size
-                    for i in 0..<size { s += line[i] }
+                    // 16 running sums: one would chain every add behind the last (4× slower)
+                    let line = UnsafeRawPointer(px + p * size)
+                    var acc = SIMD16<Float>(), i = 0
+                    while i + 16 <= size { acc += line.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self); i += 16 }
+                    var s = acc.sum()
+                    while i < size { s += line.load(fromByteOffset: 4 * i, as: Float.self); i += 1 }
                     py[p] = s / Float(size)
                 }
             }

@@ -51,19 +51,30 @@ extension MatrixKernels {
         nonisolated(unsafe) let values = PackedGemm.Operand(base: elements(v.tensor, Float.self), offsets: context.bOffsets,
                                                             rowStride: context.bLayout.rows, columnStride: context.bLayout.columns)
         nonisolated(unsafe) let out = elements(y, Float.self)
+        let keyFloats = Int(vx_gemm_packed_b_size(Int32(depth), Int32(n))), valueFloats = Int(vx_gemm_packed_b_size(Int32(n), Int32(width)))
         ctx.pool.parallelFor(scores.batch * blocks) { units in
             let s = UnsafeMutablePointer<Float>.allocate(capacity: rows * n)
-            defer { s.deallocate() }
+            // B and C of the batch in hand, packed once for all its blocks of rows instead of once
+            // a block (15 times a head on SVTR's 960 tokens)
+            let keys = UnsafeMutablePointer<Float>.allocate(capacity: keyFloats)
+            let vals = UnsafeMutablePointer<Float>.allocate(capacity: valueFloats)
+            defer { s.deallocate(); keys.deallocate(); vals.deallocate() }
+            var packed = -1
             for unit in units {
                 let i = unit / blocks, r0 = unit % blocks * rows, count = min(rows, m - r0)
-                vx_matmul(Int32(count), Int32(n), Int32(depth), lhs.matrix(i, row: r0), rhs.matrix(i), nil, s, Int32(n),
+                if i != packed {
+                    vx_gemm_pack_b_matrix(Int32(depth), Int32(n), rhs.matrix(i), keys)
+                    vx_gemm_pack_b_matrix(Int32(n), Int32(width), values.matrix(i), vals)
+                    packed = i
+                }
+                vx_matmul(Int32(count), Int32(n), Int32(depth), lhs.matrix(i, row: r0), rhs.matrix(i), keys, s, Int32(n),
                           nil, 0, 0, Int32(n))
                 for r in 0..<count {
                     let row = s + r * n
                     if scale != 1 { for j in 0..<n { row[j] *= scale } }
                     vx_softmax(row, row, n)
                 }
-                vx_matmul(Int32(count), Int32(width), Int32(n), vx_matrix(p: s, rs: n, cs: 1), values.matrix(i), nil,
+                vx_matmul(Int32(count), Int32(width), Int32(n), vx_matrix(p: s, rs: n, cs: 1), values.matrix(i), vals,
                           out + (i * m + r0) * width, Int32(width), nil, 0, 0, Int32(width))
             }
         }

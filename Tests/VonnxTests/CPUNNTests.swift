@@ -57,6 +57,11 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-4) -> Bool 
     (xs: [2, 6, 11, 9], ws: [6, 1, 3, 3], group: 6, stride: [2, 2], pads: [1, 0, 1, 2], dilation: [1, 2]),
     // depthwise with stride-1 rows of 34 outputs (AVX-512: 16-wide vectors, masked at both edges)
     (xs: [1, 5, 9, 37], ws: [5, 1, 3, 5], group: 5, stride: [2, 1], pads: [1, 3, 0, 2], dilation: [1, 2]),
+    // depthwise at stride 2: rows of 41 outputs (two full vectors and a tail, both edges
+    // padded), a 5×5 kernel over a 17-wide row, and stride 3 (the scalar loop)
+    (xs: [1, 7, 21, 81], ws: [7, 1, 3, 3], group: 7, stride: [2, 2], pads: [1, 1, 1, 1], dilation: [1, 1]),
+    (xs: [2, 3, 9, 17], ws: [3, 1, 5, 5], group: 3, stride: [2, 2], pads: [2, 2, 1, 2], dilation: [1, 1]),
+    (xs: [1, 4, 10, 13], ws: [4, 1, 3, 3], group: 4, stride: [3, 3], pads: [1, 1, 1, 1], dilation: [1, 1]),
 ])
 func convMatchesDirectDefinition(xs: [Int], ws: [Int], group: Int, stride: [Int], pads: [Int], dilation: [Int]) throws {
     let x = noise(xs.reduce(1, *), seed: 1), w = noise(ws.reduce(1, *), seed: 2), bias = noise(ws[0], seed: 3)
@@ -67,6 +72,31 @@ func convMatchesDirectDefinition(xs: [Int], ws: [Int], group: Int, stride: [Int]
         let y = try run(CPUKernels.conv, "Conv", [Tensor(shape: xs, scalars: x), Tensor(shape: ws, scalars: w), Tensor(shape: [ws[0]], scalars: bias)],
                         ["group": .int(group), "strides": .ints(stride), "pads": .ints(pads), "dilations": .ints(dilation)],
                         threads: threads)[0]
+        #expect(y.shape == shape)
+        #expect(close(y.scalars(as: Float.self), expected))
+    }
+}
+
+/// Depthwise FusedConv (the direct kernel's epilogue: bias, residual Z, activation) against the
+/// definition, at strides 1 and 2, odd channel counts, rows shorter and longer than a vector.
+@Test(arguments: [
+    (xs: [1, 5, 14, 14], k: 3, stride: 1, pad: 1, activation: FusedActivation.hardSwish),
+    (xs: [2, 9, 23, 47], k: 3, stride: 2, pad: 1, activation: .silu),
+    (xs: [1, 3, 7, 7], k: 5, stride: 1, pad: 2, activation: .relu),
+    (xs: [1, 6, 30, 30], k: 5, stride: 2, pad: 2, activation: .hardSigmoid(alpha: 0.2, beta: 0.5)),
+])
+func depthwiseFusedConvMatchesDirectDefinition(xs: [Int], k: Int, stride: Int, pad: Int, activation: FusedActivation) throws {
+    let c = xs[1], ws = [c, 1, k, k]
+    let x = noise(xs.reduce(1, *), seed: 11), w = noise(ws.reduce(1, *), seed: 12), bias = noise(c, seed: 13)
+    let (sums, shape) = naiveConv2D(x, xs, w, ws, group: c, stride: [stride, stride], pads: [pad, pad, pad, pad], dilation: [1, 1])
+    let z = noise(sums.count, seed: 14), plane = shape[2] * shape[3]
+    let expected = sums.indices.map { Float(activation(Double(sums[$0]) + Double(bias[($0 / plane) % c]) + Double(z[$0]))) }
+    for threads in [1, 2] {
+        let y = try run(CPUKernels.fusedConv, "FusedConv",
+                        [Tensor(shape: xs, scalars: x), Tensor(shape: ws, scalars: w), Tensor(shape: [c], scalars: bias),
+                         Tensor(shape: shape, scalars: z)],
+                        ["group": .int(c), "strides": .ints([stride, stride]), "pads": .ints([pad, pad, pad, pad])]
+                            .merging(activation.attributes) { a, _ in a }, threads: threads)[0]
         #expect(y.shape == shape)
         #expect(close(y.scalars(as: Float.self), expected))
     }

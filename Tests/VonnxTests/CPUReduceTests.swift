@@ -276,3 +276,16 @@ private func axes(_ v: [Int64]) -> Tensor { Tensor(shape: [v.count], scalars: v)
                                                                          Tensor(scalar: Int32(1))], opset: 21)[0]
     #expect(bias.scalars(as: Float.self) == [3, -2])
 }
+
+/// GlobalAveragePool's float32 path (16 running sums, then the tail) against a Double mean:
+/// planes shorter than a vector, of whole vectors plus a tail, and of exactly two vectors.
+@Test(arguments: [[2, 3, 3], [2, 5, 7, 9], [1, 4, 4, 8]])
+func globalAveragePoolMatchesMean(shape: [Int]) throws {
+    let count = shape.reduce(1, *), planes = shape[0] * shape[1], size = count / planes
+    let values = (0..<count).map { Float(($0 * 7919) % 1000) / 250 - 2 }
+    let y = try run(CPUKernels.globalAveragePool, "GlobalAveragePool", [floats(shape, values)])[0]
+    #expect(y.shape == Array(shape[0..<2]) + Array(repeating: 1, count: shape.count - 2))
+    let expected = (0..<planes).map { p in values[p * size..<(p + 1) * size].reduce(0.0) { $0 + Double($1) } / Double(size) }
+    let got = y.scalars(as: Float.self)
+    #expect(zip(got, expected).allSatisfy { abs(Double($0) - $1) <= 1e-6 }, "\(shape): \(got) vs \(expected)")
+}
