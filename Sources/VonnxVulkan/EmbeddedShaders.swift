@@ -107,7 +107,10 @@ void main() {
 #version 450
 // Elementwise binary ops with NumPy broadcasting, one per OP define: y = op(a, b).
 // Operand strides are 0 along broadcast dims; shapes are padded to rank <= 8. T is the
-// operand type (float, int, or uint for bool) and R the result type (T unless defined).
+// operand type (float, int, or uint for bool and unsigned types; INT defined for integer
+// types, SIGNED for signed ones) and R the result type (T unless defined); each result goes through `fit`
+// (fit.glsl) into the narrow type R stands for. Integer division and remainder by zero give
+// 0 and shifts past the type's width give 0, as on the CPU.
 #ifndef T
 #define T float
 #endif
@@ -132,12 +135,21 @@ void main() {
 #define OP_XOR 15
 #define OP_MOD 16
 #define OP_FMOD 17
+#define OP_SHIFT_LEFT 18
+#define OP_SHIFT_RIGHT 19
 
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer A { T a[]; };
 layout(std430, binding = 1) readonly buffer B { T b[]; };
 layout(std430, binding = 2) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; uint rank; uint shape[8]; uint sa[8]; uint sb[8]; } p;
+
+#include "fit.glsl"
+#ifdef FIT_BITS
+#define WIDTH FIT_BITS
+#else
+#define WIDTH 32
+#endif
 
 float power(float x, float e) {
     if (e == 0.0) return 1.0;
@@ -148,14 +160,36 @@ float power(float x, float e) {
     return mod(e, 2.0) == 1.0 ? -r : r;
 }
 
+#ifdef INT
+// Integer division as the CPU does it: by zero gives 0, and (SIGNED) the one overflowing
+// quotient, of the smallest value by -1, wraps.
+T quotient(T u, T v) {
+    if (v == T(0)) return T(0);
+#ifdef SIGNED
+    if (v == -1) return -u;
+#endif
+    return u / v;
+}
+#endif
+
 #if OP == OP_MOD || OP == OP_FMOD
 // The remainder with the dividend's sign (C fmod); `floored` gives it the divisor's (Python %).
-// INT is defined when T is int (integer division truncates).
+// An integer one truncates its quotient, and a zero divisor gives 0 as on the CPU.
 T remainder(T u, T v, bool floored) {
 #ifdef INT
-    T r = u - v * (u / v);
+    if (v == T(0)) return T(0);
+    T r = u - v * quotient(u, v);
 #else
-    T r = u - v * trunc(u / v);
+    // Exact (C fmod): q·v is p + e exactly (Dekker's product; lavapipe's fma is not fused),
+    // u - p is exact (Sterbenz) and so is r, representable. Only u / v may have rounded the
+    // quotient past an integer, which the sign and size of r then show and one step corrects.
+    precise float q = trunc(u / v), p = q * v;
+    precise float c = 4097.0 * q, qh = c - (c - q), ql = q - qh;
+    precise float d = 4097.0 * v, vh = d - (d - v), vl = v - vh;
+    precise float e = ((qh * vh - p) + qh * vl + ql * vh) + ql * vl;
+    precise float r = (u - p) - e;
+    if (r != 0.0 && (r < 0.0) != (u < 0.0)) r += u < 0.0 ? -abs(v) : abs(v);
+    else if (abs(r) >= abs(v)) r -= u < 0.0 ? -abs(v) : abs(v);
 #endif
     if (floored && r != T(0) && ((r < T(0)) != (v < T(0)))) r += v;
     return r;
@@ -170,7 +204,11 @@ R op(T u, T v) {
 #elif OP == OP_MUL
     return u * v;
 #elif OP == OP_DIV
+#ifdef INT
+    return quotient(u, v);
+#else
     return u / v;
+#endif
 #elif OP == OP_MAX
     return max(u, v);
 #elif OP == OP_MIN
@@ -199,6 +237,10 @@ R op(T u, T v) {
     return remainder(u, v, true);
 #elif OP == OP_FMOD
     return remainder(u, v, false);
+#elif OP == OP_SHIFT_LEFT
+    return v >= WIDTH ? T(0) : u << v;
+#elif OP == OP_SHIFT_RIGHT
+    return v >= WIDTH ? T(0) : u >> v;
 #else
 #error "unknown OP"
 #endif
@@ -214,7 +256,7 @@ void main() {
             ia += c * p.sa[d];
             ib += c * p.sb[d];
         }
-        y[i] = op(a[ia], b[ib]);
+        y[i] = fit(op(a[ia], b[ib]));
     }
 }
 """#,
@@ -1228,7 +1270,8 @@ void main() {
 // Elementwise unary ops, one per OP define: y = op(x). alpha/beta are the op's attributes
 // (LeakyRelu/Elu/Celu/ThresholdedRelu alpha, Selu alpha/gamma, HardSigmoid alpha/beta, Clip
 // min/max, Shrink bias/lambd, IsInf detect_positive/negative). T is the element type read
-// (float, int, or uint for bool) and R the type written (T unless defined).
+// (float, int, or uint for bool and unsigned types) and R the type written (T unless
+// defined); each result goes through `fit` (fit.glsl) into the narrow type R stands for.
 #ifndef T
 #define T float
 #endif
@@ -1279,6 +1322,7 @@ void main() {
 #define OP_CONVERT 41
 #define OP_NONZERO 42
 #define OP_SHRINK 43
+#define OP_BITWISE_NOT 44
 
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { T x[]; };
@@ -1286,6 +1330,21 @@ layout(std430, binding = 1) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; float alpha; float beta; } p;
 
 #include "activation.glsl"
+#include "fit.glsl"
+
+#if OP == OP_CONVERT
+// Cast as the CPU does: a float to an integer type truncates toward zero and saturates to
+// [LO, HI] (defined then; NaN gives 0); other conversions keep the value or, between
+// integers, its bits, and `fit` then rounds or wraps it into a narrow target.
+R convert(T v) {
+#ifdef LO
+    if (isnan(v)) return R(0);
+    if (v <= float(LO)) return LO;
+    if (v >= float(HI)) return HI;
+#endif
+    return R(v);
+}
+#endif
 
 R op(T v) {
 #if OP == OP_RELU
@@ -1349,7 +1408,7 @@ R op(T v) {
 #elif OP == OP_ERF
     return erf_(v);
 #elif OP == OP_SIGN
-    return sign(v);
+    return v != v ? v : sign(v);  // NaN stays NaN
 #elif OP == OP_ROUND
     return roundEven(v);
 #elif OP == OP_SOFTSIGN
@@ -1371,11 +1430,13 @@ R op(T v) {
 #elif OP == OP_ISINF
     return uint(isinf(v) && ((v > 0.0 && p.alpha != 0.0) || (v < 0.0 && p.beta != 0.0)));
 #elif OP == OP_CONVERT
-    return R(v);
+    return convert(v);
 #elif OP == OP_NONZERO
     return uint(v != T(0));
 #elif OP == OP_SHRINK
     return v < -p.beta ? v + p.alpha : v > p.beta ? v - p.alpha : 0.0;
+#elif OP == OP_BITWISE_NOT
+    return ~v;
 #else
 #error "unknown OP"
 #endif
@@ -1383,7 +1444,7 @@ R op(T v) {
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-    for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) y[i] = op(x[i]);
+    for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) y[i] = fit(op(x[i]));
 }
 """#,
         "where": #"""
@@ -1591,6 +1652,31 @@ float activate(float v, float alpha, float beta) {
     return geluTanh(v);
 #elif ACT == ACT_MISH
     return v * tanh_(softplus(v));
+#else
+    return v;
+#endif
+}
+"""#,
+        "fit.glsl": #"""
+// How a device word holds a narrow element type (see VulkanTensor): `fit` keeps a computed
+// result of type R within the type it stands for, as the CPU kernel computing in that type
+// would. FIT_BITS (8 or 16): wraps to that many bits, signed for int R, unsigned for uint.
+// FIT_HALF: rounds to float16 (nearest even; past the largest finite value, infinity).
+// FIT_BFLOAT: rounds to bfloat16 (nearest even). Neither: the value as it is.
+R fit(R v) {
+#if defined(FIT_BITS)
+    return bitfieldExtract(v, 0, FIT_BITS);
+#elif defined(FIT_HALF)
+    if (isnan(v) || isinf(v)) return v;
+    if (abs(v) >= 65520.0) return v < 0.0 ? uintBitsToFloat(0xff800000u) : uintBitsToFloat(0x7f800000u);
+    int e;
+    frexp(v, e);                    // |v| = f·2^e, f in [0.5, 1)
+    int q = max(e - 1, -14) - 10;   // the exponent of v's float16 ulp (subnormals below 2^-14)
+    return ldexp(roundEven(ldexp(v, -q)), q);
+#elif defined(FIT_BFLOAT)
+    if (isnan(v)) return v;
+    uint b = floatBitsToUint(v);
+    return uintBitsToFloat((b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u);
 #else
     return v;
 #endif

@@ -124,10 +124,18 @@ public enum VulkanKernels {
     /// The element types each op's kernel reads on the device (float32 alone when not listed).
     static let inputTypes: [String: Set<DataType>] = {
         let all = VulkanTensor.dataTypes, numeric: Set<DataType> = [.float, .int32, .int64]
+        let numbers = all.subtracting([.bool]), integers = numbers.filter(\.isInteger)
         var t: [String: Set<DataType>] = [:]
-        for op in ["Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Pow", "Mod", "Abs", "Neg", "Sign",
-                   "Less", "Greater", "LessOrEqual", "GreaterOrEqual"] { t[op] = numeric }
+        for op in ["Add", "Mul", "Div", "Max", "Min", "Sum", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"] { t[op] = numbers }
+        // uint64 results that wrap below zero leave the 32 bits it is narrowed to; the CPU has no bfloat16 Mod
+        t["Sub"] = numbers.subtracting([.uint64])
+        t["Mod"] = numbers.subtracting([.bfloat16])
+        for op in ["Abs", "Neg", "Sign"] { t[op] = numbers.filter { glslType($0) != "uint" } }
+        t["Pow"] = numeric
         for op in ["And", "Or", "Xor", "Not"] { t[op] = [.bool] }
+        for op in ["BitwiseAnd", "BitwiseOr", "BitwiseXor"] { t[op] = integers }
+        t["BitwiseNot"] = integers.subtracting([.uint64])
+        t["BitShift"] = [.uint8, .uint16, .uint32, .uint64]
         for op in ["Equal", "Where", "Cast", "CastLike", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
                    "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
                    "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu"] { t[op] = all }
