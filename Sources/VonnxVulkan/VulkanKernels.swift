@@ -118,6 +118,7 @@ public enum VulkanKernels {
         t["NegativeLogLikelihoodLoss"] = recordNegativeLogLikelihoodLoss
         t["SoftmaxCrossEntropyLoss"] = recordSoftmaxCrossEntropyLoss
         t["CumProd"] = recordCumSum
+        for (name, cell) in RecurrentCell.byName { t[name] = { try recordRecurrent(cell, $0) } }
         return t
     }()
 
@@ -144,6 +145,7 @@ public enum VulkanKernels {
         t["Attention"] = [.float, .bool]
         for op in ["NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss"] { t[op] = [.float, .int32, .int64] }
         t["CumProd"] = numeric
+        for op in RecurrentCell.byName.keys { t[op] = [.float, .int32, .int64] }  // integers: sequence_lens
         return t
     }()
 
@@ -194,6 +196,9 @@ public enum VulkanKernels {
         if key == "MaxPool" || key == "AveragePool", ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 2 { return false }
         if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
         if key == "Resize", (try? node.int("antialias", default: 0)) != 0 { return false }
+        if let cell = RecurrentCell.byName[key] {
+            guard cell.activationDefines(node) != nil, cell != .gru || (try? node.int("linear_before_reset", default: 0)) != 0 else { return false }
+        }
         if key == "Range" { return types.count == 3 && types.allSatisfy { $0.map(VulkanTensor.dataTypes.contains) ?? false } }
         let host = hostInputs(of: node), allowed = inputTypes[key] ?? [.float]
         let device = types.indices.filter { !host.contains($0) && $0 < node.inputs.count && !node.inputs[$0].isEmpty }

@@ -175,6 +175,7 @@ func checkAgainstCPU(_ kc: KernelCase, exact: Bool = false) throws {
     if kc.op == "LayerNormalization" || kc.op == "Dropout" { outputs = kc.op == "Dropout" ? 2 : 3 }
     if kc.op == "SoftmaxCrossEntropyLoss" { outputs = 2 }
     if kc.op == "Attention" { outputs = kc.attributes["qk_matmul_output_mode"] != nil ? 4 : 3 }
+    if ["RNN", "GRU", "LSTM"].contains(kc.op) { outputs = kc.op == "LSTM" ? 3 : 2 }
     let node = Node(name: kc.op, opType: kc.op, inputs: inputs.indices.map { inputs[$0] == nil ? "" : "in\($0)" },
                     outputs: (0..<outputs).map { "out\($0)" }, attributes: kc.attributes)
     #expect(VulkanKernels.accepts(node, inputTypes: inputs.map { $0?.dataType }), "\(kc.op) not accepted")
