@@ -1,10 +1,13 @@
 #version 450
 // Depthwise 2-D convolution (group = C: output channel m reads input channel m / (M/C) only),
-// one invocation per output pixel; workgroup y is the channel m and z the image n, so the
-// weight loads are uniform across a workgroup:
+// one invocation per strip of PX neighbouring outputs of a row; workgroup y is the channel m
+// and z the image n, so the weight loads are uniform across a workgroup:
 //   Y[n, m, oy, ox] = act(bias[m] + Σ_{kh,kw} W[m, kh, kw] · X[n, m / (M/C), ih, iw] (+ Z[n, m, oy, ox]))
 // with ih = oy·strideH - padTop + kh·dilH (and iw likewise), zero outside the image. Weights
-// are [M, 1, KH, KW] as ONNX stores them; KH and KW are defines, so the window loops unroll.
+// are [M, 1, KH, KW] as ONNX stores them. KH, KW, the strip width PX and the horizontal
+// STRIDE_W and DIL_W are defines, so the loops unroll: a strip loads each input row's span
+// once into registers, (PX - 1)·STRIDE_W + (KW - 1)·DIL_W + 1 values, where one invocation an
+// output (PX = 1) loads KW of them per output.
 // HAS_BIAS, HAS_Z and ACT as in conv2d.comp's epilogue.
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
@@ -24,27 +27,41 @@ layout(push_constant) uniform Params {
 
 #include "activation.glsl"
 
+const uint SPAN = (PX - 1) * STRIDE_W + (KW - 1) * DIL_W + 1;
+
 void main() {
-    uint pix = gl_GlobalInvocationID.x, m = gl_WorkGroupID.y, n = gl_WorkGroupID.z;
-    if (pix >= p.OH * p.OW) return;
-    uint ox = pix % p.OW, oy = pix / p.OW;
-    int ih0 = int(oy * p.strideH) - int(p.padTop), iw0 = int(ox * p.strideW) - int(p.padLeft);
+    uint strips = (p.OW + PX - 1) / PX, strip = gl_GlobalInvocationID.x, m = gl_WorkGroupID.y, n = gl_WorkGroupID.z;
+    if (strip >= p.OH * strips) return;
+    uint oy = strip / strips, ox0 = strip % strips * PX;
+    int ih0 = int(oy * p.strideH) - int(p.padTop), iw0 = int(ox0 * STRIDE_W) - int(p.padLeft);
     uint xc = (n * p.C + m / (p.M / p.C)) * p.H * p.W, wk = m * KH * KW;
-    float acc = 0.0;
+    float acc[PX];
+    for (uint i = 0; i < PX; ++i) acc[i] = 0.0;
     for (uint kh = 0; kh < KH; ++kh) {
         int ih = ih0 + int(kh * p.dilH);
         if (ih < 0 || ih >= int(p.H)) continue;
+        uint row = xc + uint(ih) * p.W;
+        float span[SPAN];
+        for (uint j = 0; j < SPAN; ++j) {
+            int iw = iw0 + int(j);
+            span[j] = 0.0;
+            if (iw >= 0 && iw < int(p.W)) span[j] = x[row + uint(iw)];
+        }
         for (uint kw = 0; kw < KW; ++kw) {
-            int iw = iw0 + int(kw * p.dilW);
-            if (iw >= 0 && iw < int(p.W)) acc += x[xc + uint(ih) * p.W + uint(iw)] * w[wk + kh * KW + kw];
+            float weight = w[wk + kh * KW + kw];
+            for (uint i = 0; i < PX; ++i) acc[i] += span[i * STRIDE_W + kw * DIL_W] * weight;
         }
     }
+    uint at = (n * p.M + m) * p.OH * p.OW + oy * p.OW + ox0;
+    for (uint i = 0; i < PX; ++i) {
+        if (ox0 + i >= p.OW) break;
+        float v = acc[i];
 #if HAS_BIAS
-    acc += bias[m];
+        v += bias[m];
 #endif
-    uint at = (n * p.M + m) * p.OH * p.OW + pix;
 #if HAS_Z
-    acc += z[at];
+        v += z[at + i];
 #endif
-    y[at] = activate(acc, p.actAlpha, p.actBeta);
+        y[at + i] = activate(v, p.actAlpha, p.actBeta);
+    }
 }

@@ -10,8 +10,10 @@
 //   zero outside the image, and for c ≥ C);
 // - STAGE 2, output: Y[n][m] tile t = Aᵀ P A for P[ξ] = product[n][ξ][t][m], plus bias and
 //   residual, then the fused activation (activation.glsl), as conv2d.comp's epilogue.
-// One invocation per (c, m), (n, t, c) and (n, t, m) respectively. The matrices are Lavin and
-// Gray's; their zeros fold away when the loops unroll.
+// One invocation per (c, m), (n, t, c) and (n, t, m) respectively, the channel varying fastest:
+// so neighbouring invocations write (STAGE 1) and read (STAGE 2) neighbouring words of the
+// tile-major V and P, and the image rows a run of tiles touches stay in cache. The matrices
+// are Lavin and Gray's; their zeros fold away when the loops unroll.
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer In { float src[]; };
 layout(std430, binding = 1) writeonly buffer Out { float dst[]; };
@@ -61,7 +63,7 @@ void main() {
             for (uint j = 0; j < A; ++j)
                 dst[((i * A + j) * p.C4 + c) * p.M4 + m] = u[i][0] * G[j][0] + u[i][1] * G[j][1] + u[i][2] * G[j][2];
 #elif STAGE == 1
-        uint t = e % p.T, c = (e / p.T) % p.C4, n = e / (p.C4 * p.T);
+        uint c = e % p.C4, t = (e / p.C4) % p.T, n = e / (p.C4 * p.T);
         int oy = int((t / p.TW) * TM) - int(p.padTop), ox = int((t % p.TW) * TM) - int(p.padLeft);
         bool live = c < p.C;
         float d[A][A], v[A][A];
@@ -83,7 +85,7 @@ void main() {
                 dst[((n * A * A + i * A + j) * p.T + t) * p.C4 + c] = s;
             }
 #else
-        uint t = e % p.T, m = (e / p.T) % p.M, n = e / (p.M * p.T);
+        uint m = e % p.M, t = (e / p.M) % p.T, n = e / (p.M * p.T);
         float q[A][A], a[TM][A];
         for (uint i = 0; i < A; ++i)
             for (uint j = 0; j < A; ++j) q[i][j] = src[((n * A * A + i * A + j) * p.T + t) * p.M + m];

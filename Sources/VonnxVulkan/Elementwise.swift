@@ -196,8 +196,9 @@ func recordBroadcast(_ op: BinaryOp, _ a: VulkanTensor, _ b: VulkanTensor, _ ctx
     guard let shape = broadcast(a.shape, b.shape) else {
         throw ctx.error("shapes \(a.shape) and \(b.shape) do not broadcast")
     }
-    let walk = coalesce(shape, [broadcastStrides(a.shape, to: shape), broadcastStrides(b.shape, to: shape), contiguousStrides(shape)])
+    var walk = coalesce(shape, [broadcastStrides(a.shape, to: shape), broadcastStrides(b.shape, to: shape), contiguousStrides(shape)])
     guard walk.shape.count <= maxShaderRank else { throw ctx.error("\(a.shape) and \(b.shape) broadcast over more than \(maxShaderRank) dims") }
+    if walk.shape.isEmpty { walk = ([1], [[0], [0], [1]]) }
     guard a.dataType == b.dataType else { throw ctx.error("operands are \(a.dataType) and \(b.dataType)") }
     var op = op
     if op == .mod, try ctx.node.int("fmod", default: 0) != 0 { op = .fmod }
@@ -209,12 +210,17 @@ func recordBroadcast(_ op: BinaryOp, _ a: VulkanTensor, _ b: VulkanTensor, _ ctx
         }
     }
     let y = try ctx.recorder.makeTensor(shape: shape, dataType: op.resultType(a.dataType))
+    guard y.count > 0 else { return y }
     var push = PushConstants()
-    push.add(y.count); push.add(walk.shape.count)
+    let variant = KernelVariants.choose("binary", rows: 1, device: ctx.device), inner = walk.shape[walk.shape.count - 1]
+    let runs = y.count / inner * ((inner + variant.columns - 1) / variant.columns)
+    push.add(runs); push.add(walk.shape.count)
     push.add(walk.shape, length: maxShaderRank)
     push.add(walk.strides[0], length: maxShaderRank)
     push.add(walk.strides[1], length: maxShaderRank)
-    try ctx.dispatch1D("binary", defines: typeDefines(a.dataType, y.dataType).merging(["OP": op.rawValue]) { $1 }, buffers: [a.buffer, b.buffer, y.buffer], push: push, count: y.count)
+    let defines = typeDefines(a.dataType, y.dataType).merging(variant.defines) { $1 }.merging(["OP": op.rawValue]) { $1 }
+    let pipeline = try ctx.device.pipeline(variant.shader, defines: defines, bindings: 3, workgroup: (UInt32(variant.width), 1, 1))
+    try ctx.recorder.dispatch(pipeline, buffers: [a.buffer, b.buffer, y.buffer], push: push.words, count: runs, groupSize: variant.width)
     return y
 }
 

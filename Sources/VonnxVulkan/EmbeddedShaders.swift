@@ -108,9 +108,11 @@ void main() {
 // Elementwise binary ops with NumPy broadcasting, one per OP define: y = op(a, b).
 // Operand strides are 0 along broadcast dims; shapes are padded to rank <= 8. T is the
 // operand type (float, int, or uint for bool and unsigned types; INT defined for integer
-// types, SIGNED for signed ones) and R the result type (T unless defined); each result goes through `fit`
-// (fit.glsl) into the narrow type R stands for. Integer division and remainder by zero give
-// 0 and shifts past the type's width give 0, as on the CPU.
+// types, SIGNED for signed ones) and R the result type (T unless defined); each result goes
+// through `fit` (fit.glsl) into the narrow type R stands for. Integer division and remainder
+// by zero give 0 and shifts past the type's width give 0, as on the CPU.
+// An invocation computes a run of up to RUN outputs along the last dim, paying the index
+// divisions once a run (see copy.comp); n counts the runs.
 #ifndef T
 #define T float
 #endif
@@ -248,15 +250,23 @@ R op(T u, T v) {
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    uint last = p.rank - 1, inner = p.shape[last];
+    uint runs = (inner + RUN - 1) / RUN, innerA = p.sa[last], innerB = p.sb[last];
     for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
-        uint rem = i, ia = 0, ib = 0;
-        for (int d = int(p.rank) - 1; d >= 0; --d) {
+        uint rem = i / runs, start = (i - rem * runs) * RUN;
+        uint iy = rem * inner + start, ia = start * innerA, ib = start * innerB;
+        for (int d = int(last) - 1; d >= 0; --d) {
             uint c = rem % p.shape[d];
             rem /= p.shape[d];
             ia += c * p.sa[d];
             ib += c * p.sb[d];
         }
-        y[i] = fit(op(a[ia], b[ib]));
+        for (uint j = 0; j < RUN; ++j) {
+            if (start + j >= inner) break;
+            y[iy + j] = fit(op(a[ia], b[ib]));
+            ia += innerA;
+            ib += innerB;
+        }
     }
 }
 """#,
@@ -482,11 +492,14 @@ void main() {
         "depthwise": #"""
 #version 450
 // Depthwise 2-D convolution (group = C: output channel m reads input channel m / (M/C) only),
-// one invocation per output pixel; workgroup y is the channel m and z the image n, so the
-// weight loads are uniform across a workgroup:
+// one invocation per strip of PX neighbouring outputs of a row; workgroup y is the channel m
+// and z the image n, so the weight loads are uniform across a workgroup:
 //   Y[n, m, oy, ox] = act(bias[m] + Σ_{kh,kw} W[m, kh, kw] · X[n, m / (M/C), ih, iw] (+ Z[n, m, oy, ox]))
 // with ih = oy·strideH - padTop + kh·dilH (and iw likewise), zero outside the image. Weights
-// are [M, 1, KH, KW] as ONNX stores them; KH and KW are defines, so the window loops unroll.
+// are [M, 1, KH, KW] as ONNX stores them. KH, KW, the strip width PX and the horizontal
+// STRIDE_W and DIL_W are defines, so the loops unroll: a strip loads each input row's span
+// once into registers, (PX - 1)·STRIDE_W + (KW - 1)·DIL_W + 1 values, where one invocation an
+// output (PX = 1) loads KW of them per output.
 // HAS_BIAS, HAS_Z and ACT as in conv2d.comp's epilogue.
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
@@ -506,29 +519,43 @@ layout(push_constant) uniform Params {
 
 #include "activation.glsl"
 
+const uint SPAN = (PX - 1) * STRIDE_W + (KW - 1) * DIL_W + 1;
+
 void main() {
-    uint pix = gl_GlobalInvocationID.x, m = gl_WorkGroupID.y, n = gl_WorkGroupID.z;
-    if (pix >= p.OH * p.OW) return;
-    uint ox = pix % p.OW, oy = pix / p.OW;
-    int ih0 = int(oy * p.strideH) - int(p.padTop), iw0 = int(ox * p.strideW) - int(p.padLeft);
+    uint strips = (p.OW + PX - 1) / PX, strip = gl_GlobalInvocationID.x, m = gl_WorkGroupID.y, n = gl_WorkGroupID.z;
+    if (strip >= p.OH * strips) return;
+    uint oy = strip / strips, ox0 = strip % strips * PX;
+    int ih0 = int(oy * p.strideH) - int(p.padTop), iw0 = int(ox0 * STRIDE_W) - int(p.padLeft);
     uint xc = (n * p.C + m / (p.M / p.C)) * p.H * p.W, wk = m * KH * KW;
-    float acc = 0.0;
+    float acc[PX];
+    for (uint i = 0; i < PX; ++i) acc[i] = 0.0;
     for (uint kh = 0; kh < KH; ++kh) {
         int ih = ih0 + int(kh * p.dilH);
         if (ih < 0 || ih >= int(p.H)) continue;
+        uint row = xc + uint(ih) * p.W;
+        float span[SPAN];
+        for (uint j = 0; j < SPAN; ++j) {
+            int iw = iw0 + int(j);
+            span[j] = 0.0;
+            if (iw >= 0 && iw < int(p.W)) span[j] = x[row + uint(iw)];
+        }
         for (uint kw = 0; kw < KW; ++kw) {
-            int iw = iw0 + int(kw * p.dilW);
-            if (iw >= 0 && iw < int(p.W)) acc += x[xc + uint(ih) * p.W + uint(iw)] * w[wk + kh * KW + kw];
+            float weight = w[wk + kh * KW + kw];
+            for (uint i = 0; i < PX; ++i) acc[i] += span[i * STRIDE_W + kw * DIL_W] * weight;
         }
     }
+    uint at = (n * p.M + m) * p.OH * p.OW + oy * p.OW + ox0;
+    for (uint i = 0; i < PX; ++i) {
+        if (ox0 + i >= p.OW) break;
+        float v = acc[i];
 #if HAS_BIAS
-    acc += bias[m];
+        v += bias[m];
 #endif
-    uint at = (n * p.M + m) * p.OH * p.OW + pix;
 #if HAS_Z
-    acc += z[at];
+        v += z[at + i];
 #endif
-    y[at] = activate(acc, p.actAlpha, p.actBeta);
+        y[at + i] = activate(v, p.actAlpha, p.actBeta);
+    }
 }
 """#,
         "gather": #"""
@@ -1611,8 +1638,10 @@ void main() {
 //   zero outside the image, and for c ≥ C);
 // - STAGE 2, output: Y[n][m] tile t = Aᵀ P A for P[ξ] = product[n][ξ][t][m], plus bias and
 //   residual, then the fused activation (activation.glsl), as conv2d.comp's epilogue.
-// One invocation per (c, m), (n, t, c) and (n, t, m) respectively. The matrices are Lavin and
-// Gray's; their zeros fold away when the loops unroll.
+// One invocation per (c, m), (n, t, c) and (n, t, m) respectively, the channel varying fastest:
+// so neighbouring invocations write (STAGE 1) and read (STAGE 2) neighbouring words of the
+// tile-major V and P, and the image rows a run of tiles touches stay in cache. The matrices
+// are Lavin and Gray's; their zeros fold away when the loops unroll.
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer In { float src[]; };
 layout(std430, binding = 1) writeonly buffer Out { float dst[]; };
@@ -1662,7 +1691,7 @@ void main() {
             for (uint j = 0; j < A; ++j)
                 dst[((i * A + j) * p.C4 + c) * p.M4 + m] = u[i][0] * G[j][0] + u[i][1] * G[j][1] + u[i][2] * G[j][2];
 #elif STAGE == 1
-        uint t = e % p.T, c = (e / p.T) % p.C4, n = e / (p.C4 * p.T);
+        uint c = e % p.C4, t = (e / p.C4) % p.T, n = e / (p.C4 * p.T);
         int oy = int((t / p.TW) * TM) - int(p.padTop), ox = int((t % p.TW) * TM) - int(p.padLeft);
         bool live = c < p.C;
         float d[A][A], v[A][A];
@@ -1684,7 +1713,7 @@ void main() {
                 dst[((n * A * A + i * A + j) * p.T + t) * p.C4 + c] = s;
             }
 #else
-        uint t = e % p.T, m = (e / p.T) % p.M, n = e / (p.M * p.T);
+        uint m = e % p.M, t = (e / p.M) % p.T, n = e / (p.M * p.T);
         float q[A][A], a[TM][A];
         for (uint i = 0; i < A; ++i)
             for (uint j = 0; j < A; ++j) q[i][j] = src[((n * A * A + i * A + j) * p.T + t) * p.M + m];

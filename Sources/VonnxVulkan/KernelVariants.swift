@@ -99,9 +99,13 @@ enum KernelVariants {
         ],
         // Convolutions as implicit GEMM: output channels of a group uniform across a workgroup.
         "conv": [
-            // Depthwise (group = input channels): one invocation a pixel, a workgroup a channel's
-            // pixels, for any device (the implicit-GEMM variants would run one-row blocks).
-            KernelVariant(name: "depthwise", shader: "depthwise", defines: [:], width: 64, height: 1, rows: 1, columns: 1,
+            // Depthwise (group = input channels), a workgroup a channel's pixels (the implicit-GEMM
+            // variants would run one-row blocks). On CPU devices an invocation takes a strip of 8
+            // pixels of a row, loading each input once where one a pixel loads it KW times;
+            // elsewhere one invocation a pixel, so that neighbouring lanes load neighbouring words.
+            KernelVariant(name: "depthwiseStrips", shader: "depthwise", defines: ["PX": "8"], width: 8, height: 1, rows: 1, columns: 8,
+                          suits: { device, _, _ in !device.prefersSharedMemory }),
+            KernelVariant(name: "depthwise", shader: "depthwise", defines: ["PX": "1"], width: 64, height: 1, rows: 1, columns: 1,
                           suits: { _, _, _ in true }),
             // Winograd F(4×4, 3×3) and F(2×2, 3×3) around a batched GEMM, for stride-1 undilated
             // 3×3 convs of group 1 with at least 8 input channels (else the next that suits).
@@ -147,6 +151,14 @@ enum KernelVariants {
             KernelVariant(name: "runs", shader: "copy", defines: ["RUN": "16"], width: 64, height: 1, rows: 1, columns: 16,
                           suits: { device, _, _ in device.kind == "cpu" }),
             KernelVariant(name: "elements", shader: "copy", defines: ["RUN": "1"], width: 256, height: 1, rows: 1, columns: 1,
+                          suits: { _, _, _ in true }),
+        ],
+        // Broadcast binary ops (Add, Mul, comparisons…): an invocation computes a run of `columns`
+        // outputs along the last dim, as "copy" does and for the same reasons.
+        "binary": [
+            KernelVariant(name: "runs", shader: "binary", defines: ["RUN": "16"], width: 64, height: 1, rows: 1, columns: 16,
+                          suits: { device, _, _ in device.kind == "cpu" }),
+            KernelVariant(name: "elements", shader: "binary", defines: ["RUN": "1"], width: 256, height: 1, rows: 1, columns: 1,
                           suits: { _, _, _ in true }),
         ],
         // Row reductions (normalize, softmax, reduce; `shader` is the op's): rows.glsl's modes.

@@ -113,9 +113,11 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
         var push = PushConstants()
         for v in [c, h, wd, m] + convWindow { push.add(v) }
         act.push(&push)
-        try ctx.dispatch(variant, defines: epilogue.merging(["KH": "\(window.kernel[0])", "KW": "\(window.kernel[1])"]) { $1 },
+        let strip = Int(variant.defines["PX"]!)!
+        let shape = ["KH": window.kernel[0], "KW": window.kernel[1], "STRIDE_W": window.strides[1], "DIL_W": window.dilations[1]]
+        try ctx.dispatch(variant, defines: epilogue.merging(shape.mapValues { "\($0)" }) { $1 },
                          buffers: [x.buffer, w.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer }, push: push,
-                         columns: pixels, rows: m, batch: n)
+                         columns: window.output[0] * ((window.output[1] + strip - 1) / strip) * strip, rows: m, batch: n)
         return [y]
     }
     if variant.shader == "winograd" {
@@ -286,19 +288,26 @@ func recordConvTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
 }
 
 /// Resize (opset 10 on) of float32 tensors, one resampling pass per resized axis with its
-/// taps computed on the host (`ResizeSampling`, as the CPU kernel samples).
+/// taps computed on the host (`ResizeSampling`, as the CPU kernel samples). Axes whose taps
+/// repeat each input a whole number of times (nearest at an integer scale) are resized
+/// together at the end by one strided copy instead.
 func recordResize(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     var x = try ctx.input(0)
     let eleven = ctx.opset >= 11
     let plan = try ResizeSampling.plan(ctx.node, input: x.shape, opset: ctx.opset, roi: eleven ? try ctx.hostInput(1) : nil,
                                        scales: try ctx.hostInput(eleven ? 2 : 1), sizes: eleven ? try ctx.hostInput(3) : nil)
     let r = x.rank
+    var repeats: [Int: Int] = [:]
     for axis in 0..<r {
         let rb = plan.roi.count == 2 * r ? plan.roi[axis] : 0, re = plan.roi.count == 2 * r ? plan.roi[axis + r] : 1
         let inW = x.shape[axis], outW = plan.sizes[axis]
         if outW == inW && abs(plan.scales[axis] - 1) < 1e-9 && abs(rb) < 1e-9 && abs(re - 1) < 1e-9 { continue }
         guard inW > 0 else { throw ctx.error("cannot resize an empty axis \(axis) of \(x.shape)") }
         let taps = ResizeSampling.taps(input: inW, output: outW, scale: plan.scales[axis], roi: (rb, re), plan.options)
+        if let times = repetitions(taps, input: inW), r + repeats.count < maxShaderRank {
+            repeats[axis] = times
+            continue
+        }
         let n = taps.lazy.compactMap { $0?.indices.count }.first ?? 0
         var table: [Float] = []
         for t in taps {
@@ -320,5 +329,31 @@ func recordResize(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
         try ctx.dispatch1D("resample", buffers: [x.buffer, tableTensor.buffer, y.buffer], push: push, count: y.count)
         x = y
     }
-    return [x]
+    guard !repeats.isEmpty else { return [x] }
+    // Each repeated axis of length d becomes two, [d, times]: the input steps along the first
+    // only, the output along both.
+    var outShape = x.shape
+    for (axis, times) in repeats { outShape[axis] *= times }
+    let inStrides = contiguousStrides(x.shape), outStrides = contiguousStrides(outShape)
+    var shape: [Int] = [], from: [Int] = [], to: [Int] = []
+    for axis in 0..<r {
+        let times = repeats[axis] ?? 1
+        shape += [x.shape[axis], times]
+        from += [inStrides[axis], 0]
+        to += [outStrides[axis] * times, outStrides[axis]]
+    }
+    let y = try ctx.recorder.makeTensor(shape: outShape)
+    try recordStridedCopy(ctx, from: x.buffer, inStrides: from, to: y.buffer, outStrides: to, shape: shape)
+    return [y]
+}
+
+/// How many times in a row `taps` repeat each of `input` indices, where they do so for every
+/// input in order (each output reads one input with weight 1): nearest at an integer scale.
+private func repetitions(_ taps: [ResizeSampling.Taps], input: Int) -> Int? {
+    guard input > 0, taps.count % input == 0 else { return nil }
+    let times = taps.count / input
+    for (i, t) in taps.enumerated() {
+        guard let t, t.weights.filter({ $0 != 0 }) == [1], t.indices[t.weights.firstIndex(of: 1)!] == i / times else { return nil }
+    }
+    return times
 }

@@ -126,6 +126,14 @@ private let kernelCases: [KernelCase] = {
             [$0.floats([1, 2, 4, 5]), Tensor(shape: [8], scalars: [Float(0), 0, 0.1, 0.2, 1, 1, 0.8, 0.9]), Tensor(shape: [4], scalars: [Float(1), 1, 1.5, 0.6])]
         })
     }
+    // nearest at integer scales (one strided copy), alone and beside an axis resampled by taps
+    c.append(KernelCase("Resize", ["mode": .string(Array("nearest".utf8))]) {
+        [$0.floats([1, 3, 4, 5]), nil, Tensor(shape: [4], scalars: [Float(1), 2, 2, 1.5])]
+    })
+    c.append(KernelCase("Resize", ["mode": .string(Array("nearest".utf8)), "coordinate_transformation_mode": .string(Array("asymmetric".utf8)),
+                                   "nearest_mode": .string(Array("floor".utf8))]) {
+        [$0.floats([2, 3, 5]), nil, nil, i64([2, 6, 15])]
+    })
     c.append(KernelCase("Resize", ["mode": .string(Array("linear".utf8)), "axes": .ints([3, 2])]) {
         [$0.floats([1, 2, 4, 5]), nil, nil, i64([7, 3])]
     })

@@ -107,6 +107,10 @@ private let convCases: [ConvProblem] = [
     // depthwise: channel multiplier 2, stride 2, 5×5 with asymmetric pads; 1-D with dilation
     ConvProblem(x: [2, 5, 11, 9], w: [10, 1, 5, 5], attributes: ["strides": .ints([2, 2]), "pads": .ints([2, 1, 2, 2]), "group": .int(5)]),
     ConvProblem(x: [1, 7, 13], w: [7, 1, 3], attributes: ["dilations": .ints([2]), "pads": .ints([2, 2]), "group": .int(7)]),
+    // depthwise rows of several strips and a partial one, strided and dilated across them
+    ConvProblem(x: [1, 4, 6, 37], w: [8, 1, 3, 3], attributes: ["strides": .ints([2, 2]), "pads": .ints([1, 0, 1, 2]),
+                                                             "dilations": .ints([1, 2]), "group": .int(4)]),
+    ConvProblem(x: [1, 3, 5, 27], w: [3, 1, 3, 3], attributes: ["pads": .ints([1, 1, 1, 1]), "group": .int(3)]),
     ConvProblem(x: [1, 3, 16, 16], w: [17, 3, 7, 7], attributes: ["strides": .ints([2, 2]), "pads": .ints([3, 3, 3, 3])]),
     ConvProblem(x: [2, 3, 20], w: [33, 3, 5], attributes: ["pads": .ints([2, 1]), "strides": .ints([3])]),
     // 3×3 stride 1 with 8+ channels (Winograd): odd outputs, no or asymmetric pads, channels no multiple of 4
@@ -268,6 +272,25 @@ func rowVariantMatchesCPU(_ spec: String) throws {
     try check("ReduceProd", [[6, 9]], ["axes": .ints([1])], range: 0.5...1.5)
 }
 
+/// Each broadcast binary-op variant: last dims longer and shorter than a run and broadcast
+/// along either operand, a scalar against a tensor, two scalars, an empty tensor, and integer
+/// and comparison ops.
+@Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: variants.filter { $0.hasPrefix("binary=") })
+func binaryVariantMatchesCPU(_ spec: String) throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    func check(_ op: String, _ inputs: [Tensor]) throws {
+        try expectMatchesCPU(spec, node(op, inputs, [:]), inputs, "\(op) \(inputs.map(\.shape)) seed \(seed)")
+    }
+    for (sa, sb) in [([2, 5, 37], [2, 5, 37]), ([1, 6, 7, 9], [1, 6, 1, 1]), ([3, 1, 5], [3, 40, 1]), ([37], []), ([], []),
+                     ([4, 0, 3], [4, 1, 3])] {
+        try check("Mul", [rng.floats(sa), rng.floats(sb)])
+        try check("Sub", [rng.floats(sb), rng.floats(sa)])
+    }
+    try check("Greater", [rng.floats([5, 19]), rng.floats([19])])
+    try check("Add", [rng.int32s([3, 21], -99...99), rng.int32s([3, 1], -99...99)])
+}
+
 /// Each strided-copy variant through the ops made of it: runs longer and shorter than the last
 /// dim, reversed and broadcast reads, a 6-D DepthToSpace whose last dim is shorter than a run,
 /// a scalar, and 32-bit integers.
@@ -308,15 +331,17 @@ func copyVariantMatchesCPU(_ spec: String) throws {
     #expect(KernelVariants.choose("gemm", rows: 1, device: device).name == "gemv")
     #expect(KernelVariants.choose("gemm", rows: 64, device: device).name == (gpu ? "tiled" : "registers"))
     // A depthwise conv takes its own kernel; the others (where it does not apply) as follows.
-    #expect(KernelVariants.choose("conv", rows: 1, device: device).name == "depthwise")
-    let general: (KernelVariant) -> Bool = { $0.name != "depthwise" }
+    #expect(KernelVariants.choose("conv", rows: 1, device: device).name == (gpu ? "depthwise" : "depthwiseStrips"))
+    let general: (KernelVariant) -> Bool = { $0.shader != "depthwise" }
     #expect(KernelVariants.choose("conv", rows: 64, device: device, where: general).name == "winograd4")
     #expect(KernelVariants.choose("conv", rows: 64, columns: 7 * 7, device: device, where: general).name == "winograd2")
     #expect(KernelVariants.choose("conv", rows: 64, device: device) { general($0) && $0.shader != "winograd" }.name
             == (gpu ? "blocked" : "im2col"))
     #expect(KernelVariants.choose("conv", rows: 4, device: device, where: general).name == (gpu ? "narrow" : "quad"))
     #expect(KernelVariants.choose("conv", rows: 2, device: device, where: general).name == "narrow")
-    #expect(KernelVariants.choose("copy", rows: 1, device: device).name == (device.properties.kind == "cpu" ? "runs" : "elements"))
+    for family in ["copy", "binary"] {
+        #expect(KernelVariants.choose(family, rows: 1, device: device).name == (device.properties.kind == "cpu" ? "runs" : "elements"))
+    }
     let forced = try VulkanDevice(options: .init(kernelVariants: "gemm=tiled"))
     #expect(KernelVariants.choose("gemm", rows: 1, device: forced).name == "tiled")
 }
