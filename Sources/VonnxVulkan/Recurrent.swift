@@ -95,7 +95,6 @@ func recordRecurrent(_ cell: RecurrentCell, _ ctx: VulkanKernelContext) throws -
     let rows = seq * batch
     let xw = try recordGemmShader(ctx, a: x, b: w, c: nil, shape: GemmShape(m: rows, n: dirs * gh, k: input, sa: (input, 1), sb: (1, input)),
                                   output: [rows, dirs * gh])
-    let zeros = { (count: Int) in try ctx.recorder.upload(Tensor(zeros: .float, shape: [count])) }
     let lengths = try lens ?? ctx.recorder.upload(Tensor(shape: [batch], scalars: [Int32](repeating: Int32(clamping: seq), count: batch)))
     // The state, h then c, each [dirs][batch][hidden]; layout 1's initial states are transposed in.
     let cells = dirs * batch * hidden
@@ -110,7 +109,7 @@ func recordRecurrent(_ cell: RecurrentCell, _ ctx: VulkanKernelContext) throws -
     let yShape = layout == 0 ? [seq, dirs, batch, hidden] : [batch, seq, dirs, hidden]
     let y = try ctx.recorder.makeTensor(shape: yShape)
     try ctx.recorder.fill(y, bits: 0)
-    let biasValues = try bias ?? zeros(dirs * 2 * gh), peepValues = try peep ?? biasValues
+    let biasValues = try bias ?? ctx.recorder.upload(Tensor(zeros: .float, shape: [dirs, 2 * gh])), peepValues = peep ?? biasValues
     for step in 0..<seq {
         var push = PushConstants()
         for v in [step, seq, batch, hidden, dirs, layout] { push.add(v) }
