@@ -1,7 +1,10 @@
 #version 450
 // Elementwise binary ops with NumPy broadcasting, one per OP define: y = op(a, b).
 // Operand strides are 0 along broadcast dims; shapes are padded to rank <= 8. T is the
-// operand type (float, int, or uint for bool) and R the result type (T unless defined).
+// operand type (float, int, or uint for bool and unsigned types; INT defined for integer
+// types, SIGNED for signed ones) and R the result type (T unless defined); each result goes
+// through `fit` (fit.glsl) into the narrow type R stands for. Integer division and remainder
+// by zero give 0 and shifts past the type's width give 0, as on the CPU.
 // An invocation computes a run of up to RUN outputs along the last dim, paying the index
 // divisions once a run (see copy.comp); n counts the runs.
 #ifndef T
@@ -28,12 +31,21 @@
 #define OP_XOR 15
 #define OP_MOD 16
 #define OP_FMOD 17
+#define OP_SHIFT_LEFT 18
+#define OP_SHIFT_RIGHT 19
 
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer A { T a[]; };
 layout(std430, binding = 1) readonly buffer B { T b[]; };
 layout(std430, binding = 2) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; uint rank; uint shape[8]; uint sa[8]; uint sb[8]; } p;
+
+#include "fit.glsl"
+#ifdef FIT_BITS
+#define WIDTH FIT_BITS
+#else
+#define WIDTH 32
+#endif
 
 float power(float x, float e) {
     if (e == 0.0) return 1.0;
@@ -44,14 +56,36 @@ float power(float x, float e) {
     return mod(e, 2.0) == 1.0 ? -r : r;
 }
 
+#ifdef INT
+// Integer division as the CPU does it: by zero gives 0, and (SIGNED) the one overflowing
+// quotient, of the smallest value by -1, wraps.
+T quotient(T u, T v) {
+    if (v == T(0)) return T(0);
+#ifdef SIGNED
+    if (v == -1) return -u;
+#endif
+    return u / v;
+}
+#endif
+
 #if OP == OP_MOD || OP == OP_FMOD
 // The remainder with the dividend's sign (C fmod); `floored` gives it the divisor's (Python %).
-// INT is defined when T is int (integer division truncates).
+// An integer one truncates its quotient, and a zero divisor gives 0 as on the CPU.
 T remainder(T u, T v, bool floored) {
 #ifdef INT
-    T r = u - v * (u / v);
+    if (v == T(0)) return T(0);
+    T r = u - v * quotient(u, v);
 #else
-    T r = u - v * trunc(u / v);
+    // Exact (C fmod): q·v is p + e exactly (Dekker's product; lavapipe's fma is not fused),
+    // u - p is exact (Sterbenz) and so is r, representable. Only u / v may have rounded the
+    // quotient past an integer, which the sign and size of r then show and one step corrects.
+    precise float q = trunc(u / v), p = q * v;
+    precise float c = 4097.0 * q, qh = c - (c - q), ql = q - qh;
+    precise float d = 4097.0 * v, vh = d - (d - v), vl = v - vh;
+    precise float e = ((qh * vh - p) + qh * vl + ql * vh) + ql * vl;
+    precise float r = (u - p) - e;
+    if (r != 0.0 && (r < 0.0) != (u < 0.0)) r += u < 0.0 ? -abs(v) : abs(v);
+    else if (abs(r) >= abs(v)) r -= u < 0.0 ? -abs(v) : abs(v);
 #endif
     if (floored && r != T(0) && ((r < T(0)) != (v < T(0)))) r += v;
     return r;
@@ -66,7 +100,11 @@ R op(T u, T v) {
 #elif OP == OP_MUL
     return u * v;
 #elif OP == OP_DIV
+#ifdef INT
+    return quotient(u, v);
+#else
     return u / v;
+#endif
 #elif OP == OP_MAX
     return max(u, v);
 #elif OP == OP_MIN
@@ -95,6 +133,10 @@ R op(T u, T v) {
     return remainder(u, v, true);
 #elif OP == OP_FMOD
     return remainder(u, v, false);
+#elif OP == OP_SHIFT_LEFT
+    return v >= WIDTH ? T(0) : u << v;
+#elif OP == OP_SHIFT_RIGHT
+    return v >= WIDTH ? T(0) : u >> v;
 #else
 #error "unknown OP"
 #endif
@@ -115,7 +157,7 @@ void main() {
         }
         for (uint j = 0; j < RUN; ++j) {
             if (start + j >= inner) break;
-            y[iy + j] = op(a[ia], b[ib]);
+            y[iy + j] = fit(op(a[ia], b[ib]));
             ia += innerA;
             ib += innerB;
         }

@@ -2,7 +2,8 @@
 // Elementwise unary ops, one per OP define: y = op(x). alpha/beta are the op's attributes
 // (LeakyRelu/Elu/Celu/ThresholdedRelu alpha, Selu alpha/gamma, HardSigmoid alpha/beta, Clip
 // min/max, Shrink bias/lambd, IsInf detect_positive/negative). T is the element type read
-// (float, int, or uint for bool) and R the type written (T unless defined).
+// (float, int, or uint for bool and unsigned types) and R the type written (T unless
+// defined); each result goes through `fit` (fit.glsl) into the narrow type R stands for.
 #ifndef T
 #define T float
 #endif
@@ -53,6 +54,7 @@
 #define OP_CONVERT 41
 #define OP_NONZERO 42
 #define OP_SHRINK 43
+#define OP_BITWISE_NOT 44
 
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { T x[]; };
@@ -60,6 +62,21 @@ layout(std430, binding = 1) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; float alpha; float beta; } p;
 
 #include "activation.glsl"
+#include "fit.glsl"
+
+#if OP == OP_CONVERT
+// Cast as the CPU does: a float to an integer type truncates toward zero and saturates to
+// [LO, HI] (defined then; NaN gives 0); other conversions keep the value or, between
+// integers, its bits, and `fit` then rounds or wraps it into a narrow target.
+R convert(T v) {
+#ifdef LO
+    if (isnan(v)) return R(0);
+    if (v <= float(LO)) return LO;
+    if (v >= float(HI)) return HI;
+#endif
+    return R(v);
+}
+#endif
 
 R op(T v) {
 #if OP == OP_RELU
@@ -123,7 +140,7 @@ R op(T v) {
 #elif OP == OP_ERF
     return erf_(v);
 #elif OP == OP_SIGN
-    return sign(v);
+    return v != v ? v : sign(v);  // NaN stays NaN
 #elif OP == OP_ROUND
     return roundEven(v);
 #elif OP == OP_SOFTSIGN
@@ -145,11 +162,13 @@ R op(T v) {
 #elif OP == OP_ISINF
     return uint(isinf(v) && ((v > 0.0 && p.alpha != 0.0) || (v < 0.0 && p.beta != 0.0)));
 #elif OP == OP_CONVERT
-    return R(v);
+    return convert(v);
 #elif OP == OP_NONZERO
     return uint(v != T(0));
 #elif OP == OP_SHRINK
     return v < -p.beta ? v + p.alpha : v > p.beta ? v - p.alpha : 0.0;
+#elif OP == OP_BITWISE_NOT
+    return ~v;
 #else
 #error "unknown OP"
 #endif
@@ -157,5 +176,5 @@ R op(T v) {
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-    for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) y[i] = op(x[i]);
+    for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) y[i] = fit(op(x[i]));
 }

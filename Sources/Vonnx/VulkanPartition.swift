@@ -144,9 +144,9 @@ final class VulkanPartition: Partition {
         }
     }
 
-    /// Whether `tensor` fits one storage buffer binding of `device`.
+    /// Whether `tensor` fits one storage buffer binding of `device`, one 32-bit word an element.
     static func fits(_ tensor: Tensor, _ device: VulkanDevice) -> Bool {
-        tensor.count * tensor.dataType.byteSize <= device.maxBufferBytes
+        tensor.count * 4 <= device.maxBufferBytes
     }
 
     /// Whether a partition evaluates `node` on the host while recording, given the values
@@ -171,7 +171,7 @@ final class VulkanPartition: Partition {
 
     /// Throws unless `tensor` fits one storage buffer binding of `device`.
     static func checkFits(_ name: String, _ tensor: Tensor, _ device: VulkanDevice) throws {
-        let bytes = tensor.count * tensor.dataType.byteSize
+        let bytes = tensor.count * 4
         guard fits(tensor, device) else {
             throw VonnxError.invalidArgument("Vulkan: value '\(name)' (\(tensor.dataType)\(tensor.shape), \(bytes) bytes) is over "
                                              + "\(device.info.name)'s \(device.maxBufferBytes)-byte storage buffer limit")

@@ -3,16 +3,29 @@ import VonnxIR
 /// The GLSL type of a device element of `type` (see `VulkanTensor`).
 func glslType(_ type: DataType) -> String {
     switch type {
-    case .float: "float"
-    case .bool: "uint"
-    default: "int"
+    case .float, .float16, .bfloat16, .double: "float"
+    case .bool, .uint8, .uint16, .uint32, .uint64: "uint"
+    case .int8, .int16, .int32, .int64, .string: "int"
     }
 }
 
-/// Shader defines for operand type `t` and result type `r`: T, R, and INT when T is int.
+/// The defines with which `fit` (Shaders/fit.glsl) rounds or wraps a result into `type`.
+func fitDefines(_ type: DataType) -> [String: String] {
+    switch type {
+    case .int8, .uint8: ["FIT_BITS": "8"]
+    case .int16, .uint16: ["FIT_BITS": "16"]
+    case .float16: ["FIT_HALF": "1"]
+    case .bfloat16: ["FIT_BFLOAT": "1"]
+    default: [:]
+    }
+}
+
+/// Shader defines for operand type `t` and result type `r`: T, R, INT when `t` is an integer
+/// type (not bool), SIGNED when a signed one, and `fitDefines(r)`.
 func typeDefines(_ t: DataType, _ r: DataType) -> [String: String] {
-    var d = ["T": glslType(t), "R": glslType(r)]
-    if glslType(t) == "int" { d["INT"] = "1" }
+    var d = fitDefines(r).merging(["T": glslType(t), "R": glslType(r)]) { $1 }
+    if t.isInteger { d["INT"] = "1" }
+    if t.isInteger, glslType(t) == "int" { d["SIGNED"] = "1" }
     return d
 }
 
@@ -27,7 +40,7 @@ enum UnaryOp: String, CaseIterable {
     case acosh = "OP_ACOSH", atanh = "OP_ATANH", erf = "OP_ERF", sign = "OP_SIGN", round = "OP_ROUND"
     case softsign = "OP_SOFTSIGN", mish = "OP_MISH", gelu = "OP_GELU", geluTanh = "OP_GELU_TANH"
     case celu = "OP_CELU", thresholdedRelu = "OP_THRESHOLDED_RELU", not = "OP_NOT", isNaN = "OP_ISNAN"
-    case isInf = "OP_ISINF", shrink = "OP_SHRINK"
+    case isInf = "OP_ISINF", shrink = "OP_SHRINK", bitwiseNot = "OP_BITWISE_NOT"
 
     static let byName: [String: UnaryOp] = [
         "Relu": .relu, "LeakyRelu": .leakyRelu, "Sigmoid": .sigmoid, "Tanh": .tanh, "Exp": .exp, "Log": .log,
@@ -37,7 +50,7 @@ enum UnaryOp: String, CaseIterable {
         "Atan": .atan, "Sinh": .sinh, "Cosh": .cosh, "Asinh": .asinh, "Acosh": .acosh, "Atanh": .atanh,
         "Erf": .erf, "Sign": .sign, "Round": .round, "Softsign": .softsign, "Mish": .mish, "Gelu": .gelu,
         "Celu": .celu, "ThresholdedRelu": .thresholdedRelu, "Not": .not, "IsNaN": .isNaN, "IsInf": .isInf,
-        "Shrink": .shrink,
+        "Shrink": .shrink, "BitwiseNot": .bitwiseNot,
     ]
 
     /// The element type written for input type `t`.
@@ -74,12 +87,13 @@ enum BinaryOp: String {
     case add = "OP_ADD", sub = "OP_SUB", mul = "OP_MUL", div = "OP_DIV", max = "OP_MAX", min = "OP_MIN"
     case pow = "OP_POW", prelu = "OP_PRELU", equal = "OP_EQUAL", less = "OP_LESS", greater = "OP_GREATER"
     case lessEqual = "OP_LESS_EQUAL", greaterEqual = "OP_GREATER_EQUAL", and = "OP_AND", or = "OP_OR"
-    case xor = "OP_XOR", mod = "OP_MOD", fmod = "OP_FMOD"
+    case xor = "OP_XOR", mod = "OP_MOD", fmod = "OP_FMOD", shiftLeft = "OP_SHIFT_LEFT", shiftRight = "OP_SHIFT_RIGHT"
 
     static let byName: [String: BinaryOp] = [
         "Add": .add, "Sub": .sub, "Mul": .mul, "Div": .div, "Max": .max, "Min": .min, "Pow": .pow, "PRelu": .prelu,
         "Equal": .equal, "Less": .less, "Greater": .greater, "LessOrEqual": .lessEqual,
         "GreaterOrEqual": .greaterEqual, "And": .and, "Or": .or, "Xor": .xor, "Mod": .mod,
+        "BitwiseAnd": .and, "BitwiseOr": .or, "BitwiseXor": .xor, "BitShift": .shiftLeft,
     ]
     /// Ops taking any number of inputs (Max, Min, Sum), folded left to right.
     static let variadic: [String: BinaryOp] = ["Max": .max, "Min": .min, "Sum": .add]
@@ -141,17 +155,18 @@ func recordUnary(_ op: UnaryOp, _ ctx: VulkanKernelContext) throws -> [VulkanTen
 
 /// Records `Shaders/unary.comp`'s `op` over `x` into a new tensor of element type `type`.
 func recordUnary(_ op: String, _ x: VulkanTensor, to type: DataType, alpha: Float = 0, beta: Float = 0,
-                 _ ctx: VulkanKernelContext) throws -> VulkanTensor {
+                 defines: [String: String] = [:], _ ctx: VulkanKernelContext) throws -> VulkanTensor {
     let y = try ctx.recorder.makeTensor(shape: x.shape, dataType: type)
     var push = PushConstants()
     push.add(x.count); push.add(alpha); push.add(beta)
-    try ctx.dispatch1D("unary", defines: typeDefines(x.dataType, type).merging(["OP": op]) { $1 },
+    try ctx.dispatch1D("unary", defines: typeDefines(x.dataType, type).merging(defines.merging(["OP": op]) { $1 }) { $1 },
                        buffers: [x.buffer, y.buffer], push: push, count: x.count)
     return y
 }
 
-/// Cast and CastLike between device element types: a view where the words are the same
-/// (int32 and int64 both live as int32), else a conversion (to bool: nonzero).
+/// Cast and CastLike between device element types, as the CPU casts: a view where every word
+/// of the source type already holds a value of the target (int8 to int32, float16 to float),
+/// else a conversion (Shaders/unary.comp's OP_CONVERT; to bool: nonzero).
 func recordCast(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let x = try ctx.input(0)
     let target: DataType
@@ -162,10 +177,18 @@ func recordCast(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
         target = t
     }
     guard VulkanTensor.dataTypes.contains(target) else { throw ctx.error("Cast to \(target) is not implemented on Vulkan") }
-    if glslType(target) == glslType(x.dataType) {
+    if target == .bool, x.dataType != .bool { return [try recordUnary("OP_NONZERO", x, to: target, ctx)] }
+    if glslType(target) == glslType(x.dataType), target == x.dataType || fitDefines(target).isEmpty || x.dataType == .bool {
         return [VulkanTensor(shape: x.shape, buffer: x.buffer, dataType: target)]
     }
-    return [try recordUnary(target == .bool ? "OP_NONZERO" : "OP_CONVERT", x, to: target, ctx)]
+    var bounds: [String: String] = [:]
+    if glslType(x.dataType) == "float", target.isInteger {
+        // saturation bounds: the target's, or the 32 bits a 64-bit type is narrowed to
+        let bits = Int(fitDefines(target)["FIT_BITS"] ?? "32")!, signed = glslType(target) == "int"
+        let (lo, hi) = signed ? (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) : (0, (1 << bits) - 1)
+        bounds = signed ? ["LO": "(\(lo + 1) - 1)", "HI": "\(hi)"] : ["LO": "0u", "HI": "\(hi)u"]
+    }
+    return [try recordUnary("OP_CONVERT", x, to: target, defines: bounds, ctx)]
 }
 
 /// Records `op(a, b)` with broadcasting into a new tensor.
@@ -179,6 +202,13 @@ func recordBroadcast(_ op: BinaryOp, _ a: VulkanTensor, _ b: VulkanTensor, _ ctx
     guard a.dataType == b.dataType else { throw ctx.error("operands are \(a.dataType) and \(b.dataType)") }
     var op = op
     if op == .mod, try ctx.node.int("fmod", default: 0) != 0 { op = .fmod }
+    if op == .shiftLeft {
+        switch try ctx.node.string("direction") {
+        case "LEFT": break
+        case "RIGHT": op = .shiftRight
+        case let d: throw ctx.error("attribute 'direction' must be LEFT or RIGHT, got \(d ?? "nothing")")
+        }
+    }
     let y = try ctx.recorder.makeTensor(shape: shape, dataType: op.resultType(a.dataType))
     guard y.count > 0 else { return y }
     var push = PushConstants()

@@ -107,7 +107,10 @@ void main() {
 #version 450
 // Elementwise binary ops with NumPy broadcasting, one per OP define: y = op(a, b).
 // Operand strides are 0 along broadcast dims; shapes are padded to rank <= 8. T is the
-// operand type (float, int, or uint for bool) and R the result type (T unless defined).
+// operand type (float, int, or uint for bool and unsigned types; INT defined for integer
+// types, SIGNED for signed ones) and R the result type (T unless defined); each result goes
+// through `fit` (fit.glsl) into the narrow type R stands for. Integer division and remainder
+// by zero give 0 and shifts past the type's width give 0, as on the CPU.
 // An invocation computes a run of up to RUN outputs along the last dim, paying the index
 // divisions once a run (see copy.comp); n counts the runs.
 #ifndef T
@@ -134,12 +137,21 @@ void main() {
 #define OP_XOR 15
 #define OP_MOD 16
 #define OP_FMOD 17
+#define OP_SHIFT_LEFT 18
+#define OP_SHIFT_RIGHT 19
 
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer A { T a[]; };
 layout(std430, binding = 1) readonly buffer B { T b[]; };
 layout(std430, binding = 2) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; uint rank; uint shape[8]; uint sa[8]; uint sb[8]; } p;
+
+#include "fit.glsl"
+#ifdef FIT_BITS
+#define WIDTH FIT_BITS
+#else
+#define WIDTH 32
+#endif
 
 float power(float x, float e) {
     if (e == 0.0) return 1.0;
@@ -150,14 +162,36 @@ float power(float x, float e) {
     return mod(e, 2.0) == 1.0 ? -r : r;
 }
 
+#ifdef INT
+// Integer division as the CPU does it: by zero gives 0, and (SIGNED) the one overflowing
+// quotient, of the smallest value by -1, wraps.
+T quotient(T u, T v) {
+    if (v == T(0)) return T(0);
+#ifdef SIGNED
+    if (v == -1) return -u;
+#endif
+    return u / v;
+}
+#endif
+
 #if OP == OP_MOD || OP == OP_FMOD
 // The remainder with the dividend's sign (C fmod); `floored` gives it the divisor's (Python %).
-// INT is defined when T is int (integer division truncates).
+// An integer one truncates its quotient, and a zero divisor gives 0 as on the CPU.
 T remainder(T u, T v, bool floored) {
 #ifdef INT
-    T r = u - v * (u / v);
+    if (v == T(0)) return T(0);
+    T r = u - v * quotient(u, v);
 #else
-    T r = u - v * trunc(u / v);
+    // Exact (C fmod): q·v is p + e exactly (Dekker's product; lavapipe's fma is not fused),
+    // u - p is exact (Sterbenz) and so is r, representable. Only u / v may have rounded the
+    // quotient past an integer, which the sign and size of r then show and one step corrects.
+    precise float q = trunc(u / v), p = q * v;
+    precise float c = 4097.0 * q, qh = c - (c - q), ql = q - qh;
+    precise float d = 4097.0 * v, vh = d - (d - v), vl = v - vh;
+    precise float e = ((qh * vh - p) + qh * vl + ql * vh) + ql * vl;
+    precise float r = (u - p) - e;
+    if (r != 0.0 && (r < 0.0) != (u < 0.0)) r += u < 0.0 ? -abs(v) : abs(v);
+    else if (abs(r) >= abs(v)) r -= u < 0.0 ? -abs(v) : abs(v);
 #endif
     if (floored && r != T(0) && ((r < T(0)) != (v < T(0)))) r += v;
     return r;
@@ -172,7 +206,11 @@ R op(T u, T v) {
 #elif OP == OP_MUL
     return u * v;
 #elif OP == OP_DIV
+#ifdef INT
+    return quotient(u, v);
+#else
     return u / v;
+#endif
 #elif OP == OP_MAX
     return max(u, v);
 #elif OP == OP_MIN
@@ -201,6 +239,10 @@ R op(T u, T v) {
     return remainder(u, v, true);
 #elif OP == OP_FMOD
     return remainder(u, v, false);
+#elif OP == OP_SHIFT_LEFT
+    return v >= WIDTH ? T(0) : u << v;
+#elif OP == OP_SHIFT_RIGHT
+    return v >= WIDTH ? T(0) : u >> v;
 #else
 #error "unknown OP"
 #endif
@@ -221,7 +263,7 @@ void main() {
         }
         for (uint j = 0; j < RUN; ++j) {
             if (start + j >= inner) break;
-            y[iy + j] = op(a[ia], b[ib]);
+            y[iy + j] = fit(op(a[ia], b[ib]));
             ia += innerA;
             ib += innerB;
         }
@@ -983,6 +1025,131 @@ void main() {
     }
 }
 """#,
+        "recurrent": #"""
+#version 450
+// One time step of RNN (CELL 0), GRU with linear_before_reset (CELL 1) or LSTM (CELL 2), every
+// direction and batch entry at once: one invocation per (direction d, batch entry b, hidden
+// unit j). xw holds X·Wᵀ for every step ([rows][dirs·G·H], G gates, a row per (t, b) as the
+// layout orders X); the step adds the biases and h·Rᵀ, applies the gates and writes the new
+// state (h, then c: [2][dirs][batch][H]) and Y. Entries past their sequence length keep their
+// state; reverse directions (REVERSE_ALL, or d = 1) run from their own last valid step.
+// F, G, H_ are the activations (codes below, parameters FA/FB, GA/GB, HA/HB); CLIP clips every
+// gate's input when defined; PEEP adds LSTM's peepholes; COUPLED ties its forget gate to 1 - i.
+#define A_SIGMOID 0
+#define A_TANH 1
+#define A_RELU 2
+#define A_AFFINE 3
+#define A_LEAKY_RELU 4
+#define A_THRESHOLDED_RELU 5
+#define A_SCALED_TANH 6
+#define A_HARD_SIGMOID 7
+#define A_ELU 8
+#define A_SOFTSIGN 9
+#define A_SOFTPLUS 10
+#if CELL == 0
+#define GATES 1
+#elif CELL == 1
+#define GATES 3
+#else
+#define GATES 4
+#endif
+
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer XW { float xw[]; };
+layout(std430, binding = 1) readonly buffer Rw { float r[]; };
+layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
+layout(std430, binding = 3) readonly buffer Lens { int lens[]; };
+layout(std430, binding = 4) readonly buffer SIn { float sin_[]; };
+layout(std430, binding = 5) writeonly buffer SOut { float sout[]; };
+layout(std430, binding = 6) writeonly buffer Y { float y[]; };
+layout(std430, binding = 7) readonly buffer P { float peep[]; };
+layout(push_constant) uniform Params { uint step; uint seq; uint batch; uint hidden; uint dirs; uint layout_; } p;
+
+#include "activation.glsl"
+
+float act(int kind, float a, float b, float v) {
+    switch (kind) {
+    case A_SIGMOID: return sigmoid(v);
+    case A_TANH: return tanh_(v);
+    case A_RELU: return max(v, 0.0);
+    case A_AFFINE: return a * v + b;
+    case A_LEAKY_RELU: return v >= 0.0 ? v : a * v;
+    case A_THRESHOLDED_RELU: return v > a ? v : 0.0;
+    case A_SCALED_TANH: return a * tanh_(b * v);
+    case A_HARD_SIGMOID: return clamp(a * v + b, 0.0, 1.0);
+    case A_ELU: return v >= 0.0 ? v : a * (exp(v) - 1.0);
+    case A_SOFTSIGN: return v / (1.0 + abs(v));
+    default: return softplus(v);
+    }
+}
+
+float clipped(float v) {
+#ifdef CLIP
+    return clamp(v, -CLIP, CLIP);
+#else
+    return v;
+#endif
+}
+
+void main() {
+    uint H = p.hidden, total = p.dirs * p.batch * H, cells = total;
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
+        uint j = i % H, b = (i / H) % p.batch, d = i / (H * p.batch);
+        uint len = uint(lens[b]);
+        float hPrev = sin_[i], cPrev = sin_[cells + i];
+        if (p.step >= len) {
+            sout[i] = hPrev;
+            sout[cells + i] = cPrev;
+            continue;
+        }
+#ifdef REVERSE_ALL
+        bool reverse = true;
+#else
+        bool reverse = d == 1u;
+#endif
+        uint t = reverse ? len - 1u - p.step : p.step;
+        uint row = p.layout_ == 0u ? t * p.batch + b : b * p.seq + t;
+        uint GH = GATES * H;
+        float pre[GATES], rec[GATES];
+        for (uint g = 0u; g < GATES; ++g) {
+            uint unit = d * GH + g * H + j;
+            float acc = 0.0;
+            for (uint k = 0u; k < H; ++k) acc += r[unit * H + k] * sin_[(d * p.batch + b) * H + k];
+            rec[g] = acc + bias[d * 2u * GH + GH + g * H + j];
+            pre[g] = xw[row * p.dirs * GH + unit] + bias[d * 2u * GH + g * H + j];
+        }
+        float h, c = 0.0;
+#if CELL == 0
+        h = act(F, FA, FB, clipped(pre[0] + rec[0]));
+#elif CELL == 1
+        float z = act(F, FA, FB, clipped(pre[0] + rec[0]));
+        float rg = act(F, FA, FB, clipped(pre[1] + rec[1]));
+        float candidate = act(G, GA, GB, clipped(pre[2] + rg * rec[2]));
+        h = (1.0 - z) * candidate + z * hPrev;
+#else
+        float pi = 0.0, po = 0.0, pf = 0.0;
+#ifdef PEEP
+        pi = peep[d * 3u * H + j]; po = peep[d * 3u * H + H + j]; pf = peep[d * 3u * H + 2u * H + j];
+#endif
+        float ig = act(F, FA, FB, clipped(pre[0] + rec[0] + pi * cPrev));
+#ifdef COUPLED
+        float fg = 1.0 - ig;
+#else
+        float fg = act(F, FA, FB, clipped(pre[2] + rec[2] + pf * cPrev));
+#endif
+        float candidate = act(G, GA, GB, clipped(pre[3] + rec[3]));
+        c = fg * cPrev + ig * candidate;
+        float og = act(F, FA, FB, clipped(pre[1] + rec[1] + po * c));
+        h = og * act(H_, HA, HB, c);
+#endif
+        sout[i] = h;
+        sout[cells + i] = c;
+        uint at = p.layout_ == 0u ? ((t * p.dirs + d) * p.batch + b) * H + j : ((b * p.seq + t) * p.dirs + d) * H + j;
+        y[at] = h;
+    }
+}
+"""#,
         "reduce": #"""
 #version 450
 // Reduces each row of a contiguous [rows, len] input to one value, rows visited as rows.glsl
@@ -1255,7 +1422,8 @@ void main() {
 // Elementwise unary ops, one per OP define: y = op(x). alpha/beta are the op's attributes
 // (LeakyRelu/Elu/Celu/ThresholdedRelu alpha, Selu alpha/gamma, HardSigmoid alpha/beta, Clip
 // min/max, Shrink bias/lambd, IsInf detect_positive/negative). T is the element type read
-// (float, int, or uint for bool) and R the type written (T unless defined).
+// (float, int, or uint for bool and unsigned types) and R the type written (T unless
+// defined); each result goes through `fit` (fit.glsl) into the narrow type R stands for.
 #ifndef T
 #define T float
 #endif
@@ -1306,6 +1474,7 @@ void main() {
 #define OP_CONVERT 41
 #define OP_NONZERO 42
 #define OP_SHRINK 43
+#define OP_BITWISE_NOT 44
 
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { T x[]; };
@@ -1313,6 +1482,21 @@ layout(std430, binding = 1) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; float alpha; float beta; } p;
 
 #include "activation.glsl"
+#include "fit.glsl"
+
+#if OP == OP_CONVERT
+// Cast as the CPU does: a float to an integer type truncates toward zero and saturates to
+// [LO, HI] (defined then; NaN gives 0); other conversions keep the value or, between
+// integers, its bits, and `fit` then rounds or wraps it into a narrow target.
+R convert(T v) {
+#ifdef LO
+    if (isnan(v)) return R(0);
+    if (v <= float(LO)) return LO;
+    if (v >= float(HI)) return HI;
+#endif
+    return R(v);
+}
+#endif
 
 R op(T v) {
 #if OP == OP_RELU
@@ -1376,7 +1560,7 @@ R op(T v) {
 #elif OP == OP_ERF
     return erf_(v);
 #elif OP == OP_SIGN
-    return sign(v);
+    return v != v ? v : sign(v);  // NaN stays NaN
 #elif OP == OP_ROUND
     return roundEven(v);
 #elif OP == OP_SOFTSIGN
@@ -1398,11 +1582,13 @@ R op(T v) {
 #elif OP == OP_ISINF
     return uint(isinf(v) && ((v > 0.0 && p.alpha != 0.0) || (v < 0.0 && p.beta != 0.0)));
 #elif OP == OP_CONVERT
-    return R(v);
+    return convert(v);
 #elif OP == OP_NONZERO
     return uint(v != T(0));
 #elif OP == OP_SHRINK
     return v < -p.beta ? v + p.alpha : v > p.beta ? v - p.alpha : 0.0;
+#elif OP == OP_BITWISE_NOT
+    return ~v;
 #else
 #error "unknown OP"
 #endif
@@ -1410,7 +1596,7 @@ R op(T v) {
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-    for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) y[i] = op(x[i]);
+    for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) y[i] = fit(op(x[i]));
 }
 """#,
         "where": #"""
@@ -1620,6 +1806,31 @@ float activate(float v, float alpha, float beta) {
     return geluTanh(v);
 #elif ACT == ACT_MISH
     return v * tanh_(softplus(v));
+#else
+    return v;
+#endif
+}
+"""#,
+        "fit.glsl": #"""
+// How a device word holds a narrow element type (see VulkanTensor): `fit` keeps a computed
+// result of type R within the type it stands for, as the CPU kernel computing in that type
+// would. FIT_BITS (8 or 16): wraps to that many bits, signed for int R, unsigned for uint.
+// FIT_HALF: rounds to float16 (nearest even; past the largest finite value, infinity).
+// FIT_BFLOAT: rounds to bfloat16 (nearest even). Neither: the value as it is.
+R fit(R v) {
+#if defined(FIT_BITS)
+    return bitfieldExtract(v, 0, FIT_BITS);
+#elif defined(FIT_HALF)
+    if (isnan(v) || isinf(v)) return v;
+    if (abs(v) >= 65520.0) return v < 0.0 ? uintBitsToFloat(0xff800000u) : uintBitsToFloat(0x7f800000u);
+    int e;
+    frexp(v, e);                    // |v| = f·2^e, f in [0.5, 1)
+    int q = max(e - 1, -14) - 10;   // the exponent of v's float16 ulp (subnormals below 2^-14)
+    return ldexp(roundEven(ldexp(v, -q)), q);
+#elif defined(FIT_BFLOAT)
+    if (isnan(v)) return v;
+    uint b = floatBitsToUint(v);
+    return uintBitsToFloat((b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u);
 #else
     return v;
 #endif

@@ -180,12 +180,10 @@ func recordPad(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     if m != 0, x.count == 0, shape.reduce(1, *) > 0 { throw ctx.error("cannot \(mode)-pad an empty tensor") }
     var value: UInt32 = 0
     if let v = ctx.opset < 11 ? Tensor(scalar: try ctx.node.float("value", default: 0)) : try ctx.hostInput(2) {
-        guard v.count == 1 else { throw ctx.error("constant_value must be a scalar") }
-        switch x.dataType {
-        case .float: value = Float(v.doubles()[0]).bitPattern
-        case .bool: value = v.ints()[0] != 0 ? 1 : 0
-        default: value = UInt32(bitPattern: Int32(truncatingIfNeeded: v.ints()[0]))
+        guard v.count == 1, glslType(v.dataType) == glslType(x.dataType) else {
+            throw ctx.error("constant_value must be a scalar of the input's type \(x.dataType), got \(v)")
         }
+        value = try deviceBits(v)[0]
     }
     let y = try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)
     var push = PushConstants()
@@ -317,12 +315,7 @@ func recordOneHot(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let axis = try ctx.axis(try ctx.node.int("axis", default: -1), rank: indices.rank + 1)
     var shape = indices.shape
     shape.insert(depth, at: axis)
-    let words: [UInt32]
-    switch values.dataType {
-    case .float: words = values.scalars(as: Float.self).map(\.bitPattern)
-    case .bool: words = values.scalars(as: Bool.self).map { $0 ? 1 : 0 }
-    default: words = values.ints().map { UInt32(bitPattern: Int32(truncatingIfNeeded: $0)) }
-    }
+    let words = try deviceBits(values)
     let y = try ctx.recorder.makeTensor(shape: shape, dataType: values.dataType)
     var push = PushConstants()
     push.add(y.count); push.add(depth); push.add(indices.shape[axis...].reduce(1, *)); push.add(bits: words[0]); push.add(bits: words[1])

@@ -55,10 +55,14 @@ public final class VulkanBuffer: @unchecked Sendable {
 }
 
 /// A tensor resident on a Vulkan device: a shape over a contiguous, row-major buffer (which
-/// several tensors may share as views) of one 32-bit word per element. float32 and int32 are
-/// stored as they are; int64 is narrowed to int32 (uploads of values outside int32 throw;
-/// device arithmetic wraps at 32 bits) and widened again on download; bool is a uint 0 or 1.
-/// Made by `VulkanRecorder.upload` or by kernels; read back with `VulkanRecorder.download`.
+/// several tensors may share as views) of one 32-bit word per element. float32, int32 and
+/// uint32 are stored as they are; the narrower types widened, holding the narrow value exactly:
+/// float16 and bfloat16 as a float, int8 and int16 as an int, uint8 and uint16 as a uint, bool
+/// as a uint 0 or 1 (kernels computing in a narrow type round or wrap each result into it,
+/// Shaders/fit.glsl). int64 and uint64 are narrowed to 32 bits: uploads of values outside
+/// int32 (uint32) throw, device arithmetic wraps at 32 bits, and downloads widen again.
+/// float64 and strings stay on the host. Made by `VulkanRecorder.upload` or by kernels; read
+/// back with `VulkanRecorder.download`.
 public struct VulkanTensor: Sendable, CustomStringConvertible {
     /// The length of each axis.
     public let shape: [Int]
@@ -68,7 +72,7 @@ public struct VulkanTensor: Sendable, CustomStringConvertible {
     public let dataType: DataType
 
     /// The element types a device tensor can have.
-    public static let dataTypes: Set<DataType> = [.float, .int32, .int64, .bool]
+    public static let dataTypes = Set(DataType.allCases).subtracting([.double, .string])
 
     init(shape: [Int], buffer: VulkanBuffer, dataType: DataType = .float) {
         precondition(buffer.byteCount >= shape.reduce(1, *) * 4)

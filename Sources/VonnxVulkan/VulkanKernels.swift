@@ -123,16 +123,25 @@ public enum VulkanKernels {
         t["NegativeLogLikelihoodLoss"] = recordNegativeLogLikelihoodLoss
         t["SoftmaxCrossEntropyLoss"] = recordSoftmaxCrossEntropyLoss
         t["CumProd"] = recordCumSum
+        for (name, cell) in RecurrentCell.byName { t[name] = { try recordRecurrent(cell, $0) } }
         return t
     }()
 
     /// The element types each op's kernel reads on the device (float32 alone when not listed).
     static let inputTypes: [String: Set<DataType>] = {
         let all = VulkanTensor.dataTypes, numeric: Set<DataType> = [.float, .int32, .int64]
+        let numbers = all.subtracting([.bool]), integers = numbers.filter(\.isInteger)
         var t: [String: Set<DataType>] = [:]
-        for op in ["Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Pow", "Mod", "Abs", "Neg", "Sign",
-                   "Less", "Greater", "LessOrEqual", "GreaterOrEqual"] { t[op] = numeric }
+        for op in ["Add", "Mul", "Div", "Max", "Min", "Sum", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"] { t[op] = numbers }
+        // uint64 results that wrap below zero leave the 32 bits it is narrowed to; the CPU has no bfloat16 Mod
+        t["Sub"] = numbers.subtracting([.uint64])
+        t["Mod"] = numbers.subtracting([.bfloat16])
+        for op in ["Abs", "Neg", "Sign"] { t[op] = numbers.filter { glslType($0) != "uint" } }
+        t["Pow"] = numeric
         for op in ["And", "Or", "Xor", "Not"] { t[op] = [.bool] }
+        for op in ["BitwiseAnd", "BitwiseOr", "BitwiseXor"] { t[op] = integers }
+        t["BitwiseNot"] = integers.subtracting([.uint64])
+        t["BitShift"] = [.uint8, .uint16, .uint32, .uint64]
         for op in ["Equal", "Where", "Cast", "CastLike", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
                    "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
                    "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu"] { t[op] = all }
@@ -141,6 +150,7 @@ public enum VulkanKernels {
         t["Attention"] = [.float, .bool]
         for op in ["NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss"] { t[op] = [.float, .int32, .int64] }
         t["CumProd"] = numeric
+        for op in RecurrentCell.byName.keys { t[op] = [.float, .int32, .int64] }  // integers: sequence_lens
         return t
     }()
 
@@ -191,6 +201,9 @@ public enum VulkanKernels {
         if key == "MaxPool" || key == "AveragePool", ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 2 { return false }
         if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
         if key == "Resize", (try? node.int("antialias", default: 0)) != 0 { return false }
+        if let cell = RecurrentCell.byName[key] {
+            guard cell.activationDefines(node) != nil, cell != .gru || (try? node.int("linear_before_reset", default: 0)) != 0 else { return false }
+        }
         if key == "Range" { return types.count == 3 && types.allSatisfy { $0.map(VulkanTensor.dataTypes.contains) ?? false } }
         let host = hostInputs(of: node), allowed = inputTypes[key] ?? [.float]
         let device = types.indices.filter { !host.contains($0) && $0 < node.inputs.count && !node.inputs[$0].isEmpty }

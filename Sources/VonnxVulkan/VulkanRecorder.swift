@@ -391,37 +391,59 @@ public final class VulkanRecorder {
 }
 
 /// `tensor` with its elements as the device stores them (see `VulkanTensor`): itself for
-/// float32 and int32, else a converted copy of 32-bit words.
-private func deviceWords(_ tensor: Tensor) throws -> Tensor {
-    switch tensor.dataType {
-    case .float, .int32: return tensor
-    case .int64:
-        let words = try tensor.scalars(as: Int64.self).map { v -> Int32 in
-            guard let w = Int32(exactly: v) else {
-                throw VonnxError.invalidArgument("Vulkan: int64 value \(v) does not fit the device's 32-bit integers")
+/// float32, int32 and uint32, else a converted copy of 32-bit words.
+func deviceWords(_ tensor: Tensor) throws -> Tensor {
+    func widened<S: TensorElement, W: TensorElement>(_: S.Type, _ word: (S) throws -> W) rethrows -> Tensor {
+        Tensor(shape: tensor.shape, scalars: try tensor.withUnsafeBufferPointer(as: S.self) { try $0.map(word) })
+    }
+    func narrowed<S: TensorElement & BinaryInteger, W: TensorElement & FixedWidthInteger>(_: S.Type, to _: W.Type) throws -> Tensor {
+        try widened(S.self) { v -> W in
+            guard let w = W(exactly: v) else {
+                throw VonnxError.invalidArgument("Vulkan: \(tensor.dataType) value \(v) does not fit the device's 32-bit integers")
             }
             return w
         }
-        return Tensor(shape: tensor.shape, scalars: words)
-    case .bool:
-        let words = tensor.scalars(as: Bool.self).map { UInt32($0 ? 1 : 0) }
-        return Tensor(shape: tensor.shape, scalars: words)
-    default:
+    }
+    switch tensor.dataType {
+    case .float, .int32, .uint32: return tensor
+    case .int64: return try narrowed(Int64.self, to: Int32.self)
+    case .uint64: return try narrowed(UInt64.self, to: UInt32.self)
+    case .int8: return widened(Int8.self, Int32.init)
+    case .int16: return widened(Int16.self, Int32.init)
+    case .uint8: return widened(UInt8.self, UInt32.init)
+    case .uint16: return widened(UInt16.self, UInt32.init)
+    case .bool: return widened(Bool.self) { UInt32($0 ? 1 : 0) }
+    case .float16: return widened(Float16.self, Float.init)
+    case .bfloat16: return widened(UInt16.self) { Float(bitPattern: UInt32($0) << 16) }
+    case .double, .string:
         throw VonnxError.invalidArgument("Vulkan: \(tensor.dataType) tensors cannot go to the device")
     }
+}
+
+/// `tensor`'s elements as the device stores them (see `deviceWords`), as raw words.
+func deviceBits(_ tensor: Tensor) throws -> [UInt32] {
+    let words = try deviceWords(tensor)
+    return Array(UnsafeBufferPointer(start: words.storage.pointer.assumingMemoryBound(to: UInt32.self), count: words.count))
 }
 
 /// The host tensor of `count(shape)` device words at `words` (nil when empty).
 private func hostTensor(words: UnsafeMutableRawPointer?, shape: [Int], dataType: DataType) -> Tensor {
     let count = shape.reduce(1, *)
     guard count > 0, let words else { return Tensor(zeros: dataType, shape: shape) }
+    func narrowed<W: TensorElement, E: TensorElement>(_: W.Type, _ element: (W) -> E) -> Tensor {
+        let w = words.bindMemory(to: W.self, capacity: count)
+        return Tensor(dataType: dataType, shape: shape, storage: Tensor(shape: shape, scalars: (0..<count).map { element(w[$0]) }).storage)
+    }
     switch dataType {
-    case .int64:
-        let w = words.bindMemory(to: Int32.self, capacity: count)
-        return Tensor(shape: shape, scalars: (0..<count).map { Int64(w[$0]) })
-    case .bool:
-        let w = words.bindMemory(to: UInt32.self, capacity: count)
-        return Tensor(shape: shape, scalars: (0..<count).map { w[$0] != 0 })
+    case .int64: return narrowed(Int32.self, Int64.init)
+    case .uint64: return narrowed(UInt32.self, UInt64.init)
+    case .int8: return narrowed(Int32.self, Int8.init(truncatingIfNeeded:))
+    case .int16: return narrowed(Int32.self, Int16.init(truncatingIfNeeded:))
+    case .uint8: return narrowed(UInt32.self, UInt8.init(truncatingIfNeeded:))
+    case .uint16: return narrowed(UInt32.self, UInt16.init(truncatingIfNeeded:))
+    case .bool: return narrowed(UInt32.self) { $0 != 0 }
+    case .float16: return narrowed(Float.self, Float16.init)
+    case .bfloat16: return narrowed(Float.self) { UInt16(truncatingIfNeeded: $0.bitPattern >> 16) }
     default:
         let t = Tensor(zeros: dataType, shape: shape)
         t.storage.pointer.copyMemory(from: words, byteCount: count * 4)
