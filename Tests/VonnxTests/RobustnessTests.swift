@@ -396,3 +396,30 @@ private func nestedIfs(depth: Int) -> Graph {
                     ["strides": .ints([1024, 1024])])
         == "node 'n' (Col2Im): the output (1 × 1 × 1024 × 1024 × 4 bytes) would need 4194304 bytes, \(over)")
 }
+
+/// Output "y" of a one-node model whose inputs are the feeds (names, types and shapes), run on them.
+private func runNode(_ op: String, _ feeds: [(String, Tensor)], _ attributes: [String: Attribute] = [:], opset: Int = 17) throws -> Tensor? {
+    let graph = Graph(nodes: [Node(name: "n", opType: op, inputs: feeds.map(\.0), outputs: ["y"], attributes: attributes)],
+                      inputs: feeds.map { input($0.0, $0.1.shape, $0.1.dataType) }, outputs: [ValueInfo(name: "y", type: nil)])
+    return try session(graph, opset: opset).run(Dictionary(uniqueKeysWithValues: feeds))["y"]
+}
+
+@Test func dataValuesNeverTrapAConversion() throws {
+    // uint64 past Int64's range to string was an Int64(Double) trap: integers print exactly, as onnxruntime
+    let wide = Tensor(shape: [4], scalars: [UInt64(1) << 63, .max, 12_345_678_901_234_567, 0])
+    #expect(try runNode("Cast", [("x", wide)], ["to": .int(Int(DataType.string.rawValue))])?.storage.strings
+        == ["9223372036854775808", "18446744073709551615", "12345678901234567", "0"])
+    let strings = Tensor(strings: ["18446744073709551615", "-1", "9223372036854775807"], shape: [3])
+    #expect(try runNode("Cast", [("x", strings)], ["to": .int(Int(DataType.uint64.rawValue))])?.scalars(as: UInt64.self)
+        == [.max, .max, 1 << 63 - 1])
+    // GridSample reflecting into a one-pixel axis with align_corners (an empty range) divided by
+    // zero into an Int conversion trap; onnxruntime reads that pixel
+    let pixel = Tensor(shape: [1, 1, 1, 1], scalars: [Float(5)])
+    let grid = Tensor(shape: [1, 1, 2, 2], scalars: [Float(0.5), 2, -3, 0])
+    for mode in ["nearest", "linear", "cubic"] {
+        let y = try runNode("GridSample", [("x", pixel), ("g", grid)], ["align_corners": .int(1), "padding_mode": .string(Array("reflection".utf8)),
+                                                                        "mode": .string(Array(mode.utf8))], opset: 20)
+        #expect(y?.scalars(as: Float.self) == [5, 5], "\(mode)")
+    }
+}
+
