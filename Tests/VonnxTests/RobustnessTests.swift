@@ -391,6 +391,9 @@ private func nestedIfs(depth: Int) -> Graph {
     // 1000 one-sample signals transformed over 1024 bins
     #expect(refusal("DFT", ["a": Tensor(zeros: .float, shape: [1000, 1, 1])], ["b": Tensor(scalar: Int64(1024))], opset: 17)
         == "node 'n' (DFT): the output (made in float64) (1000 × 1024 × 2 × 8 bytes) would need 16384000 bytes, \(over)")
+    // 2^18 distinct bytes: 2 MiB of int64 inverse indices, whatever outputs the node names
+    #expect(refusal("Unique", ["a": Tensor(shape: [1 << 18], scalars: (0..<(1 << 18)).map { UInt8(truncatingIfNeeded: $0) })], [:])
+        == "node 'n' (Unique): the inverse indices (262144 × 8 bytes) would need 2097152 bytes, \(over)")
     // one column strided over a 1024 × 1024 image
     #expect(refusal("Col2Im", ["a": Tensor(zeros: .float, shape: [1, 1, 1])], ["b": ints([1024, 1024]), "c": ints([1, 1])],
                     ["strides": .ints([1024, 1024])])
