@@ -12,9 +12,10 @@ ConstantOfShape, Gemm, If, Loop, Scan, a sequence input). Classes of mutation, N
             initializer, an opset or ir_version) set to an extreme value
   nest      If subgraphs or sequence types nested 10-100,000 deep
 Each case runs `onnx-run MODEL --random --backend cpu --threads 1` under a time limit.
-Prints the counts per class and exits 1 on any crash or hang (reproducers kept in --keep).
+Prints the counts per class (with the cases slower than --slow and the slowest time) and exits
+1 on any crash, hang or multi-line error (reproducers, and the slow cases, kept in --keep).
 """
-import argparse, os, random, shutil, subprocess, sys, tempfile
+import argparse, os, random, shutil, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -170,6 +171,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", type=int, default=750, help="cases per class (default 750: 3000 in all)")
     ap.add_argument("--timeout", type=float, default=20)
+    ap.add_argument("--slow", type=float, default=5, help="seconds past which a case counts as slow (not a failure)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=15)
     ap.add_argument("--keep", default=os.path.join(ROOT, ".build", "mutation-failures"))
@@ -190,31 +192,38 @@ def main():
 
     def run(case):
         kind, path = case
+        start = time.monotonic()
         try:
             p = subprocess.run([args.bin, path, "--random", "--backend", "cpu", "--threads", "1"],
                                capture_output=True, timeout=args.timeout)
         except subprocess.TimeoutExpired:
-            return kind, path, "hang", ""
+            return kind, path, "hang", "", args.timeout
+        seconds = time.monotonic() - start
         err = p.stderr.decode(errors="replace").strip()
         if p.returncode < 0 or p.returncode >= 128:
-            return kind, path, "crash", err[-300:]
+            return kind, path, "crash", err[-300:], seconds
         if p.returncode != 0 and len(err.splitlines()) != 1:
-            return kind, path, "multi-line error", err[-300:]
-        return kind, path, "ok" if p.returncode == 0 else "refused", ""
+            return kind, path, "multi-line error", err[-300:], seconds
+        return kind, path, "ok" if p.returncode == 0 else "refused", "", seconds
 
     counts = {}
+    slowest = {}
     bad = []
     with ThreadPoolExecutor(args.jobs) as pool:
-        for kind, path, outcome, err in pool.map(run, cases):
+        for kind, path, outcome, err, seconds in pool.map(run, cases):
             counts.setdefault(kind, {}).setdefault(outcome, 0)
             counts[kind][outcome] += 1
-            if outcome in ("crash", "hang", "multi-line error"):
+            slow = seconds > args.slow and outcome != "hang"
+            if slow:
+                counts[kind]["slow"] = counts[kind].get("slow", 0) + 1
+            slowest[kind] = max(slowest.get(kind, 0), seconds)
+            if outcome in ("crash", "hang", "multi-line error") or slow:
                 os.makedirs(args.keep, exist_ok=True)
                 shutil.copy(path, args.keep)
-                bad.append((kind, os.path.basename(path), outcome, err))
+                bad.append((kind, os.path.basename(path), f"{outcome} in {seconds:.1f} s" if slow else outcome, err))
     shutil.rmtree(tmp)
     for kind, c in counts.items():
-        print(f"{kind:9} " + "  ".join(f"{k}: {v}" for k, v in sorted(c.items())))
+        print(f"{kind:9} " + "  ".join(f"{k}: {v}" for k, v in sorted(c.items())) + f"  slowest: {slowest[kind]:.1f} s")
     for kind, name, outcome, err in bad[:20]:
         print(f"{outcome}: {kind} {name} (kept in {args.keep}): {err}")
     crashes = sum(c.get("crash", 0) + c.get("hang", 0) + c.get("multi-line error", 0) for c in counts.values())

@@ -34,6 +34,20 @@ $py -c "import onnx, onnx.helper as h; T = onnx.TensorProto.FLOAT
 g = h.make_graph([h.make_node('Relu', ['x'], ['y'])], 'g', [h.make_tensor_value_info('x', T, [2**31])], [h.make_tensor_value_info('y', T, None)])
 onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 17)], ir_version=8), '$tmp/huge-input.onnx')"
 expect 1 "^Error: invalid input: input 'x' shape \[2147483648\] is larger than the tensor limit" -- $bin/onnx-run "$tmp/huge-input.onnx" --random
+# argument errors are one line with exit 64; --timeout ends a Loop whose condition stays true
+for a in "--threads 0" "--threads 100000" "--timeout 0" "--max-tensor-bytes 1Q" "--bogus"; do
+  out=$($bin/onnx-run "$tmp/huge-input.onnx" --random $a 2>&1); rc=$?
+  if [ "$rc" = 64 ] && [ "$(wc -l <<<"$out")" = 1 ]; then passed=$((passed + 1))
+  else failed=$((failed + 1)); echo "FAIL: onnx-run $a -> exit $rc (want 64 and one line), output: $out"; fi
+done
+$py -c "import onnx, onnx.helper as h; T = onnx.TensorProto
+v = lambda n, t, s: h.make_tensor_value_info(n, t, s)
+body = h.make_graph([h.make_node('Identity', ['c'], ['c2']), h.make_node('Identity', ['v'], ['v2'])], 'body',
+                    [v('i', T.INT64, []), v('c', T.BOOL, []), v('v', T.FLOAT, [1])], [v('c2', T.BOOL, []), v('v2', T.FLOAT, [1])])
+g = h.make_graph([h.make_node('Loop', ['', 'c', 'x'], ['y'], body=body)], 'g', [v('x', T.FLOAT, [1])], [v('y', T.FLOAT, None)],
+                 [h.make_tensor('c', T.BOOL, [], [True])])
+onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 17)], ir_version=8), '$tmp/endless.onnx')"
+expect 1 "^Error: .*time limit of 0.5 s ran out" -- timeout 60 $bin/onnx-run "$tmp/endless.onnx" --random --timeout 0.5
 expect 2 "error: .*no-such.onnx" -- $bin/onnx-bench "$tmp/no-such.onnx"
 expect 2 "unknown backend 'tpu'" -- $bin/onnx-bench --backends tpu
 expect 2 "--dim 'N' must be NAME=VALUE or INPUT:AXIS=VALUE" -- $bin/onnx-bench --dim N

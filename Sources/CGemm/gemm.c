@@ -263,8 +263,10 @@ static void pack_rows(const vx_source *s, int k0, int k1, int n0, int nc, float 
                 put(&cur, NULL, 0, seg);
             } else {
                 const float *line = plane + (size_t)iy * s->w;
+                // [a, b): the columns inside the plane, clamped into this segment [ox, ox + seg)
                 int a = ox < lo ? lo : ox, b = ox + seg < hi ? ox + seg : hi;
-                if (a > b) a = b;
+                if (a > ox + seg) a = ox + seg;
+                if (b < a) b = a;
                 put(&cur, NULL, 0, a - ox);
                 put(&cur, line + (ptrdiff_t)a * sw + off, sw, b - a);
                 put(&cur, NULL, 0, ox + seg - b);

@@ -55,9 +55,7 @@ enum Conversion {
         if x.dataType == .bfloat16 { return try cast(bfloat16ToFloat(x, ctx), to: to, ctx) }
         switch to {
         case .string:
-            return Tensor(strings: x.doubles().map { d in
-                x.dataType.isFloatingPoint || !d.isFinite ? "\(d)" : "\(Int64(d))"
-            }, shape: x.shape)
+            return Tensor(strings: try decimalStrings(x), shape: x.shape)
         case .bfloat16:
             return floatToBfloat16(try cast(x, to: .float, ctx), ctx)
         default:
@@ -68,12 +66,27 @@ enum Conversion {
         }
     }
 
+    /// Each element in decimal: integers exactly (all 64 bits, as onnxruntime prints them), bool
+    /// as 1 or 0, floating point as Swift prints a `Double` ("0.5", "nan", "-inf").
+    static func decimalStrings(_ x: Tensor) throws -> [String] {
+        struct Exact: IntegerVisitor {
+            let x: Tensor
+            func callAsFunction<T: ArithmeticElement & FixedWidthInteger>(_: T.Type) -> [String] {
+                x.scalars(as: T.self).map { "\($0)" }
+            }
+        }
+        if x.dataType.isInteger { return try x.dataType.visitInteger(Exact(x: x)) }
+        return x.doubles().map { x.dataType == .bool ? ($0 != 0 ? "1" : "0") : "\($0)" }
+    }
+
     /// Parses each string as a number ("inf", "nan" and exponents accepted); others are an error.
+    /// Integers parse exactly up to UInt64's range and wrap to narrower types like any integer cast.
     static func fromStrings(_ x: Tensor, to: DataType, _ ctx: KernelContext) throws -> Tensor {
         let strings = x.storage.strings
         if to.isInteger {
             let values = try strings.map { s -> Int64 in
                 if let v = Int64(s) { return v }
+                if let v = UInt64(s) { return Int64(bitPattern: v) }  // beyond Int64: the cast below gives it back to uint64
                 guard let d = Double(s) else { throw ctx.error("cannot parse '\(s)' as \(to)") }
                 return Int64(fromDouble: d)
             }

@@ -4,8 +4,10 @@ import VonnxIR
 /// [N, O1..On, n] with nearest/linear/cubic interpolation and zeros/border/reflection padding,
 /// following the ONNX reference implementation.
 enum GridSampleKernel {
+    /// `x` reflected into [lo, hi]; lo when the range is empty (one pixel with align_corners, as onnxruntime).
     static func reflect(_ x: Double, _ lo: Double, _ hi: Double) -> Double {
         let range = hi - lo
+        guard range > 0 else { return lo }
         if x < lo {
             let dx = lo - x, n = Int(dx / range), r = dx - Double(n) * range
             return n % 2 == 0 ? lo + r : hi - r

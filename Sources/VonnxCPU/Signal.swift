@@ -1,33 +1,110 @@
 import Glibc
 import VonnxIR
 
-/// Complex DFTs of length n by direct summation with a twiddle table (O(n²) per transform).
+/// An in-place radix-2 FFT of a power-of-two length m, e^{-2πikt/m}.
+struct Radix2FFT {
+    let m: Int
+    let cosTable: [Double], sinTable: [Double]
+
+    init(length m: Int) {
+        self.m = m
+        cosTable = (0..<(m / 2)).map { cos(2 * Double.pi * Double($0) / Double(m)) }
+        sinTable = (0..<(m / 2)).map { sin(2 * Double.pi * Double($0) / Double(m)) }
+    }
+
+    func forward(_ re: inout [Double], _ im: inout [Double]) {
+        var j = 0
+        for i in 1..<max(m, 1) {
+            var bit = m >> 1
+            while j & bit != 0 { j ^= bit; bit >>= 1 }
+            j |= bit
+            if i < j { re.swapAt(i, j); im.swapAt(i, j) }
+        }
+        var span = 2
+        while span <= m {
+            let half = span / 2, step = m / span
+            for start in stride(from: 0, to: m, by: span) {
+                for k in 0..<half {
+                    let c = cosTable[k * step], s = -sinTable[k * step]
+                    let a = start + k, b = a + half
+                    let tr = re[b] * c - im[b] * s, ti = re[b] * s + im[b] * c
+                    re[b] = re[a] - tr; im[b] = im[a] - ti
+                    re[a] += tr; im[a] += ti
+                }
+            }
+            span *= 2
+        }
+    }
+}
+
+/// Complex DFTs of any length n in O(n log n): radix-2 when n is a power of two, otherwise
+/// Bluestein's chirp-z (a circular convolution done by radix-2 FFTs of m ≥ 2n - 1), so that a
+/// model asking for a long transform costs time in proportion to its output.
 struct DFTKernel {
     let n: Int
-    let cosTable: [Double], sinTable: [Double]
+    let fft: Radix2FFT
+    /// Bluestein only: the chirp e^{-iπk²/n} (k < n) and the FFT of its conjugate, wrapped to length m.
+    let chirp: (re: [Double], im: [Double])?, filter: (re: [Double], im: [Double])?
 
     init(length n: Int) {
         self.n = n
-        cosTable = (0..<n).map { cos(2 * Double.pi * Double($0) / Double(n)) }
-        sinTable = (0..<n).map { sin(2 * Double.pi * Double($0) / Double(n)) }
+        if n & (n - 1) == 0 {
+            fft = Radix2FFT(length: n); chirp = nil; filter = nil
+            return
+        }
+        var m = 1
+        while m < 2 * n - 1 { m *= 2 }
+        fft = Radix2FFT(length: m)
+        // k² mod 2n keeps the angle exact for large k
+        let angles = (0..<n).map { Double.pi * Double($0 * $0 % (2 * n)) / Double(n) }
+        let c = (re: angles.map { cos($0) }, im: angles.map { -sin($0) })
+        var bRe = [Double](repeating: 0, count: m), bIm = bRe
+        for k in 0..<n {
+            bRe[k] = c.re[k]; bIm[k] = -c.im[k]
+            if k > 0 { bRe[m - k] = c.re[k]; bIm[m - k] = -c.im[k] }
+        }
+        fft.forward(&bRe, &bIm)
+        chirp = c; filter = (bRe, bIm)
     }
 
     /// Bins `0..<bins` of the transform of (re, im) (length n): forward uses e^{-2πikt/n},
-    /// inverse e^{+2πikt/n} scaled by 1/n.
+    /// inverse e^{+2πikt/n} scaled by 1/n (the forward transform of the conjugate, conjugated).
     func transform(_ re: [Double], _ im: [Double], bins: Int, inverse: Bool) -> (re: [Double], im: [Double]) {
-        var outRe = [Double](repeating: 0, count: bins), outIm = outRe
-        let sign: Double = inverse ? 1 : -1
-        for k in 0..<bins {
-            var sr = 0.0, si = 0.0
-            var idx = 0
-            for t in 0..<n {
-                let c = cosTable[idx], s = sign * sinTable[idx]
-                sr += re[t] * c - im[t] * s
-                si += re[t] * s + im[t] * c
-                idx += k; if idx >= n { idx -= n }
-            }
-            outRe[k] = inverse ? sr / Double(n) : sr
-            outIm[k] = inverse ? si / Double(n) : si
+        var (r, i) = forward(re, inverse ? im.map { -$0 } : im)
+        r.removeLast(r.count - bins); i.removeLast(i.count - bins)
+        if inverse {
+            let scale = 1 / Double(n)
+            return (r.map { $0 * scale }, i.map { -$0 * scale })
+        }
+        return (r, i)
+    }
+
+    private func forward(_ re: [Double], _ im: [Double]) -> ([Double], [Double]) {
+        guard let chirp, let filter else {
+            var (r, i) = (re, im)
+            fft.forward(&r, &i)
+            return (r, i)
+        }
+        // X_k = w_k Σ_t (x_t w_t) conj(w_{k-t}): the product of FFTs, transformed back by the
+        // forward FFT of its conjugate
+        let m = fft.m
+        var aRe = [Double](repeating: 0, count: m), aIm = aRe
+        for t in 0..<n {
+            aRe[t] = re[t] * chirp.re[t] - im[t] * chirp.im[t]
+            aIm[t] = re[t] * chirp.im[t] + im[t] * chirp.re[t]
+        }
+        fft.forward(&aRe, &aIm)
+        for k in 0..<m {
+            let (pr, pi) = (aRe[k] * filter.re[k] - aIm[k] * filter.im[k], aRe[k] * filter.im[k] + aIm[k] * filter.re[k])
+            aRe[k] = pr; aIm[k] = -pi
+        }
+        fft.forward(&aRe, &aIm)
+        let scale = 1 / Double(m)
+        var outRe = [Double](repeating: 0, count: n), outIm = outRe
+        for k in 0..<n {
+            let (cr, ci) = (aRe[k] * scale, -aIm[k] * scale)
+            outRe[k] = cr * chirp.re[k] - ci * chirp.im[k]
+            outIm[k] = cr * chirp.im[k] + ci * chirp.re[k]
         }
         return (outRe, outIm)
     }

@@ -9,40 +9,49 @@ struct UniqueApply: ElementVisitor {
         let shape = axis == nil ? [x.count] : x.shape
         let a = axis ?? 0
         let l = AxisLayout(shape, axis: a)
-        let values = x.scalars(as: T.self)
-        // item i: the elements at index i along the axis, in row-major order
-        let items: [[T]] = (0..<l.n).map { i in
-            var item: [T] = []
-            item.reserveCapacity(l.outer * l.inner)
-            for o in 0..<l.outer { item += values[((o * l.n + i) * l.inner)..<((o * l.n + i) * l.inner + l.inner)] }
-            return item
-        }
-        func less(_ p: [T], _ q: [T]) -> Bool {
-            for (u, v) in zip(p, q) where u != v { return u < v }
-            return false
-        }
-        let order = (0..<l.n).sorted { i, j in less(items[i], items[j]) || (items[i] == items[j] && i < j) }
-        // groups of equal items, each as (first index, members)
-        var groups: [(first: Int, members: [Int])] = []
-        for i in order {
-            if let g = groups.last, items[g.first] == items[i] { groups[groups.count - 1].members.append(i) }
-            else { groups.append((i, [i])) }
-        }
-        if !sorted { groups.sort { $0.first < $1.first } }
-        var inverse = [Int64](repeating: 0, count: l.n)
-        for (k, g) in groups.enumerated() { for i in g.members { inverse[i] = Int64(k) } }
-        var yShape = shape
-        yShape[a] = groups.count
-        var y = [T](repeating: T.zero, count: l.outer * groups.count * l.inner)
-        for (k, g) in groups.enumerated() {
-            for o in 0..<l.outer {
-                for e in 0..<l.inner { y[(o * groups.count + k) * l.inner + e] = items[g.first][o * l.inner + e] }
+        // the int64 index outputs hold one value an item, up to 8 times the input (whose size
+        // bounds Y), and so does each scratch array below
+        try ctx.checkAllocatable("the inverse indices", dims: [l.n], .int64)
+        return x.withUnsafeBufferPointer(as: T.self) { values in
+            // item i: the elements at index i along the axis, in row-major order, compared in place
+            func compare(_ i: Int, _ j: Int) -> Int {
+                for o in 0..<l.outer {
+                    let p = (o * l.n + i) * l.inner, q = (o * l.n + j) * l.inner
+                    for e in 0..<l.inner where values[p + e] != values[q + e] { return values[p + e] < values[q + e] ? -1 : 1 }
+                }
+                return 0
             }
+            let order = (0..<l.n).sorted { i, j in
+                let c = compare(i, j)
+                return c < 0 || (c == 0 && i < j)
+            }
+            // groups of equal items in sorted order: the first index of each (ties sort by index), its size
+            var firsts: [Int] = [], counts: [Int64] = []
+            var inverse = [Int64](repeating: 0, count: l.n)
+            for i in order {
+                if let f = firsts.last, compare(f, i) == 0 { counts[counts.count - 1] += 1 } else { firsts.append(i); counts.append(1) }
+                inverse[i] = Int64(firsts.count - 1)
+            }
+            if !sorted {
+                // groups renumbered by first occurrence
+                let byFirst = firsts.indices.sorted { firsts[$0] < firsts[$1] }
+                var number = [Int64](repeating: 0, count: byFirst.count)
+                for (k, g) in byFirst.enumerated() { number[g] = Int64(k) }
+                inverse = inverse.map { number[Int($0)] }
+                firsts = byFirst.map { firsts[$0] }
+                counts = byFirst.map { counts[$0] }
+            }
+            var yShape = shape
+            yShape[a] = firsts.count
+            var y = [T](repeating: T.zero, count: l.outer * firsts.count * l.inner)
+            for (k, f) in firsts.enumerated() {
+                for o in 0..<l.outer {
+                    for e in 0..<l.inner { y[(o * firsts.count + k) * l.inner + e] = values[(o * l.n + f) * l.inner + e] }
+                }
+            }
+            return [Tensor(shape: yShape, scalars: y), Tensor(shape: [firsts.count], scalars: firsts.map { Int64($0) }),
+                    Tensor(shape: [l.n], scalars: inverse), Tensor(shape: [firsts.count], scalars: counts)]
         }
-        return [Tensor(shape: yShape, scalars: y),
-                Tensor(shape: [groups.count], scalars: groups.map { Int64($0.first) }),
-                Tensor(shape: [l.n], scalars: inverse),
-                Tensor(shape: [groups.count], scalars: groups.map { Int64($0.members.count) })]
     }
 }
 

@@ -53,6 +53,10 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-4) -> Bool 
     // rows (the transposed product)
     (xs: [1, 3, 45, 39], ws: [8, 3, 7, 7], group: 1, stride: [2, 2], pads: [3, 3, 2, 3], dilation: [1, 1]),
     (xs: [2, 128, 7, 7], ws: [20, 128, 3, 3], group: 1, stride: [1, 1], pads: [1, 1, 1, 1], dilation: [1, 1]),
+    // padding far wider than the input (issue 15's mutation campaign): a column block starting
+    // past the input's last column packed extra zeros (wrong outputs; at 10,000 a segfault)
+    (xs: [1, 2, 8, 8], ws: [3, 2, 3, 3], group: 1, stride: [1, 1], pads: [0, 0, 0, 1000], dilation: [1, 1]),
+    (xs: [1, 2, 8, 8], ws: [3, 2, 3, 3], group: 1, stride: [1, 1], pads: [0, 1000, 0, 0], dilation: [1, 1]),
     // depthwise, strided and dilated (the direct depthwise kernel)
     (xs: [2, 6, 11, 9], ws: [6, 1, 3, 3], group: 6, stride: [2, 2], pads: [1, 0, 1, 2], dilation: [1, 2]),
     // depthwise with stride-1 rows of 34 outputs (AVX-512: 16-wide vectors, masked at both edges)

@@ -370,6 +370,13 @@ private func externalModel(_ dir: TempDir, _ entries: [(String, String)]) throws
     #expect(text.contains("gone.bin") && text.contains("external data of tensor 'w'") && text.contains("No such file"))
 }
 
+@Test func externalDataInAFifoIsRefusedWithoutBlocking() throws {
+    let dir = TempDir()
+    #expect(mkfifo(dir.file("w.bin"), 0o600) == 0)
+    let path = try externalModel(dir, [("location", "w.bin")])
+    #expect(errorText { try ModelReader.load(path: path) }.contains("w.bin: external data of tensor 'w': not a regular file"))
+}
+
 @Test func externalDataWithoutBaseDirectory() {
     let bytes = PB.model(initializer: PB.tensor("w", type: 1, dims: [2], PB.external([("location", "w.bin")])))
     #expect(errorText { try ModelReader.load(bytes: bytes, baseDirectory: nil) }.contains("tensor 'w': external data 'w.bin' cannot be read"))

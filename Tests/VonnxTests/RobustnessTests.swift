@@ -391,8 +391,61 @@ private func nestedIfs(depth: Int) -> Graph {
     // 1000 one-sample signals transformed over 1024 bins
     #expect(refusal("DFT", ["a": Tensor(zeros: .float, shape: [1000, 1, 1])], ["b": Tensor(scalar: Int64(1024))], opset: 17)
         == "node 'n' (DFT): the output (made in float64) (1000 × 1024 × 2 × 8 bytes) would need 16384000 bytes, \(over)")
+    // 2^18 distinct bytes: 2 MiB of int64 inverse indices, whatever outputs the node names
+    #expect(refusal("Unique", ["a": Tensor(shape: [1 << 18], scalars: (0..<(1 << 18)).map { UInt8(truncatingIfNeeded: $0) })], [:])
+        == "node 'n' (Unique): the inverse indices (262144 × 8 bytes) would need 2097152 bytes, \(over)")
     // one column strided over a 1024 × 1024 image
     #expect(refusal("Col2Im", ["a": Tensor(zeros: .float, shape: [1, 1, 1])], ["b": ints([1024, 1024]), "c": ints([1, 1])],
                     ["strides": .ints([1024, 1024])])
         == "node 'n' (Col2Im): the output (1 × 1 × 1024 × 1024 × 4 bytes) would need 4194304 bytes, \(over)")
+}
+
+/// Output "y" of a one-node model whose inputs are the feeds (names, types and shapes), run on them.
+private func runNode(_ op: String, _ feeds: [(String, Tensor)], _ attributes: [String: Attribute] = [:], opset: Int = 17) throws -> Tensor? {
+    let graph = Graph(nodes: [Node(name: "n", opType: op, inputs: feeds.map(\.0), outputs: ["y"], attributes: attributes)],
+                      inputs: feeds.map { input($0.0, $0.1.shape, $0.1.dataType) }, outputs: [ValueInfo(name: "y", type: nil)])
+    return try session(graph, opset: opset).run(Dictionary(uniqueKeysWithValues: feeds))["y"]
+}
+
+@Test func dataValuesNeverTrapAConversion() throws {
+    // uint64 past Int64's range to string was an Int64(Double) trap: integers print exactly, as onnxruntime
+    let wide = Tensor(shape: [4], scalars: [UInt64(1) << 63, .max, 12_345_678_901_234_567, 0])
+    #expect(try runNode("Cast", [("x", wide)], ["to": .int(Int(DataType.string.rawValue))])?.storage.strings
+        == ["9223372036854775808", "18446744073709551615", "12345678901234567", "0"])
+    let strings = Tensor(strings: ["18446744073709551615", "-1", "9223372036854775807"], shape: [3])
+    #expect(try runNode("Cast", [("x", strings)], ["to": .int(Int(DataType.uint64.rawValue))])?.scalars(as: UInt64.self)
+        == [.max, .max, 1 << 63 - 1])
+    // GridSample reflecting into a one-pixel axis with align_corners (an empty range) divided by
+    // zero into an Int conversion trap; onnxruntime reads that pixel
+    let pixel = Tensor(shape: [1, 1, 1, 1], scalars: [Float(5)])
+    let grid = Tensor(shape: [1, 1, 2, 2], scalars: [Float(0.5), 2, -3, 0])
+    for mode in ["nearest", "linear", "cubic"] {
+        let y = try runNode("GridSample", [("x", pixel), ("g", grid)], ["align_corners": .int(1), "padding_mode": .string(Array("reflection".utf8)),
+                                                                        "mode": .string(Array(mode.utf8))], opset: 20)
+        #expect(y?.scalars(as: Float.self) == [5, 5], "\(mode)")
+    }
+}
+
+@Test func longTransformsTakeTimeInProportionToTheirOutput() throws {
+    // A 1-sample signal asking for a DFT of 131071 bins (not a power of two): O(n²) was 1.7e10
+    // multiply-adds, minutes; O(n log n) takes well under a second
+    let start = ContinuousClock.now
+    let y = try #require(try runNode("DFT", [("x", Tensor(shape: [1, 1, 1], scalars: [Float(1)])), ("n", Tensor(scalar: Int64(131_071)))]))
+    #expect(ContinuousClock.now - start < .seconds(20))
+    // an impulse's transform: 1 + 0i in every bin
+    #expect(y.shape == [1, 131_071, 2] && y.scalars(as: Float.self).enumerated().allSatisfy { abs($1 - ($0 % 2 == 0 ? 1 : 0)) < 1e-6 })
+    // the transforms against the defining sum, at a length with Bluestein's chirp and one of radix 2
+    for n in [12, 16] {
+        let x = (0..<(2 * n)).map { Float(sin(Double($0) * 0.7) + 0.1 * Double($0)) }
+        let f = try #require(try runNode("DFT", [("x", Tensor(shape: [1, n, 2], scalars: x))]))
+        for k in 0..<n {
+            var (re, im) = (0.0, 0.0)
+            for t in 0..<n {
+                let a = -2 * Double.pi * Double(k * t) / Double(n), (xr, xi) = (Double(x[2 * t]), Double(x[2 * t + 1]))
+                re += xr * cos(a) - xi * sin(a); im += xr * sin(a) + xi * cos(a)
+            }
+            let got = f.scalars(as: Float.self)
+            #expect(abs(Double(got[2 * k]) - re) < 1e-4 && abs(Double(got[2 * k + 1]) - im) < 1e-4, "n \(n) bin \(k)")
+        }
+    }
 }
