@@ -48,5 +48,5 @@ scripts/gpu-check.sh prepare
 # that bundle in a bare Debian root (made once by debootstrap, cached in .testdata)
 scripts/test-bundle.sh
 scripts/fuzz.sh 60
-# the unit tests of threads under ThreadSanitizer (scripts/sanitize.sh also runs AddressSanitizer)
-scripts/sanitize.sh thread
+# the unit tests of untrusted input under AddressSanitizer, and of threads under ThreadSanitizer
+scripts/sanitize.sh both
