@@ -252,7 +252,7 @@ func recordConvTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
         guard out[i] > 0 else { throw ctx.error("output size \(out[i]) along spatial dim \(i) is not positive") }
     }
     let pad3 = { (v: [Int], fill: Int) in [Int](repeating: fill, count: 3 - r) + v }
-    let n = x.shape[0], pixels = input.reduce(1, *), taps = outC * k.reduce(1, *)
+    let n = x.shape[0], pixels = input.reduce(1, *), kSpatial = k.reduce(1, *), taps = outC * kSpatial
     let maxScratch = min(ctx.device.maxBufferBytes, 1 << 28) / 4
     let variant = KernelVariants.choose("convTranspose", rows: taps, columns: pixels, device: ctx.device) { v in
         v.name != "gemm" || (group == 1 && (checkedElementCount([n, taps, pixels]) ?? .max) <= maxScratch)
@@ -283,7 +283,6 @@ func recordConvTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     // of U-Nets), each output takes exactly one column entry: the bias goes into the GEMM, a
     // value per column row, and the gather is a strided copy.
     let disjoint = k == s && d.allSatisfy { $0 == 1 } && pads.allSatisfy { $0 == 0 } && (0..<r).allSatisfy { out[$0] == input[$0] * s[$0] }
-    let kSpatial = k.reduce(1, *)
     let rowBias = try disjoint ? bias.map { bias in
         try ctx.prepared(bias, key: "perTap") { ctx in
             let t = try ctx.recorder.makeTensor(shape: [taps])
@@ -298,7 +297,8 @@ func recordConvTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     if disjoint {
         // columns[n][oc][k0, k1, k2][i0, i1, i2] to y[n][oc][i0·S0 + k0][i1·S1 + k1][i2·S2 + k2].
         let inStrides = contiguousStrides(input), kStrides = contiguousStrides(k), outStrides = contiguousStrides(out)
-        var shape = [n, outC], from = [taps * pixels, kSpatial * pixels], to = [outC * out.reduce(1, *), out.reduce(1, *)]
+        let outPixels = out.reduce(1, *)
+        var shape = [n, outC], from = [taps * pixels, kSpatial * pixels], to = [outC * outPixels, outPixels]
         for i in 0..<r {
             shape += [input[i], k[i]]
             from += [inStrides[i], kStrides[i] * pixels]
