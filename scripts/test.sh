@@ -14,6 +14,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build -c release
 export VONNX_TEST_REQUIRE_VULKAN=1
+# a crash's report lists every loaded library, so that an address outside the unwound frames
+# (a jump to freed memory, say) can still be placed
+export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=yes,images=all}
 swift test --skip asyncRunsHoldNoThread 2>&1 | tee .build/unit-tests.log
 # alone: it times how soon the cooperative pool runs a task while async runs are in flight,
 # which the other tests (synchronous ones hold pool threads for seconds) would delay

@@ -47,6 +47,11 @@ public struct VulkanOptions: Sendable {
     /// Turns on VK_LAYER_KHRONOS_validation and collects its warnings and errors for
     /// `VulkanDevice.takeValidationMessages()`.
     public var validation: Bool
+    /// With `validation`, also the layer's synchronization validation: it reports a dispatch
+    /// that reads or writes what an earlier one wrote without a barrier between them, which
+    /// lavapipe, running dispatches one after the other, would never show. Use such a device
+    /// from one thread at a time: the layer's synchronization state is not safe to share.
+    public var synchronizationValidation: Bool
     /// Fills every new buffer with NaN so a kernel that skips an output element is caught.
     public var poisonAllocations: Bool
     /// Copies through staging buffers even where device memory is host-visible, as on a
@@ -63,9 +68,10 @@ public struct VulkanOptions: Sendable {
     public var kernelVariants: String?
 
     /// Each argument sets the property of its name.
-    public init(device: String? = nil, validation: Bool = false, poisonAllocations: Bool = false, forceStaging: Bool = false,
+    public init(device: String? = nil, validation: Bool = false, synchronizationValidation: Bool = false,
+                poisonAllocations: Bool = false, forceStaging: Bool = false,
                 cacheDirectory: String? = nil, kernelVariants: String? = nil) {
-        self.device = device; self.validation = validation
+        self.device = device; self.validation = validation; self.synchronizationValidation = synchronizationValidation
         self.poisonAllocations = poisonAllocations; self.forceStaging = forceStaging
         self.cacheDirectory = cacheDirectory; self.kernelVariants = kernelVariants
     }
@@ -100,7 +106,7 @@ private final class Instance {
     let messenger: VkDebugUtilsMessengerEXT?
     let sink: MessageSink
 
-    init(validation: Bool) throws {
+    init(validation: Bool, synchronization: Bool = false) throws {
         let sink = MessageSink()
         self.sink = sink
         // The same messenger settings go on the instance's pNext chain, so messages from
@@ -114,13 +120,10 @@ private final class Instance {
             | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT.rawValue
         messengerInfo.pfnUserCallback = debugCallback
         messengerInfo.pUserData = Unmanaged.passUnretained(sink).toOpaque()
-        // Synchronization validation too: it reports a dispatch that reads or writes what an
-        // earlier one wrote without a barrier between them, which lavapipe, running dispatches
-        // one after the other, would never show.
         let enabledFeatures = [VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT]
         var features = VkValidationFeaturesEXT()
         features.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT
-        features.enabledValidationFeatureCount = 1
+        features.enabledValidationFeatureCount = synchronization ? 1 : 0
         var layers: [String] = []
         var extensions: [String] = []
         if validation {
@@ -294,7 +297,7 @@ public final class VulkanDevice: @unchecked Sendable {
     public init(options: VulkanOptions = .init()) throws {
         self.options = options
         forcedVariants = try KernelVariants.parse(options.kernelVariants ?? "")
-        instance = try Instance(validation: options.validation)
+        instance = try Instance(validation: options.validation, synchronization: options.synchronizationValidation)
         let devices = try instance.physicalDevices()
         let infos = devices.enumerated().map { describe($1, index: $0) }
         let chosen = try Self.select(from: infos, selector: options.device)

@@ -10,9 +10,13 @@ import VonnxCPU
 private let deviceName = TestVulkan.device?.info.name
 private let hasDevice = deviceName != nil
 
-private func options(sharing other: Session? = nil) -> SessionOptions {
-    SessionOptions(threads: 1, backend: .vulkan, vulkanDevice: deviceName, vulkanValidation: true, vulkanDeviceOf: other)
+/// On the device of `other`, by default the validated test session's.
+private func options(sharing other: Session? = try? TestVulkan.opened.get().session) -> SessionOptions {
+    SessionOptions(threads: 1, backend: .vulkan, vulkanDevice: deviceName, vulkanDeviceOf: other)
 }
+
+/// On a device of the session's own, which closes with it (without validation: see `TestVulkan`).
+private let ownDevice = SessionOptions(threads: 1, backend: .vulkan, vulkanDevice: deviceName)
 
 private func message(_ body: () throws -> Void) -> String {
     do { try body(); return "no error" } catch { return "\(error)" }
@@ -71,7 +75,7 @@ private func expectSameBits(_ a: Tensor, _ b: Tensor, sourceLocation: SourceLoca
 
 @Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func deviceTensorOutlivesItsSession() throws {
     let x = random([1, 6])
-    let kept = try Session(model: layer("x", "y"), options: options()).upload(x)
+    let kept = try Session(model: layer("x", "y"), options: ownDevice).upload(x)
     expectSameBits(try kept.toHost(), x)
 }
 
@@ -85,7 +89,7 @@ private func expectSameBits(_ a: Tensor, _ b: Tensor, sourceLocation: SourceLoca
     #expect(message { _ = try Session(model: layer("x", "y"), options: options(sharing: cpu)) }
         == "vulkanDeviceOf names a session that runs on the CPU (backend .cpu)")
 
-    let other = try Session(model: layer("x", "y"), options: options())  // its own device
+    let other = try Session(model: layer("x", "y"), options: ownDevice)
     #expect(message { _ = try other.run(onDevice: ["x": x]) }.hasPrefix("invalid input: input 'x' is a device tensor of another Vulkan device"))
     #expect(message { _ = try session.run(onDevice: ["x": try session.upload(random([2, 5]))]) }
         == "invalid input: input 'x' has shape [2, 5], expected float32[N,6] (dim 1 must be 6)")
@@ -122,7 +126,7 @@ private func expectSameBits(_ a: Tensor, _ b: Tensor, sourceLocation: SourceLoca
 @Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func deviceRunsOnTheStagingPath() throws {
     // A discrete GPU's memory is not mapped: uploads and downloads go through staging copies,
     // which a device run must not go through (nor be overwritten by). New buffers are NaN.
-    let device = try VulkanDevice(options: .init(validation: true, poisonAllocations: true, forceStaging: true))
+    let device = try TestVulkan.opened.get().staging
     let model = layer("x", "y")
     let graph = try Optimizer(opsets: model.opsets, optimize: true, limits: Limits()).prepare(model.graph)
     let placement = try VulkanPlacement(graph, device: device, opsets: model.opsets, pool: ThreadPool(threads: 1),

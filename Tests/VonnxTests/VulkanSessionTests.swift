@@ -4,9 +4,9 @@ import Testing
 @testable import Vonnx
 import VonnxVulkan
 
-// Sessions on the Vulkan backend against the CPU backend, on small graphs. Sessions run with
-// the validation layer on; any message fails the test. Without a Vulkan device the tests are
-// skipped.
+// Sessions on the Vulkan backend against the CPU backend, on small graphs. Sessions run on the
+// test session's validated device; any message fails the test. Without a Vulkan device the
+// tests are skipped.
 
 /// The shared test device's name, or nil (tests skipped, the reason printed) when there is none.
 private let deviceName = TestVulkan.device?.info.name
@@ -16,7 +16,8 @@ private let exceedableLimit = TestVulkan.device.map(\.maxBufferBytes).flatMap { 
 private let hasGPU = ((try? Session.vulkanDevices()) ?? []).contains { $0.kind != "cpu" }
 
 private func vulkanOptions(allowFallback: Bool = true) -> SessionOptions {
-    SessionOptions(threads: 1, backend: .vulkan, allowFallback: allowFallback, vulkanDevice: deviceName, vulkanValidation: true)
+    SessionOptions(threads: 1, backend: .vulkan, allowFallback: allowFallback, vulkanDevice: deviceName,
+                   vulkanDeviceOf: try? TestVulkan.opened.get().session)
 }
 
 private func message(_ body: () throws -> Void) -> String {
@@ -73,13 +74,16 @@ private func mlp(middle: String = "Sigmoid") -> Model {
     // when it is made, and the first run replays that recording on the real inputs.
     var model = mlp()
     model.graph.inputs[0].type = .tensor(.float, shape: [.value(3), .value(8)])
-    let session = try expectMatchesCPU(model, ["x": random([3, 8])])
+    // Each session on a device of its own, which opens and closes with it (so without
+    // validation: see `TestVulkan`).
+    let own = SessionOptions(threads: 1, backend: .vulkan, vulkanDevice: deviceName)
+    let session = try expectMatchesCPU(model, ["x": random([3, 8])], options: own)
     let built = try #require(session.vulkan).pipelineCount
     #expect(built > 0)
-    let fresh = try Session(model: model, options: vulkanOptions())
+    let fresh = try Session(model: model, options: own)
     #expect(fresh.vulkan?.pipelineCount == built, "pipelines built at creation")
     // A symbolic batch: nothing to record until the first run.
-    #expect(try Session(model: mlp(), options: vulkanOptions()).vulkan?.pipelineCount == 0)
+    #expect(try Session(model: mlp(), options: own).vulkan?.pipelineCount == 0)
 }
 
 @Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func cpuNodeSplitsPartitions() throws {

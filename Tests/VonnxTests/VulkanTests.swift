@@ -516,7 +516,7 @@ private func transposed(_ t: Tensor) -> Tensor {
 /// Dispatches that bind disjoint buffers go without a barrier between them; one that reads what
 /// they wrote waits for them; synchronization validation sees no hazard, and the result holds.
 @Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func barriersOnlyOrderDependentDispatches() throws {
-    let device = try VulkanDevice(options: .init(validation: true))
+    let device = try TestVulkan.opened.get().synchronized  // a missing barrier is a message
     let recorder = try VulkanRecorder(device: device)
     let a = Tensor(shape: [5], scalars: [Float(-2), -1, 0, 1, 2]), b = Tensor(shape: [5], scalars: [Float(3), -3, 1, -1, 0])
     let (da, db) = (try recorder.upload(a), try recorder.upload(b))
@@ -535,7 +535,7 @@ private func transposed(_ t: Tensor) -> Tensor {
 }
 
 @Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func validationMessagesAreCollected() throws {
-    let device = try VulkanDevice(options: .init(validation: true))
+    let device = try TestVulkan.opened.get().provoked
     var info = VkBufferCreateInfo()
     info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO
     info.size = 0  // invalid: VUID-VkBufferCreateInfo-size-00912
@@ -586,7 +586,7 @@ private func timeConv(_ x: Tensor, _ w: Tensor, _ b: Tensor, pads: [Int], on dev
 
 /// The discrete-GPU path: device-local buffers filled and read through staging copies.
 @Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func stagingPathMatchesReference() throws {
-    let device = try VulkanDevice(options: .init(validation: true, poisonAllocations: true, forceStaging: true))
+    let device = try TestVulkan.opened.get().staging
     #expect(!device.unifiedMemory)
     let inputs = Inputs()
     let x = inputs.tensor([2, 3, 6, 6]), w = inputs.tensor([5, 3, 3, 3])

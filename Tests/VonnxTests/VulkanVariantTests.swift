@@ -1,4 +1,3 @@
-import Synchronization
 import Testing
 @testable import Vonnx
 import VonnxCPU
@@ -10,23 +9,12 @@ import VonnxIR
 // discrete GPU's shared-memory variant is checked on lavapipe too. Validation is on (any
 // message fails) and new buffers are poisoned with NaN, so an unwritten output shows.
 
-private let hasDevice = (try? VulkanDevice.availableDevices().isEmpty == false) ?? false
+private let hasDevice = TestVulkan.device != nil
 
-/// One device per forced variant ("family=variant"), opened on first use.
-private let devices = Mutex<[String: VulkanDevice]>([:])
-private func device(forcing spec: String) throws -> VulkanDevice {
-    try devices.withLock { open in
-        if let d = open[spec] { return d }
-        let d = try VulkanDevice(options: .init(validation: true, poisonAllocations: true, kernelVariants: spec))
-        open[spec] = d
-        return d
-    }
-}
+/// The test device forcing `spec` ("family=variant,…"): validated, synchronization included.
+private func device(forcing spec: String) throws -> VulkanDevice { try TestVulkan.device(forcing: spec) }
 
-/// Each variant of each family, as "family=variant".
-private let variants = KernelVariants.table.keys.sorted().flatMap { family in
-    KernelVariants.table[family]!.map { "\(family)=\($0.name)" }
-}
+private let variants = TestVulkan.variants
 
 /// A node of `op` with inputs in0… (empty where nil) and outputs out0…
 private func node(_ op: String, domain: String = "", _ inputs: [Tensor?], _ attributes: [String: Attribute]) -> Node {
@@ -122,18 +110,7 @@ private let convCases: [ConvProblem] = [
     ConvProblem(x: [2, 10, 13, 11], w: [12, 10, 3, 3], attributes: ["pads": .ints([1, 2, 0, 1])]),  // several F(4×4) tiles a row
 ]
 
-/// Each conv variant, each paired with a gemm variant (pointwise convs and their epilogue take the gemm path).
-private let convSpecs: [String] = {
-    let convs = variants.filter { $0.hasPrefix("conv=") }, gemms = variants.filter { $0.hasPrefix("gemm=") }
-    let count = max(convs.count, gemms.count)
-    return zip(convs.cycled(to: count), gemms.cycled(to: count)).map { "\($0),\($1)" }
-}()
-
-extension Array {
-    fileprivate func cycled(to count: Int) -> [Element] { (0..<count).map { self[$0 % self.count] } }
-}
-
-@Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: convSpecs)
+@Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: TestVulkan.convSpecs)
 func convVariantMatchesCPU(_ spec: String) throws {
     let seed = UInt64.random(in: 0...UInt64.max)
     var rng = SplitMix(state: seed)
