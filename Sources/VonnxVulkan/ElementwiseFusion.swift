@@ -71,6 +71,7 @@ public final class ElementwiseFusion {
         let operands: [Operand]
         let shape: [Int]
         let dataType: DataType
+        var output: String { ctx.node.outputs[0] }
 
         init(_ ctx: VulkanKernelContext, op: Op, slots: [Int], operands: [Operand], shape: [Int], dataType: DataType) {
             self.ctx = ctx; self.op = op; self.slots = slots; self.operands = operands; self.shape = shape; self.dataType = dataType
@@ -94,8 +95,8 @@ public final class ElementwiseFusion {
 
     /// Deferred members by output name.
     private var pending: [String: Member] = [:]
-    /// The results of the members recorded so far.
-    private var recorded: [ObjectIdentifier: VulkanTensor] = [:]
+    /// The results of the members recorded so far, by output name.
+    private var recorded: [String: VulkanTensor] = [:]
 
     public init() {}
 
@@ -150,7 +151,7 @@ public final class ElementwiseFusion {
     /// generator does not take them, the largest part of the chain under the root is cut off
     /// and materialized on its own, until it does.
     private func materialize(_ root: Member, _ recorder: VulkanRecorder) throws -> VulkanTensor {
-        if let y = recorded[ObjectIdentifier(root)] { return y }
+        if let y = recorded[root.output] { return y }
         var cut: Set<ObjectIdentifier> = []
         func joins(_ m: Member) -> Bool { m.shape == root.shape && !cut.contains(ObjectIdentifier(m)) }
         func size(_ m: Member) -> Int { 1 + m.operands.reduce(0) { n, o in n + (o.member.map { joins($0) ? size($0) : 0 } ?? 0) } }
@@ -176,7 +177,7 @@ public final class ElementwiseFusion {
                 cut.insert(ObjectIdentifier(largest))
                 continue
             }
-            recorded[ObjectIdentifier(root)] = y
+            recorded[root.output] = y
             return y
         }
     }
@@ -185,7 +186,7 @@ public final class ElementwiseFusion {
     private func value(_ operand: Operand) -> VulkanTensor? {
         switch operand {
         case .tensor(let t): t
-        case .member(let m): recorded[ObjectIdentifier(m)]
+        case .member(let m): recorded[m.output]
         }
     }
 
