@@ -44,8 +44,11 @@ final class VulkanPartition: Partition {
     private let hostConstants: [String: Tensor]
     /// Inputs read on the device (uploaded each run) and on the host (part of the cache key).
     private let deviceRead: Set<String>, hostRead: Set<String>
-    /// For each value produced or read here, the index of the last node reading it.
+    /// For each value produced or read here, the index of the last node reading it (a chain
+    /// member's reads count at its root, where the chain is recorded).
     private let lastUse: [String: Int]
+    /// The roots of the elementwise chains recorded as one dispatch, by member index (`ElementwiseFusion`).
+    private let chainRoots: [Int: Int]
     private let recordings = Mutex<[Key: Entry]>([:])
     /// The partition's nodes on the CPU, for what the Vulkan kernels reject.
     private let cpu: Interpreter?
@@ -123,6 +126,10 @@ final class VulkanPartition: Partition {
                 if initializers[name] == nil && !inputs.contains(name) { inputs.append(name) }
             }
             produced.formUnion(node.outputs.filter { !$0.isEmpty })
+        }
+        chainRoots = ElementwiseFusion.roots(nodes, kept: Set(outputs), excluded: hostEvaluated)
+        for (i, root) in chainRoots {
+            for name in nodes[i].inputs where !name.isEmpty { lastUse[name] = max(lastUse[name] ?? root, root) }
         }
         self.hostEvaluated = hostEvaluated
         self.hostDefinitions = hostDefinitions
@@ -311,6 +318,7 @@ final class VulkanPartition: Partition {
         var liveUses: [ObjectIdentifier: Int] = [:]
         let kept = Set(outputs)
         var shapes: [(inputs: [[Int]], outputs: [[Int]])] = []
+        let chains = ElementwiseFusion()
         for (i, node) in nodes.enumerated() {
             if recorder.dispatchCount >= Self.dispatchesPerSubmission {
                 recorder = try VulkanRecorder(device: device, profile: profiled)
@@ -336,15 +344,23 @@ final class VulkanPartition: Partition {
             }
             let ctx = VulkanKernelContext(node: node, inputs: deviceInputs, hostInputs: node.inputs.map { onHost[$0] }, opset: opset,
                                           recorder: recorder, preparedWeights: preparedWeights)
+            let inputShapes = { node.inputs.map { onDevice[$0]?.shape ?? chains.shape(of: $0) ?? onHost[$0]?.shape ?? [] } }
             let produced: [VulkanTensor]
-            do { produced = try kernel(ctx) } catch let e as VonnxError {
+            do {
+                if let root = chainRoots[i], root != i {
+                    try chains.add(ctx)
+                    shapes.append((inputShapes(), [chains.shape(of: node.outputs[0]) ?? []]))
+                    continue
+                }
+                produced = try chainRoots[i] == i ? [chains.record(ctx)] : kernel(ctx)
+            } catch let e as VonnxError {
                 if case .invalidArgument(let m) = e { throw KernelRejected(error: node.error(m)) }
                 throw KernelRejected(error: e)
             }
             guard produced.count >= node.outputs.filter({ !$0.isEmpty }).count else {
                 throw node.error("the Vulkan kernel produced \(produced.count) outputs, \(node.outputs.count) are needed")
             }
-            shapes.append((node.inputs.map { onDevice[$0]?.shape ?? onHost[$0]?.shape ?? [] }, produced.map(\.shape)))
+            shapes.append((inputShapes(), produced.map(\.shape)))
             for (name, t) in zip(node.outputs, produced) where !name.isEmpty {
                 onDevice[name] = t
                 liveUses[ObjectIdentifier(t.buffer), default: 0] += 1

@@ -56,6 +56,12 @@ enum UnaryOp: String, CaseIterable {
     /// The element type written for input type `t`.
     func resultType(_ t: DataType) -> DataType { self == .isNaN || self == .isInf ? .bool : t }
 
+    /// The op `node` computes, as its attributes refine this one (Gelu's tanh approximation).
+    func resolved(_ node: Node) throws -> UnaryOp {
+        guard self == .gelu else { return self }
+        return try node.string("approximate", default: "none") == "tanh" ? .geluTanh : .gelu
+    }
+
     /// The shader's alpha and beta for this node.
     func parameters(_ ctx: VulkanKernelContext) throws -> (Float, Float) {
         let n = ctx.node
@@ -105,6 +111,20 @@ enum BinaryOp: String {
         default: t
         }
     }
+
+    /// The op `node` computes, as its attributes refine this one (Mod's fmod, BitShift's direction).
+    func resolved(_ node: Node) throws -> BinaryOp {
+        switch self {
+        case .mod: return try node.int("fmod", default: 0) != 0 ? .fmod : .mod
+        case .shiftLeft:
+            switch try node.string("direction") {
+            case "LEFT": return .shiftLeft
+            case "RIGHT": return .shiftRight
+            case let d: throw node.error("attribute 'direction' must be LEFT or RIGHT, got \(d ?? "nothing")")
+            }
+        default: return self
+        }
+    }
 }
 
 /// The NumPy broadcast of two shapes, or nil.
@@ -146,8 +166,7 @@ func coalesce(_ shape: [Int], _ strides: [[Int]]) -> (shape: [Int], strides: [[I
 }
 
 func recordUnary(_ op: UnaryOp, _ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
-    var op = op
-    if op == .gelu, try ctx.node.string("approximate", default: "none") == "tanh" { op = .geluTanh }
+    let op = try op.resolved(ctx.node)
     let x = try ctx.input(0)
     let (alpha, beta) = try op.parameters(ctx)
     return [try recordUnary(op.rawValue, x, to: op.resultType(x.dataType), alpha: alpha, beta: beta, ctx)]
@@ -200,15 +219,7 @@ func recordBroadcast(_ op: BinaryOp, _ a: VulkanTensor, _ b: VulkanTensor, _ ctx
     guard walk.shape.count <= maxShaderRank else { throw ctx.error("\(a.shape) and \(b.shape) broadcast over more than \(maxShaderRank) dims") }
     if walk.shape.isEmpty { walk = ([1], [[0], [0], [1]]) }
     guard a.dataType == b.dataType else { throw ctx.error("operands are \(a.dataType) and \(b.dataType)") }
-    var op = op
-    if op == .mod, try ctx.node.int("fmod", default: 0) != 0 { op = .fmod }
-    if op == .shiftLeft {
-        switch try ctx.node.string("direction") {
-        case "LEFT": break
-        case "RIGHT": op = .shiftRight
-        case let d: throw ctx.error("attribute 'direction' must be LEFT or RIGHT, got \(d ?? "nothing")")
-        }
-    }
+    let op = try op.resolved(ctx.node)
     let y = try ctx.recorder.makeTensor(shape: shape, dataType: op.resultType(a.dataType))
     guard y.count > 0 else { return y }
     var push = PushConstants()

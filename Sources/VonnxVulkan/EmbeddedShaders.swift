@@ -105,7 +105,8 @@ void main() {
 """#,
         "binary": #"""
 #version 450
-// Elementwise binary ops with NumPy broadcasting, one per OP define: y = op(a, b).
+// Elementwise binary ops with NumPy broadcasting: y = OP(a, b), OP one of elementwise.glsl's
+// binary macros.
 // Operand strides are 0 along broadcast dims; shapes are padded to rank <= 8. T is the
 // operand type (float, int, or uint for bool and unsigned types; INT defined for integer
 // types, SIGNED for signed ones) and R the result type (T unless defined); each result goes
@@ -119,26 +120,6 @@ void main() {
 #ifndef R
 #define R T
 #endif
-#define OP_ADD 0
-#define OP_SUB 1
-#define OP_MUL 2
-#define OP_DIV 3
-#define OP_MAX 4
-#define OP_MIN 5
-#define OP_POW 6
-#define OP_PRELU 7
-#define OP_EQUAL 8
-#define OP_LESS 9
-#define OP_GREATER 10
-#define OP_LESS_EQUAL 11
-#define OP_GREATER_EQUAL 12
-#define OP_AND 13
-#define OP_OR 14
-#define OP_XOR 15
-#define OP_MOD 16
-#define OP_FMOD 17
-#define OP_SHIFT_LEFT 18
-#define OP_SHIFT_RIGHT 19
 
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer A { T a[]; };
@@ -146,107 +127,9 @@ layout(std430, binding = 1) readonly buffer B { T b[]; };
 layout(std430, binding = 2) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; uint rank; uint shape[8]; uint sa[8]; uint sb[8]; } p;
 
+#include "activation.glsl"
 #include "fit.glsl"
-#ifdef FIT_BITS
-#define WIDTH FIT_BITS
-#else
-#define WIDTH 32
-#endif
-
-float power(float x, float e) {
-    if (e == 0.0) return 1.0;
-    if (x == 0.0) return e > 0.0 ? 0.0 : uintBitsToFloat(0x7f800000u);
-    if (x > 0.0) return pow(x, e);
-    if (e != floor(e)) return uintBitsToFloat(0x7fc00000u);
-    float r = pow(-x, e);
-    return mod(e, 2.0) == 1.0 ? -r : r;
-}
-
-#ifdef INT
-// Integer division as the CPU does it: by zero gives 0, and (SIGNED) the one overflowing
-// quotient, of the smallest value by -1, wraps.
-T quotient(T u, T v) {
-    if (v == T(0)) return T(0);
-#ifdef SIGNED
-    if (v == -1) return -u;
-#endif
-    return u / v;
-}
-#endif
-
-#if OP == OP_MOD || OP == OP_FMOD
-// The remainder with the dividend's sign (C fmod); `floored` gives it the divisor's (Python %).
-// An integer one truncates its quotient, and a zero divisor gives 0 as on the CPU.
-T remainder(T u, T v, bool floored) {
-#ifdef INT
-    if (v == T(0)) return T(0);
-    T r = u - v * quotient(u, v);
-#else
-    // Exact (C fmod): q·v is p + e exactly (Dekker's product; lavapipe's fma is not fused),
-    // u - p is exact (Sterbenz) and so is r, representable. Only u / v may have rounded the
-    // quotient past an integer, which the sign and size of r then show and one step corrects.
-    precise float q = trunc(u / v), p = q * v;
-    precise float c = 4097.0 * q, qh = c - (c - q), ql = q - qh;
-    precise float d = 4097.0 * v, vh = d - (d - v), vl = v - vh;
-    precise float e = ((qh * vh - p) + qh * vl + ql * vh) + ql * vl;
-    precise float r = (u - p) - e;
-    if (r != 0.0 && (r < 0.0) != (u < 0.0)) r += u < 0.0 ? -abs(v) : abs(v);
-    else if (abs(r) >= abs(v)) r -= u < 0.0 ? -abs(v) : abs(v);
-#endif
-    if (floored && r != T(0) && ((r < T(0)) != (v < T(0)))) r += v;
-    return r;
-}
-#endif
-
-R op(T u, T v) {
-#if OP == OP_ADD
-    return u + v;
-#elif OP == OP_SUB
-    return u - v;
-#elif OP == OP_MUL
-    return u * v;
-#elif OP == OP_DIV
-#ifdef INT
-    return quotient(u, v);
-#else
-    return u / v;
-#endif
-#elif OP == OP_MAX
-    return max(u, v);
-#elif OP == OP_MIN
-    return min(u, v);
-#elif OP == OP_POW
-    return T(power(float(u), float(v)));
-#elif OP == OP_PRELU
-    return u < 0.0 ? u * v : u;
-#elif OP == OP_EQUAL
-    return uint(u == v);
-#elif OP == OP_LESS
-    return uint(u < v);
-#elif OP == OP_GREATER
-    return uint(u > v);
-#elif OP == OP_LESS_EQUAL
-    return uint(u <= v);
-#elif OP == OP_GREATER_EQUAL
-    return uint(u >= v);
-#elif OP == OP_AND
-    return u & v;
-#elif OP == OP_OR
-    return u | v;
-#elif OP == OP_XOR
-    return u ^ v;
-#elif OP == OP_MOD
-    return remainder(u, v, true);
-#elif OP == OP_FMOD
-    return remainder(u, v, false);
-#elif OP == OP_SHIFT_LEFT
-    return v >= WIDTH ? T(0) : u << v;
-#elif OP == OP_SHIFT_RIGHT
-    return v >= WIDTH ? T(0) : u >> v;
-#else
-#error "unknown OP"
-#endif
-}
+#include "elementwise.glsl"
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
@@ -263,7 +146,7 @@ void main() {
         }
         for (uint j = 0; j < RUN; ++j) {
             if (start + j >= inner) break;
-            y[iy + j] = fit(op(a[ia], b[ib]));
+            y[iy + j] = fit(R(OP(a[ia], b[ib])));
             ia += innerA;
             ib += innerB;
         }
@@ -1419,7 +1302,8 @@ void main() {
 """#,
         "unary": #"""
 #version 450
-// Elementwise unary ops, one per OP define: y = op(x). alpha/beta are the op's attributes
+// Elementwise unary ops: y = OP(x), OP one of elementwise.glsl's unary macros or the
+// conversions below. alpha/beta are the op's attributes
 // (LeakyRelu/Elu/Celu/ThresholdedRelu alpha, Selu alpha/gamma, HardSigmoid alpha/beta, Clip
 // min/max, Shrink bias/lambd, IsInf detect_positive/negative). T is the element type read
 // (float, int, or uint for bool and unsigned types) and R the type written (T unless
@@ -1430,51 +1314,6 @@ void main() {
 #ifndef R
 #define R T
 #endif
-#define OP_RELU 0
-#define OP_LEAKY_RELU 1
-#define OP_SIGMOID 2
-#define OP_TANH 3
-#define OP_EXP 4
-#define OP_LOG 5
-#define OP_ABS 6
-#define OP_NEG 7
-#define OP_SQRT 8
-#define OP_RECIPROCAL 9
-#define OP_FLOOR 10
-#define OP_CEIL 11
-#define OP_ELU 12
-#define OP_SELU 13
-#define OP_HARD_SIGMOID 14
-#define OP_CLIP 15
-#define OP_SOFTPLUS 16
-#define OP_HARD_SWISH 17
-#define OP_SIN 18
-#define OP_COS 19
-#define OP_TAN 20
-#define OP_ASIN 21
-#define OP_ACOS 22
-#define OP_ATAN 23
-#define OP_SINH 24
-#define OP_COSH 25
-#define OP_ASINH 26
-#define OP_ACOSH 27
-#define OP_ATANH 28
-#define OP_ERF 29
-#define OP_SIGN 30
-#define OP_ROUND 31
-#define OP_SOFTSIGN 32
-#define OP_MISH 33
-#define OP_GELU 34
-#define OP_GELU_TANH 35
-#define OP_CELU 36
-#define OP_THRESHOLDED_RELU 37
-#define OP_NOT 38
-#define OP_ISNAN 39
-#define OP_ISINF 40
-#define OP_CONVERT 41
-#define OP_NONZERO 42
-#define OP_SHRINK 43
-#define OP_BITWISE_NOT 44
 
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { T x[]; };
@@ -1483,8 +1322,8 @@ layout(push_constant) uniform Params { uint n; float alpha; float beta; } p;
 
 #include "activation.glsl"
 #include "fit.glsl"
+#include "elementwise.glsl"
 
-#if OP == OP_CONVERT
 // Cast as the CPU does: a float to an integer type truncates toward zero and saturates to
 // [LO, HI] (defined then; NaN gives 0); other conversions keep the value or, between
 // integers, its bits, and `fit` then rounds or wraps it into a narrow target.
@@ -1496,103 +1335,11 @@ R convert(T v) {
 #endif
     return R(v);
 }
-#endif
 
-R op(T v) {
-#if OP == OP_RELU
-    return v < 0.0 ? 0.0 : v;
-#elif OP == OP_LEAKY_RELU
-    return v < 0.0 ? p.alpha * v : v;
-#elif OP == OP_SIGMOID
-    return sigmoid(v);
-#elif OP == OP_TANH
-    return tanh_(v);
-#elif OP == OP_EXP
-    return exp(v);
-#elif OP == OP_LOG
-    return log(v);
-#elif OP == OP_ABS
-    return abs(v);
-#elif OP == OP_NEG
-    return -v;
-#elif OP == OP_SQRT
-    return sqrt(v);
-#elif OP == OP_RECIPROCAL
-    return 1.0 / v;
-#elif OP == OP_FLOOR
-    return floor(v);
-#elif OP == OP_CEIL
-    return ceil(v);
-#elif OP == OP_ELU
-    return v < 0.0 ? p.alpha * (exp(v) - 1.0) : v;
-#elif OP == OP_SELU
-    return v <= 0.0 ? p.beta * p.alpha * (exp(v) - 1.0) : p.beta * v;
-#elif OP == OP_HARD_SIGMOID
-    return clamp(p.alpha * v + p.beta, 0.0, 1.0);
-#elif OP == OP_CLIP
-    return min(max(v, p.alpha), p.beta);
-#elif OP == OP_SOFTPLUS
-    return softplus(v);
-#elif OP == OP_HARD_SWISH
-    return v * clamp(v / 6.0 + 0.5, 0.0, 1.0);
-#elif OP == OP_SIN
-    return sin(v);
-#elif OP == OP_COS
-    return cos(v);
-#elif OP == OP_TAN
-    return tan(v);
-#elif OP == OP_ASIN
-    return atan(v, sqrt(1.0 - v * v));  // more precise than asin on some drivers (lavapipe)
-#elif OP == OP_ACOS
-    return atan(sqrt(1.0 - v * v), v);
-#elif OP == OP_ATAN
-    return atan(v);
-#elif OP == OP_SINH
-    return 0.5 * (exp(v) - exp(-v));
-#elif OP == OP_COSH
-    return 0.5 * (exp(v) + exp(-v));
-#elif OP == OP_ASINH
-    return sign(v) * log(abs(v) + sqrt(v * v + 1.0));
-#elif OP == OP_ACOSH
-    return log(v + sqrt(v * v - 1.0));
-#elif OP == OP_ATANH
-    return 0.5 * log((1.0 + v) / (1.0 - v));
-#elif OP == OP_ERF
-    return erf_(v);
-#elif OP == OP_SIGN
-    return v != v ? v : sign(v);  // NaN stays NaN
-#elif OP == OP_ROUND
-    return roundEven(v);
-#elif OP == OP_SOFTSIGN
-    return v / (1.0 + abs(v));
-#elif OP == OP_MISH
-    return v * tanh_(softplus(v));
-#elif OP == OP_GELU
-    return gelu(v);
-#elif OP == OP_GELU_TANH
-    return geluTanh(v);
-#elif OP == OP_CELU
-    return max(0.0, v) + min(0.0, p.alpha * (exp(v / p.alpha) - 1.0));
-#elif OP == OP_THRESHOLDED_RELU
-    return v > p.alpha ? v : 0.0;
-#elif OP == OP_NOT
-    return 1u - v;
-#elif OP == OP_ISNAN
-    return uint(isnan(v));
-#elif OP == OP_ISINF
-    return uint(isinf(v) && ((v > 0.0 && p.alpha != 0.0) || (v < 0.0 && p.beta != 0.0)));
-#elif OP == OP_CONVERT
-    return convert(v);
-#elif OP == OP_NONZERO
-    return uint(v != T(0));
-#elif OP == OP_SHRINK
-    return v < -p.beta ? v + p.alpha : v > p.beta ? v - p.alpha : 0.0;
-#elif OP == OP_BITWISE_NOT
-    return ~v;
-#else
-#error "unknown OP"
-#endif
-}
+#define OP_CONVERT(v, a, b) convert(v)
+#define OP_NONZERO(v, a, b) uint((v) != T(0))
+
+R op(T v) { return OP(v, p.alpha, p.beta); }
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
@@ -1808,6 +1555,139 @@ float activate(float v, float alpha, float beta) {
     return v * tanh_(softplus(v));
 #else
     return v;
+#endif
+}
+"""#,
+        "elementwise.glsl": #"""
+// The elementwise ops, one function-like macro each: the one place their math is written.
+// unary.comp and binary.comp compute the one their OP define names; a fused chain
+// (Sources/VonnxVulkan/ElementwiseFusion.swift) generates a shader computing several.
+// Unary macros take the value and the op's alpha and beta (see unary.comp), binary ones the
+// two operands, OP_WHERE the condition and the two values. T is the operand type (float,
+// int, or uint for bool and unsigned types; INT defined for integer types, SIGNED for signed
+// ones; FIT_BITS for narrow ones); a bool result is a uint 0 or 1. Needs activation.glsl.
+#ifdef FIT_BITS
+#define WIDTH FIT_BITS
+#else
+#define WIDTH 32
+#endif
+
+#define OP_RELU(v, a, b) ((v) < 0.0 ? 0.0 : (v))
+#define OP_LEAKY_RELU(v, a, b) ((v) < 0.0 ? (a) * (v) : (v))
+#define OP_SIGMOID(v, a, b) sigmoid(v)
+#define OP_TANH(v, a, b) tanh_(v)
+#define OP_EXP(v, a, b) exp(v)
+#define OP_LOG(v, a, b) log(v)
+#define OP_ABS(v, a, b) abs(v)
+#define OP_NEG(v, a, b) (-(v))
+#define OP_SQRT(v, a, b) sqrt(v)
+#define OP_RECIPROCAL(v, a, b) (1.0 / (v))
+#define OP_FLOOR(v, a, b) floor(v)
+#define OP_CEIL(v, a, b) ceil(v)
+#define OP_ELU(v, a, b) ((v) < 0.0 ? (a) * (exp(v) - 1.0) : (v))
+#define OP_SELU(v, a, b) ((v) <= 0.0 ? (b) * (a) * (exp(v) - 1.0) : (b) * (v))
+#define OP_HARD_SIGMOID(v, a, b) clamp((a) * (v) + (b), 0.0, 1.0)
+#define OP_CLIP(v, a, b) ((v) != (v) ? (v) : min(max(v, a), b))
+#define OP_SOFTPLUS(v, a, b) softplus(v)
+#define OP_HARD_SWISH(v, a, b) ((v) * clamp((v) / 6.0 + 0.5, 0.0, 1.0))
+#define OP_SIN(v, a, b) sin(v)
+#define OP_COS(v, a, b) cos(v)
+#define OP_TAN(v, a, b) tan(v)
+// atan forms: more precise than asin and acos on some drivers (lavapipe)
+#define OP_ASIN(v, a, b) atan(v, sqrt(1.0 - (v) * (v)))
+#define OP_ACOS(v, a, b) atan(sqrt(1.0 - (v) * (v)), v)
+#define OP_ATAN(v, a, b) atan(v)
+#define OP_SINH(v, a, b) (0.5 * (exp(v) - exp(-(v))))
+#define OP_COSH(v, a, b) (0.5 * (exp(v) + exp(-(v))))
+#define OP_ASINH(v, a, b) (sign(v) * log(abs(v) + sqrt((v) * (v) + 1.0)))
+#define OP_ACOSH(v, a, b) log((v) + sqrt((v) * (v) - 1.0))
+#define OP_ATANH(v, a, b) (0.5 * log((1.0 + (v)) / (1.0 - (v))))
+#define OP_ERF(v, a, b) erf_(v)
+#define OP_SIGN(v, a, b) ((v) != (v) ? (v) : sign(v))  // NaN stays NaN
+#define OP_ROUND(v, a, b) roundEven(v)
+#define OP_SOFTSIGN(v, a, b) ((v) / (1.0 + abs(v)))
+#define OP_MISH(v, a, b) ((v) * tanh_(softplus(v)))
+#define OP_GELU(v, a, b) gelu(v)
+#define OP_GELU_TANH(v, a, b) geluTanh(v)
+#define OP_CELU(v, a, b) (max(0.0, v) + min(0.0, (a) * (exp((v) / (a)) - 1.0)))
+#define OP_THRESHOLDED_RELU(v, a, b) ((v) > (a) ? (v) : 0.0)
+#define OP_NOT(v, a, b) (1u - (v))
+#define OP_ISNAN(v, a, b) uint(isnan(v))
+#define OP_ISINF(v, a, b) uint(isinf(v) && (((v) > 0.0 && (a) != 0.0) || ((v) < 0.0 && (b) != 0.0)))
+#define OP_SHRINK(v, a, b) ((v) < -(b) ? (v) + (a) : (v) > (b) ? (v) - (a) : 0.0)
+#define OP_BITWISE_NOT(v, a, b) (~(v))
+
+#define OP_ADD(u, v) ((u) + (v))
+#define OP_SUB(u, v) ((u) - (v))
+#define OP_MUL(u, v) ((u) * (v))
+#ifdef INT
+#define OP_DIV(u, v) quotient(u, v)
+#else
+#define OP_DIV(u, v) ((u) / (v))
+#endif
+// GLSL's min and max may drop a NaN operand; these keep it, as the CPU does.
+#define OP_MAX(u, v) ((u) != (u) ? (u) : (v) != (v) ? (v) : max(u, v))
+#define OP_MIN(u, v) ((u) != (u) ? (u) : (v) != (v) ? (v) : min(u, v))
+#define OP_POW(u, v) T(power(float(u), float(v)))
+#define OP_PRELU(u, v) ((u) < 0.0 ? (u) * (v) : (u))
+#define OP_EQUAL(u, v) uint((u) == (v))
+#define OP_LESS(u, v) uint((u) < (v))
+#define OP_GREATER(u, v) uint((u) > (v))
+#define OP_LESS_EQUAL(u, v) uint((u) <= (v))
+#define OP_GREATER_EQUAL(u, v) uint((u) >= (v))
+#define OP_AND(u, v) ((u) & (v))
+#define OP_OR(u, v) ((u) | (v))
+#define OP_XOR(u, v) ((u) ^ (v))
+#define OP_MOD(u, v) remainder(u, v, true)
+#define OP_FMOD(u, v) remainder(u, v, false)
+#define OP_SHIFT_LEFT(u, v) ((v) >= WIDTH ? T(0) : (u) << (v))
+#define OP_SHIFT_RIGHT(u, v) ((v) >= WIDTH ? T(0) : (u) >> (v))
+
+#define OP_WHERE(c, u, v) ((c) != 0u ? (u) : (v))
+
+float power(float x, float e) {
+    if (e == 0.0) return 1.0;
+    if (x == 0.0) return e > 0.0 ? 0.0 : uintBitsToFloat(0x7f800000u);
+    if (x > 0.0) return pow(x, e);
+    if (e != floor(e)) return uintBitsToFloat(0x7fc00000u);
+    float r = pow(-x, e);
+    return mod(e, 2.0) == 1.0 ? -r : r;
+}
+
+#ifdef INT
+// Integer division as the CPU does it: by zero gives 0, and (SIGNED) the one overflowing
+// quotient, of the smallest value by -1, wraps.
+T quotient(T u, T v) {
+    if (v == T(0)) return T(0);
+#ifdef SIGNED
+    if (v == -1) return -u;
+#endif
+    return u / v;
+}
+#endif
+
+// The remainder with the dividend's sign (C fmod); `floored` gives it the divisor's (Python %).
+// An integer one truncates its quotient, and a zero divisor gives 0 as on the CPU.
+T remainder(T u, T v, bool floored) {
+#ifdef INT
+    if (v == T(0)) return T(0);
+    T r = u - v * quotient(u, v);
+    if (floored && r != T(0) && ((r < T(0)) != (v < T(0)))) r += v;
+    return r;
+#else
+    // Exact (C fmod): q·v is p + e exactly (Dekker's product; lavapipe's fma is not fused),
+    // u - p is exact (Sterbenz) and so is r, representable. Only u / v may have rounded the
+    // quotient past an integer, which the sign and size of r then show and one step corrects.
+    precise float fu = float(u), fv = float(v);
+    precise float q = trunc(fu / fv), p = q * fv;
+    precise float c = 4097.0 * q, qh = c - (c - q), ql = q - qh;
+    precise float d = 4097.0 * fv, vh = d - (d - fv), vl = fv - vh;
+    precise float e = ((qh * vh - p) + qh * vl + ql * vh) + ql * vl;
+    precise float r = (fu - p) - e;
+    if (r != 0.0 && (r < 0.0) != (fu < 0.0)) r += fu < 0.0 ? -abs(fv) : abs(fv);
+    else if (abs(r) >= abs(fv)) r -= fu < 0.0 ? -abs(fv) : abs(fv);
+    if (floored && r != 0.0 && ((r < 0.0) != (fv < 0.0))) r += fv;
+    return T(r);
 #endif
 }
 """#,

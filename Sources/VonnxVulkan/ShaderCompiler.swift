@@ -41,9 +41,19 @@ final class ShaderCompiler: @unchecked Sendable {
 
     /// SPIR-V words of embedded shader `name` with each define prepended as `#define K V`.
     func spirv(_ name: String, defines: [String: String]) throws -> [UInt32] {
-        let source = try Self.source(name)
-        let key = Self.key(name, defines)
-        return try lock.withLock {
+        try spirv(source: Self.source(name), key: Self.key(name, defines), defines: defines)
+    }
+
+    /// SPIR-V words of generated GLSL `text` (its `#include`s name embedded files), cached by the text.
+    func spirv(generated text: String) throws -> [UInt32] {
+        try spirv(source: Self.expandIncludes(text), key: Self.key(generated: text), defines: [:])
+    }
+
+    /// The cache key of a generated shader: its text, which no `key(_:_:)` equals (a name has no newline).
+    static func key(generated text: String) -> String { "generated\n" + text }
+
+    private func spirv(source: String, key: String, defines: [String: String]) throws -> [UInt32] {
+        try lock.withLock {
             if let words = cache[key] { counts.fromMemory += 1; return words }
             let preamble = defines.sorted { $0.key < $1.key }.map { "#define \($0.key) \($0.value)\n" }.joined()
             let diskKey = SHA256.hash(Array((Self.configuration + preamble + "\n" + source).utf8))
@@ -67,7 +77,12 @@ final class ShaderCompiler: @unchecked Sendable {
         guard let text = EmbeddedShaders.sources[name] else {
             throw VonnxError.invalidArgument("Vulkan: no embedded shader '\(name)'")
         }
-        return try text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+        return try expandIncludes(text)
+    }
+
+    /// `text` with each `#include "FILE"` line replaced by embedded FILE's text.
+    static func expandIncludes(_ text: String) throws -> String {
+        try text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
             guard line.hasPrefix("#include \""), line.hasSuffix("\"") else { return String(line) }
             return try source(String(line.dropFirst(10).dropLast()))
         }.joined(separator: "\n")

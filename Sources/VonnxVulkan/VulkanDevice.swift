@@ -445,10 +445,25 @@ public final class VulkanDevice: @unchecked Sendable {
     /// once, then cached.
     func pipeline(_ shader: String, defines: [String: String] = [:], bindings: Int,
                   workgroup: (UInt32, UInt32, UInt32)) throws -> VulkanPipeline {
-        let key = ShaderCompiler.key(shader, defines) + "|\(bindings)|\(workgroup.0)x\(workgroup.1)x\(workgroup.2)"
+        try pipeline(key: ShaderCompiler.key(shader, defines), bindings: bindings, workgroup: workgroup) {
+            try $0.spirv(shader, defines: defines)
+        }
+    }
+
+    /// The compute pipeline of generated GLSL `source` (its `#include`s name embedded shader
+    /// files), as `pipeline(_:defines:bindings:workgroup:)` makes one: built once, then cached.
+    func pipeline(generated source: String, bindings: Int, workgroup: (UInt32, UInt32, UInt32)) throws -> VulkanPipeline {
+        try pipeline(key: ShaderCompiler.key(generated: source), bindings: bindings, workgroup: workgroup) {
+            try $0.spirv(generated: source)
+        }
+    }
+
+    private func pipeline(key shaderKey: String, bindings: Int, workgroup: (UInt32, UInt32, UInt32),
+                          _ compile: (ShaderCompiler) throws -> [UInt32]) throws -> VulkanPipeline {
+        let key = shaderKey + "|\(bindings)|\(workgroup.0)x\(workgroup.1)x\(workgroup.2)"
         return try lock.withLock {
             if let p = pipelines[key] { return p }
-            let spirv = try compiler.spirv(shader, defines: defines)
+            let spirv = try compile(compiler)
             let p = try VulkanPipeline(device: handle, cache: pipelineCache, spirv: spirv, bindings: bindings, workgroup: workgroup)
             pipelines[key] = p
             return p
