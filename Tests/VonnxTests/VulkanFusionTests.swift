@@ -173,7 +173,7 @@ private func randomChainsMatchCPU(family: RandomChains.Family, round: Int) throw
     g.builder.output(y)
     let model = Model(irVersion: 8, opsets: ["": 18], graph: g.builder.graph)
     let options = SessionOptions(threads: 1, backend: .vulkan, allowFallback: false, optimize: false,
-                                 vulkanDevice: TestVulkan.device?.info.name, vulkanValidation: true)
+                                 vulkanDevice: TestVulkan.device?.info.name, vulkanDeviceOf: try? TestVulkan.opened.get().session)
     let gpu = try Session(model: model, options: options), cpu = try Session(model: model, options: SessionOptions(threads: 1, backend: .cpu))
     let gpuProfile = Profile(), cpuProfile = Profile()
     let got = try gpu.runOrdered(g.feeds, profile: gpuProfile)[0].tensor, want = try cpu.runOrdered(g.feeds, profile: cpuProfile)[0].tensor
