@@ -238,7 +238,6 @@ static inline void put(cursor *c, const float *src, int stride, int count) {
     }
 }
 
-
 /// pack_rows for a dense source, whose column n of row r is x[r·ld + n]: panel by panel, so
 /// that the writes run straight through memory (row by row across the panels they took 2×
 /// as long: 256×3136, 0.19 → 0.08 ms).
@@ -762,12 +761,11 @@ __attribute__((target("avx512f"))) static inline vf16 row_taps16(const float *li
     return (vf16)_mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo, line + ix), even, _mm512_maskz_loadu_ps(hi, line + ix + 16));
 }
 
-
 /// The floats a row of depthwise_body.h's padded copy takes at stride s->stride_w (1 or 2) for
 /// L-lane output vectors, per stride phase: the output row rounded up to whole vectors plus
 /// the kernel's reach, in those columns of the phase. 64-bit: dilations come from the model.
 static long long depthwise_half_pitch(const vx_source *s, int L) {
-    return (long long)round_up(s->ow, L) + (long long)(s->kw - 1) * s->dilation_w / s->stride_w;
+    return ((long long)s->ow + L - 1) / L * L + (long long)(s->kw - 1) * s->dilation_w / s->stride_w;
 }
 
 /// Floats of the padded rows one block of four output rows reads, at L lanes.
