@@ -1,7 +1,8 @@
 // The fused activations over one float vector, written once with Clang's vector extensions
 // and included by gemm.c once per instruction set: VEC (float lanes) and IVEC (int32 lanes of
 // the same width), NAME(f) the suffixed function name, TARGET the target attribute,
-// RECIP_ESTIMATE(v) the CPU's reciprocal estimate of a VEC.
+// RECIP_ESTIMATE(v) the CPU's reciprocal estimate of a VEC, NAME(load_first) and
+// NAME(store_first) a masked load and store of a vector's first lanes.
 // exp is Cephes' (relative error ~2e-7 over its range), tanh Cephes' polynomial near 0 and
 // exp beyond, erfc Abramowitz–Stegun 7.1.26 (absolute error 1.5e-7); NaN stays NaN. The
 // tails that tend to 0 are computed without cancellation (Gelu's through erfc, GeluTanh as
@@ -120,12 +121,7 @@ ACT_FN void NAME(activate_kind)(float *x, size_t count, int kind, float a, float
         v = NAME(apply)(v, kind, a, b);
         memcpy(x + i, &v, sizeof v);
     }
-    if (i < count) {
-        VEC v = {};
-        memcpy(&v, x + i, (count - i) * sizeof(float));
-        v = NAME(apply)(v, kind, a, b);
-        memcpy(x + i, &v, (count - i) * sizeof(float));
-    }
+    if (i < count) NAME(store_first)(x + i, NAME(apply)(NAME(load_first)(x + i, (int)(count - i)), kind, a, b), (int)(count - i));
 }
 
 /// `act` applied to count floats at x in place: one loop per kind.

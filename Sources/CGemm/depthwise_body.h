@@ -1,36 +1,77 @@
 // The direct depthwise convolution over rows of VEC-wide output vectors, written once with
 // Clang's vector extensions and included by gemm.c once per instruction set after its
-// primitives for that set: NAME(row_taps) (a row's inputs under one tap, masked to the row),
-// NAME(load_first) and NAME(store_first) (the first lanes of a vector); VEC, NAME and TARGET
-// as for activation_body.h.
+// primitives for that set: NAME(load_first) and NAME(store_first) (the first lanes of a
+// vector) and NAME(deinterleave); VEC, NAME and TARGET as for activation_body.h.
+
+/// Writes padded input row iy (a row of zeros outside [0, h)) into d (pitch = sw·half floats):
+/// padded column pc holds input column pc − pad_left (0 outside the row); at stride 2 the even
+/// padded columns go to d[0, half) and the odd ones to d[half, 2·half).
+static inline __attribute__((always_inline, target(TARGET)))
+void NAME(padded_row)(const vx_source *s, int iy, float *d, int half, const int sw) {
+    enum { L = sizeof(VEC) / sizeof(float) };
+    int pitch = sw * half;
+    if (iy < 0 || iy >= s->h) { memset(d, 0, sizeof(float) * (size_t)pitch); return; }
+    const float *line = s->x + (size_t)iy * s->w - s->pad_left;  // indexed by padded column
+    int lo = s->pad_left < pitch ? s->pad_left : pitch;          // the row's columns: [lo, hi)
+    int hi = s->pad_left + s->w < pitch ? s->pad_left + s->w : pitch;
+    if (sw == 1) {
+        memset(d, 0, sizeof(float) * (size_t)lo);
+        memcpy(d + lo, line + lo, sizeof(float) * (size_t)(hi - lo));
+        memset(d + hi, 0, sizeof(float) * (size_t)(pitch - hi));
+        return;
+    }
+    float *even = d, *odd = d + half;
+    int pc = 0;
+    for (; pc + 1 < lo; pc += 2) even[pc >> 1] = odd[pc >> 1] = 0;
+    if (pc < lo) { even[pc >> 1] = 0; pc++; }
+    if (pc & 1 && pc < hi) { odd[pc >> 1] = line[pc]; pc++; }
+    for (; pc + 2 * L <= hi; pc += 2 * L) NAME(deinterleave)(line + pc, even + (pc >> 1), odd + (pc >> 1));
+    for (; pc + 1 < hi; pc += 2) { even[pc >> 1] = line[pc]; odd[pc >> 1] = line[pc + 1]; }
+    for (; pc < pitch; pc++) d[(pc & 1) * half + (pc >> 1)] = pc < hi ? line[pc] : 0;
+}
 
 /// vx_depthwise for rows of stride 1 or 2: L outputs a vector, four rows at a time (four
-/// independent sums), each tap one masked load (two and a permutation at stride 2) of the
-/// inputs whose column lies inside the row (the padding reads as 0); the bias and z while the
-/// sums are in registers, the activation over each block of rows once stored. The stride sw
-/// (1 or 2) is a constant where inlined, so that the taps' loads take no branch.
+/// independent sums). Input rows are copied once each, padding made zeros (padded_row), into
+/// `buf`, a ring of the `span` rows one block of rows reads, so that every tap is one plain
+/// load of L neighbouring floats: masked loads with per-tap masks took 4–8 cycles a tap. The
+/// bias and z while the sums are in registers, the activation over each block of rows once
+/// stored. The stride sw (1 or 2) is a constant where inlined, so that the copy and the taps'
+/// offsets take no branch.
 static inline __attribute__((always_inline, target(TARGET)))
 void NAME(depthwise_rows_at)(const vx_source *src, const float *w, float bias, const float *z, float *out,
-                             const vx_activation *act, const int sw) {
+                             const vx_activation *act, float *buf, const int sw) {
     enum { L = sizeof(VEC) / sizeof(float), ROWS = 4 };
     const vx_source g = *src, *s = &g;  // a local copy: stores to `out` cannot change it
+    const int sh = s->stride_h, dh = s->dilation_h, dw = s->dilation_w;
+    const int half = depthwise_half_pitch(s, L), pitch = sw * half;
+    const int span = (ROWS - 1) * sh + (s->kh - 1) * dh + 1;
+    int filled = 0;  // padded rows [0, filled) have been copied; padded row p lives in ring slot p % span
     for (int oy = 0; oy < s->oh; oy += ROWS) {
-        int rows = s->oh - oy < ROWS ? s->oh - oy : ROWS;
+        int rows = s->oh - oy < ROWS ? s->oh - oy : ROWS, first = oy * sh, base = first % span;
+        for (int p = first > filled ? first : filled; p < first + span; p++)
+            NAME(padded_row)(s, p - s->pad_top, buf + (size_t)(p % span) * pitch, half, sw);
+        filled = first + span;
         for (int ox = 0; ox < s->ow; ox += L) {
-            int count = s->ow - ox < L ? s->ow - ox : L;
             VEC acc[ROWS];
             for (int r = 0; r < ROWS; r++) acc[r] = (VEC){} + bias;
             for (int ky = 0; ky < s->kh; ky++) {
+                const float *row[ROWS];  // output row oy + r reads padded row first + r·sh + ky·dh
+                for (int r = 0; r < ROWS; r++) {
+                    int slot = base + r * sh + ky * dh;
+                    row[r] = buf + (size_t)(slot < span ? slot : slot - span) * pitch + ox;
+                }
                 for (int kx = 0; kx < s->kw; kx++) {
-                    int ix = ox * sw + kx * s->dilation_w - s->pad_left;  // lane 0's input column
+                    int c = kx * dw;  // output ox's padded column is ox·sw + c
+                    int at = sw == 1 ? c : (c & 1) * half + (c >> 1);
                     float wv = w[ky * s->kw + kx];
-                    for (int r = 0; r < rows; r++) {
-                        int iy = (oy + r) * s->stride_h + ky * s->dilation_h - s->pad_top;
-                        if (iy < 0 || iy >= s->h) continue;
-                        acc[r] += wv * NAME(row_taps)(s->x + (size_t)iy * s->w, ix, s->w, sw, count);
+                    for (int r = 0; r < ROWS; r++) {
+                        VEC v;
+                        memcpy(&v, row[r] + at, sizeof v);
+                        acc[r] += wv * v;
                     }
                 }
             }
+            int count = s->ow - ox < L ? s->ow - ox : L;
             for (int r = 0; r < rows; r++) {
                 size_t at = (size_t)(oy + r) * s->ow + ox;
                 VEC v = acc[r];
@@ -44,7 +85,7 @@ void NAME(depthwise_rows_at)(const vx_source *src, const float *w, float bias, c
 
 __attribute__((target(TARGET)))
 static void NAME(depthwise_rows)(const vx_source *src, const float *w, float bias, const float *z, float *out,
-                                 const vx_activation *act) {
-    if (src->stride_w == 1) NAME(depthwise_rows_at)(src, w, bias, z, out, act, 1);
-    else NAME(depthwise_rows_at)(src, w, bias, z, out, act, 2);
+                                 const vx_activation *act, float *buf) {
+    if (src->stride_w == 1) NAME(depthwise_rows_at)(src, w, bias, z, out, act, buf, 1);
+    else NAME(depthwise_rows_at)(src, w, bias, z, out, act, buf, 2);
 }

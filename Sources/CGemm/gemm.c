@@ -23,6 +23,45 @@ typedef float vf8 __attribute__((vector_size(32)));
 typedef int vi8 __attribute__((vector_size(32)));
 typedef float vf16 __attribute__((vector_size(64)));
 typedef int vi16 __attribute__((vector_size(64)));
+static const int mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/// Mask of the first n (0…8) lanes.
+__attribute__((target("avx2,fma"))) static inline __m256i lanes(int n) {
+    return _mm256_loadu_si256((const __m256i *)(mask_table + 8 - (n < 0 ? 0 : n > 8 ? 8 : n)));
+}
+
+/// The first n (≤ 16, may be ≤ 0) lanes.
+static inline __mmask16 first_lanes(int n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
+/// The primitives of activation_body.h and depthwise_body.h: the first n lanes of a vector
+/// loaded (the others 0) or stored.
+__attribute__((target("avx512f"))) static inline vf16 load_first16(const float *p, int n) {
+    return (vf16)_mm512_maskz_loadu_ps(first_lanes(n), p);
+}
+__attribute__((target("avx512f"))) static inline void store_first16(float *p, vf16 v, int n) {
+    _mm512_mask_storeu_ps(p, first_lanes(n), (__m512)v);
+}
+__attribute__((target("avx2,fma"))) static inline vf8 load_first8(const float *p, int n) {
+    return (vf8)_mm256_maskload_ps(p, lanes(n));
+}
+__attribute__((target("avx2,fma"))) static inline void store_first8(float *p, vf8 v, int n) {
+    _mm256_maskstore_ps(p, lanes(n), (__m256)v);
+}
+
+/// Of depthwise_body.h: the 2L floats at p split into their even and odd elements (L each).
+__attribute__((target("avx512f"))) static inline void deinterleave16(const float *p, float *even, float *odd) {
+    __m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
+    const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    _mm512_storeu_ps(even, _mm512_permutex2var_ps(a, e, b));
+    _mm512_storeu_ps(odd, _mm512_permutex2var_ps(a, _mm512_add_epi32(e, _mm512_set1_epi32(1)), b));
+}
+__attribute__((target("avx2,fma"))) static inline void deinterleave8(const float *p, float *even, float *odd) {
+    __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);  // shuffles within 128-bit halves, then across
+    __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    _mm256_storeu_ps(even, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0))));
+    _mm256_storeu_ps(odd, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0))));
+}
+
 #define VEC vf8
 #define IVEC vi8
 #define NAME(f) f##8
@@ -48,13 +87,6 @@ typedef int vi16 __attribute__((vector_size(64)));
 
 /// n rounded up to a multiple of block.
 static inline int round_up(int n, int block) { return (n + block - 1) / block * block; }
-
-static const int mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-/// Mask of the first n (0…8) lanes.
-__attribute__((target("avx2,fma"))) static inline __m256i lanes(int n) {
-    return _mm256_loadu_si256((const __m256i *)(mask_table + 8 - (n < 0 ? 0 : n > 8 ? 8 : n)));
-}
 
 /// The K block for `columns` packed columns: KC, or longer when few columns leave room in the
 /// KC×NC budget (a 7×7 map's 49 columns: K up to 2048 in one pass, so the tile's C is written
@@ -205,9 +237,6 @@ static inline void put(cursor *c, const float *src, int stride, int count) {
         if (c->lane == c->width) { c->lane = 0; c->d += c->panel; }
     }
 }
-
-/// The first n (≤ 16, may be ≤ 0) lanes.
-static inline __mmask16 first_lanes(int n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
 /// pack_rows for a dense source, whose column n of row r is x[r·ld + n]: panel by panel, so
 /// that the writes run straight through memory (row by row across the panels they took 2×
@@ -410,7 +439,7 @@ static void kernel_8x16(int kc, const float *a, const float *b, float *c, int ld
 /// Per-thread scratch buffers (64-byte aligned), grown as needed and kept for the thread's
 /// life, freed when it exits: fresh memory from the OS would cost a page fault per 4 KiB on
 /// every call.
-enum { SCRATCH_B, SCRATCH_T_A, SCRATCH_T_C, SCRATCH_MM_A, SCRATCH_MM_B, SCRATCH_SLOTS };
+enum { SCRATCH_B, SCRATCH_T_A, SCRATCH_T_C, SCRATCH_MM_A, SCRATCH_MM_B, SCRATCH_DEPTHWISE, SCRATCH_SLOTS };
 typedef struct { void *block[SCRATCH_SLOTS]; size_t size[SCRATCH_SLOTS]; } scratch_set;
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
@@ -720,9 +749,9 @@ static void window_columns(int outs, int s, int d, int k, int pad, int n, int *l
     }
 }
 
-/// The AVX-512 primitives of depthwise_body.h: lanes l < count of line[ix + l·s] (s = 1 or 2)
-/// whose column lies in [0, w), the others 0, reading nothing outside [0, w) of the row (w =
-/// INT_MAX and ix = 0 for a run known to lie inside it).
+/// Lanes l < count of line[ix + l·s] (s = 1 or 2) whose column lies in [0, w), the others
+/// 0, reading nothing outside [0, w) of the row (w = INT_MAX and ix = 0 for a run known to lie
+/// inside it): MaxPool's window taps on AVX-512.
 __attribute__((target("avx512f"))) static inline vf16 row_taps16(const float *line, int ix, int w, int s, int count) {
     if (s == 1) return (vf16)_mm512_maskz_loadu_ps(first_lanes(count) & first_lanes(w - ix) & (__mmask16)~first_lanes(-ix), line + ix);
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -731,32 +760,18 @@ __attribute__((target("avx512f"))) static inline vf16 row_taps16(const float *li
     __mmask16 hi = first_lanes(span - 16) & first_lanes(w - ix - 16) & (__mmask16)~first_lanes(-ix - 16);
     return (vf16)_mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo, line + ix), even, _mm512_maskz_loadu_ps(hi, line + ix + 16));
 }
-__attribute__((target("avx512f"))) static inline vf16 load_first16(const float *p, int n) {
-    return (vf16)_mm512_maskz_loadu_ps(first_lanes(n), p);
-}
-__attribute__((target("avx512f"))) static inline void store_first16(float *p, vf16 v, int n) {
-    _mm512_mask_storeu_ps(p, first_lanes(n), (__m512)v);
+
+/// The floats a row of depthwise_body.h's padded copy takes at stride s->stride_w (1 or 2) for
+/// L-lane output vectors, per stride phase: the output row rounded up to whole vectors plus
+/// the kernel's reach, in those columns of the phase. 64-bit: dilations come from the model.
+static long long depthwise_half_pitch(const vx_source *s, int L) {
+    return ((long long)s->ow + L - 1) / L * L + (long long)(s->kw - 1) * s->dilation_w / s->stride_w;
 }
 
-/// The AVX2 primitives, likewise (8 lanes).
-__attribute__((target("avx2,fma"))) static inline __m256i lanes_inside(int ix, int w, int count) {
-    __m256i col = _mm256_add_epi32(_mm256_set1_epi32(ix), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    __m256i in_row = _mm256_and_si256(_mm256_cmpgt_epi32(col, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(w), col));
-    return _mm256_and_si256(in_row, lanes(count));
-}
-__attribute__((target("avx2,fma"))) static inline vf8 row_taps8(const float *line, int ix, int w, int s, int count) {
-    if (s == 1) return (vf8)_mm256_maskload_ps(line + ix, lanes_inside(ix, w, count));
-    int span = 2 * count - 1;
-    __m256 lo = _mm256_maskload_ps(line + ix, lanes_inside(ix, w, span));
-    __m256 hi = _mm256_maskload_ps(line + ix + 8, lanes_inside(ix + 8, w, span - 8));
-    __m256 even = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-    return (vf8)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-__attribute__((target("avx2,fma"))) static inline vf8 load_first8(const float *p, int n) {
-    return (vf8)_mm256_maskload_ps(p, lanes(n));
-}
-__attribute__((target("avx2,fma"))) static inline void store_first8(float *p, vf8 v, int n) {
-    _mm256_maskstore_ps(p, lanes(n), (__m256)v);
+/// Floats of the padded rows one block of four output rows reads, at L lanes.
+static long long depthwise_buffer(const vx_source *s, int L) {
+    long long rows = 3LL * s->stride_h + (long long)(s->kh - 1) * s->dilation_h + 1;
+    return rows * s->stride_w * depthwise_half_pitch(s, L);
 }
 
 #define VEC vf8
@@ -776,8 +791,12 @@ __attribute__((target("avx2,fma"))) static inline void store_first8(float *p, vf
 
 __attribute__((target("avx2,fma")))
 void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z, float *out, vx_activation act) {
-    if (s->stride_w <= 2) {
-        (kernel().wide == 32 ? depthwise_rows16 : depthwise_rows8)(s, w, bias, z, out, act.kind != VX_ACT_NONE ? &act : NULL);
+    // 16 lanes on AVX-512 unless the rows are 8 wide or less (7×7 maps: 7 of 8 lanes, not 7 of 16)
+    int L = kernel().wide == 32 && s->ow > 8 ? 16 : 8;
+    long long floats = depthwise_buffer(s, L);
+    if (s->stride_w <= 2 && floats <= (1 << 22)) {
+        float *buf = scratch(SCRATCH_DEPTHWISE, (size_t)floats);
+        (L == 16 ? depthwise_rows16 : depthwise_rows8)(s, w, bias, z, out, act.kind != VX_ACT_NONE ? &act : NULL, buf);
         return;
     }
     // per kernel column, the outputs whose input column ox·sw + off lies inside [0, w)

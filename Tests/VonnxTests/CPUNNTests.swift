@@ -66,6 +66,14 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-4) -> Bool 
     (xs: [1, 7, 21, 81], ws: [7, 1, 3, 3], group: 7, stride: [2, 2], pads: [1, 1, 1, 1], dilation: [1, 1]),
     (xs: [2, 3, 9, 17], ws: [3, 1, 5, 5], group: 3, stride: [2, 2], pads: [2, 2, 1, 2], dilation: [1, 1]),
     (xs: [1, 4, 10, 13], ws: [4, 1, 3, 3], group: 4, stride: [3, 3], pads: [1, 1, 1, 1], dilation: [1, 1]),
+    // depthwise over zero-padded row copies: at stride 2 an odd left pad and an odd dilation
+    // (taps in both column phases), rows of 8 and 9 outputs (8 or 16 lanes on AVX-512), a
+    // kernel wider than its input and pads past it
+    (xs: [1, 3, 12, 29], ws: [3, 1, 3, 4], group: 3, stride: [2, 2], pads: [2, 3, 1, 0], dilation: [2, 3]),
+    (xs: [2, 5, 7, 8], ws: [5, 1, 5, 5], group: 5, stride: [1, 1], pads: [2, 2, 2, 2], dilation: [1, 1]),
+    (xs: [1, 3, 9, 9], ws: [3, 1, 3, 3], group: 3, stride: [1, 1], pads: [1, 1, 1, 1], dilation: [1, 1]),
+    (xs: [1, 2, 3, 2], ws: [2, 1, 3, 5], group: 2, stride: [1, 2], pads: [1, 2, 1, 2], dilation: [1, 1]),
+    (xs: [1, 2, 4, 5], ws: [2, 1, 3, 3], group: 2, stride: [2, 1], pads: [0, 7, 3, 9], dilation: [1, 1]),
 ])
 func convMatchesDirectDefinition(xs: [Int], ws: [Int], group: Int, stride: [Int], pads: [Int], dilation: [Int]) throws {
     let x = noise(xs.reduce(1, *), seed: 1), w = noise(ws.reduce(1, *), seed: 2), bias = noise(ws[0], seed: 3)
