@@ -12,7 +12,15 @@
 // fused activation (activation.glsl).
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
+// W_HALF (defined or not): the weights are float16 pairs (half.glsl).
+#include "half.glsl"
+#ifdef W_HALF
+layout(std430, binding = 1) readonly buffer W { uint w[]; };
+#define LOAD_W(i) HALF(w, i)
+#else
 layout(std430, binding = 1) readonly buffer W { float w[]; };
+#define LOAD_W(i) w[i]
+#endif
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 #if HAS_BIAS
 layout(std430, binding = 3) readonly buffer Bias { float bias[]; };
@@ -58,7 +66,7 @@ void main() {
                 }
                 uint wk = (c * KH + kh) * KW + kw;
                 for (uint i = 0; i < OCB; ++i) {
-                    float wv = w[wRow[i] + wk];
+                    float wv = LOAD_W(wRow[i] + wk);
                     for (uint j = 0; j < PX; ++j) acc[i][j] += wv * xv[j];
                 }
             }

@@ -11,7 +11,15 @@
 // HAS_BIAS, HAS_Z and ACT as in conv2d.comp's epilogue.
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
+// W_HALF (defined or not): the weights are float16 pairs (half.glsl).
+#include "half.glsl"
+#ifdef W_HALF
+layout(std430, binding = 1) readonly buffer W { uint w[]; };
+#define LOAD_W(i) HALF(w, i)
+#else
 layout(std430, binding = 1) readonly buffer W { float w[]; };
+#define LOAD_W(i) w[i]
+#endif
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 #if HAS_BIAS
 layout(std430, binding = 3) readonly buffer Bias { float bias[]; };
@@ -48,7 +56,7 @@ void main() {
             if (iw >= 0 && iw < int(p.W)) span[j] = x[row + uint(iw)];
         }
         for (uint kw = 0; kw < KW; ++kw) {
-            float weight = w[wk + kh * KW + kw];
+            float weight = LOAD_W(wk + kh * KW + kw);
             for (uint i = 0; i < PX; ++i) acc[i] += span[i * STRIDE_W + kw * DIL_W] * weight;
         }
     }

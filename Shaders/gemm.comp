@@ -17,12 +17,30 @@
 //   vec4 axes are multiples of 4, except N with VEC4 1 when B's rows are padded to one (the
 //   host checks).
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
-#if VEC4
+// A_HALF, B_HALF (defined or not): that operand is float16 pairs (half.glsl), read through
+// LOAD_A/LOAD_B (scalar) and LOAD_A4/LOAD_B4 (vec4 index).
+#include "half.glsl"
+#ifdef A_HALF
+layout(std430, binding = 0) readonly buffer A { uint a[]; };
+#define LOAD_A(i) HALF(a, i)
+#define LOAD_A4(i) HALF4(a, i)
+#elif VEC4
 layout(std430, binding = 0) readonly buffer A { vec4 a[]; };
-layout(std430, binding = 1) readonly buffer B { vec4 b[]; };
+#define LOAD_A4(i) a[i]
 #else
 layout(std430, binding = 0) readonly buffer A { float a[]; };
+#define LOAD_A(i) a[i]
+#endif
+#ifdef B_HALF
+layout(std430, binding = 1) readonly buffer B { uint b[]; };
+#define LOAD_B(i) HALF(b, i)
+#define LOAD_B4(i) HALF4(b, i)
+#elif VEC4
+layout(std430, binding = 1) readonly buffer B { vec4 b[]; };
+#define LOAD_B4(i) b[i]
+#else
 layout(std430, binding = 1) readonly buffer B { float b[]; };
+#define LOAD_B(i) b[i]
 #endif
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 #if HAS_C
@@ -72,8 +90,8 @@ void main() {
     float acc = 0.0;
     for (uint t = 0; t < p.K; t += TILE) {
         uint ka = t + lx, kb = t + ly;
-        tileA[ly][lx] = (row < p.M && ka < p.K) ? a[aOff + row * p.sa0 + ka * p.sa1] : 0.0;
-        tileB[ly][lx] = (kb < p.K && col < p.N) ? b[bOff + kb * p.sb0 + col * p.sb1] : 0.0;
+        tileA[ly][lx] = (row < p.M && ka < p.K) ? LOAD_A(aOff + row * p.sa0 + ka * p.sa1) : 0.0;
+        tileB[ly][lx] = (kb < p.K && col < p.N) ? LOAD_B(bOff + kb * p.sb0 + col * p.sb1) : 0.0;
         barrier();
         for (uint k = 0; k < TILE; ++k) acc += tileA[ly][k] * tileB[k][lx];
         barrier();
@@ -98,9 +116,9 @@ void main() {
     uint bCol = (bOff + min(col0, (p.N + 3) / 4 * 4 - 4)) / 4, bRow = p.sb0 / 4;
     for (uint k = 0; k < p.K / 4; ++k) {
         uint at = bCol + 4 * k * bRow;
-        vec4 b0 = b[at], b1 = b[at + bRow], b2 = b[at + 2 * bRow], b3 = b[at + 3 * bRow];
+        vec4 b0 = LOAD_B4(at), b1 = LOAD_B4(at + bRow), b2 = LOAD_B4(at + 2 * bRow), b3 = LOAD_B4(at + 3 * bRow);
         for (uint i = 0; i < TM; ++i) {
-            vec4 av = a[aRow[i] / 4 + k];
+            vec4 av = LOAD_A4(aRow[i] / 4 + k);
             vec4 sum = av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3;
             for (uint j = 0; j < 4; ++j) acc[i][j] += sum[j];
         }
@@ -111,18 +129,18 @@ void main() {
 #if VEC4 == 2
     for (uint k = 0; k < p.K / 4; ++k) {
         vec4 bv[TN];
-        for (uint j = 0; j < TN; ++j) bv[j] = b[bCol[j] / 4 + k];
+        for (uint j = 0; j < TN; ++j) bv[j] = LOAD_B4(bCol[j] / 4 + k);
         for (uint i = 0; i < TM; ++i) {
-            vec4 av = a[aRow[i] / 4 + k];
+            vec4 av = LOAD_A4(aRow[i] / 4 + k);
             for (uint j = 0; j < TN; ++j) acc[i][j] += dot(av, bv[j]);
         }
     }
 #else
     for (uint k = 0; k < p.K; ++k) {
         float bv[TN];
-        for (uint j = 0; j < TN; ++j) bv[j] = b[bCol[j] + k * p.sb0];
+        for (uint j = 0; j < TN; ++j) bv[j] = LOAD_B(bCol[j] + k * p.sb0);
         for (uint i = 0; i < TM; ++i) {
-            float av = a[aRow[i] + k * p.sa1];
+            float av = LOAD_A(aRow[i] + k * p.sa1);
             for (uint j = 0; j < TN; ++j) acc[i][j] += av * bv[j];
         }
     }

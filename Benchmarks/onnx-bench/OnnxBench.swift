@@ -17,6 +17,8 @@ struct OnnxBench: ParsableCommand {
     @Option(help: "Comma-separated backends to time: cpu, vulkan.") var backends = "cpu,vulkan"
     @Option(help: "Comma-separated Vulkan devices (index or name substring), one vulkan row each (default: VONNX_VULKAN_DEVICE, else the best GPU).")
     var device: String?
+    @Option(help: "Precision of the vulkan rows: fp32, or fp16 (float16 weights in the conv and matrix-product kernels, float32 sums).")
+    var precision: Precision = .fp32
     @Option(help: "Comma-separated batch sizes, for a model whose first input's first dim is symbolic.") var batch = "1"
     @Option(name: .customLong("dim"), help: "NAME=VALUE for a symbolic dim (repeatable).") var dims: [String] = []
     @Option(name: .customLong("input"), help: "NAME=FILE (.npy or .pb) instead of random data (repeatable).") var inputs: [String] = []
@@ -99,6 +101,7 @@ struct OnnxBench: ParsableCommand {
                 var runner = Runner(modelPath: job.path, backend: backend, threads: plan.threads, runs: runs, warmup: warmup,
                                     timeLimit: timeLimit, label: label)
                 runner.vulkanDevice = vulkanDevice
+                if backend == .vulkan { runner.precision = precision }
                 if let maxTensorBytes { runner.limits.maxTensorBytes = maxTensorBytes }
                 var peers: [PeerBridge] = [], unavailable: [BenchResult] = []
                 defer { for p in peers { p.stop() } }
@@ -269,3 +272,5 @@ func relativeL2(_ a: [Tensor], _ b: [Tensor]) -> Double {
     }
     return den > 0 ? (num / den).squareRoot() : (num == 0 ? 0 : .infinity)
 }
+
+extension Precision: ExpressibleByArgument {}

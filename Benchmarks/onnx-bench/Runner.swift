@@ -51,11 +51,12 @@ struct Runner {
     let label: String
     /// The Vulkan device selector (index or name substring), nil for the default.
     var vulkanDevice: String? = nil
+    var precision = Precision.fp32
     var limits = Limits()
 
     private var options: SessionOptions {
         var o = SessionOptions.fromEnvironment()
-        (o.threads, o.backend, o.limits) = (threads, backend, limits)
+        (o.threads, o.backend, o.limits, o.precision) = (threads, backend, limits, precision)
         if let vulkanDevice { o.vulkanDevice = vulkanDevice }
         return o
     }

@@ -24,6 +24,9 @@ struct Placement {
     /// Optimizes `model`'s graph and places its nodes as `options` ask; threads `pool` runs the
     /// CPU's share. Throws what the optimizer throws, and when `.vulkan` cannot be had.
     init(_ model: Model, options: SessionOptions, pool: ThreadPool) throws {
+        if options.backend == .cpu && options.precision == .fp16 {
+            throw VonnxError.invalidArgument("precision fp16 needs the Vulkan backend: the CPU backend computes in float32 only")
+        }
         let (device, noDevice) = try openDevice(options)
         prepared = try Optimizer(opsets: model.opsets, optimize: options.optimize, limits: options.limits,
                                  cpuOnly: device == nil).prepare(model.graph)
@@ -67,7 +70,7 @@ struct Placement {
 /// when named.
 private func openDevice(_ options: SessionOptions) throws -> (VulkanDevice?, String?) {
     let vulkanOptions = VulkanOptions(device: options.vulkanDevice, validation: options.vulkanValidation,
-                                      kernelVariants: options.vulkanKernelVariants)
+                                      kernelVariants: options.vulkanKernelVariants, precision: options.precision)
     if options.backend != .cpu, let other = options.vulkanDeviceOf {
         guard let device = other.vulkan else {
             throw VonnxError.invalidArgument("vulkanDeviceOf names a session that runs on the CPU (\(other.fallbackReason ?? "backend .cpu"))")

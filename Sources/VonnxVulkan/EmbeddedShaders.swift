@@ -168,7 +168,15 @@ void main() {
 // fused activation (activation.glsl).
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
+// W_HALF (defined or not): the weights are float16 pairs (half.glsl).
+#include "half.glsl"
+#ifdef W_HALF
+layout(std430, binding = 1) readonly buffer W { uint w[]; };
+#define LOAD_W(i) HALF(w, i)
+#else
 layout(std430, binding = 1) readonly buffer W { float w[]; };
+#define LOAD_W(i) w[i]
+#endif
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 #if HAS_BIAS
 layout(std430, binding = 3) readonly buffer Bias { float bias[]; };
@@ -214,7 +222,7 @@ void main() {
                 }
                 uint wk = (c * KH + kh) * KW + kw;
                 for (uint i = 0; i < OCB; ++i) {
-                    float wv = w[wRow[i] + wk];
+                    float wv = LOAD_W(wRow[i] + wk);
                     for (uint j = 0; j < PX; ++j) acc[i][j] += wv * xv[j];
                 }
             }
@@ -386,7 +394,15 @@ void main() {
 // HAS_BIAS, HAS_Z and ACT as in conv2d.comp's epilogue.
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
+// W_HALF (defined or not): the weights are float16 pairs (half.glsl).
+#include "half.glsl"
+#ifdef W_HALF
+layout(std430, binding = 1) readonly buffer W { uint w[]; };
+#define LOAD_W(i) HALF(w, i)
+#else
 layout(std430, binding = 1) readonly buffer W { float w[]; };
+#define LOAD_W(i) w[i]
+#endif
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 #if HAS_BIAS
 layout(std430, binding = 3) readonly buffer Bias { float bias[]; };
@@ -423,7 +439,7 @@ void main() {
             if (iw >= 0 && iw < int(p.W)) span[j] = x[row + uint(iw)];
         }
         for (uint kw = 0; kw < KW; ++kw) {
-            float weight = w[wk + kh * KW + kw];
+            float weight = LOAD_W(wk + kh * KW + kw);
             for (uint i = 0; i < PX; ++i) acc[i] += span[i * STRIDE_W + kw * DIL_W] * weight;
         }
     }
@@ -531,12 +547,30 @@ void main() {
 //   vec4 axes are multiples of 4, except N with VEC4 1 when B's rows are padded to one (the
 //   host checks).
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
-#if VEC4
+// A_HALF, B_HALF (defined or not): that operand is float16 pairs (half.glsl), read through
+// LOAD_A/LOAD_B (scalar) and LOAD_A4/LOAD_B4 (vec4 index).
+#include "half.glsl"
+#ifdef A_HALF
+layout(std430, binding = 0) readonly buffer A { uint a[]; };
+#define LOAD_A(i) HALF(a, i)
+#define LOAD_A4(i) HALF4(a, i)
+#elif VEC4
 layout(std430, binding = 0) readonly buffer A { vec4 a[]; };
-layout(std430, binding = 1) readonly buffer B { vec4 b[]; };
+#define LOAD_A4(i) a[i]
 #else
 layout(std430, binding = 0) readonly buffer A { float a[]; };
+#define LOAD_A(i) a[i]
+#endif
+#ifdef B_HALF
+layout(std430, binding = 1) readonly buffer B { uint b[]; };
+#define LOAD_B(i) HALF(b, i)
+#define LOAD_B4(i) HALF4(b, i)
+#elif VEC4
+layout(std430, binding = 1) readonly buffer B { vec4 b[]; };
+#define LOAD_B4(i) b[i]
+#else
 layout(std430, binding = 1) readonly buffer B { float b[]; };
+#define LOAD_B(i) b[i]
 #endif
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 #if HAS_C
@@ -586,8 +620,8 @@ void main() {
     float acc = 0.0;
     for (uint t = 0; t < p.K; t += TILE) {
         uint ka = t + lx, kb = t + ly;
-        tileA[ly][lx] = (row < p.M && ka < p.K) ? a[aOff + row * p.sa0 + ka * p.sa1] : 0.0;
-        tileB[ly][lx] = (kb < p.K && col < p.N) ? b[bOff + kb * p.sb0 + col * p.sb1] : 0.0;
+        tileA[ly][lx] = (row < p.M && ka < p.K) ? LOAD_A(aOff + row * p.sa0 + ka * p.sa1) : 0.0;
+        tileB[ly][lx] = (kb < p.K && col < p.N) ? LOAD_B(bOff + kb * p.sb0 + col * p.sb1) : 0.0;
         barrier();
         for (uint k = 0; k < TILE; ++k) acc += tileA[ly][k] * tileB[k][lx];
         barrier();
@@ -612,9 +646,9 @@ void main() {
     uint bCol = (bOff + min(col0, (p.N + 3) / 4 * 4 - 4)) / 4, bRow = p.sb0 / 4;
     for (uint k = 0; k < p.K / 4; ++k) {
         uint at = bCol + 4 * k * bRow;
-        vec4 b0 = b[at], b1 = b[at + bRow], b2 = b[at + 2 * bRow], b3 = b[at + 3 * bRow];
+        vec4 b0 = LOAD_B4(at), b1 = LOAD_B4(at + bRow), b2 = LOAD_B4(at + 2 * bRow), b3 = LOAD_B4(at + 3 * bRow);
         for (uint i = 0; i < TM; ++i) {
-            vec4 av = a[aRow[i] / 4 + k];
+            vec4 av = LOAD_A4(aRow[i] / 4 + k);
             vec4 sum = av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3;
             for (uint j = 0; j < 4; ++j) acc[i][j] += sum[j];
         }
@@ -625,18 +659,18 @@ void main() {
 #if VEC4 == 2
     for (uint k = 0; k < p.K / 4; ++k) {
         vec4 bv[TN];
-        for (uint j = 0; j < TN; ++j) bv[j] = b[bCol[j] / 4 + k];
+        for (uint j = 0; j < TN; ++j) bv[j] = LOAD_B4(bCol[j] / 4 + k);
         for (uint i = 0; i < TM; ++i) {
-            vec4 av = a[aRow[i] / 4 + k];
+            vec4 av = LOAD_A4(aRow[i] / 4 + k);
             for (uint j = 0; j < TN; ++j) acc[i][j] += dot(av, bv[j]);
         }
     }
 #else
     for (uint k = 0; k < p.K; ++k) {
         float bv[TN];
-        for (uint j = 0; j < TN; ++j) bv[j] = b[bCol[j] + k * p.sb0];
+        for (uint j = 0; j < TN; ++j) bv[j] = LOAD_B(bCol[j] + k * p.sb0);
         for (uint i = 0; i < TM; ++i) {
-            float av = a[aRow[i] + k * p.sa1];
+            float av = LOAD_A(aRow[i] + k * p.sa1);
             for (uint j = 0; j < TN; ++j) acc[i][j] += av * bv[j];
         }
     }
@@ -814,6 +848,24 @@ void main() {
         int v = idx[o * p.inner + i];
         if (v < 0) v += int(p.depth);
         y[k] = v == int(d) ? p.on : p.off;
+    }
+}
+"""#,
+        "pack_half": #"""
+#version 450
+// Packs float32 X (`count` elements) into float16 pairs for the kernels that read constant
+// operands at fp16 precision (half.glsl): word i holds elements 2i and 2i + 1, zero past the
+// end; a grid-stride loop over the words.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) writeonly buffer Y { uint y[]; };
+layout(push_constant) uniform Params { uint words; uint count; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < p.words; i += stride) {
+        uint e = 2 * i;
+        y[i] = packHalf2x16(vec2(e < p.count ? x[e] : 0.0, e + 1 < p.count ? x[e + 1] : 0.0));
     }
 }
 """#,
@@ -1715,6 +1767,15 @@ R fit(R v) {
     return v;
 #endif
 }
+"""#,
+        "half.glsl": #"""
+// Float16 operands (SessionOptions.precision .fp16): float32 values rounded to float16 and
+// packed in pairs into uint words by pack_half.comp (packHalf2x16: element 2i in the low half
+// of word i, 2i + 1 in the high half). A kernel binds such an operand as `uint name[]` and
+// reads it here, converting to float32 (its sums stay float32).
+// HALF(h, i): element i. HALF4(h, i): elements 4i to 4i + 3 (the vec4 at vec4 index i).
+#define HALF(h, i) unpackHalf2x16((h)[(i) >> 1] >> (((i) & 1u) << 4)).x
+#define HALF4(h, i) vec4(unpackHalf2x16((h)[2u * (i)]), unpackHalf2x16((h)[2u * (i) + 1u]))
 """#,
         "rows.glsl": #"""
 // Row loops shared by the shaders that reduce each row of a tensor (normalize, softmax,

@@ -27,11 +27,13 @@ struct GemmShape {
 
 /// Records `gemm.comp`, in the variant `KernelVariants` picks, writing a new tensor of shape
 /// `output` (batch × M × N elements), plus `residual` (of that shape), then `activation`.
+/// A constant A or B is read as float16 at fp16 precision (`VulkanKernelContext.operand`).
 func recordGemmShader(_ ctx: VulkanKernelContext, a: VulkanTensor, b: VulkanTensor, c: VulkanTensor?,
                       residual: VulkanTensor? = nil, activation: FusedActivation? = nil, shape g: GemmShape,
                       output: [Int]) throws -> VulkanTensor {
     guard g.batchShape.count <= 4 else { throw ctx.error("more than 4 batch dims are not implemented on Vulkan") }
-    let (g, a, b) = g.n == 1 && g.m > 1 ? (g.transposed, b, a) : (g, a, b)
+    let (g, wholeA, wholeB) = g.n == 1 && g.m > 1 ? (g.transposed, b, a) : (g, a, b)
+    let (a, halfA) = try ctx.operand(wholeA), (b, halfB) = try ctx.operand(wholeB)
     let variant = KernelVariants.choose("gemm", rows: g.m, device: ctx.device)
     let y = try ctx.recorder.makeTensor(shape: output)
     var push = PushConstants()
@@ -41,8 +43,10 @@ func recordGemmShader(_ ctx: VulkanKernelContext, a: VulkanTensor, b: VulkanTens
     let act = ShaderActivation(activation)
     act.push(&push)
     let buffers = [a.buffer, b.buffer, y.buffer] + [c, residual].compactMap { $0?.buffer }
-    let defines = ["HAS_C": c == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1", "ACT": act.define,
+    var defines = ["HAS_C": c == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1", "ACT": act.define,
                    "VEC4": "\(variant.vectorLoads ? g.vec4Loads : 0)"]
+    if halfA { defines["A_HALF"] = "1" }
+    if halfB { defines["B_HALF"] = "1" }
     try ctx.dispatch(variant, defines: defines, buffers: buffers, push: push,
                      columns: g.n, rows: g.m, batch: g.batchShape.reduce(1, *))
     return y

@@ -31,6 +31,9 @@ public final class PreparedWeights: Sendable {
         made.withLock { $0.values.contains { $0.buffer === t.buffer } }
     }
 
+    /// Whether `t` stays as it is for the partition's lifetime: a weight or a prepared tensor.
+    func isConstant(_ t: VulkanTensor) -> Bool { isWeight(t) || isPrepared(t) }
+
     /// The tensor `make` derives from weight `w` under `key`: made on its first request by a
     /// recorder of its own (submitted at once), then cached.
     func tensor(from w: VulkanTensor, key: String, device: VulkanDevice,
@@ -58,6 +61,26 @@ extension VulkanKernelContext {
         return try preparedWeights.tensor(from: w, key: key, device: device) { recorder in
             try make(VulkanKernelContext(node: node, inputs: inputs, hostInputs: hostInputs, opset: opset, recorder: recorder))
         }
+    }
+
+    /// `t` as a conv or matrix-product kernel reads it: where the device's precision is fp16 and
+    /// `t` is constant (a weight, or prepared from one), its float16 pairs (`pack_half.comp`,
+    /// made once), with `half` true; else `t` itself. A kernel given a half operand defines the
+    /// shader's `…_HALF` macro for it.
+    func operand(_ t: VulkanTensor) throws -> (tensor: VulkanTensor, half: Bool) {
+        guard device.options.precision == .fp16, t.dataType == .float, let preparedWeights, preparedWeights.isConstant(t) else {
+            return (t, false)
+        }
+        let half = try preparedWeights.tensor(from: t, key: "half", device: device) { recorder in
+            let words = (t.count + 3) / 4 * 2  // whole vec4s, for the kernels' vec4 loads
+            let packed = try recorder.makeTensor(shape: [words], dataType: .uint32)
+            var push = PushConstants()
+            push.add(words); push.add(t.count)
+            try VulkanKernelContext(node: node, inputs: inputs, hostInputs: hostInputs, opset: opset, recorder: recorder)
+                .dispatch1D("pack_half", buffers: [t.buffer, packed.buffer], push: push, count: words)
+            return packed
+        }
+        return (half, true)
     }
 
     /// Gives a scratch tensor back to the recorder, unless it is a prepared weight.

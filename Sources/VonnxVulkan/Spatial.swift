@@ -106,17 +106,23 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
     }
     let act = ShaderActivation(activation)
     let epilogue = ["HAS_BIAS": bias == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1", "ACT": act.define]
+    /// The weights as the direct kernels read them, and their defines (float16 at fp16 precision).
+    func directWeights() throws -> (VulkanBuffer, [String: String]) {
+        let (weights, half) = try ctx.operand(w)
+        return (weights.buffer, half ? epilogue.merging(["W_HALF": "1"]) { $1 } : epilogue)
+    }
     let convWindow = [window.output[0], window.output[1], window.strides[0], window.strides[1], window.pads[0], window.pads[1],
                       window.dilations[0], window.dilations[1]]
     if variant.shader == "depthwise" {
+        let (weights, defines) = try directWeights()
         let y = try ctx.recorder.makeTensor(shape: outShape)
         var push = PushConstants()
         for v in [c, h, wd, m] + convWindow { push.add(v) }
         act.push(&push)
         let strip = Int(variant.defines["PX"]!)!
         let shape = ["KH": window.kernel[0], "KW": window.kernel[1], "STRIDE_W": window.strides[1], "DIL_W": window.dilations[1]]
-        try ctx.dispatch(variant, defines: epilogue.merging(shape.mapValues { "\($0)" }) { $1 },
-                         buffers: [x.buffer, w.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer }, push: push,
+        try ctx.dispatch(variant, defines: defines.merging(shape.mapValues { "\($0)" }) { $1 },
+                         buffers: [x.buffer, weights, y.buffer] + [bias, residual].compactMap { $0?.buffer }, push: push,
                          columns: window.output[0] * ((window.output[1] + strip - 1) / strip) * strip, rows: m, batch: n)
         return [y]
     }
@@ -177,12 +183,13 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
         if k4 != k { ctx.recycle(weights) }
         return [y]
     }
+    let (weights, weightDefines) = try directWeights()
     let y = try ctx.recorder.makeTensor(shape: outShape)
     var push = PushConstants()
     for v in [c, h, wd, m] + convWindow + [group] { push.add(v) }
     act.push(&push)
-    let buffers = [x.buffer, w.buffer, y.buffer] + [bias, residual].compactMap { $0?.buffer }
-    let defines = epilogue.merging(["KH": "\(window.kernel[0])", "KW": "\(window.kernel[1])"]) { $1 }
+    let buffers = [x.buffer, weights, y.buffer] + [bias, residual].compactMap { $0?.buffer }
+    let defines = weightDefines.merging(["KH": "\(window.kernel[0])", "KW": "\(window.kernel[1])"]) { $1 }
     try ctx.dispatch(variant, defines: defines, buffers: buffers, push: push, columns: pixels,
                      rows: group * ((mg + variant.rows - 1) / variant.rows) * variant.rows, batch: n)
     return [y]

@@ -66,14 +66,17 @@ public struct VulkanOptions: Sendable {
     /// see `KernelVariants.table`), for tests and comparisons; nil chooses each kernel's variant
     /// for the device.
     public var kernelVariants: String?
+    /// `.fp16` stores the constant operands of the conv and matrix-product kernels as float16
+    /// (see `Precision`); `.fp32` keeps every tensor float32.
+    public var precision: Precision
 
     /// Each argument sets the property of its name.
     public init(device: String? = nil, validation: Bool = false, synchronizationValidation: Bool = false,
                 poisonAllocations: Bool = false, forceStaging: Bool = false,
-                cacheDirectory: String? = nil, kernelVariants: String? = nil) {
+                cacheDirectory: String? = nil, kernelVariants: String? = nil, precision: Precision = .fp32) {
         self.device = device; self.validation = validation; self.synchronizationValidation = synchronizationValidation
         self.poisonAllocations = poisonAllocations; self.forceStaging = forceStaging
-        self.cacheDirectory = cacheDirectory; self.kernelVariants = kernelVariants
+        self.cacheDirectory = cacheDirectory; self.kernelVariants = kernelVariants; self.precision = precision
     }
 
     /// The defaults, with `device` from the environment variable VONNX_VULKAN_DEVICE and

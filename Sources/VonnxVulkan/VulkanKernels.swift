@@ -214,18 +214,21 @@ public enum VulkanKernels {
 
     /// Runs one node on `device`: uploads its device inputs, records the kernel, downloads
     /// the outputs, submits once and waits. Throws `unsupportedOp` when there is no kernel.
-    public static func run(_ node: Node, inputs: [Tensor?], opset: Int, device: VulkanDevice) throws -> [Tensor] {
+    /// The inputs at `weights` are uploaded first and are the node's weights, as a partition's
+    /// initializers are (prepared once, read as float16 at fp16 precision).
+    public static func run(_ node: Node, inputs: [Tensor?], opset: Int, device: VulkanDevice, weights: Set<Int> = []) throws -> [Tensor] {
         guard let kernel = table[key(of: node)] else {
             throw VonnxError.unsupportedOp(node: node.label, op: node.opType, domain: node.domain, opset: opset)
         }
-        let recorder = try VulkanRecorder(device: device)
         let hostOnly = hostInputs(of: node)
-        let deviceInputs = try inputs.enumerated().map { i, t -> VulkanTensor? in
-            guard let t, !hostOnly.contains(i) else { return nil }
-            return try recorder.upload(t)
-        }
+        let onDevice = inputs.indices.filter { inputs[$0] != nil && !hostOnly.contains($0) }
+        let uploadedWeights = try device.upload(onDevice.filter(weights.contains).map { inputs[$0]! })
+        let recorder = try VulkanRecorder(device: device)
+        var deviceInputs = [VulkanTensor?](repeating: nil, count: inputs.count), nextWeight = uploadedWeights.makeIterator()
+        for i in onDevice { deviceInputs[i] = try weights.contains(i) ? nextWeight.next() : recorder.upload(inputs[i]!) }
         recorder.label = node.label
-        let ctx = VulkanKernelContext(node: node, inputs: deviceInputs, hostInputs: inputs, opset: opset, recorder: recorder)
+        let ctx = VulkanKernelContext(node: node, inputs: deviceInputs, hostInputs: inputs, opset: opset, recorder: recorder,
+                                      preparedWeights: PreparedWeights(weights: uploadedWeights))
         let downloads = try kernel(ctx).map { try recorder.download($0) }
         try recorder.submitAndWait()
         return try downloads.map { try $0.tensor() }

@@ -24,6 +24,8 @@ struct OnnxRun: ParsableCommand {
     var backend: Backend = .auto
     @Option(help: "Vulkan device: an index, a name substring, or auto: the GPU of this task by SLURM_LOCALID/LOCAL_RANK and CUDA_VISIBLE_DEVICES/ROCR_VISIBLE_DEVICES (default: VONNX_VULKAN_DEVICE, else the best GPU).")
     var device: String?
+    @Option(help: "fp32, or fp16: float16 weights in the Vulkan conv and matrix-product kernels, float32 sums (an error with --backend cpu).")
+    var precision: Precision = .fp32
     @Flag(help: "List the Vulkan devices (index, name, kind, driver, Vulkan version, memory, UUID) and exit.") var listDevices = false
     @Flag(help: "Print the backend in use, why it fell back to the CPU, and the nodes left to the CPU.") var verbose = false
     @Flag(help: "Run the graph as written, without graph optimizations (to compare against them).") var noOptimize = false
@@ -72,7 +74,7 @@ struct OnnxRun: ParsableCommand {
         }
         guard let model else { throw ValidationError("missing the .onnx model file") }
         var options = SessionOptions.fromEnvironment()
-        (options.backend, options.optimize) = (backend, !noOptimize)
+        (options.backend, options.optimize, options.precision) = (backend, !noOptimize, precision)
         if let threads { options.threads = threads }
         if device == "auto" {
             if let index = try DeviceAssignment.fromProcess() { options.vulkanDevice = String(index) }
@@ -131,6 +133,7 @@ struct OnnxRun: ParsableCommand {
 }
 
 extension Backend: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}
 
 /// A small, fast, seedable generator (SplitMix64), so --random inputs are reproducible.
 struct SplitMix64: RandomNumberGenerator {

@@ -56,6 +56,12 @@ private func message(_ body: () throws -> Void) -> String {
     #expect(message { _ = try Session(model: model) }.contains("com.example::Relu"))
 }
 
+@Test func theCPUBackendRefusesFp16() {
+    #expect(message { _ = try Session(model: reluModel(), options: SessionOptions(backend: .cpu, precision: .fp16)) }
+        == "precision fp16 needs the Vulkan backend: the CPU backend computes in float32 only")
+    #expect(message { _ = try Session(model: reluModel(), options: SessionOptions(backend: .cpu, precision: .fp32)) } == "no error")
+}
+
 @Test func rejectsAnOutputDeclaredWithAnotherElementType() {
     var model = reluModel()
     model.graph.outputs[0].type = .tensor(.int64, shape: nil)

@@ -25,9 +25,10 @@ enum TestVulkan {
         let provoked: VulkanDevice
         /// With synchronization validation, for one test at a time.
         let synchronized: VulkanDevice
-        /// One per spec of `forcedSpecs`, each with synchronization validation too: each spec
-        /// is one test case's, so each device is used by one thread at a time.
-        let forced: [String: VulkanDevice]
+        /// One per spec of `forcedSpecs` at fp32, and of `halfSpecs` at fp16, each with
+        /// synchronization validation too: each is one test case's, so each device is used by
+        /// one thread at a time.
+        let forced: [ForcedKey: VulkanDevice]
         /// A session on a validated device of its own (validation without poisoning, as a
         /// session opens it): sessions share it through `SessionOptions.vulkanDeviceOf`.
         let session: Session
@@ -49,8 +50,8 @@ enum TestVulkan {
                        staging: try open(.init(forceStaging: true)),
                        provoked: try open(.init()),
                        synchronized: try open(.init(synchronizationValidation: true)),
-                       forced: try Dictionary(uniqueKeysWithValues: forcedSpecs.map {
-                           ($0, try open(.init(synchronizationValidation: true, kernelVariants: $0)))
+                       forced: try Dictionary(uniqueKeysWithValues: forcedKeys.map {
+                           ($0, try open(.init(synchronizationValidation: true, kernelVariants: $0.spec, precision: $0.precision)))
                        }),
                        session: session)
     }
@@ -72,13 +73,20 @@ enum TestVulkan {
         let count = max(convs.count, gemms.count)
         return (0..<count).map { "\(convs[$0 % convs.count]),\(gemms[$0 % gemms.count])" }
     }()
-    /// The variant specs the forced devices are opened with.
-    static let forcedSpecs = variants + convSpecs
+    /// A forced device's variant spec and precision.
+    struct ForcedKey: Hashable {
+        let spec: String
+        let precision: Precision
+    }
+    /// The forced devices: every variant spec at fp32; the conv and gemm ones (whose kernels
+    /// read float16 weights) at fp16 too.
+    static let forcedKeys = (variants + convSpecs).map { ForcedKey(spec: $0, precision: .fp32) }
+        + (variants.filter { $0.hasPrefix("gemm=") } + convSpecs).map { ForcedKey(spec: $0, precision: .fp16) }
 
-    /// The device forcing `spec` (one of `forcedSpecs`).
-    static func device(forcing spec: String) throws -> VulkanDevice {
-        guard let device = try opened.get().forced[spec] else {
-            throw VonnxError.invalidArgument("no test device forces '\(spec)': add it to TestVulkan.forcedSpecs")
+    /// The device forcing `spec` at `precision` (one of `forcedKeys`).
+    static func device(forcing spec: String, precision: Precision = .fp32) throws -> VulkanDevice {
+        guard let device = try opened.get().forced[ForcedKey(spec: spec, precision: precision)] else {
+            throw VonnxError.invalidArgument("no test device forces '\(spec)' at \(precision): add it to TestVulkan.forcedKeys")
         }
         return device
     }

@@ -265,3 +265,36 @@ private func shapeChain() -> Model {
     }
     #expect(gpu.vulkan?.takeValidationMessages() == [])
 }
+
+/// A small classifier x[1, 3, 16, 16] → 10 logits made of the conv family (3×3, a Winograd-sized
+/// 3×3, 1×1, depthwise) and a Gemm with constant weights.
+private func convClassifier() -> Model {
+    var b = GraphBuilder(name: "classifier")
+    var h = b.input("x", .float, [.value(1), .value(3), .value(16), .value(16)])
+    let pad: [String: Attribute] = ["pads": .ints([1, 1, 1, 1])]
+    for (w, attributes) in [([16, 3, 3, 3], pad), ([16, 16, 3, 3], pad), ([32, 16, 1, 1], [:]),
+                            ([32, 1, 3, 3], pad.merging(["group": .int(32)]) { $1 })] {
+        h = b.node("Relu", [b.node("Conv", [h, b.constant(random(w)), b.constant(random([w[0]]))], attributes)])
+    }
+    let pooled = b.node("Flatten", [b.node("GlobalAveragePool", [h])])
+    b.output(b.node("Gemm", [pooled, b.constant(random([10, 32])), b.constant(random([10]))], ["transB": .int(1)], output: "logits"))
+    return Model(irVersion: 8, opsets: ["": 17], graph: b.graph)
+}
+
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func fp16StaysNearFp32OnASmallConvNet() throws {
+    // What issue 17 asks of ResNet-50 at fp16: within a relative L2 error of 1e-2 of fp32, the same top-1.
+    let model = convClassifier()
+    // The precision is the device's: the fp16 session opens one of its own (so without
+    // validation: see `TestVulkan`; the fp16 kernels run validated in the variant tests).
+    let half = SessionOptions(threads: 1, backend: .vulkan, allowFallback: false, vulkanDevice: deviceName, precision: .fp16)
+    let fp16 = try Session(model: model, options: half), fp32 = try Session(model: model, options: vulkanOptions(allowFallback: false))
+    for _ in 0..<3 {
+        let x = random([1, 3, 16, 16])
+        let got = try #require(fp16.run(["x": x])["logits"]).scalars(as: Float.self)
+        let want = try #require(fp32.run(["x": x])["logits"]).scalars(as: Float.self)
+        let error = zip(got, want).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot() / want.map { $0 * $0 }.reduce(0, +).squareRoot()
+        #expect(error <= 1e-2 && error > 0, "relative L2 \(error) (0: the weights were not read as float16)")
+        #expect(got.indices.max { got[$0] < got[$1] } == want.indices.max { want[$0] < want[$1] }, "top-1 of \(got) vs \(want)")
+    }
+    #expect(fp16.vulkan?.options.precision == .fp16)
+}

@@ -11,8 +11,10 @@ import VonnxIR
 
 private let hasDevice = TestVulkan.device != nil
 
-/// The test device forcing `spec` ("family=variant,…"): validated, synchronization included.
-private func device(forcing spec: String) throws -> VulkanDevice { try TestVulkan.device(forcing: spec) }
+/// The test device forcing `spec` ("family=variant,…") at `precision`: validated, synchronization included.
+private func device(forcing spec: String, precision: Precision = .fp32) throws -> VulkanDevice {
+    try TestVulkan.device(forcing: spec, precision: precision)
+}
 
 private let variants = TestVulkan.variants
 
@@ -34,27 +36,35 @@ private func expectMatchesCPU(_ spec: String, _ n: Node, _ inputs: [Tensor?], _ 
     try expectMatches(spec, n, inputs, try cpuOutput(n, inputs), what, sourceLocation: sourceLocation)
 }
 
-/// Runs `n` on the device forcing `spec`, and compares with `want`.
+/// Runs `n` on `device` (by default the one forcing `spec`, at fp32), the inputs at `weights`
+/// as its weights, and compares with `want`, allowing each value `slack` more than the float32
+/// tolerance (none when empty); returns what the device computed.
+@discardableResult
 private func expectMatches(_ spec: String, _ n: Node, _ inputs: [Tensor?], _ want: Tensor, _ what: String,
-                           sourceLocation: SourceLocation = #_sourceLocation) throws {
-    let device = try device(forcing: spec)
-    let got = try VulkanKernels.run(n, inputs: inputs, opset: 18, device: device)[0]
+                           on given: VulkanDevice? = nil, weights: Set<Int> = [], slack: [Float] = [],
+                           sourceLocation: SourceLocation = #_sourceLocation) throws -> Tensor? {
+    let device = try given ?? device(forcing: spec)
+    let got = try VulkanKernels.run(n, inputs: inputs, opset: 18, device: device, weights: weights)[0]
     let messages = device.takeValidationMessages()
     #expect(messages.isEmpty, "\(spec) \(what): validation: \(messages.joined(separator: "\n"))", sourceLocation: sourceLocation)
     #expect(got.shape == want.shape, "\(spec) \(what): shape \(got.shape), CPU \(want.shape)", sourceLocation: sourceLocation)
-    guard got.shape == want.shape else { return }
+    guard got.shape == want.shape else { return nil }
     guard want.dataType == .float else {
         #expect(got.dataType == want.dataType && got.ints() == want.ints(), "\(spec) \(what): \(got.ints().prefix(8)), CPU \(want.ints().prefix(8))",
                 sourceLocation: sourceLocation)
-        return
+        return got
     }
     // Within 1e-4 of each value, or of the outputs' typical size for values near zero: a sum that
     // cancels keeps the rounding errors of its terms (Winograd's transforms add their own).
     let g = got.scalars(as: Float.self), w = want.scalars(as: Float.self)
     let typical = w.isEmpty ? 0 : (w.reduce(0) { $0 + $1 * $1 } / Float(w.count)).squareRoot()
-    let bad = g.indices.filter { !(abs(g[$0] - w[$0]) <= 1e-4 + 1e-4 * max(abs(w[$0]), typical)) }
+    let bad = g.indices.filter { i in
+        let extra: Float = slack.isEmpty ? 0 : slack[i]
+        return !(abs(g[i] - w[i]) <= 1e-4 + 1e-4 * max(abs(w[i]), typical) + extra)
+    }
     #expect(bad.isEmpty, "\(spec) \(what): \(bad.count) differ, \(bad.prefix(4).map { "[\($0)] \(g[$0]) vs \(w[$0])" })",
             sourceLocation: sourceLocation)
+    return got
 }
 
 @Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: variants.filter { $0.hasPrefix("gemm=") })
@@ -328,4 +338,142 @@ func copyVariantMatchesCPU(_ spec: String) throws {
     }
     let forced = try VulkanDevice(options: .init(kernelVariants: "gemm=tiled"))
     #expect(KernelVariants.choose("gemm", rows: 1, device: forced).name == "tiled")
+}
+
+// fp16 precision: every conv and gemm variant reading its weights as float16, against the CPU's
+// float32 result. Rounding a value v to float16 moves it by less than one float16 ulp of it: a
+// relative 2⁻¹⁰ (GLSL leaves packHalf2x16's rounding direction to the driver), or 2⁻²⁴ below
+// float16's normal range (2⁻¹⁴). So an output Σ w·x moves by at most 2⁻¹⁰ · Σ max(|w|, 2⁻¹⁴)·|x|,
+// which the CPU computes as the same op on those magnitudes; that is each value's slack over
+// the float32 tolerance. And the device's output must differ from the float32 device's, or the
+// weights were not read as float16 at all.
+
+/// float16's relative rounding bound (one ulp at 1), and the magnitude under which its spacing
+/// is constant (its smallest normal).
+private let halfUlp: Float = 0x1p-10, halfSmallestNormal: Float = 0x1p-14
+
+/// The magnitudes whose products bound float16 rounding's effect: |t|, and for a weight no less
+/// than float16's smallest normal.
+private func magnitudes(_ t: Tensor?, weight: Bool) -> Tensor? {
+    t.map { Tensor(shape: $0.shape, scalars: $0.scalars(as: Float.self).map { weight ? max(abs($0), halfSmallestNormal) : abs($0) }) }
+}
+
+/// Runs `n` at fp16 precision (the inputs at `weights` as weights) forcing `spec`, expecting the
+/// CPU's float32 result within `gain` × 2⁻¹⁰ more than the float32 tolerance, and a result
+/// other than the float32 device's.
+private func expectHalfWeightsMatch(_ spec: String, _ n: Node, _ inputs: [Tensor?], weights: Set<Int>, gain: [Float],
+                                    _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let got = try expectMatches(spec, n, inputs, try cpuOutput(n, inputs), "fp16 " + what, on: device(forcing: spec, precision: .fp16),
+                                weights: weights, slack: gain.map { $0 * halfUlp }, sourceLocation: sourceLocation)
+    let full = try VulkanKernels.run(n, inputs: inputs, opset: 18, device: device(forcing: spec), weights: weights)[0]
+    #expect(got?.scalars(as: Float.self) != full.scalars(as: Float.self), "\(spec) \(what): fp16 gave fp32's result",
+            sourceLocation: sourceLocation)
+}
+
+@Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: variants.filter { $0.hasPrefix("gemm=") })
+func gemmVariantWithHalfWeightsMatchesCPU(_ spec: String) throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    for (m, k, n) in [(1, 37, 29), (37, 45, 29), (9, 13, 300), (11, 20, 264), (13, 24, 1), (1, 64, 40)] {
+        for (ta, tb) in [(0, 0), (0, 1), (1, 1)] {
+            let a = rng.floats(ta == 1 ? [k, m] : [m, k]), b = rng.floats(tb == 1 ? [n, k] : [k, n]), c = rng.floats([n])
+            // B a weight (a classifier's), then A (a pointwise conv's)
+            for weight in [1, 0] {
+                let attrs: [String: Attribute] = ["alpha": .float(0.5), "transA": .int(ta), "transB": .int(tb)]
+                let gain = try cpuOutput(node("Gemm", [a, b], attrs), [magnitudes(a, weight: weight == 0), magnitudes(b, weight: weight == 1)])
+                try expectHalfWeightsMatch(spec, node("Gemm", [a, b, c], attrs), [a, b, c], weights: [weight, 2],
+                                           gain: gain.scalars(as: Float.self), "Gemm \(m)×\(k)×\(n) tA\(ta) tB\(tb) weight \(weight) seed \(seed)")
+            }
+        }
+    }
+    for (sa, sb) in [([2, 5, 20], [20, 7]), ([3, 1, 33], [33, 65]), ([7, 20], [20])] {
+        let a = rng.floats(sa), b = rng.floats(sb)
+        let gain = try cpuOutput(node("MatMul", [a, b], [:]), [magnitudes(a, weight: false), magnitudes(b, weight: true)])
+        try expectHalfWeightsMatch(spec, node("MatMul", [a, b], [:]), [a, b], weights: [1], gain: gain.scalars(as: Float.self),
+                                   "MatMul \(sa)·\(sb) seed \(seed)")
+    }
+}
+
+@Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: TestVulkan.convSpecs)
+func convVariantWithHalfWeightsMatchesCPU(_ spec: String) throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    for cc in convCases {
+        let x = rng.floats(cc.x), w = rng.floats(cc.w), b = rng.floats([cc.w[0]])
+        let conv = node("Conv", [x, w, b], cc.attributes)
+        let direct = try cpuOutput(node("Conv", [x, w], cc.attributes), [magnitudes(x, weight: false), magnitudes(w, weight: true)])
+        let gain = try winogradTiles(spec, cc).reduce(direct.scalars(as: Float.self)) { gain, tile in
+            zip(gain, try winogradRoundingGain(x: x, w: w, cc, tile: tile)).map { max($0, $1) }
+        }
+        try expectHalfWeightsMatch(spec, conv, [x, w, b], weights: [1, 2], gain: gain,
+                                   "Conv+bias \(cc.x) * \(cc.w) \(cc.attributes.keys.sorted()) seed \(seed)")
+    }
+}
+
+/// The output tile sizes of the Winograd variants that may run `cc` (3×3, stride 1, undilated,
+/// group 1, 8 input channels or more) under `spec`: the forced one's; either where the forced
+/// variant does not take a group-1 conv (depthwise) and the device chooses; else none.
+private func winogradTiles(_ spec: String, _ cc: ConvProblem) -> [Int] {
+    guard cc.x.count == 4, cc.x[1] >= 8, cc.w[2...] == [3, 3],
+          ["strides", "dilations", "group"].allSatisfy({ cc.attributes[$0] == nil }) else { return [] }
+    return spec.contains("conv=winograd4") ? [4] : spec.contains("conv=winograd2") ? [2] : spec.contains("conv=depthwise") ? [4, 2] : []
+}
+
+/// For a Winograd F(tile×tile, 3×3) conv whose transformed filters U = G w Gᵀ are rounded to
+/// float16: each output Σ_c Aᵀ (|U| ⊙ |V|) A, V = Bᵀ d B of the input patch d (winograd.comp's
+/// transforms), which bounds what rounding each U by a relative 2⁻¹⁰ changes it by, per 2⁻¹⁰.
+private func winogradRoundingGain(x: Tensor, w: Tensor, _ cc: ConvProblem, tile: Int) throws -> [Float] {
+    let bt: [[Double]], g: [[Double]], at: [[Double]]
+    if tile == 2 {
+        bt = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
+        g = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+        at = [[1, 1, 1, 0], [0, 1, -1, -1]]
+    } else {
+        bt = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
+        g = [[0.25, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6], [1.0 / 24, 1.0 / 12, 1.0 / 6],
+             [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
+        at = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
+    }
+    let (n, c, h, wd, m, alpha) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[0], tile + 2)
+    var pads = [0, 0, 0, 0]
+    if case .ints(let p)? = cc.attributes["pads"] { pads = p }
+    let (oh, ow) = (h + pads[0] + pads[2] - 2, wd + pads[1] + pads[3] - 2)
+    let xs = x.scalars(as: Float.self).map(Double.init), ws = w.scalars(as: Float.self).map(Double.init)
+    /// Σ_kl left[i][k] · v[k][l] · right[j][l] for an α×α result.
+    func sandwich(_ left: [[Double]], _ v: (Int, Int) -> Double, _ right: [[Double]]) -> [Double] {
+        (0..<alpha * alpha).map { ij in
+            let (i, j) = (ij / alpha, ij % alpha)
+            return (0..<left[0].count).reduce(0.0) { s, k in
+                s + (0..<right[0].count).reduce(0.0) { s, l in s + left[i][k] * v(k, l) * right[j][l] }
+            }
+        }
+    }
+    // |U| per (m, c), no less than float16's smallest normal
+    let u = (0..<m * c).map { mc in
+        sandwich(g, { ws[(mc * 3 + $0) * 3 + $1] }, g).map { max(abs($0), Double(halfSmallestNormal)) }
+    }
+    var gain = [Float](repeating: 0, count: n * m * oh * ow)
+    for ni in 0..<n {
+        for ty in 0..<(oh + tile - 1) / tile {
+            for tx in 0..<(ow + tile - 1) / tile {
+                for ci in 0..<c {
+                    let v = sandwich(bt, { k, l in
+                        let (y, xx) = (ty * tile - pads[0] + k, tx * tile - pads[1] + l)
+                        return y >= 0 && y < h && xx >= 0 && xx < wd ? xs[((ni * c + ci) * h + y) * wd + xx] : 0
+                    }, bt).map(abs)
+                    for mi in 0..<m {
+                        let uv = zip(u[mi * c + ci], v).map { $0 * $1 }
+                        for i in 0..<tile where ty * tile + i < oh {
+                            for j in 0..<tile where tx * tile + j < ow {
+                                var s = 0.0
+                                for k in 0..<alpha { for l in 0..<alpha { s += abs(at[i][k]) * uv[k * alpha + l] * abs(at[j][l]) } }
+                                gain[((ni * m + mi) * oh + ty * tile + i) * ow + tx * tile + j] += Float(s)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return gain
 }
