@@ -181,13 +181,7 @@ func recordCast(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     if glslType(target) == glslType(x.dataType), target == x.dataType || fitDefines(target).isEmpty || x.dataType == .bool {
         return [VulkanTensor(shape: x.shape, buffer: x.buffer, dataType: target)]
     }
-    var bounds: [String: String] = [:]
-    if glslType(x.dataType) == "float", target.isInteger {
-        // saturation bounds: the target's, or the 32 bits a 64-bit type is narrowed to
-        let bits = Int(fitDefines(target)["FIT_BITS"] ?? "32")!, signed = glslType(target) == "int"
-        let (lo, hi) = signed ? (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) : (0, (1 << bits) - 1)
-        bounds = signed ? ["LO": "(\(lo + 1) - 1)", "HI": "\(hi)"] : ["LO": "0u", "HI": "\(hi)u"]
-    }
+    let bounds = glslType(x.dataType) == "float" && target.isInteger ? saturationDefines(target) : [:]
     return [try recordUnary("OP_CONVERT", x, to: target, defines: bounds, ctx)]
 }
 
