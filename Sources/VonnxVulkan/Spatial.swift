@@ -197,7 +197,10 @@ func recordGlobalPool(_ ctx: VulkanKernelContext, max: Bool) throws -> [VulkanTe
                                  shape: Array(x.shape[..<2]) + Array(repeating: 1, count: x.rank - 2))]
 }
 
-func recordPool(_ ctx: VulkanKernelContext, max: Bool) throws -> [VulkanTensor] {
+/// The pooling of `Shaders/pool2d.comp` (its POOL define).
+enum PoolKind: Int { case average = 0, max = 1, lp = 2 }
+
+func recordPool(_ ctx: VulkanKernelContext, _ kind: PoolKind) throws -> [VulkanTensor] {
     let x = try ctx.input(0)
     guard x.rank == 3 || x.rank == 4 else { throw ctx.error("the Vulkan pool takes 1-D or 2-D NCHW input, got \(x.shape)") }
     if ctx.node.outputs.count > 1 && !ctx.node.outputs[1].isEmpty {
@@ -213,7 +216,8 @@ func recordPool(_ ctx: VulkanKernelContext, max: Bool) throws -> [VulkanTensor] 
     for v in [x.shape[0] * x.shape[1], h, w, window.output[0], window.output[1], window.kernel[0], window.kernel[1],
               window.strides[0], window.strides[1], window.pads[0], window.pads[1], window.pads[2], window.pads[3],
               window.dilations[0], window.dilations[1], try ctx.node.int("count_include_pad", default: 0)] { push.add(v) }
-    try ctx.dispatch1D("pool2d", defines: ["POOL_MAX": max ? "1" : "0"], buffers: [x.buffer, y.buffer], push: push, count: y.count)
+    push.add(kind == .lp ? try ctx.node.float("p", default: 2) : 0)
+    try ctx.dispatch1D("pool2d", defines: ["POOL": "\(kind.rawValue)"], buffers: [x.buffer, y.buffer], push: push, count: y.count)
     return [y]
 }
 

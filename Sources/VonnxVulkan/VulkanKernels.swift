@@ -71,8 +71,9 @@ public enum VulkanKernels {
         t["com.microsoft::FusedConv"] = { try recordConv($0, residual: $0.optionalInput(3), activation: FusedActivation(of: $0.node)) }
         t["Gemm"] = recordGemm
         t["MatMul"] = recordMatMul
-        t["MaxPool"] = { try recordPool($0, max: true) }
-        t["AveragePool"] = { try recordPool($0, max: false) }
+        t["MaxPool"] = { try recordPool($0, .max) }
+        t["AveragePool"] = { try recordPool($0, .average) }
+        t["LpPool"] = { try recordPool($0, .lp) }
         t["GlobalMaxPool"] = { try recordGlobalPool($0, max: true) }
         t["GlobalAveragePool"] = { try recordGlobalPool($0, max: false) }
         t["BatchNormalization"] = recordBatchNormalization
@@ -128,6 +129,9 @@ public enum VulkanKernels {
         t["DequantizeLinear"] = { try recordQuantize($0, quantize: false) }
         t["MatMulInteger"] = { try recordMatMulInteger($0, qlinear: false) }
         t["QLinearMatMul"] = { try recordMatMulInteger($0, qlinear: true) }
+        t["TopK"] = recordTopK
+        t["RotaryEmbedding"] = recordRotaryEmbedding
+        t["GridSample"] = recordGridSample
         return t
     }()
 
@@ -159,6 +163,8 @@ public enum VulkanKernels {
         t["QuantizeLinear"] = floats.union(quantizedTypes)
         t["DequantizeLinear"] = floats.union(quantizedTypes).union([.int32])
         for op in ["MatMulInteger", "QLinearMatMul"] { t[op] = [.int8, .uint8] }
+        t["TopK"] = numbers
+        t["RotaryEmbedding"] = floats.union([.int64])  // int64: position_ids
         return t
     }()
 
@@ -170,6 +176,7 @@ public enum VulkanKernels {
         case "Pad": [1, 2, 3]
         case "OneHot": [1, 2]
         case "QLinearMatMul": [1, 4, 6, 7]
+        case "TopK": [1]
         case "Slice", "Resize": [1, 2, 3, 4]
         case "ConstantOfShape": [0]
         case "Range": [0, 1, 2]
@@ -207,7 +214,7 @@ public enum VulkanKernels {
         }
         // Refusals the kernels would throw for, known from the node alone.
         if key == "MaxPool", node.outputs.count > 1, !node.outputs[1].isEmpty { return false }
-        if key == "MaxPool" || key == "AveragePool", ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 2 { return false }
+        if ["MaxPool", "AveragePool", "LpPool"].contains(key), ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 2 { return false }
         if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
         if key == "Resize", (try? node.int("antialias", default: 0)) != 0 { return false }
         if let cell = RecurrentCell.byName[key] {

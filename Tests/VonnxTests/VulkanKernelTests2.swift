@@ -181,7 +181,7 @@ func checkAgainstCPU(_ kc: KernelCase, exact: Bool = false) throws {
     var outputs = 1
     if kc.op == "Split" { outputs = kc.attributes["num_outputs"] != nil ? 3 : 2 }
     if kc.op == "LayerNormalization" || kc.op == "Dropout" { outputs = kc.op == "Dropout" ? 2 : 3 }
-    if kc.op == "SoftmaxCrossEntropyLoss" { outputs = 2 }
+    if kc.op == "SoftmaxCrossEntropyLoss" || kc.op == "TopK" { outputs = 2 }
     if kc.op == "Attention" { outputs = kc.attributes["qk_matmul_output_mode"] != nil ? 4 : 3 }
     if ["RNN", "GRU", "LSTM"].contains(kc.op) { outputs = kc.op == "LSTM" ? 3 : 2 }
     let node = Node(name: kc.op, opType: kc.op, inputs: inputs.indices.map { inputs[$0] == nil ? "" : "in\($0)" },
