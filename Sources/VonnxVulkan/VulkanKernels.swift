@@ -214,7 +214,7 @@ public enum VulkanKernels {
         }
         // Refusals the kernels would throw for, known from the node alone.
         if key == "MaxPool", node.outputs.count > 1, !node.outputs[1].isEmpty { return false }
-        if ["MaxPool", "AveragePool", "LpPool"].contains(key), ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 2 { return false }
+        if ["MaxPool", "AveragePool", "LpPool"].contains(key), ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 3 { return false }
         if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
         if key == "Resize", (try? node.int("antialias", default: 0)) != 0 { return false }
         if let cell = RecurrentCell.byName[key] {

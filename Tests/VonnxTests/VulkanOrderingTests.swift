@@ -87,3 +87,16 @@ private let gridSampleCases: [KernelCase] = {
 
 @Test(.enabled(if: TestVulkan.device != nil, TestVulkan.skipReason), arguments: gridSampleCases)
 func vulkanGridSampleMatchesCPU(_ kc: KernelCase) throws { try checkAgainstCPU(kc) }
+
+/// 3-D pooling: max, average (with and without the pads counted, ceil_mode) and Lp.
+private let pool3DCases: [KernelCase] = [
+    KernelCase("MaxPool", ["kernel_shape": .ints([2, 3, 2]), "strides": .ints([1, 2, 1]), "dilations": .ints([2, 1, 1]),
+                           "pads": .ints([1, 0, 1, 0, 1, 1])], detail: "3-D") { [$0.floats([2, 2, 5, 6, 4])] },
+    KernelCase("AveragePool", ["kernel_shape": .ints([3, 2, 2]), "strides": .ints([2, 2, 1]), "pads": .ints([1, 1, 0, 1, 0, 1]),
+                               "count_include_pad": .int(1), "ceil_mode": .int(1)], detail: "3-D, pads counted, ceil") { [$0.floats([1, 3, 6, 5, 4])] },
+    KernelCase("AveragePool", ["kernel_shape": .ints([2, 2, 2]), "auto_pad": .string(Array("SAME_LOWER".utf8))], detail: "3-D, SAME_LOWER") { [$0.floats([2, 1, 3, 4, 5])] },
+    KernelCase("LpPool", ["kernel_shape": .ints([2, 2, 2]), "p": .int(2)], detail: "3-D") { [$0.floats([1, 2, 3, 4, 4])] },
+]
+
+@Test(.enabled(if: TestVulkan.device != nil, TestVulkan.skipReason), arguments: pool3DCases)
+func vulkanPool3DMatchesCPU(_ kc: KernelCase) throws { try checkAgainstCPU(kc) }
