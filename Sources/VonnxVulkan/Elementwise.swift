@@ -230,6 +230,12 @@ func recordVariadic(_ op: BinaryOp, _ ctx: VulkanKernelContext) throws -> [Vulka
     return [result]
 }
 
+/// Mean of one or more float32 inputs, as the CPU: their broadcast Sum divided by the count.
+func recordMean(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let count = try ctx.recorder.upload(Tensor(scalar: Float(ctx.inputs.compactMap { $0 }.count)))
+    return [try recordBroadcast(.div, try recordVariadic(.add, ctx)[0], count, ctx)]
+}
+
 /// Where(condition, x, y) with broadcasting over all three.
 func recordWhere(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let c = try ctx.input(0), a = try ctx.input(1), b = try ctx.input(2)

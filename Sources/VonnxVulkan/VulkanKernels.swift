@@ -132,6 +132,7 @@ public enum VulkanKernels {
         t["TopK"] = recordTopK
         t["RotaryEmbedding"] = recordRotaryEmbedding
         t["GridSample"] = recordGridSample
+        t["Mean"] = recordMean
         return t
     }()
 

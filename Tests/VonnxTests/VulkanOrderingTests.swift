@@ -2,7 +2,7 @@ import Testing
 import VonnxIR
 import VonnxVulkan
 
-// TopK, RotaryEmbedding and LpPool on the device against the CPU kernels.
+// TopK, RotaryEmbedding, GridSample, pooling and Mean on the device against the CPU kernels.
 
 private func i64(_ v: [Int]) -> Tensor { Tensor(shape: [v.count], scalars: v.map(Int64.init)) }
 
@@ -100,3 +100,13 @@ private let pool3DCases: [KernelCase] = [
 
 @Test(.enabled(if: TestVulkan.device != nil, TestVulkan.skipReason), arguments: pool3DCases)
 func vulkanPool3DMatchesCPU(_ kc: KernelCase) throws { try checkAgainstCPU(kc) }
+
+/// Mean of one, two and three broadcast inputs.
+private let meanCases: [KernelCase] = [
+    KernelCase("Mean", detail: "one input") { [$0.floats([3, 4])] },
+    KernelCase("Mean", detail: "two inputs") { [$0.floats([3, 4]), $0.floats([4])] },
+    KernelCase("Mean", detail: "three inputs, broadcast") { [$0.floats([2, 1, 4]), $0.floats([3, 1]), $0.floats([2, 3, 4])] },
+]
+
+@Test(.enabled(if: TestVulkan.device != nil, TestVulkan.skipReason), arguments: meanCases)
+func vulkanMeanMatchesCPU(_ kc: KernelCase) throws { try checkAgainstCPU(kc) }
