@@ -10,15 +10,6 @@ enum QuantizedNN {
         return t.doubles()
     }
 
-    /// a_scale·b_scale/y_scale computed in the scale's element type.
-    static func multiplier(_ a: Double, _ b: Double, _ y: Double, type: DataType) -> Double {
-        switch type {
-        case .float16: Double(Float(Float16(Float(Float16(Float(a * b))) / Float(y))))
-        case .float: Double(Float(a) * Float(b) / Float(y))
-        default: a * b / y
-        }
-    }
-
     /// Rounds half to even, adds the zero point and saturates to the 8-bit output type.
     static func requantize(_ acc: [Double], shape: [Int], multiplier: (Int) -> Double, zero: Int, type: DataType,
                            _ ctx: KernelContext) throws -> Tensor {
@@ -46,7 +37,7 @@ extension CPUKernels {
         let yZero = ctx.optionalInput(7)
         let inner = ctx.with(inputs: [a, b, ctx.optionalInput(2), ctx.optionalInput(5)])
         let acc = try matMulInteger(inner)[0]
-        let m = QuantizedNN.multiplier(aScale[0], bScale[0], yScale[0], type: yScaleT.dataType)
+        let m = requantizationMultiplier(aScale[0], bScale[0], yScale[0], type: yScaleT.dataType)
         return [try QuantizedNN.requantize(acc.doubles(), shape: acc.shape, multiplier: { _ in m }, zero: QuantizedNN.zeroPoint(yZero),
                                            type: yZero?.dataType ?? a.dataType, ctx)]
     }
@@ -70,7 +61,7 @@ extension CPUKernels {
         }
         let channels = shape[1], plane = shape[2...].reduce(1, *)
         let multipliers = (0..<channels).map {
-            QuantizedNN.multiplier(xScale[0], wScale[wScale.count == 1 ? 0 : $0], yScale[0], type: yScaleT.dataType)
+            requantizationMultiplier(xScale[0], wScale[wScale.count == 1 ? 0 : $0], yScale[0], type: yScaleT.dataType)
         }
         return [try QuantizedNN.requantize(acc, shape: shape, multiplier: { multipliers[($0 / max(plane, 1)) % channels] },
                                            zero: QuantizedNN.zeroPoint(yZero), type: yZero?.dataType ?? x.dataType, ctx)]

@@ -200,13 +200,7 @@ func recordCast(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     if glslType(target) == glslType(x.dataType), target == x.dataType || fitDefines(target).isEmpty || x.dataType == .bool {
         return [VulkanTensor(shape: x.shape, buffer: x.buffer, dataType: target)]
     }
-    var bounds: [String: String] = [:]
-    if glslType(x.dataType) == "float", target.isInteger {
-        // saturation bounds: the target's, or the 32 bits a 64-bit type is narrowed to
-        let bits = Int(fitDefines(target)["FIT_BITS"] ?? "32")!, signed = glslType(target) == "int"
-        let (lo, hi) = signed ? (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) : (0, (1 << bits) - 1)
-        bounds = signed ? ["LO": "(\(lo + 1) - 1)", "HI": "\(hi)"] : ["LO": "0u", "HI": "\(hi)u"]
-    }
+    let bounds = glslType(x.dataType) == "float" && target.isInteger ? saturationDefines(target) : [:]
     return [try recordUnary("OP_CONVERT", x, to: target, defines: bounds, ctx)]
 }
 
@@ -245,6 +239,12 @@ func recordVariadic(_ op: BinaryOp, _ ctx: VulkanKernelContext) throws -> [Vulka
     guard var result = operands.first else { throw ctx.error("needs at least one input") }
     for next in operands.dropFirst() { result = try recordBroadcast(op, result, next, ctx) }
     return [result]
+}
+
+/// Mean of one or more float32 inputs, as the CPU: their broadcast Sum divided by the count.
+func recordMean(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let count = try ctx.recorder.upload(Tensor(scalar: Float(ctx.inputs.compactMap { $0 }.count)))
+    return [try recordBroadcast(.div, try recordVariadic(.add, ctx)[0], count, ctx)]
 }
 
 /// Where(condition, x, y) with broadcasting over all three.

@@ -681,6 +681,114 @@ void main() {
 #endif
 }
 """#,
+        "gridsample": #"""
+#version 450
+// GridSample as the CPU kernel (the ONNX reference): X [N, C, D1..Dd] (d = 1 to 3) sampled at
+// grid [N, O1..Od, d] (x first, so grid coordinate d−1−i maps to dim i), one invocation per
+// output [N, C, O...]. MODE 0 nearest (half to even), 1 linear, 2 cubic (a = −0.75);
+// PADDING 0 zeros, 1 border, 2 reflection; ALIGN: align_corners.
+#define TAPS (MODE == 0 ? 1 : MODE == 1 ? 2 : 4)
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer G { float grid[]; };
+layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params { uint count; uint channels; uint outSize; uint rank; uint dims[3]; } p;
+
+/// v reflected into [lo, hi]; lo when the range is empty.
+float reflectInto(float v, float lo, float hi) {
+    float range = hi - lo;
+    if (range <= 0.0) return lo;
+    if (v < lo) {
+        float dx = lo - v, n = floor(dx / range), r = dx - n * range;
+        return mod(n, 2.0) == 0.0 ? lo + r : hi - r;
+    }
+    if (v > hi) {
+        float dx = v - hi, n = floor(dx / range), r = dx - n * range;
+        return mod(n, 2.0) == 0.0 ? hi - r : lo + r;
+    }
+    return v;
+}
+
+/// Index k along a dim of `len` after padding; −1 when it reads zero.
+int fetchIndex(int k, int len, float lo, float hi) {
+#if PADDING == 0
+    return k >= 0 && k < len ? k : -1;
+#elif PADDING == 1
+    return clamp(k, 0, len - 1);
+#else
+    return clamp(int(reflectInto(float(k), lo, hi)), 0, len - 1);
+#endif
+}
+
+float cubicWeight(float t, int j) {
+    const float a = -0.75;
+    float x = abs(t);
+    if (j == 0) return ((a * (x + 1.0) - 5.0 * a) * (x + 1.0) + 8.0 * a) * (x + 1.0) - 4.0 * a;
+    if (j == 1) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+    if (j == 2) return ((a + 2.0) * (1.0 - x) - (a + 3.0)) * (1.0 - x) * (1.0 - x) + 1.0;
+    return ((a * (2.0 - x) - 5.0 * a) * (2.0 - x) + 8.0 * a) * (2.0 - x) - 4.0 * a;
+}
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint t = gl_GlobalInvocationID.x; t < p.count; t += stride) {
+        uint o = t % p.outSize, plane = t / p.outSize, b = plane / p.channels;
+        uint g = (b * p.outSize + o) * p.rank;
+        int index[3][TAPS];
+        float weight[3][TAPS];
+        uint inSize = 1;
+        for (uint i = 0; i < p.rank; ++i) {
+            int len = int(p.dims[i]);
+            inSize *= p.dims[i];
+            float lo = ALIGN != 0 ? 0.0 : -0.5, hi = ALIGN != 0 ? float(len - 1) : float(len) - 0.5;
+            float nv = grid[g + p.rank - 1u - i];
+            float v = ALIGN != 0 ? (nv + 1.0) / 2.0 * float(len - 1) : ((nv + 1.0) * float(len) - 1.0) / 2.0;
+            v = isnan(v) ? -1e9 : clamp(v, -1e9, 1e9);
+#if MODE == 0
+            v = roundEven(v);
+#endif
+            if (v < lo || v > hi) {
+#if PADDING == 1
+                v = clamp(v, 0.0, float(len - 1));
+#elif PADDING == 2
+                v = reflectInto(v, lo, hi);
+#endif
+            }
+            float f = floor(v);
+            int k = int(f);
+            for (int j = 0; j < TAPS; ++j) {
+#if MODE == 0
+                index[i][j] = fetchIndex(int(v), len, lo, hi); weight[i][j] = 1.0;
+#elif MODE == 1
+                index[i][j] = fetchIndex(k + j, len, lo, hi); weight[i][j] = j == 0 ? 1.0 - (v - f) : v - f;
+#else
+                index[i][j] = fetchIndex(k - 1 + j, len, lo, hi); weight[i][j] = cubicWeight(v - f, j);
+#endif
+            }
+        }
+        // the product of the per-dim taps, dim 0 outermost
+        uint combos = 1;
+        for (uint i = 0; i < p.rank; ++i) combos *= uint(TAPS);
+        float s = 0.0;
+        for (uint c = 0; c < combos; ++c) {
+            uint rest = c, at = 0;
+            float w = 1.0;
+            bool inside = true;
+            for (int i = int(p.rank) - 1; i >= 0; --i) {
+                uint j = rest % uint(TAPS), scale = 1;
+                rest /= uint(TAPS);
+                for (uint q = uint(i) + 1u; q < p.rank; ++q) scale *= p.dims[q];
+                int k = index[i][j];
+                inside = inside && k >= 0;
+                at += uint(max(k, 0)) * scale;
+                w *= weight[i][j];
+            }
+            if (inside) s += w * x[plane * inSize + at];
+        }
+        y[t] = s;
+    }
+}
+"""#,
         "hardmax": #"""
 #version 450
 // Hardmax along the middle dim of [outer, len, inner], one invocation per (outer, inner)
@@ -749,6 +857,50 @@ void main() {
         float sum = 0.0;
         for (int k = lo; k <= hi; ++k) { float v = x[base + uint(k) * p.spatial]; sum += v * v; }
         y[i] = x[i] / pow(p.bias + p.alpha / float(p.size) * sum, p.beta);
+    }
+}
+"""#,
+        "matmul_integer": #"""
+#version 450
+// MatMulInteger (QLINEAR 0): y = Σ (a − a_zero)·(b − b_zero) in int32, one invocation per
+// output of [batch, M, N]; aZeros/bZeros: 0 (none), 1 (one value) or one per row of A / column
+// of B. QLINEAR 1 (QLinearMatMul): that sum requantized, round-half-even(sum · multiplier) +
+// yZero, saturated to [LO, HI] of the 8-bit R. TA, TB: int or uint as the operands' types.
+// A batch index walks batch[] (batchRank dims, last fastest) with A's and B's element strides.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer A { TA a[]; };
+layout(std430, binding = 1) readonly buffer B { TB b[]; };
+layout(std430, binding = 2) readonly buffer ZA { TA za[]; };
+layout(std430, binding = 3) readonly buffer ZB { TB zb[]; };
+layout(std430, binding = 4) writeonly buffer Y { R y[]; };
+layout(push_constant) uniform Params {
+    uint m; uint n; uint k; uint aZeros; uint bZeros; uint batchRank;
+    uint batch[4]; uint batchA[4]; uint batchB[4]; float multiplier; int yZero;
+} p;
+
+void main() {
+    uint total = p.m * p.n;
+    for (uint d = 0; d < p.batchRank; ++d) total *= p.batch[d];
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint t = gl_GlobalInvocationID.x; t < total; t += stride) {
+        uint j = t % p.n, i = (t / p.n) % p.m, rest = t / (p.n * p.m);
+        uint aOffset = i * p.k, bOffset = j;
+        for (int d = int(p.batchRank) - 1; d >= 0; --d) {
+            uint q = rest % p.batch[d];
+            rest /= p.batch[d];
+            aOffset += q * p.batchA[d];
+            bOffset += q * p.batchB[d];
+        }
+        int zeroA = p.aZeros == 0u ? 0 : int(za[p.aZeros == 1u ? 0u : i]);
+        int zeroB = p.bZeros == 0u ? 0 : int(zb[p.bZeros == 1u ? 0u : j]);
+        int acc = 0;
+        for (uint q = 0; q < p.k; ++q) acc += (int(a[aOffset + q]) - zeroA) * (int(b[bOffset + q * p.n]) - zeroB);
+#if QLINEAR
+        float r = roundEven(float(acc) * p.multiplier) + float(p.yZero);
+        y[t] = isnan(r) || r <= float(LO) ? LO : r >= float(HI) ? HI : R(r);
+#else
+        y[t] = acc;
+#endif
     }
 }
 """#,
@@ -909,53 +1061,116 @@ void main() {
     }
 }
 """#,
-        "pool2d": #"""
+        "pool": #"""
 #version 450
-// 2-D max or average pooling (POOL_MAX 1 or 0) over NCHW planes, one invocation per output.
-// Average divides by the window positions inside the padded input (countIncludePad) or
-// inside the input.
+// Pooling over [planes, D, H, W] (1-D and 2-D inputs with D = H = 1 or D = 1), one invocation
+// per output: POOL 0 average, 1 max, 2 Lp. Average divides by the window positions inside
+// the padded input (countIncludePad) or inside the input; Lp is (Σ |x|^p)^(1/p) over the
+// window positions inside the input.
+#define POOL_AVERAGE 0
+#define POOL_MAX 1
+#define POOL_LP 2
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform Params {
-    uint planes; uint H; uint W; uint OH; uint OW; uint KH; uint KW; uint strideH; uint strideW;
-    uint padTop; uint padLeft; uint padBottom; uint padRight; uint dilH; uint dilW; uint countIncludePad;
+    uint planes; uint size[3]; uint outSize[3]; uint kernel[3]; uint strides[3]; uint padBegin[3]; uint padEnd[3];
+    uint dilations[3]; uint countIncludePad; float p;
 } p;
 
 void main() {
-    uint total = p.planes * p.OH * p.OW;
+    uint total = p.planes * p.outSize[0] * p.outSize[1] * p.outSize[2];
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
-        uint ow = i % p.OW, oh = (i / p.OW) % p.OH, plane = i / (p.OW * p.OH);
-        uint base = plane * p.H * p.W;
-        int ih0 = int(oh * p.strideH) - int(p.padTop), iw0 = int(ow * p.strideW) - int(p.padLeft);
-#if POOL_MAX
+        uint ow = i % p.outSize[2], oh = (i / p.outSize[2]) % p.outSize[1], od = (i / (p.outSize[2] * p.outSize[1])) % p.outSize[0];
+        uint plane = i / (p.outSize[2] * p.outSize[1] * p.outSize[0]);
+        uint base = plane * p.size[0] * p.size[1] * p.size[2];
+        int id0 = int(od * p.strides[0]) - int(p.padBegin[0]);
+        int ih0 = int(oh * p.strides[1]) - int(p.padBegin[1]), iw0 = int(ow * p.strides[2]) - int(p.padBegin[2]);
+#if POOL == POOL_MAX
         float acc = uintBitsToFloat(0xff800000u);
 #else
         float acc = 0.0;
 #endif
         uint inside = 0, padded = 0;
-        for (uint kh = 0; kh < p.KH; ++kh) {
-            int ih = ih0 + int(kh * p.dilH);
-            if (ih >= int(p.H + p.padBottom)) continue;
-            for (uint kw = 0; kw < p.KW; ++kw) {
-                int iw = iw0 + int(kw * p.dilW);
-                if (iw >= int(p.W + p.padRight)) continue;
-                padded++;
-                if (ih < 0 || ih >= int(p.H) || iw < 0 || iw >= int(p.W)) continue;
-                inside++;
-                float v = x[base + uint(ih) * p.W + uint(iw)];
-#if POOL_MAX
-                acc = max(acc, v);
+        for (uint kd = 0; kd < p.kernel[0]; ++kd) {
+            int id = id0 + int(kd * p.dilations[0]);
+            if (id >= int(p.size[0] + p.padEnd[0])) continue;
+            for (uint kh = 0; kh < p.kernel[1]; ++kh) {
+                int ih = ih0 + int(kh * p.dilations[1]);
+                if (ih >= int(p.size[1] + p.padEnd[1])) continue;
+                for (uint kw = 0; kw < p.kernel[2]; ++kw) {
+                    int iw = iw0 + int(kw * p.dilations[2]);
+                    if (iw >= int(p.size[2] + p.padEnd[2])) continue;
+                    padded++;
+                    if (id < 0 || id >= int(p.size[0]) || ih < 0 || ih >= int(p.size[1]) || iw < 0 || iw >= int(p.size[2])) continue;
+                    inside++;
+                    float v = x[base + (uint(id) * p.size[1] + uint(ih)) * p.size[2] + uint(iw)];
+#if POOL == POOL_MAX
+                    acc = max(acc, v);
+#elif POOL == POOL_LP
+                    acc += pow(abs(v), p.p);
 #else
-                acc += v;
+                    acc += v;
 #endif
+                }
             }
         }
-#if POOL_MAX
+#if POOL == POOL_MAX
         y[i] = acc;
+#elif POOL == POOL_LP
+        y[i] = pow(acc, 1.0 / p.p);
 #else
         y[i] = acc / float(p.countIncludePad != 0 ? padded : inside);
+#endif
+    }
+}
+"""#,
+        "quantize": #"""
+#version 450
+// QuantizeLinear (QUANTIZE 1) or DequantizeLinear (QUANTIZE 0), one invocation per element.
+// x is walked as [outer, n, inner] around the quantization axis; element (o, j, e) takes its
+// scale and zero point at o·strideOuter + (j / block)·strideAxis + e·strideInner (all strides
+// 0 per tensor; per axis only strideAxis = 1 with block 1; blocked all three). ZERO_POINT 0:
+// no zero point (binding 2 is not read).
+// Quantize: T is float, R the quantized type, saturated to [LO, HI] (NaN: LO);
+// round(x / scale) half to even, plus the zero point, as the CPU kernel.
+// Dequantize: T is the quantized type, R float; (x − zero point) · scale, through `fit`.
+#ifndef ZERO_POINT
+#define ZERO_POINT 1
+#endif
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { T x[]; };
+layout(std430, binding = 1) readonly buffer S { float scale[]; };
+#if QUANTIZE
+layout(std430, binding = 2) readonly buffer Z { R zeroPoint[]; };
+#else
+layout(std430, binding = 2) readonly buffer Z { T zeroPoint[]; };
+#endif
+layout(std430, binding = 3) writeonly buffer Y { R y[]; };
+layout(push_constant) uniform Params {
+    uint count; uint n; uint inner; uint block; uint strideOuter; uint strideAxis; uint strideInner;
+} p;
+
+#include "fit.glsl"
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < p.count; i += stride) {
+        uint e = i % p.inner, j = (i / p.inner) % p.n, o = i / (p.inner * p.n);
+        uint k = o * p.strideOuter + (j / p.block) * p.strideAxis + e * p.strideInner;
+#if QUANTIZE
+        float r = roundEven(x[i] / scale[k]);
+#if ZERO_POINT
+        r += float(zeroPoint[k]);
+#endif
+        y[i] = isnan(r) || r <= float(LO) ? LO : r >= float(HI) ? HI : R(r);
+#else
+        int v = int(x[i]);
+#if ZERO_POINT
+        v -= int(zeroPoint[k]);
+#endif
+        y[i] = fit(float(v) * scale[k]);
 #endif
     }
 }
@@ -1246,6 +1461,51 @@ void main() {
     }
 }
 """#,
+        "rotary": #"""
+#version 450
+// RotaryEmbedding, one invocation per element of x: [B, H, S, D] (HEADS_LAST 0) or
+// [B, S, H·D] (HEADS_LAST 1). The first `rot` features of each head rotate in pairs (i,
+// i + rot/2), or (2i, 2i + 1) when INTERLEAVED, by the cache row's cos and sin: the row is
+// position_ids[b·S + s] (positions = B·S), position_ids[s] (positions = S), else b·S + s;
+// a row outside the cache's `rows` reads the nearest one. The other features are copied.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer C { float cosCache[]; };
+layout(std430, binding = 2) readonly buffer S { float sinCache[]; };
+layout(std430, binding = 3) readonly buffer P { int positionIds[]; };
+layout(std430, binding = 4) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params { uint count; uint heads; uint seq; uint d; uint rot; uint positions; uint rows; } p;
+
+#define R float
+#include "fit.glsl"
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    uint half_ = p.rot / 2u;
+    for (uint t = gl_GlobalInvocationID.x; t < p.count; t += stride) {
+        uint i = t % p.d, head = t / p.d;
+#if HEADS_LAST
+        uint s = (head / p.heads) % p.seq, b = head / (p.heads * p.seq);
+#else
+        uint s = head % p.seq, b = head / (p.heads * p.seq);
+#endif
+        if (i >= p.rot) { y[t] = x[t]; continue; }
+        uint base = t - i;
+#if INTERLEAVED
+        uint pair = i / 2u; bool first = i % 2u == 0u;
+        uint i1 = 2u * pair, i2 = i1 + 1u;
+#else
+        uint pair = i % half_; bool first = i < half_;
+        uint i1 = pair, i2 = pair + half_;
+#endif
+        int id = p.positions == 0u ? int(b * p.seq + s) : positionIds[p.positions == p.seq ? s : b * p.seq + s];
+        uint row = uint(clamp(id, 0, int(p.rows) - 1));
+        float c = cosCache[row * half_ + pair], sn = sinCache[row * half_ + pair];
+        float x1 = x[base + i1], x2 = x[base + i2];
+        y[t] = fit(first ? c * x1 - sn * x2 : sn * x1 + c * x2);
+    }
+}
+"""#,
         "scatter": #"""
 #version 450
 // ScatterElements (ELEMENTS 1) and ScatterND (ELEMENTS 0) into y, which already holds a copy
@@ -1327,6 +1587,49 @@ void main() {
         float inv = 1.0 / s;
         for (uint a = LANE; a < p.axisLength; a += LANES) y[base + a * p.inner] = exp(x[base + a * p.inner] - m) * inv;
 #endif
+    }
+}
+"""#,
+        "topk": #"""
+#version 450
+// TopK along the middle dim of [outer, n, inner], one invocation per input element: its rank
+// in its line is how many elements come before it (greater, or less with LARGEST 0; equal
+// ones by lower index; NaN above every number), and a rank under k writes the element and
+// its index at that position of [outer, k, inner]. T is float, int or uint.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { T x[]; };
+layout(std430, binding = 1) writeonly buffer V { T values[]; };
+layout(std430, binding = 2) writeonly buffer I { int indices[]; };
+layout(push_constant) uniform Params { uint count; uint n; uint inner; uint k; } p;
+
+bool greater(T a, T b) {
+#ifndef INT
+    if (isnan(a) || isnan(b)) return isnan(a) && !isnan(b);
+#endif
+    return a > b;
+}
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < p.count; i += stride) {
+        uint e = i % p.inner, j = (i / p.inner) % p.n, o = i / (p.inner * p.n);
+        uint line = o * p.n * p.inner + e;
+        T v = x[i];
+        uint rank = 0;
+        for (uint q = 0; q < p.n && rank < p.k; ++q) {
+            T w = x[line + q * p.inner];
+#if LARGEST
+            bool ahead = greater(w, v);
+#else
+            bool ahead = greater(v, w);
+#endif
+            if (ahead || (q < j && !greater(v, w) && !greater(w, v))) rank++;
+        }
+        if (rank < p.k) {
+            uint at = (o * p.k + rank) * p.inner + e;
+            values[at] = v;
+            indices[at] = int(j);
+        }
     }
 }
 """#,

@@ -75,6 +75,12 @@ func recordGemm(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
 
 func recordMatMul(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let a = try ctx.input(0), b = try ctx.input(1)
+    let (g, output) = try matMulShape(a, b, ctx)
+    return [try recordGemmShader(ctx, a: a, b: b, c: nil, shape: g, output: output)]
+}
+
+/// NumPy matmul of contiguous `a` and `b` (either 1-D) as a `GemmShape`, and its output shape.
+func matMulShape(_ a: VulkanTensor, _ b: VulkanTensor, _ ctx: VulkanKernelContext) throws -> (GemmShape, output: [Int]) {
     guard a.rank >= 1, b.rank >= 1 else { throw ctx.error("MatMul inputs must have rank >= 1") }
     let aShape = a.rank == 1 ? [1] + a.shape : a.shape
     let bShape = b.rank == 1 ? b.shape + [1] : b.shape
@@ -89,6 +95,5 @@ func recordMatMul(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     g.batchShape = batchShape
     g.batchA = broadcastStrides(aBatch, to: batchShape).map { $0 * m * k }
     g.batchB = broadcastStrides(bBatch, to: batchShape).map { $0 * k * n }
-    let output = batchShape + (a.rank == 1 ? [] : [m]) + (b.rank == 1 ? [] : [n])
-    return [try recordGemmShader(ctx, a: a, b: b, c: nil, shape: g, output: output)]
+    return (g, batchShape + (a.rank == 1 ? [] : [m]) + (b.rank == 1 ? [] : [n]))
 }

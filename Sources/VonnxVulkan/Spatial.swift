@@ -9,10 +9,11 @@ struct Window2D {
     var output: [Int]
 
     /// Reads the window attributes of `node` for an input of spatial size `input` (1 or 2
-    /// dims); `kernel` is the kernel size when it comes from a weight shape.
-    init(_ ctx: VulkanKernelContext, input: [Int], kernel givenKernel: [Int]?, ceilMode: Bool) throws {
+    /// dims, up to `maxRank`: a 3-D window keeps its 3 dims, pads [begins, ends]); `kernel` is
+    /// the kernel size when it comes from a weight shape.
+    init(_ ctx: VulkanKernelContext, input: [Int], kernel givenKernel: [Int]?, ceilMode: Bool, maxRank: Int = 2) throws {
         let node = ctx.node, r = input.count
-        guard r == 1 || r == 2 else { throw ctx.error("the Vulkan kernel handles 1-D and 2-D windows, got \(r)-D") }
+        guard r >= 1, r <= maxRank else { throw ctx.error("the Vulkan kernel handles 1-D to \(maxRank)-D windows, got \(r)-D") }
         func attr(_ name: String, _ fallback: Int, count: Int) throws -> [Int] {
             let v = try node.ints(name) ?? [Int](repeating: fallback, count: count)
             guard v.count == count else { throw ctx.error("attribute '\(name)' has \(v.count) values, expected \(count)") }
@@ -204,23 +205,33 @@ func recordGlobalPool(_ ctx: VulkanKernelContext, max: Bool) throws -> [VulkanTe
                                  shape: Array(x.shape[..<2]) + Array(repeating: 1, count: x.rank - 2))]
 }
 
-func recordPool(_ ctx: VulkanKernelContext, max: Bool) throws -> [VulkanTensor] {
+/// The pooling of `Shaders/pool.comp` (its POOL define).
+enum PoolKind: Int { case average = 0, max = 1, lp = 2 }
+
+/// MaxPool, AveragePool and LpPool over 1 to 3 spatial dims (`Shaders/pool.comp`, which
+/// walks every input as 3-D).
+func recordPool(_ ctx: VulkanKernelContext, _ kind: PoolKind) throws -> [VulkanTensor] {
     let x = try ctx.input(0)
-    guard x.rank == 3 || x.rank == 4 else { throw ctx.error("the Vulkan pool takes 1-D or 2-D NCHW input, got \(x.shape)") }
+    guard (3...5).contains(x.rank) else { throw ctx.error("the Vulkan pool takes 1-D to 3-D [N, C, ...] input, got \(x.shape)") }
     if ctx.node.outputs.count > 1 && !ctx.node.outputs[1].isEmpty {
         throw ctx.error("MaxPool's Indices output is not implemented on Vulkan")
     }
     if try ctx.node.int("storage_order", default: 0) != 0 { throw ctx.error("storage_order 1 is not implemented on Vulkan") }
     let spatial = Array(x.shape[2...])
-    let (h, w) = x.rank == 4 ? (x.shape[2], x.shape[3]) : (1, x.shape[2])
-    let window = try Window2D(ctx, input: spatial, kernel: nil, ceilMode: try ctx.node.int("ceil_mode", default: 0) != 0)
-    let outShape = Array(x.shape[..<2]) + (x.rank == 4 ? window.output : [window.output[1]])
-    let y = try ctx.recorder.makeTensor(shape: outShape)
+    let window = try Window2D(ctx, input: spatial, kernel: nil, ceilMode: try ctx.node.int("ceil_mode", default: 0) != 0, maxRank: 3)
+    // as 3-D: a 2-D window (1-D ones are 2-D already) gains a depth of 1
+    let flat = window.kernel.count == 2, size = [Int](repeating: 1, count: 5 - x.rank) + spatial
+    let deepen = { (v: [Int], fill: Int) in flat ? [fill] + v : v }
+    let pads = flat ? [0, window.pads[0], window.pads[1], 0, window.pads[2], window.pads[3]] : window.pads
+    let output = deepen(window.output, 1)
+    let y = try ctx.recorder.makeTensor(shape: Array(x.shape[..<2]) + output.suffix(spatial.count))
     var push = PushConstants()
-    for v in [x.shape[0] * x.shape[1], h, w, window.output[0], window.output[1], window.kernel[0], window.kernel[1],
-              window.strides[0], window.strides[1], window.pads[0], window.pads[1], window.pads[2], window.pads[3],
-              window.dilations[0], window.dilations[1], try ctx.node.int("count_include_pad", default: 0)] { push.add(v) }
-    try ctx.dispatch1D("pool2d", defines: ["POOL_MAX": max ? "1" : "0"], buffers: [x.buffer, y.buffer], push: push, count: y.count)
+    push.add(x.shape[0] * x.shape[1])
+    for v in [size, output, deepen(window.kernel, 1), deepen(window.strides, 1), Array(pads[..<3]), Array(pads[3...]),
+              deepen(window.dilations, 1)] { push.add(v, length: 3) }
+    push.add(try ctx.node.int("count_include_pad", default: 0))
+    push.add(kind == .lp ? try ctx.node.float("p", default: 2) : 0)
+    try ctx.dispatch1D("pool", defines: ["POOL": "\(kind.rawValue)"], buffers: [x.buffer, y.buffer], push: push, count: y.count)
     return [y]
 }
 

@@ -71,8 +71,9 @@ public enum VulkanKernels {
         t["com.microsoft::FusedConv"] = { try recordConv($0, residual: $0.optionalInput(3), activation: FusedActivation(of: $0.node)) }
         t["Gemm"] = recordGemm
         t["MatMul"] = recordMatMul
-        t["MaxPool"] = { try recordPool($0, max: true) }
-        t["AveragePool"] = { try recordPool($0, max: false) }
+        t["MaxPool"] = { try recordPool($0, .max) }
+        t["AveragePool"] = { try recordPool($0, .average) }
+        t["LpPool"] = { try recordPool($0, .lp) }
         t["GlobalMaxPool"] = { try recordGlobalPool($0, max: true) }
         t["GlobalAveragePool"] = { try recordGlobalPool($0, max: false) }
         t["BatchNormalization"] = recordBatchNormalization
@@ -124,6 +125,14 @@ public enum VulkanKernels {
         t["SoftmaxCrossEntropyLoss"] = recordSoftmaxCrossEntropyLoss
         t["CumProd"] = recordCumSum
         for (name, cell) in RecurrentCell.byName { t[name] = { try recordRecurrent(cell, $0) } }
+        t["QuantizeLinear"] = { try recordQuantize($0, quantize: true) }
+        t["DequantizeLinear"] = { try recordQuantize($0, quantize: false) }
+        t["MatMulInteger"] = { try recordMatMulInteger($0, qlinear: false) }
+        t["QLinearMatMul"] = { try recordMatMulInteger($0, qlinear: true) }
+        t["TopK"] = recordTopK
+        t["RotaryEmbedding"] = recordRotaryEmbedding
+        t["GridSample"] = recordGridSample
+        t["Mean"] = recordMean
         return t
     }()
 
@@ -151,6 +160,12 @@ public enum VulkanKernels {
         for op in ["NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss"] { t[op] = [.float, .int32, .int64] }
         t["CumProd"] = numeric
         for op in RecurrentCell.byName.keys { t[op] = [.float, .int32, .int64] }  // integers: sequence_lens
+        let floats = all.filter(\.isFloatingPoint)
+        t["QuantizeLinear"] = floats.union(quantizedTypes)
+        t["DequantizeLinear"] = floats.union(quantizedTypes).union([.int32])
+        for op in ["MatMulInteger", "QLinearMatMul"] { t[op] = [.int8, .uint8] }
+        t["TopK"] = numbers
+        t["RotaryEmbedding"] = floats.union([.int64])  // int64: position_ids
         return t
     }()
 
@@ -161,6 +176,8 @@ public enum VulkanKernels {
         case "Clip", "Dropout": [1, 2]
         case "Pad": [1, 2, 3]
         case "OneHot": [1, 2]
+        case "QLinearMatMul": [1, 4, 6, 7]
+        case "TopK": [1]
         case "Slice", "Resize": [1, 2, 3, 4]
         case "ConstantOfShape": [0]
         case "Range": [0, 1, 2]
@@ -198,11 +215,16 @@ public enum VulkanKernels {
         }
         // Refusals the kernels would throw for, known from the node alone.
         if key == "MaxPool", node.outputs.count > 1, !node.outputs[1].isEmpty { return false }
-        if key == "MaxPool" || key == "AveragePool", ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 2 { return false }
+        if ["MaxPool", "AveragePool", "LpPool"].contains(key), ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 3 { return false }
         if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
         if key == "Resize", (try? node.int("antialias", default: 0)) != 0 { return false }
         if let cell = RecurrentCell.byName[key] {
             guard cell.activationDefines(node) != nil, cell != .gru || (try? node.int("linear_before_reset", default: 0)) != 0 else { return false }
+        }
+        if key == "QuantizeLinear" || key == "DequantizeLinear" {
+            let raw = (try? node.int("output_dtype", default: 0)) ?? -1
+            let declared = DataType(rawValue: Int32(truncatingIfNeeded: raw))
+            guard raw == 0 || declared.map({ key == "QuantizeLinear" ? quantizedTypes.contains($0) : $0.isFloatingPoint && $0 != .double }) == true else { return false }
         }
         if key == "Range" { return types.count == 3 && types.allSatisfy { $0.map(VulkanTensor.dataTypes.contains) ?? false } }
         let host = hostInputs(of: node), allowed = inputTypes[key] ?? [.float]
