@@ -98,6 +98,7 @@ public final class ElementwiseFusion {
     /// The results of the members recorded so far, by output name.
     private var recorded: [String: VulkanTensor] = [:]
 
+    /// A recorder holding no deferred member yet (one per recording).
     public init() {}
 
     /// The shape of deferred value `name`, or nil when none is deferred under that name.
