@@ -34,7 +34,7 @@ public struct SessionOptions: Sendable {
     /// nil chooses each kernel's variant for the device. For tests and comparisons.
     public var vulkanKernelVariants: String?
     /// `.fp16` stores the Vulkan conv and matrix-product kernels' weights as float16, summing in
-    /// float32 (see ``Precision``; ResNet-50 stays within a relative L2 error of 1e-2 of `.fp32`);
+    /// float32 (see ``/VonnxIR/Precision``; ResNet-50 stays within a relative L2 error of 1e-2 of `.fp32`);
     /// nodes that run on the CPU compute in float32. With `.cpu`, `.fp16` is an error. The
     /// default is `.fp32`. With `vulkanDeviceOf`, the other session's precision applies.
     public var precision: Precision
