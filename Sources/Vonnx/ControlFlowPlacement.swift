@@ -38,9 +38,12 @@ extension VulkanPlacement {
     /// The initializers of `graph` a body captures become the body's own, so they are uploaded
     /// once as weights. The condition or trip count stays a host value the node's CPU kernel
     /// reads; a body's partitions are recorded once per input shapes and replayed on each run.
+    /// `outputTypes` are the element types (shapes unknown) of If, Loop and Scan outputs that
+    /// their bodies agree on, which no shape rule infers, so that device nodes may read them.
     static func placingBodies(of node: Node, in graph: Graph, prefix: String, device: VulkanDevice, opsets: [String: Int],
                               pool: ThreadPool, limits: Limits, fallback: Bool)
-        throws -> (node: Node, partitions: [String: VulkanPartition], cpuNodes: [Node], bodies: [BodyPlacement]) {
+        throws -> (node: Node, partitions: [String: VulkanPartition], cpuNodes: [Node], bodies: [BodyPlacement],
+                   outputTypes: [String: ValueType]) {
         var known = graph.valueInfo.compactMapValues(\.type)
         for v in graph.inputs { if let t = v.type { known[v.name] = t } }
         for (name, t) in graph.initializers { known[name] = .tensor(t.dataType, shape: t.shape.map(Dim.value)) }
@@ -48,6 +51,7 @@ extension VulkanPlacement {
             .union(graph.capturedNames())
         let opset = opsets[""] ?? opsets["ai.onnx"] ?? 1
         var placedNode = node, partitions: [String: VulkanPartition] = [:], cpuNodes: [Node] = [], bodies: [BodyPlacement] = []
+        var bodyOutputs: [[DataType?]] = []
         for (attr, value) in node.attributes.sorted(by: { $0.key < $1.key }) {
             guard case .graph(let body) = value else { continue }
             let path = "\(prefix.isEmpty ? "" : prefix + " / ")\(node.opType) '\(node.label)' \(attr)"
@@ -66,8 +70,17 @@ extension VulkanPlacement {
             cpuNodes += placed.cpuNodes
             bodies += [BodyPlacement(path: path, partitions: placed.own.partitions, fallbackNodes: placed.own.cpuNodes.map(\.label))]
                 + placed.bodies
+            bodyOutputs.append(placed.graph.outputs.map { placed.graph.initializers[$0.name]?.dataType ?? placed.graph.type(of: $0.name)?.elementType })
         }
-        return (placedNode, partitions, cpuNodes, bodies)
+        // A Loop body's first output is its condition; then each body output is the node's output of its index.
+        var outputTypes: [String: ValueType] = [:]
+        if let skip = ["If": 0, "Loop": 1, "Scan": 0][node.opType], node.domain.isEmpty, let first = bodyOutputs.first {
+            for (k, name) in node.outputs.enumerated() where !name.isEmpty && skip + k < first.count {
+                guard let t = first[skip + k], bodyOutputs.allSatisfy({ skip + k < $0.count && $0[skip + k] == t }) else { continue }
+                outputTypes[name] = .tensor(t, shape: nil)
+            }
+        }
+        return (placedNode, partitions, cpuNodes, bodies, outputTypes)
     }
 }
 #endif

@@ -431,8 +431,9 @@ struct VulkanPlacement {
 
     /// Host-evaluated nodes run on `pool` within `limits`; with `fallback`, each partition can
     /// run on the CPU what its kernels reject. Partition names start with `prefix`.
-    init(_ graph: Graph, device: VulkanDevice, opsets: [String: Int], pool: ThreadPool, limits: Limits, fallback: Bool,
+    init(_ given: Graph, device: VulkanDevice, opsets: [String: Int], pool: ThreadPool, limits: Limits, fallback: Bool,
          prefix: String = "") throws {
+        var graph = given  // with the types of control-flow outputs added as their bodies are placed
         func type(_ name: String) -> DataType? { graph.initializers[name]?.dataType ?? graph.type(of: name)?.elementType }
         var lastRead: [String: Int] = [:]
         for (i, node) in graph.nodes.enumerated() {
@@ -466,6 +467,7 @@ struct VulkanPlacement {
                 partitions.merge(placed.partitions) { a, _ in a }
                 cpuNodes += placed.cpuNodes
                 bodies += placed.bodies
+                for (name, t) in placed.outputTypes where graph.type(of: name) == nil { graph.valueInfo[name] = ValueInfo(name: name, type: t) }
                 continue
             }
             if VulkanPartition.evaluatesOnHost(node, known: onHost, initializers: graph.initializers) {
