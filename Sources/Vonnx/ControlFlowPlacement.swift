@@ -60,8 +60,9 @@ extension VulkanPlacement {
             for name in captured { if let weight = graph.initializers[name] { sorted.initializers[name] = weight } }
             var seeded = sorted
             seeded.inputs += captured.compactMap { name in known[name].map { ValueInfo(name: name, type: $0) } }
-            sorted.valueInfo = try ShapeInference.inferred(seeded, opset: opset) { (try? definition(of: $0, opsets: opsets))?.shape }
-                .valueInfo
+            // A body whose types cannot be inferred (one the CPU ran before) leaves its nodes to the CPU.
+            sorted.valueInfo = (try? ShapeInference.inferred(seeded, opset: opset) { (try? definition(of: $0, opsets: opsets))?.shape })?
+                .valueInfo ?? [:]
             for name in captured { if let t = known[name] { sorted.valueInfo[name] = ValueInfo(name: name, type: t) } }
             let placed = try VulkanPlacement(sorted, device: device, opsets: opsets, pool: pool, limits: limits, fallback: fallback,
                                              prefix: path)
@@ -70,7 +71,9 @@ extension VulkanPlacement {
             cpuNodes += placed.cpuNodes
             bodies += [BodyPlacement(path: path, partitions: placed.own.partitions, fallbackNodes: placed.own.cpuNodes.map(\.label))]
                 + placed.bodies
-            bodyOutputs.append(placed.graph.outputs.map { placed.graph.initializers[$0.name]?.dataType ?? placed.graph.type(of: $0.name)?.elementType })
+            bodyOutputs.append(placed.graph.outputs.map { output in
+                placed.graph.initializers[output.name]?.dataType ?? placed.graph.type(of: output.name)?.elementType
+            })
         }
         // A Loop body's first output is its condition; then each body output is the node's output of its index.
         var outputTypes: [String: ValueType] = [:]

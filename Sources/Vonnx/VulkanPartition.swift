@@ -467,7 +467,7 @@ struct VulkanPlacement {
                 partitions.merge(placed.partitions) { a, _ in a }
                 cpuNodes += placed.cpuNodes
                 bodies += placed.bodies
-                for (name, t) in placed.outputTypes where graph.type(of: name) == nil { graph.valueInfo[name] = ValueInfo(name: name, type: t) }
+                graph.valueInfo.merge(placed.outputTypes.map { ($0, ValueInfo(name: $0, type: $1)) }) { known, _ in known }
                 continue
             }
             if VulkanPartition.evaluatesOnHost(node, known: onHost, initializers: graph.initializers) {
