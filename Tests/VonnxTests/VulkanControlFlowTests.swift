@@ -122,3 +122,24 @@ private func ifModel(then: Graph, else other: Graph) -> Model {
         #expect(trips == 50 ? (2..<50).contains(iterations) : iterations == Int(trips), "seed \(s): \(iterations) iterations")
     }
 }
+
+@Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func scanBodyRunsOnTheDevice() throws {
+    // s ← Tanh(s·w + x[t]) over the 5 rows of x, backwards; the scan output stacks every s
+    let body = Graph(name: "body", nodes: [
+        Node(name: "scale", opType: "Mul", inputs: ["s_in", "w"], outputs: ["scaled"]),
+        Node(name: "shift", opType: "Add", inputs: ["scaled", "row"], outputs: ["shifted"]),
+        Node(name: "squash", opType: "Tanh", inputs: ["shifted"], outputs: ["s_out"]),
+        Node(name: "copy", opType: "Identity", inputs: ["s_out"], outputs: ["scanned"])],
+        inputs: ["s_in", "row"].map { ValueInfo(name: $0, type: .tensor(.float, shape: [.value(4)])) },
+        outputs: ["s_out", "scanned"].map { ValueInfo(name: $0, type: nil) })
+    var rng = SplitMix(state: seed())
+    let graph = Graph(name: "scan", nodes: [Node(name: "scan", opType: "Scan", inputs: ["s", "x"], outputs: ["final", "all"],
+                                                 attributes: ["body": .graph(body), "num_scan_inputs": .int(1),
+                                                              "scan_input_directions": .ints([1])])],
+                      inputs: [ValueInfo(name: "s", type: .tensor(.float, shape: [.value(4)])),
+                               ValueInfo(name: "x", type: .tensor(.float, shape: [.value(5), .value(4)]))],
+                      outputs: ["final", "all"].map { ValueInfo(name: $0, type: nil) }, initializers: ["w": rng.floats([4])])
+    let model = Model(irVersion: 8, opsets: ["": 17], graph: graph)
+    let session = try expectMatchesCPU(model, ["s": rng.floats([4]), "x": rng.floats([5, 4])], options: vulkanOptions(allowFallback: false))
+    #expect(session.bodyPlacements.map(\.description) == ["Scan 'scan' body: 1 partition(s), 0 fallback"])
+}
