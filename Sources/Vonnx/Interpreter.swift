@@ -44,7 +44,8 @@ final class Interpreter: Sendable {
     private let pool: ThreadPool
     private let limits: Limits
 
-    /// `partitions` maps the names of nodes that stand for device partitions to them.
+    /// `partitions` maps the names of nodes that stand for device partitions (in the graph or
+    /// in its subgraphs) to them.
     init(graph: Graph, opsets: [String: Int], pool: ThreadPool, limits: Limits = .init(), outerScope: Set<String> = [],
          partitions: [String: any Partition] = [:]) throws {
         self.pool = pool
@@ -79,7 +80,8 @@ final class Interpreter: Sendable {
             for (attr, value) in node.attributes {
                 if case .graph(let g) = value {
                     let sorted = try Passes.topologicallySorted(g, outerScope: scope)
-                    subgraphs[attr] = try Interpreter(graph: sorted, opsets: opsets, pool: pool, limits: limits, outerScope: scope)
+                    subgraphs[attr] = try Interpreter(graph: sorted, opsets: opsets, pool: pool, limits: limits, outerScope: scope,
+                                                      partitions: partitions)
                 }
             }
             let work: Work = if let p = partitions[node.name], node.domain == "vonnx" { .partition(p) } else {

@@ -12,8 +12,10 @@ struct Placement {
     let graph: Graph
     /// The partitions by the names of the nodes standing for them.
     let partitions: [String: any Partition]
-    /// Labels of the nodes left to the CPU when there are partitions.
+    /// Labels of the nodes left to the CPU when there are partitions (control-flow bodies' included).
     let cpuNodes: [String]
+    /// How each control-flow body was placed, when there are partitions.
+    let bodies: [BodyPlacement]
     /// Why a session that asked for `.vulkan` or `.auto` runs wholly on the CPU (nil for `.cpu`).
     let reason: String?
     #if Vulkan
@@ -54,11 +56,13 @@ struct Placement {
         graph = placement?.graph ?? prepared
         partitions = placement?.partitions ?? [:]
         cpuNodes = placement?.cpuNodes.map(\.label) ?? []
+        bodies = placement?.bodies ?? []
         self.reason = reason
         #else
         graph = prepared
         partitions = [:]
         cpuNodes = []
+        bodies = []
         reason = noDevice
         #endif
     }

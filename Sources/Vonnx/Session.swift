@@ -105,8 +105,11 @@ public final class Session: Sendable {
     public let fallbackReason: String?
     /// Labels of the nodes placed on the CPU in a session that uses a Vulkan device.
     public let fallbackNodes: [String]
-    /// How many runs of consecutive nodes execute on the Vulkan device.
+    /// How many runs of consecutive nodes execute on the Vulkan device (control-flow bodies' included).
     public let vulkanPartitionCount: Int
+    /// How the bodies of the control-flow nodes (If, Loop, Scan), which the host runs, were
+    /// placed on the Vulkan device: one entry a body, nested ones included; empty on the CPU.
+    public let bodyPlacements: [BodyPlacement]
     #if Vulkan
     /// The Vulkan device the partitions run on, or nil. (With the package trait `Vulkan` only.)
     public let vulkan: VulkanDevice?
@@ -139,11 +142,12 @@ public final class Session: Sendable {
         self.model = optimized
         #if Vulkan
         vulkan = placement.device
-        wholeGraphPartition = placement.graph.nodes.count == 1 ? placement.partitions.values.first as? VulkanPartition : nil
+        wholeGraphPartition = placement.graph.nodes.count == 1 ? placement.partitions[placement.graph.nodes[0].name] as? VulkanPartition : nil
         #endif
         activeBackend = placement.partitions.isEmpty ? .cpu : .vulkan
         fallbackReason = placement.reason
         fallbackNodes = placement.cpuNodes
+        bodyPlacements = placement.bodies
         vulkanPartitionCount = placement.partitions.count
         interpreter = try Interpreter(graph: placement.graph, opsets: model.opsets, pool: pool,
                                       limits: options.limits, partitions: placement.partitions)

@@ -163,11 +163,8 @@ final class VulkanPartition: Partition {
     /// make depends on input shapes and weights alone, which a recording is keyed by.
     static func evaluatesOnHost(_ node: Node, known: Set<String>, initializers: [String: Tensor]) -> Bool {
         if readsShapeOnly(node) { return true }
-        let subgraph = node.attributes.values.contains {
-            switch $0 { case .graph, .graphs: true; default: false }
-        }
         let random = node.domain.isEmpty && Passes.nondeterministic.contains(node.opType)
-        guard !subgraph, !random, (try? definition(of: node, opsets: [:])) != nil else { return false }
+        guard !node.hasSubgraphs, !random, (try? definition(of: node, opsets: [:])) != nil else { return false }
         return node.inputs.allSatisfy { $0.isEmpty || known.contains($0) || initializers[$0] != nil }
     }
 
@@ -416,18 +413,27 @@ final class VulkanPartition: Partition {
 /// inputs not produced on the device inside the run) or that the partition evaluates on the
 /// host (`VulkanPartition.evaluatesOnHost`) becomes one `VulkanPartition`. With fallback, a
 /// node reading a weight over the device's storage buffer limit (one `splittingOversizedWeights`
-/// cannot split) stays on the CPU; without, the partition's upload refuses it by name.
+/// cannot split) stays on the CPU; without, the partition's upload refuses it by name. A
+/// control-flow node (If, Loop, Scan) runs on the host, and each of its bodies is placed the
+/// same way (`placingBodies`).
 struct VulkanPlacement {
     /// The graph with each partition replaced by one node (domain `vonnx`, op `VulkanPartition`)
-    /// named by its key in `partitions`.
+    /// named by its key in `partitions`, and each control-flow body by its placed graph.
     let graph: Graph
+    /// The partitions of the graph and of its bodies (their names start with the body's path).
     let partitions: [String: VulkanPartition]
-    /// The nodes left to the CPU.
+    /// The nodes left to the CPU, bodies' included.
     let cpuNodes: [Node]
+    /// How each body (nested ones included) was placed.
+    let bodies: [BodyPlacement]
+    /// The partitions and CPU nodes of this graph itself (not of its bodies).
+    let own: (partitions: Int, cpuNodes: [Node])
 
     /// Host-evaluated nodes run on `pool` within `limits`; with `fallback`, each partition can
-    /// run on the CPU what its kernels reject.
-    init(_ graph: Graph, device: VulkanDevice, opsets: [String: Int], pool: ThreadPool, limits: Limits, fallback: Bool) throws {
+    /// run on the CPU what its kernels reject. Partition names start with `prefix`.
+    init(_ given: Graph, device: VulkanDevice, opsets: [String: Int], pool: ThreadPool, limits: Limits, fallback: Bool,
+         prefix: String = "") throws {
+        var graph = given  // with the types of control-flow outputs added as their bodies are placed
         func type(_ name: String) -> DataType? { graph.initializers[name]?.dataType ?? graph.type(of: name)?.elementType }
         var lastRead: [String: Int] = [:]
         for (i, node) in graph.nodes.enumerated() {
@@ -435,7 +441,8 @@ struct VulkanPlacement {
         }
         for output in graph.outputs { lastRead[output.name] = graph.nodes.count }
 
-        var nodes: [Node] = [], partitions: [String: VulkanPartition] = [:], cpuNodes: [Node] = []
+        var nodes: [Node] = [], partitions: [String: VulkanPartition] = [:], cpuNodes: [Node] = [], bodies: [BodyPlacement] = []
+        var own = (partitions: 0, cpuNodes: [Node]())
         var run: [Node] = [], produced = Set<String>(), onHost = Set<String>()
         func flush(before end: Int) throws {
             guard !run.isEmpty else { return }
@@ -443,7 +450,8 @@ struct VulkanPlacement {
             let partition = try VulkanPartition(nodes: run, outputs: outputs, initializers: graph.initializers, device: device,
                                                 opsets: opsets, pool: pool, limits: limits, fallback: fallback)
             partition.prepare(graph.type(of:))
-            let name = "vulkan-partition-\(partitions.count)"
+            let name = "\(prefix.isEmpty ? "" : prefix + ": ")vulkan-partition-\(own.partitions)"
+            own.partitions += 1
             partitions[name] = partition
             nodes.append(Node(name: name, opType: "VulkanPartition", domain: "vonnx", inputs: partition.inputs, outputs: outputs))
             run = []
@@ -451,6 +459,17 @@ struct VulkanPlacement {
             onHost = []
         }
         for (i, node) in graph.nodes.enumerated() {
+            if node.hasSubgraphs {
+                try flush(before: i)
+                let placed = try Self.placingBodies(of: node, in: graph, prefix: prefix, device: device, opsets: opsets, pool: pool,
+                                                    limits: limits, fallback: fallback)
+                nodes.append(placed.node)
+                partitions.merge(placed.partitions) { a, _ in a }
+                cpuNodes += placed.cpuNodes
+                bodies += placed.bodies
+                graph.valueInfo.merge(placed.outputTypes.map { ($0, ValueInfo(name: $0, type: $1)) }) { known, _ in known }
+                continue
+            }
             if VulkanPartition.evaluatesOnHost(node, known: onHost, initializers: graph.initializers) {
                 run.append(node)
                 produced.formUnion(node.outputs)
@@ -469,6 +488,7 @@ struct VulkanPlacement {
                 try flush(before: i)
                 nodes.append(node)
                 cpuNodes.append(node)
+                own.cpuNodes.append(node)
             }
         }
         try flush(before: graph.nodes.count)
@@ -477,6 +497,8 @@ struct VulkanPlacement {
         self.graph = placed
         self.partitions = partitions
         self.cpuNodes = cpuNodes
+        self.bodies = bodies
+        self.own = own
     }
 }
 #endif

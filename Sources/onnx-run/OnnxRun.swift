@@ -91,6 +91,7 @@ struct OnnxRun: ParsableCommand {
             if !session.fallbackNodes.isEmpty {
                 print("on the CPU (\(session.fallbackNodes.count)): \(session.fallbackNodes.joined(separator: ", "))")
             }
+            for body in session.bodyPlacements { print(body) }
         }
         var feeds: [String: Tensor] = [:]
         for spec in inputs {

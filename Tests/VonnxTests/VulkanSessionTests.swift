@@ -15,7 +15,7 @@ private let hasDevice = deviceName != nil
 private let exceedableLimit = TestVulkan.device.map(\.maxBufferBytes).flatMap { $0 <= 1 << 28 ? $0 : nil }
 private let hasGPU = ((try? Session.vulkanDevices()) ?? []).contains { $0.kind != "cpu" }
 
-private func vulkanOptions(allowFallback: Bool = true) -> SessionOptions {
+func vulkanOptions(allowFallback: Bool = true) -> SessionOptions {
     SessionOptions(threads: 1, backend: .vulkan, allowFallback: allowFallback, vulkanDevice: deviceName,
                    vulkanDeviceOf: try? TestVulkan.opened.get().session)
 }
@@ -31,7 +31,7 @@ private func random(_ shape: [Int]) -> Tensor {
 /// Runs `model` on Vulkan and on the CPU and expects the same outputs (within float tolerance)
 /// and no validation message; returns the Vulkan session.
 @discardableResult
-private func expectMatchesCPU(_ model: Model, _ feeds: [String: Tensor], options: SessionOptions = vulkanOptions(),
+func expectMatchesCPU(_ model: Model, _ feeds: [String: Tensor], options: SessionOptions = vulkanOptions(),
                               sourceLocation: SourceLocation = #_sourceLocation) throws -> Session {
     let gpu = try Session(model: model, options: options)
     let cpu = try Session(model: model, options: SessionOptions(threads: 1, backend: .cpu))
