@@ -120,10 +120,13 @@ void main() {
 #ifndef R
 #define R T
 #endif
+#ifndef TB
+#define TB T
+#endif
 
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer A { T a[]; };
-layout(std430, binding = 1) readonly buffer B { T b[]; };
+layout(std430, binding = 1) readonly buffer B { TB b[]; };
 layout(std430, binding = 2) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; uint rank; uint shape[8]; uint sa[8]; uint sb[8]; } p;
 
@@ -454,6 +457,104 @@ void main() {
         v += z[at + i];
 #endif
         y[at + i] = activate(v, p.actAlpha, p.actBeta);
+    }
+}
+"""#,
+        "dft": #"""
+#version 450
+// DFT and STFT by direct summation (O(n) an output value), one invocation per output value:
+// element (o, f, k, e) of [outer, frames, bins, inner] is bin k of the length-n transform of
+// the samples x[o, f·step + t, e] of input [outer, span, inner] (t < n; complex input when
+// COMPLEX, else real), each times window[t] when WINDOW. Forward: Σ x_t e^{-2πikt/n};
+// INVERSE: Σ x_t e^{+2πikt/n} / n. Samples t ≥ `samples` are zero. HERMITIAN: the input
+// holds bins 0..n/2 of a Hermitian spectrum (the imaginary parts of bins 0 and n/2 taken as
+// 0), and the output is the real part alone; else the output is complex (two floats). kt mod n keeps each angle exact, the
+// twiddles are reduced to one octant, and the sums compensated: outputs that cancel to zero
+// stay within float32 rounding of the products.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer W { float window[]; };
+layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params {
+    uint count; uint frames; uint bins; uint inner; uint n; uint samples; uint span; uint step;
+} p;
+
+const float TWO_PI = 6.28318530717958647692;
+
+#if COMPLEX
+#define COMPONENTS 2
+#else
+#define COMPONENTS 1
+#endif
+
+// Sample t of the line starting at sample `first` (stride `inner` samples).
+vec2 sample_(uint first, uint t) {
+#if HERMITIAN
+    bool mirrored = t > p.n - t;
+    uint s = mirrored ? p.n - t : t;
+    if (s >= p.samples) return vec2(0.0);
+    uint at = (first + s * p.inner) * COMPONENTS;
+    float im = (s == 0 || 2 * s == p.n) ? 0.0 : x[at + 1];
+    return vec2(x[at], mirrored ? -im : im);
+#else
+    if (t >= p.samples) return vec2(0.0);
+    uint at = (first + t * p.inner) * COMPONENTS;
+#if COMPLEX
+    vec2 v = vec2(x[at], x[at + 1]);
+#else
+    vec2 v = vec2(x[at], 0.0);
+#endif
+#if WINDOW
+    v *= window[t];
+#endif
+    return v;
+#endif
+}
+
+// (cos, sin) of 2π·phase/n, from an angle reduced to [0, π/4] so that the values at the
+// multiples of π/2 are exact and those at angles mirrored across an octant are equal.
+vec2 twiddle(uint phase) {
+    uint v = 4 * phase, q = v / p.n, r = v % p.n;  // 2π·phase/n = q·π/2 + r·π/(2n)
+    float unit = TWO_PI / float(4 * p.n);
+    vec2 c = 2 * r > p.n ? vec2(sin(float(p.n - r) * unit), cos(float(p.n - r) * unit)) : vec2(cos(float(r) * unit), sin(float(r) * unit));
+    return q == 0 ? c : q == 1 ? vec2(-c.y, c.x) : q == 2 ? -c : vec2(c.y, -c.x);
+}
+
+// Adds v to the compensated sum s (Neumaier): s.x the sum, s.y what its rounding lost.
+void add(inout precise vec2 s, float v) {
+    precise float t = s.x + v;
+    s.y += abs(s.x) >= abs(v) ? (s.x - t) + v : (v - t) + s.x;
+    s.x = t;
+}
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < p.count; i += stride) {
+        uint e = i % p.inner, k = (i / p.inner) % p.bins, f = (i / (p.inner * p.bins)) % p.frames;
+        uint o = i / (p.inner * p.bins * p.frames);
+        uint first = (o * p.span + f * p.step) * p.inner + e;
+        vec2 re = vec2(0.0), im = vec2(0.0);  // compensated sums: (sum, lost low-order part)
+        uint phase = 0;  // k·t mod n
+        for (uint t = 0; t < p.n; ++t) {
+            vec2 v = sample_(first, t), w = twiddle(phase);
+#if INVERSE
+            w.y = -w.y;
+#endif
+            add(re, v.x * w.x + v.y * w.y);
+            add(im, v.y * w.x - v.x * w.y);
+            phase += k;
+            if (phase >= p.n) phase -= p.n;
+        }
+        float scale = 1.0;
+#if INVERSE
+        scale = 1.0 / float(p.n);
+#endif
+#if HERMITIAN
+        y[i] = (re.x + re.y) * scale;
+#else
+        y[2 * i] = (re.x + re.y) * scale;
+        y[2 * i + 1] = (im.x + im.y) * scale;
+#endif
     }
 }
 """#,
@@ -939,6 +1040,104 @@ void main() {
 #if REDUCE != 0
         y[p.count + i] = weight;
 #endif
+#endif
+    }
+}
+"""#,
+        "nms": #"""
+#version 450
+// NonMaxSuppression of boxes [B, N, 4] by scores [B, C, N], in three passes (PASS 0, 1, 2)
+// over the bindings below; K = min(max_output_boxes_per_class, N) selections at most a class
+// (bc = b·C + c).
+// PASS 0, an invocation per score: a candidate (score above the threshold, when THRESHOLD)
+// writes its index at order[bc·N + rank], its rank among its class's candidates (higher score
+// first, equal scores by lower index; NaN above every number); order starts all -1.
+// PASS 1, an invocation per class: greedy selection in that order, a candidate kept unless
+// its IoU with a box kept before it is over the threshold (boxes of no area never suppress),
+// up to K kept, to kept[bc·K ...] and their number to counts[bc].
+// PASS 2, an invocation per slot (bc, j) of kept: the kept ones, classes in order, as rows
+// (b, c, index) of selected; slot 0 also writes their total to total[0].
+// CENTER: boxes are (x center, y center, width, height), else two corners in either order.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer Boxes { float boxes[]; };
+layout(std430, binding = 1) readonly buffer Scores { float scores[]; };
+layout(std430, binding = 2) buffer Order { int order[]; };
+layout(std430, binding = 3) buffer Kept { int kept[]; };
+layout(std430, binding = 4) buffer Counts { uint counts[]; };
+layout(std430, binding = 5) writeonly buffer Selected { int selected[]; };
+layout(std430, binding = 6) writeonly buffer Total { uint total[]; };
+layout(push_constant) uniform Params {
+    uint count; uint classes; uint n; uint k; float iou; float scoreThreshold;
+} p;
+
+// Score a ranks ahead of score b (NaN above every number).
+bool ahead(float a, float b) {
+    if (isnan(a) || isnan(b)) return isnan(a) && !isnan(b);
+    return a > b;
+}
+
+// Box i of batch b as (x min, y min, x max, y max).
+vec4 corners(uint b, int i) {
+    uint o = (b * p.n + uint(i)) * 4;
+    vec4 v = vec4(boxes[o], boxes[o + 1], boxes[o + 2], boxes[o + 3]);
+#if CENTER
+    return vec4(v.x - v.z / 2.0, v.y - v.w / 2.0, v.x + v.z / 2.0, v.y + v.w / 2.0);
+#else
+    return vec4(min(v.y, v.w), min(v.x, v.z), max(v.y, v.w), max(v.x, v.z));
+#endif
+}
+
+bool suppresses(vec4 a, vec4 b) {
+    float ix = min(a.z, b.z) - max(a.x, b.x), iy = min(a.w, b.w) - max(a.y, b.y);
+    if (ix <= 0.0 || iy <= 0.0) return false;
+    float inter = ix * iy, areaA = (a.z - a.x) * (a.w - a.y), areaB = (b.z - b.x) * (b.w - b.y);
+    float union_ = areaA + areaB - inter;
+    if (areaA <= 0.0 || areaB <= 0.0 || union_ <= 0.0) return false;
+    return inter / union_ > p.iou;
+}
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint g = gl_GlobalInvocationID.x; g < p.count; g += stride) {
+#if PASS == 0
+        uint bc = g / p.n, i = g % p.n, line = bc * p.n;
+        float s = scores[g];
+#if THRESHOLD
+        if (!(s > p.scoreThreshold)) continue;
+#endif
+        uint rank = 0;
+        for (uint q = 0; q < p.n; ++q) {
+            float t = scores[line + q];
+#if THRESHOLD
+            if (!(t > p.scoreThreshold)) continue;
+#endif
+            if (ahead(t, s) || (q < i && !ahead(s, t))) rank++;
+        }
+        order[line + rank] = int(i);
+#elif PASS == 1
+        uint b = g / p.classes, made = 0;
+        for (uint r = 0; r < p.n && made < p.k; ++r) {
+            int i = order[g * p.n + r];
+            if (i < 0) break;
+            vec4 box = corners(b, i);
+            bool keep = true;
+            for (uint q = 0; q < made && keep; ++q) keep = !suppresses(box, corners(b, kept[g * p.k + q]));
+            if (keep) kept[g * p.k + made++] = i;
+        }
+        counts[g] = made;
+#else
+        uint bc = g / p.k, j = g % p.k, before = 0;
+        for (uint q = 0; q < bc; ++q) before += counts[q];
+        if (g == 0) {
+            uint all = before;
+            for (uint q = bc; q < p.count / p.k; ++q) all += counts[q];
+            total[0] = all;
+        }
+        if (j >= counts[bc]) continue;
+        uint row = (before + j) * 3;
+        selected[row] = int(bc / p.classes);
+        selected[row + 1] = int(bc % p.classes);
+        selected[row + 2] = kept[g];
 #endif
     }
 }
@@ -1983,7 +2182,11 @@ float activate(float v, float alpha, float beta) {
 // GLSL's min and max may drop a NaN operand; these keep it, as the CPU does.
 #define OP_MAX(u, v) ((u) != (u) ? (u) : (v) != (v) ? (v) : max(u, v))
 #define OP_MIN(u, v) ((u) != (u) ? (u) : (v) != (v) ? (v) : min(u, v))
+#ifdef INT
+#define OP_POW(u, v) T(nearInteger(power(float(u), float(v))))
+#else
 #define OP_POW(u, v) T(power(float(u), float(v)))
+#endif
 #define OP_PRELU(u, v) ((u) < 0.0 ? (u) * (v) : (u))
 #define OP_EQUAL(u, v) uint((u) == (v))
 #define OP_LESS(u, v) uint((u) < (v))
@@ -1999,6 +2202,13 @@ float activate(float v, float alpha, float beta) {
 #define OP_SHIFT_RIGHT(u, v) ((v) >= WIDTH ? T(0) : (u) >> (v))
 
 #define OP_WHERE(c, u, v) ((c) != 0u ? (u) : (v))
+
+// r, or the integer it is within float rounding of: an integer power that float32 pow misses
+// by an ulp (5² as 24.999998) truncates to what the CPU's float64 pow gives.
+float nearInteger(float r) {
+    float n = round(r);
+    return abs(r - n) <= 4e-7 * abs(n) ? n : r;
+}
 
 float power(float x, float e) {
     if (e == 0.0) return 1.0;

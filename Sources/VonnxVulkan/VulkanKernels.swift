@@ -133,6 +133,9 @@ public enum VulkanKernels {
         t["RotaryEmbedding"] = recordRotaryEmbedding
         t["GridSample"] = recordGridSample
         t["Mean"] = recordMean
+        t["NonMaxSuppression"] = recordNonMaxSuppression
+        t["DFT"] = recordDFT
+        t["STFT"] = recordSTFT
         return t
     }()
 
@@ -146,7 +149,7 @@ public enum VulkanKernels {
         t["Sub"] = numbers.subtracting([.uint64])
         t["Mod"] = numbers.subtracting([.bfloat16])
         for op in ["Abs", "Neg", "Sign"] { t[op] = numbers.filter { glslType($0) != "uint" } }
-        t["Pow"] = numeric
+        t["Pow"] = numeric.union([.uint32, .uint64])  // uint: exponents (and bases) as on the CPU
         for op in ["And", "Or", "Xor", "Not"] { t[op] = [.bool] }
         for op in ["BitwiseAnd", "BitwiseOr", "BitwiseXor"] { t[op] = integers }
         t["BitwiseNot"] = integers.subtracting([.uint64])
@@ -178,6 +181,9 @@ public enum VulkanKernels {
         case "OneHot": [1, 2]
         case "QLinearMatMul": [1, 4, 6, 7]
         case "TopK": [1]
+        case "NonMaxSuppression": [2, 3, 4]
+        case "DFT": [1, 2]
+        case "STFT": [1, 3]
         case "Slice", "Resize": [1, 2, 3, 4]
         case "ConstantOfShape": [0]
         case "Range": [0, 1, 2]
@@ -185,6 +191,10 @@ public enum VulkanKernels {
         default: []
         }
     }
+
+    /// Whether `node`'s kernel makes an output whose row count is known only on the device
+    /// (`VulkanTensor.rowCount`): a partition ends after it, and its readers read a host copy.
+    public static func hasDeviceRowCount(_ node: Node) -> Bool { key(of: node) == "NonMaxSuppression" }
 
     /// The table key of a node's op: the op name in the default domain, else "domain::name"
     /// (`com.microsoft::FusedConv`, Conv with a fused "activation" attribute, as onnxruntime names it).
@@ -229,8 +239,6 @@ public enum VulkanKernels {
         if key == "Range" { return types.count == 3 && types.allSatisfy { $0.map(VulkanTensor.dataTypes.contains) ?? false } }
         let host = hostInputs(of: node), allowed = inputTypes[key] ?? [.float]
         let device = types.indices.filter { !host.contains($0) && $0 < node.inputs.count && !node.inputs[$0].isEmpty }
-        // Operands of one binary op share a type (Pow's exponent may differ in ONNX, not here).
-        if key == "Pow", Set(device.map { types[$0] }).count > 1 { return false }
         return device.allSatisfy { types[$0].map(allowed.contains) ?? false }
     }
 
