@@ -136,6 +136,7 @@ public enum VulkanKernels {
         t["NonMaxSuppression"] = recordNonMaxSuppression
         t["DFT"] = recordDFT
         t["STFT"] = recordSTFT
+        t["LpNormalization"] = recordLpNormalization
         return t
     }()
 
@@ -168,6 +169,7 @@ public enum VulkanKernels {
         t["DequantizeLinear"] = floats.union(quantizedTypes).union([.int32])
         for op in ["MatMulInteger", "QLinearMatMul"] { t[op] = [.int8, .uint8] }
         t["TopK"] = numbers
+        t["MaxPool"] = numbers
         t["RotaryEmbedding"] = floats.union([.int64])  // int64: position_ids
         return t
     }()
@@ -224,7 +226,6 @@ public enum VulkanKernels {
             guard let value, VulkanTensor.dataTypes.contains(value.dataType) else { return false }
         }
         // Refusals the kernels would throw for, known from the node alone.
-        if key == "MaxPool", node.outputs.count > 1, !node.outputs[1].isEmpty { return false }
         if ["MaxPool", "AveragePool", "LpPool"].contains(key), ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 3 { return false }
         if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
         if key == "Resize", (try? node.int("antialias", default: 0)) != 0 { return false }
