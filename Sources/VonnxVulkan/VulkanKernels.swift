@@ -230,7 +230,7 @@ public enum VulkanKernels {
         if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
         if key == "Resize", (try? node.int("antialias", default: 0)) != 0 { return false }
         if let cell = RecurrentCell.byName[key] {
-            guard cell.activationDefines(node) != nil, cell != .gru || (try? node.int("linear_before_reset", default: 0)) != 0 else { return false }
+            guard cell.activationDefines(node) != nil else { return false }
         }
         if key == "QuantizeLinear" || key == "DequantizeLinear" {
             let raw = (try? node.int("output_dtype", default: 0)) ?? -1
