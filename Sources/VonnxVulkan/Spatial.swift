@@ -57,19 +57,26 @@ struct Window2D {
     }
 }
 
-/// Conv (inputs X, W, optional bias) in the variant `KernelVariants` picks among those that
-/// apply (a pointwise conv is a GEMM; Winograd; im2col and the GEMM; a direct implicit GEMM),
-/// with `residual` added and `activation` applied before the output is written.
-func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activation: FusedActivation? = nil) throws -> [VulkanTensor] {
-    let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optionalInput(2)
+/// Batch, input and output channels and the node's `group` of a convolution of x (1-D or 2-D
+/// NCHW) by w; throws unless w fits x in that many groups.
+func convChannels(_ ctx: VulkanKernelContext, _ x: VulkanTensor, _ w: VulkanTensor) throws -> (n: Int, c: Int, m: Int, group: Int) {
     guard x.rank == 3 || x.rank == 4, w.rank == x.rank else {
-        throw ctx.error("the Vulkan Conv takes 1-D or 2-D NCHW input, got \(x.shape) with weights \(w.shape)")
+        throw ctx.error("the Vulkan \(ctx.node.opType) takes 1-D or 2-D NCHW input, got \(x.shape) with weights \(w.shape)")
     }
     let group = try ctx.node.int("group", default: 1)
     let (n, c, m) = (x.shape[0], x.shape[1], w.shape[0])
     guard group > 0, c % group == 0, m % group == 0, w.shape[1] == c / group else {
         throw ctx.error("weights \(w.shape) do not fit input \(x.shape) with group \(group)")
     }
+    return (n, c, m, group)
+}
+
+/// Conv (inputs X, W, optional bias) in the variant `KernelVariants` picks among those that
+/// apply (a pointwise conv is a GEMM; Winograd; im2col and the GEMM; a direct implicit GEMM),
+/// with `residual` added and `activation` applied before the output is written.
+func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activation: FusedActivation? = nil) throws -> [VulkanTensor] {
+    let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optionalInput(2)
+    let (n, c, m, group) = try convChannels(ctx, x, w)
     if let bias, bias.shape != [m] { throw ctx.error("bias \(bias.shape) must be [\(m)]") }
     let window = try Window2D(ctx, input: Array(x.shape[2...]), kernel: Array(w.shape[2...]), ceilMode: false)
     let (h, wd) = x.rank == 4 ? (x.shape[2], x.shape[3]) : (1, x.shape[2])

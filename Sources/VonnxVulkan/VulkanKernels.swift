@@ -137,6 +137,8 @@ public enum VulkanKernels {
         t["DFT"] = recordDFT
         t["STFT"] = recordSTFT
         t["LpNormalization"] = recordLpNormalization
+        t["ConvInteger"] = { try recordConvInteger($0, qlinear: false) }
+        t["QLinearConv"] = { try recordConvInteger($0, qlinear: true) }
         return t
     }()
 
@@ -167,7 +169,8 @@ public enum VulkanKernels {
         let floats = all.filter(\.isFloatingPoint)
         t["QuantizeLinear"] = floats.union(quantizedTypes)
         t["DequantizeLinear"] = floats.union(quantizedTypes).union([.int32])
-        for op in ["MatMulInteger", "QLinearMatMul"] { t[op] = [.int8, .uint8] }
+        for op in ["MatMulInteger", "QLinearMatMul", "ConvInteger"] { t[op] = [.int8, .uint8] }
+        t["QLinearConv"] = [.int8, .uint8, .int32]  // int32: B
         t["TopK"] = numbers
         t["MaxPool"] = numbers
         t["RotaryEmbedding"] = floats.union([.int64])  // int64: position_ids
@@ -181,7 +184,7 @@ public enum VulkanKernels {
         case "Clip", "Dropout": [1, 2]
         case "Pad": [1, 2, 3]
         case "OneHot": [1, 2]
-        case "QLinearMatMul": [1, 4, 6, 7]
+        case "QLinearMatMul", "QLinearConv": [1, 4, 6, 7]
         case "TopK": [1]
         case "NonMaxSuppression": [2, 3, 4]
         case "DFT": [1, 2]
