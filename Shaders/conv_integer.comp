@@ -3,7 +3,7 @@
 // [M, C/group, kh, kw], one invocation per output of [N, M, oh, ow]: Σ (x − xZero)·(w − wZero)
 // in int32 over the window (padding adds nothing); xZeros and wZeros 0 (none), 1 (one value)
 // or (w) one per output channel. QLINEAR: plus bias[m] when BIAS, requantized as
-// round-half-even(sum · multiplier[m]) + yZero, saturated to [LO, HI] of the 8-bit R.
+// requantize.glsl with multiplier[m] and yZero.
 // TX, TW: int or uint as the operands' types.
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { TX x[]; };
@@ -17,6 +17,10 @@ layout(push_constant) uniform Params {
     uint count; uint c; uint h; uint w; uint m; uint oh; uint ow; uint kh; uint kw; uint sh; uint sw; uint dh; uint dw;
     uint padTop; uint padLeft; uint group; uint xZeros; uint wZeros; int yZero;
 } p;
+
+#if QLINEAR
+#include "requantize.glsl"
+#endif
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
@@ -43,8 +47,7 @@ void main() {
 #if BIAS
         acc += bias[oc];
 #endif
-        float r = roundEven(float(acc) * multiplier[oc]) + float(p.yZero);
-        y[i] = isnan(r) || r <= float(LO) ? LO : r >= float(HI) ? HI : R(r);
+        y[i] = requantize(acc, multiplier[oc], p.yZero);
 #else
         y[i] = acc;
 #endif

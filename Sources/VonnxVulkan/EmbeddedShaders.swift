@@ -253,7 +253,7 @@ void main() {
 // [M, C/group, kh, kw], one invocation per output of [N, M, oh, ow]: Σ (x − xZero)·(w − wZero)
 // in int32 over the window (padding adds nothing); xZeros and wZeros 0 (none), 1 (one value)
 // or (w) one per output channel. QLINEAR: plus bias[m] when BIAS, requantized as
-// round-half-even(sum · multiplier[m]) + yZero, saturated to [LO, HI] of the 8-bit R.
+// requantize.glsl with multiplier[m] and yZero.
 // TX, TW: int or uint as the operands' types.
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { TX x[]; };
@@ -267,6 +267,10 @@ layout(push_constant) uniform Params {
     uint count; uint c; uint h; uint w; uint m; uint oh; uint ow; uint kh; uint kw; uint sh; uint sw; uint dh; uint dw;
     uint padTop; uint padLeft; uint group; uint xZeros; uint wZeros; int yZero;
 } p;
+
+#if QLINEAR
+#include "requantize.glsl"
+#endif
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
@@ -293,8 +297,7 @@ void main() {
 #if BIAS
         acc += bias[oc];
 #endif
-        float r = roundEven(float(acc) * multiplier[oc]) + float(p.yZero);
-        y[i] = isnan(r) || r <= float(LO) ? LO : r >= float(HI) ? HI : R(r);
+        y[i] = requantize(acc, multiplier[oc], p.yZero);
 #else
         y[i] = acc;
 #endif
@@ -1049,8 +1052,8 @@ void main() {
 #version 450
 // MatMulInteger (QLINEAR 0): y = Σ (a − a_zero)·(b − b_zero) in int32, one invocation per
 // output of [batch, M, N]; aZeros/bZeros: 0 (none), 1 (one value) or one per row of A / column
-// of B. QLINEAR 1 (QLinearMatMul): that sum requantized, round-half-even(sum · multiplier) +
-// yZero, saturated to [LO, HI] of the 8-bit R. TA, TB: int or uint as the operands' types.
+// of B. QLINEAR 1 (QLinearMatMul): that sum requantized (requantize.glsl) by multiplier and
+// yZero into the 8-bit R. TA, TB: int or uint as the operands' types.
 // A batch index walks batch[] (batchRank dims, last fastest) with A's and B's element strides.
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer A { TA a[]; };
@@ -1062,6 +1065,10 @@ layout(push_constant) uniform Params {
     uint m; uint n; uint k; uint aZeros; uint bZeros; uint batchRank;
     uint batch[4]; uint batchA[4]; uint batchB[4]; float multiplier; int yZero;
 } p;
+
+#if QLINEAR
+#include "requantize.glsl"
+#endif
 
 void main() {
     uint total = p.m * p.n;
@@ -1081,8 +1088,7 @@ void main() {
         int acc = 0;
         for (uint q = 0; q < p.k; ++q) acc += (int(a[aOffset + q]) - zeroA) * (int(b[bOffset + q * p.n]) - zeroB);
 #if QLINEAR
-        float r = roundEven(float(acc) * p.multiplier) + float(p.yZero);
-        y[t] = isnan(r) || r <= float(LO) ? LO : r >= float(HI) ? HI : R(r);
+        y[t] = requantize(acc, p.multiplier, p.yZero);
 #else
         y[t] = acc;
 #endif
@@ -2418,6 +2424,25 @@ R fit(R v) {
 // HALF(h, i): element i. HALF4(h, i): elements 4i to 4i + 3 (the vec4 at vec4 index i).
 #define HALF(h, i) unpackHalf2x16((h)[(i) >> 1] >> (((i) & 1u) << 4)).x
 #define HALF4(h, i) vec4(unpackHalf2x16((h)[2u * (i)]), unpackHalf2x16((h)[2u * (i) + 1u]))
+"""#,
+        "requantize.glsl": #"""
+// Requantization as the CPU kernels compute it in float64: round-half-even(acc · multiplier)
+// + zero, saturated to [LO, HI] of the 8-bit R. float32 rounds the product itself, which can
+// move it across a .5 and round the other way: the product's rounding error, exact by
+// Dekker's splitting (all `precise`, so nothing is fused or reordered), decides those cases.
+// Exact while |acc| < 2^24.
+R requantize(int acc, float multiplier, int zero) {
+    precise float a = float(acc), ca = 4097.0 * a, ah = ca - (ca - a), al = a - ah;
+    precise float cb = 4097.0 * multiplier, bh = cb - (cb - multiplier), bl = multiplier - bh;
+    precise float product = a * multiplier;
+    precise float lost = ((ah * bh - product) + ah * bl + al * bh) + al * bl;
+    float r = roundEven(product);
+    precise float past = (product - r) + lost;
+    if (past > 0.5 || (past == 0.5 && mod(r, 2.0) != 0.0)) r += 1.0;
+    else if (past < -0.5 || (past == -0.5 && mod(r, 2.0) != 0.0)) r -= 1.0;
+    r += float(zero);
+    return isnan(r) || r <= float(LO) ? LO : r >= float(HI) ? HI : R(r);
+}
 """#,
         "rows.glsl": #"""
 // Row loops shared by the shaders that reduce each row of a tensor (normalize, softmax,
