@@ -14,10 +14,13 @@
 #ifndef R
 #define R T
 #endif
+#ifndef TB
+#define TB T
+#endif
 
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer A { T a[]; };
-layout(std430, binding = 1) readonly buffer B { T b[]; };
+layout(std430, binding = 1) readonly buffer B { TB b[]; };
 layout(std430, binding = 2) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; uint rank; uint shape[8]; uint sa[8]; uint sb[8]; } p;
 

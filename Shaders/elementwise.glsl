@@ -67,7 +67,11 @@
 // GLSL's min and max may drop a NaN operand; these keep it, as the CPU does.
 #define OP_MAX(u, v) ((u) != (u) ? (u) : (v) != (v) ? (v) : max(u, v))
 #define OP_MIN(u, v) ((u) != (u) ? (u) : (v) != (v) ? (v) : min(u, v))
+#ifdef INT
+#define OP_POW(u, v) T(nearInteger(power(float(u), float(v))))
+#else
 #define OP_POW(u, v) T(power(float(u), float(v)))
+#endif
 #define OP_PRELU(u, v) ((u) < 0.0 ? (u) * (v) : (u))
 #define OP_EQUAL(u, v) uint((u) == (v))
 #define OP_LESS(u, v) uint((u) < (v))
@@ -83,6 +87,13 @@
 #define OP_SHIFT_RIGHT(u, v) ((v) >= WIDTH ? T(0) : (u) >> (v))
 
 #define OP_WHERE(c, u, v) ((c) != 0u ? (u) : (v))
+
+// r, or the integer it is within float rounding of: an integer power that float32 pow misses
+// by an ulp (5² as 24.999998) truncates to what the CPU's float64 pow gives.
+float nearInteger(float r) {
+    float n = round(r);
+    return abs(r - n) <= 4e-7 * abs(n) ? n : r;
+}
 
 float power(float x, float e) {
     if (e == 0.0) return 1.0;

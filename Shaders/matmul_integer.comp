@@ -1,8 +1,8 @@
 #version 450
 // MatMulInteger (QLINEAR 0): y = Σ (a − a_zero)·(b − b_zero) in int32, one invocation per
 // output of [batch, M, N]; aZeros/bZeros: 0 (none), 1 (one value) or one per row of A / column
-// of B. QLINEAR 1 (QLinearMatMul): that sum requantized, round-half-even(sum · multiplier) +
-// yZero, saturated to [LO, HI] of the 8-bit R. TA, TB: int or uint as the operands' types.
+// of B. QLINEAR 1 (QLinearMatMul): that sum requantized (requantize.glsl) by multiplier and
+// yZero into the 8-bit R. TA, TB: int or uint as the operands' types.
 // A batch index walks batch[] (batchRank dims, last fastest) with A's and B's element strides.
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer A { TA a[]; };
@@ -14,6 +14,10 @@ layout(push_constant) uniform Params {
     uint m; uint n; uint k; uint aZeros; uint bZeros; uint batchRank;
     uint batch[4]; uint batchA[4]; uint batchB[4]; float multiplier; int yZero;
 } p;
+
+#if QLINEAR
+#include "requantize.glsl"
+#endif
 
 void main() {
     uint total = p.m * p.n;
@@ -33,8 +37,7 @@ void main() {
         int acc = 0;
         for (uint q = 0; q < p.k; ++q) acc += (int(a[aOffset + q]) - zeroA) * (int(b[bOffset + q * p.n]) - zeroB);
 #if QLINEAR
-        float r = roundEven(float(acc) * p.multiplier) + float(p.yZero);
-        y[t] = isnan(r) || r <= float(LO) ? LO : r >= float(HI) ? HI : R(r);
+        y[t] = requantize(acc, p.multiplier, p.yZero);
 #else
         y[t] = acc;
 #endif

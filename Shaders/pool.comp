@@ -2,13 +2,22 @@
 // Pooling over [planes, D, H, W] (1-D and 2-D inputs with D = H = 1 or D = 1), one invocation
 // per output: POOL 0 average, 1 max, 2 Lp. Average divides by the window positions inside
 // the padded input (countIncludePad) or inside the input; Lp is (Σ |x|^p)^(1/p) over the
-// window positions inside the input.
+// window positions inside the input. Max takes the first greatest value inside the window (0
+// when none is), as the CPU kernel, over elements of type T (float unless defined; the other
+// pools are float only); INDICES: also its flat index in x (over [D, H, W] column-major
+// when COLUMN_MAJOR, storage_order 1) plus the plane's offset.
+#ifndef T
+#define T float
+#endif
 #define POOL_AVERAGE 0
 #define POOL_MAX 1
 #define POOL_LP 2
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { T x[]; };
+layout(std430, binding = 1) writeonly buffer Y { T y[]; };
+#if INDICES
+layout(std430, binding = 2) writeonly buffer I { int indices[]; };
+#endif
 layout(push_constant) uniform Params {
     uint planes; uint size[3]; uint outSize[3]; uint kernel[3]; uint strides[3]; uint padBegin[3]; uint padEnd[3];
     uint dilations[3]; uint countIncludePad; float p;
@@ -24,7 +33,8 @@ void main() {
         int id0 = int(od * p.strides[0]) - int(p.padBegin[0]);
         int ih0 = int(oh * p.strides[1]) - int(p.padBegin[1]), iw0 = int(ow * p.strides[2]) - int(p.padBegin[2]);
 #if POOL == POOL_MAX
-        float acc = uintBitsToFloat(0xff800000u);
+        T acc = T(0);
+        int best = -1;
 #else
         float acc = 0.0;
 #endif
@@ -41,9 +51,16 @@ void main() {
                     padded++;
                     if (id < 0 || id >= int(p.size[0]) || ih < 0 || ih >= int(p.size[1]) || iw < 0 || iw >= int(p.size[2])) continue;
                     inside++;
-                    float v = x[base + (uint(id) * p.size[1] + uint(ih)) * p.size[2] + uint(iw)];
+                    T v = x[base + (uint(id) * p.size[1] + uint(ih)) * p.size[2] + uint(iw)];
 #if POOL == POOL_MAX
-                    acc = max(acc, v);
+                    if (best < 0 || v > acc) {
+                        acc = v;
+#if COLUMN_MAJOR
+                        best = int((uint(iw) * p.size[1] + uint(ih)) * p.size[0] + uint(id));
+#else
+                        best = int((uint(id) * p.size[1] + uint(ih)) * p.size[2] + uint(iw));
+#endif
+                    }
 #elif POOL == POOL_LP
                     acc += pow(abs(v), p.p);
 #else
@@ -54,6 +71,9 @@ void main() {
         }
 #if POOL == POOL_MAX
         y[i] = acc;
+#if INDICES
+        indices[i] = int(base) + max(best, 0);
+#endif
 #elif POOL == POOL_LP
         y[i] = pow(acc, 1.0 / p.p);
 #else

@@ -1,5 +1,5 @@
 #version 450
-// One time step of RNN (CELL 0), GRU with linear_before_reset (CELL 1) or LSTM (CELL 2), every
+// One time step of RNN (CELL 0), GRU (CELL 1) or LSTM (CELL 2), every
 // direction and batch entry at once: one invocation per (direction d, batch entry b, hidden
 // unit j). xw holds X·Wᵀ for every step ([rows][dirs·G·H], G gates, a row per (t, b) as the
 // layout orders X); the step adds the biases and h·Rᵀ, applies the gates and writes the new
@@ -7,6 +7,9 @@
 // state; reverse directions (REVERSE_ALL, or d = 1) run from their own last valid step.
 // F, G, H_ are the activations (codes below, parameters FA/FB, GA/GB, HA/HB); CLIP clips every
 // gate's input when defined; PEEP adds LSTM's peepholes; COUPLED ties its forget gate to 1 - i.
+// GRU with RESET_FIRST (linear_before_reset = 0) scales the state by the reset gate before R
+// multiplies it: a first dispatch a step (PASS_RESET) writes r ⊙ h to resetState, which the
+// step's candidate gate then reads; without, the reset gate scales h·Rᵀ + Rb.
 #define A_SIGMOID 0
 #define A_TANH 1
 #define A_RELU 2
@@ -35,6 +38,9 @@ layout(std430, binding = 4) readonly buffer SIn { float sin_[]; };
 layout(std430, binding = 5) writeonly buffer SOut { float sout[]; };
 layout(std430, binding = 6) writeonly buffer Y { float y[]; };
 layout(std430, binding = 7) readonly buffer P { float peep[]; };
+#ifdef RESET_FIRST
+layout(std430, binding = 8) buffer RS { float resetState[]; };
+#endif
 layout(push_constant) uniform Params { uint step; uint seq; uint batch; uint hidden; uint dirs; uint layout_; } p;
 
 #include "activation.glsl"
@@ -71,6 +77,9 @@ void main() {
         uint len = uint(lens[b]);
         float hPrev = sin_[i], cPrev = sin_[cells + i];
         if (p.step >= len) {
+#ifdef PASS_RESET
+            continue;
+#endif
             sout[i] = hPrev;
             sout[cells + i] = cPrev;
             continue;
@@ -85,19 +94,35 @@ void main() {
         uint GH = GATES * H;
         float pre[GATES], rec[GATES];
         for (uint g = 0u; g < GATES; ++g) {
+#ifdef PASS_RESET
+            if (g != 1u) continue;
+#endif
             uint unit = d * GH + g * H + j;
             float acc = 0.0;
+#if defined(RESET_FIRST) && !defined(PASS_RESET)
+            if (g == 2u) {
+                for (uint k = 0u; k < H; ++k) acc += r[unit * H + k] * resetState[(d * p.batch + b) * H + k];
+            } else
+#endif
             for (uint k = 0u; k < H; ++k) acc += r[unit * H + k] * sin_[(d * p.batch + b) * H + k];
             rec[g] = acc + bias[d * 2u * GH + GH + g * H + j];
             pre[g] = xw[row * p.dirs * GH + unit] + bias[d * 2u * GH + g * H + j];
         }
+#ifdef PASS_RESET
+        resetState[i] = act(F, FA, FB, clipped(pre[1] + rec[1])) * hPrev;
+        continue;
+#endif
         float h, c = 0.0;
 #if CELL == 0
         h = act(F, FA, FB, clipped(pre[0] + rec[0]));
 #elif CELL == 1
         float z = act(F, FA, FB, clipped(pre[0] + rec[0]));
         float rg = act(F, FA, FB, clipped(pre[1] + rec[1]));
+#ifdef RESET_FIRST
+        float candidate = act(G, GA, GB, clipped(pre[2] + rec[2]));
+#else
         float candidate = act(G, GA, GB, clipped(pre[2] + rg * rec[2]));
+#endif
         h = (1.0 - z) * candidate + z * hPrev;
 #else
         float pi = 0.0, po = 0.0, pf = 0.0;

@@ -221,7 +221,7 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "Scan": .init(CPUKernels.scan),
     "Unique": .init(CPUKernels.unique),
     "Det": .init(CPUKernels.det),
-    "NonMaxSuppression": .init(CPUKernels.nonMaxSuppression),
+    "NonMaxSuppression": .init(CPUKernels.nonMaxSuppression, shape: ShapeRules.dataDependent(type: .int64)),
     "DFT": .init(CPUKernels.dft),
     "STFT": .init(CPUKernels.stft),
     "HannWindow": .init(CPUKernels.hannWindow),

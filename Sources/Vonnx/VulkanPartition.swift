@@ -373,7 +373,7 @@ final class VulkanPartition: Partition {
         let results = try outputs.map { name -> Result in
             if let t = onHost[name] { return .host(t) }
             guard let t = onDevice[name] else { throw VonnxError.invalidModel("Vulkan partition did not produce '\(name)'") }
-            return deviceIO ? .resident(t) : .device(try recorder.download(t))
+            return deviceIO && t.rowCount == nil ? .resident(t) : .device(try recorder.download(t))
         }
         return Recording(recorders: recorders, uploads: uploads, results: results, shapes: shapes)
     }
@@ -411,7 +411,8 @@ final class VulkanPartition: Partition {
 /// Which nodes of a sorted graph run on a Vulkan device: every maximal run of consecutive
 /// nodes that `VulkanKernels.accepts` (given the inferred input types, and with host-read
 /// inputs not produced on the device inside the run) or that the partition evaluates on the
-/// host (`VulkanPartition.evaluatesOnHost`) becomes one `VulkanPartition`. With fallback, a
+/// host (`VulkanPartition.evaluatesOnHost`) becomes one `VulkanPartition`; one ends after a
+/// node whose output's row count only the device knows (`VulkanKernels.hasDeviceRowCount`). With fallback, a
 /// node reading a weight over the device's storage buffer limit (one `splittingOversizedWeights`
 /// cannot split) stays on the CPU; without, the partition's upload refuses it by name. A
 /// control-flow node (If, Loop, Scan) runs on the host, and each of its bodies is placed the
@@ -484,6 +485,7 @@ struct VulkanPlacement {
             if accepted {
                 run.append(node)
                 produced.formUnion(node.outputs)
+                if VulkanKernels.hasDeviceRowCount(node) { try flush(before: i + 1) }
             } else {
                 try flush(before: i)
                 nodes.append(node)

@@ -212,7 +212,7 @@ func recordBroadcast(_ op: BinaryOp, _ a: VulkanTensor, _ b: VulkanTensor, _ ctx
     var walk = coalesce(shape, [broadcastStrides(a.shape, to: shape), broadcastStrides(b.shape, to: shape), contiguousStrides(shape)])
     guard walk.shape.count <= maxShaderRank else { throw ctx.error("\(a.shape) and \(b.shape) broadcast over more than \(maxShaderRank) dims") }
     if walk.shape.isEmpty { walk = ([1], [[0], [0], [1]]) }
-    guard a.dataType == b.dataType else { throw ctx.error("operands are \(a.dataType) and \(b.dataType)") }
+    guard a.dataType == b.dataType || op == .pow else { throw ctx.error("operands are \(a.dataType) and \(b.dataType)") }
     let op = try op.resolved(ctx.node)
     let y = try ctx.recorder.makeTensor(shape: shape, dataType: op.resultType(a.dataType))
     guard y.count > 0 else { return y }
@@ -223,7 +223,8 @@ func recordBroadcast(_ op: BinaryOp, _ a: VulkanTensor, _ b: VulkanTensor, _ ctx
     push.add(walk.shape, length: maxShaderRank)
     push.add(walk.strides[0], length: maxShaderRank)
     push.add(walk.strides[1], length: maxShaderRank)
-    let defines = typeDefines(a.dataType, y.dataType).merging(variant.defines) { $1 }.merging(["OP": op.rawValue]) { $1 }
+    var defines = typeDefines(a.dataType, y.dataType).merging(variant.defines) { $1 }.merging(["OP": op.rawValue]) { $1 }
+    if b.dataType != a.dataType { defines["TB"] = glslType(b.dataType) }
     let pipeline = try ctx.device.pipeline(variant.shader, defines: defines, bindings: 3, workgroup: (UInt32(variant.width), 1, 1))
     try ctx.recorder.dispatch(pipeline, buffers: [a.buffer, b.buffer, y.buffer], push: push.words, count: runs, groupSize: variant.width)
     return y

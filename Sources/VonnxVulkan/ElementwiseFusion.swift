@@ -136,7 +136,8 @@ public final class ElementwiseFusion {
             shape = s
         }
         let values = op.isSelect ? operands.dropFirst() : operands[...]
-        guard Set(values.map(\.dataType)).count == 1, !op.isSelect || (operands.count == 3 && first.dataType == .bool) else {
+        // Pow's exponent may have a type of its own (its shader is then not generated: see `FusedShader`)
+        guard Set(values.map(\.dataType)).count == 1 || node.opType == "Pow", !op.isSelect || (operands.count == 3 && first.dataType == .bool) else {
             throw ctx.error("operand types \(operands.map(\.dataType)) do not fit \(node.opType)")
         }
         let type: DataType = switch op {

@@ -120,10 +120,13 @@ void main() {
 #ifndef R
 #define R T
 #endif
+#ifndef TB
+#define TB T
+#endif
 
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer A { T a[]; };
-layout(std430, binding = 1) readonly buffer B { T b[]; };
+layout(std430, binding = 1) readonly buffer B { TB b[]; };
 layout(std430, binding = 2) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint n; uint rank; uint shape[8]; uint sa[8]; uint sb[8]; } p;
 
@@ -241,6 +244,63 @@ void main() {
 #endif
             y[at] = activate(v, p.actAlpha, p.actBeta);
         }
+    }
+}
+"""#,
+        "conv_integer": #"""
+#version 450
+// ConvInteger (QLINEAR 0) and QLinearConv (QLINEAR 1) of x [N, C, H, W] (1-D as H = 1) by w
+// [M, C/group, kh, kw], one invocation per output of [N, M, oh, ow]: Σ (x − xZero)·(w − wZero)
+// in int32 over the window (padding adds nothing); xZeros and wZeros 0 (none), 1 (one value)
+// or (w) one per output channel. QLINEAR: plus bias[m] when BIAS, requantized as
+// requantize.glsl with multiplier[m] and yZero.
+// TX, TW: int or uint as the operands' types.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { TX x[]; };
+layout(std430, binding = 1) readonly buffer W { TW w[]; };
+layout(std430, binding = 2) readonly buffer XZ { TX xz[]; };
+layout(std430, binding = 3) readonly buffer WZ { TW wz[]; };
+layout(std430, binding = 4) readonly buffer Bias { int bias[]; };
+layout(std430, binding = 5) readonly buffer Multipliers { float multiplier[]; };
+layout(std430, binding = 6) writeonly buffer Y { R y[]; };
+layout(push_constant) uniform Params {
+    uint count; uint c; uint h; uint w; uint m; uint oh; uint ow; uint kh; uint kw; uint sh; uint sw; uint dh; uint dw;
+    uint padTop; uint padLeft; uint group; uint xZeros; uint wZeros; int yZero;
+} p;
+
+#if QLINEAR
+#include "requantize.glsl"
+#endif
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    uint perGroupIn = p.c / p.group, perGroupOut = p.m / p.group;
+    for (uint i = gl_GlobalInvocationID.x; i < p.count; i += stride) {
+        uint ox = i % p.ow, oy = (i / p.ow) % p.oh, oc = (i / (p.ow * p.oh)) % p.m, n = i / (p.ow * p.oh * p.m);
+        int zeroX = p.xZeros == 0u ? 0 : int(xz[0]);
+        int zeroW = p.wZeros == 0u ? 0 : int(wz[p.wZeros == 1u ? 0u : oc]);
+        uint firstIn = (oc / perGroupOut) * perGroupIn;
+        int acc = 0;
+        for (uint ic = 0; ic < perGroupIn; ++ic) {
+            uint plane = (n * p.c + firstIn + ic) * p.h, taps = (oc * perGroupIn + ic) * p.kh;
+            for (uint ky = 0; ky < p.kh; ++ky) {
+                int iy = int(oy * p.sh + ky * p.dh) - int(p.padTop);
+                if (iy < 0 || iy >= int(p.h)) continue;
+                for (uint kx = 0; kx < p.kw; ++kx) {
+                    int ix = int(ox * p.sw + kx * p.dw) - int(p.padLeft);
+                    if (ix < 0 || ix >= int(p.w)) continue;
+                    acc += (int(x[(plane + uint(iy)) * p.w + uint(ix)]) - zeroX) * (int(w[(taps + ky) * p.kw + kx]) - zeroW);
+                }
+            }
+        }
+#if QLINEAR
+#if BIAS
+        acc += bias[oc];
+#endif
+        y[i] = requantize(acc, multiplier[oc], p.yZero);
+#else
+        y[i] = acc;
+#endif
     }
 }
 """#,
@@ -454,6 +514,104 @@ void main() {
         v += z[at + i];
 #endif
         y[at + i] = activate(v, p.actAlpha, p.actBeta);
+    }
+}
+"""#,
+        "dft": #"""
+#version 450
+// DFT and STFT by direct summation (O(n) an output value), one invocation per output value:
+// element (o, f, k, e) of [outer, frames, bins, inner] is bin k of the length-n transform of
+// the samples x[o, f·step + t, e] of input [outer, span, inner] (t < n; complex input when
+// COMPLEX, else real), each times window[t] when WINDOW. Forward: Σ x_t e^{-2πikt/n};
+// INVERSE: Σ x_t e^{+2πikt/n} / n. Samples t ≥ `samples` are zero. HERMITIAN: the input
+// holds bins 0..n/2 of a Hermitian spectrum (the imaginary parts of bins 0 and n/2 taken as
+// 0), and the output is the real part alone; else the output is complex (two floats). kt mod n keeps each angle exact, the
+// twiddles are reduced to one octant, and the sums compensated: outputs that cancel to zero
+// stay within float32 rounding of the products.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer W { float window[]; };
+layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params {
+    uint count; uint frames; uint bins; uint inner; uint n; uint samples; uint span; uint step;
+} p;
+
+const float TWO_PI = 6.28318530717958647692;
+
+#if COMPLEX
+#define COMPONENTS 2
+#else
+#define COMPONENTS 1
+#endif
+
+// Sample t of the line starting at sample `first` (stride `inner` samples).
+vec2 sample_(uint first, uint t) {
+#if HERMITIAN
+    bool mirrored = t > p.n - t;
+    uint s = mirrored ? p.n - t : t;
+    if (s >= p.samples) return vec2(0.0);
+    uint at = (first + s * p.inner) * COMPONENTS;
+    float im = (s == 0 || 2 * s == p.n) ? 0.0 : x[at + 1];
+    return vec2(x[at], mirrored ? -im : im);
+#else
+    if (t >= p.samples) return vec2(0.0);
+    uint at = (first + t * p.inner) * COMPONENTS;
+#if COMPLEX
+    vec2 v = vec2(x[at], x[at + 1]);
+#else
+    vec2 v = vec2(x[at], 0.0);
+#endif
+#if WINDOW
+    v *= window[t];
+#endif
+    return v;
+#endif
+}
+
+// (cos, sin) of 2π·phase/n, from an angle reduced to [0, π/4] so that the values at the
+// multiples of π/2 are exact and those at angles mirrored across an octant are equal.
+vec2 twiddle(uint phase) {
+    uint v = 4 * phase, q = v / p.n, r = v % p.n;  // 2π·phase/n = q·π/2 + r·π/(2n)
+    float unit = TWO_PI / float(4 * p.n);
+    vec2 c = 2 * r > p.n ? vec2(sin(float(p.n - r) * unit), cos(float(p.n - r) * unit)) : vec2(cos(float(r) * unit), sin(float(r) * unit));
+    return q == 0 ? c : q == 1 ? vec2(-c.y, c.x) : q == 2 ? -c : vec2(c.y, -c.x);
+}
+
+// Adds v to the compensated sum s (Neumaier): s.x the sum, s.y what its rounding lost.
+void add(inout precise vec2 s, float v) {
+    precise float t = s.x + v;
+    s.y += abs(s.x) >= abs(v) ? (s.x - t) + v : (v - t) + s.x;
+    s.x = t;
+}
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < p.count; i += stride) {
+        uint e = i % p.inner, k = (i / p.inner) % p.bins, f = (i / (p.inner * p.bins)) % p.frames;
+        uint o = i / (p.inner * p.bins * p.frames);
+        uint first = (o * p.span + f * p.step) * p.inner + e;
+        vec2 re = vec2(0.0), im = vec2(0.0);  // compensated sums: (sum, lost low-order part)
+        uint phase = 0;  // k·t mod n
+        for (uint t = 0; t < p.n; ++t) {
+            vec2 v = sample_(first, t), w = twiddle(phase);
+#if INVERSE
+            w.y = -w.y;
+#endif
+            add(re, v.x * w.x + v.y * w.y);
+            add(im, v.y * w.x - v.x * w.y);
+            phase += k;
+            if (phase >= p.n) phase -= p.n;
+        }
+        float scale = 1.0;
+#if INVERSE
+        scale = 1.0 / float(p.n);
+#endif
+#if HERMITIAN
+        y[i] = (re.x + re.y) * scale;
+#else
+        y[2 * i] = (re.x + re.y) * scale;
+        y[2 * i + 1] = (im.x + im.y) * scale;
+#endif
     }
 }
 """#,
@@ -839,6 +997,36 @@ void main() {
     }
 }
 """#,
+        "lp_normalize": #"""
+#version 450
+// LpNormalization along the middle dim of [outer, n, inner], one invocation per element:
+// y = x / ‖its line‖ (P 1: the sum of |x|; P 2: the square root of the sum of squares), and
+// 0 where that norm is 0, as the CPU kernel.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params { uint count; uint n; uint inner; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < p.count; i += stride) {
+        uint base = (i / (p.n * p.inner)) * p.n * p.inner + i % p.inner;
+        float norm = 0.0;
+        for (uint q = 0; q < p.n; ++q) {
+            float v = x[base + q * p.inner];
+#if P == 1
+            norm += abs(v);
+#else
+            norm += v * v;
+#endif
+        }
+#if P == 2
+        norm = sqrt(norm);
+#endif
+        y[i] = norm == 0.0 ? 0.0 : x[i] / norm;
+    }
+}
+"""#,
         "lrn": #"""
 #version 450
 // LRN across channels of [N, C, spatial]: y = x / (bias + alpha / size * sum of x² over the
@@ -864,8 +1052,8 @@ void main() {
 #version 450
 // MatMulInteger (QLINEAR 0): y = Σ (a − a_zero)·(b − b_zero) in int32, one invocation per
 // output of [batch, M, N]; aZeros/bZeros: 0 (none), 1 (one value) or one per row of A / column
-// of B. QLINEAR 1 (QLinearMatMul): that sum requantized, round-half-even(sum · multiplier) +
-// yZero, saturated to [LO, HI] of the 8-bit R. TA, TB: int or uint as the operands' types.
+// of B. QLINEAR 1 (QLinearMatMul): that sum requantized (requantize.glsl) by multiplier and
+// yZero into the 8-bit R. TA, TB: int or uint as the operands' types.
 // A batch index walks batch[] (batchRank dims, last fastest) with A's and B's element strides.
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer A { TA a[]; };
@@ -877,6 +1065,10 @@ layout(push_constant) uniform Params {
     uint m; uint n; uint k; uint aZeros; uint bZeros; uint batchRank;
     uint batch[4]; uint batchA[4]; uint batchB[4]; float multiplier; int yZero;
 } p;
+
+#if QLINEAR
+#include "requantize.glsl"
+#endif
 
 void main() {
     uint total = p.m * p.n;
@@ -896,8 +1088,7 @@ void main() {
         int acc = 0;
         for (uint q = 0; q < p.k; ++q) acc += (int(a[aOffset + q]) - zeroA) * (int(b[bOffset + q * p.n]) - zeroB);
 #if QLINEAR
-        float r = roundEven(float(acc) * p.multiplier) + float(p.yZero);
-        y[t] = isnan(r) || r <= float(LO) ? LO : r >= float(HI) ? HI : R(r);
+        y[t] = requantize(acc, p.multiplier, p.yZero);
 #else
         y[t] = acc;
 #endif
@@ -939,6 +1130,104 @@ void main() {
 #if REDUCE != 0
         y[p.count + i] = weight;
 #endif
+#endif
+    }
+}
+"""#,
+        "nms": #"""
+#version 450
+// NonMaxSuppression of boxes [B, N, 4] by scores [B, C, N], in three passes (PASS 0, 1, 2)
+// over the bindings below; K = min(max_output_boxes_per_class, N) selections at most a class
+// (bc = b·C + c).
+// PASS 0, an invocation per score: a candidate (score above the threshold, when THRESHOLD)
+// writes its index at order[bc·N + rank], its rank among its class's candidates (higher score
+// first, equal scores by lower index; NaN above every number); order starts all -1.
+// PASS 1, an invocation per class: greedy selection in that order, a candidate kept unless
+// its IoU with a box kept before it is over the threshold (boxes of no area never suppress),
+// up to K kept, to kept[bc·K ...] and their number to counts[bc].
+// PASS 2, an invocation per slot (bc, j) of kept: the kept ones, classes in order, as rows
+// (b, c, index) of selected; slot 0 also writes their total to total[0].
+// CENTER: boxes are (x center, y center, width, height), else two corners in either order.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer Boxes { float boxes[]; };
+layout(std430, binding = 1) readonly buffer Scores { float scores[]; };
+layout(std430, binding = 2) buffer Order { int order[]; };
+layout(std430, binding = 3) buffer Kept { int kept[]; };
+layout(std430, binding = 4) buffer Counts { uint counts[]; };
+layout(std430, binding = 5) writeonly buffer Selected { int selected[]; };
+layout(std430, binding = 6) writeonly buffer Total { uint total[]; };
+layout(push_constant) uniform Params {
+    uint count; uint classes; uint n; uint k; float iou; float scoreThreshold;
+} p;
+
+// Score a ranks ahead of score b (NaN above every number).
+bool ahead(float a, float b) {
+    if (isnan(a) || isnan(b)) return isnan(a) && !isnan(b);
+    return a > b;
+}
+
+// Box i of batch b as (x min, y min, x max, y max).
+vec4 corners(uint b, int i) {
+    uint o = (b * p.n + uint(i)) * 4;
+    vec4 v = vec4(boxes[o], boxes[o + 1], boxes[o + 2], boxes[o + 3]);
+#if CENTER
+    return vec4(v.x - v.z / 2.0, v.y - v.w / 2.0, v.x + v.z / 2.0, v.y + v.w / 2.0);
+#else
+    return vec4(min(v.y, v.w), min(v.x, v.z), max(v.y, v.w), max(v.x, v.z));
+#endif
+}
+
+bool suppresses(vec4 a, vec4 b) {
+    float ix = min(a.z, b.z) - max(a.x, b.x), iy = min(a.w, b.w) - max(a.y, b.y);
+    if (ix <= 0.0 || iy <= 0.0) return false;
+    float inter = ix * iy, areaA = (a.z - a.x) * (a.w - a.y), areaB = (b.z - b.x) * (b.w - b.y);
+    float union_ = areaA + areaB - inter;
+    if (areaA <= 0.0 || areaB <= 0.0 || union_ <= 0.0) return false;
+    return inter / union_ > p.iou;
+}
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint g = gl_GlobalInvocationID.x; g < p.count; g += stride) {
+#if PASS == 0
+        uint bc = g / p.n, i = g % p.n, line = bc * p.n;
+        float s = scores[g];
+#if THRESHOLD
+        if (!(s > p.scoreThreshold)) continue;
+#endif
+        uint rank = 0;
+        for (uint q = 0; q < p.n; ++q) {
+            float t = scores[line + q];
+#if THRESHOLD
+            if (!(t > p.scoreThreshold)) continue;
+#endif
+            if (ahead(t, s) || (q < i && !ahead(s, t))) rank++;
+        }
+        order[line + rank] = int(i);
+#elif PASS == 1
+        uint b = g / p.classes, made = 0;
+        for (uint r = 0; r < p.n && made < p.k; ++r) {
+            int i = order[g * p.n + r];
+            if (i < 0) break;
+            vec4 box = corners(b, i);
+            bool keep = true;
+            for (uint q = 0; q < made && keep; ++q) keep = !suppresses(box, corners(b, kept[g * p.k + q]));
+            if (keep) kept[g * p.k + made++] = i;
+        }
+        counts[g] = made;
+#else
+        uint bc = g / p.k, j = g % p.k, before = 0;
+        for (uint q = 0; q < bc; ++q) before += counts[q];
+        if (g == 0) {
+            uint all = before;
+            for (uint q = bc; q < p.count / p.k; ++q) all += counts[q];
+            total[0] = all;
+        }
+        if (j >= counts[bc]) continue;
+        uint row = (before + j) * 3;
+        selected[row] = int(bc / p.classes);
+        selected[row + 1] = int(bc % p.classes);
+        selected[row + 2] = kept[g];
 #endif
     }
 }
@@ -1066,13 +1355,22 @@ void main() {
 // Pooling over [planes, D, H, W] (1-D and 2-D inputs with D = H = 1 or D = 1), one invocation
 // per output: POOL 0 average, 1 max, 2 Lp. Average divides by the window positions inside
 // the padded input (countIncludePad) or inside the input; Lp is (Σ |x|^p)^(1/p) over the
-// window positions inside the input.
+// window positions inside the input. Max takes the first greatest value inside the window (0
+// when none is), as the CPU kernel, over elements of type T (float unless defined; the other
+// pools are float only); INDICES: also its flat index in x (over [D, H, W] column-major
+// when COLUMN_MAJOR, storage_order 1) plus the plane's offset.
+#ifndef T
+#define T float
+#endif
 #define POOL_AVERAGE 0
 #define POOL_MAX 1
 #define POOL_LP 2
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { T x[]; };
+layout(std430, binding = 1) writeonly buffer Y { T y[]; };
+#if INDICES
+layout(std430, binding = 2) writeonly buffer I { int indices[]; };
+#endif
 layout(push_constant) uniform Params {
     uint planes; uint size[3]; uint outSize[3]; uint kernel[3]; uint strides[3]; uint padBegin[3]; uint padEnd[3];
     uint dilations[3]; uint countIncludePad; float p;
@@ -1088,7 +1386,8 @@ void main() {
         int id0 = int(od * p.strides[0]) - int(p.padBegin[0]);
         int ih0 = int(oh * p.strides[1]) - int(p.padBegin[1]), iw0 = int(ow * p.strides[2]) - int(p.padBegin[2]);
 #if POOL == POOL_MAX
-        float acc = uintBitsToFloat(0xff800000u);
+        T acc = T(0);
+        int best = -1;
 #else
         float acc = 0.0;
 #endif
@@ -1105,9 +1404,16 @@ void main() {
                     padded++;
                     if (id < 0 || id >= int(p.size[0]) || ih < 0 || ih >= int(p.size[1]) || iw < 0 || iw >= int(p.size[2])) continue;
                     inside++;
-                    float v = x[base + (uint(id) * p.size[1] + uint(ih)) * p.size[2] + uint(iw)];
+                    T v = x[base + (uint(id) * p.size[1] + uint(ih)) * p.size[2] + uint(iw)];
 #if POOL == POOL_MAX
-                    acc = max(acc, v);
+                    if (best < 0 || v > acc) {
+                        acc = v;
+#if COLUMN_MAJOR
+                        best = int((uint(iw) * p.size[1] + uint(ih)) * p.size[0] + uint(id));
+#else
+                        best = int((uint(id) * p.size[1] + uint(ih)) * p.size[2] + uint(iw));
+#endif
+                    }
 #elif POOL == POOL_LP
                     acc += pow(abs(v), p.p);
 #else
@@ -1118,6 +1424,9 @@ void main() {
         }
 #if POOL == POOL_MAX
         y[i] = acc;
+#if INDICES
+        indices[i] = int(base) + max(best, 0);
+#endif
 #elif POOL == POOL_LP
         y[i] = pow(acc, 1.0 / p.p);
 #else
@@ -1177,7 +1486,7 @@ void main() {
 """#,
         "recurrent": #"""
 #version 450
-// One time step of RNN (CELL 0), GRU with linear_before_reset (CELL 1) or LSTM (CELL 2), every
+// One time step of RNN (CELL 0), GRU (CELL 1) or LSTM (CELL 2), every
 // direction and batch entry at once: one invocation per (direction d, batch entry b, hidden
 // unit j). xw holds X·Wᵀ for every step ([rows][dirs·G·H], G gates, a row per (t, b) as the
 // layout orders X); the step adds the biases and h·Rᵀ, applies the gates and writes the new
@@ -1185,6 +1494,9 @@ void main() {
 // state; reverse directions (REVERSE_ALL, or d = 1) run from their own last valid step.
 // F, G, H_ are the activations (codes below, parameters FA/FB, GA/GB, HA/HB); CLIP clips every
 // gate's input when defined; PEEP adds LSTM's peepholes; COUPLED ties its forget gate to 1 - i.
+// GRU with RESET_FIRST (linear_before_reset = 0) scales the state by the reset gate before R
+// multiplies it: a first dispatch a step (PASS_RESET) writes r ⊙ h to resetState, which the
+// step's candidate gate then reads; without, the reset gate scales h·Rᵀ + Rb.
 #define A_SIGMOID 0
 #define A_TANH 1
 #define A_RELU 2
@@ -1213,6 +1525,9 @@ layout(std430, binding = 4) readonly buffer SIn { float sin_[]; };
 layout(std430, binding = 5) writeonly buffer SOut { float sout[]; };
 layout(std430, binding = 6) writeonly buffer Y { float y[]; };
 layout(std430, binding = 7) readonly buffer P { float peep[]; };
+#ifdef RESET_FIRST
+layout(std430, binding = 8) buffer RS { float resetState[]; };
+#endif
 layout(push_constant) uniform Params { uint step; uint seq; uint batch; uint hidden; uint dirs; uint layout_; } p;
 
 #include "activation.glsl"
@@ -1249,6 +1564,9 @@ void main() {
         uint len = uint(lens[b]);
         float hPrev = sin_[i], cPrev = sin_[cells + i];
         if (p.step >= len) {
+#ifdef PASS_RESET
+            continue;
+#endif
             sout[i] = hPrev;
             sout[cells + i] = cPrev;
             continue;
@@ -1263,19 +1581,35 @@ void main() {
         uint GH = GATES * H;
         float pre[GATES], rec[GATES];
         for (uint g = 0u; g < GATES; ++g) {
+#ifdef PASS_RESET
+            if (g != 1u) continue;
+#endif
             uint unit = d * GH + g * H + j;
             float acc = 0.0;
+#if defined(RESET_FIRST) && !defined(PASS_RESET)
+            if (g == 2u) {
+                for (uint k = 0u; k < H; ++k) acc += r[unit * H + k] * resetState[(d * p.batch + b) * H + k];
+            } else
+#endif
             for (uint k = 0u; k < H; ++k) acc += r[unit * H + k] * sin_[(d * p.batch + b) * H + k];
             rec[g] = acc + bias[d * 2u * GH + GH + g * H + j];
             pre[g] = xw[row * p.dirs * GH + unit] + bias[d * 2u * GH + g * H + j];
         }
+#ifdef PASS_RESET
+        resetState[i] = act(F, FA, FB, clipped(pre[1] + rec[1])) * hPrev;
+        continue;
+#endif
         float h, c = 0.0;
 #if CELL == 0
         h = act(F, FA, FB, clipped(pre[0] + rec[0]));
 #elif CELL == 1
         float z = act(F, FA, FB, clipped(pre[0] + rec[0]));
         float rg = act(F, FA, FB, clipped(pre[1] + rec[1]));
+#ifdef RESET_FIRST
+        float candidate = act(G, GA, GB, clipped(pre[2] + rec[2]));
+#else
         float candidate = act(G, GA, GB, clipped(pre[2] + rg * rec[2]));
+#endif
         h = (1.0 - z) * candidate + z * hPrev;
 #else
         float pi = 0.0, po = 0.0, pf = 0.0;
@@ -1983,7 +2317,11 @@ float activate(float v, float alpha, float beta) {
 // GLSL's min and max may drop a NaN operand; these keep it, as the CPU does.
 #define OP_MAX(u, v) ((u) != (u) ? (u) : (v) != (v) ? (v) : max(u, v))
 #define OP_MIN(u, v) ((u) != (u) ? (u) : (v) != (v) ? (v) : min(u, v))
+#ifdef INT
+#define OP_POW(u, v) T(nearInteger(power(float(u), float(v))))
+#else
 #define OP_POW(u, v) T(power(float(u), float(v)))
+#endif
 #define OP_PRELU(u, v) ((u) < 0.0 ? (u) * (v) : (u))
 #define OP_EQUAL(u, v) uint((u) == (v))
 #define OP_LESS(u, v) uint((u) < (v))
@@ -1999,6 +2337,13 @@ float activate(float v, float alpha, float beta) {
 #define OP_SHIFT_RIGHT(u, v) ((v) >= WIDTH ? T(0) : (u) >> (v))
 
 #define OP_WHERE(c, u, v) ((c) != 0u ? (u) : (v))
+
+// r, or the integer it is within float rounding of: an integer power that float32 pow misses
+// by an ulp (5² as 24.999998) truncates to what the CPU's float64 pow gives.
+float nearInteger(float r) {
+    float n = round(r);
+    return abs(r - n) <= 4e-7 * abs(n) ? n : r;
+}
 
 float power(float x, float e) {
     if (e == 0.0) return 1.0;
@@ -2079,6 +2424,25 @@ R fit(R v) {
 // HALF(h, i): element i. HALF4(h, i): elements 4i to 4i + 3 (the vec4 at vec4 index i).
 #define HALF(h, i) unpackHalf2x16((h)[(i) >> 1] >> (((i) & 1u) << 4)).x
 #define HALF4(h, i) vec4(unpackHalf2x16((h)[2u * (i)]), unpackHalf2x16((h)[2u * (i) + 1u]))
+"""#,
+        "requantize.glsl": #"""
+// Requantization as the CPU kernels compute it in float64: round-half-even(acc · multiplier)
+// + zero, saturated to [LO, HI] of the 8-bit R. float32 rounds the product itself, which can
+// move it across a .5 and round the other way: the product's rounding error, exact by
+// Dekker's splitting (all `precise`, so nothing is fused or reordered), decides those cases.
+// Exact while |acc| < 2^24.
+R requantize(int acc, float multiplier, int zero) {
+    precise float a = float(acc), ca = 4097.0 * a, ah = ca - (ca - a), al = a - ah;
+    precise float cb = 4097.0 * multiplier, bh = cb - (cb - multiplier), bl = multiplier - bh;
+    precise float product = a * multiplier;
+    precise float lost = ((ah * bh - product) + ah * bl + al * bh) + al * bl;
+    float r = roundEven(product);
+    precise float past = (product - r) + lost;
+    if (past > 0.5 || (past == 0.5 && mod(r, 2.0) != 0.0)) r += 1.0;
+    else if (past < -0.5 || (past == -0.5 && mod(r, 2.0) != 0.0)) r -= 1.0;
+    r += float(zero);
+    return isnan(r) || r <= float(LO) ? LO : r >= float(HI) ? HI : R(r);
+}
 """#,
         "rows.glsl": #"""
 // Row loops shared by the shaders that reduce each row of a tensor (normalize, softmax,

@@ -1,9 +1,10 @@
 import VonnxIR
 
-/// RNN, GRU (linear_before_reset = 1) and LSTM on float32, as the CPU kernels compute them:
-/// one GEMM makes X·Wᵀ for every step, direction and gate, then `Shaders/recurrent.comp` runs
-/// one dispatch per time step for every direction and batch entry, reading the state the step
-/// before wrote (two state buffers taking turns). Sequence lengths, reverse and bidirectional
+/// RNN, GRU and LSTM on float32, as the CPU kernels compute them: one GEMM makes X·Wᵀ for
+/// every step, direction and gate, then `Shaders/recurrent.comp` runs one dispatch per time
+/// step for every direction and batch entry, reading the state the step before wrote (two
+/// state buffers taking turns); GRU with linear_before_reset = 0 adds a dispatch a step before
+/// it, for the reset-scaled state its candidate gate reads. Sequence lengths, reverse and bidirectional
 /// runs, both layouts, initial states, clip, peepholes and input_forget are supported; the
 /// activations must be the same for both directions.
 enum RecurrentCell: Int {
@@ -69,9 +70,6 @@ func recordRecurrent(_ cell: RecurrentCell, _ ctx: VulkanKernelContext) throws -
     guard hidden > 0, input > 0, w.shape == [dirs, gh, input], r.shape == [dirs, gh, hidden] else {
         throw ctx.error("W \(w.shape) or R \(r.shape) do not fit \(dirs) direction(s), hidden size \(hidden), input size \(input)")
     }
-    if cell == .gru, try ctx.node.int("linear_before_reset", default: 0) == 0 {
-        throw ctx.error("GRU with linear_before_reset = 0 is not implemented on Vulkan")
-    }
     guard var defines = cell.activationDefines(ctx.node) else { throw ctx.error("activations the Vulkan kernel lacks, or differing by direction") }
     defines["CELL"] = "\(cell.rawValue)"
     if direction == "reverse" { defines["REVERSE_ALL"] = "1" }
@@ -90,6 +88,8 @@ func recordRecurrent(_ cell: RecurrentCell, _ ctx: VulkanKernelContext) throws -
     try check(bias, "B", [dirs, 2 * gh]); try check(lens, "sequence_lens", [batch], integer: true)
     try check(h0, "initial_h", stateShape); try check(c0, "initial_c", stateShape); try check(peep, "P", [dirs, 3 * hidden])
     if peep != nil { defines["PEEP"] = "1" }
+    let resetFirst = try cell == .gru && ctx.node.int("linear_before_reset", default: 0) == 0
+    if resetFirst { defines["RESET_FIRST"] = "1" }
 
     // X·Wᵀ for every (step, batch entry) row, all directions and gates along the columns.
     let rows = seq * batch
@@ -110,12 +110,15 @@ func recordRecurrent(_ cell: RecurrentCell, _ ctx: VulkanKernelContext) throws -
     let y = try ctx.recorder.makeTensor(shape: yShape)
     try ctx.recorder.fill(y, bits: 0)
     let biasValues = try bias ?? ctx.recorder.upload(Tensor(zeros: .float, shape: [dirs, 2 * gh])), peepValues = peep ?? biasValues
+    let resetState = try resetFirst ? [ctx.recorder.makeTensor(shape: [cells]).buffer] : []
     for step in 0..<seq {
         var push = PushConstants()
         for v in [step, seq, batch, hidden, dirs, layout] { push.add(v) }
-        try ctx.dispatch1D("recurrent", defines: defines, buffers: [xw.buffer, r.buffer, biasValues.buffer, lengths.buffer,
-                                                                    state[0].buffer, state[1].buffer, y.buffer, peepValues.buffer],
-                           push: push, count: cells)
+        let buffers = [xw.buffer, r.buffer, biasValues.buffer, lengths.buffer, state[0].buffer, state[1].buffer, y.buffer,
+                       peepValues.buffer] + resetState
+        for pass in resetFirst ? [["PASS_RESET": "1"], [:]] : [[:]] {
+            try ctx.dispatch1D("recurrent", defines: defines.merging(pass) { $1 }, buffers: buffers, push: push, count: cells)
+        }
         state.swapAt(0, 1)
     }
     // Y_h and Y_c from the last state, in the layout's order.

@@ -57,19 +57,26 @@ struct Window2D {
     }
 }
 
-/// Conv (inputs X, W, optional bias) in the variant `KernelVariants` picks among those that
-/// apply (a pointwise conv is a GEMM; Winograd; im2col and the GEMM; a direct implicit GEMM),
-/// with `residual` added and `activation` applied before the output is written.
-func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activation: FusedActivation? = nil) throws -> [VulkanTensor] {
-    let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optionalInput(2)
+/// Batch, input and output channels and the node's `group` of a convolution of x (1-D or 2-D
+/// NCHW) by w; throws unless w fits x in that many groups.
+func convChannels(_ ctx: VulkanKernelContext, _ x: VulkanTensor, _ w: VulkanTensor) throws -> (n: Int, c: Int, m: Int, group: Int) {
     guard x.rank == 3 || x.rank == 4, w.rank == x.rank else {
-        throw ctx.error("the Vulkan Conv takes 1-D or 2-D NCHW input, got \(x.shape) with weights \(w.shape)")
+        throw ctx.error("the Vulkan \(ctx.node.opType) takes 1-D or 2-D NCHW input, got \(x.shape) with weights \(w.shape)")
     }
     let group = try ctx.node.int("group", default: 1)
     let (n, c, m) = (x.shape[0], x.shape[1], w.shape[0])
     guard group > 0, c % group == 0, m % group == 0, w.shape[1] == c / group else {
         throw ctx.error("weights \(w.shape) do not fit input \(x.shape) with group \(group)")
     }
+    return (n, c, m, group)
+}
+
+/// Conv (inputs X, W, optional bias) in the variant `KernelVariants` picks among those that
+/// apply (a pointwise conv is a GEMM; Winograd; im2col and the GEMM; a direct implicit GEMM),
+/// with `residual` added and `activation` applied before the output is written.
+func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activation: FusedActivation? = nil) throws -> [VulkanTensor] {
+    let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optionalInput(2)
+    let (n, c, m, group) = try convChannels(ctx, x, w)
     if let bias, bias.shape != [m] { throw ctx.error("bias \(bias.shape) must be [\(m)]") }
     let window = try Window2D(ctx, input: Array(x.shape[2...]), kernel: Array(w.shape[2...]), ceilMode: false)
     let (h, wd) = x.rank == 4 ? (x.shape[2], x.shape[3]) : (1, x.shape[2])
@@ -208,15 +215,13 @@ func recordGlobalPool(_ ctx: VulkanKernelContext, max: Bool) throws -> [VulkanTe
 /// The pooling of `Shaders/pool.comp` (its POOL define).
 enum PoolKind: Int { case average = 0, max = 1, lp = 2 }
 
-/// MaxPool, AveragePool and LpPool over 1 to 3 spatial dims (`Shaders/pool.comp`, which
-/// walks every input as 3-D).
+/// MaxPool (any numeric type, with its Indices output), AveragePool and LpPool (float32) over
+/// 1 to 3 spatial dims (`Shaders/pool.comp`, which walks every input as 3-D).
 func recordPool(_ ctx: VulkanKernelContext, _ kind: PoolKind) throws -> [VulkanTensor] {
     let x = try ctx.input(0)
     guard (3...5).contains(x.rank) else { throw ctx.error("the Vulkan pool takes 1-D to 3-D [N, C, ...] input, got \(x.shape)") }
-    if ctx.node.outputs.count > 1 && !ctx.node.outputs[1].isEmpty {
-        throw ctx.error("MaxPool's Indices output is not implemented on Vulkan")
-    }
-    if try ctx.node.int("storage_order", default: 0) != 0 { throw ctx.error("storage_order 1 is not implemented on Vulkan") }
+    guard kind == .max || x.dataType == .float else { throw ctx.error("the Vulkan average and Lp pools take float32, got \(x.dataType)") }
+    let wantsIndices = kind == .max && ctx.node.outputs.count > 1 && !ctx.node.outputs[1].isEmpty
     let spatial = Array(x.shape[2...])
     let window = try Window2D(ctx, input: spatial, kernel: nil, ceilMode: try ctx.node.int("ceil_mode", default: 0) != 0, maxRank: 3)
     // as 3-D: a 2-D window (1-D ones are 2-D already) gains a depth of 1
@@ -224,15 +229,19 @@ func recordPool(_ ctx: VulkanKernelContext, _ kind: PoolKind) throws -> [VulkanT
     let deepen = { (v: [Int], fill: Int) in flat ? [fill] + v : v }
     let pads = flat ? [0, window.pads[0], window.pads[1], 0, window.pads[2], window.pads[3]] : window.pads
     let output = deepen(window.output, 1)
-    let y = try ctx.recorder.makeTensor(shape: Array(x.shape[..<2]) + output.suffix(spatial.count))
+    let y = try ctx.recorder.makeTensor(shape: Array(x.shape[..<2]) + output.suffix(spatial.count), dataType: x.dataType)
+    let indices = try wantsIndices ? ctx.recorder.makeTensor(shape: y.shape, dataType: .int64) : nil
     var push = PushConstants()
     push.add(x.shape[0] * x.shape[1])
     for v in [size, output, deepen(window.kernel, 1), deepen(window.strides, 1), Array(pads[..<3]), Array(pads[3...]),
               deepen(window.dilations, 1)] { push.add(v, length: 3) }
     push.add(try ctx.node.int("count_include_pad", default: 0))
     push.add(kind == .lp ? try ctx.node.float("p", default: 2) : 0)
-    try ctx.dispatch1D("pool", defines: ["POOL": "\(kind.rawValue)"], buffers: [x.buffer, y.buffer], push: push, count: y.count)
-    return [y]
+    let defines = ["POOL": "\(kind.rawValue)", "T": glslType(x.dataType), "INDICES": indices == nil ? "0" : "1",
+                   "COLUMN_MAJOR": try ctx.node.int("storage_order", default: 0) != 0 ? "1" : "0"]
+    let outputs = [y] + (indices.map { [$0] } ?? [])
+    try ctx.dispatch1D("pool", defines: defines, buffers: [x.buffer] + outputs.map(\.buffer), push: push, count: y.count)
+    return outputs
 }
 
 /// ConvTranspose with 1 to 3 spatial dims: strides, dilations, group, pads or auto_pad,

@@ -70,6 +70,11 @@ public struct VulkanTensor: Sendable, CustomStringConvertible {
     public let buffer: VulkanBuffer
     /// The element type, one of `dataTypes`.
     public let dataType: DataType
+    /// Set where how many rows (entries of axis 0) hold the value is known only on the device
+    /// (NonMaxSuppression's selection): a one-word buffer holding that count as an int32, and
+    /// `shape` is the most there can be. A download reads it and keeps those rows; no kernel
+    /// takes such a tensor as an input, and a view (`reshaped`) drops it.
+    public internal(set) var rowCount: VulkanBuffer?
 
     /// The element types a device tensor can have.
     public static let dataTypes = Set(DataType.allCases).subtracting([.double, .string])

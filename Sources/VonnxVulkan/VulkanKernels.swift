@@ -133,6 +133,12 @@ public enum VulkanKernels {
         t["RotaryEmbedding"] = recordRotaryEmbedding
         t["GridSample"] = recordGridSample
         t["Mean"] = recordMean
+        t["NonMaxSuppression"] = recordNonMaxSuppression
+        t["DFT"] = recordDFT
+        t["STFT"] = recordSTFT
+        t["LpNormalization"] = recordLpNormalization
+        t["ConvInteger"] = { try recordConvInteger($0, qlinear: false) }
+        t["QLinearConv"] = { try recordConvInteger($0, qlinear: true) }
         return t
     }()
 
@@ -146,7 +152,7 @@ public enum VulkanKernels {
         t["Sub"] = numbers.subtracting([.uint64])
         t["Mod"] = numbers.subtracting([.bfloat16])
         for op in ["Abs", "Neg", "Sign"] { t[op] = numbers.filter { glslType($0) != "uint" } }
-        t["Pow"] = numeric
+        t["Pow"] = numeric.union([.uint32, .uint64])  // uint: exponents (and bases) as on the CPU
         for op in ["And", "Or", "Xor", "Not"] { t[op] = [.bool] }
         for op in ["BitwiseAnd", "BitwiseOr", "BitwiseXor"] { t[op] = integers }
         t["BitwiseNot"] = integers.subtracting([.uint64])
@@ -163,8 +169,10 @@ public enum VulkanKernels {
         let floats = all.filter(\.isFloatingPoint)
         t["QuantizeLinear"] = floats.union(quantizedTypes)
         t["DequantizeLinear"] = floats.union(quantizedTypes).union([.int32])
-        for op in ["MatMulInteger", "QLinearMatMul"] { t[op] = [.int8, .uint8] }
+        for op in ["MatMulInteger", "QLinearMatMul", "ConvInteger"] { t[op] = [.int8, .uint8] }
+        t["QLinearConv"] = [.int8, .uint8, .int32]  // int32: B
         t["TopK"] = numbers
+        t["MaxPool"] = numbers
         t["RotaryEmbedding"] = floats.union([.int64])  // int64: position_ids
         return t
     }()
@@ -176,8 +184,11 @@ public enum VulkanKernels {
         case "Clip", "Dropout": [1, 2]
         case "Pad": [1, 2, 3]
         case "OneHot": [1, 2]
-        case "QLinearMatMul": [1, 4, 6, 7]
+        case "QLinearMatMul", "QLinearConv": [1, 4, 6, 7]
         case "TopK": [1]
+        case "NonMaxSuppression": [2, 3, 4]
+        case "DFT": [1, 2]
+        case "STFT": [1, 3]
         case "Slice", "Resize": [1, 2, 3, 4]
         case "ConstantOfShape": [0]
         case "Range": [0, 1, 2]
@@ -185,6 +196,10 @@ public enum VulkanKernels {
         default: []
         }
     }
+
+    /// Whether `node`'s kernel makes an output whose row count is known only on the device
+    /// (`VulkanTensor.rowCount`): a partition ends after it, and its readers read a host copy.
+    public static func hasDeviceRowCount(_ node: Node) -> Bool { key(of: node) == "NonMaxSuppression" }
 
     /// The table key of a node's op: the op name in the default domain, else "domain::name"
     /// (`com.microsoft::FusedConv`, Conv with a fused "activation" attribute, as onnxruntime names it).
@@ -214,12 +229,11 @@ public enum VulkanKernels {
             guard let value, VulkanTensor.dataTypes.contains(value.dataType) else { return false }
         }
         // Refusals the kernels would throw for, known from the node alone.
-        if key == "MaxPool", node.outputs.count > 1, !node.outputs[1].isEmpty { return false }
         if ["MaxPool", "AveragePool", "LpPool"].contains(key), ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 3 { return false }
         if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
         if key == "Resize", (try? node.int("antialias", default: 0)) != 0 { return false }
         if let cell = RecurrentCell.byName[key] {
-            guard cell.activationDefines(node) != nil, cell != .gru || (try? node.int("linear_before_reset", default: 0)) != 0 else { return false }
+            guard cell.activationDefines(node) != nil else { return false }
         }
         if key == "QuantizeLinear" || key == "DequantizeLinear" {
             let raw = (try? node.int("output_dtype", default: 0)) ?? -1
@@ -229,8 +243,6 @@ public enum VulkanKernels {
         if key == "Range" { return types.count == 3 && types.allSatisfy { $0.map(VulkanTensor.dataTypes.contains) ?? false } }
         let host = hostInputs(of: node), allowed = inputTypes[key] ?? [.float]
         let device = types.indices.filter { !host.contains($0) && $0 < node.inputs.count && !node.inputs[$0].isEmpty }
-        // Operands of one binary op share a type (Pow's exponent may differ in ONNX, not here).
-        if key == "Pow", Set(device.map { types[$0] }).count > 1 { return false }
         return device.allSatisfy { types[$0].map(allowed.contains) ?? false }
     }
 

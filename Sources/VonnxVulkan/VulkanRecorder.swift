@@ -11,6 +11,8 @@ public final class VulkanDownload: @unchecked Sendable {
     public let dataType: DataType
     fileprivate let source: VulkanBuffer
     fileprivate var value: Tensor?
+    /// The read-back of the tensor's `rowCount`, when it has one.
+    fileprivate var rows: VulkanDownload?
     fileprivate init(_ tensor: VulkanTensor, source: VulkanBuffer) {
         shape = tensor.shape; dataType = tensor.dataType; self.source = source
     }
@@ -217,9 +219,17 @@ public final class VulkanRecorder {
         source.mapped!.copyMemory(from: words.storage.pointer, byteCount: values.count * 4)
     }
 
-    /// Records the read-back of `tensor`; the result is there after `submitAndWait`.
+    /// Records the read-back of `tensor`; the result is there after `submitAndWait`, with only
+    /// the rows its `rowCount` says (read back with it) when it has one.
     public func download(_ tensor: VulkanTensor) throws -> VulkanDownload {
         try assertRecording()
+        if let rowCount = tensor.rowCount {
+            var whole = tensor
+            whole.rowCount = nil
+            let d = try download(whole)
+            d.rows = try download(VulkanTensor(shape: [1], buffer: rowCount, dataType: .int32))
+            return d
+        }
         retained.append(tensor.buffer)
         if tensor.buffer.mapped != nil || tensor.count == 0 {
             let d = VulkanDownload(tensor, source: tensor.buffer)
@@ -386,7 +396,11 @@ public final class VulkanRecorder {
                 (label, Double(ticks[2 * i + 1] &- ticks[2 * i]) * period)
             }
         }
-        for d in downloads { d.value = hostTensor(words: d.source.mapped, shape: d.shape, dataType: d.dataType) }
+        for d in downloads {
+            var shape = d.shape
+            if let rows = d.rows { shape[0] = min(max(hostTensor(words: rows.source.mapped, shape: [1], dataType: .int32).ints()[0], 0), shape[0]) }
+            d.value = hostTensor(words: d.source.mapped, shape: shape, dataType: d.dataType)
+        }
     }
 }
 

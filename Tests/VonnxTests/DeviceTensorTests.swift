@@ -27,7 +27,7 @@ private func random(_ shape: [Int]) -> Tensor {
 }
 
 /// `input`[N, `width`] → MatMul → Add → `op` → `output`[N, `width`]: `op` of "Tanh" runs wholly
-/// on Vulkan; "LpNormalization" has no Vulkan kernel and falls back to the CPU.
+/// on Vulkan; "EyeLike" has no Vulkan kernel and falls back to the CPU.
 private func layer(_ input: String, _ output: String, width: Int = 6, op: String = "Tanh") -> Model {
     var b = GraphBuilder(name: output)
     let x = b.input(input, .float, [.symbol("N"), .value(width)])
@@ -96,7 +96,7 @@ private func expectSameBits(_ a: Tensor, _ b: Tensor, sourceLocation: SourceLoca
     #expect(message { _ = try session.run(onDevice: [:]) } == "invalid input: missing input 'x' (expected float32[N,6])")
     #expect(message { _ = try session.run(onDevice: ["x": x], outputs: ["z"]) } == "'z' is not an output of the model (outputs: y)")
 
-    let split = try Session(model: layer("x", "y", op: "LpNormalization"), options: options())
+    let split = try Session(model: layer("x", "y", op: "EyeLike"), options: options())
     #expect(message { _ = try split.run(onDevice: ["x": try split.upload(random([2, 6]))]) }
         .hasPrefix("device tensors need a session whose whole graph runs on Vulkan; these nodes run on the CPU: "))
 }

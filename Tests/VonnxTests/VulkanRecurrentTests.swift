@@ -30,6 +30,9 @@ private let recurrentCases: [KernelCase] = {
         },
         KernelCase("GRU", ["hidden_size": h, "direction": text("bidirectional"), "linear_before_reset": .int(1)],
                    detail: "bidirectional", inputs(3, dirs: 2)),
+        KernelCase("GRU", ["hidden_size": h, "direction": text("bidirectional")], detail: "bidirectional, reset first", inputs(3, dirs: 2)),
+        KernelCase("GRU", ["hidden_size": h, "direction": text("reverse"), "layout": .int(1), "clip": .float(0.8)],
+                   detail: "reverse, layout 1, reset first", inputs(3, dirs: 1, layout: 1)),
         KernelCase("RNN", ["hidden_size": h, "direction": text("reverse"), "activations": .strings([Array("LeakyRelu".utf8)]),
                            "activation_alpha": .floats([0.2])], detail: "reverse, LeakyRelu", inputs(1, dirs: 1)),
         KernelCase("RNN", ["hidden_size": h, "layout": .int(1)], detail: "layout 1", inputs(1, dirs: 1, layout: 1)),
@@ -47,7 +50,7 @@ func vulkanRecurrentMatchesCPU(_ kc: KernelCase) throws { try checkAgainstCPU(kc
     let types: [DataType?] = [.float, .float, .float]
     #expect(VulkanKernels.accepts(node("LSTM", [:]), inputTypes: types))
     #expect(VulkanKernels.accepts(node("GRU", ["linear_before_reset": .int(1)]), inputTypes: types))
-    #expect(!VulkanKernels.accepts(node("GRU", [:]), inputTypes: types))
+    #expect(VulkanKernels.accepts(node("GRU", [:]), inputTypes: types))
     #expect(!VulkanKernels.accepts(node("RNN", ["activations": names(["Tanh", "Relu"]), "direction": .string(Array("bidirectional".utf8))]), inputTypes: types))
     #expect(VulkanKernels.accepts(node("RNN", ["activations": names(["Relu", "Relu"]), "direction": .string(Array("bidirectional".utf8))]), inputTypes: types))
     #expect(!VulkanKernels.accepts(node("RNN", ["activations": names(["Swish"])]), inputTypes: types))

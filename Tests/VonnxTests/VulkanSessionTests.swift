@@ -87,15 +87,15 @@ private func mlp(middle: String = "Sigmoid") -> Model {
 }
 
 @Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func cpuNodeSplitsPartitions() throws {
-    // LpNormalization has no Vulkan kernel: MatMul/Add/Relu, then it on the CPU, then Softmax.
-    let session = try expectMatchesCPU(mlp(middle: "LpNormalization"), ["x": random([2, 8])])
+    // EyeLike has no Vulkan kernel: MatMul/Add/Relu, then it on the CPU, then Softmax.
+    let session = try expectMatchesCPU(mlp(middle: "EyeLike"), ["x": random([2, 8])])
     #expect(session.vulkanPartitionCount == 2)
     #expect(session.fallbackNodes == ["middle"])
 }
 
 @Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func noFallbackNamesTheNode() throws {
-    let text = message { _ = try Session(model: mlp(middle: "LpNormalization"), options: vulkanOptions(allowFallback: false)) }
-    #expect(text.contains("'middle' (LpNormalization)"), "\(text)")
+    let text = message { _ = try Session(model: mlp(middle: "EyeLike"), options: vulkanOptions(allowFallback: false)) }
+    #expect(text.contains("'middle' (EyeLike)"), "\(text)")
 }
 
 @Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func reRecordsOnShapeChange() throws {
@@ -112,7 +112,7 @@ private func mlp(middle: String = "Sigmoid") -> Model {
 }
 
 @Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func concurrentRuns() throws {
-    let model = mlp(middle: "LpNormalization")
+    let model = mlp(middle: "EyeLike")
     let gpu = try Session(model: model, options: vulkanOptions())
     let cpu = try Session(model: model, options: SessionOptions(threads: 1, backend: .cpu))
     let feeds = (0..<8).map { ["x": random([1 + $0 % 3, 8])] }
@@ -128,7 +128,7 @@ private func mlp(middle: String = "Sigmoid") -> Model {
 }
 
 @Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func profileHasVulkanEvents() throws {
-    let session = try Session(model: mlp(middle: "LpNormalization"), options: vulkanOptions())
+    let session = try Session(model: mlp(middle: "EyeLike"), options: vulkanOptions())
     let profile = Profile()
     _ = try session.runOrdered(["x": random([2, 8])], profile: profile)
     let backends = Dictionary(profile.events.map { ($0.node, $0.backend) }, uniquingKeysWith: { a, _ in a })
