@@ -26,7 +26,7 @@ public struct ThreadPool: Sendable {
     public func parallelFor(_ count: Int, grain: Int = 1, chunksPerThread: Int = 4, _ body: @Sendable (Range<Int>) -> Void) {
         guard count > 0 else { return }
         let chunks = min(threads * max(chunksPerThread, 1), max(1, count / max(grain, 1)))
-        if chunks == 1 { body(0..<count); return }
+        if chunks == 1 || threads == 1 { body(0..<count); return }
         let chunk: @Sendable (Int) -> Void = { c in
             let lo = count * c / chunks, hi = count * (c + 1) / chunks
             if lo < hi { body(lo..<hi) }

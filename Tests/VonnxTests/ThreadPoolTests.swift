@@ -1,4 +1,5 @@
 import Dispatch
+import Glibc
 import Synchronization
 import Testing
 @testable import VonnxCPU
@@ -51,4 +52,17 @@ func threadPoolRunsEveryItemOnceOverManySmallLoops(threads: Int) {
     }
     #expect(misses.withLock { $0 } == [], "seed \(seed)")
     #expect(total.load(ordering: .relaxed) == 1600)
+}
+
+@Test func oneThreadPoolRunsTheWholeRangeOnTheCaller() {
+    // one thread means no helpers and no Dispatch threads: one chunk, on the calling thread
+    let ranges = Mutex<[Range<Int>]>([]), caller = pthread_self()
+    let elsewhere = Atomic<Bool>(false)
+    ThreadPool(threads: 1).parallelFor(1000, chunksPerThread: 4) { r in
+        if pthread_equal(pthread_self(), caller) == 0 { elsewhere.store(true, ordering: .relaxed) }
+        ranges.withLock { $0.append(r) }
+    }
+    #expect(ranges.withLock { $0 } == [0..<1000])
+    let ranAway = elsewhere.load(ordering: .relaxed)
+    #expect(!ranAway)
 }
