@@ -9,7 +9,7 @@ import argparse, json, math, sys
 REQUIRED = {"backend": str, "device": str, "batch": int, "threads": int, "median_ms": float, "p10_ms": float,
             "p90_ms": float, "min_ms": float, "runs_per_s": float, "items_per_s": float, "create_ms": float,
             "first_run_ms": float, "runs": int}
-OPTIONAL = {"model": str, "create_warm_ms": float, "peak_host_bytes": int, "added_host_bytes": int, "fallback_nodes": int, "relative_l2_error": float,
+OPTIONAL = {"model": str, "cpu_median_ms": float, "create_warm_ms": float, "peak_host_bytes": int, "added_host_bytes": int, "fallback_nodes": int, "relative_l2_error": float,
             "driver": str, "vulkan_version": str, "device_memory_bytes": int, "ratio_to_cpu": float,
             "vonnx_ratio_median": float, "vonnx_ratio_p10": float, "vonnx_ratio_p90": float}
 BACKENDS = ("cpu", "vulkan", "onnxruntime", "ncnn-cpu", "ncnn-vulkan")

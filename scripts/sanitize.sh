@@ -7,7 +7,7 @@
 # CI runs both subsets (scripts/test.sh).
 # The subsets are the tests of untrusted input and of threads: ASan's the loader, robustness,
 # batch listing and sessions; TSan's one Session run from many threads, cancellation from
-# another thread, the batch pipeline's queue, kernels on the thread pool.
+# another thread, the batch pipeline's queue, kernels on the thread pool, the thread pool's own stress tests.
 # Measured here, 2 cores shared with four other builds (load 10-17), 2026-12-06: TSan's build
 # from clean 767 s, its subset 23 s; ASan's build 1191 s, its subset 31 s (an earlier round,
 # less loaded: 327 s and 313 s). Again in issue 15's last round (load 11-14, ASan built at
@@ -37,7 +37,7 @@ tsan() {
   swift build --build-tests --sanitize=thread --build-path .build/tsan
   clang -shared -fPIC -O2 -Wall -Werror scripts/tsan-mutex.c -o .build/tsan/libtsan-mutex.so -ldl
   LD_PRELOAD="$PWD/.build/tsan/libtsan-mutex.so" swift test --skip-build --sanitize=thread --build-path .build/tsan \
-    --filter "${1:-SessionTests|RobustnessTests|BatchTests|FusionTests|CPUElementwiseTests}"
+    --filter "${1:-SessionTests|RobustnessTests|BatchTests|FusionTests|CPUElementwiseTests|ThreadPoolTests}"
 }
 case "${1:-both}" in
   address) asan "${2:-}" ;;

@@ -25,6 +25,19 @@ func milliseconds<T>(_ body: () throws -> T) rethrows -> (T, Double) {
     return (result, Double(d.seconds) * 1e3 + Double(d.attoseconds) / 1e15)
 }
 
+/// The CPU time all of this process's threads spent in `body`, and the wall-clock
+/// milliseconds it took.
+func cpuAndWallMilliseconds<T>(_ body: () throws -> T) rethrows -> (T, cpu: Double, wall: Double) {
+    func cpuNow() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) * 1e3 + Double(t.tv_nsec) / 1e6
+    }
+    let start = cpuNow()
+    let (result, wall) = try milliseconds(body)
+    return (result, cpuNow() - start, wall)
+}
+
 /// The process's peak resident memory, resettable (Linux: /proc/self/status VmHWM, reset by
 /// writing 5 to /proc/self/clear_refs), so each backend's phase gets its own peak.
 enum PeakMemory {

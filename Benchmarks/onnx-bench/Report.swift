@@ -5,14 +5,14 @@ import Vonnx
 enum Report {
     static func table(model: String, results: [BenchResult]) -> String {
         let header = ["backend", "device", "batch", "create ms", "warm create", "first ms", "median ms", "p10", "p90",
-                      "min", "runs/s", "items/s", "peak MB", "added MB", "dev MB", "fallback", "rel L2", "ratio"]
+                      "min", "cpu ms", "runs/s", "items/s", "peak MB", "added MB", "dev MB", "fallback", "rel L2", "ratio"]
         var rows: [[String]] = []
         for r in results where r.failure == nil {
             let base = cpuBaseline(for: r, in: results)
             let ratio = base.map { r.backend == "cpu" ? "1.00" : fixed(r.timings.median / $0.timings.median) } ?? "-"
             rows.append([r.backend, r.device, "\(r.batch)", fixed(r.createMs, 1), r.createWarmMs.map { fixed($0, 1) } ?? "-",
                          fixed(r.firstRunMs), fixed(r.timings.median), fixed(r.timings.p10), fixed(r.timings.p90),
-                         fixed(r.timings.minimum), fixed(r.runsPerSecond), fixed(r.itemsPerSecond, 1),
+                         fixed(r.timings.minimum), r.cpuTimings.map { fixed($0.median) } ?? "-", fixed(r.runsPerSecond), fixed(r.itemsPerSecond, 1),
                          r.peakHostBytes.map { fixed(Double($0) / 1_048_576, 0) } ?? "-",
                          r.addedHostBytes.map { fixed(Double($0) / 1_048_576, 0) } ?? "-",
                          r.deviceMemoryBytes.map { fixed(Double($0) / 1_048_576, 0) } ?? "-",
@@ -134,6 +134,7 @@ enum Report {
                     ("runs", "\(r.timings.samples.count)"),
                 ]
             }
+            if let c = r.cpuTimings, r.failure == nil { fields.append(("cpu_median_ms", number(c.median))) }
             if let w = r.createWarmMs { fields.append(("create_warm_ms", number(w))) }
             if let p = r.peakHostBytes { fields.append(("peak_host_bytes", "\(p)")) }
             if let a = r.addedHostBytes { fields.append(("added_host_bytes", "\(a)")) }

@@ -9,6 +9,8 @@ struct BenchResult {
     var batch: Int
     var threads: Int
     var timings: Timings
+    /// Vonnx rows: the process's CPU time (all threads) in each timed run, milliseconds.
+    var cpuTimings: Timings?
     var createMs: Double
     var createWarmMs: Double?
     var firstRunMs: Double
@@ -88,18 +90,20 @@ struct Runner {
             _ = try session.runOrdered(feeds)
             for peer in peers { _ = try peer.run() }
         }
-        var samples: [Double] = [], peerSamples = [[Double]](repeating: [], count: peers.count)
+        var samples: [Double] = [], cpuSamples: [Double] = [], peerSamples = [[Double]](repeating: [], count: peers.count)
         var spent = 0.0
         for i in 0..<runs where samples.count < 3 || spent < timeLimit * 1000 {
             progress("\(label): run \(i + 1) of \(runs)")
-            samples.append(try milliseconds { try session.runOrdered(feeds) }.1)
+            let (_, cpu, wall) = try cpuAndWallMilliseconds { try session.runOrdered(feeds) }
+            samples.append(wall)
+            cpuSamples.append(cpu)
             spent += samples.last!
             for (j, peer) in peers.enumerated() { peerSamples[j].append(try peer.run()) }
         }
         let vulkan = session.vulkan?.info
         let peak = PeakMemory.bytes()
         var result = BenchResult(backend: backend.rawValue, device: vulkan?.name ?? "cpu (\(threads) thread\(threads == 1 ? "" : "s"))", batch: batch,
-                                 threads: threads, timings: Timings(samples: samples), createMs: createMs,
+                                 threads: threads, timings: Timings(samples: samples), cpuTimings: Timings(samples: cpuSamples), createMs: createMs,
                                  createWarmMs: createWarmMs, firstRunMs: firstRunMs, peakHostBytes: peak,
                                  fallbackNodes: backend == .vulkan ? session.fallbackNodes.count : nil,
                                  driver: vulkan?.driver, vulkanVersion: vulkan?.apiVersion,

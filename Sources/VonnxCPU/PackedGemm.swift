@@ -187,6 +187,7 @@ extension PackedGemm {
             }
         }
         let total = batches * colSplit * rowPanels
-        if threads == 1 { units(0..<total) } else { pool.parallelFor(total, units) }
+        // one chunk a thread: each chunk packs its rows of A, and B unless it came packed
+        if threads == 1 { units(0..<total) } else { pool.parallelFor(total, chunksPerThread: 1, units) }
     }
 }

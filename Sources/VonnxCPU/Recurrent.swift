@@ -63,21 +63,30 @@ struct RNNActivation: Sendable {
 /// LSTM weights' conversion took 30% of a voice-activity model's CPU samples).
 private func floatValues(_ t: Tensor) -> [Float] { t.dataType == .float ? t.scalars(as: Float.self) : t.doubles().map { Float($0) } }
 
+/// `t` itself when it is float32 (the weights are read in place: copying them took a third of
+/// a voice-activity model's LSTM time), else its values as float32.
+private func floatTensor(_ t: Tensor) -> Tensor { t.dataType == .float ? t : Tensor(shape: t.shape, scalars: floatValues(t)) }
+
 struct RecurrentSetup {
     let seq: Int, batch: Int, input: Int, hidden: Int, directions: Int, gates: Int
     let reverseOnly: Bool, layout: Int, clip: Float?
     /// Activations per direction (`perDirection` functions each).
     let activations: [[RNNActivation]]
-    /// X as [seq][batch][input] (layout applied), W [dirs][gates*hidden][input],
-    /// R [dirs][gates*hidden][hidden], B [dirs][2*gates*hidden] (zeros when omitted).
-    let x: [Float], w: [Float], r: [Float], b: [Float]
+    /// X as [seq][batch][input] (layout applied), B [dirs][2*gates*hidden] (zeros when omitted).
+    let x: [Float], b: [Float]
+    /// W [dirs][gates*hidden][input] and R [dirs][gates*hidden][hidden], float32.
+    let w: Tensor, r: Tensor
     /// Valid steps per batch entry.
     let lengths: [Int]
     /// Initial hidden (and cell) state as [dirs][batch][hidden].
     let h0: [Float], c0: [Float]
+    /// Runs the products (at batch 1 a step's is a matrix-vector product: packing R for a GEMM
+    /// took longer than multiplying).
+    let pool: ThreadPool
 
     init(_ ctx: KernelContext, gates: Int, defaults: [String]) throws {
         let X = try ctx.input(0), W = try ctx.input(1), R = try ctx.input(2)
+        pool = ctx.pool
         guard X.dataType.isFloatingPoint, W.dataType == X.dataType, R.dataType == X.dataType else {
             throw ctx.error("X, W and R must share one floating-point type")
         }
@@ -108,7 +117,7 @@ struct RecurrentSetup {
             for bi in 0..<batch { for s in 0..<seq { for i in 0..<input { t[(s * batch + bi) * input + i] = xs[(bi * seq + s) * input + i] } } }
             xs = t
         }
-        x = xs; w = floatValues(W); r = floatValues(R)
+        x = xs; w = floatTensor(W); r = floatTensor(R)
         if let B = ctx.optionalInput(3) {
             guard B.shape == [directions, 2 * gates * hidden], B.dataType == X.dataType else { throw ctx.error("B has shape \(B.shape), expected \([directions, 2 * gates * hidden])") }
             b = floatValues(B)
@@ -165,10 +174,8 @@ struct RecurrentSetup {
         var out = [Float](repeating: 0, count: seq * batch * n)
         guard seq * batch > 0 else { return out }
         x.withUnsafeBufferPointer { px in
-            w.withUnsafeBufferPointer { pw in
-                Float.gemm(transA: false, transB: true, m: seq * batch, n: n, k: input, alpha: 1, a: px.baseAddress!,
-                           lda: input, b: pw.baseAddress! + d * n * input, ldb: input, beta: 0, c: &out, ldc: n)
-            }
+            parallelGemm(pool, transA: false, transB: true, m: seq * batch, n: n, k: input, alpha: 1, a: px.baseAddress!,
+                         lda: input, b: elements(w, Float.self) + d * n * input, ldb: input, beta: 0, c: &out, ldc: n)
         }
         return out
     }
@@ -176,10 +183,8 @@ struct RecurrentSetup {
     /// rows (m × hidden) · R_d[rowOffset ..< rowOffset + n]ᵀ: [m][n].
     func recurrent(_ h: [Float], rows m: Int, d: Int, gateOffset: Int, count n: Int) -> [Float] {
         var out = [Float](repeating: 0, count: m * n)
-        r.withUnsafeBufferPointer { pr in
-            Float.gemm(transA: false, transB: true, m: m, n: n, k: hidden, alpha: 1, a: h, lda: hidden,
-                       b: pr.baseAddress! + (d * gates * hidden + gateOffset) * hidden, ldb: hidden, beta: 0, c: &out, ldc: n)
-        }
+        parallelGemm(pool, transA: false, transB: true, m: m, n: n, k: hidden, alpha: 1, a: h, lda: hidden,
+                     b: elements(r, Float.self) + (d * gates * hidden + gateOffset) * hidden, ldb: hidden, beta: 0, c: &out, ldc: n)
         return out
     }
 

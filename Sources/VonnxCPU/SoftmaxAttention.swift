@@ -52,10 +52,10 @@ extension MatrixKernels {
                                                             rowStride: context.bLayout.rows, columnStride: context.bLayout.columns)
         nonisolated(unsafe) let out = elements(y, Float.self)
         let keyFloats = Int(vx_gemm_packed_b_size(Int32(depth), Int32(n))), valueFloats = Int(vx_gemm_packed_b_size(Int32(n), Int32(width)))
-        ctx.pool.parallelFor(scores.batch * blocks) { units in
+        ctx.pool.parallelFor(scores.batch * blocks, chunksPerThread: 1) { units in
             let s = UnsafeMutablePointer<Float>.allocate(capacity: rows * n)
             // B and C of the batch in hand, packed once for all its blocks of rows instead of once
-            // a block (15 times a head on SVTR's 960 tokens)
+            // a block (15 times a head on SVTR's 960 tokens); so one chunk a thread
             let keys = UnsafeMutablePointer<Float>.allocate(capacity: keyFloats)
             let vals = UnsafeMutablePointer<Float>.allocate(capacity: valueFloats)
             defer { s.deallocate(); keys.deallocate(); vals.deallocate() }

@@ -18,12 +18,15 @@ public struct ThreadPool: Sendable {
         workers = self.threads > 1 ? Workers.shared(helpers: self.threads - 1) : nil
     }
 
-    /// Runs `body` over `0..<count` split into at most `threads` contiguous chunks; work
-    /// smaller than `grain` items per chunk stays on the calling thread.
-    public func parallelFor(_ count: Int, grain: Int = 1, _ body: @Sendable (Range<Int>) -> Void) {
+    /// Runs `body` over `0..<count` split into at most `chunksPerThread` × `threads` contiguous
+    /// chunks of at least `grain` items (one chunk runs on the calling thread alone). The
+    /// threads claim chunks one at a time, the caller among them, so a thread the OS
+    /// deschedules holds up one small chunk, not a whole share (callers whose chunks each pay a
+    /// setup, e.g. packing an operand, pass 1).
+    public func parallelFor(_ count: Int, grain: Int = 1, chunksPerThread: Int = 4, _ body: @Sendable (Range<Int>) -> Void) {
         guard count > 0 else { return }
-        let chunks = min(threads, max(1, count / max(grain, 1)))
-        if chunks == 1 { body(0..<count); return }
+        let chunks = min(threads * max(chunksPerThread, 1), max(1, count / max(grain, 1)))
+        if chunks == 1 || threads == 1 { body(0..<count); return }
         let chunk: @Sendable (Int) -> Void = { c in
             let lo = count * c / chunks, hi = count * (c + 1) / chunks
             if lo < hi { body(lo..<hi) }
@@ -98,7 +101,9 @@ private final class Workers: @unchecked Sendable {
             if sleepers > 0 { pthread_cond_broadcast(&wake) }
             pthread_mutex_unlock(&mutex)
             work(generation: generation)
-            while finished.load(ordering: .acquiring) < count { vx_cpu_relax() }
+            // only chunks a helper has claimed are left: brief, unless the OS took its core
+            var backoff = Backoff()
+            while finished.load(ordering: .acquiring) < count { backoff.pause() }
             job = nil
         }
         return true
@@ -122,11 +127,10 @@ private final class Workers: @unchecked Sendable {
     private func loop() {
         var seen = 0
         while true {
-            var spins = 0, start = timespec()
+            var backoff = Backoff(), start = timespec()
             clock_gettime(CLOCK_MONOTONIC, &start)
             while ticket.load(ordering: .acquiring) >> 32 == seen {
-                spins += 1
-                if spins % 256 != 0 || nanoseconds(since: start) < Self.spinNanoseconds { vx_cpu_relax(); continue }
+                if backoff.pause() || nanoseconds(since: start) < Self.spinNanoseconds { continue }
                 pthread_mutex_lock(&mutex)
                 sleepers += 1
                 while ticket.load(ordering: .acquiring) >> 32 == seen { pthread_cond_wait(&wake, &mutex) }
@@ -136,6 +140,22 @@ private final class Workers: @unchecked Sendable {
             seen = ticket.load(ordering: .acquiring) >> 32
             work(generation: seen)
         }
+    }
+}
+
+/// Polling that hands the core over: a spin-wait hint most times, every 64th time a
+/// `sched_yield`, so that on a loaded machine a polling thread lets the thread it waits for
+/// (or any other) run instead of burning the time slice it shares with them.
+private struct Backoff {
+    private var spins = 0
+
+    /// One step of polling; false when it yielded (a good time for slower checks).
+    @discardableResult
+    mutating func pause() -> Bool {
+        spins += 1
+        if spins % 64 != 0 { vx_cpu_relax(); return true }
+        sched_yield()
+        return false
     }
 }
 

@@ -1,0 +1,68 @@
+import Dispatch
+import Glibc
+import Synchronization
+import Testing
+@testable import VonnxCPU
+
+/// Runs `loops` parallelFor calls of random sizes, grains and chunkings on `pool` and
+/// returns the first loop (count, grain, chunks per thread) whose items were not each run
+/// exactly once by the time parallelFor returned, or nil.
+private func firstMiscountedLoop(_ pool: ThreadPool, loops: Int, seed: UInt64) -> String? {
+    var random = SplitMix(state: seed)
+    let capacity = 600
+    let hits = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: capacity)
+    for i in 0..<capacity { (hits + i).initialize(to: Atomic(0)) }
+    defer { hits.deinitialize(count: capacity); hits.deallocate() }
+    nonisolated(unsafe) let counters = hits
+    for _ in 0..<loops {
+        let count = Int.random(in: 1...capacity, using: &random), grain = Int.random(in: 1...9, using: &random)
+        let perThread = Int.random(in: 1...8, using: &random)
+        pool.parallelFor(count, grain: grain, chunksPerThread: perThread) { r in
+            for i in r { counters[i].add(1, ordering: .relaxed) }
+        }
+        for i in 0..<count where counters[i].exchange(0, ordering: .relaxed) != 1 {
+            return "count \(count) grain \(grain) chunks per thread \(perThread): item \(i)"
+        }
+    }
+    return nil
+}
+
+@Test(arguments: [2, 3, 5])
+func threadPoolRunsEveryItemOnceOverManySmallLoops(threads: Int) {
+    // more chunks than threads, thousands of loops: a chunk claimed twice or never, or a
+    // return before a helper's chunk finished, shows as an item run 0 or 2 times
+    let seed = UInt64.random(in: 0...UInt64.max)
+    let miss = firstMiscountedLoop(ThreadPool(threads: threads), loops: 3000, seed: seed)
+    #expect(miss == nil, "seed \(seed)")
+}
+
+@Test func threadPoolLoopsFromManyThreadsAndNestedLoopsEachRunOnce() {
+    // callers racing for one thread count's helpers (the losers run on Dispatch's threads),
+    // and a loop inside a chunk of another
+    let seed = UInt64.random(in: 0...UInt64.max)
+    let misses = Mutex<[String]>([])
+    DispatchQueue.concurrentPerform(iterations: 4) { caller in
+        if let miss = firstMiscountedLoop(ThreadPool(threads: 2), loops: 500, seed: seed &+ UInt64(caller)) {
+            misses.withLock { $0.append(miss) }
+        }
+    }
+    let pool = ThreadPool(threads: 2), total = Atomic<Int>(0)
+    pool.parallelFor(16) { outer in
+        for _ in outer { pool.parallelFor(100, grain: 3) { inner in total.add(inner.count, ordering: .relaxed) } }
+    }
+    #expect(misses.withLock { $0 } == [], "seed \(seed)")
+    #expect(total.load(ordering: .relaxed) == 1600)
+}
+
+@Test func oneThreadPoolRunsTheWholeRangeOnTheCaller() {
+    // one thread means no helpers and no Dispatch threads: one chunk, on the calling thread
+    let ranges = Mutex<[Range<Int>]>([]), caller = pthread_self()
+    let elsewhere = Atomic<Bool>(false)
+    ThreadPool(threads: 1).parallelFor(1000, chunksPerThread: 4) { r in
+        if pthread_equal(pthread_self(), caller) == 0 { elsewhere.store(true, ordering: .relaxed) }
+        ranges.withLock { $0.append(r) }
+    }
+    #expect(ranges.withLock { $0 } == [0..<1000])
+    let ranAway = elsewhere.load(ordering: .relaxed)
+    #expect(!ranAway)
+}
