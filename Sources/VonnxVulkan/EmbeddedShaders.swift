@@ -687,6 +687,9 @@ void main() {
 """#,
         "gemm": #"""
 #version 450
+#if SHARE_A
+#extension GL_KHR_shader_subgroup_ballot : require
+#endif
 // Batched Y[b] = alpha * A[b] · B[b] (+ beta * C). op(A) is M×K read at
 // A[aOff + i*sa0 + k*sa1], op(B) K×N at B[bOff + k*sb0 + j*sb1] (transposes are strides);
 // batch offsets come from up to 4 broadcast batch dims (workgroup z); C is read at
@@ -704,6 +707,10 @@ void main() {
 //   loads along K of both, TN strided columns. With VEC4, sizes, strides and offsets along the
 //   vec4 axes are multiples of 4, except N with VEC4 1 when B's rows are padded to one (the
 //   host checks).
+//   SHARE_A (with VEC4 1 and TM = 8, a workgroup within one subgroup of at least 8): invocation
+//   i of the subgroup loads row i's vec4 of A and the others take it by subgroup broadcast,
+//   where every invocation would load all TM rows itself. For CPU devices (lavapipe), where a
+//   load costs a scalar loop over the lanes and a broadcast one register shuffle.
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 // A_HALF, B_HALF (defined or not): that operand is float16 pairs (half.glsl), read through
 // LOAD_A/LOAD_B (scalar) and LOAD_A4/LOAD_B4 (vec4 index).
@@ -802,14 +809,26 @@ void main() {
 #if VEC4 == 1
     // B's rows hold N columns, or more when padded to a multiple of 4 (the host checks)
     uint bCol = (bOff + min(col0, (p.N + 3) / 4 * 4 - 4)) / 4, bRow = p.sb0 / 4;
+#if SHARE_A
+    uint aMine = aRow[min(gl_SubgroupInvocationID, TM - 1)] / 4;
+#endif
+    // adds row i's vec4 a of A times this K step's 4 rows of B to row i's sums
+#define ACCUMULATE(i, a) { vec4 av = a, sum = av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3; \
+                           for (uint j = 0; j < 4; ++j) acc[i][j] += sum[j]; }
     for (uint k = 0; k < p.K / 4; ++k) {
         uint at = bCol + 4 * k * bRow;
         vec4 b0 = LOAD_B4(at), b1 = LOAD_B4(at + bRow), b2 = LOAD_B4(at + 2 * bRow), b3 = LOAD_B4(at + 3 * bRow);
-        for (uint i = 0; i < TM; ++i) {
-            vec4 av = LOAD_A4(aRow[i] / 4 + k);
-            vec4 sum = av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3;
-            for (uint j = 0; j < 4; ++j) acc[i][j] += sum[j];
-        }
+#if SHARE_A
+#if TM != 8
+#error SHARE_A takes TM = 8
+#endif
+        vec4 mine = LOAD_A4(aMine + k);
+        // (subgroupBroadcast takes a constant invocation: the rows spelled out)
+#define ROW(i) ACCUMULATE(i, subgroupBroadcast(mine, i))
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
+#else
+        for (uint i = 0; i < TM; ++i) ACCUMULATE(i, LOAD_A4(aRow[i] / 4 + k))
+#endif
     }
 #else
     uint bCol[TN];
