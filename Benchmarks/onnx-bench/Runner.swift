@@ -101,11 +101,12 @@ struct Runner {
             for (j, peer) in peers.enumerated() { peerSamples[j].append(try peer.run()) }
         }
         let vulkan = session.vulkan?.info
+        let cpuNodes = session.fallbackNodes.count + session.partitionsRunOnCPU.map(\.nodes).reduce(0, +)
         let peak = PeakMemory.bytes()
         var result = BenchResult(backend: backend.rawValue, device: vulkan?.name ?? "cpu (\(threads) thread\(threads == 1 ? "" : "s"))", batch: batch,
                                  threads: threads, timings: Timings(samples: samples), cpuTimings: Timings(samples: cpuSamples), createMs: createMs,
                                  createWarmMs: createWarmMs, firstRunMs: firstRunMs, peakHostBytes: peak,
-                                 fallbackNodes: backend == .vulkan ? session.fallbackNodes.count : nil,
+                                 fallbackNodes: backend == .vulkan ? cpuNodes : nil,
                                  driver: vulkan?.driver, vulkanVersion: vulkan?.apiVersion,
                                  deviceMemoryBytes: session.vulkan?.allocatedBytes, outputs: first.map(\.tensor))
         if peak > 0, baseline > 0 { result.addedHostBytes = peak - baseline }

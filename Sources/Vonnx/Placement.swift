@@ -68,6 +68,19 @@ struct Placement {
     }
 }
 
+/// A Vulkan partition that ran on the CPU for some input shapes, because a kernel rejected them.
+public struct PartitionRunOnCPU: Sendable, CustomStringConvertible {
+    /// The partition's name ("vulkan-partition-K", after its body's path inside control flow).
+    public let partition: String
+    /// How many nodes the partition holds.
+    public let nodes: Int
+    /// The kernel's error, naming the node.
+    public let reason: String
+
+    /// "PARTITION (N nodes) ran on the CPU: REASON".
+    public var description: String { "\(partition) (\(nodes) node\(nodes == 1 ? "" : "s")) ran on the CPU: \(reason)" }
+}
+
 #if Vulkan
 /// The Vulkan device `options` asks for, or nil and why not: `vulkanDeviceOf`'s when set;
 /// `.vulkan` throws when there is none; `.auto` takes a GPU, or a CPU device (lavapipe) only

@@ -110,11 +110,25 @@ public final class Session: Sendable {
     /// How the bodies of the control-flow nodes (If, Loop, Scan), which the host runs, were
     /// placed on the Vulkan device: one entry a body, nested ones included; empty on the CPU.
     public let bodyPlacements: [BodyPlacement]
+    /// The Vulkan partitions whose nodes ran on the CPU because a kernel rejected the input shapes
+    /// met so far (a 3-D Conv, say), which only recording finds out; `fallbackNodes` are those
+    /// placed on the CPU up front. Empty when every partition ran on the device.
+    public var partitionsRunOnCPU: [PartitionRunOnCPU] {
+        #if Vulkan
+        vulkanPartitions.flatMap { name, partition in
+            partition.rejections.map { PartitionRunOnCPU(partition: name, nodes: partition.nodes.count, reason: $0) }
+        }
+        #else
+        []
+        #endif
+    }
     #if Vulkan
     /// The Vulkan device the partitions run on, or nil. (With the package trait `Vulkan` only.)
     public let vulkan: VulkanDevice?
     /// The partition that is the whole graph, when there is one: what `run(onDevice:)` runs.
     let wholeGraphPartition: VulkanPartition?
+    /// The Vulkan partitions by name, in name order.
+    private let vulkanPartitions: [(name: String, partition: VulkanPartition)]
     #endif
     private let interpreter: Interpreter
 
@@ -143,6 +157,8 @@ public final class Session: Sendable {
         #if Vulkan
         vulkan = placement.device
         wholeGraphPartition = placement.graph.nodes.count == 1 ? placement.partitions[placement.graph.nodes[0].name] as? VulkanPartition : nil
+        vulkanPartitions = placement.partitions.compactMap { name, p in (p as? VulkanPartition).map { (name, $0) } }
+            .sorted { $0.name < $1.name }
         #endif
         activeBackend = placement.partitions.isEmpty ? .cpu : .vulkan
         fallbackReason = placement.reason

@@ -55,8 +55,8 @@ final class VulkanPartition: Partition {
 
     private enum Entry {
         case device(Recording)
-        /// A kernel rejected these inputs: the CPU runs them.
-        case cpu
+        /// A kernel rejected these inputs (with this error): the CPU runs them.
+        case cpu(reason: String)
     }
 
     /// An error a kernel raised while recording (as opposed to one from the device).
@@ -260,9 +260,17 @@ final class VulkanPartition: Partition {
                 return (made, true)
             } catch let e as KernelRejected {
                 guard cpu != nil else { throw e.error }
-                cache[key] = .cpu
+                cache[key] = .cpu(reason: "\(e.error)")
                 return nil
             }
+        }
+    }
+
+    /// The errors of the kernels that rejected the input shapes of the recordings kept now, for
+    /// which the partition's nodes run on the CPU (with a fallback); empty when none did.
+    var rejections: [String] {
+        recordings.withLock { cache in
+            Set(cache.values.compactMap { entry in if case .cpu(let reason) = entry { reason } else { nil } }).sorted()
         }
     }
 

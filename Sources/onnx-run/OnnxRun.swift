@@ -27,7 +27,7 @@ struct OnnxRun: ParsableCommand {
     @Option(help: "fp32, or fp16: float16 weights in the Vulkan conv and matrix-product kernels, float32 sums (an error with --backend cpu).")
     var precision: Precision = .fp32
     @Flag(help: "List the Vulkan devices (index, name, kind, driver, Vulkan version, memory, UUID) and exit.") var listDevices = false
-    @Flag(help: "Print the backend in use, why it fell back to the CPU, and the nodes left to the CPU.") var verbose = false
+    @Flag(help: "Print the backend in use, why it fell back to the CPU, and the nodes left to the CPU (also those a Vulkan kernel rejected when run).") var verbose = false
     @Flag(help: "Run the graph as written, without graph optimizations (to compare against them).") var noOptimize = false
     @Option(help: "CPU threads, 1...\(SessionOptions.maxThreads) (default: all cores).") var threads: Int?
     @Option(help: "Seconds a run (or, in batch mode, each batch) may take before it is cancelled.") var timeout: Double?
@@ -114,6 +114,7 @@ struct OnnxRun: ParsableCommand {
                                                       maxBytes: options.limits.maxTensorBytes, generator: &generator)
         }
         let outputs = try session.runOrdered(feeds, cancellation: timeout.map { Cancellation(timeout: $0) })
+        if verbose { for partition in session.partitionsRunOnCPU { print(partition) } }
         if let outputDir { try makeDirectory(outputDir) }
         for (i, (name, tensor)) in outputs.enumerated() {
             print("\(name): \(tensor.dataType)\(tensor.shape)")

@@ -65,7 +65,7 @@ private func mlp(middle: String = "Sigmoid") -> Model {
     let session = try expectMatchesCPU(mlp(), ["x": random([3, 8])])
     #expect(session.activeBackend == .vulkan)
     #expect(session.vulkanPartitionCount == 1)
-    #expect(session.fallbackNodes.isEmpty)
+    #expect(session.fallbackNodes.isEmpty && session.partitionsRunOnCPU.isEmpty)
     #expect(session.fallbackReason == nil)
 }
 
@@ -182,6 +182,11 @@ func oversizedInputIsNamed() throws {
     let model = Model(irVersion: 8, opsets: ["": 17], graph: b.graph)
     let session = try expectMatchesCPU(model, ["x": random([1, 2, 4, 4, 4])])
     #expect(session.activeBackend == .vulkan)
+    // Only the run finds the rejection (of the Conv fused with its Relu): the session says which
+    // partition ran on the CPU, and why.
+    let ranOnCPU = session.partitionsRunOnCPU.map(\.description)
+    #expect(ranOnCPU.count == 1 && ranOnCPU[0].hasPrefix("vulkan-partition-0 (1 node) ran on the CPU: ")
+            && ranOnCPU[0].contains("node 'conv'") && ranOnCPU[0].contains("1-D or 2-D"), "\(ranOnCPU)")
     let strict = try Session(model: model, options: vulkanOptions(allowFallback: false))
     let text = message { _ = try strict.run(["x": random([1, 2, 4, 4, 4])]) }
     #expect(text.contains("node 'conv'") && text.contains("1-D or 2-D"), "\(text)")
