@@ -133,7 +133,7 @@ func parallelGemm<T: RealElement>(_ pool: ThreadPool, transA: Bool, transB: Bool
         // a row vector times a matrix (a fully connected layer at batch 1): bound by reading B,
         // which GEMV streams once; the output columns split over the pool
         let incx = transA ? lda : 1
-        pool.parallelFor(n, grain: 64) { r in
+        parallelBlocks(pool, n, grain: 64) { r in
             // transB: B's rows are the outputs (y = B·x); else its columns (y = Bᵀ·x)
             T.gemv(trans: !transB, m: r.count, n: k, alpha: alpha,
                    a: transB ? pb + r.lowerBound * ldb : pb + r.lowerBound, lda: ldb,
@@ -146,17 +146,28 @@ func parallelGemm<T: RealElement>(_ pool: ThreadPool, transA: Bool, transB: Bool
         T.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: pa, lda: lda, b: pb, ldb: ldb,
                beta: beta, c: pc, ldc: ldc)
     } else if m >= n {
-        pool.parallelFor(m, grain: 16) { r in
+        parallelBlocks(pool, m, grain: 16) { r in
             T.gemm(transA: transA, transB: transB, m: r.count, n: n, k: k, alpha: alpha,
                    a: transA ? pa + r.lowerBound : pa + r.lowerBound * lda, lda: lda, b: pb, ldb: ldb,
                    beta: beta, c: pc + r.lowerBound * ldc, ldc: ldc)
         }
     } else {
-        pool.parallelFor(n, grain: 16) { r in
+        parallelBlocks(pool, n, grain: 16) { r in
             T.gemm(transA: transA, transB: transB, m: m, n: r.count, k: k, alpha: alpha, a: pa, lda: lda,
                    b: transB ? pb + r.lowerBound * ldb : pb + r.lowerBound, ldb: ldb,
                    beta: beta, c: pc + r.lowerBound, ldc: ldc)
         }
+    }
+}
+
+/// `pool.parallelFor` over 0..<count in chunks that start at multiples of 16, so that each row
+/// or column of a BLAS call lands in the same place of a kernel's unrolled block whatever the
+/// thread count: BLAS sums a block's tail in another order, and a result that moved with the
+/// chunking made a softmax over large, equal logits pick different winners at 1 and 2 threads.
+private func parallelBlocks(_ pool: ThreadPool, _ count: Int, grain: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    let block = 16
+    pool.parallelFor((count + block - 1) / block, grain: max(1, grain / block)) { r in
+        body(r.lowerBound * block..<min(r.upperBound * block, count))
     }
 }
 
