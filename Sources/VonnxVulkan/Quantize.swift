@@ -6,7 +6,9 @@ import VonnxIR
 func saturationDefines(_ type: DataType, _ storage: VulkanStorage) -> [String: String] {
     let signed = glslType(type, .narrow) == "int"
     if storage.wide.contains(type) {
-        return signed ? ["LO": "(\(Int64.min + 1)l - 1l)", "HI": "\(Int64.max)l"] : ["LO": "0ul", "HI": "\(UInt64.max)ul"]
+        // built from 32-bit literals: the defines come before the int64 extension that 64-bit ones need
+        let hi = "(uint64_t(0x\(signed ? "7fffffff" : "ffffffff")u) << 32 | uint64_t(0xffffffffu))"
+        return signed ? ["LO": "int64_t(uint64_t(0x80000000u) << 32)", "HI": "int64_t\(hi)"] : ["LO": "uint64_t(0u)", "HI": hi]
     }
     let bits = Int(fitDefines(type)["FIT_BITS"] ?? "32")!
     let (lo, hi) = signed ? (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) : (0, (1 << bits) - 1)
