@@ -1,5 +1,5 @@
 #version 450
-// Strided copy of 32-bit words (any element type): for every index i of `shape` (rank 1...8),
+// Strided copy of elements of any type (words.glsl): for every index i of `shape` (rank 1...8),
 // y[outOffset + sum(i * so)] = x[inOffset + sum(i * si)]; input strides may be negative
 // (reversed slices) or 0 (broadcasts). Transpose, Concat, Slice, Expand, Tile, Split,
 // DepthToSpace and contiguous copies of views are all this one shader.
@@ -8,8 +8,9 @@
 // touch neighbouring words; more on CPU devices, where integer division is a scalar loop over
 // the lanes. n counts the runs.
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { uint x[]; };
-layout(std430, binding = 1) buffer Y { uint y[]; };
+#include "words.glsl"
+layout(std430, binding = 0) readonly buffer X { WORD x[]; };
+layout(std430, binding = 1) buffer Y { WORD y[]; };
 layout(push_constant) uniform Params {
     uint n; uint rank; int inOffset; uint outOffset; uint shape[8]; int si[8]; uint so[8];
 } p;

@@ -5,10 +5,12 @@
 // two operands, OP_WHERE the condition and the two values. T is the operand type (float,
 // int, or uint for bool and unsigned types; INT defined for integer types, SIGNED for signed
 // ones; FIT_BITS for narrow ones); a bool result is a uint 0 or 1. Needs activation.glsl.
+#ifndef WIDTH  // the bits of an integer T (64 defined for a wide one)
 #ifdef FIT_BITS
 #define WIDTH FIT_BITS
 #else
 #define WIDTH 32
+#endif
 #endif
 
 #define OP_RELU(v, a, b) ((v) < 0.0 ? 0.0 : (v))

@@ -1,11 +1,12 @@
 #version 450
-// NegativeLogLikelihoodLoss on log-probabilities x [N, C, D] and int32-word targets [N, D].
+// NegativeLogLikelihoodLoss on log-probabilities x [N, C, D] and int32 or int64 targets [N, D] (words.glsl).
 // FINAL 0, one invocation per target element i = (n, j): y[i] = -x[(n·C + t)·D + j]·w[t]
 // (w = 1 without WEIGHT), and unless REDUCE is 0 (none) the weight itself at y[count + i];
 // both 0 where t is ignore_index, NaN where t is out of range.
 // FINAL 1, one invocation: y[0] = x[0] (summed losses), divided by x[1] (summed weights) when
 // REDUCE is 2 (mean).
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer T { int t[]; };
 layout(std430, binding = 2) readonly buffer W { float w[]; };
@@ -18,7 +19,7 @@ void main() {
 #if FINAL
         y[0] = REDUCE == 2 ? x[0] / x[1] : x[0];
 #else
-        int k = t[i];
+        int k = INDEX(t, i);
         float loss = 0.0, weight = 0.0;
         if (p.hasIgnore == 0u || k != p.ignore) {
             if (k < 0 || uint(k) >= p.c) {

@@ -12,6 +12,7 @@
 // (b, c, index) of selected; slot 0 also writes their total to total[0].
 // CENTER: boxes are (x center, y center, width, height), else two corners in either order.
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) readonly buffer Boxes { float boxes[]; };
 layout(std430, binding = 1) readonly buffer Scores { float scores[]; };
 layout(std430, binding = 2) buffer Order { int order[]; };
@@ -88,9 +89,9 @@ void main() {
         }
         if (j >= counts[bc]) continue;
         uint row = (before + j) * 3;
-        selected[row] = int(bc / p.classes);
-        selected[row + 1] = int(bc % p.classes);
-        selected[row + 2] = kept[g];
+        STORE_INDEX(selected, row, int(bc / p.classes));
+        STORE_INDEX(selected, row + 1, int(bc % p.classes));
+        STORE_INDEX(selected, row + 2, kept[g]);
 #endif
     }
 }

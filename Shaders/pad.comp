@@ -1,11 +1,12 @@
 #version 450
-// Pad on 32-bit words, by MODE define: 0 constant (value), 1 reflect, 2 edge, 3 wrap.
+// Pad of elements of any type (words.glsl), by MODE define: 0 constant (value), 1 reflect, 2 edge, 3 wrap.
 // For each output index, the input coordinate along each dim is c - before[d] mapped into
 // [0, inShape[d]) by the mode; constant mode writes `value` outside. Rank <= 8.
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { uint x[]; };
-layout(std430, binding = 1) writeonly buffer Y { uint y[]; };
-layout(push_constant) uniform Params { uint n; uint rank; uint value; uint outShape[8]; uint inShape[8]; int before[8]; } p;
+#include "words.glsl"
+layout(std430, binding = 0) readonly buffer X { WORD x[]; };
+layout(std430, binding = 1) writeonly buffer Y { WORD y[]; };
+layout(push_constant) uniform Params { uint n; uint rank; uint value; uint valueHigh; uint outShape[8]; uint inShape[8]; int before[8]; } p;
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
@@ -33,6 +34,6 @@ void main() {
             if (inside) ix += uint(c) * inStride;
             inStride *= uint(len);
         }
-        y[k] = inside ? x[ix] : p.value;
+        y[k] = inside ? x[ix] : WORD_OF(p.value, p.valueHigh);
     }
 }

@@ -13,6 +13,7 @@
 #define POOL_MAX 1
 #define POOL_LP 2
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) readonly buffer X { T x[]; };
 layout(std430, binding = 1) writeonly buffer Y { T y[]; };
 #if INDICES
@@ -72,7 +73,7 @@ void main() {
 #if POOL == POOL_MAX
         y[i] = acc;
 #if INDICES
-        indices[i] = int(base) + max(best, 0);
+        STORE_INDEX(indices, i, int(base) + max(best, 0));
 #endif
 #elif POOL == POOL_LP
         y[i] = pow(acc, 1.0 / p.p);

@@ -30,6 +30,7 @@
 #endif
 
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) readonly buffer XW { float xw[]; };
 layout(std430, binding = 1) readonly buffer Rw { float r[]; };
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
@@ -74,7 +75,7 @@ void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
         uint j = i % H, b = (i / H) % p.batch, d = i / (H * p.batch);
-        uint len = uint(lens[b]);
+        uint len = uint(INDEX(lens, b));
         float hPrev = sin_[i], cPrev = sin_[cells + i];
         if (p.step >= len) {
 #ifdef PASS_RESET

@@ -1,9 +1,17 @@
 #version 450
 // Reduces each row of a contiguous [rows, len] input to one value, rows visited as rows.glsl
 // says: the Reduce* ops by OP define, and ArgMax/ArgMin (R = int; `last` picks the last of ties).
-#ifndef R
-#define R float
+// T is the input's and the sums' type, float or double; GLSL has no double exp and log, so
+// LogSum and LogSumExp take those in float precision.
+#ifndef T
+#define T float
 #endif
+#ifndef R
+#define R T
+#endif
+#define ROW_T T
+#define EXP(v) T(exp(float(v)))
+#define LOG(v) T(log(float(v)))
 #define OP_SUM 0
 #define OP_MEAN 1
 #define OP_MAX 2
@@ -18,18 +26,18 @@
 #define OP_ARGMIN 11
 
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 0) readonly buffer X { T x[]; };
 layout(std430, binding = 1) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint rows; uint len; uint last; } p;
 
 #include "rows.glsl"
 
-#define INF uintBitsToFloat(0x7f800000u)
+#define INF T(uintBitsToFloat(0x7f800000u))
 #define NONE 0xffffffffu
 
 #if OP == OP_ARGMAX || OP == OP_ARGMIN
 // Whether value v at index i beats value b at index j (NONE: no element).
-bool beats(float v, uint i, float b, uint j) {
+bool beats(T v, uint i, T b, uint j) {
     if (i == NONE) return false;
     if (j == NONE) return true;
 #if OP == OP_ARGMAX
@@ -45,7 +53,7 @@ shared uint rowSharedIndex[gl_WorkGroupSize.x];
 #endif
 
 // The row's best index, from each lane's best (v, i).
-uint rowBest(float v, uint i) {
+uint rowBest(T v, uint i) {
 #if ROW_GROUP
     rowShared[LANE] = v;
     rowSharedIndex[LANE] = i;
@@ -68,34 +76,34 @@ void main() {
     for (uint r = ROW_FIRST; r < p.rows; r += ROW_STEP) {
         uint base = r * p.len;
 #if OP == OP_ARGMAX || OP == OP_ARGMIN
-        float bestValue = 0.0;
+        T bestValue = T(0);
         uint best = NONE;
         for (uint i = LANE; i < p.len; i += LANES) {
-            float v = x[base + i];
+            T v = x[base + i];
             if (beats(v, i, bestValue, best)) { bestValue = v; best = i; }
         }
         best = rowBest(bestValue, best);
         if (LANE == 0u) y[r] = int(best);
 #elif OP == OP_LOG_SUM_EXP
-        float m = -INF;
+        T m = -INF;
         for (uint i = LANE; i < p.len; i += LANES) m = max(m, x[base + i]);
         m = rowMax(m);
-        float s = 0.0;
-        for (uint i = LANE; i < p.len; i += LANES) s += exp(x[base + i] - m);
+        T s = T(0);
+        for (uint i = LANE; i < p.len; i += LANES) s += EXP(x[base + i] - m);
         s = rowSum(s);
-        if (LANE == 0u) y[r] = p.len == 0u ? -INF : m + log(s);
+        if (LANE == 0u) y[r] = p.len == 0u ? -INF : m + LOG(s);
 #else
 #if OP == OP_MAX
-        float acc = -INF;
+        T acc = -INF;
 #elif OP == OP_MIN
-        float acc = INF;
+        T acc = INF;
 #elif OP == OP_PROD
-        float acc = 1.0;
+        T acc = T(1);
 #else
-        float acc = 0.0;
+        T acc = T(0);
 #endif
         for (uint i = LANE; i < p.len; i += LANES) {
-            float v = x[base + i];
+            T v = x[base + i];
 #if OP == OP_MAX
             acc = max(acc, v);
 #elif OP == OP_MIN
@@ -120,11 +128,11 @@ void main() {
         acc = rowSum(acc);
 #endif
 #if OP == OP_MEAN
-        acc /= float(p.len);
+        acc /= T(p.len);
 #elif OP == OP_L2
         acc = sqrt(acc);
 #elif OP == OP_LOG_SUM
-        acc = log(acc);
+        acc = LOG(acc);
 #endif
         if (LANE == 0u) y[r] = acc;
 #endif

@@ -5,6 +5,7 @@
 // position_ids[b·S + s] (positions = B·S), position_ids[s] (positions = S), else b·S + s;
 // a row outside the cache's `rows` reads the nearest one. The other features are copied.
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer C { float cosCache[]; };
 layout(std430, binding = 2) readonly buffer S { float sinCache[]; };
@@ -34,7 +35,7 @@ void main() {
         uint pair = i % half_; bool first = i < half_;
         uint i1 = pair, i2 = pair + half_;
 #endif
-        int id = p.positions == 0u ? int(b * p.seq + s) : positionIds[p.positions == p.seq ? s : b * p.seq + s];
+        int id = p.positions == 0u ? int(b * p.seq + s) : INDEX(positionIds, p.positions == p.seq ? s : b * p.seq + s);
         uint row = uint(clamp(id, 0, int(p.rows) - 1));
         float c = cosCache[row * half_ + pair], sn = sinCache[row * half_ + pair];
         float x1 = x[base + i1], x2 = x[base + i2];

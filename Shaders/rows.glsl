@@ -8,21 +8,25 @@
 // local size a power of two): its lanes stride over the row and combine through shared
 // memory, so no invocation loops more than len / local size times. That bound matters on
 // lavapipe, whose compiler silently stops the loops of one invocation after 65,535 iterations.
+// ROW_T is the type of the parts combined (float unless defined).
+#ifndef ROW_T
+#define ROW_T float
+#endif
 #if ROW_GROUP
 #define ROW_FIRST (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x)
 #define ROW_STEP (gl_NumWorkGroups.x * gl_NumWorkGroups.y)
 #define LANE gl_LocalInvocationID.x
 #define LANES gl_WorkGroupSize.x
-shared float rowShared[gl_WorkGroupSize.x];
+shared ROW_T rowShared[gl_WorkGroupSize.x];
 #define ROW_COMBINE(NAME, COMBINE) \
-float NAME(float v) { \
+ROW_T NAME(ROW_T v) { \
     rowShared[LANE] = v; \
     barrier(); \
     for (uint s = LANES / 2u; s > 0u; s >>= 1u) { \
         if (LANE < s) rowShared[LANE] = COMBINE(rowShared[LANE], rowShared[LANE + s]); \
         barrier(); \
     } \
-    float total = rowShared[0]; \
+    ROW_T total = rowShared[0]; \
     barrier(); \
     return total; \
 }
@@ -31,11 +35,11 @@ float NAME(float v) { \
 #define ROW_STEP (gl_NumWorkGroups.x * gl_WorkGroupSize.x)
 #define LANE 0u
 #define LANES 1u
-#define ROW_COMBINE(NAME, COMBINE) float NAME(float v) { return v; }
+#define ROW_COMBINE(NAME, COMBINE) ROW_T NAME(ROW_T v) { return v; }
 #endif
 
-float rowAdd(float a, float b) { return a + b; }
-float rowMul(float a, float b) { return a * b; }
+ROW_T rowAdd(ROW_T a, ROW_T b) { return a + b; }
+ROW_T rowMul(ROW_T a, ROW_T b) { return a * b; }
 ROW_COMBINE(rowSum, rowAdd)
 ROW_COMBINE(rowMax, max)
 ROW_COMBINE(rowMin, min)

@@ -7,6 +7,7 @@
 #define T float
 #endif
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) buffer Y { T y[]; };
 layout(std430, binding = 1) readonly buffer I { int idx[]; };
 layout(std430, binding = 2) readonly buffer U { T u[]; };
@@ -38,13 +39,13 @@ void main() {
         for (int d = int(p.rank) - 1; d >= 0; --d) {
             uint c = rem % p.shape[d];
             rem /= p.shape[d];
-            if (uint(d) == p.axis) c = wrap(idx[j], p.dims[d]);
+            if (uint(d) == p.axis) c = wrap(INDEX(idx, j), p.dims[d]);
             dst += c * p.ds[d];
         }
         y[dst] = combine(y[dst], u[j]);
 #else
         uint dst = 0;
-        for (uint t = 0; t < p.k; ++t) dst += wrap(idx[j * p.k + t], p.dims[t]) * p.ds[t];
+        for (uint t = 0; t < p.k; ++t) dst += wrap(INDEX(idx, j * p.k + t), p.dims[t]) * p.ds[t];
         for (uint s = 0; s < p.slice; ++s) y[dst + s] = combine(y[dst + s], u[j * p.slice + s]);
 #endif
     }

@@ -4,6 +4,7 @@
 // ones by lower index; NaN above every number), and a rank under k writes the element and
 // its index at that position of [outer, k, inner]. T is float, int or uint.
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) readonly buffer X { T x[]; };
 layout(std430, binding = 1) writeonly buffer V { T values[]; };
 layout(std430, binding = 2) writeonly buffer I { int indices[]; };
@@ -35,7 +36,7 @@ void main() {
         if (rank < p.k) {
             uint at = (o * p.k + rank) * p.inner + e;
             values[at] = v;
-            indices[at] = int(j);
+            STORE_INDEX(indices, at, int(j));
         }
     }
 }

@@ -1,9 +1,10 @@
 #version 450
-// Trilu on 32-bit words over [batch, rows, cols]: keeps x where col - row >= k (upper) or
+// Trilu of elements of any type (words.glsl) over [batch, rows, cols]: keeps x where col - row >= k (upper) or
 // col - row <= k (lower, UPPER 0), writes zero elsewhere.
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { uint x[]; };
-layout(std430, binding = 1) writeonly buffer Y { uint y[]; };
+#include "words.glsl"
+layout(std430, binding = 0) readonly buffer X { WORD x[]; };
+layout(std430, binding = 1) writeonly buffer Y { WORD y[]; };
 layout(push_constant) uniform Params { uint n; uint rows; uint cols; int k; } p;
 
 void main() {
@@ -15,6 +16,6 @@ void main() {
 #else
         bool keep = col - row <= p.k;
 #endif
-        y[i] = keep ? x[i] : 0u;
+        y[i] = keep ? x[i] : WORD_ZERO;
     }
 }

@@ -1,11 +1,12 @@
 #version 450
-// Where with NumPy broadcasting: y = c ? a : b, on 32-bit words of any element type (c is
+// Where with NumPy broadcasting: y = c ? a : b, on elements of any type (words.glsl) (c is
 // bool as uint). Operand strides are 0 along broadcast dims; shapes are padded to rank <= 6.
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) readonly buffer C { uint c[]; };
-layout(std430, binding = 1) readonly buffer A { uint a[]; };
-layout(std430, binding = 2) readonly buffer B { uint b[]; };
-layout(std430, binding = 3) writeonly buffer Y { uint y[]; };
+layout(std430, binding = 1) readonly buffer A { WORD a[]; };
+layout(std430, binding = 2) readonly buffer B { WORD b[]; };
+layout(std430, binding = 3) writeonly buffer Y { WORD y[]; };
 layout(push_constant) uniform Params { uint n; uint rank; uint shape[6]; uint sc[6]; uint sa[6]; uint sb[6]; } p;
 
 void main() {

@@ -87,7 +87,8 @@ public struct PartitionRunOnCPU: Sendable, CustomStringConvertible {
 /// when named.
 private func openDevice(_ options: SessionOptions) throws -> (VulkanDevice?, String?) {
     let vulkanOptions = VulkanOptions(device: options.vulkanDevice, validation: options.vulkanValidation,
-                                      kernelVariants: options.vulkanKernelVariants, precision: options.precision)
+                                      kernelVariants: options.vulkanKernelVariants, precision: options.precision,
+                                      narrow64: options.vulkanNarrow64)
     if options.backend != .cpu, let other = options.vulkanDeviceOf {
         guard let device = other.vulkan else {
             throw VonnxError.invalidArgument("vulkanDeviceOf names a session that runs on the CPU (\(other.fallbackReason ?? "backend .cpu"))")

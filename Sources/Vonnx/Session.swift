@@ -38,6 +38,10 @@ public struct SessionOptions: Sendable {
     /// nodes that run on the CPU compute in float32. With `.cpu`, `.fp16` is an error. The
     /// default is `.fp32`. With `vulkanDeviceOf`, the other session's precision applies.
     public var precision: Precision
+    /// Keeps every Vulkan element one 32-bit word (int64 and uint64 narrowed, float64 on the
+    /// CPU) even where the device could hold 64-bit types in 8 bytes (`VulkanOptions.narrow64`).
+    /// For tests and comparisons.
+    public var vulkanNarrow64: Bool
     /// Turns on the Vulkan validation layer; its messages are read with
     /// `session.vulkan?.takeValidationMessages()`.
     public var vulkanValidation: Bool
@@ -55,7 +59,7 @@ public struct SessionOptions: Sendable {
     public init(threads: Int? = nil, backend: Backend = .auto, allowFallback: Bool = true, optimize: Bool = true,
                 vulkanDevice: String? = nil, vulkanKernelVariants: String? = nil,
                 vulkanValidation: Bool = false, precision: Precision = .fp32, limits: Limits = .init(),
-                vulkanDeviceOf: Session? = nil) {
+                vulkanDeviceOf: Session? = nil, vulkanNarrow64: Bool = false) {
         self.threads = max(1, threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         self.backend = backend
         self.allowFallback = allowFallback
@@ -66,14 +70,17 @@ public struct SessionOptions: Sendable {
         self.precision = precision
         self.limits = limits
         self.vulkanDeviceOf = vulkanDeviceOf
+        self.vulkanNarrow64 = vulkanNarrow64
     }
 
     /// The defaults, with the Vulkan settings the environment names: `vulkanDevice` from
-    /// VONNX_VULKAN_DEVICE and `vulkanKernelVariants` from VONNX_VULKAN_KERNELS (empty counts
-    /// as unset). What the command-line tools start from.
+    /// VONNX_VULKAN_DEVICE, `vulkanKernelVariants` from VONNX_VULKAN_KERNELS (empty counts
+    /// as unset) and `vulkanNarrow64` when VONNX_VULKAN_NARROW64 is 1. What the command-line
+    /// tools start from.
     public static func fromEnvironment() -> SessionOptions {
         func env(_ name: String) -> String? { getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
-        return SessionOptions(vulkanDevice: env("VONNX_VULKAN_DEVICE"), vulkanKernelVariants: env("VONNX_VULKAN_KERNELS"))
+        return SessionOptions(vulkanDevice: env("VONNX_VULKAN_DEVICE"), vulkanKernelVariants: env("VONNX_VULKAN_KERNELS"),
+                              vulkanNarrow64: env("VONNX_VULKAN_NARROW64") == "1")
     }
 }
 

@@ -151,9 +151,9 @@ final class VulkanPartition: Partition {
         }
     }
 
-    /// Whether `tensor` fits one storage buffer binding of `device`, one 32-bit word an element.
+    /// Whether `tensor` fits one storage buffer binding of `device`, each element as its storage holds it.
     static func fits(_ tensor: Tensor, _ device: VulkanDevice) -> Bool {
-        tensor.count * 4 <= device.maxBufferBytes
+        tensor.count * device.storage.elementBytes(tensor.dataType) <= device.maxBufferBytes
     }
 
     /// Whether a partition evaluates `node` on the host while recording, given the values
@@ -175,7 +175,7 @@ final class VulkanPartition: Partition {
 
     /// Throws unless `tensor` fits one storage buffer binding of `device`.
     static func checkFits(_ name: String, _ tensor: Tensor, _ device: VulkanDevice) throws {
-        let bytes = tensor.count * 4
+        let bytes = tensor.count * device.storage.elementBytes(tensor.dataType)
         guard fits(tensor, device) else {
             throw VonnxError.invalidArgument("Vulkan: value '\(name)' (\(tensor.dataType)\(tensor.shape), \(bytes) bytes) is over "
                                              + "\(device.info.name)'s \(device.maxBufferBytes)-byte storage buffer limit")
@@ -486,7 +486,7 @@ struct VulkanPlacement {
                 continue
             }
             let host = VulkanKernels.hostInputs(of: node)
-            let accepted = VulkanKernels.accepts(node, inputTypes: node.inputs.map { $0.isEmpty ? nil : type($0) })
+            let accepted = VulkanKernels.accepts(node, inputTypes: node.inputs.map { $0.isEmpty ? nil : type($0) }, storage: device.storage)
                 && !node.inputs.enumerated().contains { host.contains($0) && produced.contains($1) && !onHost.contains($1) }
                 && (!fallback || !node.inputs.enumerated().contains { slot, name in
                     !host.contains(slot) && graph.initializers[name].map { !VulkanPartition.fits($0, device) } ?? false })

@@ -18,7 +18,7 @@ func recordConvInteger(_ ctx: VulkanKernelContext, qlinear: Bool) throws -> [Vul
     let window = try Window2D(ctx, input: Array(x.shape[2...]), kernel: Array(w.shape[2...]), ceilMode: false)
     let (h, wd) = x.rank == 4 ? (x.shape[2], x.shape[3]) : (1, x.shape[2])
     var multipliers = Tensor(shape: [1], scalars: [Float(1)]), yZero = 0, resultType = DataType.int32
-    var defines = ["QLINEAR": qlinear ? "1" : "0", "TX": glslType(x.dataType), "TW": glslType(w.dataType)]
+    var defines = ["QLINEAR": qlinear ? "1" : "0", "TX": glslType(x.dataType, ctx.device.storage), "TW": glslType(w.dataType, ctx.device.storage)]
     let bias = qlinear ? ctx.optionalInput(8) : nil
     if qlinear {
         func scales(_ i: Int) throws -> Tensor {
@@ -38,10 +38,10 @@ func recordConvInteger(_ ctx: VulkanKernelContext, qlinear: Bool) throws -> [Vul
             resultType = x.dataType
         }
         if let bias, bias.dataType != .int32 || bias.count != m { throw ctx.error("B \(bias) must be \(m) int32 values") }
-        defines.merge(saturationDefines(resultType)) { $1 }
+        defines.merge(saturationDefines(resultType, ctx.device.storage)) { $1 }
         defines["BIAS"] = bias == nil ? "0" : "1"
     }
-    defines["R"] = glslType(resultType)
+    defines["R"] = glslType(resultType, ctx.device.storage)
     let y = try ctx.recorder.makeTensor(shape: [n, m] + window.output.suffix(x.rank - 2), dataType: resultType)
     var push = PushConstants()
     for v in [y.count, c, h, wd, m] + window.output + window.kernel + window.strides + window.dilations + Array(window.pads[..<2])

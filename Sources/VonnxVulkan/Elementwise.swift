@@ -1,8 +1,9 @@
 import VonnxIR
 
-/// The GLSL type of a device element of `type` (see `VulkanTensor`).
-func glslType(_ type: DataType) -> String {
-    switch type {
+/// The GLSL type of a device element of `type` as `storage` holds it (see `VulkanTensor`).
+func glslType(_ type: DataType, _ storage: VulkanStorage) -> String {
+    if storage.wide.contains(type) { return type == .double ? "double" : type == .int64 ? "int64_t" : "uint64_t" }
+    return switch type {
     case .float, .float16, .bfloat16, .double: "float"
     case .bool, .uint8, .uint16, .uint32, .uint64: "uint"
     case .int8, .int16, .int32, .int64, .string: "int"
@@ -20,12 +21,14 @@ func fitDefines(_ type: DataType) -> [String: String] {
     }
 }
 
-/// Shader defines for operand type `t` and result type `r`: T, R, INT when `t` is an integer
-/// type (not bool), SIGNED when a signed one, and `fitDefines(r)`.
-func typeDefines(_ t: DataType, _ r: DataType) -> [String: String] {
-    var d = fitDefines(r).merging(["T": glslType(t), "R": glslType(r)]) { $1 }
+/// Shader defines for operand type `t` and result type `r` as `storage` holds them: T, R, INT
+/// when `t` is an integer type (not bool), SIGNED when a signed one, WIDTH 64 when a wide one
+/// (elementwise.glsl's shift width), and `fitDefines(r)`.
+func typeDefines(_ t: DataType, _ r: DataType, _ storage: VulkanStorage) -> [String: String] {
+    var d = fitDefines(r).merging(["T": glslType(t, storage), "R": glslType(r, storage)]) { $1 }
     if t.isInteger { d["INT"] = "1" }
-    if t.isInteger, glslType(t) == "int" { d["SIGNED"] = "1" }
+    if t.isInteger, glslType(t, .narrow) == "int" { d["SIGNED"] = "1" }
+    if t.isInteger, storage.wide.contains(t) { d["WIDTH"] = "64" }
     return d
 }
 
@@ -178,7 +181,7 @@ func recordUnary(_ op: String, _ x: VulkanTensor, to type: DataType, alpha: Floa
     let y = try ctx.recorder.makeTensor(shape: x.shape, dataType: type)
     var push = PushConstants()
     push.add(x.count); push.add(alpha); push.add(beta)
-    try ctx.dispatch1D("unary", defines: typeDefines(x.dataType, type).merging(defines.merging(["OP": op]) { $1 }) { $1 },
+    try ctx.dispatch1D("unary", defines: typeDefines(x.dataType, type, ctx.device.storage).merging(defines.merging(["OP": op]) { $1 }) { $1 },
                        buffers: [x.buffer, y.buffer], push: push, count: x.count)
     return y
 }
@@ -195,12 +198,13 @@ func recordCast(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
         guard let raw = try ctx.node.int("to"), let t = DataType(rawValue: Int32(truncatingIfNeeded: raw)) else { throw ctx.error("attribute 'to' is missing or invalid") }
         target = t
     }
-    guard VulkanTensor.dataTypes.contains(target) else { throw ctx.error("Cast to \(target) is not implemented on Vulkan") }
+    let storage = ctx.device.storage
+    guard storage.dataTypes.contains(target) else { throw ctx.error("Cast to \(target) is not implemented on Vulkan") }
     if target == .bool, x.dataType != .bool { return [try recordUnary("OP_NONZERO", x, to: target, ctx)] }
-    if glslType(target) == glslType(x.dataType), target == x.dataType || fitDefines(target).isEmpty || x.dataType == .bool {
+    if glslType(target, storage) == glslType(x.dataType, storage), target == x.dataType || fitDefines(target).isEmpty || x.dataType == .bool {
         return [VulkanTensor(shape: x.shape, buffer: x.buffer, dataType: target)]
     }
-    let bounds = glslType(x.dataType) == "float" && target.isInteger ? saturationDefines(target) : [:]
+    let bounds = x.dataType.isFloatingPoint && target.isInteger ? saturationDefines(target, storage) : [:]
     return [try recordUnary("OP_CONVERT", x, to: target, defines: bounds, ctx)]
 }
 
@@ -223,8 +227,8 @@ func recordBroadcast(_ op: BinaryOp, _ a: VulkanTensor, _ b: VulkanTensor, _ ctx
     push.add(walk.shape, length: maxShaderRank)
     push.add(walk.strides[0], length: maxShaderRank)
     push.add(walk.strides[1], length: maxShaderRank)
-    var defines = typeDefines(a.dataType, y.dataType).merging(variant.defines) { $1 }.merging(["OP": op.rawValue]) { $1 }
-    if b.dataType != a.dataType { defines["TB"] = glslType(b.dataType) }
+    var defines = typeDefines(a.dataType, y.dataType, ctx.device.storage).merging(variant.defines) { $1 }.merging(["OP": op.rawValue]) { $1 }
+    if b.dataType != a.dataType { defines["TB"] = glslType(b.dataType, ctx.device.storage) }
     let pipeline = try ctx.device.pipeline(variant.shader, defines: defines, bindings: 3, workgroup: (UInt32(variant.width), 1, 1))
     try ctx.recorder.dispatch(pipeline, buffers: [a.buffer, b.buffer, y.buffer], push: push.words, count: runs, groupSize: variant.width)
     return y
@@ -265,6 +269,6 @@ func recordWhere(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     push.add(y.count); push.add(walk.shape.count)
     push.add(walk.shape, length: rank)
     for k in 0..<3 { push.add(walk.strides[k], length: rank) }
-    try ctx.dispatch1D("where", buffers: [c.buffer, a.buffer, b.buffer, y.buffer], push: push, count: y.count)
+    try ctx.dispatch1D("where", defines: wordDefines(a), buffers: [c.buffer, a.buffer, b.buffer, y.buffer], push: push, count: y.count)
     return [y]
 }

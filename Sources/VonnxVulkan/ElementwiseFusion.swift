@@ -248,7 +248,7 @@ public final class ElementwiseFusion {
                 case .select: expression = "OP_WHERE(\(args.joined(separator: ", ")))"
                 }
                 let result = m.dataType == .bool ? "uint(\(expression))" : "fit(T(\(expression)))"
-                body.append("\(glslType(m.dataType)) t\(k) = \(result);")
+                body.append("\(glslType(m.dataType, device.storage)) t\(k) = \(result);")
                 names[ObjectIdentifier(m)] = "t\(k)"
             }
             guard tensors.count < Self.maxBindings else { return nil }
@@ -269,13 +269,13 @@ public final class ElementwiseFusion {
             for i in strided { for s in walk.strides[i] { push.add(s) } }
             self.push = push
 
-            let defines = typeDefines(type, type).merging(["RUN": "\(variant.columns)", "RANK": "\(rank)"]) { $1 }
+            let defines = typeDefines(type, type, device.storage).merging(["RUN": "\(variant.columns)", "RANK": "\(rank)"]) { $1 }
             var lines = ["#version 450"] + defines.sorted { $0.key < $1.key }.map { "#define \($0.key) \($0.value)" }
             lines.append("layout(local_size_x_id = 0) in;")
             for (i, t) in tensors.enumerated() {
-                lines.append("layout(std430, binding = \(i)) readonly buffer B\(i) { \(glslType(t.dataType)) b\(i)[]; };")
+                lines.append("layout(std430, binding = \(i)) readonly buffer B\(i) { \(glslType(t.dataType, device.storage)) b\(i)[]; };")
             }
-            lines.append("layout(std430, binding = \(tensors.count)) writeonly buffer Y { \(glslType(root.dataType)) y[]; };")
+            lines.append("layout(std430, binding = \(tensors.count)) writeonly buffer Y { \(glslType(root.dataType, device.storage)) y[]; };")
             let strides = strided.map { "uint s\($0)[RANK];" }.joined(separator: " ")
             lines.append("layout(push_constant) uniform Params { uint n; uint shape[RANK]; \(strides) } p;")
             lines += ["#include \"activation.glsl\"", "#include \"fit.glsl\"", "#include \"elementwise.glsl\"", ""]
@@ -295,7 +295,7 @@ public final class ElementwiseFusion {
             lines.append("        for (uint j = 0; j < RUN && start + j < inner; ++j) {")
             for (i, t) in tensors.enumerated() {
                 let index = strided.contains(i) ? "o\(i) + j * p.s\(i)[RANK - 1]" : walk.strides[i] == output ? "iy + j" : "0"
-                lines.append("            \(glslType(t.dataType)) v\(i) = b\(i)[\(index)];")
+                lines.append("            \(glslType(t.dataType, device.storage)) v\(i) = b\(i)[\(index)];")
             }
             lines += body.map { "            " + $0 }
             lines.append("            y[iy + j] = t\(members.count - 1);")

@@ -366,7 +366,7 @@ void main() {
 """#,
         "copy": #"""
 #version 450
-// Strided copy of 32-bit words (any element type): for every index i of `shape` (rank 1...8),
+// Strided copy of elements of any type (words.glsl): for every index i of `shape` (rank 1...8),
 // y[outOffset + sum(i * so)] = x[inOffset + sum(i * si)]; input strides may be negative
 // (reversed slices) or 0 (broadcasts). Transpose, Concat, Slice, Expand, Tile, Split,
 // DepthToSpace and contiguous copies of views are all this one shader.
@@ -375,8 +375,9 @@ void main() {
 // touch neighbouring words; more on CPU devices, where integer division is a scalar loop over
 // the lanes. n counts the runs.
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { uint x[]; };
-layout(std430, binding = 1) buffer Y { uint y[]; };
+#include "words.glsl"
+layout(std430, binding = 0) readonly buffer X { WORD x[]; };
+layout(std430, binding = 1) buffer Y { WORD y[]; };
 layout(push_constant) uniform Params {
     uint n; uint rank; int inOffset; uint outOffset; uint shape[8]; int si[8]; uint so[8];
 } p;
@@ -617,19 +618,20 @@ void main() {
 """#,
         "gather": #"""
 #version 450
-// Gather on 32-bit words: y[o, j, i] = x[o, idx[j], i] for an input viewed as
+// Gather of elements of any type (words.glsl): y[o, j, i] = x[o, idx[j], i] for an input viewed as
 // [outer, axisLen, inner] and `count` indices (negative ones count from the end).
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { uint x[]; };
+#include "words.glsl"
+layout(std430, binding = 0) readonly buffer X { WORD x[]; };
 layout(std430, binding = 1) readonly buffer I { int idx[]; };
-layout(std430, binding = 2) writeonly buffer Y { uint y[]; };
+layout(std430, binding = 2) writeonly buffer Y { WORD y[]; };
 layout(push_constant) uniform Params { uint n; uint axisLen; uint inner; uint count; } p;
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint k = gl_GlobalInvocationID.x; k < p.n; k += stride) {
         uint i = k % p.inner, j = (k / p.inner) % p.count, o = k / (p.inner * p.count);
-        int v = idx[j];
+        int v = INDEX(idx, j);
         uint a = uint(v < 0 ? v + int(p.axisLen) : v);
         y[k] = x[(o * p.axisLen + a) * p.inner + i];
     }
@@ -637,12 +639,13 @@ void main() {
 """#,
         "gather_elements": #"""
 #version 450
-// GatherElements on 32-bit words: y[i] = x[i with its `axis` coordinate replaced by idx[i]]
+// GatherElements of elements of any type (words.glsl): y[i] = x[i with its `axis` coordinate replaced by idx[i]]
 // (negative indices count from the end). shape is the indices' shape, xs the input's strides.
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { uint x[]; };
+#include "words.glsl"
+layout(std430, binding = 0) readonly buffer X { WORD x[]; };
 layout(std430, binding = 1) readonly buffer I { int idx[]; };
-layout(std430, binding = 2) writeonly buffer Y { uint y[]; };
+layout(std430, binding = 2) writeonly buffer Y { WORD y[]; };
 layout(push_constant) uniform Params { uint n; uint rank; uint axis; uint axisLen; uint shape[8]; uint xs[8]; } p;
 
 void main() {
@@ -653,7 +656,7 @@ void main() {
             uint c = rem % p.shape[d];
             rem /= p.shape[d];
             if (uint(d) == p.axis) {
-                int v = idx[k];
+                int v = INDEX(idx, k);
                 c = uint(v < 0 ? v + int(p.axisLen) : v);
             }
             ix += c * p.xs[d];
@@ -664,13 +667,14 @@ void main() {
 """#,
         "gather_nd": #"""
 #version 450
-// GatherND on 32-bit words: for each of `n` index tuples (of length k, after `batch` leading
+// GatherND of elements of any type (words.glsl): for each of `n` index tuples (of length k, after `batch` leading
 // batch rows), copies the data slice of `slice` words it selects. dims/ds are the data's
 // shape and strides after the batch dims; batchStride is the data words per batch row.
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { uint x[]; };
+#include "words.glsl"
+layout(std430, binding = 0) readonly buffer X { WORD x[]; };
 layout(std430, binding = 1) readonly buffer I { int idx[]; };
-layout(std430, binding = 2) writeonly buffer Y { uint y[]; };
+layout(std430, binding = 2) writeonly buffer Y { WORD y[]; };
 layout(push_constant) uniform Params { uint total; uint k; uint slice; uint perBatch; uint batchStride; uint dims[8]; uint ds[8]; } p;
 
 void main() {
@@ -678,7 +682,7 @@ void main() {
     for (uint e = gl_GlobalInvocationID.x; e < p.total; e += stride) {
         uint j = e / p.slice, s = e % p.slice, src = (j / p.perBatch) * p.batchStride;
         for (uint t = 0; t < p.k; ++t) {
-            int v = idx[j * p.k + t];
+            int v = INDEX(idx, j * p.k + t);
             src += uint(v < 0 ? v + int(p.dims[t]) : v) * p.ds[t];
         }
         y[e] = x[src + s];
@@ -1116,13 +1120,14 @@ void main() {
 """#,
         "nll": #"""
 #version 450
-// NegativeLogLikelihoodLoss on log-probabilities x [N, C, D] and int32-word targets [N, D].
+// NegativeLogLikelihoodLoss on log-probabilities x [N, C, D] and int32 or int64 targets [N, D] (words.glsl).
 // FINAL 0, one invocation per target element i = (n, j): y[i] = -x[(n·C + t)·D + j]·w[t]
 // (w = 1 without WEIGHT), and unless REDUCE is 0 (none) the weight itself at y[count + i];
 // both 0 where t is ignore_index, NaN where t is out of range.
 // FINAL 1, one invocation: y[0] = x[0] (summed losses), divided by x[1] (summed weights) when
 // REDUCE is 2 (mean).
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer T { int t[]; };
 layout(std430, binding = 2) readonly buffer W { float w[]; };
@@ -1135,7 +1140,7 @@ void main() {
 #if FINAL
         y[0] = REDUCE == 2 ? x[0] / x[1] : x[0];
 #else
-        int k = t[i];
+        int k = INDEX(t, i);
         float loss = 0.0, weight = 0.0;
         if (p.hasIgnore == 0u || k != p.ignore) {
             if (k < 0 || uint(k) >= p.c) {
@@ -1168,6 +1173,7 @@ void main() {
 // (b, c, index) of selected; slot 0 also writes their total to total[0].
 // CENTER: boxes are (x center, y center, width, height), else two corners in either order.
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) readonly buffer Boxes { float boxes[]; };
 layout(std430, binding = 1) readonly buffer Scores { float scores[]; };
 layout(std430, binding = 2) buffer Order { int order[]; };
@@ -1244,9 +1250,9 @@ void main() {
         }
         if (j >= counts[bc]) continue;
         uint row = (before + j) * 3;
-        selected[row] = int(bc / p.classes);
-        selected[row + 1] = int(bc % p.classes);
-        selected[row + 2] = kept[g];
+        STORE_INDEX(selected, row, int(bc / p.classes));
+        STORE_INDEX(selected, row + 1, int(bc % p.classes));
+        STORE_INDEX(selected, row + 2, kept[g]);
 #endif
     }
 }
@@ -1293,21 +1299,22 @@ void main() {
 """#,
         "onehot": #"""
 #version 450
-// OneHot on 32-bit words: the output is the indices' shape with `depth` inserted at the axis,
+// OneHot with values of any type (words.glsl): the output is the indices' shape with `depth` inserted at the axis,
 // viewed as [outer, depth, inner]; y = on where the index (negative ones count from the end)
 // equals the position along depth, else off.
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) readonly buffer I { int idx[]; };
-layout(std430, binding = 1) writeonly buffer Y { uint y[]; };
-layout(push_constant) uniform Params { uint n; uint depth; uint inner; uint off; uint on; } p;
+layout(std430, binding = 1) writeonly buffer Y { WORD y[]; };
+layout(push_constant) uniform Params { uint n; uint depth; uint inner; uint off; uint on; uint offHigh; uint onHigh; } p;
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint k = gl_GlobalInvocationID.x; k < p.n; k += stride) {
         uint i = k % p.inner, d = (k / p.inner) % p.depth, o = k / (p.inner * p.depth);
-        int v = idx[o * p.inner + i];
+        int v = INDEX(idx, o * p.inner + i);
         if (v < 0) v += int(p.depth);
-        y[k] = v == int(d) ? p.on : p.off;
+        y[k] = v == int(d) ? WORD_OF(p.on, p.onHigh) : WORD_OF(p.off, p.offHigh);
     }
 }
 """#,
@@ -1331,13 +1338,14 @@ void main() {
 """#,
         "pad": #"""
 #version 450
-// Pad on 32-bit words, by MODE define: 0 constant (value), 1 reflect, 2 edge, 3 wrap.
+// Pad of elements of any type (words.glsl), by MODE define: 0 constant (value), 1 reflect, 2 edge, 3 wrap.
 // For each output index, the input coordinate along each dim is c - before[d] mapped into
 // [0, inShape[d]) by the mode; constant mode writes `value` outside. Rank <= 8.
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { uint x[]; };
-layout(std430, binding = 1) writeonly buffer Y { uint y[]; };
-layout(push_constant) uniform Params { uint n; uint rank; uint value; uint outShape[8]; uint inShape[8]; int before[8]; } p;
+#include "words.glsl"
+layout(std430, binding = 0) readonly buffer X { WORD x[]; };
+layout(std430, binding = 1) writeonly buffer Y { WORD y[]; };
+layout(push_constant) uniform Params { uint n; uint rank; uint value; uint valueHigh; uint outShape[8]; uint inShape[8]; int before[8]; } p;
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
@@ -1365,7 +1373,7 @@ void main() {
             if (inside) ix += uint(c) * inStride;
             inStride *= uint(len);
         }
-        y[k] = inside ? x[ix] : p.value;
+        y[k] = inside ? x[ix] : WORD_OF(p.value, p.valueHigh);
     }
 }
 """#,
@@ -1385,6 +1393,7 @@ void main() {
 #define POOL_MAX 1
 #define POOL_LP 2
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) readonly buffer X { T x[]; };
 layout(std430, binding = 1) writeonly buffer Y { T y[]; };
 #if INDICES
@@ -1444,7 +1453,7 @@ void main() {
 #if POOL == POOL_MAX
         y[i] = acc;
 #if INDICES
-        indices[i] = int(base) + max(best, 0);
+        STORE_INDEX(indices, i, int(base) + max(best, 0));
 #endif
 #elif POOL == POOL_LP
         y[i] = pow(acc, 1.0 / p.p);
@@ -1536,6 +1545,7 @@ void main() {
 #endif
 
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) readonly buffer XW { float xw[]; };
 layout(std430, binding = 1) readonly buffer Rw { float r[]; };
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
@@ -1580,7 +1590,7 @@ void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
         uint j = i % H, b = (i / H) % p.batch, d = i / (H * p.batch);
-        uint len = uint(lens[b]);
+        uint len = uint(INDEX(lens, b));
         float hPrev = sin_[i], cPrev = sin_[cells + i];
         if (p.step >= len) {
 #ifdef PASS_RESET
@@ -1657,9 +1667,17 @@ void main() {
 #version 450
 // Reduces each row of a contiguous [rows, len] input to one value, rows visited as rows.glsl
 // says: the Reduce* ops by OP define, and ArgMax/ArgMin (R = int; `last` picks the last of ties).
-#ifndef R
-#define R float
+// T is the input's and the sums' type, float or double; GLSL has no double exp and log, so
+// LogSum and LogSumExp take those in float precision.
+#ifndef T
+#define T float
 #endif
+#ifndef R
+#define R T
+#endif
+#define ROW_T T
+#define EXP(v) T(exp(float(v)))
+#define LOG(v) T(log(float(v)))
 #define OP_SUM 0
 #define OP_MEAN 1
 #define OP_MAX 2
@@ -1674,18 +1692,18 @@ void main() {
 #define OP_ARGMIN 11
 
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 0) readonly buffer X { T x[]; };
 layout(std430, binding = 1) writeonly buffer Y { R y[]; };
 layout(push_constant) uniform Params { uint rows; uint len; uint last; } p;
 
 #include "rows.glsl"
 
-#define INF uintBitsToFloat(0x7f800000u)
+#define INF T(uintBitsToFloat(0x7f800000u))
 #define NONE 0xffffffffu
 
 #if OP == OP_ARGMAX || OP == OP_ARGMIN
 // Whether value v at index i beats value b at index j (NONE: no element).
-bool beats(float v, uint i, float b, uint j) {
+bool beats(T v, uint i, T b, uint j) {
     if (i == NONE) return false;
     if (j == NONE) return true;
 #if OP == OP_ARGMAX
@@ -1701,7 +1719,7 @@ shared uint rowSharedIndex[gl_WorkGroupSize.x];
 #endif
 
 // The row's best index, from each lane's best (v, i).
-uint rowBest(float v, uint i) {
+uint rowBest(T v, uint i) {
 #if ROW_GROUP
     rowShared[LANE] = v;
     rowSharedIndex[LANE] = i;
@@ -1724,34 +1742,34 @@ void main() {
     for (uint r = ROW_FIRST; r < p.rows; r += ROW_STEP) {
         uint base = r * p.len;
 #if OP == OP_ARGMAX || OP == OP_ARGMIN
-        float bestValue = 0.0;
+        T bestValue = T(0);
         uint best = NONE;
         for (uint i = LANE; i < p.len; i += LANES) {
-            float v = x[base + i];
+            T v = x[base + i];
             if (beats(v, i, bestValue, best)) { bestValue = v; best = i; }
         }
         best = rowBest(bestValue, best);
         if (LANE == 0u) y[r] = int(best);
 #elif OP == OP_LOG_SUM_EXP
-        float m = -INF;
+        T m = -INF;
         for (uint i = LANE; i < p.len; i += LANES) m = max(m, x[base + i]);
         m = rowMax(m);
-        float s = 0.0;
-        for (uint i = LANE; i < p.len; i += LANES) s += exp(x[base + i] - m);
+        T s = T(0);
+        for (uint i = LANE; i < p.len; i += LANES) s += EXP(x[base + i] - m);
         s = rowSum(s);
-        if (LANE == 0u) y[r] = p.len == 0u ? -INF : m + log(s);
+        if (LANE == 0u) y[r] = p.len == 0u ? -INF : m + LOG(s);
 #else
 #if OP == OP_MAX
-        float acc = -INF;
+        T acc = -INF;
 #elif OP == OP_MIN
-        float acc = INF;
+        T acc = INF;
 #elif OP == OP_PROD
-        float acc = 1.0;
+        T acc = T(1);
 #else
-        float acc = 0.0;
+        T acc = T(0);
 #endif
         for (uint i = LANE; i < p.len; i += LANES) {
-            float v = x[base + i];
+            T v = x[base + i];
 #if OP == OP_MAX
             acc = max(acc, v);
 #elif OP == OP_MIN
@@ -1776,11 +1794,11 @@ void main() {
         acc = rowSum(acc);
 #endif
 #if OP == OP_MEAN
-        acc /= float(p.len);
+        acc /= T(p.len);
 #elif OP == OP_L2
         acc = sqrt(acc);
 #elif OP == OP_LOG_SUM
-        acc = log(acc);
+        acc = LOG(acc);
 #endif
         if (LANE == 0u) y[r] = acc;
 #endif
@@ -1822,6 +1840,7 @@ void main() {
 // position_ids[b·S + s] (positions = B·S), position_ids[s] (positions = S), else b·S + s;
 // a row outside the cache's `rows` reads the nearest one. The other features are copied.
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer C { float cosCache[]; };
 layout(std430, binding = 2) readonly buffer S { float sinCache[]; };
@@ -1851,7 +1870,7 @@ void main() {
         uint pair = i % half_; bool first = i < half_;
         uint i1 = pair, i2 = pair + half_;
 #endif
-        int id = p.positions == 0u ? int(b * p.seq + s) : positionIds[p.positions == p.seq ? s : b * p.seq + s];
+        int id = p.positions == 0u ? int(b * p.seq + s) : INDEX(positionIds, p.positions == p.seq ? s : b * p.seq + s);
         uint row = uint(clamp(id, 0, int(p.rows) - 1));
         float c = cosCache[row * half_ + pair], sn = sinCache[row * half_ + pair];
         float x1 = x[base + i1], x2 = x[base + i2];
@@ -1869,6 +1888,7 @@ void main() {
 #define T float
 #endif
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) buffer Y { T y[]; };
 layout(std430, binding = 1) readonly buffer I { int idx[]; };
 layout(std430, binding = 2) readonly buffer U { T u[]; };
@@ -1900,13 +1920,13 @@ void main() {
         for (int d = int(p.rank) - 1; d >= 0; --d) {
             uint c = rem % p.shape[d];
             rem /= p.shape[d];
-            if (uint(d) == p.axis) c = wrap(idx[j], p.dims[d]);
+            if (uint(d) == p.axis) c = wrap(INDEX(idx, j), p.dims[d]);
             dst += c * p.ds[d];
         }
         y[dst] = combine(y[dst], u[j]);
 #else
         uint dst = 0;
-        for (uint t = 0; t < p.k; ++t) dst += wrap(idx[j * p.k + t], p.dims[t]) * p.ds[t];
+        for (uint t = 0; t < p.k; ++t) dst += wrap(INDEX(idx, j * p.k + t), p.dims[t]) * p.ds[t];
         for (uint s = 0; s < p.slice; ++s) y[dst + s] = combine(y[dst + s], u[j * p.slice + s]);
 #endif
     }
@@ -1950,6 +1970,7 @@ void main() {
 // ones by lower index; NaN above every number), and a rank under k writes the element and
 // its index at that position of [outer, k, inner]. T is float, int or uint.
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) readonly buffer X { T x[]; };
 layout(std430, binding = 1) writeonly buffer V { T values[]; };
 layout(std430, binding = 2) writeonly buffer I { int indices[]; };
@@ -1981,18 +2002,19 @@ void main() {
         if (rank < p.k) {
             uint at = (o * p.k + rank) * p.inner + e;
             values[at] = v;
-            indices[at] = int(j);
+            STORE_INDEX(indices, at, int(j));
         }
     }
 }
 """#,
         "trilu": #"""
 #version 450
-// Trilu on 32-bit words over [batch, rows, cols]: keeps x where col - row >= k (upper) or
+// Trilu of elements of any type (words.glsl) over [batch, rows, cols]: keeps x where col - row >= k (upper) or
 // col - row <= k (lower, UPPER 0), writes zero elsewhere.
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { uint x[]; };
-layout(std430, binding = 1) writeonly buffer Y { uint y[]; };
+#include "words.glsl"
+layout(std430, binding = 0) readonly buffer X { WORD x[]; };
+layout(std430, binding = 1) writeonly buffer Y { WORD y[]; };
 layout(push_constant) uniform Params { uint n; uint rows; uint cols; int k; } p;
 
 void main() {
@@ -2004,7 +2026,7 @@ void main() {
 #else
         bool keep = col - row <= p.k;
 #endif
-        y[i] = keep ? x[i] : 0u;
+        y[i] = keep ? x[i] : WORD_ZERO;
     }
 }
 """#,
@@ -2056,13 +2078,14 @@ void main() {
 """#,
         "where": #"""
 #version 450
-// Where with NumPy broadcasting: y = c ? a : b, on 32-bit words of any element type (c is
+// Where with NumPy broadcasting: y = c ? a : b, on elements of any type (words.glsl) (c is
 // bool as uint). Operand strides are 0 along broadcast dims; shapes are padded to rank <= 6.
 layout(local_size_x_id = 0) in;
+#include "words.glsl"
 layout(std430, binding = 0) readonly buffer C { uint c[]; };
-layout(std430, binding = 1) readonly buffer A { uint a[]; };
-layout(std430, binding = 2) readonly buffer B { uint b[]; };
-layout(std430, binding = 3) writeonly buffer Y { uint y[]; };
+layout(std430, binding = 1) readonly buffer A { WORD a[]; };
+layout(std430, binding = 2) readonly buffer B { WORD b[]; };
+layout(std430, binding = 3) writeonly buffer Y { WORD y[]; };
 layout(push_constant) uniform Params { uint n; uint rank; uint shape[6]; uint sc[6]; uint sa[6]; uint sb[6]; } p;
 
 void main() {
@@ -2274,10 +2297,12 @@ float activate(float v, float alpha, float beta) {
 // two operands, OP_WHERE the condition and the two values. T is the operand type (float,
 // int, or uint for bool and unsigned types; INT defined for integer types, SIGNED for signed
 // ones; FIT_BITS for narrow ones); a bool result is a uint 0 or 1. Needs activation.glsl.
+#ifndef WIDTH  // the bits of an integer T (64 defined for a wide one)
 #ifdef FIT_BITS
 #define WIDTH FIT_BITS
 #else
 #define WIDTH 32
+#endif
 #endif
 
 #define OP_RELU(v, a, b) ((v) < 0.0 ? 0.0 : (v))
@@ -2474,21 +2499,25 @@ R requantize(int acc, float multiplier, int zero) {
 // local size a power of two): its lanes stride over the row and combine through shared
 // memory, so no invocation loops more than len / local size times. That bound matters on
 // lavapipe, whose compiler silently stops the loops of one invocation after 65,535 iterations.
+// ROW_T is the type of the parts combined (float unless defined).
+#ifndef ROW_T
+#define ROW_T float
+#endif
 #if ROW_GROUP
 #define ROW_FIRST (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x)
 #define ROW_STEP (gl_NumWorkGroups.x * gl_NumWorkGroups.y)
 #define LANE gl_LocalInvocationID.x
 #define LANES gl_WorkGroupSize.x
-shared float rowShared[gl_WorkGroupSize.x];
+shared ROW_T rowShared[gl_WorkGroupSize.x];
 #define ROW_COMBINE(NAME, COMBINE) \
-float NAME(float v) { \
+ROW_T NAME(ROW_T v) { \
     rowShared[LANE] = v; \
     barrier(); \
     for (uint s = LANES / 2u; s > 0u; s >>= 1u) { \
         if (LANE < s) rowShared[LANE] = COMBINE(rowShared[LANE], rowShared[LANE + s]); \
         barrier(); \
     } \
-    float total = rowShared[0]; \
+    ROW_T total = rowShared[0]; \
     barrier(); \
     return total; \
 }
@@ -2497,15 +2526,40 @@ float NAME(float v) { \
 #define ROW_STEP (gl_NumWorkGroups.x * gl_WorkGroupSize.x)
 #define LANE 0u
 #define LANES 1u
-#define ROW_COMBINE(NAME, COMBINE) float NAME(float v) { return v; }
+#define ROW_COMBINE(NAME, COMBINE) ROW_T NAME(ROW_T v) { return v; }
 #endif
 
-float rowAdd(float a, float b) { return a + b; }
-float rowMul(float a, float b) { return a * b; }
+ROW_T rowAdd(ROW_T a, ROW_T b) { return a + b; }
+ROW_T rowMul(ROW_T a, ROW_T b) { return a * b; }
 ROW_COMBINE(rowSum, rowAdd)
 ROW_COMBINE(rowMax, max)
 ROW_COMBINE(rowMin, min)
 ROW_COMBINE(rowProd, rowMul)
+"""#,
+        "words.glsl": #"""
+// How kernels that move elements without computing on them see a device element (see
+// VulkanTensor): WORD is one element, a uint, or with WIDE a uvec2 (an 8-byte int64, uint64 or
+// float64, low word first); WORD_OF(lo, hi) makes one from two 32-bit words (hi unused when not
+// WIDE), WORD_ZERO is all zero bits. Index tensors (int32 or int64) are bound as `int buf[]`:
+// INDEX(buf, i) reads element i, with WIDE_INDEX (an 8-byte int64) its low word, exact for every
+// index into a tensor a buffer holds and for negative ones counting from the end;
+// STORE_INDEX(buf, i, v) writes the int v there, sign-extended to 64 bits with WIDE_INDEX.
+#ifdef WIDE
+#define WORD uvec2
+#define WORD_OF(lo, hi) uvec2(lo, hi)
+#define WORD_ZERO uvec2(0u)
+#else
+#define WORD uint
+#define WORD_OF(lo, hi) (lo)
+#define WORD_ZERO 0u
+#endif
+#ifdef WIDE_INDEX
+#define INDEX(buf, i) buf[2u * (i)]
+#define STORE_INDEX(buf, i, v) { int v_ = (v); buf[2u * (i)] = v_; buf[2u * (i) + 1u] = v_ >> 31; }
+#else
+#define INDEX(buf, i) buf[i]
+#define STORE_INDEX(buf, i, v) { buf[i] = (v); }
+#endif
 """#,
     ]
 }

@@ -1,6 +1,6 @@
 import VonnxIR
 
-// Data movement on 32-bit words of any device type: slices, gathers, broadcasts, pads.
+// Data movement of elements of any device type (Shaders/words.glsl): slices, gathers, broadcasts, pads.
 
 /// Slice: starts/ends/axes/steps from inputs 1–4 (host) or, before opset 10, attributes;
 /// a strided copy (negative steps read backwards).
@@ -33,7 +33,7 @@ func recordSlice(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let y = try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)
     if y.count > 0 {
         try recordStridedCopy(ctx, from: x.buffer, inOffset: offset, inStrides: inStrides, to: y.buffer,
-                              outStrides: contiguousStrides(shape), shape: shape)
+                              outStrides: contiguousStrides(shape), shape: shape, wide: x.isWide)
     }
     return [y]
 }
@@ -51,7 +51,7 @@ func recordExpand(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
 private func broadcastCopy(_ ctx: VulkanKernelContext, _ x: VulkanTensor, to shape: [Int]) throws -> VulkanTensor {
     let y = try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)
     try recordStridedCopy(ctx, from: x.buffer, inStrides: broadcastStrides(x.shape, to: shape), to: y.buffer,
-                          outStrides: contiguousStrides(shape), shape: shape)
+                          outStrides: contiguousStrides(shape), shape: shape, wide: x.isWide)
     return y
 }
 
@@ -68,7 +68,7 @@ func recordTile(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let split = zip(repeats, x.shape).flatMap { [$0, $1] }
     let inStrides = strides.flatMap { [0, $0] }
     try recordStridedCopy(ctx, from: x.buffer, inStrides: inStrides, to: y.buffer,
-                          outStrides: contiguousStrides(split), shape: split)
+                          outStrides: contiguousStrides(split), shape: split, wide: x.isWide)
     return [y]
 }
 
@@ -94,7 +94,7 @@ func recordSplit(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
         let y = try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)
         if y.count > 0 {
             try recordStridedCopy(ctx, from: x.buffer, inOffset: offset * strides[axis], inStrides: strides, to: y.buffer,
-                                  outStrides: contiguousStrides(shape), shape: shape)
+                                  outStrides: contiguousStrides(shape), shape: shape, wide: x.isWide)
         }
         offset += size
         return y
@@ -124,7 +124,7 @@ func recordDepthSpace(toSpace: Bool, _ ctx: VulkanKernelContext) throws -> [Vulk
     let y = try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)
     let permuted = perm.map { view[$0] }
     try recordStridedCopy(ctx, from: x.buffer, inStrides: perm.map { strides[$0] }, to: y.buffer,
-                          outStrides: contiguousStrides(permuted), shape: permuted)
+                          outStrides: contiguousStrides(permuted), shape: permuted, wide: x.isWide)
     return [y]
 }
 
@@ -142,7 +142,8 @@ func recordGather(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let y = try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)
     var push = PushConstants()
     push.add(y.count); push.add(x.shape[axis]); push.add(x.shape[(axis + 1)...].reduce(1, *)); push.add(indices.count)
-    try ctx.dispatch1D("gather", buffers: [x.buffer, indices.buffer, y.buffer], push: push, count: y.count)
+    try ctx.dispatch1D("gather", defines: wordDefines(x, indices: indices), buffers: [x.buffer, indices.buffer, y.buffer],
+                       push: push, count: y.count)
     return [y]
 }
 
@@ -157,7 +158,7 @@ func recordGatherElements(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     var push = PushConstants()
     push.add(y.count); push.add(x.rank); push.add(axis); push.add(x.shape[axis])
     push.add(indices.shape, length: maxShaderRank); push.add(contiguousStrides(x.shape), length: maxShaderRank)
-    try ctx.dispatch1D("gather_elements", buffers: [x.buffer, indices.buffer, y.buffer], push: push, count: y.count)
+    try ctx.dispatch1D("gather_elements", defines: wordDefines(x, indices: indices), buffers: [x.buffer, indices.buffer, y.buffer], push: push, count: y.count)
     return [y]
 }
 
@@ -178,19 +179,19 @@ func recordPad(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let modes = ["constant": 0, "reflect": 1, "edge": 2, "wrap": 3]
     guard let m = modes[mode] else { throw ctx.error("unknown mode '\(mode)'") }
     if m != 0, x.count == 0, shape.reduce(1, *) > 0 { throw ctx.error("cannot \(mode)-pad an empty tensor") }
-    var value: UInt32 = 0
+    var value: [UInt32] = [0, 0]
     if let v = ctx.opset < 11 ? Tensor(scalar: try ctx.node.float("value", default: 0)) : try ctx.hostInput(2) {
-        guard v.count == 1, glslType(v.dataType) == glslType(x.dataType) else {
+        guard v.count == 1, glslType(v.dataType, ctx.device.storage) == glslType(x.dataType, ctx.device.storage) else {
             throw ctx.error("constant_value must be a scalar of the input's type \(x.dataType), got \(v)")
         }
-        value = try deviceBits(v)[0]
+        value = try deviceBits(v, ctx.device.storage) + [0]
     }
     let y = try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)
     var push = PushConstants()
-    push.add(y.count); push.add(x.rank); push.add(bits: value)
+    push.add(y.count); push.add(x.rank); push.add(bits: value[0]); push.add(bits: value[1])
     push.add(shape, length: maxShaderRank); push.add(x.shape, length: maxShaderRank)
     for d in 0..<maxShaderRank { push.add(signed: d < x.rank ? before[d] : 0) }
-    try ctx.dispatch1D("pad", defines: ["MODE": "\(m)"], buffers: [x.buffer, y.buffer], push: push, count: y.count)
+    try ctx.dispatch1D("pad", defines: wordDefines(x).merging(["MODE": "\(m)"]) { $1 }, buffers: [x.buffer, y.buffer], push: push, count: y.count)
     return [y]
 }
 
@@ -204,7 +205,7 @@ func recordTrilu(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     push.add(x.count); push.add(x.shape[x.rank - 2]); push.add(x.shape[x.rank - 1])
     push.add(signed: max(min(k, Int(Int32.max)), Int(Int32.min)))
     let upper = try ctx.node.int("upper", default: 1) != 0
-    try ctx.dispatch1D("trilu", defines: ["UPPER": upper ? "1" : "0"], buffers: [x.buffer, y.buffer], push: push, count: x.count)
+    try ctx.dispatch1D("trilu", defines: wordDefines(x).merging(["UPPER": upper ? "1" : "0"]) { $1 }, buffers: [x.buffer, y.buffer], push: push, count: x.count)
     return [y]
 }
 
@@ -219,7 +220,7 @@ func recordCumSum(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     var push = PushConstants()
     push.add(x.count / max(len, 1)); push.add(len); push.add(inner)
     push.add(try ctx.node.int("exclusive", default: 0) != 0 ? 1 : 0); push.add(try ctx.node.int("reverse", default: 0) != 0 ? 1 : 0)
-    try ctx.dispatch1D("cumsum", defines: ["T": glslType(x.dataType), "PROD": ctx.node.opType == "CumProd" ? "1" : "0"],
+    try ctx.dispatch1D("cumsum", defines: ["T": glslType(x.dataType, ctx.device.storage), "PROD": ctx.node.opType == "CumProd" ? "1" : "0"],
                        buffers: [x.buffer, y.buffer], push: push,
                        count: len == 0 ? 0 : x.count / len)
     return [y]
@@ -243,6 +244,7 @@ func hostValue(of node: Node, hostInputs: [Tensor?]) throws -> Tensor {
         case .float: return Tensor(shape: dims, scalars: [Float](repeating: value.scalars(as: Float.self)[0], count: count))
         case .int32: return Tensor(shape: dims, scalars: [Int32](repeating: value.scalars(as: Int32.self)[0], count: count))
         case .int64: return Tensor(shape: dims, scalars: [Int64](repeating: value.scalars(as: Int64.self)[0], count: count))
+        case .double: return Tensor(shape: dims, scalars: [Double](repeating: value.scalars(as: Double.self)[0], count: count))
         case .bool: return Tensor(shape: dims, scalars: [Bool](repeating: value.scalars(as: Bool.self)[0], count: count))
         default: throw node.error("ConstantOfShape of \(value.dataType) is not implemented on Vulkan")
         }
@@ -258,6 +260,7 @@ func hostValue(of node: Node, hostInputs: [Tensor?]) throws -> Tensor {
             return Tensor(shape: [n], scalars: (0..<n).map { fs + Float($0) * fd })
         case .int32: return Tensor(shape: [n], scalars: (0..<n).map { Int32(s) + Int32($0) * Int32(d) })
         case .int64: return Tensor(shape: [n], scalars: (0..<n).map { Int64(s) + Int64($0) * Int64(d) })
+        case .double: return Tensor(shape: [n], scalars: (0..<n).map { s + Double($0) * d })
         default: throw node.error("Range of \(start.dataType) is not implemented on Vulkan")
         }
     }
@@ -280,7 +283,7 @@ func recordScatter(elements: Bool, _ ctx: VulkanKernelContext) throws -> [Vulkan
     guard let reduction = reductions[name] else { throw ctx.error("unknown reduction '\(name)'") }
     let y = try ctx.recorder.makeTensor(shape: x.shape, dataType: x.dataType)
     let strides = contiguousStrides(x.shape)
-    try recordStridedCopy(ctx, from: x.buffer, inStrides: strides, to: y.buffer, outStrides: strides, shape: x.shape)
+    try recordStridedCopy(ctx, from: x.buffer, inStrides: strides, to: y.buffer, outStrides: strides, shape: x.shape, wide: x.isWide)
     var push = PushConstants()
     if elements {
         guard indices.shape == updates.shape, indices.rank == x.rank else { throw ctx.error("indices \(indices.shape) and updates \(updates.shape) must match in shape and rank") }
@@ -296,7 +299,9 @@ func recordScatter(elements: Bool, _ ctx: VulkanKernelContext) throws -> [Vulkan
         push.add([], length: maxShaderRank)
     }
     push.add(x.shape, length: maxShaderRank); push.add(strides, length: maxShaderRank)
-    try ctx.dispatch1D("scatter", defines: ["T": glslType(x.dataType), "ELEMENTS": elements ? "1" : "0", "REDUCTION": "\(reduction)"],
+    let defines = wordDefines(nil, indices: indices).merging(["T": glslType(x.dataType, ctx.device.storage),
+                                                              "ELEMENTS": elements ? "1" : "0", "REDUCTION": "\(reduction)"]) { $1 }
+    try ctx.dispatch1D("scatter", defines: defines,
                        buffers: [y.buffer, indices.buffer, updates.buffer], push: push, count: updates.count > 0 ? 1 : 0)
     return [y]
 }
@@ -307,7 +312,7 @@ func recordOneHot(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let indices = try ctx.input(0)
     guard indices.dataType == .int32 || indices.dataType == .int64 else { throw ctx.error("indices must be integers, got \(indices.dataType)") }
     guard let depthValue = try ctx.hostInput(1), depthValue.count == 1, let values = try ctx.hostInput(2), values.count == 2,
-          VulkanTensor.dataTypes.contains(values.dataType) else {
+          ctx.device.storage.dataTypes.contains(values.dataType) else {
         throw ctx.error("depth must be a known scalar and values a known [off, on] pair of a device type")
     }
     let depth = Int(depthValue.doubles()[0])
@@ -315,11 +320,12 @@ func recordOneHot(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let axis = try ctx.axis(try ctx.node.int("axis", default: -1), rank: indices.rank + 1)
     var shape = indices.shape
     shape.insert(depth, at: axis)
-    let words = try deviceBits(values)
+    let words = try deviceBits(values, ctx.device.storage), half = words.count / 2  // [off, on], each 1 or 2 words
     let y = try ctx.recorder.makeTensor(shape: shape, dataType: values.dataType)
     var push = PushConstants()
-    push.add(y.count); push.add(depth); push.add(indices.shape[axis...].reduce(1, *)); push.add(bits: words[0]); push.add(bits: words[1])
-    try ctx.dispatch1D("onehot", buffers: [indices.buffer, y.buffer], push: push, count: y.count)
+    push.add(y.count); push.add(depth); push.add(indices.shape[axis...].reduce(1, *))
+    for w in [words[0], words[half], half == 2 ? words[1] : 0, half == 2 ? words[3] : 0] { push.add(bits: w) }
+    try ctx.dispatch1D("onehot", defines: wordDefines(y, indices: indices), buffers: [indices.buffer, y.buffer], push: push, count: y.count)
     return [y]
 }
 
@@ -338,6 +344,6 @@ func recordGatherND(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     push.add(y.count); push.add(k); push.add(x.shape[(b + k)...].reduce(1, *))
     push.add(indices.count / max(k, 1) / max(batches, 1)); push.add(x.shape[b...].reduce(1, *))
     push.add(Array(x.shape[b..<(b + k)]), length: maxShaderRank); push.add(Array(strides[b..<(b + k)]), length: maxShaderRank)
-    try ctx.dispatch1D("gather_nd", buffers: [x.buffer, indices.buffer, y.buffer], push: push, count: y.count)
+    try ctx.dispatch1D("gather_nd", defines: wordDefines(x, indices: indices), buffers: [x.buffer, indices.buffer, y.buffer], push: push, count: y.count)
     return [y]
 }

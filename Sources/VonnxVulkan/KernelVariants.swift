@@ -15,8 +15,8 @@ public struct VulkanDeviceProperties: Sendable {
     public let subgroupBroadcast: Bool
     /// Bytes of workgroup shared memory a shader may declare.
     public let sharedMemoryBytes: Int
-    /// Whether shaders may use float16, int8 and int64 arithmetic.
-    public let float16: Bool, int8: Bool, int64: Bool
+    /// Whether shaders may use float16, int8, int64 and float64 arithmetic.
+    public let float16: Bool, int8: Bool, int64: Bool, float64: Bool
     /// Whether the device offers VK_KHR_cooperative_matrix (or the NV extension).
     public let cooperativeMatrix: Bool
     /// The most invocations a workgroup's first dimension may have.
@@ -61,6 +61,7 @@ public struct VulkanDeviceProperties: Sendable {
         float16 = api >= VONNX_VK_API_VERSION_1_2 && v12.shaderFloat16 != 0
         int8 = api >= VONNX_VK_API_VERSION_1_2 && v12.shaderInt8 != 0
         int64 = features.features.shaderInt64 != 0
+        float64 = features.features.shaderFloat64 != 0
         var count: UInt32 = 0
         vkEnumerateDeviceExtensionProperties(pd, nil, &count, nil)
         var extensions = [VkExtensionProperties](repeating: .init(), count: Int(count))

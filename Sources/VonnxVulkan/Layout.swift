@@ -1,9 +1,10 @@
 import VonnxIR
 
 /// Records `y[outOffset + i·outStrides] = x[inOffset + i·inStrides]` for every index `i` of
-/// `shape` (element offsets and strides; input strides may be negative or 0).
+/// `shape` (element offsets and strides; input strides may be negative or 0), of 4-byte
+/// elements, or 8-byte ones when `wide`.
 func recordStridedCopy(_ ctx: VulkanKernelContext, from x: VulkanBuffer, inOffset: Int = 0, inStrides: [Int],
-                       to y: VulkanBuffer, outOffset: Int = 0, outStrides: [Int], shape: [Int]) throws {
+                       to y: VulkanBuffer, outOffset: Int = 0, outStrides: [Int], shape: [Int], wide: Bool = false) throws {
     let count = shape.reduce(1, *)
     guard count > 0 else { return }
     var walk = coalesce(shape, [inStrides, outStrides])
@@ -21,7 +22,8 @@ func recordStridedCopy(_ ctx: VulkanKernelContext, from x: VulkanBuffer, inOffse
     push.add(walk.shape, length: maxShaderRank)
     for d in 0..<maxShaderRank { push.add(signed: d < walk.shape.count ? walk.strides[0][d] : 0) }
     push.add(walk.strides[1], length: maxShaderRank)
-    let pipeline = try ctx.device.pipeline(variant.shader, defines: variant.defines, bindings: 2,
+    let defines = variant.defines.merging(wide ? ["WIDE": "1"] : [:]) { $1 }
+    let pipeline = try ctx.device.pipeline(variant.shader, defines: defines, bindings: 2,
                                            workgroup: (UInt32(variant.width), 1, 1))
     try ctx.recorder.dispatch(pipeline, buffers: [x, y], push: push.words, count: runs, groupSize: variant.width)
 }
@@ -34,7 +36,7 @@ func recordTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let inStrides = contiguousStrides(x.shape)
     let y = try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)
     try recordStridedCopy(ctx, from: x.buffer, inStrides: perm.map { inStrides[$0] }, to: y.buffer,
-                          outStrides: contiguousStrides(shape), shape: shape)
+                          outStrides: contiguousStrides(shape), shape: shape, wide: x.isWide)
     return [y]
 }
 
@@ -58,7 +60,7 @@ func recordConcat(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     var offset = 0
     for p in parts where p.count > 0 {
         try recordStridedCopy(ctx, from: p.buffer, inStrides: contiguousStrides(p.shape), to: y.buffer,
-                              outOffset: offset * outStrides[axis], outStrides: outStrides, shape: p.shape)
+                              outOffset: offset * outStrides[axis], outStrides: outStrides, shape: p.shape, wide: p.isWide)
         offset += p.shape[axis]
     }
     return [y]

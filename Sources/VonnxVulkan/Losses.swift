@@ -32,7 +32,7 @@ private func recordNLL(_ ctx: VulkanKernelContext, logProbabilities x: VulkanTen
     push.add(target.count); push.add(x.shape[1]); push.add(x.shape[2...].reduce(1, *))
     push.add(ignore == nil ? 0 : 1); push.add(signed: min(max(ignore ?? 0, Int(Int32.min)), Int(Int32.max)))
     let losses = try ctx.recorder.makeTensor(shape: reduction == 0 ? target.shape : [2, target.count])
-    let defines = ["FINAL": "0", "REDUCE": "\(reduction)", "WEIGHT": weight == nil ? "0" : "1"]
+    let defines = wordDefines(nil, indices: target).merging(["FINAL": "0", "REDUCE": "\(reduction)", "WEIGHT": weight == nil ? "0" : "1"]) { $1 }
     try ctx.dispatch1D("nll", defines: defines, buffers: [x.buffer, target.buffer, (weight ?? x).buffer, losses.buffer],
                        push: push, count: target.count)
     guard reduction != 0 else { return losses }

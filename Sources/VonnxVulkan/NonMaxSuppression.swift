@@ -41,7 +41,7 @@ func recordNonMaxSuppression(_ ctx: VulkanKernelContext) throws -> [VulkanTensor
     try ctx.recorder.fill(order, bits: UInt32.max)
     let buffers = [boxes, scores, order, kept, counts, selected, total].map(\.buffer)
     var defines = ["CENTER": try ctx.node.int("center_point_box", default: 0) != 0 ? "1" : "0",
-                   "THRESHOLD": scoreThreshold == nil ? "0" : "1"]
+                   "THRESHOLD": scoreThreshold == nil ? "0" : "1"].merging(wordDefines(nil, indices: selected)) { $1 }
     for (pass, count) in [lines * n, lines, capacity].enumerated() {
         var push = PushConstants()
         for v in [count, classes, n, k] { push.add(v) }

@@ -22,7 +22,7 @@ func recordTopK(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let indices = try ctx.recorder.makeTensor(shape: shape, dataType: .int64)
     var push = PushConstants()
     for v in [x.count, n, x.shape[(axis + 1)...].reduce(1, *), k] { push.add(v) }
-    let defines = typeDefines(x.dataType, x.dataType).merging(["LARGEST": try ctx.node.int("largest", default: 1) != 0 ? "1" : "0"]) { $1 }
+    let defines = typeDefines(x.dataType, x.dataType, ctx.device.storage).merging(wordDefines(nil, indices: indices)) { $1 }.merging(["LARGEST": try ctx.node.int("largest", default: 1) != 0 ? "1" : "0"]) { $1 }
     if k > 0 {
         try ctx.dispatch1D("topk", defines: defines, buffers: [x.buffer, values.buffer, indices.buffer], push: push, count: x.count)
     }
@@ -60,7 +60,7 @@ func recordRotaryEmbedding(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] 
     let y = try ctx.recorder.makeTensor(shape: x.shape, dataType: x.dataType)
     var push = PushConstants()
     for v in [x.count, h, s, d, rot, positions?.count ?? 0, cosCache.count / half] { push.add(v) }
-    let defines = fitDefines(x.dataType).merging(["HEADS_LAST": x.rank == 3 ? "1" : "0",
+    let defines = fitDefines(x.dataType).merging(wordDefines(nil, indices: positions)) { $1 }.merging(["HEADS_LAST": x.rank == 3 ? "1" : "0",
                                                   "INTERLEAVED": try ctx.node.int("interleaved", default: 0) != 0 ? "1" : "0"]) { $1 }
     try ctx.dispatch1D("rotary", defines: defines, buffers: [x.buffer, cosCache.buffer, sinCache.buffer, (positions ?? x).buffer, y.buffer],
                        push: push, count: x.count)

@@ -1,9 +1,16 @@
 import VonnxIR
 
 /// The saturation bounds of integer `type` as `Shaders/unary.comp`'s and
-/// `Shaders/quantize.comp`'s LO and HI defines (a 64-bit type: the 32 bits it is narrowed to).
-func saturationDefines(_ type: DataType) -> [String: String] {
-    let bits = Int(fitDefines(type)["FIT_BITS"] ?? "32")!, signed = glslType(type) == "int"
+/// `Shaders/quantize.comp`'s LO and HI defines, for `type` as `storage` holds it (a narrowed
+/// 64-bit type: the 32 bits it is narrowed to).
+func saturationDefines(_ type: DataType, _ storage: VulkanStorage) -> [String: String] {
+    let signed = glslType(type, .narrow) == "int"
+    if storage.wide.contains(type) {
+        // built from 32-bit literals: the defines come before the int64 extension that 64-bit ones need
+        let hi = "(uint64_t(0x\(signed ? "7fffffff" : "ffffffff")u) << 32 | uint64_t(0xffffffffu))"
+        return signed ? ["LO": "int64_t(uint64_t(0x80000000u) << 32)", "HI": "int64_t\(hi)"] : ["LO": "uint64_t(0u)", "HI": hi]
+    }
+    let bits = Int(fitDefines(type)["FIT_BITS"] ?? "32")!
     let (lo, hi) = signed ? (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) : (0, (1 << bits) - 1)
     return signed ? ["LO": "(\(lo + 1) - 1)", "HI": "\(hi)"] : ["LO": "0u", "HI": "\(hi)u"]
 }
@@ -60,8 +67,8 @@ func recordQuantize(_ ctx: VulkanKernelContext, quantize: Bool) throws -> [Vulka
     var push = PushConstants()
     for v in [x.count, walk.n, walk.inner, walk.block] + walk.strides { push.add(v) }
     var defines = ["QUANTIZE": quantize ? "1" : "0", "ZERO_POINT": zeroPoint == nil ? "0" : "1",
-                   "T": glslType(x.dataType), "R": glslType(resultType)]
-    defines.merge(quantize ? saturationDefines(quantized) : fitDefines(resultType)) { $1 }
+                   "T": glslType(x.dataType, ctx.device.storage), "R": glslType(resultType, ctx.device.storage)]
+    defines.merge(quantize ? saturationDefines(quantized, ctx.device.storage) : fitDefines(resultType)) { $1 }
     try ctx.dispatch1D("quantize", defines: defines, buffers: [x.buffer, scale.buffer, (zeroPoint ?? scale).buffer, y.buffer],
                        push: push, count: x.count)
     return [y]
@@ -106,8 +113,8 @@ func recordMatMulInteger(_ ctx: VulkanKernelContext, qlinear: Bool) throws -> [V
     for v in [g.m, g.n, g.k, zeroA?.count ?? 0, zeroB?.count ?? 0, g.batchShape.count] { push.add(v) }
     push.add(g.batchShape, length: 4); push.add(g.batchA, length: 4); push.add(g.batchB, length: 4)
     push.add(multiplier); push.add(signed: yZero)
-    var defines = ["QLINEAR": qlinear ? "1" : "0", "TA": glslType(a.dataType), "TB": glslType(b.dataType), "R": glslType(resultType)]
-    if qlinear { defines.merge(saturationDefines(resultType)) { $1 } }
+    var defines = ["QLINEAR": qlinear ? "1" : "0", "TA": glslType(a.dataType, ctx.device.storage), "TB": glslType(b.dataType, ctx.device.storage), "R": glslType(resultType, ctx.device.storage)]
+    if qlinear { defines.merge(saturationDefines(resultType, ctx.device.storage)) { $1 } }
     try ctx.dispatch1D("matmul_integer", defines: defines, buffers: [a.buffer, b.buffer, (zeroA ?? a).buffer, (zeroB ?? b).buffer, y.buffer],
                        push: push, count: y.count)
     return [y]

@@ -117,7 +117,8 @@ func recordRecurrent(_ cell: RecurrentCell, _ ctx: VulkanKernelContext) throws -
         let buffers = [xw.buffer, r.buffer, biasValues.buffer, lengths.buffer, state[0].buffer, state[1].buffer, y.buffer,
                        peepValues.buffer] + resetState
         for pass in resetFirst ? [["PASS_RESET": "1"], [:]] : [[:]] {
-            try ctx.dispatch1D("recurrent", defines: defines.merging(pass) { $1 }, buffers: buffers, push: push, count: cells)
+            try ctx.dispatch1D("recurrent", defines: defines.merging(pass) { $1 }.merging(wordDefines(nil, indices: lengths)) { $1 },
+                               buffers: buffers, push: push, count: cells)
         }
         state.swapAt(0, 1)
     }

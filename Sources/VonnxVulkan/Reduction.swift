@@ -18,7 +18,7 @@ extension VulkanKernelContext {
         let shape = perm.map { x.shape[$0] }, strides = contiguousStrides(x.shape)
         let t = try recorder.makeTensor(shape: shape, dataType: x.dataType)
         try recordStridedCopy(self, from: x.buffer, inStrides: perm.map { strides[$0] }, to: t.buffer,
-                              outStrides: contiguousStrides(shape), shape: shape)
+                              outStrides: contiguousStrides(shape), shape: shape, wide: x.isWide)
         return (t, rows, len)
     }
 
@@ -49,7 +49,8 @@ extension VulkanKernelContext {
         try recorder.dispatch(p, buffers: buffers, push: push.words, groups: (UInt32(x), UInt32(y), 1))
     }
 
-    /// Records `reduce.comp`'s `op` over `reduced` axes of `x`; the result has `shape`.
+    /// Records `reduce.comp`'s `op` over `reduced` axes of `x` (float32 or float64); the result
+    /// has `shape` and element type `type`.
     func recordReduce(_ op: String, _ x: VulkanTensor, reducing reduced: Set<Int>, shape: [Int],
                       to type: DataType = .float, last: Bool = false) throws -> VulkanTensor {
         let (src, rows, len) = try self.rows(x, reducing: reduced)
@@ -57,7 +58,8 @@ extension VulkanKernelContext {
         var push = PushConstants()
         push.add(rows); push.add(len); push.add(last ? 1 : 0)
         let passes = op == "OP_LOG_SUM_EXP" ? 2 : 1
-        try dispatchRows("reduce", defines: ["OP": op, "R": glslType(type)], buffers: [src.buffer, y.buffer], push: push,
+        let defines = ["OP": op, "T": glslType(x.dataType, device.storage), "R": glslType(type, device.storage)]
+        try dispatchRows("reduce", defines: defines, buffers: [src.buffer, y.buffer], push: push,
                          rows: rows, len: len, passes: passes)
         return y
     }
@@ -73,7 +75,7 @@ func recordReduction(_ op: String, _ ctx: VulkanKernelContext) throws -> [Vulkan
     let reduced = axes.isEmpty ? Set(x.shape.indices) : axes
     let keep = try ctx.node.int("keepdims", default: 1) != 0
     let shape = x.shape.indices.compactMap { reduced.contains($0) ? (keep ? 1 : nil) : x.shape[$0] }
-    return [try ctx.recordReduce(op, x, reducing: reduced, shape: shape)]
+    return [try ctx.recordReduce(op, x, reducing: reduced, shape: shape, to: x.dataType)]
 }
 
 /// ArgMax and ArgMin along `axis`, with keepdims and select_last_index; int64 indices.

@@ -39,6 +39,14 @@ final class ShaderCompiler: @unchecked Sendable {
         ([shader] + defines.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }).joined(separator: ";")
     }
 
+    /// `source` (a shader, or its defines, naming int64_t or uint64_t: a wide element type) with
+    /// the extension those types need after its `#version` line, where extensions go.
+    static func enablingInt64(_ source: String) -> String {
+        let lines = source.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        guard lines.count == 2, lines[0].hasPrefix("#version") else { return source }
+        return "\(lines[0])\n#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require\n\(lines[1])"
+    }
+
     /// SPIR-V words of embedded shader `name` with each define prepended as `#define K V`.
     func spirv(_ name: String, defines: [String: String]) throws -> [UInt32] {
         try spirv(source: Self.source(name), key: Self.key(name, defines), defines: defines)
@@ -56,6 +64,7 @@ final class ShaderCompiler: @unchecked Sendable {
         try lock.withLock {
             if let words = cache[key] { counts.fromMemory += 1; return words }
             let preamble = defines.sorted { $0.key < $1.key }.map { "#define \($0.key) \($0.value)\n" }.joined()
+            let source = (preamble + source).contains("int64_t") ? Self.enablingInt64(source) : source
             let diskKey = SHA256.hash(Array((Self.configuration + preamble + "\n" + source).utf8))
             let file = "spirv-" + hexString(diskKey)
             let words: [UInt32]

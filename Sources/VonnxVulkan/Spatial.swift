@@ -237,8 +237,8 @@ func recordPool(_ ctx: VulkanKernelContext, _ kind: PoolKind) throws -> [VulkanT
               deepen(window.dilations, 1)] { push.add(v, length: 3) }
     push.add(try ctx.node.int("count_include_pad", default: 0))
     push.add(kind == .lp ? try ctx.node.float("p", default: 2) : 0)
-    let defines = ["POOL": "\(kind.rawValue)", "T": glslType(x.dataType), "INDICES": indices == nil ? "0" : "1",
-                   "COLUMN_MAJOR": try ctx.node.int("storage_order", default: 0) != 0 ? "1" : "0"]
+    let defines = wordDefines(nil, indices: indices).merging(["POOL": "\(kind.rawValue)", "T": glslType(x.dataType, ctx.device.storage),
+        "INDICES": indices == nil ? "0" : "1", "COLUMN_MAJOR": try ctx.node.int("storage_order", default: 0) != 0 ? "1" : "0"]) { $1 }
     let outputs = [y] + (indices.map { [$0] } ?? [])
     try ctx.dispatch1D("pool", defines: defines, buffers: [x.buffer] + outputs.map(\.buffer), push: push, count: y.count)
     return outputs

@@ -54,21 +54,49 @@ public final class VulkanBuffer: @unchecked Sendable {
     }
 }
 
+/// How a device holds each element type in its buffers (see `VulkanTensor`).
+public struct VulkanStorage: Sendable, Hashable {
+    /// The types held as themselves in 8 bytes: int64 and uint64 where the device has
+    /// shaderInt64, float64 where it has shaderFloat64. Every other type is one 32-bit word.
+    public let wide: Set<DataType>
+
+    /// One 32-bit word an element: int64 and uint64 narrowed, float64 on the host.
+    public static let narrow = VulkanStorage(wide: [])
+
+    /// Storage holding `wide` (a subset of int64, uint64 and float64) in 8 bytes.
+    public init(wide: Set<DataType>) {
+        precondition(wide.isSubset(of: [.int64, .uint64, .double]), "only 64-bit types are wide")
+        self.wide = wide
+    }
+
+    /// The element types a device tensor can have: all but strings, and float64 only when wide.
+    public var dataTypes: Set<DataType> {
+        Set(DataType.allCases).subtracting(wide.contains(.double) ? [.string] : [.double, .string])
+    }
+
+    /// This storage with `types` wide too.
+    func union(_ types: Set<DataType>) -> VulkanStorage { VulkanStorage(wide: wide.union(types)) }
+
+    /// The bytes an element of `type` takes: 8 when wide, else 4.
+    public func elementBytes(_ type: DataType) -> Int { wide.contains(type) ? 8 : 4 }
+}
+
 /// A tensor resident on a Vulkan device: a shape over a contiguous, row-major buffer (which
-/// several tensors may share as views) of one 32-bit word per element. float32, int32 and
-/// uint32 are stored as they are; the narrower types widened, holding the narrow value exactly:
-/// float16 and bfloat16 as a float, int8 and int16 as an int, uint8 and uint16 as a uint, bool
-/// as a uint 0 or 1 (kernels computing in a narrow type round or wrap each result into it,
-/// Shaders/fit.glsl). int64 and uint64 are narrowed to 32 bits: uploads of values outside
-/// int32 (uint32) throw, device arithmetic wraps at 32 bits, and downloads widen again.
-/// float64 and strings stay on the host. Made by `VulkanRecorder.upload` or by kernels; read
-/// back with `VulkanRecorder.download`.
+/// several tensors may share as views), each element as its device's `VulkanStorage` holds
+/// it. float32, int32 and uint32 are one 32-bit word as they are; the narrower types widened
+/// to one word, holding the narrow value exactly: float16 and bfloat16 as a float, int8 and
+/// int16 as an int, uint8 and uint16 as a uint, bool as a uint 0 or 1 (kernels computing in a
+/// narrow type round or wrap each result into it, Shaders/fit.glsl). int64, uint64 and
+/// float64 are 8 bytes as they are where the storage has them wide; elsewhere int64 and uint64
+/// are narrowed to one word (uploads of values outside int32 (uint32) throw, device arithmetic
+/// wraps at 32 bits, and downloads widen again) and float64 stays on the host, as strings do.
+/// Made by `VulkanRecorder.upload` or by kernels; read back with `VulkanRecorder.download`.
 public struct VulkanTensor: Sendable, CustomStringConvertible {
     /// The length of each axis.
     public let shape: [Int]
     /// The buffer holding the elements, from its start.
     public let buffer: VulkanBuffer
-    /// The element type, one of `dataTypes`.
+    /// The element type, one of its device's `VulkanStorage.dataTypes`.
     public let dataType: DataType
     /// Set where how many rows (entries of axis 0) hold the value is known only on the device
     /// (NonMaxSuppression's selection): a one-word buffer holding that count as an int32, and
@@ -76,29 +104,32 @@ public struct VulkanTensor: Sendable, CustomStringConvertible {
     /// takes such a tensor as an input, and a view (`reshaped`) drops it.
     public internal(set) var rowCount: VulkanBuffer?
 
-    /// The element types a device tensor can have.
-    public static let dataTypes = Set(DataType.allCases).subtracting([.double, .string])
-
     init(shape: [Int], buffer: VulkanBuffer, dataType: DataType = .float) {
-        precondition(buffer.byteCount >= shape.reduce(1, *) * 4)
-        precondition(Self.dataTypes.contains(dataType), "no device representation for \(dataType)")
+        precondition(buffer.device.storage.dataTypes.contains(dataType), "no device representation for \(dataType)")
+        precondition(buffer.byteCount >= shape.reduce(1, *) * buffer.device.storage.elementBytes(dataType))
         self.shape = shape; self.buffer = buffer; self.dataType = dataType
     }
 
     /// A new tensor on `device` outside any recording, its contents undefined.
     public init(on device: VulkanDevice, shape: [Int], dataType: DataType) throws {
-        let count = try Self.elementCount(shape, on: device)
-        self.init(shape: shape, buffer: try VulkanBuffer(device: device, byteCount: count * 4), dataType: dataType)
+        let bytes = try Self.byteCount(shape, dataType, on: device)
+        self.init(shape: shape, buffer: try VulkanBuffer(device: device, byteCount: bytes), dataType: dataType)
     }
 
-    /// The element count of `shape`; throws unless a tensor of that shape (one 32-bit word an
-    /// element) fits one storage buffer binding of `device`.
-    static func elementCount(_ shape: [Int], on device: VulkanDevice) throws -> Int {
-        guard let count = checkedElementCount(shape, limit: device.maxBufferBytes / 4) else {
-            throw VonnxError.invalidArgument("Vulkan: a tensor of shape \(shape) is over \(device.info.name)'s \(device.maxBufferBytes)-byte storage buffer limit")
+    /// The bytes a tensor of `shape` and `type` takes on `device`; throws unless they fit one
+    /// storage buffer binding of it.
+    static func byteCount(_ shape: [Int], _ type: DataType, on device: VulkanDevice) throws -> Int {
+        let size = device.storage.elementBytes(type)
+        guard let count = checkedElementCount(shape, limit: device.maxBufferBytes / size) else {
+            throw VonnxError.invalidArgument("Vulkan: a \(type) tensor of shape \(shape) is over \(device.info.name)'s \(device.maxBufferBytes)-byte storage buffer limit")
         }
-        return count
+        return count * size
     }
+
+    /// The bytes one element takes on the device (`VulkanStorage.elementBytes`).
+    public var elementBytes: Int { buffer.device.storage.elementBytes(dataType) }
+    /// Whether its elements are 8 bytes: kernels moving them move two words each.
+    var isWide: Bool { elementBytes == 8 }
 
     /// The element count.
     public var count: Int { shape.reduce(1, *) }

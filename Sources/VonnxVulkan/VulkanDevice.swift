@@ -69,14 +69,20 @@ public struct VulkanOptions: Sendable {
     /// `.fp16` stores the constant operands of the conv and matrix-product kernels as float16
     /// (see `Precision`); `.fp32` keeps every tensor float32.
     public var precision: Precision
+    /// Keeps every element one 32-bit word (`VulkanStorage.narrow`: int64 and uint64 narrowed,
+    /// float64 on the host) even where the device could hold 64-bit types in 8 bytes: how a
+    /// device without shaderInt64 and shaderFloat64 works, to test that anywhere.
+    public var narrow64: Bool
 
     /// Each argument sets the property of its name.
     public init(device: String? = nil, validation: Bool = false, synchronizationValidation: Bool = false,
                 poisonAllocations: Bool = false, forceStaging: Bool = false,
-                cacheDirectory: String? = nil, kernelVariants: String? = nil, precision: Precision = .fp32) {
+                cacheDirectory: String? = nil, kernelVariants: String? = nil, precision: Precision = .fp32,
+                narrow64: Bool = false) {
         self.device = device; self.validation = validation; self.synchronizationValidation = synchronizationValidation
         self.poisonAllocations = poisonAllocations; self.forceStaging = forceStaging
         self.cacheDirectory = cacheDirectory; self.kernelVariants = kernelVariants; self.precision = precision
+        self.narrow64 = narrow64
     }
 
     /// The defaults, with `device` from the environment variable VONNX_VULKAN_DEVICE and
@@ -274,6 +280,9 @@ public final class VulkanDevice: @unchecked Sendable {
     public let unifiedMemory: Bool
     /// What kernel variants are chosen from.
     public let properties: VulkanDeviceProperties
+    /// How its buffers hold each element type: 64-bit types in 8 bytes where the device has
+    /// shaderInt64 (int64, uint64) and shaderFloat64 (float64) and `VulkanOptions.narrow64` is off.
+    public let storage: VulkanStorage
     /// Kernel variant by family, where `VulkanOptions.kernelVariants` forces one.
     let forcedVariants: [String: String]
     let allocator: MemoryAllocator
@@ -307,6 +316,8 @@ public final class VulkanDevice: @unchecked Sendable {
         info = chosen
         physical = devices[chosen.index]
         properties = VulkanDeviceProperties(physical, kind: chosen.kind)
+        storage = options.narrow64 ? .narrow
+            : VulkanStorage(wide: properties.int64 ? [.int64, .uint64] : []).union(properties.float64 ? [.double] : [])
 
         var familyCount: UInt32 = 0
         vkGetPhysicalDeviceQueueFamilyProperties(physical, &familyCount, nil)
@@ -325,14 +336,21 @@ public final class VulkanDevice: @unchecked Sendable {
         queueInfo.queueCount = 1
         var device: VkDevice?
         let physical = physical
+        // The 64-bit shader types the storage holds wide.
+        var enabled = VkPhysicalDeviceFeatures()
+        enabled.shaderInt64 = storage.wide.contains(.int64) ? 1 : 0
+        enabled.shaderFloat64 = storage.wide.contains(.double) ? 1 : 0
         try withUnsafePointer(to: &priority) { pp in
             queueInfo.pQueuePriorities = pp
             try withUnsafePointer(to: &queueInfo) { qp in
-                var deviceInfo = VkDeviceCreateInfo()
-                deviceInfo.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
-                deviceInfo.queueCreateInfoCount = 1
-                deviceInfo.pQueueCreateInfos = qp
-                try check(vkCreateDevice(physical, &deviceInfo, nil, &device), "vkCreateDevice")
+                try withUnsafePointer(to: &enabled) { fp in
+                    var deviceInfo = VkDeviceCreateInfo()
+                    deviceInfo.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
+                    deviceInfo.queueCreateInfoCount = 1
+                    deviceInfo.pQueueCreateInfos = qp
+                    deviceInfo.pEnabledFeatures = fp
+                    try check(vkCreateDevice(physical, &deviceInfo, nil, &device), "vkCreateDevice")
+                }
             }
         }
         handle = device!
@@ -398,7 +416,7 @@ public final class VulkanDevice: @unchecked Sendable {
     /// Validation-layer warnings and errors since the last call (empty without validation).
     public func takeValidationMessages() -> [String] { instance.sink.take() }
 
-    /// Uploads tensors (weights, say; of `VulkanTensor.dataTypes`) in one submission and waits for it.
+    /// Uploads tensors (weights, say; of `storage.dataTypes`) in one submission and waits for it.
     public func upload(_ tensors: [Tensor]) throws -> [VulkanTensor] {
         let recorder = try VulkanRecorder(device: self)
         let uploaded = try tensors.map { try recorder.upload($0) }

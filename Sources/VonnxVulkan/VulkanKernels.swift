@@ -142,16 +142,17 @@ public enum VulkanKernels {
         return t
     }()
 
-    /// The element types each op's kernel reads on the device (float32 alone when not listed).
+    /// The element types each op's kernel reads on the device (float32 alone when not listed),
+    /// int64 and uint64 in either storage (one word or 8 bytes, `VulkanStorage`).
     static let inputTypes: [String: Set<DataType>] = {
-        let all = VulkanTensor.dataTypes, numeric: Set<DataType> = [.float, .int32, .int64]
+        let all = VulkanStorage.narrow.dataTypes, numeric: Set<DataType> = [.float, .int32, .int64]
         let numbers = all.subtracting([.bool]), integers = numbers.filter(\.isInteger)
         var t: [String: Set<DataType>] = [:]
         for op in ["Add", "Mul", "Div", "Max", "Min", "Sum", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"] { t[op] = numbers }
         // uint64 results that wrap below zero leave the 32 bits it is narrowed to; the CPU has no bfloat16 Mod
         t["Sub"] = numbers.subtracting([.uint64])
         t["Mod"] = numbers.subtracting([.bfloat16])
-        for op in ["Abs", "Neg", "Sign"] { t[op] = numbers.filter { glslType($0) != "uint" } }
+        for op in ["Abs", "Neg", "Sign"] { t[op] = numbers.filter { glslType($0, .narrow) != "uint" } }
         t["Pow"] = numeric.union([.uint32, .uint64])  // uint: exponents (and bases) as on the CPU
         for op in ["And", "Or", "Xor", "Not"] { t[op] = [.bool] }
         for op in ["BitwiseAnd", "BitwiseOr", "BitwiseXor"] { t[op] = integers }
@@ -174,6 +175,22 @@ public enum VulkanKernels {
         t["TopK"] = numbers
         t["MaxPool"] = numbers
         t["RotaryEmbedding"] = floats.union([.int64])  // int64: position_ids
+        return t
+    }()
+
+    /// The element types each op's kernel reads besides `inputTypes` where the device holds them
+    /// wide (8 bytes, `VulkanStorage.wide`): float64 where it moves elements or computes in
+    /// double (GLSL has no double exp, log or trigonometry: the Reduce* ops take LogSum's and
+    /// LogSumExp's in float precision), and uint64 where only its narrowing to 32 bits kept it out.
+    static let wideOnlyTypes: [String: Set<DataType>] = {
+        var t: [String: Set<DataType>] = [:]
+        for op in ["Equal", "Where", "Cast", "CastLike", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
+                   "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
+                   "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu", "Add", "Mul", "Div", "Max", "Min",
+                   "Sum", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Abs", "Neg", "Sign", "CumSum", "CumProd",
+                   "TopK"] + reduceOps.keys { t[op] = [.double] }
+        t["Sub"] = [.double, .uint64]
+        t["BitwiseNot"] = [.uint64]
         return t
     }()
 
@@ -210,11 +227,11 @@ public enum VulkanKernels {
     /// Whether a Vulkan kernel exists for `node` (attributes are checked when it runs).
     public static func supports(_ node: Node) -> Bool { table[key(of: node)] != nil }
 
-    /// Whether `node` can run on the device given its input element types (aligned with
-    /// `node.inputs`, nil where unknown or omitted): a kernel exists, every input it reads on
-    /// the device has a type that kernel handles, and what it makes has a device type. What a
-    /// partitioner asks of each node.
-    public static func accepts(_ node: Node, inputTypes types: [DataType?]) -> Bool {
+    /// Whether `node` can run on a device holding elements as `storage` does, given its input
+    /// element types (aligned with `node.inputs`, nil where unknown or omitted): a kernel exists,
+    /// every input it reads on the device has a type that kernel handles in that storage, and
+    /// what it makes has a device type. What a partitioner asks of each node.
+    public static func accepts(_ node: Node, inputTypes types: [DataType?], storage: VulkanStorage = .narrow) -> Bool {
         let key = key(of: node)
         guard table[key] != nil else { return false }
         if key == "com.microsoft::FusedConv" {
@@ -222,11 +239,11 @@ public enum VulkanKernels {
             guard node.inputs.count <= 4, (try? { _ = try FusedActivation(of: node) }()) != nil else { return false }
         }
         if key == "Cast" {
-            guard let to = try? node.int("to"), let t = DataType(rawValue: Int32(truncatingIfNeeded: to)), VulkanTensor.dataTypes.contains(t) else { return false }
+            guard let to = try? node.int("to"), let t = DataType(rawValue: Int32(truncatingIfNeeded: to)), storage.dataTypes.contains(t) else { return false }
         }
         if key == "Constant" || key == "ConstantOfShape" {
             let value = key == "Constant" ? try? ShapeRules.constantValue(node) : (try? node.tensor("value")) ?? Tensor(scalar: Float(0))
-            guard let value, VulkanTensor.dataTypes.contains(value.dataType) else { return false }
+            guard let value, storage.dataTypes.contains(value.dataType) else { return false }
         }
         // Refusals the kernels would throw for, known from the node alone.
         if ["MaxPool", "AveragePool", "LpPool"].contains(key), ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 3 { return false }
@@ -240,10 +257,12 @@ public enum VulkanKernels {
             let declared = DataType(rawValue: Int32(truncatingIfNeeded: raw))
             guard raw == 0 || declared.map({ key == "QuantizeLinear" ? quantizedTypes.contains($0) : $0.isFloatingPoint && $0 != .double }) == true else { return false }
         }
-        if key == "Range" { return types.count == 3 && types.allSatisfy { $0.map(VulkanTensor.dataTypes.contains) ?? false } }
-        let host = hostInputs(of: node), allowed = inputTypes[key] ?? [.float]
+        if key == "Range" { return types.count == 3 && types.allSatisfy { $0.map(storage.dataTypes.contains) ?? false } }
+        let host = hostInputs(of: node), allowed = inputTypes[key] ?? [.float], wideOnly = wideOnlyTypes[key] ?? []
         let device = types.indices.filter { !host.contains($0) && $0 < node.inputs.count && !node.inputs[$0].isEmpty }
-        return device.allSatisfy { types[$0].map(allowed.contains) ?? false }
+        return device.allSatisfy { i in
+            types[i].map { storage.dataTypes.contains($0) && (allowed.contains($0) || storage.wide.contains($0) && wideOnly.contains($0)) } ?? false
+        }
     }
 
     /// Runs one node on `device`: uploads its device inputs, records the kernel, downloads
@@ -287,6 +306,15 @@ struct PushConstants {
         values.forEach { add($0) }
         words.append(contentsOf: repeatElement(0, count: length - values.count))
     }
+}
+
+/// The defines of `Shaders/words.glsl` for a kernel moving the elements of `data` (WIDE where
+/// they are 8 bytes) and reading or writing the int32 or int64 `indices` (WIDE_INDEX where 8 bytes).
+func wordDefines(_ data: VulkanTensor?, indices: VulkanTensor? = nil) -> [String: String] {
+    var d: [String: String] = [:]
+    if data?.isWide == true { d["WIDE"] = "1" }
+    if indices?.isWide == true { d["WIDE_INDEX"] = "1" }
+    return d
 }
 
 /// Workgroup size of the 1-D elementwise shaders.

@@ -140,22 +140,22 @@ public final class VulkanRecorder {
         guard !ended else { throw VonnxError.invalidArgument("Vulkan: recording into a recorder that was submitted") }
     }
 
-    private func checkSize(_ shape: [Int]) throws -> Int { try VulkanTensor.elementCount(shape, on: device) }
+    private func checkSize(_ shape: [Int], _ type: DataType) throws -> Int { try VulkanTensor.byteCount(shape, type, on: device) }
 
     /// A new device tensor (its contents undefined, or NaN when the device poisons allocations).
     public func makeTensor(shape: [Int], dataType: DataType = .float) throws -> VulkanTensor {
         try assertRecording()
-        let count = try checkSize(shape)
+        let bytes = try checkSize(shape, dataType)
         let buffer: VulkanBuffer
-        if let reused = free[count * 4]?.popLast() {
+        if let reused = free[bytes]?.popLast() {
             buffer = reused
         } else {
-            buffer = try VulkanBuffer(device: device, byteCount: count * 4)
+            buffer = try VulkanBuffer(device: device, byteCount: bytes)
             retained.append(buffer)
         }
         if device.options.poisonAllocations {
             if let p = buffer.mapped {
-                p.initializeMemory(as: Float.self, repeating: .nan, count: max(count, 1))
+                p.initializeMemory(as: Float.self, repeating: .nan, count: max(bytes / 4, 1))
             } else {
                 barrierIfNeeded()
                 vkCmdFillBuffer(commandBuffer, buffer.buffer, 0, VkDeviceSize(VK_WHOLE_SIZE), Float.nan.bitPattern)
@@ -182,12 +182,12 @@ public final class VulkanRecorder {
         free[tensor.buffer.byteCount, default: []].append(tensor.buffer)
     }
 
-    /// Records the upload of a host tensor (of a type in `VulkanTensor.dataTypes`) into a new
-    /// device tensor.
+    /// Records the upload of a host tensor (of a type in the device's `storage.dataTypes`) into
+    /// a new device tensor.
     public func upload(_ tensor: Tensor) throws -> VulkanTensor {
         try assertRecording()
-        let words = try deviceWords(tensor)
-        let bytes = try checkSize(tensor.shape) * 4
+        let words = try deviceWords(tensor, device.storage)
+        let bytes = try checkSize(tensor.shape, tensor.dataType)
         let buffer = try VulkanBuffer(device: device, byteCount: bytes)
         retained.append(buffer)
         if let p = buffer.mapped {
@@ -215,8 +215,8 @@ public final class VulkanRecorder {
         guard let source = uploadSources[ObjectIdentifier(input.buffer)] else {
             throw VonnxError.invalidArgument("Vulkan: \(input) was not uploaded by this recorder")
         }
-        let words = try deviceWords(values)
-        source.mapped!.copyMemory(from: words.storage.pointer, byteCount: values.count * 4)
+        let words = try deviceWords(values, device.storage)
+        source.mapped!.copyMemory(from: words.storage.pointer, byteCount: values.count * input.elementBytes)
     }
 
     /// Records the read-back of `tensor`; the result is there after `submitAndWait`, with only
@@ -236,7 +236,7 @@ public final class VulkanRecorder {
             downloads.append(d)
             return d
         }
-        let bytes = tensor.count * 4
+        let bytes = tensor.count * tensor.elementBytes
         let staging = try VulkanBuffer(device: device, byteCount: bytes, staging: true)
         retained.append(staging)
         barrierIfNeeded()
@@ -252,13 +252,13 @@ public final class VulkanRecorder {
     /// on the device.
     public func copy(_ source: VulkanTensor, to destination: VulkanTensor) throws {
         try assertRecording()
-        guard source.count == destination.count else {
+        guard source.count == destination.count, source.elementBytes == destination.elementBytes else {
             throw VonnxError.invalidArgument("Vulkan: cannot copy \(source) to \(destination)")
         }
         retained += [source.buffer, destination.buffer]
         guard source.count > 0 else { return }
         barrierIfNeeded()
-        var region = VkBufferCopy(srcOffset: 0, dstOffset: 0, size: VkDeviceSize(source.count * 4))
+        var region = VkBufferCopy(srcOffset: 0, dstOffset: 0, size: VkDeviceSize(source.count * source.elementBytes))
         vkCmdCopyBuffer(commandBuffer, source.buffer.buffer, destination.buffer.buffer, 1, &region)
         needsBarrier = true
     }
@@ -398,15 +398,18 @@ public final class VulkanRecorder {
         }
         for d in downloads {
             var shape = d.shape
-            if let rows = d.rows { shape[0] = min(max(hostTensor(words: rows.source.mapped, shape: [1], dataType: .int32).ints()[0], 0), shape[0]) }
-            d.value = hostTensor(words: d.source.mapped, shape: shape, dataType: d.dataType)
+            if let rows = d.rows {
+                shape[0] = min(max(hostTensor(words: rows.source.mapped, shape: [1], dataType: .int32, device.storage).ints()[0], 0), shape[0])
+            }
+            d.value = hostTensor(words: d.source.mapped, shape: shape, dataType: d.dataType, device.storage)
         }
     }
 }
 
-/// `tensor` with its elements as the device stores them (see `VulkanTensor`): itself for
-/// float32, int32 and uint32, else a converted copy of 32-bit words.
-func deviceWords(_ tensor: Tensor) throws -> Tensor {
+/// `tensor` with its elements as `storage` holds them (see `VulkanTensor`): itself for float32,
+/// int32, uint32 and the wide types, else a converted copy of 32-bit words.
+func deviceWords(_ tensor: Tensor, _ storage: VulkanStorage) throws -> Tensor {
+    if storage.wide.contains(tensor.dataType) { return tensor }
     func widened<S: TensorElement, W: TensorElement>(_: S.Type, _ word: (S) throws -> W) rethrows -> Tensor {
         Tensor(shape: tensor.shape, scalars: try tensor.withUnsafeBufferPointer(as: S.self) { try $0.map(word) })
     }
@@ -434,20 +437,28 @@ func deviceWords(_ tensor: Tensor) throws -> Tensor {
     }
 }
 
-/// `tensor`'s elements as the device stores them (see `deviceWords`), as raw words.
-func deviceBits(_ tensor: Tensor) throws -> [UInt32] {
-    let words = try deviceWords(tensor)
-    return Array(UnsafeBufferPointer(start: words.storage.pointer.assumingMemoryBound(to: UInt32.self), count: words.count))
+/// `tensor`'s elements as `storage` holds them (see `deviceWords`), as raw 32-bit words: two an
+/// element of a wide type, the low one first.
+func deviceBits(_ tensor: Tensor, _ storage: VulkanStorage) throws -> [UInt32] {
+    let words = try deviceWords(tensor, storage)
+    let count = words.count * storage.elementBytes(tensor.dataType) / 4
+    return Array(UnsafeBufferPointer(start: words.storage.pointer.assumingMemoryBound(to: UInt32.self), count: count))
 }
 
-/// The host tensor of `count(shape)` device words at `words` (nil when empty).
-private func hostTensor(words: UnsafeMutableRawPointer?, shape: [Int], dataType: DataType) -> Tensor {
+/// The host tensor of the `count(shape)` elements at `words` (nil when empty), held as `storage` holds `dataType`.
+private func hostTensor(words: UnsafeMutableRawPointer?, shape: [Int], dataType: DataType, _ storage: VulkanStorage) -> Tensor {
     let count = shape.reduce(1, *)
     guard count > 0, let words else { return Tensor(zeros: dataType, shape: shape) }
     func narrowed<W: TensorElement, E: TensorElement>(_: W.Type, _ element: (W) -> E) -> Tensor {
         let w = words.bindMemory(to: W.self, capacity: count)
         return Tensor(dataType: dataType, shape: shape, storage: Tensor(shape: shape, scalars: (0..<count).map { element(w[$0]) }).storage)
     }
+    func copied() -> Tensor {
+        let t = Tensor(zeros: dataType, shape: shape)
+        t.storage.pointer.copyMemory(from: words, byteCount: count * storage.elementBytes(dataType))
+        return t
+    }
+    if storage.wide.contains(dataType) { return copied() }
     switch dataType {
     case .int64: return narrowed(Int32.self, Int64.init)
     case .uint64: return narrowed(UInt32.self, UInt64.init)
@@ -458,9 +469,6 @@ private func hostTensor(words: UnsafeMutableRawPointer?, shape: [Int], dataType:
     case .bool: return narrowed(UInt32.self) { $0 != 0 }
     case .float16: return narrowed(Float.self, Float16.init)
     case .bfloat16: return narrowed(Float.self) { UInt16(truncatingIfNeeded: $0.bitPattern >> 16) }
-    default:
-        let t = Tensor(zeros: dataType, shape: shape)
-        t.storage.pointer.copyMemory(from: words, byteCount: count * 4)
-        return t
+    default: return copied()
     }
 }

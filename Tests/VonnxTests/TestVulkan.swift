@@ -21,6 +21,9 @@ enum TestVulkan {
         let shared: VulkanDevice
         /// Through staging buffers, as a discrete GPU's memory is reached.
         let staging: VulkanDevice
+        /// Every element one 32-bit word (`VulkanOptions.narrow64`), as on a device without
+        /// shaderInt64 and shaderFloat64, where `shared` may hold 64-bit types in 8 bytes.
+        let narrow: VulkanDevice
         /// For the test that provokes a validation message, which would fail any other test.
         let provoked: VulkanDevice
         /// With synchronization validation, for one test at a time.
@@ -48,6 +51,7 @@ enum TestVulkan {
                                                           vulkanValidation: true))
         return Devices(shared: try open(.init(kernelVariants: environment.kernelVariants)),
                        staging: try open(.init(forceStaging: true)),
+                       narrow: try open(.init(narrow64: true)),
                        provoked: try open(.init()),
                        synchronized: try open(.init(synchronizationValidation: true)),
                        forced: try Dictionary(uniqueKeysWithValues: forcedKeys.map {
@@ -56,6 +60,8 @@ enum TestVulkan {
                        session: session)
     }
     static let device = try? opened.get().shared
+    /// The shared device in narrow storage (`Devices.narrow`).
+    static let narrowDevice = try? opened.get().narrow
     /// Why the Vulkan tests do not run, for `.enabled(if: TestVulkan.device != nil, TestVulkan.skipReason)`.
     static let skipReason: Comment = {
         guard case .failure(let error) = opened else { return "" }

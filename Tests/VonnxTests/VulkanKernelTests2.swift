@@ -173,10 +173,31 @@ extension Tensor {
 @Test(.enabled(if: device != nil, TestVulkan.skipReason), arguments: kernelCases)
 func vulkanKernelMatchesCPU(_ kc: KernelCase) throws { try checkAgainstCPU(kc) }
 
-/// Runs `kc` on the Vulkan test device and on the CPU and expects the same outputs: equal
-/// integers and bools, floats within 1e-5 + 1e-4·|CPU| (equal with `exact`; NaN matches NaN).
-func checkAgainstCPU(_ kc: KernelCase, exact: Bool = false) throws {
-    let device = try #require(device)
+/// Whether `kc` reads int64 or uint64 values, or its op writes int64 ones: what the narrow
+/// device holds in one word where the shared one may hold them in 8 bytes.
+private func touches64Bit(_ kc: KernelCase) -> Bool {
+    var r = SplitMix(state: 1)
+    return ["ArgMax", "ArgMin", "TopK", "MaxPool", "NonMaxSuppression", "Shape", "Size"].contains(kc.op)
+        || kc.inputs(&r).contains { $0?.dataType == .int64 || $0?.dataType == .uint64 }
+}
+
+@Test(.enabled(if: TestVulkan.narrowDevice != nil, TestVulkan.skipReason), arguments: kernelCases.filter(touches64Bit))
+func vulkanKernelMatchesCPUInNarrowStorage(_ kc: KernelCase) throws { try checkAgainstCPU(kc, on: TestVulkan.narrowDevice) }
+
+/// The elements of an int64 or uint64 tensor exactly (uint64 as its bit pattern), else nil.
+func bitPatterns64(_ t: Tensor) -> [Int64]? {
+    switch t.dataType {
+    case .int64: t.scalars(as: Int64.self)
+    case .uint64: t.scalars(as: UInt64.self).map { Int64(bitPattern: $0) }
+    default: nil
+    }
+}
+
+/// Runs `kc` on a Vulkan test device (`chosen`, else the shared one) and on the CPU and expects
+/// the same outputs: equal integers and bools, floats within 1e-5 + 1e-4·|CPU| (equal with
+/// `exact`; NaN matches NaN).
+func checkAgainstCPU(_ kc: KernelCase, exact: Bool = false, on chosen: VulkanDevice? = nil) throws {
+    let device = try #require(chosen ?? device)
     let seed = UInt64.random(in: 0...UInt64.max)
     var rng = SplitMix(state: seed)
     let inputs = kc.inputs(&rng)
@@ -189,7 +210,7 @@ func checkAgainstCPU(_ kc: KernelCase, exact: Bool = false) throws {
     outputs = kc.outputs ?? outputs
     let node = Node(name: kc.op, opType: kc.op, inputs: inputs.indices.map { inputs[$0] == nil ? "" : "in\($0)" },
                     outputs: (0..<outputs).map { "out\($0)" }, attributes: kc.attributes)
-    #expect(VulkanKernels.accepts(node, inputTypes: inputs.map { $0?.dataType }), "\(kc.op) not accepted")
+    #expect(VulkanKernels.accepts(node, inputTypes: inputs.map { $0?.dataType }, storage: device.storage), "\(kc.op) not accepted")
     let got = try VulkanKernels.run(node, inputs: inputs, opset: kc.opset, device: device)
     let messages = device.takeValidationMessages()
     #expect(messages.isEmpty, "validation: \(messages.joined(separator: "\n"))")
@@ -200,6 +221,11 @@ func checkAgainstCPU(_ kc: KernelCase, exact: Bool = false) throws {
         let what = "\(kc.testDescription) output \(i) seed \(seed)"
         #expect(g.dataType == w.dataType && g.shape == w.shape, "\(what): \(g) vs CPU \(w)")
         guard g.dataType == w.dataType, g.shape == w.shape else { continue }
+        if let a = bitPatterns64(g), let e = bitPatterns64(w) {  // past 2^53, as doubles they would round
+            let bad = a.indices.filter { a[$0] != e[$0] }
+            #expect(bad.isEmpty, "\(what): \(bad.prefix(4).map { "[\($0)] \(a[$0]) vs \(e[$0])" })")
+            continue
+        }
         let a = g.doubles(), e = w.doubles(), exact = exact || !g.dataType.isFloatingPoint
         let bad = a.indices.filter { j in
             !(a[j].isNaN && e[j].isNaN) && a[j] != e[j] && (exact || !(abs(a[j] - e[j]) <= 1e-5 + 1e-4 * abs(e[j])))
@@ -219,9 +245,15 @@ func checkAgainstCPU(_ kc: KernelCase, exact: Bool = false) throws {
         let t = try d.tensor()
         #expect(t.dataType == v.dataType && t.doubles() == v.doubles(), "\(v) came back as \(t)")
     }
-    let tooBig = try VulkanRecorder(device: device)
-    #expect(throws: VonnxError.self) { try tooBig.upload(Tensor(shape: [1], scalars: [Int64(1) << 40])) }
-    #expect(throws: VonnxError.self) { try tooBig.upload(Tensor(shape: [1], scalars: [Double(1)])) }
+    // Narrow storage (VulkanOptions.narrow64) refuses int64 past int32 and float64; wide storage holds them.
+    let beyond = [Tensor(shape: [1], scalars: [Int64(1) << 40]), Tensor(shape: [1], scalars: [Double(1)])]
+    let narrow = try VulkanRecorder(device: try #require(TestVulkan.narrowDevice))
+    for t in beyond { #expect(throws: VonnxError.self) { try narrow.upload(t) } }
+    let wide = try VulkanRecorder(device: device)
+    let kept = beyond.filter { device.storage.wide.contains($0.dataType) }
+    let held = try kept.map { try wide.download(try wide.upload($0)) }
+    try wide.submitAndWait()
+    for (d, v) in zip(held, kept) { #expect(try d.tensor().doubles() == v.doubles(), "\(v) in wide storage") }
 }
 
 @Test func acceptsChecksTypesPerKernel() {
