@@ -28,6 +28,8 @@ final class Interpreter: Sendable {
         let reads: [Int]
         let release: [Int]
         let subgraphs: [String: Interpreter]
+        /// What `limits.checkOutputs` learned of this node's outputs in earlier runs.
+        let outputTypes = OutputTypeMemo()
     }
 
     private let steps: [Step]
@@ -218,7 +220,7 @@ final class Interpreter: Sendable {
                     }
                     return try sub.run(args, outer: lookup, profile: profile, cancellation: cancellation, memory: memory)
                 }, maxTensorBytes: limits.maxTensorBytes)
-            let adding = try limits.checkOutputs(of: step.node, definition, inputs: ctx.inputs, opset: opset)
+            let adding = try limits.checkOutputs(of: step.node, definition, inputs: ctx.inputs, opset: opset, memo: step.outputTypes)
             try limits.checkRun(step.node, held: memory.bytes, adding: adding)
             let produced: [Tensor]
             let start = profile?.now() ?? 0

@@ -93,12 +93,17 @@ public struct Limits: Sendable, Equatable {
 
     /// The bytes of the outputs `definition`'s shape rule infers for `node` from its actual
     /// `inputs` (those it can tell). Throws when one would exceed `maxTensorBytes` or could not
-    /// be mapped (out of memory). Other shape-rule errors are left to the kernel.
+    /// be mapped (out of memory). Other shape-rule errors are left to the kernel. With `memo`
+    /// (the node's, kept between runs), the rule runs again only when the input types change
+    /// or the outputs depend on the input values.
     @discardableResult
-    func checkOutputs(of node: Node, _ definition: OpDefinition, inputs: [Tensor?], opset: Int) throws -> Int {
+    func checkOutputs(of node: Node, _ definition: OpDefinition, inputs: [Tensor?], opset: Int,
+                      memo: OutputTypeMemo? = nil) throws -> Int {
         guard let rule = definition.shape else { return 0 }
-        let types = inputs.map { $0.map { ValueType.tensor($0.dataType, shape: $0.shape.map(Dim.value)) } }
-        guard let outputs = try? rule(ShapeContext(node: node, inputs: types, constants: inputs, opset: opset)) else { return 0 }
+        let inferred = if let memo { memo.outputs(of: rule, node: node, inputs: inputs, opset: opset) } else {
+            OutputTypeMemo.outputs(of: rule, node: node, inputs: inputs, opset: opset, values: true)
+        }
+        guard let outputs = inferred else { return 0 }
         var total = 0
         for (i, output) in outputs.enumerated() {
             guard let type = output?.elementType, type != .string, let shape = output?.staticShape else { continue }
@@ -126,6 +131,42 @@ public struct Limits: Sendable, Equatable {
         guard overflow || total > maxRunBytes else { return }
         throw node.error("\(bytes > 0 ? "would bring" : "brought") the tensors this run holds to "
                          + "\(overflow ? "more than \(Int.max)" : "\(total)") bytes, over the limit of \(maxRunBytes) (Limits.maxRunBytes)")
+    }
+}
+
+/// The output types a node's shape rule infers from its input types alone, kept between runs
+/// for `Limits.checkOutputs`: most outputs follow from the inputs' element types and shapes,
+/// and running the rule for every node of every run took 11–12% of a tiny-tensor model's time
+/// (an LSTM voice-activity model). Thread-safe.
+final class OutputTypeMemo: Sendable {
+    private struct InputType: Equatable, Sendable {
+        let dataType: DataType
+        let shape: [Int]
+    }
+
+    /// The input types last seen, and the rule's outputs for them from the types alone (nil
+    /// when those did not give every output's element type and shape: they depend on values).
+    private let last = Mutex<(inputs: [InputType?], outputs: [ValueType?]?)?>(nil)
+
+    /// `rule`'s outputs for `node` with `inputs`: from their types alone when those give every
+    /// output's element type and shape (remembered for the next call with the same types),
+    /// else from their values too. Nil when the rule throws.
+    func outputs(of rule: ShapeRule, node: Node, inputs: [Tensor?], opset: Int) -> [ValueType?]? {
+        let key = inputs.map { $0.map { InputType(dataType: $0.dataType, shape: $0.shape) } }
+        if let (seen, outputs) = last.withLock({ $0 }), seen == key {
+            return outputs ?? Self.outputs(of: rule, node: node, inputs: inputs, opset: opset, values: true)
+        }
+        let fromTypes = Self.outputs(of: rule, node: node, inputs: inputs, opset: opset, values: false)
+        let complete = fromTypes.flatMap { o in o.allSatisfy { $0?.elementType != nil && $0?.staticShape != nil } ? o : nil }
+        last.withLock { $0 = (key, complete) }
+        return complete ?? Self.outputs(of: rule, node: node, inputs: inputs, opset: opset, values: true)
+    }
+
+    /// `rule`'s outputs for `node` from the types of `inputs`, and from their `values` when
+    /// asked; nil when it throws.
+    static func outputs(of rule: ShapeRule, node: Node, inputs: [Tensor?], opset: Int, values: Bool) -> [ValueType?]? {
+        let types = inputs.map { $0.map { ValueType.tensor($0.dataType, shape: $0.shape.map(Dim.value)) } }
+        return try? rule(ShapeContext(node: node, inputs: types, constants: values ? inputs : [], opset: opset))
     }
 }
 

@@ -90,16 +90,19 @@ enum MatrixKernels {
     /// one row and column; GEMV serves the others better), each side read through the plan's
     /// strides. A B that is one 2-D tensor (`b`, when `bIsMatrix`; a weight, in practice) is packed
     /// once and kept with its storage; A's batches, when they lie one after another, then run as
-    /// one product of their stacked rows. `bias` ([N]) is added to every row as it is stored.
+    /// one product of their stacked rows (so batches of single rows, a sequence model's
+    /// [T, 1, K] through a linear layer, are one GEMM, not T GEMVs each reading all of B).
+    /// `bias` ([N]) is added to every row as it is stored.
     static func packedMatMul(_ ctx: KernelContext, _ a: Tensor, _ b: Tensor, _ p: MatMulPlan, bIsMatrix: Bool,
                              bias: Tensor? = nil) -> Tensor? {
-        guard a.dataType == .float, PackedGemm.available, p.m > 1, p.n > 1,
+        let stacked = bIsMatrix && p.aLayout.columns == 1 && p.aLayout.rows == p.k
+            && p.aOffsets.enumerated().allSatisfy { $1 == $0 * p.m * p.k }
+        guard a.dataType == .float, PackedGemm.available, (stacked ? p.batch * p.m : p.m) > 1, p.n > 1,
               max(p.batch * p.m, p.n, p.k) <= Int(Int32.max) else { return nil }
         let y = Tensor(uninitialized: .float, shape: p.outShape)  // the product writes every element
         let lhs = PackedGemm.Operand(base: elements(a, Float.self), offsets: p.aOffsets, rowStride: p.aLayout.rows, columnStride: p.aLayout.columns)
         let rhs = PackedGemm.Operand(base: elements(b, Float.self), offsets: p.bOffsets, rowStride: p.bLayout.rows, columnStride: p.bLayout.columns)
         let z = bias.map { UnsafePointer(elements($0, Float.self)) }
-        let stacked = p.aLayout.columns == 1 && p.aLayout.rows == p.k && p.aOffsets.enumerated().allSatisfy { $1 == $0 * p.m * p.k }
         guard bIsMatrix else {
             PackedGemm.matmul(ctx.pool, m: p.m, n: p.n, k: p.k, batches: p.batch, a: lhs, b: rhs, packedB: nil,
                               c: elements(y, Float.self), z: z)
@@ -260,7 +263,7 @@ extension CPUKernels {
         if let bias, bias.shape != [plan.n] || bias.dataType != a.tensor.dataType {
             throw ctx.error("bias \(bias.shape) (\(bias.dataType)) must be [\(plan.n)] (\(a.tensor.dataType))")
         }
-        if let y = MatrixKernels.packedMatMul(ctx, a.tensor, b.tensor, plan, bIsMatrix: false, bias: bias) { return [y] }
+        if let y = MatrixKernels.packedMatMul(ctx, a.tensor, b.tensor, plan, bIsMatrix: b.tensor.rank == 2, bias: bias) { return [y] }
         let y = try ctx.apply1(matMul, "MatMul", [ctx.materialized(a), ctx.materialized(b)])
         return [try bias.map { try ctx.apply1(add, "Add", [y, $0]) } ?? y]
     }

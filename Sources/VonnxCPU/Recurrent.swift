@@ -67,7 +67,7 @@ private func floatValues(_ t: Tensor) -> [Float] { t.dataType == .float ? t.scal
 /// a voice-activity model's LSTM time), else its values as float32.
 private func floatTensor(_ t: Tensor) -> Tensor { t.dataType == .float ? t : Tensor(shape: t.shape, scalars: floatValues(t)) }
 
-struct RecurrentSetup {
+struct RecurrentSetup: Sendable {
     let seq: Int, batch: Int, input: Int, hidden: Int, directions: Int, gates: Int
     let reverseOnly: Bool, layout: Int, clip: Float?
     /// Activations per direction (`perDirection` functions each).
@@ -168,8 +168,23 @@ struct RecurrentSetup {
     /// Whether direction `d` runs backwards in time.
     func isReverse(_ d: Int) -> Bool { reverseOnly || d == 1 }
 
+    /// `body(d, pool)` for each direction d, in order: with two directions and more than one
+    /// thread both at once, each on one thread, since they are independent and a step's product
+    /// at small batch is too small to split well (a bidirectional LSTM then waits for half the
+    /// steps); else one after the other on `pool`.
+    func eachDirection<R>(_ body: @Sendable (Int, ThreadPool) -> R) -> [R] {
+        guard directions > 1, pool.threads > 1 else { return (0..<directions).map { body($0, pool) } }
+        let results = UnsafeMutableBufferPointer<R?>.allocate(capacity: directions)
+        results.initialize(repeating: nil)
+        defer { _ = results.deinitialize(); results.deallocate() }
+        nonisolated(unsafe) let out = results
+        let serial = ThreadPool(threads: 1)
+        pool.parallelFor(directions, chunksPerThread: 1) { r in for d in r { out[d] = body(d, serial) } }
+        return results.map { $0! }
+    }
+
     /// X·W_dᵀ for every step and batch entry: [seq*batch][gates*hidden].
-    func inputProjection(_ d: Int) -> [Float] {
+    func inputProjection(_ d: Int, pool: ThreadPool) -> [Float] {
         let n = gates * hidden
         var out = [Float](repeating: 0, count: seq * batch * n)
         guard seq * batch > 0 else { return out }
@@ -181,7 +196,7 @@ struct RecurrentSetup {
     }
 
     /// rows (m × hidden) · R_d[rowOffset ..< rowOffset + n]ᵀ: [m][n].
-    func recurrent(_ h: [Float], rows m: Int, d: Int, gateOffset: Int, count n: Int) -> [Float] {
+    func recurrent(_ h: [Float], rows m: Int, d: Int, gateOffset: Int, count n: Int, pool: ThreadPool) -> [Float] {
         var out = [Float](repeating: 0, count: m * n)
         parallelGemm(pool, transA: false, transB: true, m: m, n: n, k: hidden, alpha: 1, a: h, lda: hidden,
                      b: elements(r, Float.self) + (d * gates * hidden + gateOffset) * hidden, ldb: hidden, beta: 0, c: &out, ldc: n)
@@ -233,15 +248,14 @@ extension CPUKernels {
     public static let rnn: CPUKernel = { ctx in
         let s = try RecurrentSetup(ctx, gates: 1, defaults: ["Tanh"])
         let H = s.hidden
-        var ys: [[Float]] = [], finals: [[Float]] = []
-        for d in 0..<s.directions {
-            let xw = s.inputProjection(d)
+        let results = s.eachDirection { d, pool in
+            let xw = s.inputProjection(d, pool: pool)
             let f = s.activations[d][0]
             var h = Array(s.h0[(d * s.batch * H)..<((d + 1) * s.batch * H)])
             var y = [Float](repeating: 0, count: s.seq * s.batch * H)
             let bias = (0..<H).map { s.b[d * 2 * H + $0] + s.b[d * 2 * H + H + $0] }
             for step in 0..<s.seq {
-                let hr = s.recurrent(h, rows: s.batch, d: d, gateOffset: 0, count: H)
+                let hr = s.recurrent(h, rows: s.batch, d: d, gateOffset: 0, count: H, pool: pool)
                 for bi in 0..<s.batch where step < s.lengths[bi] {
                     let t = recurrentTime(step, len: s.lengths[bi], reverse: s.isReverse(d))
                     for j in 0..<H {
@@ -251,9 +265,9 @@ extension CPUKernels {
                     }
                 }
             }
-            ys.append(y); finals.append(h)
+            return (y: y, h: h)
         }
-        return try s.outputs(ys, [finals], type: try ctx.input(0).dataType)
+        return try s.outputs(results.map(\.y), [results.map(\.h)], type: try ctx.input(0).dataType)
     }
 
     /// GRU with gates z, r, h; linear_before_reset applies r after the recurrent matmul.
@@ -261,15 +275,14 @@ extension CPUKernels {
         let s = try RecurrentSetup(ctx, gates: 3, defaults: ["Sigmoid", "Tanh"])
         let H = s.hidden, G = 3 * H
         let linearBeforeReset = try ctx.node.int("linear_before_reset", default: 0) != 0
-        var ys: [[Float]] = [], finals: [[Float]] = []
-        for d in 0..<s.directions {
-            let xw = s.inputProjection(d)
+        let results = s.eachDirection { d, pool in
+            let xw = s.inputProjection(d, pool: pool)
             let f = s.activations[d][0], g = s.activations[d][1]
             var h = Array(s.h0[(d * s.batch * H)..<((d + 1) * s.batch * H)])
             var y = [Float](repeating: 0, count: s.seq * s.batch * H)
             let wb = Array(s.b[(d * 2 * G)..<(d * 2 * G + G)]), rb = Array(s.b[(d * 2 * G + G)..<((d + 1) * 2 * G)])
             for step in 0..<s.seq {
-                let hr = s.recurrent(h, rows: s.batch, d: d, gateOffset: 0, count: G)
+                let hr = s.recurrent(h, rows: s.batch, d: d, gateOffset: 0, count: G, pool: pool)
                 var z = [Float](repeating: 0, count: s.batch * H), r = z
                 var rh = h
                 for bi in 0..<s.batch where step < s.lengths[bi] {
@@ -281,7 +294,7 @@ extension CPUKernels {
                         rh[bi * H + j] = r[bi * H + j] * h[bi * H + j]
                     }
                 }
-                let rhr = linearBeforeReset ? [] : s.recurrent(rh, rows: s.batch, d: d, gateOffset: 2 * H, count: H)
+                let rhr = linearBeforeReset ? [] : s.recurrent(rh, rows: s.batch, d: d, gateOffset: 2 * H, count: H, pool: pool)
                 for bi in 0..<s.batch where step < s.lengths[bi] {
                     let t = recurrentTime(step, len: s.lengths[bi], reverse: s.isReverse(d))
                     let xo = (t * s.batch + bi) * G
@@ -295,9 +308,9 @@ extension CPUKernels {
                     }
                 }
             }
-            ys.append(y); finals.append(h)
+            return (y: y, h: h)
         }
-        return try s.outputs(ys, [finals], type: try ctx.input(0).dataType)
+        return try s.outputs(results.map(\.y), [results.map(\.h)], type: try ctx.input(0).dataType)
     }
 
     /// LSTM with gates i, o, f, c, optional peepholes P (i, o, f) and input_forget coupling.
@@ -310,9 +323,8 @@ extension CPUKernels {
             guard P.shape == [s.directions, 3 * H], P.dataType.isFloatingPoint else { throw ctx.error("P has shape \(P.shape), expected \([s.directions, 3 * H])") }
             peep = floatValues(P)
         }
-        var ys: [[Float]] = [], finalH: [[Float]] = [], finalC: [[Float]] = []
-        for d in 0..<s.directions {
-            let xw = s.inputProjection(d)
+        let results = s.eachDirection { [peep] d, pool in
+            let xw = s.inputProjection(d, pool: pool)
             let f = s.activations[d][0], g = s.activations[d][1], hAct = s.activations[d][2]
             var h = Array(s.h0[(d * s.batch * H)..<((d + 1) * s.batch * H)])
             var c = Array(s.c0[(d * s.batch * H)..<((d + 1) * s.batch * H)])
@@ -320,7 +332,7 @@ extension CPUKernels {
             let bias = (0..<G).map { s.b[d * 2 * G + $0] + s.b[d * 2 * G + G + $0] }
             let pi = d * 3 * H, po = pi + H, pf = pi + 2 * H
             for step in 0..<s.seq {
-                let hr = s.recurrent(h, rows: s.batch, d: d, gateOffset: 0, count: G)
+                let hr = s.recurrent(h, rows: s.batch, d: d, gateOffset: 0, count: G, pool: pool)
                 for bi in 0..<s.batch where step < s.lengths[bi] {
                     let t = recurrentTime(step, len: s.lengths[bi], reverse: s.isReverse(d))
                     let xo = (t * s.batch + bi) * G, ho = bi * G
@@ -341,8 +353,8 @@ extension CPUKernels {
                     }
                 }
             }
-            ys.append(y); finalH.append(h); finalC.append(c)
+            return (y: y, h: h, c: c)
         }
-        return try s.outputs(ys, [finalH, finalC], type: try ctx.input(0).dataType)
+        return try s.outputs(results.map(\.y), [results.map(\.h), results.map(\.c)], type: try ctx.input(0).dataType)
     }
 }

@@ -53,14 +53,23 @@ public final class TensorStorage: @unchecked Sendable {
         if let deallocator { deallocator() } else { StorageCache.release(pointer, byteCount: strings.isEmpty ? byteCount : 0) }
     }
 
+    /// What a derived value is: the transform's kind and the element type and shape it was
+    /// made from. A struct, not a string: kernels ask for their weights' derived values on
+    /// every run, and formatting the shape into a string took 2–3% of a small model's run.
+    fileprivate struct DerivedKey: Hashable {
+        let kind: String
+        let dataType: DataType
+        let shape: [Int]
+    }
+
     /// Transforms of these read-only bytes that kernels made once (packed GEMM panels,
     /// Winograd filters), by key; they are freed with the storage. Guarded by `derivedLock`.
-    nonisolated(unsafe) private var derived: [String: Tensor] = [:]
+    nonisolated(unsafe) private var derived: [DerivedKey: Tensor] = [:]
     private static let derivedLock = Mutex(())
 
     /// The value under `key`, made by `make` on the first call; `make` must not ask for
     /// another derived value (one lock guards them all).
-    fileprivate func derived(_ key: String, make: () -> Tensor) -> Tensor {
+    fileprivate func derived(_ key: DerivedKey, make: () -> Tensor) -> Tensor {
         Self.derivedLock.withLock { _ in
             if let v = derived[key] { return v }
             let v = StorageCache.lasting(make)
@@ -76,7 +85,7 @@ extension Tensor {
     /// weights and is shared by every session holding them. `make` must not ask for another
     /// derived value.
     public func derived(_ kind: String, make: () -> Tensor) -> Tensor {
-        storage.derived("\(kind) \(dataType) \(shape)", make: make)
+        storage.derived(.init(kind: kind, dataType: dataType, shape: shape), make: make)
     }
 }
 

@@ -159,6 +159,60 @@ func winogradConvMatchesDirectDefinition(xs: [Int], m: Int, pads: [Int]) throws 
     #expect(throws: VonnxError.self) { try run(CPUKernels.conv, "Conv", [x, w], ["strides": .ints([0, 1])]) }
 }
 
+/// ConvTranspose against a float64 scatter of every input element through every tap, on random
+/// inputs: 1-D to 3-D, strides 1 to 3 along different axes, taps overlapping or not, dilations,
+/// pads cutting outputs on either side, output padding and groups, batches of two, odd sizes.
+@Test(arguments: [([2, 3, 7], [3, 4, 3], ["strides": [2], "pads": [1, 2]]),
+                  ([1, 4, 9, 11], [4, 5, 2, 2], ["strides": [2, 2]]),
+                  ([2, 6, 5, 7], [6, 2, 3, 2], ["strides": [3, 1], "dilations": [1, 2], "pads": [2, 0, 1, 1], "output_padding": [1, 0], "group": [2]]),
+                  ([1, 2, 3, 4, 5], [2, 3, 2, 3, 2], ["strides": [1, 2, 3], "pads": [0, 1, 0, 1, 0, 2]])] as [([Int], [Int], [String: [Int]])])
+func convTransposeMatchesScatterReference(xShape: [Int], wShape: [Int], attributes: [String: [Int]]) throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    let x = rng.floats(xShape, -1...1), w = rng.floats(wShape, -1...1), d = xShape.count - 2
+    let group = attributes["group"]?[0] ?? 1, (n, c) = (xShape[0], xShape[1]), cg = c / group, mg = wShape[1], m = mg * group
+    let bias = rng.floats([m], -1...1)
+    let strides = attributes["strides"] ?? Array(repeating: 1, count: d), dilations = attributes["dilations"] ?? Array(repeating: 1, count: d)
+    let pads = attributes["pads"] ?? Array(repeating: 0, count: 2 * d), outPad = attributes["output_padding"] ?? Array(repeating: 0, count: d)
+    let input = Array(xShape[2...]), kernel = Array(wShape[2...])
+    var out = [Int](repeating: 0, count: d)
+    for a in 0..<d {
+        let full: Int = (input[a] - 1) * strides[a] + (kernel[a] - 1) * dilations[a] + 1
+        out[a] = full + outPad[a] - pads[a] - pads[a + d]
+    }
+    let inSize = input.reduce(1, *), kSize = kernel.reduce(1, *), outSize = out.reduce(1, *)
+    func index(_ flat: Int, _ dims: [Int]) -> [Int] {
+        var r = flat, i = [Int](repeating: 0, count: dims.count)
+        for a in stride(from: dims.count - 1, through: 0, by: -1) { i[a] = r % dims[a]; r /= dims[a] }
+        return i
+    }
+    let px = x.scalars(as: Float.self), pw = w.scalars(as: Float.self), pb = bias.scalars(as: Float.self)
+    var expected = [Double](repeating: 0, count: n * m * outSize)
+    for b in 0..<n { for oc in 0..<m { for o in 0..<outSize { expected[(b * m + oc) * outSize + o] = Double(pb[oc]) } } }
+    for b in 0..<n { for ci in 0..<c { for i in 0..<inSize { for k in 0..<kSize {
+        let ii = index(i, input), kk = index(k, kernel)
+        var flat = 0, inside = true
+        for a in 0..<d {
+            let o: Int = ii[a] * strides[a] + kk[a] * dilations[a] - pads[a]
+            if o < 0 || o >= out[a] { inside = false }
+            flat = flat * out[a] + o
+        }
+        guard inside else { continue }
+        let g = ci / cg
+        for j in 0..<mg {
+            expected[(b * m + g * mg + j) * outSize + flat] += Double(px[(b * c + ci) * inSize + i]) * Double(pw[(ci * mg + j) * kSize + k])
+        }
+    } } } }
+    var attrs: [String: Attribute] = ["group": .int(group)]
+    for (name, values) in attributes where name != "group" { attrs[name] = .ints(values) }
+    for threads in [1, 2] {
+        let y = try run(CPUKernels.convTranspose, "ConvTranspose", [x, w, bias], attrs, threads: threads)[0]
+        let got = y.scalars(as: Float.self)
+        let bad = got.indices.filter { !(abs(Double(got[$0]) - expected[$0]) <= 1e-4 * max(1, abs(expected[$0]))) }
+        #expect(y.shape == [n, m] + out && bad.isEmpty, "seed \(seed) \(xShape) \(wShape) \(attributes) threads \(threads): \(y.shape), \(bad.count) wrong")
+    }
+}
+
 @Test func convTransposeStridedWithOutputShape() throws {
     let x = Tensor(shape: [1, 1, 2, 2], scalars: [1, 2, 3, 4] as [Float])
     let w = Tensor(shape: [1, 1, 2, 2], scalars: [1, 1, 1, 1] as [Float])

@@ -123,6 +123,31 @@ private func axes(_ v: [Int64]) -> Tensor { Tensor(shape: [v.count], scalars: v)
     #expect(gru[1].scalars(as: Float.self).allSatisfy { $0 == 0 })
 }
 
+/// Bidirectional RNN, GRU and LSTM on two threads (the directions at once, each on one thread)
+/// against one thread (one direction after the other) on random inputs: odd sizes, batch 1 (a
+/// step's product a GEMV) and 3 with a short and an empty sequence, initial states, peepholes.
+@Test(arguments: [("RNN", 1), ("GRU", 3), ("LSTM", 4)], [1, 3])
+func recurrentDirectionsOnTwoThreadsMatchOneThread(op: (name: String, gates: Int), batch: Int) throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    let (seq, input, hidden, g) = (7, 5, 13, op.gates)
+    var inputs: [Tensor?] = [rng.floats([seq, batch, input], -1...1), rng.floats([2, g * hidden, input], -0.6...0.6),
+                             rng.floats([2, g * hidden, hidden], -0.6...0.6), rng.floats([2, 2 * g * hidden], -0.5...0.5),
+                             Tensor(shape: [batch], scalars: [Int32(seq), 4, 0].prefix(batch).map { $0 }),
+                             rng.floats([2, batch, hidden], -1...1)]
+    if op.name == "LSTM" { inputs += [rng.floats([2, batch, hidden], -1...1), rng.floats([2, 3 * hidden], -0.5...0.5)] }
+    let node = Node(name: "n", opType: op.name, inputs: inputs.indices.map { "i\($0)" }, outputs: ["y", "h"] + (op.name == "LSTM" ? ["c"] : []),
+                    attributes: ["hidden_size": .int(hidden), "direction": .string(Array("bidirectional".utf8))])
+    let kernel = ["RNN": CPUKernels.rnn, "GRU": CPUKernels.gru, "LSTM": CPUKernels.lstm][op.name]!
+    let one = try kernel(KernelContext(node: node, inputs: inputs, opset: 22, pool: ThreadPool(threads: 1)))
+    let two = try kernel(KernelContext(node: node, inputs: inputs, opset: 22, pool: ThreadPool(threads: 2)))
+    for (a, b) in zip(one, two) {
+        let x = a.scalars(as: Float.self), y = b.scalars(as: Float.self)
+        let bad = x.indices.filter { !(abs(x[$0] - y[$0]) <= 1e-6 * max(1, abs(x[$0]))) }
+        #expect(a.shape == b.shape && bad.isEmpty, "seed \(seed) \(op.name) batch \(batch): \(bad.count) of \(x.count) differ")
+    }
+}
+
 @Test func loopCarriesAndStacks() throws {
     // body(i, cond, acc) -> (cond, acc + i, acc)
     let body: SubgraphRunner = { _, args in

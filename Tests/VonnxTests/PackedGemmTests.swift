@@ -108,10 +108,10 @@ func packedGemmActivationsMatchReference(activation: FusedActivation) {
 /// Float32 MatMul (CGemm's packed path, and GEMV for single rows) against a float64 reference
 /// on random inputs: 1×1 and single rows or columns, odd sizes with row and column tails, K
 /// over one block, batches broadcast from either side, a 2-D B (packed once, the batches
-/// stacked), one and two threads.
+/// stacked, also batches of one row each), one and two threads.
 @Test(arguments: [([1, 1], [1, 1]), ([1, 5], [5, 70]), ([9, 1], [1, 3]), ([7, 13], [13, 37]), ([3, 40, 300], [300, 130]),
                   ([2, 1, 17, 64], [3, 64, 65]), ([12, 33, 16], [12, 16, 50]), ([4, 9, 20], [20]), ([20], [5, 20, 9]),
-                  ([1, 2, 3, 8, 8], [2, 1, 8, 8]), ([130, 257], [257, 2])])
+                  ([1, 2, 3, 8, 8], [2, 1, 8, 8]), ([130, 257], [257, 2]), ([37, 1, 19], [19, 67]), ([2, 1, 1, 9], [9, 3])])
 func packedGemmRunsMatMul(aShape: [Int], bShape: [Int]) throws {
     let seed = UInt64.random(in: 0...UInt64.max)
     var rng = SplitMix(state: seed)
@@ -169,10 +169,13 @@ func packedGemmRunsGemm(m: Int, n: Int, k: Int) throws {
 /// vonnx TransposedMatMul (operands read through transposed strides, the bias added as stored)
 /// against Transpose then MatMul (then the bias): attention's Q·Kᵀ and P·V head layouts, a
 /// transposed A (column stride not 1) and B (row stride 1), a broadcast batch, a 2-D case, and
-/// one side left as is; without and with a bias, one and two threads.
+/// one side left as is, a sequence of single rows through a 2-D B (stacked into one product, B
+/// as is or transposed; not stacked when A's rows are strided); without and with a bias, one
+/// and two threads.
 @Test(arguments: [([2, 9, 3, 4], [0, 2, 1, 3], [2, 9, 3, 4], [0, 2, 3, 1]), ([2, 3, 9, 9], nil, [2, 9, 3, 5], [0, 2, 1, 3]),
                   ([5, 7], [1, 0], [11, 5], [1, 0]), ([1, 6, 13], [0, 2, 1], [4, 13, 6], [0, 2, 1]),
-                  ([3, 17, 40], [2, 0, 1], [17, 33], nil)] as [([Int], [Int]?, [Int], [Int]?)])
+                  ([3, 17, 40], [2, 0, 1], [17, 33], nil), ([23, 1, 19], nil, [19, 70], nil), ([23, 1, 19], nil, [70, 19], [1, 0]),
+                  ([1, 23, 19], [1, 0, 2], [19, 70], nil)] as [([Int], [Int]?, [Int], [Int]?)])
 func packedGemmRunsTransposedMatMul(aShape: [Int], permA: [Int]?, bShape: [Int], permB: [Int]?) throws {
     let seed = UInt64.random(in: 0...UInt64.max)
     var rng = SplitMix(state: seed)

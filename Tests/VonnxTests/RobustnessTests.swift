@@ -74,6 +74,26 @@ private func input(_ name: String, _ dims: [Int], _ type: DataType = .float) -> 
         .contains("over the limit of 8"))
 }
 
+/// The output sizes a node's shape rule gave in earlier runs are kept only for the same input
+/// types, and never when they depend on input values: one session, runs alternating small and
+/// oversized outputs from a new input shape (Relu) and from new input values (Expand).
+@Test func outputLimitsHoldOnEveryRunOfOneSession() throws {
+    let graph = Graph(nodes: [Node(name: "r", opType: "Relu", inputs: ["x"], outputs: ["y"]),
+                              Node(name: "e", opType: "Expand", inputs: ["y", "s"], outputs: ["z"])],
+                      inputs: [ValueInfo(name: "x", type: .tensor(.float, shape: [.symbol("n")])), input("s", [2], .int64)],
+                      outputs: [ValueInfo(name: "z", type: nil)])
+    let s = try session(graph, options: SessionOptions(threads: 1, backend: .cpu, limits: Limits(maxTensorBytes: 1 << 20)))
+    func feeds(_ n: Int, _ rows: Int64) -> [String: Tensor] {
+        ["x": Tensor(shape: [n], scalars: [Float](repeating: 1, count: n)), "s": Tensor(shape: [2], scalars: [rows, 1])]
+    }
+    for _ in 0..<2 {
+        #expect(try s.run(feeds(3, 2))["z"]?.shape == [2, 3])
+        #expect(failure { _ = try s.run(feeds(300_000, 1)) }.contains("node 'r' (Relu): output 0 of shape [300000] (float32)"))
+        #expect(try s.run(feeds(3, 2))["z"]?.shape == [2, 3])
+        #expect(failure { _ = try s.run(feeds(3, 100_000)) }.contains("node 'e' (Expand): output 0 of shape [100000, 3] (float32)"))
+    }
+}
+
 /// ConstantOfShape [2^17, 2^17, 7] of doubles: 962 GB, under the kernel's element-count check.
 private let unmappableBytes = (1 << 34) * 7 * 8
 
