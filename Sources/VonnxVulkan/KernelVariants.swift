@@ -178,6 +178,16 @@ enum KernelVariants {
             KernelVariant(name: "elements", shader: "binary", defines: ["RUN": "1"], width: 256, height: 1, rows: 1, columns: 1,
                           suits: { _, _, _ in true }),
         ],
+        // RNN, GRU and LSTM steps (Recurrent.swift): rows are directions × batch entries, columns
+        // the hidden size. For up to 256 hidden units a step is too little work to pay for a
+        // dispatch and a pipeline barrier of its own: one dispatch runs every step, a workgroup per
+        // direction and batch entry. Larger ones spread each step over the whole device.
+        "recurrent": [
+            KernelVariant(name: "sequence", shader: "recurrent", defines: ["SEQUENCE": "1"], width: 64, height: 1, rows: 1, columns: 1,
+                          suits: { _, _, hidden in hidden <= 256 }),
+            KernelVariant(name: "steps", shader: "recurrent", defines: [:], width: 64, height: 1, rows: 1, columns: 1,
+                          suits: { _, _, _ in true }),
+        ],
         // Row reductions (normalize, softmax, reduce; `shader` is the op's): rows.glsl's modes.
         // One invocation a row suits short rows on CPU devices (no barriers); else one workgroup
         // a row, its width chosen by `VulkanKernelContext.dispatchRows`.

@@ -173,10 +173,10 @@ extension Tensor {
 @Test(.enabled(if: device != nil, TestVulkan.skipReason), arguments: kernelCases)
 func vulkanKernelMatchesCPU(_ kc: KernelCase) throws { try checkAgainstCPU(kc) }
 
-/// Runs `kc` on the Vulkan test device and on the CPU and expects the same outputs: equal
-/// integers and bools, floats within 1e-5 + 1e-4·|CPU| (equal with `exact`; NaN matches NaN).
-func checkAgainstCPU(_ kc: KernelCase, exact: Bool = false) throws {
-    let device = try #require(device)
+/// Runs `kc` on the Vulkan test device (or `given`) and on the CPU and expects the same outputs:
+/// equal integers and bools, floats within 1e-5 + 1e-4·|CPU| (equal with `exact`; NaN matches NaN).
+func checkAgainstCPU(_ kc: KernelCase, exact: Bool = false, on given: VulkanDevice? = nil) throws {
+    let device = try given ?? #require(device)
     let seed = UInt64.random(in: 0...UInt64.max)
     var rng = SplitMix(state: seed)
     let inputs = kc.inputs(&rng)
