@@ -1595,12 +1595,14 @@ float recurrence(uint unit, uint at) {
     return acc;
 }
 
-// The unit i = (d·batch + b)·H + j at step s: with `reset`, the GRU's r ⊙ h; else the step.
-void run(uint i, uint s, bool reset) {
+// Unit j of (d, b) = `pair` (d·batch + b) at step s: with `reset`, the GRU's r ⊙ h; else the
+// step. With `pair` uniform (SEQUENCE), so are the state reads of the recurrence, which a CPU
+// device then makes once for all lanes.
+void run(uint pair, uint j, uint s, bool reset) {
     uint H = p.hidden, cells = p.dirs * p.batch * H;
-    uint j = i % H, b = (i / H) % p.batch, d = i / (H * p.batch);
+    uint i = pair * H + j, b = pair % p.batch, d = pair / p.batch;
     uint len = uint(lens[b]);
-    uint from = (s & 1u) * 2u * cells, to = 2u * cells - from, vector = from + (i - j);
+    uint from = (s & 1u) * 2u * cells, to = 2u * cells - from, vector = from + pair * H;
     float hPrev = st[from + i], cPrev = st[from + cells + i];
     if (s >= len) {
         if (!reset) { st[to + i] = hPrev; st[to + cells + i] = cPrev; }
@@ -1620,7 +1622,7 @@ void run(uint i, uint s, bool reset) {
 #ifdef RESET_FIRST
         // the reset phase needs the reset gate only; the step reads r ⊙ h for its candidate
         if (reset && g != 1u) continue;
-        rec[g] = recurrence(unit, !reset && g == 2u ? 4u * cells + (i - j) : vector) + bias[d * 2u * GH + GH + g * H + j];
+        rec[g] = recurrence(unit, !reset && g == 2u ? 4u * cells + pair * H : vector) + bias[d * 2u * GH + GH + g * H + j];
 #else
         rec[g] = recurrence(unit, vector) + bias[d * 2u * GH + GH + g * H + j];
 #endif
@@ -1669,23 +1671,23 @@ void run(uint i, uint s, bool reset) {
 void main() {
 #ifdef SEQUENCE
     // A workgroup per (d, b): its H units, step after step.
-    uint first = gl_WorkGroupID.z * p.hidden, last = first + p.hidden;
+    uint pair = gl_WorkGroupID.z;
     for (uint s = p.step; s < p.step + p.steps; ++s) {
 #ifdef RESET_FIRST
-        for (uint i = first + gl_LocalInvocationID.x; i < last; i += gl_WorkGroupSize.x) run(i, s, true);
+        for (uint j = gl_LocalInvocationID.x; j < p.hidden; j += gl_WorkGroupSize.x) run(pair, j, s, true);
         memoryBarrierBuffer();
         barrier();
 #endif
-        for (uint i = first + gl_LocalInvocationID.x; i < last; i += gl_WorkGroupSize.x) run(i, s, false);
+        for (uint j = gl_LocalInvocationID.x; j < p.hidden; j += gl_WorkGroupSize.x) run(pair, j, s, false);
         memoryBarrierBuffer();
         barrier();
     }
 #else
     uint total = p.dirs * p.batch * p.hidden, stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
 #ifdef PASS_RESET
-    for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) run(i, p.step, true);
+    for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) run(i / p.hidden, i % p.hidden, p.step, true);
 #else
-    for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) run(i, p.step, false);
+    for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) run(i / p.hidden, i % p.hidden, p.step, false);
 #endif
 #endif
 }
