@@ -4,8 +4,8 @@ import VonnxIR
 /// every step, direction and gate, then `Shaders/recurrent.comp` runs the steps, reading the
 /// state the step before wrote (two states taking turns). The "recurrent" kernel variant picks
 /// how: "sequence" runs every step in one dispatch, a workgroup per direction and batch entry
-/// with a workgroup barrier between steps (small hidden sizes, where a step is too little work
-/// to pay for a dispatch and a pipeline barrier); "steps" runs one dispatch per step over every
+/// with a workgroup barrier between steps (small hidden sizes on GPUs, where a step is too little
+/// work to pay for a dispatch and a pipeline barrier); "steps" runs one dispatch per step over every
 /// unit, GRU with linear_before_reset = 0 adding one before it for the reset-scaled state its
 /// candidate gate reads. Sequence lengths, reverse and bidirectional runs, both layouts,
 /// initial states, clip, peepholes and input_forget are supported; the activations must be the
@@ -126,7 +126,9 @@ func recordRecurrent(_ cell: RecurrentCell, _ ctx: VulkanKernelContext) throws -
             try ctx.dispatch(variant, defines: defines, buffers: buffers, push: push, columns: 1, rows: 1, batch: dirs * batch)
         } else {
             for pass in resetFirst ? [["PASS_RESET": "1"], [:]] : [[:]] {
-                try ctx.dispatch(variant, defines: defines.merging(pass) { $1 }, buffers: buffers, push: push, columns: cells, rows: 1, batch: 1)
+                // the shader strides over the units, so the grid may stop at the dispatch limit
+                try ctx.dispatch(variant, defines: defines.merging(pass) { $1 }, buffers: buffers, push: push,
+                                 columns: min(cells, 65535 * variant.width), rows: 1, batch: 1)
             }
         }
     }
