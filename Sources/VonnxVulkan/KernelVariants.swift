@@ -179,6 +179,19 @@ enum KernelVariants {
             KernelVariant(name: "elements", shader: "binary", defines: ["RUN": "1"], width: 256, height: 1, rows: 1, columns: 1,
                           suits: { _, _, _ in true }),
         ],
+        // RNN, GRU and LSTM steps (Recurrent.swift): rows are directions × batch entries, columns
+        // the hidden size. On GPUs, up to 256 hidden units make a step too little work to pay
+        // for a dispatch and a pipeline barrier of its own: one dispatch runs every step, a
+        // workgroup per direction and batch entry. Larger ones, and every size on CPU devices,
+        // spread each step over the whole device: on lavapipe, crnn's LSTM (80 steps, hidden 96,
+        // both directions) took 1.5× the wall time and 1.17× the CPU time in one dispatch (its
+        // workgroup barriers run as coroutine switches), though 29% fewer instructions.
+        "recurrent": [
+            KernelVariant(name: "sequence", shader: "recurrent", defines: ["SEQUENCE": "1"], width: 64, height: 1, rows: 1, columns: 1,
+                          suits: { device, _, hidden in device.prefersSharedMemory && hidden <= 256 }),
+            KernelVariant(name: "steps", shader: "recurrent", defines: [:], width: 64, height: 1, rows: 1, columns: 1,
+                          suits: { _, _, _ in true }),
+        ],
         // Row reductions (normalize, softmax, reduce; `shader` is the op's): rows.glsl's modes.
         // One invocation a row suits short rows on CPU devices (no barriers); else one workgroup
         // a row, its width chosen by `VulkanKernelContext.dispatchRows`.

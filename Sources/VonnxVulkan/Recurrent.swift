@@ -1,12 +1,15 @@
 import VonnxIR
 
 /// RNN, GRU and LSTM on float32, as the CPU kernels compute them: one GEMM makes X·Wᵀ for
-/// every step, direction and gate, then `Shaders/recurrent.comp` runs one dispatch per time
-/// step for every direction and batch entry, reading the state the step before wrote (two
-/// state buffers taking turns); GRU with linear_before_reset = 0 adds a dispatch a step before
-/// it, for the reset-scaled state its candidate gate reads. Sequence lengths, reverse and bidirectional
-/// runs, both layouts, initial states, clip, peepholes and input_forget are supported; the
-/// activations must be the same for both directions.
+/// every step, direction and gate, then `Shaders/recurrent.comp` runs the steps, reading the
+/// state the step before wrote (two states taking turns). The "recurrent" kernel variant picks
+/// how: "sequence" runs every step in one dispatch, a workgroup per direction and batch entry
+/// with a workgroup barrier between steps (small hidden sizes on GPUs, where a step is too little
+/// work to pay for a dispatch and a pipeline barrier); "steps" runs one dispatch per step over every
+/// unit, GRU with linear_before_reset = 0 adding one before it for the reset-scaled state its
+/// candidate gate reads. Sequence lengths, reverse and bidirectional runs, both layouts,
+/// initial states, clip, peepholes and input_forget are supported; the activations must be the
+/// same for both directions.
 enum RecurrentCell: Int {
     case rnn = 0, gru = 1, lstm = 2
 
@@ -96,37 +99,46 @@ func recordRecurrent(_ cell: RecurrentCell, _ ctx: VulkanKernelContext) throws -
     let xw = try recordGemmShader(ctx, a: x, b: w, c: nil, shape: GemmShape(m: rows, n: dirs * gh, k: input, sa: (input, 1), sb: (1, input)),
                                   output: [rows, dirs * gh])
     let lengths = try lens ?? ctx.recorder.upload(Tensor(shape: [batch], scalars: [Int32](repeating: Int32(clamping: seq), count: batch)))
-    // The state, h then c, each [dirs][batch][hidden]; layout 1's initial states are transposed in.
+    // The state: two [h, c] taking turns, each h and c [dirs][batch][hidden], then GRU's r ⊙ h
+    // (RESET_FIRST); layout 1's initial states are transposed in.
     let cells = dirs * batch * hidden
-    var state = [try ctx.recorder.makeTensor(shape: [2 * cells]), try ctx.recorder.makeTensor(shape: [2 * cells])]
-    try ctx.recorder.fill(state[0], bits: 0)
+    let state = try ctx.recorder.makeTensor(shape: [(resetFirst ? 5 : 4) * cells])
+    try ctx.recorder.fill(state, bits: 0)
     let order = layout == 0 ? [0, 1, 2] : [1, 0, 2], given = contiguousStrides(stateShape)
     for (k, initial) in [h0, c0].enumerated() {
         guard let initial else { continue }
-        try recordStridedCopy(ctx, from: initial.buffer, inStrides: order.map { given[$0] }, to: state[0].buffer,
+        try recordStridedCopy(ctx, from: initial.buffer, inStrides: order.map { given[$0] }, to: state.buffer,
                               outOffset: k * cells, outStrides: contiguousStrides([dirs, batch, hidden]), shape: [dirs, batch, hidden])
     }
     let yShape = layout == 0 ? [seq, dirs, batch, hidden] : [batch, seq, dirs, hidden]
     let y = try ctx.recorder.makeTensor(shape: yShape)
     try ctx.recorder.fill(y, bits: 0)
     let biasValues = try bias ?? ctx.recorder.upload(Tensor(zeros: .float, shape: [dirs, 2 * gh])), peepValues = peep ?? biasValues
-    let resetState = try resetFirst ? [ctx.recorder.makeTensor(shape: [cells]).buffer] : []
-    for step in 0..<seq {
+    if hidden % 4 == 0 { defines["VEC4"] = "1" }
+    defines.merge(wordDefines(nil, indices: lengths)) { $1 }
+    let buffers = [xw.buffer, r.buffer, biasValues.buffer, lengths.buffer, state.buffer, y.buffer, peepValues.buffer]
+    let variant = KernelVariants.choose("recurrent", rows: dirs * batch, columns: hidden, device: ctx.device)
+    // "sequence" runs as many steps a dispatch as the device's loops may iterate; "steps" one.
+    let perDispatch = variant.name == "sequence" ? min(seq, ctx.device.properties.loopIterationLimit ?? seq) : 1
+    for first in stride(from: 0, to: seq, by: max(perDispatch, 1)) {
         var push = PushConstants()
-        for v in [step, seq, batch, hidden, dirs, layout] { push.add(v) }
-        let buffers = [xw.buffer, r.buffer, biasValues.buffer, lengths.buffer, state[0].buffer, state[1].buffer, y.buffer,
-                       peepValues.buffer] + resetState
-        for pass in resetFirst ? [["PASS_RESET": "1"], [:]] : [[:]] {
-            try ctx.dispatch1D("recurrent", defines: defines.merging(pass) { $1 }.merging(wordDefines(nil, indices: lengths)) { $1 },
-                               buffers: buffers, push: push, count: cells)
+        for v in [first, min(perDispatch, seq - first), seq, batch, hidden, dirs, layout] { push.add(v) }
+        if variant.name == "sequence" {
+            try ctx.dispatch(variant, defines: defines, buffers: buffers, push: push, columns: 1, rows: 1, batch: dirs * batch)
+        } else {
+            for pass in resetFirst ? [["PASS_RESET": "1"], [:]] : [[:]] {
+                // the shader strides over the units, so the grid may stop at the dispatch limit
+                try ctx.dispatch(variant, defines: defines.merging(pass) { $1 }, buffers: buffers, push: push,
+                                 columns: min(cells, 65535 * variant.width), rows: 1, batch: 1)
+            }
         }
-        state.swapAt(0, 1)
     }
+    let last = seq % 2 * 2 * cells
     // Y_h and Y_c from the last state, in the layout's order.
     let outputs = try (0..<(cell == .lstm ? 2 : 1)).map { k -> VulkanTensor in
         let final = try ctx.recorder.makeTensor(shape: stateShape)
         let strides = contiguousStrides(stateShape)
-        try recordStridedCopy(ctx, from: state[0].buffer, inOffset: k * cells, inStrides: contiguousStrides([dirs, batch, hidden]),
+        try recordStridedCopy(ctx, from: state.buffer, inOffset: last + k * cells, inStrides: contiguousStrides([dirs, batch, hidden]),
                               to: final.buffer, outStrides: order.map { strides[$0] }, shape: [dirs, batch, hidden])
         return final
     }

@@ -337,6 +337,8 @@ func copyVariantMatchesCPU(_ spec: String) throws {
     for family in ["copy", "binary"] {
         #expect(KernelVariants.choose(family, rows: 1, device: device).name == (device.properties.kind == "cpu" ? "runs" : "elements"))
     }
+    #expect(KernelVariants.choose("recurrent", rows: 2, columns: 96, device: device).name == (gpu ? "sequence" : "steps"))
+    #expect(KernelVariants.choose("recurrent", rows: 2, columns: 512, device: device).name == "steps")
     let forced = try VulkanDevice(options: .init(kernelVariants: "gemm=tiled"))
     #expect(KernelVariants.choose("gemm", rows: 1, device: forced).name == "tiled")
 }
