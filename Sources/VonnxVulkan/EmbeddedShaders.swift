@@ -706,9 +706,9 @@ void main() {
 // - otherwise: no shared memory; a workgroup of gl_WorkGroupSize.x invocations computes TM rows
 //   (the same for all of them) and each invocation TN columns, TM×TN sums in registers. TM = 1
 //   is the GEMV path. VEC4 picks the loads: 0 scalar, TN columns strided by the workgroup
-//   width; 1 (A's rows and B's rows contiguous, TN = 4) vec4 loads along K of A and along N of
-//   B, TN = 4 adjacent columns; 2 (A's and B's rows along K contiguous, B transposed) vec4
-//   loads along K of both, TN strided columns. With VEC4, sizes, strides and offsets along the
+//   width; 1 (A's rows and B's rows contiguous, TN a multiple of 4) vec4 loads along K of A and
+//   along N of B, TN adjacent columns (TN / 4 vec4s of each of B's rows); 2 (A's and B's rows
+//   along K contiguous, B transposed) vec4 loads along K of both, TN strided columns. With VEC4, sizes, strides and offsets along the
 //   vec4 axes are multiples of 4, except N with VEC4 1 when B's rows are padded to one (the
 //   host checks).
 //   SHARE_A (with VEC4 1 and TM = 8, a workgroup within one subgroup of at least 8): invocation
@@ -800,7 +800,7 @@ void main() {
     uint width = gl_WorkGroupSize.x;
     uint row0 = gl_WorkGroupID.y * TM, lx = gl_LocalInvocationID.x;
 #if VEC4 == 1
-    uint col0 = (gl_WorkGroupID.x * width + lx) * 4, colStep = 1;
+    uint col0 = (gl_WorkGroupID.x * width + lx) * TN, colStep = 1;
 #else
     uint col0 = gl_WorkGroupID.x * width * TN + lx, colStep = width;
 #endif
@@ -811,17 +811,24 @@ void main() {
     for (uint i = 0; i < TM; ++i)
         for (uint j = 0; j < TN; ++j) acc[i][j] = 0.0;
 #if VEC4 == 1
+#if TN % 4 != 0
+#error VEC4 1 takes TN a multiple of 4
+#endif
     // B's rows hold N columns, or more when padded to a multiple of 4 (the host checks)
-    uint bCol = (bOff + min(col0, (p.N + 3) / 4 * 4 - 4)) / 4, bRow = p.sb0 / 4;
+    uint bCol[TN / 4], bRow = p.sb0 / 4;
+    for (uint q = 0; q < TN / 4; ++q) bCol[q] = (bOff + min(col0 + 4 * q, (p.N + 3) / 4 * 4 - 4)) / 4;
 #if SHARE_A
     uint aMine = aRow[min(gl_SubgroupInvocationID, TM - 1)] / 4;
 #endif
     // adds row i's vec4 a of A times this K step's 4 rows of B to row i's sums
-#define ACCUMULATE(i, a) { vec4 av = a, sum = av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3; \
-                           for (uint j = 0; j < 4; ++j) acc[i][j] += sum[j]; }
+#define ACCUMULATE(i, a) { vec4 av = a; \
+        for (uint q = 0; q < TN / 4; ++q) { \
+            vec4 sum = av.x * bv[q][0] + av.y * bv[q][1] + av.z * bv[q][2] + av.w * bv[q][3]; \
+            for (uint j = 0; j < 4; ++j) acc[i][4 * q + j] += sum[j]; } }
     for (uint k = 0; k < p.K / 4; ++k) {
-        uint at = bCol + 4 * k * bRow;
-        vec4 b0 = LOAD_B4(at), b1 = LOAD_B4(at + bRow), b2 = LOAD_B4(at + 2 * bRow), b3 = LOAD_B4(at + 3 * bRow);
+        vec4 bv[TN / 4][4];
+        for (uint q = 0; q < TN / 4; ++q)
+            for (uint r = 0; r < 4; ++r) bv[q][r] = LOAD_B4(bCol[q] + (4 * k + r) * bRow);
 #if SHARE_A
 #if TM != 8
 #error SHARE_A takes TM = 8

@@ -101,6 +101,12 @@ enum KernelVariants {
                           vectorLoads: true, suits: { _, rows, _ in rows == 1 }),
             KernelVariant(name: "tiled", shader: "gemm", defines: ["TILED": "1", "TILE": "16"], width: 16, height: 16, rows: 1, columns: 1,
                           suits: { device, _, _ in device.prefersSharedMemory }),
+            // "broadcast" with 8 adjacent columns an invocation (64 a workgroup): each broadcast
+            // row of A feeds twice the sums, for the same devices: 289 M instructions against
+            // 315 M on the 1×1 conv 1024→256 at 14×14 (callgrind, lavapipe; issue 17's note).
+            KernelVariant(name: "broadcast8", shader: "gemm", defines: ["TM": "8", "TN": "8", "SHARE_A": "1"], width: 8, height: 1, rows: 8, columns: 8,
+                          vectorLoads: true, suits: { device, _, _ in
+                              !device.prefersSharedMemory && device.subgroupBroadcast && device.subgroupSize >= 8 }),
             // The "registers" blocks with A's rows loaded once a subgroup and broadcast, for CPU
             // devices with subgroups of 8 or more: 27% fewer instructions on a 1×1 conv 1024→256
             // at 14×14, 16% on a Winograd 3×3 256→256 at 14×14 (callgrind, lavapipe).

@@ -34,7 +34,7 @@ func recordGemmShader(_ ctx: VulkanKernelContext, a: VulkanTensor, b: VulkanTens
     guard g.batchShape.count <= 4 else { throw ctx.error("more than 4 batch dims are not implemented on Vulkan") }
     let (g, wholeA, wholeB) = g.n == 1 && g.m > 1 ? (g.transposed, b, a) : (g, a, b)
     let (a, halfA) = try ctx.operand(wholeA), (b, halfB) = try ctx.operand(wholeB)
-    let variant = KernelVariants.choose("gemm", rows: g.m, device: ctx.device)
+    let variant = KernelVariants.choose("gemm", rows: g.m, columns: g.n, device: ctx.device)
     let y = try ctx.recorder.makeTensor(shape: output)
     var push = PushConstants()
     for v in [g.m, g.n, g.k, g.batchShape.count, g.sa.0, g.sa.1, g.sb.0, g.sb.1, g.sc.0, g.sc.1] { push.add(v) }

@@ -323,7 +323,7 @@ func copyVariantMatchesCPU(_ spec: String) throws {
     #expect(device.properties.kind == device.info.kind && device.properties.subgroupSize >= 1 && device.properties.sharedMemoryBytes > 0)
     #expect(KernelVariants.choose("gemm", rows: 1, device: device).name == "gemv")
     let broadcasts = device.properties.subgroupBroadcast && device.properties.subgroupSize >= 8
-    #expect(KernelVariants.choose("gemm", rows: 64, device: device).name == (gpu ? "tiled" : broadcasts ? "broadcast" : "registers"))
+    #expect(KernelVariants.choose("gemm", rows: 64, device: device).name == (gpu ? "tiled" : broadcasts ? "broadcast8" : "registers"))
     // A depthwise conv takes its own kernel; the others (where it does not apply) as follows.
     #expect(KernelVariants.choose("conv", rows: 1, device: device).name == (gpu ? "depthwise" : "depthwiseStrips"))
     let general: (KernelVariant) -> Bool = { $0.shader != "depthwise" }
