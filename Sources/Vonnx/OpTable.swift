@@ -235,9 +235,9 @@ private let defaultDomainOps: [String: OpDefinition] = [
     "TfIdfVectorizer": .init(CPUKernels.tfIdfVectorizer),
     "NegativeLogLikelihoodLoss": .init(CPUKernels.negativeLogLikelihoodLoss),
     "SoftmaxCrossEntropyLoss": .init(CPUKernels.softmaxCrossEntropyLoss),
-    "QuantizeLinear": .init(CPUKernels.quantizeLinear),
-    "DequantizeLinear": .init(CPUKernels.dequantizeLinear),
-    "DynamicQuantizeLinear": .init(CPUKernels.dynamicQuantizeLinear),
+    "QuantizeLinear": .init(CPUKernels.quantizeLinear, shape: ShapeRules.quantizeLinear),
+    "DequantizeLinear": .init(CPUKernels.dequantizeLinear, shape: ShapeRules.dequantizeLinear),
+    "DynamicQuantizeLinear": .init(CPUKernels.dynamicQuantizeLinear, shape: ShapeRules.dynamicQuantizeLinear),
     // end of reductions
 ]
 

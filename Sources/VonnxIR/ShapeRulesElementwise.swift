@@ -26,4 +26,27 @@ extension ShapeRules {
         guard shapes.count == 3 else { return [.tensor(type, shape: nil)] }
         return [.tensor(type, shape: try broadcastDims(shapes, ctx))]
     }
+
+    /// QuantizeLinear: X's shape, the zero point's element type, else output_dtype's, else uint8.
+    public static let quantizeLinear: ShapeRule = { ctx in
+        let declared = try ctx.node.int("output_dtype", default: 0)
+        guard let type = ctx.input(2)?.elementType ?? (declared == 0 ? .uint8 : Int32(exactly: declared).flatMap(DataType.init(rawValue:))) else {
+            return [nil]
+        }
+        return [ctx.input(0).map { .tensor(type, shape: $0.shape) }]
+    }
+
+    /// DequantizeLinear: X's shape, output_dtype's element type, else the scale's.
+    public static let dequantizeLinear: ShapeRule = { ctx in
+        let declared = try ctx.node.int("output_dtype", default: 0)
+        guard let type = declared == 0 ? ctx.input(1)?.elementType : Int32(exactly: declared).flatMap(DataType.init(rawValue:)) else {
+            return [nil]
+        }
+        return [ctx.input(0).map { .tensor(type, shape: $0.shape) }]
+    }
+
+    /// DynamicQuantizeLinear: Y (uint8, X's shape), then the scalar float32 scale and uint8 zero point.
+    public static let dynamicQuantizeLinear: ShapeRule = { ctx in
+        [ctx.input(0).map { .tensor(.uint8, shape: $0.shape) }, .tensor(.float, shape: []), .tensor(.uint8, shape: [])]
+    }
 }
