@@ -117,6 +117,7 @@ public enum VulkanKernels {
         t["ScatterND"] = { try recordScatter(elements: false, $0) }
         t["Scatter"] = t["ScatterElements"]
         t["RMSNormalization"] = { try recordLayerNormalization(rms: true, $0) }
+        t["SimplifiedLayerNormalization"] = recordSimplifiedLayerNormalization
         t["InstanceNormalization"] = recordInstanceNormalization
         t["GroupNormalization"] = recordGroupNormalization
         for op in ["Constant", "ConstantOfShape", "Range"] { t[op] = recordHostValue }
@@ -127,6 +128,7 @@ public enum VulkanKernels {
         for (name, cell) in RecurrentCell.byName { t[name] = { try recordRecurrent(cell, $0) } }
         t["QuantizeLinear"] = { try recordQuantize($0, quantize: true) }
         t["DequantizeLinear"] = { try recordQuantize($0, quantize: false) }
+        t["DynamicQuantizeLinear"] = { try recordDynamicQuantizeLinear(try $0.input(0), $0) }
         t["MatMulInteger"] = { try recordMatMulInteger($0, qlinear: false) }
         t["QLinearMatMul"] = { try recordMatMulInteger($0, qlinear: true) }
         t["TopK"] = recordTopK
@@ -139,6 +141,7 @@ public enum VulkanKernels {
         t["LpNormalization"] = recordLpNormalization
         t["ConvInteger"] = { try recordConvInteger($0, qlinear: false) }
         t["QLinearConv"] = { try recordConvInteger($0, qlinear: true) }
+        t.merge(contribKernels) { standard, _ in standard }
         return t
     }()
 
@@ -175,6 +178,7 @@ public enum VulkanKernels {
         t["TopK"] = numbers
         t["MaxPool"] = numbers
         t["RotaryEmbedding"] = floats.union([.int64])  // int64: position_ids
+        t.merge(contribInputTypes) { standard, _ in standard }
         return t
     }()
 
