@@ -4,7 +4,8 @@ import VonnxIR
 /// QLinearConv (`qlinear`: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
 /// y_zero_point, B; those sums plus B requantized per output channel, the scales and the
 /// output zero point read on the host) of 1-D or 2-D int8/uint8 input, exact in int32 as the
-/// CPU kernels (`Shaders/conv_integer.comp`, a direct convolution).
+/// CPU kernels (`Shaders/conv_integer.comp`, a direct convolution; or the integerGemm family's
+/// `dot4x8`, packed dot products of the weights' rows and the input's windows).
 func recordConvInteger(_ ctx: VulkanKernelContext, qlinear: Bool) throws -> [VulkanTensor] {
     let (ix, iw, ixz, iwz) = qlinear ? (0, 3, 2, 5) : (0, 1, 2, 3)
     let x = try ctx.input(ix), w = try ctx.input(iw), xZero = ctx.optionalInput(ixz), wZero = ctx.optionalInput(iwz)
@@ -43,9 +44,20 @@ func recordConvInteger(_ ctx: VulkanKernelContext, qlinear: Bool) throws -> [Vul
     }
     defines["R"] = glslType(resultType, ctx.device.storage)
     let y = try ctx.recorder.makeTensor(shape: [n, m] + window.output.suffix(x.rank - 2), dataType: resultType)
+    let geometry = window.output + window.kernel + window.strides + window.dilations + Array(window.pads[..<2])
+    let pixels = window.output.reduce(1, *), k = w.count / max(m, 1)
+    if ctx.takesIntegerDot(rows: m, columns: pixels, k: k) {
+        // W's rows (an output channel's taps) by the windows, as [n, group] products of
+        // m / group rows by the pixels
+        let packedW = try ctx.packedRows(w, rows: m, k: k, group: m, groupStride: 0, rowStride: k, step: 1)
+        let windows = try ctx.packedWindows(x, zero: xZero, channels: c, height: h, width: wd, window: geometry, groups: group)
+        let product = PackedIntegerProduct(a: packedW, b: windows, m: m / group, n: pixels, batch: [n, group],
+                                           batchA: [0, m / group], batchB: [group * pixels, pixels], zeroA: wZero, zeroB: xZero)
+        try ctx.record(product, into: y, requantize: qlinear ? (multipliers.scalars(as: Float.self), yZero, bias) : nil)
+        return [y]
+    }
     var push = PushConstants()
-    for v in [y.count, c, h, wd, m] + window.output + window.kernel + window.strides + window.dilations + Array(window.pads[..<2])
-        + [group, xZero?.count ?? 0, wZero?.count ?? 0] { push.add(v) }
+    for v in [y.count, c, h, wd, m] + geometry + [group, xZero?.count ?? 0, wZero?.count ?? 0] { push.add(v) }
     push.add(signed: yZero)
     let uploaded = try ctx.recorder.upload(multipliers)
     try ctx.dispatch1D("conv_integer", defines: defines,

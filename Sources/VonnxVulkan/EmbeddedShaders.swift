@@ -1078,6 +1078,85 @@ void main() {
     }
 }
 """#,
+        "matmul_dot4x8": #"""
+#version 450
+#extension GL_EXT_spirv_intrinsics : require
+// The integer matrix products (MatMulInteger, QLinearMatMul, ConvInteger and QLinearConv as
+// [batch…, M, N] products of packed rows) by packed 8-bit dot products: a and b as
+// pack4x8.comp writes them (k values 4 a word, each row's sum after the words), one invocation
+// per output. A batch index walks batch[] (batchRank dims, last fastest) with strides in rows
+// of A (batchA) and of B (batchB); output (i, j) of a batch is packed row `row` of A and `col`
+// of B. Exact in int32 with the zero points subtracted afterwards:
+// Σ (a − za)(b − zb) = Σ ab − zb·Σ a − za·Σ b + k·za·zb (wrapping as the direct sum would).
+// aZeros/bZeros: 0 (none), 1 (one value) or one per row % aZeros / col % bZeros.
+// QLINEAR 1: plus bias[row] when BIAS, requantized (requantize.glsl) by multiplier[row %
+// multipliers] and yZero into the 8-bit R. SIGNED_A, SIGNED_B: whether the operands are int8.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer A { uint a[]; };
+layout(std430, binding = 1) readonly buffer B { uint b[]; };
+layout(std430, binding = 2) readonly buffer ZA { TA za[]; };
+layout(std430, binding = 3) readonly buffer ZB { TB zb[]; };
+layout(std430, binding = 4) readonly buffer Bias { int bias[]; };
+layout(std430, binding = 5) readonly buffer Multipliers { float multiplier[]; };
+layout(std430, binding = 6) writeonly buffer Y { R y[]; };
+layout(push_constant) uniform Params {
+    uint m; uint n; uint k; uint words; uint aRows; uint bRows; uint aZeros; uint bZeros; uint multipliers; uint batchRank;
+    uint batch[4]; uint batchA[4]; uint batchB[4]; int yZero;
+} p;
+
+// SPV_KHR_integer_dot_product's OpSDot, OpUDot and OpSUDot (first operand signed) on 4 packed
+// bytes (PackedVectorFormat4x8Bit = 0); capabilities DotProduct and DotProductInput4x8BitPacked.
+spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
+int sdot(uint x, uint y, spirv_literal int format);
+spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4451)
+uint udot(uint x, uint y, spirv_literal int format);
+spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4452)
+int sudot(uint x, uint y, spirv_literal int format);
+
+int dot4(uint x, uint y) {
+#if SIGNED_A && SIGNED_B
+    return sdot(x, y, 0);
+#elif SIGNED_A
+    return sudot(x, y, 0);
+#elif SIGNED_B
+    return sudot(y, x, 0);
+#else
+    return int(udot(x, y, 0));
+#endif
+}
+
+#if QLINEAR
+#include "requantize.glsl"
+#endif
+
+void main() {
+    uint total = p.m * p.n;
+    for (uint d = 0; d < p.batchRank; ++d) total *= p.batch[d];
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint t = gl_GlobalInvocationID.x; t < total; t += stride) {
+        uint row = (t / p.n) % p.m, col = t % p.n, rest = t / (p.n * p.m);
+        for (int d = int(p.batchRank) - 1; d >= 0; --d) {
+            uint q = rest % p.batch[d];
+            rest /= p.batch[d];
+            row += q * p.batchA[d];
+            col += q * p.batchB[d];
+        }
+        int acc = 0;
+        for (uint w = 0; w < p.words; ++w) acc += dot4(a[row * p.words + w], b[col * p.words + w]);
+        int zeroA = p.aZeros == 0u ? 0 : int(za[row % p.aZeros]);
+        int zeroB = p.bZeros == 0u ? 0 : int(zb[col % p.bZeros]);
+        acc += int(p.k) * zeroA * zeroB - zeroB * int(a[p.aRows * p.words + row]) - zeroA * int(b[p.bRows * p.words + col]);
+#if QLINEAR
+#if BIAS
+        acc += bias[row];
+#endif
+        y[t] = requantize(acc, multiplier[row % p.multipliers], p.yZero);
+#else
+        y[t] = acc;
+#endif
+    }
+}
+"""#,
         "matmul_integer": #"""
 #version 450
 // MatMulInteger (QLINEAR 0): y = Σ (a − a_zero)·(b − b_zero) in int32, one invocation per
@@ -1322,6 +1401,61 @@ void main() {
         int v = INDEX(idx, o * p.inner + i);
         if (v < 0) v += int(p.depth);
         y[k] = v == int(d) ? WORD_OF(p.on, p.onHigh) : WORD_OF(p.off, p.offHigh);
+    }
+}
+"""#,
+        "pack4x8": #"""
+#version 450
+// Packs rows of k 8-bit values (T: int or uint, one a word) 4 a word for matmul_dot4x8.comp:
+// value q of a row in bits 8·(q % 4) of word q / 4, the last word's spare bytes 0; y holds
+// rows × words packed words, then each row's sum of its k values (int bits).
+// IM2COL 0: row r's value q is x[(r / group)·groupStride + (r % group)·rowStride + q·step].
+// IM2COL 1: the rows are a convolution's windows, r = (n·groups + g)·oh·ow + pixel, over
+// x [N, C, H, W] (1-D as H = 1), value q = (ic, ky, kx) of group g's C / groups channels;
+// taps in the padding read x's zero point (or 0), so that they add nothing once it is subtracted.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { T x[]; };
+layout(std430, binding = 1) readonly buffer XZ { T xz[]; };
+layout(std430, binding = 2) writeonly buffer Y { uint y[]; };
+layout(push_constant) uniform Params {
+    uint rows; uint k; uint words;
+#if IM2COL
+    uint c; uint h; uint w; uint oh; uint ow; uint kh; uint kw; uint sh; uint sw; uint dh; uint dw;
+    uint padTop; uint padLeft; uint groups; uint xZeros;
+#else
+    uint group; uint groupStride; uint rowStride; uint step;
+#endif
+} p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint r = gl_GlobalInvocationID.x; r < p.rows; r += stride) {
+#if IM2COL
+        uint pixel = r % (p.oh * p.ow), ox = pixel % p.ow, oy = pixel / p.ow, ng = r / (p.oh * p.ow);
+        uint perGroup = p.c / p.groups, first = ((ng / p.groups) * p.c + (ng % p.groups) * perGroup) * p.h;
+        int fill = p.xZeros == 0u ? 0 : int(xz[0]);
+#else
+        uint base = (r / p.group) * p.groupStride + (r % p.group) * p.rowStride;
+#endif
+        int sum = 0;
+        for (uint wd = 0; wd < p.words; ++wd) {
+            uint word = 0;
+            for (uint lane = 0; lane < 4u && 4u * wd + lane < p.k; ++lane) {
+                uint q = 4u * wd + lane;
+#if IM2COL
+                uint kx = q % p.kw, ky = (q / p.kw) % p.kh, ic = q / (p.kw * p.kh);
+                int iy = int(oy * p.sh + ky * p.dh) - int(p.padTop), ix = int(ox * p.sw + kx * p.dw) - int(p.padLeft);
+                int v = iy < 0 || iy >= int(p.h) || ix < 0 || ix >= int(p.w) ? fill
+                      : int(x[(first + ic * p.h + uint(iy)) * p.w + uint(ix)]);
+#else
+                int v = int(x[base + q * p.step]);
+#endif
+                sum += v;
+                word |= (uint(v) & 0xffu) << (8u * lane);
+            }
+            y[r * p.words + wd] = word;
+        }
+        y[p.rows * p.words + r] = uint(sum);
     }
 }
 """#,

@@ -77,7 +77,8 @@ func recordQuantize(_ ctx: VulkanKernelContext, quantize: Bool) throws -> [Vulka
 /// MatMulInteger (`qlinear` false: int32 sums of int8/uint8 products after subtracting the
 /// zero points, one or one per row of A / column of B) and QLinearMatMul (`qlinear`: those
 /// sums requantized by a_scale·b_scale/y_scale and y_zero_point, per-tensor scales and output
-/// zero point read on the host) in `Shaders/matmul_integer.comp`.
+/// zero point read on the host) in `Shaders/matmul_integer.comp`, or by packed 8-bit dot
+/// products (the integerGemm family's `dot4x8`).
 func recordMatMulInteger(_ ctx: VulkanKernelContext, qlinear: Bool) throws -> [VulkanTensor] {
     let (ia, ib, iza, izb) = qlinear ? (0, 3, 2, 5) : (0, 1, 2, 3)
     let a = try ctx.input(ia), b = try ctx.input(ib), zeroA = ctx.optionalInput(iza), zeroB = ctx.optionalInput(izb)
@@ -109,6 +110,15 @@ func recordMatMulInteger(_ ctx: VulkanKernelContext, qlinear: Bool) throws -> [V
         }
     }
     let y = try ctx.recorder.makeTensor(shape: output, dataType: resultType)
+    if ctx.takesIntegerDot(rows: g.m, columns: g.n, k: g.k) {
+        // A's rows as they lie; B's columns: each of its matrices' n columns, k values n apart
+        let packedA = try ctx.packedRows(a, rows: a.count / g.k, k: g.k, group: a.count / g.k, groupStride: 0, rowStride: g.k, step: 1)
+        let packedB = try ctx.packedRows(b, rows: b.count / g.k, k: g.k, group: g.n, groupStride: g.k * g.n, rowStride: 1, step: g.n)
+        let product = PackedIntegerProduct(a: packedA, b: packedB, m: g.m, n: g.n, batch: g.batchShape,
+                                           batchA: g.batchA.map { $0 / g.k }, batchB: g.batchB.map { $0 / g.k }, zeroA: zeroA, zeroB: zeroB)
+        try ctx.record(product, into: y, requantize: qlinear ? ([multiplier], yZero, nil) : nil)
+        return [y]
+    }
     var push = PushConstants()
     for v in [g.m, g.n, g.k, zeroA?.count ?? 0, zeroB?.count ?? 0, g.batchShape.count] { push.add(v) }
     push.add(g.batchShape, length: 4); push.add(g.batchA, length: 4); push.add(g.batchB, length: 4)

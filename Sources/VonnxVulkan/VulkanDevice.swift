@@ -340,16 +340,30 @@ public final class VulkanDevice: @unchecked Sendable {
         var enabled = VkPhysicalDeviceFeatures()
         enabled.shaderInt64 = storage.wide.contains(.int64) ? 1 : 0
         enabled.shaderFloat64 = storage.wide.contains(.double) ? 1 : 0
+        // Packed 8-bit dot products where offered (the integerGemm family's dot4x8).
+        var dotFeatures = VkPhysicalDeviceShaderIntegerDotProductFeatures()
+        dotFeatures.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES
+        dotFeatures.shaderIntegerDotProduct = 1
+        let extensions = properties.integerDotProduct ? [integerDotProductExtension] : []
         try withUnsafePointer(to: &priority) { pp in
             queueInfo.pQueuePriorities = pp
             try withUnsafePointer(to: &queueInfo) { qp in
                 try withUnsafePointer(to: &enabled) { fp in
-                    var deviceInfo = VkDeviceCreateInfo()
-                    deviceInfo.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
-                    deviceInfo.queueCreateInfoCount = 1
-                    deviceInfo.pQueueCreateInfos = qp
-                    deviceInfo.pEnabledFeatures = fp
-                    try check(vkCreateDevice(physical, &deviceInfo, nil, &device), "vkCreateDevice")
+                    try withUnsafePointer(to: &dotFeatures) { dp in
+                        try withCStrings(extensions) { names in
+                            try names.withUnsafeBufferPointer { np in
+                                var deviceInfo = VkDeviceCreateInfo()
+                                deviceInfo.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
+                                deviceInfo.pNext = extensions.isEmpty ? nil : UnsafeRawPointer(dp)
+                                deviceInfo.queueCreateInfoCount = 1
+                                deviceInfo.pQueueCreateInfos = qp
+                                deviceInfo.pEnabledFeatures = fp
+                                deviceInfo.enabledExtensionCount = UInt32(np.count)
+                                deviceInfo.ppEnabledExtensionNames = np.isEmpty ? nil : np.baseAddress
+                                try check(vkCreateDevice(physical, &deviceInfo, nil, &device), "vkCreateDevice")
+                            }
+                        }
+                    }
                 }
             }
         }
