@@ -167,6 +167,10 @@ void main() {
 // weight loads are uniform) of one image (workgroup z); each invocation PX pixels strided by
 // the workgroup width, OCB×PX sums in registers. KH and KW are defines, so the window loops
 // unroll.
+// CHANNEL_LANES (with OCB 1) turns the lanes the other way, for convs of fewer output pixels
+// than a workgroup has lanes: the gl_WorkGroupSize.x invocations of a workgroup take as many
+// adjacent output channels (workgroup y a block of them), each the same PX adjacent pixels
+// (workgroup x), so the input loads are uniform and no lane idles (a GEMV per pixel).
 // HAS_BIAS adds bias[m]; HAS_Z adds the residual Z (same shape as Y); then ACT applies the
 // fused activation (activation.glsl).
 layout(local_size_x_id = 0) in;
@@ -196,15 +200,24 @@ layout(push_constant) uniform Params {
 #include "activation.glsl"
 
 void main() {
-    uint cg = p.C / p.group, mg = p.M / p.group, mBlocks = (mg + OCB - 1) / OCB;
-    uint g = gl_WorkGroupID.y / mBlocks, m0 = g * mg + (gl_WorkGroupID.y % mBlocks) * OCB, mEnd = (g + 1) * mg;
-    uint n = gl_WorkGroupID.z, width = gl_WorkGroupSize.x, pixels = p.OH * p.OW;
-    uint pix0 = gl_WorkGroupID.x * width * PX + gl_LocalInvocationID.x;
+#if CHANNEL_LANES
+#if OCB != 1
+#error CHANNEL_LANES takes OCB = 1
+#endif
+    uint block = gl_WorkGroupSize.x, lane = gl_LocalInvocationID.x;
+    uint pix0 = gl_WorkGroupID.x * PX, pixStep = 1;
+#else
+    uint block = OCB, lane = 0;
+    uint pix0 = gl_WorkGroupID.x * gl_WorkGroupSize.x * PX + gl_LocalInvocationID.x, pixStep = gl_WorkGroupSize.x;
+#endif
+    uint cg = p.C / p.group, mg = p.M / p.group, mBlocks = (mg + block - 1) / block;
+    uint g = gl_WorkGroupID.y / mBlocks, m0 = g * mg + (gl_WorkGroupID.y % mBlocks) * block + lane, mEnd = (g + 1) * mg;
+    uint n = gl_WorkGroupID.z, pixels = p.OH * p.OW;
     uint hw = p.H * p.W, taps = KH * KW;
     // Pixels past the end are computed on the last one and not written.
     int ih0[PX], iw0[PX];
     for (uint j = 0; j < PX; ++j) {
-        uint pix = min(pix0 + j * width, pixels - 1);
+        uint pix = min(pix0 + j * pixStep, pixels - 1);
         ih0[j] = int((pix / p.OW) * p.strideH) - int(p.padTop);
         iw0[j] = int((pix % p.OW) * p.strideW) - int(p.padLeft);
     }
@@ -233,8 +246,8 @@ void main() {
     }
     for (uint i = 0; i < OCB && m0 + i < mEnd; ++i) {
         uint m = m0 + i;
-        for (uint j = 0; j < PX && pix0 + j * width < pixels; ++j) {
-            uint at = (n * p.M + m) * pixels + pix0 + j * width;
+        for (uint j = 0; j < PX && pix0 + j * pixStep < pixels; ++j) {
+            uint at = (n * p.M + m) * pixels + pix0 + j * pixStep;
             float v = acc[i][j];
 #if HAS_BIAS
             v += bias[m];

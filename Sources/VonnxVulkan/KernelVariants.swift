@@ -143,6 +143,15 @@ enum KernelVariants {
                           suits: { device, _, _ in !device.prefersSharedMemory }),
             KernelVariant(name: "depthwise", shader: "depthwise", defines: ["PX": "1"], width: 64, height: 1, rows: 1, columns: 1,
                           suits: { _, _, _ in true }),
+            // Fewer output pixels than a lavapipe vector has lanes (a voice model's 1-D convs on
+            // 1 to 4 frames), on CPU devices: 8 lanes over output channels, each all the pixels
+            // (up to 8), where the variants below put lanes over pixels and idle 7 of 8 for a
+            // 1-pixel conv. Its workgroup covers 8 channels × 8 pixels as "lanes" does, but its
+            // invocations split them the other way (lavapipe vectorizes along x only). (A GPU
+            // would want wider workgroups and the weights transposed, so that neighbouring lanes
+            // read neighbouring words.)
+            KernelVariant(name: "channels", shader: "conv2d", defines: ["OCB": "1", "CHANNEL_LANES": "1"], width: 8, height: 1,
+                          rows: 8, columns: 1, suits: { device, _, pixels in !device.prefersSharedMemory && pixels <= 8 }),
             // Winograd F(4×4, 3×3) and F(2×2, 3×3) around a batched GEMM, for stride-1 undilated
             // 3×3 convs of group 1 with at least 8 input channels (else the next that suits).
             // F(4×4) does 4× fewer multiplications than the direct conv, F(2×2) 2.25× with

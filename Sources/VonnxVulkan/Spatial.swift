@@ -197,9 +197,12 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
     for v in [c, h, wd, m] + convWindow + [group] { push.add(v) }
     act.push(&push)
     let buffers = [x.buffer, weights, y.buffer] + [bias, residual].compactMap { $0?.buffer }
-    let defines = weightDefines.merging(["KH": "\(window.kernel[0])", "KW": "\(window.kernel[1])"]) { $1 }
+    var defines = weightDefines.merging(["KH": "\(window.kernel[0])", "KW": "\(window.kernel[1])"]) { $1 }
+    // lanes over channels: an invocation's pixels are all the conv has, up to the workgroup's
+    if variant.defines["CHANNEL_LANES"] != nil { defines["PX"] = "\(min(pixels, variant.width * variant.columns))" }
+    let block = variant.height * variant.rows
     try ctx.dispatch(variant, defines: defines, buffers: buffers, push: push, columns: pixels,
-                     rows: group * ((mg + variant.rows - 1) / variant.rows) * variant.rows, batch: n)
+                     rows: group * ((mg + block - 1) / block) * block, batch: n)
     return [y]
 }
 

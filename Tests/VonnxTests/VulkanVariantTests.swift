@@ -118,6 +118,11 @@ private let convCases: [ConvProblem] = [
     ConvProblem(x: [2, 12, 7, 9], w: [16, 12, 3, 3]),
     ConvProblem(x: [1, 9, 6, 5], w: [10, 9, 3, 3], attributes: ["pads": .ints([0, 1, 1, 0])]),
     ConvProblem(x: [2, 10, 13, 11], w: [12, 10, 3, 3], attributes: ["pads": .ints([1, 2, 0, 1])]),  // several F(4×4) tiles a row
+    // Fewer output pixels than 8 (lanes over channels): a voice model's framing conv (1 input
+    // channel, long strided kernel, 4 frames); 2 frames of 2 images; groups that end inside a block.
+    ConvProblem(x: [1, 1, 40], w: [19, 1, 16], attributes: ["strides": .ints([8])]),
+    ConvProblem(x: [2, 13, 4], w: [17, 13, 3], attributes: ["pads": .ints([1, 1]), "strides": .ints([2])]),
+    ConvProblem(x: [1, 6, 3, 3], w: [10, 3, 2, 2], attributes: ["group": .int(2)]),
 ]
 
 @Test(.enabled(if: hasDevice, "needs a Vulkan device"), arguments: TestVulkan.convSpecs)
@@ -334,6 +339,8 @@ func copyVariantMatchesCPU(_ spec: String) throws {
     #expect(KernelVariants.choose("conv", rows: 4, device: device, where: general).name == (gpu ? "narrow" : "winograd4"))
     #expect(KernelVariants.choose("conv", rows: 4, device: device) { general($0) && $0.shader != "winograd" }.name == (gpu ? "narrow" : "quad"))
     #expect(KernelVariants.choose("conv", rows: 2, device: device, where: general).name == "narrow")
+    #expect(KernelVariants.choose("conv", rows: 128, columns: 4, device: device, where: general).name == (gpu ? "winograd2" : "channels"))
+    #expect(KernelVariants.choose("conv", rows: 128, columns: 9, device: device, where: general).name == "winograd2")
     for family in ["copy", "binary"] {
         #expect(KernelVariants.choose(family, rows: 1, device: device).name == (device.properties.kind == "cpu" ? "runs" : "elements"))
     }
