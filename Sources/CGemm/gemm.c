@@ -542,20 +542,19 @@ void vx_gemm_pack_b_matrix(int k, int n, vx_matrix b, float *packed) {
 }
 
 void vx_matmul(int m, int n, int k, vx_matrix a, vx_matrix b, const float *packed_b, float *c, int ldc,
-               const float *z, int ldz, int n0, int n1) {
+               const float *z, int ldz, vx_activation act, int n0, int n1) {
     if (n1 > n) n1 = n;
     if (m <= 0 || n0 >= n1) return;
     float *pa = scratch(SCRATCH_MM_A, vx_gemm_packed_a_size(m, k));
     pack_a(m, k, a.p, a.rs, a.cs, kernel().mr, pa);
-    const vx_activation none = {VX_ACT_NONE, 0, 0};
     if (packed_b) {
-        vx_gemm(m, n, k, pa, NULL, packed_b, c, ldc, NULL, z, ldz, none, 0, m, n0, n1);
+        vx_gemm(m, n, k, pa, NULL, packed_b, c, ldc, NULL, z, ldz, act, 0, m, n0, n1);
         return;
     }
     int w = n1 - n0;
     float *pb = scratch(SCRATCH_MM_B, vx_gemm_packed_b_size(k, w));
     vx_gemm_pack_b_matrix(k, w, (vx_matrix){b.p + (ptrdiff_t)n0 * b.cs, b.rs, b.cs}, pb);
-    vx_gemm(m, w, k, pa, NULL, pb, c + n0, ldc, NULL, z ? z + n0 : NULL, ldz, none, 0, m, 0, w);
+    vx_gemm(m, w, k, pa, NULL, pb, c + n0, ldc, NULL, z ? z + n0 : NULL, ldz, act, 0, m, 0, w);
 }
 
 size_t vx_gemm_packed_t_size(int m, int k) { return (size_t)round_up(m, kernel().wide) * (size_t)k; }
@@ -930,8 +929,9 @@ void vx_gemm(int m, int n, int k, const float *packed_a, const vx_source *source
 }
 void vx_gemm_pack_b_matrix(int k, int n, vx_matrix b, float *packed) { (void)k; (void)n; (void)b; (void)packed; }
 void vx_matmul(int m, int n, int k, vx_matrix a, vx_matrix b, const float *packed_b, float *c, int ldc,
-               const float *z, int ldz, int n0, int n1) {
-    (void)m; (void)n; (void)k; (void)a; (void)b; (void)packed_b; (void)c; (void)ldc; (void)z; (void)ldz; (void)n0; (void)n1;
+               const float *z, int ldz, vx_activation act, int n0, int n1) {
+    (void)m; (void)n; (void)k; (void)a; (void)b; (void)packed_b; (void)c; (void)ldc; (void)z; (void)ldz; (void)act; (void)n0;
+    (void)n1;
 }
 size_t vx_gemm_packed_t_size(int m, int k) { (void)m; (void)k; return 0; }
 void vx_gemm_pack_t(int m, int k, const float *a, int lda, float *packed) { (void)m; (void)k; (void)a; (void)lda; (void)packed; }

@@ -92,9 +92,9 @@ enum MatrixKernels {
     /// once and kept with its storage; A's batches, when they lie one after another, then run as
     /// one product of their stacked rows (so batches of single rows, a sequence model's
     /// [T, 1, K] through a linear layer, are one GEMM, not T GEMVs each reading all of B).
-    /// `bias` ([N]) is added to every row as it is stored.
+    /// `bias` ([N]) is added to every row as it is stored, then `activation` applied.
     static func packedMatMul(_ ctx: KernelContext, _ a: Tensor, _ b: Tensor, _ p: MatMulPlan, bIsMatrix: Bool,
-                             bias: Tensor? = nil) -> Tensor? {
+                             bias: Tensor? = nil, activation: FusedActivation? = nil) -> Tensor? {
         let stacked = bIsMatrix && p.aLayout.columns == 1 && p.aLayout.rows == p.k
             && p.aOffsets.enumerated().allSatisfy { $1 == $0 * p.m * p.k }
         guard a.dataType == .float, PackedGemm.available, (stacked ? p.batch * p.m : p.m) > 1, p.n > 1,
@@ -105,13 +105,14 @@ enum MatrixKernels {
         let z = bias.map { UnsafePointer(elements($0, Float.self)) }
         guard bIsMatrix else {
             PackedGemm.matmul(ctx.pool, m: p.m, n: p.n, k: p.k, batches: p.batch, a: lhs, b: rhs, packedB: nil,
-                              c: elements(y, Float.self), z: z)
+                              c: elements(y, Float.self), z: z, activation: FusedActivation.kernel(activation))
             return y
         }
         let packed = PackedGemm.packedMatrix(b, "matmul/\(p.bLayout.rows)/\(p.bLayout.columns)", k: p.k, n: p.n, rhs)
         let (m, batches) = stacked ? (p.batch * p.m, 1) : (p.m, p.batch)
         PackedGemm.matmul(ctx.pool, m: m, n: p.n, k: p.k, batches: batches, a: lhs, b: rhs,
-                          packedB: elements(packed, Float.self), c: elements(y, Float.self), z: z)
+                          packedB: elements(packed, Float.self), c: elements(y, Float.self), z: z,
+                          activation: FusedActivation.kernel(activation))
         return y
     }
 
@@ -252,20 +253,27 @@ extension CPUKernels {
 
     /// vonnx TransposedMatMul: MatMul(Transpose(A, permA), Transpose(B, permB)) (each the
     /// identity when absent) + bias (input 2, [N], when given), the graph optimizer's fusion of
-    /// the Transposes attention feeds its MatMuls through and of linear layers' bias Adds: on the
-    /// packed kernel each operand is read through its transposed strides, with no copy, and the
-    /// bias added as the product is stored; elsewhere transposes, MatMul, then Add.
+    /// the Transposes attention feeds its MatMuls through, of linear layers' bias Adds and of the
+    /// activation after them (`FusedActivation`'s attributes; float32 only): on the packed kernel
+    /// each operand is read through its transposed strides, with no copy, and the bias and
+    /// activation applied as the product is stored; elsewhere transposes, MatMul, Add, activation.
     public static let transposedMatMul: CPUKernel = { ctx in
         let a = try ctx.permutedInput(0, "permA"), b = try ctx.permutedInput(1, "permB")
         guard a.tensor.dataType == b.tensor.dataType else { throw ctx.error("input types differ: \(a.tensor.dataType) and \(b.tensor.dataType)") }
         let plan = try MatrixKernels.MatMulPlan(a.shape, b.shape, aStrides: a.strides, bStrides: b.strides, ctx)
-        let bias = ctx.optionalInput(2)
+        let bias = ctx.optionalInput(2), activation = try FusedActivation(of: ctx.node)
         if let bias, bias.shape != [plan.n] || bias.dataType != a.tensor.dataType {
             throw ctx.error("bias \(bias.shape) (\(bias.dataType)) must be [\(plan.n)] (\(a.tensor.dataType))")
         }
-        if let y = MatrixKernels.packedMatMul(ctx, a.tensor, b.tensor, plan, bIsMatrix: b.tensor.rank == 2, bias: bias) { return [y] }
-        let y = try ctx.apply1(matMul, "MatMul", [ctx.materialized(a), ctx.materialized(b)])
-        return [try bias.map { try ctx.apply1(add, "Add", [y, $0]) } ?? y]
+        guard activation == nil || a.tensor.dataType == .float else {
+            throw ctx.error("activation \(activation!.name) needs float inputs, got \(a.tensor.dataType)")
+        }
+        if let y = MatrixKernels.packedMatMul(ctx, a.tensor, b.tensor, plan, bIsMatrix: b.tensor.rank == 2, bias: bias,
+                                              activation: activation) { return [y] }
+        let product = try ctx.apply1(matMul, "MatMul", [ctx.materialized(a), ctx.materialized(b)])
+        let y = try bias.map { try ctx.apply1(add, "Add", [product, $0]) } ?? product
+        activation?.apply(elements(y, Float.self), count: y.count)
+        return [y]
     }
 
     /// MatMulInteger: (A − a_zero_point)·(B − b_zero_point) in int32, A and B int8 or uint8.

@@ -157,12 +157,13 @@ extension PackedGemm {
     }
 
     /// C_i = A_i·B_i (m×k by k×n) (+ z[r·ldz + col]: one batch's, or with ldz 0 one row for
-    /// every row of every batch) for every batch i, C_i
+    /// every row of every batch) (then `activation`) for every batch i, C_i
     /// row-major at c + i·m·n; `packedB` (`packedMatrix`) serves every batch when given. The
     /// batches' row panels are split evenly over `pool`, each thread running its consecutive
     /// panels of one batch as one product (and columns too when there are fewer panels than threads).
     static func matmul(_ pool: ThreadPool, m: Int, n: Int, k: Int, batches: Int, a: Operand, b: Operand,
-                       packedB: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>, z: UnsafePointer<Float>? = nil, ldz: Int = 0) {
+                       packedB: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>, z: UnsafePointer<Float>? = nil, ldz: Int = 0,
+                       activation: vx_activation = vx_activation()) {
         guard m > 0, n > 0, batches > 0 else { return }
         precondition(z == nil || batches == 1 || ldz == 0, "z is one batch's, or one row")
         nonisolated(unsafe) let (pc, pb, pz, a, b) = (c, packedB, z, a, b)
@@ -175,7 +176,7 @@ extension PackedGemm {
             let r0 = panels.lowerBound * rowBlock, r1 = min(m, panels.upperBound * rowBlock)
             let n0 = colPanels * chunk / colSplit * colBlock, n1 = min(n, colPanels * (chunk + 1) / colSplit * colBlock)
             vx_matmul(Int32(r1 - r0), Int32(n), Int32(k), a.matrix(i, row: r0), b.matrix(i), pb, pc + i * m * n + r0 * n,
-                      Int32(n), pz.map { $0 + r0 * ldz }, Int32(ldz), Int32(n0), Int32(n1))
+                      Int32(n), pz.map { $0 + r0 * ldz }, Int32(ldz), activation, Int32(n0), Int32(n1))
         }
         // units ordered (batch, column chunk, row panel); a range of them runs as one product per (batch, chunk)
         @Sendable func units(_ r: Range<Int>) {

@@ -35,7 +35,7 @@ extension Float: RealElement {
         // did not know, ~20 GFLOP/s), for the plain product it computes
         if PackedGemm.available, alpha == 1, beta == 0, m > 1, n > 1, max(m, n, k) <= Int(Int32.max) {
             vx_matmul(Int32(m), Int32(n), Int32(k), vx_matrix(p: a, rs: transA ? 1 : lda, cs: transA ? lda : 1),
-                      vx_matrix(p: b, rs: transB ? 1 : ldb, cs: transB ? ldb : 1), nil, c, Int32(ldc), nil, 0, 0, Int32(n))
+                      vx_matrix(p: b, rs: transB ? 1 : ldb, cs: transB ? ldb : 1), nil, c, Int32(ldc), nil, 0, vx_activation(), 0, Int32(n))
             return
         }
         _ = blasSingleThreaded

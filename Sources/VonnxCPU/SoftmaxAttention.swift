@@ -2,10 +2,11 @@ import CGemm
 import VonnxIR
 
 extension CPUKernels {
-    /// vonnx SoftmaxAttention: Softmax(scale·(A·B)) over the last axis, times C — attention's
-    /// scores, their scale and Softmax, and the product by V, as the graph optimizer fuses them
-    /// — each operand read through its `permA` / `permB` / `permC` as TransposedMatMul's, `scale`
-    /// 1 when absent. On the packed kernel each thread makes, normalizes and uses the scores a
+    /// vonnx SoftmaxAttention: Softmax(scale·(A·B) (+ D)) over the last axis, times C —
+    /// attention's scores, their scale, additive mask D (optional input 3, broadcasting to the
+    /// scores) and Softmax, and the product by V, as the graph optimizer fuses them — each
+    /// operand read through its `permA` / `permB` / `permC` as TransposedMatMul's, `scale` 1 when
+    /// absent. On the packed kernel each thread makes, masks, normalizes and uses the scores a
     /// block of rows at a time in scratch that stays in cache, so they are never written out
     /// whole; elsewhere the steps run as their ops.
     public static let softmaxAttention: CPUKernel = { ctx in
@@ -20,9 +21,13 @@ extension CPUKernels {
         let scale = try ctx.node.float("scale", default: 1)
         let scores = try MatrixKernels.MatMulPlan(q.shape, k.shape, aStrides: q.strides, bStrides: k.strides, ctx)
         let context = try MatrixKernels.MatMulPlan(scores.outShape, v.shape, bStrides: v.strides, ctx)
-        if let y = try MatrixKernels.blockedAttention(ctx, q, k, v, scores: scores, context: context, scale: scale) { return [y] }
+        let mask = ctx.optionalInput(3)
+        if let y = try MatrixKernels.blockedAttention(ctx, q, k, v, mask: mask, scores: scores, context: context, scale: scale) {
+            return [y]
+        }
         var s = try ctx.apply1(matMul, "MatMul", [ctx.materialized(q), ctx.materialized(k)])
         if scale != 1 { s = try ctx.apply1(mul, "Mul", [s, makeTensor(type, shape: [], values: [Double(scale)])]) }
+        if let mask { s = try ctx.apply1(add, "Add", [s, mask]) }
         let p = try ctx.apply1(softmax, "Softmax", [s], ["axis": .int(-1)])
         return [try ctx.apply1(matMul, "MatMul", [p, ctx.materialized(v)])]
     }
@@ -30,16 +35,30 @@ extension CPUKernels {
 
 extension MatrixKernels {
     /// SoftmaxAttention on CGemm's packed kernel (float32, when the CPU has it, and the scores'
-    /// batches are the output's, C broadcasting no further): units of (batch, block of rows)
-    /// split over the pool, each made as S = A·B into per-thread scratch of at most 64 K floats
-    /// (one row panel at least), scaled and normalized row by row, then multiplied by C into
-    /// the output. nil when it does not apply.
-    static func blockedAttention(_ ctx: KernelContext, _ q: PermutedInput, _ k: PermutedInput, _ v: PermutedInput,
+    /// batches are the output's, C and the mask broadcasting no further): units of (batch, block
+    /// of rows) split over the pool, each made as S = A·B into per-thread scratch of at most 64 K
+    /// floats (one row panel at least), scaled, masked and normalized row by row, then
+    /// multiplied by C into the output. nil when it does not apply.
+    static func blockedAttention(_ ctx: KernelContext, _ q: PermutedInput, _ k: PermutedInput, _ v: PermutedInput, mask: Tensor?,
                                  scores: MatMulPlan, context: MatMulPlan, scale: Float) throws -> Tensor? {
         let (m, n, depth, width) = (scores.m, scores.n, scores.k, context.n)
         guard q.tensor.dataType == .float, PackedGemm.available, m > 0, n > 0, width > 0, context.batch == scores.batch,
               max(m, n, depth, width) <= Int(Int32.max),
-              context.aOffsets.enumerated().allSatisfy({ $1 == $0 * m * n }) else { return nil }
+              context.aOffsets.enumerated().allSatisfy({ $1 == $0 * m * n }),
+              mask.map({ $0.dataType == .float && broadcastShape([$0.shape, scores.outShape]) == scores.outShape }) ?? true
+        else { return nil }
+        // the mask's element (batch i, row r, column j) at maskOffsets[i] + r·rs + j·cs
+        let dims = scores.outShape, maskStrides = mask.map { broadcastStrides($0.shape, to: dims) } ?? []
+        let maskOffsets: [Int] = mask == nil ? [] : (0..<scores.batch).map { i in
+            var rest = i, offset = 0
+            for axis in stride(from: dims.count - 3, through: 0, by: -1) {
+                offset += rest % dims[axis] * maskStrides[axis]
+                rest /= dims[axis]
+            }
+            return offset
+        }
+        let (maskRows, maskColumns) = mask == nil ? (0, 0) : (maskStrides[dims.count - 2], maskStrides[dims.count - 1])
+        nonisolated(unsafe) let maskBase = mask.map { UnsafePointer(elements($0, Float.self)) }
         let panel = Int(vx_gemm_row_block())
         let rows = max(panel, min(m, 65536 / n) / panel * panel), blocks = (m + rows - 1) / rows
         try ctx.checkAllocatable("attention scores scratch", dims: [ctx.pool.threads, rows, n], .float)
@@ -68,14 +87,23 @@ extension MatrixKernels {
                     packed = i
                 }
                 vx_matmul(Int32(count), Int32(n), Int32(depth), lhs.matrix(i, row: r0), rhs.matrix(i), keys, s, Int32(n),
-                          nil, 0, 0, Int32(n))
+                          nil, 0, vx_activation(), 0, Int32(n))
                 for r in 0..<count {
                     let row = s + r * n
-                    if scale != 1 { for j in 0..<n { row[j] *= scale } }
+                    if let maskBase {
+                        let d = maskBase + maskOffsets[i] + (r0 + r) * maskRows
+                        if maskColumns == 1 {
+                            for j in 0..<n { row[j] = row[j] * scale + d[j] }
+                        } else {
+                            for j in 0..<n { row[j] = row[j] * scale + d[j * maskColumns] }
+                        }
+                    } else if scale != 1 {
+                        for j in 0..<n { row[j] *= scale }
+                    }
                     vx_softmax(row, row, n)
                 }
                 vx_matmul(Int32(count), Int32(width), Int32(n), vx_matrix(p: s, rs: n, cs: 1), values.matrix(i), vals,
-                          out + (i * m + r0) * width, Int32(width), nil, 0, 0, Int32(width))
+                          out + (i * m + r0) * width, Int32(width), nil, 0, vx_activation(), 0, Int32(width))
             }
         }
         return y

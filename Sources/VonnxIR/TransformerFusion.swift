@@ -74,16 +74,25 @@ extension Passes {
 }
 
 extension Passes {
-    /// A Transpose read only by a float MatMul, and an Add of a 1-D float constant of the
-    /// output's width that alone reads the product (a linear layer's bias), are folded into it:
-    /// the MatMul becomes one `vonnx::TransposedMatMul` (`permA` / `permB`, the bias as input 2)
-    /// whose CPU kernel reads the operands through the transposed strides (attention's Q, Kᵀ
-    /// and V heads are such Transposes) and adds the bias as the product is stored. Only for
-    /// graphs that run wholly on the CPU: no other backend runs the op. Sorted nodes and
-    /// inferred types expected; the result stays sorted.
+    /// A Transpose read only by a float MatMul, an Add of a 1-D float constant of the output's
+    /// width that alone reads the product (a linear layer's bias), and an activation that alone
+    /// reads the result (a feed-forward layer's Gelu) are folded into it: the MatMul becomes one
+    /// `vonnx::TransposedMatMul` (`permA` / `permB`, the bias as input 2, the activation as
+    /// `FusedActivation`'s attributes) whose CPU kernel reads the operands through the transposed
+    /// strides (attention's Q, Kᵀ and V heads are such Transposes) and adds the bias and applies
+    /// the activation as the product is stored. Only for graphs that run wholly on the CPU: no
+    /// other backend runs the op. Sorted nodes and inferred types expected; the result stays sorted.
     public static func fusingIntoMatMul(_ graph: Graph) -> Graph {
         let (reads, producer, consumers, outputs) = wiring(graph)
         var removed = Set<Int>(), replaced: [Int: Node] = [:]
+        let activations = ActivationMatcher(graph: graph, consumers: consumers, reads: reads, outputs: outputs)
+        /// The columns of a product by `b` when `b` is a constant matrix (or a stack of them):
+        /// the width even where the product's shape is unknown, as behind an embedding whose
+        /// length a Slice took from the input's symbolic shape (MiniLM's position ids).
+        func matrixWidth(_ b: String) -> Int? {
+            guard let t = graph.initializers[b], t.rank >= 2 else { return nil }
+            return t.shape[t.rank - 1]
+        }
         for (mi, matMul) in graph.nodes.enumerated()
         where matMul.opType == "MatMul" && matMul.domain.isEmpty && matMul.inputs.count == 2 {
             guard graph.type(of: matMul.inputs[0])?.elementType == .float else { continue }
@@ -105,7 +114,7 @@ extension Passes {
             let product = matMul.outputs[0]
             if reads[product] == 1, !outputs.contains(product), let ai = consumers[product]?.first,
                graph.nodes[ai].opType == "Add", graph.nodes[ai].domain.isEmpty, graph.nodes[ai].inputs.count == 2,
-               let width = graph.type(of: product)?.shape?.last?.value {
+               let width = graph.type(of: product)?.shape?.last?.value ?? matrixWidth(matMul.inputs[1]) {
                 let add = graph.nodes[ai], bias = add.inputs[0] == product ? add.inputs[1] : add.inputs[0]
                 if let t = graph.initializers[bias], t.dataType == .float, t.shape == [width] {
                     fused.inputs.append(bias)
@@ -113,6 +122,12 @@ extension Passes {
                     removed.insert(ai)
                     at = ai
                 }
+            }
+            if let (activation, nodes) = activations.match(after: fused.outputs[0]), !nodes.contains(where: removed.contains) {
+                fused.attributes.merge(activation.attributes) { $1 }
+                fused.outputs = graph.nodes[nodes.last!].outputs
+                removed.formUnion(nodes)
+                at = nodes.last!
             }
             if !fused.attributes.isEmpty || fused.inputs.count == 3 { replaced[at] = fused; if at != mi { removed.insert(mi) } }
         }
@@ -208,10 +223,12 @@ extension Passes {
 }
 
 extension Passes {
-    /// Attention's core, Softmax(Q·K · c) · V, becomes one `vonnx::SoftmaxAttention` (inputs
-    /// Q, K, V; `scale` c; `permA`, `permB`, `permC` the operands' transposes), whose CPU kernel
-    /// never writes the scores out whole: a float MatMul or TransposedMatMul without bias, then
-    /// optionally a Div by (c = 1/d) or a Mul by (c) a one-element float constant d, a Softmax
+    /// Attention's core, Softmax(Q·K · c (+ D)) · V, becomes one `vonnx::SoftmaxAttention`
+    /// (inputs Q, K, V and the mask D when there is one; `scale` c; `permA`, `permB`, `permC` the
+    /// operands' transposes), whose CPU kernel never writes the scores out whole: a float MatMul
+    /// or TransposedMatMul without bias or activation, then optionally a Div by (c = 1/d) or a
+    /// Mul by (c) a one-element float constant d, optionally an Add of a float mask D (a padding
+    /// mask's large negatives) of known rank that does not broadcast the scores wider, a Softmax
     /// over the last axis, and a MatMul or TransposedMatMul without bias (nor a transposed first
     /// operand) of that by V. Only for graphs that run wholly on the CPU, after
     /// `fusingIntoMatMul`; intermediates are only fused away when nothing else reads them.
@@ -228,13 +245,20 @@ extension Passes {
         func product(_ i: Int) -> Bool {
             let n = graph.nodes[i]
             guard n.opType == "MatMul" && n.domain.isEmpty || n.opType == "TransposedMatMul" && n.domain == "vonnx",
-                  n.inputs.count == 2, n.outputs.count == 1 else { return false }
+                  n.inputs.count == 2, n.outputs.count == 1, n.attributes["activation"] == nil else { return false }
             return n.inputs.allSatisfy { graph.type(of: $0)?.elementType == .float && (graph.type(of: $0)?.shape?.count ?? 0) >= 2 }
         }
         /// The value of a one-element float constant.
         func scalar(_ name: String) -> Float? {
             guard let t = graph.initializers[name], t.dataType == .float, t.count == 1 else { return nil }
             return t.scalars(as: Float.self)[0]
+        }
+        /// `mask` is float, of known rank no more than the scores', and no dim of it that is
+        /// more than 1 meets one of 1 in the scores (so that adding it keeps their shape).
+        func widensNothing(_ mask: String, _ scores: String) -> Bool {
+            let type = graph.type(of: mask) ?? graph.initializers[mask].map { ValueType.tensor($0.dataType, shape: $0.shape.map(Dim.value)) }
+            guard type?.elementType == .float, let m = type?.shape, let s = graph.type(of: scores)?.shape, m.count <= s.count else { return false }
+            return zip(m, s.suffix(m.count)).allSatisfy { $0.value == 1 || $1.value != 1 }
         }
         for (qi, qk) in graph.nodes.enumerated() where product(qi) && !taken.contains(qi) {
             guard let rank = graph.type(of: qk.outputs[0])?.shape?.count, var at = sole(qk.outputs[0]) else { continue }
@@ -248,6 +272,14 @@ extension Passes {
                 scores = scaling.outputs[0]
                 at = next
             }
+            var mask: [String] = []
+            let masking = graph.nodes[at]
+            if masking.opType == "Add", masking.domain.isEmpty, masking.inputs.count == 2, masking.inputs.contains(scores),
+               let other = masking.inputs.first(where: { $0 != scores }), widensNothing(other, scores), let next = sole(masking.outputs[0]) {
+                mask = [other]
+                chain.append(at)
+                at = next
+            }
             let softmax = graph.nodes[at]
             guard softmax.opType == "Softmax", softmax.domain.isEmpty, softmax.outputs.count == 1,
                   let axis = try? softmax.int("axis", default: opset >= 13 ? -1 : 1), axis == -1 || axis == rank - 1,
@@ -259,7 +291,7 @@ extension Passes {
             attributes["permB"] = qk.attributes["permB"]
             attributes["permC"] = pv.attributes["permB"]
             // The fused node takes the last product's place, where every input is available.
-            replaced[pi] = Node(name: qk.name, opType: "SoftmaxAttention", domain: "vonnx", inputs: qk.inputs + [pv.inputs[1]],
+            replaced[pi] = Node(name: qk.name, opType: "SoftmaxAttention", domain: "vonnx", inputs: qk.inputs + [pv.inputs[1]] + mask,
                                 outputs: pv.outputs, attributes: attributes)
             taken.formUnion(chain + [at, pi])
         }

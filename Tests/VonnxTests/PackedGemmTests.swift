@@ -170,8 +170,8 @@ func packedGemmRunsGemm(m: Int, n: Int, k: Int) throws {
 /// against Transpose then MatMul (then the bias): attention's Q·Kᵀ and P·V head layouts, a
 /// transposed A (column stride not 1) and B (row stride 1), a broadcast batch, a 2-D case, and
 /// one side left as is, a sequence of single rows through a 2-D B (stacked into one product, B
-/// as is or transposed; not stacked when A's rows are strided); without and with a bias, one
-/// and two threads.
+/// as is or transposed; not stacked when A's rows are strided); without and with a bias, with
+/// Gelu after the bias and SiLU after none (the activation epilogue), one and two threads.
 @Test(arguments: [([2, 9, 3, 4], [0, 2, 1, 3], [2, 9, 3, 4], [0, 2, 3, 1]), ([2, 3, 9, 9], nil, [2, 9, 3, 5], [0, 2, 1, 3]),
                   ([5, 7], [1, 0], [11, 5], [1, 0]), ([1, 6, 13], [0, 2, 1], [4, 13, 6], [0, 2, 1]),
                   ([3, 17, 40], [2, 0, 1], [17, 33], nil), ([23, 1, 19], nil, [19, 70], nil), ([23, 1, 19], nil, [70, 19], [1, 0]),
@@ -186,7 +186,6 @@ func packedGemmRunsTransposedMatMul(aShape: [Int], permA: [Int]?, bShape: [Int],
     var attributes: [String: Attribute] = [:]
     if let permA { attributes["permA"] = .ints(permA) }
     if let permB { attributes["permB"] = .ints(permB) }
-    let node = Node(name: "n", opType: "TransposedMatMul", domain: "vonnx", inputs: ["a", "b"], outputs: ["y"], attributes: attributes)
     let pool = ThreadPool(threads: 1)
     func transposed(_ t: Tensor, _ perm: [Int]?) throws -> Tensor {
         guard let perm else { return t }
@@ -194,25 +193,35 @@ func packedGemmRunsTransposedMatMul(aShape: [Int], permA: [Int]?, bShape: [Int],
         return try CPUKernels.transpose(KernelContext(node: n, inputs: [t], opset: 22, pool: pool))[0]
     }
     let ta = try transposed(a, permA), tb = try transposed(b, permB)
-    let plan = try MatrixKernels.MatMulPlan(ta.shape, tb.shape, KernelContext(node: node, inputs: [ta, tb], opset: 22, pool: pool))
+    let probe = Node(name: "n", opType: "TransposedMatMul", domain: "vonnx", inputs: [], outputs: [])
+    let plan = try MatrixKernels.MatMulPlan(ta.shape, tb.shape, KernelContext(node: probe, inputs: [ta, tb], opset: 22, pool: pool))
     let pa = ta.scalars(as: Float.self), pb = tb.scalars(as: Float.self)
     let expected = reference(plan, pa, pb)
     let bias = draw([plan.n]), pbias = bias.scalars(as: Float.self)
-    for (threads, withBias) in [(1, false), (2, false), (1, true), (2, true)] {
+    let cases: [(Int, Bool, FusedActivation?)] = [(1, false, nil), (2, false, nil), (1, true, nil), (2, true, nil), (2, true, .gelu), (1, false, .silu)]
+    for (threads, withBias, activation) in cases {
         let inputs = [a, b] + (withBias ? [bias] : [])
+        let node = Node(name: "n", opType: "TransposedMatMul", domain: "vonnx", inputs: withBias ? ["a", "b", "c"] : ["a", "b"], outputs: ["y"],
+                        attributes: attributes.merging(activation?.attributes ?? [:]) { $1 })
         let y = try CPUKernels.transposedMatMul(KernelContext(node: node, inputs: inputs, opset: 22, pool: ThreadPool(threads: threads)))[0]
         let got = y.scalars(as: Float.self)
-        let want = withBias ? expected.indices.map { expected[$0] + pbias[$0 % plan.n] } : expected
+        let want = expected.indices.map { i in
+            let v = Double(expected[i] + (withBias ? pbias[i % plan.n] : 0))
+            return Float(activation.map { $0(v) } ?? v)
+        }
         let bad = got.indices.filter { !(abs(got[$0] - want[$0]) <= 1e-4 * max(1, abs(want[$0]))) }
-        #expect(y.shape == plan.outShape && bad.isEmpty, "seed \(seed) \(aShape) \(permA ?? []) × \(bShape) \(permB ?? []) threads \(threads) bias \(withBias): \(bad.count) wrong")
+        #expect(y.shape == plan.outShape && bad.isEmpty,
+                "seed \(seed) \(aShape) \(permA ?? []) × \(bShape) \(permB ?? []) threads \(threads) bias \(withBias) \(activation?.name ?? "-"): \(bad.count) wrong")
     }
 }
 
-/// vonnx SoftmaxAttention against a float64 reference of Softmax(scale·(A·B))·C on random
+/// vonnx SoftmaxAttention against a float64 reference of Softmax(scale·(A·B) (+ D))·C on random
 /// inputs (named packedGemm… so that test.sh reruns it on the AVX2 kernel): SVTR's and ViT's
 /// head layouts (Q, Kᵀ and V read through their perms), score rows split into several blocks
 /// with a ragged last one, a broadcast batch, one query row, one key, a V broadcasting past
-/// the scores' batch (the unfused path) and float64 (likewise); one and two threads.
+/// the scores' batch (the unfused path) and float64 (likewise); one and two threads; without a
+/// mask D, with a padding mask (the scores' first axis and columns, broadcast over the rest) and
+/// with one of the scores' own shape.
 @Test(arguments: [([1, 150, 2, 8], [0, 2, 1, 3], [1, 1100, 2, 8], [0, 2, 3, 1], [1, 1100, 2, 5], [0, 2, 1, 3], Float(0.35), DataType.float),
                   ([2, 3, 13, 4], nil, [2, 3, 4, 9], nil, [2, 3, 9, 6], nil, 1, .float),
                   ([3, 1, 7], nil, [7, 40], nil, [40, 3], nil, 2, .float),
@@ -238,29 +247,43 @@ func packedGemmRunsSoftmaxAttention(_ q: [Int], _ permQ: [Int]?, _ k: [Int], _ p
     let tq = draw(q), tk = draw(k), tv = draw(v)
     var attributes: [String: Attribute] = ["scale": .float(scale)]
     for (name, perm) in [("permA", permQ), ("permB", permK), ("permC", permV)] { if let perm { attributes[name] = .ints(perm) } }
-    let node = Node(name: "n", opType: "SoftmaxAttention", domain: "vonnx", inputs: ["q", "k", "v"], outputs: ["y"], attributes: attributes)
-    let ctx = KernelContext(node: node, inputs: [tq, tk, tv], opset: 22, pool: pool)
     let (sq, pq) = try seen(tq, permQ), (sk, pk) = try seen(tk, permK), (sv, pv) = try seen(tv, permV)
-    let first = try MatrixKernels.MatMulPlan(sq, sk, ctx), second = try MatrixKernels.MatMulPlan(first.outShape, sv, ctx)
-    var expected = [Double](repeating: 0, count: second.outShape.reduce(1, *))
-    for i in 0..<second.batch {
-        let si = second.aOffsets[i] / (first.m * first.n)  // the scores' batch this output batch reads
-        for r in 0..<first.m {
-            let s = (0..<first.n).map { c in
-                Double(scale) * (0..<first.k).reduce(0.0) { $0 + pq[first.aOffsets[si] + r * first.k + $1] * pk[first.bOffsets[si] + $1 * first.n + c] }
-            }
-            let top = s.max()!, e = s.map { Glibc.exp($0 - top) }, sum = e.reduce(0, +)
-            for c in 0..<second.n {
-                expected[(i * first.m + r) * second.n + c] = (0..<first.n).reduce(0.0) { $0 + e[$1] / sum * pv[second.bOffsets[i] + $1 * second.n + c] }
+    let probe = KernelContext(node: Node(name: "n", opType: "SoftmaxAttention", domain: "vonnx", inputs: [], outputs: []), inputs: [], opset: 22, pool: pool)
+    let first = try MatrixKernels.MatMulPlan(sq, sk, probe), second = try MatrixKernels.MatMulPlan(first.outShape, sv, probe)
+    let dims = first.outShape
+    for mask in [nil, draw(dims.indices.map { $0 == 0 || $0 == dims.count - 1 ? dims[$0] : 1 }), draw(dims)] {
+        let strides = mask.map { broadcastStrides($0.shape, to: dims) } ?? [], masks = mask?.doubles() ?? []
+        /// The mask's value at the scores' batch `i`, row `r`, column `c`.
+        func added(_ i: Int, _ r: Int, _ c: Int) -> Double {
+            guard mask != nil else { return 0 }
+            var rest = i, offset = r * strides[dims.count - 2] + c * strides[dims.count - 1]
+            for axis in stride(from: dims.count - 3, through: 0, by: -1) { offset += rest % dims[axis] * strides[axis]; rest /= dims[axis] }
+            return masks[offset]
+        }
+        var expected = [Double](repeating: 0, count: second.outShape.reduce(1, *))
+        for i in 0..<second.batch {
+            let si = second.aOffsets[i] / (first.m * first.n)  // the scores' batch this output batch reads
+            for r in 0..<first.m {
+                let s = (0..<first.n).map { c in
+                    Double(scale) * (0..<first.k).reduce(0.0) { $0 + pq[first.aOffsets[si] + r * first.k + $1] * pk[first.bOffsets[si] + $1 * first.n + c] }
+                        + added(si, r, c)
+                }
+                let top = s.max()!, e = s.map { Glibc.exp($0 - top) }, sum = e.reduce(0, +)
+                for c in 0..<second.n {
+                    expected[(i * first.m + r) * second.n + c] = (0..<first.n).reduce(0.0) { $0 + e[$1] / sum * pv[second.bOffsets[i] + $1 * second.n + c] }
+                }
             }
         }
-    }
-    for threads in [1, 2] {
-        let y = try CPUKernels.softmaxAttention(KernelContext(node: node, inputs: [tq, tk, tv], opset: 22, pool: ThreadPool(threads: threads)))[0]
-        let got = y.doubles()
-        let bad = got.indices.filter { !(abs(got[$0] - expected[$0]) <= 1e-5 * max(1, abs(expected[$0]))) }
-        #expect(y.shape == second.outShape && y.dataType == type && bad.isEmpty,
-                "seed \(seed) \(q) \(k) \(v) threads \(threads): \(y.shape) vs \(second.outShape), \(bad.count) wrong")
+        let node = Node(name: "n", opType: "SoftmaxAttention", domain: "vonnx", inputs: ["q", "k", "v"] + (mask == nil ? [] : ["d"]),
+                        outputs: ["y"], attributes: attributes)
+        for threads in [1, 2] {
+            let inputs = [tq, tk, tv] + (mask.map { [$0] } ?? [])
+            let y = try CPUKernels.softmaxAttention(KernelContext(node: node, inputs: inputs, opset: 22, pool: ThreadPool(threads: threads)))[0]
+            let got = y.doubles()
+            let bad = got.indices.filter { !(abs(got[$0] - expected[$0]) <= 1e-5 * max(1, abs(expected[$0]))) }
+            #expect(y.shape == second.outShape && y.dataType == type && bad.isEmpty,
+                    "seed \(seed) \(q) \(k) \(v) mask \(mask?.shape ?? []) threads \(threads): \(y.shape) vs \(second.outShape), \(bad.count) wrong")
+        }
     }
 }
 

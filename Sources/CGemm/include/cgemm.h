@@ -83,12 +83,13 @@ typedef struct { const float *p; ptrdiff_t rs, cs; } vx_matrix;
 /// Packs B (K×N, read through its strides) whole for vx_gemm (vx_gemm_packed_b_size floats).
 void vx_gemm_pack_b_matrix(int k, int n, vx_matrix b, float *packed);
 
-/// Columns [n0, n1) of C = A·B (+ z[i·ldz + j] if z) for A (M×K) and B (K×N) read through
-/// their strides, C row-major with row stride ldc, on the calling thread: A is packed into
-/// this thread's scratch, and so are B's columns [n0, n1) unless `packed_b` (B packed whole by
-/// vx_gemm_pack_b_matrix) is given, in which case n0 must be a multiple of vx_gemm_col_block(n).
+/// Columns [n0, n1) of C = A·B (+ z[i·ldz + j] if z), then the activation, for A (M×K) and B
+/// (K×N) read through their strides, C row-major with row stride ldc, on the calling thread: A
+/// is packed into this thread's scratch, and so are B's columns [n0, n1) unless `packed_b` (B
+/// packed whole by vx_gemm_pack_b_matrix) is given, in which case n0 must be a multiple of
+/// vx_gemm_col_block(n).
 void vx_matmul(int m, int n, int k, vx_matrix a, vx_matrix b, const float *packed_b, float *c, int ldc,
-               const float *z, int ldz, int n0, int n1);
+               const float *z, int ldz, vx_activation act, int n0, int n1);
 
 /// For small N (few output positions), the transposed product Cᵀ = Bᵀ·Aᵀ wastes less of the
 /// vectors: output channels run along them, positions along the row panels.
