@@ -38,6 +38,9 @@ VONNX_CPU_KERNEL=avx2 .build/release/onnx-conformance --backend cpu --threads 2 
 # onnx 1.23's node tests that the 1.22 data lacks (written by scripts/setup.sh), lists of their own
 .build/release/onnx-conformance --backend cpu --threads 2 --data .testdata/onnx-1.23-node $(lists cpu-onnx123)
 .build/release/onnx-conformance --backend vulkan --device "${VONNX_VULKAN_DEVICE:-llvmpipe}" --data .testdata/onnx-1.23-node $(lists vulkan-onnx123)
+# each Vulkan kernel variant forced in turn on the node tests of its ops (~10 min): full runs only, for CI's time
+# (its unit tests check every variant against the CPU kernel on random inputs)
+[ -n "${CI:-}" ] || scripts/check-vulkan-variants.sh "${VONNX_VULKAN_DEVICE:-llvmpipe}"
 scripts/check-resnet50.sh
 scripts/check-resnet50-variants.sh
 scripts/test-cli.sh
