@@ -14,7 +14,7 @@ extension VulkanKernelContext {
         guard let kernel = VulkanKernels.table[op] else { throw error("no Vulkan kernel for \(op)") }
         let slots = max(inputs.count, (host.keys.max() ?? -1) + 1)
         let names = (0..<slots).map { i in (i < inputs.count && inputs[i] != nil) || host[i] != nil ? "\(node.label).\(op).\(i)" : "" }
-        let inner = Node(name: node.label, opType: "\(op)", domain: "", inputs: names,
+        let inner = Node(name: node.label, opType: op, domain: "", inputs: names,
                          outputs: (0..<outputs).map { "\(node.label).\(op).out\($0)" }, attributes: attributes)
         let deviceInputs = (0..<slots).map { i in i < inputs.count ? inputs[i] : nil }
         let hostValues = (0..<slots).map { host[$0] }
