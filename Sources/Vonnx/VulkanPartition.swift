@@ -283,9 +283,10 @@ final class VulkanPartition: Partition {
     }
 
     /// Records the partition ahead of its first run for inputs of the given types, when all are
-    /// known (static shapes) and none is read on the host: its pipelines are built now, so the
-    /// first run costs what later runs cost. What recording meets (a kernel's rejection, a
-    /// device error) is left for `run` to meet again and report.
+    /// known (static shapes) and none is read on the host: its pipelines are built and warmed
+    /// up (`VulkanRecorder.warmUp`) now, so the first run costs what later runs cost. What
+    /// recording meets (a kernel's rejection, a device error) is left for `run` to meet again
+    /// and report.
     func prepare(_ type: (String) -> ValueType?) {
         guard !inputs.contains(where: hostRead.contains) else { return }
         var values: [Tensor] = []
@@ -296,7 +297,8 @@ final class VulkanPartition: Partition {
         }
         let key = key(values, profiled: false)
         recordings.withLock { cache in
-            guard cache[key] == nil, let recording = try? record(values, profiled: false) else { return }
+            guard cache[key] == nil, let recording = try? record(values, profiled: false),
+                  (try? recording.recorders.forEach { try $0.warmUp() }) != nil else { return }
             cache[key] = .device(recording)
         }
     }

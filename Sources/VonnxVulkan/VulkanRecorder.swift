@@ -52,6 +52,8 @@ public final class VulkanRecorder {
     private var unordered: Set<ObjectIdentifier> = []
     /// Barriers recorded so far.
     public private(set) var barrierCount = 0
+    /// The first dispatch of each pipeline recorded, with what it binds, for `warmUp`.
+    private var firstDispatches: [ObjectIdentifier: (pipeline: VulkanPipeline, set: VkDescriptorSet, push: [UInt32])] = [:]
     /// Whether recording has ended (at the first submission).
     private var ended = false
     /// Whether a submission may still be running (its wait failed).
@@ -358,6 +360,46 @@ public final class VulkanRecorder {
         retained.append(contentsOf: buffers)
         unordered.formUnion(bound)
         dispatchCount += 1
+        if firstDispatches[ObjectIdentifier(pipeline)] == nil { firstDispatches[ObjectIdentifier(pipeline)] = (pipeline, set, push) }
+    }
+
+    /// Submits, in a command buffer of its own, each recorded pipeline once over no
+    /// workgroups (nothing runs, nothing is read or written) and waits. Drivers that build a
+    /// pipeline's machine code at its first dispatch rather than at its creation (lavapipe
+    /// does) build it now, so that the first `submitAndWait` costs what later ones cost.
+    public func warmUp() throws {
+        guard !firstDispatches.isEmpty else { return }
+        let dev = device.handle
+        var alloc = VkCommandBufferAllocateInfo()
+        alloc.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
+        alloc.commandPool = commandPool
+        alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY
+        alloc.commandBufferCount = 1
+        var allocated: VkCommandBuffer?
+        try check(vkAllocateCommandBuffers(dev, &alloc, &allocated), "vkAllocateCommandBuffers")
+        let cb = allocated!
+        defer { vkFreeCommandBuffers(dev, commandPool, 1, [cb]) }
+        var begin = VkCommandBufferBeginInfo()
+        begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
+        begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT.rawValue
+        try check(vkBeginCommandBuffer(cb, &begin), "vkBeginCommandBuffer")
+        for (pipeline, set, push) in firstDispatches.values {
+            vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline)
+            var sets: [VkDescriptorSet?] = [set]
+            vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout, 0, 1, &sets, 0, nil)
+            if !push.isEmpty {
+                push.withUnsafeBytes { p in
+                    vkCmdPushConstants(cb, pipeline.layout, VK_SHADER_STAGE_COMPUTE_BIT.rawValue, 0, UInt32(p.count), p.baseAddress)
+                }
+            }
+            vkCmdDispatch(cb, 0, 0, 0)
+        }
+        try check(vkEndCommandBuffer(cb), "vkEndCommandBuffer")
+        try device.submit(cb, fence: fence)
+        inFlight = true
+        try check(vkWaitForFences(dev, 1, [fence], 1, .max), "vkWaitForFences")
+        inFlight = false
+        try check(vkResetFences(dev, 1, [fence]), "vkResetFences")
     }
 
     /// A 1-D dispatch for `count` items in workgroups of `groupSize`; the grid is capped at the
