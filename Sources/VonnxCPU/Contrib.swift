@@ -19,13 +19,6 @@ extension KernelContext {
         try apply(kernel, op, inputs, attributes)[0]
     }
 
-    /// Throws when any of the outputs at `indices` is requested (named) by the node.
-    func refuseOutputs(_ indices: [Int], _ what: String) throws {
-        if indices.contains(where: { $0 < node.outputs.count && !node.outputs[$0].isEmpty }) {
-            throw error("output \(what) is not supported")
-        }
-    }
-
     /// `x + input(i)` when input `i` is given (a bias), else `x`.
     func plusOptional(_ x: Tensor, _ i: Int) throws -> Tensor {
         guard let bias = optionalInput(i) else { return x }
@@ -63,7 +56,7 @@ extension CPUKernels {
         let sum = try ctx.plusOptional(try ctx.apply1(add, "Add", [try ctx.input(0), try ctx.input(1)]), biasInput)
         let epsilon: [String: Attribute] = ["epsilon": .float(try ctx.node.float("epsilon", default: 1e-12))]
         if rms {
-            try ctx.refuseOutputs([1, 2], "mean / inv_std_var")
+            try ctx.node.refuseOutputs([1, 2], "mean / inv_std_var")
             let y = try ctx.apply1(rmsNormalization, "RMSNormalization", [sum, try ctx.input(2)], epsilon)
             return [y, y, y, sum]  // outputs 1 and 2 are refused above: placeholders
         }
@@ -72,7 +65,7 @@ extension CPUKernels {
 
     /// SimplifiedLayerNormalization: RMSNormalization (inv_std_var output not supported).
     public static let simplifiedLayerNormalization: CPUKernel = { ctx in
-        try ctx.refuseOutputs([1], "inv_std_var")
+        try ctx.node.refuseOutputs([1], "inv_std_var")
         return try rmsNormalization(ctx)
     }
 
@@ -120,16 +113,14 @@ extension CPUKernels {
 
     /// FusedMatMul: alpha · op(A) · op(B), op transposing the last two axes when transA/transB.
     public static let fusedMatMul: CPUKernel = { ctx in
-        guard try ctx.node.int("transBatchA", default: 0) == 0, try ctx.node.int("transBatchB", default: 0) == 0 else {
-            throw ctx.error("transBatchA / transBatchB are not supported")
-        }
-        func operand(_ i: Int, _ attribute: String) throws -> Tensor {
+        let transposed = try ContribAttributes.fusedMatMul(ctx.node)
+        func operand(_ i: Int, _ swapped: Bool) throws -> Tensor {
             let t = try ctx.input(i)
-            guard try ctx.node.int(attribute, default: 0) != 0, t.rank >= 2 else { return t }
+            guard swapped, t.rank >= 2 else { return t }
             let perm = Array(0..<(t.rank - 2)) + [t.rank - 1, t.rank - 2]
             return try ctx.apply1(transpose, "Transpose", [t], ["perm": .ints(perm)])
         }
-        let y = try ctx.apply1(matMul, "MatMul", [try operand(0, "transA"), try operand(1, "transB")])
+        let y = try ctx.apply1(matMul, "MatMul", [try operand(0, transposed.transA), try operand(1, transposed.transB)])
         let alpha = try ctx.node.float("alpha", default: 1)
         return [alpha == 1 ? y : try scaled(y, by: Tensor(scalar: alpha), ctx)]
     }
@@ -183,25 +174,11 @@ extension CPUKernels {
 
     private static func selfAttention(_ ctx: KernelContext, qkv: Tensor, maskIndex: Tensor?, attentionBias: Tensor?,
                                       pastInput: Int = 4) throws -> [Tensor] {
-        guard ctx.optionalInput(pastInput) == nil else { throw ctx.error("input past is not supported") }
-        try ctx.refuseOutputs([1], "present")
-        guard try ctx.node.int("do_rotary", default: 0) == 0 else { throw ctx.error("do_rotary is not supported") }
-        let heads = try ctx.node.int("num_heads") ?? 0
-        guard qkv.rank == 3, heads > 0 else { throw ctx.error("needs a 3-D input and num_heads > 0, got \(qkv.shape) and \(heads)") }
+        let (sizes, attributes) = try ContribAttributes.selfAttention(ctx.node, qkv: qkv.shape, pastInput: pastInput)
         let (b, s) = (qkv.shape[0], qkv.shape[1])
-        let sizes = try ctx.node.ints("qkv_hidden_sizes") ?? Array(repeating: qkv.shape[2] / 3, count: 3)
-        guard sizes.count == 3, sizes.allSatisfy({ $0 > 0 && $0 <= qkv.shape[2] && $0 % heads == 0 }),
-              sizes.reduce(0, +) == qkv.shape[2], sizes[0] == sizes[1] else {
-            throw ctx.error("qkv_hidden_sizes \(sizes) do not fit QKV \(qkv.shape) and \(heads) heads")
-        }
         let parts = try ctx.apply(split, "Split", [qkv, Tensor(shape: [3], scalars: sizes.map(Int64.init))], ["axis": .int(2)])
         var mask = try maskIndex.map { try attentionMask($0, batch: b, sequence: s, total: s, ctx) }
         if let attentionBias { mask = try mask.map { try ctx.apply1(add, "Add", [$0, attentionBias]) } ?? attentionBias }
-        var attributes: [String: Attribute] = [
-            "q_num_heads": .int(heads), "kv_num_heads": .int(heads),
-            "is_causal": .int(try ctx.node.int("unidirectional", default: 0)),
-        ]
-        if let scale = try ctx.node.float("scale") { attributes["scale"] = .float(scale) }
         return [try ctx.apply1(attention, "Attention", [parts[0], parts[1], parts[2], mask], attributes)]
     }
 
@@ -209,14 +186,13 @@ extension CPUKernels {
     private static func attentionMask(_ index: Tensor, batch b: Int, sequence s: Int, total t: Int, _ ctx: KernelContext) throws -> Tensor {
         let filter = try ctx.node.float("mask_filter_value", default: -10000)
         let m = index.ints()
-        var keep: (Int, Int, Int) -> Bool  // (batch, query, key)
+        let keep: (Int, Int, Int) -> Bool  // (batch, query, key)
         let rows: Int
-        switch index.shape {
-        case [b]: keep = { bi, _, j in j < m[bi] }; rows = 1
-        case [2 * b]: keep = { bi, _, j in j < m[bi] && j >= m[b + bi] }; rows = 1
-        case [b, t]: keep = { bi, _, j in m[bi * t + j] != 0 }; rows = 1
-        case [b, s, t]: keep = { bi, i, j in m[(bi * s + i) * t + j] != 0 }; rows = s
-        default: throw ctx.error("mask_index \(index.shape) is not supported (expected [\(b)], [\(2 * b)], [\(b), \(t)] or [\(b), \(s), \(t)])")
+        switch try ContribAttributes.maskIndex(ctx.node, shape: index.shape, batch: b, sequence: s, total: t) {
+        case .ends: keep = { bi, _, j in j < m[bi] }; rows = 1
+        case .endsAndStarts: keep = { bi, _, j in j < m[bi] && j >= m[b + bi] }; rows = 1
+        case .keys: keep = { bi, _, j in m[bi * t + j] != 0 }; rows = 1
+        case .queriesAndKeys: keep = { bi, i, j in m[(bi * s + i) * t + j] != 0 }; rows = s
         }
         var values = [Float](repeating: 0, count: b * rows * t)
         for bi in 0..<b { for i in 0..<rows { for j in 0..<t where !keep(bi, i, j) { values[(bi * rows + i) * t + j] = filter } } }
@@ -227,11 +203,8 @@ extension CPUKernels {
     /// key_padding_mask (as Attention's mask_index), attention_bias, past_key / past_value
     /// ([B, N, P, H]) and present_key / present_value outputs. Packed or 4-D key/value are not supported.
     public static let multiHeadAttention: CPUKernel = { ctx in
-        let heads = try ctx.node.int("num_heads") ?? 0
         var q = try ctx.input(0), k = try ctx.input(1), v = try ctx.input(2)
-        guard q.rank == 3, k.rank == 3, v.rank == 3, heads > 0 else {
-            throw ctx.error("only 3-D query, key and value with num_heads > 0 are supported, got \(q.shape), \(k.shape), \(v.shape)")
-        }
+        let attributes = try ContribAttributes.multiHeadAttention(ctx.node, query: q.shape, key: k.shape, value: v.shape)
         if let bias = ctx.optionalInput(3) {
             let sizes = [q.shape[2], k.shape[2], v.shape[2]]
             let parts = try ctx.apply(split, "Split", [bias, Tensor(shape: [3], scalars: sizes.map(Int64.init))], ["axis": .int(0)])
@@ -241,9 +214,6 @@ extension CPUKernels {
         let total = k.shape[1] + (past?.rank == 4 ? past!.shape[2] : 0)
         var mask = try ctx.optionalInput(4).map { try attentionMask($0, batch: b, sequence: s, total: total, ctx) }
         if let bias = ctx.optionalInput(5) { mask = try mask.map { try ctx.apply1(add, "Add", [$0, bias]) } ?? bias }
-        var attributes: [String: Attribute] = ["q_num_heads": .int(heads), "kv_num_heads": .int(heads),
-                                               "is_causal": .int(try ctx.node.int("unidirectional", default: 0))]
-        if let scale = try ctx.node.float("scale") { attributes["scale"] = .float(scale) }
         let out = try ctx.apply(attention, "Attention", [q, k, v, mask, past, ctx.optionalInput(7)], attributes)
         return Array(out.prefix(3))
     }
@@ -252,9 +222,7 @@ extension CPUKernels {
     /// input, position_ids, cos_cache, sin_cache; position_ids [B, S] or one start offset.
     public static let contribRotaryEmbedding: CPUKernel = { ctx in
         let x = try ctx.input(0), positions = try ctx.input(1), cosCache = try ctx.input(2)
-        guard try ctx.node.int("is_packed_batching", default: 0) == 0 else { throw ctx.error("is_packed_batching is not supported") }
-        guard try ctx.node.float("scale", default: 1) == 1 else { throw ctx.error("scale other than 1 is not supported") }
-        guard x.rank == 3 || x.rank == 4, cosCache.rank == 2 else { throw ctx.error("input \(x.shape) must be 3-D or 4-D and cos_cache 2-D") }
+        let attributes = try ContribAttributes.rotaryEmbedding(ctx.node, input: x.shape, cosCache: cosCache.shape)
         let (b, s) = (x.shape[0], x.shape[x.rank == 4 ? 2 : 1])
         let ids: Tensor
         if positions.count == 1 {
@@ -264,17 +232,6 @@ extension CPUKernels {
         } else {
             ids = positions
         }
-        var attributes: [String: Attribute] = ["interleaved": .int(try ctx.node.int("interleaved", default: 0))]
-        let rotary = try ctx.node.int("rotary_embedding_dim", default: 0)
-        if rotary != 0 { attributes["rotary_embedding_dim"] = .int(rotary) }
-        var heads = try ctx.node.int("num_heads", default: 0)
-        if heads == 0 && x.rank == 3 {
-            guard cosCache.shape[1] > 0, x.shape[2] % (2 * cosCache.shape[1]) == 0 else {
-                throw ctx.error("num_heads is needed: cos_cache \(cosCache.shape) does not divide hidden size \(x.shape[2])")
-            }
-            heads = x.shape[2] / (2 * cosCache.shape[1])
-        }
-        if heads != 0 { attributes["num_heads"] = .int(heads) }
         return try ctx.apply(rotaryEmbedding, "RotaryEmbedding", [x, cosCache, try ctx.input(3), ids], attributes)
     }
 }

@@ -33,13 +33,6 @@ extension VulkanKernelContext {
         return try apply1("Add", [x, bias])
     }
 
-    /// Throws when any of the outputs at `indices` is requested (named) by the node.
-    func refuseOutputs(_ indices: [Int], _ what: String) throws {
-        if indices.contains(where: { $0 < node.outputs.count && !node.outputs[$0].isEmpty }) {
-            throw error("output \(what) is not supported")
-        }
-    }
-
     /// A float32 scalar on the device.
     func scalar(_ value: Float) throws -> VulkanTensor { try recorder.upload(Tensor(scalar: value)) }
 
@@ -172,7 +165,7 @@ private func skipNormalization(_ ctx: VulkanKernelContext, rms: Bool) throws -> 
     let sum = try ctx.plusOptional(try ctx.apply1("Add", [try ctx.input(0), try ctx.input(1)]), rms ? 3 : 4)
     let epsilon: [String: Attribute] = ["epsilon": .float(try ctx.node.float("epsilon", default: 1e-12))]
     if rms {
-        try ctx.refuseOutputs([1, 2], "mean / inv_std_var")
+        try ctx.node.refuseOutputs([1, 2], "mean / inv_std_var")
         let y = try ctx.apply1("RMSNormalization", [sum, try ctx.input(2)], epsilon)
         return [y, y, y, sum]  // outputs 1 and 2 are refused above: placeholders
     }
@@ -182,7 +175,7 @@ private func skipNormalization(_ ctx: VulkanKernelContext, rms: Bool) throws -> 
 /// SimplifiedLayerNormalization (onnxruntime's, in the default domain): RMSNormalization
 /// (inv_std_var output not supported).
 func recordSimplifiedLayerNormalization(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
-    try ctx.refuseOutputs([1], "inv_std_var")
+    try ctx.node.refuseOutputs([1], "inv_std_var")
     return [try ctx.apply1("RMSNormalization", [try ctx.input(0), try ctx.input(1)], ctx.node.attributes)]
 }
 
@@ -223,15 +216,13 @@ private func embedLayerNormalization(_ ctx: VulkanKernelContext, tables: [Vulkan
 
 /// FusedMatMul: alpha · op(A) · op(B), op transposing the last two axes when transA/transB.
 private func recordFusedMatMul(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
-    guard try ctx.node.int("transBatchA", default: 0) == 0, try ctx.node.int("transBatchB", default: 0) == 0 else {
-        throw ctx.error("transBatchA / transBatchB are not supported")
-    }
-    func operand(_ i: Int, _ attribute: String) throws -> VulkanTensor {
+    let transposed = try ContribAttributes.fusedMatMul(ctx.node)
+    func operand(_ i: Int, _ swapped: Bool) throws -> VulkanTensor {
         let t = try ctx.input(i)
-        guard try ctx.node.int(attribute, default: 0) != 0, t.rank >= 2 else { return t }
+        guard swapped, t.rank >= 2 else { return t }
         return try ctx.apply1("Transpose", [t], ["perm": .ints(Array(0..<(t.rank - 2)) + [t.rank - 1, t.rank - 2])])
     }
-    let y = try ctx.apply1("MatMul", [try operand(0, "transA"), try operand(1, "transB")])
+    let y = try ctx.apply1("MatMul", [try operand(0, transposed.transA), try operand(1, transposed.transB)])
     let alpha = try ctx.node.float("alpha", default: 1)
     return [alpha == 1 ? y : try ctx.apply1("Mul", [y, try ctx.scalar(alpha)])]
 }
@@ -241,35 +232,26 @@ private func recordFusedMatMul(_ ctx: VulkanKernelContext) throws -> [VulkanTens
 private func attentionMask(_ ctx: VulkanKernelContext, _ index: VulkanTensor, batch b: Int, sequence s: Int, total t: Int) throws -> VulkanTensor {
     guard index.dataType == .int32 else { throw ctx.error("mask_index must be int32, got \(index.dataType)") }
     let keep: VulkanTensor, rows: Int
-    switch index.shape {
-    case [b, t], [b, s, t]:
+    let form = try ContribAttributes.maskIndex(ctx.node, shape: index.shape, batch: b, sequence: s, total: t)
+    switch form {
+    case .keys, .queriesAndKeys:
         keep = try ctx.apply1("Not", [try ctx.apply1("Equal", [index, try ctx.recorder.upload(Tensor(scalar: Int32(0)))])])
-        rows = index.rank == 3 ? s : 1
-    case [b], [2 * b]:
+        rows = form == .queriesAndKeys ? s : 1
+    case .ends, .endsAndStarts:
         let columns = try ctx.positions(t, .int32)
         func bound(_ start: Int) throws -> VulkanTensor {
-            let part = index.shape == [b] ? index : try ctx.apply1("Slice", [index], host: [1: Tensor(shape: [1], scalars: [Int64(start)]),
+            let part = form == .ends ? index : try ctx.apply1("Slice", [index], host: [1: Tensor(shape: [1], scalars: [Int64(start)]),
                                                                                       2: Tensor(shape: [1], scalars: [Int64(start + b)])])
             return try ctx.apply1("Reshape", [part], host: [1: Tensor(shape: [2], scalars: [Int64(b), 1])])
         }
         let beforeEnd = try ctx.apply1("Less", [columns, try bound(0)])
-        keep = index.shape == [b] ? beforeEnd
+        keep = form == .ends ? beforeEnd
             : try ctx.apply1("And", [beforeEnd, try ctx.apply1("Not", [try ctx.apply1("Less", [columns, try bound(b)])])])
         rows = 1
-    default:
-        throw ctx.error("mask_index \(index.shape) is not supported (expected [\(b)], [\(2 * b)], [\(b), \(t)] or [\(b), \(s), \(t)])")
     }
     let filter = try ctx.node.float("mask_filter_value", default: -10000)
     let additive = try ctx.apply1("Where", [keep, try ctx.scalar(0), try ctx.scalar(filter)])
     return try ctx.apply1("Reshape", [additive], host: [1: Tensor(shape: [4], scalars: [Int64(b), 1, Int64(rows), Int64(t)])])
-}
-
-/// The standard Attention's attributes for `heads` heads, from the node's unidirectional and scale.
-private func attentionAttributes(_ ctx: VulkanKernelContext, heads: Int) throws -> [String: Attribute] {
-    var attributes: [String: Attribute] = ["q_num_heads": .int(heads), "kv_num_heads": .int(heads),
-                                           "is_causal": .int(try ctx.node.int("unidirectional", default: 0))]
-    if let scale = try ctx.node.float("scale") { attributes["scale"] = .float(scale) }
-    return attributes
 }
 
 /// Attention: multi-head self-attention of input · weights (+ bias) split into Q, K and V (by
@@ -283,32 +265,20 @@ private func recordContribAttention(_ ctx: VulkanKernelContext) throws -> [Vulka
 /// Attention's and QAttention's heads over `qkv` [B, S, Dq + Dk + Dv].
 private func selfAttention(_ ctx: VulkanKernelContext, qkv: VulkanTensor, maskIndex: VulkanTensor?, attentionBias: VulkanTensor?,
                            pastInput: Int = 4) throws -> [VulkanTensor] {
-    guard ctx.optionalInput(pastInput) == nil else { throw ctx.error("input past is not supported") }
-    try ctx.refuseOutputs([1], "present")
-    guard try ctx.node.int("do_rotary", default: 0) == 0 else { throw ctx.error("do_rotary is not supported") }
-    let heads = try ctx.node.int("num_heads") ?? 0
-    guard qkv.rank == 3, heads > 0 else { throw ctx.error("needs a 3-D input and num_heads > 0, got \(qkv.shape) and \(heads)") }
+    let (sizes, attributes) = try ContribAttributes.selfAttention(ctx.node, qkv: qkv.shape, pastInput: pastInput)
     let (b, s) = (qkv.shape[0], qkv.shape[1])
-    let sizes = try ctx.node.ints("qkv_hidden_sizes") ?? Array(repeating: qkv.shape[2] / 3, count: 3)
-    guard sizes.count == 3, sizes.allSatisfy({ $0 > 0 && $0 <= qkv.shape[2] && $0 % heads == 0 }),
-          sizes.reduce(0, +) == qkv.shape[2], sizes[0] == sizes[1] else {
-        throw ctx.error("qkv_hidden_sizes \(sizes) do not fit QKV \(qkv.shape) and \(heads) heads")
-    }
     let parts = try ctx.apply("Split", [qkv], host: [1: Tensor(shape: [3], scalars: sizes.map(Int64.init))], outputs: 3, ["axis": .int(2)])
     var mask = try maskIndex.map { try attentionMask(ctx, $0, batch: b, sequence: s, total: s) }
     if let attentionBias { mask = try mask.map { try ctx.apply1("Add", [$0, attentionBias]) } ?? attentionBias }
-    return [try ctx.apply1("Attention", [parts[0], parts[1], parts[2], mask], try attentionAttributes(ctx, heads: heads))]
+    return [try ctx.apply1("Attention", [parts[0], parts[1], parts[2], mask], attributes)]
 }
 
 /// MultiHeadAttention: separate 3-D query, key and value (+ bias [Dq + Dk + Dv]), with
 /// key_padding_mask (as Attention's mask_index), attention_bias, past_key / past_value
 /// ([B, N, P, H]) and present_key / present_value outputs. Packed or 4-D key/value are not supported.
 private func recordMultiHeadAttention(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
-    let heads = try ctx.node.int("num_heads") ?? 0
     var q = try ctx.input(0), k = try ctx.input(1), v = try ctx.input(2)
-    guard q.rank == 3, k.rank == 3, v.rank == 3, heads > 0 else {
-        throw ctx.error("only 3-D query, key and value with num_heads > 0 are supported, got \(q.shape), \(k.shape), \(v.shape)")
-    }
+    let attributes = try ContribAttributes.multiHeadAttention(ctx.node, query: q.shape, key: k.shape, value: v.shape)
     if let bias = ctx.optionalInput(3) {
         let sizes = [q.shape[2], k.shape[2], v.shape[2]]
         let parts = try ctx.apply("Split", [bias], host: [1: Tensor(shape: [3], scalars: sizes.map(Int64.init))], outputs: 3, ["axis": .int(0)])
@@ -318,7 +288,7 @@ private func recordMultiHeadAttention(_ ctx: VulkanKernelContext) throws -> [Vul
     let total = k.shape[1] + (past?.rank == 4 ? past!.shape[2] : 0)
     var mask = try ctx.optionalInput(4).map { try attentionMask(ctx, $0, batch: b, sequence: s, total: total) }
     if let bias = ctx.optionalInput(5) { mask = try mask.map { try ctx.apply1("Add", [$0, bias]) } ?? bias }
-    let out = try ctx.apply("Attention", [q, k, v, mask, past, ctx.optionalInput(7)], outputs: 3, try attentionAttributes(ctx, heads: heads))
+    let out = try ctx.apply("Attention", [q, k, v, mask, past, ctx.optionalInput(7)], outputs: 3, attributes)
     return Array(out.prefix(3))
 }
 
@@ -326,22 +296,9 @@ private func recordMultiHeadAttention(_ ctx: VulkanKernelContext) throws -> [Vul
 /// position_ids, cos_cache, sin_cache; position_ids [B, S] or one start offset.
 private func recordContribRotaryEmbedding(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let x = try ctx.input(0), positions = try ctx.input(1), cosCache = try ctx.input(2)
-    guard try ctx.node.int("is_packed_batching", default: 0) == 0 else { throw ctx.error("is_packed_batching is not supported") }
-    guard try ctx.node.float("scale", default: 1) == 1 else { throw ctx.error("scale other than 1 is not supported") }
-    guard x.rank == 3 || x.rank == 4, cosCache.rank == 2 else { throw ctx.error("input \(x.shape) must be 3-D or 4-D and cos_cache 2-D") }
+    let attributes = try ContribAttributes.rotaryEmbedding(ctx.node, input: x.shape, cosCache: cosCache.shape)
     let s = x.shape[x.rank == 4 ? 2 : 1]
     // one offset: positions offset..<offset + S (the kernel clamps each to the cache's rows)
     let ids = positions.count == 1 ? try ctx.apply1("Add", [try ctx.positions(s, positions.dataType), positions]) : positions
-    var attributes: [String: Attribute] = ["interleaved": .int(try ctx.node.int("interleaved", default: 0))]
-    let rotary = try ctx.node.int("rotary_embedding_dim", default: 0)
-    if rotary != 0 { attributes["rotary_embedding_dim"] = .int(rotary) }
-    var heads = try ctx.node.int("num_heads", default: 0)
-    if heads == 0 && x.rank == 3 {
-        guard cosCache.shape[1] > 0, x.shape[2] % (2 * cosCache.shape[1]) == 0 else {
-            throw ctx.error("num_heads is needed: cos_cache \(cosCache.shape) does not divide hidden size \(x.shape[2])")
-        }
-        heads = x.shape[2] / (2 * cosCache.shape[1])
-    }
-    if heads != 0 { attributes["num_heads"] = .int(heads) }
     return try ctx.apply("RotaryEmbedding", [x, cosCache, try ctx.input(3), ids], attributes)
 }

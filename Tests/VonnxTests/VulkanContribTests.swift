@@ -1,4 +1,6 @@
 import Testing
+@testable import Vonnx
+import VonnxCPU
 import VonnxIR
 import VonnxVulkan
 
@@ -131,4 +133,42 @@ func vulkanContribOpMatchesCPU(_ kc: KernelCase) throws { try checkAgainstCPU(kc
 @Test(.enabled(if: TestVulkan.device != nil, TestVulkan.skipReason), arguments: quantizedCases)
 func vulkanQuantizedContribOpMatchesCPU(_ kc: KernelCase) throws {
     try checkAgainstCPU(kc, integerSlack: kc.op.hasPrefix("QLinear") || kc.op == "QGemm" ? 1 : 0)
+}
+
+/// Nodes both backends refuse (`ContribAttributes`): past, do_rotary, QKV sizes that do not fit,
+/// an unknown mask_index shape, transBatch, 4-D MultiHeadAttention query, a rotary scale.
+private let refusedCases: [KernelCase] = {
+    let heads: [String: Attribute] = ["num_heads": .int(3)]
+    let qkv: @Sendable (inout SplitMix) -> [Tensor?] = { r in [r.floats([2, 4, 12]), r.floats([12, 36]), r.floats([36])] }
+    var c: [KernelCase] = []
+    c.append(KernelCase("Attention", heads.merging(["do_rotary": .int(1)]) { $1 }, domain: ms, outputs: 1, qkv))
+    c.append(KernelCase("Attention", heads, domain: ms, detail: "past", outputs: 1) { r in qkv(&r) + [nil, r.floats([2, 2, 3, 1, 4])] })
+    c.append(KernelCase("Attention", heads.merging(["qkv_hidden_sizes": .ints([12, 9, 15])]) { $1 }, domain: ms, outputs: 1, qkv))
+    c.append(KernelCase("Attention", heads, domain: ms, detail: "[3] mask_index", outputs: 1) { r in
+        qkv(&r) + [Tensor(shape: [3], scalars: [1, 2, 3] as [Int32])]
+    })
+    c.append(KernelCase("FusedMatMul", ["transBatchA": .int(1)], domain: ms) { r in [r.floats([2, 4, 3]), r.floats([2, 3, 5])] })
+    c.append(KernelCase("MultiHeadAttention", heads, domain: ms, detail: "4-D query", outputs: 1) { r in
+        [r.floats([2, 3, 4, 4]), r.floats([2, 5, 12]), r.floats([2, 5, 12])]
+    })
+    c.append(KernelCase("RotaryEmbedding", ["scale": .float(2)], domain: ms) { r in
+        [r.floats([2, 3, 8]), r.ints([2, 3], 0...5), r.floats([6, 2]), r.floats([6, 2])]
+    })
+    return c
+}()
+
+@Test(.enabled(if: TestVulkan.device != nil, TestVulkan.skipReason), arguments: refusedCases)
+func vulkanContribOpRefusesWhatTheCPURefuses(_ kc: KernelCase) throws {
+    let device = try #require(TestVulkan.device)
+    var rng = SplitMix(state: 7)
+    let inputs = kc.inputs(&rng)
+    let node = Node(name: kc.op, opType: kc.op, domain: kc.domain, inputs: inputs.indices.map { inputs[$0] == nil ? "" : "in\($0)" },
+                    outputs: (0..<(kc.outputs ?? 1)).map { "out\($0)" }, attributes: kc.attributes)
+    let cpu = try #require(opTable[kc.domain]?[kc.op]).cpu
+    let cpuError = #expect(throws: VonnxError.self) {
+        try cpu(KernelContext(node: node, inputs: inputs, opset: kc.opset, pool: ThreadPool(threads: 1)))
+    }
+    let vulkanError = #expect(throws: VonnxError.self) { try VulkanKernels.run(node, inputs: inputs, opset: kc.opset, device: device) }
+    #expect(vulkanError.map { "\($0)" } == cpuError.map { "\($0)" })
+    #expect(device.takeValidationMessages().isEmpty)
 }
