@@ -82,8 +82,8 @@ enum UnaryOp: String, CaseIterable {
             }
             func bound(_ i: Int, _ fallback: Float) throws -> Float {
                 guard let t = try ctx.hostInput(i) else { return fallback }
-                guard t.count == 1, t.dataType == ctx.inputs[0]?.dataType else {
-                    throw ctx.error("Clip bound \(i) must be a scalar of the input's type, got \(t.dataType)\(t.shape)")
+                guard t.count == 1, t.dataType.isFloatingPoint else {
+                    throw ctx.error("Clip bound \(i) must be a float scalar, got \(t.dataType)\(t.shape)")
                 }
                 return Float(t.doubles()[0])
             }
