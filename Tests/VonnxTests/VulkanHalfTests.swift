@@ -5,7 +5,8 @@ import VonnxIR
 @testable import VonnxVulkan
 
 // float16 and bfloat16 graphs on the device: the kernels that compute in float32 (matrix
-// products, convs, reductions, softmax, pools, normalizations, the float functions) against
+// products, convs, reductions, softmax, pools, normalizations, the float functions; Attention's
+// are the fp16 and bf16 node tests of the conformance lists) against
 // the CPU kernel on fresh random inputs. Each output is checked as the words the device holds,
 // which a download (rounding to the type on the host) would not show unrounded: each must be a
 // value of the output's type, as the next kernel reads it, and within one unit in the last
@@ -44,6 +45,10 @@ private let halfCases: [KernelCase] = [DataType.float16, .bfloat16].flatMap { ty
         KernelCase("BatchNormalization") { r in [x(&r), h([3])(&r), h([3])(&r), h([3])(&r), h([3], 0.5...2)(&r)] },
         KernelCase("InstanceNormalization") { [x(&$0), h([3])(&$0), h([3])(&$0)] },
         KernelCase("LpNormalization", ["axis": .int(1)]) { [x(&$0)] },
+        KernelCase("GroupNormalization", ["num_groups": .int(3)], opset: 21) { [x(&$0), h([3])(&$0), h([3])(&$0)] },
+        KernelCase("RMSNormalization", ["axis": .int(-1)], opset: 23) { [x(&$0), h([6])(&$0)] },
+        KernelCase("LRN", ["size": .int(3), "alpha": .float(0.01)]) { [x(&$0)] },
+        KernelCase("Hardmax", ["axis": .int(1)]) { [h([4, 9])(&$0)] },
         KernelCase("Sqrt") { [h([40], 0...300)(&$0)] },
     ]
     for op in ["Erf", "Tanh", "Sigmoid", "Relu", "LeakyRelu", "Exp", "Gelu", "Softplus"] {
@@ -55,6 +60,7 @@ private let halfCases: [KernelCase] = [DataType.float16, .bfloat16].flatMap { ty
             KernelCase("AveragePool", ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])]) { [x(&$0)] },
             KernelCase("GlobalAveragePool") { [x(&$0)] },
             KernelCase("GlobalMaxPool") { [x(&$0)] },
+            KernelCase("LpPool", ["kernel_shape": .ints([2, 2])]) { [x(&$0)] },
             KernelCase("Clip", opset: 13) { r in [h([40])(&r), h([1], -1...(-0.5))(&r).reshaped([]), h([1], 0.5...1)(&r).reshaped([])] },
         ]
     }
