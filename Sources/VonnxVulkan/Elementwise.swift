@@ -82,8 +82,10 @@ enum UnaryOp: String, CaseIterable {
             }
             func bound(_ i: Int, _ fallback: Float) throws -> Float {
                 guard let t = try ctx.hostInput(i) else { return fallback }
-                guard t.count == 1, t.dataType == .float else { throw ctx.error("Clip bound \(i) must be a float32 scalar") }
-                return t.scalars(as: Float.self)[0]
+                guard t.count == 1, t.dataType.isFloatingPoint else {
+                    throw ctx.error("Clip bound \(i) must be a float scalar, got \(t.dataType)\(t.shape)")
+                }
+                return Float(t.doubles()[0])
             }
             return (try bound(1, -.infinity), try bound(2, .infinity))
         default: return (0, 0)

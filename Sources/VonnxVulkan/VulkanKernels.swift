@@ -141,7 +141,21 @@ public enum VulkanKernels {
         t["LpNormalization"] = recordLpNormalization
         t["ConvInteger"] = { try recordConvInteger($0, qlinear: false) }
         t["QLinearConv"] = { try recordConvInteger($0, qlinear: true) }
+        for op in halfWidenedTypes.keys { t[op] = roundingToHalf(t[op]!) }
         t.merge(contribKernels) { standard, _ in standard }
+        return t
+    }()
+
+    /// The half types (float16, bfloat16) taken by the ops whose kernels compute in float32,
+    /// as the CPU computes them: their half inputs read as the floats the device words hold, and
+    /// each float32 output rounded once to the inputs' half type (`roundingToHalf`, as the CPU's
+    /// `widenFloat16` or its float16 loops through Double). The CPU pools no bfloat16.
+    static let halfWidenedTypes: [String: Set<DataType>] = {
+        var t: [String: Set<DataType>] = [:]
+        for op in ["Conv", "com.microsoft::FusedConv", "ConvTranspose", "Gemm", "MatMul", "Softmax", "LogSoftmax", "Hardmax",
+                   "BatchNormalization", "InstanceNormalization", "LayerNormalization", "RMSNormalization",
+                   "GroupNormalization", "LpNormalization", "LRN", "Attention"] + reduceOps.keys { t[op] = [.float16, .bfloat16] }
+        for op in ["AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool"] { t[op] = [.float16] }
         return t
     }()
 
@@ -156,7 +170,8 @@ public enum VulkanKernels {
         t["Sub"] = numbers.subtracting([.uint64])
         t["Mod"] = numbers.subtracting([.bfloat16])
         for op in ["Abs", "Neg", "Sign"] { t[op] = numbers.filter { glslType($0, .narrow) != "uint" } }
-        t["Pow"] = numeric.union([.uint32, .uint64])  // uint: exponents (and bases) as on the CPU
+        // uint: exponents (and bases) as on the CPU; float16 in float, rounded by binary.comp (the CPU has no bfloat16 Pow)
+        t["Pow"] = numeric.union([.uint32, .uint64, .float16])
         for op in ["And", "Or", "Xor", "Not"] { t[op] = [.bool] }
         for op in ["BitwiseAnd", "BitwiseOr", "BitwiseXor"] { t[op] = integers }
         t["BitwiseNot"] = integers.subtracting([.uint64])
@@ -171,6 +186,9 @@ public enum VulkanKernels {
         t["CumProd"] = numeric
         for op in RecurrentCell.byName.keys { t[op] = [.float, .int32, .int64] }  // integers: sequence_lens
         let floats = all.filter(\.isFloatingPoint)
+        // the float functions: unary.comp rounds each result into the input's type (the CPU clips no bfloat16)
+        for op in UnaryOp.byName.keys where t[op] == nil { t[op] = floats }
+        t["Clip"] = [.float, .float16]
         t["QuantizeLinear"] = floats.union(quantizedTypes)
         t["DequantizeLinear"] = floats.union(quantizedTypes).union([.int32])
         for op in ["MatMulInteger", "QLinearMatMul", "ConvInteger"] { t[op] = [.int8, .uint8] }
@@ -178,6 +196,7 @@ public enum VulkanKernels {
         t["TopK"] = numbers
         t["MaxPool"] = numbers
         t["RotaryEmbedding"] = floats.union([.int64])  // int64: position_ids
+        for (op, halves) in halfWidenedTypes { t[op, default: [.float]].formUnion(halves) }
         t.merge(contribInputTypes) { standard, _ in standard }
         return t
     }()
@@ -337,5 +356,24 @@ extension VulkanKernelContext {
         guard count > 0 else { return }
         let p = try device.pipeline(shader, defines: defines, bindings: buffers.count, workgroup: (UInt32(elementwiseGroup), 1, 1))
         try recorder.dispatch(p, buffers: buffers, push: push.words, count: count, groupSize: elementwiseGroup)
+    }
+}
+
+/// `kernel` (a float32 one) over inputs of a half type: it reads them as the floats their
+/// device words hold, and each float32 output it makes is rounded to the first such input's
+/// type (one `fit` pass, Shaders/fit.glsl), so the result is what the CPU computes widened.
+func roundingToHalf(_ kernel: @escaping VulkanKernel) -> VulkanKernel {
+    { ctx in
+        let halves: Set<DataType> = [.float16, .bfloat16]
+        guard let half = ctx.inputs.lazy.compactMap({ $0?.dataType }).first(where: halves.contains) else { return try kernel(ctx) }
+        let widened = ctx.inputs.map { $0.map { halves.contains($0.dataType) ? VulkanTensor(shape: $0.shape, buffer: $0.buffer, dataType: .float) : $0 } }
+        let inner = VulkanKernelContext(node: ctx.node, inputs: widened, hostInputs: ctx.hostInputs, opset: ctx.opset,
+                                        recorder: ctx.recorder, preparedWeights: ctx.preparedWeights)
+        return try kernel(inner).map { y in
+            guard y.dataType == .float else { return y }
+            let rounded = try recordUnary("OP_CONVERT", y, to: half, ctx)
+            if !ctx.inputs.contains(where: { $0?.buffer === y.buffer }) { ctx.recycle(y) }
+            return rounded
+        }
     }
 }
