@@ -44,8 +44,16 @@ __attribute__((target("avx512f"))) static inline void store_first16(float *p, vf
 __attribute__((target("avx2,fma"))) static inline vf8 load_first8(const float *p, int n) {
     return (vf8)_mm256_maskload_ps(p, lanes(n));
 }
+/// Stores the first n lanes as at most three plain stores (4, 2, 1 lanes), a whole vector as
+/// one: VMASKMOVPS to memory took ~19 cycles a store on Zen 3 (measured: 6.2 ns a store
+/// against 2.3 for the split), and every depthwise output row and GEMM tile edge paid it.
 __attribute__((target("avx2,fma"))) static inline void store_first8(float *p, vf8 v, int n) {
-    _mm256_maskstore_ps(p, lanes(n), (__m256)v);
+    if (n >= 8) { _mm256_storeu_ps(p, (__m256)v); return; }
+    if (n <= 0) return;
+    __m128 part = _mm256_castps256_ps128((__m256)v);
+    if (n & 4) { _mm_storeu_ps(p, part); part = _mm256_extractf128_ps((__m256)v, 1); p += 4; }
+    if (n & 2) { _mm_storel_pi((__m64 *)p, part); part = _mm_movehl_ps(part, part); p += 2; }
+    if (n & 1) _mm_store_ss(p, part);
 }
 
 /// Of depthwise_body.h: the 2L floats at p split into their even and odd elements (L each).
@@ -365,11 +373,8 @@ static void kernel_6x16(int kc, const float *a, const float *b, float *c, int ld
             }
             if (act) { v0 = activate8(v0, act); v1 = activate8(v1, act); }
         }
-        if (full) {
-            _mm256_storeu_ps(row, v0); _mm256_storeu_ps(row + 8, v1);
-        } else {
-            _mm256_maskstore_ps(row, m0, v0); _mm256_maskstore_ps(row + 8, m1, v1);
-        }
+        store_first8(row, (vf8)v0, cols);
+        store_first8(row + 8, (vf8)v1, cols - 8);
     }
 }
 
