@@ -15,10 +15,11 @@ ACT_FN VEC NAME(clamp)(VEC x, float lo, float hi) {
     return __builtin_elementwise_min(__builtin_elementwise_max(x, (VEC){} + lo), (VEC){} + hi);
 }
 
-/// e^x: 0 below −87.3, e^88.3 above 88.3; NaN in, NaN out.
-ACT_FN VEC NAME(exp)(VEC v) {
-    VEC x = NAME(clamp)(v, -87.3f, 88.3f);
-    VEC n = __builtin_elementwise_floor(x * 1.44269504088896341f + 0.5f);
+/// e^x for x already in [−87.3, 88.3] (not NaN): Cephes' reduction and polynomial, the
+/// integer part rounded by adding 1.5·2²³ (whose low mantissa bits then hold it, so that the
+/// scale 2ⁿ is two integer operations, no rounding or conversion instruction).
+ACT_FN VEC NAME(exp_in_range)(VEC x) {
+    VEC shifted = x * 1.44269504088896341f + 12582912.0f, n = shifted - 12582912.0f;
     VEC r = x - n * 0.693359375f + n * 2.12194440e-4f;
     VEC p = (VEC){} + 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -27,8 +28,14 @@ ACT_FN VEC NAME(exp)(VEC v) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     VEC y = p * r * r + r + 1.0f;
-    IVEC scale = (__builtin_convertvector(n, IVEC) + 127) << 23;
-    return NAME(select)(v != v, v, NAME(select)(v < -87.3f, (VEC){}, y * (VEC)scale));
+    IVEC scale = ((IVEC)shifted << 23) + (127 << 23);  // shifting drops 1.5·2²³'s own bits
+    return y * (VEC)scale;
+}
+
+/// e^x: 0 below −87.3, e^88.3 above 88.3; NaN in, NaN out.
+ACT_FN VEC NAME(exp)(VEC v) {
+    VEC y = NAME(exp_in_range)(NAME(clamp)(v, -87.3f, 88.3f));
+    return NAME(select)(v != v, v, NAME(select)(v < -87.3f, (VEC){}, y));
 }
 
 /// 1/d for finite d in [1, 2^100] (or NaN), without a division (whose throughput bounded the
@@ -39,12 +46,17 @@ ACT_FN VEC NAME(recip)(VEC d) {
     return r + r * (1.0f - d * r);
 }
 
-/// 1 / (1 + e^−x), from e^−|x| so that both tails keep their relative precision.
-ACT_FN VEC NAME(sigmoid)(VEC x) {
-    IVEC negative = x < 0.0f;
-    VEC e = NAME(exp)(NAME(select)(negative, x, -x)), s = NAME(recip)(1.0f + e);
-    return NAME(select)(negative, e * s, s);
+/// 1 / (1 + e^−x) for x not NaN (NaN gives a number: callers multiplying by x get NaN back),
+/// e^−x through exp's range clamp but not its NaN and underflow selects: both tails keep their
+/// relative precision (the negative one is 1/(1 + e^|x|), no cancellation) down to 1e-38, below
+/// which the reciprocal estimate gives 0; 24 operations a vector where exp's selects and a select
+/// of the tail took 40 (SiLU was 16% of EfficientNet-B0's time).
+ACT_FN VEC NAME(sigmoid_of_number)(VEC x) {
+    return NAME(recip)(1.0f + NAME(exp_in_range)(NAME(clamp)(-x, -87.3f, 88.3f)));
 }
+
+/// 1 / (1 + e^−x); NaN in, NaN out.
+ACT_FN VEC NAME(sigmoid)(VEC x) { return NAME(select)(x != x, x, NAME(sigmoid_of_number)(x)); }
 
 ACT_FN VEC NAME(tanh)(VEC x) {
     VEC a = __builtin_elementwise_abs(x), z = x * x;
@@ -81,10 +93,10 @@ ACT_FN VEC NAME(apply)(VEC x, int kind, float a, float b) {
     case VX_ACT_SIGMOID: return NAME(sigmoid)(x);
     case VX_ACT_TANH: return NAME(tanh)(x);
     case VX_ACT_HARD_SIGMOID: return NAME(clamp)(x * a + b, 0.0f, 1.0f);
-    case VX_ACT_SILU: return x * NAME(sigmoid)(x);
+    case VX_ACT_SILU: return x * NAME(sigmoid_of_number)(x);
     case VX_ACT_HARD_SWISH: return x * NAME(clamp)(x * (1.0f / 6.0f) + 0.5f, 0.0f, 1.0f);
     case VX_ACT_GELU: return NAME(gelu)(x);
-    case VX_ACT_GELU_TANH: return x * NAME(sigmoid)(1.5957691216057308f * (x + 0.044715f * x * x * x));
+    case VX_ACT_GELU_TANH: return x * NAME(sigmoid_of_number)(1.5957691216057308f * (x + 0.044715f * x * x * x));
     case VX_ACT_MISH: {
         VEC u = NAME(exp)(__builtin_elementwise_min(x, (VEC){} + 20.0f)), n = u * (u + 2.0f);
         return x * (n * NAME(recip)(n + 2.0f));
