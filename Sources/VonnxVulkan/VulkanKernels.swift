@@ -253,7 +253,7 @@ public enum VulkanKernels {
         if ["MaxPool", "AveragePool", "LpPool"].contains(key), ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 3 { return false }
         if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
         if key == "Resize", (try? node.int("antialias", default: 0)) != 0 { return false }
-        if let cell = RecurrentCell.byName[key] {
+        if let cell = RecurrentCell.byName[key] ?? (key == "com.microsoft::DynamicQuantizeLSTM" ? .lstm : nil) {
             guard cell.activationDefines(node) != nil else { return false }
         }
         if key == "QuantizeLinear" || key == "DequantizeLinear" {
