@@ -5,7 +5,7 @@
 // two operands, OP_WHERE the condition and the two values. T is the operand type (float,
 // int, or uint for bool and unsigned types; INT defined for integer types, SIGNED for signed
 // ones; FIT_BITS for narrow ones; DOUBLE for float64); a bool result is a uint 0 or 1. Needs
-// activation.glsl.
+// activation.glsl and fit.glsl.
 #ifndef WIDTH  // the bits of an integer T (64 defined for a wide one)
 #ifdef FIT_BITS
 #define WIDTH FIT_BITS
@@ -163,7 +163,8 @@ double log64(double x) {
 #endif
 
 // The remainder with the dividend's sign (C fmod); `floored` gives it the divisor's (Python %).
-// An integer one truncates its quotient, and a zero divisor gives 0 as on the CPU.
+// An integer one truncates its quotient, and a zero divisor gives 0 as on the CPU; a float64
+// one is computed in double (Dekker's splitter 2^27 + 1), needing fit.glsl's trunc64.
 T remainder(T u, T v, bool floored) {
 #ifdef INT
     if (v == T(0)) return T(0);
@@ -174,12 +175,21 @@ T remainder(T u, T v, bool floored) {
     // Exact (C fmod): q·v is p + e exactly (Dekker's product; lavapipe's fma is not fused),
     // u - p is exact (Sterbenz) and so is r, representable. Only u / v may have rounded the
     // quotient past an integer, which the sign and size of r then show and one step corrects.
+#ifdef DOUBLE
+    precise double fu = u, fv = v;
+    precise double q = trunc64(fu / fv), p = q * fv;
+    precise double c = 134217729.0LF * q, qh = c - (c - q), ql = q - qh;
+    precise double d = 134217729.0LF * fv, vh = d - (d - fv), vl = fv - vh;
+    precise double e = ((qh * vh - p) + qh * vl + ql * vh) + ql * vl;
+    precise double r = (fu - p) - e;
+#else
     precise float fu = float(u), fv = float(v);
     precise float q = trunc(fu / fv), p = q * fv;
     precise float c = 4097.0 * q, qh = c - (c - q), ql = q - qh;
     precise float d = 4097.0 * fv, vh = d - (d - fv), vl = fv - vh;
     precise float e = ((qh * vh - p) + qh * vl + ql * vh) + ql * vl;
     precise float r = (fu - p) - e;
+#endif
     if (r != 0.0 && (r < 0.0) != (fu < 0.0)) r += fu < 0.0 ? -abs(fv) : abs(fv);
     else if (abs(r) >= abs(fv)) r -= fu < 0.0 ? -abs(fv) : abs(fv);
     if (floored && r != 0.0 && ((r < 0.0) != (fv < 0.0))) r += fv;

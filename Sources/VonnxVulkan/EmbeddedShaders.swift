@@ -2291,7 +2291,11 @@ R convert(T v) {
     if (v <= float(LO)) return LO;
     if (v >= float(HI)) return HI;
 #endif
+#if defined(FIT_HALF) && defined(DOUBLE)
+    return R(roundHalf64(v));
+#else
     return R(v);
+#endif
 }
 
 #define OP_CONVERT(v, a, b) convert(v)
@@ -2525,7 +2529,7 @@ float activate(float v, float alpha, float beta) {
 // two operands, OP_WHERE the condition and the two values. T is the operand type (float,
 // int, or uint for bool and unsigned types; INT defined for integer types, SIGNED for signed
 // ones; FIT_BITS for narrow ones; DOUBLE for float64); a bool result is a uint 0 or 1. Needs
-// activation.glsl.
+// activation.glsl and fit.glsl.
 #ifndef WIDTH  // the bits of an integer T (64 defined for a wide one)
 #ifdef FIT_BITS
 #define WIDTH FIT_BITS
@@ -2683,7 +2687,8 @@ double log64(double x) {
 #endif
 
 // The remainder with the dividend's sign (C fmod); `floored` gives it the divisor's (Python %).
-// An integer one truncates its quotient, and a zero divisor gives 0 as on the CPU.
+// An integer one truncates its quotient, and a zero divisor gives 0 as on the CPU; a float64
+// one is computed in double (Dekker's splitter 2^27 + 1), needing fit.glsl's trunc64.
 T remainder(T u, T v, bool floored) {
 #ifdef INT
     if (v == T(0)) return T(0);
@@ -2694,12 +2699,21 @@ T remainder(T u, T v, bool floored) {
     // Exact (C fmod): q·v is p + e exactly (Dekker's product; lavapipe's fma is not fused),
     // u - p is exact (Sterbenz) and so is r, representable. Only u / v may have rounded the
     // quotient past an integer, which the sign and size of r then show and one step corrects.
+#ifdef DOUBLE
+    precise double fu = u, fv = v;
+    precise double q = trunc64(fu / fv), p = q * fv;
+    precise double c = 134217729.0LF * q, qh = c - (c - q), ql = q - qh;
+    precise double d = 134217729.0LF * fv, vh = d - (d - fv), vl = fv - vh;
+    precise double e = ((qh * vh - p) + qh * vl + ql * vh) + ql * vl;
+    precise double r = (fu - p) - e;
+#else
     precise float fu = float(u), fv = float(v);
     precise float q = trunc(fu / fv), p = q * fv;
     precise float c = 4097.0 * q, qh = c - (c - q), ql = q - qh;
     precise float d = 4097.0 * fv, vh = d - (d - fv), vl = fv - vh;
     precise float e = ((qh * vh - p) + qh * vl + ql * vh) + ql * vl;
     precise float r = (fu - p) - e;
+#endif
     if (r != 0.0 && (r < 0.0) != (fu < 0.0)) r += fu < 0.0 ? -abs(fv) : abs(fv);
     else if (abs(r) >= abs(fv)) r -= fu < 0.0 ? -abs(fv) : abs(fv);
     if (floored && r != 0.0 && ((r < 0.0) != (fv < 0.0))) r += fv;
@@ -2713,6 +2727,31 @@ T remainder(T u, T v, bool floored) {
 // would. FIT_BITS (8 or 16): wraps to that many bits, signed for int R, unsigned for uint.
 // FIT_HALF: rounds to float16 (nearest even; past the largest finite value, infinity).
 // FIT_BFLOAT: rounds to bfloat16 (nearest even). Neither: the value as it is.
+#ifdef DOUBLE
+// x rounded to an integer, half to even, by adding and taking away 2^52 (exact for |x| < 2^52;
+// larger doubles are integers): lavapipe's roundEven and trunc of a double are not exact.
+double roundEven64(double x) {
+    precise double big = 4503599627370496.0LF, r = (abs(x) + big) - big;
+    return !(abs(x) < big) ? x : x < 0.0LF ? -r : r;
+}
+// x rounded toward zero, from roundEven64.
+double trunc64(double x) {
+    double r = roundEven64(x);
+    return abs(r) > abs(x) ? r - sign(x) : r;
+}
+#endif
+#if defined(FIT_HALF) && defined(DOUBLE)
+// A double rounded straight to float16, as `fit` rounds a float: once, not twice through float32.
+double roundHalf64(double v) {
+    if (isnan(v) || isinf(v)) return v;
+    if (abs(v) >= 65520.0) return double(v < 0.0 ? uintBitsToFloat(0xff800000u) : uintBitsToFloat(0x7f800000u));
+    int e;
+    frexp(v, e);
+    int q = max(e - 1, -14) - 10;
+    return ldexp(roundEven64(ldexp(v, -q)), q);
+}
+#endif
+
 R fit(R v) {
 #if defined(FIT_BITS)
     return bitfieldExtract(v, 0, FIT_BITS);

@@ -185,16 +185,15 @@ public enum VulkanKernels {
     /// The element types each op's kernel reads besides `inputTypes` where the device holds them
     /// wide (8 bytes, `VulkanStorage.wide`): float64 where it moves elements or computes in
     /// double (GLSL has no double exp, log or trigonometry: Exp and Log take elementwise.glsl's,
-    /// the Reduce* ops LogSum's and LogSumExp's in float precision; Mod stays on the host: float32
-    /// Mod's exact remainder, written in double, came out up to 1e-8 off C's fmod on lavapipe),
-    /// and uint64 where only its narrowing to 32 bits kept it out.
+    /// the Reduce* ops LogSum's and LogSumExp's in float precision), and uint64 where only its
+    /// narrowing to 32 bits kept it out.
     static let wideOnlyTypes: [String: Set<DataType>] = {
         var t: [String: Set<DataType>] = [:]
         for op in ["Equal", "Where", "Cast", "CastLike", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
                    "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
                    "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu", "Add", "Mul", "Div", "Max", "Min",
                    "Sum", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Abs", "Neg", "Sign", "CumSum", "CumProd",
-                   "TopK", "Exp", "Log"] + reduceOps.keys { t[op] = [.double] }
+                   "TopK", "Exp", "Log", "Mod"] + reduceOps.keys { t[op] = [.double] }
         t["Sub"] = [.double, .uint64]
         t["BitwiseNot"] = [.uint64]
         return t

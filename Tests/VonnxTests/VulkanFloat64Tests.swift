@@ -5,16 +5,16 @@ import VonnxCPU
 import VonnxIR
 import VonnxVulkan
 
-// Exp and Log of float64 where the device holds float64 (shaderFloat64): GLSL has no double
-// exp or log, so elementwise.glsl computes them (exp64, log64). Against the CPU's float64
-// results on fresh random values over the whole range and the edge values, within 2 units in
-// the last place.
+// float64 where the device holds it (shaderFloat64): Exp and Log (GLSL has no double exp or
+// log: elementwise.glsl's exp64 and log64), Mod in double, and the Cast to float16 rounding
+// once. Against the CPU's float64 results on fresh random values and edge values, within 2
+// units in the last place (Exp, Log) or equal.
 
 private let device = TestVulkan.device
 private let hasFloat64 = device?.storage.wide.contains(.double) ?? false
 
 /// A float64 op's case: its inputs and how many units in the last place of the CPU's result
-/// the device's may be off.
+/// the device's may be off (0: equal).
 private struct Float64Case: Sendable, CustomTestStringConvertible {
     let op: String
     var attributes: [String: Attribute] = [:]
@@ -39,6 +39,14 @@ private let float64Cases: [Float64Case] = [
     Float64Case(op: "Log", ulps: 2) { r in
         [[1, 0, -1, 2, 0.5, 1 + 1e-15, 1 - 1e-16, 0.7071067811865476, 1.4142135623730951, .infinity, -.infinity, .nan, .greatestFiniteMagnitude]
          + spread(300, -300...300, signed: false, &r)]
+    },
+    // exact: quotients below 2^53, as the float32 Mod's below 2^24
+    Float64Case(op: "Mod", attributes: ["fmod": .int(1)], ulps: 0) { r in
+        [[5.5, -5.5, 1e15 + 0.5, 0.1, -0.3] + spread(200, -5...12, signed: true, &r), [2, 2, 3, 0.03, 0.1] + spread(200, -3...6, signed: true, &r)]
+    },
+    Float64Case(op: "Cast", attributes: ["to": .int(Int(DataType.float16.rawValue))], ulps: 0) { r in
+        // just past halfway between two float16 values: through float32 the excess is lost and the tie goes to even
+        [[1 + 0x1p-11 + 0x1p-40, 1 + 0x1p-11 - 0x1p-40, -(3 + 0x1p-10 + 0x1p-35), 65519.99, 0x1p-25 + 0x1p-50] + spread(200, -9...5, signed: true, &r)]
     },
 ]
 
