@@ -4,7 +4,8 @@
 // Unary macros take the value and the op's alpha and beta (see unary.comp), binary ones the
 // two operands, OP_WHERE the condition and the two values. T is the operand type (float,
 // int, or uint for bool and unsigned types; INT defined for integer types, SIGNED for signed
-// ones; FIT_BITS for narrow ones); a bool result is a uint 0 or 1. Needs activation.glsl.
+// ones; FIT_BITS for narrow ones; DOUBLE for float64); a bool result is a uint 0 or 1. Needs
+// activation.glsl and fit.glsl.
 #ifndef WIDTH  // the bits of an integer T (64 defined for a wide one)
 #ifdef FIT_BITS
 #define WIDTH FIT_BITS
@@ -17,8 +18,13 @@
 #define OP_LEAKY_RELU(v, a, b) ((v) < 0.0 ? (a) * (v) : (v))
 #define OP_SIGMOID(v, a, b) sigmoid(v)
 #define OP_TANH(v, a, b) tanh_(v)
+#ifdef DOUBLE  // GLSL has no double exp or log
+#define OP_EXP(v, a, b) exp64(v)
+#define OP_LOG(v, a, b) log64(v)
+#else
 #define OP_EXP(v, a, b) exp(v)
 #define OP_LOG(v, a, b) log(v)
+#endif
 #define OP_ABS(v, a, b) abs(v)
 #define OP_NEG(v, a, b) (-(v))
 #define OP_SQRT(v, a, b) sqrt(v)
@@ -118,8 +124,47 @@ T quotient(T u, T v) {
 }
 #endif
 
+#ifdef DOUBLE
+// e^x to about an ulp: x = n·ln 2 + r with |r| ≤ ln 2 / 2 (Cody and Waite's two-part ln 2,
+// whose high part times n is exact), e^r by its Taylor series to r^13 / 13! (below 2^-53 of
+// it), scaled by 2^n in two steps so that neither factor overflows before the product does.
+double exp64(double x) {
+    if (isnan(x)) return x;
+    if (x > 709.8LF) return double(uintBitsToFloat(0x7f800000u));
+    if (x < -745.2LF) return 0.0LF;
+    double n = roundEven(x * 1.4426950408889634LF);
+    double r = (x - n * 6.93147180369123816490e-01LF) - n * 1.90821492927058770002e-10LF;
+    const double c[12] = double[](1.6059043836821613e-10LF, 2.08767569878681e-09LF, 2.505210838544172e-08LF,
+        2.755731922398589e-07LF, 2.7557319223985893e-06LF, 2.48015873015873e-05LF, 0.0001984126984126984LF,
+        0.001388888888888889LF, 0.008333333333333333LF, 0.041666666666666664LF, 0.16666666666666666LF, 0.5LF);  // 1/13! … 1/2!
+    double s = c[0];
+    for (int k = 1; k < 12; k++) s = s * r + c[k];
+    s = (s * r + 1.0LF) * r + 1.0LF;
+    int e = int(n);
+    return ldexp(ldexp(s, e / 2), e - e / 2);
+}
+
+// ln x to about an ulp: x = m·2^e with m in [√½, √2), ln m = 2·atanh(f) with f = (m − 1) /
+// (m + 1), |f| ≤ 0.172, by its series to f^19 / 19 (below 2^-53 of it); e·ln 2 in two parts.
+double log64(double x) {
+    if (isnan(x) || x < 0.0LF) return double(uintBitsToFloat(0x7fc00000u));
+    if (x == 0.0LF) return double(uintBitsToFloat(0xff800000u));
+    if (isinf(x)) return x;
+    int e;
+    double m = frexp(x, e);
+    if (m < 0.70710678118654752LF) { m *= 2.0LF; e -= 1; }
+    const double c[9] = double[](0.05263157894736842LF, 0.058823529411764705LF, 0.06666666666666667LF, 0.07692307692307693LF,
+        0.09090909090909091LF, 0.1111111111111111LF, 0.14285714285714285LF, 0.2LF, 0.3333333333333333LF);  // 1/19 … 1/3
+    double f = (m - 1.0LF) / (m + 1.0LF), f2 = f * f, s = c[0];
+    for (int k = 1; k < 9; k++) s = s * f2 + c[k];
+    s = s * f2 + 1.0LF;
+    return double(e) * 6.93147180369123816490e-01LF + (2.0LF * f * s + double(e) * 1.90821492927058770002e-10LF);
+}
+#endif
+
 // The remainder with the dividend's sign (C fmod); `floored` gives it the divisor's (Python %).
-// An integer one truncates its quotient, and a zero divisor gives 0 as on the CPU.
+// An integer one truncates its quotient, and a zero divisor gives 0 as on the CPU; a float64
+// one is computed in double (Dekker's splitter 2^27 + 1), needing fit.glsl's trunc64.
 T remainder(T u, T v, bool floored) {
 #ifdef INT
     if (v == T(0)) return T(0);
@@ -130,12 +175,21 @@ T remainder(T u, T v, bool floored) {
     // Exact (C fmod): q·v is p + e exactly (Dekker's product; lavapipe's fma is not fused),
     // u - p is exact (Sterbenz) and so is r, representable. Only u / v may have rounded the
     // quotient past an integer, which the sign and size of r then show and one step corrects.
+#ifdef DOUBLE
+    precise double fu = u, fv = v;
+    precise double q = trunc64(fu / fv), p = q * fv;
+    precise double c = 134217729.0LF * q, qh = c - (c - q), ql = q - qh;
+    precise double d = 134217729.0LF * fv, vh = d - (d - fv), vl = fv - vh;
+    precise double e = ((qh * vh - p) + qh * vl + ql * vh) + ql * vl;
+    precise double r = (fu - p) - e;
+#else
     precise float fu = float(u), fv = float(v);
     precise float q = trunc(fu / fv), p = q * fv;
     precise float c = 4097.0 * q, qh = c - (c - q), ql = q - qh;
     precise float d = 4097.0 * fv, vh = d - (d - fv), vl = fv - vh;
     precise float e = ((qh * vh - p) + qh * vl + ql * vh) + ql * vl;
     precise float r = (fu - p) - e;
+#endif
     if (r != 0.0 && (r < 0.0) != (fu < 0.0)) r += fu < 0.0 ? -abs(fv) : abs(fv);
     else if (abs(r) >= abs(fv)) r -= fu < 0.0 ? -abs(fv) : abs(fv);
     if (floored && r != 0.0 && ((r < 0.0) != (fv < 0.0))) r += fv;

@@ -30,7 +30,11 @@ R convert(T v) {
     if (v <= float(LO)) return LO;
     if (v >= float(HI)) return HI;
 #endif
+#if defined(FIT_HALF) && defined(DOUBLE)
+    return R(roundHalf64(v));
+#else
     return R(v);
+#endif
 }
 
 #define OP_CONVERT(v, a, b) convert(v)

@@ -5,8 +5,7 @@
 # along the last axis for quantized ones; for the pretrained sentence encoder, paraphrases closer
 # than unrelated sentences in both runtimes). Prints one line per model with its rel L2.
 # Then the same on the Vulkan device (lavapipe, or VONNX_CONTRIB_DEVICE), held to the same
-# bounds, and with no node left to the CPU except in the models VULKAN_CPU_ALLOWED names
-# (4-bit MatMulNBits and DynamicQuantizeLSTM, which have no device kernels yet).
+# bounds, and with no node left to the CPU.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN:-.build/release}
@@ -16,7 +15,6 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 "$py" scripts/contrib_models.py "$tmp" > "$tmp/models.log" 2>&1 || { cat "$tmp/models.log"; exit 1; }
 grep -v -i warn "$tmp/models.log"
 device=${VONNX_CONTRIB_DEVICE:-llvmpipe}
-VULKAN_CPU_ALLOWED='4bit|lstm-quantized'
 failed=0
 for dir in "$tmp"/*/; do
   name=$(basename "$dir")
@@ -33,7 +31,7 @@ for dir in "$tmp"/*/; do
     echo "FAIL $name (vulkan): $out"; failed=$((failed + 1)); continue
   fi
   "$py" scripts/compare_outputs.py "$name (vulkan)" "$dir" || failed=$((failed + 1))
-  if [[ ! "$name" =~ $VULKAN_CPU_ALLOWED ]] && grep -q -e '^on the CPU' -e '^backend: cpu' -e 'ran on the CPU' <<< "$out"; then
+  if grep -q -e '^on the CPU' -e '^backend: cpu' -e 'ran on the CPU' <<< "$out"; then
     echo "FAIL $name (vulkan): nodes left to the CPU: $(grep -e '^on the CPU' -e '^backend' -e 'ran on the CPU' <<< "$out" | tr '\n' ' ' | cut -c1-300)"
     failed=$((failed + 1))
   fi

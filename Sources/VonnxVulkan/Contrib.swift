@@ -89,6 +89,8 @@ let contribKernels: [String: VulkanKernel] = {
     t["QLinearAveragePool"] = qLinear("AveragePool", quantized: [0], output: 3)
     t["QLinearConcat"] = { ctx in try qLinear("Concat", quantized: Array(stride(from: 2, to: ctx.inputs.count, by: 3)), output: 0)(ctx) }
     t["QGemm"] = recordQGemm
+    t["MatMulNBits"] = recordMatMulNBits
+    t["DynamicQuantizeLSTM"] = recordDynamicQuantizeLSTM
     return Dictionary(uniqueKeysWithValues: t.map { ("com.microsoft::\($0.key)", $0.value) })
 }()
 
@@ -156,6 +158,8 @@ let contribInputTypes: [String: Set<DataType>] = [
     "com.microsoft::QAttention": [.float, .int8, .uint8, .int32],
     "com.microsoft::QEmbedLayerNormalization": [.float, .int8, .uint8, .int32, .int64],
     "com.microsoft::QGemm": [.float, .int8, .uint8, .int32],
+    "com.microsoft::MatMulNBits": [.float, .uint8, .int32],  // int32: g_idx, refused
+    "com.microsoft::DynamicQuantizeLSTM": [.float, .int8, .uint8, .int32],  // int32: sequence_lens
 ] .merging(["QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearGlobalAveragePool", "QLinearAveragePool",
             "QLinearConcat"].map { ("com.microsoft::\($0)", [.float, .int8, .uint8]) }) { a, _ in a }
 

@@ -23,9 +23,10 @@ func fitDefines(_ type: DataType) -> [String: String] {
 
 /// Shader defines for operand type `t` and result type `r` as `storage` holds them: T, R, INT
 /// when `t` is an integer type (not bool), SIGNED when a signed one, WIDTH 64 when a wide one
-/// (elementwise.glsl's shift width), and `fitDefines(r)`.
+/// (elementwise.glsl's shift width), DOUBLE when `t` is float64 held as double, and `fitDefines(r)`.
 func typeDefines(_ t: DataType, _ r: DataType, _ storage: VulkanStorage) -> [String: String] {
     var d = fitDefines(r).merging(["T": glslType(t, storage), "R": glslType(r, storage)]) { $1 }
+    if t == .double, storage.wide.contains(t) { d["DOUBLE"] = "1" }
     if t.isInteger { d["INT"] = "1" }
     if t.isInteger, glslType(t, .narrow) == "int" { d["SIGNED"] = "1" }
     if t.isInteger, storage.wide.contains(t) { d["WIDTH"] = "64" }

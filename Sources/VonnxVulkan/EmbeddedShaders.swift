@@ -531,6 +531,41 @@ void main() {
     }
 }
 """#,
+        "dequantize_nbits": #"""
+#version 450
+// MatMulNBits' weight dequantized to float32 W [K, N], one invocation per element (a
+// grid-stride loop): column n's `bits`-bit code at k, packed low-first in B [N, blocks, blob]
+// (one byte a word, uint8's device storage), minus its block's zero point, times its block's
+// scale (scales [N · blocks]). ZERO 0: no zero point, 2^(bits − 1) (binding 2 is not read);
+// 1: uint8 zero points packed the same way, zeroRow bytes a column; 2: float zero points, one a block.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer B { uint codes[]; };
+layout(std430, binding = 1) readonly buffer S { float scale[]; };
+#if ZERO == 2
+layout(std430, binding = 2) readonly buffer Z { float zeroPoint[]; };
+#else
+layout(std430, binding = 2) readonly buffer Z { uint zeroPoint[]; };
+#endif
+layout(std430, binding = 3) writeonly buffer W { float w[]; };
+layout(push_constant) uniform Params { uint count; uint n; uint blocks; uint blockSize; uint blob; uint bits; uint zeroRow; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    uint perByte = 8 / p.bits, mask = (1u << p.bits) - 1;
+    for (uint i = gl_GlobalInvocationID.x; i < p.count; i += stride) {
+        uint k = i / p.n, column = i % p.n, block = k / p.blockSize, j = k % p.blockSize;
+        uint code = (codes[(column * p.blocks + block) * p.blob + j / perByte] >> (j % perByte * p.bits)) & mask;
+#if ZERO == 0
+        float zero = float(1u << (p.bits - 1));
+#elif ZERO == 1
+        float zero = float((zeroPoint[column * p.zeroRow + block / perByte] >> (block % perByte * p.bits)) & mask);
+#else
+        float zero = zeroPoint[column * p.blocks + block];
+#endif
+        w[i] = (float(code) - zero) * scale[column * p.blocks + block];
+    }
+}
+"""#,
         "dft": #"""
 #version 450
 // DFT and STFT by direct summation (O(n) an output value), one invocation per output value:
@@ -2256,7 +2291,11 @@ R convert(T v) {
     if (v <= float(LO)) return LO;
     if (v >= float(HI)) return HI;
 #endif
+#if defined(FIT_HALF) && defined(DOUBLE)
+    return R(roundHalf64(v));
+#else
     return R(v);
+#endif
 }
 
 #define OP_CONVERT(v, a, b) convert(v)
@@ -2489,7 +2528,8 @@ float activate(float v, float alpha, float beta) {
 // Unary macros take the value and the op's alpha and beta (see unary.comp), binary ones the
 // two operands, OP_WHERE the condition and the two values. T is the operand type (float,
 // int, or uint for bool and unsigned types; INT defined for integer types, SIGNED for signed
-// ones; FIT_BITS for narrow ones); a bool result is a uint 0 or 1. Needs activation.glsl.
+// ones; FIT_BITS for narrow ones; DOUBLE for float64); a bool result is a uint 0 or 1. Needs
+// activation.glsl and fit.glsl.
 #ifndef WIDTH  // the bits of an integer T (64 defined for a wide one)
 #ifdef FIT_BITS
 #define WIDTH FIT_BITS
@@ -2502,8 +2542,13 @@ float activate(float v, float alpha, float beta) {
 #define OP_LEAKY_RELU(v, a, b) ((v) < 0.0 ? (a) * (v) : (v))
 #define OP_SIGMOID(v, a, b) sigmoid(v)
 #define OP_TANH(v, a, b) tanh_(v)
+#ifdef DOUBLE  // GLSL has no double exp or log
+#define OP_EXP(v, a, b) exp64(v)
+#define OP_LOG(v, a, b) log64(v)
+#else
 #define OP_EXP(v, a, b) exp(v)
 #define OP_LOG(v, a, b) log(v)
+#endif
 #define OP_ABS(v, a, b) abs(v)
 #define OP_NEG(v, a, b) (-(v))
 #define OP_SQRT(v, a, b) sqrt(v)
@@ -2603,8 +2648,47 @@ T quotient(T u, T v) {
 }
 #endif
 
+#ifdef DOUBLE
+// e^x to about an ulp: x = n·ln 2 + r with |r| ≤ ln 2 / 2 (Cody and Waite's two-part ln 2,
+// whose high part times n is exact), e^r by its Taylor series to r^13 / 13! (below 2^-53 of
+// it), scaled by 2^n in two steps so that neither factor overflows before the product does.
+double exp64(double x) {
+    if (isnan(x)) return x;
+    if (x > 709.8LF) return double(uintBitsToFloat(0x7f800000u));
+    if (x < -745.2LF) return 0.0LF;
+    double n = roundEven(x * 1.4426950408889634LF);
+    double r = (x - n * 6.93147180369123816490e-01LF) - n * 1.90821492927058770002e-10LF;
+    const double c[12] = double[](1.6059043836821613e-10LF, 2.08767569878681e-09LF, 2.505210838544172e-08LF,
+        2.755731922398589e-07LF, 2.7557319223985893e-06LF, 2.48015873015873e-05LF, 0.0001984126984126984LF,
+        0.001388888888888889LF, 0.008333333333333333LF, 0.041666666666666664LF, 0.16666666666666666LF, 0.5LF);  // 1/13! … 1/2!
+    double s = c[0];
+    for (int k = 1; k < 12; k++) s = s * r + c[k];
+    s = (s * r + 1.0LF) * r + 1.0LF;
+    int e = int(n);
+    return ldexp(ldexp(s, e / 2), e - e / 2);
+}
+
+// ln x to about an ulp: x = m·2^e with m in [√½, √2), ln m = 2·atanh(f) with f = (m − 1) /
+// (m + 1), |f| ≤ 0.172, by its series to f^19 / 19 (below 2^-53 of it); e·ln 2 in two parts.
+double log64(double x) {
+    if (isnan(x) || x < 0.0LF) return double(uintBitsToFloat(0x7fc00000u));
+    if (x == 0.0LF) return double(uintBitsToFloat(0xff800000u));
+    if (isinf(x)) return x;
+    int e;
+    double m = frexp(x, e);
+    if (m < 0.70710678118654752LF) { m *= 2.0LF; e -= 1; }
+    const double c[9] = double[](0.05263157894736842LF, 0.058823529411764705LF, 0.06666666666666667LF, 0.07692307692307693LF,
+        0.09090909090909091LF, 0.1111111111111111LF, 0.14285714285714285LF, 0.2LF, 0.3333333333333333LF);  // 1/19 … 1/3
+    double f = (m - 1.0LF) / (m + 1.0LF), f2 = f * f, s = c[0];
+    for (int k = 1; k < 9; k++) s = s * f2 + c[k];
+    s = s * f2 + 1.0LF;
+    return double(e) * 6.93147180369123816490e-01LF + (2.0LF * f * s + double(e) * 1.90821492927058770002e-10LF);
+}
+#endif
+
 // The remainder with the dividend's sign (C fmod); `floored` gives it the divisor's (Python %).
-// An integer one truncates its quotient, and a zero divisor gives 0 as on the CPU.
+// An integer one truncates its quotient, and a zero divisor gives 0 as on the CPU; a float64
+// one is computed in double (Dekker's splitter 2^27 + 1), needing fit.glsl's trunc64.
 T remainder(T u, T v, bool floored) {
 #ifdef INT
     if (v == T(0)) return T(0);
@@ -2615,12 +2699,21 @@ T remainder(T u, T v, bool floored) {
     // Exact (C fmod): q·v is p + e exactly (Dekker's product; lavapipe's fma is not fused),
     // u - p is exact (Sterbenz) and so is r, representable. Only u / v may have rounded the
     // quotient past an integer, which the sign and size of r then show and one step corrects.
+#ifdef DOUBLE
+    precise double fu = u, fv = v;
+    precise double q = trunc64(fu / fv), p = q * fv;
+    precise double c = 134217729.0LF * q, qh = c - (c - q), ql = q - qh;
+    precise double d = 134217729.0LF * fv, vh = d - (d - fv), vl = fv - vh;
+    precise double e = ((qh * vh - p) + qh * vl + ql * vh) + ql * vl;
+    precise double r = (fu - p) - e;
+#else
     precise float fu = float(u), fv = float(v);
     precise float q = trunc(fu / fv), p = q * fv;
     precise float c = 4097.0 * q, qh = c - (c - q), ql = q - qh;
     precise float d = 4097.0 * fv, vh = d - (d - fv), vl = fv - vh;
     precise float e = ((qh * vh - p) + qh * vl + ql * vh) + ql * vl;
     precise float r = (fu - p) - e;
+#endif
     if (r != 0.0 && (r < 0.0) != (fu < 0.0)) r += fu < 0.0 ? -abs(fv) : abs(fv);
     else if (abs(r) >= abs(fv)) r -= fu < 0.0 ? -abs(fv) : abs(fv);
     if (floored && r != 0.0 && ((r < 0.0) != (fv < 0.0))) r += fv;
@@ -2634,6 +2727,31 @@ T remainder(T u, T v, bool floored) {
 // would. FIT_BITS (8 or 16): wraps to that many bits, signed for int R, unsigned for uint.
 // FIT_HALF: rounds to float16 (nearest even; past the largest finite value, infinity).
 // FIT_BFLOAT: rounds to bfloat16 (nearest even). Neither: the value as it is.
+#ifdef DOUBLE
+// x rounded to an integer, half to even, by adding and taking away 2^52 (exact for |x| < 2^52;
+// larger doubles are integers): lavapipe's roundEven and trunc of a double are not exact.
+double roundEven64(double x) {
+    precise double big = 4503599627370496.0LF, r = (abs(x) + big) - big;
+    return !(abs(x) < big) ? x : x < 0.0LF ? -r : r;
+}
+// x rounded toward zero, from roundEven64.
+double trunc64(double x) {
+    double r = roundEven64(x);
+    return abs(r) > abs(x) ? r - sign(x) : r;
+}
+#endif
+#if defined(FIT_HALF) && defined(DOUBLE)
+// A double rounded straight to float16, as `fit` rounds a float: once, not twice through float32.
+double roundHalf64(double v) {
+    if (isnan(v) || isinf(v)) return v;
+    if (abs(v) >= 65520.0) return double(v < 0.0 ? uintBitsToFloat(0xff800000u) : uintBitsToFloat(0x7f800000u));
+    int e;
+    frexp(v, e);
+    int q = max(e - 1, -14) - 10;
+    return ldexp(roundEven64(ldexp(v, -q)), q);
+}
+#endif
+
 R fit(R v) {
 #if defined(FIT_BITS)
     return bitfieldExtract(v, 0, FIT_BITS);

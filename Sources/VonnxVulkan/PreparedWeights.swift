@@ -63,6 +63,14 @@ extension VulkanKernelContext {
         }
     }
 
+    /// `make` applied to `sources` (weights it derives one tensor from, as `prepared(_:key:_:)`
+    /// from one): made once when every one of them is a partition weight, else recorded here.
+    func prepared(from sources: [VulkanTensor], key: String, _ make: (VulkanKernelContext) throws -> VulkanTensor) throws -> VulkanTensor {
+        guard let first = sources.first, let preparedWeights, sources.allSatisfy(preparedWeights.isWeight) else { return try make(self) }
+        let others = sources.dropFirst().map { "\(ObjectIdentifier($0.buffer))" }
+        return try prepared(first, key: ([key] + others).joined(separator: " "), make)
+    }
+
     /// `t` as a conv or matrix-product kernel reads it: where the device's precision is fp16 and
     /// `t` is constant (a weight, or prepared from one), its float16 pairs (`pack_half.comp`,
     /// made once), with `half` true; else `t` itself. A kernel given a half operand defines the

@@ -203,15 +203,16 @@ public enum VulkanKernels {
 
     /// The element types each op's kernel reads besides `inputTypes` where the device holds them
     /// wide (8 bytes, `VulkanStorage.wide`): float64 where it moves elements or computes in
-    /// double (GLSL has no double exp, log or trigonometry: the Reduce* ops take LogSum's and
-    /// LogSumExp's in float precision), and uint64 where only its narrowing to 32 bits kept it out.
+    /// double (GLSL has no double exp, log or trigonometry: Exp and Log take elementwise.glsl's,
+    /// the Reduce* ops LogSum's and LogSumExp's in float precision), and uint64 where only its
+    /// narrowing to 32 bits kept it out.
     static let wideOnlyTypes: [String: Set<DataType>] = {
         var t: [String: Set<DataType>] = [:]
         for op in ["Equal", "Where", "Cast", "CastLike", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
                    "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
                    "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu", "Add", "Mul", "Div", "Max", "Min",
                    "Sum", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Abs", "Neg", "Sign", "CumSum", "CumProd",
-                   "TopK"] + reduceOps.keys { t[op] = [.double] }
+                   "TopK", "Exp", "Log", "Mod"] + reduceOps.keys { t[op] = [.double] }
         t["Sub"] = [.double, .uint64]
         t["BitwiseNot"] = [.uint64]
         return t
@@ -272,7 +273,7 @@ public enum VulkanKernels {
         if ["MaxPool", "AveragePool", "LpPool"].contains(key), ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 3 { return false }
         if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
         if key == "Resize", (try? node.int("antialias", default: 0)) != 0 { return false }
-        if let cell = RecurrentCell.byName[key] {
+        if let cell = RecurrentCell.byName[key] ?? (key == "com.microsoft::DynamicQuantizeLSTM" ? .lstm : nil) {
             guard cell.activationDefines(node) != nil else { return false }
         }
         if key == "QuantizeLinear" || key == "DequantizeLinear" {

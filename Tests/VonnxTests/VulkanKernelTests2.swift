@@ -201,7 +201,9 @@ func bitPatterns64(_ t: Tensor) -> [Int64]? {
 /// `exact`; NaN matches NaN).
 /// `integerSlack`: how far an integer output may be from the CPU's (a requantized result whose
 /// float value the device rounds in float32 where the CPU computes in double).
-func checkAgainstCPU(_ kc: KernelCase, exact: Bool = false, integerSlack: Double = 0, on chosen: VulkanDevice? = nil) throws {
+/// `weights`: the inputs uploaded as the node's weights, as a partition's initializers are.
+func checkAgainstCPU(_ kc: KernelCase, exact: Bool = false, integerSlack: Double = 0, on chosen: VulkanDevice? = nil,
+                     weights: Set<Int> = []) throws {
     let device = try #require(chosen ?? device)
     let seed = UInt64.random(in: 0...UInt64.max)
     var rng = SplitMix(state: seed)
@@ -216,7 +218,7 @@ func checkAgainstCPU(_ kc: KernelCase, exact: Bool = false, integerSlack: Double
     let node = Node(name: kc.op, opType: kc.op, domain: kc.domain, inputs: inputs.indices.map { inputs[$0] == nil ? "" : "in\($0)" },
                     outputs: (0..<outputs).map { "out\($0)" }, attributes: kc.attributes)
     #expect(VulkanKernels.accepts(node, inputTypes: inputs.map { $0?.dataType }, storage: device.storage), "\(kc.op) not accepted")
-    let got = try VulkanKernels.run(node, inputs: inputs, opset: kc.opset, device: device)
+    let got = try VulkanKernels.run(node, inputs: inputs, opset: kc.opset, device: device, weights: weights)
     let messages = device.takeValidationMessages()
     #expect(messages.isEmpty, "validation: \(messages.joined(separator: "\n"))")
     let cpu = try #require(opTable[kc.domain]?[kc.op]).cpu
