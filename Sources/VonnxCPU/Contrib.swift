@@ -294,33 +294,23 @@ extension CPUKernels {
     /// 2^(bits−1)). B is dequantized to float32, then MatMul runs; g_idx is not supported.
     public static let matMulNBits: CPUKernel = { ctx in
         let a = try ctx.input(0), packed = try ctx.input(1), scales = try ctx.input(2), zeros = ctx.optionalInput(3)
-        guard ctx.optionalInput(4) == nil else { throw ctx.error("input g_idx is not supported") }
-        let k = try ctx.node.int("K") ?? 0, n = try ctx.node.int("N") ?? 0
-        let bits = try ctx.node.int("bits", default: 4), blockSize = try ctx.node.int("block_size") ?? 0
-        guard [2, 4, 8].contains(bits), (16...(1 << 16)).contains(blockSize), blockSize & (blockSize - 1) == 0,
-              (1...(1 << 31)).contains(k), n > 0 else {
-            throw ctx.error("bits \(bits), block_size \(blockSize), K \(k), N \(n) are not supported (bits 2, 4 or 8; block_size a power of 2 from 16)")
-        }
-        let blocks = (k + blockSize - 1) / blockSize, blob = blockSize * bits / 8
-        guard packed.dataType == .uint8, packed.shape == [n, blocks, blob], scales.count == n * blocks, a.shape.last == k else {
-            throw ctx.error("A \(a.shape), B \(packed.shape) (\(packed.dataType)), scales \(scales.shape) do not fit K \(k), N \(n), block_size \(blockSize), bits \(bits)")
-        }
+        let layout = try ContribAttributes.matMulNBits(ctx.node, a: a.shape, b: (packed.shape, packed.dataType), scales: scales.count,
+                                                       zeroPoints: zeros.map { ($0.count, $0.dataType) })
+        let (k, n, bits, blockSize, blocks, blob) = (layout.k, layout.n, layout.bits, layout.blockSize, layout.blocks, layout.blobBytes)
         let codes = packed.scalars(as: UInt8.self), s = scales.doubles(), mask = (1 << bits) - 1, perByte = 8 / bits
-        let zeroRow = (blocks * bits + 7) / 8
-        let zero: (Int, Int) throws -> Double  // (row, block)
-        switch zeros {
-        case nil: zero = { _, _ in Double(1 << (bits - 1)) }
-        case let z? where z.dataType == .uint8 && z.count == n * zeroRow:
-            let zb = z.scalars(as: UInt8.self)
+        let zero: (Int, Int) -> Double  // (row, block)
+        switch layout.zeroPoints {
+        case .implicit: zero = { _, _ in Double(1 << (bits - 1)) }
+        case .packed:
+            let zb = zeros!.scalars(as: UInt8.self), zeroRow = layout.zeroPointRowBytes
             zero = { row, block in Double((Int(zb[row * zeroRow + block / perByte]) >> (block % perByte * bits)) & mask) }
-        case let z? where z.count == n * blocks && z.dataType.isFloatingPoint:
-            let zv = z.doubles()
+        case .perBlock:
+            let zv = zeros!.doubles()
             zero = { row, block in zv[row * blocks + block] }
-        case let z?: throw ctx.error("zero_points \(z.shape) (\(z.dataType)) fit neither the packed nor the unpacked form")
         }
         var w = [Float](repeating: 0, count: k * n)  // [K, N]
         for row in 0..<n { for block in 0..<blocks {
-            let scale = s[row * blocks + block], z = try zero(row, block)
+            let scale = s[row * blocks + block], z = zero(row, block)
             for i in 0..<min(blockSize, k - block * blockSize) {
                 let byte = codes[(row * blocks + block) * blob + i / perByte]
                 let code = (Int(byte) >> (i % perByte * bits)) & mask

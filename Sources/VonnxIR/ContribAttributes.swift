@@ -69,6 +69,56 @@ public enum ContribAttributes {
         return (try node.int("transA", default: 0) != 0, try node.int("transB", default: 0) != 0)
     }
 
+    /// How MatMulNBits' B [N, K] is block-quantized along K: `bits`-bit codes packed low-first in
+    /// [N, blocks, blobBytes] bytes, one scale per row and block, and the zero points' form.
+    public struct NBitsLayout: Sendable, Equatable {
+        /// Where the zero points come from.
+        public enum ZeroPoints: Sendable, Equatable {
+            /// None given: 2^(bits−1).
+            case implicit
+            /// uint8 codes packed like B's, `zeroPointRowBytes` bytes per row.
+            case packed
+            /// One floating-point value per row and block, like the scales.
+            case perBlock
+        }
+        /// The K and N attributes, bits per code and the block size along K.
+        public let k, n, bits, blockSize: Int
+        /// The zero points' form.
+        public let zeroPoints: ZeroPoints
+        /// Blocks per row (the last one may be partial).
+        public var blocks: Int { (k + blockSize - 1) / blockSize }
+        /// Bytes of codes per block.
+        public var blobBytes: Int { blockSize * bits / 8 }
+        /// Bytes per row of packed zero points.
+        public var zeroPointRowBytes: Int { (blocks * bits + 7) / 8 }
+    }
+
+    /// MatMulNBits with A's shape `a`, B's shape and type `b`, `scales` scale values and the
+    /// zero points' element count and type when given: B's layout. Throws for g_idx, bits other
+    /// than 2, 4 or 8, a block size not a power of 2 from 16, or inputs that do not fit K and N.
+    public static func matMulNBits(_ node: Node, a: [Int], b: (shape: [Int], type: DataType), scales: Int,
+                                   zeroPoints: (count: Int, type: DataType)?) throws -> NBitsLayout {
+        guard !node.hasInput(4) else { throw node.error("input g_idx is not supported") }
+        let k = try node.int("K") ?? 0, n = try node.int("N") ?? 0
+        let bits = try node.int("bits", default: 4), blockSize = try node.int("block_size") ?? 0
+        guard [2, 4, 8].contains(bits), (16...(1 << 16)).contains(blockSize), blockSize & (blockSize - 1) == 0,
+              (1...(1 << 31)).contains(k), (1...(1 << 31)).contains(n) else {
+            throw node.error("bits \(bits), block_size \(blockSize), K \(k), N \(n) are not supported (bits 2, 4 or 8; block_size a power of 2 from 16)")
+        }
+        let layout = NBitsLayout(k: k, n: n, bits: bits, blockSize: blockSize, zeroPoints: .implicit)
+        guard b.type == .uint8, b.shape == [n, layout.blocks, layout.blobBytes], scales == n * layout.blocks, a.last == k else {
+            throw node.error("A \(a), B \(b.shape) (\(b.type)), \(scales) scales do not fit K \(k), N \(n), block_size \(blockSize), bits \(bits)")
+        }
+        let form: NBitsLayout.ZeroPoints
+        switch zeroPoints {
+        case nil: form = .implicit
+        case let z? where z.type == .uint8 && z.count == n * layout.zeroPointRowBytes: form = .packed
+        case let z? where z.type.isFloatingPoint && z.count == n * layout.blocks: form = .perBlock
+        case let z?: throw node.error("\(z.count) zero_points (\(z.type)) fit neither the packed nor the unpacked form")
+        }
+        return NBitsLayout(k: k, n: n, bits: bits, blockSize: blockSize, zeroPoints: form)
+    }
+
     /// RotaryEmbedding (com.microsoft) on `input` [B, S, hidden] or [B, heads, S, head size]
     /// with `cosCache` [positions, rotary dim / 2]: the standard RotaryEmbedding's attributes,
     /// num_heads derived from the cache when a 3-D input leaves it out. Throws for packed

@@ -12,25 +12,13 @@ import VonnxIR
 /// as the CPU); g_idx is not supported.
 func recordMatMulNBits(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let a = try ctx.input(0), packed = try ctx.input(1), scales = try ctx.input(2), zeros = ctx.optionalInput(3)
-    guard ctx.optionalInput(4) == nil else { throw ctx.error("input g_idx is not supported") }
-    let k = try ctx.node.int("K") ?? 0, n = try ctx.node.int("N") ?? 0
-    let bits = try ctx.node.int("bits", default: 4), blockSize = try ctx.node.int("block_size") ?? 0
-    guard [2, 4, 8].contains(bits), (16...(1 << 16)).contains(blockSize), blockSize & (blockSize - 1) == 0,
-          (1...(1 << 31)).contains(k), n > 0 else {
-        throw ctx.error("bits \(bits), block_size \(blockSize), K \(k), N \(n) are not supported (bits 2, 4 or 8; block_size a power of 2 from 16)")
+    let layout = try ContribAttributes.matMulNBits(ctx.node, a: a.shape, b: (packed.shape, packed.dataType), scales: scales.count,
+                                                   zeroPoints: zeros.map { ($0.count, $0.dataType) })
+    guard a.dataType == .float, layout.zeroPoints != .perBlock || zeros?.dataType == .float else {
+        throw ctx.error("only float32 A and zero points are supported on the device")
     }
-    let blocks = (k + blockSize - 1) / blockSize, blob = blockSize * bits / 8, zeroRow = (blocks * bits + 7) / 8
-    guard a.dataType == .float, packed.dataType == .uint8, packed.shape == [n, blocks, blob], scales.count == n * blocks,
-          a.shape.last == k else {
-        throw ctx.error("A \(a.shape) (\(a.dataType)), B \(packed.shape) (\(packed.dataType)), scales \(scales.shape) do not fit K \(k), N \(n), block_size \(blockSize), bits \(bits)")
-    }
-    let zeroForm: Int
-    switch zeros {
-    case nil: zeroForm = 0
-    case let z? where z.dataType == .uint8 && z.count == n * zeroRow: zeroForm = 1
-    case let z? where z.dataType == .float && z.count == n * blocks: zeroForm = 2
-    case let z?: throw ctx.error("zero_points \(z.shape) (\(z.dataType)) fit neither the packed nor the unpacked form")
-    }
+    let (k, n, bits, blockSize) = (layout.k, layout.n, layout.bits, layout.blockSize)
+    let zeroForm = switch layout.zeroPoints { case .implicit: 0; case .packed: 1; case .perBlock: 2 }
     guard let count = checkedElementCount([k, n]), count <= Int(UInt32.max) else {
         throw ctx.error("the dequantized weight [\(k), \(n)] is too large for the device")
     }
@@ -38,7 +26,7 @@ func recordMatMulNBits(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let weights = try ctx.prepared(from: sources, key: "dequantize_nbits \(bits) \(blockSize) \(k)") { ctx in
         let w = try ctx.recorder.makeTensor(shape: [k, n])
         var push = PushConstants()
-        for v in [count, n, blocks, blockSize, blob, bits, zeroRow] { push.add(v) }
+        for v in [count, n, layout.blocks, blockSize, layout.blobBytes, bits, layout.zeroPointRowBytes] { push.add(v) }
         try ctx.dispatch1D("dequantize_nbits", defines: ["ZERO": "\(zeroForm)"],
                            buffers: [packed.buffer, scales.buffer, (zeros ?? scales).buffer, w.buffer], push: push, count: count)
         return w

@@ -136,7 +136,8 @@ func vulkanQuantizedContribOpMatchesCPU(_ kc: KernelCase) throws {
 }
 
 /// Nodes both backends refuse (`ContribAttributes`): past, do_rotary, QKV sizes that do not fit,
-/// an unknown mask_index shape, transBatch, 4-D MultiHeadAttention query, a rotary scale.
+/// an unknown mask_index shape, transBatch, 4-D MultiHeadAttention query, a rotary scale, and
+/// MatMulNBits' bits, scales and zero points that do not fit.
 private let refusedCases: [KernelCase] = {
     let heads: [String: Attribute] = ["num_heads": .int(3)]
     let qkv: @Sendable (inout SplitMix) -> [Tensor?] = { r in [r.floats([2, 4, 12]), r.floats([12, 36]), r.floats([36])] }
@@ -153,6 +154,14 @@ private let refusedCases: [KernelCase] = {
     })
     c.append(KernelCase("RotaryEmbedding", ["scale": .float(2)], domain: ms) { r in
         [r.floats([2, 3, 8]), r.ints([2, 3], 0...5), r.floats([6, 2]), r.floats([6, 2])]
+    })
+    let nBits: [String: Attribute] = ["K": .int(32), "N": .int(4), "bits": .int(4), "block_size": .int(16)]
+    c.append(KernelCase("MatMulNBits", nBits.merging(["bits": .int(3)]) { $1 }, domain: ms) { r in
+        [r.floats([2, 32]), r.bytes([4, 2, 8]), r.floats([8])]
+    })
+    c.append(KernelCase("MatMulNBits", nBits, domain: ms, detail: "4 scales") { r in [r.floats([2, 32]), r.bytes([4, 2, 8]), r.floats([4])] })
+    c.append(KernelCase("MatMulNBits", nBits, domain: ms, detail: "3 zero points") { r in
+        [r.floats([2, 32]), r.bytes([4, 2, 8]), r.floats([8]), r.floats([3])]
     })
     return c
 }()
