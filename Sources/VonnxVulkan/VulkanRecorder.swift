@@ -89,28 +89,44 @@ public final class VulkanRecorder {
         var pool: VkCommandPool?
         try check(vkCreateCommandPool(dev, &poolInfo, nil, &pool), "vkCreateCommandPool")
         commandPool = pool!
-        var alloc = VkCommandBufferAllocateInfo()
-        alloc.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
-        alloc.commandPool = pool
-        alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY
-        alloc.commandBufferCount = 1
-        var cb: VkCommandBuffer?
         var fenceInfo = VkFenceCreateInfo()
         fenceInfo.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
         var f: VkFence?
-        var begin = VkCommandBufferBeginInfo()
-        begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
+        let cb: VkCommandBuffer
         do {
-            try check(vkAllocateCommandBuffers(dev, &alloc, &cb), "vkAllocateCommandBuffers")
             try check(vkCreateFence(dev, &fenceInfo, nil, &f), "vkCreateFence")
-            try check(vkBeginCommandBuffer(cb, &begin), "vkBeginCommandBuffer")
+            cb = try Self.begunCommandBuffer(dev, pool: pool!)
         } catch {
             if let f { vkDestroyFence(dev, f, nil) }
             vkDestroyCommandPool(dev, pool, nil)
             throw error
         }
-        commandBuffer = cb!
+        commandBuffer = cb
         fence = f!
+    }
+
+    /// A primary command buffer allocated from `pool` and begun with `flags` (freed again when it
+    /// cannot begin).
+    private static func begunCommandBuffer(_ dev: VkDevice, pool: VkCommandPool, flags: VkCommandBufferUsageFlags = 0)
+        throws -> VkCommandBuffer {
+        var alloc = VkCommandBufferAllocateInfo()
+        alloc.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
+        alloc.commandPool = pool
+        alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY
+        alloc.commandBufferCount = 1
+        var allocated: VkCommandBuffer?
+        try check(vkAllocateCommandBuffers(dev, &alloc, &allocated), "vkAllocateCommandBuffers")
+        let cb = allocated!
+        var begin = VkCommandBufferBeginInfo()
+        begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
+        begin.flags = flags
+        do {
+            try check(vkBeginCommandBuffer(cb, &begin), "vkBeginCommandBuffer")
+        } catch {
+            vkFreeCommandBuffers(dev, pool, 1, [cb])
+            throw error
+        }
+        return cb
     }
 
     deinit {
@@ -370,19 +386,8 @@ public final class VulkanRecorder {
     public func warmUp() throws {
         guard !firstDispatches.isEmpty else { return }
         let dev = device.handle
-        var alloc = VkCommandBufferAllocateInfo()
-        alloc.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
-        alloc.commandPool = commandPool
-        alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY
-        alloc.commandBufferCount = 1
-        var allocated: VkCommandBuffer?
-        try check(vkAllocateCommandBuffers(dev, &alloc, &allocated), "vkAllocateCommandBuffers")
-        let cb = allocated!
+        let cb = try Self.begunCommandBuffer(dev, pool: commandPool, flags: VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT.rawValue)
         defer { vkFreeCommandBuffers(dev, commandPool, 1, [cb]) }
-        var begin = VkCommandBufferBeginInfo()
-        begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
-        begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT.rawValue
-        try check(vkBeginCommandBuffer(cb, &begin), "vkBeginCommandBuffer")
         for (pipeline, set, push) in firstDispatches.values {
             vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline)
             var sets: [VkDescriptorSet?] = [set]
