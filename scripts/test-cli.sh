@@ -77,6 +77,9 @@ expect 0 "onnxruntime" -- $bin/onnx-bench --backends cpu --batch 1,2 --runs 2 --
   --compare-ort --python "$py" --json "$tmp/report.json"
 expect 0 "valid" -- "$py" Benchmarks/validate_report.py "$tmp/report.json" --expect-backends cpu,onnxruntime --expect-batches 1,2 \
   --max-rel-l2 1e-4
+# A peer whose bridge script is missing is reported unavailable by name, not as "no reply".
+expect 0 "unavailable: the peer bridge script $tmp/no-bridge.py cannot be read" -- $bin/onnx-bench --backends cpu --runs 1 \
+  --warmup 0 --threads 1 --compare-ort --python "$py" --bridge-script "$tmp/no-bridge.py"
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]

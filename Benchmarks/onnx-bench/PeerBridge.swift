@@ -27,10 +27,13 @@ final class PeerBridge {
     let version: String
 
     /// Starts `engine` on `modelPath` with `feeds` (in the model's input order; `device`: a
-    /// Vulkan device selector for ncnn-vulkan). Throws PeerUnavailable when Python, the engine
+    /// Vulkan device selector for ncnn-vulkan). Throws PeerUnavailable when the script, Python, the engine
     /// or its conversion of the model is missing.
     static func start(engine: PeerEngine, python: String, script: String, modelPath: String, threads: Int,
                       device: String?, feeds: [(String, Tensor)]) throws -> PeerBridge {
+        guard access(script, R_OK) == 0 else {
+            throw PeerUnavailable(description: "the peer bridge script \(script) cannot be read (run from the repository root, or pass --bridge-script)")
+        }
         var toPipe: [Int32] = [0, 0], fromPipe: [Int32] = [0, 0]
         guard pipe(&toPipe) == 0, pipe(&fromPipe) == 0 else { throw BenchError("cannot create pipes for \(engine.rawValue)") }
         var actions = posix_spawn_file_actions_t()
