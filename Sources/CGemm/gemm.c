@@ -44,6 +44,14 @@ __attribute__((target("avx512f"))) static inline void store_first16(float *p, vf
 __attribute__((target("avx2,fma"))) static inline vf8 load_first8(const float *p, int n) {
     return (vf8)_mm256_maskload_ps(p, lanes(n));
 }
+/// Of depthwise_body.h: lanes lo…hi − 1 (clamped to the vector) loaded, the others 0; the
+/// lanes outside are not read.
+__attribute__((target("avx512f"))) static inline vf16 load_range16(const float *p, int lo, int hi) {
+    return (vf16)_mm512_maskz_loadu_ps(first_lanes(hi) & (__mmask16)~first_lanes(lo), p);
+}
+__attribute__((target("avx2,fma"))) static inline vf8 load_range8(const float *p, int lo, int hi) {
+    return (vf8)_mm256_maskload_ps(p, _mm256_andnot_si256(lanes(lo), lanes(hi)));
+}
 /// Stores the first n lanes as at most three plain stores (4, 2, 1 lanes), a whole vector as
 /// one: VMASKMOVPS to memory took ~19 cycles a store on Zen 3 (measured: 6.2 ns a store
 /// against 2.3 for the split), and every depthwise output row and GEMM tile edge paid it.
@@ -793,9 +801,11 @@ __attribute__((target("avx512f"))) static inline vf16 row_taps16(const float *li
 
 /// The floats a row of depthwise_body.h's padded copy takes at stride s->stride_w (1 or 2) for
 /// L-lane output vectors, per stride phase: the output row rounded up to whole vectors plus
-/// the kernel's reach, in those columns of the phase. 64-bit: dilations come from the model.
+/// the kernel's reach, in those columns of the phase; at stride 1 rounded up to whole vectors
+/// again, so that the copy is whole-vector stores. 64-bit: dilations come from the model.
 static long long depthwise_half_pitch(const vx_source *s, int L) {
-    return ((long long)s->ow + L - 1) / L * L + (long long)(s->kw - 1) * s->dilation_w / s->stride_w;
+    long long reach = ((long long)s->ow + L - 1) / L * L + (long long)(s->kw - 1) * s->dilation_w / s->stride_w;
+    return s->stride_w == 1 ? (reach + L - 1) / L * L : reach;
 }
 
 /// Floats of the padded rows one block of four output rows reads, at L lanes.

@@ -69,9 +69,10 @@ func packedGemmActivationsMatchReference(activation: FusedActivation) {
 }
 
 /// CGemm's direct depthwise conv (`vx_depthwise`) against a float64 reference on fresh random
-/// planes: widths 1…19 (every tail of a vector's lanes, rows shorter than one vector), kernels
-/// 1, 3 and 5, strides 1 and 2, uneven pads, with bias, Z and SiLU; it writes its output plane
-/// and no float past it (its partial stores are split into 4-, 2- and 1-lane plain stores).
+/// planes: widths 1…19 (every tail of a vector's lanes, rows shorter than one vector), the
+/// unrolled square kernels (3×3 and 5×5 at strides 1 and 2) and the generic loops (1×1, 3×5,
+/// dilation 2), uneven pads, with bias, Z and SiLU; it writes its output plane and no float past
+/// it (its partial stores are split into 4-, 2- and 1-lane plain stores).
 @Test(.enabled(if: PackedGemm.available, "this CPU has no AVX2+FMA: Conv runs on OpenBLAS"))
 func depthwiseDirectMatchesReferenceAndStaysInsideItsPlane() {
     let seed = UInt64.random(in: 0...UInt64.max)
@@ -79,19 +80,22 @@ func depthwiseDirectMatchesReferenceAndStaysInsideItsPlane() {
     var failures: [String] = []
     let silu = FusedActivation.silu
     for width in 1...19 {
-        for (k, stride) in [(1, 1), (3, 1), (3, 2), (5, 1), (5, 2)] {
-            let h = Int.random(in: 1...12, using: &rng), top = Int.random(in: 0...k / 2, using: &rng)
-            let left = Int.random(in: 0...k / 2, using: &rng), right = Int.random(in: 0...k / 2, using: &rng)
-            let oh = (h + 2 * top - k) / stride + 1, ow = (width + left + right - k) / stride + 1
+        for (kh, kw, stride, dilation) in [(1, 1, 1, 1), (3, 3, 1, 1), (3, 3, 2, 1), (5, 5, 1, 1), (5, 5, 2, 1),
+                                           (3, 5, 2, 1), (3, 3, 1, 2)] {
+            let reachH = (kh - 1) * dilation + 1, reachW = (kw - 1) * dilation + 1
+            let h = Int.random(in: 1...12, using: &rng), top = Int.random(in: 0...reachH / 2, using: &rng)
+            let left = Int.random(in: 0...reachW / 2, using: &rng), right = Int.random(in: 0...reachW / 2, using: &rng)
+            let oh = (h + 2 * top - reachH) / stride + 1, ow = (width + left + right - reachW) / stride + 1
             guard oh > 0, ow > 0 else { continue }
             let x = (0..<(h * width)).map { _ in Float.random(in: -2...2, using: &rng) }
-            let w = (0..<(k * k)).map { _ in Float.random(in: -1...1, using: &rng) }
+            let w = (0..<(kh * kw)).map { _ in Float.random(in: -1...1, using: &rng) }
             let z = (0..<(oh * ow)).map { _ in Float.random(in: -1...1, using: &rng) }
             let bias = Float.random(in: -1...1, using: &rng), sentinel: Float = 12345
             var y = [Float](repeating: sentinel, count: oh * ow + 16)
             x.withUnsafeBufferPointer { px in w.withUnsafeBufferPointer { pw in z.withUnsafeBufferPointer { pz in
-                var source = vx_source(x: px.baseAddress, h: Int32(h), w: Int32(width), kh: Int32(k), kw: Int32(k),
-                                       stride_h: Int32(stride), stride_w: Int32(stride), dilation_h: 1, dilation_w: 1,
+                var source = vx_source(x: px.baseAddress, h: Int32(h), w: Int32(width), kh: Int32(kh), kw: Int32(kw),
+                                       stride_h: Int32(stride), stride_w: Int32(stride),
+                                       dilation_h: Int32(dilation), dilation_w: Int32(dilation),
                                        pad_top: Int32(top), pad_left: Int32(left), oh: Int32(oh), ow: Int32(ow))
                 y.withUnsafeMutableBufferPointer { py in
                     vx_depthwise(&source, pw.baseAddress, bias, pz.baseAddress, py.baseAddress, FusedActivation.kernel(.silu))
@@ -100,16 +104,16 @@ func depthwiseDirectMatchesReferenceAndStaysInsideItsPlane() {
             var wrong = 0
             for oy in 0..<oh { for ox in 0..<ow {
                 var s = Double(bias) + Double(z[oy * ow + ox])
-                for ky in 0..<k { for kx in 0..<k {
-                    let iy = oy * stride + ky - top, ix = ox * stride + kx - left
-                    if iy >= 0, iy < h, ix >= 0, ix < width { s += Double(w[ky * k + kx]) * Double(x[iy * width + ix]) }
+                for ky in 0..<kh { for kx in 0..<kw {
+                    let iy = oy * stride + ky * dilation - top, ix = ox * stride + kx * dilation - left
+                    if iy >= 0, iy < h, ix >= 0, ix < width { s += Double(w[ky * kw + kx]) * Double(x[iy * width + ix]) }
                 } }
                 let r = silu(s)
                 if !(abs(Double(y[oy * ow + ox]) - r) <= 1e-5 * max(1, abs(r))) { wrong += 1 }
             } }
             let spilled = y[(oh * ow)...].filter { $0 != sentinel }.count
             if wrong > 0 || spilled > 0 {
-                failures.append("\(h)×\(width) k \(k) stride \(stride) pads \(top),\(left),\(right): \(wrong) wrong, \(spilled) written past the plane")
+                failures.append("\(h)×\(width) k \(kh)×\(kw) stride \(stride) dilation \(dilation) pads \(top),\(left),\(right): \(wrong) wrong, \(spilled) written past the plane")
             }
         }
     }
