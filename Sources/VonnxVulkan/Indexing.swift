@@ -226,11 +226,12 @@ func recordCumSum(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     return [y]
 }
 
-// Constant, ConstantOfShape and Range depend on host values alone: computed on the host and
-// uploaded, so the tensors they feed stay on the device.
+// Constant, ConstantOfShape, Range, the window functions and MelWeightMatrix depend on host
+// values alone: computed on the host and uploaded, so the tensors they feed stay on the device.
 
-/// The host value a Constant, ConstantOfShape or Range node makes.
+/// The host value a Constant, ConstantOfShape, Range, window or MelWeightMatrix node makes.
 func hostValue(of node: Node, hostInputs: [Tensor?]) throws -> Tensor {
+    if signalHostValueOps.contains(node.opType) { return try signalHostValue(of: node, hostInputs: hostInputs) }
     switch node.opType {
     case "Constant":
         return try ShapeRules.constantValue(node)
@@ -261,9 +262,46 @@ func hostValue(of node: Node, hostInputs: [Tensor?]) throws -> Tensor {
         case .int32: return Tensor(shape: [n], scalars: (0..<n).map { Int32(s) + Int32($0) * Int32(d) })
         case .int64: return Tensor(shape: [n], scalars: (0..<n).map { Int64(s) + Int64($0) * Int64(d) })
         case .double: return Tensor(shape: [n], scalars: (0..<n).map { s + Double($0) * d })
+        case .float16, .bfloat16: return try hostTensor(start.dataType, shape: [n], values: (0..<n).map { s + Double($0) * d }, node)
         default: throw node.error("Range of \(start.dataType) is not implemented on Vulkan")
         }
     }
+}
+
+/// `values` as a host tensor of `type`, each converted as `NumericElement.init(fromDouble:)`
+/// (bfloat16: the nearest, ties to even, through float32), as the CPU kernels make theirs.
+func hostTensor(_ type: DataType, shape: [Int], values: [Double], _ node: Node) throws -> Tensor {
+    struct Make: ElementVisitor {
+        let shape: [Int], values: [Double]
+        func callAsFunction<T: NumericElement>(_: T.Type) -> Tensor { Tensor(shape: shape, scalars: values.map { T(fromDouble: $0) }) }
+    }
+    if type == .bfloat16 {
+        let bits = values.map { v -> UInt16 in
+            let f = Float(v)
+            return f.isNaN ? 0x7FC0 : UInt16(truncatingIfNeeded: (f.bitPattern &+ 0x7FFF &+ ((f.bitPattern >> 16) & 1)) >> 16)
+        }
+        return Tensor(dataType: .bfloat16, shape: shape, storage: Tensor(shape: shape, scalars: bits).storage)
+    }
+    do { return try type.visit(Make(shape: shape, values: values)) } catch { throw node.error("cannot make \(type) elements") }
+}
+
+/// The element type an EyeLike node makes: its dtype attribute, else its input's type.
+func eyeLikeType(_ node: Node, input: DataType) throws -> DataType {
+    guard let raw = try node.int("dtype") else { return input }
+    guard let type = DataType(rawValue: Int32(truncatingIfNeeded: raw)), type != .string else { throw node.error("dtype \(raw) is not supported") }
+    return type
+}
+
+/// EyeLike of a 2-D input: ones on the diagonal shifted by k, zeros elsewhere, made on the
+/// host from the input's shape alone (the input is not read) and uploaded.
+func recordEyeLike(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    guard x.rank == 2 else { throw ctx.error("input must be 2-D, got \(x.shape)") }
+    let type = try eyeLikeType(ctx.node, input: x.dataType), k = try ctx.node.int("k", default: 0)
+    let (rows, cols) = (x.shape[0], x.shape[1])
+    var values = [Double](repeating: 0, count: x.count)
+    for i in 0..<rows where i + k >= 0 && i + k < cols { values[i * cols + i + k] = 1 }
+    return [try ctx.recorder.upload(try hostTensor(type, shape: x.shape, values: values, ctx.node))]
 }
 
 func recordHostValue(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
@@ -310,13 +348,17 @@ func recordScatter(elements: Bool, _ ctx: VulkanKernelContext) throws -> [Vulkan
 /// has the values' type.
 func recordOneHot(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let indices = try ctx.input(0)
-    guard indices.dataType == .int32 || indices.dataType == .int64 else { throw ctx.error("indices must be integers, got \(indices.dataType)") }
+    let floatIndices: Set<DataType> = [.float, .float16, .bfloat16]
+    guard indices.dataType == .int32 || indices.dataType == .int64 || floatIndices.contains(indices.dataType) else {
+        throw ctx.error("indices must be int32, int64, float32, float16 or bfloat16, got \(indices.dataType)")
+    }
     guard let depthValue = try ctx.hostInput(1), depthValue.count == 1, let values = try ctx.hostInput(2), values.count == 2,
           ctx.device.storage.dataTypes.contains(values.dataType) else {
         throw ctx.error("depth must be a known scalar and values a known [off, on] pair of a device type")
     }
-    let depth = Int(depthValue.doubles()[0])
-    guard depth > 0 else { throw ctx.error("depth \(depth) must be positive") }
+    let depthNumber = depthValue.doubles()[0]
+    guard depthNumber.isFinite, depthNumber >= 1, depthNumber <= Double(1 << 31) else { throw ctx.error("depth \(depthNumber) is invalid") }
+    let depth = Int(depthNumber)
     let axis = try ctx.axis(try ctx.node.int("axis", default: -1), rank: indices.rank + 1)
     var shape = indices.shape
     shape.insert(depth, at: axis)
@@ -325,7 +367,9 @@ func recordOneHot(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     var push = PushConstants()
     push.add(y.count); push.add(depth); push.add(indices.shape[axis...].reduce(1, *))
     for w in [words[0], words[half], half == 2 ? words[1] : 0, half == 2 ? words[3] : 0] { push.add(bits: w) }
-    try ctx.dispatch1D("onehot", defines: wordDefines(y, indices: indices), buffers: [indices.buffer, y.buffer], push: push, count: y.count)
+    var defines = wordDefines(y, indices: indices)
+    if floatIndices.contains(indices.dataType) { defines["FLOAT_INDEX"] = "1" }
+    try ctx.dispatch1D("onehot", defines: defines, buffers: [indices.buffer, y.buffer], push: push, count: y.count)
     return [y]
 }
 
