@@ -677,6 +677,47 @@ void main() {
     }
 }
 """#,
+        "det": #"""
+#version 450
+// Det of each n×n matrix of m (a copy of the input, which this pass overwrites), one invocation
+// per matrix, as the CPU computes it: Gaussian elimination with partial pivoting (the first row
+// of the largest magnitude), each row swap negating the product of the pivots; a zero pivot
+// column gives 0.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) buffer M { float m[]; };
+layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params { uint count; uint n; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x, n = p.n;
+    for (uint b = gl_GlobalInvocationID.x; b < p.count; b += stride) {
+        uint base = b * n * n;
+        float det = 1.0;
+        for (uint c = 0u; c < n; ++c) {
+            uint pivotRow = c;
+            for (uint r = c + 1u; r < n; ++r) {
+                if (abs(m[base + r * n + c]) > abs(m[base + pivotRow * n + c])) pivotRow = r;
+            }
+            if (m[base + pivotRow * n + c] == 0.0) { det = 0.0; break; }
+            if (pivotRow != c) {
+                for (uint k = 0u; k < n; ++k) {
+                    float t = m[base + pivotRow * n + k];
+                    m[base + pivotRow * n + k] = m[base + c * n + k];
+                    m[base + c * n + k] = t;
+                }
+                det = -det;
+            }
+            float pivot = m[base + c * n + c];
+            det *= pivot;
+            for (uint r = c + 1u; r < n; ++r) {
+                float f = m[base + r * n + c] / pivot;
+                if (f != 0.0) for (uint k = c; k < n; ++k) m[base + r * n + k] -= f * m[base + c * n + k];
+            }
+        }
+        y[b] = det;
+    }
+}
+"""#,
         "dft": #"""
 #version 450
 // DFT and STFT by direct summation (O(n) an output value), one invocation per output value:
@@ -1574,7 +1615,9 @@ void main() {
 // and stores each row's mean and 1/sqrt(var + eps). Element j of row r takes scale and bias at
 // ((r % period) * len + j) / div: LayerNormalization (period 1, div 1), InstanceNormalization
 // (period C, div len), GroupNormalization (period groups, div spatial). With `rms` the mean is
-// taken as 0 (RMSNormalization: var is the mean square). Rows as rows.glsl says (ROW_GROUP).
+// taken as 0 (RMSNormalization: var is the mean square). With STD_EPSILON the epsilon is added to
+// the standard deviation instead: 1/(sqrt(var) + eps) (MeanVarianceNormalization). Rows as
+// rows.glsl says (ROW_GROUP).
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer S { float scale[]; };
@@ -1596,7 +1639,11 @@ void main() {
         }
         float var = 0.0;
         for (uint j = LANE; j < p.len; j += LANES) { float d = x[base + j] - mean; var += d * d; }
+#if STD_EPSILON
+        float inv = 1.0 / (sqrt(rowSum(var) / float(p.len)) + p.epsilon);
+#else
         float inv = 1.0 / sqrt(rowSum(var) / float(p.len) + p.epsilon);
+#endif
         if (LANE == 0u) {
             meanOut[r] = mean;
             invStdOut[r] = inv;
@@ -2240,6 +2287,32 @@ void main() {
             }
         }
         y[e] = acc;
+    }
+}
+"""#,
+        "reverse_sequence": #"""
+#version 450
+// ReverseSequence of x viewed as [d0, d1, inner], time and batch its first two dims (TIME_FIRST:
+// time is d0), one invocation per element of any type (words.glsl): y[t, b] = x[len[b] − 1 − t, b]
+// where t < len[b], else x[t, b].
+layout(local_size_x_id = 0) in;
+#include "words.glsl"
+layout(std430, binding = 0) readonly buffer X { WORD x[]; };
+layout(std430, binding = 1) readonly buffer L { int lens[]; };
+layout(std430, binding = 2) writeonly buffer Y { WORD y[]; };
+layout(push_constant) uniform Params { uint n; uint d1; uint inner; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint e = gl_GlobalInvocationID.x; e < p.n; e += stride) {
+        uint k = e % p.inner, j = (e / p.inner) % p.d1, i = e / (p.inner * p.d1);
+#if TIME_FIRST
+        uint t = i, len = uint(lens[j]);
+        y[e] = x[((t < len ? len - 1u - t : t) * p.d1 + j) * p.inner + k];
+#else
+        uint t = j, len = uint(lens[i]);
+        y[e] = x[(i * p.d1 + (t < len ? len - 1u - t : t)) * p.inner + k];
+#endif
     }
 }
 """#,

@@ -137,14 +137,53 @@ func recordShape(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
 func recordGather(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let x = try ctx.input(0), indices = try ctx.input(1)
     guard indices.dataType != .float, indices.dataType != .bool else { throw ctx.error("indices must be integers, got \(indices.dataType)") }
-    let axis = try ctx.axis(try ctx.node.int("axis", default: 0), rank: x.rank)
+    return [try recordGather(ctx, x, indices, axis: try ctx.axis(try ctx.node.int("axis", default: 0), rank: x.rank))]
+}
+
+/// Records the entries of `x` along `axis` that the integer `indices` name (negative ones count
+/// from the end), in the indices' shape.
+private func recordGather(_ ctx: VulkanKernelContext, _ x: VulkanTensor, _ indices: VulkanTensor, axis: Int) throws -> VulkanTensor {
     let shape = Array(x.shape[..<axis]) + indices.shape + Array(x.shape[(axis + 1)...])
     let y = try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)
     var push = PushConstants()
     push.add(y.count); push.add(x.shape[axis]); push.add(x.shape[(axis + 1)...].reduce(1, *)); push.add(indices.count)
     try ctx.dispatch1D("gather", defines: wordDefines(x, indices: indices), buffers: [x.buffer, indices.buffer, y.buffer],
                        push: push, count: y.count)
-    return [y]
+    return y
+}
+
+/// Compress with its condition read on the host (the output's length depends on it): the
+/// selected entries along `axis`, or of the flattened input without one, gathered.
+func recordCompress(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    var x = try ctx.input(0)
+    guard let condition = try ctx.hostInput(1), condition.rank <= 1, condition.dataType != .string else {
+        throw ctx.error("condition must be a 1-D tensor known on the host")
+    }
+    let axis: Int
+    if let a = try ctx.node.int("axis") { axis = try ctx.axis(a, rank: x.rank) } else { x = x.reshaped([x.count]); axis = 0 }
+    let picks = condition.doubles().enumerated().filter { $0.element != 0 }.map(\.offset)
+    if let last = picks.last, last >= x.shape[axis] { throw ctx.error("condition selects index \(last) beyond the axis size \(x.shape[axis])") }
+    guard !picks.isEmpty else {
+        var shape = x.shape
+        shape[axis] = 0
+        return [try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)]
+    }
+    return [try recordGather(ctx, x, try ctx.recorder.upload(Tensor(shape: [picks.count], scalars: picks.map { Int32($0) })), axis: axis)]
+}
+
+/// NonZero of an input known on the host (the output's length depends on it): the int64
+/// coordinates [rank, count] of its nonzero elements in row-major order, made there and uploaded.
+func recordNonZero(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    guard let x = try ctx.hostInput(0), x.dataType != .string else { throw ctx.error("the input must be a numeric tensor known on the host") }
+    let values = x.doubles(), strides = contiguousStrides(x.shape)
+    let picks = values.indices.filter { values[$0] != 0 }
+    var coordinates = [Int64](repeating: 0, count: x.rank * picks.count)
+    for (k, flat) in picks.enumerated() {
+        for d in 0..<x.rank { coordinates[d * picks.count + k] = Int64(flat / strides[d] % x.shape[d]) }
+    }
+    let shape = [x.rank, picks.count]
+    guard !coordinates.isEmpty else { return [try ctx.recorder.makeTensor(shape: shape, dataType: .int64)] }
+    return [try ctx.recorder.upload(Tensor(shape: shape, scalars: coordinates))]
 }
 
 /// GatherElements along `axis`: the output has the indices' shape.
@@ -341,6 +380,28 @@ func recordScatter(elements: Bool, _ ctx: VulkanKernelContext) throws -> [Vulkan
                                                               "ELEMENTS": elements ? "1" : "0", "REDUCTION": "\(reduction)"]) { $1 }
     try ctx.dispatch1D("scatter", defines: defines,
                        buffers: [y.buffer, indices.buffer, updates.buffer], push: push, count: updates.count > 0 ? 1 : 0)
+    return [y]
+}
+
+/// ReverseSequence of x (any type, rank ≥ 2, time_axis and batch_axis 0 and 1 in either order):
+/// each batch entry's first sequence_lens[b] steps reversed (`Shaders/reverse_sequence.comp`).
+/// The lengths are read on the host and checked as the CPU checks them.
+func recordReverseSequence(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    let timeAxis = try ctx.node.int("time_axis", default: 0), batchAxis = try ctx.node.int("batch_axis", default: 1)
+    guard x.rank >= 2, Set([timeAxis, batchAxis]) == [0, 1] else {
+        throw ctx.error("time_axis \(timeAxis) and batch_axis \(batchAxis) must be 0 and 1 of a rank ≥ 2 input")
+    }
+    let steps = x.shape[timeAxis], batch = x.shape[batchAxis]
+    guard let lens = try ctx.hostInput(1), lens.dataType.isInteger, lens.count == batch, lens.ints().allSatisfy({ (0...steps).contains($0) }) else {
+        throw ctx.error("sequence_lens must hold \(batch) integers in 0...\(steps)")
+    }
+    let lengths = try ctx.recorder.upload(Tensor(shape: [batch], scalars: lens.ints().map { Int32($0) }))
+    let y = try ctx.recorder.makeTensor(shape: x.shape, dataType: x.dataType)
+    var push = PushConstants()
+    for v in [x.count, x.shape[1], x.shape[2...].reduce(1, *)] { push.add(v) }
+    try ctx.dispatch1D("reverse_sequence", defines: wordDefines(x).merging(["TIME_FIRST": timeAxis == 0 ? "1" : "0"]) { $1 },
+                       buffers: [x.buffer, lengths.buffer, y.buffer], push: push, count: x.count)
     return [y]
 }
 

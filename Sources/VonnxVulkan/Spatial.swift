@@ -371,15 +371,36 @@ func recordConvTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     return [y]
 }
 
-/// Resize (opset 10 on) of float32 tensors, one resampling pass per resized axis with its
-/// taps computed on the host (`ResizeSampling`, as the CPU kernel samples). Axes whose taps
-/// repeat each input a whole number of times (nearest at an integer scale) are resized
-/// together at the end by one strided copy instead.
+/// Resize (opset 10 on) of float32 tensors, antialiased or not (`recordResampling`).
 func recordResize(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
-    var x = try ctx.input(0)
-    let eleven = ctx.opset >= 11
+    let x = try ctx.input(0), eleven = ctx.opset >= 11
     let plan = try ResizeSampling.plan(ctx.node, input: x.shape, opset: ctx.opset, roi: eleven ? try ctx.hostInput(1) : nil,
                                        scales: try ctx.hostInput(eleven ? 2 : 1), sizes: eleven ? try ctx.hostInput(3) : nil)
+    return [try recordResampling(ctx, x, plan)]
+}
+
+/// Upsample (opsets 7 and 9, scales an attribute or input 1; mode nearest, linear or bilinear),
+/// as the CPU reads it: a Resize with asymmetric coordinates and floor rounding.
+func recordUpsample(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    var node = ctx.node
+    let scales = try node.floats("scales").map { Tensor(shape: [$0.count], scalars: $0) } ?? ctx.hostInput(1)
+    guard let scales, scales.count == x.rank, scales.doubles().allSatisfy({ $0 > 0 && $0.isFinite && $0 < Double(Int32.max) }) else {
+        throw ctx.error("scales must hold one positive value per dim of \(x.shape)")
+    }
+    let mode = try node.string("mode", default: "nearest")
+    guard mode == "nearest" || mode == "linear" || mode == "bilinear" else { throw ctx.error("mode '\(mode)' is not nearest or linear") }
+    node.attributes["mode"] = .string(Array((mode == "bilinear" ? "linear" : mode).utf8))
+    let plan = try ResizeSampling.plan(node, input: x.shape, opset: 10, roi: nil, scales: scales, sizes: nil)
+    return [try recordResampling(ctx, x, plan)]
+}
+
+/// Resamples float32 `x` as `plan` says, one pass per resized axis with its taps computed on
+/// the host (`ResizeSampling`, as the CPU kernel samples). Axes whose taps repeat each input
+/// a whole number of times (nearest at an integer scale) are resized together at the end by
+/// one strided copy instead.
+private func recordResampling(_ ctx: VulkanKernelContext, _ input: VulkanTensor, _ plan: ResizeSampling.Plan) throws -> VulkanTensor {
+    var x = input
     let r = x.rank
     var repeats: [Int: Int] = [:]
     for axis in 0..<r {
@@ -413,7 +434,7 @@ func recordResize(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
         try ctx.dispatch1D("resample", buffers: [x.buffer, tableTensor.buffer, y.buffer], push: push, count: y.count)
         x = y
     }
-    guard !repeats.isEmpty else { return [x] }
+    guard !repeats.isEmpty else { return x }
     // Each repeated axis of length d becomes two, [d, times]: the input steps along the first
     // only, the output along both.
     var outShape = x.shape
@@ -428,7 +449,7 @@ func recordResize(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     }
     let y = try ctx.recorder.makeTensor(shape: outShape)
     try recordStridedCopy(ctx, from: x.buffer, inStrides: from, to: y.buffer, outStrides: to, shape: shape)
-    return [y]
+    return y
 }
 
 /// How many times in a row `taps` repeat each of `input` indices, where they do so for every

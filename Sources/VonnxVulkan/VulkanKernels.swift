@@ -110,6 +110,10 @@ public enum VulkanKernels {
         t["Hardmax"] = recordHardmax
         t["OneHot"] = recordOneHot
         t["Resize"] = recordResize
+        t["Upsample"] = recordUpsample
+        t["Compress"] = recordCompress
+        t["NonZero"] = recordNonZero
+        t["ReverseSequence"] = recordReverseSequence
         t["GatherND"] = recordGatherND
         t["ConvTranspose"] = recordConvTranspose
         t["LRN"] = recordLRN
@@ -120,6 +124,8 @@ public enum VulkanKernels {
         t["SimplifiedLayerNormalization"] = recordSimplifiedLayerNormalization
         t["InstanceNormalization"] = recordInstanceNormalization
         t["GroupNormalization"] = recordGroupNormalization
+        t["MeanVarianceNormalization"] = recordMeanVarianceNormalization
+        t["Det"] = recordDet
         for op in ["Constant", "ConstantOfShape", "Range"] + signalHostValueOps { t[op] = recordHostValue }
         t["Attention"] = recordAttention
         t["NegativeLogLikelihoodLoss"] = recordNegativeLogLikelihoodLoss
@@ -159,7 +165,7 @@ public enum VulkanKernels {
         var t: [String: Set<DataType>] = [:]
         for op in ["Conv", "com.microsoft::FusedConv", "ConvTranspose", "Gemm", "MatMul", "Softmax", "LogSoftmax", "Hardmax",
                    "BatchNormalization", "InstanceNormalization", "LayerNormalization", "RMSNormalization",
-                   "GroupNormalization", "LpNormalization", "LRN", "Attention", "LinearAttention",
+                   "GroupNormalization", "LpNormalization", "LRN", "Attention", "LinearAttention", "MeanVarianceNormalization", "Det",
                    "CausalConvWithState"] + reduceOps.keys { t[op] = [.float16, .bfloat16] }
         for op in ["AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool"] { t[op] = [.float16] }
         return t
@@ -184,12 +190,14 @@ public enum VulkanKernels {
         t["BitShift"] = [.uint8, .uint16, .uint32, .uint64]
         for op in ["Equal", "Where", "Cast", "CastLike", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
                    "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
-                   "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu", "EyeLike"] { t[op] = all }
+                   "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu", "EyeLike",
+                   "ReverseSequence", "Compress"] { t[op] = all }
         t["OneHot"] = [.int32, .int64, .float, .float16, .bfloat16]
         for op in ["CumSum", "ScatterElements", "ScatterND", "Scatter"] { t[op] = numeric }
         t["Attention"] = [.float, .bool]
         for op in ["NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss"] { t[op] = [.float, .int32, .int64] }
         t["CumProd"] = numeric
+        for op in ["ReduceMax", "ReduceMin"] { t[op] = [.float, .bool] }
         for op in RecurrentCell.byName.keys { t[op] = [.float, .int32, .int64] }  // integers: sequence_lens
         let floats = all.filter(\.isFloatingPoint)
         // the float functions: unary.comp rounds each result into the input's type (the CPU clips no bfloat16)
@@ -218,7 +226,7 @@ public enum VulkanKernels {
                    "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
                    "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu", "Add", "Mul", "Div", "Max", "Min",
                    "Sum", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Abs", "Neg", "Sign", "CumSum", "CumProd",
-                   "TopK", "Exp", "Log", "Mod", "EyeLike"] + reduceOps.keys { t[op] = [.double] }
+                   "TopK", "Exp", "Log", "Mod", "EyeLike", "ReverseSequence", "Compress"] + reduceOps.keys { t[op] = [.double] }
         t["Sub"] = [.double, .uint64]
         t["BitwiseNot"] = [.uint64]
         return t
@@ -237,6 +245,8 @@ public enum VulkanKernels {
         case "DFT": [1, 2]
         case "STFT": [1, 3]
         case "Slice", "Resize": [1, 2, 3, 4]
+        case "Upsample", "ReverseSequence", "Compress": [1]
+        case "NonZero": [0]
         case "ConstantOfShape": [0]
         case "Range": [0, 1, 2]
         case "Col2Im": [1, 2]
@@ -281,7 +291,6 @@ public enum VulkanKernels {
         // Refusals the kernels would throw for, known from the node alone.
         if ["MaxPool", "AveragePool", "LpPool"].contains(key), ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 3 { return false }
         if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
-        if key == "Resize", (try? node.int("antialias", default: 0)) != 0 { return false }
         if let cell = RecurrentCell.byName[key] ?? (key == "com.microsoft::DynamicQuantizeLSTM" ? .lstm : nil) {
             guard cell.activationDefines(node) != nil else { return false }
         }

@@ -183,6 +183,39 @@ private let kernelCases: [KernelCase] = {
     c.append(KernelCase("Resize", ["mode": .string(Array("linear".utf8)), "axes": .ints([3, 2])]) {
         [$0.floats([1, 2, 4, 5]), nil, nil, i64([7, 3])]
     })
+    for mode in ["linear", "cubic"] {  // antialiased: a downscale widens the taps
+        c.append(KernelCase("Resize", ["mode": .string(Array(mode.utf8)), "antialias": .int(1)], detail: "antialias") {
+            [$0.floats([1, 2, 9, 11]), nil, Tensor(shape: [4], scalars: [Float(1), 1, 0.6, 0.3])]
+        })
+    }
+    c.append(KernelCase("Resize", ["mode": .string(Array("linear".utf8)), "antialias": .int(1)], detail: "antialias, sizes up and down") {
+        [$0.floats([1, 2, 9, 5]), nil, nil, i64([1, 2, 4, 8])]
+    })
+    c.append(KernelCase("Upsample", ["mode": .string(Array("nearest".utf8))], opset: 9) {
+        [$0.floats([1, 2, 3, 4]), Tensor(shape: [4], scalars: [Float(1), 1, 2, 3])]
+    })
+    c.append(KernelCase("Upsample", ["mode": .string(Array("bilinear".utf8)), "scales": .floats([1, 1, 2, 1.5])], opset: 7) {
+        [$0.floats([1, 2, 3, 4])]
+    })
+    c.append(KernelCase("ReduceMax", ["keepdims": .int(0)], detail: "bool") { [$0.bools([3, 4, 5]), i64([1])] })
+    c.append(KernelCase("ReduceMin", detail: "bool") { [$0.bools([3, 4, 5]), i64([0, 2])] })
+    c.append(KernelCase("ReduceMin", ["keepdims": .int(0)], detail: "bool, all axes") { [$0.bools([2, 3])] })
+    c.append(KernelCase("MeanVarianceNormalization", opset: 13) { [$0.floats([3, 2, 4, 5])] })
+    c.append(KernelCase("MeanVarianceNormalization", ["axes": .ints([1, -1])], opset: 13) { [$0.floats([2, 3, 4, 5], -9...9)] })
+    c.append(KernelCase("MeanVarianceNormalization", ["axes": .ints([2, 3])], opset: 13, detail: "axes last") { [$0.floats([2, 3, 4, 5])] })
+    c.append(KernelCase("ReverseSequence", detail: "time first") { r in [r.floats([5, 3, 2]), i64([5, 0, 3])] })
+    c.append(KernelCase("ReverseSequence", ["time_axis": .int(1), "batch_axis": .int(0)], detail: "batch first, int64") { r in
+        [r.ints([4, 6]), Tensor(shape: [4], scalars: [Int32(1), 6, 2, 4])]
+    })
+    c.append(KernelCase("Det", opset: 11) { [$0.floats([2, 3, 5, 5])] })
+    c.append(KernelCase("Det", opset: 11, detail: "2×2, one singular") { _ in
+        [Tensor(shape: [3, 2, 2], scalars: [Float(1), 2, 3, 4, 2, 4, 1, 2, 0, 0, 0, 7])]
+    })
+    c.append(KernelCase("Compress", ["axis": .int(-2)], opset: 11) { r in [r.floats([2, 5, 3]), r.bools([4])] })
+    c.append(KernelCase("Compress", opset: 11, detail: "flattened, int64") { r in [r.ints([3, 4]), Tensor(shape: [7], scalars: [true, false, false, true, true, false, true])] })
+    c.append(KernelCase("Compress", ["axis": .int(0)], opset: 11, detail: "nothing selected") { r in [r.floats([3, 2]), Tensor(shape: [2], scalars: [false, false])] })
+    c.append(KernelCase("NonZero", opset: 13) { r in [r.ints([3, 4, 2], -1...1)] })
+    c.append(KernelCase("NonZero", opset: 13, detail: "bool scalar") { _ in [Tensor(scalar: true)] })
     c.append(KernelCase("Constant", ["value_ints": .ints([3, -1, 4])]) { _ in [] })
     c.append(KernelCase("ConstantOfShape", ["value": .tensor(Tensor(shape: [1], scalars: [Int64(7)]))]) { _ in [i64([2, 3])] })
     c.append(KernelCase("ConstantOfShape") { _ in [i64([3, 0])] })
