@@ -76,6 +76,7 @@ func convChannels(_ ctx: VulkanKernelContext, _ x: VulkanTensor, _ w: VulkanTens
 /// with `residual` added and `activation` applied before the output is written.
 func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activation: FusedActivation? = nil) throws -> [VulkanTensor] {
     let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optionalInput(2)
+    guard x.rank <= 5 else { throw ctx.error("the Vulkan Conv takes 1-D to 3-D input, got \(x.shape) with weights \(w.shape)") }
     if x.rank == 5 { return [try recordConv3D(ctx, x, w, bias: bias, residual: residual, activation: activation)] }
     let (n, c, m, group) = try convChannels(ctx, x, w)
     if let bias, bias.shape != [m] { throw ctx.error("bias \(bias.shape) must be [\(m)]") }
