@@ -54,6 +54,7 @@
 #define OP_ROUND(v, a, b) roundEven(v)
 #define OP_SOFTSIGN(v, a, b) ((v) / (1.0 + abs(v)))
 #define OP_MISH(v, a, b) ((v) * tanh_(softplus(v)))
+#define OP_SWISH(v, a, b) ((v) * sigmoid((a) * (v)))
 #define OP_GELU(v, a, b) gelu(v)
 #define OP_GELU_TANH(v, a, b) geluTanh(v)
 #define OP_CELU(v, a, b) (max(0.0, v) + min(0.0, (a) * (exp((v) / (a)) - 1.0)))

@@ -3,7 +3,9 @@
 // and stores each row's mean and 1/sqrt(var + eps). Element j of row r takes scale and bias at
 // ((r % period) * len + j) / div: LayerNormalization (period 1, div 1), InstanceNormalization
 // (period C, div len), GroupNormalization (period groups, div spatial). With `rms` the mean is
-// taken as 0 (RMSNormalization: var is the mean square). Rows as rows.glsl says (ROW_GROUP).
+// taken as 0 (RMSNormalization: var is the mean square). With STD_EPSILON the epsilon is added to
+// the standard deviation instead: 1/(sqrt(var) + eps) (MeanVarianceNormalization). Rows as
+// rows.glsl says (ROW_GROUP).
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer S { float scale[]; };
@@ -25,7 +27,11 @@ void main() {
         }
         float var = 0.0;
         for (uint j = LANE; j < p.len; j += LANES) { float d = x[base + j] - mean; var += d * d; }
+#if STD_EPSILON
+        float inv = 1.0 / (sqrt(rowSum(var) / float(p.len)) + p.epsilon);
+#else
         float inv = 1.0 / sqrt(rowSum(var) / float(p.len) + p.epsilon);
+#endif
         if (LANE == 0u) {
             meanOut[r] = mean;
             invStdOut[r] = inv;

@@ -44,7 +44,7 @@ enum UnaryOp: String, CaseIterable {
     case acosh = "OP_ACOSH", atanh = "OP_ATANH", erf = "OP_ERF", sign = "OP_SIGN", round = "OP_ROUND"
     case softsign = "OP_SOFTSIGN", mish = "OP_MISH", gelu = "OP_GELU", geluTanh = "OP_GELU_TANH"
     case celu = "OP_CELU", thresholdedRelu = "OP_THRESHOLDED_RELU", not = "OP_NOT", isNaN = "OP_ISNAN"
-    case isInf = "OP_ISINF", shrink = "OP_SHRINK", bitwiseNot = "OP_BITWISE_NOT"
+    case isInf = "OP_ISINF", shrink = "OP_SHRINK", bitwiseNot = "OP_BITWISE_NOT", swish = "OP_SWISH"
 
     static let byName: [String: UnaryOp] = [
         "Relu": .relu, "LeakyRelu": .leakyRelu, "Sigmoid": .sigmoid, "Tanh": .tanh, "Exp": .exp, "Log": .log,
@@ -54,7 +54,7 @@ enum UnaryOp: String, CaseIterable {
         "Atan": .atan, "Sinh": .sinh, "Cosh": .cosh, "Asinh": .asinh, "Acosh": .acosh, "Atanh": .atanh,
         "Erf": .erf, "Sign": .sign, "Round": .round, "Softsign": .softsign, "Mish": .mish, "Gelu": .gelu,
         "Celu": .celu, "ThresholdedRelu": .thresholdedRelu, "Not": .not, "IsNaN": .isNaN, "IsInf": .isInf,
-        "Shrink": .shrink, "BitwiseNot": .bitwiseNot,
+        "Shrink": .shrink, "BitwiseNot": .bitwiseNot, "Swish": .swish,
     ]
 
     /// The element type written for input type `t`.
@@ -71,7 +71,7 @@ enum UnaryOp: String, CaseIterable {
         let n = ctx.node
         switch self {
         case .leakyRelu: return (try n.float("alpha", default: 0.01), 0)
-        case .elu, .celu, .thresholdedRelu: return (try n.float("alpha", default: 1), 0)
+        case .elu, .celu, .thresholdedRelu, .swish: return (try n.float("alpha", default: 1), 0)
         case .selu: return (try n.float("alpha", default: 1.67326319217681884765625),
                             try n.float("gamma", default: 1.05070102214813232421875))
         case .hardSigmoid: return (try n.float("alpha", default: 0.2), try n.float("beta", default: 0.5))
@@ -237,8 +237,37 @@ func recordBroadcast(_ op: BinaryOp, _ a: VulkanTensor, _ b: VulkanTensor, _ ctx
     return y
 }
 
+/// Clip: float types by unary.comp's OP_CLIP; integer types as Min(Max(x, min), max) with each
+/// given bound (inputs 1 and 2, before opset 11 the min and max attributes) uploaded in x's
+/// type, as the CPU clips them (a min above the max gives the max).
+func recordClip(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    guard x.dataType.isInteger else { return try recordUnary(.clip, ctx) }
+    var y = x
+    for (i, name, op) in [(1, "min", BinaryOp.max), (2, "max", BinaryOp.min)] {
+        let bound: Tensor
+        if ctx.opset < 11 {
+            guard let value = try ctx.node.float(name) else { continue }
+            bound = try hostTensor(x.dataType, shape: [], values: [Double(value)], ctx.node)
+        } else {
+            guard let t = try ctx.hostInput(i) else { continue }
+            guard t.dataType == x.dataType, t.count == 1 else { throw ctx.error("input \(i) must be a single \(x.dataType), got \(t)") }
+            bound = t.reshaped([])
+        }
+        y = try recordBroadcast(op, y, try ctx.recorder.upload(bound), ctx)
+    }
+    return [y]
+}
+
+/// A binary op with NumPy broadcasting; PRelu before opset 7 broadcasts a 1-D slope of x's
+/// channel count along axis 1 (the legacy per-channel slope), as the CPU kernel reads it.
 func recordBinary(_ op: BinaryOp, _ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
-    [try recordBroadcast(op, try ctx.input(0), try ctx.input(1), ctx)]
+    let x = try ctx.input(0)
+    var b = try ctx.input(1)
+    if op == .prelu, ctx.opset < 7, x.rank > 2, b.rank == 1, b.count == x.shape[1] {
+        b = VulkanTensor(shape: [b.count] + Array(repeating: 1, count: x.rank - 2), buffer: b.buffer, dataType: b.dataType)
+    }
+    return [try recordBroadcast(op, x, b, ctx)]
 }
 
 /// Max, Min and Sum of one or more inputs; one input is returned as it is.

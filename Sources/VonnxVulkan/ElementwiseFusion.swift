@@ -219,7 +219,8 @@ public final class ElementwiseFusion {
         static let maxPushWords = VulkanPipeline.pushConstantBytes / 4, maxBindings = 8
 
         /// Nil when the generator does not take `members`: their element types other than bool
-        /// differ, or their leaves need more bindings, dims or push constants than it has.
+        /// differ, one is an integer Clip, or their leaves need more bindings, dims or push
+        /// constants than it has.
         init?(members: [Member], leaf: (Operand) -> VulkanTensor?, device: VulkanDevice) throws {
             let root = members[members.count - 1]
             let types = Set(members.flatMap { $0.operands.map(\.dataType) + [$0.dataType] }).subtracting([.bool])
@@ -242,6 +243,7 @@ public final class ElementwiseFusion {
                 let expression: String
                 switch m.op {
                 case .unary(let op):
+                    if op == .clip, m.dataType.isInteger { return nil }  // its bounds are tensors of its type (`recordClip`)
                     let (alpha, beta) = try op.parameters(m.ctx)
                     expression = "\(try op.resolved(m.ctx.node).rawValue)(\(args[0]), \(literal(alpha)), \(literal(beta)))"
                 case .binary(let op): expression = "\(try op.resolved(m.ctx.node).rawValue)(\(args.joined(separator: ", ")))"

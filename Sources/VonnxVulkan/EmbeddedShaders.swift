@@ -156,6 +156,56 @@ void main() {
     }
 }
 """#,
+        "causal_conv": #"""
+#version 450
+// CausalConvWithState: a depthwise causal 1-D conv of x [B, C, L] by w [C, 1, K] over the
+// sequence [past_state (K−1 values a channel, zeros without PAST), x], one invocation per
+// element of y [B, C, L] and of the new state [B, C, K−1] (the sequence's last K−1 values).
+// y = bias + Σ_j seq[t + j]·w[j], then x·sigmoid(x) with SILU.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer W { float w[]; };
+layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
+layout(std430, binding = 3) readonly buffer P { float past[]; };
+layout(std430, binding = 4) writeonly buffer Y { float y[]; };
+layout(std430, binding = 5) writeonly buffer S { float state[]; };
+layout(push_constant) uniform Params { uint count; uint channels; uint steps; uint kernel; } p;
+
+// Element j of plane's sequence: past_state then x.
+float sequence(uint plane, uint j) {
+    uint history = p.kernel - 1u;
+    if (j >= history) return x[plane * p.steps + j - history];
+#if PAST
+    return past[plane * history + j];
+#else
+    return 0.0;
+#endif
+}
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    uint span = p.steps + p.kernel - 1u;
+    for (uint i = gl_GlobalInvocationID.x; i < p.count; i += stride) {
+        uint plane = i / span, t = i % span;
+        if (t >= p.steps) {
+            uint j = t - p.steps;
+            state[plane * (p.kernel - 1u) + j] = sequence(plane, p.steps + j);
+            continue;
+        }
+        uint channel = plane % p.channels;
+#if BIAS
+        float s = bias[channel];
+#else
+        float s = 0.0;
+#endif
+        for (uint j = 0u; j < p.kernel; ++j) s += sequence(plane, t + j) * w[channel * p.kernel + j];
+#if SILU
+        s = s / (1.0 + exp(-s));
+#endif
+        y[plane * p.steps + t] = s;
+    }
+}
+"""#,
         "conv2d": #"""
 #version 450
 // 2-D convolution as an implicit GEMM: for image n and group g,
@@ -257,6 +307,67 @@ void main() {
 #endif
             y[at] = activate(v, p.actAlpha, p.actBeta);
         }
+    }
+}
+"""#,
+        "conv3d": #"""
+#version 450
+// 3-D convolution, direct, one invocation per output element:
+//   y[n, m, o] = act(bias[m] + Σ over the group's input channels c and the kernel taps k of
+//                x[n, c, o·stride − padBegin + k·dilation]·w[m, c, k] (+ z[n, m, o])),
+// zero outside the input. Kernel sizes K0–K2, strides S0–S2 and dilations D0–D2 are defines,
+// so the tap loops unroll. HAS_BIAS adds the bias, HAS_Z the residual (same shape as y), then
+// ACT applies the fused activation (activation.glsl).
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer W { float w[]; };
+layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 3) readonly buffer Bias { float bias[]; };
+layout(std430, binding = 4) readonly buffer Z { float z[]; };
+layout(push_constant) uniform Params {
+    uint n; uint inC; uint outC; uint groups;
+    uint inS[3]; uint outS[3]; uint pad[3];
+    float actAlpha; float actBeta;
+} p;
+
+#include "activation.glsl"
+
+void main() {
+    uint inPerGroup = p.inC / p.groups, outPerGroup = p.outC / p.groups;
+    uint inSpatial = p.inS[0] * p.inS[1] * p.inS[2], kSpatial = K0 * K1 * K2;
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint idx = gl_GlobalInvocationID.x; idx < p.n; idx += stride) {
+        uint rem = idx;
+        uint o2 = rem % p.outS[2]; rem /= p.outS[2];
+        uint o1 = rem % p.outS[1]; rem /= p.outS[1];
+        uint o0 = rem % p.outS[0]; rem /= p.outS[0];
+        uint m = rem % p.outC, batch = rem / p.outC;
+        uint c0 = (m / outPerGroup) * inPerGroup;
+#if HAS_BIAS
+        float acc = bias[m];
+#else
+        float acc = 0.0;
+#endif
+        for (uint k0 = 0u; k0 < K0; ++k0) {
+            int i0 = int(o0 * S0 + k0 * D0) - int(p.pad[0]);
+            if (i0 < 0 || i0 >= int(p.inS[0])) continue;
+            for (uint k1 = 0u; k1 < K1; ++k1) {
+                int i1 = int(o1 * S1 + k1 * D1) - int(p.pad[1]);
+                if (i1 < 0 || i1 >= int(p.inS[1])) continue;
+                for (uint k2 = 0u; k2 < K2; ++k2) {
+                    int i2 = int(o2 * S2 + k2 * D2) - int(p.pad[2]);
+                    if (i2 < 0 || i2 >= int(p.inS[2])) continue;
+                    uint i = (uint(i0) * p.inS[1] + uint(i1)) * p.inS[2] + uint(i2), kk = (k0 * K1 + k1) * K2 + k2;
+                    for (uint c = 0u; c < inPerGroup; ++c) {
+                        acc += x[(batch * p.inC + c0 + c) * inSpatial + i] * w[(m * inPerGroup + c) * kSpatial + kk];
+                    }
+                }
+            }
+        }
+#if HAS_Z
+        acc += z[idx];
+#endif
+        y[idx] = activate(acc, p.actAlpha, p.actBeta);
     }
 }
 """#,
@@ -563,6 +674,47 @@ void main() {
         float zero = zeroPoint[column * p.blocks + block];
 #endif
         w[i] = (float(code) - zero) * scale[column * p.blocks + block];
+    }
+}
+"""#,
+        "det": #"""
+#version 450
+// Det of each n×n matrix of m (a copy of the input, which this pass overwrites), one invocation
+// per matrix, as the CPU computes it: Gaussian elimination with partial pivoting (the first row
+// of the largest magnitude), each row swap negating the product of the pivots; a zero pivot
+// column gives 0.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) buffer M { float m[]; };
+layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params { uint count; uint n; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x, n = p.n;
+    for (uint b = gl_GlobalInvocationID.x; b < p.count; b += stride) {
+        uint base = b * n * n;
+        float det = 1.0;
+        for (uint c = 0u; c < n; ++c) {
+            uint pivotRow = c;
+            for (uint r = c + 1u; r < n; ++r) {
+                if (abs(m[base + r * n + c]) > abs(m[base + pivotRow * n + c])) pivotRow = r;
+            }
+            if (m[base + pivotRow * n + c] == 0.0) { det = 0.0; break; }
+            if (pivotRow != c) {
+                for (uint k = 0u; k < n; ++k) {
+                    float t = m[base + pivotRow * n + k];
+                    m[base + pivotRow * n + k] = m[base + c * n + k];
+                    m[base + c * n + k] = t;
+                }
+                det = -det;
+            }
+            float pivot = m[base + c * n + c];
+            det *= pivot;
+            for (uint r = c + 1u; r < n; ++r) {
+                float f = m[base + r * n + c] / pivot;
+                if (f != 0.0) for (uint k = c; k < n; ++k) m[base + r * n + k] -= f * m[base + c * n + k];
+            }
+        }
+        y[b] = det;
     }
 }
 """#,
@@ -1075,6 +1227,72 @@ void main() {
     }
 }
 """#,
+        "linear_attention": #"""
+#version 450
+// LinearAttention (opset 27), one invocation per (batch, kv head, value feature m): column m of
+// that head's [dk, dv] state evolves apart from the others, so the invocation walks the steps
+// alone, keeping the column in `state` (past_state, or zeros, to start). Each step: GATED
+// decays it by exp(decay) (per head, or per key feature with DECAY_PER_FEATURE); the update is
+// v, or with DELTA beta·(v − state·k) (beta per kv head with BETA_PER_HEAD, else one a step);
+// state += k·update; each of the `group` query heads of this kv head reads scale·(q·state).
+// Inputs packed [B, T, heads·D] as the CPU kernel takes them.
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer Q { float q[]; };
+layout(std430, binding = 1) readonly buffer K { float k[]; };
+layout(std430, binding = 2) readonly buffer V { float v[]; };
+layout(std430, binding = 3) readonly buffer P { float past[]; };
+layout(std430, binding = 4) readonly buffer G { float decay[]; };
+layout(std430, binding = 5) readonly buffer B { float beta[]; };
+layout(std430, binding = 6) writeonly buffer Y { float y[]; };
+layout(std430, binding = 7) buffer S { float state[]; };
+layout(push_constant) uniform Params { uint count; uint steps; uint kvHeads; uint group; uint dk; uint dv; float scale; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < p.count; i += stride) {
+        uint m = i % p.dv, head = (i / p.dv) % p.kvHeads, b = i / (p.dv * p.kvHeads);
+        uint column = (b * p.kvHeads + head) * p.dk * p.dv + m;
+        for (uint d = 0u; d < p.dk; ++d) {
+#if PAST
+            state[column + d * p.dv] = past[column + d * p.dv];
+#else
+            state[column + d * p.dv] = 0.0;
+#endif
+        }
+        for (uint t = 0u; t < p.steps; ++t) {
+            uint row = (b * p.steps + t) * p.kvHeads + head;
+#if GATED
+            for (uint d = 0u; d < p.dk; ++d) {
+#if DECAY_PER_FEATURE
+                float g = decay[row * p.dk + d];
+#else
+                float g = decay[row];
+#endif
+                state[column + d * p.dv] *= exp(g);
+            }
+#endif
+            float update = v[row * p.dv + m];
+#if DELTA
+#if BETA_PER_HEAD
+            float rate = beta[row];
+#else
+            float rate = beta[b * p.steps + t];
+#endif
+            float retrieved = 0.0;
+            for (uint d = 0u; d < p.dk; ++d) retrieved += state[column + d * p.dv] * k[row * p.dk + d];
+            update = rate * (update - retrieved);
+#endif
+            for (uint d = 0u; d < p.dk; ++d) state[column + d * p.dv] += k[row * p.dk + d] * update;
+            for (uint g = 0u; g < p.group; ++g) {
+                uint qRow = row * p.group + g;
+                float s = 0.0;
+                for (uint d = 0u; d < p.dk; ++d) s += q[qRow * p.dk + d] * state[column + d * p.dv];
+                y[qRow * p.dv + m] = p.scale * s;
+            }
+        }
+    }
+}
+"""#,
         "lp_normalize": #"""
 #version 450
 // LpNormalization along the middle dim of [outer, n, inner], one invocation per element:
@@ -1397,7 +1615,9 @@ void main() {
 // and stores each row's mean and 1/sqrt(var + eps). Element j of row r takes scale and bias at
 // ((r % period) * len + j) / div: LayerNormalization (period 1, div 1), InstanceNormalization
 // (period C, div len), GroupNormalization (period groups, div spatial). With `rms` the mean is
-// taken as 0 (RMSNormalization: var is the mean square). Rows as rows.glsl says (ROW_GROUP).
+// taken as 0 (RMSNormalization: var is the mean square). With STD_EPSILON the epsilon is added to
+// the standard deviation instead: 1/(sqrt(var) + eps) (MeanVarianceNormalization). Rows as
+// rows.glsl says (ROW_GROUP).
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer S { float scale[]; };
@@ -1419,7 +1639,11 @@ void main() {
         }
         float var = 0.0;
         for (uint j = LANE; j < p.len; j += LANES) { float d = x[base + j] - mean; var += d * d; }
+#if STD_EPSILON
+        float inv = 1.0 / (sqrt(rowSum(var) / float(p.len)) + p.epsilon);
+#else
         float inv = 1.0 / sqrt(rowSum(var) / float(p.len) + p.epsilon);
+#endif
         if (LANE == 0u) {
             meanOut[r] = mean;
             invStdOut[r] = inv;
@@ -1435,7 +1659,8 @@ void main() {
 #version 450
 // OneHot with values of any type (words.glsl): the output is the indices' shape with `depth` inserted at the axis,
 // viewed as [outer, depth, inner]; y = on where the index (negative ones count from the end)
-// equals the position along depth, else off.
+// equals the position along depth, else off. FLOAT_INDEX: the indices are floats (float32, or a
+// half type the words hold as one), truncated toward zero as the CPU reads them.
 layout(local_size_x_id = 0) in;
 #include "words.glsl"
 layout(std430, binding = 0) readonly buffer I { int idx[]; };
@@ -1446,7 +1671,12 @@ void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint k = gl_GlobalInvocationID.x; k < p.n; k += stride) {
         uint i = k % p.inner, d = (k / p.inner) % p.depth, o = k / (p.inner * p.depth);
+#ifdef FLOAT_INDEX
+        float f = intBitsToFloat(idx[o * p.inner + i]);
+        int v = abs(f) < 2147483648.0 ? int(f) : -1 - int(p.depth);
+#else
         int v = INDEX(idx, o * p.inner + i);
+#endif
         if (v < 0) v += int(p.depth);
         y[k] = v == int(d) ? WORD_OF(p.on, p.onHigh) : WORD_OF(p.off, p.offHigh);
     }
@@ -2060,6 +2290,32 @@ void main() {
     }
 }
 """#,
+        "reverse_sequence": #"""
+#version 450
+// ReverseSequence of x viewed as [d0, d1, inner], time and batch its first two dims (TIME_FIRST:
+// time is d0), one invocation per element of any type (words.glsl): y[t, b] = x[len[b] − 1 − t, b]
+// where t < len[b], else x[t, b].
+layout(local_size_x_id = 0) in;
+#include "words.glsl"
+layout(std430, binding = 0) readonly buffer X { WORD x[]; };
+layout(std430, binding = 1) readonly buffer L { int lens[]; };
+layout(std430, binding = 2) writeonly buffer Y { WORD y[]; };
+layout(push_constant) uniform Params { uint n; uint d1; uint inner; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint e = gl_GlobalInvocationID.x; e < p.n; e += stride) {
+        uint k = e % p.inner, j = (e / p.inner) % p.d1, i = e / (p.inner * p.d1);
+#if TIME_FIRST
+        uint t = i, len = uint(lens[j]);
+        y[e] = x[((t < len ? len - 1u - t : t) * p.d1 + j) * p.inner + k];
+#else
+        uint t = j, len = uint(lens[i]);
+        y[e] = x[(i * p.d1 + (t < len ? len - 1u - t : t)) * p.inner + k];
+#endif
+    }
+}
+"""#,
         "rotary": #"""
 #version 450
 // RotaryEmbedding, one invocation per element of x: [B, H, S, D] (HEADS_LAST 0) or
@@ -2578,6 +2834,7 @@ float activate(float v, float alpha, float beta) {
 #define OP_ROUND(v, a, b) roundEven(v)
 #define OP_SOFTSIGN(v, a, b) ((v) / (1.0 + abs(v)))
 #define OP_MISH(v, a, b) ((v) * tanh_(softplus(v)))
+#define OP_SWISH(v, a, b) ((v) * sigmoid((a) * (v)))
 #define OP_GELU(v, a, b) gelu(v)
 #define OP_GELU_TANH(v, a, b) geluTanh(v)
 #define OP_CELU(v, a, b) (max(0.0, v) + min(0.0, (a) * (exp((v) / (a)) - 1.0)))

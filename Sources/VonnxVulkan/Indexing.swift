@@ -137,14 +137,53 @@ func recordShape(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
 func recordGather(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let x = try ctx.input(0), indices = try ctx.input(1)
     guard indices.dataType != .float, indices.dataType != .bool else { throw ctx.error("indices must be integers, got \(indices.dataType)") }
-    let axis = try ctx.axis(try ctx.node.int("axis", default: 0), rank: x.rank)
+    return [try recordGather(ctx, x, indices, axis: try ctx.axis(try ctx.node.int("axis", default: 0), rank: x.rank))]
+}
+
+/// Records the entries of `x` along `axis` that the integer `indices` name (negative ones count
+/// from the end), in the indices' shape.
+private func recordGather(_ ctx: VulkanKernelContext, _ x: VulkanTensor, _ indices: VulkanTensor, axis: Int) throws -> VulkanTensor {
     let shape = Array(x.shape[..<axis]) + indices.shape + Array(x.shape[(axis + 1)...])
     let y = try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)
     var push = PushConstants()
     push.add(y.count); push.add(x.shape[axis]); push.add(x.shape[(axis + 1)...].reduce(1, *)); push.add(indices.count)
     try ctx.dispatch1D("gather", defines: wordDefines(x, indices: indices), buffers: [x.buffer, indices.buffer, y.buffer],
                        push: push, count: y.count)
-    return [y]
+    return y
+}
+
+/// Compress with its condition read on the host (the output's length depends on it): the
+/// selected entries along `axis`, or of the flattened input without one, gathered.
+func recordCompress(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    var x = try ctx.input(0)
+    guard let condition = try ctx.hostInput(1), condition.rank <= 1, condition.dataType != .string else {
+        throw ctx.error("condition must be a 1-D tensor known on the host")
+    }
+    let axis: Int
+    if let a = try ctx.node.int("axis") { axis = try ctx.axis(a, rank: x.rank) } else { x = x.reshaped([x.count]); axis = 0 }
+    let picks = condition.doubles().enumerated().filter { $0.element != 0 }.map(\.offset)
+    if let last = picks.last, last >= x.shape[axis] { throw ctx.error("condition selects index \(last) beyond the axis size \(x.shape[axis])") }
+    guard !picks.isEmpty else {
+        var shape = x.shape
+        shape[axis] = 0
+        return [try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)]
+    }
+    return [try recordGather(ctx, x, try ctx.recorder.upload(Tensor(shape: [picks.count], scalars: picks.map { Int32($0) })), axis: axis)]
+}
+
+/// NonZero of an input known on the host (the output's length depends on it): the int64
+/// coordinates [rank, count] of its nonzero elements in row-major order, made there and uploaded.
+func recordNonZero(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    guard let x = try ctx.hostInput(0), x.dataType != .string else { throw ctx.error("the input must be a numeric tensor known on the host") }
+    let values = x.doubles(), strides = contiguousStrides(x.shape)
+    let picks = values.indices.filter { values[$0] != 0 }
+    var coordinates = [Int64](repeating: 0, count: x.rank * picks.count)
+    for (k, flat) in picks.enumerated() {
+        for d in 0..<x.rank { coordinates[d * picks.count + k] = Int64(flat / strides[d] % x.shape[d]) }
+    }
+    let shape = [x.rank, picks.count]
+    guard !coordinates.isEmpty else { return [try ctx.recorder.makeTensor(shape: shape, dataType: .int64)] }
+    return [try ctx.recorder.upload(Tensor(shape: shape, scalars: coordinates))]
 }
 
 /// GatherElements along `axis`: the output has the indices' shape.
@@ -226,11 +265,12 @@ func recordCumSum(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     return [y]
 }
 
-// Constant, ConstantOfShape and Range depend on host values alone: computed on the host and
-// uploaded, so the tensors they feed stay on the device.
+// Constant, ConstantOfShape, Range, the window functions and MelWeightMatrix depend on host
+// values alone: computed on the host and uploaded, so the tensors they feed stay on the device.
 
-/// The host value a Constant, ConstantOfShape or Range node makes.
+/// The host value a Constant, ConstantOfShape, Range, window or MelWeightMatrix node makes.
 func hostValue(of node: Node, hostInputs: [Tensor?]) throws -> Tensor {
+    if signalHostValueOps.contains(node.opType) { return try signalHostValue(of: node, hostInputs: hostInputs) }
     switch node.opType {
     case "Constant":
         return try ShapeRules.constantValue(node)
@@ -261,9 +301,46 @@ func hostValue(of node: Node, hostInputs: [Tensor?]) throws -> Tensor {
         case .int32: return Tensor(shape: [n], scalars: (0..<n).map { Int32(s) + Int32($0) * Int32(d) })
         case .int64: return Tensor(shape: [n], scalars: (0..<n).map { Int64(s) + Int64($0) * Int64(d) })
         case .double: return Tensor(shape: [n], scalars: (0..<n).map { s + Double($0) * d })
+        case .float16, .bfloat16: return try hostTensor(start.dataType, shape: [n], values: (0..<n).map { s + Double($0) * d }, node)
         default: throw node.error("Range of \(start.dataType) is not implemented on Vulkan")
         }
     }
+}
+
+/// `values` as a host tensor of `type`, each converted as `NumericElement.init(fromDouble:)`
+/// (bfloat16: the nearest, ties to even, through float32), as the CPU kernels make theirs.
+func hostTensor(_ type: DataType, shape: [Int], values: [Double], _ node: Node) throws -> Tensor {
+    struct Make: ElementVisitor {
+        let shape: [Int], values: [Double]
+        func callAsFunction<T: NumericElement>(_: T.Type) -> Tensor { Tensor(shape: shape, scalars: values.map { T(fromDouble: $0) }) }
+    }
+    if type == .bfloat16 {
+        let bits = values.map { v -> UInt16 in
+            let f = Float(v)
+            return f.isNaN ? 0x7FC0 : UInt16(truncatingIfNeeded: (f.bitPattern &+ 0x7FFF &+ ((f.bitPattern >> 16) & 1)) >> 16)
+        }
+        return Tensor(dataType: .bfloat16, shape: shape, storage: Tensor(shape: shape, scalars: bits).storage)
+    }
+    do { return try type.visit(Make(shape: shape, values: values)) } catch { throw node.error("cannot make \(type) elements") }
+}
+
+/// The element type an EyeLike node makes: its dtype attribute, else its input's type.
+func eyeLikeType(_ node: Node, input: DataType) throws -> DataType {
+    guard let raw = try node.int("dtype") else { return input }
+    guard let type = DataType(rawValue: Int32(truncatingIfNeeded: raw)), type != .string else { throw node.error("dtype \(raw) is not supported") }
+    return type
+}
+
+/// EyeLike of a 2-D input: ones on the diagonal shifted by k, zeros elsewhere, made on the
+/// host from the input's shape alone (the input is not read) and uploaded.
+func recordEyeLike(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    guard x.rank == 2 else { throw ctx.error("input must be 2-D, got \(x.shape)") }
+    let type = try eyeLikeType(ctx.node, input: x.dataType), k = try ctx.node.int("k", default: 0)
+    let (rows, cols) = (x.shape[0], x.shape[1])
+    var values = [Double](repeating: 0, count: x.count)
+    for i in 0..<rows where i + k >= 0 && i + k < cols { values[i * cols + i + k] = 1 }
+    return [try ctx.recorder.upload(try hostTensor(type, shape: x.shape, values: values, ctx.node))]
 }
 
 func recordHostValue(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
@@ -306,17 +383,43 @@ func recordScatter(elements: Bool, _ ctx: VulkanKernelContext) throws -> [Vulkan
     return [y]
 }
 
+/// ReverseSequence of x (any type, rank ≥ 2, time_axis and batch_axis 0 and 1 in either order):
+/// each batch entry's first sequence_lens[b] steps reversed (`Shaders/reverse_sequence.comp`).
+/// The lengths are read on the host and checked as the CPU checks them.
+func recordReverseSequence(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    let timeAxis = try ctx.node.int("time_axis", default: 0), batchAxis = try ctx.node.int("batch_axis", default: 1)
+    guard x.rank >= 2, Set([timeAxis, batchAxis]) == [0, 1] else {
+        throw ctx.error("time_axis \(timeAxis) and batch_axis \(batchAxis) must be 0 and 1 of a rank ≥ 2 input")
+    }
+    let steps = x.shape[timeAxis], batch = x.shape[batchAxis]
+    guard let lens = try ctx.hostInput(1), lens.dataType.isInteger, lens.count == batch, lens.ints().allSatisfy({ (0...steps).contains($0) }) else {
+        throw ctx.error("sequence_lens must hold \(batch) integers in 0...\(steps)")
+    }
+    let lengths = try ctx.recorder.upload(Tensor(shape: [batch], scalars: lens.ints().map { Int32($0) }))
+    let y = try ctx.recorder.makeTensor(shape: x.shape, dataType: x.dataType)
+    var push = PushConstants()
+    for v in [x.count, x.shape[1], x.shape[2...].reduce(1, *)] { push.add(v) }
+    try ctx.dispatch1D("reverse_sequence", defines: wordDefines(x).merging(["TIME_FIRST": timeAxis == 0 ? "1" : "0"]) { $1 },
+                       buffers: [x.buffer, lengths.buffer, y.buffer], push: push, count: x.count)
+    return [y]
+}
+
 /// OneHot: device indices, host depth (input 1) and values (input 2, [off, on]); the output
 /// has the values' type.
 func recordOneHot(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let indices = try ctx.input(0)
-    guard indices.dataType == .int32 || indices.dataType == .int64 else { throw ctx.error("indices must be integers, got \(indices.dataType)") }
+    let floatIndices: Set<DataType> = [.float, .float16, .bfloat16]
+    guard indices.dataType == .int32 || indices.dataType == .int64 || floatIndices.contains(indices.dataType) else {
+        throw ctx.error("indices must be int32, int64, float32, float16 or bfloat16, got \(indices.dataType)")
+    }
     guard let depthValue = try ctx.hostInput(1), depthValue.count == 1, let values = try ctx.hostInput(2), values.count == 2,
           ctx.device.storage.dataTypes.contains(values.dataType) else {
         throw ctx.error("depth must be a known scalar and values a known [off, on] pair of a device type")
     }
-    let depth = Int(depthValue.doubles()[0])
-    guard depth > 0 else { throw ctx.error("depth \(depth) must be positive") }
+    let depthNumber = depthValue.doubles()[0]
+    guard depthNumber.isFinite, depthNumber >= 1, depthNumber <= Double(1 << 31) else { throw ctx.error("depth \(depthNumber) is invalid") }
+    let depth = Int(depthNumber)
     let axis = try ctx.axis(try ctx.node.int("axis", default: -1), rank: indices.rank + 1)
     var shape = indices.shape
     shape.insert(depth, at: axis)
@@ -325,7 +428,9 @@ func recordOneHot(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     var push = PushConstants()
     push.add(y.count); push.add(depth); push.add(indices.shape[axis...].reduce(1, *))
     for w in [words[0], words[half], half == 2 ? words[1] : 0, half == 2 ? words[3] : 0] { push.add(bits: w) }
-    try ctx.dispatch1D("onehot", defines: wordDefines(y, indices: indices), buffers: [indices.buffer, y.buffer], push: push, count: y.count)
+    var defines = wordDefines(y, indices: indices)
+    if floatIndices.contains(indices.dataType) { defines["FLOAT_INDEX"] = "1" }
+    try ctx.dispatch1D("onehot", defines: defines, buffers: [indices.buffer, y.buffer], push: push, count: y.count)
     return [y]
 }
 

@@ -66,7 +66,8 @@ extension VulkanKernelContext {
 }
 
 /// The Reduce* ops: axes from the attribute or (newer opsets) input 1, keepdims,
-/// noop_with_empty_axes.
+/// noop_with_empty_axes. ReduceMax and ReduceMin also take bool (any true, all true): the
+/// flags as floats reduced, then compared with zero.
 func recordReduction(_ op: String, _ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let x = try ctx.input(0)
     let given = ctx.node.inputs.count > 1 ? try ctx.hostInput(1)?.ints() : try ctx.node.ints("axes")
@@ -75,7 +76,12 @@ func recordReduction(_ op: String, _ ctx: VulkanKernelContext) throws -> [Vulkan
     let reduced = axes.isEmpty ? Set(x.shape.indices) : axes
     let keep = try ctx.node.int("keepdims", default: 1) != 0
     let shape = x.shape.indices.compactMap { reduced.contains($0) ? (keep ? 1 : nil) : x.shape[$0] }
-    return [try ctx.recordReduce(op, x, reducing: reduced, shape: shape, to: x.dataType)]
+    guard x.dataType == .bool else { return [try ctx.recordReduce(op, x, reducing: reduced, shape: shape, to: x.dataType)] }
+    guard op == "OP_MAX" || op == "OP_MIN" else { throw ctx.error("\(ctx.node.opType) of bool is not defined") }
+    let flags = try recordUnary("OP_CONVERT", x, to: .float, ctx)
+    let reducedFlags = try ctx.recordReduce(op, flags, reducing: reduced, shape: shape)
+    ctx.recycle(flags)
+    return [try recordUnary("OP_NONZERO", reducedFlags, to: .bool, ctx)]
 }
 
 /// ArgMax and ArgMin along `axis`, with keepdims and select_last_index; int64 indices.

@@ -1,9 +1,11 @@
 import VonnxIR
 
 /// Records `normalize.comp` over the contiguous [rows, len] layout of `x`; returns Y and each
-/// row's mean and inverse standard deviation (shape [rows]).
+/// row's mean and inverse standard deviation (shape [rows]). `stdEpsilon`: the epsilon is added
+/// to the standard deviation, not the variance.
 private func recordNormalize(_ ctx: VulkanKernelContext, _ x: VulkanTensor, rows: Int, len: Int, scale: VulkanTensor,
-                             bias: VulkanTensor?, period: Int, div: Int, epsilon: Float, rms: Bool = false) throws -> [VulkanTensor] {
+                             bias: VulkanTensor?, period: Int, div: Int, epsilon: Float, rms: Bool = false,
+                             stdEpsilon: Bool = false) throws -> [VulkanTensor] {
     guard x.dataType == .float, scale.dataType == .float, bias?.dataType ?? .float == .float else {
         throw ctx.error("normalization takes float32 tensors")
     }
@@ -11,7 +13,7 @@ private func recordNormalize(_ ctx: VulkanKernelContext, _ x: VulkanTensor, rows
     let mean = try ctx.recorder.makeTensor(shape: [rows]), invStd = try ctx.recorder.makeTensor(shape: [rows])
     var push = PushConstants()
     push.add(rows); push.add(len); push.add(period); push.add(max(div, 1)); push.add(epsilon); push.add(bias == nil ? 0 : 1); push.add(rms ? 1 : 0)
-    try ctx.dispatchRows("normalize", buffers: [x.buffer, scale.buffer, (bias ?? scale).buffer, y.buffer, mean.buffer, invStd.buffer],
+    try ctx.dispatchRows("normalize", defines: ["STD_EPSILON": stdEpsilon ? "1" : "0"], buffers: [x.buffer, scale.buffer, (bias ?? scale).buffer, y.buffer, mean.buffer, invStd.buffer],
                          push: push, rows: rows, len: len, passes: rms ? 2 : 3)
     return [y, mean, invStd]
 }
@@ -44,6 +46,44 @@ func recordLayerNormalization(rms: Bool, _ ctx: VulkanKernelContext) throws -> [
     if rms { return [outs[0]] }
     let statShape = Array(x.shape[..<axis]) + Array(repeating: 1, count: x.rank - axis)
     return Array([outs[0], outs[1].reshaped(statShape), outs[2].reshaped(statShape)].prefix(max(ctx.node.outputs.count, 1)))
+}
+
+/// MeanVarianceNormalization over `axes` (default [0, 2, 3]): (x − mean) / (σ + 1e-9), σ the
+/// population standard deviation, as the CPU computes it; the axes are moved last for the
+/// rows and back after.
+func recordMeanVarianceNormalization(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    let axes = try Set((try ctx.node.ints("axes") ?? [0, 2, 3]).map { try ctx.axis($0, rank: x.rank) })
+    let (rowMajor, rows, len) = try ctx.rows(x, reducing: axes)
+    let one = try ctx.recorder.upload(Tensor(shape: [1], scalars: [Float(1)]))
+    let y = try recordNormalize(ctx, rowMajor, rows: rows, len: len, scale: one, bias: nil, period: 1, div: len, epsilon: 1e-9,
+                                stdEpsilon: true)[0]
+    guard rowMajor.buffer !== x.buffer else { return [y] }
+    ctx.recycle(rowMajor)
+    // back from the kept-then-reduced order of `rows`
+    let order = x.shape.indices.filter { !axes.contains($0) } + axes.sorted(), strides = contiguousStrides(order.map { x.shape[$0] })
+    var from = [Int](repeating: 0, count: x.rank)
+    for (i, axis) in order.enumerated() { from[axis] = strides[i] }
+    let out = try ctx.recorder.makeTensor(shape: x.shape)
+    try recordStridedCopy(ctx, from: y.buffer, inStrides: from, to: out.buffer, outStrides: contiguousStrides(x.shape), shape: x.shape)
+    ctx.recycle(y)
+    return [out]
+}
+
+/// Det of float32 [..., n, n]: one determinant per matrix, as the CPU computes it
+/// (`Shaders/det.comp`, on a copy it eliminates in place).
+func recordDet(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    guard x.rank >= 2, x.shape[x.rank - 1] == x.shape[x.rank - 2] else { throw ctx.error("input must end in square matrices, got shape \(x.shape)") }
+    let n = x.shape[x.rank - 1], batch = Array(x.shape.dropLast(2)), count = batch.reduce(1, *)
+    let scratch = try ctx.recorder.makeTensor(shape: x.shape)
+    try recordStridedCopy(ctx, from: x.buffer, inStrides: [1], to: scratch.buffer, outStrides: [1], shape: [x.count])
+    let y = try ctx.recorder.makeTensor(shape: batch)
+    var push = PushConstants()
+    push.add(count); push.add(n)
+    try ctx.dispatch1D("det", buffers: [scratch.buffer, y.buffer], push: push, count: count)
+    ctx.recycle(scratch)
+    return [y]
 }
 
 /// InstanceNormalization: per (n, c) over the spatial dims, scale and B of shape [C].

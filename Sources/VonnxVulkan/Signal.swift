@@ -1,3 +1,4 @@
+import Glibc
 import VonnxIR
 
 /// The longest transform the device sums directly (each output value costs O(n)).
@@ -82,4 +83,70 @@ private func recordTransform(_ ctx: VulkanKernelContext, _ x: VulkanTensor, wind
     try ctx.dispatch1D("dft", defines: flags.mapValues { $0 ? "1" : "0" }, buffers: [x.buffer, (window ?? x).buffer, y.buffer],
                        push: push, count: count)
     return y
+}
+
+// The window functions and MelWeightMatrix depend on host scalars alone: computed on the host
+// in float64 as the CPU computes them and uploaded (`hostValue(of:hostInputs:)`).
+
+/// Element n of a window of N (the size when periodic, else size − 1) by op name.
+private let windowFunctions: [String: @Sendable (Double, Double) -> Double] = [
+    "HannWindow": { n, N in let s = sin(Double.pi * n / N); return s * s },
+    "HammingWindow": { n, N in 25.0 / 46.0 - (1 - 25.0 / 46.0) * cos(2 * Double.pi * n / N) },
+    "BlackmanWindow": { n, N in 0.42 - 0.5 * cos(2 * Double.pi * n / N) + 0.08 * cos(4 * Double.pi * n / N) },
+]
+
+/// The ops whose value `hostValue(of:hostInputs:)` makes from the window functions and mel filters.
+let signalHostValueOps = Set(windowFunctions.keys).union(["MelWeightMatrix"])
+
+/// The element type a window or MelWeightMatrix node makes (output_datatype, float32 by default).
+/// The CPU makes no bfloat16 or string ones.
+func signalOutputType(_ node: Node) throws -> DataType {
+    let raw = try node.int("output_datatype", default: 1)
+    guard let type = DataType(rawValue: Int32(truncatingIfNeeded: raw)) else { throw node.error("unknown output_datatype \(raw)") }
+    guard type != .bfloat16, type != .string else { throw node.error("cannot make \(type) elements") }
+    return type
+}
+
+/// The value a HannWindow, HammingWindow, BlackmanWindow or MelWeightMatrix node makes of its
+/// host inputs, as the CPU kernel makes it.
+func signalHostValue(of node: Node, hostInputs: [Tensor?]) throws -> Tensor {
+    let type = try signalOutputType(node)
+    if let f = windowFunctions[node.opType] {
+        guard let sizeTensor = hostInputs.first ?? nil, sizeTensor.count == 1, let size = sizeTensor.ints().first, size >= 0, size <= 1 << 24 else {
+            throw node.error("size must be one integer in 0...\(1 << 24)")
+        }
+        let N = Double(try node.int("periodic", default: 1) != 0 ? size : size - 1)
+        return try hostTensor(type, shape: [size], values: (0..<size).map { f(Double($0), N) }, node)
+    }
+    func scalar(_ i: Int, _ name: String) throws -> Double {
+        guard i < hostInputs.count, let t = hostInputs[i], t.count == 1, t.dataType != .string else { throw node.error("\(name) must be a numeric scalar") }
+        return t.doubles()[0]
+    }
+    let melValue = try scalar(0, "num_mel_bins"), dftValue = try scalar(1, "dft_length")
+    let sampleRate = try scalar(2, "sample_rate"), lower = try scalar(3, "lower_edge_hertz"), upper = try scalar(4, "upper_edge_hertz")
+    guard melValue >= 1, melValue <= 65536, dftValue >= 1, dftValue <= 16_777_216, sampleRate > 0,
+          sampleRate.isFinite, lower.isFinite, upper.isFinite, lower > -700, upper > -700 else {
+        throw node.error("num_mel_bins \(melValue), dft_length \(dftValue), sample_rate \(sampleRate) and edges \(lower)...\(upper) are out of range")
+    }
+    let melBins = Int(melValue), dftLength = Int(dftValue), spectrogramBins = dftLength / 2 + 1
+    guard checkedElementCount([spectrogramBins, melBins]) != nil else { throw node.error("a \(spectrogramBins)×\(melBins) matrix is too large") }
+    let lowMel = 2595 * log10(1 + lower / 700), highMel = 2595 * log10(1 + upper / 700)
+    let melStep = (highMel - lowMel) / Double(melBins + 2)
+    let edgeValues = (0..<(melBins + 2)).map { i -> Double in
+        let hz = 700 * (pow(10, (Double(i) * melStep + lowMel) / 2595) - 1)
+        return ((Double(dftLength) + 1) * hz / sampleRate).rounded(.down)
+    }
+    guard edgeValues.allSatisfy({ $0 >= 0 && $0 < Double(spectrogramBins) }) else {
+        throw node.error("the mel edges fall outside the \(spectrogramBins) spectrogram bins")
+    }
+    let edges = edgeValues.map { Int($0) }
+    var out = [Double](repeating: 0, count: spectrogramBins * melBins)
+    for i in 0..<melBins {
+        let (lo, center, hi) = (edges[i], edges[i + 1], edges[i + 2])
+        if center == lo { out[center * melBins + i] = 1 } else if center > lo {
+            for j in lo...center { out[j * melBins + i] = Double(j - lo) / Double(center - lo) }
+        }
+        if hi > center { for j in center..<hi { out[j * melBins + i] = Double(hi - j) / Double(hi - center) } }
+    }
+    return try hostTensor(type, shape: [spectrogramBins, melBins], values: out, node)
 }

@@ -76,6 +76,8 @@ func convChannels(_ ctx: VulkanKernelContext, _ x: VulkanTensor, _ w: VulkanTens
 /// with `residual` added and `activation` applied before the output is written.
 func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activation: FusedActivation? = nil) throws -> [VulkanTensor] {
     let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optionalInput(2)
+    guard x.rank <= 5 else { throw ctx.error("the Vulkan Conv takes 1-D to 3-D input, got \(x.shape) with weights \(w.shape)") }
+    if x.rank == 5 { return [try recordConv3D(ctx, x, w, bias: bias, residual: residual, activation: activation)] }
     let (n, c, m, group) = try convChannels(ctx, x, w)
     if let bias, bias.shape != [m] { throw ctx.error("bias \(bias.shape) must be [\(m)]") }
     let window = try Window2D(ctx, input: Array(x.shape[2...]), kernel: Array(w.shape[2...]), ceilMode: false)
@@ -204,6 +206,33 @@ func recordConv(_ ctx: VulkanKernelContext, residual: VulkanTensor? = nil, activ
     try ctx.dispatch(variant, defines: defines, buffers: buffers, push: push, columns: pixels,
                      rows: group * ((mg + block - 1) / block) * block, batch: n)
     return [y]
+}
+
+/// A 3-D Conv (NCDHW input, weights [M, C/group, KD, KH, KW]) with strides, dilations, pads
+/// or auto_pad and groups, one direct pass (`Shaders/conv3d.comp`), with `residual` added and
+/// `activation` applied before the output is written.
+private func recordConv3D(_ ctx: VulkanKernelContext, _ x: VulkanTensor, _ w: VulkanTensor, bias: VulkanTensor?,
+                          residual: VulkanTensor?, activation: FusedActivation?) throws -> VulkanTensor {
+    let group = try ctx.node.int("group", default: 1)
+    let (n, c, m) = (x.shape[0], x.shape[1], w.shape[0])
+    guard w.rank == 5, group > 0, c % group == 0, m % group == 0, w.shape[1] == c / group else {
+        throw ctx.error("weights \(w.shape) do not fit input \(x.shape) with group \(group)")
+    }
+    if let bias, bias.shape != [m] { throw ctx.error("bias \(bias.shape) must be [\(m)]") }
+    let window = try Window2D(ctx, input: Array(x.shape[2...]), kernel: Array(w.shape[2...]), ceilMode: false, maxRank: 3)
+    let y = try ctx.recorder.makeTensor(shape: [n, m] + window.output)
+    if let residual, residual.shape != y.shape { throw ctx.error("residual \(residual.shape) must be the output's shape \(y.shape)") }
+    var push = PushConstants()
+    for v in [y.count, c, m, group] { push.add(v) }
+    for v in [Array(x.shape[2...]), window.output, Array(window.pads[..<3])] { push.add(v, length: 3) }
+    let act = ShaderActivation(activation)
+    act.push(&push)
+    var defines = ["HAS_BIAS": bias == nil ? "0" : "1", "HAS_Z": residual == nil ? "0" : "1", "ACT": act.define]
+    for (name, values) in [("K", window.kernel), ("S", window.strides), ("D", window.dilations)] {
+        for (i, v) in values.enumerated() { defines["\(name)\(i)"] = "\(v)u" }
+    }
+    try ctx.dispatch1D("conv3d", defines: defines, buffers: [x, w, y, bias ?? x, residual ?? x].map(\.buffer), push: push, count: y.count)
+    return y
 }
 
 /// GlobalMaxPool and GlobalAveragePool: a reduction over each channel's map, which splits
@@ -343,15 +372,36 @@ func recordConvTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     return [y]
 }
 
-/// Resize (opset 10 on) of float32 tensors, one resampling pass per resized axis with its
-/// taps computed on the host (`ResizeSampling`, as the CPU kernel samples). Axes whose taps
-/// repeat each input a whole number of times (nearest at an integer scale) are resized
-/// together at the end by one strided copy instead.
+/// Resize (opset 10 on) of float32 tensors, antialiased or not (`recordResampling`).
 func recordResize(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
-    var x = try ctx.input(0)
-    let eleven = ctx.opset >= 11
+    let x = try ctx.input(0), eleven = ctx.opset >= 11
     let plan = try ResizeSampling.plan(ctx.node, input: x.shape, opset: ctx.opset, roi: eleven ? try ctx.hostInput(1) : nil,
                                        scales: try ctx.hostInput(eleven ? 2 : 1), sizes: eleven ? try ctx.hostInput(3) : nil)
+    return [try recordResampling(ctx, x, plan)]
+}
+
+/// Upsample (opsets 7 and 9, scales an attribute or input 1; mode nearest, linear or bilinear),
+/// as the CPU reads it: a Resize with asymmetric coordinates and floor rounding.
+func recordUpsample(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0)
+    var node = ctx.node
+    let scales = try node.floats("scales").map { Tensor(shape: [$0.count], scalars: $0) } ?? ctx.hostInput(1)
+    guard let scales, scales.count == x.rank, scales.doubles().allSatisfy({ $0 > 0 && $0.isFinite && $0 < Double(Int32.max) }) else {
+        throw ctx.error("scales must hold one positive value per dim of \(x.shape)")
+    }
+    let mode = try node.string("mode", default: "nearest")
+    guard mode == "nearest" || mode == "linear" || mode == "bilinear" else { throw ctx.error("mode '\(mode)' is not nearest or linear") }
+    node.attributes["mode"] = .string(Array((mode == "bilinear" ? "linear" : mode).utf8))
+    let plan = try ResizeSampling.plan(node, input: x.shape, opset: 10, roi: nil, scales: scales, sizes: nil)
+    return [try recordResampling(ctx, x, plan)]
+}
+
+/// Resamples float32 `x` as `plan` says, one pass per resized axis with its taps computed on
+/// the host (`ResizeSampling`, as the CPU kernel samples). Axes whose taps repeat each input
+/// a whole number of times (nearest at an integer scale) are resized together at the end by
+/// one strided copy instead.
+private func recordResampling(_ ctx: VulkanKernelContext, _ input: VulkanTensor, _ plan: ResizeSampling.Plan) throws -> VulkanTensor {
+    var x = input
     let r = x.rank
     var repeats: [Int: Int] = [:]
     for axis in 0..<r {
@@ -385,7 +435,7 @@ func recordResize(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
         try ctx.dispatch1D("resample", buffers: [x.buffer, tableTensor.buffer, y.buffer], push: push, count: y.count)
         x = y
     }
-    guard !repeats.isEmpty else { return [x] }
+    guard !repeats.isEmpty else { return x }
     // Each repeated axis of length d becomes two, [d, times]: the input steps along the first
     // only, the output along both.
     var outShape = x.shape
@@ -400,7 +450,7 @@ func recordResize(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     }
     let y = try ctx.recorder.makeTensor(shape: outShape)
     try recordStridedCopy(ctx, from: x.buffer, inStrides: from, to: y.buffer, outStrides: to, shape: shape)
-    return [y]
+    return y
 }
 
 /// How many times in a row `taps` repeat each of `input` indices, where they do so for every
@@ -412,4 +462,70 @@ private func repetitions(_ taps: [ResizeSampling.Taps], input: Int) -> Int? {
         guard let t, t.weights.filter({ $0 != 0 }) == [1], t.indices[t.weights.firstIndex(of: 1)!] == i / times else { return nil }
     }
     return times
+}
+
+/// CausalConvWithState of float32 x [B, C, L] by depthwise w [C, 1, K], optional bias [C] and
+/// past_state [B, C, K−1] (zeros when omitted), activation none, silu or swish, as the CPU
+/// kernel: outputs y [B, C, L] and the new state, the last K−1 values of [past_state, x]
+/// (`Shaders/causal_conv.comp`).
+func recordCausalConvWithState(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optionalInput(2), past = ctx.optionalInput(3)
+    guard x.rank == 3, w.rank == 3, w.shape[0] == x.shape[1], w.shape[1] == 1, w.shape[2] >= 1 else {
+        throw ctx.error("input \(x.shape) must be [B, C, L] and weight \(w.shape) [C, 1, k]")
+    }
+    let (b, c, l, k) = (x.shape[0], x.shape[1], x.shape[2], w.shape[2])
+    if let past, past.shape != [b, c, k - 1] { throw ctx.error("past_state \(past.shape) must be [\(b), \(c), \(k - 1)]") }
+    if let bias, bias.count != c { throw ctx.error("bias \(bias.shape) must hold \(c) values") }
+    guard [x, w, bias, past].allSatisfy({ $0.map { $0.dataType == .float } ?? true }) else {
+        throw ctx.error("input \(x), weight \(w), bias and past_state must be float32 on Vulkan")
+    }
+    let activation = try ctx.node.string("activation", default: "none")
+    guard ["none", "silu", "swish"].contains(activation) else { throw ctx.error("activation '\(activation)' is not none, silu or swish") }
+    let y = try ctx.recorder.makeTensor(shape: [b, c, l]), state = try ctx.recorder.makeTensor(shape: [b, c, k - 1])
+    let count = b * c * (l + k - 1)
+    var push = PushConstants()
+    for n in [count, c, l, k] { push.add(n) }
+    let flags = ["BIAS": bias != nil, "PAST": past != nil, "SILU": activation != "none"]
+    try ctx.dispatch1D("causal_conv", defines: flags.mapValues { $0 ? "1" : "0" },
+                       buffers: [x, w, bias ?? x, past ?? x, y, state].map(\.buffer), push: push, count: count)
+    return [y, state]
+}
+
+/// Col2Im of float32 columns [N, C·∏block, L] into images [N, C, image_shape...] over 1 to 3
+/// spatial dims (image_shape and block_shape read on the host; strides, dilations, pads), as
+/// the CPU sums them: the column gather of a ConvTranspose made by a GEMM, whose columns these
+/// are (`Shaders/conv_transpose.comp` with FROM_COLUMNS).
+func recordCol2Im(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0), node = ctx.node
+    guard let image = try ctx.hostInput(1)?.ints(), let block = try ctx.hostInput(2)?.ints() else { throw ctx.error("image_shape and block_shape are required") }
+    let d = image.count
+    let strides = try node.ints("strides") ?? Array(repeating: 1, count: d)
+    let dilations = try node.ints("dilations") ?? Array(repeating: 1, count: d)
+    let pads = try node.ints("pads") ?? Array(repeating: 0, count: 2 * d)
+    let bounded = { (values: [Int], least: Int) in values.allSatisfy { $0 >= least && $0 < Int(Int32.max) } }
+    guard x.rank == 3, d > 0, block.count == d, strides.count == d, dilations.count == d, pads.count == 2 * d,
+          bounded(block + image + strides + dilations, 1), bounded(pads, 0),
+          let kernelSize = checkedElementCount(block), x.shape[1] % kernelSize == 0 else {
+        throw ctx.error("input \(x.shape), image_shape \(image), block_shape \(block) and the attributes do not fit")
+    }
+    guard d <= 3 else { throw ctx.error("Col2Im over \(d) spatial dims is not implemented on Vulkan (at most 3)") }
+    let blocks = (0..<d).map {
+        ShapeRules.windowOutput(image[$0], kernel: block[$0], stride: strides[$0], dilation: dilations[$0], padBegin: pads[$0], padEnd: pads[$0 + d])
+    }
+    guard checkedElementCount(blocks, limit: .max) == x.shape[2] else {
+        throw ctx.error("\(x.shape[2]) columns do not match the \(blocks) blocks of image \(image)")
+    }
+    let channels = x.shape[1] / kernelSize
+    guard let count = checkedElementCount([x.shape[0], channels] + image) else { throw ctx.error("image \(image) is too large") }
+    let y = try ctx.recorder.makeTensor(shape: [x.shape[0], channels] + image)
+    let pad3 = { (v: [Int], fill: Int) in [Int](repeating: fill, count: 3 - d) + v }
+    var push = PushConstants()
+    push.add(count); push.add(channels); push.add(channels); push.add(1); push.add(0)
+    for v in [pad3(blocks, 1), pad3(image, 1), pad3(Array(pads[..<d]), 0)] { push.add(v, length: 3) }
+    var defines = ["FROM_COLUMNS": "1"]
+    for (name, values) in [("K", pad3(block, 1)), ("S", pad3(strides, 1)), ("D", pad3(dilations, 1))] {
+        for (i, v) in values.enumerated() { defines["\(name)\(i)"] = "\(v)u" }
+    }
+    try ctx.dispatch1D("conv_transpose", defines: defines, buffers: [x.buffer, x.buffer, y.buffer], push: push, count: count)
+    return [y]
 }

@@ -110,6 +110,10 @@ public enum VulkanKernels {
         t["Hardmax"] = recordHardmax
         t["OneHot"] = recordOneHot
         t["Resize"] = recordResize
+        t["Upsample"] = recordUpsample
+        t["Compress"] = recordCompress
+        t["NonZero"] = recordNonZero
+        t["ReverseSequence"] = recordReverseSequence
         t["GatherND"] = recordGatherND
         t["ConvTranspose"] = recordConvTranspose
         t["LRN"] = recordLRN
@@ -120,7 +124,9 @@ public enum VulkanKernels {
         t["SimplifiedLayerNormalization"] = recordSimplifiedLayerNormalization
         t["InstanceNormalization"] = recordInstanceNormalization
         t["GroupNormalization"] = recordGroupNormalization
-        for op in ["Constant", "ConstantOfShape", "Range"] { t[op] = recordHostValue }
+        t["MeanVarianceNormalization"] = recordMeanVarianceNormalization
+        t["Det"] = recordDet
+        for op in ["Constant", "ConstantOfShape", "Range"] + signalHostValueOps { t[op] = recordHostValue }
         t["Attention"] = recordAttention
         t["NegativeLogLikelihoodLoss"] = recordNegativeLogLikelihoodLoss
         t["SoftmaxCrossEntropyLoss"] = recordSoftmaxCrossEntropyLoss
@@ -141,6 +147,11 @@ public enum VulkanKernels {
         t["LpNormalization"] = recordLpNormalization
         t["ConvInteger"] = { try recordConvInteger($0, qlinear: false) }
         t["QLinearConv"] = { try recordConvInteger($0, qlinear: true) }
+        t["EyeLike"] = recordEyeLike
+        t["Clip"] = recordClip
+        t["Col2Im"] = recordCol2Im
+        t["LinearAttention"] = recordLinearAttention
+        t["CausalConvWithState"] = recordCausalConvWithState
         for op in halfWidenedTypes.keys { t[op] = roundingToHalf(t[op]!) }
         t.merge(contribKernels) { standard, _ in standard }
         return t
@@ -154,7 +165,8 @@ public enum VulkanKernels {
         var t: [String: Set<DataType>] = [:]
         for op in ["Conv", "com.microsoft::FusedConv", "ConvTranspose", "Gemm", "MatMul", "Softmax", "LogSoftmax", "Hardmax",
                    "BatchNormalization", "InstanceNormalization", "LayerNormalization", "RMSNormalization",
-                   "GroupNormalization", "LpNormalization", "LRN", "Attention"] + reduceOps.keys { t[op] = [.float16, .bfloat16] }
+                   "GroupNormalization", "LpNormalization", "LRN", "Attention", "LinearAttention", "MeanVarianceNormalization", "Det",
+                   "CausalConvWithState"] + reduceOps.keys { t[op] = [.float16, .bfloat16] }
         for op in ["AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool"] { t[op] = [.float16] }
         return t
     }()
@@ -178,17 +190,19 @@ public enum VulkanKernels {
         t["BitShift"] = [.uint8, .uint16, .uint32, .uint64]
         for op in ["Equal", "Where", "Cast", "CastLike", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
                    "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
-                   "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu"] { t[op] = all }
-        t["OneHot"] = [.int32, .int64]
+                   "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu", "EyeLike",
+                   "ReverseSequence", "Compress"] { t[op] = all }
+        t["OneHot"] = [.int32, .int64, .float, .float16, .bfloat16]
         for op in ["CumSum", "ScatterElements", "ScatterND", "Scatter"] { t[op] = numeric }
         t["Attention"] = [.float, .bool]
         for op in ["NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss"] { t[op] = [.float, .int32, .int64] }
         t["CumProd"] = numeric
+        for op in ["ReduceMax", "ReduceMin"] { t[op] = [.float, .bool] }
         for op in RecurrentCell.byName.keys { t[op] = [.float, .int32, .int64] }  // integers: sequence_lens
         let floats = all.filter(\.isFloatingPoint)
         // the float functions: unary.comp rounds each result into the input's type (the CPU clips no bfloat16)
         for op in UnaryOp.byName.keys where t[op] == nil { t[op] = floats }
-        t["Clip"] = [.float, .float16]
+        t["Clip"] = integers.union([.float, .float16])
         t["QuantizeLinear"] = floats.union(quantizedTypes)
         t["DequantizeLinear"] = floats.union(quantizedTypes).union([.int32])
         for op in ["MatMulInteger", "QLinearMatMul", "ConvInteger"] { t[op] = [.int8, .uint8] }
@@ -212,7 +226,7 @@ public enum VulkanKernels {
                    "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
                    "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu", "Add", "Mul", "Div", "Max", "Min",
                    "Sum", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Abs", "Neg", "Sign", "CumSum", "CumProd",
-                   "TopK", "Exp", "Log", "Mod"] + reduceOps.keys { t[op] = [.double] }
+                   "TopK", "Exp", "Log", "Mod", "EyeLike", "ReverseSequence", "Compress"] + reduceOps.keys { t[op] = [.double] }
         t["Sub"] = [.double, .uint64]
         t["BitwiseNot"] = [.uint64]
         return t
@@ -231,8 +245,13 @@ public enum VulkanKernels {
         case "DFT": [1, 2]
         case "STFT": [1, 3]
         case "Slice", "Resize": [1, 2, 3, 4]
+        case "Upsample", "ReverseSequence", "Compress": [1]
+        case "NonZero": [0]
         case "ConstantOfShape": [0]
         case "Range": [0, 1, 2]
+        case "Col2Im": [1, 2]
+        case "HannWindow", "HammingWindow", "BlackmanWindow": [0]
+        case "MelWeightMatrix": [0, 1, 2, 3, 4]
         case _ where reduceOps[node.opType] != nil: [1]
         default: []
         }
@@ -272,7 +291,6 @@ public enum VulkanKernels {
         // Refusals the kernels would throw for, known from the node alone.
         if ["MaxPool", "AveragePool", "LpPool"].contains(key), ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 3 { return false }
         if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
-        if key == "Resize", (try? node.int("antialias", default: 0)) != 0 { return false }
         if let cell = RecurrentCell.byName[key] ?? (key == "com.microsoft::DynamicQuantizeLSTM" ? .lstm : nil) {
             guard cell.activationDefines(node) != nil else { return false }
         }
@@ -281,6 +299,10 @@ public enum VulkanKernels {
             let declared = DataType(rawValue: Int32(truncatingIfNeeded: raw))
             guard raw == 0 || declared.map({ key == "QuantizeLinear" ? quantizedTypes.contains($0) : $0.isFloatingPoint && $0 != .double }) == true else { return false }
         }
+        if key == "EyeLike" {
+            guard let input = types.first ?? nil, let type = try? eyeLikeType(node, input: input), storage.dataTypes.contains(type) else { return false }
+        }
+        if signalHostValueOps.contains(key) { return (try? signalOutputType(node)).map(storage.dataTypes.contains) ?? false }
         if key == "Range" { return types.count == 3 && types.allSatisfy { $0.map(storage.dataTypes.contains) ?? false } }
         let host = hostInputs(of: node), allowed = inputTypes[key] ?? [.float], wideOnly = wideOnlyTypes[key] ?? []
         let device = types.indices.filter { !host.contains($0) && $0 < node.inputs.count && !node.inputs[$0].isEmpty }

@@ -72,16 +72,16 @@ private func ifModel(then: Graph, else other: Graph) -> Model {
 }
 
 @Test(.enabled(if: hasDevice, TestVulkan.skipReason)) func bodyNodesFallBackOneByOne() throws {
-    // EyeLike has no Vulkan kernel: the branch runs as two partitions around it
-    let model = ifModel(then: chain("then", from: "x", ["Mul:w", "EyeLike", "Sigmoid"], output: "t"),
+    // SwiGLU has no Vulkan kernel: the branch runs as two partitions around it
+    let model = ifModel(then: chain("then", from: "x", ["Mul:w", "SwiGLU:x", "Sigmoid"], output: "t"),
                         else: chain("else", from: "x", ["Relu"], output: "e"))
     var rng = SplitMix(state: seed())
     for taken in [true, false] {
         let session = try expectMatchesCPU(model, ["x": rng.floats([2, 4]), "c": Tensor(scalar: taken)])
-        #expect(session.fallbackNodes == ["eyelike2"])
+        #expect(session.fallbackNodes == ["swiglu2"])
         #expect(session.bodyPlacements.map(\.description) == [
             "If 'branch' else_branch: 1 partition(s), 0 fallback",
-            "If 'branch' then_branch: 2 partition(s), 1 fallback (eyelike2)"])
+            "If 'branch' then_branch: 2 partition(s), 1 fallback (swiglu2)"])
     }
     #expect(throws: UnsupportedOnVulkan.self) { try Session(model: model, options: vulkanOptions(allowFallback: false)) }
 }

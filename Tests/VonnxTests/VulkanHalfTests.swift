@@ -50,6 +50,13 @@ private let halfCases: [KernelCase] = [DataType.float16, .bfloat16].flatMap { ty
         KernelCase("LRN", ["size": .int(3), "alpha": .float(0.01)]) { [x(&$0)] },
         KernelCase("Hardmax", ["axis": .int(1)]) { [h([4, 9])(&$0)] },
         KernelCase("Sqrt") { [h([40], 0...300)(&$0)] },
+        KernelCase("LinearAttention", ["q_num_heads": .int(4), "kv_num_heads": .int(2)], outputs: 2) { r in
+            [h([2, 3, 12])(&r), h([2, 3, 6], -0.6...0.6)(&r), h([2, 3, 10])(&r), h([2, 2, 3, 5])(&r), h([2, 3, 2], -1...0)(&r),
+             h([2, 3, 2], 0...1)(&r)]
+        },
+        KernelCase("CausalConvWithState", ["activation": .string(Array("silu".utf8))], outputs: 2) { r in
+            [h([2, 3, 7])(&r), h([3, 1, 4])(&r), h([3])(&r), h([2, 3, 3])(&r)]
+        },
     ]
     for op in ["Erf", "Tanh", "Sigmoid", "Relu", "LeakyRelu", "Exp", "Gelu", "Softplus"] {
         c.append(KernelCase(op) { [h([40], -4...4)(&$0)] })

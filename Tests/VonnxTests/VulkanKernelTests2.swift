@@ -123,6 +123,47 @@ private let kernelCases: [KernelCase] = {
     })
     c.append(KernelCase("OneHot", ["axis": .int(1)]) { [$0.ints([3, 4], -5...4), Tensor(scalar: Int64(5)), Tensor(shape: [2], scalars: [Float(-1), 3])] })
     c.append(KernelCase("OneHot") { [$0.int32s([4], -3...2), Tensor(scalar: Float(3)), Tensor(shape: [2], scalars: [Int64(0), 9])] })
+    c.append(KernelCase("OneHot", ["axis": .int(-2)], detail: "float indices (truncated, NaN and ±inf off)") { r in
+        [Tensor(shape: [2, 5], scalars: r.floats([7], -4.9...4.9).scalars(as: Float.self) + [.nan, .infinity, -.infinity]),
+         Tensor(scalar: Float(4.5)), Tensor(shape: [2], scalars: [Int32(-7), 2])]
+    })
+    for (k, dtype) in [(0, nil), (2, DataType.int64), (-3, .float16), (7, .bool)] as [(Int, DataType?)] {
+        var attributes: [String: Attribute] = ["k": .int(k)]
+        if let dtype { attributes["dtype"] = .int(Int(dtype.rawValue)) }
+        c.append(KernelCase("EyeLike", attributes, detail: "k \(k)") { [$0.floats([4, 6])] })
+    }
+    c.append(KernelCase("EyeLike", detail: "int32, taller than wide") { [$0.int32s([5, 3])] })
+    c.append(KernelCase("Conv", detail: "3-D") { [$0.floats([2, 2, 4, 5, 6]), $0.floats([3, 2, 2, 3, 2]), $0.floats([3])] })
+    c.append(KernelCase("Conv", ["strides": .ints([2, 1, 2]), "dilations": .ints([1, 2, 1]), "pads": .ints([1, 0, 2, 0, 1, 1]),
+                                 "group": .int(2)], detail: "3-D") { [$0.floats([1, 4, 5, 7, 6]), $0.floats([6, 2, 3, 2, 3])] })
+    c.append(KernelCase("Conv", ["auto_pad": .string(Array("SAME_UPPER".utf8)), "strides": .ints([2, 2, 2])], detail: "3-D") {
+        [$0.floats([1, 3, 5, 4, 3]), $0.floats([2, 3, 3, 3, 2])]
+    })
+    c.append(KernelCase("FusedConv", ["pads": .ints([1, 1, 1, 1, 1, 1])].merging(FusedActivation.leakyRelu(alpha: 0.1).attributes) { $1 },
+                        domain: "com.microsoft", detail: "3-D, bias, residual") {
+        [$0.floats([1, 2, 3, 4, 5]), $0.floats([3, 2, 3, 3, 3]), $0.floats([3]), $0.floats([1, 3, 3, 4, 5])]
+    })
+    c.append(KernelCase("Col2Im", opset: 18, detail: "2-D") { [$0.floats([2, 12, 16]), i64([5, 5]), i64([2, 2])] })
+    c.append(KernelCase("Col2Im", ["strides": .ints([2, 1]), "dilations": .ints([1, 2]), "pads": .ints([1, 0, 1, 0])], opset: 18) {
+        [$0.floats([1, 12, 6]), i64([5, 4]), i64([3, 2])]
+    })
+    c.append(KernelCase("Col2Im", opset: 18, detail: "3-D") { [$0.floats([1, 8, 12]), i64([3, 4, 3]), i64([2, 2, 2])] })
+    c.append(KernelCase("Col2Im", ["strides": .ints([2])], opset: 18, detail: "1-D") { [$0.floats([2, 6, 4]), i64([9]), i64([3])] })
+    c.append(KernelCase("PRelu", opset: 6, detail: "legacy per-channel slope") { [$0.floats([2, 3, 4, 5]), $0.floats([3])] })
+    c.append(KernelCase("PRelu", opset: 6, detail: "legacy per-channel slope, 3-D") { [$0.floats([2, 4, 3]), $0.floats([4])] })
+    c.append(KernelCase("Clip", opset: 13, detail: "int8") { r in
+        [Tensor(shape: s, scalars: (0..<60).map { _ in Int8.random(in: -128...127, using: &r) }), Tensor(scalar: Int8(-50)), Tensor(scalar: Int8(90))]
+    })
+    c.append(KernelCase("Clip", opset: 13, detail: "int32, min only") { r in [r.int32s(s), Tensor(scalar: Int32(-2))] })
+    c.append(KernelCase("Clip", opset: 13, detail: "int64, max only") { r in [r.ints(s), nil, Tensor(scalar: Int64(3))] })
+    c.append(KernelCase("Clip", opset: 13, detail: "int64, min above max") { r in [r.ints(s), Tensor(scalar: Int64(4)), Tensor(scalar: Int64(-1))] })
+    c.append(KernelCase("Swish") { [$0.floats(s, -9...9)] })
+    c.append(KernelCase("Range", detail: "float16") { _ in [Tensor(scalar: Float16(1.1)), Tensor(scalar: Float16(7.3)), Tensor(scalar: Float16(0.7))] })
+    c.append(KernelCase("Range", detail: "bfloat16") { _ in
+        let bf16 = { (bits: UInt16) in Tensor(dataType: .bfloat16, shape: [], storage: Tensor(shape: [], scalars: [bits]).storage) }
+        return [bf16(0x3F80), bf16(0x4100), bf16(0x3F00)]  // 1 to 8 by 0.5
+    })
+    c.append(KernelCase("Swish", ["alpha": .float(-0.6)]) { [$0.floats(s, -9...9)] })
     c.append(KernelCase("GatherND") { [$0.floats(s), Tensor(shape: [2, 2], scalars: [Int64(0), -1, 2, 3])] })
     c.append(KernelCase("GatherND", ["batch_dims": .int(1)]) { [$0.ints(s), Tensor(shape: [3, 2, 1], scalars: [Int64(0), 3, -1, 2, 1, 1])] })
     for (mode, coordinates) in [("nearest", "asymmetric"), ("linear", "half_pixel"), ("cubic", "align_corners"), ("linear", "tf_crop_and_resize")] {
@@ -142,6 +183,39 @@ private let kernelCases: [KernelCase] = {
     c.append(KernelCase("Resize", ["mode": .string(Array("linear".utf8)), "axes": .ints([3, 2])]) {
         [$0.floats([1, 2, 4, 5]), nil, nil, i64([7, 3])]
     })
+    for mode in ["linear", "cubic"] {  // antialiased: a downscale widens the taps
+        c.append(KernelCase("Resize", ["mode": .string(Array(mode.utf8)), "antialias": .int(1)], detail: "antialias") {
+            [$0.floats([1, 2, 9, 11]), nil, Tensor(shape: [4], scalars: [Float(1), 1, 0.6, 0.3])]
+        })
+    }
+    c.append(KernelCase("Resize", ["mode": .string(Array("linear".utf8)), "antialias": .int(1)], detail: "antialias, sizes up and down") {
+        [$0.floats([1, 2, 9, 5]), nil, nil, i64([1, 2, 4, 8])]
+    })
+    c.append(KernelCase("Upsample", ["mode": .string(Array("nearest".utf8))], opset: 9) {
+        [$0.floats([1, 2, 3, 4]), Tensor(shape: [4], scalars: [Float(1), 1, 2, 3])]
+    })
+    c.append(KernelCase("Upsample", ["mode": .string(Array("bilinear".utf8)), "scales": .floats([1, 1, 2, 1.5])], opset: 7) {
+        [$0.floats([1, 2, 3, 4])]
+    })
+    c.append(KernelCase("ReduceMax", ["keepdims": .int(0)], detail: "bool") { [$0.bools([3, 4, 5]), i64([1])] })
+    c.append(KernelCase("ReduceMin", detail: "bool") { [$0.bools([3, 4, 5]), i64([0, 2])] })
+    c.append(KernelCase("ReduceMin", ["keepdims": .int(0)], detail: "bool, all axes") { [$0.bools([2, 3])] })
+    c.append(KernelCase("MeanVarianceNormalization", opset: 13) { [$0.floats([3, 2, 4, 5])] })
+    c.append(KernelCase("MeanVarianceNormalization", ["axes": .ints([1, -1])], opset: 13) { [$0.floats([2, 3, 4, 5], -9...9)] })
+    c.append(KernelCase("MeanVarianceNormalization", ["axes": .ints([2, 3])], opset: 13, detail: "axes last") { [$0.floats([2, 3, 4, 5])] })
+    c.append(KernelCase("ReverseSequence", detail: "time first") { r in [r.floats([5, 3, 2]), i64([5, 0, 3])] })
+    c.append(KernelCase("ReverseSequence", ["time_axis": .int(1), "batch_axis": .int(0)], detail: "batch first, int64") { r in
+        [r.ints([4, 6]), Tensor(shape: [4], scalars: [Int32(1), 6, 2, 4])]
+    })
+    c.append(KernelCase("Det", opset: 11) { [$0.floats([2, 3, 5, 5])] })
+    c.append(KernelCase("Det", opset: 11, detail: "2×2, one singular") { _ in
+        [Tensor(shape: [3, 2, 2], scalars: [Float(1), 2, 3, 4, 2, 4, 1, 2, 0, 0, 0, 7])]
+    })
+    c.append(KernelCase("Compress", ["axis": .int(-2)], opset: 11) { r in [r.floats([2, 5, 3]), r.bools([4])] })
+    c.append(KernelCase("Compress", opset: 11, detail: "flattened, int64") { r in [r.ints([3, 4]), Tensor(shape: [7], scalars: [true, false, false, true, true, false, true])] })
+    c.append(KernelCase("Compress", ["axis": .int(0)], opset: 11, detail: "nothing selected") { r in [r.floats([3, 2]), Tensor(shape: [2], scalars: [false, false])] })
+    c.append(KernelCase("NonZero", opset: 13) { r in [r.ints([3, 4, 2], -1...1)] })
+    c.append(KernelCase("NonZero", opset: 13, detail: "bool scalar") { _ in [Tensor(scalar: true)] })
     c.append(KernelCase("Constant", ["value_ints": .ints([3, -1, 4])]) { _ in [] })
     c.append(KernelCase("ConstantOfShape", ["value": .tensor(Tensor(shape: [1], scalars: [Int64(7)]))]) { _ in [i64([2, 3])] })
     c.append(KernelCase("ConstantOfShape") { _ in [i64([3, 0])] })
