@@ -653,7 +653,8 @@ size_t vx_winograd_scratch(int tw) { return 48 * (size_t)(tw + 1); }
 /// Bᵀ·d for d0…d5 (six runs of n values) into o0…o5.
 __attribute__((target("avx2,fma")))
 static inline void input_columns(int n, const float *d0, const float *d1, const float *d2, const float *d3, const float *d4,
-                                 const float *d5, float *o0, float *o1, float *o2, float *o3, float *o4, float *o5) {
+                                 const float *d5, float *restrict o0, float *restrict o1, float *restrict o2,
+                                 float *restrict o3, float *restrict o4, float *restrict o5) {
     for (int t = 0; t < n; t++) {
         float a = d4[t] - 4 * d2[t], b = d3[t] - 4 * d1[t], e = d4[t] - d2[t], f = 2 * (d3[t] - d1[t]);
         o0[t] = 4 * d0[t] - 5 * d2[t] + d4[t];
@@ -690,8 +691,8 @@ static inline void tile_phases8(const float *src, float *r, int n) {
 }
 
 __attribute__((target("avx2,fma")))
-void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, float *v, size_t stride,
-                       float *scratch) {
+void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, int first, int width,
+                       size_t panel, float *v, size_t stride, float *scratch) {
     int n = tw + 1;                  // tile t reads phases 0–3 at t and phases 0–1 at t + 1
     float *rows = scratch;           // rows[(4i + p)·n + t] = x(4ty − pad_top + i, 4t + p − pad_left), 0 outside
     float *u = scratch + 24 * n;     // u[(4k + p)·n + t] = Σ_i Bᵀ[k][i] · rows[4i + p][t]
@@ -716,11 +717,16 @@ void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, 
             input_columns(n, d, d + row, d + 2 * row, d + 3 * row, d + 4 * row, d + 5 * row,
                           o, o + row, o + 2 * row, o + 3 * row, o + 4 * row, o + 5 * row);
         }
-        for (int k = 0; k < 6; k++) {
-            const float *q = u + (size_t)k * 4 * n;
-            float *o = v + (size_t)(6 * k) * stride + (size_t)ty * tw;
-            input_columns(tw, q, q + n, q + 2 * n, q + 3 * n, q + 1, q + n + 1,
-                          o, o + stride, o + 2 * stride, o + 3 * stride, o + 4 * stride, o + 5 * stride);
+        // the tile row in runs that stay inside one panel
+        for (int t = 0; t < tw;) {
+            int tile = first + ty * tw + t, lane = tile % width, run = width - lane < tw - t ? width - lane : tw - t;
+            for (int k = 0; k < 6; k++) {
+                const float *q = u + (size_t)k * 4 * n + t;
+                float *o = v + (size_t)(6 * k) * stride + (size_t)(tile / width) * panel + lane;
+                input_columns(run, q, q + n, q + 2 * n, q + 3 * n, q + 1, q + n + 1,
+                              o, o + stride, o + 2 * stride, o + 3 * stride, o + 4 * stride, o + 5 * stride);
+            }
+            t += run;
         }
     }
 }
@@ -987,9 +993,10 @@ void vx_layer_norm(const float *x, float *y, size_t count, const float *scale, c
 }
 void vx_cpu_relax(void) {}
 size_t vx_winograd_scratch(int tw) { (void)tw; return 0; }
-void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, float *v, size_t stride,
-                       float *scratch) {
-    (void)x; (void)h; (void)w; (void)pad_top; (void)pad_left; (void)th; (void)tw; (void)v; (void)stride; (void)scratch;
+void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, int first, int width,
+                       size_t panel, float *v, size_t stride, float *scratch) {
+    (void)x; (void)h; (void)w; (void)pad_top; (void)pad_left; (void)th; (void)tw; (void)first; (void)width; (void)panel;
+    (void)v; (void)stride; (void)scratch;
 }
 void vx_winograd_output(const float *p, size_t stride, int th, int tw, float *out, int oh, int ow, float bias,
                         const float *z, vx_activation act, float *scratch) {

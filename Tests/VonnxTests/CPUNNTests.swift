@@ -146,6 +146,13 @@ func winogradConvMatchesDirectDefinition(xs: [Int], m: Int, pads: [Int]) throws 
         #expect(y.shape == shape)
         #expect(relativeL2(y.scalars(as: Float.self), expected) < 1e-4)
     }
+    // float64: the transforms written per tile in Swift, row-major V, OpenBLAS's dgemm
+    func double(_ v: [Float]) -> [Double] { v.map { Double($0) } }
+    let y = try run(CPUKernels.fusedConv, "FusedConv",
+                    [Tensor(shape: xs, scalars: double(x)), Tensor(shape: ws, scalars: double(w)),
+                     Tensor(shape: [m], scalars: double(bias)), Tensor(shape: shape, scalars: double(z))],
+                    ["pads": .ints(pads), "activation": .string(Array("Relu".utf8))])[0]
+    #expect(relativeL2(y.scalars(as: Double.self).map { Float($0) }, expected) < 1e-4)
 }
 
 @Test func convSameUpperAndErrors() throws {
