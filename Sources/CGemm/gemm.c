@@ -734,13 +734,34 @@ void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, 
 /// Aᵀ·s for s0…s5 (six runs of n values) into o0…o3.
 __attribute__((target("avx2,fma")))
 static inline void output_columns(int n, const float *s0, const float *s1, const float *s2, const float *s3, const float *s4,
-                                  const float *s5, float *o0, float *o1, float *o2, float *o3) {
+                                  const float *s5, float *restrict o0, float *restrict o1, float *restrict o2,
+                                  float *restrict o3) {
     for (int t = 0; t < n; t++) {
         float a = s1[t] + s2[t], b = s1[t] - s2[t], c = s3[t] + s4[t], d = s3[t] - s4[t];
         o0[t] = s0[t] + a + c;
         o1[t] = b + 2 * d;
         o2[t] = a + 4 * c;
         o3[t] = b + 8 * d + s5[t];
+    }
+}
+
+/// dst[4j + p] = r[p·n + j] for eight tiles j and four phases p, + bias (+ z[4j + p] if z):
+/// tile_phases8 backwards, so that the output rows are written 32 floats at a time instead of
+/// gathered float by float.
+__attribute__((target("avx2,fma")))
+static inline void phases_tiles8(const float *r, size_t n, float *dst, __m256 bias, const float *z) {
+    __m256 p0 = _mm256_loadu_ps(r), p1 = _mm256_loadu_ps(r + n), p2 = _mm256_loadu_ps(r + 2 * n), p3 = _mm256_loadu_ps(r + 3 * n);
+    __m256 t0 = _mm256_unpacklo_ps(p0, p1), t1 = _mm256_unpackhi_ps(p0, p1);
+    __m256 t2 = _mm256_unpacklo_ps(p2, p3), t3 = _mm256_unpackhi_ps(p2, p3);
+    // per 128-bit half, one tile's four phases: tiles 0|4, 1|5, 2|6, 3|7
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 out[4] = {_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u2, u3, 0x20),
+                     _mm256_permute2f128_ps(u0, u1, 0x31), _mm256_permute2f128_ps(u2, u3, 0x31)};
+    for (int i = 0; i < 4; i++) {
+        __m256 v = _mm256_add_ps(out[i], bias);
+        if (z) v = _mm256_add_ps(v, _mm256_loadu_ps(z + 8 * i));
+        _mm256_storeu_ps(dst + 8 * i, v);
     }
 }
 
@@ -764,7 +785,9 @@ void vx_winograd_output(const float *p, size_t stride, int th, int tw, float *ou
             int y = 4 * ty + r;
             float *line = out + (size_t)y * ow;
             const float *zl = z ? z + (size_t)y * ow : NULL;
-            for (int xo = 0; xo < ow; xo++) {
+            int xo = 0;
+            for (; xo + 32 <= ow; xo += 32) phases_tiles8(o + (xo >> 2), (size_t)tw, line + xo, _mm256_set1_ps(bias), zl ? zl + xo : NULL);
+            for (; xo < ow; xo++) {
                 float val = o[(xo & 3) * tw + (xo >> 2)] + bias;
                 if (zl) val += zl[xo];
                 line[xo] = val;
