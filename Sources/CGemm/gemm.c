@@ -642,6 +642,40 @@ void vx_layer_norm(const float *x, float *y, size_t count, const float *scale, c
     else layer_norm_run8(x, y, count, scale, bias, eps, centered, mean, inv_std);
 }
 
+/// Σ (x[i] − shift)^power (power 1 or 2) over count floats, in float64.
+__attribute__((target("avx2,fma")))
+static double moment(const float *x, size_t count, double shift, int power) {
+    __m256d lo = _mm256_setzero_pd(), hi = lo, s = _mm256_set1_pd(shift);
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256d a = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), s);
+        __m256d b = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), s);
+        if (power == 2) { lo = _mm256_fmadd_pd(a, a, lo); hi = _mm256_fmadd_pd(b, b, hi); }
+        else { lo = _mm256_add_pd(lo, a); hi = _mm256_add_pd(hi, b); }
+    }
+    double lanes[4], sum = 0;
+    _mm256_storeu_pd(lanes, _mm256_add_pd(lo, hi));
+    for (int l = 0; l < 4; l++) sum += lanes[l];
+    for (; i < count; i++) { double d = x[i] - shift; sum += power == 2 ? d * d : d; }
+    return sum;
+}
+
+__attribute__((target("avx2,fma")))
+void vx_instance_norm(const float *x, float *y, size_t count, float scale, float bias, float eps) {
+    double n = count ? (double)count : 1, mean = moment(x, count, 0, 1) / n;
+    double a = scale / __builtin_sqrt(moment(x, count, mean, 2) / n + eps), b = bias;
+    __m256d m = _mm256_set1_pd(mean), av = _mm256_set1_pd(a), bv = _mm256_set1_pd(b);
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256d lo = _mm256_fmadd_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), m), av, bv);
+        __m256d hi = _mm256_fmadd_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), m), av, bv);
+        _mm256_storeu_ps(y + i, _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo)));
+    }
+    for (; i < count; i++) y[i] = (float)((x[i] - mean) * a + b);
+}
+
 void vx_cpu_relax(void) { _mm_pause(); }
 
 // Winograd F(4×4, 3×3) transforms, vectorized across the tiles of a tile row: the input
@@ -1013,6 +1047,9 @@ void vx_softmax(const float *x, float *y, size_t count) { (void)x; (void)y; (voi
 void vx_layer_norm(const float *x, float *y, size_t count, const float *scale, const float *bias, float eps, int centered,
                    float *mean, float *inv_std) {
     (void)x; (void)y; (void)count; (void)scale; (void)bias; (void)eps; (void)centered; (void)mean; (void)inv_std;
+}
+void vx_instance_norm(const float *x, float *y, size_t count, float scale, float bias, float eps) {
+    (void)x; (void)y; (void)count; (void)scale; (void)bias; (void)eps;
 }
 void vx_cpu_relax(void) {}
 size_t vx_winograd_scratch(int tw) { (void)tw; return 0; }

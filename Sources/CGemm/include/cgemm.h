@@ -37,6 +37,11 @@ void vx_softmax(const float *x, float *y, size_t count);
 void vx_layer_norm(const float *x, float *y, size_t count, const float *scale, const float *bias, float eps, int centered,
                    float *mean, float *inv_std);
 
+/// Instance normalization of the count floats at x into y: (x − mean)·scale/√(variance + eps)
+/// + bias, the mean, the variance and each output computed in float64 (as the Double reference
+/// does), 8 floats a step.
+void vx_instance_norm(const float *x, float *y, size_t count, float scale, float bias, float eps);
+
 /// B as the im2col of 2-D input planes x[channels][h][w]: row k = (channel, ky, kx), column
 /// n = (oy, ox) of an oh×ow output. A row-major K×N matrix with row stride N is the 1×1
 /// case: h = oh = 1, w = ow = N, kh = kw = strides = dilations = 1, pads 0.
