@@ -650,6 +650,40 @@ void vx_layer_norm(const float *x, float *y, size_t count, const float *scale, c
     else layer_norm_run8(x, y, count, scale, bias, eps, centered, mean, inv_std);
 }
 
+/// Σ (x[i] − shift)^power (power 1 or 2) over count floats, in float64.
+__attribute__((target("avx2,fma")))
+static double moment(const float *x, size_t count, double shift, int power) {
+    __m256d lo = _mm256_setzero_pd(), hi = lo, s = _mm256_set1_pd(shift);
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256d a = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), s);
+        __m256d b = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), s);
+        if (power == 2) { lo = _mm256_fmadd_pd(a, a, lo); hi = _mm256_fmadd_pd(b, b, hi); }
+        else { lo = _mm256_add_pd(lo, a); hi = _mm256_add_pd(hi, b); }
+    }
+    double lanes[4], sum = 0;
+    _mm256_storeu_pd(lanes, _mm256_add_pd(lo, hi));
+    for (int l = 0; l < 4; l++) sum += lanes[l];
+    for (; i < count; i++) { double d = x[i] - shift; sum += power == 2 ? d * d : d; }
+    return sum;
+}
+
+__attribute__((target("avx2,fma")))
+void vx_instance_norm(const float *x, float *y, size_t count, float scale, float bias, float eps) {
+    double n = count ? (double)count : 1, mean = moment(x, count, 0, 1) / n;
+    double a = scale / __builtin_sqrt(moment(x, count, mean, 2) / n + eps), b = bias;
+    __m256d m = _mm256_set1_pd(mean), av = _mm256_set1_pd(a), bv = _mm256_set1_pd(b);
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256d lo = _mm256_fmadd_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), m), av, bv);
+        __m256d hi = _mm256_fmadd_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), m), av, bv);
+        _mm256_storeu_ps(y + i, _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo)));
+    }
+    for (; i < count; i++) y[i] = (float)((x[i] - mean) * a + b);
+}
+
 void vx_cpu_relax(void) { _mm_pause(); }
 
 // Winograd F(4×4, 3×3) transforms, vectorized across the tiles of a tile row: the input
@@ -661,7 +695,8 @@ size_t vx_winograd_scratch(int tw) { return 48 * (size_t)(tw + 1); }
 /// Bᵀ·d for d0…d5 (six runs of n values) into o0…o5.
 __attribute__((target("avx2,fma")))
 static inline void input_columns(int n, const float *d0, const float *d1, const float *d2, const float *d3, const float *d4,
-                                 const float *d5, float *o0, float *o1, float *o2, float *o3, float *o4, float *o5) {
+                                 const float *d5, float *restrict o0, float *restrict o1, float *restrict o2,
+                                 float *restrict o3, float *restrict o4, float *restrict o5) {
     for (int t = 0; t < n; t++) {
         float a = d4[t] - 4 * d2[t], b = d3[t] - 4 * d1[t], e = d4[t] - d2[t], f = 2 * (d3[t] - d1[t]);
         o0[t] = 4 * d0[t] - 5 * d2[t] + d4[t];
@@ -698,8 +733,8 @@ static inline void tile_phases8(const float *src, float *r, int n) {
 }
 
 __attribute__((target("avx2,fma")))
-void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, float *v, size_t stride,
-                       float *scratch) {
+void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, int first, int width,
+                       size_t panel, float *v, size_t stride, float *scratch) {
     int n = tw + 1;                  // tile t reads phases 0–3 at t and phases 0–1 at t + 1
     float *rows = scratch;           // rows[(4i + p)·n + t] = x(4ty − pad_top + i, 4t + p − pad_left), 0 outside
     float *u = scratch + 24 * n;     // u[(4k + p)·n + t] = Σ_i Bᵀ[k][i] · rows[4i + p][t]
@@ -724,11 +759,16 @@ void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, 
             input_columns(n, d, d + row, d + 2 * row, d + 3 * row, d + 4 * row, d + 5 * row,
                           o, o + row, o + 2 * row, o + 3 * row, o + 4 * row, o + 5 * row);
         }
-        for (int k = 0; k < 6; k++) {
-            const float *q = u + (size_t)k * 4 * n;
-            float *o = v + (size_t)(6 * k) * stride + (size_t)ty * tw;
-            input_columns(tw, q, q + n, q + 2 * n, q + 3 * n, q + 1, q + n + 1,
-                          o, o + stride, o + 2 * stride, o + 3 * stride, o + 4 * stride, o + 5 * stride);
+        // the tile row in runs that stay inside one panel
+        for (int t = 0; t < tw;) {
+            int tile = first + ty * tw + t, lane = tile % width, run = width - lane < tw - t ? width - lane : tw - t;
+            for (int k = 0; k < 6; k++) {
+                const float *q = u + (size_t)k * 4 * n + t;
+                float *o = v + (size_t)(6 * k) * stride + (size_t)(tile / width) * panel + lane;
+                input_columns(run, q, q + n, q + 2 * n, q + 3 * n, q + 1, q + n + 1,
+                              o, o + stride, o + 2 * stride, o + 3 * stride, o + 4 * stride, o + 5 * stride);
+            }
+            t += run;
         }
     }
 }
@@ -736,13 +776,34 @@ void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, 
 /// Aᵀ·s for s0…s5 (six runs of n values) into o0…o3.
 __attribute__((target("avx2,fma")))
 static inline void output_columns(int n, const float *s0, const float *s1, const float *s2, const float *s3, const float *s4,
-                                  const float *s5, float *o0, float *o1, float *o2, float *o3) {
+                                  const float *s5, float *restrict o0, float *restrict o1, float *restrict o2,
+                                  float *restrict o3) {
     for (int t = 0; t < n; t++) {
         float a = s1[t] + s2[t], b = s1[t] - s2[t], c = s3[t] + s4[t], d = s3[t] - s4[t];
         o0[t] = s0[t] + a + c;
         o1[t] = b + 2 * d;
         o2[t] = a + 4 * c;
         o3[t] = b + 8 * d + s5[t];
+    }
+}
+
+/// dst[4j + p] = r[p·n + j] for eight tiles j and four phases p, + bias (+ z[4j + p] if z):
+/// tile_phases8 backwards, so that the output rows are written 32 floats at a time instead of
+/// gathered float by float.
+__attribute__((target("avx2,fma")))
+static inline void phases_tiles8(const float *r, size_t n, float *dst, __m256 bias, const float *z) {
+    __m256 p0 = _mm256_loadu_ps(r), p1 = _mm256_loadu_ps(r + n), p2 = _mm256_loadu_ps(r + 2 * n), p3 = _mm256_loadu_ps(r + 3 * n);
+    __m256 t0 = _mm256_unpacklo_ps(p0, p1), t1 = _mm256_unpackhi_ps(p0, p1);
+    __m256 t2 = _mm256_unpacklo_ps(p2, p3), t3 = _mm256_unpackhi_ps(p2, p3);
+    // per 128-bit half, one tile's four phases: tiles 0|4, 1|5, 2|6, 3|7
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 out[4] = {_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u2, u3, 0x20),
+                     _mm256_permute2f128_ps(u0, u1, 0x31), _mm256_permute2f128_ps(u2, u3, 0x31)};
+    for (int i = 0; i < 4; i++) {
+        __m256 v = _mm256_add_ps(out[i], bias);
+        if (z) v = _mm256_add_ps(v, _mm256_loadu_ps(z + 8 * i));
+        _mm256_storeu_ps(dst + 8 * i, v);
     }
 }
 
@@ -766,7 +827,9 @@ void vx_winograd_output(const float *p, size_t stride, int th, int tw, float *ou
             int y = 4 * ty + r;
             float *line = out + (size_t)y * ow;
             const float *zl = z ? z + (size_t)y * ow : NULL;
-            for (int xo = 0; xo < ow; xo++) {
+            int xo = 0;
+            for (; xo + 32 <= ow; xo += 32) phases_tiles8(o + (xo >> 2), (size_t)tw, line + xo, _mm256_set1_ps(bias), zl ? zl + xo : NULL);
+            for (; xo < ow; xo++) {
                 float val = o[(xo & 3) * tw + (xo >> 2)] + bias;
                 if (zl) val += zl[xo];
                 line[xo] = val;
@@ -995,11 +1058,15 @@ void vx_layer_norm(const float *x, float *y, size_t count, const float *scale, c
                    float *mean, float *inv_std) {
     (void)x; (void)y; (void)count; (void)scale; (void)bias; (void)eps; (void)centered; (void)mean; (void)inv_std;
 }
+void vx_instance_norm(const float *x, float *y, size_t count, float scale, float bias, float eps) {
+    (void)x; (void)y; (void)count; (void)scale; (void)bias; (void)eps;
+}
 void vx_cpu_relax(void) {}
 size_t vx_winograd_scratch(int tw) { (void)tw; return 0; }
-void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, float *v, size_t stride,
-                       float *scratch) {
-    (void)x; (void)h; (void)w; (void)pad_top; (void)pad_left; (void)th; (void)tw; (void)v; (void)stride; (void)scratch;
+void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, int first, int width,
+                       size_t panel, float *v, size_t stride, float *scratch) {
+    (void)x; (void)h; (void)w; (void)pad_top; (void)pad_left; (void)th; (void)tw; (void)first; (void)width; (void)panel;
+    (void)v; (void)stride; (void)scratch;
 }
 void vx_winograd_output(const float *p, size_t stride, int th, int tw, float *out, int oh, int ow, float bias,
                         const float *z, vx_activation act, float *scratch) {

@@ -105,7 +105,7 @@ extension CPUKernels {
     public static let leakyRelu: CPUKernel = { ctx in
         let alpha = try ctx.node.float("alpha", default: 0.01)
         let a = Double(alpha)
-        return try floatUnary(ctx, { $0 < 0 ? a * $0 : $0 }, { $0 < 0 ? alpha * $0 : $0 })
+        return try floatUnary(ctx, { $0 < 0 ? a * $0 : $0 }, { $0 < 0 ? alpha * $0 : $0 }, fused: .leakyRelu(alpha: alpha))
     }
 
     public static let elu: CPUKernel = { ctx in

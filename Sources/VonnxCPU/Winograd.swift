@@ -5,6 +5,7 @@ import VonnxIR
 /// Winograd F(4×4, 3×3) convolution for 2-D 3×3, stride 1, dilation 1, group 1 convs: each
 /// 6×6 input tile and each filter go to the Winograd domain, the 36 tile positions are 36
 /// independent GEMMs [M×C]·[C×tiles], and the output transform applies bias, Z and the activation.
+/// With CGemm, the input transform writes each GEMM's B already packed in its column panels.
 enum Winograd {
     /// True when `geo` and `group` describe a conv this kernel computes and it is faster than
     /// im2col + GEMM. Its 36 GEMMs are [M×C]·[C×tiles]; measured (AVX-512 CGemm, vectorized
@@ -78,15 +79,17 @@ enum Winograd {
         let cap = chunk.images * chunk.rows * tw
         // the filter transformed once per weight storage: packed for CGemm (float32 on an
         // AVX2+FMA CPU), else as the 36 matrices OpenBLAS multiplies
-        let packedStride = PackedGemm.groupStride(rows: m, k: c), single = ThreadPool(threads: 1)
-        let usePacked = T.self == Float.self && PackedGemm.available
+        let packedStride = PackedGemm.groupStride(rows: m, k: c)
+        let usePacked = T.self == Float.self && PackedGemm.available, wide = Int(vx_gemm_t_col_block())
         let u = usePacked ? w.derived("packed-gemm/winograd") { packedFilter(w) } : w.derived("winograd") { filter(w, T.self) }
         nonisolated(unsafe) let pu = UnsafePointer(elements(u, T.self))
         nonisolated(unsafe) let packed: UnsafePointer<Float>? = usePacked ? UnsafeRawPointer(pu).assumingMemoryBound(to: Float.self) : nil
         nonisolated(unsafe) let (px, py) = (UnsafePointer(elements(x, T.self)), elements(y, T.self))
         nonisolated(unsafe) let (pb, pz) = (bias, z)
         let scratchCount = max(72, Int(vx_winograd_scratch(Int32(tw))))
-        let vBytes = 36 * c * cap * MemoryLayout<T>.stride, prodBytes = 36 * m * cap * MemoryLayout<T>.stride
+        // V's 36 blocks hold a chunk's tiles in CGemm's column panels, at most `wide` wide
+        let vColumns = usePacked ? (cap + wide - 1) / wide * wide : cap
+        let vBytes = 36 * c * vColumns * MemoryLayout<T>.stride, prodBytes = 36 * m * cap * MemoryLayout<T>.stride
         let vBlock = StorageCache.allocate(byteCount: vBytes), prodBlock = StorageCache.allocate(byteCount: prodBytes)
         defer { StorageCache.release(vBlock, byteCount: vBytes); StorageCache.release(prodBlock, byteCount: prodBytes) }
         nonisolated(unsafe) let v = vBlock.assumingMemoryBound(to: T.self), prod = prodBlock.assumingMemoryBound(to: T.self)
@@ -94,14 +97,25 @@ enum Winograd {
             for ty0 in stride(from: 0, to: th, by: chunk.rows) {
                 let images = min(chunk.images, n - first), rows = min(chunk.rows, th - ty0)
                 let band = rows * tw, tiles = images * band, skip = 4 * ty0 * ow  // the band's first output row
-                // V[ξ][c][tile] = Bᵀ·d·B of each zero-padded 6×6 input tile
+                // V[ξ] = Bᵀ·d·B of each zero-padded 6×6 input tile, channels × tiles: CGemm's packed B
+                // (panels `width` tiles wide; the micro-kernel reads the last one's spare lanes into
+                // columns it never stores, so they are zeroed as vx_gemm_pack_b zeroes them: no stale
+                // NaN or denormal enters the arithmetic), else a row-major matrix
+                let width = usePacked ? Int(vx_gemm_col_block(Int32(tiles))) : tiles
+                let columns = (tiles + width - 1) / width * width, vStride = c * columns, spare = columns - tiles
+                let layout = TileLayout(width: width, panel: usePacked ? width * c : 0)
                 pool.parallelFor(c) { r in
                     let scratch = UnsafeMutablePointer<T>.allocate(capacity: scratchCount)
                     defer { scratch.deallocate() }
                     for ch in r {
+                        let vc = v + ch * width
                         for img in 0..<images {
                             inputTiles(px + ((first + img) * c + ch) * ih * iw, geo, firstRow: ty0, rows: rows, tw: tw,
-                                       v + ch * tiles + img * band, stride: c * tiles, scratch)
+                                       firstTile: img * band, layout, vc, stride: vStride, scratch)
+                        }
+                        if spare > 0 {
+                            let last = vc + (tiles / width) * layout.panel + tiles % width
+                            for xi in 0..<36 { (last + xi * vStride).update(repeating: .zero, count: spare) }
                         }
                     }
                 }
@@ -109,13 +123,11 @@ enum Winograd {
                 pool.parallelFor(36) { r in
                     for xi in r {
                         if let packed {
-                            PackedGemm.run(single, m: m, n: tiles, k: c, a: packed + xi * packedStride,
-                                           source: PackedGemm.matrix(float(UnsafePointer(v + xi * c * tiles)), columns: tiles),
-                                           c: float(prod + xi * m * tiles),
-                                           ldc: tiles, bias: nil, z: nil, ldz: 0, activation: nil)
+                            vx_gemm(Int32(m), Int32(tiles), Int32(c), packed + xi * packedStride, nil, float(UnsafePointer(v + xi * vStride)),
+                                    float(prod + xi * m * tiles), Int32(tiles), nil, nil, 0, vx_activation(), 0, Int32(m), 0, Int32(tiles))
                         } else {
                             T.gemm(transA: false, transB: false, m: m, n: tiles, k: c, alpha: T(1), a: pu + xi * m * c, lda: c,
-                                   b: v + xi * c * tiles, ldb: tiles, beta: .zero, c: prod + xi * m * tiles, ldc: tiles)
+                                   b: v + xi * vStride, ldb: tiles, beta: .zero, c: prod + xi * m * tiles, ldc: tiles)
                         }
                     }
                 }
@@ -135,17 +147,25 @@ enum Winograd {
         }
     }
 
-    /// V[ξ·stride + ty·tw + tx] = Bᵀ·d·B of the zero-padded 6×6 input tiles of one plane in
-    /// tile rows firstRow ..< firstRow + rows, ty counted from firstRow (CGemm's vectorized
-    /// transform for float32 where it runs, else per tile here).
+    /// Where a chunk's tile number t goes in each of V's 36 blocks: (t / width)·panel + t % width
+    /// floats past its channel's start — CGemm's packed column panels, or with `width` the
+    /// chunk's tile count, one row-major run.
+    private struct TileLayout {
+        let width: Int, panel: Int
+        func offset(_ t: Int) -> Int { t / width * panel + t % width }
+    }
+
+    /// V[ξ·stride + layout.offset(firstTile + ty·tw + tx)] = Bᵀ·d·B of the zero-padded 6×6
+    /// input tiles of one plane in tile rows firstRow ..< firstRow + rows, ty counted from
+    /// firstRow (CGemm's vectorized transform for float32 where it runs, else per tile here).
     private static func inputTiles<T: RealElement>(_ plane: UnsafePointer<T>, _ geo: WindowGeometry, firstRow: Int, rows th: Int,
-                                                   tw: Int, _ v: UnsafeMutablePointer<T>, stride: Int,
-                                                   _ scratch: UnsafeMutablePointer<T>) {
+                                                   tw: Int, firstTile: Int, _ layout: TileLayout, _ v: UnsafeMutablePointer<T>,
+                                                   stride: Int, _ scratch: UnsafeMutablePointer<T>) {
         // the band's tiles start 4·firstRow rows down: as if the padding above were that much less
         let (ih, iw, top, left) = (geo.input[0], geo.input[1], geo.padBegin[0] - 4 * firstRow, geo.padBegin[1])
         if T.self == Float.self && PackedGemm.available {
             return vx_winograd_input(float(plane), Int32(ih), Int32(iw), Int32(top), Int32(left), Int32(th), Int32(tw),
-                                     float(v), stride, float(scratch))
+                                     Int32(firstTile), Int32(layout.width), layout.panel, float(v), stride, float(scratch))
         }
         let d = scratch, t = scratch + 36
         for ty in 0..<th { for tx in 0..<tw {
@@ -158,7 +178,7 @@ enum Winograd {
                 }
             }
             for j in 0..<6 { transformInput(d + j, 6, t + j, 6) }
-            for i in 0..<6 { transformInput(t + i * 6, 1, v + ty * tw + tx + i * 6 * stride, stride) }
+            for i in 0..<6 { transformInput(t + i * 6, 1, v + layout.offset(firstTile + ty * tw + tx) + i * 6 * stride, stride) }
         } }
     }
 

@@ -145,6 +145,17 @@ private func ctxFor(_ op: String) -> KernelContext {
     #expect(Swift.abs(g[0] + 0.158808) < 1e-5 && Swift.abs(g[2] - 1.954597) < 1e-5)
 }
 
+/// LeakyRelu (CGemm's vectorized activation on float32) equals its definition bit for bit on
+/// many values, whole vectors and a tail, NaN kept.
+@Test func leakyReluVectorizedMatchesDefinition() throws {
+    var values = (0..<1027).map { Float($0 % 201 - 100) * 0.37 }
+    values[5] = .nan
+    let y = try run(CPUKernels.leakyRelu, "LeakyRelu", [f32([values.count], values)], ["alpha": .float(0.3)]).scalars(as: Float.self)
+    let expected = values.map { $0 < 0 ? 0.3 * $0 : $0 }
+    #expect(y[5].isNaN)
+    #expect(zip(y, expected).enumerated().allSatisfy { $0.offset == 5 || $0.element.0 == $0.element.1 })
+}
+
 @Test func castsBetweenTypes() throws {
     let c = ctxFor("Cast")
     let x = f32([4], [1.7, -1.7, 300, .nan])

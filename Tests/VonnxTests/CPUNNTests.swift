@@ -146,6 +146,37 @@ func winogradConvMatchesDirectDefinition(xs: [Int], m: Int, pads: [Int]) throws 
         #expect(y.shape == shape)
         #expect(relativeL2(y.scalars(as: Float.self), expected) < 1e-4)
     }
+    // float64: the transforms written per tile in Swift, row-major V, OpenBLAS's dgemm
+    func double(_ v: [Float]) -> [Double] { v.map { Double($0) } }
+    let y = try run(CPUKernels.fusedConv, "FusedConv",
+                    [Tensor(shape: xs, scalars: double(x)), Tensor(shape: ws, scalars: double(w)),
+                     Tensor(shape: [m], scalars: double(bias)), Tensor(shape: shape, scalars: double(z))],
+                    ["pads": .ints(pads), "activation": .string(Array("Relu".utf8))])[0]
+    #expect(relativeL2(y.scalars(as: Double.self).map { Float($0) }, expected) < 1e-4)
+}
+
+/// InstanceNormalization (CGemm's float32 plane on AVX2) against the float64 definition:
+/// planes shorter than a vector, with a tail, and far from zero mean; one and two threads.
+@Test(arguments: [([1, 2, 1, 3], 0), ([2, 3, 5, 7], 0), ([1, 4, 33, 40], 100), ([1, 3, 1000], -7)] as [([Int], Float)])
+func instanceNormMatchesDefinition(shape: [Int], offset: Float) throws {
+    let c = shape[1], size = shape[2...].reduce(1, *)
+    let x = noise(shape.reduce(1, *), seed: 21).map { $0 * 3 + offset }
+    let scale = noise(c, seed: 22), bias = noise(c, seed: 23), eps: Float = 1e-3
+    var expected = [Float](repeating: 0, count: x.count)
+    for row in 0..<shape[0] * c {
+        let plane = x[row * size..<(row + 1) * size].map(Double.init)
+        let mean = plane.reduce(0, +) / Double(size)
+        let variance = plane.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(size)
+        let a = Double(scale[row % c]) / (variance + Double(eps)).squareRoot()
+        for (i, v) in plane.enumerated() { expected[row * size + i] = Float((v - mean) * a + Double(bias[row % c])) }
+    }
+    for threads in [1, 2] {
+        let y = try run(CPUKernels.instanceNormalization, "InstanceNormalization",
+                        [Tensor(shape: shape, scalars: x), Tensor(shape: [c], scalars: scale), Tensor(shape: [c], scalars: bias)],
+                        ["epsilon": .float(eps)], threads: threads)[0]
+        #expect(y.shape == shape)
+        #expect(close(y.scalars(as: Float.self), expected, tolerance: 1e-6))
+    }
 }
 
 @Test func convSameUpperAndErrors() throws {

@@ -37,6 +37,11 @@ void vx_softmax(const float *x, float *y, size_t count);
 void vx_layer_norm(const float *x, float *y, size_t count, const float *scale, const float *bias, float eps, int centered,
                    float *mean, float *inv_std);
 
+/// Instance normalization of the count floats at x into y: (x − mean)·scale/√(variance + eps)
+/// + bias, the mean, the variance and each output computed in float64 (as the Double reference
+/// does), 8 floats a step.
+void vx_instance_norm(const float *x, float *y, size_t count, float scale, float bias, float eps);
+
 /// B as the im2col of 2-D input planes x[channels][h][w]: row k = (channel, ky, kx), column
 /// n = (oy, ox) of an oh×ow output. A row-major K×N matrix with row stride N is the 1×1
 /// case: h = oh = 1, w = ow = N, kh = kw = strides = dilations = 1, pads 0.
@@ -132,10 +137,13 @@ void vx_maxpool(const vx_source *source, float *out, float *scratch);
 size_t vx_winograd_scratch(int tw);
 
 /// Winograd F(4×4, 3×3) input transform of one plane x (h×w, zero-padded by pad_top and
-/// pad_left) cut into th×tw tiles: v[ξ·stride + ty·tw + tx] = (Bᵀ·d·B)[ξ] for the 6×6 patch d
-/// at (4ty − pad_top, 4tx − pad_left), ξ = 0…35.
-void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, float *v, size_t stride,
-                       float *scratch);
+/// pad_left) cut into th×tw tiles: tile number t = first + ty·tw + tx gets
+/// v[ξ·stride + (t / width)·panel + t % width] = (Bᵀ·d·B)[ξ] for the 6×6 patch d at
+/// (4ty − pad_top, 4tx − pad_left), ξ = 0…35. With width = vx_gemm_col_block(tiles) and
+/// panel = width·channels, and v offset by channel·width, that is the ξ-th product's B
+/// (channels × tiles) as vx_gemm_pack_b packs it: the product needs no packing pass.
+void vx_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, int first, int width,
+                       size_t panel, float *v, size_t stride, float *scratch);
 
 /// Winograd F(4×4, 3×3) output transform of one channel: the 6×6 products of tile
 /// ty·tw + tx at p[ξ·stride + ty·tw + tx] give the 4×4 outputs Aᵀ·P·A at (4ty, 4tx) of out
