@@ -110,7 +110,7 @@ final class VulkanPartition: Partition {
         var produced = Set<String>(), inputs: [String] = [], deviceRead = Set<String>(), hostRead = Set<String>()
         var lastUse: [String: Int] = [:], known = Set<String>(), hostEvaluated = Set<Int>(), hostDefinitions: [Int: OpDefinition] = [:]
         for (i, node) in nodes.enumerated() {
-            let evaluated = Self.evaluatesOnHost(node, known: known, initializers: initializers)
+            let evaluated = Self.evaluatesOnHost(node, known: known, produced: produced, initializers: initializers)
             if evaluated {
                 hostEvaluated.insert(i)
                 known.formUnion(node.outputs)
@@ -157,15 +157,20 @@ final class VulkanPartition: Partition {
     }
 
     /// Whether a partition evaluates `node` on the host while recording, given the values
-    /// `known` there (outputs of earlier host-evaluated nodes of the partition) and the graph's
-    /// `initializers`: Shape and Size always (they read a shape), and any other deterministic op
-    /// with a CPU kernel and no subgraph whose inputs are all known or initializers. What these
-    /// make depends on input shapes and weights alone, which a recording is keyed by.
-    static func evaluatesOnHost(_ node: Node, known: Set<String>, initializers: [String: Tensor]) -> Bool {
+    /// `known` there (outputs of earlier host-evaluated nodes of the partition), those `produced`
+    /// on the device before it, and the graph's `initializers`: Shape and Size always (they read
+    /// a shape), and any other deterministic op with a CPU kernel and no subgraph whose inputs
+    /// are all known, initializers, or partition inputs it reads on the host
+    /// (`VulkanKernels.hostInputs`: Range's bounds, say). What these make depends on input
+    /// shapes, host-read input values and weights alone, which a recording is keyed by.
+    static func evaluatesOnHost(_ node: Node, known: Set<String>, produced: Set<String>, initializers: [String: Tensor]) -> Bool {
         if readsShapeOnly(node) { return true }
         let random = node.domain.isEmpty && Passes.nondeterministic.contains(node.opType)
         guard !node.hasSubgraphs, !random, (try? definition(of: node, opsets: [:])) != nil else { return false }
-        return node.inputs.allSatisfy { $0.isEmpty || known.contains($0) || initializers[$0] != nil }
+        let host = VulkanKernels.hostInputs(of: node)
+        return node.inputs.enumerated().allSatisfy { slot, name in
+            name.isEmpty || known.contains(name) || initializers[name] != nil || host.contains(slot) && !produced.contains(name)
+        }
     }
 
     /// Shape and Size read only their input's shape.
@@ -481,7 +486,7 @@ struct VulkanPlacement {
                 graph.valueInfo.merge(placed.outputTypes.map { ($0, ValueInfo(name: $0, type: $1)) }) { known, _ in known }
                 continue
             }
-            if VulkanPartition.evaluatesOnHost(node, known: onHost, initializers: graph.initializers) {
+            if VulkanPartition.evaluatesOnHost(node, known: onHost, produced: produced, initializers: graph.initializers) {
                 run.append(node)
                 produced.formUnion(node.outputs)
                 onHost.formUnion(node.outputs)

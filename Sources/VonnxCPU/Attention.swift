@@ -162,45 +162,16 @@ extension CPUKernels {
         struct Apply: RealVisitor {
             let ctx: KernelContext
             func callAsFunction<T: RealElement>(_: T.Type) throws -> [Tensor] {
-                let node = ctx.node
                 let q = try ctx.input(0), k = try ctx.input(1), v = try ctx.input(2)
                 let past = ctx.optionalInput(3), decay = ctx.optionalInput(4), beta = ctx.optionalInput(5)
-                let rule = try node.string("update_rule", default: "gated_delta")
-                let hq = try node.int("q_num_heads") ?? 0, hkv = try node.int("kv_num_heads") ?? 0
-                guard ["linear", "gated", "delta", "gated_delta"].contains(rule) else { throw ctx.error("update_rule '\(rule)' is not supported") }
-                guard hq > 0, hkv > 0, hq % hkv == 0 else { throw ctx.error("q_num_heads \(hq) must be a positive multiple of kv_num_heads \(hkv)") }
-                let gating = rule.hasPrefix("gated"), delta = rule.hasSuffix("delta")
-                guard gating == (decay != nil), delta == (beta != nil) else {
-                    throw ctx.error("update_rule '\(rule)' needs decay \(gating ? "given" : "absent") and beta \(delta ? "given" : "absent")")
-                }
-                guard q.rank == 3, k.rank == 3, v.rank == 3, k.shape[0] == q.shape[0], v.shape[0] == q.shape[0],
-                      k.shape[1] == q.shape[1], v.shape[1] == q.shape[1], q.shape[2] % hq == 0, v.shape[2] % hkv == 0,
-                      k.shape[2] == q.shape[2] / hq * hkv else {
-                    throw ctx.error("query \(q.shape), key \(k.shape), value \(v.shape) do not fit the head counts")
-                }
-                let (b, steps) = (q.shape[0], q.shape[1]), dk = q.shape[2] / hq, dv = v.shape[2] / hkv, group = hq / hkv
+                let layout = try OpLayouts.linearAttention(ctx.node, query: q.shape, key: k.shape, value: v.shape, pastState: past?.shape,
+                                                           decay: decay?.shape, beta: beta?.shape)
+                let (b, steps, hq, hkv) = (layout.batch, layout.steps, layout.queryHeads, layout.kvHeads)
+                let (dk, dv, group) = (layout.keySize, layout.valueSize, hq / hkv), decayPerFeature = layout.decayPerFeature, betaPerHead = layout.betaPerHead
                 let qv = q.doubles(), kv = k.doubles(), vv = v.doubles()
                 let dv4 = decay?.doubles(), bv = beta?.doubles()
-                var decayPerFeature = false, betaPerHead = false
-                if let decay {
-                    guard decay.rank == 3, decay.shape[0] == b, decay.shape[1] == steps, decay.shape[2] == hkv || decay.shape[2] == hkv * dk else {
-                        throw ctx.error("decay \(decay.shape) must be [\(b), \(steps), \(hkv) or \(hkv * dk)]")
-                    }
-                    decayPerFeature = decay.shape[2] != hkv
-                }
-                if let beta {
-                    guard beta.rank == 3, beta.shape[0] == b, beta.shape[1] == steps, beta.shape[2] == hkv || beta.shape[2] == 1 else {
-                        throw ctx.error("beta \(beta.shape) must be [\(b), \(steps), \(hkv) or 1]")
-                    }
-                    betaPerHead = beta.shape[2] == hkv
-                }
-                var state = [Double](repeating: 0, count: b * hkv * dk * dv)
-                if let past {
-                    guard past.shape == [b, hkv, dk, dv] else { throw ctx.error("past_state \(past.shape) must be [\(b), \(hkv), \(dk), \(dv)]") }
-                    state = past.doubles()
-                }
-                let scaleAttr = Double(try node.float("scale", default: 0))
-                let scale = scaleAttr != 0 ? scaleAttr : 1 / Double(dk).squareRoot()
+                var state = past?.doubles() ?? [Double](repeating: 0, count: b * hkv * dk * dv)
+                let scale = layout.scale
                 var out = [Double](repeating: 0, count: b * steps * hq * dv)
                 var update = [Double](repeating: 0, count: dv)
                 for bi in 0..<b { for t in 0..<steps { for h in 0..<hkv {

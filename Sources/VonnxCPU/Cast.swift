@@ -5,13 +5,9 @@ func bfloat16ToFloat(_ x: Tensor, _ ctx: KernelContext) -> Tensor {
     mapElements(x, ctx) { (b: UInt16) in Float(bitPattern: UInt32(b) << 16) }
 }
 
-/// float32 narrowed to bfloat16 bits, rounding to nearest even; NaN stays a quiet NaN.
+/// float32 narrowed to bfloat16 bits (`bfloat16Bits`: nearest, ties to even; NaN stays a quiet NaN).
 func floatToBfloat16(_ x: Tensor, _ ctx: KernelContext) -> Tensor {
-    mapElements(x, ctx) { (v: Float) -> UInt16 in
-        let bits = v.bitPattern
-        if v.isNaN { return UInt16(bits >> 16) | 0x0040 }
-        return UInt16((bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
-    }.retyped(.bfloat16)
+    mapElements(x, ctx, bfloat16Bits).retyped(.bfloat16)
 }
 
 /// Element conversions between numeric types: integer to integer wraps (NumPy's astype),

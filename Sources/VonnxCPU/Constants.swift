@@ -1,34 +1,6 @@
 import Glibc
 import VonnxIR
 
-/// Writes each (index, value) pair, converted from Double, into a fresh tensor of any numeric type.
-struct FillNumbers: ElementVisitor {
-    let out: Tensor, values: [(index: Int, value: Double)]
-    func callAsFunction<T: NumericElement>(_: T.Type) throws {
-        out.withUnsafeMutableBufferPointer(as: T.self) { p in for (i, v) in values { p[i] = T(fromDouble: v) } }
-    }
-}
-
-/// A fresh tensor of `dataType` holding `values` (converted from Double); bfloat16 rounds to nearest even.
-func numericTensor(_ dataType: DataType, shape: [Int], _ values: [Double], _ ctx: KernelContext) throws -> Tensor {
-    if dataType == .bfloat16 {
-        return Tensor(shape: shape, scalars: values.map(bfloat16Bits)).retyped(.bfloat16)
-    }
-    guard dataType != .string else { throw ctx.error("cannot make a numeric tensor of strings") }
-    let out = Tensor(zeros: dataType, shape: shape)
-    try dataType.visit(FillNumbers(out: out, values: values.enumerated().map { ($0.offset, $0.element) }))
-    return out
-}
-
-/// The bfloat16 bit pattern nearest to `v` (ties to even; NaN stays NaN).
-func bfloat16Bits(_ v: Double) -> UInt16 {
-    let f = Float(v)
-    if f.isNaN { return 0x7FC0 }
-    let bits = f.bitPattern
-    let rounded = bits &+ 0x7FFF &+ ((bits >> 16) & 1)
-    return UInt16(truncatingIfNeeded: rounded >> 16)
-}
-
 extension Tensor {
     /// The same bytes read as another element type of the same size (bfloat16 built as UInt16).
     func retyped(_ type: DataType) -> Tensor { Tensor(dataType: type, shape: shape, storage: storage) }
@@ -106,7 +78,7 @@ extension CPUKernels {
         }
         guard wantsMask else { return [x] }
         let maskType: DataType = ctx.opset >= 10 ? .bool : x.dataType
-        let mask = try numericTensor(maskType, shape: [], [1], ctx)
+        let mask = try Tensor(maskType, shape: [], converting: [1])
         return [x, stridedCopy(mask, strides: x.shape.map { _ in 0 }, shape: x.shape, pool: ctx.pool)]
     }
 
@@ -145,35 +117,14 @@ extension CPUKernels {
         }
         // the values are made as float64 first
         try ctx.checkAllocatable("the range", dims: [n], .double)
-        return [try numericTensor(s.dataType, shape: [n], (0..<n).map(value), ctx)]
+        return [try Tensor(s.dataType, shape: [n], converting: (0..<n).map(value))]
     }
 
     /// EyeLike: a 2-D tensor of the input's shape with ones on diagonal `k`, in `dtype`
-    /// (default: the input's type).
+    /// (default: the input's type): `OpLayouts.eyeLikeValue`.
     public static let eyeLike: CPUKernel = { ctx in
         let x = try ctx.input(0)
-        guard x.rank == 2 else { throw ctx.error("input must be 2-D, got \(x.shape)") }
-        var type = x.dataType
-        if let raw = try ctx.node.int("dtype") {
-            guard let t = DataType(rawValue: Int32(truncatingIfNeeded: raw)), t != .string else {
-                throw ctx.error("dtype \(raw) is not supported")
-            }
-            type = t
-        }
-        let k = try ctx.node.int("k", default: 0)
-        let rows = x.shape[0], cols = x.shape[1]
-        let ones = (0..<rows).compactMap { i -> (Int, Double)? in
-            let j = i + k
-            return j >= 0 && j < cols ? (i * cols + j, 1) : nil
-        }
-        if type == .bfloat16 {
-            let out = Tensor(zeros: .bfloat16, shape: x.shape)
-            out.withUnsafeMutableBufferPointer(as: UInt16.self) { p in for (i, _) in ones { p[i] = bfloat16Bits(1) } }
-            return [out]
-        }
-        let out = Tensor(zeros: type, shape: x.shape)
-        try type.visit(FillNumbers(out: out, values: ones))
-        return [out]
+        return [try OpLayouts.eyeLikeValue(ctx.node, shape: x.shape, input: x.dataType)]
     }
 
     /// OneHot: indices (negative count from `depth`) expanded along `axis` into off/on values.

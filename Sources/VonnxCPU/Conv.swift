@@ -420,15 +420,9 @@ extension ConvKernels {
         let ctx: KernelContext
         func callAsFunction<T: RealElement>(_: T.Type) throws -> [Tensor] {
             let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optionalInput(2), past = ctx.optionalInput(3)
-            guard x.rank == 3, w.rank == 3, w.shape[0] == x.shape[1], w.shape[1] == 1, w.shape[2] >= 1 else {
-                throw ctx.error("input \(x.shape) must be [B, C, L] and weight \(w.shape) [C, 1, k]")
-            }
-            let (b, c, l, k) = (x.shape[0], x.shape[1], x.shape[2], w.shape[2])
-            if let past, past.shape != [b, c, k - 1] { throw ctx.error("past_state \(past.shape) must be [\(b), \(c), \(k - 1)]") }
-            if let bias, bias.count != c { throw ctx.error("bias \(bias.shape) must hold \(c) values") }
-            let activation = try ctx.node.string("activation", default: "none")
-            guard ["none", "silu", "swish"].contains(activation) else { throw ctx.error("activation '\(activation)' is not none, silu or swish") }
-            let silu = activation != "none"
+            let layout = try OpLayouts.causalConvWithState(ctx.node, input: x.shape, weight: w.shape, biasCount: bias?.count,
+                                                           pastState: past?.shape)
+            let (b, c, l, k, silu) = (layout.batch, layout.channels, layout.length, layout.kernel, layout.silu)
             let y = Tensor(zeros: T.dataType, shape: [b, c, l]), state = Tensor(zeros: T.dataType, shape: [b, c, k - 1])
             let px = elements(x, T.self), pw = elements(w, T.self), py = elements(y, T.self), ps = elements(state, T.self)
             let pp = past.map { elements($0, T.self) }, pb = bias.map { elements($0, T.self) }
@@ -537,26 +531,12 @@ extension CPUKernels {
 extension CPUKernels {
     /// Col2Im: sums the columns [N, C·∏block, L] back into images [N, C, image_shape...].
     public static let col2Im: CPUKernel = { ctx in
-        let x = try ctx.input(0), image = try ctx.input(1).ints(), block = try ctx.input(2).ints()
-        let d = image.count, node = ctx.node
-        let strides = try node.ints("strides") ?? Array(repeating: 1, count: d)
-        let dilations = try node.ints("dilations") ?? Array(repeating: 1, count: d)
-        let pads = try node.ints("pads") ?? Array(repeating: 0, count: 2 * d)
-        guard x.rank == 3, d > 0, block.count == d, strides.count == d, dilations.count == d, pads.count == 2 * d,
-              windowValuesValid(block + image + strides + dilations, positive: true), windowValuesValid(pads, positive: false),
-              let kernelSize = checkedElementCount(block), x.shape[1] % kernelSize == 0 else {
-            throw ctx.error("input \(x.shape), image_shape \(image), block_shape \(block) and the attributes do not fit")
-        }
-        let blocks = (0..<d).map {
-            ShapeRules.windowOutput(image[$0], kernel: block[$0], stride: strides[$0], dilation: dilations[$0],
-                                    padBegin: pads[$0], padEnd: pads[$0 + d])
-        }
-        guard checkedElementCount(blocks, limit: .max) == x.shape[2] else {
-            throw ctx.error("\(x.shape[2]) columns do not match the \(blocks) blocks of image \(image)")
-        }
-        try ctx.checkAllocatable("the output", dims: [x.shape[0], x.shape[1] / kernelSize] + image, x.dataType)
-        let geo = WindowGeometry(input: blocks, kernel: block, strides: strides, dilations: dilations,
-                                 padBegin: Array(pads[0..<d]), padEnd: Array(pads[d...]), output: image)
+        let x = try ctx.input(0)
+        let layout = try OpLayouts.col2Im(ctx.node, columns: x.shape, image: try ctx.input(1).ints(), block: try ctx.input(2).ints())
+        let (image, d) = (layout.image, layout.image.count)
+        try ctx.checkAllocatable("the output", dims: [x.shape[0], layout.channels] + image, x.dataType)
+        let geo = WindowGeometry(input: layout.blocks, kernel: layout.block, strides: layout.strides, dilations: layout.dilations,
+                                 padBegin: Array(layout.pads[0..<d]), padEnd: Array(layout.pads[d...]), output: image)
         struct Apply: ArithmeticVisitor {
             let x: Tensor, geo: WindowGeometry, channels: Int, image: [Int]
             func callAsFunction<T: ArithmeticElement>(_: T.Type) throws -> Tensor {
@@ -569,6 +549,6 @@ extension CPUKernels {
                 return y
             }
         }
-        return [try x.dataType.visitArithmetic(Apply(x: x, geo: geo, channels: x.shape[1] / kernelSize, image: image))]
+        return [try x.dataType.visitArithmetic(Apply(x: x, geo: geo, channels: layout.channels, image: image))]
     }
 }

@@ -33,9 +33,9 @@ extension CPUKernels {
             }
         }
         switch reduction {
-        case "none": return try makeTensor(type, shape: target.shape, values: loss)
-        case "sum": return try makeTensor(type, shape: [], values: [loss.reduce(0, +)])
-        case "mean": return try makeTensor(type, shape: [], values: [loss.reduce(0, +) / weightSum])
+        case "none": return try Tensor(type, shape: target.shape, converting: loss)
+        case "sum": return try Tensor(type, shape: [], converting: [loss.reduce(0, +)])
+        case "mean": return try Tensor(type, shape: [], converting: [loss.reduce(0, +) / weightSum])
         default: throw ctx.error("unknown reduction '\(reduction)'")
         }
     }
@@ -65,6 +65,6 @@ extension CPUKernels {
             }
         }
         return [try nllLoss(ctx, logp: logp, shape: x.shape, type: x.dataType),
-                try makeTensor(x.dataType, shape: x.shape, values: logp)]
+                try Tensor(x.dataType, shape: x.shape, converting: logp)]
     }
 }

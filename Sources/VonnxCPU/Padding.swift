@@ -31,7 +31,7 @@ extension CPUKernels {
             guard let p = try ctx.node.ints("pads") ?? ctx.node.ints("paddings") else { throw ctx.error("pads are required") }
             raw = p
             value = x.dataType == .string ? Tensor(strings: [""], shape: [])
-                : try numericTensor(x.dataType, shape: [], [Double(try ctx.node.float("value", default: 0))], ctx)
+                : try Tensor(x.dataType, shape: [], converting: [Double(try ctx.node.float("value", default: 0))])
         } else {
             raw = try shapeInput(try ctx.input(1), "pads", ctx)
             if let c = ctx.optionalInput(2) {

@@ -82,7 +82,7 @@ extension CPUKernels {
             let r = v.rounded(.toNearestOrEven) + (zs?[k] ?? 0)
             return r.isNaN ? lo : min(max(r, lo), hi)
         }
-        return [try makeTensor(outType, shape: x.shape, values: q)]
+        return [try Tensor(outType, shape: x.shape, converting: q)]
     }
 
     /// DequantizeLinear: (x - zero point) · scale in the scale's type (or output_dtype).
@@ -98,7 +98,7 @@ extension CPUKernels {
         }
         let index = try QuantParameterIndex(x: x, parameter: scale, ctx)
         let xs = x.doubles(), ss = scale.doubles(), zs = zp?.doubles()
-        return [try makeTensor(outType, shape: x.shape, values: xs.indices.map { i in
+        return [try Tensor(outType, shape: x.shape, converting: xs.indices.map { i in
             let k = index(i)
             return (xs[i] - (zs?[k] ?? 0)) * ss[k]
         })]

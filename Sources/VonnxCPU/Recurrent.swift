@@ -214,7 +214,7 @@ struct RecurrentSetup: Sendable {
             for h in 0..<hidden { y[dst + h] = ys[d][src + h] }
         } } }
         func pack(_ v: [Float], _ shape: [Int]) throws -> Tensor {
-            type == .float ? Tensor(shape: shape, scalars: v) : try makeTensor(type, shape: shape, values: v.map(Double.init))
+            type == .float ? Tensor(shape: shape, scalars: v) : try Tensor(type, shape: shape, converting: v.map(Double.init))
         }
         var result = [try pack(y, yShape)]
         let stateShape = layout == 0 ? [directions, batch, hidden] : [batch, directions, hidden]
@@ -228,15 +228,6 @@ struct RecurrentSetup: Sendable {
         }
         return result
     }
-}
-
-/// A tensor of element `type` holding `values` (converted as `NumericElement.init(fromFloat:)`).
-func makeTensor(_ type: DataType, shape: [Int], values: [Double]) throws -> Tensor {
-    struct Make: ElementVisitor {
-        let shape: [Int], values: [Double]
-        func callAsFunction<T: NumericElement>(_: T.Type) -> Tensor { Tensor(shape: shape, scalars: values.map { T(fromDouble: $0) }) }
-    }
-    return try type.visit(Make(shape: shape, values: values))
 }
 
 /// Time index of step `s` for a batch entry of length `len`: entries run backwards from

@@ -176,7 +176,7 @@ extension CPUKernels {
                 }
             }
         }
-        return [try makeTensor(x.dataType, shape: outShape, values: out)]
+        return [try Tensor(x.dataType, shape: outShape, converting: out)]
     }
 
     /// STFT: signal [batch, length, 1 or 2], frame_step, optional window and frame_length;
@@ -224,7 +224,7 @@ extension CPUKernels {
                 }
             }
         }
-        return [try makeTensor(x.dataType, shape: shape, values: out)]
+        return [try Tensor(x.dataType, shape: shape, converting: out)]
     }
 
     /// A window op: `size` from input 0, output_datatype, periodic; `f(n, N)` gives element n
@@ -239,7 +239,7 @@ extension CPUKernels {
             guard let type = DataType(rawValue: Int32(truncatingIfNeeded: raw)) else { throw ctx.error("unknown output_datatype \(raw)") }
             let periodic = try ctx.node.int("periodic", default: 1) != 0
             let N = Double(periodic ? size : size - 1)
-            return [try makeTensor(type, shape: [size], values: (0..<size).map { f(Double($0), N) })]
+            return [try Tensor(type, shape: [size], converting: (0..<size).map { f(Double($0), N) })]
         }
     }
 
@@ -283,6 +283,6 @@ extension CPUKernels {
         }
         let raw = try ctx.node.int("output_datatype", default: 1)
         guard let type = DataType(rawValue: Int32(truncatingIfNeeded: raw)) else { throw ctx.error("unknown output_datatype \(raw)") }
-        return [try makeTensor(type, shape: [spectrogramBins, melBins], values: out)]
+        return [try Tensor(type, shape: [spectrogramBins, melBins], converting: out)]
     }
 }

@@ -26,7 +26,7 @@ extension CPUKernels {
             return [y]
         }
         var s = try ctx.apply1(matMul, "MatMul", [ctx.materialized(q), ctx.materialized(k)])
-        if scale != 1 { s = try ctx.apply1(mul, "Mul", [s, makeTensor(type, shape: [], values: [Double(scale)])]) }
+        if scale != 1 { s = try ctx.apply1(mul, "Mul", [s, Tensor(type, shape: [], converting: [Double(scale)])]) }
         if let mask { s = try ctx.apply1(add, "Add", [s, mask]) }
         let p = try ctx.apply1(softmax, "Softmax", [s], ["axis": .int(-1)])
         return [try ctx.apply1(matMul, "MatMul", [p, ctx.materialized(v)])]

@@ -95,7 +95,7 @@ extension CPUKernels {
             }
             dets[b] = det
         }
-        return [try makeTensor(x.dataType, shape: batch, values: dets)]
+        return [try Tensor(x.dataType, shape: batch, converting: dets)]
     }
 
     /// NonMaxSuppression: per batch and class, boxes by descending score (ties: lower index),

@@ -293,3 +293,29 @@ public func checkedElementCount(_ dims: [Int], limit: Int = Int(Int32.max) * 64)
     }
     return n
 }
+
+/// The bfloat16 bit pattern nearest to `value` (ties to even); a NaN stays a quiet NaN of its sign.
+public func bfloat16Bits(_ value: Float) -> UInt16 {
+    let bits = value.bitPattern
+    if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
+    return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+}
+
+extension Tensor {
+    /// A tensor of `type` holding `values`, each converted as `NumericElement.init(fromDouble:)`
+    /// does (bfloat16: through float32, by `bfloat16Bits`). Throws for strings. Precondition:
+    /// `shape` holds `values.count` elements.
+    public init(_ type: DataType, shape: [Int], converting values: [Double]) throws {
+        struct Make: ElementVisitor {
+            let shape: [Int], values: [Double]
+            func callAsFunction<T: NumericElement>(_: T.Type) -> Tensor { Tensor(shape: shape, scalars: values.map { T(fromDouble: $0) }) }
+        }
+        switch type {
+        case .bfloat16:
+            let bits = Tensor(shape: shape, scalars: values.map { bfloat16Bits(Float($0)) })
+            self.init(dataType: .bfloat16, shape: shape, storage: bits.storage)
+        case .string: throw VonnxError.invalidArgument("cannot make string elements from numbers")
+        default: self = try type.visit(Make(shape: shape, values: values))
+        }
+    }
+}

@@ -84,37 +84,18 @@ func recordAttention(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
 func recordLinearAttention(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let q = try ctx.input(0), k = try ctx.input(1), v = try ctx.input(2)
     let past = ctx.optionalInput(3), decay = ctx.optionalInput(4), beta = ctx.optionalInput(5)
-    let rule = try ctx.node.string("update_rule", default: "gated_delta")
-    let hq = try ctx.node.int("q_num_heads") ?? 0, hkv = try ctx.node.int("kv_num_heads") ?? 0
-    guard ["linear", "gated", "delta", "gated_delta"].contains(rule) else { throw ctx.error("update_rule '\(rule)' is not supported") }
-    guard hq > 0, hkv > 0, hq % hkv == 0 else { throw ctx.error("q_num_heads \(hq) must be a positive multiple of kv_num_heads \(hkv)") }
-    let gated = rule.hasPrefix("gated"), delta = rule.hasSuffix("delta")
-    guard gated == (decay != nil), delta == (beta != nil) else {
-        throw ctx.error("update_rule '\(rule)' needs decay \(gated ? "given" : "absent") and beta \(delta ? "given" : "absent")")
-    }
     guard [q, k, v, past, decay, beta].allSatisfy({ $0.map { $0.dataType == .float } ?? true }) else {
         throw ctx.error("query \(q), key \(k), value \(v), past_state, decay and beta must be float32 on Vulkan")
     }
-    guard q.rank == 3, k.rank == 3, v.rank == 3, k.shape[0] == q.shape[0], v.shape[0] == q.shape[0],
-          k.shape[1] == q.shape[1], v.shape[1] == q.shape[1], q.shape[2] % hq == 0, v.shape[2] % hkv == 0,
-          k.shape[2] == q.shape[2] / hq * hkv else {
-        throw ctx.error("query \(q.shape), key \(k.shape), value \(v.shape) do not fit the head counts")
-    }
-    let (b, steps) = (q.shape[0], q.shape[1]), dk = q.shape[2] / hq, dv = v.shape[2] / hkv
-    if let decay, decay.rank != 3 || decay.shape[0] != b || decay.shape[1] != steps || (decay.shape[2] != hkv && decay.shape[2] != hkv * dk) {
-        throw ctx.error("decay \(decay.shape) must be [\(b), \(steps), \(hkv) or \(hkv * dk)]")
-    }
-    if let beta, beta.rank != 3 || beta.shape[0] != b || beta.shape[1] != steps || (beta.shape[2] != hkv && beta.shape[2] != 1) {
-        throw ctx.error("beta \(beta.shape) must be [\(b), \(steps), \(hkv) or 1]")
-    }
-    if let past, past.shape != [b, hkv, dk, dv] { throw ctx.error("past_state \(past.shape) must be [\(b), \(hkv), \(dk), \(dv)]") }
-    let scaleAttribute = try ctx.node.float("scale", default: 0)
+    let layout = try OpLayouts.linearAttention(ctx.node, query: q.shape, key: k.shape, value: v.shape, pastState: past?.shape,
+                                               decay: decay?.shape, beta: beta?.shape)
+    let (b, steps, hq, hkv, dk, dv) = (layout.batch, layout.steps, layout.queryHeads, layout.kvHeads, layout.keySize, layout.valueSize)
     let y = try ctx.recorder.makeTensor(shape: [b, steps, hq * dv]), state = try ctx.recorder.makeTensor(shape: [b, hkv, dk, dv])
     var push = PushConstants()
     for n in [b * hkv * dv, steps, hkv, hq / hkv, dk, dv] { push.add(n) }
-    push.add(scaleAttribute != 0 ? scaleAttribute : 1 / Float(dk).squareRoot())
-    let flags = ["PAST": past != nil, "GATED": gated, "DECAY_PER_FEATURE": decay.map { $0.shape[2] != hkv } ?? false,
-                 "DELTA": delta, "BETA_PER_HEAD": beta.map { $0.shape[2] == hkv } ?? false]
+    push.add(Float(layout.scale))
+    let flags = ["PAST": past != nil, "GATED": layout.gated, "DECAY_PER_FEATURE": layout.decayPerFeature,
+                 "DELTA": layout.delta, "BETA_PER_HEAD": layout.betaPerHead]
     try ctx.dispatch1D("linear_attention", defines: flags.mapValues { $0 ? "1" : "0" },
                        buffers: [q, k, v, past ?? q, decay ?? q, beta ?? q, y, state].map(\.buffer), push: push, count: b * hkv * dv)
     return [y, state]

@@ -248,7 +248,7 @@ func recordClip(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
         let bound: Tensor
         if ctx.opset < 11 {
             guard let value = try ctx.node.float(name) else { continue }
-            bound = try hostTensor(x.dataType, shape: [], values: [Double(value)], ctx.node)
+            bound = try Tensor(x.dataType, shape: [], converting: [Double(value)])
         } else {
             guard let t = try ctx.hostInput(i) else { continue }
             guard t.dataType == x.dataType, t.count == 1 else { throw ctx.error("input \(i) must be a single \(x.dataType), got \(t)") }

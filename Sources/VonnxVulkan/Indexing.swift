@@ -171,21 +171,6 @@ func recordCompress(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     return [try recordGather(ctx, x, try ctx.recorder.upload(Tensor(shape: [picks.count], scalars: picks.map { Int32($0) })), axis: axis)]
 }
 
-/// NonZero of an input known on the host (the output's length depends on it): the int64
-/// coordinates [rank, count] of its nonzero elements in row-major order, made there and uploaded.
-func recordNonZero(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
-    guard let x = try ctx.hostInput(0), x.dataType != .string else { throw ctx.error("the input must be a numeric tensor known on the host") }
-    let values = x.doubles(), strides = contiguousStrides(x.shape)
-    let picks = values.indices.filter { values[$0] != 0 }
-    var coordinates = [Int64](repeating: 0, count: x.rank * picks.count)
-    for (k, flat) in picks.enumerated() {
-        for d in 0..<x.rank { coordinates[d * picks.count + k] = Int64(flat / strides[d] % x.shape[d]) }
-    }
-    let shape = [x.rank, picks.count]
-    guard !coordinates.isEmpty else { return [try ctx.recorder.makeTensor(shape: shape, dataType: .int64)] }
-    return [try ctx.recorder.upload(Tensor(shape: shape, scalars: coordinates))]
-}
-
 /// GatherElements along `axis`: the output has the indices' shape.
 func recordGatherElements(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let x = try ctx.input(0), indices = try ctx.input(1)
@@ -265,86 +250,11 @@ func recordCumSum(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     return [y]
 }
 
-// Constant, ConstantOfShape, Range, the window functions and MelWeightMatrix depend on host
-// values alone: computed on the host and uploaded, so the tensors they feed stay on the device.
-
-/// The host value a Constant, ConstantOfShape, Range, window or MelWeightMatrix node makes.
-func hostValue(of node: Node, hostInputs: [Tensor?]) throws -> Tensor {
-    if signalHostValueOps.contains(node.opType) { return try signalHostValue(of: node, hostInputs: hostInputs) }
-    switch node.opType {
-    case "Constant":
-        return try ShapeRules.constantValue(node)
-    case "ConstantOfShape":
-        guard let dims = hostInputs.first??.ints(), dims.allSatisfy({ $0 >= 0 }), let count = checkedElementCount(dims) else {
-            throw node.error("input 'shape' must be known and non-negative")
-        }
-        let value = try node.tensor("value") ?? Tensor(scalar: Float(0))
-        guard value.count == 1 else { throw node.error("attribute 'value' must hold one element") }
-        switch value.dataType {
-        case .float: return Tensor(shape: dims, scalars: [Float](repeating: value.scalars(as: Float.self)[0], count: count))
-        case .int32: return Tensor(shape: dims, scalars: [Int32](repeating: value.scalars(as: Int32.self)[0], count: count))
-        case .int64: return Tensor(shape: dims, scalars: [Int64](repeating: value.scalars(as: Int64.self)[0], count: count))
-        case .double: return Tensor(shape: dims, scalars: [Double](repeating: value.scalars(as: Double.self)[0], count: count))
-        case .bool: return Tensor(shape: dims, scalars: [Bool](repeating: value.scalars(as: Bool.self)[0], count: count))
-        default: throw node.error("ConstantOfShape of \(value.dataType) is not implemented on Vulkan")
-        }
-    default:  // Range
-        guard hostInputs.count == 3, let start = hostInputs[0], let limit = hostInputs[1], let delta = hostInputs[2],
-              start.count == 1, limit.count == 1, delta.count == 1 else { throw node.error("start, limit and delta must be known scalars") }
-        let (s, l, d) = (start.doubles()[0], limit.doubles()[0], delta.doubles()[0])
-        guard d != 0 else { throw node.error("delta is zero") }
-        let n = max(Int(((l - s) / d).rounded(.up)), 0)
-        switch start.dataType {
-        case .float:
-            let (fs, fd) = (start.scalars(as: Float.self)[0], delta.scalars(as: Float.self)[0])
-            return Tensor(shape: [n], scalars: (0..<n).map { fs + Float($0) * fd })
-        case .int32: return Tensor(shape: [n], scalars: (0..<n).map { Int32(s) + Int32($0) * Int32(d) })
-        case .int64: return Tensor(shape: [n], scalars: (0..<n).map { Int64(s) + Int64($0) * Int64(d) })
-        case .double: return Tensor(shape: [n], scalars: (0..<n).map { s + Double($0) * d })
-        case .float16, .bfloat16: return try hostTensor(start.dataType, shape: [n], values: (0..<n).map { s + Double($0) * d }, node)
-        default: throw node.error("Range of \(start.dataType) is not implemented on Vulkan")
-        }
-    }
-}
-
-/// `values` as a host tensor of `type`, each converted as `NumericElement.init(fromDouble:)`
-/// (bfloat16: the nearest, ties to even, through float32), as the CPU kernels make theirs.
-func hostTensor(_ type: DataType, shape: [Int], values: [Double], _ node: Node) throws -> Tensor {
-    struct Make: ElementVisitor {
-        let shape: [Int], values: [Double]
-        func callAsFunction<T: NumericElement>(_: T.Type) -> Tensor { Tensor(shape: shape, scalars: values.map { T(fromDouble: $0) }) }
-    }
-    if type == .bfloat16 {
-        let bits = values.map { v -> UInt16 in
-            let f = Float(v)
-            return f.isNaN ? 0x7FC0 : UInt16(truncatingIfNeeded: (f.bitPattern &+ 0x7FFF &+ ((f.bitPattern >> 16) & 1)) >> 16)
-        }
-        return Tensor(dataType: .bfloat16, shape: shape, storage: Tensor(shape: shape, scalars: bits).storage)
-    }
-    do { return try type.visit(Make(shape: shape, values: values)) } catch { throw node.error("cannot make \(type) elements") }
-}
-
-/// The element type an EyeLike node makes: its dtype attribute, else its input's type.
-func eyeLikeType(_ node: Node, input: DataType) throws -> DataType {
-    guard let raw = try node.int("dtype") else { return input }
-    guard let type = DataType(rawValue: Int32(truncatingIfNeeded: raw)), type != .string else { throw node.error("dtype \(raw) is not supported") }
-    return type
-}
-
-/// EyeLike of a 2-D input: ones on the diagonal shifted by k, zeros elsewhere, made on the
-/// host from the input's shape alone (the input is not read) and uploaded.
+/// EyeLike of a 2-D input: `OpLayouts.eyeLikeValue`, made on the host from the input's shape
+/// alone (its values are not read) and uploaded.
 func recordEyeLike(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let x = try ctx.input(0)
-    guard x.rank == 2 else { throw ctx.error("input must be 2-D, got \(x.shape)") }
-    let type = try eyeLikeType(ctx.node, input: x.dataType), k = try ctx.node.int("k", default: 0)
-    let (rows, cols) = (x.shape[0], x.shape[1])
-    var values = [Double](repeating: 0, count: x.count)
-    for i in 0..<rows where i + k >= 0 && i + k < cols { values[i * cols + i + k] = 1 }
-    return [try ctx.recorder.upload(try hostTensor(type, shape: x.shape, values: values, ctx.node))]
-}
-
-func recordHostValue(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
-    [try ctx.recorder.upload(try hostValue(of: ctx.node, hostInputs: ctx.hostInputs))]
+    return [try ctx.recorder.upload(try OpLayouts.eyeLikeValue(ctx.node, shape: x.shape, input: x.dataType))]
 }
 
 /// ScatterElements and ScatterND (reduction none/add/mul/max/min): the data copied, then the

@@ -470,22 +470,16 @@ private func repetitions(_ taps: [ResizeSampling.Taps], input: Int) -> Int? {
 /// (`Shaders/causal_conv.comp`).
 func recordCausalConvWithState(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optionalInput(2), past = ctx.optionalInput(3)
-    guard x.rank == 3, w.rank == 3, w.shape[0] == x.shape[1], w.shape[1] == 1, w.shape[2] >= 1 else {
-        throw ctx.error("input \(x.shape) must be [B, C, L] and weight \(w.shape) [C, 1, k]")
-    }
-    let (b, c, l, k) = (x.shape[0], x.shape[1], x.shape[2], w.shape[2])
-    if let past, past.shape != [b, c, k - 1] { throw ctx.error("past_state \(past.shape) must be [\(b), \(c), \(k - 1)]") }
-    if let bias, bias.count != c { throw ctx.error("bias \(bias.shape) must hold \(c) values") }
     guard [x, w, bias, past].allSatisfy({ $0.map { $0.dataType == .float } ?? true }) else {
         throw ctx.error("input \(x), weight \(w), bias and past_state must be float32 on Vulkan")
     }
-    let activation = try ctx.node.string("activation", default: "none")
-    guard ["none", "silu", "swish"].contains(activation) else { throw ctx.error("activation '\(activation)' is not none, silu or swish") }
+    let layout = try OpLayouts.causalConvWithState(ctx.node, input: x.shape, weight: w.shape, biasCount: bias?.count, pastState: past?.shape)
+    let (b, c, l, k) = (layout.batch, layout.channels, layout.length, layout.kernel)
     let y = try ctx.recorder.makeTensor(shape: [b, c, l]), state = try ctx.recorder.makeTensor(shape: [b, c, k - 1])
     let count = b * c * (l + k - 1)
     var push = PushConstants()
     for n in [count, c, l, k] { push.add(n) }
-    let flags = ["BIAS": bias != nil, "PAST": past != nil, "SILU": activation != "none"]
+    let flags = ["BIAS": bias != nil, "PAST": past != nil, "SILU": layout.silu]
     try ctx.dispatch1D("causal_conv", defines: flags.mapValues { $0 ? "1" : "0" },
                        buffers: [x, w, bias ?? x, past ?? x, y, state].map(\.buffer), push: push, count: count)
     return [y, state]
@@ -498,24 +492,9 @@ func recordCausalConvWithState(_ ctx: VulkanKernelContext) throws -> [VulkanTens
 func recordCol2Im(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let x = try ctx.input(0), node = ctx.node
     guard let image = try ctx.hostInput(1)?.ints(), let block = try ctx.hostInput(2)?.ints() else { throw ctx.error("image_shape and block_shape are required") }
-    let d = image.count
-    let strides = try node.ints("strides") ?? Array(repeating: 1, count: d)
-    let dilations = try node.ints("dilations") ?? Array(repeating: 1, count: d)
-    let pads = try node.ints("pads") ?? Array(repeating: 0, count: 2 * d)
-    let bounded = { (values: [Int], least: Int) in values.allSatisfy { $0 >= least && $0 < Int(Int32.max) } }
-    guard x.rank == 3, d > 0, block.count == d, strides.count == d, dilations.count == d, pads.count == 2 * d,
-          bounded(block + image + strides + dilations, 1), bounded(pads, 0),
-          let kernelSize = checkedElementCount(block), x.shape[1] % kernelSize == 0 else {
-        throw ctx.error("input \(x.shape), image_shape \(image), block_shape \(block) and the attributes do not fit")
-    }
+    let layout = try OpLayouts.col2Im(node, columns: x.shape, image: image, block: block), d = image.count
     guard d <= 3 else { throw ctx.error("Col2Im over \(d) spatial dims is not implemented on Vulkan (at most 3)") }
-    let blocks = (0..<d).map {
-        ShapeRules.windowOutput(image[$0], kernel: block[$0], stride: strides[$0], dilation: dilations[$0], padBegin: pads[$0], padEnd: pads[$0 + d])
-    }
-    guard checkedElementCount(blocks, limit: .max) == x.shape[2] else {
-        throw ctx.error("\(x.shape[2]) columns do not match the \(blocks) blocks of image \(image)")
-    }
-    let channels = x.shape[1] / kernelSize
+    let (blocks, pads, channels) = (layout.blocks, layout.pads, layout.channels)
     guard let count = checkedElementCount([x.shape[0], channels] + image) else { throw ctx.error("image \(image) is too large") }
     let y = try ctx.recorder.makeTensor(shape: [x.shape[0], channels] + image)
     let pad3 = { (v: [Int], fill: Int) in [Int](repeating: fill, count: 3 - d) + v }
@@ -523,7 +502,7 @@ func recordCol2Im(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     push.add(count); push.add(channels); push.add(channels); push.add(1); push.add(0)
     for v in [pad3(blocks, 1), pad3(image, 1), pad3(Array(pads[..<d]), 0)] { push.add(v, length: 3) }
     var defines = ["FROM_COLUMNS": "1"]
-    for (name, values) in [("K", pad3(block, 1)), ("S", pad3(strides, 1)), ("D", pad3(dilations, 1))] {
+    for (name, values) in [("K", pad3(block, 1)), ("S", pad3(layout.strides, 1)), ("D", pad3(layout.dilations, 1))] {
         for (i, v) in values.enumerated() { defines["\(name)\(i)"] = "\(v)u" }
     }
     try ctx.dispatch1D("conv_transpose", defines: defines, buffers: [x.buffer, x.buffer, y.buffer], push: push, count: count)

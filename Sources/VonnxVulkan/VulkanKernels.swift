@@ -112,7 +112,6 @@ public enum VulkanKernels {
         t["Resize"] = recordResize
         t["Upsample"] = recordUpsample
         t["Compress"] = recordCompress
-        t["NonZero"] = recordNonZero
         t["ReverseSequence"] = recordReverseSequence
         t["GatherND"] = recordGatherND
         t["ConvTranspose"] = recordConvTranspose
@@ -126,7 +125,6 @@ public enum VulkanKernels {
         t["GroupNormalization"] = recordGroupNormalization
         t["MeanVarianceNormalization"] = recordMeanVarianceNormalization
         t["Det"] = recordDet
-        for op in ["Constant", "ConstantOfShape", "Range"] + signalHostValueOps { t[op] = recordHostValue }
         t["Attention"] = recordAttention
         t["NegativeLogLikelihoodLoss"] = recordNegativeLogLikelihoodLoss
         t["SoftmaxCrossEntropyLoss"] = recordSoftmaxCrossEntropyLoss
@@ -232,7 +230,10 @@ public enum VulkanKernels {
         return t
     }()
 
-    /// Indices of `node`'s inputs that its Vulkan kernel reads on the host, not the device.
+    /// Indices of `node`'s inputs read on the host, not the device, where it runs in a partition:
+    /// by its Vulkan kernel, or by the CPU kernel a partition evaluates the op with when all its
+    /// inputs are read there (ConstantOfShape, Range, NonZero, the window functions,
+    /// MelWeightMatrix: `VulkanPartition.evaluatesOnHost`).
     public static func hostInputs(of node: Node) -> Set<Int> {
         switch node.opType {
         case "Reshape", "Squeeze", "Unsqueeze", "Expand", "Tile", "Split", "Trilu", "CumSum", "CumProd": [1]
@@ -284,10 +285,6 @@ public enum VulkanKernels {
         if key == "Cast" {
             guard let to = try? node.int("to"), let t = DataType(rawValue: Int32(truncatingIfNeeded: to)), storage.dataTypes.contains(t) else { return false }
         }
-        if key == "Constant" || key == "ConstantOfShape" {
-            let value = key == "Constant" ? try? ShapeRules.constantValue(node) : (try? node.tensor("value")) ?? Tensor(scalar: Float(0))
-            guard let value, storage.dataTypes.contains(value.dataType) else { return false }
-        }
         // Refusals the kernels would throw for, known from the node alone.
         if ["MaxPool", "AveragePool", "LpPool"].contains(key), ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 3 { return false }
         if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
@@ -300,10 +297,8 @@ public enum VulkanKernels {
             guard raw == 0 || declared.map({ key == "QuantizeLinear" ? quantizedTypes.contains($0) : $0.isFloatingPoint && $0 != .double }) == true else { return false }
         }
         if key == "EyeLike" {
-            guard let input = types.first ?? nil, let type = try? eyeLikeType(node, input: input), storage.dataTypes.contains(type) else { return false }
+            guard let input = types.first ?? nil, let type = try? OpLayouts.eyeLikeType(node, input: input), storage.dataTypes.contains(type) else { return false }
         }
-        if signalHostValueOps.contains(key) { return (try? signalOutputType(node)).map(storage.dataTypes.contains) ?? false }
-        if key == "Range" { return types.count == 3 && types.allSatisfy { $0.map(storage.dataTypes.contains) ?? false } }
         let host = hostInputs(of: node), allowed = inputTypes[key] ?? [.float], wideOnly = wideOnlyTypes[key] ?? []
         let device = types.indices.filter { !host.contains($0) && $0 < node.inputs.count && !node.inputs[$0].isEmpty }
         return device.allSatisfy { i in

@@ -27,7 +27,7 @@ private func random(_ shape: [Int]) -> Tensor {
 }
 
 /// `input`[N, `width`] → MatMul → Add → `op` → `output`[N, `width`]: `op` of "Tanh" runs wholly
-/// on Vulkan; "EyeLike" has no Vulkan kernel and falls back to the CPU.
+/// on Vulkan; "Unique" has no Vulkan kernel and falls back to the CPU.
 private func layer(_ input: String, _ output: String, width: Int = 6, op: String = "Tanh") -> Model {
     var b = GraphBuilder(name: output)
     let x = b.input(input, .float, [.symbol("N"), .value(width)])

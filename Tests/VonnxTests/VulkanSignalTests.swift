@@ -3,7 +3,7 @@ import Testing
 import VonnxIR
 import VonnxVulkan
 
-// NonMaxSuppression, DFT, STFT, the window functions, MelWeightMatrix and Pow with an exponent
+// NonMaxSuppression, DFT, STFT and Pow with an exponent
 // of another type on the device against the CPU kernels.
 
 private func i64(_ v: [Int]) -> Tensor { Tensor(shape: [v.count], scalars: v.map(Int64.init)) }
@@ -62,29 +62,6 @@ private let stftCases: [KernelCase] = [
     },
 ]
 
-/// The window functions (periodic and symmetric, each output type, sizes 0, 1 and odd) and
-/// MelWeightMatrix, made on the host from host scalars.
-private let windowCases: [KernelCase] = {
-    var c: [KernelCase] = []
-    for op in ["HannWindow", "HammingWindow", "BlackmanWindow"] {
-        c.append(KernelCase(op, opset: 17) { _ in [Tensor(scalar: Int32(11))] })
-        c.append(KernelCase(op, ["periodic": .int(0), "output_datatype": .int(Int(DataType.double.rawValue))], opset: 17) { _ in
-            [Tensor(scalar: Int64(8))]
-        })
-    }
-    c.append(KernelCase("HannWindow", ["output_datatype": .int(Int(DataType.float16.rawValue))], opset: 17, detail: "size 1") { _ in
-        [Tensor(scalar: Int64(1))]
-    })
-    c.append(KernelCase("BlackmanWindow", opset: 17, detail: "size 0") { _ in [Tensor(scalar: Int64(0))] })
-    c.append(KernelCase("MelWeightMatrix", opset: 17) { _ in
-        [Tensor(scalar: Int64(8)), Tensor(scalar: Int64(33)), Tensor(scalar: Int64(8000)), Tensor(scalar: Float(0)), Tensor(scalar: Float(4000))]
-    })
-    c.append(KernelCase("MelWeightMatrix", ["output_datatype": .int(Int(DataType.int32.rawValue))], opset: 17, detail: "int32") { _ in
-        [Tensor(scalar: Int32(5)), Tensor(scalar: Int32(20)), Tensor(scalar: Int32(16000)), Tensor(scalar: Float(100)), Tensor(scalar: Float(7000))]
-    })
-    return c
-}()
-
 /// Pow with an exponent of another type: float bases with int32, int64 and uint32 exponents
 /// (negative bases, zero to negative powers), and integer bases with float exponents.
 private let powCases: [KernelCase] = [
@@ -96,7 +73,7 @@ private let powCases: [KernelCase] = [
     KernelCase("Pow", detail: "int64 ^ float") { r in [r.ints([2, 5], 0...5), Tensor(shape: [5], scalars: [0, 0.5, 1, 2, 3] as [Float])] },
 ]
 
-@Test(.enabled(if: TestVulkan.device != nil, TestVulkan.skipReason), arguments: nmsCases + dftCases + stftCases + powCases + windowCases)
+@Test(.enabled(if: TestVulkan.device != nil, TestVulkan.skipReason), arguments: nmsCases + dftCases + stftCases + powCases)
 func vulkanSignalAndSelectionMatchCPU(_ kc: KernelCase) throws { try checkAgainstCPU(kc) }
 
 /// NonMaxSuppression's selection, whose row count only the device knows, ends its partition:
