@@ -6,13 +6,25 @@ import VonnxIR
 /// `PackedGemm.available`.
 enum DirectKernels {
     /// A depthwise conv (one filter per channel, `channels` channels, 1-D or 2-D `geo`) over
-    /// `planes` = N·channels input planes, directly: y = conv(x, w) + bias (+ z), then the activation.
+    /// `planes` = N·channels input planes, directly: y = conv(x, w) + bias (+ z), then the activation;
+    /// small maps 8 channels at a time (`vx_depthwise_blocked`), others plane by plane.
     static func depthwise(_ pool: ThreadPool, x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                           z: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, planes: Int, channels: Int,
                           geo: WindowGeometry, activation: FusedActivation?) {
         nonisolated(unsafe) let (px, pw, pbias, pz, py) = (x, w, bias, z, y)
         let act = FusedActivation.kernel(activation)
         let inSize = geo.inputSize, outSize = geo.outputSize, ks = geo.kernelSize
+        var geometry = PackedGemm.im2col(px, geo)
+        if vx_depthwise_prefers_blocked(&geometry) != 0 {
+            // small maps: 8 planes a block, their channels along the vector lanes
+            let blocks = (planes + 7) / 8
+            pool.parallelFor(blocks, grain: max(1, 4096 / max(outSize * ks, 1))) { r in
+                var source = PackedGemm.im2col(px, geo)
+                let first = r.lowerBound * 8, end = min(planes, r.upperBound * 8)
+                vx_depthwise_blocked(&source, Int32(first), Int32(end - first), Int32(channels), inSize, outSize, pw, pbias, pz, py, act)
+            }
+            return
+        }
         pool.parallelFor(planes, grain: max(1, 32768 / max(outSize * ks, 1))) { r in
             var source = PackedGemm.im2col(px, geo)
             for plane in r {

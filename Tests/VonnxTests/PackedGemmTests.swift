@@ -120,6 +120,72 @@ func depthwiseDirectMatchesReferenceAndStaysInsideItsPlane() {
     #expect(failures.isEmpty, "seed \(seed): \(failures.prefix(4))")
 }
 
+/// CGemm's channel-blocked depthwise conv (`vx_depthwise_blocked`) against a float64 reference
+/// on fresh random planes: maps 1…15 wide (rows shorter than the 2×4 output blocks, every tail
+/// of 8 positions), 3×3 and 5×5 (unrolled) and 1×1, 3×5, dilation 2 (generic) at strides 1 and 2,
+/// uneven pads, 1…11 channels over two images (blocks of 8 planes that end short and wrap into the
+/// next image's channels), a range of the planes, with and without bias and Z, each activation;
+/// it writes the range's planes and nothing else.
+@Test(.enabled(if: PackedGemm.available, "this CPU has no AVX2+FMA: Conv runs on OpenBLAS"))
+func depthwiseBlockedMatchesReferenceAndWritesOnlyItsPlanes() {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    var failures: [String] = []
+    let shapes = [(1, 1, 1, 1), (3, 3, 1, 1), (3, 3, 2, 1), (5, 5, 1, 1), (5, 5, 2, 1), (3, 5, 2, 1), (3, 3, 1, 2)]
+    for width in 1...15 {
+        for (kh, kw, stride, dilation) in shapes {
+            let reachH = (kh - 1) * dilation + 1, reachW = (kw - 1) * dilation + 1
+            let h = Int.random(in: 1...12, using: &rng), top = Int.random(in: 0...reachH / 2, using: &rng)
+            let left = Int.random(in: 0...reachW / 2, using: &rng), right = Int.random(in: 0...reachW / 2, using: &rng)
+            let oh = (h + 2 * top - reachH) / stride + 1, ow = (width + left + right - reachW) / stride + 1
+            guard oh > 0, ow > 0 else { continue }
+            let channels = Int.random(in: 1...11, using: &rng), planes = 2 * channels
+            let first = Int.random(in: 0..<planes, using: &rng), count = Int.random(in: 1...(planes - first), using: &rng)
+            let activation = allActivations.randomElement(using: &rng)!, useZ = Bool.random(using: &rng)
+            let useBias = Bool.random(using: &rng)
+            let inSize = h * width, outSize = oh * ow
+            let x = (0..<(planes * inSize)).map { _ in Float.random(in: -2...2, using: &rng) }
+            let w = (0..<(channels * kh * kw)).map { _ in Float.random(in: -1...1, using: &rng) }
+            let z = (0..<(planes * outSize)).map { _ in Float.random(in: -1...1, using: &rng) }
+            let bias = (0..<channels).map { _ in Float.random(in: -1...1, using: &rng) }
+            let sentinel: Float = 12345
+            var y = [Float](repeating: sentinel, count: planes * outSize)
+            x.withUnsafeBufferPointer { px in w.withUnsafeBufferPointer { pw in z.withUnsafeBufferPointer { pz in
+                bias.withUnsafeBufferPointer { pb in y.withUnsafeMutableBufferPointer { py in
+                    var source = vx_source(x: px.baseAddress, h: Int32(h), w: Int32(width), kh: Int32(kh), kw: Int32(kw),
+                                           stride_h: Int32(stride), stride_w: Int32(stride),
+                                           dilation_h: Int32(dilation), dilation_w: Int32(dilation),
+                                           pad_top: Int32(top), pad_left: Int32(left), oh: Int32(oh), ow: Int32(ow))
+                    vx_depthwise_blocked(&source, Int32(first), Int32(count), Int32(channels), inSize, outSize, pw.baseAddress,
+                                         useBias ? pb.baseAddress : nil, useZ ? pz.baseAddress : nil, py.baseAddress,
+                                         FusedActivation.kernel(activation))
+                } }
+            } } }
+            var wrong = 0, stray = 0
+            for plane in 0..<planes {
+                let ch = plane % channels, inside = (first..<first + count).contains(plane)
+                for oy in 0..<oh { for ox in 0..<ow {
+                    let got = y[plane * outSize + oy * ow + ox]
+                    guard inside else { if got != sentinel { stray += 1 }; continue }
+                    var s = (useBias ? Double(bias[ch]) : 0) + (useZ ? Double(z[plane * outSize + oy * ow + ox]) : 0)
+                    for ky in 0..<kh { for kx in 0..<kw {
+                        let iy = oy * stride + ky * dilation - top, ix = ox * stride + kx * dilation - left
+                        if iy >= 0, iy < h, ix >= 0, ix < width {
+                            s += Double(w[ch * kh * kw + ky * kw + kx]) * Double(x[plane * inSize + iy * width + ix])
+                        }
+                    } }
+                    let r = activation(s)
+                    if !(abs(Double(got) - r) <= 1e-5 * max(1, abs(r))) { wrong += 1 }
+                } }
+            }
+            if wrong > 0 || stray > 0 {
+                failures.append("\(h)×\(width) k \(kh)×\(kw) stride \(stride) dilation \(dilation) pads \(top),\(left),\(right) channels \(channels) planes \(first)..<\(first + count) \(activation) z \(useZ) bias \(useBias): \(wrong) wrong, \(stray) written outside the planes")
+            }
+        }
+    }
+    #expect(failures.isEmpty, "seed \(seed): \(failures.prefix(4))")
+}
+
 @Test func storageCacheArenaReusesMergedRangesAndUnmapsIdleChunks() throws {
     var arena = StorageCache.Arena()
     let page = 4096, size = 300 * page

@@ -128,6 +128,18 @@ void vx_gemm_t(int m, int n, int k, const float *packed_t, const vx_source *sour
 /// oh×ow plane, if z), then the activation.
 void vx_depthwise(const vx_source *source, const float *w, float bias, const float *z, float *out, vx_activation act);
 
+/// Planes [first, first + count) of a depthwise 2-D convolution, 8 at a time with their
+/// channels along the vector lanes (each tap one FMA for 8 channels, the map's positions as
+/// independent sums): plane p reads `source`'s geometry at source->x + p·in_size, is channel
+/// p % channels (weights w + channel·kh·kw, bias[channel] if bias) and writes out + p·out_size
+/// (+ z + p·out_size if z), then the activation. For small maps, where a plane's rows give too
+/// little work per plane; the planes are transposed in and out.
+void vx_depthwise_blocked(const vx_source *source, int first, int count, int channels, size_t in_size, size_t out_size,
+                          const float *w, const float *bias, const float *z, float *out, vx_activation act);
+
+/// 1 when vx_depthwise_blocked runs this geometry faster than vx_depthwise plane by plane.
+int vx_depthwise_prefers_blocked(const vx_source *source);
+
 /// One plane of a 2-D MaxPool (the window geometry in `source`'s kernel, stride, dilation
 /// and pads) into out (oh×ow); an all-padding window gives 0. `scratch` holds w + 16 floats
 /// and 2·ow ints.
