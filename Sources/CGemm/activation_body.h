@@ -186,6 +186,53 @@ static void NAME(softmax_run)(const float *x, float *y, size_t count) {
     for (size_t i = full; i < count; i++) y[i] *= inv;
 }
 
+/// Softmax down each column of the rows×2L floats at s (row-major: one row is two vectors) of
+/// scale·s + the mask (column c, row r: mask[c·mask_cs + r·mask_rs], for the first `columns`
+/// columns; none if mask is NULL), left unnormalized in place: e^(x − the column's max), the
+/// columns' sums into sums[0…2L). Attention's transposed scores, keys down the rows. A padding
+/// mask (mask_cs 0: one value a row) is added in both passes; any other, gathered once, is
+/// stored with the scaled scores by the first.
+__attribute__((target(TARGET)))
+static void NAME(softmax_columns_run)(float *s, int rows, int columns, float scale, const float *mask, ptrdiff_t mask_cs,
+                                      ptrdiff_t mask_rs, float *sums) {
+    enum { L = sizeof(VEC) / sizeof(float) };
+    const int gathered = mask && mask_cs != 0;
+    VEC m0 = (VEC){} - __builtin_inff(), m1 = m0, v0, v1, s0 = {}, s1 = {};
+    for (int r = 0; r < rows; r++) {
+        float *row = s + (size_t)r * 2 * L, add = mask && !gathered ? mask[(ptrdiff_t)r * mask_rs] : 0;
+        memcpy(&v0, row, sizeof v0);
+        memcpy(&v1, row + L, sizeof v1);
+        v0 = v0 * scale + add;
+        v1 = v1 * scale + add;
+        if (gathered) {
+            const float *d = mask + (ptrdiff_t)r * mask_rs;
+            VEC d0 = {}, d1 = {};
+            for (int c = 0; c < L && c < columns; c++) d0[c] = d[(ptrdiff_t)c * mask_cs];
+            for (int c = L; c < columns; c++) d1[c - L] = d[(ptrdiff_t)c * mask_cs];
+            v0 += d0;
+            v1 += d1;
+            memcpy(row, &v0, sizeof v0);
+            memcpy(row + L, &v1, sizeof v1);
+        }
+        m0 = __builtin_elementwise_max(m0, v0);
+        m1 = __builtin_elementwise_max(m1, v1);
+    }
+    const float again = gathered ? 1 : scale;
+    for (int r = 0; r < rows; r++) {
+        float *row = s + (size_t)r * 2 * L, add = mask && !gathered ? mask[(ptrdiff_t)r * mask_rs] : 0;
+        memcpy(&v0, row, sizeof v0);
+        memcpy(&v1, row + L, sizeof v1);
+        v0 = NAME(exp)(v0 * again + add - m0);
+        v1 = NAME(exp)(v1 * again + add - m1);
+        s0 += v0;
+        s1 += v1;
+        memcpy(row, &v0, sizeof v0);
+        memcpy(row + L, &v1, sizeof v1);
+    }
+    memcpy(sums, &s0, sizeof s0);
+    memcpy(sums + L, &s1, sizeof s1);
+}
+
 /// Sum of the count floats at x, each less `shift` and squared when `square`.
 ACT_FN float NAME(row_sum)(const float *x, size_t count, float shift, int square) {
     enum { L = sizeof(VEC) / sizeof(float) };

@@ -34,11 +34,11 @@ extension CPUKernels {
 }
 
 extension MatrixKernels {
-    /// SoftmaxAttention on CGemm's packed kernel (float32, when the CPU has it, and the scores'
+    /// SoftmaxAttention on CGemm's `vx_attention` (float32, when the CPU has it, and the scores'
     /// batches are the output's, C and the mask broadcasting no further): units of (batch, block
-    /// of rows) split over the pool, each made as S = A·B into per-thread scratch of at most 64 K
-    /// floats (one row panel at least), scaled, masked and normalized row by row, then
-    /// multiplied by C into the output. nil when it does not apply.
+    /// of `vx_attention_block()` queries) split over the pool, each thread packing B (the keys)
+    /// and Cᵀ of the batch in hand once for all its blocks; the scores of a block are made, masked,
+    /// normalized and used in the thread's scratch, never written out whole. nil when it does not apply.
     static func blockedAttention(_ ctx: KernelContext, _ q: PermutedInput, _ k: PermutedInput, _ v: PermutedInput, mask: Tensor?,
                                  scores: MatMulPlan, context: MatMulPlan, scale: Float) throws -> Tensor? {
         let (m, n, depth, width) = (scores.m, scores.n, scores.k, context.n)
@@ -59,10 +59,10 @@ extension MatrixKernels {
         }
         let (maskRows, maskColumns) = mask == nil ? (0, 0) : (maskStrides[dims.count - 2], maskStrides[dims.count - 1])
         nonisolated(unsafe) let maskBase = mask.map { UnsafePointer(elements($0, Float.self)) }
-        let panel = Int(vx_gemm_row_block())
-        let rows = max(panel, min(m, 65536 / n) / panel * panel), blocks = (m + rows - 1) / rows
-        try ctx.checkAllocatable("attention scores scratch", dims: [ctx.pool.threads, rows, n], .float)
-        let y = Tensor(uninitialized: .float, shape: context.outShape)  // every block of rows is written below
+        let block = Int(vx_attention_block()), blocks = (m + block - 1) / block
+        let keyFloats = vx_gemm_packed_a_size(Int32(n), Int32(depth)), valueFloats = vx_gemm_packed_a_size(Int32(width), Int32(n))
+        try ctx.checkAllocatable("attention keys and values packed", dims: [ctx.pool.threads, keyFloats + valueFloats], .float)
+        let y = Tensor(uninitialized: .float, shape: context.outShape)  // every block of queries is written below
         nonisolated(unsafe) let lhs = PackedGemm.Operand(base: elements(q.tensor, Float.self), offsets: scores.aOffsets,
                                                          rowStride: scores.aLayout.rows, columnStride: scores.aLayout.columns)
         nonisolated(unsafe) let rhs = PackedGemm.Operand(base: elements(k.tensor, Float.self), offsets: scores.bOffsets,
@@ -70,42 +70,29 @@ extension MatrixKernels {
         nonisolated(unsafe) let values = PackedGemm.Operand(base: elements(v.tensor, Float.self), offsets: context.bOffsets,
                                                             rowStride: context.bLayout.rows, columnStride: context.bLayout.columns)
         nonisolated(unsafe) let out = elements(y, Float.self)
-        let keyFloats = Int(vx_gemm_packed_b_size(Int32(depth), Int32(n))), valueFloats = Int(vx_gemm_packed_b_size(Int32(n), Int32(width)))
         ctx.pool.parallelFor(scores.batch * blocks, chunksPerThread: 1) { units in
-            let s = UnsafeMutablePointer<Float>.allocate(capacity: rows * n)
-            // B and C of the batch in hand, packed once for all its blocks of rows instead of once
-            // a block (15 times a head on SVTR's 960 tokens); so one chunk a thread
+            // B and Cᵀ of the batch in hand, packed once for all its blocks; so one chunk a thread
             let keys = UnsafeMutablePointer<Float>.allocate(capacity: keyFloats)
             let vals = UnsafeMutablePointer<Float>.allocate(capacity: valueFloats)
-            defer { s.deallocate(); keys.deallocate(); vals.deallocate() }
+            defer { keys.deallocate(); vals.deallocate() }
             var packed = -1
             for unit in units {
-                let i = unit / blocks, r0 = unit % blocks * rows, count = min(rows, m - r0)
+                let i = unit / blocks, r0 = unit % blocks * block
                 if i != packed {
-                    vx_gemm_pack_b_matrix(Int32(depth), Int32(n), rhs.matrix(i), keys)
-                    vx_gemm_pack_b_matrix(Int32(n), Int32(width), values.matrix(i), vals)
+                    vx_gemm_pack_a_matrix(Int32(n), Int32(depth), rhs.matrix(i).transposed, keys)
+                    vx_gemm_pack_a_matrix(Int32(width), Int32(n), values.matrix(i).transposed, vals)
                     packed = i
                 }
-                vx_matmul(Int32(count), Int32(n), Int32(depth), lhs.matrix(i, row: r0), rhs.matrix(i), keys, s, Int32(n),
-                          nil, 0, vx_activation(), 0, Int32(n))
-                for r in 0..<count {
-                    let row = s + r * n
-                    if let maskBase {
-                        let d = maskBase + maskOffsets[i] + (r0 + r) * maskRows
-                        if maskColumns == 1 {
-                            for j in 0..<n { row[j] = row[j] * scale + d[j] }
-                        } else {
-                            for j in 0..<n { row[j] = row[j] * scale + d[j * maskColumns] }
-                        }
-                    } else if scale != 1 {
-                        for j in 0..<n { row[j] *= scale }
-                    }
-                    vx_softmax(row, row, n)
-                }
-                vx_matmul(Int32(count), Int32(width), Int32(n), vx_matrix(p: s, rs: n, cs: 1), values.matrix(i), vals,
-                          out + (i * m + r0) * width, Int32(width), nil, 0, vx_activation(), 0, Int32(width))
+                vx_attention(Int32(min(block, m - r0)), Int32(n), Int32(depth), Int32(width), lhs.matrix(i, row: r0),
+                             keys, vals, scale, maskBase.map { $0 + maskOffsets[i] + r0 * maskRows }, maskRows, maskColumns,
+                             out + (i * m + r0) * width, Int32(width))
             }
         }
         return y
     }
+}
+
+extension vx_matrix {
+    /// The same elements as the transposed matrix.
+    var transposed: vx_matrix { vx_matrix(p: p, rs: cs, cs: rs) }
 }

@@ -335,13 +335,15 @@ func packedGemmRunsTransposedMatMul(aShape: [Int], permA: [Int]?, bShape: [Int],
 
 /// vonnx SoftmaxAttention against a float64 reference of Softmax(scale·(A·B) (+ D))·C on random
 /// inputs (named packedGemm… so that test.sh reruns it on the AVX2 kernel): SVTR's and ViT's
-/// head layouts (Q, Kᵀ and V read through their perms), score rows split into several blocks
-/// with a ragged last one, a broadcast batch, one query row, one key, a V broadcasting past
+/// head layouts (Q, Kᵀ and V read through their perms), queries split into several blocks
+/// with a ragged last one (33: two full blocks and one query on AVX2, one full and one on
+/// AVX-512), V wider than a block, a broadcast batch, one query row, one key, a V broadcasting past
 /// the scores' batch (the unfused path) and float64 (likewise); one and two threads; without a
 /// mask D, with a padding mask (the scores' first axis and columns, broadcast over the rest) and
 /// with one of the scores' own shape.
 @Test(arguments: [([1, 150, 2, 8], [0, 2, 1, 3], [1, 1100, 2, 8], [0, 2, 3, 1], [1, 1100, 2, 5], [0, 2, 1, 3], Float(0.35), DataType.float),
                   ([2, 3, 13, 4], nil, [2, 3, 4, 9], nil, [2, 3, 9, 6], nil, 1, .float),
+                  ([3, 33, 19], nil, [3, 19, 3], nil, [3, 3, 37], nil, 0.125, .float),
                   ([3, 1, 7], nil, [7, 40], nil, [40, 3], nil, 2, .float),
                   ([4, 9, 5], [0, 2, 1], [1, 9, 1], nil, [4, 1, 6], nil, 0.5, .float),
                   ([2, 5, 3], nil, [2, 3, 5], nil, [3, 2, 5, 4], nil, 1, .float),

@@ -96,6 +96,21 @@ void vx_gemm_pack_b_matrix(int k, int n, vx_matrix b, float *packed);
 void vx_matmul(int m, int n, int k, vx_matrix a, vx_matrix b, const float *packed_b, float *c, int ldc,
                const float *z, int ldz, vx_activation act, int n0, int n1);
 
+/// Packs A (M×K, read through its strides) for vx_gemm (vx_gemm_packed_a_size floats).
+void vx_gemm_pack_a_matrix(int m, int k, vx_matrix a, float *packed);
+
+/// Queries vx_attention takes at a time.
+int vx_attention_block(void);
+
+/// Attention for `count` (≤ vx_attention_block()) queries against n keys, on the calling
+/// thread: out (count × width, row stride ldo) = softmax over the keys of scale·Q·Kᵀ (+ the
+/// mask: query i, key j at mask[i·mask_query_stride + j·mask_key_stride], if mask) · V, for Q
+/// (count × d) read through its strides, K (n × d) and Vᵀ (width × n) packed by
+/// vx_gemm_pack_a_matrix.
+void vx_attention(int count, int n, int d, int width, vx_matrix q, const float *packed_k, const float *packed_vt,
+                  float scale, const float *mask, ptrdiff_t mask_query_stride, ptrdiff_t mask_key_stride, float *out,
+                  int ldo);
+
 /// For small N (few output positions), the transposed product Cᵀ = Bᵀ·Aᵀ wastes less of the
 /// vectors: output channels run along them, positions along the row panels.
 /// Floats an M×K matrix A takes packed for vx_gemm_t.
