@@ -63,11 +63,13 @@ struct Runner {
         return o
     }
 
-    /// A session over the model loaded from `modelPath` (the loaded copy is dropped once the
-    /// session exists) and the milliseconds its creation took, loading aside.
+    /// A session over the model loaded from `modelPath` and the milliseconds its creation took,
+    /// loading aside. The loaded model is handed over to the session, as `Session(path:)` does:
+    /// kept here, it would hold the weights the session replaces (by packed forms) until the
+    /// session exists, doubling the peak.
     private func session() throws -> (Session, Double) {
-        let model = try ModelReader.load(path: modelPath)
-        return try milliseconds { try Session(model: model, options: options) }
+        var model = Optional(try ModelReader.load(path: modelPath))
+        return try milliseconds { try Session(model: model.take()!, options: options) }
     }
 
     /// This backend's result, and each peer's, timed in alternation with it.

@@ -13,6 +13,7 @@ let opTable: [String: [String: OpDefinition]] = ["": defaultDomainOps, "com.micr
 /// Vonnx's own fused ops, which only its CPU-only graph optimizations write.
 private let vonnxOps: [String: OpDefinition] = [
     "TransposedMatMul": .init(CPUKernels.transposedMatMul, shape: ShapeRules.transposedMatMul),
+    "PackedMatMul": .init(CPUKernels.packedMatMul, shape: ShapeRules.packedMatMul),
     "SoftmaxAttention": .init(CPUKernels.softmaxAttention, shape: ShapeRules.softmaxAttention),
 ]
 

@@ -23,15 +23,18 @@ struct Placement {
     let device: VulkanDevice?
     #endif
 
-    /// Optimizes `model`'s graph and places its nodes as `options` ask; threads `pool` runs the
-    /// CPU's share. Throws what the optimizer throws, and when `.vulkan` cannot be had.
-    init(_ model: Model, options: SessionOptions, pool: ThreadPool) throws {
+    /// Optimizes `model`'s graph, which it takes out of `model` (so that the weights it replaces
+    /// can be freed), and places its nodes as `options` ask; threads `pool` runs the CPU's share.
+    /// Throws what the optimizer throws, and when `.vulkan` cannot be had.
+    init(_ model: inout Model, options: SessionOptions, pool: ThreadPool) throws {
         if options.backend == .cpu && options.precision == .fp16 {
             throw VonnxError.invalidArgument("precision fp16 needs the Vulkan backend: the CPU backend computes in float32 only")
         }
         let (device, noDevice) = try openDevice(options)
-        prepared = try Optimizer(opsets: model.opsets, optimize: options.optimize, limits: options.limits,
-                                 cpuOnly: device == nil).prepare(model.graph)
+        var source = Graph(name: model.graph.name)
+        swap(&source, &model.graph)
+        var prepared = try Optimizer(opsets: model.opsets, optimize: options.optimize, limits: options.limits,
+                                     cpuOnly: device == nil).prepare(consume source)
         #if Vulkan
         var placement: VulkanPlacement?, reason = noDevice
         if let device {
@@ -53,12 +56,16 @@ struct Placement {
             }
         }
         self.device = placement == nil ? nil : device
+        if placement == nil && options.optimize { prepared = packingMatMulWeights(consume prepared) }
+        self.prepared = prepared
         graph = placement?.graph ?? prepared
         partitions = placement?.partitions ?? [:]
         cpuNodes = placement?.cpuNodes.map(\.label) ?? []
         bodies = placement?.bodies ?? []
         self.reason = reason
         #else
+        if options.optimize { prepared = packingMatMulWeights(consume prepared) }
+        self.prepared = prepared
         graph = prepared
         partitions = [:]
         cpuNodes = []

@@ -97,7 +97,9 @@ public struct UnsupportedOnVulkan: Error, Sendable, CustomStringConvertible {
 /// several threads at once.
 public final class Session: Sendable {
     /// The model as it runs (after optimization); its `producer`, `producerVersion`,
-    /// `opsets` and `metadata` (`metadata_props`) are the file's.
+    /// `opsets` and `metadata` (`metadata_props`) are the file's. On the CPU, a MatMul weight
+    /// that only the packed kernel reads is a vonnx PackedMatMul's input holding the packed
+    /// panels, under the weight's name, not the [K, N] matrix.
     public let model: Model
     /// The options the session was made with.
     public let options: SessionOptions
@@ -150,17 +152,18 @@ public final class Session: Sendable {
         try self.init(model: ModelReader.load(bytes: bytes, baseDirectory: nil), options: options)
     }
 
-    /// Checks, optimizes and places an in-memory model.
-    public init(model: Model, options: SessionOptions = .init()) throws {
+    /// Checks, optimizes and places an in-memory model. Weights that only the CPU's packed
+    /// kernels read are held packed only (see `model`); their original bytes are freed once
+    /// no copy of `model` outside the session holds them.
+    public init(model: consuming Model, options: SessionOptions = .init()) throws {
         self.options = options
         guard (1...SessionOptions.maxThreads).contains(options.threads) else {
             throw VonnxError.invalidArgument("threads must be 1...\(SessionOptions.maxThreads), not \(options.threads)")
         }
         let pool = ThreadPool(threads: options.threads)
-        let placement = try Placement(model, options: options, pool: pool)
-        var optimized = model
-        optimized.graph = placement.prepared
-        self.model = optimized
+        let placement = try Placement(&model, options: options, pool: pool)
+        model.graph = placement.prepared
+        self.model = model
         #if Vulkan
         vulkan = placement.device
         wholeGraphPartition = placement.graph.nodes.count == 1 ? placement.partitions[placement.graph.nodes[0].name] as? VulkanPartition : nil

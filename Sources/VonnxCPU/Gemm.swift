@@ -95,25 +95,45 @@ enum MatrixKernels {
     /// `bias` ([N]) is added to every row as it is stored, then `activation` applied.
     static func packedMatMul(_ ctx: KernelContext, _ a: Tensor, _ b: Tensor, _ p: MatMulPlan, bIsMatrix: Bool,
                              bias: Tensor? = nil, activation: FusedActivation? = nil) -> Tensor? {
-        let stacked = bIsMatrix && p.aLayout.columns == 1 && p.aLayout.rows == p.k
-            && p.aOffsets.enumerated().allSatisfy { $1 == $0 * p.m * p.k }
-        guard a.dataType == .float, PackedGemm.available, (stacked ? p.batch * p.m : p.m) > 1, p.n > 1,
+        guard a.dataType == .float, PackedGemm.available, (isStacked(p, bIsMatrix: bIsMatrix) ? p.batch * p.m : p.m) > 1, p.n > 1,
               max(p.batch * p.m, p.n, p.k) <= Int(Int32.max) else { return nil }
+        let rhs = PackedGemm.Operand(base: elements(b, Float.self), offsets: p.bOffsets, rowStride: p.bLayout.rows, columnStride: p.bLayout.columns)
+        let packed = bIsMatrix ? PackedGemm.packedMatrix(b, "matmul/\(p.bLayout.rows)/\(p.bLayout.columns)", k: p.k, n: p.n, rhs) : nil
+        return packedProduct(ctx, a, p, rhs, packedB: packed, bias: bias, activation: activation)
+    }
+
+    /// Whether A's batches lie one after another, so that over one B matrix they run as one
+    /// product of their stacked rows.
+    private static func isStacked(_ p: MatMulPlan, bIsMatrix: Bool) -> Bool {
+        bIsMatrix && p.aLayout.columns == 1 && p.aLayout.rows == p.k && p.aOffsets.enumerated().allSatisfy { $1 == $0 * p.m * p.k }
+    }
+
+    /// `packedMatMul`'s product, B read from `packedB` (one matrix packed whole) when given,
+    /// else through `rhs`.
+    private static func packedProduct(_ ctx: KernelContext, _ a: Tensor, _ p: MatMulPlan, _ rhs: PackedGemm.Operand,
+                                      packedB: Tensor?, bias: Tensor?, activation: FusedActivation?) -> Tensor {
         let y = Tensor(uninitialized: .float, shape: p.outShape)  // the product writes every element
         let lhs = PackedGemm.Operand(base: elements(a, Float.self), offsets: p.aOffsets, rowStride: p.aLayout.rows, columnStride: p.aLayout.columns)
-        let rhs = PackedGemm.Operand(base: elements(b, Float.self), offsets: p.bOffsets, rowStride: p.bLayout.rows, columnStride: p.bLayout.columns)
         let z = bias.map { UnsafePointer(elements($0, Float.self)) }
-        guard bIsMatrix else {
-            PackedGemm.matmul(ctx.pool, m: p.m, n: p.n, k: p.k, batches: p.batch, a: lhs, b: rhs, packedB: nil,
-                              c: elements(y, Float.self), z: z, activation: FusedActivation.kernel(activation))
-            return y
-        }
-        let packed = PackedGemm.packedMatrix(b, "matmul/\(p.bLayout.rows)/\(p.bLayout.columns)", k: p.k, n: p.n, rhs)
-        let (m, batches) = stacked ? (p.batch * p.m, 1) : (p.m, p.batch)
+        let (m, batches) = isStacked(p, bIsMatrix: packedB != nil) ? (p.batch * p.m, 1) : (p.m, p.batch)
         PackedGemm.matmul(ctx.pool, m: m, n: p.n, k: p.k, batches: batches, a: lhs, b: rhs,
-                          packedB: elements(packed, Float.self), c: elements(y, Float.self), z: z,
+                          packedB: packedB.map { UnsafePointer(elements($0, Float.self)) }, c: elements(y, Float.self), z: z,
                           activation: FusedActivation.kernel(activation))
         return y
+    }
+
+    /// `packedMatMul` over a B the session packed ahead (`CPUKernels.packedMatMulWeight`) and
+    /// holds in no other form: single rows run on the packed kernel too.
+    static func prepackedMatMul(_ ctx: KernelContext, _ a: Tensor, _ packedB: Tensor, _ p: MatMulPlan,
+                                bias: Tensor?, activation: FusedActivation?) throws -> Tensor {
+        guard a.dataType == .float, PackedGemm.available, p.n > 1, max(p.batch * p.m, p.n, p.k) <= Int(Int32.max) else {
+            throw ctx.error("needs float32 A (got \(a.dataType)) and a CPU with the packed GEMM kernel")
+        }
+        guard packedB.dataType == .float, packedB.count == vx_gemm_packed_b_size(Int32(p.k), Int32(p.n)) else {
+            throw ctx.error("packed B \(packedB.shape) (\(packedB.dataType)) does not hold a packed [\(p.k), \(p.n)] float32 matrix")
+        }
+        let rhs = PackedGemm.Operand(base: elements(packedB, Float.self), offsets: p.bOffsets, rowStride: 0, columnStride: 0)
+        return packedProduct(ctx, a, p, rhs, packedB: packedB, bias: bias, activation: activation)
     }
 
     /// Float32 Gemm on CGemm's packed kernel when alpha is 1 and C, if added, is added as is
@@ -274,6 +294,36 @@ extension CPUKernels {
         let y = try bias.map { try ctx.apply1(add, "Add", [product, $0]) } ?? product
         activation?.apply(elements(y, Float.self), count: y.count)
         return [y]
+    }
+
+    /// vonnx PackedMatMul: TransposedMatMul (permA, bias, activation) whose B is a constant
+    /// [`k`, `n`] float32 weight the session packed ahead with `packedMatMulWeight` and holds in
+    /// that form only (the graph rewrite that writes it dropped the original). Float32 on CPUs
+    /// with the packed kernel only.
+    public static let packedMatMul: CPUKernel = { ctx in
+        let a = try ctx.permutedInput(0, "permA"), packedB = try ctx.input(1)
+        guard let k = try ctx.node.int("k"), let n = try ctx.node.int("n"), k >= 0, n >= 0 else {
+            throw ctx.error("attributes k and n (B's dims) must be given and not negative")
+        }
+        let plan = try MatrixKernels.MatMulPlan(a.shape, [k, n], aStrides: a.strides, ctx)
+        let bias = ctx.optionalInput(2), activation = try FusedActivation(of: ctx.node)
+        if let bias, bias.shape != [n] || bias.dataType != .float {
+            throw ctx.error("bias \(bias.shape) (\(bias.dataType)) must be [\(n)] (float32)")
+        }
+        return [try MatrixKernels.prepackedMatMul(ctx, a.tensor, packedB, plan, bias: bias, activation: activation)]
+    }
+
+    /// `w`, a float32 MatMul weight (B: [K, N], or with `transposed` its transpose [N, K]),
+    /// packed whole for `packedMatMul`; nil where that kernel would not take it (no packed GEMM
+    /// kernel on this CPU, another element type or rank, N of 1, dims past Int32).
+    public static func packedMatMulWeight(_ w: Tensor, transposed: Bool) -> Tensor? {
+        guard PackedGemm.available, w.dataType == .float, w.rank == 2 else { return nil }
+        let (k, n) = transposed ? (w.shape[1], w.shape[0]) : (w.shape[0], w.shape[1])
+        guard n > 1, max(k, n) <= Int(Int32.max) else { return nil }
+        let packed = Tensor(uninitialized: .float, shape: [vx_gemm_packed_b_size(Int32(k), Int32(n))])
+        let b = vx_matrix(p: UnsafePointer(elements(w, Float.self)), rs: transposed ? 1 : n, cs: transposed ? k : 1)
+        vx_gemm_pack_b_matrix(Int32(k), Int32(n), b, elements(packed, Float.self))
+        return packed
     }
 
     /// MatMulInteger: (A − a_zero_point)·(B − b_zero_point) in int32, A and B int8 or uint8.

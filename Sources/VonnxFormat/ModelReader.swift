@@ -15,11 +15,16 @@ public enum ModelReader {
     public static let supportedOpsets = 1...28
 
     /// Loads the model at `path`; external data is resolved against the model's folder.
+    /// The main graph's large initializers are read from the file straight into their tensors
+    /// (`RawDataInFile`), so the weights are held once, never twice, while loading.
     public static func load(path: String) throws -> Model {
         do {
-            let proto = try unpack(readFile(path))  // the file's bytes are freed before conversion
+            let split = try RawDataInFile.read(path: path)
+            let proto = try unpack(split.map { $0.skeleton } ?? readFile(path))
+            let rawData = split?.rawData
+            _ = consume split  // the file's bytes are freed before conversion
             defer { free(proto) }
-            return try model(from: proto, baseDirectory: directory(of: path))
+            return try model(from: proto, baseDirectory: directory(of: path), rawData: rawData)
         } catch VonnxError.invalidModel(let m) {
             throw VonnxError.invalidModel("\(path): \(m)")
         }
@@ -58,7 +63,8 @@ public enum ModelReader {
         return proto
     }
 
-    private static func model(from p: UnsafePointer<Onnx__ModelProto>, baseDirectory: String?) throws -> Model {
+    private static func model(from p: UnsafePointer<Onnx__ModelProto>, baseDirectory: String?,
+                              rawData: RawDataInFile? = nil) throws -> Model {
         let m = p.pointee
         guard let graph = m.graph else {
             throw VonnxError.invalidModel("not an ONNX model (no graph, ir_version \(m.ir_version))")
@@ -86,7 +92,7 @@ public enum ModelReader {
         }
         return Model(irVersion: Int(m.ir_version), opsets: opsets, producer: str(m.producer_name),
                      producerVersion: str(m.producer_version),
-                     graph: try self.graph(graph, baseDirectory: baseDirectory),
+                     graph: try self.graph(graph, baseDirectory: baseDirectory, rawData: rawData),
                      metadata: entries(m.n_metadata_props, m.metadata_props))
     }
 
@@ -96,7 +102,8 @@ public enum ModelReader {
     private static func canonicalDomain(_ domain: String) -> String { domain == "ai.onnx" ? "" : domain }
 
     /// A graph; inputs that are initializers (IR < 4 lists them as inputs) stay initializers only.
-    static func graph(_ p: UnsafePointer<Onnx__GraphProto>, baseDirectory: String?) throws -> Graph {
+    /// `rawData` holds the payloads its initializers' TensorProtos were parsed without.
+    static func graph(_ p: UnsafePointer<Onnx__GraphProto>, baseDirectory: String?, rawData: RawDataInFile? = nil) throws -> Graph {
         let g = p.pointee
         let name = str(g.name)
         var initializers: [String: Tensor] = [:]
@@ -105,8 +112,9 @@ public enum ModelReader {
                 throw VonnxError.invalidModel("graph '\(name)': initializer '\(entry.name)' is defined twice")
             }
         }
-        for t in messages(g.n_initializer, g.initializer) {
-            try add(TensorProtoCodec.tensor(from: t, baseDirectory: baseDirectory))
+        for (i, t) in messages(g.n_initializer, g.initializer).enumerated() {
+            let inFile = rawData.flatMap { file in file.ranges[i].map { (file, $0) } }
+            try add(TensorProtoCodec.tensor(from: t, baseDirectory: baseDirectory, rawDataInFile: inFile))
         }
         for s in messages(g.n_sparse_initializer, g.sparse_initializer) {
             try add(TensorProtoCodec.denseTensor(from: s, baseDirectory: baseDirectory))

@@ -39,8 +39,10 @@ public enum TensorProtoCodec {
 extension TensorProtoCodec {
     /// The tensor a TensorProto holds. Its data (raw_data, the typed field for its type, or
     /// external data resolved against `baseDirectory`) must hold exactly the elements its dims
-    /// count; nothing is allocated before that is checked. Errors name the tensor.
-    static func tensor(from p: UnsafePointer<Onnx__TensorProto>, baseDirectory: String?) throws -> (name: String, tensor: Tensor) {
+    /// count; nothing is allocated before that is checked. Errors name the tensor. `rawDataInFile`
+    /// is its raw_data when the parse left that in the model file.
+    static func tensor(from p: UnsafePointer<Onnx__TensorProto>, baseDirectory: String?,
+                       rawDataInFile: (file: RawDataInFile, range: Range<Int>)? = nil) throws -> (name: String, tensor: Tensor) {
         let t = p.pointee
         let name = str(t.name)
         func fail(_ m: String) -> VonnxError { .invalidModel("tensor '\(name)': \(m)") }
@@ -62,6 +64,15 @@ extension TensorProtoCodec {
             } catch VonnxError.io(let path, let m) {
                 throw VonnxError.io(path: path, message: "external data of tensor '\(name)': \(m)")
             }
+        }
+        if let (file, range) = rawDataInFile {
+            guard type != .string else { throw fail("string tensors cannot use raw_data") }
+            guard range.count == byteCount else {
+                throw fail("raw_data has \(range.count) bytes, but dims \(dims) of \(type) need \(byteCount)")
+            }
+            let result = Tensor(uninitialized: type, shape: dims)
+            try file.read(range, into: result.storage.pointer)
+            return (name, normalizedBools(result))
         }
         if t.has_raw_data != 0 {
             guard type != .string else { throw fail("string tensors cannot use raw_data") }

@@ -25,7 +25,7 @@ extension Passes {
     }
 
     /// How many times each value is read (node inputs, subgraph captures, graph outputs).
-    static func readCounts(_ graph: Graph) -> [String: Int] {
+    package static func readCounts(_ graph: Graph) -> [String: Int] {
         var counts: [String: Int] = [:]
         for node in graph.nodes {
             for name in node.inputs + node.capturedNames() where !name.isEmpty { counts[name, default: 0] += 1 }

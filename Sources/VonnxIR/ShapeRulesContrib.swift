@@ -25,6 +25,14 @@ extension ShapeRules {
         try matMul()(ctx.with(inputs: [permuted(ctx, 0, "permA"), permuted(ctx, 1, "permB")]))
     }
 
+    /// vonnx PackedMatMul: MatMul of A transposed by `permA` (the identity when absent) and a
+    /// [`k`, `n`] B that input 1 holds as a CPU kernel's packed panels, not as a matrix.
+    public static let packedMatMul: ShapeRule = { ctx in
+        guard let k = try ctx.node.int("k"), let n = try ctx.node.int("n") else { return [nil] }
+        let b = ValueType.tensor(ctx.input(0)?.elementType ?? .float, shape: [.value(k), .value(n)])
+        return try matMul()(ctx.with(inputs: [permuted(ctx, 0, "permA"), b]))
+    }
+
     /// vonnx SoftmaxAttention: Softmax(scale·(A·B))·C, each operand transposed by `permA` /
     /// `permB` / `permC` (the identity when absent): MatMul's result of the scores by C.
     public static let softmaxAttention: ShapeRule = { ctx in

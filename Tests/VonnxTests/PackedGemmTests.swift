@@ -333,6 +333,61 @@ func packedGemmRunsTransposedMatMul(aShape: [Int], permA: [Int]?, bShape: [Int],
     }
 }
 
+/// vonnx PackedMatMul (B packed ahead by `packedMatMulWeight`, as is or transposed) against a
+/// float64 reference, and bit for bit against TransposedMatMul over the same weight where that
+/// runs the packed kernel too (more than one row): single rows (which only PackedMatMul runs
+/// packed), stacked batches, a strided A, with and without a bias and an activation, one and
+/// two threads.
+@Test(.enabled(if: PackedGemm.available, "this CPU has no AVX2+FMA: MatMul weights are not packed ahead"),
+      arguments: [([1, 19], nil, [19, 70], false), ([23, 1, 19], nil, [70, 19], true), ([2, 9, 40], nil, [40, 33], false),
+                  ([3, 17, 40], [2, 0, 1], [17, 33], false), ([1, 1, 64], nil, [130, 64], true), ([7, 300], nil, [300, 2], false)]
+      as [([Int], [Int]?, [Int], Bool)])
+func packedGemmRunsPackedMatMul(aShape: [Int], permA: [Int]?, bShape: [Int], transposedB: Bool) throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    func draw(_ shape: [Int]) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
+    }
+    let a = draw(aShape), b = draw(bShape)
+    let (k, n) = transposedB ? (bShape[1], bShape[0]) : (bShape[0], bShape[1])
+    let packed = try #require(CPUKernels.packedMatMulWeight(b, transposed: transposedB))
+    let pool = ThreadPool(threads: 1)
+    let ta = permA.map { perm in
+        try! CPUKernels.transpose(KernelContext(node: Node(name: "t", opType: "Transpose", inputs: ["x"], outputs: ["y"], attributes: ["perm": .ints(perm)]),
+                                                inputs: [a], opset: 22, pool: pool))[0]
+    } ?? a
+    let pb = b.scalars(as: Float.self)
+    let bMatrix = (0..<k * n).map { i in transposedB ? pb[(i % n) * k + i / n] : pb[i] }
+    let probe = Node(name: "n", opType: "MatMul", inputs: [], outputs: [])
+    let plan = try MatrixKernels.MatMulPlan(ta.shape, [k, n], KernelContext(node: probe, inputs: [], opset: 22, pool: pool))
+    let expected = reference(plan, ta.scalars(as: Float.self), bMatrix)
+    let bias = draw([n]), pbias = bias.scalars(as: Float.self)
+    var attributes: [String: Attribute] = ["k": .int(k), "n": .int(n)]
+    if let permA { attributes["permA"] = .ints(permA) }
+    for (threads, withBias, activation) in [(1, false, nil), (2, false, nil), (2, true, nil), (1, true, .gelu)] as [(Int, Bool, FusedActivation?)] {
+        let all = attributes.merging(activation?.attributes ?? [:]) { $1 }
+        let names = withBias ? ["a", "b", "c"] : ["a", "b"]
+        let node = Node(name: "n", opType: "PackedMatMul", domain: "vonnx", inputs: names, outputs: ["y"], attributes: all)
+        let y = try CPUKernels.packedMatMul(KernelContext(node: node, inputs: [a, packed] + (withBias ? [bias] : []), opset: 22,
+                                                          pool: ThreadPool(threads: threads)))[0]
+        let got = y.scalars(as: Float.self)
+        let want = expected.indices.map { i in
+            let v = Double(expected[i] + (withBias ? pbias[i % n] : 0))
+            return Float(activation.map { $0(v) } ?? v)
+        }
+        let bad = got.indices.filter { !(abs(got[$0] - want[$0]) <= 1e-4 * max(1, abs(want[$0]))) }
+        #expect(y.shape == plan.outShape && bad.isEmpty, "seed \(seed) \(aShape) × \(bShape) threads \(threads): \(bad.count) wrong")
+        guard plan.batch * plan.m > 1 else { continue }
+        var unpacked = all
+        unpacked["k"] = nil; unpacked["n"] = nil
+        if transposedB { unpacked["permB"] = .ints([1, 0]) }
+        let plain = Node(name: "n", opType: "TransposedMatMul", domain: "vonnx", inputs: names, outputs: ["y"], attributes: unpacked)
+        let same = try CPUKernels.transposedMatMul(KernelContext(node: plain, inputs: [a, b] + (withBias ? [bias] : []), opset: 22,
+                                                                 pool: ThreadPool(threads: threads)))[0]
+        #expect(same.scalars(as: Float.self) == got, "seed \(seed) \(aShape) × \(bShape) threads \(threads): differs from TransposedMatMul")
+    }
+}
+
 /// vonnx SoftmaxAttention against a float64 reference of Softmax(scale·(A·B) (+ D))·C on random
 /// inputs (named packedGemm… so that test.sh reruns it on the AVX2 kernel): SVTR's and ViT's
 /// head layouts (Q, Kᵀ and V read through their perms), queries split into several blocks

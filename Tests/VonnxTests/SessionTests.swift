@@ -2,6 +2,7 @@ import Testing
 import Dispatch
 import Glibc
 import VonnxVulkan
+import VonnxCPU
 import VonnxFormat
 @testable import Vonnx
 
@@ -95,6 +96,53 @@ private func message(_ body: () throws -> Void) -> String {
         if y != reference { failures.increment() }
     }
     #expect(failures.value == 0)
+}
+
+/// On a CPU with the packed kernel, a MatMul whose weight only it reads (here fused with its
+/// bias Add) runs as vonnx PackedMatMul over the weight packed ahead, and the session keeps no
+/// other copy of the weight (the model it was made from gone); a weight two MatMuls share stays
+/// as it is. Outputs match the unoptimized session's for several rows and a single row (which
+/// only the packed path runs packed), and runs from many threads at once agree.
+@Test func packsMatMulWeightsAheadAndDropsTheOriginals() throws {
+    weak var packedOnly: TensorStorage?
+    var made = 0
+    func model() -> Model {
+        var rng = SplitMix(state: 18)
+        var b = GraphBuilder(name: "g")
+        let x = b.input("x", .float, [.symbol("N"), .value(16)])
+        let w1 = rng.floats([16, 24])
+        if made == 0 { packedOnly = w1.storage }
+        made += 1
+        let h = b.node("Add", [b.node("MatMul", [x, b.constant(w1, prefix: "w1")]), b.constant(rng.floats([24]))])
+        let shared = b.constant(rng.floats([24, 24]), prefix: "shared")
+        b.output(b.node("MatMul", [b.node("MatMul", [h, shared]), shared]))
+        return Model(irVersion: 8, opsets: ["": 17], graph: b.graph)
+    }
+    let session = try Session(model: model(), options: SessionOptions(threads: 2, backend: .cpu))
+    let plain = try Session(model: model(), options: SessionOptions(threads: 2, backend: .cpu, optimize: false))
+    let packs = CPUKernels.packedMatMulWeight(Tensor(zeros: .float, shape: [2, 2]), transposed: false) != nil
+    let graph = session.model.graph
+    let packedNodes = graph.nodes.filter { $0.opType == "PackedMatMul" }
+    #expect(packedNodes.count == (packs ? 1 : 0), "\(graph.nodes.map(\.opType))")
+    if packs {
+        #expect(packedOnly == nil, "the session still holds the original weight")
+        #expect(graph.initializers[packedNodes[0].inputs[1]]?.shape != [16, 24])
+        #expect(graph.initializers.values.contains { $0.shape == [24, 24] })
+    }
+    let name = session.outputs[0].name
+    for rows in [5, 1] {
+        var rng = SplitMix(state: UInt64(rows))
+        let x = rng.floats([rows, 16])
+        let got = try session.run(["x": x])[name]!.scalars(as: Float.self)
+        let want = try plain.run(["x": x])[name]!.scalars(as: Float.self)
+        let error = zip(got, want).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +) / want.map { Double($0 * $0) }.reduce(0, +)
+        #expect(got.count == rows * 24 && error.squareRoot() < 1e-5, "rows \(rows): relative L2 \(error.squareRoot())")
+        let failures = Counter()
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            if (try? session.run(["x": x])[name]?.scalars(as: Float.self)) != got { failures.increment() }
+        }
+        #expect(failures.value == 0)
+    }
 }
 
 /// A thread-safe counter for the concurrency test.
