@@ -19,9 +19,10 @@ func packingMatMulWeights(_ graph: consuming Graph) -> Graph {
         attributes["permB"] = nil
         attributes["k"] = .int(weight.shape[transposed ? 1 : 0])
         attributes["n"] = .int(weight.shape[transposed ? 0 : 1])
+        attributes["panel"] = .int(packed.panel)
         graph.nodes[i] = Node(name: node.name, opType: "PackedMatMul", domain: "vonnx", inputs: node.inputs,
                               outputs: node.outputs, attributes: attributes)
-        graph.initializers[name] = packed
+        graph.initializers[name] = packed.packed
         graph.valueInfo[name] = nil
     }
     return graph

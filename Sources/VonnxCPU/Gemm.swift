@@ -298,12 +298,18 @@ extension CPUKernels {
 
     /// vonnx PackedMatMul: TransposedMatMul (permA, bias, activation) whose B is a constant
     /// [`k`, `n`] float32 weight the session packed ahead with `packedMatMulWeight` and holds in
-    /// that form only (the graph rewrite that writes it dropped the original). Float32 on CPUs
-    /// with the packed kernel only.
+    /// that form only (the graph rewrite that writes it dropped the original), in panels of
+    /// `panel` columns. Float32 on CPUs with the packed kernel only, whose panels are as wide
+    /// (another CPU's kernel reads another layout).
     public static let packedMatMul: CPUKernel = { ctx in
         let a = try ctx.permutedInput(0, "permA"), packedB = try ctx.input(1)
-        guard let k = try ctx.node.int("k"), let n = try ctx.node.int("n"), k >= 0, n >= 0 else {
-            throw ctx.error("attributes k and n (B's dims) must be given and not negative")
+        guard let k = try ctx.node.int("k"), let n = try ctx.node.int("n"), k >= 0, n >= 0, n <= Int(Int32.max) else {
+            throw ctx.error("attributes k and n (B's dims) must be given and in 0...2³¹−1")
+        }
+        let panel = try ctx.node.int("panel") ?? 0
+        guard PackedGemm.available, panel == Int(vx_gemm_col_block(Int32(n))) else {
+            throw ctx.error("B was packed in panels of \(panel) columns, which this CPU's kernel does not read: "
+                            + "make the session from the original model")
         }
         let plan = try MatrixKernels.MatMulPlan(a.shape, [k, n], aStrides: a.strides, ctx)
         let bias = ctx.optionalInput(2), activation = try FusedActivation(of: ctx.node)
@@ -314,16 +320,17 @@ extension CPUKernels {
     }
 
     /// `w`, a float32 MatMul weight (B: [K, N], or with `transposed` its transpose [N, K]),
-    /// packed whole for `packedMatMul`; nil where that kernel would not take it (no packed GEMM
-    /// kernel on this CPU, another element type or rank, N of 1, dims past Int32).
-    public static func packedMatMulWeight(_ w: Tensor, transposed: Bool) -> Tensor? {
+    /// packed whole for `packedMatMul`, and the columns of its panels (its `panel` attribute);
+    /// nil where that kernel would not take it (no packed GEMM kernel on this CPU, another
+    /// element type or rank, N of 1, dims past Int32).
+    public static func packedMatMulWeight(_ w: Tensor, transposed: Bool) -> (packed: Tensor, panel: Int)? {
         guard PackedGemm.available, w.dataType == .float, w.rank == 2 else { return nil }
         let (k, n) = transposed ? (w.shape[1], w.shape[0]) : (w.shape[0], w.shape[1])
         guard n > 1, max(k, n) <= Int(Int32.max) else { return nil }
         let packed = Tensor(uninitialized: .float, shape: [vx_gemm_packed_b_size(Int32(k), Int32(n))])
         let b = vx_matrix(p: UnsafePointer(elements(w, Float.self)), rs: transposed ? 1 : n, cs: transposed ? k : 1)
         vx_gemm_pack_b_matrix(Int32(k), Int32(n), b, elements(packed, Float.self))
-        return packed
+        return (packed, Int(vx_gemm_col_block(Int32(n))))
     }
 
     /// MatMulInteger: (A − a_zero_point)·(B − b_zero_point) in int32, A and B int8 or uint8.

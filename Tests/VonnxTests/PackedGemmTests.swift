@@ -350,7 +350,7 @@ func packedGemmRunsPackedMatMul(aShape: [Int], permA: [Int]?, bShape: [Int], tra
     }
     let a = draw(aShape), b = draw(bShape)
     let (k, n) = transposedB ? (bShape[1], bShape[0]) : (bShape[0], bShape[1])
-    let packed = try #require(CPUKernels.packedMatMulWeight(b, transposed: transposedB))
+    let (packed, panel) = try #require(CPUKernels.packedMatMulWeight(b, transposed: transposedB))
     let pool = ThreadPool(threads: 1)
     let ta = permA.map { perm in
         try! CPUKernels.transpose(KernelContext(node: Node(name: "t", opType: "Transpose", inputs: ["x"], outputs: ["y"], attributes: ["perm": .ints(perm)]),
@@ -362,8 +362,12 @@ func packedGemmRunsPackedMatMul(aShape: [Int], permA: [Int]?, bShape: [Int], tra
     let plan = try MatrixKernels.MatMulPlan(ta.shape, [k, n], KernelContext(node: probe, inputs: [], opset: 22, pool: pool))
     let expected = reference(plan, ta.scalars(as: Float.self), bMatrix)
     let bias = draw([n]), pbias = bias.scalars(as: Float.self)
-    var attributes: [String: Attribute] = ["k": .int(k), "n": .int(n)]
+    var attributes: [String: Attribute] = ["k": .int(k), "n": .int(n), "panel": .int(panel)]
     if let permA { attributes["permA"] = .ints(permA) }
+    // panels of another width are another CPU's layout: refused, never misread
+    let foreign = Node(name: "n", opType: "PackedMatMul", domain: "vonnx", inputs: ["a", "b"], outputs: ["y"],
+                       attributes: attributes.merging(["panel": .int(panel * 2)]) { $1 })
+    #expect(throws: VonnxError.self) { try CPUKernels.packedMatMul(KernelContext(node: foreign, inputs: [a, packed], opset: 22, pool: pool)) }
     for (threads, withBias, activation) in [(1, false, nil), (2, false, nil), (2, true, nil), (1, true, .gelu)] as [(Int, Bool, FusedActivation?)] {
         let all = attributes.merging(activation?.attributes ?? [:]) { $1 }
         let names = withBias ? ["a", "b", "c"] : ["a", "b"]
@@ -379,7 +383,7 @@ func packedGemmRunsPackedMatMul(aShape: [Int], permA: [Int]?, bShape: [Int], tra
         #expect(y.shape == plan.outShape && bad.isEmpty, "seed \(seed) \(aShape) × \(bShape) threads \(threads): \(bad.count) wrong")
         guard plan.batch * plan.m > 1 else { continue }
         var unpacked = all
-        unpacked["k"] = nil; unpacked["n"] = nil
+        unpacked["k"] = nil; unpacked["n"] = nil; unpacked["panel"] = nil
         if transposedB { unpacked["permB"] = .ints([1, 0]) }
         let plain = Node(name: "n", opType: "TransposedMatMul", domain: "vonnx", inputs: names, outputs: ["y"], attributes: unpacked)
         let same = try CPUKernels.transposedMatMul(KernelContext(node: plain, inputs: [a, b] + (withBias ? [bias] : []), opset: 22,
