@@ -181,6 +181,25 @@ size_t vx_gemm_packed_a_size(int m, int k) { return (size_t)round_up(m, kernel()
 
 size_t vx_gemm_packed_b_size(int k, int n) { return (size_t)round_up(n, panel_width(kernel(), n)) * (size_t)k; }
 
+/// Transposes the 8×8 block r in place: r[i] lane j becomes r[j] lane i.
+__attribute__((target("avx2,fma"))) static inline void transpose8x8(__m256 r[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int j = 0; j < 4; j++) {
+        r[j] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x20);
+        r[j + 4] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x31);
+    }
+}
+
 /// Packs A (m×k, element (i, j) at a[i·rs + j·cs]) into mr-row panels (k-major, rows past m
 /// zero). Row-major rows (cs = 1) go 8×8 blocks at a time through an in-register transpose, and
 /// column-major ones (rs = 1) a run of rows at a time: element by element with a stride, this was
@@ -193,25 +212,15 @@ static void pack_a(int m, int k, const float *a, ptrdiff_t rs, ptrdiff_t cs, int
         int rows = m - p < mr ? m - p : mr, kk = 0;
         if (cs == 1) {
             for (; kk + 8 <= k; kk += 8) {
-                __m256 r[8], t[8], u[8];
+                __m256 r[8];
                 for (int i = 0; i < 8; i++) r[i] = i < rows ? _mm256_loadu_ps(src + (ptrdiff_t)i * rs + kk) : _mm256_setzero_ps();
-                for (int i = 0; i < 8; i += 2) {
-                    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-                    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-                }
-                for (int i = 0; i < 8; i += 4) {
-                    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-                    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-                    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-                    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-                }
-                for (int j = 0; j < 8; j++) {  // column kk + j: rows 0…7
-                    __m256 col = j < 4 ? _mm256_permute2f128_ps(u[j], u[j + 4], 0x20) : _mm256_permute2f128_ps(u[j - 4], u[j], 0x31);
+                transpose8x8(r);  // r[j]: column kk + j, rows 0…7
+                for (int j = 0; j < 8; j++) {
                     // mr < 8: whole vectors in order, each next column overwriting the lanes past
                     // mr, the last one cut short (masked stores, ~19 cycles each on Zen 3, took
                     // 4× as long: 960×64 packed in 57 µs, now 14–21)
-                    if (mr == 8 || j < 7) _mm256_storeu_ps(dst + (size_t)(kk + j) * mr, col);
-                    else store_first8(dst + (size_t)(kk + j) * mr, (vf8)col, mr);
+                    if (mr == 8 || j < 7) _mm256_storeu_ps(dst + (size_t)(kk + j) * mr, r[j]);
+                    else store_first8(dst + (size_t)(kk + j) * mr, (vf8)r[j], mr);
                 }
             }
         }
@@ -971,25 +980,6 @@ void vx_depthwise(const vx_source *s, const float *w, float bias, const float *z
             for (int ox = 0; ox < s->ow; ox++) o[ox] += zr[ox];
         }
         vx_activate(o, (size_t)s->ow, act);
-    }
-}
-
-/// Transposes the 8×8 block r in place: r[i] lane j becomes r[j] lane i.
-__attribute__((target("avx2,fma"))) static inline void transpose8x8(__m256 r[8]) {
-    __m256 t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int j = 0; j < 4; j++) {
-        r[j] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x20);
-        r[j + 4] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x31);
     }
 }
 
