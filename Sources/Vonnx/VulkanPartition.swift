@@ -96,9 +96,11 @@ final class VulkanPartition: Partition {
     }
 
     /// A partition of `nodes`, whose values read later are `outputs`; `initializers` are the
-    /// graph's weights. Uploads the weights it reads on the device. Host-evaluated nodes run on
-    /// `pool` within `limits`; with `fallback`, what the kernels reject runs on the CPU.
-    init(nodes: [Node], outputs: [String], initializers: [String: Tensor], device: VulkanDevice,
+    /// graph's weights and `hostReadable` the inputs it may read on the host
+    /// (`VulkanPlacement.hostReadable`). Uploads the weights it reads on the device.
+    /// Host-evaluated nodes run on `pool` within `limits`; with `fallback`, what the kernels
+    /// reject runs on the CPU.
+    init(nodes: [Node], outputs: [String], initializers: [String: Tensor], hostReadable: Set<String>, device: VulkanDevice,
          opsets: [String: Int], pool: ThreadPool, limits: Limits, fallback: Bool) throws {
         let opset = opsets[""] ?? opsets["ai.onnx"] ?? 1
         self.nodes = nodes
@@ -110,7 +112,8 @@ final class VulkanPartition: Partition {
         var produced = Set<String>(), inputs: [String] = [], deviceRead = Set<String>(), hostRead = Set<String>()
         var lastUse: [String: Int] = [:], known = Set<String>(), hostEvaluated = Set<Int>(), hostDefinitions: [Int: OpDefinition] = [:]
         for (i, node) in nodes.enumerated() {
-            let evaluated = Self.evaluatesOnHost(node, known: known, produced: produced, initializers: initializers)
+            let evaluated = Self.evaluatesOnHost(node, known: known, produced: produced, initializers: initializers,
+                                                 hostReadable: hostReadable)
             if evaluated {
                 hostEvaluated.insert(i)
                 known.formUnion(node.outputs)
@@ -158,23 +161,32 @@ final class VulkanPartition: Partition {
 
     /// Whether a partition evaluates `node` on the host while recording, given the values
     /// `known` there (outputs of earlier host-evaluated nodes of the partition), those `produced`
-    /// on the device before it, and the graph's `initializers`: Shape and Size always (they read
-    /// a shape), and any other deterministic op with a CPU kernel and no subgraph whose inputs
-    /// are all known, initializers, or partition inputs it reads on the host
-    /// (`VulkanKernels.hostInputs`: Range's bounds, say). What these make depends on input
-    /// shapes, host-read input values and weights alone, which a recording is keyed by.
-    static func evaluatesOnHost(_ node: Node, known: Set<String>, produced: Set<String>, initializers: [String: Tensor]) -> Bool {
+    /// on the device before it, the graph's `initializers` and the inputs a partition may read on
+    /// the host (`hostReadable`): Shape and Size always (they read a shape), and any other
+    /// `hostEvaluable` node whose inputs are all known, initializers, or partition inputs it reads
+    /// on the host anyway (`VulkanKernels.hostInputs`: Range's bounds, say) or that are
+    /// `hostReadable`. What these make depends on input shapes, host-read input values and
+    /// weights alone, which a recording is keyed by.
+    static func evaluatesOnHost(_ node: Node, known: Set<String>, produced: Set<String>, initializers: [String: Tensor],
+                                hostReadable: Set<String>) -> Bool {
         if readsShapeOnly(node) { return true }
-        let random = node.domain.isEmpty && Passes.nondeterministic.contains(node.opType)
-        guard !node.hasSubgraphs, !random, (try? definition(of: node, opsets: [:])) != nil else { return false }
+        guard hostEvaluable(node) else { return false }
         let host = VulkanKernels.hostInputs(of: node)
         return node.inputs.enumerated().allSatisfy { slot, name in
-            name.isEmpty || known.contains(name) || initializers[name] != nil || host.contains(slot) && !produced.contains(name)
+            name.isEmpty || known.contains(name) || initializers[name] != nil
+                || (host.contains(slot) || hostReadable.contains(name)) && !produced.contains(name)
         }
     }
 
+    /// Whether the CPU kernel can compute `node` while a partition records: a deterministic op
+    /// with a CPU kernel and no subgraph.
+    static func hostEvaluable(_ node: Node) -> Bool {
+        let random = node.domain.isEmpty && Passes.nondeterministic.contains(node.opType)
+        return !node.hasSubgraphs && !random && (try? definition(of: node, opsets: [:])) != nil
+    }
+
     /// Shape and Size read only their input's shape.
-    private static func readsShapeOnly(_ node: Node) -> Bool {
+    static func readsShapeOnly(_ node: Node) -> Bool {
         (node.domain.isEmpty || node.domain == "ai.onnx") && (node.opType == "Shape" || node.opType == "Size")
     }
 
@@ -456,6 +468,7 @@ struct VulkanPlacement {
             for name in node.inputs + node.capturedNames() where !name.isEmpty { lastRead[name] = i }
         }
         for output in graph.outputs { lastRead[output.name] = graph.nodes.count }
+        let hostReadable = Self.hostReadable(graph)
 
         var nodes: [Node] = [], partitions: [String: VulkanPartition] = [:], cpuNodes: [Node] = [], bodies: [BodyPlacement] = []
         var own = (partitions: 0, cpuNodes: [Node]())
@@ -463,8 +476,9 @@ struct VulkanPlacement {
         func flush(before end: Int) throws {
             guard !run.isEmpty else { return }
             let outputs = run.flatMap(\.outputs).filter { !$0.isEmpty && (lastRead[$0] ?? -1) >= end }
-            let partition = try VulkanPartition(nodes: run, outputs: outputs, initializers: graph.initializers, device: device,
-                                                opsets: opsets, pool: pool, limits: limits, fallback: fallback)
+            let partition = try VulkanPartition(nodes: run, outputs: outputs, initializers: graph.initializers,
+                                                hostReadable: hostReadable, device: device, opsets: opsets, pool: pool,
+                                                limits: limits, fallback: fallback)
             partition.prepare(graph.type(of:))
             let name = "\(prefix.isEmpty ? "" : prefix + ": ")vulkan-partition-\(own.partitions)"
             own.partitions += 1
@@ -486,7 +500,8 @@ struct VulkanPlacement {
                 graph.valueInfo.merge(placed.outputTypes.map { ($0, ValueInfo(name: $0, type: $1)) }) { known, _ in known }
                 continue
             }
-            if VulkanPartition.evaluatesOnHost(node, known: onHost, produced: produced, initializers: graph.initializers) {
+            if VulkanPartition.evaluatesOnHost(node, known: onHost, produced: produced, initializers: graph.initializers,
+                                               hostReadable: hostReadable) {
                 run.append(node)
                 produced.formUnion(node.outputs)
                 onHost.formUnion(node.outputs)
@@ -516,6 +531,34 @@ struct VulkanPlacement {
         self.cpuNodes = cpuNodes
         self.bodies = bodies
         self.own = own
+    }
+
+    /// Most elements a partition input may have to be read on the host by `hostReadable`'s rule
+    /// (its bytes key the recordings).
+    static let hostReadableElements = 64
+
+    /// The values of `graph` (not weights) that decide a shape: each is read at a host input
+    /// slot (`VulkanKernels.hostInputs`: Reshape's shape, Range's bounds…) or feeds, through
+    /// `hostEvaluable` nodes, one that is: a CenterCropPad's target shape, a window's size. Those
+    /// with a static shape of at most `hostReadableElements` elements may be read on the host
+    /// where a partition takes them as inputs, so the computation on them runs there while
+    /// recording instead of splitting the partition where the device would have to hand its
+    /// result back. A partition reading one at a host slot keys its recordings by it already.
+    static func hostReadable(_ graph: Graph) -> Set<String> {
+        var decidesShape = Set<String>()
+        for node in graph.nodes.reversed() {
+            let host = VulkanKernels.hostInputs(of: node)
+            let feeds = !VulkanPartition.readsShapeOnly(node) && VulkanPartition.hostEvaluable(node)
+                && node.outputs.contains(where: decidesShape.contains)
+            for (slot, name) in node.inputs.enumerated() where !name.isEmpty && (feeds || host.contains(slot)) {
+                decidesShape.insert(name)
+            }
+        }
+        return decidesShape.filter { name in
+            guard graph.initializers[name] == nil, let shape = graph.type(of: name)?.staticShape,
+                  let count = checkedElementCount(shape) else { return false }
+            return count <= hostReadableElements
+        }
     }
 }
 #endif

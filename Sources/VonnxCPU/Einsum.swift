@@ -1,110 +1,5 @@
 import VonnxIR
 
-/// A parsed Einsum equation bound to its operands' shapes. Labels are ints: letters 0..<52,
-/// ellipsis dims 52+ (right-aligned across operands, broadcast as NumPy does).
-struct EinsumPlan: Sendable {
-    /// Output labels in order, and their sizes (the output shape).
-    let outputLabels: [Int]
-    let outShape: [Int]
-    /// Labels summed over, and their sizes.
-    let sumLabels: [Int]
-    let sumSizes: [Int]
-    /// Per operand, its element stride along each label (0 where absent or broadcast);
-    /// a label repeated in one operand (a diagonal) adds its strides.
-    let strides: [[Int: Int]]
-
-    init(equation: String, shapes: [[Int]], _ ctx: KernelContext) throws {
-        let text = equation.filter { $0 != " " }
-        let sides = split(text, by: "->")
-        guard sides.count <= 2 else { throw ctx.error("equation '\(equation)' has more than one '->'") }
-        let terms = sides[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        guard terms.count == shapes.count else {
-            throw ctx.error("equation '\(equation)' names \(terms.count) operands, the node has \(shapes.count)")
-        }
-        func letters(_ term: String) throws -> (before: [Int], after: [Int], ellipsis: Bool) {
-            let parts = split(term, by: "...")
-            guard parts.count <= 2 else { throw ctx.error("equation '\(equation)' has more than one ellipsis in a term") }
-            func label(_ c: Character) throws -> Int {
-                guard let a = c.asciiValue else { throw ctx.error("bad label '\(c)' in equation '\(equation)'") }
-                switch a {
-                case 97...122: return Int(a - 97)
-                case 65...90: return Int(a - 65) + 26
-                default: throw ctx.error("bad label '\(c)' in equation '\(equation)'")
-                }
-            }
-            return (try parts[0].map(label), try parts.count == 2 ? parts[1].map(label) : [], parts.count == 2)
-        }
-        var sizes: [Int: Int] = [:]
-        var strides: [[Int: Int]] = []
-        var counts: [Int: Int] = [:]
-        var ellipsisRank = 0
-        var parsed: [(labels: [Int], ellipsis: Bool)] = []
-        for (term, shape) in zip(terms, shapes) {
-            let (before, after, hasEllipsis) = try letters(term)
-            let eRank = shape.count - before.count - after.count
-            guard eRank >= 0, hasEllipsis || eRank == 0 else {
-                throw ctx.error("term '\(term)' does not fit an operand of shape \(shape)")
-            }
-            ellipsisRank = max(ellipsisRank, eRank)
-            parsed.append((before + (0..<eRank).map { $0 - eRank } + after, hasEllipsis))
-            for l in before + after { counts[l, default: 0] += 1 }
-        }
-        // ellipsis dim j of an operand with e of them is stored as j - e, global label 52 + ellipsisRank + (j - e)
-        for (i, shape) in shapes.enumerated() {
-            var s: [Int: Int] = [:]
-            let own = contiguousStrides(shape)
-            for (axis, raw) in parsed[i].labels.enumerated() {
-                let l = raw < 0 ? 52 + ellipsisRank + raw : raw
-                let d = shape[axis]
-                if l >= 52 && d == 1 {
-                    if sizes[l] == nil { sizes[l] = 1 }  // broadcast: stride stays 0
-                    continue
-                }
-                if let known = sizes[l], known != d, !(l >= 52 && known == 1) {
-                    throw ctx.error("label sizes disagree in equation '\(equation)' for shapes \(shapes)")
-                }
-                sizes[l] = d
-                s[l, default: 0] += own[axis]
-            }
-            strides.append(s)
-        }
-        let ellipsisLabels = Array(52..<(52 + ellipsisRank))
-        var output: [Int]
-        if sides.count == 2 {
-            let (before, after, hasEllipsis) = try letters(sides[1])
-            guard hasEllipsis || ellipsisRank == 0 else {
-                throw ctx.error("equation '\(equation)' drops ellipsis dims from the output")
-            }
-            output = before + (hasEllipsis ? ellipsisLabels : []) + after
-            guard Set(output).count == output.count, output.allSatisfy({ sizes[$0] != nil }) else {
-                throw ctx.error("output labels of equation '\(equation)' are repeated or unknown")
-            }
-        } else {
-            output = ellipsisLabels + counts.filter { $0.value == 1 }.map(\.key).sorted { a, b in
-                // NumPy orders implicit outputs alphabetically: upper case before lower case
-                (a >= 26 ? a - 26 : a + 26) < (b >= 26 ? b - 26 : b + 26)
-            }
-        }
-        let outSet = Set(output)
-        outputLabels = output
-        outShape = output.map { sizes[$0]! }
-        sumLabels = sizes.keys.filter { !outSet.contains($0) }.sorted()
-        sumSizes = sumLabels.map { sizes[$0]! }
-        self.strides = strides
-    }
-}
-
-/// `text` cut at every occurrence of `separator` (no Foundation in this module).
-private func split(_ text: String, by separator: String) -> [String] {
-    var parts: [String] = []
-    var rest = Substring(text)
-    while let r = rest.firstRange(of: separator) {
-        parts.append(String(rest[..<r.lowerBound]))
-        rest = rest[r.upperBound...]
-    }
-    return parts + [String(rest)]
-}
-
 /// Copies the elements of `src` read with `strides` over `sizes` (row-major order) into the
 /// contiguous `dst`.
 func gatherStrided<T>(_ src: UnsafePointer<T>, sizes: [Int], strides: [Int], into dst: UnsafeMutablePointer<T>) {
@@ -176,7 +71,7 @@ extension CPUKernels {
         let xs = try (0..<ctx.inputs.count).map { try ctx.input($0) }
         guard let first = xs.first else { throw ctx.error("needs at least one input") }
         guard xs.allSatisfy({ $0.dataType == first.dataType }) else { throw ctx.error("inputs must share one element type") }
-        let plan = try EinsumPlan(equation: equation, shapes: xs.map(\.shape), ctx)
+        let plan = try EinsumPlan(equation: equation, shapes: xs.map(\.shape), node: ctx.node)
         try ctx.checkAllocatable("the output", dims: plan.outShape, first.dataType)
         if xs.count == 2 && first.dataType == .float, let out = einsumByGemm(xs[0], xs[1], plan, gemm: { (m: Int, n: Int, k: Int, a, b, c) in
             Float.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n, beta: 0, c: c, ldc: n)

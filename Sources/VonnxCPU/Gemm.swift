@@ -123,11 +123,12 @@ enum MatrixKernels {
     }
 
     /// `packedMatMul` over a B the session packed ahead (`CPUKernels.packedMatMulWeight`) and
-    /// holds in no other form: single rows run on the packed kernel too.
+    /// holds in no other form: single rows run on the packed kernel too. The caller has checked
+    /// that this CPU has the packed kernel and reads B's panel width.
     static func prepackedMatMul(_ ctx: KernelContext, _ a: Tensor, _ packedB: Tensor, _ p: MatMulPlan,
                                 bias: Tensor?, activation: FusedActivation?) throws -> Tensor {
-        guard a.dataType == .float, PackedGemm.available, p.n > 1, max(p.batch * p.m, p.n, p.k) <= Int(Int32.max) else {
-            throw ctx.error("needs float32 A (got \(a.dataType)) and a CPU with the packed GEMM kernel")
+        guard a.dataType == .float, p.n > 1, max(p.batch * p.m, p.n, p.k) <= Int(Int32.max) else {
+            throw ctx.error("needs float32 A (got \(a.dataType)), N > 1 and dims within 2³¹−1")
         }
         guard packedB.dataType == .float, packedB.count == vx_gemm_packed_b_size(Int32(p.k), Int32(p.n)) else {
             throw ctx.error("packed B \(packedB.shape) (\(packedB.dataType)) does not hold a packed [\(p.k), \(p.n)] float32 matrix")

@@ -125,6 +125,7 @@ public enum VulkanKernels {
         t["GroupNormalization"] = recordGroupNormalization
         t["MeanVarianceNormalization"] = recordMeanVarianceNormalization
         t["Det"] = recordDet
+        t["Einsum"] = recordEinsum
         t["Attention"] = recordAttention
         t["NegativeLogLikelihoodLoss"] = recordNegativeLogLikelihoodLoss
         t["SoftmaxCrossEntropyLoss"] = recordSoftmaxCrossEntropyLoss
@@ -158,14 +159,14 @@ public enum VulkanKernels {
     /// The half types (float16, bfloat16) taken by the ops whose kernels compute in float32,
     /// as the CPU computes them: their half inputs read as the floats the device words hold, and
     /// each float32 output rounded once to the inputs' half type (`roundingToHalf`, as the CPU's
-    /// `widenFloat16` or its float16 loops through Double). The CPU pools no bfloat16.
+    /// `widenFloat16` or its float16 loops through Double). The CPU pools and contracts (Einsum) no bfloat16.
     static let halfWidenedTypes: [String: Set<DataType>] = {
         var t: [String: Set<DataType>] = [:]
         for op in ["Conv", "com.microsoft::FusedConv", "ConvTranspose", "Gemm", "MatMul", "Softmax", "LogSoftmax", "Hardmax",
                    "BatchNormalization", "InstanceNormalization", "LayerNormalization", "RMSNormalization",
                    "GroupNormalization", "LpNormalization", "LRN", "Attention", "LinearAttention", "MeanVarianceNormalization", "Det",
                    "CausalConvWithState"] + reduceOps.keys { t[op] = [.float16, .bfloat16] }
-        for op in ["AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool"] { t[op] = [.float16] }
+        for op in ["AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool", "Einsum"] { t[op] = [.float16] }
         return t
     }()
 
@@ -227,6 +228,7 @@ public enum VulkanKernels {
                    "TopK", "Exp", "Log", "Mod", "EyeLike", "ReverseSequence", "Compress"] + reduceOps.keys { t[op] = [.double] }
         t["Sub"] = [.double, .uint64]
         t["BitwiseNot"] = [.uint64]
+        t["Einsum"] = [.double]
         return t
     }()
 
@@ -288,6 +290,7 @@ public enum VulkanKernels {
         // Refusals the kernels would throw for, known from the node alone.
         if ["MaxPool", "AveragePool", "LpPool"].contains(key), ((try? node.ints("kernel_shape")) ?? nil)?.count ?? 0 > 3 { return false }
         if key == "BatchNormalization", (try? node.int("training_mode", default: 0)) != 0 { return false }
+        if key == "Einsum", !(1...3).contains(node.inputs.count) { return false }
         if let cell = RecurrentCell.byName[key] ?? (key == "com.microsoft::DynamicQuantizeLSTM" ? .lstm : nil) {
             guard cell.activationDefines(node) != nil else { return false }
         }

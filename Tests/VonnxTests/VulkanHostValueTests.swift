@@ -65,3 +65,40 @@ func hostValueOpsRunInsideVulkanPartitions(_ hc: HostValueCase) throws {
         #expect(g.dataType == w.dataType && g.shape == w.shape && bytes(g) == bytes(w), "\(name): \(g) vs CPU \(w)")
     }
 }
+
+/// A graph input that decides shapes (a CenterCropPad's target shape, a window's size) is read on
+/// the host, with the arithmetic on it, so one partition takes it with no fallback and each
+/// value gets its own recording; an input that decides no shape (`scale`) stays on the device.
+@Test(.enabled(if: TestVulkan.device != nil, TestVulkan.skipReason))
+func shapeDecidingInputsAreReadOnTheHost() throws {
+    var b = GraphBuilder(name: "shape-inputs")
+    let x = b.input("x", .float, [.value(4), .value(6)])
+    let target = b.input("target", .int64, [.value(2)])
+    let size = b.input("size", .int64, [])
+    let scale = b.input("scale", .float, [])
+    // Pad x up to `target` on both sides (CenterCropPad's expansion).
+    let xShape = b.node("Shape", [x])
+    let grow = b.node("Sub", [b.node("Max", [xShape, target]), xShape])
+    let before = b.node("Div", [grow, b.constant(Tensor(scalar: Int64(2)))])
+    let pads = b.node("Concat", [before, b.node("Sub", [grow, before])], ["axis": .int(0)])
+    b.output(b.node("Mul", [b.node("Pad", [x, pads]), scale], output: "padded"))
+    // A ramp of `size` values scaled by 1/size (a window's expansion: the size is data too).
+    let n = b.node("Cast", [size], ["to": .int(Int(DataType.float.rawValue))])
+    let ramp = b.node("Range", [b.constant(Tensor(scalar: Float(0))), n, b.constant(Tensor(scalar: Float(1)))])
+    b.output(b.node("Div", [ramp, n], output: "ramp"))
+    let model = Model(irVersion: 8, opsets: ["": 18], graph: b.graph)
+    #expect(VulkanPlacement.hostReadable(model.graph) == ["target", "size"])
+
+    let gpu = try Session(model: model, options: vulkanOptions(allowFallback: false))
+    #expect(gpu.vulkanPartitionCount == 1 && gpu.fallbackNodes.isEmpty)
+    let cpu = try Session(model: model, options: SessionOptions(threads: 1, backend: .cpu))
+    let image = Tensor(shape: [4, 6], scalars: (0..<24).map { Float($0) })
+    for (t, s, k) in [([Int64(7), 9], Int64(5), Float(2)), ([4, 6], 1, -1), ([9, 6], 12, 0.5)] {
+        let feeds = ["x": image, "target": Tensor(shape: [2], scalars: t), "size": Tensor(scalar: s), "scale": Tensor(scalar: k)]
+        let got = try gpu.run(feeds), want = try cpu.run(feeds)
+        for name in ["padded", "ramp"] {
+            let g = try #require(got[name]), w = try #require(want[name])
+            #expect(try g.shape == w.shape && g.scalars(as: Float.self) == w.scalars(as: Float.self), "\(name) for target \(t), size \(s): \(g) vs CPU \(w)")
+        }
+    }
+}

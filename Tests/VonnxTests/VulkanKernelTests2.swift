@@ -206,6 +206,25 @@ private let kernelCases: [KernelCase] = {
     c.append(KernelCase("Det", opset: 11, detail: "2×2, one singular") { _ in
         [Tensor(shape: [3, 2, 2], scalars: [Float(1), 2, 3, 4, 2, 4, 1, 2, 0, 0, 0, 7])]
     })
+    // Einsum: float32 pairs on the GEMM (batched, permuted output, broadcast ellipsis, inner
+    // product), the rest on einsum.comp (one or three operands, a diagonal, float64, float16).
+    func einsum(_ equation: String) -> [String: Attribute] { ["equation": .string(Array(equation.utf8))] }
+    c.append(KernelCase("Einsum", einsum("bij,bjk->bik"), opset: 12) { [$0.floats([3, 4, 5]), $0.floats([3, 5, 6])] })
+    c.append(KernelCase("Einsum", einsum("bhqd,bhkd->bhqk"), opset: 12) { [$0.floats([2, 3, 5, 8]), $0.floats([2, 3, 7, 8])] })
+    c.append(KernelCase("Einsum", einsum("ik,jk->ji"), opset: 12, detail: "permuted") { [$0.floats([4, 6]), $0.floats([5, 6])] })
+    c.append(KernelCase("Einsum", einsum("...ij,...jk"), opset: 12, detail: "broadcast") { [$0.floats([2, 1, 3, 4]), $0.floats([5, 4, 2])] })
+    c.append(KernelCase("Einsum", einsum("i,i"), opset: 12, detail: "inner product") { [$0.floats([37]), $0.floats([37])] })
+    c.append(KernelCase("Einsum", einsum("...ii->...i"), opset: 12, detail: "diagonal") { [$0.floats([2, 4, 4])] })
+    c.append(KernelCase("Einsum", einsum("ij->ji"), opset: 12, detail: "transpose") { [$0.floats([5, 7])] })
+    c.append(KernelCase("Einsum", einsum("ij->"), opset: 12, detail: "sum") { [$0.floats([5, 7])] })
+    c.append(KernelCase("Einsum", einsum("ij,jk,kl->il"), opset: 12, detail: "three") { [$0.floats([3, 4]), $0.floats([4, 5]), $0.floats([5, 2])] })
+    c.append(KernelCase("Einsum", einsum("bij,bjk->bik"), opset: 12, detail: "float64") { r in
+        [r.floats([3, 4, 5]), r.floats([3, 5, 6])].map { Tensor(shape: $0.shape, scalars: $0.scalars(as: Float.self).map(Double.init)) }
+    })
+    c.append(KernelCase("Einsum", einsum("ij,jk->ik"), opset: 12, detail: "float16") { r in
+        // quarters: products and sums exact in float32 and double alike, so both round to one float16
+        [r.floats([3, 4]), r.floats([4, 5])].map { Tensor(shape: $0.shape, scalars: $0.scalars(as: Float.self).map { Float16(($0 * 4).rounded() / 4) }) }
+    })
     c.append(KernelCase("Compress", ["axis": .int(-2)], opset: 11) { r in [r.floats([2, 5, 3]), r.bools([4])] })
     c.append(KernelCase("Compress", opset: 11, detail: "flattened, int64") { r in [r.ints([3, 4]), Tensor(shape: [7], scalars: [true, false, false, true, true, false, true])] })
     c.append(KernelCase("Compress", ["axis": .int(0)], opset: 11, detail: "nothing selected") { r in [r.floats([3, 2]), Tensor(shape: [2], scalars: [false, false])] })
