@@ -35,6 +35,9 @@ public struct ThreadPool: Sendable {
         if let workers, workers.run(chunks: chunks, chunk) { return }
         DispatchQueue.concurrentPerform(iterations: chunks, execute: chunk)
     }
+
+    /// CPU time the helper threads of this pool's thread count have used since they started.
+    var helperCPUTime: Duration { workers?.cpuTime ?? .zero }
 }
 
 /// A fixed set of helper threads running the chunks of one loop at a time with the caller.
@@ -64,6 +67,7 @@ private final class Workers: @unchecked Sendable {
     private nonisolated(unsafe) var generation = 0
     private var mutex = pthread_mutex_t(), wake = pthread_cond_t()
     private nonisolated(unsafe) var sleepers = 0
+    private nonisolated(unsafe) var helperThreads: [pthread_t] = []
 
     /// How long a helper polls for the next loop before sleeping, in nanoseconds. Between two
     /// ops of one run there are often tens of µs of single-threaded work, while waking a
@@ -81,7 +85,21 @@ private final class Workers: @unchecked Sendable {
                 Unmanaged<Workers>.fromOpaque(context!).takeUnretainedValue().loop()
                 return nil
             }, context)
-            if started == 0 { pthread_detach(thread) } else { Unmanaged<Workers>.fromOpaque(context).release() }
+            if started == 0 {
+                pthread_detach(thread)
+                helperThreads.append(thread)
+            } else {
+                Unmanaged<Workers>.fromOpaque(context).release()
+            }
+        }
+    }
+
+    /// CPU time the helper threads have used since they started.
+    var cpuTime: Duration {
+        helperThreads.reduce(.zero) { total, thread in
+            var clock = clockid_t(), used = timespec()
+            guard pthread_getcpuclockid(thread, &clock) == 0, clock_gettime(clock, &used) == 0 else { return total }
+            return total + .seconds(used.tv_sec) + .nanoseconds(used.tv_nsec)
         }
     }
 

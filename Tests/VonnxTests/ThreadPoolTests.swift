@@ -95,3 +95,16 @@ func parallelGemmResultsDoNotDependOnTheThreadCount(m: Int, n: Int, k: Int) {
         #expect(first == nil, "element \(first ?? 0) differs from 1 thread's at \(threads) threads, seed \(seed)")
     }
 }
+
+@Test func threadPoolHelpersStopUsingCPUSoonAfterALoop() {
+    // six helpers no other test uses (a thread count's helpers are shared): after a loop they
+    // poll for the next one for a bounded time, then sleep, so an idle session costs no CPU
+    let pool = ThreadPool(threads: 7), sum = Atomic<Int>(0)
+    pool.parallelFor(700, grain: 1) { r in sum.add(r.reduce(0, +), ordering: .relaxed) }
+    #expect(sum.load(ordering: .relaxed) == 700 * 699 / 2)
+    usleep(200_000)  // the poll is 1 ms, but on a loaded machine a helper may wait long for its core
+    let before = pool.helperCPUTime
+    usleep(200_000)
+    let idle = pool.helperCPUTime - before
+    #expect(idle < .milliseconds(1), "six idle helpers used \(idle) of CPU in 200 ms")
+}
