@@ -230,7 +230,9 @@ extension Passes {
     /// Mul by (c) a one-element float constant d, optionally an Add of a float mask D (a padding
     /// mask's large negatives) of known rank that does not broadcast the scores wider, a Softmax
     /// over the last axis, and a MatMul or TransposedMatMul without bias (nor a transposed first
-    /// operand) of that by V. Only for graphs that run wholly on the CPU, after
+    /// operand) of that by V, and optionally a Transpose of the result that keeps its last axis
+    /// last (`permY`: the heads' [B, H, N, d] → [B, N, H, d] before the output projection, which
+    /// the kernel then stores in place). Only for graphs that run wholly on the CPU, after
     /// `fusingIntoMatMul`; intermediates are only fused away when nothing else reads them.
     /// Sorted nodes and inferred types expected; the result stays sorted.
     public static func fusingAttention(_ graph: Graph, opset: Int) -> Graph {
@@ -259,6 +261,13 @@ extension Passes {
             let type = graph.type(of: mask) ?? graph.initializers[mask].map { ValueType.tensor($0.dataType, shape: $0.shape.map(Dim.value)) }
             guard type?.elementType == .float, let m = type?.shape, let s = graph.type(of: scores)?.shape, m.count <= s.count else { return false }
             return zip(m, s.suffix(m.count)).allSatisfy { $0.value == 1 || $1.value != 1 }
+        }
+        /// The perm of `node` when it is a Transpose of `value` by an explicit perm that keeps the
+        /// last axis last, so that the kernel can store each row of the product where the Transpose puts it.
+        func outputTranspose(_ node: Node, of value: String) -> [Int]? {
+            guard node.opType == "Transpose", node.domain.isEmpty, node.inputs == [value], node.outputs.count == 1,
+                  let perm = (try? node.ints("perm")) ?? nil, Set(perm) == Set(perm.indices), perm.last == perm.count - 1 else { return nil }
+            return perm
         }
         for (qi, qk) in graph.nodes.enumerated() where product(qi) && !taken.contains(qi) {
             guard let rank = graph.type(of: qk.outputs[0])?.shape?.count, var at = sole(qk.outputs[0]) else { continue }
@@ -290,10 +299,17 @@ extension Passes {
             attributes["permA"] = qk.attributes["permA"]
             attributes["permB"] = qk.attributes["permB"]
             attributes["permC"] = pv.attributes["permB"]
+            chain += [at, pi]
+            var out = pv.outputs
+            if let ti = sole(out[0]), let perm = outputTranspose(graph.nodes[ti], of: out[0]) {
+                attributes["permY"] = .ints(perm)
+                out = graph.nodes[ti].outputs
+                chain.append(ti)
+            }
             // The fused node takes the last product's place, where every input is available.
             replaced[pi] = Node(name: qk.name, opType: "SoftmaxAttention", domain: "vonnx", inputs: qk.inputs + [pv.inputs[1]] + mask,
-                                outputs: pv.outputs, attributes: attributes)
-            taken.formUnion(chain + [at, pi])
+                                outputs: out, attributes: attributes)
+            taken.formUnion(chain)
         }
         var result = graph
         result.nodes = graph.nodes.indices.compactMap { i in replaced[i] ?? (taken.contains(i) ? nil : graph.nodes[i]) }
