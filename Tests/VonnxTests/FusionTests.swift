@@ -296,6 +296,37 @@ func foldsMaskedAttentionBehindAnUnknownShape(mask: Bool, widening: Bool) throws
     #expect(error < 1e-5)
 }
 
+/// GPT-2's causal attention: the scaled scores chosen by a constant lower-triangular condition
+/// against a fill (`fill`: finfo.min or −10⁴), the fill where the condition is false (or, with
+/// `swapped`, the condition inverted and the fill where it is true). On the CPU the Where
+/// becomes an additive mask of `vonnx::SoftmaxAttention` — unless the fill is not that low
+/// (−1 changes the Softmax), or some row keeps no score (`emptyRow`: Where's uniform row, which
+/// a mask would not give).
+@Test(arguments: [(-Float.greatestFiniteMagnitude, false, false), (-10000, true, false), (-1, false, false),
+                  (-Float.greatestFiniteMagnitude, false, true)])
+func foldsCausalWhereIntoAttention(fill: Float, swapped: Bool, emptyRow: Bool) throws {
+    var b = GraphBuilder(name: "g"), noise = Noise(state: 13)
+    let x = b.input("x", .float, [.value(2), .value(7), .value(12)])
+    func heads(_ perm: [Int]) -> String {
+        let projected = b.node("MatMul", [x, b.constant(noise.tensor([12, 12]))])
+        return b.node("Transpose", [b.node("Reshape", [projected, b.constant(Tensor(shape: [4], scalars: [2, 7, 3, 4] as [Int64]))])],
+                      ["perm": .ints(perm)])
+    }
+    let q = heads([0, 2, 1, 3]), kt = heads([0, 2, 3, 1]), v = heads([0, 2, 1, 3])
+    let scores = b.node("Div", [b.node("MatMul", [q, kt]), b.constant(Tensor(scalar: Float(2)))])
+    let causal = (0..<49).map { ($0 % 7 <= $0 / 7) && !(emptyRow && $0 / 7 == 3) }
+    let condition = b.constant(Tensor(shape: [1, 1, 7, 7], scalars: swapped ? causal.map { !$0 } : causal))
+    let fillValue = b.constant(Tensor(scalar: fill))
+    let masked = b.node("Where", swapped ? [condition, fillValue, scores] : [condition, scores, fillValue])
+    let context = b.node("MatMul", [b.node("Softmax", [masked], ["axis": .int(-1)]), v])
+    b.output(b.node("Reshape", [b.node("Transpose", [context], ["perm": .ints([0, 2, 1, 3])]),
+                                b.constant(Tensor(shape: [3], scalars: [2, 7, 12] as [Int64]))]))
+    let (ops, error) = try compare(b.graph, xShape: [2, 7, 12])
+    let fused = fill <= -1e4 && !emptyRow
+    #expect(ops.contains("SoftmaxAttention") == fused && ops.contains("Where") == !fused, "\(ops)")
+    #expect(error < 1e-5)
+}
+
 /// Gelu as exporters decompose it, after a MatMul: one Gelu node, which on the CPU the MatMul
 /// takes as its epilogue (the error tells the tanh form from the Erf one). `form` picks the
 /// Erf form by division by √2 with (x·a)·½, by a product with 1/√2 with (x·½)·a, or the tanh
