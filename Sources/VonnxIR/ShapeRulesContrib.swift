@@ -34,18 +34,25 @@ extension ShapeRules {
     }
 
     /// vonnx SoftmaxAttention: Softmax(scale·(A·B))·C, each operand transposed by `permA` /
-    /// `permB` / `permC` (the identity when absent): MatMul's result of the scores by C.
+    /// `permB` / `permC` (the identity when absent): MatMul's result of the scores by C,
+    /// transposed by `permY` when given.
     public static let softmaxAttention: ShapeRule = { ctx in
         let scores = try matMul()(ctx.with(inputs: [permuted(ctx, 0, "permA"), permuted(ctx, 1, "permB")]))[0]
-        return try matMul()(ctx.with(inputs: [scores, permuted(ctx, 2, "permC")]))
+        let y = try matMul()(ctx.with(inputs: [scores, permuted(ctx, 2, "permC")]))[0]
+        return [try transposed(y, ctx, by: "permY")]
     }
 
     /// Input `i`'s type transposed by the permutation in the node's `attribute`, when it has one.
     private static func permuted(_ ctx: ShapeContext, _ i: Int, _ attribute: String) throws -> ValueType? {
-        guard let perm = try ctx.node.ints(attribute) else { return ctx.input(i) }
+        try transposed(ctx.input(i), ctx, by: attribute)
+    }
+
+    /// `type` transposed by the permutation in the node's `attribute`, when it has one.
+    private static func transposed(_ type: ValueType?, _ ctx: ShapeContext, by attribute: String) throws -> ValueType? {
+        guard let perm = try ctx.node.ints(attribute) else { return type }
         var node = ctx.node
         node.attributes = ["perm": .ints(perm)]
-        return try transpose(ShapeContext(node: node, inputs: [ctx.input(i)], constants: [], opset: ctx.opset))[0]
+        return try transpose(ShapeContext(node: node, inputs: [type], constants: [], opset: ctx.opset))[0]
     }
 
     /// FusedMatMul: MatMul of A and B with their last two axes swapped by transA / transB

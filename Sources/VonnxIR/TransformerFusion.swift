@@ -230,7 +230,9 @@ extension Passes {
     /// Mul by (c) a one-element float constant d, optionally an Add of a float mask D (a padding
     /// mask's large negatives) of known rank that does not broadcast the scores wider, a Softmax
     /// over the last axis, and a MatMul or TransposedMatMul without bias (nor a transposed first
-    /// operand) of that by V. Only for graphs that run wholly on the CPU, after
+    /// operand) of that by V, and optionally a Transpose of the result that keeps its last axis
+    /// last (`permY`: the heads' [B, H, N, d] → [B, N, H, d] before the output projection, which
+    /// the kernel then stores in place). Only for graphs that run wholly on the CPU, after
     /// `fusingIntoMatMul`; intermediates are only fused away when nothing else reads them.
     /// Sorted nodes and inferred types expected; the result stays sorted.
     public static func fusingAttention(_ graph: Graph, opset: Int) -> Graph {
@@ -257,8 +259,41 @@ extension Passes {
         /// more than 1 meets one of 1 in the scores (so that adding it keeps their shape).
         func widensNothing(_ mask: String, _ scores: String) -> Bool {
             let type = graph.type(of: mask) ?? graph.initializers[mask].map { ValueType.tensor($0.dataType, shape: $0.shape.map(Dim.value)) }
-            guard type?.elementType == .float, let m = type?.shape, let s = graph.type(of: scores)?.shape, m.count <= s.count else { return false }
+            guard type?.elementType == .float, let m = type?.shape else { return false }
+            return widensNothing(m, scores)
+        }
+        /// A mask of shape `m` added to `scores` keeps their shape.
+        func widensNothing(_ m: [Dim], _ scores: String) -> Bool {
+            guard let s = graph.type(of: scores)?.shape, m.count <= s.count else { return false }
             return zip(m, s.suffix(m.count)).allSatisfy { $0.value == 1 || $1.value != 1 }
+        }
+        var names = Set<String>(), masks: [String: Tensor] = [:]
+        /// `node` as the additive mask it stands for: a Where choosing, by a constant boolean
+        /// condition, between the scores and a one-element float constant fill of −10⁴ or less
+        /// (either order: the fill where the condition is false, as a causal mask's, or where it
+        /// is true), with some score kept in every row of the condition. The mask is 0 where the
+        /// scores are kept and the fill elsewhere: a row's kept scores then set its maximum, and
+        /// exp(fill − maximum) and exp(score + fill − maximum) both underflow to 0 (for scores
+        /// spanning less than ~10⁴), so that the Softmax is the same.
+        func additiveMask(_ node: Node, of scores: String) -> String? {
+            guard node.opType == "Where", node.domain.isEmpty, node.inputs.count == 3, node.outputs.count == 1,
+                  let condition = graph.initializers[node.inputs[0]], condition.dataType == .bool, condition.rank >= 1,
+                  let keepWhere = [true, false].first(where: { node.inputs[$0 ? 1 : 2] == scores }),
+                  let fill = scalar(node.inputs[keepWhere ? 2 : 1]), fill <= -1e4,
+                  (graph.initializers[node.inputs[keepWhere ? 2 : 1]]?.rank ?? 0) <= condition.rank,
+                  widensNothing(condition.shape.map(Dim.value), scores) else { return nil }
+            let kept = condition.scalars(as: Bool.self).map { $0 == keepWhere }, width = condition.shape[condition.rank - 1]
+            guard width > 0, stride(from: 0, to: kept.count, by: width).allSatisfy({ kept[$0..<$0 + width].contains(true) }) else { return nil }
+            let name = Passes.freshName(node.outputs[0] + "_mask", in: graph, taken: &names)
+            masks[name] = Tensor(shape: condition.shape, scalars: kept.map { $0 ? Float(0) : fill })
+            return name
+        }
+        /// The perm of `node` when it is a Transpose of `value` by an explicit perm that keeps the
+        /// last axis last, so that the kernel can store each row of the product where the Transpose puts it.
+        func outputTranspose(_ node: Node, of value: String) -> [Int]? {
+            guard node.opType == "Transpose", node.domain.isEmpty, node.inputs == [value], node.outputs.count == 1,
+                  let perm = (try? node.ints("perm")) ?? nil, Set(perm) == Set(perm.indices), perm.last == perm.count - 1 else { return nil }
+            return perm
         }
         for (qi, qk) in graph.nodes.enumerated() where product(qi) && !taken.contains(qi) {
             guard let rank = graph.type(of: qk.outputs[0])?.shape?.count, var at = sole(qk.outputs[0]) else { continue }
@@ -279,6 +314,10 @@ extension Passes {
                 mask = [other]
                 chain.append(at)
                 at = next
+            } else if let next = sole(masking.outputs[0]), let additive = additiveMask(masking, of: scores) {
+                mask = [additive]
+                chain.append(at)
+                at = next
             }
             let softmax = graph.nodes[at]
             guard softmax.opType == "Softmax", softmax.domain.isEmpty, softmax.outputs.count == 1,
@@ -290,13 +329,21 @@ extension Passes {
             attributes["permA"] = qk.attributes["permA"]
             attributes["permB"] = qk.attributes["permB"]
             attributes["permC"] = pv.attributes["permB"]
+            chain += [at, pi]
+            var out = pv.outputs
+            if let ti = sole(out[0]), let perm = outputTranspose(graph.nodes[ti], of: out[0]) {
+                attributes["permY"] = .ints(perm)
+                out = graph.nodes[ti].outputs
+                chain.append(ti)
+            }
             // The fused node takes the last product's place, where every input is available.
             replaced[pi] = Node(name: qk.name, opType: "SoftmaxAttention", domain: "vonnx", inputs: qk.inputs + [pv.inputs[1]] + mask,
-                                outputs: pv.outputs, attributes: attributes)
-            taken.formUnion(chain + [at, pi])
+                                outputs: out, attributes: attributes)
+            taken.formUnion(chain)
         }
         var result = graph
         result.nodes = graph.nodes.indices.compactMap { i in replaced[i] ?? (taken.contains(i) ? nil : graph.nodes[i]) }
+        result.initializers.merge(masks) { $1 }
         return withoutUnusedInitializers(result)
     }
 }

@@ -209,13 +209,15 @@ func fusesDecomposedLayerNormalization(squareByMul: Bool, gammaFirst: Bool, beta
 
 /// Attention's head split: Q, K and V projected (MatMul, bias Add), reshaped to heads and
 /// transposed (K to Kᵀ) before the MatMuls, the scores scaled (`scale`: a Div or Mul by a
-/// constant, or none) and normalized, and the context transposed back. On the CPU the
-/// Transposes feeding MatMuls and the bias Adds fold into `vonnx::TransposedMatMul` and the
-/// scores' MatMul, scale, Softmax and MatMul by V into one `vonnx::SoftmaxAttention` (the
-/// Transpose after it stays) — unless the scores are read elsewhere too (`scoresRead`: an output);
-/// another backend keeps them all.
-@Test(arguments: [("Div", false), ("Mul", false), ("", false), ("Div", true)])
-func foldsTransposesAndAttentionOnTheCPUOnly(scale: String, scoresRead: Bool) throws {
+/// constant, or none) and normalized, and the context transposed back (by `contextPerm`). On
+/// the CPU the Transposes feeding MatMuls and the bias Adds fold into `vonnx::TransposedMatMul`
+/// and the scores' MatMul, scale, Softmax and MatMul by V into one `vonnx::SoftmaxAttention`
+/// — unless the scores are read elsewhere too (`scoresRead`: an output) — and the Transpose
+/// after it too (`permY`), unless it moves the last axis or the context is read elsewhere too
+/// (`contextRead`: an output); another backend keeps them all.
+@Test(arguments: [("Div", false, [0, 2, 1, 3], false), ("Mul", false, [2, 0, 1, 3], false), ("", false, [0, 2, 1, 3], false),
+                  ("Div", true, [0, 2, 1, 3], false), ("Div", false, [0, 2, 3, 1], false), ("Div", false, [0, 2, 1, 3], true)])
+func foldsTransposesAndAttentionOnTheCPUOnly(scale: String, scoresRead: Bool, contextPerm: [Int], contextRead: Bool) throws {
     var b = GraphBuilder(name: "g"), noise = Noise(state: 5)
     let x = b.input("x", .float, [.value(2), .value(9), .value(12)])
     func heads(_ perm: [Int]) -> String {
@@ -227,15 +229,18 @@ func foldsTransposesAndAttentionOnTheCPUOnly(scale: String, scoresRead: Bool) th
     var scores = b.node("MatMul", [q, kt])
     if !scale.isEmpty { scores = b.node(scale, [scores, b.constant(Tensor(scalar: Float(scale == "Div" ? 2 : 0.5)))]) }
     let p = b.node("Softmax", [scores], ["axis": .int(-1)])
-    let context = b.node("Transpose", [b.node("MatMul", [p, v])], ["perm": .ints([0, 2, 1, 3])])
+    let heads = b.node("MatMul", [p, v])
+    let context = b.node("Transpose", [heads], ["perm": .ints(contextPerm)])
     b.output(b.node("Reshape", [context, b.constant(Tensor(shape: [3], scalars: [2, 9, 12] as [Int64]))]))
     if scoresRead { b.output(scores) }
+    if contextRead { b.output(heads) }
     let (ops, error) = try compare(b.graph, xShape: [2, 9, 12])
     let count = { (op: String) in ops.filter { $0 == op }.count }
     if scoresRead {
         #expect(count("TransposedMatMul") == 5 && count("Softmax") == 1 && count("SoftmaxAttention") == 0, "\(ops)")
     } else {
-        #expect(count("TransposedMatMul") == 3 && count("SoftmaxAttention") == 1 && count("Transpose") == 1
+        let transposeStays = contextRead || contextPerm.last != 3
+        #expect(count("TransposedMatMul") == 3 && count("SoftmaxAttention") == 1 && count("Transpose") == (transposeStays ? 1 : 0)
                 && !ops.contains("Add") && !ops.contains("MatMul") && !ops.contains("Softmax") && !ops.contains(scale), "\(ops)")
     }
     #expect(error < 1e-5)
@@ -248,7 +253,7 @@ func foldsTransposesAndAttentionOnTheCPUOnly(scale: String, scoresRead: Bool) th
 /// embeddings gathered by ids a Slice cut to the input's symbolic length), and a padding mask
 /// (`mask`: constant, 0 or −10000, broadcast over heads and query rows) added to the scaled
 /// scores. The projections' bias Adds still fold into their MatMuls (the width read from the
-/// weight), and the mask into `vonnx::SoftmaxAttention` — unless it would widen the scores
+/// weight), and the mask and the context's Transpose into `vonnx::SoftmaxAttention` — unless it would widen the scores
 /// (`widening`: a mask of two heads against scores of one), which then stay unfused. The
 /// feed-forward MatMul after it takes its bias and decomposed Gelu as its epilogue.
 @Test(arguments: [(true, false), (false, false), (true, true)])
@@ -285,9 +290,40 @@ func foldsMaskedAttentionBehindAnUnknownShape(mask: Bool, widening: Bool) throws
         #expect(count("SoftmaxAttention") == 0 && count("Softmax") == 1 && count("Add") == 2, "\(ops)")
     } else {
         #expect(count("TransposedMatMul") == 4 && count("SoftmaxAttention") == 1 && count("Add") == 1 && !ops.contains("MatMul")
-                && !ops.contains("Softmax"), "\(ops)")
+                && !ops.contains("Softmax") && !ops.contains("Transpose"), "\(ops)")
     }
     #expect(!ops.contains("Gelu") && !ops.contains("Erf"), "\(ops)")
+    #expect(error < 1e-5)
+}
+
+/// GPT-2's causal attention: the scaled scores chosen by a constant lower-triangular condition
+/// against a fill (`fill`: finfo.min or −10⁴), the fill where the condition is false (or, with
+/// `swapped`, the condition inverted and the fill where it is true). On the CPU the Where
+/// becomes an additive mask of `vonnx::SoftmaxAttention` — unless the fill is not that low
+/// (−1 changes the Softmax), or some row keeps no score (`emptyRow`: Where's uniform row, which
+/// a mask would not give).
+@Test(arguments: [(-Float.greatestFiniteMagnitude, false, false), (-10000, true, false), (-1, false, false),
+                  (-Float.greatestFiniteMagnitude, false, true)])
+func foldsCausalWhereIntoAttention(fill: Float, swapped: Bool, emptyRow: Bool) throws {
+    var b = GraphBuilder(name: "g"), noise = Noise(state: 13)
+    let x = b.input("x", .float, [.value(2), .value(7), .value(12)])
+    func heads(_ perm: [Int]) -> String {
+        let projected = b.node("MatMul", [x, b.constant(noise.tensor([12, 12]))])
+        return b.node("Transpose", [b.node("Reshape", [projected, b.constant(Tensor(shape: [4], scalars: [2, 7, 3, 4] as [Int64]))])],
+                      ["perm": .ints(perm)])
+    }
+    let q = heads([0, 2, 1, 3]), kt = heads([0, 2, 3, 1]), v = heads([0, 2, 1, 3])
+    let scores = b.node("Div", [b.node("MatMul", [q, kt]), b.constant(Tensor(scalar: Float(2)))])
+    let causal = (0..<49).map { ($0 % 7 <= $0 / 7) && !(emptyRow && $0 / 7 == 3) }
+    let condition = b.constant(Tensor(shape: [1, 1, 7, 7], scalars: swapped ? causal.map { !$0 } : causal))
+    let fillValue = b.constant(Tensor(scalar: fill))
+    let masked = b.node("Where", swapped ? [condition, fillValue, scores] : [condition, scores, fillValue])
+    let context = b.node("MatMul", [b.node("Softmax", [masked], ["axis": .int(-1)]), v])
+    b.output(b.node("Reshape", [b.node("Transpose", [context], ["perm": .ints([0, 2, 1, 3])]),
+                                b.constant(Tensor(shape: [3], scalars: [2, 7, 12] as [Int64]))]))
+    let (ops, error) = try compare(b.graph, xShape: [2, 7, 12])
+    let fused = fill <= -1e4 && !emptyRow
+    #expect(ops.contains("SoftmaxAttention") == fused && ops.contains("Where") == !fused, "\(ops)")
     #expect(error < 1e-5)
 }
 

@@ -399,16 +399,21 @@ func packedGemmRunsPackedMatMul(aShape: [Int], permA: [Int]?, bShape: [Int], tra
 /// AVX-512), V wider than a block, a broadcast batch, one query row, one key, a V broadcasting past
 /// the scores' batch (the unfused path) and float64 (likewise); one and two threads; without a
 /// mask D, with a padding mask (the scores' first axis and columns, broadcast over the rest) and
-/// with one of the scores' own shape.
-@Test(arguments: [([1, 150, 2, 8], [0, 2, 1, 3], [1, 1100, 2, 8], [0, 2, 3, 1], [1, 1100, 2, 5], [0, 2, 1, 3], Float(0.35), DataType.float),
-                  ([2, 3, 13, 4], nil, [2, 3, 4, 9], nil, [2, 3, 9, 6], nil, 1, .float),
-                  ([3, 33, 19], nil, [3, 19, 3], nil, [3, 3, 37], nil, 0.125, .float),
-                  ([3, 1, 7], nil, [7, 40], nil, [40, 3], nil, 2, .float),
-                  ([4, 9, 5], [0, 2, 1], [1, 9, 1], nil, [4, 1, 6], nil, 0.5, .float),
-                  ([2, 5, 3], nil, [2, 3, 5], nil, [3, 2, 5, 4], nil, 1, .float),
-                  ([2, 6, 3], nil, [2, 3, 7], nil, [2, 7, 2], nil, 0.25, .double)] as [([Int], [Int]?, [Int], [Int]?, [Int], [Int]?, Float, DataType)])
+/// with one of the scores' own shape. The result transposed by `permY`: SVTR's heads back to
+/// [B, N, H, d], batch axes swapped, rows strided across a rank-3 batch (the kernel's stores),
+/// and perms moving the last axis (a Transpose after the unfused steps).
+@Test(arguments: [([1, 150, 2, 8], [0, 2, 1, 3], [1, 1100, 2, 8], [0, 2, 3, 1], [1, 1100, 2, 5], [0, 2, 1, 3], Float(0.35), DataType.float, [0, 2, 1, 3]),
+                  ([1, 150, 2, 8], [0, 2, 1, 3], [1, 1100, 2, 8], [0, 2, 3, 1], [1, 1100, 2, 5], [0, 2, 1, 3], Float(0.35), DataType.float, nil),
+                  ([2, 3, 13, 4], nil, [2, 3, 4, 9], nil, [2, 3, 9, 6], nil, 1, .float, [1, 0, 2, 3]),
+                  ([2, 3, 13, 4], nil, [2, 3, 4, 9], nil, [2, 3, 9, 6], nil, 1, .float, nil),
+                  ([3, 33, 19], nil, [3, 19, 3], nil, [3, 3, 37], nil, 0.125, .float, [1, 0, 2]),
+                  ([3, 1, 7], nil, [7, 40], nil, [40, 3], nil, 2, .float, [0, 2, 1]),
+                  ([4, 9, 5], [0, 2, 1], [1, 9, 1], nil, [4, 1, 6], nil, 0.5, .float, nil),
+                  ([2, 5, 3], nil, [2, 3, 5], nil, [3, 2, 5, 4], nil, 1, .float, [3, 1, 2, 0]),
+                  ([2, 6, 3], nil, [2, 3, 7], nil, [2, 7, 2], nil, 0.25, .double, [1, 0, 2])]
+                 as [([Int], [Int]?, [Int], [Int]?, [Int], [Int]?, Float, DataType, [Int]?)])
 func packedGemmRunsSoftmaxAttention(_ q: [Int], _ permQ: [Int]?, _ k: [Int], _ permK: [Int]?, _ v: [Int], _ permV: [Int]?,
-                                      scale: Float, type: DataType) throws {
+                                      scale: Float, type: DataType, permY: [Int]?) throws {
     let seed = UInt64.random(in: 0...UInt64.max)
     var rng = SplitMix(state: seed)
     let pool = ThreadPool(threads: 1)
@@ -425,7 +430,7 @@ func packedGemmRunsSoftmaxAttention(_ q: [Int], _ permQ: [Int]?, _ k: [Int], _ p
     }
     let tq = draw(q), tk = draw(k), tv = draw(v)
     var attributes: [String: Attribute] = ["scale": .float(scale)]
-    for (name, perm) in [("permA", permQ), ("permB", permK), ("permC", permV)] { if let perm { attributes[name] = .ints(perm) } }
+    for (name, perm) in [("permA", permQ), ("permB", permK), ("permC", permV), ("permY", permY)] { if let perm { attributes[name] = .ints(perm) } }
     let (sq, pq) = try seen(tq, permQ), (sk, pk) = try seen(tk, permK), (sv, pv) = try seen(tv, permV)
     let probe = KernelContext(node: Node(name: "n", opType: "SoftmaxAttention", domain: "vonnx", inputs: [], outputs: []), inputs: [], opset: 22, pool: pool)
     let first = try MatrixKernels.MatMulPlan(sq, sk, probe), second = try MatrixKernels.MatMulPlan(first.outShape, sv, probe)
@@ -453,15 +458,16 @@ func packedGemmRunsSoftmaxAttention(_ q: [Int], _ permQ: [Int]?, _ k: [Int], _ p
                 }
             }
         }
+        let (yShape, wanted) = try seen(Tensor(shape: second.outShape, scalars: expected), permY)
         let node = Node(name: "n", opType: "SoftmaxAttention", domain: "vonnx", inputs: ["q", "k", "v"] + (mask == nil ? [] : ["d"]),
                         outputs: ["y"], attributes: attributes)
         for threads in [1, 2] {
             let inputs = [tq, tk, tv] + (mask.map { [$0] } ?? [])
             let y = try CPUKernels.softmaxAttention(KernelContext(node: node, inputs: inputs, opset: 22, pool: ThreadPool(threads: threads)))[0]
             let got = y.doubles()
-            let bad = got.indices.filter { !(abs(got[$0] - expected[$0]) <= 1e-5 * max(1, abs(expected[$0]))) }
-            #expect(y.shape == second.outShape && y.dataType == type && bad.isEmpty,
-                    "seed \(seed) \(q) \(k) \(v) mask \(mask?.shape ?? []) threads \(threads): \(y.shape) vs \(second.outShape), \(bad.count) wrong")
+            let bad = got.indices.filter { !(abs(got[$0] - wanted[$0]) <= 1e-5 * max(1, abs(wanted[$0]))) }
+            #expect(y.shape == yShape && y.dataType == type && bad.isEmpty,
+                    "seed \(seed) \(q) \(k) \(v) mask \(mask?.shape ?? []) permY \(permY ?? []) threads \(threads): \(y.shape) vs \(yShape), \(bad.count) wrong")
         }
     }
 }
