@@ -335,6 +335,17 @@ enum ConvKernels {
                   let colCount = checkedElementCount([mg] + kernel + input) else {
                 throw ctx.error("output shape \(out) of X \(x.shape) and W \(w.shape) is invalid or too large")
             }
+            if let bias, bias.count != m || bias.dataType != T.dataType {
+                throw ctx.error("bias \(bias.shape) (\(bias.dataType)) must hold \(m) \(T.dataType) values")
+            }
+            if T.self == Float.self, PackedGemm.available, d == 2, kernel == strides, dilations == [1, 1],
+               pb == [0, 0], pe == [0, 0], out == [input[0] * strides[0], input[1] * strides[1]] {
+                let y = Tensor(uninitialized: .float, shape: [n, m] + out)
+                DirectKernels.disjointTaps(ctx.pool, x: elements(x, Float.self), w: elements(w, Float.self),
+                                           bias: bias.map { UnsafePointer(elements($0, Float.self)) }, y: elements(y, Float.self),
+                                           batch: n, channels: c, group: group, outPerGroup: mg, input: input, kernel: kernel)
+                return [y]
+            }
             let geo = WindowGeometry(input: input, kernel: kernel, strides: strides, dilations: dilations,
                                      padBegin: pb, padEnd: pe, output: out)
             let y = Tensor(zeros: T.dataType, shape: [n, m] + out)

@@ -192,9 +192,13 @@ func instanceNormMatchesDefinition(shape: [Int], offset: Float) throws {
 
 /// ConvTranspose against a float64 scatter of every input element through every tap, on random
 /// inputs: 1-D to 3-D, strides 1 to 3 along different axes, taps overlapping or not, dilations,
-/// pads cutting outputs on either side, output padding and groups, batches of two, odd sizes.
+/// pads cutting outputs on either side, output padding and groups, batches of two, odd sizes; and
+/// the 2-D kernel = strides convs of `DirectKernels.disjointTaps` (groups, a 3×2 kernel, bands of
+/// input rows).
 @Test(arguments: [([2, 3, 7], [3, 4, 3], ["strides": [2], "pads": [1, 2]]),
                   ([1, 4, 9, 11], [4, 5, 2, 2], ["strides": [2, 2]]),
+                  ([2, 4, 5, 7], [4, 3, 3, 2], ["strides": [3, 2], "group": [2]]),
+                  ([1, 5, 70, 41], [5, 12, 2, 2], ["strides": [2, 2]]),
                   ([2, 6, 5, 7], [6, 2, 3, 2], ["strides": [3, 1], "dilations": [1, 2], "pads": [2, 0, 1, 1], "output_padding": [1, 0], "group": [2]]),
                   ([1, 2, 3, 4, 5], [2, 3, 2, 3, 2], ["strides": [1, 2, 3], "pads": [0, 1, 0, 1, 0, 2]])] as [([Int], [Int], [String: [Int]])])
 func convTransposeMatchesScatterReference(xShape: [Int], wShape: [Int], attributes: [String: [Int]]) throws {
