@@ -30,16 +30,9 @@ typealias GemmFunction<T> = (_ m: Int, _ n: Int, _ k: Int, UnsafePointer<T>, Uns
 /// Nil when the gathered operands would be too large (the direct loop then runs instead).
 func einsumByGemm<T: TensorElement>(_ a: Tensor, _ b: Tensor, _ plan: EinsumPlan, gemm: GemmFunction<T>) -> Tensor? {
     let out = Tensor(zeros: T.dataType, shape: plan.outShape)
-    let sa = plan.strides[0], sb = plan.strides[1]
-    var size: [Int: Int] = [:]
-    for (l, d) in zip(plan.outputLabels, plan.outShape) { size[l] = d }
-    for (l, d) in zip(plan.sumLabels, plan.sumSizes) { size[l] = d }
-    let P = plan.outputLabels.filter { sa[$0] != nil && sb[$0] != nil }
-    let M = plan.outputLabels.filter { sb[$0] == nil }
-    let N = plan.outputLabels.filter { sa[$0] == nil && sb[$0] != nil }
-    let K = plan.sumLabels
-    func count(_ ls: [Int]) -> Int { ls.reduce(1) { $0 * size[$1]! } }
-    let (p, m, n, k) = (count(P), count(M), count(N), count(K))
+    let sa = plan.strides[0], sb = plan.strides[1], g = plan.product, size = g.size
+    let (P, M, N, K) = (g.p, g.m, g.n, g.k)
+    let (p, m, n, k) = (g.count(P), g.count(M), g.count(N), g.count(K))
     guard let ca = checkedElementCount([p, m, k]), let cb = checkedElementCount([p, k, n]),
           ca <= max(a.count, b.count) * 16, cb <= max(a.count, b.count) * 16,
           max(m, n, k) <= Int(Int32.max) else { return nil }

@@ -96,6 +96,29 @@ public struct EinsumPlan: Sendable {
     }
 }
 
+extension EinsumPlan {
+    /// A two-operand plan's labels as the dims of a batched matrix product: A gathers as
+    /// [P, M, K] and B as [P, K, N], where P are the output labels both operands have, M and N
+    /// those of A alone and of B alone, and K the summed labels.
+    public struct Product: Sendable {
+        /// The label groups, each in output (or, for K, summed) order.
+        public let p: [Int], m: [Int], n: [Int], k: [Int]
+        /// Every label's size.
+        public let size: [Int: Int]
+        /// The product of `labels`' sizes.
+        public func count(_ labels: [Int]) -> Int { labels.reduce(1) { $0 * size[$1]! } }
+    }
+
+    /// The product form of a two-operand plan (see `Product`).
+    public var product: Product {
+        let sa = strides[0], sb = strides[1]
+        var size: [Int: Int] = [:]
+        for (l, d) in zip(outputLabels + sumLabels, outShape + sumSizes) { size[l] = d }
+        return Product(p: outputLabels.filter { sa[$0] != nil && sb[$0] != nil }, m: outputLabels.filter { sb[$0] == nil },
+                       n: outputLabels.filter { sa[$0] == nil && sb[$0] != nil }, k: sumLabels, size: size)
+    }
+}
+
 /// `text` cut at every occurrence of `separator` (no Foundation in this module).
 private func split(_ text: String, by separator: String) -> [String] {
     var parts: [String] = []

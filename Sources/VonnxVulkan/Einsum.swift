@@ -19,15 +19,9 @@ func recordEinsum(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
 /// copied into the output's label order. Nil when there is nothing to multiply or a gathered
 /// operand would be over 16 times the larger input.
 private func einsumByGemm(_ ctx: VulkanKernelContext, _ a: VulkanTensor, _ b: VulkanTensor, _ plan: EinsumPlan) throws -> VulkanTensor? {
-    let sa = plan.strides[0], sb = plan.strides[1]
-    var size: [Int: Int] = [:]
-    for (l, d) in zip(plan.outputLabels + plan.sumLabels, plan.outShape + plan.sumSizes) { size[l] = d }
-    let P = plan.outputLabels.filter { sa[$0] != nil && sb[$0] != nil }
-    let M = plan.outputLabels.filter { sb[$0] == nil }
-    let N = plan.outputLabels.filter { sa[$0] == nil && sb[$0] != nil }
-    let K = plan.sumLabels
-    func count(_ labels: [Int]) -> Int { labels.reduce(1) { $0 * size[$1]! } }
-    let (p, m, n, k) = (count(P), count(M), count(N), count(K))
+    let sa = plan.strides[0], sb = plan.strides[1], dims = plan.product, size = dims.size
+    let (P, M, N, K) = (dims.p, dims.m, dims.n, dims.k)
+    let (p, m, n, k) = (dims.count(P), dims.count(M), dims.count(N), dims.count(K))
     guard p * m * n > 0, k > 0, let gatheredA = checkedElementCount([p, m, k]), let gatheredB = checkedElementCount([p, k, n]),
           max(gatheredA, gatheredB) <= max(a.count, b.count) * 16 else { return nil }
     func gather(_ x: VulkanTensor, _ labels: [Int], _ strides: [Int: Int], as shape: [Int]) throws -> VulkanTensor {
