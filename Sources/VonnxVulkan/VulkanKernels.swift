@@ -141,6 +141,7 @@ public enum VulkanKernels {
         t["GridSample"] = recordGridSample
         t["Mean"] = recordMean
         t["NonMaxSuppression"] = recordNonMaxSuppression
+        t["Unique"] = recordUnique
         t["DFT"] = recordDFT
         t["STFT"] = recordSTFT
         t["LpNormalization"] = recordLpNormalization
@@ -207,6 +208,7 @@ public enum VulkanKernels {
         for op in ["MatMulInteger", "QLinearMatMul", "ConvInteger"] { t[op] = [.int8, .uint8] }
         t["QLinearConv"] = [.int8, .uint8, .int32]  // int32: B
         t["TopK"] = numbers
+        t["Unique"] = all.subtracting([.bfloat16])  // the CPU has no bfloat16 Unique
         t["MaxPool"] = numbers
         t["RotaryEmbedding"] = floats.union([.int64])  // int64: position_ids
         for (op, halves) in halfWidenedTypes { t[op, default: [.float]].formUnion(halves) }
@@ -225,7 +227,7 @@ public enum VulkanKernels {
                    "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
                    "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu", "Add", "Mul", "Div", "Max", "Min",
                    "Sum", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Abs", "Neg", "Sign", "CumSum", "CumProd",
-                   "TopK", "Exp", "Log", "Mod", "EyeLike", "ReverseSequence", "Compress"] + reduceOps.keys { t[op] = [.double] }
+                   "TopK", "Exp", "Log", "Mod", "EyeLike", "ReverseSequence", "Compress", "Unique"] + reduceOps.keys { t[op] = [.double] }
         t["Sub"] = [.double, .uint64]
         t["BitwiseNot"] = [.uint64]
         t["Einsum"] = [.double]
@@ -262,7 +264,7 @@ public enum VulkanKernels {
 
     /// Whether `node`'s kernel makes an output whose row count is known only on the device
     /// (`VulkanTensor.rowCount`): a partition ends after it, and its readers read a host copy.
-    public static func hasDeviceRowCount(_ node: Node) -> Bool { key(of: node) == "NonMaxSuppression" }
+    public static func hasDeviceRowCount(_ node: Node) -> Bool { ["NonMaxSuppression", "Unique"].contains(key(of: node)) }
 
     /// The table key of a node's op: the op name in the default domain, else "domain::name"
     /// (`com.microsoft::FusedConv`, Conv with a fused "activation" attribute, as onnxruntime names it).
