@@ -74,6 +74,7 @@ public enum VulkanKernels {
         t["MaxPool"] = { try recordPool($0, .max) }
         t["AveragePool"] = { try recordPool($0, .average) }
         t["LpPool"] = { try recordPool($0, .lp) }
+        t["MaxUnpool"] = recordMaxUnpool
         t["GlobalMaxPool"] = { try recordGlobalPool($0, max: true) }
         t["GlobalAveragePool"] = { try recordGlobalPool($0, max: false) }
         t["BatchNormalization"] = recordBatchNormalization
@@ -191,7 +192,7 @@ public enum VulkanKernels {
         for op in ["Equal", "Where", "Cast", "CastLike", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
                    "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
                    "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu", "EyeLike",
-                   "ReverseSequence", "Compress"] { t[op] = all }
+                   "ReverseSequence", "Compress", "MaxUnpool"] { t[op] = all }
         t["OneHot"] = [.int32, .int64, .float, .float16, .bfloat16]
         for op in ["CumSum", "ScatterElements", "ScatterND", "Scatter"] { t[op] = numeric }
         t["Attention"] = [.float, .bool]
@@ -227,7 +228,7 @@ public enum VulkanKernels {
                    "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
                    "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu", "Add", "Mul", "Div", "Max", "Min",
                    "Sum", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Abs", "Neg", "Sign", "CumSum", "CumProd",
-                   "TopK", "Exp", "Log", "Mod", "EyeLike", "ReverseSequence", "Compress", "Unique"] + reduceOps.keys { t[op] = [.double] }
+                   "TopK", "Exp", "Log", "Mod", "EyeLike", "ReverseSequence", "Compress", "Unique", "MaxUnpool"] + reduceOps.keys { t[op] = [.double] }
         t["Sub"] = [.double, .uint64]
         t["BitwiseNot"] = [.uint64]
         t["Einsum"] = [.double]
@@ -251,6 +252,7 @@ public enum VulkanKernels {
         case "STFT": [1, 3]
         case "Slice", "Resize": [1, 2, 3, 4]
         case "Upsample", "ReverseSequence", "Compress": [1]
+        case "MaxUnpool": [2]
         case "NonZero": [0]
         case "ConstantOfShape": [0]
         case "Range": [0, 1, 2]

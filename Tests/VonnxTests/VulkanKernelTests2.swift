@@ -247,6 +247,21 @@ private let kernelCases: [KernelCase] = {
         c.append(KernelCase("SoftmaxCrossEntropyLoss", ["reduction": .string(Array(reduction.utf8))]) { [$0.floats([5, 3]), $0.int32s([5], 0...2)] })
     }
     c.append(KernelCase("SoftmaxCrossEntropyLoss", ["ignore_index": .int(-1)]) { [$0.floats([2, 3, 4]), $0.ints([2, 4], -1...2), $0.floats([3])] })
+    // MaxUnpool: indices anywhere in the implied output, repeats included (the last element
+    // pointing at a place wins, as on the CPU), 1-D to 3-D, output_shape larger than implied
+    c.append(KernelCase("MaxUnpool", ["kernel_shape": .ints([2, 2]), "strides": .ints([2, 2])], opset: 11) { r in
+        [r.floats([2, 3, 3, 4]), r.ints([2, 3, 3, 4], 0...287)]  // implied [2, 3, 6, 8]
+    })
+    c.append(KernelCase("MaxUnpool", ["kernel_shape": .ints([3, 2]), "strides": .ints([2, 1]), "pads": .ints([1, 0, 0, 1])], opset: 11,
+                        detail: "output_shape, int32") { r in
+        [r.int32s([1, 2, 3, 5]), r.ints([1, 2, 3, 5], 0...59), i64([1, 2, 7, 8])]  // implied [1, 2, 6, 5]
+    })
+    c.append(KernelCase("MaxUnpool", ["kernel_shape": .ints([3]), "strides": .ints([3])], opset: 11, detail: "1-D, float16") { r in
+        [Tensor(shape: [2, 2, 5], scalars: r.floats([2, 2, 5]).scalars(as: Float.self).map(Float16.init)), r.ints([2, 2, 5], 0...59)]
+    })
+    c.append(KernelCase("MaxUnpool", ["kernel_shape": .ints([2, 1, 2])], opset: 11, detail: "3-D, uint8") { r in
+        [Tensor(shape: [1, 2, 2, 3, 2], scalars: (0..<24).map { _ in UInt8.random(in: 0...255, using: &r) }), r.ints([1, 2, 2, 3, 2], 0...35)]
+    })
     return c
 }()
 
