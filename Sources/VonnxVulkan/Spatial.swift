@@ -326,6 +326,35 @@ func recordMaxUnpool(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     return [y]
 }
 
+/// RoiAlign (opsets 10 and 16) of float32 x [N, C, H, W] over rois [R, 4] of the images
+/// batch_indices [R] (int64) picks, as the CPU kernel: output [R, C, output_height,
+/// output_width], each bin the average or (mode max) the maximum of its bilinear samples,
+/// coordinate_transformation_mode half_pixel (opset 16's default) or output_half_pixel
+/// (`Shaders/roialign.comp`, one invocation per output element, in float32 where the CPU
+/// computes in double).
+func recordRoiAlign(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0), rois = try ctx.input(1), batch = try ctx.input(2)
+    guard x.rank == 4, rois.rank == 2, rois.shape[1] == 4, batch.count == rois.shape[0] else {
+        throw ctx.error("X \(x.shape) must be 4-D, rois \(rois.shape) [R, 4] and batch_indices hold R values")
+    }
+    let node = ctx.node
+    let halfPixel = try ctx.opset >= 16 && node.string("coordinate_transformation_mode", default: "half_pixel") == "half_pixel"
+    let mode = try node.string("mode", default: "avg")
+    let oh = try node.int("output_height", default: 1), ow = try node.int("output_width", default: 1)
+    let ratio = try node.int("sampling_ratio", default: 0)
+    guard mode == "avg" || mode == "max", oh > 0, ow > 0, ratio >= 0, ratio <= 65536 else {
+        throw ctx.error("mode '\(mode)', output \(oh)×\(ow) or sampling_ratio \(ratio) is invalid")
+    }
+    let y = try ctx.recorder.makeTensor(shape: [rois.shape[0], x.shape[1], oh, ow])
+    guard x.shape[0] > 0 || y.count == 0 else { throw ctx.error("X \(x.shape) has no image for the regions") }
+    var push = PushConstants()
+    for v in [y.count] + x.shape + [oh, ow, ratio] { push.add(v) }
+    push.add(try node.float("spatial_scale", default: 1))
+    let defines = wordDefines(nil, indices: batch).merging(["MAX": mode == "max" ? "1" : "0", "HALF_PIXEL": halfPixel ? "1" : "0"]) { $1 }
+    try ctx.dispatch1D("roialign", defines: defines, buffers: [x, rois, batch, y].map(\.buffer), push: push, count: y.count)
+    return [y]
+}
+
 /// ConvTranspose with 1 to 3 spatial dims: strides, dilations, group, pads or auto_pad,
 /// output_padding and output_shape as ONNX defines them.
 func recordConvTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {

@@ -75,6 +75,7 @@ public enum VulkanKernels {
         t["AveragePool"] = { try recordPool($0, .average) }
         t["LpPool"] = { try recordPool($0, .lp) }
         t["MaxUnpool"] = recordMaxUnpool
+        t["RoiAlign"] = recordRoiAlign
         t["GlobalMaxPool"] = { try recordGlobalPool($0, max: true) }
         t["GlobalAveragePool"] = { try recordGlobalPool($0, max: false) }
         t["BatchNormalization"] = recordBatchNormalization
@@ -168,7 +169,7 @@ public enum VulkanKernels {
                    "BatchNormalization", "InstanceNormalization", "LayerNormalization", "RMSNormalization",
                    "GroupNormalization", "LpNormalization", "LRN", "Attention", "LinearAttention", "MeanVarianceNormalization", "Det",
                    "CausalConvWithState"] + reduceOps.keys { t[op] = [.float16, .bfloat16] }
-        for op in ["AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool", "Einsum"] { t[op] = [.float16] }
+        for op in ["AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool", "Einsum", "RoiAlign"] { t[op] = [.float16] }
         return t
     }()
 
@@ -209,6 +210,7 @@ public enum VulkanKernels {
         for op in ["MatMulInteger", "QLinearMatMul", "ConvInteger"] { t[op] = [.int8, .uint8] }
         t["QLinearConv"] = [.int8, .uint8, .int32]  // int32: B
         t["TopK"] = numbers
+        t["RoiAlign"] = [.float, .int64]  // int64: batch_indices
         t["Unique"] = all.subtracting([.bfloat16])  // the CPU has no bfloat16 Unique
         t["MaxPool"] = numbers
         t["RotaryEmbedding"] = floats.union([.int64])  // int64: position_ids

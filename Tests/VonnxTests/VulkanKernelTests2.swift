@@ -262,6 +262,26 @@ private let kernelCases: [KernelCase] = {
     c.append(KernelCase("MaxUnpool", ["kernel_shape": .ints([2, 1, 2])], opset: 11, detail: "3-D, uint8") { r in
         [Tensor(shape: [1, 2, 2, 3, 2], scalars: (0..<24).map { _ in UInt8.random(in: 0...255, using: &r) }), r.ints([1, 2, 2, 3, 2], 0...35)]
     })
+    // RoiAlign: avg and max, both coordinate modes (opset 16; opset 10's output_half_pixel),
+    // a set sampling_ratio and adaptive ones, regions reaching past the image, float16
+    @Sendable func regions(_ r: inout SplitMix, _ count: Int, _ size: Float) -> Tensor {
+        Tensor(shape: [count, 4], scalars: (0..<count).flatMap { _ -> [Float] in
+            let x = Float.random(in: -2...size, using: &r), y = Float.random(in: -2...size, using: &r)
+            return [x, y, x + Float.random(in: 0...size, using: &r), y + Float.random(in: 0...size, using: &r)]
+        })
+    }
+    c.append(KernelCase("RoiAlign", ["output_height": .int(3), "output_width": .int(4), "spatial_scale": .float(0.5)], opset: 16) { r in
+        [r.floats([2, 3, 7, 9]), regions(&r, 5, 16), r.ints([5], 0...1)]
+    })
+    c.append(KernelCase("RoiAlign", ["mode": .string(Array("max".utf8)), "sampling_ratio": .int(2), "output_height": .int(2), "output_width": .int(3),
+                                     "coordinate_transformation_mode": .string(Array("output_half_pixel".utf8))], opset: 16, detail: "max, output_half_pixel") { r in
+        [r.floats([1, 2, 6, 5]), regions(&r, 4, 6), r.ints([4], 0...0)]
+    })
+    c.append(KernelCase("RoiAlign", ["output_height": .int(2), "output_width": .int(2)], opset: 10, detail: "opset 10, float16") { r in
+        [r.floats([2, 2, 5, 6]), regions(&r, 3, 5), r.ints([3], 0...1)].enumerated().map { i, t in
+            i < 2 ? Tensor(shape: t.shape, scalars: t.scalars(as: Float.self).map(Float16.init)) : t
+        }
+    })
     return c
 }()
 
