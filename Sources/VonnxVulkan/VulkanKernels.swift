@@ -88,7 +88,7 @@ public enum VulkanKernels {
         t["Squeeze"] = recordSqueeze
         t["Unsqueeze"] = recordUnsqueeze
         t["Identity"] = recordIdentity
-        t["Dropout"] = recordIdentity
+        t["Dropout"] = recordDropout
         t["Cast"] = recordCast
         t["CastLike"] = recordCast
         t["Where"] = recordWhere
@@ -210,6 +210,7 @@ public enum VulkanKernels {
         for op in ["MatMulInteger", "QLinearMatMul", "ConvInteger"] { t[op] = [.int8, .uint8] }
         t["QLinearConv"] = [.int8, .uint8, .int32]  // int32: B
         t["TopK"] = numbers
+        t["Dropout"] = floats
         t["RoiAlign"] = [.float, .int64]  // int64: batch_indices
         t["Unique"] = all.subtracting([.bfloat16])  // the CPU has no bfloat16 Unique
         t["MaxPool"] = numbers
@@ -230,7 +231,7 @@ public enum VulkanKernels {
                    "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
                    "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu", "Add", "Mul", "Div", "Max", "Min",
                    "Sum", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Abs", "Neg", "Sign", "CumSum", "CumProd",
-                   "TopK", "Exp", "Log", "Mod", "EyeLike", "ReverseSequence", "Compress", "Unique", "MaxUnpool"] + reduceOps.keys { t[op] = [.double] }
+                   "TopK", "Exp", "Log", "Mod", "EyeLike", "ReverseSequence", "Compress", "Unique", "MaxUnpool", "Dropout"] + reduceOps.keys { t[op] = [.double] }
         t["Sub"] = [.double, .uint64]
         t["BitwiseNot"] = [.uint64]
         t["Einsum"] = [.double]

@@ -282,6 +282,19 @@ private let kernelCases: [KernelCase] = {
             i < 2 ? Tensor(shape: t.shape, scalars: t.scalars(as: Float.self).map(Float16.init)) : t
         }
     })
+    // Dropout in training mode with a seed: the mask as the CPU draws it, over one twist of the
+    // generator's state and several, in float32, float16 and float64, with and without the mask
+    for (seed, shape) in [(0, [3, 5, 7]), (2_147_483_653, [7, 11, 13])] {
+        c.append(KernelCase("Dropout", ["seed": .int(seed)], opset: 13, detail: "training, \(shape)") { r in
+            [r.floats(shape), Tensor(scalar: Float(0.3)), Tensor(scalar: true)]
+        })
+    }
+    c.append(KernelCase("Dropout", ["seed": .int(7)], opset: 13, detail: "training, float16, no mask", outputs: 1) { r in
+        [Tensor(shape: [5, 9], scalars: r.floats([5, 9]).scalars(as: Float.self).map(Float16.init)), Tensor(scalar: 0.75), Tensor(scalar: true)]
+    })
+    c.append(KernelCase("Dropout", ["seed": .int(3)], opset: 13, detail: "training, float64") { r in
+        [Tensor(shape: [4, 9], scalars: r.floats([4, 9]).scalars(as: Float.self).map(Double.init)), Tensor(scalar: 0.5), Tensor(scalar: true)]
+    })
     return c
 }()
 
