@@ -816,6 +816,78 @@ void main() {
     }
 }
 """#,
+        "dropout": #"""
+#version 450
+// Dropout in training mode, drawing the mask as the CPU kernel does: MT19937 seeded with `seed`
+// as NumPy's RandomState, one double in [0, 1) of 53 bits (two draws, a >> 5 and b >> 6) an
+// element, kept when at least the ratio. The comparison is in integers: (a >> 5, b >> 6)
+// against ceil(ratio·2^53) split the same way (thresholdHigh, thresholdLow).
+// PASS 0, one workgroup: the mask (1 kept, 0 dropped), 312 elements per twist of the 624-word
+// state, which sits in shared memory and twists in four steps: a word reads the words after it
+// as they were and the word 397 on, twisted in an earlier step where it lies below.
+// PASS 1, an invocation per element: y = x·scale where kept, else 0, fitted to R (fit.glsl);
+// the scale 1 / (1 − ratio) as a float, or with DOUBLE the double (scaleLow, scaleHigh).
+layout(local_size_x_id = 0) in;
+#include "fit.glsl"
+layout(std430, binding = 0) readonly buffer X { T x[]; };
+layout(std430, binding = 1) buffer Mask { uint mask[]; };
+layout(std430, binding = 2) writeonly buffer Y { R y[]; };
+layout(push_constant) uniform Params {
+    uint count; uint seed; uint thresholdHigh; uint thresholdLow; float scale; uint scaleLow; uint scaleHigh;
+} p;
+
+#if PASS == 0
+shared uint mt[624];
+
+// Word i of the state twisted, from the state as it stands.
+uint twisted(uint i) {
+    uint y = (mt[i] & 0x80000000u) | (mt[(i + 1) % 624] & 0x7FFFFFFFu);
+    return mt[(i + 397) % 624] ^ (y >> 1) ^ ((y & 1u) != 0 ? 0x9908B0DFu : 0u);
+}
+
+uint tempered(uint y) {
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9D2C5680u;
+    y ^= (y << 15) & 0xEFC60000u;
+    return y ^ (y >> 18);
+}
+#endif
+
+void main() {
+#if PASS == 0
+    uint t = gl_LocalInvocationID.x, g = gl_WorkGroupSize.x;
+    if (t == 0) {
+        mt[0] = p.seed;
+        for (uint i = 1; i < 624; ++i) mt[i] = 1812433253u * (mt[i - 1] ^ (mt[i - 1] >> 30)) + i;
+    }
+    barrier();
+    const uint steps[5] = uint[](0, 227, 454, 623, 624);
+    for (uint base = 0; base < p.count; base += 312) {
+        for (int s = 0; s < 4; ++s) {
+            for (uint c = steps[s]; c < steps[s + 1]; c += g) {
+                uint i = c + t, v = i < steps[s + 1] ? twisted(i) : 0u;
+                barrier();
+                if (i < steps[s + 1]) mt[i] = v;
+                barrier();
+            }
+        }
+        for (uint j = t; j < 312 && base + j < p.count; j += g) {
+            uint a = tempered(mt[2 * j]) >> 5, b = tempered(mt[2 * j + 1]) >> 6;
+            mask[base + j] = a > p.thresholdHigh || (a == p.thresholdHigh && b >= p.thresholdLow) ? 1u : 0u;
+        }
+        barrier();
+    }
+#else
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+#ifdef DOUBLE
+    R scale = packDouble2x32(uvec2(p.scaleLow, p.scaleHigh));
+#else
+    R scale = p.scale;
+#endif
+    for (uint i = gl_GlobalInvocationID.x; i < p.count; i += stride) y[i] = mask[i] != 0 ? fit(R(x[i]) * scale) : R(0);
+#endif
+}
+"""#,
         "einsum": #"""
 #version 450
 // Einsum of OPERANDS (1 to 3) operands of type T (float or double): output element i sums,
@@ -1521,6 +1593,48 @@ void main() {
         y[t] = acc;
 #endif
     }
+}
+"""#,
+        "maxunpool": #"""
+#version 450
+// MaxUnpool in two passes (PASS 0, 1) over the bindings below; winners starts all -1.
+// PASS 0, an invocation per element i of x: its index f, a row-major offset into the output
+// MaxPool's window implies (`inferred`), names the element of y at the same coordinates (y's
+// strides `outStrides`); the highest i naming an element wins it (atomicMax). An index outside
+// [0, inferredCount) is skipped.
+// PASS 1, an invocation per element of y: the element of x that won it, else zero.
+layout(local_size_x_id = 0) in;
+#include "words.glsl"
+layout(std430, binding = 0) readonly buffer X { WORD x[]; };
+layout(std430, binding = 1) readonly buffer I { int indices[]; };
+layout(std430, binding = 2) buffer Winners { int winners[]; };
+layout(std430, binding = 3) writeonly buffer Y { WORD y[]; };
+layout(push_constant) uniform Params {
+    uint count; uint outCount; uint inferredCount; uint rank; uint inferred[5]; uint outStrides[5];
+} p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+#if PASS == 0
+    for (uint i = gl_GlobalInvocationID.x; i < p.count; i += stride) {
+        int f = INDEX(indices, i);
+#ifdef WIDE_INDEX
+        if (indices[2u * i + 1u] != (f >> 31)) continue;  // past int32
+#endif
+        if (f < 0 || uint(f) >= p.inferredCount) continue;
+        uint rest = uint(f), at = 0;
+        for (int k = int(p.rank) - 1; k >= 0; --k) {
+            at += (rest % p.inferred[k]) * p.outStrides[k];
+            rest /= p.inferred[k];
+        }
+        atomicMax(winners[at], int(i));
+    }
+#else
+    for (uint i = gl_GlobalInvocationID.x; i < p.outCount; i += stride) {
+        int w = winners[i];
+        y[i] = w >= 0 ? x[w] : WORD_ZERO;
+    }
+#endif
 }
 """#,
         "nll": #"""
@@ -2369,6 +2483,75 @@ void main() {
     }
 }
 """#,
+        "roialign": #"""
+#version 450
+// RoiAlign of x [N, C, H, W] over rois [R, 4] (x1, y1, x2, y2 in input scale, times `scale`) of
+// the images batch [R] picks, an invocation per element of y [R, C, OH, OW], as the CPU kernel:
+// each bin the average (MAX 0) or the maximum (MAX 1) of gh × gw bilinear samples, gh × gw being
+// sampling_ratio² or, with ratio 0, the bin's size rounded up; a sample is the sum of its four
+// weighted taps, or with MAX their largest (as onnxruntime); samples outside [-1, H] × [-1, W]
+// count 0. HALF_PIXEL: coordinates shifted by half a pixel, else regions at least 1 × 1.
+// A batch index outside [0, N) reads its nearest image: the device cannot throw for it.
+layout(local_size_x_id = 0) in;
+#include "words.glsl"
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer Rois { float rois[]; };
+layout(std430, binding = 2) readonly buffer Batch { int batch[]; };
+layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params { uint count; uint N; uint C; uint H; uint W; uint OH; uint OW; uint ratio; float scale; } p;
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < p.count; i += stride) {
+        uint pw = i % p.OW, ph = (i / p.OW) % p.OH, c = (i / (p.OW * p.OH)) % p.C, r = i / (p.OW * p.OH * p.C);
+        float offset = HALF_PIXEL != 0 ? 0.5 : 0.0;
+        float sw = rois[4 * r] * p.scale - offset, sh = rois[4 * r + 1] * p.scale - offset;
+        float rw = rois[4 * r + 2] * p.scale - offset - sw, rh = rois[4 * r + 3] * p.scale - offset - sh;
+#if !HALF_PIXEL
+        rw = max(rw, 1.0);
+        rh = max(rh, 1.0);
+#endif
+        float bh = rh / float(p.OH), bw = rw / float(p.OW);
+        uint gh = p.ratio > 0 ? p.ratio : uint(clamp(ceil(bh), 0.0, 65536.0));
+        uint gw = p.ratio > 0 ? p.ratio : uint(clamp(ceil(bw), 0.0, 65536.0));
+        uint b = uint(clamp(INDEX(batch, r), 0, int(p.N) - 1)), base = (b * p.C + c) * p.H * p.W;
+        int H = int(p.H), W = int(p.W);
+        float acc = 0.0;
+        for (uint iy = 0; iy < gh; ++iy) {
+            for (uint ix = 0; ix < gw; ++ix) {
+                float yy = sh + float(ph) * bh + (float(iy) + 0.5) * bh / float(gh);
+                float xx = sw + float(pw) * bw + (float(ix) + 0.5) * bw / float(gw);
+                float v = 0.0;
+                if (!(yy < -1.0 || yy > float(H) || xx < -1.0 || xx > float(W))) {
+                    yy = max(yy, 0.0);
+                    xx = max(xx, 0.0);
+                    int yl = int(yy), xl = int(xx), yh = yl + 1, xh = xl + 1;
+                    if (yl >= H - 1) { yl = H - 1; yh = yl; yy = float(yl); }
+                    if (xl >= W - 1) { xl = W - 1; xh = xl; xx = float(xl); }
+                    float ly = yy - float(yl), lx = xx - float(xl), hy = 1.0 - ly, hx = 1.0 - lx;
+                    float t0 = hy * hx * x[base + yl * W + xl], t1 = hy * lx * x[base + yl * W + xh];
+                    float t2 = ly * hx * x[base + yh * W + xl], t3 = ly * lx * x[base + yh * W + xh];
+#if MAX
+                    v = max(max(t0, t1), max(t2, t3));
+#else
+                    v = t0 + t1 + t2 + t3;
+#endif
+                }
+#if MAX
+                acc = iy == 0 && ix == 0 ? v : max(acc, v);
+#else
+                acc += v;
+#endif
+            }
+        }
+#if MAX
+        y[i] = acc;
+#else
+        y[i] = acc / float(max(gh * gw, 1u));
+#endif
+    }
+}
+"""#,
         "rotary": #"""
 #version 450
 // RotaryEmbedding, one invocation per element of x: [B, H, S, D] (HEADS_LAST 0) or
@@ -2615,6 +2798,81 @@ R op(T v) { return OP(v, p.alpha, p.beta); }
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) y[i] = fit(op(x[i]));
+}
+"""#,
+        "unique": #"""
+#version 450
+// Unique over the n items of x as [outer, n, inner] (an item: the outer·inner elements at one
+// index of the middle axis, compared in row-major order, the first that differ deciding;
+// without an axis outer = inner = 1), in three passes (PASS 0, 1, 2) of an invocation per item i.
+// PASS 0: first[i], the lowest index of an item equal to item i.
+// PASS 1: each first occurrence (first[i] = i) numbers its group g: with SORTED, how many first
+// occurrences are less than it, else how many come before it; it writes group[i] = g, its
+// index and its group's size (how many items have first = i) at g of indices and counts, and
+// item 0 the number of groups to total[0].
+// PASS 2: inverse[i] = group[first[i]]; each first occurrence writes its item at its group of
+// y, [outer, total, inner] from the buffer's start. T is the element type as the device holds it.
+layout(local_size_x_id = 0) in;
+#include "words.glsl"
+layout(std430, binding = 0) readonly buffer X { T x[]; };
+layout(std430, binding = 1) buffer Scratch { uint scratch[]; };  // first[i] at i, group[i] at n + i
+layout(std430, binding = 2) writeonly buffer Y { T y[]; };
+layout(std430, binding = 3) writeonly buffer Indices { int indices[]; };
+layout(std430, binding = 4) writeonly buffer Inverse { int inverse[]; };
+layout(std430, binding = 5) writeonly buffer Counts { int counts[]; };
+layout(std430, binding = 6) buffer Total { uint total[]; };
+layout(push_constant) uniform Params { uint n; uint outer; uint inner; } p;
+
+// -1, 0 or 1 as item i is less than, equal to or greater than item j (as the CPU compares:
+// a NaN element is unequal to and greater than all).
+int compare(uint i, uint j) {
+    for (uint o = 0; o < p.outer; ++o) {
+        uint a = (o * p.n + i) * p.inner, b = (o * p.n + j) * p.inner;
+        for (uint e = 0; e < p.inner; ++e) {
+            T u = x[a + e], v = x[b + e];
+            if (u != v) return u < v ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+void main() {
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
+#if PASS == 0
+        uint first = i;
+        for (uint j = 0; j < i; ++j) {
+            if (compare(j, i) == 0) { first = j; break; }
+        }
+        scratch[i] = first;
+#elif PASS == 1
+        if (scratch[i] != i) continue;
+        uint g = 0, size = 0, groups = 0;
+        for (uint j = 0; j < p.n; ++j) {
+            uint first = scratch[j];
+            if (first == i) size++;
+            if (first != j) continue;
+            groups++;
+#if SORTED
+            if (compare(j, i) < 0) g++;
+#else
+            if (j < i) g++;
+#endif
+        }
+        scratch[p.n + i] = g;
+        STORE_INDEX(indices, g, int(i));
+        STORE_INDEX(counts, g, int(size));
+        if (i == 0) total[0] = groups;
+#else
+        uint first = scratch[i], g = scratch[p.n + first];
+        STORE_INDEX(inverse, i, int(g));
+        if (first != i) continue;
+        uint groups = total[0];
+        for (uint o = 0; o < p.outer; ++o) {
+            for (uint e = 0; e < p.inner; ++e) y[(o * groups + g) * p.inner + e] = x[(o * p.n + i) * p.inner + e];
+        }
+#endif
+    }
 }
 """#,
         "where": #"""

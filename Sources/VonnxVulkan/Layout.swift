@@ -66,22 +66,11 @@ func recordConcat(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     return [y]
 }
 
-// Reshape, Flatten, Squeeze, Unsqueeze, Identity and Dropout are views: device tensors are
-// contiguous and immutable, so they share the input's buffer and record nothing.
+// Reshape, Flatten, Squeeze, Unsqueeze, Identity and Dropout at inference are views: device
+// tensors are contiguous and immutable, so they share the input's buffer and record nothing.
 
-/// Identity, and Dropout at inference or with ratio 0 (its mask all true; before opset 10,
-/// ones of the input's type).
-func recordIdentity(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
-    let x = try ctx.input(0)
-    guard ctx.node.opType == "Dropout" else { return [x] }
-    if let training = try ctx.hostInput(2), training.ints().first ?? 0 != 0, try ctx.hostInput(1)?.doubles().first ?? 0.5 != 0 {
-        throw ctx.error("Dropout in training mode with a nonzero ratio is not implemented on Vulkan")
-    }
-    guard ctx.node.outputs.count > 1, !ctx.node.outputs[1].isEmpty else { return [x] }
-    let mask = ctx.opset >= 10 ? Tensor(shape: x.shape, scalars: [Bool](repeating: true, count: x.count))
-        : Tensor(shape: x.shape, scalars: [Float](repeating: 1, count: x.count))
-    return [x, try ctx.recorder.upload(mask)]
-}
+/// Identity: the input itself.
+func recordIdentity(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] { [try ctx.input(0)] }
 
 func recordReshape(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let x = try ctx.input(0)

@@ -276,6 +276,85 @@ func recordPool(_ ctx: VulkanKernelContext, _ kind: PoolKind) throws -> [VulkanT
     return outputs
 }
 
+/// MaxUnpool of x [N, C, ...] (any element type, 1 to 3 spatial dims) by its int64 indices
+/// into the output MaxPool's window implies (kernel_shape, strides, pads), placed into
+/// `output_shape` (input 2, read on the host) when given: zeros but where an index points,
+/// there the element of x with the highest index pointing there, as the CPU kernel's writes in
+/// order leave it (`Shaders/maxunpool.comp`). An index outside the implied output is skipped:
+/// the device cannot throw for it.
+func recordMaxUnpool(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0), indices = try ctx.input(1)
+    guard (3...5).contains(x.rank), indices.shape == x.shape else {
+        throw ctx.error("X \(x.shape) and I \(indices.shape) must match, [N, C, ...] with 1 to 3 spatial dims")
+    }
+    let d = x.rank - 2
+    guard let kernel = try ctx.node.ints("kernel_shape"), kernel.count == d else { throw ctx.error("kernel_shape needs \(d) values") }
+    let strides = try ctx.node.ints("strides") ?? Array(repeating: 1, count: d)
+    let pads = try ctx.node.ints("pads") ?? Array(repeating: 0, count: 2 * d)
+    guard strides.count == d, pads.count == 2 * d, (kernel + strides).allSatisfy({ $0 > 0 }), pads.allSatisfy({ $0 >= 0 }) else {
+        throw ctx.error("kernel_shape \(kernel), strides \(strides), pads \(pads) do not fit \(d) dims")
+    }
+    let inferred = try Array(x.shape[..<2]) + (0..<d).map { i in
+        let (span, overflow) = (x.shape[i + 2] - 1).multipliedReportingOverflow(by: strides[i])
+        guard !overflow, span <= Int(Int32.max) else { throw ctx.error("the output of input \(x.shape) by strides \(strides) is too large") }
+        return span - pads[i] - pads[i + d] + kernel[i]
+    }
+    var shape = inferred
+    if let given = try ctx.hostInput(2) {
+        shape = given.ints()
+        guard shape.count == x.rank, zip(shape, inferred).allSatisfy({ $0 >= $1 }) else {
+            throw ctx.error("output_shape \(shape) must have rank \(x.rank) and not be smaller than \(inferred)")
+        }
+    }
+    guard inferred.allSatisfy({ $0 > 0 }) else { throw ctx.error("output shape \(inferred) is invalid") }
+    let y = try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)
+    guard let inferredCount = checkedElementCount(inferred, limit: Int(Int32.max)), y.count <= Int(Int32.max) else {
+        throw ctx.error("output shape \(shape) has more elements than int32 indices reach")
+    }
+    let winners = try ctx.recorder.makeTensor(shape: [y.count], dataType: .int32)
+    try ctx.recorder.fill(winners, bits: UInt32.max)
+    var push = PushConstants()
+    for v in [x.count, y.count, inferredCount, x.rank] { push.add(v) }
+    push.add(inferred, length: 5)
+    push.add(contiguousStrides(shape), length: 5)
+    var defines = wordDefines(x, indices: indices)
+    for (pass, count) in [x.count, y.count].enumerated() {
+        defines["PASS"] = "\(pass)"
+        try ctx.dispatch1D("maxunpool", defines: defines, buffers: [x, indices, winners, y].map(\.buffer), push: push, count: count)
+    }
+    ctx.recorder.recycle(winners)
+    return [y]
+}
+
+/// RoiAlign (opsets 10 and 16) of float32 x [N, C, H, W] over rois [R, 4] of the images
+/// batch_indices [R] (int64) picks, as the CPU kernel: output [R, C, output_height,
+/// output_width], each bin the average or (mode max) the maximum of its bilinear samples,
+/// coordinate_transformation_mode half_pixel (opset 16's default) or output_half_pixel
+/// (`Shaders/roialign.comp`, one invocation per output element, in float32 where the CPU
+/// computes in double).
+func recordRoiAlign(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
+    let x = try ctx.input(0), rois = try ctx.input(1), batch = try ctx.input(2)
+    guard x.rank == 4, rois.rank == 2, rois.shape[1] == 4, batch.count == rois.shape[0] else {
+        throw ctx.error("X \(x.shape) must be 4-D, rois \(rois.shape) [R, 4] and batch_indices hold R values")
+    }
+    let node = ctx.node
+    let halfPixel = try ctx.opset >= 16 && node.string("coordinate_transformation_mode", default: "half_pixel") == "half_pixel"
+    let mode = try node.string("mode", default: "avg")
+    let oh = try node.int("output_height", default: 1), ow = try node.int("output_width", default: 1)
+    let ratio = try node.int("sampling_ratio", default: 0)
+    guard mode == "avg" || mode == "max", oh > 0, ow > 0, ratio >= 0, ratio <= 65536 else {
+        throw ctx.error("mode '\(mode)', output \(oh)×\(ow) or sampling_ratio \(ratio) is invalid")
+    }
+    let y = try ctx.recorder.makeTensor(shape: [rois.shape[0], x.shape[1], oh, ow])
+    guard x.shape[0] > 0 || y.count == 0 else { throw ctx.error("X \(x.shape) has no image for the regions") }
+    var push = PushConstants()
+    for v in [y.count] + x.shape + [oh, ow, ratio] { push.add(v) }
+    push.add(try node.float("spatial_scale", default: 1))
+    let defines = wordDefines(nil, indices: batch).merging(["MAX": mode == "max" ? "1" : "0", "HALF_PIXEL": halfPixel ? "1" : "0"]) { $1 }
+    try ctx.dispatch1D("roialign", defines: defines, buffers: [x, rois, batch, y].map(\.buffer), push: push, count: y.count)
+    return [y]
+}
+
 /// ConvTranspose with 1 to 3 spatial dims: strides, dilations, group, pads or auto_pad,
 /// output_padding and output_shape as ONNX defines them.
 func recordConvTranspose(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {

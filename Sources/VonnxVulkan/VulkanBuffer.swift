@@ -98,11 +98,14 @@ public struct VulkanTensor: Sendable, CustomStringConvertible {
     public let buffer: VulkanBuffer
     /// The element type, one of its device's `VulkanStorage.dataTypes`.
     public let dataType: DataType
-    /// Set where how many rows (entries of axis 0) hold the value is known only on the device
-    /// (NonMaxSuppression's selection): a one-word buffer holding that count as an int32, and
-    /// `shape` is the most there can be. A download reads it and keeps those rows; no kernel
-    /// takes such a tensor as an input, and a view (`reshaped`) drops it.
+    /// Set where how many rows (entries of axis `rowAxis`) hold the value is known only on the
+    /// device (NonMaxSuppression's selection, Unique's groups): a one-word buffer holding that
+    /// count as an int32, `shape` the most there can be, and the elements laid out row-major
+    /// for the count from the buffer's start. A download reads it and keeps those rows; no
+    /// kernel takes such a tensor as an input, and a view (`reshaped`) drops it.
     public internal(set) var rowCount: VulkanBuffer?
+    /// The axis whose length `rowCount` gives (0 unless a kernel sets another).
+    public internal(set) var rowAxis = 0
 
     init(shape: [Int], buffer: VulkanBuffer, dataType: DataType = .float) {
         precondition(buffer.device.storage.dataTypes.contains(dataType), "no device representation for \(dataType)")

@@ -74,6 +74,8 @@ public enum VulkanKernels {
         t["MaxPool"] = { try recordPool($0, .max) }
         t["AveragePool"] = { try recordPool($0, .average) }
         t["LpPool"] = { try recordPool($0, .lp) }
+        t["MaxUnpool"] = recordMaxUnpool
+        t["RoiAlign"] = recordRoiAlign
         t["GlobalMaxPool"] = { try recordGlobalPool($0, max: true) }
         t["GlobalAveragePool"] = { try recordGlobalPool($0, max: false) }
         t["BatchNormalization"] = recordBatchNormalization
@@ -86,7 +88,7 @@ public enum VulkanKernels {
         t["Squeeze"] = recordSqueeze
         t["Unsqueeze"] = recordUnsqueeze
         t["Identity"] = recordIdentity
-        t["Dropout"] = recordIdentity
+        t["Dropout"] = recordDropout
         t["Cast"] = recordCast
         t["CastLike"] = recordCast
         t["Where"] = recordWhere
@@ -141,6 +143,7 @@ public enum VulkanKernels {
         t["GridSample"] = recordGridSample
         t["Mean"] = recordMean
         t["NonMaxSuppression"] = recordNonMaxSuppression
+        t["Unique"] = recordUnique
         t["DFT"] = recordDFT
         t["STFT"] = recordSTFT
         t["LpNormalization"] = recordLpNormalization
@@ -166,7 +169,7 @@ public enum VulkanKernels {
                    "BatchNormalization", "InstanceNormalization", "LayerNormalization", "RMSNormalization",
                    "GroupNormalization", "LpNormalization", "LRN", "Attention", "LinearAttention", "MeanVarianceNormalization", "Det",
                    "CausalConvWithState"] + reduceOps.keys { t[op] = [.float16, .bfloat16] }
-        for op in ["AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool", "Einsum"] { t[op] = [.float16] }
+        for op in ["AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool", "Einsum", "RoiAlign"] { t[op] = [.float16] }
         return t
     }()
 
@@ -190,7 +193,7 @@ public enum VulkanKernels {
         for op in ["Equal", "Where", "Cast", "CastLike", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
                    "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
                    "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu", "EyeLike",
-                   "ReverseSequence", "Compress"] { t[op] = all }
+                   "ReverseSequence", "Compress", "MaxUnpool"] { t[op] = all }
         t["OneHot"] = [.int32, .int64, .float, .float16, .bfloat16]
         for op in ["CumSum", "ScatterElements", "ScatterND", "Scatter"] { t[op] = numeric }
         t["Attention"] = [.float, .bool]
@@ -207,6 +210,9 @@ public enum VulkanKernels {
         for op in ["MatMulInteger", "QLinearMatMul", "ConvInteger"] { t[op] = [.int8, .uint8] }
         t["QLinearConv"] = [.int8, .uint8, .int32]  // int32: B
         t["TopK"] = numbers
+        t["Dropout"] = floats
+        t["RoiAlign"] = [.float, .int64]  // int64: batch_indices
+        t["Unique"] = all.subtracting([.bfloat16])  // the CPU has no bfloat16 Unique
         t["MaxPool"] = numbers
         t["RotaryEmbedding"] = floats.union([.int64])  // int64: position_ids
         for (op, halves) in halfWidenedTypes { t[op, default: [.float]].formUnion(halves) }
@@ -225,7 +231,7 @@ public enum VulkanKernels {
                    "Transpose", "Concat", "Slice", "Expand", "Tile", "Split", "DepthToSpace", "SpaceToDepth",
                    "Shape", "Size", "Gather", "GatherElements", "GatherND", "Pad", "Trilu", "Add", "Mul", "Div", "Max", "Min",
                    "Sum", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Abs", "Neg", "Sign", "CumSum", "CumProd",
-                   "TopK", "Exp", "Log", "Mod", "EyeLike", "ReverseSequence", "Compress"] + reduceOps.keys { t[op] = [.double] }
+                   "TopK", "Exp", "Log", "Mod", "EyeLike", "ReverseSequence", "Compress", "Unique", "MaxUnpool", "Dropout"] + reduceOps.keys { t[op] = [.double] }
         t["Sub"] = [.double, .uint64]
         t["BitwiseNot"] = [.uint64]
         t["Einsum"] = [.double]
@@ -249,6 +255,7 @@ public enum VulkanKernels {
         case "STFT": [1, 3]
         case "Slice", "Resize": [1, 2, 3, 4]
         case "Upsample", "ReverseSequence", "Compress": [1]
+        case "MaxUnpool": [2]
         case "NonZero": [0]
         case "ConstantOfShape": [0]
         case "Range": [0, 1, 2]
@@ -262,7 +269,7 @@ public enum VulkanKernels {
 
     /// Whether `node`'s kernel makes an output whose row count is known only on the device
     /// (`VulkanTensor.rowCount`): a partition ends after it, and its readers read a host copy.
-    public static func hasDeviceRowCount(_ node: Node) -> Bool { key(of: node) == "NonMaxSuppression" }
+    public static func hasDeviceRowCount(_ node: Node) -> Bool { ["NonMaxSuppression", "Unique"].contains(key(of: node)) }
 
     /// The table key of a node's op: the op name in the default domain, else "domain::name"
     /// (`com.microsoft::FusedConv`, Conv with a fused "activation" attribute, as onnxruntime names it).

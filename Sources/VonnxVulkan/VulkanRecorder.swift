@@ -11,8 +11,8 @@ public final class VulkanDownload: @unchecked Sendable {
     public let dataType: DataType
     fileprivate let source: VulkanBuffer
     fileprivate var value: Tensor?
-    /// The read-back of the tensor's `rowCount`, when it has one.
-    fileprivate var rows: VulkanDownload?
+    /// The read-back of the tensor's `rowCount`, when it has one, and its `rowAxis`.
+    fileprivate var rows: (count: VulkanDownload, axis: Int)?
     fileprivate init(_ tensor: VulkanTensor, source: VulkanBuffer) {
         shape = tensor.shape; dataType = tensor.dataType; self.source = source
     }
@@ -238,14 +238,14 @@ public final class VulkanRecorder {
     }
 
     /// Records the read-back of `tensor`; the result is there after `submitAndWait`, with only
-    /// the rows its `rowCount` says (read back with it) when it has one.
+    /// the rows its `rowCount` says (read back with it) along its `rowAxis` when it has one.
     public func download(_ tensor: VulkanTensor) throws -> VulkanDownload {
         try assertRecording()
         if let rowCount = tensor.rowCount {
             var whole = tensor
             whole.rowCount = nil
             let d = try download(whole)
-            d.rows = try download(VulkanTensor(shape: [1], buffer: rowCount, dataType: .int32))
+            d.rows = (try download(VulkanTensor(shape: [1], buffer: rowCount, dataType: .int32)), tensor.rowAxis)
             return d
         }
         retained.append(tensor.buffer)
@@ -446,7 +446,8 @@ public final class VulkanRecorder {
         for d in downloads {
             var shape = d.shape
             if let rows = d.rows {
-                shape[0] = min(max(hostTensor(words: rows.source.mapped, shape: [1], dataType: .int32, device.storage).ints()[0], 0), shape[0])
+                let count = hostTensor(words: rows.count.source.mapped, shape: [1], dataType: .int32, device.storage).ints()[0]
+                shape[rows.axis] = min(max(count, 0), shape[rows.axis])
             }
             d.value = hostTensor(words: d.source.mapped, shape: shape, dataType: d.dataType, device.storage)
         }

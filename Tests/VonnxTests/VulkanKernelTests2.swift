@@ -247,6 +247,54 @@ private let kernelCases: [KernelCase] = {
         c.append(KernelCase("SoftmaxCrossEntropyLoss", ["reduction": .string(Array(reduction.utf8))]) { [$0.floats([5, 3]), $0.int32s([5], 0...2)] })
     }
     c.append(KernelCase("SoftmaxCrossEntropyLoss", ["ignore_index": .int(-1)]) { [$0.floats([2, 3, 4]), $0.ints([2, 4], -1...2), $0.floats([3])] })
+    // MaxUnpool: indices anywhere in the implied output, repeats included (the last element
+    // pointing at a place wins, as on the CPU), 1-D to 3-D, output_shape larger than implied
+    c.append(KernelCase("MaxUnpool", ["kernel_shape": .ints([2, 2]), "strides": .ints([2, 2])], opset: 11) { r in
+        [r.floats([2, 3, 3, 4]), r.ints([2, 3, 3, 4], 0...287)]  // implied [2, 3, 6, 8]
+    })
+    c.append(KernelCase("MaxUnpool", ["kernel_shape": .ints([3, 2]), "strides": .ints([2, 1]), "pads": .ints([1, 0, 0, 1])], opset: 11,
+                        detail: "output_shape, int32") { r in
+        [r.int32s([1, 2, 3, 5]), r.ints([1, 2, 3, 5], 0...59), i64([1, 2, 7, 8])]  // implied [1, 2, 6, 5]
+    })
+    c.append(KernelCase("MaxUnpool", ["kernel_shape": .ints([3]), "strides": .ints([3])], opset: 11, detail: "1-D, float16") { r in
+        [Tensor(shape: [2, 2, 5], scalars: r.floats([2, 2, 5]).scalars(as: Float.self).map(Float16.init)), r.ints([2, 2, 5], 0...59)]
+    })
+    c.append(KernelCase("MaxUnpool", ["kernel_shape": .ints([2, 1, 2])], opset: 11, detail: "3-D, uint8") { r in
+        [Tensor(shape: [1, 2, 2, 3, 2], scalars: (0..<24).map { _ in UInt8.random(in: 0...255, using: &r) }), r.ints([1, 2, 2, 3, 2], 0...35)]
+    })
+    // RoiAlign: avg and max, both coordinate modes (opset 16; opset 10's output_half_pixel),
+    // a set sampling_ratio and adaptive ones, regions reaching past the image, float16
+    @Sendable func regions(_ r: inout SplitMix, _ count: Int, _ size: Float) -> Tensor {
+        Tensor(shape: [count, 4], scalars: (0..<count).flatMap { _ -> [Float] in
+            let x = Float.random(in: -2...size, using: &r), y = Float.random(in: -2...size, using: &r)
+            return [x, y, x + Float.random(in: 0...size, using: &r), y + Float.random(in: 0...size, using: &r)]
+        })
+    }
+    c.append(KernelCase("RoiAlign", ["output_height": .int(3), "output_width": .int(4), "spatial_scale": .float(0.5)], opset: 16) { r in
+        [r.floats([2, 3, 7, 9]), regions(&r, 5, 16), r.ints([5], 0...1)]
+    })
+    c.append(KernelCase("RoiAlign", ["mode": .string(Array("max".utf8)), "sampling_ratio": .int(2), "output_height": .int(2), "output_width": .int(3),
+                                     "coordinate_transformation_mode": .string(Array("output_half_pixel".utf8))], opset: 16, detail: "max, output_half_pixel") { r in
+        [r.floats([1, 2, 6, 5]), regions(&r, 4, 6), r.ints([4], 0...0)]
+    })
+    c.append(KernelCase("RoiAlign", ["output_height": .int(2), "output_width": .int(2)], opset: 10, detail: "opset 10, float16") { r in
+        [r.floats([2, 2, 5, 6]), regions(&r, 3, 5), r.ints([3], 0...1)].enumerated().map { i, t in
+            i < 2 ? Tensor(shape: t.shape, scalars: t.scalars(as: Float.self).map(Float16.init)) : t
+        }
+    })
+    // Dropout in training mode with a seed: the mask as the CPU draws it, over one twist of the
+    // generator's state and several, in float32, float16 and float64, with and without the mask
+    for (seed, shape) in [(0, [3, 5, 7]), (2_147_483_653, [7, 11, 13])] {
+        c.append(KernelCase("Dropout", ["seed": .int(seed)], opset: 13, detail: "training, \(shape)") { r in
+            [r.floats(shape), Tensor(scalar: Float(0.3)), Tensor(scalar: true)]
+        })
+    }
+    c.append(KernelCase("Dropout", ["seed": .int(7)], opset: 13, detail: "training, float16, no mask", outputs: 1) { r in
+        [Tensor(shape: [5, 9], scalars: r.floats([5, 9]).scalars(as: Float.self).map(Float16.init)), Tensor(scalar: 0.75), Tensor(scalar: true)]
+    })
+    c.append(KernelCase("Dropout", ["seed": .int(3)], opset: 13, detail: "training, float64") { r in
+        [Tensor(shape: [4, 9], scalars: r.floats([4, 9]).scalars(as: Float.self).map(Double.init)), Tensor(scalar: 0.5), Tensor(scalar: true)]
+    })
     return c
 }()
 

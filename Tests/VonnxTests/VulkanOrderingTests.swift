@@ -2,7 +2,7 @@ import Testing
 import VonnxIR
 import VonnxVulkan
 
-// TopK, RotaryEmbedding, GridSample, pooling and Mean on the device against the CPU kernels.
+// TopK, Unique, RotaryEmbedding, GridSample, pooling and Mean on the device against the CPU kernels.
 
 private func i64(_ v: [Int]) -> Tensor { Tensor(shape: [v.count], scalars: v.map(Int64.init)) }
 
@@ -18,6 +18,33 @@ private let topKCases: [KernelCase] = {
         KernelCase("TopK", ["axis": .int(0)], opset: 11, detail: "int64, all of the axis") { r in [r.ints([6, 4], -3...3), i64([6])] },
         KernelCase("TopK", opset: 11, detail: "uint32, k 0") { r in [Tensor(shape: [2, 5], scalars: (0..<10).map { _ in UInt32.random(in: 0...9, using: &r) }), i64([0])] },
         KernelCase("TopK", ["k": .int(2)], opset: 1, detail: "k attribute") { r in [r.floats([4, 6])] },
+    ]
+}()
+
+/// Unique: flattened and along the first, a middle, the last and a negative axis (items of
+/// 0s and 1s, so whole slices repeat), sorted and in order of first occurrence, one item and
+/// none; float with ties, int64, int32, uint8, float16, bool and float64 elements.
+private let uniqueCases: [KernelCase] = {
+    @Sendable func halves(_ r: inout SplitMix, _ shape: [Int]) -> [Float] {
+        r.floats(shape, -2...2).scalars(as: Float.self).map { ($0 * 2).rounded() / 2 }
+    }
+    func unique(_ attributes: [String: Attribute], _ detail: String, _ x: @escaping @Sendable (inout SplitMix) -> Tensor) -> KernelCase {
+        KernelCase("Unique", attributes, opset: 11, detail: detail, outputs: 4) { r in [x(&r)] }
+    }
+    let unsorted: [String: Attribute] = ["sorted": .int(0)]
+    return [
+        unique([:], "flattened, float ties") { r in Tensor(shape: [3, 7], scalars: halves(&r, [3, 7])) },
+        unique(unsorted, "flattened, unsorted") { r in Tensor(shape: [5, 5], scalars: halves(&r, [5, 5])) },
+        unique(["axis": .int(0)], "rows, int64") { r in r.ints([9, 2], 0...1) },
+        unique(["axis": .int(1), "sorted": .int(0)], "middle axis, unsorted, int32") { r in r.int32s([2, 11, 2], 0...1) },
+        unique(["axis": .int(-1)], "last axis, uint8") { r in
+            Tensor(shape: [3, 7], scalars: r.ints([3, 7], 0...1).scalars(as: Int64.self).map { UInt8($0 * 200) })
+        },
+        unique(["axis": .int(2)], "last of 3-D, float16") { r in Tensor(shape: [2, 2, 9], scalars: halves(&r, [2, 2, 9]).map { Float16($0 / 4) }) },
+        unique(unsorted, "bool") { r in r.bools([3, 5]) },
+        unique([:], "float64") { r in Tensor(shape: [13], scalars: halves(&r, [13]).map(Double.init)) },
+        unique(["axis": .int(0)], "one item") { r in r.floats([1, 3]) },
+        unique(["axis": .int(1)], "no items") { _ in Tensor(shape: [2, 0], scalars: [Float]()) },
     ]
 }()
 
@@ -54,6 +81,12 @@ private let lpPoolCases: [KernelCase] = [
 
 @Test(.enabled(if: TestVulkan.device != nil, TestVulkan.skipReason), arguments: topKCases + rotaryCases + lpPoolCases)
 func vulkanOrderingAndPoolingMatchCPU(_ kc: KernelCase) throws { try checkAgainstCPU(kc) }
+
+@Test(.enabled(if: TestVulkan.device != nil, TestVulkan.skipReason), arguments: uniqueCases)
+func vulkanUniqueMatchesCPU(_ kc: KernelCase) throws { try checkAgainstCPU(kc) }
+
+@Test(.enabled(if: TestVulkan.narrowDevice != nil, TestVulkan.skipReason), arguments: uniqueCases.filter { $0.detail != "float64" })
+func vulkanUniqueMatchesCPUInNarrowStorage(_ kc: KernelCase) throws { try checkAgainstCPU(kc, on: TestVulkan.narrowDevice) }
 
 /// GridSample in 1-D to 3-D, every mode and padding, both align_corners, the grid reaching
 /// past the input, and a NaN coordinate (not with reflection, where the CPU reflects the
