@@ -478,7 +478,7 @@ static void kernel_8x16(int kc, const float *a, const float *b, float *c, int ld
 /// life, freed when it exits: fresh memory from the OS would cost a page fault per 4 KiB on
 /// every call.
 enum { SCRATCH_B, SCRATCH_T_A, SCRATCH_T_C, SCRATCH_MM_A, SCRATCH_MM_B, SCRATCH_DEPTHWISE, SCRATCH_DEPTHWISE_BLOCKED, SCRATCH_ATT_Q,
-       SCRATCH_ATT_S, SCRATCH_ATT_O, SCRATCH_SLOTS };
+       SCRATCH_ATT_S, SCRATCH_ATT_O, SCRATCH_FEW_CHANNELS, SCRATCH_SLOTS };
 typedef struct { void *block[SCRATCH_SLOTS]; size_t size[SCRATCH_SLOTS]; } scratch_set;
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
@@ -1113,6 +1113,116 @@ int vx_depthwise_prefers_blocked(const vx_source *s) {
            blocked_layout(s).floats <= (1 << 22);
 }
 
+/// Output channels j0 … j0 + MB − 1 at output columns ox … ox + 8·V − 1 of one output row of
+/// vx_conv_few_channels (MB ≤ 6 and V = 1 or 2 vectors constants where inlined: MB·V sums in
+/// registers; `count` of the columns are stored): each of the channels·kh·kw taps is one plain
+/// load of V vectors from `rows` (the padded input row of each channel and ky, its stride
+/// phases `half` floats apart) and MB broadcast weights; then the bias and z. KW, a constant
+/// too, says the kernel is KW wide at dilation 1, so that a row's taps unroll; 0 reads s.
+static inline __attribute__((always_inline, target("avx2,fma")))
+void few_channels_tile(const vx_source *s, int rows_count, const float *const *rows, int half, const int sw, const int KW,
+                       const float *w, int k, const float *bias, int j0, const int MB, const int V, int ox, int count,
+                       const float *z, float *out, size_t out_size) {
+    const int kw = KW ? KW : s->kw, dw = KW ? 1 : s->dilation_w;
+    __m256 acc[6][2];
+    for (int j = 0; j < MB; j++)
+        for (int v = 0; v < V; v++) acc[j][v] = _mm256_set1_ps(bias ? bias[j0 + j] : 0);
+    for (int r = 0; r < rows_count; r++) {  // r = channel·kh + ky
+        const float *row = rows[r] + ox;
+        const float *wr = w + (size_t)j0 * k + (size_t)r * kw;
+        for (int kx = 0; kx < kw; kx++) {
+            int c = kx * dw, at = sw == 1 ? c : (c & 1) * half + (c >> 1);  // ox's padded column: ox·sw + c
+            __m256 x0 = _mm256_loadu_ps(row + at), x1 = V == 2 ? _mm256_loadu_ps(row + at + 8) : x0;
+            for (int j = 0; j < MB; j++) {
+                __m256 wv = _mm256_broadcast_ss(wr + (size_t)j * k + kx);
+                acc[j][0] = _mm256_fmadd_ps(wv, x0, acc[j][0]);
+                if (V == 2) acc[j][1] = _mm256_fmadd_ps(wv, x1, acc[j][1]);
+            }
+        }
+    }
+    for (int j = 0; j < MB; j++)
+        for (int v = 0; v < V; v++) {
+            size_t at = (size_t)(j0 + j) * out_size + ox + 8 * v;
+            vf8 y = (vf8)acc[j][v];
+            if (z) y += load_first8(z + at, count - 8 * v);
+            store_first8(out + at, y, count - 8 * v);
+        }
+}
+
+/// One output row of channels j0 … j0 + MB − 1 of vx_conv_few_channels, two vectors of
+/// columns at a time (a last odd vector alone: the padded rows hold whole vectors only).
+static inline __attribute__((always_inline, target("avx2,fma")))
+void few_channels_row(const vx_source *s, int rows_count, const float *const *rows, int half, const int sw, const int KW,
+                      const float *w, int k, const float *bias, int j0, const int MB, const float *z, float *out,
+                      size_t out_size) {
+    int ox = 0;
+    for (; ox + 8 < s->ow; ox += 16) {
+        int count = s->ow - ox < 16 ? s->ow - ox : 16;
+        few_channels_tile(s, rows_count, rows, half, sw, KW, w, k, bias, j0, MB, 2, ox, count, z, out, out_size);
+    }
+    if (ox < s->ow)
+        few_channels_tile(s, rows_count, rows, half, sw, KW, w, k, bias, j0, MB, 1, ox, s->ow - ox, z, out, out_size);
+}
+
+__attribute__((target("avx2,fma")))
+void vx_conv_few_channels(const vx_source *s, int channels, size_t in_size, int m, const float *w, const float *bias,
+                          const float *z, float *out, size_t out_size, vx_activation act, int oy0, int oy1) {
+    if (oy0 >= oy1 || s->ow <= 0 || m <= 0) return;
+    const int sw = s->stride_w, k = channels * s->kh * s->kw, rows_count = channels * s->kh;
+    const int half = (int)depthwise_half_pitch(s, 8), pitch = sw * half;
+    // per channel a ring of the span padded rows one output row reads, padded row p in slot
+    // p % span: each input row is copied once (at stride 1 a 3×3 kernel read each row 3 times)
+    const int span = (s->kh - 1) * s->dilation_h + 1;
+    float *ring = scratch(SCRATCH_FEW_CHANNELS, (size_t)channels * span * pitch);
+    const float *row[4 * 64];  // (channel, ky) → its padded row: channels ≤ 4, kh ≤ 64 (the header's contract)
+    int filled = oy0 * s->stride_h;  // padded rows before it are not needed, those from it not yet copied
+    // channel blocks of at most 6 as even as they come (8 channels: 4 + 4, not 6 + 2): a block
+    // of MB channels keeps 2·MB sums in flight, and under 8 the FMAs wait on their latency
+    const int blocks = (m + 5) / 6, base = m / blocks, longer = m % blocks;
+    const int three = s->kw == 3 && s->dilation_w == 1;  // the common kernel width, its taps unrolled
+    for (int oy = oy0; oy < oy1; oy++) {
+        int first = oy * s->stride_h;
+        for (int ci = 0; ci < channels; ci++) {
+            vx_source plane = *s;
+            plane.x = s->x + (size_t)ci * in_size;
+            float *slots = ring + (size_t)ci * span * pitch;
+            for (int p = first > filled ? first : filled; p < first + span; p++) {
+                float *d = slots + (size_t)(p % span) * pitch;
+                if (sw == 1) padded_row8(&plane, p - s->pad_top, d, half, 1);
+                else padded_row8(&plane, p - s->pad_top, d, half, 2);
+            }
+            for (int ky = 0; ky < s->kh; ky++)
+                row[ci * s->kh + ky] = slots + (size_t)((first + ky * s->dilation_h) % span) * pitch;
+        }
+        filled = first + span;
+        float *o = out + (size_t)oy * s->ow;
+        const float *zr = z ? z + (size_t)oy * s->ow : NULL;
+        for (int b = 0, j0 = 0; b < blocks; b++) {
+            int mb = base + (b < longer);
+#define FEW_ROW(stride, KW, MB) few_channels_row(s, rows_count, row, half, stride, KW, w, k, bias, j0, MB, zr, o, out_size)
+#define FEW_ROWS(stride, KW)                                                                                           \
+    switch (mb) {                                                                                                      \
+    case 1: FEW_ROW(stride, KW, 1); break;                                                                             \
+    case 2: FEW_ROW(stride, KW, 2); break;                                                                             \
+    case 3: FEW_ROW(stride, KW, 3); break;                                                                             \
+    case 4: FEW_ROW(stride, KW, 4); break;                                                                             \
+    case 5: FEW_ROW(stride, KW, 5); break;                                                                             \
+    default: FEW_ROW(stride, KW, 6); break;                                                                            \
+    }
+            if (sw == 1) {
+                if (three) { FEW_ROWS(1, 3) } else { FEW_ROWS(1, 0) }
+            } else {
+                if (three) { FEW_ROWS(2, 3) } else { FEW_ROWS(2, 0) }
+            }
+#undef FEW_ROWS
+#undef FEW_ROW
+            j0 += mb;
+        }
+        if (act.kind != VX_ACT_NONE)
+            for (int j = 0; j < m; j++) activate_run8(o + (size_t)j * out_size, (size_t)s->ow, &act);
+    }
+}
+
 /// The max over each window of outputs [from, to) of one row of window-row maxima.
 static void scalar_max(const vx_source *s, const float *line, const int *clo, const int *chi, float *o, int from, int to) {
     for (int ox = from; ox < to; ox++) {
@@ -1242,6 +1352,11 @@ void vx_depthwise_blocked(const vx_source *s, int first, int count, int channels
     (void)act;
 }
 int vx_depthwise_prefers_blocked(const vx_source *s) { (void)s; return 0; }
+void vx_conv_few_channels(const vx_source *s, int channels, size_t in_size, int m, const float *w, const float *bias,
+                          const float *z, float *out, size_t out_size, vx_activation act, int oy0, int oy1) {
+    (void)s; (void)channels; (void)in_size; (void)m; (void)w; (void)bias; (void)z; (void)out; (void)out_size; (void)act;
+    (void)oy0; (void)oy1;
+}
 void vx_maxpool(const vx_source *s, float *out, float *scratch) { (void)s; (void)out; (void)scratch; }
 void vx_activate(float *x, size_t count, vx_activation act) { (void)x; (void)count; (void)act; }
 void vx_softmax(const float *x, float *y, size_t count) { (void)x; (void)y; (void)count; }

@@ -214,6 +214,13 @@ enum ConvKernels {
                                      planes: n * c, channels: c, geo: geo, activation: activation)
                 return [y]
             }
+            if T.self == Float.self, PackedGemm.available, DirectKernels.fewChannelsApplies(geo, group: group, channels: c) {
+                func f(_ q: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(q).assumingMemoryBound(to: Float.self) }
+                DirectKernels.fewChannels(pool, x: f(px), w: f(pw), bias: pb.map(f), z: pz.map(f),
+                                          y: UnsafeMutableRawPointer(py).assumingMemoryBound(to: Float.self),
+                                          batch: n, channels: c, outChannels: m, geo: geo, activation: activation)
+                return [y]
+            }
             if Winograd.applies(geo, group: group, batch: n, inChannels: c, outChannels: m) {
                 Winograd.conv(x: x, w: w, geo: geo, bias: pb, z: pz, activation: activation, y: y, pool: pool)
                 return [y]

@@ -114,6 +114,33 @@ func depthwiseFusedConvMatchesDirectDefinition(xs: [Int], k: Int, stride: Int, p
     }
 }
 
+/// FusedConv of few input channels (`DirectKernels.fewChannels`: bias, residual Z, activation)
+/// against the definition over two images, one and two threads (rows split between them), at
+/// strides 1 and 2, 1…4 channels, 3×3 and 5×5 kernels, uneven pads and odd output widths.
+@Test(arguments: [
+    (xs: [2, 3, 33, 31], ws: [8, 3, 3, 3], stride: [2, 2], pads: [1, 1, 0, 1], activation: FusedActivation.hardSwish),
+    (xs: [2, 1, 17, 40], ws: [13, 1, 3, 3], stride: [1, 1], pads: [1, 1, 1, 1], activation: .silu),
+    (xs: [2, 4, 19, 23], ws: [5, 4, 5, 5], stride: [1, 2], pads: [2, 1, 2, 2], activation: .relu),
+    (xs: [2, 2, 12, 9], ws: [16, 2, 5, 3], stride: [3, 2], pads: [0, 2, 1, 0], activation: .clip(min: -0.5, max: 0.5)),
+])
+func fewChannelsFusedConvMatchesDirectDefinition(xs: [Int], ws: [Int], stride: [Int], pads: [Int], activation: FusedActivation) throws {
+    let m = ws[0], x = noise(xs.reduce(1, *), seed: 21), w = noise(ws.reduce(1, *), seed: 22), bias = noise(m, seed: 23)
+    let (sums, shape) = naiveConv2D(x, xs, w, ws, group: 1, stride: stride, pads: pads, dilation: [1, 1])
+    let geo = WindowGeometry(input: Array(xs[2...]), kernel: Array(ws[2...]), strides: stride, dilations: [1, 1],
+                             padBegin: Array(pads[..<2]), padEnd: Array(pads[2...]), output: Array(shape[2...]))
+    #expect(DirectKernels.fewChannelsApplies(geo, group: 1, channels: xs[1]))
+    let z = noise(sums.count, seed: 24), plane = shape[2] * shape[3]
+    let expected = sums.indices.map { Float(activation(Double(sums[$0]) + Double(bias[($0 / plane) % m]) + Double(z[$0]))) }
+    for threads in [1, 2] {
+        let y = try run(CPUKernels.fusedConv, "FusedConv",
+                        [Tensor(shape: xs, scalars: x), Tensor(shape: ws, scalars: w), Tensor(shape: [m], scalars: bias),
+                         Tensor(shape: shape, scalars: z)],
+                        ["strides": .ints(stride), "pads": .ints(pads)].merging(activation.attributes) { a, _ in a }, threads: threads)[0]
+        #expect(y.shape == shape)
+        #expect(close(y.scalars(as: Float.self), expected))
+    }
+}
+
 /// Relative L2 distance ‖a − b‖ / ‖b‖.
 private func relativeL2(_ a: [Float], _ b: [Float]) -> Double {
     let diff = zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }

@@ -186,6 +186,71 @@ func depthwiseBlockedMatchesReferenceAndWritesOnlyItsPlanes() {
     #expect(failures.isEmpty, "seed \(seed): \(failures.prefix(4))")
 }
 
+/// CGemm's direct conv of few input channels (`vx_conv_few_channels`) against a float64
+/// reference on fresh random images: output rows 1…40 wide (one and two vectors, every tail),
+/// 1…4 input channels, 1…13 output channels (every channel block size), 3×3, 5×5, 7×7, 1×3 and
+/// dilation 2 at horizontal strides 1 and 2 (vertical 1…3), uneven pads, a range of output rows,
+/// with and without bias and Z, each activation; it writes those rows and nothing else.
+@Test(.enabled(if: PackedGemm.available, "this CPU has no AVX2+FMA: Conv runs on OpenBLAS"))
+func fewChannelsConvMatchesReferenceAndWritesOnlyItsRows() {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    var failures: [String] = []
+    let kernels = [(3, 3, 1), (5, 5, 1), (7, 7, 1), (1, 3, 1), (3, 3, 2)]
+    for width in 1...40 {
+        for (kh, kw, dilation) in kernels {
+            let strideW = Int.random(in: 1...2, using: &rng), strideH = Int.random(in: 1...3, using: &rng)
+            let reachH = (kh - 1) * dilation + 1, reachW = (kw - 1) * dilation + 1
+            let h = Int.random(in: 1...9, using: &rng), top = Int.random(in: 0...reachH / 2, using: &rng)
+            let left = Int.random(in: 0...reachW / 2, using: &rng), right = Int.random(in: 0...reachW / 2, using: &rng)
+            let oh = (h + 2 * top - reachH) / strideH + 1, ow = (width + left + right - reachW) / strideW + 1
+            guard oh > 0, ow > 0 else { continue }
+            let channels = Int.random(in: 1...4, using: &rng), m = Int.random(in: 1...13, using: &rng)
+            let oy0 = Int.random(in: 0..<oh, using: &rng), oy1 = Int.random(in: oy0 + 1...oh, using: &rng)
+            let activation = allActivations.randomElement(using: &rng)!, useZ = Bool.random(using: &rng)
+            let useBias = Bool.random(using: &rng)
+            let inSize = h * width, outSize = oh * ow, taps = channels * kh * kw
+            let x = (0..<(channels * inSize)).map { _ in Float.random(in: -2...2, using: &rng) }
+            let w = (0..<(m * taps)).map { _ in Float.random(in: -1...1, using: &rng) }
+            let z = (0..<(m * outSize)).map { _ in Float.random(in: -1...1, using: &rng) }
+            let bias = (0..<m).map { _ in Float.random(in: -1...1, using: &rng) }
+            let sentinel: Float = 12345
+            var y = [Float](repeating: sentinel, count: m * outSize)
+            x.withUnsafeBufferPointer { px in w.withUnsafeBufferPointer { pw in z.withUnsafeBufferPointer { pz in
+                bias.withUnsafeBufferPointer { pb in y.withUnsafeMutableBufferPointer { py in
+                    var source = vx_source(x: px.baseAddress, h: Int32(h), w: Int32(width), kh: Int32(kh), kw: Int32(kw),
+                                           stride_h: Int32(strideH), stride_w: Int32(strideW),
+                                           dilation_h: Int32(dilation), dilation_w: Int32(dilation),
+                                           pad_top: Int32(top), pad_left: Int32(left), oh: Int32(oh), ow: Int32(ow))
+                    vx_conv_few_channels(&source, Int32(channels), inSize, Int32(m), pw.baseAddress, useBias ? pb.baseAddress : nil,
+                                         useZ ? pz.baseAddress : nil, py.baseAddress, outSize, FusedActivation.kernel(activation),
+                                         Int32(oy0), Int32(oy1))
+                } }
+            } } }
+            var wrong = 0, stray = 0
+            for j in 0..<m {
+                for oy in 0..<oh { for ox in 0..<ow {
+                    let got = y[j * outSize + oy * ow + ox]
+                    guard (oy0..<oy1).contains(oy) else { if got != sentinel { stray += 1 }; continue }
+                    var s = (useBias ? Double(bias[j]) : 0) + (useZ ? Double(z[j * outSize + oy * ow + ox]) : 0)
+                    for ci in 0..<channels { for ky in 0..<kh { for kx in 0..<kw {
+                        let iy = oy * strideH + ky * dilation - top, ix = ox * strideW + kx * dilation - left
+                        if iy >= 0, iy < h, ix >= 0, ix < width {
+                            s += Double(w[((j * channels + ci) * kh + ky) * kw + kx]) * Double(x[ci * inSize + iy * width + ix])
+                        }
+                    } } }
+                    let r = activation(s)
+                    if !(abs(Double(got) - r) <= 1e-5 * max(1, abs(r))) { wrong += 1 }
+                } }
+            }
+            if wrong > 0 || stray > 0 {
+                failures.append("\(h)×\(width) k \(kh)×\(kw) strides \(strideH),\(strideW) dilation \(dilation) pads \(top),\(left),\(right) channels \(channels)→\(m) rows \(oy0)..<\(oy1) \(activation) z \(useZ) bias \(useBias): \(wrong) wrong, \(stray) written outside the rows")
+            }
+        }
+    }
+    #expect(failures.isEmpty, "seed \(seed): \(failures.prefix(4))")
+}
+
 @Test func storageCacheArenaReusesMergedRangesAndUnmapsIdleChunks() throws {
     var arena = StorageCache.Arena()
     let page = 4096, size = 300 * page

@@ -155,6 +155,16 @@ void vx_depthwise_blocked(const vx_source *source, int first, int count, int cha
 /// 1 when vx_depthwise_blocked runs this geometry faster than vx_depthwise plane by plane.
 int vx_depthwise_prefers_blocked(const vx_source *source);
 
+/// Output rows [oy0, oy1) of every output channel of a 2-D convolution (group 1) of one image
+/// with few input channels, directly (no im2col): out[j][oy][ox] (j < m, planes out_size apart)
+/// = Σ over the channels·kh·kw taps of w[j][channel][ky][kx]·x (source->x the image's first of
+/// `channels` planes, in_size apart), + bias[j] (if bias), + z at out's offset (if z), then the
+/// activation. channels must be at most 4, source->kh at most 64 and source->stride_w 1 or 2.
+/// For the first conv of image models (3 input channels), where the im2col took half the
+/// GEMM's time.
+void vx_conv_few_channels(const vx_source *source, int channels, size_t in_size, int m, const float *w, const float *bias,
+                          const float *z, float *out, size_t out_size, vx_activation act, int oy0, int oy1);
+
 /// One plane of a 2-D MaxPool (the window geometry in `source`'s kernel, stride, dilation
 /// and pads) into out (oh×ow); an all-padding window gives 0. `scratch` holds w + 16 floats
 /// and 2·ow ints.
