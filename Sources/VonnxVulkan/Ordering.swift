@@ -1,7 +1,9 @@
 import VonnxIR
 
 /// TopK along `axis` with k read on the host (input 1, or the opset-1 attribute): values and
-/// int64 indices, largest or smallest first, equal values by lower index (`Shaders/topk.comp`).
+/// int64 indices, largest or smallest first, equal values by lower index (`Shaders/topk.comp`:
+/// each element counts the elements of its row ahead of it, so past the device's loop limit or
+/// 2³² comparisons the kernel refuses and a fallback runs the CPU kernel).
 func recordTopK(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let x = try ctx.input(0)
     guard x.rank > 0 else { throw ctx.error("input must have rank 1 or more") }
@@ -16,6 +18,7 @@ func recordTopK(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     }
     let n = x.shape[axis]
     guard k >= 0, k <= n else { throw ctx.error("k \(k) is out of range for axis size \(n)") }
+    try ctx.checkLoops(n, steps: [x.count, n])
     var shape = x.shape
     shape[axis] = k
     let values = try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)

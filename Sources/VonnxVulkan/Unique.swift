@@ -4,7 +4,8 @@ import VonnxIR
 /// the slices along `axis`, compared lexicographically; Y in ascending order, or in order of
 /// first occurrence with `sorted` 0, and int64 first-occurrence indices, inverse indices and
 /// counts (`Shaders/unique.comp`: find each item's first occurrence, number the groups by
-/// counting, scatter).
+/// counting, scatter). The counting compares every item with every other: past the device's
+/// loop limit or 2³² element comparisons the kernel refuses (a fallback runs the CPU kernel).
 ///
 /// How many groups there are is known only once the device has run: Y, indices and counts are
 /// made for the most there can be (a group per item) and carry that one device count
@@ -17,6 +18,8 @@ func recordUnique(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     let shape = axis == nil ? [x.count] : x.shape, a = axis ?? 0
     let n = shape[a]
     guard n <= Int(Int32.max) else { throw ctx.error("\(n) items along the axis are more than int32 indices reach") }
+    let slice = n == 0 ? 0 : x.count / n
+    try ctx.checkLoops(max(n, slice), steps: [n, n, slice])
     var y = try ctx.recorder.makeTensor(shape: shape, dataType: x.dataType)
     var indices = try ctx.recorder.makeTensor(shape: [n], dataType: .int64)
     let inverse = try ctx.recorder.makeTensor(shape: [n], dataType: .int64)

@@ -46,6 +46,18 @@ public struct VulkanKernelContext {
     public var device: VulkanDevice { recorder.device }
     /// An error naming the node.
     public func error(_ message: String) -> VonnxError { node.error(message) }
+
+    /// Throws (so that a fallback runs the node on the CPU) when a kernel whose invocations each
+    /// loop over `loop` items would pass the device's loop limit, or whose steps in all (the
+    /// product of `steps`) pass 2³², seconds of a GPU's time: kernels comparing items pairwise.
+    func checkLoops(_ loop: Int, steps: [Int]) throws {
+        if let limit = device.properties.loopIterationLimit, loop > limit / 2 {
+            throw error("loops of \(loop) steps pass \(device.info.name)'s loop limit")
+        }
+        guard checkedElementCount(steps, limit: 1 << 32) != nil else {
+            throw error("\(steps.map(String.init).joined(separator: " × ")) steps are too many for the device kernel")
+        }
+    }
 }
 
 /// A Vulkan kernel: records the node's computation into the context's recorder and returns

@@ -143,3 +143,25 @@ private let meanCases: [KernelCase] = [
 
 @Test(.enabled(if: TestVulkan.device != nil, TestVulkan.skipReason), arguments: meanCases)
 func vulkanMeanMatchesCPU(_ kc: KernelCase) throws { try checkAgainstCPU(kc) }
+
+/// Unique and TopK compare every item of a row with every other: past lavapipe's loop limit the
+/// kernels refuse with the node named (a fallback then runs the CPU kernel), as they do on any
+/// device past 2³² comparisons, rather than stopping early with wrong results.
+@Test(.enabled(if: TestVulkan.device != nil, TestVulkan.skipReason))
+func pairwiseKernelsRefuseRowsPastTheLoopLimit() throws {
+    let device = try #require(TestVulkan.device)
+    let long = Tensor(shape: [40_000], scalars: (0..<40_000).map { Float($0 % 7) })
+    let cases: [(Node, [Tensor?])] = [
+        (Node(name: "u", opType: "Unique", inputs: ["x"], outputs: ["y", "i", "v", "c"]), [long]),
+        (Node(name: "t", opType: "TopK", inputs: ["x", "k"], outputs: ["y", "i"]), [long, i64([3])]),
+    ]
+    for (node, inputs) in cases {
+        if device.properties.loopIterationLimit != nil {
+            let error = #expect(throws: VonnxError.self) { try VulkanKernels.run(node, inputs: inputs, opset: 11, device: device) }
+            #expect(error.map { "\($0)".contains("loop limit") } == true)
+        }
+        let huge = Tensor(shape: [70_000], scalars: [Float](repeating: 0, count: 70_000))
+        #expect(throws: VonnxError.self) { try VulkanKernels.run(node, inputs: [huge] + inputs.dropFirst(), opset: 11, device: device) }
+    }
+    #expect(device.takeValidationMessages().isEmpty)
+}
