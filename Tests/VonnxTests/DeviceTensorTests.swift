@@ -26,13 +26,13 @@ private func random(_ shape: [Int]) -> Tensor {
     Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -2...2) })
 }
 
-/// `input`[N, `width`] → MatMul → Add → `op` → `output`[N, `width`]: `op` of "Tanh" runs wholly
-/// on Vulkan; "Unique" has no Vulkan kernel and falls back to the CPU.
-private func layer(_ input: String, _ output: String, width: Int = 6, op: String = "Tanh") -> Model {
+/// `input`[N, `width`] → MatMul → Add → `op` (of `operands` times the sum) → `output`[N, `width`]:
+/// `op` of "Tanh" runs wholly on Vulkan; "SwiGLU" has no Vulkan kernel and falls back to the CPU.
+private func layer(_ input: String, _ output: String, width: Int = 6, op: String = "Tanh", operands: Int = 1) -> Model {
     var b = GraphBuilder(name: output)
     let x = b.input(input, .float, [.symbol("N"), .value(width)])
     let h = b.node("Add", [b.node("MatMul", [x, b.constant(random([width, width]))]), b.constant(random([width]))])
-    b.output(b.node(op, [h], output: output))
+    b.output(b.node(op, Array(repeating: h, count: operands), output: output))
     return Model(irVersion: 8, opsets: ["": 17], graph: b.graph)
 }
 
@@ -96,7 +96,7 @@ private func expectSameBits(_ a: Tensor, _ b: Tensor, sourceLocation: SourceLoca
     #expect(message { _ = try session.run(onDevice: [:]) } == "invalid input: missing input 'x' (expected float32[N,6])")
     #expect(message { _ = try session.run(onDevice: ["x": x], outputs: ["z"]) } == "'z' is not an output of the model (outputs: y)")
 
-    let split = try Session(model: layer("x", "y", op: "Unique"), options: options())  // Unique has no Vulkan kernel
+    let split = try Session(model: layer("x", "y", op: "SwiGLU", operands: 2), options: options())  // SwiGLU has no Vulkan kernel
     #expect(message { _ = try split.run(onDevice: ["x": try split.upload(random([2, 6]))]) }
         .hasPrefix("device tensors need a session whose whole graph runs on Vulkan; these nodes run on the CPU: "))
 }
