@@ -291,7 +291,8 @@ func recordMaxUnpool(_ ctx: VulkanKernelContext) throws -> [VulkanTensor] {
     guard let kernel = try ctx.node.ints("kernel_shape"), kernel.count == d else { throw ctx.error("kernel_shape needs \(d) values") }
     let strides = try ctx.node.ints("strides") ?? Array(repeating: 1, count: d)
     let pads = try ctx.node.ints("pads") ?? Array(repeating: 0, count: 2 * d)
-    guard strides.count == d, pads.count == 2 * d, (kernel + strides).allSatisfy({ $0 > 0 }), pads.allSatisfy({ $0 >= 0 }) else {
+    guard strides.count == d, pads.count == 2 * d, (kernel + strides).allSatisfy({ $0 > 0 }), pads.allSatisfy({ $0 >= 0 }),
+          (kernel + strides + pads).allSatisfy({ $0 < Int(Int32.max) }) else {
         throw ctx.error("kernel_shape \(kernel), strides \(strides), pads \(pads) do not fit \(d) dims")
     }
     let inferred = try Array(x.shape[..<2]) + (0..<d).map { i in

@@ -165,3 +165,16 @@ func pairwiseKernelsRefuseRowsPastTheLoopLimit() throws {
     }
     #expect(device.takeValidationMessages().isEmpty)
 }
+
+/// MaxUnpool's window attributes come from the model file: one past Int32 is refused with the
+/// node named, as the CPU refuses it, not an overflow trap while the output shape is inferred.
+@Test(.enabled(if: TestVulkan.device != nil, TestVulkan.skipReason))
+func maxUnpoolRefusesWindowValuesPastInt32() throws {
+    let device = try #require(TestVulkan.device)
+    let x = Tensor(shape: [1, 1, 2], scalars: [Float(1), 2]), i = Tensor(shape: [1, 1, 2], scalars: [Int64(0), 1])
+    for attributes: [String: Attribute] in [["kernel_shape": .ints([Int.max])], ["kernel_shape": .ints([2]), "pads": .ints([0, Int.max])]] {
+        let node = Node(name: "m", opType: "MaxUnpool", inputs: ["x", "i"], outputs: ["y"], attributes: attributes)
+        #expect(throws: VonnxError.self) { try VulkanKernels.run(node, inputs: [x, i], opset: 11, device: device) }
+    }
+    #expect(device.takeValidationMessages().isEmpty)
+}
