@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full-size ResNet-50 v1 of check-resnet50.sh through onnxruntime's quantize_static (QDQ
 # and QOperator, per-channel weights, two calibration images) and its float16 converter, each
-# run through onnx-run on the CPU and compared with onnxruntime by scripts/compare_outputs.py
+# run through onnx-run on the CPU and on the Vulkan device (lavapipe, or VONNX_VULKAN_DEVICE; no
+# node may be left to the CPU), each compared with onnxruntime by scripts/compare_outputs.py
 # (its float16 and quantized bounds). The three models and onnxruntime's outputs are kept in
 # .testdata/resnet50-variants, made again only when this script or the source model changes.
 # Prints one line per model with its relative L2 error.
@@ -47,15 +48,24 @@ PY
   echo "$stamp" > "$work/.complete"
   echo "resnet50 variants: made in $(( $(date +%s) - start )) s"
 fi
+device=${VONNX_VULKAN_DEVICE:-llvmpipe}
 failed=0
 for dir in "$work"/*/; do
   name=$(basename "$dir")
-  start=$(date +%s%N)
-  rm -rf "$dir/out"
-  if ! .build/release/onnx-run "$dir/model.onnx" --input "data=$dir/input_0.npy" --output-dir "$dir/out" --backend cpu --threads 2 >/dev/null; then
-    echo "FAIL $name: onnx-run failed"; failed=1; continue
-  fi
-  echo "$name: onnx-run $(( ($(date +%s%N) - start) / 1000000 )) ms (load and one run)"
-  "$py" scripts/compare_outputs.py "$name" "$dir" || failed=1
+  for backend in cpu vulkan; do
+    label=$name; [ $backend = cpu ] || label="$name (vulkan)"
+    start=$(date +%s%N)
+    rm -rf "$dir/out"
+    if ! out=$(.build/release/onnx-run "$dir/model.onnx" --input "data=$dir/input_0.npy" --output-dir "$dir/out" \
+                 --backend $backend --device "$device" --threads 2 --verbose 2>&1); then
+      echo "FAIL $label: onnx-run failed: $(tail -1 <<< "$out")"; failed=1; continue
+    fi
+    echo "$label: onnx-run $(( ($(date +%s%N) - start) / 1000000 )) ms (load and one run)"
+    "$py" scripts/compare_outputs.py "$label" "$dir" || failed=1
+    if [ $backend = vulkan ] && grep -q -e '^on the CPU' -e '^backend: cpu' -e 'ran on the CPU' <<< "$out"; then
+      echo "FAIL $label: nodes left to the CPU: $(grep -e '^on the CPU' -e '^backend' -e 'ran on the CPU' <<< "$out" | tr '\n' ' ' | cut -c1-300)"
+      failed=1
+    fi
+  done
 done
 exit $failed
