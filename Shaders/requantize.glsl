@@ -8,10 +8,13 @@ R requantize(int acc, float multiplier, int zero) {
     precise float cb = 4097.0 * multiplier, bh = cb - (cb - multiplier), bl = multiplier - bh;
     precise float product = a * multiplier;
     precise float lost = ((ah * bh - product) + ah * bl + al * bh) + al * bl;
+    // product − r is exact and within ±0.5; only at ±0.5 (r even there) can `lost` move the
+    // rounding, and it must be compared on its own: (product − r) + lost rounds back to 0.5
+    // when lost is under half an ulp of 0.5 (acc 15 · multiplier 0.033333335 is 0.500000026).
     float r = roundEven(product);
-    precise float past = (product - r) + lost;
-    if (past > 0.5 || (past == 0.5 && mod(r, 2.0) != 0.0)) r += 1.0;
-    else if (past < -0.5 || (past == -0.5 && mod(r, 2.0) != 0.0)) r -= 1.0;
+    precise float past = product - r;
+    if (past == 0.5 && lost > 0.0) r += 1.0;
+    else if (past == -0.5 && lost < 0.0) r -= 1.0;
     r += float(zero);
     return isnan(r) || r <= float(LO) ? LO : r >= float(HI) ? HI : R(r);
 }

@@ -51,6 +51,12 @@ private let matMulCases: [IntegerDotCase] = [
     IntegerDotCase(kernel: KernelCase("QLinearMatMul", detail: "int8 batch, k 11, saturating") { r in
         [i8(&r, [2, 3, 11]), scale([0.1]), i8(&r, [1]), i8(&r, [11, 4]), scale([0.07]), i8(&r, [1]), scale([0.5]), i8(&r, [1])]
     }, weight: 3),
+    // 15 · 0.033333335 (= 0.1f · 0.1f / 0.3f) is 0.500000026, which float32 rounds to the tie 0.5
+    IntegerDotCase(kernel: KernelCase("QLinearMatMul", detail: "int8, products float32 rounds to a tie") { _ in
+        let zero = Tensor(shape: [1], scalars: [Int8(0)])
+        return [Tensor(shape: [2, 1], scalars: [Int8(3), -3]), scale([0.1]), zero, Tensor(shape: [1, 2], scalars: [Int8(5), 15]),
+                scale([0.1]), zero, scale([0.3]), zero]
+    }, weight: 3),
 ]
 
 private let convCases: [IntegerDotCase] = [
