@@ -18,14 +18,14 @@ public struct ThreadPool: Sendable {
         workers = self.threads > 1 ? Workers.shared(helpers: self.threads - 1) : nil
     }
 
-    /// Runs `body` over `0..<count` split into at most `chunksPerThread` × `threads` contiguous
-    /// chunks of at least `grain` items (one chunk runs on the calling thread alone). The
-    /// threads claim chunks one at a time, the caller among them, so a thread the OS
-    /// deschedules holds up one small chunk, not a whole share (callers whose chunks each pay a
-    /// setup, e.g. packing an operand, pass 1).
+    /// Runs `body` over `0..<count` split into `chunkCount(count, grain:, chunksPerThread:)`
+    /// contiguous chunks (one chunk runs on the calling thread alone). The threads claim chunks
+    /// one at a time, the caller among them, so a thread the OS deschedules holds up one small
+    /// chunk, not a whole share (callers whose chunks each pay a setup, e.g. packing an
+    /// operand, pass 1).
     public func parallelFor(_ count: Int, grain: Int = 1, chunksPerThread: Int = 4, _ body: @Sendable (Range<Int>) -> Void) {
         guard count > 0 else { return }
-        let chunks = min(threads * max(chunksPerThread, 1), max(1, count / max(grain, 1)))
+        let chunks = chunkCount(count, grain: grain, chunksPerThread: chunksPerThread)
         if chunks == 1 || threads == 1 { body(0..<count); return }
         let chunk: @Sendable (Int) -> Void = { c in
             let lo = count * c / chunks, hi = count * (c + 1) / chunks
@@ -34,6 +34,15 @@ public struct ThreadPool: Sendable {
         // busy (another loop of this thread count runs, e.g. a nested one): Dispatch's threads
         if let workers, workers.run(chunks: chunks, chunk) { return }
         DispatchQueue.concurrentPerform(iterations: chunks, execute: chunk)
+    }
+
+    /// The chunks `parallelFor` splits `count` items into: one per `grain` items, at most
+    /// `chunksPerThread` × `threads`, and from `threads` chunks on a multiple of `threads`, so
+    /// that equal chunks end together: 5 chunks on 2 threads end after one thread ran 3 of them
+    /// (3 fifths of the loop's work), 4 larger ones after each ran 2 (a half).
+    func chunkCount(_ count: Int, grain: Int, chunksPerThread: Int) -> Int {
+        let chunks = min(threads * max(chunksPerThread, 1), max(1, count / max(grain, 1)))
+        return chunks < threads ? chunks : chunks / threads * threads
     }
 
     /// CPU time the helper threads of this pool's thread count have used since they started.

@@ -546,3 +546,23 @@ func layerNormRowsMatchDouble(shape: [Int], axis: Int, scaleShape: [Int], bias: 
     }
     #expect(y.shape == [2, m, n] && y.scalars(as: Int32.self) == want)
 }
+
+/// Softmax at 1, 2 and 3 threads around the row counts where `ThreadPool.chunkCount` changes.
+@Test func softmaxRowsAreTheSameWhetherOrNotTheLoopSplits() throws {
+    // Softmax takes 8 rows of 1024 a chunk: 7 to 49 rows run whole, in fewer chunks than
+    // threads, or in a multiple of the thread count; every row must come out as on one thread
+    let n = 1024
+    for rows in [7, 8, 15, 16, 17, 24, 31, 32, 39, 40, 41, 47, 48, 49] {
+        let x = Tensor(shape: [rows, n], scalars: (0..<rows * n).map { Float(($0 * 7919) % 1000) / 100 - 5 })
+        func softmax(threads: Int) throws -> [Float] {
+            try run(CPUKernels.softmax, "Softmax", [x], opset: 13, threads: threads)[0].scalars(as: Float.self)
+        }
+        let one = try softmax(threads: 1)
+        #expect(one.allSatisfy { $0 > 0 }, "\(rows) rows at 1 thread")
+        for threads in [2, 3] {
+            let other = try softmax(threads: threads)
+            let first = other.indices.first { other[$0].bitPattern != one[$0].bitPattern }
+            #expect(first == nil, "\(rows) rows at \(threads) threads: element \(first ?? 0) differs from 1 thread's")
+        }
+    }
+}

@@ -108,3 +108,26 @@ func parallelGemmResultsDoNotDependOnTheThreadCount(m: Int, n: Int, k: Int) {
     let idle = pool.helperCPUTime - before
     #expect(idle < .milliseconds(1), "six idle helpers used \(idle) of CPU in 200 ms")
 }
+
+@Test(arguments: [2, 3])
+func threadPoolSplitsIntoAMultipleOfItsThreads(threads: Int) {
+    // from as many chunks as threads on, every thread runs as many equal chunks (5 chunks on 2
+    // threads left one thread 3 of them); the chunks still cover the loop once, in order, each
+    // of at least `grain` items, and a loop under two grains runs whole
+    let pool = ThreadPool(threads: threads), grain = 100
+    for grains in 1...(4 * threads + 2) {
+        for count in [grains * grain - 1, grains * grain, grains * grain + grain / 2] {
+            let ranges = Mutex<[Range<Int>]>([])
+            pool.parallelFor(count, grain: grain) { r in ranges.withLock { $0.append(r) } }
+            let chunks = ranges.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound }
+            let label = "count \(count) grain \(grain) at \(threads) threads: \(chunks)"
+            #expect(chunks.first?.lowerBound == 0 && chunks.last?.upperBound == count, "\(label)")
+            #expect(zip(chunks, chunks.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, "\(label)")
+            #expect(chunks.count == 1 || chunks.allSatisfy { $0.count >= grain }, "\(label)")
+            #expect(chunks.count < threads || chunks.count % threads == 0, "\(label)")
+            // as many as the grains allow, less at most threads - 1 to round down
+            #expect(chunks.count <= 4 * threads && chunks.count > min(4 * threads, count / grain) - threads, "\(label)")
+        }
+    }
+}
+
