@@ -22,6 +22,39 @@ private func f32(_ shape: [Int], _ v: [Float]) -> Tensor { Tensor(shape: shape, 
     #expect(s.scalars(as: Float.self) == (0..<12).map { Float($0 * 2) })
 }
 
+/// Float Add/Sub/Mul/Div over the broadcasts models write (a per-channel scale [N, C, 1, 1] on
+/// either side, one over [1, C, 1, 1] with N > 1, a row, a scalar, equal shapes, both operands
+/// broadcast) give what one operation a element in a plain loop gives, at odd sizes whose runs
+/// end in vector tails, on fresh random inputs.
+@Test func floatArithmeticBroadcastsMatchPlainLoop() throws {
+    let seed = UInt64.random(in: 0...UInt64.max)
+    var rng = SplitMix(state: seed)
+    let ops: [(CPUKernel, String, (Float, Float) -> Float)] = [
+        (CPUKernels.add, "Add", { $0 + $1 }), (CPUKernels.sub, "Sub", { $0 - $1 }),
+        (CPUKernels.mul, "Mul", { $0 * $1 }), (CPUKernels.div, "Div", { $0 / $1 })]
+    let shapes: [([Int], [Int])] = [([2, 37, 13, 11], [2, 37, 1, 1]), ([1, 5, 1, 1], [1, 5, 7, 3]),
+                                    ([3, 37, 5, 9], [1, 37, 1, 1]), ([4, 17], [17]), ([19], []),
+                                    ([2, 3, 29], [2, 3, 29]), ([6, 1, 7], [1, 5, 1]), ([1, 96, 23, 23], [1, 96, 1, 1])]
+    for (sa, sb) in shapes {
+        let a = rng.floats(sa), b = rng.floats(sb, 0.5...2)
+        let shape = broadcastShape([sa, sb])!
+        let (stridesA, stridesB) = (broadcastStrides(sa, to: shape), broadcastStrides(sb, to: shape))
+        let (va, vb) = (a.scalars(as: Float.self), b.scalars(as: Float.self))
+        for (kernel, name, op) in ops {
+            let expected = (0..<shape.reduce(1, *)).map { flat -> Float in
+                var rest = flat, ia = 0, ib = 0
+                for axis in shape.indices.reversed() {
+                    let i = rest % shape[axis]; rest /= shape[axis]
+                    ia += i * stridesA[axis]; ib += i * stridesB[axis]
+                }
+                return op(va[ia], vb[ib])
+            }
+            let y = try run(kernel, name, [a, b])
+            #expect(y.shape == shape && y.scalars(as: Float.self) == expected, "\(name) \(sa) \(sb), seed \(seed)")
+        }
+    }
+}
+
 @Test func largeFloatAddSplitsAcrossThreads() throws {
     let n = 100_000
     let a = f32([n], (0..<n).map(Float.init)), b = f32([1, n], [Float](repeating: 1, count: n))
